@@ -1,0 +1,82 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Job is one run of a module with its inputs and limits. Module bytes are
+// given with their CID so executors can cache compiled modules by CID.
+type Job struct {
+	ID        string // seeds deterministic randomness, names the run in logs
+	ModuleCID string
+	Module    []byte
+	Args      []string // argv[1:]; argv[0] is the module's name
+	Env       map[string]string
+	Stdin     []byte
+	Inputs    []File // mounted read-only at /in/<name>
+	Limits    Limits
+}
+
+// File is a named blob.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Limits are hard caps on a run. Zero means the executor's default.
+type Limits struct {
+	MemoryBytes int64         // linear memory, rounded down to 64 KiB pages
+	Timeout     time.Duration // wall time from start of instantiation
+	StdoutBytes int64         // bytes of stdout kept; more is truncated and reported
+	StderrBytes int64
+	OutputBytes int64 // total bytes of files written under /out
+	OutputFiles int   // number of files under /out
+}
+
+// Status is how a run ended.
+type Status string
+
+// Statuses. Everything but StatusOK and StatusExit is a limit or a fault of
+// the module itself; executor faults are returned as errors from Run.
+const (
+	StatusOK          Status = "ok"
+	StatusExit        Status = "exit"         // non-zero exit code
+	StatusTrap        Status = "trap"         // unreachable, out-of-bounds access, stack overflow...
+	StatusTimeout     Status = "timeout"      // wall-time limit reached
+	StatusMemoryLimit Status = "memory_limit" // memory grow beyond the limit, or initial memory too large
+	StatusOutputLimit Status = "output_limit" // /out exceeded its byte or file limit
+	StatusBadModule   Status = "bad_module"   // not a valid WASI preview 1 module
+)
+
+// Result is the outcome of a run that the executor could carry out.
+type Result struct {
+	Status          Status
+	ExitCode        int32
+	Error           string // human detail for non-OK statuses
+	Stdout          []byte
+	Stderr          []byte
+	StdoutTruncated bool
+	StderrTruncated bool
+	Outputs         []File // sorted by name
+	Usage           Usage
+}
+
+// Usage is what a run consumed.
+type Usage struct {
+	Wall        time.Duration
+	MemoryBytes int64 // peak linear memory size
+}
+
+// Executor runs jobs in a sandbox. Run returns an error only when the
+// executor itself failed (the job's own failures are Results); it honours
+// ctx cancellation as a hard stop. Implementations are safe for concurrent
+// use.
+type Executor interface {
+	Run(ctx context.Context, job Job) (Result, error)
+	Close(ctx context.Context) error
+}
+
+// ErrClosed is returned by Run after Close.
+var ErrClosed = errors.New("exec: executor is closed")

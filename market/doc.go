@@ -1,0 +1,60 @@
+// Package market owns what is bought and sold and how: capability keys and
+// their DHT CIDs, providers' signed offers and their pricing, agents' job
+// specs (validated with field-level errors), the signed peer messages of an
+// auction (call for bids, bid, decline, award, ack, result, cancel, data
+// request), and the two state machines that run an auction.
+//
+// # The requester's machine: Job
+//
+// Job is a pure state machine in the style of etcd's raft: no network, no
+// clock, no goroutines. The node (package node) owns one per job it
+// requests and drives it:
+//
+//	j := market.NewJob(id, spec, cfg, signer, reputation, rng, now)
+//	for {
+//		rd := j.Ready()
+//		if rd.Discover { /* find providers, then */ j.Candidates(now, cands) }
+//		for _, env := range rd.Calls { /* publish on the capability topic */ }
+//		for _, o := range rd.Awards { /* send over /hayek/award/1.0.0 */ }
+//		for _, o := range rd.Cancels { /* tell the provider to stop */ }
+//		/* publish rd.Events; if rd.Done != nil the job is over */
+//		/* wait for a message or j.NextTimer(), then feed it: */
+//		j.Bid(now, bid, env) / j.Decline / j.Ack / j.Result / j.Fault / j.Tick(now) / j.Cancel
+//	}
+//
+// Inputs must already be verified (signature, freshness, size): the node
+// decodes envelopes with canon and checks signatures before feeding them.
+// An input that does not fit the current state returns an error saying why
+// and changes nothing; the node counts it as a dropped message.
+//
+// The auction closes when every invitee has answered or the bid window
+// ends. Eligible bids (Reputation decides; at most one newcomer is ranked)
+// rank by Score = price + value of time × committed start, then standing,
+// start and peer ID. The winner is paid SecondPrice: the highest price at
+// which it would still have ranked first against the runner-up, capped by
+// the max price — with no runner-up, the max price itself (the reserve).
+// The award carries the winner's and the runner-up's signed bids so the
+// winner can check its price.
+//
+// A signed result ends the job whatever its exit code: a job's own failure
+// (non-zero exit, trap, exceeded limit, bad module) is a result. Only a
+// provider's fault — no acknowledgement in time, no result by the deadline,
+// a reported fetch or executor failure, or a fault the node observes (lost
+// connection, outputs that cannot be fetched) — drops the provider and
+// re-auctions the job among the others, at most MaxAttempts times; then
+// the job fails with each attempt's fault. An auction without eligible bids
+// gets one retry when some invitees were silent (a call can be lost), and
+// otherwise fails with every decline's reason.
+//
+// # The provider's machine: Provider
+//
+// Provider answers verified calls for bids with a signed Bid or Decline
+// (capability missing, busy, price floor, too large, withdrawn), keeps the
+// bids it made, and checks awards against them with CheckAward: its own
+// bid, the second price against the runner-up's signed bid, and that the
+// job to run is the one it bid on.
+//
+// Behaviour is pinned by the datadriven scripts in testdata/job; run
+// `go test ./market -run Scripts -rewrite` to regenerate them after a
+// deliberate change and review the diff.
+package market

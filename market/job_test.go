@@ -1,0 +1,297 @@
+package market
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/internal/canon/canontest"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// testModule is a syntactically valid blob CID used by scripts.
+var testModule = canon.BlobCID([]byte("module")).String()
+
+// scriptRep is a Reputation whose standings scripts set with `rep`.
+type scriptRep map[string]Standing
+
+func (r scriptRep) Standing(peer string, _ Capability, _ float64) Standing {
+	if s, ok := r[peer]; ok {
+		return s
+	}
+	return Standing{Eligible: true, Score: 0.5}
+}
+
+type jobHarness struct {
+	keys *canontest.Keyring
+	now  time.Time
+	job  *Job
+	rep  scriptRep
+}
+
+func argInt(d *datadriven.TestData, key string, def int64) int64 {
+	for _, a := range d.CmdArgs {
+		if a.Key == key {
+			v, err := strconv.ParseInt(a.Vals[0], 10, 64)
+			if err != nil {
+				d.Fatalf(nil, "%s: %v", key, err)
+			}
+			return v
+		}
+	}
+	return def
+}
+
+func argStr(d *datadriven.TestData, key, def string) string {
+	for _, a := range d.CmdArgs {
+		if a.Key == key {
+			return strings.Join(a.Vals, ",")
+		}
+	}
+	return def
+}
+
+func argDur(d *datadriven.TestData, key string, def time.Duration) time.Duration {
+	s := argStr(d, key, "")
+	if s == "" {
+		return def
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		d.Fatalf(nil, "%s: %v", key, err)
+	}
+	return v
+}
+
+func testOffer(peer string, base int64) Offer {
+	return Offer{
+		Provider: peer, Seq: 1, Capabilities: []Capability{RuntimeWasm},
+		Pricing: Pricing{Base: base},
+		Limits: Limits{MaxMemoryBytes: 1 << 30, MaxTimeoutMs: 60_000, MaxModuleBytes: 64 << 20,
+			MaxInputBytes: 64 << 20, MaxOutputBytes: 64 << 20, Slots: 2},
+		Version: "test", Created: t0.UnixMilli(), Expires: t0.Add(time.Hour).UnixMilli(),
+	}
+}
+
+func TestJobScripts(t *testing.T) {
+	datadriven.Walk(t, "testdata/job", func(t *testing.T, path string) {
+		h := &jobHarness{keys: canontest.NewKeyring(), now: t0, rep: scriptRep{}}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			return h.run(t, d)
+		})
+	})
+}
+
+func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
+	var err error
+	switch d.Cmd {
+	case "job":
+		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
+			TimeoutMs: argDur(d, "timeout", time.Second).Milliseconds(), ValueOfTime: argInt(d, "vot", 0),
+			DeadlineMs: argDur(d, "deadline", time.Minute).Milliseconds()}
+		spec.Defaults()
+		if err := spec.Validate(); err != nil {
+			d.Fatalf(t, "spec: %v", err)
+		}
+		cfg := DefaultJobConfig("req")
+		cfg.MaxInvitees = int(argInt(d, "invitees", 16))
+		cfg.MaxAttempts = int(argInt(d, "attempts", 3))
+		cfg.BidWindow = argDur(d, "window", time.Second)
+		h.job = NewJob(argStr(d, "id", "j1"), spec, cfg, h.keys.Signer("req"), h.rep, rand.New(rand.NewPCG(1, 2)), h.now)
+	case "rep":
+		// rep p1 ineligible=reason | newcomer | score=0.9
+		peer := d.CmdArgs[0].Key
+		st := Standing{Eligible: true, Score: 0.5}
+		for _, a := range d.CmdArgs[1:] {
+			switch a.Key {
+			case "ineligible":
+				st.Eligible, st.Reason = false, strings.Join(a.Vals, " ")
+			case "newcomer":
+				st.Newcomer = true
+			case "score":
+				st.Score, _ = strconv.ParseFloat(a.Vals[0], 64)
+			}
+		}
+		h.rep[peer] = st
+		return "ok"
+	case "discover":
+		var cands []Candidate
+		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
+			if line == "" {
+				continue
+			}
+			f := strings.Fields(line)
+			o := testOffer(f[0], 10)
+			for _, kv := range f[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				n, _ := strconv.ParseInt(v, 10, 64)
+				switch k {
+				case "base":
+					o.Pricing.Base = n
+				case "max-timeout":
+					o.Limits.MaxTimeoutMs = n
+				case "withdrawn":
+					o.Withdrawn = true
+				case "no-wasm":
+					o.Capabilities = []Capability{"gpu/nvidia/h100"}
+				default:
+					d.Fatalf(t, "unknown offer field %q", k)
+				}
+			}
+			cands = append(cands, Candidate{Peer: f[0], Offer: o})
+		}
+		h.job.Candidates(h.now, cands)
+	case "bid":
+		b := Bid{Job: h.job.ID(), Attempt: uint32(argInt(d, "attempt", int64(len(h.job.Attempts())))),
+			Call: h.job.CallCID(), Provider: d.CmdArgs[0].Key, Requester: argStr(d, "to", "req"),
+			Price: argInt(d, "price", 10), StartWithinMs: argInt(d, "start", 50), Created: h.now.UnixMilli()}
+		if argStr(d, "call", "") == "stale" {
+			b.Call = "bafystale"
+		}
+		env, serr := canon.Seal(h.keys.Signer(b.Provider), KindBid, b)
+		if serr != nil {
+			d.Fatalf(t, "%v", serr)
+		}
+		err = h.job.Bid(h.now, b, env.Encode())
+	case "decline":
+		err = h.job.Decline(h.now, Decline{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Call: h.job.CallCID(),
+			Provider: d.CmdArgs[0].Key, Requester: "req", Reason: DeclineReason(argStr(d, "reason", "busy")),
+			Detail: argStr(d, "detail", ""), Created: h.now.UnixMilli()})
+	case "tick":
+		h.now = h.now.Add(argDur(d, "by", 0))
+		h.job.Tick(h.now)
+	case "ack":
+		peer := d.CmdArgs[0].Key
+		a := Ack{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(), Provider: peer,
+			Requester: "req", Accept: argStr(d, "refuse", "") == "", Reason: argStr(d, "refuse", ""), Created: h.now.UnixMilli()}
+		err = h.job.Ack(h.now, a)
+	case "result":
+		peer := d.CmdArgs[0].Key
+		r := Result{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(), Provider: peer,
+			Requester: "req", Status: Status(argStr(d, "status", "ok")), ExitCode: int32(argInt(d, "exit", 0)),
+			Created: h.now.UnixMilli()}
+		err = h.job.Result(h.now, r, nil)
+	case "fault":
+		h.job.Fault(h.now, d.CmdArgs[0].Key, argStr(d, "reason", "connection lost"))
+	case "cancel":
+		h.job.Cancel(h.now, "by the agent")
+	case "attempts":
+		return formatAttempts(h.job.Attempts())
+	default:
+		d.Fatalf(t, "unknown command %q", d.Cmd)
+	}
+	var b strings.Builder
+	if err != nil {
+		fmt.Fprintf(&b, "error: %v\n", err)
+	}
+	b.WriteString(formatReady(h.job.Ready(), h.now, h.keys))
+	fmt.Fprintf(&b, "state: %s", h.job.State())
+	if nt := h.job.NextTimer(); !nt.IsZero() {
+		fmt.Fprintf(&b, " (next timer +%v)", nt.Sub(h.now))
+	}
+	return b.String()
+}
+
+func formatReady(r Ready, now time.Time, v canon.Verifier) string {
+	var b strings.Builder
+	if r.Discover {
+		b.WriteString("discover\n")
+	}
+	for _, env := range r.Calls {
+		var c CallForBids
+		if err := env.Open(v, KindCall, &c); err != nil {
+			fmt.Fprintf(&b, "call: BAD %v\n", err)
+			continue
+		}
+		fmt.Fprintf(&b, "publish call attempt=%d invitees=%s window=%dms max-price=%d\n",
+			c.Attempt, strings.Join(c.Invitees, ","), c.WindowMs, c.Needs.MaxPrice)
+	}
+	for _, o := range r.Awards {
+		var a Award
+		if err := o.Env.Open(v, KindAward, &a); err != nil {
+			fmt.Fprintf(&b, "award: BAD %v\n", err)
+			continue
+		}
+		ru := "none"
+		if len(a.RunnerUp) > 0 {
+			env, _ := canon.DecodeEnvelope(a.RunnerUp)
+			var rb Bid
+			if err := env.Open(v, KindBid, &rb); err != nil {
+				ru = "BAD " + err.Error()
+			} else {
+				ru = fmt.Sprintf("%s@%d", rb.Provider, rb.Price)
+			}
+		}
+		fmt.Fprintf(&b, "send award to=%s price=%d runner-up=%s scores=%d/%d result-by=+%v\n", o.To, a.Price, ru,
+			a.Ranking.WinnerScore, a.Ranking.RunnerUpScore, time.UnixMilli(a.ResultBy).Sub(now))
+	}
+	for _, o := range r.Cancels {
+		var c Cancel
+		if err := o.Env.Open(v, KindCancel, &c); err != nil {
+			fmt.Fprintf(&b, "cancel: BAD %v\n", err)
+			continue
+		}
+		fmt.Fprintf(&b, "send cancel to=%s attempt=%d\n", o.To, c.Attempt)
+	}
+	for _, e := range r.Events {
+		fmt.Fprintf(&b, "event %s", e.Type)
+		if e.Provider != "" {
+			fmt.Fprintf(&b, " %s", e.Provider)
+		}
+		if e.Price != 0 {
+			fmt.Fprintf(&b, " price=%d", e.Price)
+		}
+		if e.Reason != "" {
+			fmt.Fprintf(&b, " reason=%s", e.Reason)
+		}
+		if e.Message != "" {
+			fmt.Fprintf(&b, ": %s", e.Message)
+		}
+		b.WriteString("\n")
+	}
+	if o := r.Done; o != nil {
+		fmt.Fprintf(&b, "done %s", o.State)
+		if o.Code != "" {
+			fmt.Fprintf(&b, " code=%s", o.Code)
+		}
+		if o.Provider != "" {
+			fmt.Fprintf(&b, " provider=%s price=%d", o.Provider, o.Price)
+		}
+		fmt.Fprintf(&b, ": %s\n", o.Message)
+	}
+	return b.String()
+}
+
+func formatAttempts(as []*AttemptRecord) string {
+	var b strings.Builder
+	for _, a := range as {
+		fmt.Fprintf(&b, "attempt %d: invitees=%s", a.Number, strings.Join(a.Invitees, ","))
+		var bids []string
+		for _, r := range a.Bids {
+			bids = append(bids, fmt.Sprintf("%s@%d", r.Bid.Provider, r.Bid.Price))
+		}
+		sort.Strings(bids)
+		fmt.Fprintf(&b, " bids=[%s]", strings.Join(bids, " "))
+		var decl []string
+		for _, d := range a.Declines {
+			decl = append(decl, fmt.Sprintf("%s:%s", d.Provider, d.Reason))
+		}
+		fmt.Fprintf(&b, " declines=[%s] silent=[%s]", strings.Join(decl, " "), strings.Join(a.Silent(), " "))
+		if a.Winner != "" {
+			fmt.Fprintf(&b, " winner=%s price=%d", a.Winner, a.Price)
+		}
+		if a.Fault != "" {
+			fmt.Fprintf(&b, " fault=%q", a.Fault)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

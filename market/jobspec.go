@@ -1,0 +1,235 @@
+package market
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hayek-market/hayek/internal/canon"
+)
+
+// Blob names content by CID with its size in bytes.
+type Blob struct {
+	CID  string `cbor:"cid" json:"cid"`
+	Size int64  `cbor:"size" json:"size"`
+}
+
+// Input is a named file mounted read-only at /in/<name>.
+type Input struct {
+	Name string `cbor:"name" json:"name"`
+	Blob
+}
+
+// Bounds of a job spec that hold on every node; a provider's offer limits
+// narrow them further.
+const (
+	MaxModuleBytes   = 256 << 20
+	MaxInputs        = 64
+	MaxInputBytes    = 1 << 30
+	MaxArgs          = 256
+	MaxArgBytes      = 4096
+	MaxEnv           = 256
+	MinMemoryBytes   = 64 << 10 // one wasm page
+	MaxMemoryBytes   = 4 << 30  // wasm32 address space
+	MaxTimeout       = 24 * time.Hour
+	MaxDeadline      = 7 * 24 * time.Hour
+	DefaultMemory    = 64 << 20
+	DefaultTimeout   = 10 * time.Second
+	DefaultMaxOutput = 64 << 20
+)
+
+// JobSpec is what an agent asks for: a module, its inputs, resources and the
+// most it will pay. Blobs are named by CID and already stored on the
+// requester node when the spec is validated.
+type JobSpec struct {
+	Runtime        Capability        `cbor:"runtime"`
+	Capabilities   []Capability      `cbor:"caps"` // required beyond the runtime
+	Module         Blob              `cbor:"module"`
+	Stdin          *Blob             `cbor:"stdin"`
+	Inputs         []Input           `cbor:"inputs"`
+	Args           []string          `cbor:"args"`
+	Env            map[string]string `cbor:"env"`
+	MemoryBytes    int64             `cbor:"memory"`
+	TimeoutMs      int64             `cbor:"timeout_ms"`
+	MaxOutputBytes int64             `cbor:"max_output"`
+	MaxPrice       int64             `cbor:"max_price"`
+	DeadlineMs     int64             `cbor:"deadline_ms"` // whole job, from submission, retries included
+	ValueOfTime    int64             `cbor:"value_of_time"` // money per second of committed start
+	MinReputation  float64           `cbor:"min_reputation"`
+	Verify         string            `cbor:"verify"`
+}
+
+// Defaults fills unset optional fields.
+func (s *JobSpec) Defaults() {
+	if s.Runtime == "" {
+		s.Runtime = RuntimeWasm
+	}
+	if s.MemoryBytes == 0 {
+		s.MemoryBytes = DefaultMemory
+	}
+	if s.TimeoutMs == 0 {
+		s.TimeoutMs = DefaultTimeout.Milliseconds()
+	}
+	if s.MaxOutputBytes == 0 {
+		s.MaxOutputBytes = DefaultMaxOutput
+	}
+	if s.DeadlineMs == 0 {
+		// Room for three attempts of the full timeout plus transfers.
+		s.DeadlineMs = 3*s.TimeoutMs + 30_000
+	}
+	if s.Verify == "" {
+		s.Verify = "none"
+	}
+}
+
+// Validate checks every field and reports all problems at once.
+func (s *JobSpec) Validate() error {
+	c := &checker{what: "job spec"}
+	if s.Runtime != RuntimeWasm {
+		c.add("runtime", s.Runtime, ErrInvalid, "only %q is supported", "wasm")
+	}
+	if len(s.Capabilities) > 8 {
+		c.add("capabilities", len(s.Capabilities), ErrTooLarge, "at most 8")
+	}
+	for i, k := range s.Capabilities {
+		if err := k.Validate(); err != nil {
+			c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+		}
+	}
+	checkBlob(c, "module", s.Module, MaxModuleBytes, true)
+	if s.Stdin != nil {
+		checkBlob(c, "stdin", *s.Stdin, MaxInputBytes, false)
+	}
+	if len(s.Inputs) > MaxInputs {
+		c.add("inputs", len(s.Inputs), ErrTooLarge, "at most %d inputs", MaxInputs)
+	}
+	seen := map[string]bool{}
+	for i, in := range s.Inputs {
+		f := fmt.Sprintf("inputs[%d]", i)
+		if err := checkFileName(in.Name); err != nil {
+			c.add(f+".name", in.Name, ErrInvalid, "%v", err)
+		} else if seen[in.Name] {
+			c.add(f+".name", in.Name, ErrInvalid, "duplicate input name")
+		}
+		seen[in.Name] = true
+		checkBlob(c, f, in.Blob, MaxInputBytes, false)
+	}
+	if s.InputBytes() > MaxInputBytes {
+		c.add("inputs", s.InputBytes(), ErrTooLarge, "inputs and stdin total more than %d bytes", MaxInputBytes)
+	}
+	if len(s.Args) > MaxArgs {
+		c.add("args", len(s.Args), ErrTooLarge, "at most %d arguments", MaxArgs)
+	}
+	for i, a := range s.Args {
+		if len(a) > MaxArgBytes || !utf8.ValidString(a) || strings.IndexByte(a, 0) >= 0 {
+			c.add(fmt.Sprintf("args[%d]", i), nil, ErrInvalid, "must be valid UTF-8 without NUL, at most %d bytes", MaxArgBytes)
+		}
+	}
+	if len(s.Env) > MaxEnv {
+		c.add("env", len(s.Env), ErrTooLarge, "at most %d variables", MaxEnv)
+	}
+	for k, v := range s.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || !utf8.ValidString(k) || len(k) > 256 {
+			c.add("env", k, ErrInvalid, "names must be non-empty UTF-8 without '=' or NUL")
+		}
+		if strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) || len(v) > MaxArgBytes {
+			c.add("env."+k, nil, ErrInvalid, "values must be valid UTF-8 without NUL, at most %d bytes", MaxArgBytes)
+		}
+	}
+	if s.MemoryBytes < MinMemoryBytes || s.MemoryBytes > MaxMemoryBytes {
+		c.add("memory", s.MemoryBytes, ErrRange, "must be between 64KiB and 4GiB")
+	}
+	if s.TimeoutMs < 1 || s.TimeoutMs > MaxTimeout.Milliseconds() {
+		c.add("timeout", time.Duration(s.TimeoutMs)*time.Millisecond, ErrRange, "must be between 1ms and 24h")
+	}
+	if s.MaxOutputBytes < 1 || s.MaxOutputBytes > MaxInputBytes {
+		c.add("max_output", s.MaxOutputBytes, ErrRange, "must be between 1 byte and 1GiB")
+	}
+	if s.MaxPrice <= 0 {
+		c.add("max_price", s.MaxPrice, ErrRange, "must be > 0 (the most you will pay for the job, in the smallest unit)")
+	} else if s.MaxPrice > math.MaxInt64/4 {
+		c.add("max_price", s.MaxPrice, ErrRange, "is absurdly large")
+	}
+	if s.DeadlineMs < s.TimeoutMs || s.DeadlineMs > MaxDeadline.Milliseconds() {
+		c.add("deadline", time.Duration(s.DeadlineMs)*time.Millisecond, ErrRange, "must be at least the timeout and at most 7 days")
+	}
+	if s.ValueOfTime < 0 || s.ValueOfTime > math.MaxInt64/(1<<40) {
+		c.add("value_of_time", s.ValueOfTime, ErrRange, "must be ≥ 0")
+	}
+	if s.MinReputation < 0 || s.MinReputation > 1 || math.IsNaN(s.MinReputation) {
+		c.add("min_reputation", s.MinReputation, ErrRange, "must be between 0 and 1")
+	}
+	if s.Verify != "none" {
+		c.add("verify", s.Verify, ErrInvalid, "only %q is supported yet", "none")
+	}
+	return c.err()
+}
+
+func checkBlob(c *checker, field string, b Blob, max int64, required bool) {
+	if b.CID == "" {
+		if required {
+			c.add(field+".cid", nil, ErrRequired, "")
+		}
+		return
+	}
+	if _, err := canon.ParseBlobCID(b.CID); err != nil {
+		c.add(field+".cid", b.CID, ErrInvalid, "%v", err)
+	}
+	if b.Size < 0 || b.Size > max {
+		c.add(field+".size", b.Size, ErrRange, "must be between 0 and %d bytes", max)
+	}
+}
+
+func checkFileName(n string) error {
+	switch {
+	case n == "":
+		return fmt.Errorf("empty")
+	case len(n) > 255:
+		return fmt.Errorf("longer than 255 bytes")
+	case n == "." || n == "..":
+		return fmt.Errorf("%q is not a file name", n)
+	case strings.ContainsAny(n, "/\\\x00"):
+		return fmt.Errorf("must not contain '/', '\\' or NUL")
+	case !utf8.ValidString(n):
+		return fmt.Errorf("not valid UTF-8")
+	}
+	return nil
+}
+
+// InputBytes is the total size of inputs and stdin.
+func (s *JobSpec) InputBytes() int64 {
+	var n int64
+	if s.Stdin != nil {
+		n += s.Stdin.Size
+	}
+	for _, in := range s.Inputs {
+		n += in.Size
+	}
+	return n
+}
+
+// AllCapabilities is the runtime followed by the other required
+// capabilities; the first is the primary one whose topic the auction uses.
+func (s *JobSpec) AllCapabilities() []Capability {
+	return append([]Capability{s.Runtime}, s.Capabilities...)
+}
+
+// Needs is what a call for bids tells providers about the job.
+func (s *JobSpec) Needs() Needs {
+	return Needs{
+		Capabilities: s.AllCapabilities(),
+		MemoryBytes:  s.MemoryBytes,
+		TimeoutMs:    s.TimeoutMs,
+		Module:       s.Module.CID,
+		ModuleBytes:  s.Module.Size,
+		InputBytes:   s.InputBytes(),
+		MaxPrice:     s.MaxPrice,
+		ValueOfTime:  s.ValueOfTime,
+	}
+}
+
+// Digest is the CID of the spec's canonical encoding: equal specs have equal
+// digests, which is how a reused idempotency key is told apart.
+func (s *JobSpec) Digest() string { return canon.DocCID(canon.MustMarshal(s)).String() }

@@ -1,0 +1,279 @@
+package market
+
+import (
+	"fmt"
+	"time"
+)
+
+// Envelope kinds of the market's peer messages. Each is signed under its own
+// domain ("hayek/<kind>/v1").
+const (
+	KindCall    = "call"
+	KindBid     = "bid"
+	KindDecline = "decline"
+	KindAward   = "award"
+	KindAck     = "ack"
+	KindResult  = "result"
+	KindData    = "data"
+)
+
+// Needs describes a job to providers without revealing its inputs.
+type Needs struct {
+	Capabilities []Capability `cbor:"caps" json:"capabilities"` // primary first
+	MemoryBytes  int64        `cbor:"memory" json:"memory"`
+	TimeoutMs    int64        `cbor:"timeout_ms" json:"timeout_ms"`
+	Module       string       `cbor:"module" json:"module"` // CID
+	ModuleBytes  int64        `cbor:"module_size" json:"module_size"`
+	InputBytes   int64        `cbor:"input_size" json:"input_size"`
+	MaxPrice     int64        `cbor:"max_price" json:"max_price"`
+	ValueOfTime  int64        `cbor:"value_of_time" json:"value_of_time"`
+}
+
+// CallForBids is published on the primary capability's topic. Invitees must
+// answer with a Bid or a Decline; other subscribers may bid unasked.
+type CallForBids struct {
+	Job       string   `cbor:"job"`
+	Attempt   uint32   `cbor:"attempt"`
+	Requester string   `cbor:"requester"`
+	Needs     Needs    `cbor:"needs"`
+	Invitees  []string `cbor:"invitees"`
+	WindowMs  int64    `cbor:"window_ms"`
+	Created   int64    `cbor:"created"` // Unix ms
+}
+
+// Sender implements canon.Message.
+func (c CallForBids) Sender() string { return c.Requester }
+
+// Invited reports whether peer is named as an invitee.
+func (c CallForBids) Invited(peer string) bool {
+	for _, p := range c.Invitees {
+		if p == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// Bid is a provider's signed offer to run one job for a price.
+type Bid struct {
+	Job           string `cbor:"job"`
+	Attempt       uint32 `cbor:"attempt"`
+	Call          string `cbor:"call"` // CID of the call's envelope
+	Provider      string `cbor:"provider"`
+	Requester     string `cbor:"requester"`
+	Price         int64  `cbor:"price"`
+	StartWithinMs int64  `cbor:"start_within_ms"` // committed start time
+	Load          uint16 `cbor:"load"`            // permille of slots in use
+	Created       int64  `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (b Bid) Sender() string { return b.Provider }
+
+// DeclineReason is a stable code saying why a provider will not bid.
+type DeclineReason string
+
+// Decline reasons.
+const (
+	DeclineCapability DeclineReason = "capability_missing" // does not sell the runtime or a capability
+	DeclineBusy       DeclineReason = "busy"               // all slots in use
+	DeclinePrice      DeclineReason = "price_floor"        // its price is above the max price
+	DeclineTooLarge   DeclineReason = "too_large"          // beyond its memory/time/size limits
+	DeclineRequester  DeclineReason = "requester_limit"    // requester over credit or below reputation limit
+	DeclineWithdrawn  DeclineReason = "withdrawn"          // stopping, not taking work
+	DeclineExpired    DeclineReason = "expired"            // the call arrived too late to bid
+)
+
+// Decline is a provider's signed refusal, kept by the requester so "why no
+// bids" can be answered.
+type Decline struct {
+	Job       string        `cbor:"job"`
+	Attempt   uint32        `cbor:"attempt"`
+	Call      string        `cbor:"call"`
+	Provider  string        `cbor:"provider"`
+	Requester string        `cbor:"requester"`
+	Reason    DeclineReason `cbor:"reason"`
+	Detail    string        `cbor:"detail"`
+	Created   int64         `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (d Decline) Sender() string { return d.Provider }
+
+// Ranking records the inputs of the winner's price so it can check it.
+type Ranking struct {
+	ValueOfTime   int64 `cbor:"value_of_time"`
+	MaxPrice      int64 `cbor:"max_price"`
+	WinnerScore   int64 `cbor:"winner_score"`    // price + value of time × start
+	RunnerUpScore int64 `cbor:"runner_up_score"` // 0 when there was no runner-up
+	Bids          int   `cbor:"bids"`            // eligible bids ranked
+}
+
+// RunSpec is what the winner needs to run the job.
+type RunSpec struct {
+	Module         Blob              `cbor:"module"`
+	Stdin          *Blob             `cbor:"stdin"`
+	Inputs         []Input           `cbor:"inputs"`
+	Args           []string          `cbor:"args"`
+	Env            map[string]string `cbor:"env"`
+	MemoryBytes    int64             `cbor:"memory"`
+	TimeoutMs      int64             `cbor:"timeout_ms"`
+	MaxOutputBytes int64             `cbor:"max_output"`
+}
+
+// Award tells the winner it has the job at Price. It carries the winner's
+// own bid and the runner-up's signed bid (encoded envelopes) so the winner
+// can check the second price.
+type Award struct {
+	Job        string  `cbor:"job"`
+	Attempt    uint32  `cbor:"attempt"`
+	Requester  string  `cbor:"requester"`
+	Provider   string  `cbor:"provider"`
+	Price      int64   `cbor:"price"`
+	WinningBid []byte  `cbor:"bid"`
+	RunnerUp   []byte  `cbor:"runner_up"` // nil when the winner was alone
+	Ranking    Ranking `cbor:"ranking"`
+	Run        RunSpec `cbor:"run"`
+	ResultBy   int64   `cbor:"result_by"` // Unix ms: deliver the result by then
+	Created    int64   `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (a Award) Sender() string { return a.Requester }
+
+// Ack is the winner's answer to an award.
+type Ack struct {
+	Job       string `cbor:"job"`
+	Attempt   uint32 `cbor:"attempt"`
+	Award     string `cbor:"award"` // CID of the award's envelope
+	Provider  string `cbor:"provider"`
+	Requester string `cbor:"requester"`
+	Accept    bool   `cbor:"accept"`
+	Reason    string `cbor:"reason"`
+	Created   int64  `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (a Ack) Sender() string { return a.Provider }
+
+// Status is how a run ended. The job's own failures (everything but the
+// provider-fault statuses) are results and are paid for.
+type Status string
+
+// Run statuses.
+const (
+	StatusOK          Status = "ok"           // exit code 0
+	StatusExit        Status = "exit"         // non-zero exit code
+	StatusTrap        Status = "trap"         // the module trapped
+	StatusTimeout     Status = "timeout"      // wall-time limit
+	StatusMemoryLimit Status = "memory_limit" // memory limit
+	StatusOutputLimit Status = "output_limit" // output size limit
+	StatusBadModule   Status = "bad_module"   // not a valid WASI module
+	// Provider faults: not paid, the job is re-auctioned.
+	StatusFetchFailed Status = "fetch_failed" // could not fetch module or inputs
+	StatusInternal    Status = "internal"     // the provider's executor failed
+)
+
+// ProviderFault reports whether the status is the provider's fault rather
+// than the job's.
+func (s Status) ProviderFault() bool { return s == StatusFetchFailed || s == StatusInternal }
+
+// Known reports whether s is a status this version understands.
+func (s Status) Known() bool {
+	switch s {
+	case StatusOK, StatusExit, StatusTrap, StatusTimeout, StatusMemoryLimit, StatusOutputLimit,
+		StatusBadModule, StatusFetchFailed, StatusInternal:
+		return true
+	}
+	return false
+}
+
+// Output is a named output file collected from /out.
+type Output struct {
+	Name string `cbor:"name" json:"name"`
+	Blob
+}
+
+// Stream is a captured stdout or stderr.
+type Stream struct {
+	Blob
+	Truncated bool `cbor:"truncated"`
+}
+
+// Usage is what a run consumed, as measured by the provider.
+type Usage struct {
+	WallUs      int64 `cbor:"wall_us"`
+	MemoryBytes int64 `cbor:"memory"` // peak linear memory
+}
+
+// Result is the winner's signed report of a run.
+type Result struct {
+	Job              string   `cbor:"job"`
+	Attempt          uint32   `cbor:"attempt"`
+	Award            string   `cbor:"award"` // CID of the award's envelope
+	Provider         string   `cbor:"provider"`
+	Requester        string   `cbor:"requester"`
+	Status           Status   `cbor:"status"`
+	ExitCode         int32    `cbor:"exit_code"`
+	Error            string   `cbor:"error"`
+	Stdout           Stream   `cbor:"stdout"`
+	Stderr           Stream   `cbor:"stderr"`
+	Outputs          []Output `cbor:"outputs"`
+	OutputsTruncated bool     `cbor:"outputs_truncated"`
+	Usage            Usage    `cbor:"usage"`
+	StartedAfterMs   int64    `cbor:"started_after_ms"` // from award to start
+	StartHeld        bool     `cbor:"start_held"`       // started within the committed time
+	Created          int64    `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (r Result) Sender() string { return r.Provider }
+
+// Blobs lists every blob the result names.
+func (r Result) Blobs() []Blob {
+	out := []Blob{r.Stdout.Blob, r.Stderr.Blob}
+	for _, o := range r.Outputs {
+		out = append(out, o.Blob)
+	}
+	return out
+}
+
+// DataRequest asks a peer for one blob of a job. Module and inputs are
+// served only to the peer holding the job's award, outputs only to its
+// requester.
+type DataRequest struct {
+	Job     string `cbor:"job"`
+	From    string `cbor:"from"`
+	CID     string `cbor:"cid"`
+	Offset  int64  `cbor:"offset"`
+	Created int64  `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (d DataRequest) Sender() string { return d.From }
+
+// Fresh checks a message's creation time against the receiver's clock.
+func Fresh(created int64, now time.Time, window time.Duration) error {
+	d := now.Sub(time.UnixMilli(created))
+	if d > window || d < -window {
+		return fmt.Errorf("market: message created %v from now, outside the ±%v freshness window", -d.Round(time.Millisecond), window)
+	}
+	return nil
+}
+
+// KindCancel is the envelope kind of cancellations.
+const KindCancel = "cancel"
+
+// Cancel tells an awarded provider to stop: the requester cancelled the job
+// or dropped the provider. Only the requester that signed the award can
+// cancel it.
+type Cancel struct {
+	Job       string `cbor:"job"`
+	Attempt   uint32 `cbor:"attempt"`
+	Award     string `cbor:"award"`
+	Requester string `cbor:"requester"`
+	Created   int64  `cbor:"created"`
+}
+
+// Sender implements canon.Message.
+func (c Cancel) Sender() string { return c.Requester }

@@ -1,0 +1,173 @@
+package market
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Pricing is a provider's price formula for one job, in the smallest money
+// unit. A job's quote is
+//
+//	Base + PerSecond × timeout(s) + PerGiBSecond × memory(GiB) × timeout(s)
+//
+// rounded up: a provider reserves the job's declared limits, so it prices
+// them. Surge raises bids with current load: price × (1 + Surge × load),
+// with load in [0, 1].
+type Pricing struct {
+	Base         int64   `cbor:"base" json:"base" toml:"base"`
+	PerSecond    int64   `cbor:"per_second" json:"per_second" toml:"per_second"`
+	PerGiBSecond int64   `cbor:"per_gib_second" json:"per_gib_second" toml:"per_gib_second"`
+	Surge        float64 `cbor:"surge" json:"surge" toml:"surge"`
+}
+
+// Quote is the unloaded price of running a job with these needs.
+func (p Pricing) Quote(n Needs) int64 {
+	secs := float64(n.TimeoutMs) / 1000
+	gib := float64(n.MemoryBytes) / (1 << 30)
+	v := float64(p.Base) + float64(p.PerSecond)*secs + float64(p.PerGiBSecond)*gib*secs
+	return ceilMoney(v)
+}
+
+// Bid is the price bid for a job at the given load in [0, 1].
+func (p Pricing) Bid(n Needs, load float64) int64 {
+	load = math.Min(math.Max(load, 0), 1)
+	return ceilMoney(float64(p.Quote(n)) * (1 + p.Surge*load))
+}
+
+func ceilMoney(v float64) int64 {
+	if v >= math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	if v < 1 {
+		return 1 // nothing is free: a zero price would make ranking meaningless
+	}
+	return int64(math.Ceil(v))
+}
+
+// Validate checks the formula's ranges.
+func (p Pricing) validate(c *checker, prefix string) {
+	if p.Base < 0 {
+		c.add(prefix+"base", p.Base, ErrRange, "must be ≥ 0")
+	}
+	if p.PerSecond < 0 {
+		c.add(prefix+"per_second", p.PerSecond, ErrRange, "must be ≥ 0")
+	}
+	if p.PerGiBSecond < 0 {
+		c.add(prefix+"per_gib_second", p.PerGiBSecond, ErrRange, "must be ≥ 0")
+	}
+	if p.Surge < 0 || p.Surge > 100 || math.IsNaN(p.Surge) {
+		c.add(prefix+"surge", p.Surge, ErrRange, "must be between 0 and 100")
+	}
+	if p.Base == 0 && p.PerSecond == 0 && p.PerGiBSecond == 0 {
+		c.add(prefix+"base", p.Base, ErrRange, "at least one of base, per_second, per_gib_second must be > 0")
+	}
+}
+
+// Limits are the largest jobs a provider accepts.
+type Limits struct {
+	MaxMemoryBytes int64 `cbor:"max_memory" json:"max_memory"`
+	MaxTimeoutMs   int64 `cbor:"max_timeout_ms" json:"max_timeout_ms"`
+	MaxModuleBytes int64 `cbor:"max_module" json:"max_module"`
+	MaxInputBytes  int64 `cbor:"max_input" json:"max_input"`
+	MaxOutputBytes int64 `cbor:"max_output" json:"max_output"`
+	Slots          int   `cbor:"slots" json:"slots"` // jobs run at once
+}
+
+// Offer is a provider's signed advertisement, served on /hayek/offer/1.0.0.
+// DHT provider records only hint that a peer sells a capability; the signed
+// offer is the truth, and Withdrawn says the provider has stopped selling.
+type Offer struct {
+	Provider     string       `cbor:"provider" json:"provider"`
+	Seq          uint64       `cbor:"seq" json:"seq"` // grows with every reissue
+	Capabilities []Capability `cbor:"caps" json:"capabilities"`
+	Pricing      Pricing      `cbor:"pricing" json:"pricing"`
+	Limits       Limits       `cbor:"limits" json:"limits"`
+	Version      string       `cbor:"version" json:"version"`
+	Created      int64        `cbor:"created" json:"created_ms"` // Unix ms
+	Expires      int64        `cbor:"expires" json:"expires_ms"` // Unix ms
+	Withdrawn    bool         `cbor:"withdrawn" json:"withdrawn"`
+}
+
+// Sender implements canon.Message.
+func (o Offer) Sender() string { return o.Provider }
+
+// KindOffer is the envelope kind of offers.
+const KindOffer = "offer"
+
+// Validate checks an offer received from a peer at time now.
+func (o Offer) Validate(now time.Time) error {
+	c := &checker{what: "offer"}
+	if o.Provider == "" {
+		c.add("provider", nil, ErrRequired, "")
+	}
+	if !o.Withdrawn {
+		if len(o.Capabilities) == 0 || len(o.Capabilities) > 32 {
+			c.add("capabilities", len(o.Capabilities), ErrRange, "must name 1 to 32 capabilities")
+		}
+		for i, k := range o.Capabilities {
+			if err := k.Validate(); err != nil {
+				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+			}
+		}
+		o.Pricing.validate(c, "pricing.")
+		l := o.Limits
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"max_memory", l.MaxMemoryBytes}, {"max_timeout_ms", l.MaxTimeoutMs}, {"max_module", l.MaxModuleBytes},
+			{"max_input", l.MaxInputBytes}, {"max_output", l.MaxOutputBytes}, {"slots", int64(l.Slots)}} {
+			if f.v <= 0 {
+				c.add("limits."+f.name, f.v, ErrRange, "must be > 0")
+			}
+		}
+	}
+	if o.Expires <= o.Created {
+		c.add("expires", o.Expires, ErrRange, "must be after created")
+	}
+	if ms := now.UnixMilli(); o.Expires <= ms {
+		c.add("expires", time.UnixMilli(o.Expires).UTC(), ErrRange, "offer has expired")
+	}
+	if len(o.Version) > 64 {
+		c.add("version", len(o.Version), ErrTooLarge, "at most 64 bytes")
+	}
+	return c.err()
+}
+
+// Sells reports whether the offer includes capability k.
+func (o Offer) Sells(k Capability) bool {
+	for _, c := range o.Capabilities {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Fits says why a job with these needs cannot run under this offer, or
+// returns "" when it can. Reasons are decline codes.
+func (o Offer) Fits(n Needs) (reason DeclineReason, detail string) {
+	if o.Withdrawn {
+		return DeclineWithdrawn, "the provider has withdrawn its offer"
+	}
+	for _, k := range n.Capabilities {
+		if !o.Sells(k) {
+			return DeclineCapability, fmt.Sprintf("does not sell %s", k)
+		}
+	}
+	l := o.Limits
+	switch {
+	case n.MemoryBytes > l.MaxMemoryBytes:
+		return DeclineTooLarge, fmt.Sprintf("memory %d > limit %d", n.MemoryBytes, l.MaxMemoryBytes)
+	case n.TimeoutMs > l.MaxTimeoutMs:
+		return DeclineTooLarge, fmt.Sprintf("timeout %dms > limit %dms", n.TimeoutMs, l.MaxTimeoutMs)
+	case n.ModuleBytes > l.MaxModuleBytes:
+		return DeclineTooLarge, fmt.Sprintf("module %d bytes > limit %d", n.ModuleBytes, l.MaxModuleBytes)
+	case n.InputBytes > l.MaxInputBytes:
+		return DeclineTooLarge, fmt.Sprintf("inputs %d bytes > limit %d", n.InputBytes, l.MaxInputBytes)
+	}
+	if q := o.Pricing.Quote(n); q > n.MaxPrice {
+		return DeclinePrice, fmt.Sprintf("price floor %d > max price %d", q, n.MaxPrice)
+	}
+	return "", ""
+}

@@ -1,0 +1,45 @@
+package market
+
+import "math"
+
+// Score is a bid's ranking value: its price plus the job's value of time
+// for each second of committed start. Lower ranks first.
+func Score(price, startWithinMs, valueOfTime int64) int64 {
+	return satAdd(price, ceilDiv(satMul(valueOfTime, startWithinMs), 1000))
+}
+
+// SecondPrice is what the winner is paid under the generalised second
+// price: the highest price at which it would still have ranked first against
+// the runner-up, capped by the max price. With no runner-up the winner is
+// paid the max price (the reserve).
+func SecondPrice(winnerStartMs, valueOfTime, runnerUpScore int64, hasRunnerUp bool, maxPrice int64) int64 {
+	if !hasRunnerUp {
+		return maxPrice
+	}
+	p := runnerUpScore - ceilDiv(satMul(valueOfTime, winnerStartMs), 1000)
+	return min(p, maxPrice)
+}
+
+func ceilDiv(a, b int64) int64 {
+	if a <= 0 {
+		return a / b
+	}
+	return (a + b - 1) / b
+}
+
+func satMul(a, b int64) int64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}

@@ -1,0 +1,191 @@
+package market
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hayek-market/hayek/internal/canon"
+)
+
+// ProviderConfig tunes how a provider answers calls for bids.
+type ProviderConfig struct {
+	Self string
+	// StartBaseMs is the committed start time when module and inputs are
+	// already here: the award round trip and instantiation.
+	StartBaseMs int64
+	// FetchBytesPerSec estimates how fast missing blobs arrive, to commit
+	// to a start time that holds.
+	FetchBytesPerSec int64
+	// BidUnasked makes the provider bid on calls that do not invite it.
+	BidUnasked bool
+}
+
+// DefaultProviderConfig returns conservative defaults.
+func DefaultProviderConfig(self string) ProviderConfig {
+	return ProviderConfig{Self: self, StartBaseMs: 50, FetchBytesPerSec: 20 << 20}
+}
+
+// Load is a provider's occupancy when a call arrives.
+type Load struct {
+	Running int
+	Slots   int
+}
+
+func (l Load) fraction() float64 {
+	if l.Slots <= 0 {
+		return 1
+	}
+	return float64(l.Running) / float64(l.Slots)
+}
+
+// Provider decides a provider's answers: bids, declines, and whether an
+// award is acceptable. Like Job it does no I/O and reads no clock.
+type Provider struct {
+	cfg    ProviderConfig
+	signer canon.Signer
+	book   map[bookKey]bookEntry
+}
+
+type bookKey struct {
+	requester, job string
+	attempt        uint32
+}
+
+type bookEntry struct {
+	bidCID  string
+	bid     Bid
+	needs   Needs
+	expires time.Time
+}
+
+// NewProvider returns a provider that signs with signer.
+func NewProvider(cfg ProviderConfig, signer canon.Signer) *Provider {
+	return &Provider{cfg: cfg, signer: signer, book: map[bookKey]bookEntry{}}
+}
+
+// Answer decides how to answer a verified, fresh call for bids. It returns
+// the signed bid or decline, and send=false when the provider stays silent
+// (a call that does not invite it). cached says whether the module and
+// inputs are already stored locally, which shortens the committed start.
+func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID string, load Load, cached bool) (env canon.Envelope, send bool, err error) {
+	invited := call.Invited(p.cfg.Self)
+	if !invited && !p.cfg.BidUnasked {
+		return canon.Envelope{}, false, nil
+	}
+	decline := func(r DeclineReason, detail string) (canon.Envelope, bool, error) {
+		if !invited {
+			return canon.Envelope{}, false, nil
+		}
+		env, err := canon.Seal(p.signer, KindDecline, Decline{
+			Job: call.Job, Attempt: call.Attempt, Call: callCID, Provider: p.cfg.Self, Requester: call.Requester,
+			Reason: r, Detail: detail, Created: now.UnixMilli(),
+		})
+		return env, err == nil, err
+	}
+	if reason, detail := offer.Fits(call.Needs); reason != "" {
+		return decline(reason, detail)
+	}
+	if load.Running >= load.Slots {
+		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
+	}
+	price := offer.Pricing.Bid(call.Needs, load.fraction())
+	if price > call.Needs.MaxPrice {
+		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, call.Needs.MaxPrice))
+	}
+	start := p.cfg.StartBaseMs
+	if !cached && p.cfg.FetchBytesPerSec > 0 {
+		start += (call.Needs.ModuleBytes + call.Needs.InputBytes) * 1000 / p.cfg.FetchBytesPerSec
+	}
+	bid := Bid{
+		Job: call.Job, Attempt: call.Attempt, Call: callCID, Provider: p.cfg.Self, Requester: call.Requester,
+		Price: price, StartWithinMs: start, Load: uint16(load.fraction() * 1000), Created: now.UnixMilli(),
+	}
+	env, err = canon.Seal(p.signer, KindBid, bid)
+	if err != nil {
+		return canon.Envelope{}, false, err
+	}
+	window := time.Duration(call.WindowMs)*time.Millisecond + time.Minute
+	p.book[bookKey{call.Requester, call.Job, call.Attempt}] = bookEntry{bidCID: env.CID(), bid: bid, needs: call.Needs, expires: now.Add(window)}
+	return env, true, nil
+}
+
+// Expire forgets bids that can no longer be awarded.
+func (p *Provider) Expire(now time.Time) {
+	for k, e := range p.book {
+		if now.After(e.expires) {
+			delete(p.book, k)
+		}
+	}
+}
+
+// Outstanding is the number of bids that may still be awarded.
+func (p *Provider) Outstanding() int { return len(p.book) }
+
+// CheckAward verifies a verified award against the bid this provider made:
+// its own signed bid, the price (the generalised second price against the
+// runner-up's signed bid, capped by the max price), and that the job to run
+// is the one it bid on. On success the bid is taken from the book, so an
+// award is accepted once.
+func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
+	if a.Provider != p.cfg.Self {
+		return Bid{}, fmt.Errorf("market: award is for %s, not us", short(a.Provider))
+	}
+	k := bookKey{a.Requester, a.Job, a.Attempt}
+	e, ok := p.book[k]
+	if !ok {
+		return Bid{}, fmt.Errorf("market: award for job %s attempt %d, on which we have no open bid", a.Job, a.Attempt)
+	}
+	wenv, err := canon.DecodeEnvelope(a.WinningBid)
+	if err != nil {
+		return Bid{}, fmt.Errorf("market: award's winning bid: %w", err)
+	}
+	if wenv.CID() != e.bidCID {
+		return Bid{}, fmt.Errorf("market: award's winning bid is not the bid we made")
+	}
+	n := e.needs
+	vot := n.ValueOfTime
+	want := n.MaxPrice
+	if len(a.RunnerUp) > 0 {
+		renv, err := canon.DecodeEnvelope(a.RunnerUp)
+		if err != nil {
+			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+		}
+		var r Bid
+		if err := renv.Open(v, KindBid, &r); err != nil {
+			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+		}
+		if r.Job != a.Job || r.Attempt != a.Attempt || r.Requester != a.Requester || r.Provider == p.cfg.Self {
+			return Bid{}, fmt.Errorf("market: award's runner-up bid is for another auction")
+		}
+		rs, ws := Score(r.Price, r.StartWithinMs, vot), Score(e.bid.Price, e.bid.StartWithinMs, vot)
+		if rs < ws {
+			return Bid{}, fmt.Errorf("market: runner-up scored %d, better than our %d: we should not have won", rs, ws)
+		}
+		want = SecondPrice(e.bid.StartWithinMs, vot, rs, true, n.MaxPrice)
+	}
+	if a.Price != want {
+		return Bid{}, fmt.Errorf("market: award pays %d, the second price is %d", a.Price, want)
+	}
+	run := a.Run
+	switch {
+	case run.Module.CID != n.Module || run.Module.Size != n.ModuleBytes:
+		return Bid{}, fmt.Errorf("market: award runs module %s, we bid on %s", run.Module.CID, n.Module)
+	case run.MemoryBytes != n.MemoryBytes || run.TimeoutMs != n.TimeoutMs:
+		return Bid{}, fmt.Errorf("market: award's limits differ from the call's")
+	case runInputBytes(run) != n.InputBytes:
+		return Bid{}, fmt.Errorf("market: award's inputs total %d bytes, the call said %d", runInputBytes(run), n.InputBytes)
+	}
+	delete(p.book, k)
+	return e.bid, nil
+}
+
+func runInputBytes(r RunSpec) int64 {
+	var n int64
+	if r.Stdin != nil {
+		n += r.Stdin.Size
+	}
+	for _, in := range r.Inputs {
+		n += in.Size
+	}
+	return n
+}

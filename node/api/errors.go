@@ -1,0 +1,78 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Stable error codes, with the HTTP status each is served with.
+const (
+	CodeBadRequest      = "bad_request"            // 400: malformed JSON, unknown field, bad parameter
+	CodeInvalidSpec     = "invalid_spec"           // 422: the job spec is well-formed but invalid; see fields
+	CodeInvalidModule   = "invalid_module"         // 422: the module is not a WebAssembly module
+	CodeBlobNotFound    = "blob_not_found"         // 404 on GET /v1/blobs; 422 when a spec names a CID this node does not hold
+	CodeNotFound        = "not_found"              // 404: no such job or route
+	CodeIdempotencyUsed = "idempotency_key_reused" // 409: same key, different spec
+	CodeNotFinished     = "not_finished"           // 409: the job has no result yet
+	CodeTooLarge        = "too_large"              // 413: body above its limit
+	CodeMethod          = "method_not_allowed"     // 405
+	CodeUnavailable     = "unavailable"            // 503: the node is shutting down
+	CodeInternal        = "internal"               // 500
+)
+
+// StatusOf is the HTTP status a code is served with.
+func StatusOf(code string) int {
+	switch code {
+	case CodeBadRequest:
+		return http.StatusBadRequest
+	case CodeInvalidSpec, CodeInvalidModule:
+		return http.StatusUnprocessableEntity
+	case CodeBlobNotFound, CodeNotFound:
+		return http.StatusNotFound
+	case CodeIdempotencyUsed, CodeNotFinished:
+		return http.StatusConflict
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeMethod:
+		return http.StatusMethodNotAllowed
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is an API error: what the server sends and what the client returns.
+// Backends return *Error to choose the code; any other error is internal.
+type Error struct {
+	Status  int // HTTP status; 0 means StatusOf(Code)
+	Code    string
+	Message string
+	Fields  []FieldError
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "hayek: " + e.Code
+	}
+	return fmt.Sprintf("hayek: %s: %s", e.Code, e.Message)
+}
+
+// HTTPStatus is the status the error is served with.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return StatusOf(e.Code)
+}
+
+// Errorf builds an *Error with a code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// IsCode reports whether err is an *Error with the given code.
+func IsCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
