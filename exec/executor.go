@@ -12,7 +12,7 @@ type Job struct {
 	ID        string // seeds deterministic randomness, names the run in logs
 	ModuleCID string
 	Module    []byte
-	Args      []string // argv[1:]; argv[0] is the module's name
+	Args      []string // argv[1:]; argv[0] is fixed by the executor ("job" for wasm)
 	Env       map[string]string
 	Stdin     []byte
 	Inputs    []File // mounted read-only at /in/<name>
@@ -76,6 +76,13 @@ type Usage struct {
 type Executor interface {
 	Run(ctx context.Context, job Job) (Result, error)
 	Close(ctx context.Context) error
+}
+
+// Warmer is implemented by executors that cache prepared modules: Warm
+// reports whether a run of the module with this CID would start without
+// preparing (compiling) it first.
+type Warmer interface {
+	Warm(cid string) bool
 }
 
 // ErrClosed is returned by Run after Close.

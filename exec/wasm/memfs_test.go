@@ -1,0 +1,240 @@
+package wasm
+
+import (
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"strings"
+	"testing"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/hayek-market/hayek/exec"
+)
+
+const (
+	rdonly = experimentalsys.O_RDONLY
+	create = experimentalsys.O_RDWR | experimentalsys.O_CREAT
+)
+
+// exceeds runs f and returns the limit it hit, or nil.
+func exceeds(f func()) (le *limitError) {
+	defer func() {
+		if r := recover(); r != nil {
+			le = r.(*limitError)
+		}
+	}()
+	f()
+	return nil
+}
+
+func mustOpen(t *testing.T, fs *memFS, path string, flag experimentalsys.Oflag) experimentalsys.File {
+	t.Helper()
+	f, errno := fs.OpenFile(path, flag, 0)
+	if errno != 0 {
+		t.Fatalf("OpenFile(%q, %v): %v", path, flag, errno)
+	}
+	return f
+}
+
+func TestInputFSIsReadOnly(t *testing.T) {
+	data := []byte("input")
+	fs := newInputFS([]exec.File{{Name: "b", Data: data}, {Name: "a", Data: []byte("x")}})
+
+	for _, tc := range []struct {
+		path string
+		flag experimentalsys.Oflag
+		want experimentalsys.Errno
+	}{
+		{"b", experimentalsys.O_WRONLY, experimentalsys.EROFS},
+		{"b", experimentalsys.O_RDWR, experimentalsys.EROFS},
+		{"b", experimentalsys.O_RDONLY | experimentalsys.O_TRUNC, experimentalsys.EROFS},
+		{"new", create, experimentalsys.EROFS},
+		{"new", rdonly, experimentalsys.ENOENT},
+		{".", experimentalsys.O_WRONLY, experimentalsys.EISDIR},
+		{"b/", rdonly, experimentalsys.ENOTDIR},
+		{"b/c", rdonly, experimentalsys.ENOTDIR},
+		{"x/c", rdonly, experimentalsys.ENOENT},
+	} {
+		if _, errno := fs.OpenFile(tc.path, tc.flag, 0); errno != tc.want {
+			t.Errorf("OpenFile(%q, %v) = %v, want %v", tc.path, tc.flag, errno, tc.want)
+		}
+	}
+	for name, errno := range map[string]experimentalsys.Errno{
+		"Unlink": fs.Unlink("b"),
+		"Rename": fs.Rename("b", "c"),
+		"Mkdir":  fs.Mkdir("d", 0o755),
+		"Chmod":  fs.Chmod("b", 0o777),
+	} {
+		if errno != experimentalsys.EROFS {
+			t.Errorf("%s = %v, want EROFS", name, errno)
+		}
+	}
+
+	f := mustOpen(t, fs, "b", rdonly)
+	if _, errno := f.Write([]byte("x")); errno != experimentalsys.EBADF {
+		t.Errorf("Write on a read-only file = %v, want EBADF", errno)
+	}
+	if errno := f.Truncate(0); errno != experimentalsys.EBADF {
+		t.Errorf("Truncate on a read-only file = %v, want EBADF", errno)
+	}
+	buf := make([]byte, 10)
+	n, _ := f.Read(buf)
+	if string(buf[:n]) != "input" || string(data) != "input" {
+		t.Errorf("read %q, data now %q", buf[:n], data)
+	}
+
+	st, _ := fs.Stat("b")
+	if st.Mode != 0o444 || st.Size != 5 || st.Mtim != 0 || st.Atim != 0 || st.Ctim != 0 || st.Ino != 3 {
+		t.Errorf("stat b = %+v: want fixed metadata (mode 0444, zero times, ino by name order)", st)
+	}
+	root, _ := fs.Stat(".")
+	if root.Mode != iofs.ModeDir|0o555 || root.Ino != 1 {
+		t.Errorf("stat . = %+v", root)
+	}
+}
+
+func TestOutputFSFlat(t *testing.T) {
+	fs := newOutputFS(&runState{}, 1<<20, 10)
+	if errno := fs.Mkdir("sub", 0o755); errno != experimentalsys.ENOTSUP {
+		t.Errorf("Mkdir = %v, want ENOTSUP", errno)
+	}
+	if errno := fs.Mkdir(".", 0o755); errno != experimentalsys.EEXIST {
+		t.Errorf("Mkdir(.) = %v, want EEXIST", errno)
+	}
+	if _, errno := fs.OpenFile("sub/file", create, 0); errno != experimentalsys.ENOENT {
+		t.Errorf("create in a subdirectory = %v, want ENOENT", errno)
+	}
+	if errno := fs.Symlink("/etc/passwd", "link"); errno != experimentalsys.ENOTSUP {
+		t.Errorf("Symlink = %v, want ENOTSUP", errno)
+	}
+}
+
+func TestOutputFSFiles(t *testing.T) {
+	fs := newOutputFS(&runState{}, 1<<20, 10)
+	for _, name := range []string{"c", "a", "b"} {
+		f := mustOpen(t, fs, name, create)
+		f.Write([]byte(name + name))
+		f.Close()
+	}
+	if _, errno := fs.OpenFile("a", create|experimentalsys.O_EXCL, 0); errno != experimentalsys.EEXIST {
+		t.Errorf("O_EXCL on an existing file = %v", errno)
+	}
+
+	// Listing is sorted by name, whatever the creation order.
+	dir := mustOpen(t, fs, ".", rdonly)
+	var names []string
+	for {
+		ents, errno := dir.Readdir(2)
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		for _, e := range ents {
+			names = append(names, e.Name)
+		}
+		if len(ents) < 2 {
+			break
+		}
+	}
+	if got := fmt.Sprint(names); got != "[a b c]" {
+		t.Errorf("Readdir = %s, want [a b c]", got)
+	}
+	// Rewind sees new entries.
+	mustOpen(t, fs, "d", create).Close()
+	dir.Seek(0, io.SeekStart)
+	if ents, _ := dir.Readdir(0); len(ents) != 4 {
+		t.Errorf("after rewind: %d entries, want 4", len(ents))
+	}
+
+	// Rename replaces, unlink removes.
+	if errno := fs.Rename("a", "b"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if errno := fs.Unlink("c"); errno != 0 {
+		t.Fatal(errno)
+	}
+	out := fs.outputs()
+	if len(out) != 2 || out[0].Name != "b" || string(out[0].Data) != "aa" || out[1].Name != "d" {
+		t.Errorf("outputs = %+v", out)
+	}
+	if fs.usedBytes != 2 || fs.liveFiles != 2 {
+		t.Errorf("accounting: %d bytes in %d files, want 2 in 2", fs.usedBytes, fs.liveFiles)
+	}
+
+	// Append, seek, pwrite past the end (zero-filled), truncate.
+	f := mustOpen(t, fs, "d", create|experimentalsys.O_APPEND)
+	f.Write([]byte("12"))
+	f.Seek(0, io.SeekStart)
+	f.Write([]byte("34")) // append ignores the seek
+	f.Pwrite([]byte("z"), 6)
+	if got := string(fs.files["d"].data); got != "1234\x00\x00z" {
+		t.Errorf("d = %q", got)
+	}
+	f.Truncate(2)
+	f.Truncate(4) // regrowing shows zeros, not the old bytes
+	f.Close()
+	if got := string(fs.files["d"].data); got != "12\x00\x00" || fs.usedBytes != 2+4 {
+		t.Errorf("d = %q, %d bytes used", got, fs.usedBytes)
+	}
+}
+
+func TestOutputFSQuota(t *testing.T) {
+	t.Run("bytes", func(t *testing.T) {
+		fs := newOutputFS(&runState{}, 100, 10)
+		f := mustOpen(t, fs, "a", create)
+		if le := exceeds(func() { f.Write(make([]byte, 100)) }); le != nil {
+			t.Fatalf("writing exactly the quota: %v", le)
+		}
+		le := exceeds(func() { f.Write([]byte{1}) })
+		if le == nil || le.status != exec.StatusOutputLimit {
+			t.Fatalf("one byte over: %v", le)
+		}
+	})
+	t.Run("seek far", func(t *testing.T) {
+		fs := newOutputFS(&runState{}, 100, 10)
+		f := mustOpen(t, fs, "a", create)
+		// Must be refused before anything is allocated.
+		if le := exceeds(func() { f.Pwrite([]byte{1}, 1<<62) }); le == nil {
+			t.Fatal("pwrite at 4 EiB accepted")
+		}
+		if le := exceeds(func() { f.Truncate(1 << 40) }); le == nil {
+			t.Fatal("truncate to 1 TiB accepted")
+		}
+	})
+	t.Run("unlinked but open still counts", func(t *testing.T) {
+		fs := newOutputFS(&runState{}, 100, 2)
+		f := mustOpen(t, fs, "a", create)
+		f.Write(make([]byte, 60))
+		fs.Unlink("a")
+		g := mustOpen(t, fs, "b", create)
+		if le := exceeds(func() { g.Write(make([]byte, 60)) }); le == nil {
+			t.Fatal("quota ignored an unlinked file that is still open")
+		}
+		f.Close()
+		if fs.usedBytes != 0 || fs.liveFiles != 1 {
+			t.Errorf("after close: %d bytes, %d files", fs.usedBytes, fs.liveFiles)
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		fs := newOutputFS(&runState{}, 100, 2)
+		mustOpen(t, fs, "a", create).Close()
+		mustOpen(t, fs, "b", create).Close()
+		if le := exceeds(func() { fs.OpenFile("c", create, 0) }); le == nil {
+			t.Fatal("third file accepted with a limit of 2")
+		}
+		fs.Unlink("a")
+		if le := exceeds(func() { mustOpen(t, fs, "c", create).Close() }); le != nil {
+			t.Fatalf("file after an unlink: %v", le)
+		}
+	})
+	t.Run("first limit wins", func(t *testing.T) {
+		run := &runState{}
+		fs := newOutputFS(run, 1, 1)
+		f := mustOpen(t, fs, "a", create)
+		exceeds(func() { f.Write([]byte("xx")) })
+		exceeds(func() { fs.OpenFile("b", create, 0) })
+		if run.exceeded == nil || run.exceeded.status != exec.StatusOutputLimit || !strings.Contains(run.exceeded.detail, "bytes") {
+			t.Errorf("recorded %+v, want the byte limit", run.exceeded)
+		}
+	})
+}

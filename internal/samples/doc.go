@@ -1,0 +1,39 @@
+// Package samples holds the WebAssembly modules that tests, benchmarks and
+// demos run, compiled and committed so that a fresh clone needs neither wabt
+// nor a wasip1 build to use them. scripts/gen-samples rebuilds them
+// reproducibly from their sources here; `scripts/gen-samples --check` fails
+// when a committed module no longer matches its source.
+//
+// Hello (hello.wat, a few hundred bytes) writes "hello from hayek\n" and then
+// copies stdin to stdout. It is the smallest real WASI command: warm-start
+// benchmarks and smoke tests use it.
+//
+// Toolbox (toolbox/, a Go program built with GOOS=wasip1, about 3 MB) has one
+// subcommand per behaviour an executor must handle, chosen with argv[1]:
+//
+//	args                 print argv, one per line
+//	env                  print the environment, sorted
+//	upper                copy stdin to stdout upper-cased
+//	cat FILE...          copy files to stdout
+//	wc [FILE...]         count lines, words and bytes of stdin or of files
+//	sha256               hash every file in /in; print the manifest and write
+//	                     it to /out/manifest.sha256
+//	ls DIR               list DIR with mode, size and mtime
+//	write N SIZE         write N files of SIZE bytes to /out
+//	touch PATH           create PATH; exit 1 if that fails
+//	readhost             try to reach the host file system; print "denied"
+//	                     or "REACHED" per attempt
+//	rand                 print crypto/rand and math/rand bytes, map order and
+//	                     both clocks (for determinism tests)
+//	primes N             count primes below N by trial division (CPU-bound)
+//	spin                 loop forever
+//	alloc                allocate 1 MiB blocks forever
+//	flood [BYTES] [stdout|stderr]
+//	                     write BYTES, or without end, to stdout or stderr
+//	exit CODE            exit with CODE
+//	trap                 load outside linear memory: a wasm trap
+//
+// An unknown subcommand prints the list to stderr and exits 2; a failing one
+// prints its error to stderr and exits 1. The toolbox also builds natively
+// (it is the native side of exec/wasm's speed benchmark).
+package samples
