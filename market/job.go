@@ -3,6 +3,7 @@ package market
 import (
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -79,6 +80,12 @@ type Event struct {
 	Price    int64
 	Reason   string
 	Message  string
+	// Invitees is set on the auction-open event, StartWithinMs on bids,
+	// Status and ExitCode on the result.
+	Invitees      int
+	StartWithinMs int64
+	Status        Status
+	ExitCode      *int32
 }
 
 // Outcome is a job's end.
@@ -382,7 +389,7 @@ func (j *Job) open(now time.Time, invitees []string) {
 	j.awardEnv, j.winnerBid = canon.Envelope{}, nil
 	j.ready.Calls = append(j.ready.Calls, env)
 	j.setState(now, StateAuction, fmt.Sprintf("auction %d open with %d invitees", attempt, len(invitees)))
-	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("call for bids to %d invitees", len(invitees))})
+	j.event(now, Event{Type: "auction", Invitees: len(invitees), Message: fmt.Sprintf("call for bids to %d invitees", len(invitees))})
 }
 
 // Bid feeds a verified bid. env is its signed envelope as received.
@@ -414,7 +421,7 @@ func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
 	j.answered[b.Provider] = true
 	st := j.rep.Standing(b.Provider, j.spec.Runtime, j.spec.MinReputation)
 	cur.Bids = append(cur.Bids, BidRecord{Bid: b, Env: env, Standing: st, Invited: j.invited[b.Provider]})
-	j.event(now, Event{Type: "bid", Provider: b.Provider, Price: b.Price,
+	j.event(now, Event{Type: "bid", Provider: b.Provider, Price: b.Price, StartWithinMs: b.StartWithinMs,
 		Message: fmt.Sprintf("bid %d, start within %dms", b.Price, b.StartWithinMs)})
 	j.maybeClose(now)
 	return nil
@@ -493,7 +500,7 @@ func (j *Job) close(now time.Time) {
 	newcomer := false
 	bids := slices.Clone(cur.Bids)
 	slices.SortStableFunc(bids, func(a, b BidRecord) int {
-		return compareBids(a, b, vot)
+		return compareBids(j.id, a, b, vot)
 	})
 	for i := range bids {
 		b := &bids[i]
@@ -573,8 +580,9 @@ func (j *Job) close(now time.Time) {
 }
 
 // compareBids orders bids by score, then standing, then committed start,
-// then peer ID, so every requester ranks the same bids the same way.
-func compareBids(a, b BidRecord, vot int64) int {
+// then a hash of job and peer ID: equal bids are ranked the same way by
+// anyone who checks, yet different jobs spread over equal providers.
+func compareBids(job string, a, b BidRecord, vot int64) int {
 	if c := cmp.Compare(Score(a.Bid.Price, a.Bid.StartWithinMs, vot), Score(b.Bid.Price, b.Bid.StartWithinMs, vot)); c != 0 {
 		return c
 	}
@@ -584,7 +592,18 @@ func compareBids(a, b BidRecord, vot int64) int {
 	if c := cmp.Compare(a.Bid.StartWithinMs, b.Bid.StartWithinMs); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(tieBreak(job, a.Bid.Provider), tieBreak(job, b.Bid.Provider)); c != 0 {
+		return c
+	}
 	return cmp.Compare(a.Bid.Provider, b.Bid.Provider)
+}
+
+func tieBreak(job, peer string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(job))
+	h.Write([]byte{0})
+	h.Write([]byte(peer))
+	return h.Sum64()
 }
 
 // Ack feeds the winner's verified acknowledgement.
@@ -621,7 +640,8 @@ func (j *Job) Result(now time.Time, r Result, env []byte) error {
 	}
 	cur := j.current()
 	j.state = StateCompleted
-	j.event(now, Event{Type: "result", Provider: r.Provider, Price: cur.Price,
+	ec := r.ExitCode
+	j.event(now, Event{Type: "result", Provider: r.Provider, Price: cur.Price, Status: r.Status, ExitCode: &ec,
 		Reason: string(r.Status), Message: fmt.Sprintf("exit code %d", r.ExitCode)})
 	j.finish(now, &Outcome{State: StateCompleted, Provider: r.Provider, Price: cur.Price, Result: &r, ResultEnv: env,
 		Message: fmt.Sprintf("ran on %s for %d: %s", short(r.Provider), cur.Price, r.Status)})

@@ -31,6 +31,7 @@ const (
 	MaxArgs          = 256
 	MaxArgBytes      = 4096
 	MaxEnv           = 256
+	MaxArgEnvBytes   = 64 << 10 // so an award always fits its frame
 	MinMemoryBytes   = 64 << 10 // one wasm page
 	MaxMemoryBytes   = 4 << 30  // wasm32 address space
 	MaxTimeout       = 24 * time.Hour
@@ -55,7 +56,7 @@ type JobSpec struct {
 	TimeoutMs      int64             `cbor:"timeout_ms"`
 	MaxOutputBytes int64             `cbor:"max_output"`
 	MaxPrice       int64             `cbor:"max_price"`
-	DeadlineMs     int64             `cbor:"deadline_ms"` // whole job, from submission, retries included
+	DeadlineMs     int64             `cbor:"deadline_ms"`   // whole job, from submission, retries included
 	ValueOfTime    int64             `cbor:"value_of_time"` // money per second of committed start
 	MinReputation  float64           `cbor:"min_reputation"`
 	Verify         string            `cbor:"verify"`
@@ -100,7 +101,7 @@ func (s *JobSpec) Validate() error {
 	}
 	checkBlob(c, "module", s.Module, MaxModuleBytes, true)
 	if s.Stdin != nil {
-		checkBlob(c, "stdin", *s.Stdin, MaxInputBytes, false)
+		checkBlob(c, "stdin", *s.Stdin, MaxInputBytes, true)
 	}
 	if len(s.Inputs) > MaxInputs {
 		c.add("inputs", len(s.Inputs), ErrTooLarge, "at most %d inputs", MaxInputs)
@@ -114,7 +115,7 @@ func (s *JobSpec) Validate() error {
 			c.add(f+".name", in.Name, ErrInvalid, "duplicate input name")
 		}
 		seen[in.Name] = true
-		checkBlob(c, f, in.Blob, MaxInputBytes, false)
+		checkBlob(c, f, in.Blob, MaxInputBytes, true)
 	}
 	if s.InputBytes() > MaxInputBytes {
 		c.add("inputs", s.InputBytes(), ErrTooLarge, "inputs and stdin total more than %d bytes", MaxInputBytes)
@@ -126,6 +127,9 @@ func (s *JobSpec) Validate() error {
 		if len(a) > MaxArgBytes || !utf8.ValidString(a) || strings.IndexByte(a, 0) >= 0 {
 			c.add(fmt.Sprintf("args[%d]", i), nil, ErrInvalid, "must be valid UTF-8 without NUL, at most %d bytes", MaxArgBytes)
 		}
+	}
+	if n := s.argEnvBytes(); n > MaxArgEnvBytes {
+		c.add("args", n, ErrTooLarge, "arguments and environment total %d bytes, more than %d", n, MaxArgEnvBytes)
 	}
 	if len(s.Env) > MaxEnv {
 		c.add("env", len(s.Env), ErrTooLarge, "at most %d variables", MaxEnv)
@@ -168,6 +172,9 @@ func (s *JobSpec) Validate() error {
 }
 
 func checkBlob(c *checker, field string, b Blob, max int64, required bool) {
+	if b.Size < 0 || b.Size > max {
+		c.add(field+".size", b.Size, ErrRange, "must be between 0 and %d bytes", max)
+	}
 	if b.CID == "" {
 		if required {
 			c.add(field+".cid", nil, ErrRequired, "")
@@ -176,9 +183,6 @@ func checkBlob(c *checker, field string, b Blob, max int64, required bool) {
 	}
 	if _, err := canon.ParseBlobCID(b.CID); err != nil {
 		c.add(field+".cid", b.CID, ErrInvalid, "%v", err)
-	}
-	if b.Size < 0 || b.Size > max {
-		c.add(field+".size", b.Size, ErrRange, "must be between 0 and %d bytes", max)
 	}
 }
 
@@ -196,6 +200,17 @@ func checkFileName(n string) error {
 		return fmt.Errorf("not valid UTF-8")
 	}
 	return nil
+}
+
+func (s *JobSpec) argEnvBytes() int {
+	n := 0
+	for _, a := range s.Args {
+		n += len(a) + 1
+	}
+	for k, v := range s.Env {
+		n += len(k) + len(v) + 2
+	}
+	return n
 }
 
 // InputBytes is the total size of inputs and stdin.

@@ -44,6 +44,46 @@ type CallForBids struct {
 // Sender implements canon.Message.
 func (c CallForBids) Sender() string { return c.Requester }
 
+// Validate checks a received call's fields: a call that passes can be
+// priced and bid on without surprises.
+func (c CallForBids) Validate() error {
+	k := &checker{what: "call for bids"}
+	if c.Job == "" || len(c.Job) > 64 {
+		k.add("job", c.Job, ErrInvalid, "must be 1 to 64 bytes")
+	}
+	if c.Attempt == 0 || c.Attempt > 100 {
+		k.add("attempt", c.Attempt, ErrRange, "must be 1 to 100")
+	}
+	if c.WindowMs <= 0 || c.WindowMs > time.Minute.Milliseconds() {
+		k.add("window_ms", c.WindowMs, ErrRange, "must be between 1ms and 1m")
+	}
+	if len(c.Invitees) > 256 {
+		k.add("invitees", len(c.Invitees), ErrTooLarge, "at most 256")
+	}
+	n := c.Needs
+	if len(n.Capabilities) == 0 || len(n.Capabilities) > 9 {
+		k.add("needs.capabilities", len(n.Capabilities), ErrRange, "must name 1 to 9 capabilities")
+	}
+	for i, cp := range n.Capabilities {
+		if err := cp.Validate(); err != nil {
+			k.add(fmt.Sprintf("needs.capabilities[%d]", i), cp, ErrInvalid, "%v", err)
+		}
+	}
+	if n.MemoryBytes < MinMemoryBytes || n.MemoryBytes > MaxMemoryBytes {
+		k.add("needs.memory", n.MemoryBytes, ErrRange, "")
+	}
+	if n.TimeoutMs < 1 || n.TimeoutMs > MaxTimeout.Milliseconds() {
+		k.add("needs.timeout_ms", n.TimeoutMs, ErrRange, "")
+	}
+	if n.ModuleBytes < 0 || n.ModuleBytes > MaxModuleBytes || n.InputBytes < 0 || n.InputBytes > MaxInputBytes {
+		k.add("needs.module_size", n.ModuleBytes, ErrRange, "module and input sizes out of range")
+	}
+	if n.MaxPrice <= 0 || n.ValueOfTime < 0 {
+		k.add("needs.max_price", n.MaxPrice, ErrRange, "max price must be > 0, value of time ≥ 0")
+	}
+	return k.err()
+}
+
 // Invited reports whether peer is named as an invitee.
 func (c CallForBids) Invited(peer string) bool {
 	for _, p := range c.Invitees {

@@ -3,6 +3,7 @@ package market
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"time"
 )
 
@@ -21,26 +22,47 @@ type Pricing struct {
 	Surge        float64 `cbor:"surge" json:"surge" toml:"surge"`
 }
 
-// Quote is the unloaded price of running a job with these needs.
+// Quote is the unloaded price of running a job with these needs, rounded
+// up exactly: integer arithmetic, since a float sum can land one unit off.
 func (p Pricing) Quote(n Needs) int64 {
-	secs := float64(n.TimeoutMs) / 1000
-	gib := float64(n.MemoryBytes) / (1 << 30)
-	v := float64(p.Base) + float64(p.PerSecond)*secs + float64(p.PerGiBSecond)*gib*secs
-	return ceilMoney(v)
+	const gib = 1 << 30
+	b := func(v int64) *big.Int { return big.NewInt(max(v, 0)) }
+	// price × 1000 × 2^30 = base×1000×2^30 + per_s×ms×2^30 + per_gib_s×bytes×ms
+	num := new(big.Int).Mul(b(p.Base), big.NewInt(1000*gib))
+	t := new(big.Int).Mul(b(p.PerSecond), b(n.TimeoutMs))
+	num.Add(num, t.Mul(t, big.NewInt(gib)))
+	m := new(big.Int).Mul(b(p.PerGiBSecond), b(n.MemoryBytes))
+	num.Add(num, m.Mul(m, b(n.TimeoutMs)))
+	den := big.NewInt(1000 * gib)
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	if r.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if !q.IsInt64() || q.Int64() >= math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return max(q.Int64(), 1) // nothing is free: a zero price would make ranking meaningless
 }
 
 // Bid is the price bid for a job at the given load in [0, 1].
 func (p Pricing) Bid(n Needs, load float64) int64 {
-	load = math.Min(math.Max(load, 0), 1)
-	return ceilMoney(float64(p.Quote(n)) * (1 + p.Surge*load))
+	if !(load > 0) { // also NaN
+		load = 0
+	}
+	load = math.Min(load, 1)
+	q := p.Quote(n)
+	if p.Surge == 0 || load == 0 {
+		return q
+	}
+	return ceilMoney(float64(q) * (1 + p.Surge*load))
 }
 
 func ceilMoney(v float64) int64 {
+	if !(v >= 1) { // also NaN
+		return 1
+	}
 	if v >= math.MaxInt64/2 {
 		return math.MaxInt64 / 2
-	}
-	if v < 1 {
-		return 1 // nothing is free: a zero price would make ranking meaningless
 	}
 	return int64(math.Ceil(v))
 }
@@ -105,10 +127,14 @@ func (o Offer) Validate(now time.Time) error {
 		if len(o.Capabilities) == 0 || len(o.Capabilities) > 32 {
 			c.add("capabilities", len(o.Capabilities), ErrRange, "must name 1 to 32 capabilities")
 		}
+		seen := map[Capability]bool{}
 		for i, k := range o.Capabilities {
 			if err := k.Validate(); err != nil {
 				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+			} else if seen[k] {
+				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "listed twice")
 			}
+			seen[k] = true
 		}
 		o.Pricing.validate(c, "pricing.")
 		l := o.Limits
@@ -122,8 +148,8 @@ func (o Offer) Validate(now time.Time) error {
 			}
 		}
 	}
-	if o.Expires <= o.Created {
-		c.add("expires", o.Expires, ErrRange, "must be after created")
+	if o.Expires <= o.Created || o.Expires-o.Created > (7*24*time.Hour).Milliseconds() {
+		c.add("expires", o.Expires, ErrRange, "must be after created, by at most 7 days")
 	}
 	if ms := now.UnixMilli(); o.Expires <= ms {
 		c.add("expires", time.UnixMilli(o.Expires).UTC(), ErrRange, "offer has expired")

@@ -5,7 +5,11 @@ import "math"
 // Score is a bid's ranking value: its price plus the job's value of time
 // for each second of committed start. Lower ranks first.
 func Score(price, startWithinMs, valueOfTime int64) int64 {
-	return satAdd(price, ceilDiv(satMul(valueOfTime, startWithinMs), 1000))
+	p := satMul(valueOfTime, startWithinMs)
+	if p == math.MaxInt64 {
+		return math.MaxInt64 // saturated: the cost of waiting dwarfs any price
+	}
+	return satAdd(price, ceilDiv(p, 1000))
 }
 
 // SecondPrice is what the winner is paid under the generalised second
@@ -21,10 +25,11 @@ func SecondPrice(winnerStartMs, valueOfTime, runnerUpScore int64, hasRunnerUp bo
 }
 
 func ceilDiv(a, b int64) int64 {
-	if a <= 0 {
-		return a / b
+	q := a / b
+	if a > 0 && a%b != 0 {
+		q++
 	}
-	return (a + b - 1) / b
+	return q
 }
 
 func satMul(a, b int64) int64 {
@@ -38,8 +43,11 @@ func satMul(a, b int64) int64 {
 }
 
 func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
+	if b > 0 && a > math.MaxInt64-b {
 		return math.MaxInt64
+	}
+	if b < 0 && a < math.MinInt64-b {
+		return math.MinInt64
 	}
 	return a + b
 }

@@ -13,17 +13,24 @@ type ProviderConfig struct {
 	// StartBaseMs is the committed start time when module and inputs are
 	// already here: the award round trip and instantiation.
 	StartBaseMs int64
-	// FetchBytesPerSec estimates how fast missing blobs arrive, to commit
-	// to a start time that holds.
-	FetchBytesPerSec int64
+	// FetchBytesPerSec estimates how fast missing blobs arrive, and
+	// PrepareBytesPerSec how fast a module not yet compiled is prepared,
+	// to commit to a start time that holds.
+	FetchBytesPerSec   int64
+	PrepareBytesPerSec int64
 	// BidUnasked makes the provider bid on calls that do not invite it.
 	BidUnasked bool
 }
 
 // DefaultProviderConfig returns conservative defaults.
 func DefaultProviderConfig(self string) ProviderConfig {
-	return ProviderConfig{Self: self, StartBaseMs: 50, FetchBytesPerSec: 20 << 20}
+	return ProviderConfig{Self: self, StartBaseMs: 50, FetchBytesPerSec: 20 << 20, PrepareBytesPerSec: 2 << 20}
 }
+
+// AwardMargin is how long after its call's bid window a bid stays open for
+// an award: the award is sent when the auction closes, so this covers its
+// delivery on a slow network, not a second auction.
+const AwardMargin = 5 * time.Second
 
 // Load is a provider's occupancy when a call arrives.
 type Load struct {
@@ -51,10 +58,13 @@ type bookKey struct {
 	attempt        uint32
 }
 
+// bookEntry is what an open bid must be checked against; it is kept lean
+// because a busy provider holds one per call of the last few seconds.
 type bookEntry struct {
 	bidCID  string
-	bid     Bid
-	needs   Needs
+	price   int64
+	start   int64
+	needs   Needs // without capabilities
 	expires time.Time
 }
 
@@ -63,11 +73,17 @@ func NewProvider(cfg ProviderConfig, signer canon.Signer) *Provider {
 	return &Provider{cfg: cfg, signer: signer, book: map[bookKey]bookEntry{}}
 }
 
+// Prep is what a provider must do before a job can start: bytes to fetch
+// and module bytes to prepare (compile). Both lengthen the committed start.
+type Prep struct {
+	FetchBytes   int64
+	PrepareBytes int64
+}
+
 // Answer decides how to answer a verified, fresh call for bids. It returns
 // the signed bid or decline, and send=false when the provider stays silent
-// (a call that does not invite it). cached says whether the module and
-// inputs are already stored locally, which shortens the committed start.
-func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID string, load Load, cached bool) (env canon.Envelope, send bool, err error) {
+// (a call that does not invite it).
+func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID string, load Load, prep Prep) (env canon.Envelope, send bool, err error) {
 	invited := call.Invited(p.cfg.Self)
 	if !invited && !p.cfg.BidUnasked {
 		return canon.Envelope{}, false, nil
@@ -93,8 +109,11 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, call.Needs.MaxPrice))
 	}
 	start := p.cfg.StartBaseMs
-	if !cached && p.cfg.FetchBytesPerSec > 0 {
-		start += (call.Needs.ModuleBytes + call.Needs.InputBytes) * 1000 / p.cfg.FetchBytesPerSec
+	if p.cfg.FetchBytesPerSec > 0 {
+		start += max(prep.FetchBytes, 0) * 1000 / p.cfg.FetchBytesPerSec
+	}
+	if p.cfg.PrepareBytesPerSec > 0 {
+		start += max(prep.PrepareBytes, 0) * 1000 / p.cfg.PrepareBytesPerSec
 	}
 	bid := Bid{
 		Job: call.Job, Attempt: call.Attempt, Call: callCID, Provider: p.cfg.Self, Requester: call.Requester,
@@ -104,8 +123,13 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	if err != nil {
 		return canon.Envelope{}, false, err
 	}
-	window := time.Duration(call.WindowMs)*time.Millisecond + time.Minute
-	p.book[bookKey{call.Requester, call.Job, call.Attempt}] = bookEntry{bidCID: env.CID(), bid: bid, needs: call.Needs, expires: now.Add(window)}
+	// An award comes right after the auction closes; a bid older than its
+	// window and AwardMargin cannot win any more.
+	window := time.Duration(call.WindowMs)*time.Millisecond + AwardMargin
+	needs := call.Needs
+	needs.Capabilities = nil
+	p.book[bookKey{call.Requester, call.Job, call.Attempt}] = bookEntry{bidCID: env.CID(), price: bid.Price,
+		start: bid.StartWithinMs, needs: needs, expires: now.Add(window)}
 	return env, true, nil
 }
 
@@ -157,11 +181,14 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 		if r.Job != a.Job || r.Attempt != a.Attempt || r.Requester != a.Requester || r.Provider == p.cfg.Self {
 			return Bid{}, fmt.Errorf("market: award's runner-up bid is for another auction")
 		}
-		rs, ws := Score(r.Price, r.StartWithinMs, vot), Score(e.bid.Price, e.bid.StartWithinMs, vot)
+		if r.Price <= 0 || r.Price > n.MaxPrice || r.StartWithinMs < 0 {
+			return Bid{}, fmt.Errorf("market: award's runner-up bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
+		}
+		rs, ws := Score(r.Price, r.StartWithinMs, vot), Score(e.price, e.start, vot)
 		if rs < ws {
 			return Bid{}, fmt.Errorf("market: runner-up scored %d, better than our %d: we should not have won", rs, ws)
 		}
-		want = SecondPrice(e.bid.StartWithinMs, vot, rs, true, n.MaxPrice)
+		want = SecondPrice(e.start, vot, rs, true, n.MaxPrice)
 	}
 	if a.Price != want {
 		return Bid{}, fmt.Errorf("market: award pays %d, the second price is %d", a.Price, want)
@@ -172,11 +199,31 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 		return Bid{}, fmt.Errorf("market: award runs module %s, we bid on %s", run.Module.CID, n.Module)
 	case run.MemoryBytes != n.MemoryBytes || run.TimeoutMs != n.TimeoutMs:
 		return Bid{}, fmt.Errorf("market: award's limits differ from the call's")
-	case runInputBytes(run) != n.InputBytes:
+	case runInputBytes(run) != n.InputBytes || !sizesValid(run):
 		return Bid{}, fmt.Errorf("market: award's inputs total %d bytes, the call said %d", runInputBytes(run), n.InputBytes)
+	case run.MaxOutputBytes < 1 || run.MaxOutputBytes > MaxInputBytes:
+		return Bid{}, fmt.Errorf("market: award's output limit %d is out of range", run.MaxOutputBytes)
+	}
+	// The winning bid is ours byte for byte (same CID): decode it rather
+	// than keep a copy of every open bid.
+	var own Bid
+	if err := canon.Unmarshal(wenv.Body, &own); err != nil {
+		return Bid{}, fmt.Errorf("market: award's winning bid: %w", err)
 	}
 	delete(p.book, k)
-	return e.bid, nil
+	return own, nil
+}
+
+func sizesValid(r RunSpec) bool {
+	if r.Stdin != nil && r.Stdin.Size < 0 {
+		return false
+	}
+	for _, in := range r.Inputs {
+		if in.Size < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func runInputBytes(r RunSpec) int64 {
