@@ -162,6 +162,9 @@ type Result struct {
 }
 
 // Event is one step in a job's life, streamed by GET /v1/jobs/{id}/events.
+// Seq numbers a job's events from 1 upwards and is the SSE id. State is the
+// job's state after the event, so the last event of every job has a
+// terminal state.
 type Event struct {
 	Seq      int64     `json:"seq"`
 	Time     time.Time `json:"time"`
@@ -173,6 +176,14 @@ type Event struct {
 	Price    int64     `json:"price,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Message  string    `json:"message,omitempty"`
+	// Invitees is, on an auction event, how many providers were invited.
+	Invitees int `json:"invitees,omitempty"`
+	// StartWithinMs is, on a bid event, the start time the bidder commits to.
+	StartWithinMs int64 `json:"start_within_ms,omitempty"`
+	// Status and ExitCode are, on a result event, the run's status (as in
+	// Job.Status) and exit code.
+	Status   string `json:"status,omitempty"`
+	ExitCode *int32 `json:"exit_code,omitempty"`
 }
 
 // OfferInfo is a provider's signed offer as this node last fetched it.

@@ -1,0 +1,346 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// routes builds the mux. Each path also gets a method-less pattern that
+// answers 405 with Allow, and "/" answers 404, both as JSON errors.
+func (s *Server) routes() http.Handler {
+	type route struct {
+		method, path string
+		h            http.HandlerFunc
+	}
+	routes := []route{
+		{"POST", "/v1/blobs", s.putBlob},
+		{"GET", "/v1/blobs/{cid}", s.getBlob},
+		{"POST", "/v1/jobs", s.submit},
+		{"GET", "/v1/jobs", s.listJobs},
+		{"GET", "/v1/jobs/{id}", s.getJob},
+		{"POST", "/v1/jobs/{id}/cancel", s.cancel},
+		{"GET", "/v1/jobs/{id}/result", s.result},
+		{"GET", "/v1/jobs/{id}/events", s.events},
+		{"GET", "/v1/offers", s.offers},
+		{"GET", "/v1/peers", s.peers},
+		{"GET", "/v1/status", s.status},
+	}
+	mux := http.NewServeMux()
+	allow := map[string][]string{}
+	var paths []string
+	for _, rt := range routes {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		if allow[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		allow[rt.path] = append(allow[rt.path], rt.method)
+		if rt.method == "GET" {
+			allow[rt.path] = append(allow[rt.path], "HEAD")
+		}
+	}
+	for _, p := range paths {
+		methods := strings.Join(allow[p], ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			s.fail(w, r, Errorf(CodeMethod, "%s %s is not supported; use %s", r.Method, p, methods))
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, Errorf(CodeNotFound, "no route %s %s; the API lives under /v1/ (see docs/api.md)", r.Method, r.URL.Path))
+	})
+	return s.recoverer(mux)
+}
+
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > s.blobLimit {
+		s.fail(w, r, tooLarge("the blob", s.blobLimit))
+		return
+	}
+	body := &blobBody{
+		r:     http.MaxBytesReader(w, r.Body, s.blobLimit),
+		rc:    http.NewResponseController(w),
+		limit: s.blobLimit,
+	}
+	blob, err := s.b.PutBlob(r.Context(), body, s.blobLimit)
+	if body.over {
+		// Whatever the backend made of the reader's error, the cause is size.
+		err = tooLarge("the blob", s.blobLimit)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, blob)
+}
+
+// blobBody streams an upload to the backend: it reports the size limit as
+// a too_large *Error and keeps a stalled upload from holding the node.
+type blobBody struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	limit int64
+	over  bool
+}
+
+func (b *blobBody) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(bodyIdleTimeout))
+	n, err := b.r.Read(p)
+	var mb *http.MaxBytesError
+	if err != nil && errors.As(err, &mb) {
+		b.over = true
+		return n, tooLarge("the blob", b.limit)
+	}
+	return n, err
+}
+
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) {
+	rc, size, err := s.b.OpenBlob(r.Context(), r.PathValue("cid"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(deadlineWriter{w}, rc); err != nil && r.Context().Err() == nil {
+		// Headers are out: all that is left is to cut the response short,
+		// which the client sees as a body shorter than Content-Length.
+		s.log.WarnContext(r.Context(), "api: sending a blob failed", "cid", r.PathValue("cid"), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// deadlineWriter bounds each write of a long response separately.
+type deadlineWriter struct{ w http.ResponseWriter }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	writeDeadline(d.w)
+	return d.w.Write(p)
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.waitParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	if err := readBody(w, r, buf, "the job spec", s.specLimit); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req SubmitRequest
+	if err := decodeStrict(buf.Bytes(), &req, "the job spec"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		switch req.IdempotencyKey {
+		case "":
+			req.IdempotencyKey = k
+		case k:
+		default:
+			s.fail(w, r, fieldError("idempotency_key", "differs from the Idempotency-Key header; send one or make them equal"))
+			return
+		}
+	}
+	job, created, err := s.b.Submit(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wait > 0 && !job.State.Terminal() {
+		if job, err = s.wait(r, job.ID, wait); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.reply(w, r, status, normalize(job))
+}
+
+// waitParam reads ?wait=DURATION, capped at the server's max wait.
+func (s *Server) waitParam(r *http.Request) (time.Duration, error) {
+	if r.URL.RawQuery == "" {
+		return 0, nil
+	}
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fieldError("wait", "want a duration such as 30s or 2m")
+	}
+	return min(d, s.maxWait), nil
+}
+
+// wait blocks until job id is terminal, d passes or the server stops, and
+// returns the job as it is then.
+func (s *Server) wait(r *http.Request, id string, d time.Duration) (Job, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	defer cancel()
+	defer context.AfterFunc(s.stopping, cancel)()
+	job, err := s.b.Wait(ctx, id)
+	if err == nil || ctx.Err() == nil || r.Context().Err() != nil {
+		return job, err
+	}
+	// The wait ran out (or the server is stopping): answer with the job as
+	// it is, for the caller to poll again.
+	return s.b.Job(r.Context(), id)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	wait, err := s.waitParam(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	var job Job
+	if wait > 0 {
+		job, err = s.wait(r, id, wait)
+	} else {
+		job, err = s.b.Job(r.Context(), id)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, normalize(job))
+}
+
+// normalize makes a job's lists [] rather than null in JSON, so clients
+// can iterate without checking.
+func normalize(j Job) Job {
+	if j.Outputs == nil {
+		j.Outputs = []Output{}
+	}
+	if j.Attempts == nil {
+		j.Attempts = []Attempt{}
+	}
+	cloned := false
+	for i := range j.Attempts {
+		a := &j.Attempts[i]
+		if a.Invitees != nil && a.Bids != nil && a.Declines != nil {
+			continue
+		}
+		if !cloned { // the backend may share this array; never write to it
+			j.Attempts, cloned = slices.Clone(j.Attempts), true
+			a = &j.Attempts[i]
+		}
+		if a.Invitees == nil {
+			a.Invitees = []string{}
+		}
+		if a.Bids == nil {
+			a.Bids = []BidInfo{}
+		}
+		if a.Declines == nil {
+			a.Declines = []DeclineInfo{}
+		}
+	}
+	return j
+}
+
+var jobStates = []JobState{StatePending, StateAuction, StateAwarded, StateRunning, StateCompleted, StateFailed, StateCancelled}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	f := JobFilter{Limit: DefaultJobsLimit}
+	q := r.URL.Query()
+	if v := q.Get("state"); v != "" {
+		f.State = JobState(v)
+		if !slices.Contains(jobStates, f.State) {
+			s.fail(w, r, fieldError("state", "want one of pending, auction, awarded, running, completed, failed, cancelled"))
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.fail(w, r, fieldError("limit", "want a whole number from 1 to "+strconv.Itoa(MaxJobsLimit)))
+			return
+		}
+		f.Limit = min(n, MaxJobsLimit)
+	}
+	jobs, err := s.b.Jobs(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if jobs == nil {
+		jobs = []Job{}
+	}
+	for i := range jobs {
+		jobs[i] = normalize(jobs[i])
+	}
+	s.reply(w, r, http.StatusOK, jobs)
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	job, err := s.b.Cancel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, normalize(job))
+}
+
+func (s *Server) result(w http.ResponseWriter, r *http.Request) {
+	res, err := s.b.Result(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if res.Outputs == nil {
+		res.Outputs = []Output{}
+	}
+	s.reply(w, r, http.StatusOK, res)
+}
+
+func (s *Server) offers(w http.ResponseWriter, r *http.Request) {
+	v, err := s.b.Offers(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v == nil {
+		v = []OfferInfo{}
+	}
+	s.reply(w, r, http.StatusOK, v)
+}
+
+func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
+	v, err := s.b.Peers(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v == nil {
+		v = []PeerInfo{}
+	}
+	s.reply(w, r, http.StatusOK, v)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	v, err := s.b.Status(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, v)
+}

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults of the server's options and limits.
+const (
+	DefaultBlobLimit = 256 << 20        // POST /v1/blobs body
+	DefaultSpecLimit = 8 << 20          // POST /v1/jobs body
+	DefaultMaxWait   = 10 * time.Minute // longest ?wait= honoured
+	DefaultKeepAlive = 15 * time.Second // SSE keep-alive comment interval
+	DefaultJobsLimit = 100              // GET /v1/jobs without ?limit=
+	MaxJobsLimit     = 1000             // largest ?limit=
+)
+
+// Timeouts that protect the node from clients that stall. Streams and long
+// polls have no overall write timeout; every write is bounded instead.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute  // clients keep idle conns for less
+	bodyIdleTimeout   = time.Minute      // no byte of a request body for this long
+	writeTimeout      = 30 * time.Second // one write (a response, an event, a chunk of a blob)
+	shutdownGrace     = 5 * time.Second  // in-flight requests finish within this on Close
+)
+
+// Server serves the local API over a unix socket. Create it with NewServer,
+// run it with Serve, stop it with Close or by ending Serve's context.
+type Server struct {
+	b         Backend
+	log       *slog.Logger
+	blobLimit int64
+	specLimit int64
+	maxWait   time.Duration
+	keepAlive time.Duration
+	optErr    error
+	handler   http.Handler
+
+	// stopping ends long polls and event streams when the server closes,
+	// so graceful shutdown does not wait for them.
+	stopping context.Context
+	stop     context.CancelFunc
+
+	mu      sync.Mutex
+	started bool
+	hs      *http.Server
+	sock    *socketFile
+	ready   chan struct{} // closed once the socket accepts connections
+	closed  chan struct{} // closed once Close has finished
+	once    sync.Once
+}
+
+// Option configures a Server.
+type Option func(*Server) error
+
+// WithLogger sets where the server logs internal errors and recovered
+// panics (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) error {
+		if l == nil {
+			return errors.New("api: WithLogger: nil logger")
+		}
+		s.log = l
+		return nil
+	}
+}
+
+// WithBlobLimit sets the largest blob POST /v1/blobs accepts (default
+// DefaultBlobLimit); larger uploads get 413 too_large.
+func WithBlobLimit(n int64) Option {
+	return func(s *Server) error {
+		if n <= 0 {
+			return fmt.Errorf("api: blob limit %d must be > 0", n)
+		}
+		s.blobLimit = n
+		return nil
+	}
+}
+
+// WithSpecLimit sets the largest job spec POST /v1/jobs accepts (default
+// DefaultSpecLimit), inline blobs included.
+func WithSpecLimit(n int64) Option {
+	return func(s *Server) error {
+		if n <= 0 {
+			return fmt.Errorf("api: spec limit %d must be > 0", n)
+		}
+		s.specLimit = n
+		return nil
+	}
+}
+
+// WithMaxWait caps ?wait= (default DefaultMaxWait); longer waits are
+// shortened to it, and the caller polls again.
+func WithMaxWait(d time.Duration) Option {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("api: max wait %v must be > 0", d)
+		}
+		s.maxWait = d
+		return nil
+	}
+}
+
+// WithKeepAlive sets how often an idle event stream gets a comment line, so
+// clients and proxies can tell a quiet job from a dead connection (default
+// DefaultKeepAlive).
+func WithKeepAlive(d time.Duration) Option {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("api: keep-alive %v must be > 0", d)
+		}
+		s.keepAlive = d
+		return nil
+	}
+}
+
+// NewServer returns a server of b's API. An invalid option is reported by
+// Serve.
+func NewServer(b Backend, opts ...Option) *Server {
+	s := &Server{
+		b:         b,
+		log:       slog.Default(),
+		blobLimit: DefaultBlobLimit,
+		specLimit: DefaultSpecLimit,
+		maxWait:   DefaultMaxWait,
+		keepAlive: DefaultKeepAlive,
+		ready:     make(chan struct{}),
+		closed:    make(chan struct{}),
+	}
+	if b == nil {
+		s.optErr = errors.New("api: NewServer: nil backend")
+	}
+	for _, o := range opts {
+		if err := o(s); err != nil && s.optErr == nil {
+			s.optErr = err
+		}
+	}
+	s.stopping, s.stop = context.WithCancel(context.Background())
+	s.handler = s.routes()
+	return s
+}
+
+// Handler is the API as an http.Handler, for serving it on another
+// listener or testing it without a socket.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Ready is closed once Serve's socket accepts connections.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Serve creates the unix socket at socketPath with mode 0600 and serves the
+// API on it until ctx ends or Close is called; then it stops gracefully,
+// removes the socket and returns nil. It fails at once if another process
+// serves on socketPath; a stale socket file left by a crash is replaced.
+func (s *Server) Serve(ctx context.Context, socketPath string) error {
+	if s.optErr != nil {
+		return s.optErr
+	}
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("api: Serve called twice; create a new Server")
+	}
+	s.started = true
+	if s.stopping.Err() != nil {
+		s.mu.Unlock()
+		return errors.New("api: the server is closed")
+	}
+	sock, err := listenUnix(ctx, socketPath)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.hs, s.sock = hs, sock
+	s.mu.Unlock()
+	close(s.ready) // the kernel queues connections from here on
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(sock.ln) }()
+	select {
+	case err := <-errc:
+		// Serve only returns early when accepting fails for good.
+		s.Close()
+		return fmt.Errorf("api: serving on %s: %w", sock.path, err)
+	case <-ctx.Done():
+		return s.Close()
+	case <-s.stopping.Done():
+		<-s.closed
+		return nil
+	}
+}
+
+// Close stops the server: it stops accepting, ends long polls (they answer
+// with the job as it is) and event streams, lets other requests finish for
+// a few seconds, then closes every connection and removes the socket. It is
+// safe to call more than once and before Serve.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.stop()
+		hs, sock := s.hs, s.sock
+		s.mu.Unlock()
+		if hs != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			if err := hs.Shutdown(ctx); err != nil {
+				s.log.Warn("api: requests still running at shutdown; closing their connections", "err", err)
+				hs.Close()
+			}
+			cancel()
+			sock.remove()
+		}
+		close(s.closed)
+	})
+	<-s.closed
+	return nil
+}
