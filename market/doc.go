@@ -30,7 +30,8 @@
 // The auction closes when every invitee has answered or the bid window
 // ends. Eligible bids (Reputation decides; at most one newcomer is ranked)
 // rank by Score = price + value of time × committed start, then standing,
-// start and peer ID. The winner is paid SecondPrice: the highest price at
+// committed start, then a hash of job and peer ID (equal bids spread over
+// providers from job to job, and anyone can recompute the order). The winner is paid SecondPrice: the highest price at
 // which it would still have ranked first against the runner-up, capped by
 // the max price — with no runner-up, the max price itself (the reserve).
 // The award carries the winner's and the runner-up's signed bids so the

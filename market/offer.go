@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/big"
 	"time"
+
+	"github.com/hayek-market/hayek/internal/units"
 )
 
 // Pricing is a provider's price formula for one job, in the smallest money
@@ -184,13 +186,13 @@ func (o Offer) Fits(n Needs) (reason DeclineReason, detail string) {
 	l := o.Limits
 	switch {
 	case n.MemoryBytes > l.MaxMemoryBytes:
-		return DeclineTooLarge, fmt.Sprintf("memory %d > limit %d", n.MemoryBytes, l.MaxMemoryBytes)
+		return DeclineTooLarge, fmt.Sprintf("memory %s > limit %s", units.FormatSize(n.MemoryBytes), units.FormatSize(l.MaxMemoryBytes))
 	case n.TimeoutMs > l.MaxTimeoutMs:
-		return DeclineTooLarge, fmt.Sprintf("timeout %dms > limit %dms", n.TimeoutMs, l.MaxTimeoutMs)
+		return DeclineTooLarge, fmt.Sprintf("timeout %v > limit %v", time.Duration(n.TimeoutMs)*time.Millisecond, time.Duration(l.MaxTimeoutMs)*time.Millisecond)
 	case n.ModuleBytes > l.MaxModuleBytes:
-		return DeclineTooLarge, fmt.Sprintf("module %d bytes > limit %d", n.ModuleBytes, l.MaxModuleBytes)
+		return DeclineTooLarge, fmt.Sprintf("module %s > limit %s", units.FormatSize(n.ModuleBytes), units.FormatSize(l.MaxModuleBytes))
 	case n.InputBytes > l.MaxInputBytes:
-		return DeclineTooLarge, fmt.Sprintf("inputs %d bytes > limit %d", n.InputBytes, l.MaxInputBytes)
+		return DeclineTooLarge, fmt.Sprintf("inputs %s > limit %s", units.FormatSize(n.InputBytes), units.FormatSize(l.MaxInputBytes))
 	}
 	if q := o.Pricing.Quote(n); q > n.MaxPrice {
 		return DeclinePrice, fmt.Sprintf("price floor %d > max price %d", q, n.MaxPrice)

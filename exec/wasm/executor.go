@@ -306,7 +306,7 @@ func (e *Executor) run(ctx context.Context, module wazero.CompiledModule, job ex
 		res.Status, res.Error = state.exceeded.status, state.exceeded.detail
 	case stoppedByContext && errors.Is(context.Cause(runCtx), errTimeout):
 		res.Status = exec.StatusTimeout
-		res.Error = fmt.Sprintf("job ran past its time limit of %s; raise Limits.Timeout", limits.Timeout)
+		res.Error = fmt.Sprintf("job ran past its time limit of %s; raise the job's timeout (--timeout)", limits.Timeout)
 	case stoppedByContext:
 		return exec.Result{}, e.stopped(runCtx, "job "+job.ID, err)
 	case err == nil:

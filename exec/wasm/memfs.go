@@ -176,7 +176,7 @@ func (f *memFS) OpenFile(path string, flag experimentalsys.Oflag, _ iofs.FileMod
 		}
 		if f.liveFiles+1 > f.maxFiles {
 			f.run.exceed(exec.StatusOutputLimit,
-				"job tried to create a file %q in /out beyond the limit of %d files; raise Limits.OutputFiles or write fewer files",
+				"job tried to create a file %q in /out beyond the limit of %d files; raise the job's output limit or write fewer files",
 				name, f.maxFiles)
 		}
 		n = f.newInode(false)
@@ -322,7 +322,7 @@ func (f *memFS) resize(n *inode, size int64) {
 	old := int64(len(n.data))
 	if grow := size - old; grow > 0 && grow > f.maxBytes-f.usedBytes {
 		f.run.exceed(exec.StatusOutputLimit,
-			"job tried to write more than the limit of %d bytes to /out; raise Limits.OutputBytes or write less",
+			"job tried to write more than the limit of %d bytes to /out; raise the job's output limit (--max-output) or write less",
 			f.maxBytes)
 	}
 	switch {

@@ -191,7 +191,12 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 	go func() { errc <- hs.Serve(sock.ln) }()
 	select {
 	case err := <-errc:
-		// Serve only returns early when accepting fails for good.
+		if errors.Is(err, http.ErrServerClosed) {
+			// Close won the race with the stopping signal below.
+			<-s.closed
+			return nil
+		}
+		// Otherwise Serve only returns early when accepting fails for good.
 		s.Close()
 		return fmt.Errorf("api: serving on %s: %w", sock.path, err)
 	case <-ctx.Done():

@@ -1,0 +1,510 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/node"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+func init() { register(newBenchCmd) }
+
+// Percentiles in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// BenchReport is what `hayek bench --json` prints.
+type BenchReport struct {
+	Nodes       int `json:"nodes"`
+	Jobs        int `json:"jobs"`
+	Concurrency int `json:"concurrency"`
+	// Trivial module (hello.wasm, 337 bytes), modules warm.
+	Latency        Percentiles `json:"latency_ms"`        // unloaded: one job at a time
+	LoadedLatency  Percentiles `json:"loaded_latency_ms"` // with Concurrency jobs in flight
+	JobsPerSecond  float64     `json:"jobs_per_second"`   // loaded phase
+	GoModuleBytes  int         `json:"go_module_bytes"`
+	GoLatency      Percentiles `json:"go_module_latency_ms"` // unloaded
+	GoLoaded       Percentiles `json:"go_module_loaded_latency_ms"`
+	GoJobsPerSec   float64     `json:"go_module_jobs_per_second"`
+	FloorRTT       float64     `json:"floor_rtt_ms"` // bare libp2p stream request between two of the nodes
+	P50OverFloor   float64     `json:"p50_over_floor"`
+	RSSBefore      float64     `json:"rss_mb_before"` // after warm-up
+	RSSAfter       float64     `json:"rss_mb_after"`
+	HeapBefore     float64     `json:"heap_mb_before"`
+	HeapAfter      float64     `json:"heap_mb_after"`
+	Soak           []SoakPoint `json:"soak,omitempty"`
+	Failed         int         `json:"failed"`
+	WarmupJobs     int         `json:"warmup_jobs"`
+	GoVersion      string      `json:"go_version"`
+	CPUs           int         `json:"cpus"`
+	DurationSecond float64     `json:"duration_s"`
+}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	var (
+		nodes, jobs, conc int
+		asJSON            bool
+		cpuProfile        string
+		memProfile        string
+		modules           []string
+		explain           bool
+		soak              units.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure job latency and throughput on an in-process devnet",
+		Long: `Start an in-process devnet of N nodes and submit jobs to node-0 through its
+socket API, as an agent would. After a warm-up (every provider has fetched and
+compiled both modules), two phases per module: unloaded (one job at a time, for
+latency) and loaded (--concurrency jobs in flight, for throughput and latency
+under load). Modules: hello.wasm (337 bytes) and toolbox.wasm (Go-built, ~3MB).
+In the same run it measures the floor — a bare request/response on a new
+libp2p stream between two of the nodes — and reports p50 ÷ floor, and the
+process's resident memory before and after the measured phases.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if nodes < 2 || nodes > 64 {
+				return usageErrorf("--nodes %d: want 2 to 64", nodes)
+			}
+			if jobs < 10 || conc < 1 || conc > 256 {
+				return usageErrorf("want --jobs ≥ 10 and 1 ≤ --concurrency ≤ 256")
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			want := map[string]bool{}
+			for _, m := range modules {
+				if m != "trivial" && m != "go" {
+					return usageErrorf("--modules %q: want trivial, go or both", m)
+				}
+				want[m] = true
+			}
+			rep, err := runBench(cmd.Context(), g, nodes, jobs, conc, want, explain, memProfile, time.Duration(soak))
+			if memProfile != "" {
+				if f, err := os.Create(memProfile); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+			if err != nil {
+				return withCode(ExitNotRun, err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			printBench(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&nodes, "nodes", 10, "nodes in the devnet")
+	cmd.Flags().IntVar(&jobs, "jobs", 1000, "jobs per phase")
+	cmd.Flags().IntVar(&conc, "concurrency", 8, "jobs in flight in the loaded phase")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().Var(&soak, "soak", "after the phases, keep the loaded trivial phase running this long, reading memory every 10s")
+	cmd.Flags().BoolVar(&explain, "explain", false, "print the event timeline of each phase's slowest job on stderr")
+	cmd.Flags().StringSliceVar(&modules, "modules", []string{"trivial", "go"}, "which modules to measure: trivial, go")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write heap profiles to this file (end of run) and FILE.before (start of measurement)")
+	return cmd
+}
+
+func runBench(ctx context.Context, g *globals, nodes, jobs, conc int, want map[string]bool, explain bool, memProfile string, soak time.Duration) (*BenchReport, error) {
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "hayek-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		d.Close(cctx)
+	}()
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = d.Ready(rctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	progress := func(format string, args ...any) { fmt.Fprintf(g.Stderr, "bench: "+format+"\n", args...) }
+	c := api.NewClient(d.Sockets[0])
+	defer c.Close()
+	hello, err := c.PutBlobBytes(ctx, samples.Hello)
+	if err != nil {
+		return nil, err
+	}
+	toolbox, err := c.PutBlobBytes(ctx, samples.Toolbox)
+	if err != nil {
+		return nil, err
+	}
+	trivial := api.SubmitRequest{Module: api.BlobRef{CID: hello.CID}, MaxPrice: 1000}
+	goJob := api.SubmitRequest{Module: api.BlobRef{CID: toolbox.CID}, Args: []string{"upper"},
+		Stdin: &api.BlobRef{Text: "hello from a go-built module\n"}, MaxPrice: 1000}
+
+	rep := &BenchReport{Nodes: nodes, Jobs: jobs, Concurrency: conc, GoModuleBytes: len(samples.Toolbox),
+		GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
+	// Warm up until every provider has run both modules (fetched and
+	// compiled them). Equal bids favour providers that already hold a
+	// module (a shorter committed start), so the warm-up runs bursts of
+	// concurrent jobs: surge pricing then sends work to idle providers.
+	progress("warming up %d providers", nodes-1)
+	for _, req := range []api.SubmitRequest{trivial, goJob} {
+		seen := map[string]bool{}
+		for round := 0; len(seen) < nodes-1 && round < 50; round++ {
+			provs, err := burst(ctx, c, req, 2*conc, conc)
+			rep.WarmupJobs += 2 * conc
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range provs {
+				seen[p] = true
+			}
+		}
+		if len(seen) < nodes-1 {
+			progress("warm-up reached %d of %d providers; the rest may compile during the measurement", len(seen), nodes-1)
+		}
+	}
+	// Then load at the measured rate, so the caches whose size follows the
+	// rate (gossip history, replay windows, open bids) are full before
+	// memory is first read.
+	if _, err := burst(ctx, c, trivial, jobs/2, conc); err != nil {
+		return nil, err
+	}
+	rep.WarmupJobs += jobs / 2
+	rep.RSSBefore, rep.HeapBefore = memMB()
+	if memProfile != "" {
+		// The heap at the start of the measurement, for pprof -base.
+		if f, err := os.Create(memProfile + ".before"); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+
+	// The floor: a bare libp2p stream request between two of the nodes.
+	var floor []time.Duration
+	for i := 0; i < 200; i++ {
+		rtt, err := d.Nodes[0].Ping(ctx, d.Nodes[1].ID())
+		if err != nil {
+			return nil, fmt.Errorf("floor ping: %w", err)
+		}
+		floor = append(floor, rtt)
+	}
+	rep.FloorRTT = percentiles(floor).P50
+
+	phase := func(name string, req api.SubmitRequest, n, conc int) (Percentiles, float64, error) {
+		progress("%s: %d jobs, %d in flight", name, n, conc)
+		lat, rate, failed, slowest, err := runPhase(ctx, c, req, n, conc)
+		rep.Failed += failed
+		if explain && slowest != "" {
+			explainJob(ctx, g.Stderr, c, slowest, d)
+		}
+		return percentiles(lat), rate, err
+	}
+	if want["trivial"] {
+		if rep.Latency, _, err = phase("trivial module, unloaded", trivial, jobs, 1); err != nil {
+			return nil, err
+		}
+		if rep.LoadedLatency, rep.JobsPerSecond, err = phase("trivial module, loaded", trivial, jobs, conc); err != nil {
+			return nil, err
+		}
+	}
+	if want["go"] {
+		goJobs := max(jobs/4, 10)
+		if rep.GoLatency, _, err = phase("go module, unloaded", goJob, goJobs, 1); err != nil {
+			return nil, err
+		}
+		if rep.GoLoaded, rep.GoJobsPerSec, err = phase("go module, loaded", goJob, goJobs, conc); err != nil {
+			return nil, err
+		}
+	}
+	rep.RSSAfter, rep.HeapAfter = memMB()
+	if soak > 0 {
+		progress("soak: %d in flight for %v", conc, soak)
+		if rep.Soak, err = runSoak(ctx, c, trivial, conc, soak); err != nil {
+			return nil, err
+		}
+	}
+	if rep.FloorRTT > 0 {
+		rep.P50OverFloor = round2(rep.Latency.P50 / rep.FloorRTT)
+	}
+	rep.DurationSecond = round2(time.Since(start).Seconds())
+	return rep, nil
+}
+
+func runJob(ctx context.Context, c *api.Client, req api.SubmitRequest) (api.Job, error) {
+	j, err := c.Submit(ctx, req)
+	if err != nil {
+		return j, err
+	}
+	j, err = c.Wait(ctx, j.ID)
+	if err != nil {
+		return j, err
+	}
+	if j.State != api.StateCompleted {
+		msg := string(j.State)
+		if j.Error != nil {
+			msg += ": " + j.Error.Message
+		}
+		return j, fmt.Errorf("job %s %s", j.ID, msg)
+	}
+	return j, nil
+}
+
+// SoakPoint is one memory reading during --soak.
+type SoakPoint struct {
+	Seconds float64 `json:"s"`
+	Jobs    int     `json:"jobs"`
+	RSS     float64 `json:"rss_mb"`
+	Heap    float64 `json:"heap_mb"`
+}
+
+// runSoak keeps conc jobs in flight for d and reads memory every 10s: with
+// no per-job growth, the readings level off once the caches bounded by time
+// (gossip history, delivery records, open bids) are full.
+func runSoak(ctx context.Context, c *api.Client, req api.SubmitRequest, conc int, d time.Duration) ([]SoakPoint, error) {
+	sctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, conc)
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sctx.Err() == nil {
+				if _, err := runJob(sctx, c, req); err != nil {
+					if sctx.Err() == nil {
+						errc <- err
+					}
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	start := time.Now()
+	var points []SoakPoint
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+loop:
+	for {
+		select {
+		case <-sctx.Done():
+			break loop
+		case err := <-errc:
+			cancel()
+			wg.Wait()
+			return nil, err
+		case <-t.C:
+			rss, heap := memMB()
+			points = append(points, SoakPoint{Seconds: round2(time.Since(start).Seconds()), Jobs: int(done.Load()), RSS: rss, Heap: heap})
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return points, nil
+}
+
+// burst runs n jobs, conc at a time, and returns who ran them.
+func burst(ctx context.Context, c *api.Client, req api.SubmitRequest, n, conc int) ([]string, error) {
+	var mu sync.Mutex
+	var provs []string
+	var firstErr error
+	var wg sync.WaitGroup
+	next := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				j, err := runJob(ctx, c, req)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				provs = append(provs, j.Provider)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return provs, firstErr
+}
+
+// runPhase runs n jobs with conc in flight and returns each submit-to-result
+// latency and the jobs per second.
+func runPhase(ctx context.Context, c *api.Client, req api.SubmitRequest, n, conc int) ([]time.Duration, float64, int, string, error) {
+	lat := make([]time.Duration, 0, n)
+	var slowest string
+	var worst time.Duration
+	var mu sync.Mutex
+	var failed int
+	var firstErr error
+	next := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				t0 := time.Now()
+				j, err := runJob(ctx, c, req)
+				d := time.Since(t0)
+				mu.Lock()
+				if d > worst {
+					worst, slowest = d, j.ID
+				}
+				if err != nil {
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					lat = append(lat, d)
+				}
+				mu.Unlock()
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if ctx.Err() != nil {
+		return nil, 0, failed, "", ctx.Err()
+	}
+	if len(lat) == 0 {
+		return nil, 0, failed, "", fmt.Errorf("every job failed: %v", firstErr)
+	}
+	return lat, round2(float64(len(lat)) / elapsed.Seconds()), failed, slowest, nil
+}
+
+// explainJob prints a job's event timeline, with node names for peers.
+func explainJob(ctx context.Context, w io.Writer, c *api.Client, id string, d *node.Devnet) {
+	names := map[string]string{}
+	for i, n := range d.Nodes {
+		names[n.ID()] = fmt.Sprintf("node-%d", i)
+	}
+	var t0 time.Time
+	fmt.Fprintf(w, "bench: slowest job %s:\n", id)
+	c.Events(ctx, id, func(e api.Event) error {
+		if t0.IsZero() {
+			t0 = e.Time
+		}
+		fmt.Fprintf(w, "  %+9.2fms %-8s %-8s %s\n", float64(e.Time.Sub(t0).Microseconds())/1000, e.Type, names[e.Provider], e.Message)
+		return nil
+	})
+}
+
+func percentiles(ds []time.Duration) Percentiles {
+	if len(ds) == 0 {
+		return Percentiles{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		i := int(q*float64(len(s)-1) + 0.5)
+		return round2(float64(s[i].Microseconds()) / 1000)
+	}
+	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99)}
+}
+
+// memMB returns resident memory and live heap after returning freed memory
+// to the OS, so two readings compare what is really held.
+func memMB() (rss, heap float64) {
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap = round2(float64(ms.HeapAlloc) / (1 << 20))
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, heap
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return round2(kb / 1024), heap
+		}
+	}
+	return 0, heap
+}
+
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+
+func printBench(out io.Writer, r *BenchReport) {
+	fmt.Fprintf(out, "hayek bench: %d nodes, %d jobs per phase, %d in flight when loaded (%s, %d CPUs)\n\n",
+		r.Nodes, r.Jobs, r.Concurrency, r.GoVersion, r.CPUs)
+	fmt.Fprintf(out, "%-34s %8s %8s %8s %10s\n", "submit → result (ms)", "p50", "p90", "p99", "jobs/s")
+	row := func(name string, p Percentiles, rate float64) {
+		rs := ""
+		if rate > 0 {
+			rs = fmt.Sprintf("%.0f", rate)
+		}
+		fmt.Fprintf(out, "%-34s %8.2f %8.2f %8.2f %10s\n", name, p.P50, p.P90, p.P99, rs)
+	}
+	row("trivial module, one at a time", r.Latency, 0)
+	row(fmt.Sprintf("trivial module, %d in flight", r.Concurrency), r.LoadedLatency, r.JobsPerSecond)
+	row(fmt.Sprintf("Go module (%.1f MB), one at a time", float64(r.GoModuleBytes)/1e6), r.GoLatency, 0)
+	row(fmt.Sprintf("Go module, %d in flight", r.Concurrency), r.GoLoaded, r.GoJobsPerSec)
+	fmt.Fprintf(out, "\nfloor: bare libp2p stream round trip %.3f ms; trivial p50 = %.1f × floor\n", r.FloorRTT, r.P50OverFloor)
+	fmt.Fprintf(out, "memory: RSS %.1f → %.1f MB, live heap %.1f → %.1f MB across the measured phases\n",
+		r.RSSBefore, r.RSSAfter, r.HeapBefore, r.HeapAfter)
+	if len(r.Soak) > 0 {
+		fmt.Fprintf(out, "soak (%d in flight):", r.Concurrency)
+		for _, p := range r.Soak {
+			fmt.Fprintf(out, " %.0fs/%d jobs: heap %.0f MB, RSS %.0f MB;", p.Seconds, p.Jobs, p.Heap, p.RSS)
+		}
+		fmt.Fprintln(out)
+	}
+	if r.Failed > 0 {
+		fmt.Fprintf(out, "%d jobs failed\n", r.Failed)
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+func newJobStatusCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show a job's state, price and auction",
+		Long: `Show a job: its state, the provider and price, the run's exit code, its
+outputs, and each auction attempt with every bid and decline.
+
+The command exits 0 whenever it could show the job, whatever the job's state.`,
+		Example: `  hayek job status ID
+  hayek job status ID --json | jq .state`,
+		Args: jobIDArg,
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := connect(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			job, err := cl.Job(c.Context(), args[0])
+			if err != nil {
+				return clientError(err)
+			}
+			if asJSON {
+				return writeJSON(g.Stdout, job)
+			}
+			return printJob(g.Stdout, job)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the job as JSON")
+	return c
+}
+
+// printJob writes a job for a human.
+func printJob(w io.Writer, j api.Job) error {
+	t := newTable(w)
+	fmt.Fprintf(t, "job\t%s\n", j.ID)
+	fmt.Fprintf(t, "state\t%s\n", j.State)
+	if j.Error != nil {
+		fmt.Fprintf(t, "error\t%s: %s\n", j.Error.Code, j.Error.Message)
+	}
+	if j.Provider != "" {
+		fmt.Fprintf(t, "provider\t%s\n", j.Provider)
+	}
+	fmt.Fprintf(t, "price\t%d (max %d)\n", j.Price, j.MaxPrice)
+	if j.ExitCode != nil {
+		fmt.Fprintf(t, "exit code\t%d (%s)\n", *j.ExitCode, orDash(j.Status))
+	}
+	if j.Usage != nil {
+		fmt.Fprintf(t, "usage\t%.1fms, %s memory\n", j.Usage.WallMs, units.FormatSize(j.Usage.MemoryBytes))
+	}
+	fmt.Fprintf(t, "module\t%s\n", j.Module)
+	fmt.Fprintf(t, "created\t%s\n", j.CreatedAt.Local().Format(time.DateTime))
+	if j.FinishedAt != nil {
+		fmt.Fprintf(t, "finished\t%s (after %v)\n", j.FinishedAt.Local().Format(time.DateTime), j.FinishedAt.Sub(j.CreatedAt).Round(time.Millisecond))
+	}
+	for _, o := range j.Outputs {
+		fmt.Fprintf(t, "output\t%s\t%s\t%s\n", o.Name, units.FormatSize(o.Size), o.CID)
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	for _, a := range j.Attempts {
+		fmt.Fprintf(w, "\nattempt %d: %d invited, %d bids, %d declines, %d silent", a.Number, len(a.Invitees), len(a.Bids), len(a.Declines), len(a.Silent))
+		if a.Winner != "" {
+			fmt.Fprintf(w, "; won by %s at %d", shortPeer(a.Winner), a.Price)
+		}
+		if a.Fault != "" {
+			fmt.Fprintf(w, "; dropped: %s", a.Fault)
+		}
+		fmt.Fprintln(w)
+		t := newTable(w)
+		for _, b := range a.Bids {
+			fmt.Fprintf(t, "  bid\t%s\t%d\tstarts within %v, load %.1f%%\n", shortPeer(b.Provider), b.Price,
+				time.Duration(b.StartWithinMs)*time.Millisecond, float64(b.Load)/10)
+		}
+		for _, d := range a.Declines {
+			fmt.Fprintf(t, "  decline\t%s\t%s", shortPeer(d.Provider), d.Reason)
+			if d.Detail != "" {
+				fmt.Fprintf(t, "\t%s", d.Detail)
+			}
+			fmt.Fprintln(t)
+		}
+		if len(a.Silent) > 0 {
+			short := make([]string, len(a.Silent))
+			for i, s := range a.Silent {
+				short[i] = shortPeer(s)
+			}
+			fmt.Fprintf(t, "  silent\t%s\n", strings.Join(short, " "))
+		}
+		if err := t.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// defaultMaxPrice is what a job may cost when --max-price is not given.
+const defaultMaxPrice = 1000
+
+// inlineMax is the size up to which stdin and inputs travel inside the job
+// spec instead of as separate uploads.
+const inlineMax = 16 << 10
+
+type submitFlags struct {
+	wasm, stdin, out, idemKey string
+	inputs, args, env         []string
+	maxPrice, valueOfTime     int64
+	timeout, deadline         units.Duration
+	memory, maxOutput         units.Size
+	wait, json                bool
+}
+
+const submitTry = "\nTry: hayek job submit --wasm prog.wasm [--stdin FILE] [--input NAME=FILE] [-- ARGS...]"
+
+func newJobSubmitCmd(g *globals) *cobra.Command {
+	var f submitFlags
+	c := &cobra.Command{
+		Use:   "submit --wasm FILE [flags] [-- ARGS...]",
+		Short: "Submit a WebAssembly job to the market",
+		Long: `Submit a WebAssembly (WASI command) module to run on the market.
+
+The module, stdin and input files are uploaded to the local node (small ones
+travel inside the spec), the job is submitted and its ID printed. The node
+auctions it among providers; the cheapest eligible bid wins and is paid at
+most --max-price.
+
+With --wait, progress (the auction, each bid and decline, the award, the run)
+goes to stderr; then the job's stdout is written to stdout byte for byte, its
+stderr to stderr, and the command exits with the job's outcome:
+  0  the job completed with exit code 0
+  1  it ran and failed: non-zero exit, trap, timeout, memory or output limit
+  2  usage error
+  3  it could not be run: no bids, failed, cancelled, node unreachable`,
+		Example: `  hayek job submit --wasm hello.wasm --wait
+  hayek job submit --wasm wc.wasm --stdin book.txt --wait
+  hayek job submit --wasm convert.wasm --input in.png=photo.png --out results/ -- --width 640
+  id=$(hayek job submit --wasm job.wasm --max-price 5000 --idempotency-key batch-17)`,
+		RunE: func(c *cobra.Command, args []string) error { return runSubmit(c, g, &f, args) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.wasm, "wasm", "", "the WebAssembly module `FILE` to run (required)")
+	fl.StringVar(&f.stdin, "stdin", "", "`FILE` given to the job as standard input (- for this command's stdin)")
+	fl.StringArrayVar(&f.inputs, "input", nil, "a file for the job to read at /in/NAME, as `NAME=FILE` (repeatable)")
+	fl.StringArrayVar(&f.args, "arg", nil, "`ARG` to pass to the module (repeatable; or list them after --)")
+	fl.StringArrayVar(&f.env, "env", nil, "an environment variable for the module, as `K=V` (repeatable)")
+	fl.Int64Var(&f.maxPrice, "max-price", defaultMaxPrice, "the most you will pay for the job, in the smallest money unit; providers whose price is higher decline (hayek offers shows prices)")
+	fl.Var(&f.timeout, "timeout", "wall-time limit of a run, e.g. 30s (default 10s)")
+	fl.Var(&f.memory, "memory", "memory limit, e.g. 128MiB (default 64MiB)")
+	fl.Var(&f.maxOutput, "max-output", "limit on what the job writes: stdout, stderr and outputs, e.g. 16MiB (default 64MiB)")
+	fl.Var(&f.deadline, "deadline", "limit on the whole job, re-auctions included (default 3 × timeout + 30s)")
+	fl.Int64Var(&f.valueOfTime, "value-of-time", 0, "what one second of earlier start is worth to you: bids rank by price + this × committed start (default: price alone)")
+	fl.StringVar(&f.idemKey, "idempotency-key", "", "the same `KEY` with the same spec returns the same job instead of a new one, so a submission can be retried safely")
+	fl.BoolVar(&f.wait, "wait", false, "follow the job to its end, write its stdout and stderr, and exit with its outcome")
+	fl.BoolVar(&f.json, "json", false, "print the job as JSON; with --wait, the finished job, without progress or the job's stdout")
+	fl.StringVar(&f.out, "out", "", "write the job's outputs to `DIR`/<name>, creating DIR (implies --wait)")
+	for _, n := range []string{"timeout", "memory", "max-output", "deadline"} {
+		fl.Lookup(n).DefValue = "" // the node's defaults apply; the help text names them
+	}
+	return c
+}
+
+// openFile opens a file named on the command line; a missing or unreadable
+// file is a usage error.
+func openFile(flag, path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErrorf("%s: %v%s", flag, err, submitTry)
+	}
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		f.Close()
+		return nil, usageErrorf("%s: %s is a directory, not a file%s", flag, path, submitTry)
+	}
+	return f, nil
+}
+
+func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) error {
+	if dash := c.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
+		return usageErrorf("unexpected argument %q: the module goes in --wasm FILE, its arguments after --%s", args[0], submitTry)
+	}
+	if f.wasm == "" {
+		return usageErrorf("--wasm FILE is required: the WebAssembly module to run%s", submitTry)
+	}
+	if f.maxPrice <= 0 {
+		return usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", submitTry)
+	}
+	env := map[string]string{}
+	for _, kv := range f.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, submitTry)
+		}
+		env[k] = v
+	}
+	type input struct{ name, path string }
+	var inputs []input
+	seen := map[string]bool{}
+	for _, nf := range f.inputs {
+		name, path, ok := strings.Cut(nf, "=")
+		if !ok || name == "" || path == "" {
+			return usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, submitTry)
+		}
+		if seen[name] {
+			return usageErrorf("--input %s is given twice%s", name, submitTry)
+		}
+		seen[name] = true
+		inputs = append(inputs, input{name, path})
+	}
+
+	// Open every file before uploading anything, so a typo fails at once.
+	mod, err := openFile("--wasm", f.wasm)
+	if err != nil {
+		return err
+	}
+	defer mod.Close()
+	var stdin io.Reader
+	switch f.stdin {
+	case "":
+	case "-":
+		stdin = g.Stdin
+	default:
+		sf, err := openFile("--stdin", f.stdin)
+		if err != nil {
+			return err
+		}
+		defer sf.Close()
+		stdin = sf
+	}
+	files := make([]*os.File, len(inputs))
+	for i, in := range inputs {
+		if files[i], err = openFile("--input "+in.name, in.path); err != nil {
+			return err
+		}
+		defer files[i].Close()
+	}
+
+	cl, err := connect(g)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx := c.Context()
+	modBlob, err := cl.PutBlob(ctx, mod)
+	if err != nil {
+		return uploadError("--wasm", f.wasm, err)
+	}
+	req := api.SubmitRequest{
+		Module:         api.BlobRef{CID: modBlob.CID},
+		Args:           append(append([]string(nil), f.args...), args...),
+		Memory:         f.memory,
+		Timeout:        f.timeout,
+		MaxOutput:      f.maxOutput,
+		MaxPrice:       f.maxPrice,
+		Deadline:       f.deadline,
+		ValueOfTime:    f.valueOfTime,
+		IdempotencyKey: f.idemKey,
+	}
+	if len(env) > 0 {
+		req.Env = env
+	}
+	if stdin != nil {
+		ref, err := blobRef(ctx, cl, stdin)
+		if err != nil {
+			return uploadError("--stdin", f.stdin, err)
+		}
+		req.Stdin = &ref
+	}
+	for i, in := range inputs {
+		ref, err := blobRef(ctx, cl, files[i])
+		if err != nil {
+			return uploadError("--input", in.path, err)
+		}
+		req.Inputs = append(req.Inputs, api.InputRef{Name: in.name, BlobRef: ref})
+	}
+
+	job, err := cl.Submit(ctx, req)
+	if err != nil {
+		return submitError(err)
+	}
+	if f.out != "" {
+		f.wait = true
+	}
+	if !f.wait {
+		if f.json {
+			return writeJSON(g.Stdout, job)
+		}
+		_, err := fmt.Fprintln(g.Stdout, job.ID)
+		return err
+	}
+
+	show := func(api.Event) error { return nil }
+	if !f.json {
+		fmt.Fprintf(g.Stderr, "job %s submitted, max price %d\n", job.ID, f.maxPrice)
+		p := &progress{w: g.Stderr, start: time.Now()}
+		show = func(ev api.Event) error { p.event(ev); return nil }
+	}
+	final, err := follow(ctx, cl, job.ID, show)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return deliverJSON(ctx, g, cl, final, f.out)
+	}
+	return deliver(ctx, g, cl, final, f.out)
+}
+
+// deliverJSON prints a finished job as JSON, saves its outputs with
+// outDir, and returns its outcome as the exit status.
+func deliverJSON(ctx context.Context, g *globals, cl *api.Client, job api.Job, outDir string) error {
+	if err := writeJSON(g.Stdout, job); err != nil {
+		return err
+	}
+	if outDir != "" && job.State == api.StateCompleted {
+		res, err := cl.Result(ctx, job.ID)
+		if err != nil {
+			return clientError(err)
+		}
+		if err := saveOutputs(ctx, cl, res.Outputs, outDir); err != nil {
+			return err
+		}
+	}
+	return outcome(job)
+}
+
+// blobRef inlines small content in the spec and uploads the rest.
+func blobRef(ctx context.Context, cl *api.Client, r io.Reader) (api.BlobRef, error) {
+	head := make([]byte, inlineMax+1)
+	n, err := io.ReadFull(r, head)
+	switch {
+	case n == 0 && (err == io.EOF):
+		// Empty content has a CID like any other; an empty inline ref
+		// would read as no content at all.
+		b, err := cl.PutBlobBytes(ctx, nil)
+		return api.BlobRef{CID: b.CID}, err
+	case err == io.ErrUnexpectedEOF:
+		if utf8.Valid(head[:n]) {
+			return api.BlobRef{Text: string(head[:n])}, nil
+		}
+		return api.BlobRef{Base64: base64.StdEncoding.EncodeToString(head[:n])}, nil
+	case err != nil:
+		return api.BlobRef{}, err
+	}
+	b, err := cl.PutBlob(ctx, io.MultiReader(bytes.NewReader(head[:n]), r))
+	return api.BlobRef{CID: b.CID}, err
+}
+
+// uploadError explains a failed upload of the file a flag names.
+func uploadError(flag, path string, err error) error {
+	var e *api.Error
+	if errors.As(err, &e) && e.Code == api.CodeTooLarge {
+		return withCode(ExitUsage, fmt.Errorf("%s %s is too large for the node: %s", flag, path, e.Message))
+	}
+	if errors.Is(err, api.ErrUnreachable) || errors.As(err, &e) {
+		return clientError(err)
+	}
+	return withCode(ExitFailed, fmt.Errorf("reading %s %s: %w", flag, path, err))
+}
+
+// specFlags maps job spec fields to the flags that set them, to point at
+// the flag when the node rejects a field.
+var specFlags = map[string]string{
+	"module": "--wasm", "stdin": "--stdin", "inputs": "--input", "args": "--arg", "env": "--env",
+	"memory": "--memory", "timeout": "--timeout", "max_output": "--max-output", "max_price": "--max-price",
+	"deadline": "--deadline", "value_of_time": "--value-of-time", "idempotency_key": "--idempotency-key",
+}
+
+// submitError explains a refused submission; an invalid spec is a usage
+// error, listing each field at fault by its flag.
+func submitError(err error) error {
+	var e *api.Error
+	if !errors.As(err, &e) || (e.Code != api.CodeInvalidSpec && e.Code != api.CodeInvalidModule && e.Code != api.CodeIdempotencyUsed) {
+		return clientError(err)
+	}
+	var b strings.Builder
+	b.WriteString(e.Message)
+	for _, fe := range e.Fields {
+		name := fe.Field
+		for field, flag := range specFlags {
+			if name == field || strings.HasPrefix(name, field+".") || strings.HasPrefix(name, field+"[") {
+				name = flag + " (" + fe.Field + ")"
+				break
+			}
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", name, fe.Message)
+	}
+	b.WriteString("\nTry: hayek job submit --help")
+	return withCode(ExitUsage, errors.New(b.String()))
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/node"
+)
+
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(t.Context(), args, Streams{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) string { return "" }})
+	return result{code, out.String(), errb.String()}
+}
+
+func TestInitCreatesIdentityOnce(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	first := runCLI(t, "--home", home, "init")
+	first.want(t, ExitOK)
+	st, err := os.Stat(filepath.Join(home, node.IdentityFile))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("identity: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(home, "config.toml")); err != nil {
+		t.Fatalf("config.toml: %v", err)
+	}
+	second := runCLI(t, "--home", home, "init")
+	second.want(t, ExitOK)
+	if !strings.Contains(second.stdout, "kept existing identity") || !strings.Contains(second.stdout, "kept existing config") {
+		t.Fatalf("second init must keep what exists:\n%s", second.stdout)
+	}
+	id := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "peer ID ") {
+				return l
+			}
+		}
+		return ""
+	}
+	if id(first.stdout) == "" || id(first.stdout) != id(second.stdout) {
+		t.Fatalf("peer ID changed: %q then %q", id(first.stdout), id(second.stdout))
+	}
+	// A key others can read is refused, with the fix.
+	os.Chmod(filepath.Join(home, node.IdentityFile), 0o644)
+	runCLI(t, "--home", home, "init").want(t, ExitFailed, "chmod 600")
+}
+
+// TestSubmitToRealNodes runs the CLI against a devnet: the whole path an
+// operator or agent takes, with exit codes that say what happened.
+func TestSubmitToRealNodes(t *testing.T) {
+	dir, err := os.MkdirTemp("", "hk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: 3, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		d.Close(cctx)
+	}()
+	if err := d.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mods := files(t, "stdin.txt", "from the cli\n")
+	hello := filepath.Join(mods, "hello.wasm")
+	toolbox := filepath.Join(mods, "toolbox.wasm")
+	os.WriteFile(hello, samples.Hello, 0o644)
+	os.WriteFile(toolbox, samples.Toolbox, 0o644)
+	sock := d.Sockets[0]
+
+	r := hayek(t, sock, "", "job", "submit", "--wasm", hello, "--stdin", filepath.Join(mods, "stdin.txt"), "--wait")
+	r.want(t, ExitOK)
+	if r.stdout != "hello from hayek\nfrom the cli\n" {
+		t.Fatalf("stdout %q", r.stdout)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r = hayek(t, sock, "", "job", "submit", "--wasm", toolbox, "--input", "a.txt="+filepath.Join(mods, "stdin.txt"),
+		"--out", out, "--", "sha256")
+	r.want(t, ExitOK)
+	if b, err := os.ReadFile(filepath.Join(out, "manifest.sha256")); err != nil || !strings.Contains(string(b), "a.txt") {
+		t.Fatalf("output manifest: %q %v", b, err)
+	}
+	hayek(t, sock, "", "job", "submit", "--wasm", toolbox, "--wait", "--", "exit", "3").want(t, ExitFailed)
+	hayek(t, sock, "", "job", "submit", "--wasm", hello, "--memory", "2GiB", "--wait").want(t, ExitNotRun, "too_large")
+	hayek(t, sock, "", "job", "submit", "--wasm", filepath.Join(mods, "stdin.txt"), "--wait").want(t, ExitUsage, "magic")
+	r = hayek(t, sock, "", "status", "--json")
+	r.want(t, ExitOK)
+	if !strings.Contains(r.stdout, d.Nodes[0].ID()) {
+		t.Fatalf("status does not name the node:\n%s", r.stdout)
+	}
+	r = hayek(t, sock, "", "offers")
+	r.want(t, ExitOK)
+	if strings.Count(r.stdout, "runtime/wasm") < 3 {
+		t.Fatalf("offers should list all three nodes:\n%s", r.stdout)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	r := runCLI(t, "demo", "--nodes", "3")
+	r.want(t, ExitOK)
+	for _, want := range []string{"network ready", "hello from hayek", "second price", "exit code 3", "timeout",
+		"no_providers", "the agent spent"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

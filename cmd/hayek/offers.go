@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newOffersCmd) }
+
+func newOffersCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "offers",
+		Short: "List the providers' offers this node knows",
+		Long: `List the signed offers this node has fetched from providers: what each
+sells, its price formula and limits, and when the offer expires. Prices are in
+the smallest money unit; a job's price is
+  base + per_second × timeout(s) + per_gib_second × memory(GiB) × timeout(s).`,
+		Example: `  hayek offers
+  hayek offers --json | jq '.[].pricing'`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := connect(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			offers, err := cl.Offers(c.Context())
+			if err != nil {
+				return clientError(err)
+			}
+			if asJSON {
+				return writeJSON(g.Stdout, offers)
+			}
+			if len(offers) == 0 {
+				_, err := fmt.Fprintln(g.Stderr, "no offers known yet: is this node connected to peers? (hayek peers)")
+				return err
+			}
+			t := newTable(g.Stdout)
+			fmt.Fprintln(t, "PROVIDER\tCAPABILITIES\tPRICING\tLIMITS\tEXPIRES")
+			for _, o := range offers {
+				who := shortPeer(o.Provider)
+				if o.Self {
+					who += " (self)"
+				}
+				expires := "in " + time.Until(o.ExpiresAt).Round(time.Second).String()
+				if o.Withdrawn {
+					expires = "withdrawn"
+				} else if time.Until(o.ExpiresAt) <= 0 {
+					expires = "expired"
+				}
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", who, strings.Join(o.Capabilities, ","), flat(o.Pricing), flat(o.Limits), expires)
+			}
+			return t.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the offers as a JSON array, with full peer IDs")
+	return c
+}
+
+// flat renders a JSON object as "k=v k=v", keys sorted, for a table cell.
+func flat(raw json.RawMessage) string {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // 1073741824, not 1.073741824e+09
+	if len(raw) == 0 || dec.Decode(&m) != nil {
+		return orDash(string(raw))
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// Exit codes shared by every command.
+const (
+	ExitOK       = 0 // done; for job commands: the job completed with exit code 0
+	ExitFailed   = 1 // the job ran and failed, or the command failed
+	ExitUsage    = 2 // the command line was wrong
+	ExitNotRun   = 3 // the job could not be run (no bids, network, node down)
+	ExitInternal = 1
+)
+
+// Streams are the process's standard streams and environment, injected so
+// the whole CLI runs in-process in tests.
+type Streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode wraps err so the command exits with code.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// usageErrorf is a command-line mistake: exit 2 with a hint.
+func usageErrorf(format string, args ...any) error {
+	return withCode(ExitUsage, fmt.Errorf(format, args...))
+}
+
+// globals are the flags and streams every command sees.
+type globals struct {
+	Streams
+	home   string
+	socket string
+}
+
+// homeDir resolves --home, $HAYEK_HOME, then ~/.hayek.
+func (g *globals) homeDir() (string, error) {
+	if g.home != "" {
+		return filepath.Abs(g.home)
+	}
+	if h := g.Getenv("HAYEK_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	u, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find your home directory (%v); pass --home DIR or set HAYEK_HOME", err)
+	}
+	return filepath.Join(u, ".hayek"), nil
+}
+
+// socketPath resolves --socket, $HAYEK_SOCKET, then <home>/hayek.sock.
+func (g *globals) socketPath() (string, error) {
+	if g.socket != "" {
+		return g.socket, nil
+	}
+	if s := g.Getenv("HAYEK_SOCKET"); s != "" {
+		return s, nil
+	}
+	home, err := g.homeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, "hayek.sock"), nil
+}
+
+// client connects to the local node's socket.
+func (g *globals) client() (*api.Client, error) {
+	p, err := g.socketPath()
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(p), nil
+}
+
+// commands registered by each command's file in its init.
+var commands []func(*globals) *cobra.Command
+
+func register(f func(*globals) *cobra.Command) { commands = append(commands, f) }
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hayek",
+		Short:         "A peer-to-peer compute market",
+		Long:          "hayek runs a node of a peer-to-peer compute market and is the client of a running node.\n\nStart with: hayek demo",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(g.Stdin)
+	root.SetOut(g.Stdout)
+	root.SetErr(g.Stderr)
+	root.PersistentFlags().StringVar(&g.home, "home", "", "node home directory (env HAYEK_HOME, default ~/.hayek)")
+	root.PersistentFlags().StringVar(&g.socket, "socket", "", "node socket for client commands (env HAYEK_SOCKET, default <home>/hayek.sock)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v\nTry: %s --help", err, c.CommandPath())
+	})
+	for _, f := range commands {
+		root.AddCommand(f(g))
+	}
+	return root
+}
+
+// Run runs the CLI with args and returns the process exit code.
+func Run(ctx context.Context, args []string, s Streams) int {
+	if s.Getenv == nil {
+		s.Getenv = func(string) string { return "" }
+	}
+	g := &globals{Streams: s}
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	code := ExitFailed
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else if isUsageError(err) {
+		code = ExitUsage
+		err = fmt.Errorf("%v\nTry: hayek --help", err)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "hayek") {
+		msg = "hayek: " + msg
+	}
+	fmt.Fprintln(s.Stderr, msg)
+	return code
+}
+
+// isUsageError recognises cobra's own argument errors.
+func isUsageError(err error) bool {
+	m := err.Error()
+	return strings.HasPrefix(m, "unknown command") || strings.HasPrefix(m, "accepts ") ||
+		strings.HasPrefix(m, "requires ") || strings.Contains(m, "unknown flag") ||
+		strings.HasPrefix(m, "invalid argument")
+}

@@ -1,0 +1,424 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hayek-market/hayek/exec/wasm"
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// maxInlineBlob is the largest blob a job spec may carry inline.
+const maxInlineBlob = 1 << 20
+
+var _ api.Backend = (*Node)(nil)
+
+// PutBlob implements api.Backend.
+func (n *Node) PutBlob(ctx context.Context, r io.Reader, limit int64) (api.Blob, error) {
+	limit = min(limit, int64(n.cfg.API.MaxBlob))
+	c, size, err := n.blobs.Put(ctx, r, limit)
+	if errors.Is(err, errBlobTooLarge) {
+		return api.Blob{}, api.Errorf(api.CodeTooLarge, "blob is larger than %d bytes (api.max_blob)", limit)
+	}
+	if err != nil {
+		return api.Blob{}, err
+	}
+	return api.Blob{CID: c.String(), Size: size}, nil
+}
+
+// OpenBlob implements api.Backend.
+func (n *Node) OpenBlob(ctx context.Context, c string) (io.ReadCloser, int64, error) {
+	if _, err := canon.ParseBlobCID(c); err != nil {
+		return nil, 0, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	r, size, err := n.blobs.Open(c)
+	if errors.Is(err, errBlobNotFound) {
+		return nil, 0, api.Errorf(api.CodeBlobNotFound, "this node holds no blob %s", c)
+	}
+	return r, size, err
+}
+
+// checkedModules remembers modules that passed the wasm check.
+var checkedModules sync.Map
+
+// resolveBlob stores an inline blob or checks that a CID is held here.
+func (n *Node) resolveBlob(field string, ref api.BlobRef) (market.Blob, error) {
+	set := 0
+	for _, s := range []string{ref.CID, ref.Text, ref.Base64} {
+		if s != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return market.Blob{}, specError(field, "give exactly one of cid, text, base64")
+	}
+	switch {
+	case ref.CID != "":
+		if _, err := canon.ParseBlobCID(ref.CID); err != nil {
+			return market.Blob{}, specError(field+".cid", err.Error())
+		}
+		size, err := n.blobs.Size(ref.CID)
+		if err != nil {
+			return market.Blob{}, &api.Error{Status: http.StatusUnprocessableEntity, Code: api.CodeBlobNotFound,
+				Message: fmt.Sprintf("%s: this node holds no blob %s; upload it first with POST /v1/blobs", field, ref.CID)}
+		}
+		return market.Blob{CID: ref.CID, Size: size}, nil
+	case ref.Text != "" || ref.Base64 != "":
+		data := []byte(ref.Text)
+		if ref.Base64 != "" {
+			var err error
+			if data, err = base64.StdEncoding.DecodeString(ref.Base64); err != nil {
+				return market.Blob{}, specError(field+".base64", "not valid base64: "+err.Error())
+			}
+		}
+		if len(data) > maxInlineBlob {
+			return market.Blob{}, api.Errorf(api.CodeTooLarge, "%s: inline content is %d bytes; above 1MiB upload it with POST /v1/blobs and pass its cid", field, len(data))
+		}
+		c, err := n.blobs.PutBytes(data)
+		if err != nil {
+			return market.Blob{}, err
+		}
+		return market.Blob{CID: c.String(), Size: int64(len(data))}, nil
+	}
+	return market.Blob{CID: canon.BlobCID(nil).String()}, nil
+}
+
+func specError(field, msg string) *api.Error {
+	return &api.Error{Code: api.CodeInvalidSpec, Message: field + ": " + msg,
+		Fields: []api.FieldError{{Field: field, Message: msg}}}
+}
+
+// Submit implements api.Backend.
+func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool, error) {
+	spec, err := n.specFrom(req)
+	if err != nil {
+		return api.Job{}, false, err
+	}
+	j, created, err := n.requester.submit(spec, req.IdempotencyKey)
+	if err != nil {
+		return api.Job{}, false, err
+	}
+	return j.snapshot(), created, nil
+}
+
+func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
+	var spec market.JobSpec
+	switch strings.TrimPrefix(req.Runtime, "runtime/") {
+	case "", "wasm":
+		spec.Runtime = market.RuntimeWasm
+	default:
+		return spec, specError("runtime", fmt.Sprintf("%q is not supported; use \"wasm\"", req.Runtime))
+	}
+	if req.Module == (api.BlobRef{}) {
+		return spec, specError("module", "required: a cid from POST /v1/blobs, or inline base64")
+	}
+	var err error
+	if spec.Module, err = n.resolveBlob("module", req.Module); err != nil {
+		return spec, err
+	}
+	if err := n.checkModule(spec.Module); err != nil {
+		return spec, err
+	}
+	if req.Stdin != nil {
+		b, err := n.resolveBlob("stdin", *req.Stdin)
+		if err != nil {
+			return spec, err
+		}
+		spec.Stdin = &b
+	}
+	for i, in := range req.Inputs {
+		b, err := n.resolveBlob(fmt.Sprintf("inputs[%d]", i), in.BlobRef)
+		if err != nil {
+			return spec, err
+		}
+		spec.Inputs = append(spec.Inputs, market.Input{Name: in.Name, Blob: b})
+	}
+	for _, c := range req.Capabilities {
+		spec.Capabilities = append(spec.Capabilities, market.Capability(c))
+	}
+	spec.Args, spec.Env = req.Args, req.Env
+	spec.MemoryBytes = int64(req.Memory)
+	spec.TimeoutMs = time.Duration(req.Timeout).Milliseconds()
+	if req.Timeout > 0 && spec.TimeoutMs == 0 {
+		spec.TimeoutMs = 1
+	}
+	spec.MaxOutputBytes = int64(req.MaxOutput)
+	spec.MaxPrice = req.MaxPrice
+	spec.DeadlineMs = time.Duration(req.Deadline).Milliseconds()
+	spec.ValueOfTime = req.ValueOfTime
+	spec.MinReputation = req.MinReputation
+	spec.Verify = req.Verify
+	spec.Defaults()
+	if err := spec.Validate(); err != nil {
+		var ve *market.ValidationError
+		if errors.As(err, &ve) {
+			ae := &api.Error{Code: api.CodeInvalidSpec, Message: err.Error()}
+			for _, f := range ve.Fields {
+				ae.Fields = append(ae.Fields, api.FieldError{Field: f.Field, Message: strings.TrimPrefix(f.Error(), f.Field+": ")})
+			}
+			return spec, ae
+		}
+		return spec, err
+	}
+	return spec, nil
+}
+
+func (n *Node) checkModule(b market.Blob) error {
+	if _, ok := checkedModules.Load(b.CID); ok {
+		return nil
+	}
+	data, err := n.blobs.Get(b.CID)
+	if err != nil {
+		return fmt.Errorf("node: read module: %w", err)
+	}
+	if err := wasm.CheckModule(data); err != nil {
+		return api.Errorf(api.CodeInvalidModule, "%s", strings.TrimPrefix(err.Error(), "exec/wasm: bad module: "))
+	}
+	checkedModules.Store(b.CID, true)
+	return nil
+}
+
+func (j *reqJob) snapshot() api.Job {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	v := j.view
+	v.Attempts = append([]api.Attempt(nil), v.Attempts...)
+	return v
+}
+
+func (n *Node) jobOrErr(id string) (*reqJob, error) {
+	j, err := n.requester.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if j == nil {
+		return nil, api.Errorf(api.CodeNotFound, "no job %s on this node (hayek job list shows the jobs it knows)", id)
+	}
+	return j, nil
+}
+
+// Jobs implements api.Backend: newest first, live jobs from memory and
+// finished ones from the job store.
+func (n *Node) Jobs(ctx context.Context, f api.JobFilter) ([]api.Job, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	r := n.requester
+	r.mu.Lock()
+	live := make([]*reqJob, 0, len(r.jobs))
+	for _, j := range r.jobs {
+		live = append(live, j)
+	}
+	r.mu.Unlock()
+	seen := map[string]bool{}
+	var out []api.Job
+	for _, j := range live {
+		v := j.snapshot()
+		if v.State.Terminal() {
+			continue // the store has it
+		}
+		if f.State == "" || v.State == f.State {
+			out = append(out, v)
+			seen[v.ID] = true
+		}
+	}
+	stored, err := r.store.list(f.State, limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range stored {
+		if !seen[v.ID] {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Job implements api.Backend.
+func (n *Node) Job(ctx context.Context, id string) (api.Job, error) {
+	j, err := n.jobOrErr(id)
+	if err != nil {
+		return api.Job{}, err
+	}
+	return j.snapshot(), nil
+}
+
+// Cancel implements api.Backend.
+func (n *Node) Cancel(ctx context.Context, id string) (api.Job, error) {
+	j, err := n.jobOrErr(id)
+	if err != nil {
+		return api.Job{}, err
+	}
+	if v := j.snapshot(); v.State.Terminal() {
+		return v, nil
+	}
+	n.requester.deliver(id, "cancel", func(m *market.Job, now time.Time) { m.Cancel(now, "cancelled by the caller") })
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return api.Job{}, ctx.Err()
+	case <-time.After(5 * time.Second):
+	}
+	return j.snapshot(), nil
+}
+
+// Wait implements api.Backend.
+func (n *Node) Wait(ctx context.Context, id string) (api.Job, error) {
+	j, err := n.jobOrErr(id)
+	if err != nil {
+		return api.Job{}, err
+	}
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+	}
+	return j.snapshot(), nil
+}
+
+// Events implements api.Backend.
+func (n *Node) Events(ctx context.Context, id string) ([]api.Event, <-chan api.Event, error) {
+	j, err := n.jobOrErr(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	j.mu.Lock()
+	past := append([]api.Event(nil), j.events...)
+	ch := make(chan api.Event, 256)
+	if j.subs == nil { // finished
+		j.mu.Unlock()
+		close(ch)
+		return past, ch, nil
+	}
+	j.subs[ch] = struct{}{}
+	j.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-j.done:
+			return
+		}
+		j.mu.Lock()
+		if _, ok := j.subs[ch]; ok {
+			delete(j.subs, ch)
+			close(ch)
+		}
+		j.mu.Unlock()
+	}()
+	return past, ch, nil
+}
+
+// Result implements api.Backend.
+func (n *Node) Result(ctx context.Context, id string) (api.Result, error) {
+	j, err := n.jobOrErr(id)
+	if err != nil {
+		return api.Result{}, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.result != nil {
+		return *j.result, nil
+	}
+	if j.view.State.Terminal() {
+		msg := "the job " + string(j.view.State)
+		if j.view.Error != nil {
+			msg += ": " + j.view.Error.Message
+		}
+		return api.Result{}, api.Errorf(api.CodeNotFinished, "job %s has no result: %s", id, msg)
+	}
+	return api.Result{}, api.Errorf(api.CodeNotFinished, "job %s is %s; wait for it (GET /v1/jobs/%s?wait=30s)", id, j.view.State, id)
+}
+
+// Offers implements api.Backend.
+func (n *Node) Offers(ctx context.Context) ([]api.OfferInfo, error) {
+	var out []api.OfferInfo
+	info := func(o market.Offer, fetched time.Time, self bool) api.OfferInfo {
+		caps := make([]string, len(o.Capabilities))
+		for i, c := range o.Capabilities {
+			caps[i] = string(c)
+		}
+		pricing, _ := json.Marshal(o.Pricing)
+		limits, _ := json.Marshal(o.Limits)
+		return api.OfferInfo{Provider: o.Provider, Self: self, Seq: o.Seq, Capabilities: caps, Pricing: pricing,
+			Limits: limits, Version: o.Version, ExpiresAt: time.UnixMilli(o.Expires).UTC(), FetchedAt: fetched.UTC(),
+			Withdrawn: o.Withdrawn}
+	}
+	if o, ok := n.offers.Offer(); ok {
+		out = append(out, info(o, n.now(), true))
+	}
+	for p, ko := range n.disc.known() {
+		if p != n.ID() {
+			out = append(out, info(ko.offer, ko.fetched, false))
+		}
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Self != out[b].Self {
+			return out[a].Self
+		}
+		return out[a].Provider < out[b].Provider
+	})
+	return out, nil
+}
+
+// Peers implements api.Backend.
+func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
+	known := n.disc.known()
+	var out []api.PeerInfo
+	for _, p := range n.host.Network().Peers() {
+		pi := api.PeerInfo{PeerID: p.String(), Connected: true, Addrs: []string{}}
+		for _, c := range n.host.Network().ConnsToPeer(p) {
+			pi.Addrs = append(pi.Addrs, c.RemoteMultiaddr().String())
+		}
+		if l := n.host.Peerstore().LatencyEWMA(p); l > 0 {
+			pi.LatencyMs = float64(l.Microseconds()) / 1000
+		}
+		_, pi.Provider = known[p.String()]
+		out = append(out, pi)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].PeerID < out[b].PeerID })
+	return out, nil
+}
+
+// Status implements api.Backend.
+func (n *Node) Status(ctx context.Context) (api.Status, error) {
+	st := api.Status{PeerID: n.ID(), Addrs: n.Addrs(), Version: Version, StartedAt: n.start.UTC(),
+		Peers: len(n.host.Network().Peers()), Selling: n.cfg.Provider.Sell && !n.closing.Load(),
+		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.snapshot()}
+	if !n.cfg.Provider.Sell {
+		st.Capabilities = []string{}
+	}
+	st.Running = n.provider.Running()
+	r := n.requester
+	r.mu.Lock()
+	jobs := make([]*reqJob, 0, len(r.jobs))
+	for _, j := range r.jobs {
+		jobs = append(jobs, j)
+	}
+	for s, c := range r.finished {
+		st.Jobs[s] += c
+	}
+	r.mu.Unlock()
+	for _, j := range jobs {
+		j.mu.Lock()
+		if !j.view.State.Terminal() {
+			st.Jobs[j.view.State]++
+		}
+		j.mu.Unlock()
+	}
+	return st, nil
+}

@@ -1,0 +1,258 @@
+package node
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/hayek-market/hayek/internal/canon"
+)
+
+// errBlobNotFound is returned for content this node does not hold.
+var errBlobNotFound = errors.New("blob not found")
+
+// errBlobTooLarge is returned when content exceeds its declared cap.
+var errBlobTooLarge = errors.New("blob too large")
+
+// blobStore keeps content by CID in files under dir, with a byte-bounded
+// in-memory cache of recently used blobs. Files are written to a temporary
+// name and renamed, without fsync: content addressing makes a torn file
+// detectable, so every read from disk is checked against its CID and a bad
+// file is deleted and reported missing (it will be fetched again).
+type blobStore struct {
+	dir string
+
+	mu       sync.Mutex
+	cache    map[string]*list.Element
+	lru      *list.List
+	bytes    int64
+	maxBytes int64
+}
+
+type cached struct {
+	cid  string
+	data []byte
+}
+
+func newBlobStore(dir string, cacheBytes int64) (*blobStore, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return nil, fmt.Errorf("node: blob store: %w", err)
+	}
+	// Leftovers of interrupted writes.
+	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err == nil {
+		for _, e := range ents {
+			os.Remove(filepath.Join(dir, "tmp", e.Name()))
+		}
+	}
+	return &blobStore{dir: dir, cache: map[string]*list.Element{}, lru: list.New(), maxBytes: cacheBytes}, nil
+}
+
+func (s *blobStore) path(c string) string {
+	shard := "00"
+	if len(c) >= 2 {
+		shard = c[len(c)-2:]
+	}
+	return filepath.Join(s.dir, shard, c)
+}
+
+// Put streams r into the store, at most limit bytes, and returns its CID.
+func (s *blobStore) Put(ctx context.Context, r io.Reader, limit int64) (cid.Cid, int64, error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-")
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("node: blob store: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := canon.NewBlobHasher()
+	// Read one byte past the limit to tell "exactly limit" from "more".
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
+	if err != nil {
+		tmp.Close()
+		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+	}
+	if n > limit {
+		tmp.Close()
+		return cid.Undef, 0, fmt.Errorf("%w: more than %d bytes", errBlobTooLarge, limit)
+	}
+	if err := tmp.Close(); err != nil {
+		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+	}
+	c := h.CID()
+	dst := s.path(c.String())
+	if _, err := os.Stat(dst); err == nil {
+		return c, n, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+	}
+	return c, n, nil
+}
+
+// PutBytes stores b and caches it.
+func (s *blobStore) PutBytes(b []byte) (cid.Cid, error) {
+	c := canon.BlobCID(b)
+	if err := s.putKnown(c.String(), b); err != nil {
+		return cid.Undef, err
+	}
+	return c, nil
+}
+
+// putKnown stores b, already verified to hash to c.
+func (s *blobStore) putKnown(c string, b []byte) error {
+	s.remember(c, b)
+	dst := s.path(c)
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("node: store blob: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-")
+	if err != nil {
+		return fmt.Errorf("node: store blob: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("node: store blob: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("node: store blob: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("node: store blob: %w", err)
+	}
+	return nil
+}
+
+// Has reports whether the store holds c.
+func (s *blobStore) Has(c string) bool {
+	s.mu.Lock()
+	_, ok := s.cache[c]
+	s.mu.Unlock()
+	if ok {
+		return true
+	}
+	_, err := os.Stat(s.path(c))
+	return err == nil
+}
+
+// Get returns the whole blob, checked against its CID.
+func (s *blobStore) Get(c string) ([]byte, error) {
+	s.mu.Lock()
+	if e, ok := s.cache[c]; ok {
+		s.lru.MoveToFront(e)
+		b := e.Value.(*cached).data
+		s.mu.Unlock()
+		return b, nil
+	}
+	s.mu.Unlock()
+	b, err := os.ReadFile(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errBlobNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: read blob %s: %w", c, err)
+	}
+	if !matchesCID(c, b) {
+		os.Remove(s.path(c))
+		return nil, fmt.Errorf("%w: stored copy of %s was corrupt and has been removed", errBlobNotFound, c)
+	}
+	s.remember(c, b)
+	return b, nil
+}
+
+// Open opens a blob for streaming. Callers that need integrity check the
+// bytes against the CID as they read (remote fetchers always do).
+func (s *blobStore) Open(c string) (io.ReadSeekCloser, int64, error) {
+	s.mu.Lock()
+	if e, ok := s.cache[c]; ok {
+		b := e.Value.(*cached).data
+		s.mu.Unlock()
+		return nopSeekCloser{bytes.NewReader(b)}, int64(len(b)), nil
+	}
+	s.mu.Unlock()
+	f, err := os.Open(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, errBlobNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("node: open blob %s: %w", c, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+// Size is the size of a stored blob.
+func (s *blobStore) Size(c string) (int64, error) {
+	s.mu.Lock()
+	if e, ok := s.cache[c]; ok {
+		n := int64(len(e.Value.(*cached).data))
+		s.mu.Unlock()
+		return n, nil
+	}
+	s.mu.Unlock()
+	st, err := os.Stat(s.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, errBlobNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+func (s *blobStore) remember(c string, b []byte) {
+	if int64(len(b)) > s.maxBytes/4 {
+		return // one blob must not flush the whole cache
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.cache[c]; ok {
+		s.lru.MoveToFront(e)
+		return
+	}
+	s.cache[c] = s.lru.PushFront(&cached{cid: c, data: b})
+	s.bytes += int64(len(b))
+	for s.bytes > s.maxBytes {
+		e := s.lru.Back()
+		v := e.Value.(*cached)
+		s.lru.Remove(e)
+		delete(s.cache, v.cid)
+		s.bytes -= int64(len(v.data))
+	}
+}
+
+func matchesCID(c string, b []byte) bool { return canon.BlobCID(b).String() == c }
+
+type nopSeekCloser struct{ *bytes.Reader }
+
+func (nopSeekCloser) Close() error { return nil }
+
+// ctxReader stops a long copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

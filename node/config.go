@@ -1,0 +1,300 @@
+package node
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/market"
+)
+
+// Config is a node's configuration, read from <home>/config.toml. Every
+// field has a documented default (DefaultConfig); Validate reports every
+// bad field at once.
+type Config struct {
+	Network   NetworkConfig   `toml:"network"`
+	Provider  ProviderConfig  `toml:"provider"`
+	Requester RequesterConfig `toml:"requester"`
+	Gossip    GossipConfig    `toml:"gossip"`
+	API       APIConfig       `toml:"api"`
+}
+
+// NetworkConfig configures the libp2p host and the DHT.
+type NetworkConfig struct {
+	Listen    []string `toml:"listen"`    // multiaddrs; TCP and QUIC
+	Bootstrap []string `toml:"bootstrap"` // multiaddrs ending in /p2p/<peer ID>
+	ConnLow   int      `toml:"conn_low"`  // connection manager trims down to this...
+	ConnHigh  int      `toml:"conn_high"` // ...once above this
+	// Reprovide is how often provider records are refreshed on the DHT; it
+	// must be well under the 48h the DHT keeps them.
+	Reprovide units.Duration `toml:"reprovide"`
+	// OfferTTL is how long a signed offer is valid; it is reissued before.
+	OfferTTL units.Duration `toml:"offer_ttl"`
+	// Discovery is how often the providers of a capability are looked up
+	// again in the background.
+	Discovery units.Duration `toml:"discovery"`
+}
+
+// ProviderConfig says what this node sells and at what price.
+type ProviderConfig struct {
+	Sell         bool           `toml:"sell"`
+	Capabilities []string       `toml:"capabilities"`
+	Slots        int            `toml:"slots"` // jobs run at once
+	MaxMemory    units.Size     `toml:"max_memory"`
+	MaxTimeout   units.Duration `toml:"max_timeout"`
+	MaxModule    units.Size     `toml:"max_module"`
+	MaxInput     units.Size     `toml:"max_input"`
+	MaxOutput    units.Size     `toml:"max_output"`
+	BidUnasked   bool           `toml:"bid_unasked"`
+	Pricing      market.Pricing `toml:"pricing"`
+	// StartBase is the committed start when module and inputs are cached.
+	StartBase units.Duration `toml:"start_base"`
+	// ModuleCache is how many compiled modules are kept in memory.
+	ModuleCache int `toml:"module_cache"`
+}
+
+// RequesterConfig tunes the auctions this node runs for its agents.
+type RequesterConfig struct {
+	BidWindow   units.Duration `toml:"bid_window"`
+	MaxInvitees int            `toml:"max_invitees"`
+	AckTimeout  units.Duration `toml:"ack_timeout"`
+	ResultGrace units.Duration `toml:"result_grace"`
+	MaxAttempts int            `toml:"max_attempts"`
+	AllowSelf   bool           `toml:"allow_self"` // may this node win its own jobs
+}
+
+// GossipConfig is the hygiene of the auction topics.
+type GossipConfig struct {
+	Freshness units.Duration `toml:"freshness"` // accepted clock skew of messages
+	MaxCall   units.Size     `toml:"max_call"`  // size cap of a call for bids
+	CallRate  float64        `toml:"call_rate"` // calls per second per requester
+	CallBurst int            `toml:"call_burst"`
+	// Whitelist lists subnets exempt from the same-IP colocation penalty
+	// (loopback and testnets).
+	Whitelist []string `toml:"whitelist"`
+}
+
+// APIConfig configures the local socket.
+type APIConfig struct {
+	MaxBlob units.Size `toml:"max_blob"`
+}
+
+// DefaultConfig is the configuration of a node that sells wasm compute on
+// all interfaces on port 4001.
+func DefaultConfig() Config {
+	slots := runtime.NumCPU()
+	return Config{
+		Network: NetworkConfig{
+			Listen:    []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
+			Bootstrap: []string{},
+			ConnLow:   64,
+			ConnHigh:  256,
+			Reprovide: units.Duration(12 * time.Hour),
+			OfferTTL:  units.Duration(time.Hour),
+			Discovery: units.Duration(30 * time.Second),
+		},
+		Provider: ProviderConfig{
+			Sell:         true,
+			Capabilities: []string{string(market.RuntimeWasm)},
+			Slots:        slots,
+			MaxMemory:    512 << 20,
+			MaxTimeout:   units.Duration(5 * time.Minute),
+			MaxModule:    64 << 20,
+			MaxInput:     256 << 20,
+			MaxOutput:    64 << 20,
+			Pricing:      market.Pricing{Base: 10, PerSecond: 2, PerGiBSecond: 8, Surge: 1},
+			StartBase:    units.Duration(50 * time.Millisecond),
+			ModuleCache:  64,
+		},
+		Requester: RequesterConfig{
+			BidWindow:   units.Duration(time.Second),
+			MaxInvitees: 16,
+			AckTimeout:  units.Duration(3 * time.Second),
+			ResultGrace: units.Duration(10 * time.Second),
+			MaxAttempts: 3,
+		},
+		Gossip: GossipConfig{
+			Freshness: units.Duration(30 * time.Second),
+			MaxCall:   16 << 10,
+			CallRate:  1000,
+			CallBurst: 2000,
+			Whitelist: []string{"127.0.0.0/8", "::1/128"},
+		},
+		API: APIConfig{MaxBlob: 256 << 20},
+	}
+}
+
+//go:embed config.toml
+var defaultConfigTOML []byte
+
+// DefaultConfigFile is the commented default config that `hayek init`
+// writes. It parses to DefaultConfig (a test checks it).
+func DefaultConfigFile() []byte { return bytes.Clone(defaultConfigTOML) }
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+// ConfigError is one bad field.
+type ConfigError struct {
+	Field string
+	Value any
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("config %s = %v: %v", e.Field, e.Value, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// ParseConfig reads TOML over the defaults: fields not in r keep their
+// default. Unknown keys are errors (a typo must not silently do nothing).
+func ParseConfig(r io.Reader) (Config, error) {
+	cfg := DefaultConfig()
+	md, err := toml.NewDecoder(r).Decode(&cfg)
+	if err != nil {
+		return Config{}, fmt.Errorf("node: %w: %v", ErrConfig, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Config{}, fmt.Errorf("node: %w: unknown key %q (check the spelling against `hayek init`'s config.toml)", ErrConfig, und[0].String())
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks every field and returns all problems joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field string, v any, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Value: v, Err: fmt.Errorf(format, args...)})
+	}
+	if len(c.Network.Listen) == 0 {
+		bad("network.listen", c.Network.Listen, "need at least one listen address, e.g. /ip4/0.0.0.0/tcp/4001")
+	}
+	for _, a := range c.Network.Listen {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			bad("network.listen", a, "not a multiaddr: %v", err)
+		}
+	}
+	for _, a := range c.Network.Bootstrap {
+		if _, err := peer.AddrInfoFromString(a); err != nil {
+			bad("network.bootstrap", a, "want a multiaddr ending in /p2p/<peer ID>: %v", err)
+		}
+	}
+	if c.Network.ConnLow < 1 || c.Network.ConnHigh < c.Network.ConnLow {
+		bad("network.conn_low/conn_high", fmt.Sprintf("%d/%d", c.Network.ConnLow, c.Network.ConnHigh), "need 1 ≤ conn_low ≤ conn_high")
+	}
+	if d := time.Duration(c.Network.Reprovide); d < time.Second || d > 24*time.Hour {
+		bad("network.reprovide", d, "must be between 1s and 24h (DHT records live 48h)")
+	}
+	if d := time.Duration(c.Network.OfferTTL); d < 10*time.Second || d > 24*time.Hour {
+		bad("network.offer_ttl", d, "must be between 10s and 24h")
+	}
+	if d := time.Duration(c.Network.Discovery); d < 100*time.Millisecond || d > time.Hour {
+		bad("network.discovery", d, "must be between 100ms and 1h")
+	}
+	p := c.Provider
+	if p.Sell {
+		if len(p.Capabilities) == 0 {
+			bad("provider.capabilities", p.Capabilities, "a seller must sell something, e.g. [\"runtime/wasm\"]")
+		}
+		for _, k := range p.Capabilities {
+			if err := market.Capability(k).Validate(); err != nil {
+				bad("provider.capabilities", k, "%v", err)
+			}
+		}
+		if !contains(p.Capabilities, string(market.RuntimeWasm)) {
+			bad("provider.capabilities", p.Capabilities, "this version runs only wasm: include %q", market.RuntimeWasm)
+		}
+		if p.Slots < 1 || p.Slots > 1024 {
+			bad("provider.slots", p.Slots, "must be between 1 and 1024")
+		}
+		if p.MaxMemory < market.MinMemoryBytes || p.MaxMemory > market.MaxMemoryBytes {
+			bad("provider.max_memory", p.MaxMemory, "must be between 64KiB and 4GiB")
+		}
+		if d := time.Duration(p.MaxTimeout); d < time.Millisecond || d > market.MaxTimeout {
+			bad("provider.max_timeout", d, "must be between 1ms and 24h")
+		}
+		if p.MaxModule < 1 || p.MaxModule > market.MaxModuleBytes {
+			bad("provider.max_module", p.MaxModule, "must be between 1 byte and 256MiB")
+		}
+		if p.MaxInput < 0 || p.MaxInput > market.MaxInputBytes {
+			bad("provider.max_input", p.MaxInput, "must be between 0 and 1GiB")
+		}
+		if p.MaxOutput < 1 || p.MaxOutput > market.MaxInputBytes {
+			bad("provider.max_output", p.MaxOutput, "must be between 1 byte and 1GiB")
+		}
+		o := market.Offer{Provider: "x", Capabilities: []market.Capability{market.RuntimeWasm}, Pricing: p.Pricing,
+			Limits:  market.Limits{MaxMemoryBytes: 1, MaxTimeoutMs: 1, MaxModuleBytes: 1, MaxInputBytes: 1, MaxOutputBytes: 1, Slots: 1},
+			Created: 1, Expires: 2}
+		if err := o.Validate(time.UnixMilli(0)); err != nil {
+			var ve *market.ValidationError
+			if errors.As(err, &ve) {
+				for _, f := range ve.Fields {
+					bad("provider."+f.Field, f.Value, "%v", f.Err)
+				}
+			}
+		}
+		if d := time.Duration(p.StartBase); d < 0 || d > time.Minute {
+			bad("provider.start_base", d, "must be between 0 and 1m")
+		}
+		if p.ModuleCache < 1 {
+			bad("provider.module_cache", p.ModuleCache, "must be ≥ 1")
+		}
+	}
+	r := c.Requester
+	if d := time.Duration(r.BidWindow); d < 10*time.Millisecond || d > time.Minute {
+		bad("requester.bid_window", d, "must be between 10ms and 1m")
+	}
+	if r.MaxInvitees < 1 || r.MaxInvitees > 256 {
+		bad("requester.max_invitees", r.MaxInvitees, "must be between 1 and 256")
+	}
+	if d := time.Duration(r.AckTimeout); d < 10*time.Millisecond || d > 5*time.Minute {
+		bad("requester.ack_timeout", d, "must be between 10ms and 5m")
+	}
+	if d := time.Duration(r.ResultGrace); d < 0 || d > time.Hour {
+		bad("requester.result_grace", d, "must be between 0 and 1h")
+	}
+	if r.MaxAttempts < 1 || r.MaxAttempts > 20 {
+		bad("requester.max_attempts", r.MaxAttempts, "must be between 1 and 20")
+	}
+	g := c.Gossip
+	if d := time.Duration(g.Freshness); d < time.Second || d > 10*time.Minute {
+		bad("gossip.freshness", d, "must be between 1s and 10m")
+	}
+	if g.MaxCall < 1<<10 || g.MaxCall > 1<<20 {
+		bad("gossip.max_call", g.MaxCall, "must be between 1KiB and 1MiB")
+	}
+	if g.CallRate <= 0 || g.CallBurst < 1 {
+		bad("gossip.call_rate/call_burst", fmt.Sprintf("%v/%d", g.CallRate, g.CallBurst), "must be > 0")
+	}
+	for _, s := range g.Whitelist {
+		if _, err := parsePrefix(s); err != nil {
+			bad("gossip.whitelist", s, "not a subnet like 10.0.0.0/8: %v", err)
+		}
+	}
+	if c.API.MaxBlob < 1<<10 || c.API.MaxBlob > 4<<30 {
+		bad("api.max_blob", c.API.MaxBlob, "must be between 1KiB and 4GiB")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("node: %w", errors.Join(errs...))
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,49 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The commented config that `hayek init` writes must say exactly what the
+// defaults are.
+func TestDefaultConfigFileParsesToDefaults(t *testing.T) {
+	got, err := ParseConfig(bytes.NewReader(DefaultConfigFile()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Provider.Slots = got.Provider.Slots // commented out: the CPU count
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("config.toml parses to\n%+v\nwant DefaultConfig()\n%+v", got, want)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml, want string
+	}{
+		{"unknown key", "[provider]\nslotz = 3\n", `unknown key "provider.slotz"`},
+		{"bad size", "[provider]\nmax_memory = \"lots\"\n", "not a size"},
+		{"bad listen", "[network]\nlisten = [\"tcp:4001\"]\n", "network.listen"},
+		{"bad bootstrap", "[network]\nbootstrap = [\"/ip4/1.2.3.4/tcp/1\"]\n", "network.bootstrap"},
+		{"no wasm", "[provider]\ncapabilities = [\"gpu/nvidia/h100\"]\n", "runtime/wasm"},
+		{"free", "[provider.pricing]\nbase = 0\nper_second = 0\nper_gib_second = 0\n", "provider.pricing.base"},
+		{"many at once", "[requester]\nmax_attempts = 0\nmax_invitees = 0\n", "requester.max_invitees"},
+	} {
+		_, err := ParseConfig(strings.NewReader(tc.toml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+		if err != nil && !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v does not wrap ErrConfig", tc.name, err)
+		}
+	}
+	_, err := ParseConfig(strings.NewReader("[requester]\nmax_attempts = 0\nmax_invitees = 0\n"))
+	if !strings.Contains(err.Error(), "requester.max_attempts") {
+		t.Errorf("want every bad field reported, got %v", err)
+	}
+}

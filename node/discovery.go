@@ -1,0 +1,252 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/hayek-market/hayek/market"
+)
+
+// discovery finds providers of capabilities: DHT provider records are only
+// hints, so every provider found is asked for its signed offer, which is
+// verified and cached until it nears expiry. Lookups are cached per
+// capability and refreshed in the background, so an auction rarely waits
+// for the DHT.
+type discovery struct {
+	n  *Node
+	sf singleflight.Group
+
+	mu      sync.Mutex
+	offers  map[string]*knownOffer             // by provider
+	lookups map[market.Capability]*lookupState // by capability
+}
+
+type knownOffer struct {
+	offer   market.Offer
+	fetched time.Time
+}
+
+type lookupState struct {
+	last   time.Time // last completed lookup
+	wanted time.Time // last time someone needed it
+	found  int
+}
+
+func newDiscovery(n *Node) *discovery {
+	return &discovery{n: n, offers: map[string]*knownOffer{}, lookups: map[market.Capability]*lookupState{}}
+}
+
+func (d *discovery) start() {
+	n := d.n
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(time.Duration(n.cfg.Network.Discovery))
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				d.refresh()
+			}
+		}
+	}()
+}
+
+// refresh looks up again every capability wanted in the last ten minutes.
+func (d *discovery) refresh() {
+	now := d.n.now()
+	d.mu.Lock()
+	var caps []market.Capability
+	for c, ls := range d.lookups {
+		if now.Sub(ls.wanted) < 10*time.Minute {
+			caps = append(caps, c)
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range caps {
+		if _, err := d.lookup(d.n.ctx, c); err != nil {
+			d.n.log.Debug("background discovery failed", "capability", c, "err", err)
+		}
+	}
+}
+
+// Candidates returns providers whose verified offers sell every capability
+// in caps (the first is looked up on the DHT). A fresh cached lookup is
+// used as is; a stale one is returned and refreshed in the background;
+// with none, Candidates waits for a lookup.
+func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([]market.Candidate, error) {
+	primary := caps[0]
+	now := d.n.now()
+	d.mu.Lock()
+	ls, ok := d.lookups[primary]
+	if !ok {
+		ls = &lookupState{}
+		d.lookups[primary] = ls
+	}
+	ls.wanted = now
+	fresh := !ls.last.IsZero() && now.Sub(ls.last) < time.Duration(d.n.cfg.Network.Discovery)
+	have := !ls.last.IsZero() && ls.found > 0
+	d.mu.Unlock()
+	switch {
+	case fresh:
+	case have:
+		go d.lookup(d.n.ctx, primary)
+	default:
+		if _, err := d.lookup(ctx, primary); err != nil {
+			return nil, err
+		}
+	}
+	return d.cached(caps), nil
+}
+
+// cached lists unexpired offers selling all of caps, cheapest first.
+func (d *discovery) cached(caps []market.Capability) []market.Candidate {
+	now := d.n.now().UnixMilli()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []market.Candidate
+	for p, ko := range d.offers {
+		if ko.offer.Expires <= now {
+			continue
+		}
+		sellsAll := true
+		for _, c := range caps {
+			sellsAll = sellsAll && ko.offer.Sells(c)
+		}
+		if sellsAll || ko.offer.Withdrawn {
+			out = append(out, market.Candidate{Peer: p, Offer: ko.offer})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	return out
+}
+
+// lookup finds c's providers on the DHT and fetches their offers. It
+// returns how many verified offers it holds for c. Concurrent lookups of
+// the same capability share one query.
+func (d *discovery) lookup(ctx context.Context, c market.Capability) (int, error) {
+	v, err, _ := d.sf.Do(string(c), func() (any, error) {
+		return d.doLookup(ctx, c)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int), nil
+}
+
+func (d *discovery) doLookup(ctx context.Context, c market.Capability) (int, error) {
+	n := d.n
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	found := 0
+	var lastErr error
+	sem := make(chan struct{}, 16)
+	for ai := range n.dht.FindProvidersAsync(qctx, c.CID(), 0) {
+		if ai.ID == n.host.ID() {
+			if o, ok := n.offers.Offer(); ok {
+				d.store(o)
+			}
+			continue
+		}
+		if len(ai.Addrs) > 0 {
+			n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+		}
+		if d.freshOffer(ai.ID.String()) {
+			mu.Lock()
+			found++
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(p peer.ID) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			o, err := n.fetchOffer(octx, p.String())
+			if err != nil {
+				d.forget(p.String())
+				mu.Lock()
+				lastErr = err
+				mu.Unlock()
+				return
+			}
+			d.store(o)
+			mu.Lock()
+			found++
+			mu.Unlock()
+		}(ai.ID)
+	}
+	wg.Wait()
+	d.mu.Lock()
+	ls := d.lookups[c]
+	if ls == nil {
+		ls = &lookupState{}
+		d.lookups[c] = ls
+	}
+	ls.last, ls.found = n.now(), found
+	d.mu.Unlock()
+	if found == 0 && lastErr != nil {
+		return 0, fmt.Errorf("node: discovery of %s: %w", c, lastErr)
+	}
+	return found, nil
+}
+
+// freshOffer reports whether a cached offer from p is valid for at least
+// another quarter of its lifetime.
+func (d *discovery) freshOffer(p string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ko, ok := d.offers[p]
+	if !ok || ko.offer.Withdrawn {
+		return false
+	}
+	life := ko.offer.Expires - ko.offer.Created
+	return d.n.now().UnixMilli() < ko.offer.Expires-life/4
+}
+
+func (d *discovery) store(o market.Offer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.offers[o.Provider]; ok && old.offer.Seq > o.Seq {
+		return // never go back to an older offer
+	}
+	d.offers[o.Provider] = &knownOffer{offer: o, fetched: d.n.now()}
+}
+
+func (d *discovery) forget(p string) {
+	d.mu.Lock()
+	delete(d.offers, p)
+	d.mu.Unlock()
+}
+
+// known returns every cached offer.
+func (d *discovery) known() map[string]knownOffer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]knownOffer, len(d.offers))
+	for p, ko := range d.offers {
+		out[p] = *ko
+	}
+	return out
+}
+
+func decodePeer(s string) (peer.ID, error) {
+	p, err := peer.Decode(s)
+	if err != nil {
+		return "", fmt.Errorf("node: %q is not a peer ID: %w", s, err)
+	}
+	return p, nil
+}

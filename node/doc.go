@@ -1,0 +1,46 @@
+// Package node owns a hayek peer's network life and wires the pure parts
+// (market, exec) to it. Only this package imports libp2p.
+//
+// A Node is started with New and stopped with Close. It owns:
+//
+//   - a libp2p host: persisted Ed25519 identity (<home>/identity.key, 0600),
+//     TCP and QUIC listeners, Noise and TLS, yamux, a connection manager and
+//     a resource manager with limits on hayek's own protocols;
+//   - a Kademlia DHT in server mode under the prefix /hayek (it never joins
+//     the public IPFS DHT), bootstrapped from the configured peers;
+//   - gossipsub with application-level signatures (pubsub's own signing is
+//     StrictNoSign with content-hash message IDs), an inline validator per
+//     auction topic (size cap, canonical envelope, signature, topic,
+//     freshness, replay, per-requester rate limit), and peer scoring with
+//     the invalid-message and behaviour penalties on, the mesh-delivery
+//     penalty off, and loopback/testnet subnets whitelisted from the same-IP
+//     penalty;
+//   - the offer service: the node's signed offer, reissued before it
+//     expires, served on /hayek/offer/1.0.0, provided on the DHT under each
+//     capability's CID as soon as there are peers and reprovided on an
+//     interval; on Close the offer is reissued as withdrawn and reproviding
+//     stops;
+//   - discovery: DHT provider records are hints; each provider found is
+//     asked for its signed offer, which is verified and cached; lookups are
+//     cached per capability and refreshed in the background;
+//   - the requester: one goroutine per job drives a market.Job machine,
+//     publishing its calls for bids, receiving bids and declines on
+//     /hayek/bid/1.0.0, sending awards and reading acks on
+//     /hayek/award/1.0.0, receiving results on /hayek/result/1.0.0 and
+//     faulting winners whose connection is lost;
+//   - the provider: answers calls with market.Provider, checks awards,
+//     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
+//     in its exec.Executor (wasm by default), and delivers the signed
+//     result, with small blobs inline and the rest served to the requester
+//     alone;
+//   - a content-addressed blob store under <home>/blobs;
+//   - the api.Backend the local socket API serves (backend.go).
+//
+// Every peer message is a canon.Envelope, decoded strictly and verified
+// against the sender's peer ID before use; messages that fail are dropped
+// and counted by reason (Node.Drops, GET /v1/status). Stream frames are
+// length-prefixed and capped per protocol.
+//
+// Devnet starts N complete nodes in one process on loopback; the CLI's
+// devnet, demo and bench commands and the integration tests use it.
+package node

@@ -1,0 +1,309 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+)
+
+// Score thresholds of the auction topics' gossipsub. A peer below the
+// graylist threshold has all its messages ignored.
+var scoreThresholds = pubsub.PeerScoreThresholds{
+	GossipThreshold:             -10,
+	PublishThreshold:            -50,
+	GraylistThreshold:           -80,
+	AcceptPXThreshold:           5,
+	OpportunisticGraftThreshold: 2,
+}
+
+// gossip owns the pubsub topics: joining them with validators and scores,
+// publishing calls for bids, and the per-requester rate limits and replay
+// cache behind validation.
+type gossip struct {
+	n *Node
+
+	mu     sync.Mutex
+	topics map[string]*pubsub.Topic
+	limits map[string]*rate.Limiter // per requester
+	seen   map[[16]byte]int64       // hash of requester/job/attempt → first seen, Unix ms
+
+	scoreMu sync.Mutex
+	scores  map[peer.ID]*pubsub.PeerScoreSnapshot
+}
+
+// decodedCall is what validation leaves on a message for its subscriber.
+// Pubsub keeps messages for a few heartbeats of gossip history, so it holds
+// the decoded call and its CID, not a second copy of the bytes.
+type decodedCall struct {
+	call market.CallForBids
+	cid  string
+}
+
+func newGossip(n *Node) (*gossip, error) {
+	g := &gossip{n: n, topics: map[string]*pubsub.Topic{}, limits: map[string]*rate.Limiter{},
+		seen: map[[16]byte]int64{}, scores: map[peer.ID]*pubsub.PeerScoreSnapshot{}}
+	var whitelist []*net.IPNet
+	for _, s := range n.cfg.Gossip.Whitelist {
+		_, ipn, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("node: gossip whitelist %q: %w", s, err)
+		}
+		whitelist = append(whitelist, ipn)
+	}
+	params := &pubsub.PeerScoreParams{
+		Topics:                      map[string]*pubsub.TopicScoreParams{},
+		SkipAtomicValidation:        true,
+		AppSpecificScore:            func(peer.ID) float64 { return 0 },
+		IPColocationFactorWeight:    -5,
+		IPColocationFactorThreshold: 4,
+		IPColocationFactorWhitelist: whitelist,
+		BehaviourPenaltyWeight:      -10,
+		BehaviourPenaltyThreshold:   6,
+		BehaviourPenaltyDecay:       0.9,
+		DecayInterval:               time.Second,
+		DecayToZero:                 0.01,
+		RetainScore:                 10 * time.Minute,
+		// Delivery records live as long as message IDs are remembered.
+		SeenMsgTTL: 2 * time.Duration(n.cfg.Gossip.Freshness),
+	}
+	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
+		// Every call carries the requester's own signature; pubsub's
+		// signature would be checked again at every hop for nothing.
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string {
+			h := sha256.Sum256(m.Data)
+			return string(h[:20])
+		}),
+		pubsub.WithPeerScore(params, &scoreThresholds),
+		pubsub.WithPeerScoreInspect(pubsub.ExtendedPeerScoreInspectFn(g.inspect), time.Second),
+		pubsub.WithMaxMessageSize(int(n.cfg.Gossip.MaxCall)+4<<10),
+		pubsub.WithValidateQueueSize(1024),
+		// An exact copy arriving later than this is stale anyway.
+		pubsub.WithSeenMessagesTTL(2*time.Duration(n.cfg.Gossip.Freshness)),
+		pubsub.WithPeerOutboundQueueSize(512),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("node: gossipsub: %w", err)
+	}
+	n.ps = ps
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				g.expire(n.now())
+			}
+		}
+	}()
+	return g, nil
+}
+
+func (g *gossip) inspect(m map[peer.ID]*pubsub.PeerScoreSnapshot) {
+	g.scoreMu.Lock()
+	g.scores = m
+	g.scoreMu.Unlock()
+}
+
+// Score is gossipsub's current score of a peer, as last inspected.
+func (n *Node) Score(p peer.ID) (float64, bool) {
+	n.gossip.scoreMu.Lock()
+	defer n.gossip.scoreMu.Unlock()
+	s, ok := n.gossip.scores[p]
+	if !ok {
+		return 0, false
+	}
+	return s.Score, true
+}
+
+// topic joins (once) the auction topic of capability c.
+func (g *gossip) topic(c market.Capability) (*pubsub.Topic, error) {
+	name := c.Topic()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t, ok := g.topics[name]; ok {
+		return t, nil
+	}
+	err := g.n.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		return g.validateCall(name, from, m)
+	}, pubsub.WithValidatorInline(true))
+	if err != nil {
+		return nil, fmt.Errorf("node: validator for %s: %w", name, err)
+	}
+	t, err := g.n.ps.Join(name)
+	if err != nil {
+		return nil, fmt.Errorf("node: join %s: %w", name, err)
+	}
+	err = t.SetScoreParams(&pubsub.TopicScoreParams{
+		SkipAtomicValidation: true,
+		TopicWeight:          1,
+		// Time in mesh and first deliveries reward staying and forwarding.
+		TimeInMeshWeight:             0.01,
+		TimeInMeshQuantum:            time.Second,
+		TimeInMeshCap:                100,
+		FirstMessageDeliveriesWeight: 0.5,
+		FirstMessageDeliveriesDecay:  0.9,
+		FirstMessageDeliveriesCap:    20,
+		// The mesh-delivery penalty is off: auction topics are quiet, and
+		// silence is not misbehaviour.
+		// Invalid messages (bad signature, garbage) are penalised
+		// quadratically: a few push a peer below the graylist threshold.
+		InvalidMessageDeliveriesWeight: -10,
+		InvalidMessageDeliveriesDecay:  0.9,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: score params for %s: %w", name, err)
+	}
+	g.topics[name] = t
+	return t, nil
+}
+
+// validateCall runs inline on every call for bids, received or published:
+// size, envelope, signature, topic, freshness, replay and rate limit.
+// Garbage and forgeries are rejected (the forwarding peer is penalised);
+// stale, replayed and rate-limited calls are ignored.
+func (g *gossip) validateCall(topic string, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	n := g.n
+	if len(m.Data) > int(n.cfg.Gossip.MaxCall) {
+		n.drops.add("call/oversized")
+		return pubsub.ValidationReject
+	}
+	env, err := canon.DecodeEnvelope(m.Data)
+	if err != nil {
+		n.drops.add("call/malformed")
+		return pubsub.ValidationReject
+	}
+	var c market.CallForBids
+	if err := env.Open(n.verifier, market.KindCall, &c); err != nil {
+		if errors.Is(err, canon.ErrBadSignature) {
+			n.drops.add("call/bad_signature")
+		} else {
+			n.drops.add("call/malformed")
+		}
+		return pubsub.ValidationReject
+	}
+	if c.Validate() != nil || c.Needs.Capabilities[0].Topic() != topic {
+		n.drops.add("call/malformed")
+		return pubsub.ValidationReject
+	}
+	now := n.now()
+	if err := market.Fresh(c.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
+		n.drops.add("call/stale")
+		return pubsub.ValidationIgnore
+	}
+	key := replayKey(c)
+	g.mu.Lock()
+	if _, dup := g.seen[key]; dup {
+		g.mu.Unlock()
+		n.drops.add("call/replayed")
+		return pubsub.ValidationIgnore
+	}
+	lim, ok := g.limits[c.Requester]
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(n.cfg.Gossip.CallRate), n.cfg.Gossip.CallBurst)
+		g.limits[c.Requester] = lim
+	}
+	if !lim.AllowN(now, 1) {
+		g.mu.Unlock()
+		n.drops.add("call/rate_limited")
+		return pubsub.ValidationIgnore
+	}
+	g.seen[key] = now.UnixMilli()
+	g.mu.Unlock()
+	m.ValidatorData = &decodedCall{call: c, cid: env.CID()}
+	return pubsub.ValidationAccept
+}
+
+// replayKey identifies a call for replay detection: the same requester, job
+// and attempt seen twice is a replay, however it was re-signed. Exact
+// copies are already dropped by pubsub's own seen-message cache.
+func replayKey(c market.CallForBids) [16]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d", c.Requester, c.Job, c.Attempt)
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// expire forgets replay keys older than twice the freshness window (older
+// calls are rejected as stale anyway) and idle rate limiters.
+func (g *gossip) expire(now time.Time) {
+	horizon := now.Add(-2 * time.Duration(g.n.cfg.Gossip.Freshness)).UnixMilli()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, t := range g.seen {
+		if t < horizon {
+			delete(g.seen, k)
+		}
+	}
+	for k, l := range g.limits {
+		if l.TokensAt(now) >= float64(g.n.cfg.Gossip.CallBurst) {
+			delete(g.limits, k)
+		}
+	}
+}
+
+// publish sends a signed call for bids on its capability's topic.
+func (g *gossip) publish(ctx context.Context, env canon.Envelope, c market.Capability) error {
+	t, err := g.topic(c)
+	if err != nil {
+		return err
+	}
+	return t.Publish(ctx, env.Encode())
+}
+
+// subscribe delivers validated calls on c's topic to fn until the node
+// closes.
+func (g *gossip) subscribe(c market.Capability, fn func(from peer.ID, dc *decodedCall)) error {
+	t, err := g.topic(c)
+	if err != nil {
+		return err
+	}
+	sub, err := t.Subscribe(pubsub.WithBufferSize(1024))
+	if err != nil {
+		return fmt.Errorf("node: subscribe %s: %w", c.Topic(), err)
+	}
+	g.n.wg.Add(1)
+	go func() {
+		defer g.n.wg.Done()
+		defer sub.Cancel()
+		for {
+			m, err := sub.Next(g.n.ctx)
+			if err != nil {
+				return
+			}
+			dc, ok := m.ValidatorData.(*decodedCall)
+			if !ok {
+				continue
+			}
+			fn(m.ReceivedFrom, dc)
+		}
+	}()
+	return nil
+}
+
+// topicPeers lists the peers known to subscribe to c's topic.
+func (g *gossip) topicPeers(c market.Capability) []peer.ID {
+	t, err := g.topic(c)
+	if err != nil {
+		return nil
+	}
+	return t.ListPeers()
+}

@@ -1,0 +1,179 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// rogue is a bare libp2p peer that speaks hayek's protocols badly.
+type rogue struct {
+	h  host.Host
+	ps *pubsub.PubSub
+	sg *signer
+}
+
+func newRogue(t *testing.T, target *Node) *rogue {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ps, err := pubsub.NewGossipSub(t.Context(), h, pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { return string(m.Data) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, _ := newSigner(key)
+	if err := h.Connect(t.Context(), peer.AddrInfo{ID: target.host.ID(), Addrs: target.host.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	return &rogue{h: h, ps: ps, sg: sg}
+}
+
+func (r *rogue) send(t *testing.T, to *Node, proto protocol.ID, raw []byte) {
+	t.Helper()
+	st, err := r.h.NewStream(t.Context(), to.host.ID(), proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write(raw)
+	st.Close()
+}
+
+// TestGarbagePublisherIsGraylisted: a peer publishing garbage on an auction
+// topic is rejected by the validator and falls below the graylist threshold,
+// while honest peers stay at or above zero and the network keeps working.
+func TestGarbagePublisherIsGraylisted(t *testing.T) {
+	d := startDevnet(t, 3, nil)
+	n := d.Nodes[0]
+	r := newRogue(t, n)
+	topic, err := r.ps.Join(market.RuntimeWasm.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the rogue to see the node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	for i := 0; i < 20; i++ {
+		junk := make([]byte, 64)
+		rand.Read(junk)
+		if err := topic.Publish(t.Context(), junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 20*time.Second, "the garbage publisher's score to fall below the graylist threshold", func() bool {
+		s, ok := n.Score(r.h.ID())
+		return ok && s < scoreThresholds.GraylistThreshold
+	})
+	for _, o := range d.Nodes[1:] {
+		if s, ok := n.Score(o.host.ID()); ok && s < 0 {
+			t.Errorf("honest peer scored %v, want ≥ 0", s)
+		}
+	}
+	if n.Drops()["call/malformed"] == 0 {
+		t.Errorf("drops %v: want malformed calls counted", n.Drops())
+	}
+	// The node still works.
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job = wait(t, c, job.ID); job.State != api.StateCompleted {
+		t.Fatalf("job after the attack ended %s (%+v)", job.State, job.Error)
+	}
+}
+
+// TestBadPeerMessagesAreDropped: forged, malformed, oversized, stale and
+// replayed messages are dropped and counted, and the node keeps serving.
+func TestBadPeerMessagesAreDropped(t *testing.T) {
+	d := startDevnet(t, 3, nil)
+	n := d.Nodes[0]
+	r := newRogue(t, n)
+	now := time.Now()
+
+	// A bid signed by the rogue but claiming to come from another peer.
+	forged := market.Bid{Job: "j1", Attempt: 1, Provider: d.Nodes[1].ID(), Requester: n.ID(), Price: 5, Created: now.UnixMilli()}
+	body := canon.MustMarshal(forged)
+	sig, _ := r.sg.Sign(append([]byte(canon.Domain(market.KindBid)), body...))
+	r.send(t, n, ProtoBid, frame(canon.Envelope{Kind: market.KindBid, Body: body, Sig: sig}.Encode()))
+	// Garbage, and a frame announcing 1 GB.
+	r.send(t, n, ProtoBid, frame([]byte("not cbor at all")))
+	r.send(t, n, ProtoBid, binary.AppendUvarint(nil, 1<<30))
+	// A stale bid, correctly signed by the rogue itself.
+	stale, _ := canon.Seal(r.sg, market.KindBid, market.Bid{Job: "j1", Attempt: 1, Provider: r.sg.ID(), Requester: n.ID(),
+		Price: 5, Created: now.Add(-time.Hour).UnixMilli()})
+	r.send(t, n, ProtoBid, frame(stale.Encode()))
+	// An award from a stranger for a bid never made.
+	award, _ := canon.Seal(r.sg, market.KindAward, market.Award{Job: "j9", Attempt: 1, Requester: r.sg.ID(), Provider: n.ID(),
+		Price: 5, ResultBy: now.Add(time.Minute).UnixMilli(), Created: now.UnixMilli()})
+	r.send(t, n, ProtoAward, frame(award.Encode()))
+
+	// Calls for bids: one valid, the same job and attempt re-signed (a
+	// replay), and a stale one.
+	topic, err := r.ps.Join(market.RuntimeWasm.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the rogue to see the node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	call := market.CallForBids{Job: "jr", Attempt: 1, Requester: r.sg.ID(), Invitees: []string{n.ID()}, WindowMs: 1000,
+		Needs: market.Needs{Capabilities: []market.Capability{market.RuntimeWasm}, MemoryBytes: 1 << 20, TimeoutMs: 1000,
+			Module: canon.BlobCID(samples.Hello).String(), ModuleBytes: int64(len(samples.Hello)), MaxPrice: 100}}
+	for i, created := range []time.Time{now, now.Add(time.Millisecond), now.Add(-time.Hour)} {
+		c := call
+		c.Created = created.UnixMilli()
+		if i == 2 {
+			c.Job = "jstale"
+		}
+		env, _ := canon.Seal(r.sg, market.KindCall, c)
+		if err := topic.Publish(t.Context(), env.Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"bid/bad_signature", "bid/malformed", "bid/unreadable", "bid/stale", "award/rejected",
+		"call/replayed", "call/stale"}
+	waitFor(t, 10*time.Second, "every bad message to be counted", func() bool {
+		drops := n.Drops()
+		for _, w := range want {
+			if drops[w] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job = wait(t, c, job.ID); job.State != api.StateCompleted {
+		t.Fatalf("job after bad messages ended %s (%+v)", job.State, job.Error)
+	}
+	st, err := c.Status(t.Context())
+	if err != nil || st.Dropped["bid/bad_signature"] == 0 {
+		t.Fatalf("status should report drops: %v %v", st.Dropped, err)
+	}
+}
+
+func frame(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+
+var _ = context.Background

@@ -1,0 +1,73 @@
+package node
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// A node's job history survives a restart: finished jobs are read back
+// from the job store, with their events, and idempotency keys still hold.
+func TestJobHistorySurvivesRestart(t *testing.T) {
+	home := shortDir(t)
+	cfg := DevnetConfig()
+	start := func() *Node {
+		n, err := New(t.Context(), Options{Home: home, Config: cfg, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	stop := func(n *Node) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := start()
+	req := api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 10, IdempotencyKey: "once"}
+	job, _, err := n.Submit(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Alone, the node finds no provider: the job fails, and is stored.
+	job, err = n.Wait(t.Context(), job.ID)
+	if err != nil || job.State != api.StateFailed {
+		t.Fatalf("got %s %v, want failed (no providers)", job.State, err)
+	}
+	stop(n)
+
+	n = start()
+	defer stop(n)
+	got, err := n.Job(t.Context(), job.ID)
+	if err != nil || got.State != api.StateFailed || got.Error == nil || got.Error.Code != "no_providers" {
+		t.Fatalf("after restart: %+v %v", got, err)
+	}
+	past, ch, err := n.Events(t.Context(), job.ID)
+	if err != nil || len(past) == 0 || !past[len(past)-1].State.Terminal() {
+		t.Fatalf("events after restart: %d, %v", len(past), err)
+	}
+	if _, open := <-ch; open {
+		t.Fatal("event stream of a finished job must be closed")
+	}
+	list, err := n.Jobs(t.Context(), api.JobFilter{})
+	if err != nil || len(list) != 1 || list[0].ID != job.ID {
+		t.Fatalf("list after restart: %+v %v", list, err)
+	}
+	again, created, err := n.Submit(t.Context(), req)
+	if err != nil || created || again.ID != job.ID {
+		t.Fatalf("same idempotency key after restart: %s created=%v %v; want job %s again", again.ID, created, err, job.ID)
+	}
+	req.Args = []string{"other"}
+	if _, _, err := n.Submit(t.Context(), req); !api.IsCode(err, api.CodeIdempotencyUsed) {
+		t.Fatalf("other spec, same key after restart: %v", err)
+	}
+	st, _ := n.Status(t.Context())
+	if st.Jobs[api.StateFailed] != 1 {
+		t.Fatalf("status counts %v, want 1 failed", st.Jobs)
+	}
+}

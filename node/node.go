@@ -1,0 +1,403 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/wasm"
+	"github.com/hayek-market/hayek/market"
+)
+
+// Version is the software version announced in offers and user agents.
+var Version = "0.1.0-dev"
+
+// Protocol IDs of hayek's streams.
+const (
+	ProtoOffer  protocol.ID = "/hayek/offer/1.0.0"
+	ProtoBid    protocol.ID = "/hayek/bid/1.0.0"
+	ProtoAward  protocol.ID = "/hayek/award/1.0.0"
+	ProtoResult protocol.ID = "/hayek/result/1.0.0"
+	ProtoData   protocol.ID = "/hayek/data/1.0.0"
+	ProtoPing   protocol.ID = "/hayek/ping/1.0.0"
+	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
+	DHTPrefix protocol.ID = "/hayek"
+)
+
+// Frame caps per protocol.
+const (
+	maxOfferFrame  = 16 << 10
+	maxBidFrame    = 8 << 10
+	maxAwardFrame  = 256 << 10 // args, env and input lists
+	maxAckFrame    = 4 << 10
+	maxResultFrame = 2 << 20 // the signed result plus inline blobs
+	maxDataReq     = 4 << 10
+	inlineBlobMax  = 64 << 10 // blobs up to this size travel inside the result
+	inlineTotalMax = 1 << 20
+)
+
+// Options are what New needs beyond the config. Zero values take the
+// documented defaults.
+type Options struct {
+	Home     string         // node home: identity, blobs, caches, socket
+	Config   Config         // DefaultConfig() if zero
+	Key      crypto.PrivKey // loaded or created in Home if nil
+	Executor exec.Executor  // a wasm executor caching under Home if nil
+	Logger   *slog.Logger   // discards if nil
+	Now      func() time.Time
+	Seed     uint64 // seeds tie-breaks and job IDs; random if 0
+}
+
+// Node is one hayek peer: a libp2p host with the DHT and gossipsub, a
+// provider that sells compute, and a requester that runs auctions for its
+// local agents. Create it with New, close it with Close.
+type Node struct {
+	cfg   Config
+	home  string
+	log   *slog.Logger
+	now   func() time.Time
+	start time.Time
+
+	host     host.Host
+	dht      *dht.IpfsDHT
+	ps       *pubsub.PubSub
+	signer   *signer
+	verifier *verifier
+	blobs    *blobStore
+	exec     exec.Executor
+	ownExec  bool
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	gossip    *gossip
+	disc      *discovery
+	offers    *offerService
+	requester *requester
+	provider  *providerService
+	jobs      *jobStore
+	drops     *dropCounter
+
+	ctx     context.Context // lives until Close; background work derives from it
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closing atomic.Bool
+	closed  chan struct{}
+}
+
+// New starts a node: it listens, joins the DHT through the bootstrap peers,
+// subscribes to the topics of what it sells and advertises its offer. The
+// node runs until Close; ctx only bounds startup.
+func New(ctx context.Context, o Options) (*Node, error) {
+	if o.Home == "" {
+		return nil, errors.New("node: Options.Home is required")
+	}
+	cfg := o.Config
+	if cfg.Network.Listen == nil {
+		cfg = DefaultConfig()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Home, 0o700); err != nil {
+		return nil, fmt.Errorf("node: create home %s: %w", o.Home, err)
+	}
+	key := o.Key
+	if key == nil {
+		var err error
+		if key, _, err = LoadOrCreateIdentity(o.Home); err != nil {
+			return nil, err
+		}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	sg, err := newSigner(key)
+	if err != nil {
+		return nil, fmt.Errorf("node: identity: %w", err)
+	}
+	blobs, err := newBlobStore(filepath.Join(o.Home, "blobs"), 256<<20)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg: cfg, home: o.Home, log: log.With("peer", shortID(sg.ID())), now: now, start: now(),
+		signer: sg, verifier: newVerifier(), blobs: blobs,
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		drops:  newDropCounter(),
+		closed: make(chan struct{}),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			n.teardown()
+		}
+	}()
+
+	if o.Executor != nil {
+		n.exec = o.Executor
+	} else if cfg.Provider.Sell {
+		wc := wasm.DefaultConfig()
+		wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
+		wc.MaxCachedModules = cfg.Provider.ModuleCache
+		if n.exec, err = wasm.New(ctx, wc); err != nil {
+			return nil, fmt.Errorf("node: wasm executor: %w", err)
+		}
+		n.ownExec = true
+	}
+
+	if n.host, err = newHost(cfg, key); err != nil {
+		return nil, err
+	}
+	var boot []peer.AddrInfo
+	for _, a := range cfg.Network.Bootstrap {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return nil, fmt.Errorf("node: bootstrap %q: %w", a, err)
+		}
+		if ai.ID != n.host.ID() {
+			boot = append(boot, *ai)
+		}
+	}
+	n.dht, err = dht.New(n.ctx, n.host,
+		dht.Mode(dht.ModeServer),
+		dht.ProtocolPrefix(DHTPrefix),
+		dht.BootstrapPeers(boot...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("node: DHT: %w", err)
+	}
+	if n.gossip, err = newGossip(n); err != nil {
+		return nil, err
+	}
+	n.disc = newDiscovery(n)
+	n.offers = newOfferService(n)
+	n.requester = newRequester(n)
+	if n.jobs, err = openJobStore(filepath.Join(o.Home, "jobs")); err != nil {
+		return nil, err
+	}
+	if err := n.requester.open(n.jobs); err != nil {
+		return nil, err
+	}
+	n.provider = newProviderService(n)
+	n.host.SetStreamHandler(ProtoOffer, n.offers.handle)
+	n.host.SetStreamHandler(ProtoBid, n.requester.handleBid)
+	n.host.SetStreamHandler(ProtoResult, n.requester.handleResult)
+	n.host.SetStreamHandler(ProtoAward, n.provider.handleAward)
+	n.host.SetStreamHandler(ProtoData, n.handleData)
+	n.host.SetStreamHandler(ProtoPing, handlePing)
+
+	// Join the network: connect to bootstrap peers (in parallel, tolerating
+	// failures: a node must start even when a bootstrap peer is down).
+	var wg sync.WaitGroup
+	var connected atomic.Int32
+	for _, ai := range boot {
+		wg.Add(1)
+		go func(ai peer.AddrInfo) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := n.host.Connect(cctx, ai); err != nil {
+				n.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "err", err)
+				return
+			}
+			connected.Add(1)
+		}(ai)
+	}
+	wg.Wait()
+	if len(boot) > 0 && connected.Load() == 0 {
+		n.log.Warn("no bootstrap peer reachable; running alone until a peer connects")
+	}
+	if err := n.dht.Bootstrap(n.ctx); err != nil {
+		return nil, fmt.Errorf("node: DHT bootstrap: %w", err)
+	}
+	if cfg.Provider.Sell {
+		if err := n.provider.start(); err != nil {
+			return nil, err
+		}
+		n.offers.start()
+	}
+	n.disc.start()
+	n.requester.watchConnections()
+	ok = true
+	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
+	return n, nil
+}
+
+func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
+	cm, err := connmgr.NewConnManager(cfg.Network.ConnLow, cfg.Network.ConnHigh, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("node: connection manager: %w", err)
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	// hayek's own protocols: a generous but finite number of streams.
+	for _, p := range []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing} {
+		limits.AddProtocolLimit(p, rcmgr.BaseLimit{Streams: 4096, StreamsInbound: 2048, StreamsOutbound: 2048, Memory: 256 << 20},
+			rcmgr.BaseLimitIncrease{})
+		limits.AddProtocolPeerLimit(p, rcmgr.BaseLimit{Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 64 << 20},
+			rcmgr.BaseLimitIncrease{})
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+	if err != nil {
+		return nil, fmt.Errorf("node: resource manager: %w", err)
+	}
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.Network.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.UserAgent("hayek/"+Version),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("node: libp2p host (listen %v): %w", cfg.Network.Listen, err)
+	}
+	return h, nil
+}
+
+// ID is the node's peer ID.
+func (n *Node) ID() string { return n.signer.ID() }
+
+// PeerID is the node's libp2p peer ID.
+func (n *Node) PeerID() peer.ID { return n.host.ID() }
+
+// Addrs are the node's listen addresses, each ending in /p2p/<peer ID> so
+// another node can bootstrap from them.
+func (n *Node) Addrs() []string {
+	var out []string
+	for _, a := range n.host.Addrs() {
+		out = append(out, a.String()+"/p2p/"+n.host.ID().String())
+	}
+	return out
+}
+
+// Host is the libp2p host, for tests and the devnet.
+func (n *Node) Host() host.Host { return n.host }
+
+// Config is the node's configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// Connect dials a peer by multiaddr (ending in /p2p/<peer ID>).
+func (n *Node) Connect(ctx context.Context, addr string) error {
+	ai, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		return fmt.Errorf("node: %q is not a peer address: %w", addr, err)
+	}
+	return n.host.Connect(ctx, *ai)
+}
+
+func (n *Node) randUint64() uint64 {
+	n.rngMu.Lock()
+	defer n.rngMu.Unlock()
+	return n.rng.Uint64()
+}
+
+// Close stops the node gracefully: it withdraws its offer (peers asking are
+// told "withdrawn"), stops reproviding, declines new work, lets running jobs
+// finish until ctx ends, fails its own unfinished jobs, and closes the host.
+func (n *Node) Close(ctx context.Context) error {
+	if !n.closing.CompareAndSwap(false, true) {
+		<-n.closed
+		return nil
+	}
+	defer close(n.closed)
+	n.offers.withdraw()
+	n.provider.drain(ctx)
+	n.requester.shutdown(ctx)
+	return n.teardown()
+}
+
+// teardown releases everything New acquired, in reverse order.
+func (n *Node) teardown() error {
+	n.cancel()
+	n.wg.Wait()
+	if n.requester != nil {
+		n.requester.wg.Wait() // job goroutines write to the job store as they end
+	}
+	var errs []error
+	if n.dht != nil {
+		errs = append(errs, n.dht.Close())
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	if n.jobs != nil {
+		errs = append(errs, n.jobs.close())
+	}
+	if n.ownExec && n.exec != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, n.exec.Close(ctx))
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+// Closing reports whether Close has begun.
+func (n *Node) Closing() bool { return n.closing.Load() }
+
+// offerFor builds this node's offer from its config.
+func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer {
+	p := n.cfg.Provider
+	caps := make([]market.Capability, len(p.Capabilities))
+	for i, c := range p.Capabilities {
+		caps[i] = market.Capability(c)
+	}
+	return market.Offer{
+		Provider: n.ID(), Seq: seq, Capabilities: caps, Pricing: p.Pricing,
+		Limits: market.Limits{
+			MaxMemoryBytes: int64(p.MaxMemory), MaxTimeoutMs: time.Duration(p.MaxTimeout).Milliseconds(),
+			MaxModuleBytes: int64(p.MaxModule), MaxInputBytes: int64(p.MaxInput), MaxOutputBytes: int64(p.MaxOutput),
+			Slots: p.Slots,
+		},
+		Version: Version, Created: now.UnixMilli(),
+		Expires: now.Add(time.Duration(n.cfg.Network.OfferTTL)).UnixMilli(), Withdrawn: withdrawn,
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 10 {
+		return id[len(id)-6:]
+	}
+	return id
+}

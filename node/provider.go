@@ -1,0 +1,566 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+)
+
+// How long a provider keeps a finished run's outputs servable to its
+// requester, and how many finished runs it remembers.
+const (
+	runRetention  = 10 * time.Minute
+	maxKeptRuns   = 4096
+	maxCallWorker = 256
+)
+
+// providerService sells this node's compute: it answers calls for bids on
+// the topics it subscribes to, accepts awards that match its bids, fetches
+// module and inputs from the requester, runs the job in the executor and
+// delivers a signed result.
+type providerService struct {
+	n       *Node
+	workers chan struct{} // bounds concurrent answers to calls
+
+	mu       sync.Mutex
+	policy   *market.Provider
+	running  int
+	runs     map[runKey]*provRun
+	finished []runKey // oldest first
+	draining atomic.Bool
+	runWG    sync.WaitGroup
+}
+
+type runKey struct {
+	requester, job string
+	attempt        uint32
+}
+
+type provRun struct {
+	key      runKey
+	award    market.Award
+	awardCID string
+	bid      market.Bid
+	received time.Time
+	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	outputs  map[string]bool // blobs the requester may fetch
+	finished time.Time
+}
+
+func newProviderService(n *Node) *providerService {
+	pc := market.DefaultProviderConfig(n.ID())
+	pc.StartBaseMs = time.Duration(n.cfg.Provider.StartBase).Milliseconds()
+	pc.BidUnasked = n.cfg.Provider.BidUnasked
+	return &providerService{n: n, policy: market.NewProvider(pc, n.signer), runs: map[runKey]*provRun{},
+		workers: make(chan struct{}, maxCallWorker)}
+}
+
+// start subscribes to the auction topic of every capability sold.
+func (p *providerService) start() error {
+	for _, c := range p.n.cfg.Provider.Capabilities {
+		if err := p.n.gossip.subscribe(market.Capability(c), p.onCall); err != nil {
+			return err
+		}
+	}
+	n := p.n
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				p.expire(n.now())
+			}
+		}
+	}()
+	return nil
+}
+
+// Running is the number of jobs this node runs now.
+func (p *providerService) Running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
+func (p *providerService) onCall(from peer.ID, dc *decodedCall) {
+	n := p.n
+	if dc.call.Requester == n.ID() && !n.cfg.Requester.AllowSelf {
+		return
+	}
+	select {
+	case p.workers <- struct{}{}:
+	default:
+		n.drops.add("call/overloaded")
+		return
+	}
+	go func() {
+		defer func() { <-p.workers }()
+		p.answer(dc)
+	}()
+}
+
+// answer bids on or declines a call, straight to its requester.
+func (p *providerService) answer(dc *decodedCall) {
+	n := p.n
+	offer, ok := n.offers.Offer()
+	if !ok {
+		return
+	}
+	if p.draining.Load() {
+		offer.Withdrawn = true
+	}
+	now := n.now()
+	p.mu.Lock()
+	load := market.Load{Running: p.running, Slots: n.cfg.Provider.Slots}
+	env, send, err := p.policy.Answer(now, offer, dc.call, dc.cid, load, p.prep(dc.call.Needs))
+	p.mu.Unlock()
+	if err != nil {
+		n.log.Error("cannot answer call", "err", err)
+		return
+	}
+	if !send {
+		return
+	}
+	pid, err := decodePeer(dc.call.Requester)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	st, err := n.host.NewStream(ctx, pid, ProtoBid)
+	if err != nil {
+		n.log.Debug("cannot reach requester to bid", "requester", shortID(dc.call.Requester), "err", err)
+		return
+	}
+	st.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := writeFrame(st, env.Encode()); err != nil {
+		st.Reset()
+		return
+	}
+	st.Close()
+}
+
+// prep estimates what must happen before a job with these needs starts
+// here: inputs are always fetched (the call does not name them), the module
+// only when not stored, and compiled only when the executor has not got it
+// ready.
+func (p *providerService) prep(needs market.Needs) market.Prep {
+	n := p.n
+	pr := market.Prep{FetchBytes: needs.InputBytes}
+	if !n.blobs.Has(needs.Module) {
+		pr.FetchBytes += needs.ModuleBytes
+	}
+	if w, ok := n.exec.(exec.Warmer); !ok || !w.Warm(needs.Module) {
+		pr.PrepareBytes = needs.ModuleBytes
+	}
+	return pr
+}
+
+// handleAward receives awards (answered with a signed ack) and cancels.
+func (p *providerService) handleAward(st network.Stream) {
+	n := p.n
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(10 * time.Second))
+	b, err := readFrame(bufio.NewReader(st), maxAwardFrame)
+	if err != nil {
+		n.drops.add("award/unreadable")
+		st.Reset()
+		return
+	}
+	env, err := canon.DecodeEnvelope(b)
+	if err != nil {
+		n.drops.add("award/malformed")
+		return
+	}
+	switch env.Kind {
+	case market.KindCancel:
+		var c market.Cancel
+		if err := env.Open(n.verifier, market.KindCancel, &c); err != nil {
+			n.drops.add(dropReason("cancel", err))
+			return
+		}
+		p.mu.Lock()
+		run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
+		p.mu.Unlock()
+		if run == nil || run.awardCID != c.Award {
+			n.drops.add("cancel/unknown_run")
+			return
+		}
+		run.cancel()
+		return
+	case market.KindAward:
+	default:
+		n.drops.add("award/wrong_kind")
+		return
+	}
+	var a market.Award
+	if err := env.Open(n.verifier, market.KindAward, &a); err != nil {
+		n.drops.add(dropReason("award", err))
+		return
+	}
+	now := n.now()
+	awardCID := env.CID()
+	ack := func(accept bool, reason string) {
+		aenv, err := canon.Seal(n.signer, market.KindAck, market.Ack{Job: a.Job, Attempt: a.Attempt, Award: awardCID,
+			Provider: n.ID(), Requester: a.Requester, Accept: accept, Reason: reason, Created: n.now().UnixMilli()})
+		if err != nil {
+			st.Reset()
+			return
+		}
+		if err := writeFrame(st, aenv.Encode()); err != nil {
+			st.Reset()
+		}
+	}
+	if err := market.Fresh(a.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
+		n.drops.add("award/stale")
+		ack(false, err.Error())
+		return
+	}
+	if a.ResultBy <= now.UnixMilli() {
+		n.drops.add("award/expired")
+		ack(false, "the award's result deadline has already passed")
+		return
+	}
+	p.mu.Lock()
+	if p.draining.Load() {
+		p.mu.Unlock()
+		ack(false, "the provider is shutting down")
+		return
+	}
+	if p.running >= n.cfg.Provider.Slots {
+		p.mu.Unlock()
+		ack(false, "busy: all slots in use")
+		return
+	}
+	bid, err := p.policy.CheckAward(a, n.verifier)
+	if err != nil {
+		p.mu.Unlock()
+		n.drops.add("award/rejected")
+		ack(false, err.Error())
+		return
+	}
+	ctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(a.ResultBy))
+	run := &provRun{key: runKey{a.Requester, a.Job, a.Attempt}, award: a, awardCID: awardCID, bid: bid,
+		received: now, cancel: cancel}
+	p.runs[run.key] = run
+	p.running++
+	p.runWG.Add(1)
+	p.mu.Unlock()
+	ack(true, "")
+	go p.execute(ctx, run)
+}
+
+// execute fetches, runs and delivers one awarded job.
+func (p *providerService) execute(ctx context.Context, run *provRun) {
+	n := p.n
+	defer p.runWG.Done()
+	defer func() {
+		run.cancel()
+		p.mu.Lock()
+		p.running--
+		p.finished = append(p.finished, run.key)
+		p.mu.Unlock()
+		run.mu.Lock()
+		run.finished = n.now()
+		// Only the outputs the requester may still fetch are kept: the
+		// award, with its signed bids and run spec, is done with.
+		run.award, run.bid = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}
+		run.mu.Unlock()
+	}()
+	a := run.award
+	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: n.ID(), Requester: a.Requester}
+	job, err := p.gather(ctx, run)
+	if err != nil {
+		if ctx.Err() != nil && n.ctx.Err() == nil && !deadlinePassed(ctx) {
+			return // cancelled by the requester: it wants no result
+		}
+		res.Status, res.Error = market.StatusFetchFailed, err.Error()
+		p.deliver(ctx, run, res, nil)
+		return
+	}
+	startedAfter := n.now().Sub(run.received)
+	res.StartedAfterMs = startedAfter.Milliseconds()
+	res.StartHeld = res.StartedAfterMs <= run.bid.StartWithinMs
+	out, err := n.exec.Run(ctx, job)
+	if ctx.Err() != nil && !deadlinePassed(ctx) && n.ctx.Err() == nil {
+		return // cancelled by the requester
+	}
+	if err != nil {
+		res.Status, res.Error = market.StatusInternal, err.Error()
+		p.deliver(ctx, run, res, nil)
+		return
+	}
+	res.Status = market.Status(out.Status)
+	res.ExitCode, res.Error = out.ExitCode, out.Error
+	res.Usage = market.Usage{WallUs: out.Usage.Wall.Microseconds(), MemoryBytes: out.Usage.MemoryBytes}
+	var blobs [][]byte
+	var inlined int
+	keep := func(b []byte) (market.Blob, error) {
+		c, err := n.blobs.PutBytes(b)
+		if err != nil {
+			return market.Blob{}, err
+		}
+		run.mu.Lock()
+		if run.outputs == nil {
+			run.outputs = map[string]bool{}
+		}
+		run.outputs[c.String()] = true
+		run.mu.Unlock()
+		if len(b) <= inlineBlobMax && inlined+len(b) <= inlineTotalMax {
+			blobs = append(blobs, b)
+			inlined += len(b)
+		}
+		return market.Blob{CID: c.String(), Size: int64(len(b))}, nil
+	}
+	var serr error
+	var bl market.Blob
+	if bl, serr = keep(out.Stdout); serr == nil {
+		res.Stdout = market.Stream{Blob: bl, Truncated: out.StdoutTruncated}
+		if bl, serr = keep(out.Stderr); serr == nil {
+			res.Stderr = market.Stream{Blob: bl, Truncated: out.StderrTruncated}
+		}
+	}
+	for _, f := range out.Outputs {
+		if serr != nil {
+			break
+		}
+		bl, serr = keep(f.Data)
+		res.Outputs = append(res.Outputs, market.Output{Name: f.Name, Blob: bl})
+	}
+	res.OutputsTruncated = out.Status == exec.StatusOutputLimit
+	if serr != nil {
+		res = market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: n.ID(), Requester: a.Requester,
+			Status: market.StatusInternal, Error: "cannot store outputs: " + serr.Error()}
+		blobs = nil
+	}
+	p.deliver(ctx, run, res, dedupe(blobs))
+}
+
+func deadlinePassed(ctx context.Context) bool { return errors.Is(ctx.Err(), context.DeadlineExceeded) }
+
+func dedupe(blobs [][]byte) [][]byte {
+	seen := map[string]bool{}
+	out := blobs[:0]
+	for _, b := range blobs {
+		c := canon.BlobCID(b).String()
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// gather assembles the executor's job, fetching what is not stored here.
+func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, error) {
+	n := p.n
+	a := run.award
+	get := func(b market.Blob) ([]byte, error) {
+		if data, err := n.blobs.Get(b.CID); err == nil {
+			return data, nil
+		}
+		data, err := n.fetchBlob(ctx, a.Requester, a.Job, b)
+		if err != nil {
+			return nil, err
+		}
+		if err := n.blobs.putKnown(b.CID, data); err != nil {
+			n.log.Warn("cannot cache fetched blob", "err", err)
+		}
+		return data, nil
+	}
+	type got struct {
+		i    int
+		data []byte
+		err  error
+	}
+	wants := []market.Blob{a.Run.Module}
+	if a.Run.Stdin != nil {
+		wants = append(wants, *a.Run.Stdin)
+	}
+	for _, in := range a.Run.Inputs {
+		wants = append(wants, in.Blob)
+	}
+	results := make([][]byte, len(wants))
+	ch := make(chan got, len(wants))
+	for i, w := range wants {
+		go func() {
+			d, err := get(w)
+			ch <- got{i, d, err}
+		}()
+	}
+	var firstErr error
+	for range wants {
+		g := <-ch
+		if g.err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("fetch %s: %w", wants[g.i].CID, g.err)
+		}
+		results[g.i] = g.data
+	}
+	if firstErr != nil {
+		return exec.Job{}, firstErr
+	}
+	job := exec.Job{
+		ID: a.Job, ModuleCID: a.Run.Module.CID, Module: results[0], Args: a.Run.Args, Env: a.Run.Env,
+		Limits: exec.Limits{
+			MemoryBytes: a.Run.MemoryBytes, Timeout: time.Duration(a.Run.TimeoutMs) * time.Millisecond,
+			StdoutBytes: min(a.Run.MaxOutputBytes, 16<<20), StderrBytes: min(a.Run.MaxOutputBytes, 1<<20),
+			OutputBytes: a.Run.MaxOutputBytes, OutputFiles: 1024,
+		},
+	}
+	i := 1
+	if a.Run.Stdin != nil {
+		job.Stdin = results[1]
+		i = 2
+	}
+	for k, in := range a.Run.Inputs {
+		job.Inputs = append(job.Inputs, exec.File{Name: in.Name, Data: results[i+k]})
+	}
+	return job, nil
+}
+
+// deliver seals the result and sends it until the requester confirms or
+// the award's deadline passes.
+func (p *providerService) deliver(ctx context.Context, run *provRun, res market.Result, blobs [][]byte) {
+	n := p.n
+	res.Created = n.now().UnixMilli()
+	env, err := canon.Seal(n.signer, market.KindResult, res)
+	if err != nil {
+		n.log.Error("cannot sign result", "err", err)
+		return
+	}
+	frame := canon.MustMarshal(resultDelivery{Result: env.Encode(), Blobs: blobs})
+	if len(frame) > maxResultFrame {
+		frame = canon.MustMarshal(resultDelivery{Result: env.Encode()})
+	}
+	// The run's own context may have ended with its time limit; delivery
+	// gets until the award's deadline, measured on the node's context.
+	dctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(run.award.ResultBy))
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		err := p.sendResult(dctx, run.award.Requester, frame)
+		if err == nil {
+			return
+		}
+		n.log.Debug("result delivery failed; retrying", "job", run.key.job, "err", err)
+		select {
+		case <-dctx.Done():
+			if n.ctx.Err() == nil {
+				n.log.Warn("result not delivered by the deadline", "job", run.key.job, "err", err)
+			}
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func (p *providerService) sendResult(ctx context.Context, to string, frame []byte) error {
+	n := p.n
+	pid, err := decodePeer(to)
+	if err != nil {
+		return err
+	}
+	st, err := n.host.NewStream(ctx, pid, ProtoResult)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := writeFrame(st, frame); err != nil {
+		st.Reset()
+		return err
+	}
+	st.CloseWrite()
+	b, err := readFrame(bufio.NewReader(st), 4<<10)
+	if err != nil {
+		st.Reset()
+		return err
+	}
+	var rr resultReply
+	if err := canon.Unmarshal(b, &rr); err != nil {
+		return err
+	}
+	if !rr.OK {
+		// The requester read and refused it: resending will not help.
+		n.log.Warn("requester refused result", "reason", rr.Error)
+	}
+	return nil
+}
+
+// authorizeFetch reports whether peer may fetch blob c of job: only the
+// requester of a run, and only that run's outputs.
+func (p *providerService) authorizeFetch(job, peerID, c string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, run := range p.runs {
+		if k.job == job && k.requester == peerID {
+			run.mu.Lock()
+			ok := run.outputs[c]
+			run.mu.Unlock()
+			if ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// expire forgets finished runs after their retention.
+func (p *providerService) expire(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.policy.Expire(now)
+	keep := p.finished[:0]
+	for i, k := range p.finished {
+		run := p.runs[k]
+		if run == nil {
+			continue
+		}
+		run.mu.Lock()
+		old := now.Sub(run.finished) > runRetention
+		run.mu.Unlock()
+		if old || len(p.finished)-i > maxKeptRuns {
+			delete(p.runs, k)
+			continue
+		}
+		keep = append(keep, k)
+	}
+	p.finished = keep
+}
+
+// drain stops taking work and waits for running jobs until ctx ends, then
+// cancels what is left.
+func (p *providerService) drain(ctx context.Context) {
+	p.draining.Store(true)
+	done := make(chan struct{})
+	go func() { p.runWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.mu.Lock()
+		for _, r := range p.runs {
+			r.cancel()
+		}
+		p.mu.Unlock()
+		<-done
+	}
+}

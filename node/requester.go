@@ -1,0 +1,756 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// maxRetainedJobs bounds the finished jobs kept in memory; older ones live
+// on in the job store only, so memory stays flat however many jobs run.
+const maxRetainedJobs = 256
+
+// requester runs this node's side of its agents' jobs: one goroutine per
+// job drives a market.Job machine, carrying out what it asks (discovery,
+// publishing calls, sending awards) and feeding it the bids, declines, acks
+// and results that arrive on streams.
+type requester struct {
+	n     *Node
+	cfg   market.JobConfig
+	store *jobStore
+
+	mu       sync.Mutex
+	jobs     map[string]*reqJob // live jobs and the most recent finished ones
+	idem     map[string]string  // idempotency key → job ID, live jobs
+	order    []string           // finished job IDs in memory, oldest first
+	finished map[api.JobState]int
+	wg       sync.WaitGroup
+}
+
+type reqJob struct {
+	id      string
+	spec    market.JobSpec
+	digest  string
+	idemKey string
+	machine *market.Job // owned by the job's goroutine
+	in      chan func(now time.Time)
+	done    chan struct{}
+
+	mu      sync.Mutex
+	view    api.Job
+	events  []api.Event
+	subs    map[chan api.Event]struct{}
+	result  *api.Result
+	winner  string          // provider holding the current award
+	allowed map[string]bool // blobs the winner may fetch
+}
+
+// lostGrace is how long a winner may be disconnected before its job is
+// re-auctioned: long enough to ride out a redial, short against a crash.
+const lostGrace = 2 * time.Second
+
+// watchConnections faults the awards of providers whose last connection
+// closed and did not come back within lostGrace.
+func (r *requester) watchConnections() {
+	n := r.n
+	n.host.Network().Notify(&network.NotifyBundle{
+		DisconnectedF: func(nw network.Network, c network.Conn) {
+			p := c.RemotePeer()
+			if nw.Connectedness(p) == network.Connected {
+				return
+			}
+			go func() {
+				t := time.NewTimer(lostGrace)
+				defer t.Stop()
+				select {
+				case <-n.ctx.Done():
+					return
+				case <-t.C:
+				}
+				if n.host.Network().Connectedness(p) == network.Connected {
+					return
+				}
+				r.faultWinner(p.String(), fmt.Sprintf("lost connection for more than %v", lostGrace))
+			}()
+		},
+	})
+}
+
+// faultWinner reports a fault on every job awarded to peer.
+func (r *requester) faultWinner(peerID, reason string) {
+	r.mu.Lock()
+	var hit []string
+	for id, j := range r.jobs {
+		j.mu.Lock()
+		if j.winner == peerID {
+			hit = append(hit, id)
+		}
+		j.mu.Unlock()
+	}
+	r.mu.Unlock()
+	for _, id := range hit {
+		r.deliver(id, "fault", func(m *market.Job, now time.Time) { m.Fault(now, peerID, reason) })
+	}
+}
+
+func newRequester(n *Node) *requester {
+	rc := n.cfg.Requester
+	cfg := market.DefaultJobConfig(n.ID())
+	cfg.BidWindow = time.Duration(rc.BidWindow)
+	cfg.MaxInvitees = rc.MaxInvitees
+	cfg.AckTimeout = time.Duration(rc.AckTimeout)
+	cfg.ResultGrace = time.Duration(rc.ResultGrace)
+	cfg.MaxAttempts = rc.MaxAttempts
+	cfg.AllowSelf = rc.AllowSelf
+	return &requester{n: n, cfg: cfg, jobs: map[string]*reqJob{}, idem: map[string]string{}}
+}
+
+// open attaches the job store and counts what it holds.
+func (r *requester) open(store *jobStore) error {
+	counts, err := store.counts()
+	if err != nil {
+		return fmt.Errorf("node: job store: %w", err)
+	}
+	r.store, r.finished = store, counts
+	return nil
+}
+
+var jobIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func (r *requester) newID() string {
+	var b [10]byte
+	binary.BigEndian.PutUint64(b[:8], r.n.randUint64())
+	binary.BigEndian.PutUint16(b[8:], uint16(r.n.randUint64()))
+	return "j" + jobIDEncoding.EncodeToString(b[:])
+}
+
+// submit starts a validated spec as a job, honouring its idempotency key.
+func (r *requester) submit(spec market.JobSpec, idemKey string) (*reqJob, bool, error) {
+	if r.n.closing.Load() {
+		return nil, false, api.Errorf(api.CodeUnavailable, "the node is shutting down; submit to another node or restart it")
+	}
+	digest := spec.Digest()
+	now := r.n.now()
+	r.mu.Lock()
+	if idemKey != "" {
+		if id, ok := r.idem[idemKey]; ok {
+			j := r.jobs[id]
+			r.mu.Unlock()
+			if j.digest != digest {
+				return nil, false, api.Errorf(api.CodeIdempotencyUsed, "idempotency key %q was used for job %s with a different spec; use a new key", idemKey, id)
+			}
+			return j, false, nil
+		}
+		if id, err := r.store.idem(idemKey); err != nil || id != "" {
+			r.mu.Unlock()
+			if err != nil {
+				return nil, false, err
+			}
+			sj, err := r.store.get(id)
+			if err != nil || sj == nil {
+				return nil, false, fmt.Errorf("node: idempotency key %q names job %s, which cannot be read: %v", idemKey, id, err)
+			}
+			if sj.Digest != digest {
+				return nil, false, api.Errorf(api.CodeIdempotencyUsed, "idempotency key %q was used for job %s with a different spec; use a new key", idemKey, id)
+			}
+			return &reqJob{id: id, view: sj.Job, done: closedChan, result: sj.Result, events: sj.Events}, false, nil
+		}
+	}
+	id := r.newID()
+	j := &reqJob{
+		id: id, spec: spec, digest: digest, idemKey: idemKey,
+		in: make(chan func(time.Time), 256), done: make(chan struct{}), subs: map[chan api.Event]struct{}{},
+	}
+	j.machine = market.NewJob(id, spec, r.cfg, r.n.signer, nil, newJobRand(r.n.randUint64()), now)
+	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
+		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now}
+	r.jobs[id] = j
+	if idemKey != "" {
+		r.idem[idemKey] = id
+	}
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go r.run(j)
+	return j, true, nil
+}
+
+func (r *requester) job(id string) *reqJob {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.jobs[id]
+}
+
+// deliver hands an input to a job's goroutine; inputs for unknown or
+// finished jobs, or beyond a job's queue, are dropped and counted.
+func (r *requester) deliver(id, what string, f func(m *market.Job, now time.Time)) bool {
+	j := r.job(id)
+	if j == nil {
+		r.n.drops.add(what + "/unknown_job")
+		return false
+	}
+	select {
+	case <-j.done:
+		r.n.drops.add(what + "/job_finished")
+		return false
+	case j.in <- func(now time.Time) { f(j.machine, now) }:
+		return true
+	default:
+		r.n.drops.add(what + "/job_busy")
+		return false
+	}
+}
+
+// run drives one job until it is terminal.
+func (r *requester) run(j *reqJob) {
+	defer r.wg.Done()
+	n := r.n
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		rd := j.machine.Ready()
+		r.carryOut(j, rd)
+		r.syncView(j)
+		if rd.Done != nil {
+			r.finish(j, rd.Done)
+			return
+		}
+		var tick <-chan time.Time
+		if nt := j.machine.NextTimer(); !nt.IsZero() {
+			timer.Reset(max(nt.Sub(n.now()), 0))
+			tick = timer.C
+		}
+		select {
+		case f := <-j.in:
+			f(n.now())
+		case <-tick:
+			j.machine.Tick(n.now())
+		case <-n.ctx.Done():
+			j.machine.Cancel(n.now(), "the node shut down")
+		}
+	}
+}
+
+// carryOut performs what the machine asked for. Network sends run in their
+// own goroutines and report back as inputs.
+func (r *requester) carryOut(j *reqJob, rd market.Ready) {
+	n := r.n
+	if rd.Discover {
+		caps := j.spec.AllCapabilities()
+		go func() {
+			ctx, cancel := context.WithTimeout(n.ctx, 15*time.Second)
+			defer cancel()
+			cands, err := n.disc.Candidates(ctx, caps)
+			if err != nil {
+				n.log.Warn("discovery failed", "job", j.id, "err", err)
+			}
+			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
+		}()
+	}
+	for _, env := range rd.Calls {
+		if err := n.gossip.publish(n.ctx, env, j.spec.Runtime); err != nil {
+			n.log.Warn("cannot publish call for bids", "job", j.id, "err", err)
+		}
+	}
+	for _, o := range rd.Awards {
+		j.mu.Lock()
+		j.winner = o.To
+		j.allowed = map[string]bool{j.spec.Module.CID: true}
+		if j.spec.Stdin != nil {
+			j.allowed[j.spec.Stdin.CID] = true
+		}
+		for _, in := range j.spec.Inputs {
+			j.allowed[in.CID] = true
+		}
+		j.mu.Unlock()
+		go r.sendAward(j, o)
+	}
+	for _, o := range rd.Cancels {
+		j.mu.Lock()
+		if j.winner == o.To {
+			j.winner, j.allowed = "", nil
+		}
+		j.mu.Unlock()
+		go r.sendCancel(o)
+	}
+	if len(rd.Events) > 0 {
+		j.mu.Lock()
+		for _, e := range rd.Events {
+			ae := api.Event{Seq: int64(len(j.events) + 1), Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
+				Attempt: e.Attempt, Provider: e.Provider, Price: e.Price, Reason: e.Reason, Message: e.Message,
+				Invitees: e.Invitees, StartWithinMs: e.StartWithinMs, Status: string(e.Status), ExitCode: e.ExitCode}
+			j.events = append(j.events, ae)
+			for ch := range j.subs {
+				select {
+				case ch <- ae:
+				default:
+					// A subscriber that cannot keep up is cut off; it
+					// resumes from its last event ID.
+					delete(j.subs, ch)
+					close(ch)
+				}
+			}
+		}
+		j.mu.Unlock()
+	}
+}
+
+// sendAward delivers an award and waits for the signed acknowledgement.
+func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
+	n := r.n
+	ack, err := func() (market.Ack, error) {
+		pid, err := decodePeer(o.To)
+		if err != nil {
+			return market.Ack{}, err
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, r.cfg.AckTimeout)
+		defer cancel()
+		st, err := n.host.NewStream(ctx, pid, ProtoAward)
+		if err != nil {
+			return market.Ack{}, fmt.Errorf("cannot reach the winner: %w", err)
+		}
+		defer st.Close()
+		dl, _ := ctx.Deadline()
+		st.SetDeadline(dl)
+		if err := writeFrame(st, o.Env.Encode()); err != nil {
+			st.Reset()
+			return market.Ack{}, fmt.Errorf("cannot send the award: %w", err)
+		}
+		st.CloseWrite()
+		b, err := readFrame(bufio.NewReader(st), maxAckFrame)
+		if err != nil {
+			st.Reset()
+			return market.Ack{}, fmt.Errorf("no acknowledgement: %w", err)
+		}
+		env, err := canon.DecodeEnvelope(b)
+		if err != nil {
+			n.drops.add("ack/malformed")
+			return market.Ack{}, fmt.Errorf("malformed acknowledgement: %w", err)
+		}
+		var a market.Ack
+		if err := env.Open(n.verifier, market.KindAck, &a); err != nil {
+			n.drops.add("ack/bad_signature")
+			return market.Ack{}, fmt.Errorf("bad acknowledgement: %w", err)
+		}
+		if a.Provider != o.To {
+			n.drops.add("ack/wrong_provider")
+			return market.Ack{}, fmt.Errorf("acknowledgement signed by %s", shortID(a.Provider))
+		}
+		return a, nil
+	}()
+	if err != nil {
+		r.deliver(j.id, "ack", func(m *market.Job, now time.Time) { m.Fault(now, o.To, err.Error()) })
+		return
+	}
+	r.deliver(j.id, "ack", func(m *market.Job, now time.Time) {
+		if err := m.Ack(now, ack); err != nil {
+			n.drops.add("ack/rejected")
+		}
+	})
+}
+
+// sendCancel tells a provider to stop, best effort.
+func (r *requester) sendCancel(o market.Outgoing) {
+	n := r.n
+	pid, err := decodePeer(o.To)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	st, err := n.host.NewStream(ctx, pid, ProtoAward)
+	if err != nil {
+		return
+	}
+	st.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := writeFrame(st, o.Env.Encode()); err != nil {
+		st.Reset()
+		return
+	}
+	st.Close()
+}
+
+// handleBid receives bids and declines from providers.
+func (r *requester) handleBid(st network.Stream) {
+	n := r.n
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(10 * time.Second))
+	b, err := readFrame(bufio.NewReader(st), maxBidFrame)
+	if err != nil {
+		n.drops.add("bid/unreadable")
+		st.Reset()
+		return
+	}
+	env, err := canon.DecodeEnvelope(b)
+	if err != nil {
+		n.drops.add("bid/malformed")
+		return
+	}
+	fresh := time.Duration(n.cfg.Gossip.Freshness)
+	switch env.Kind {
+	case market.KindBid:
+		var bid market.Bid
+		if err := env.Open(n.verifier, market.KindBid, &bid); err != nil {
+			n.drops.add(dropReason("bid", err))
+			return
+		}
+		if market.Fresh(bid.Created, n.now(), fresh) != nil {
+			n.drops.add("bid/stale")
+			return
+		}
+		r.deliver(bid.Job, "bid", func(m *market.Job, now time.Time) {
+			if err := m.Bid(now, bid, b); err != nil {
+				n.drops.add("bid/rejected")
+				n.log.Debug("bid rejected", "err", err)
+			}
+		})
+	case market.KindDecline:
+		var d market.Decline
+		if err := env.Open(n.verifier, market.KindDecline, &d); err != nil {
+			n.drops.add(dropReason("decline", err))
+			return
+		}
+		if market.Fresh(d.Created, n.now(), fresh) != nil {
+			n.drops.add("decline/stale")
+			return
+		}
+		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
+			if err := m.Decline(now, d); err != nil {
+				n.drops.add("decline/rejected")
+			}
+		})
+	default:
+		n.drops.add("bid/wrong_kind")
+	}
+}
+
+func dropReason(what string, err error) string {
+	if errors.Is(err, canon.ErrBadSignature) {
+		return what + "/bad_signature"
+	}
+	return what + "/malformed"
+}
+
+// resultDelivery is the frame on /hayek/result/1.0.0: the provider's
+// signed result and the blobs small enough to travel with it.
+type resultDelivery struct {
+	Result []byte   `cbor:"result"`
+	Blobs  [][]byte `cbor:"blobs"`
+}
+
+// resultReply tells the provider its result was received. It carries no
+// claim beyond that (the receipt that settles the job is signed).
+type resultReply struct {
+	OK    bool   `cbor:"ok"`
+	Error string `cbor:"error"`
+}
+
+// handleResult receives a result, stores inline blobs, fetches the others
+// from the provider, and feeds the result to the job.
+func (r *requester) handleResult(st network.Stream) {
+	n := r.n
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(30 * time.Second))
+	reply := func(err error) {
+		rr := resultReply{OK: err == nil}
+		if err != nil {
+			rr.Error = err.Error()
+		}
+		writeFrame(st, canon.MustMarshal(rr))
+	}
+	b, err := readFrame(bufio.NewReader(st), maxResultFrame)
+	if err != nil {
+		n.drops.add("result/unreadable")
+		st.Reset()
+		return
+	}
+	var del resultDelivery
+	if err := canon.Unmarshal(b, &del); err != nil {
+		n.drops.add("result/malformed")
+		reply(err)
+		return
+	}
+	env, err := canon.DecodeEnvelope(del.Result)
+	if err != nil {
+		n.drops.add("result/malformed")
+		reply(err)
+		return
+	}
+	var res market.Result
+	if err := env.Open(n.verifier, market.KindResult, &res); err != nil {
+		n.drops.add(dropReason("result", err))
+		reply(err)
+		return
+	}
+	j := r.job(res.Job)
+	if j == nil {
+		n.drops.add("result/unknown_job")
+		reply(fmt.Errorf("unknown job %s", res.Job))
+		return
+	}
+	j.mu.Lock()
+	winner := j.winner
+	j.mu.Unlock()
+	if res.Provider != winner || res.Requester != n.ID() {
+		n.drops.add("result/not_awarded")
+		reply(fmt.Errorf("job %s is not awarded to %s", res.Job, shortID(res.Provider)))
+		return
+	}
+	// Check declared sizes before storing or fetching anything.
+	// Outputs, stdout and stderr each have their cap; the sum is checked
+	// blob by blob so no choice of sizes can wrap it.
+	bound := j.spec.MaxOutputBytes + 2*stdStreamCap(j.spec)
+	var total int64
+	for _, bl := range res.Blobs() {
+		if _, err := canon.ParseBlobCID(bl.CID); err != nil || bl.Size < 0 {
+			n.drops.add("result/malformed")
+			reply(fmt.Errorf("bad blob %q", bl.CID))
+			return
+		}
+		if bl.Size > bound-total {
+			n.drops.add("result/oversized")
+			reply(fmt.Errorf("outputs total more than %d bytes, above the job's limits", bound))
+			return
+		}
+		total += bl.Size
+	}
+	inline := map[string]bool{}
+	for _, blob := range del.Blobs {
+		c := canon.BlobCID(blob).String()
+		if err := n.blobs.putKnown(c, blob); err != nil {
+			reply(err)
+			return
+		}
+		inline[c] = true
+	}
+	reply(nil)
+	// Everything the result names must now be here: inline, already stored,
+	// or fetched from the provider (who serves outputs to us alone).
+	for _, bl := range res.Blobs() {
+		if inline[bl.CID] || n.blobs.Has(bl.CID) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
+		data, err := n.fetchBlob(ctx, res.Provider, res.Job, bl)
+		cancel()
+		if err != nil {
+			r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
+				m.Fault(now, res.Provider, fmt.Sprintf("its outputs could not be fetched: %v", err))
+			})
+			return
+		}
+		if err := n.blobs.putKnown(bl.CID, data); err != nil {
+			n.log.Error("cannot store output", "err", err)
+		}
+	}
+	r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
+		if err := m.Result(now, res, del.Result); err != nil {
+			n.drops.add("result/rejected")
+			n.log.Debug("result rejected", "err", err)
+		}
+	})
+}
+
+func stdStreamCap(s market.JobSpec) int64 { return min(s.MaxOutputBytes, 16<<20) }
+
+// authorizeFetch reports whether peer may fetch blob c of job id: only the
+// provider holding the job's current award may fetch its module and inputs.
+func (r *requester) authorizeFetch(id, peerID, c string) bool {
+	j := r.job(id)
+	if j == nil {
+		return false
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.winner == peerID && j.allowed[c]
+}
+
+// syncView copies the machine's state into the API view.
+func (r *requester) syncView(j *reqJob) {
+	m := j.machine
+	now := r.n.now()
+	atts := m.Attempts()
+	view := make([]api.Attempt, len(atts))
+	var provider string
+	var price int64
+	for i, a := range atts {
+		av := api.Attempt{Number: a.Number, Invitees: a.Invitees, Bids: []api.BidInfo{}, Declines: []api.DeclineInfo{},
+			Silent: a.Silent(), Winner: a.Winner, Price: a.Price, RunnerUp: a.RunnerUp, Fault: a.Fault}
+		if av.Invitees == nil {
+			av.Invitees = []string{}
+		}
+		for _, b := range a.Bids {
+			av.Bids = append(av.Bids, api.BidInfo{Provider: b.Bid.Provider, Price: b.Bid.Price,
+				StartWithinMs: b.Bid.StartWithinMs, Load: b.Bid.Load})
+		}
+		for _, d := range a.Declines {
+			av.Declines = append(av.Declines, api.DeclineInfo{Provider: d.Provider, Reason: string(d.Reason), Detail: d.Detail})
+		}
+		if a.Winner != "" && a.Fault == "" {
+			provider, price = a.Winner, a.Price
+		}
+		view[i] = av
+	}
+	j.mu.Lock()
+	j.view.State = apiState(m.State())
+	j.view.Attempts = view
+	j.view.Provider, j.view.Price = provider, price
+	j.view.UpdatedAt = now
+	j.mu.Unlock()
+}
+
+// finish records a job's outcome, wakes waiters and ends subscriptions.
+func (r *requester) finish(j *reqJob, o *market.Outcome) {
+	now := r.n.now()
+	j.mu.Lock()
+	j.view.State = apiState(o.State)
+	j.view.FinishedAt = &now
+	j.view.UpdatedAt = now
+	j.winner, j.allowed = "", nil
+	switch o.State {
+	case market.StateCompleted:
+		res := o.Result
+		ec := res.ExitCode
+		j.view.ExitCode = &ec
+		j.view.Status = string(res.Status)
+		j.view.Provider, j.view.Price = o.Provider, o.Price
+		j.view.Usage = &api.Usage{WallMs: float64(res.Usage.WallUs) / 1000, MemoryBytes: res.Usage.MemoryBytes}
+		outs := make([]api.Output, len(res.Outputs))
+		for i, out := range res.Outputs {
+			outs[i] = api.Output{Name: out.Name, CID: out.CID, Size: out.Size}
+		}
+		j.view.Outputs = outs
+		if res.Status != market.StatusOK {
+			j.view.Error = &api.JobError{Code: string(res.Status), Message: res.Error}
+		}
+		j.result = &api.Result{
+			Job: j.id, Provider: o.Provider, Price: o.Price, Status: string(res.Status), ExitCode: res.ExitCode,
+			Error: res.Error, Stdout: r.stream(res.Stdout), Stderr: r.stream(res.Stderr), Outputs: outs,
+			OutputsTruncated: res.OutputsTruncated,
+			Usage:            api.Usage{WallMs: float64(res.Usage.WallUs) / 1000, MemoryBytes: res.Usage.MemoryBytes},
+			StartedAfterMs:   res.StartedAfterMs, StartHeld: res.StartHeld,
+			ResultCID: canon.DocCID(o.ResultEnv).String(),
+		}
+	default:
+		j.view.Error = &api.JobError{Code: o.Code, Message: o.Message}
+	}
+	for ch := range j.subs {
+		close(ch)
+	}
+	j.subs = nil
+	sj := &storedJob{Job: j.view, Result: j.result, Events: j.events, Digest: j.digest}
+	j.mu.Unlock()
+	if err := r.store.put(sj); err != nil {
+		r.n.log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
+	}
+	// The machine, with every signed message of the auction, is no longer
+	// needed: what the API shows is in the view and the store.
+	j.machine = nil
+	close(j.done)
+
+	r.mu.Lock()
+	r.finished[j.view.State]++
+	if j.idemKey != "" {
+		delete(r.idem, j.idemKey) // the store answers for it now
+	}
+	r.order = append(r.order, j.id)
+	for len(r.order) > maxRetainedJobs {
+		delete(r.jobs, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.mu.Unlock()
+}
+
+// closedChan is the done channel of jobs read back from the store.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// lookup finds a job in memory or, finished, in the store.
+func (r *requester) lookup(id string) (*reqJob, error) {
+	if j := r.job(id); j != nil {
+		return j, nil
+	}
+	sj, err := r.store.get(id)
+	if err != nil || sj == nil {
+		return nil, err
+	}
+	return &reqJob{id: id, view: sj.Job, done: closedChan, result: sj.Result, events: sj.Events}, nil
+}
+
+// stream describes captured output, inline when small and printable.
+func (r *requester) stream(s market.Stream) api.Stream {
+	out := api.Stream{CID: s.CID, Size: s.Size, Truncated: s.Truncated}
+	if s.Size > 1<<20 {
+		return out
+	}
+	b, err := r.n.blobs.Get(s.CID)
+	if err != nil {
+		return out
+	}
+	if utf8.Valid(b) {
+		out.Text = string(b)
+	} else {
+		out.Base64 = encodeBase64(b)
+	}
+	return out
+}
+
+// shutdown cancels unfinished jobs and waits for their goroutines.
+func (r *requester) shutdown(ctx context.Context) {
+	r.mu.Lock()
+	var live []*reqJob
+	for _, j := range r.jobs {
+		live = append(live, j)
+	}
+	r.mu.Unlock()
+	for _, j := range live {
+		select {
+		case <-j.done:
+		case j.in <- func(now time.Time) { j.machine.Cancel(now, "the node is shutting down") }:
+		case <-ctx.Done():
+		}
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func apiState(s market.State) api.JobState {
+	switch s {
+	case market.StatePending:
+		return api.StatePending
+	case market.StateAuction:
+		return api.StateAuction
+	case market.StateAwarded:
+		return api.StateAwarded
+	case market.StateRunning:
+		return api.StateRunning
+	case market.StateCompleted:
+		return api.StateCompleted
+	case market.StateFailed:
+		return api.StateFailed
+	case market.StateCancelled:
+		return api.StateCancelled
+	}
+	return api.JobState(strings.ToLower(string(s)))
+}
+
+func newJobRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)) }
+
+func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
