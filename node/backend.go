@@ -91,7 +91,13 @@ func (n *Node) resolveBlob(field string, ref api.BlobRef) (market.Blob, error) {
 		}
 		return market.Blob{CID: c.String(), Size: int64(len(data))}, nil
 	}
-	return market.Blob{CID: canon.BlobCID(nil).String()}, nil
+	// Nothing given: an empty file, which must be stored like any other so
+	// the winner can fetch it.
+	c, err := n.blobs.PutBytes(nil)
+	if err != nil {
+		return market.Blob{}, err
+	}
+	return market.Blob{CID: c.String()}, nil
 }
 
 func specError(field, msg string) *api.Error {

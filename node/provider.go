@@ -274,16 +274,23 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 	defer p.runWG.Done()
 	defer func() {
 		run.cancel()
-		p.mu.Lock()
-		p.running--
-		p.finished = append(p.finished, run.key)
-		p.mu.Unlock()
 		run.mu.Lock()
 		run.finished = n.now()
 		// Only the outputs the requester may still fetch are kept: the
 		// award, with its signed bids and run spec, is done with.
-		run.award, run.bid = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}
+		run.award, run.bid, run.cancel = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}, func() {}
+		servable := len(run.outputs) > 0
 		run.mu.Unlock()
+		p.mu.Lock()
+		p.running--
+		if servable {
+			p.finished = append(p.finished, run.key)
+		} else {
+			// Everything travelled inline with the result: nothing is left
+			// to serve, so nothing is kept.
+			delete(p.runs, run.key)
+		}
+		p.mu.Unlock()
 	}()
 	a := run.award
 	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: n.ID(), Requester: a.Requester}
@@ -318,15 +325,17 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 		if err != nil {
 			return market.Blob{}, err
 		}
-		run.mu.Lock()
-		if run.outputs == nil {
-			run.outputs = map[string]bool{}
-		}
-		run.outputs[c.String()] = true
-		run.mu.Unlock()
 		if len(b) <= inlineBlobMax && inlined+len(b) <= inlineTotalMax {
 			blobs = append(blobs, b)
 			inlined += len(b)
+		} else {
+			// Too big to travel inline: the requester fetches it.
+			run.mu.Lock()
+			if run.outputs == nil {
+				run.outputs = map[string]bool{}
+			}
+			run.outputs[c.String()] = true
+			run.mu.Unlock()
 		}
 		return market.Blob{CID: c.String(), Size: int64(len(b))}, nil
 	}
