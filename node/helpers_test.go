@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -50,12 +52,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// startDevnet starts n nodes and waits until they see each other.
+var devnetSeed = flag.Uint64("devnet.seed", 0, "seed of the test devnets' job IDs and tie-breaks (0: random, printed)")
+
+// startDevnet starts n nodes and waits until they see each other. The
+// nodes' randomness comes from a seed the test prints; -devnet.seed
+// replays it.
 func startDevnet(t *testing.T, n int, configure func(i int, c *Config)) *Devnet {
 	t.Helper()
+	seed := *devnetSeed
+	if seed == 0 {
+		seed = rand.Uint64() | 1
+	}
+	t.Logf("devnet seed %d (replay with -devnet.seed=%d)", seed, seed)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	d, err := StartDevnet(ctx, DevnetOptions{Nodes: n, Dir: shortDir(t), Logger: testLogger(t), Configure: configure})
+	d, err := StartDevnet(ctx, DevnetOptions{Nodes: n, Dir: shortDir(t), Logger: testLogger(t), Configure: configure, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}

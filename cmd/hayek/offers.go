@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/internal/units"
 )
 
 func init() { register(newOffersCmd) }
@@ -79,7 +82,16 @@ func flat(raw json.RawMessage) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+		v := fmt.Sprint(m[k])
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			switch {
+			case k == "max_timeout_ms":
+				k, v = "max_timeout", (time.Duration(n) * time.Millisecond).String()
+			case strings.HasPrefix(k, "max_"):
+				v = units.FormatSize(n)
+			}
+		}
+		parts[i] = k + "=" + v
 	}
 	return strings.Join(parts, " ")
 }
