@@ -55,6 +55,22 @@
 // bid, the second price against the runner-up's signed bid, and that the
 // job to run is the one it bid on.
 //
+// # Replication
+//
+// A job with verify "replicate:K" awards K distinct providers (in distinct
+// subnets when JobConfig.DistinctSubnets), drawn at random among the 2K
+// best eligible bids so no bidder can count on filling a group by being
+// cheapest; each is paid against the best bid outside that pool, capped by
+// the max price. When every replica has answered, the Decider (the
+// reputation package's odds rule, or MajorityDecider) accepts a result
+// digest (Result.Digest: status, exit code, stdout, outputs), or asks for
+// more replicas up to Verification.MaxRuns, or fails the job. Runs stopped
+// by a limit agree only when every run was. Outcome.Paid lists the runs
+// to pay (the accepted group; outvoted limit runs too, a limit being the
+// job's own), Outcome.Losers the results verification rejected (unpaid,
+// evidence against their providers). "sample:P" is the caller's: the
+// node re-runs a delivered job elsewhere with probability P.
+//
 // Behaviour is pinned by the datadriven scripts in testdata/job; run
 // `go test ./market -run Scripts -rewrite` to regenerate them after a
 // deliberate change and review the diff.

@@ -100,7 +100,7 @@ func newFzWorldIDs(t testing.TB, ids fzIDs) *fzWorld {
 	t.Helper()
 	j := NewJob(fzJobID, fzSpec(), DefaultJobConfig(fzReq), ids.Signer(fzReq), NeutralReputation{},
 		rand.New(rand.NewPCG(1, 2)), fzNow)
-	j.Candidates(fzNow, []Candidate{{"p1", fzOffer("p1", 100)}, {"p2", fzOffer("p2", 200)}, {"p3", fzOffer("p3", 300)}})
+	j.Candidates(fzNow, []Candidate{{Peer: "p1", Offer: fzOffer("p1", 100)}, {Peer: "p2", Offer: fzOffer("p2", 200)}, {Peer: "p3", Offer: fzOffer("p3", 300)}})
 	rd := j.Ready()
 	if len(rd.Calls) != 1 {
 		t.Fatalf("world: %d calls", len(rd.Calls))

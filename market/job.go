@@ -20,8 +20,14 @@ type JobConfig struct {
 	MaxInvitees int           // B: invitees per call for bids
 	AckTimeout  time.Duration // from award to the winner's acknowledgement
 	ResultGrace time.Duration // beyond start + timeout, for fetching and delivery
-	MaxAttempts int           // auctions per job before it fails
+	MaxAttempts int           // auctions per job before it fails (replicate: per replica needed)
 	AllowSelf   bool          // let this node win its own jobs
+	// DistinctSubnets keeps a job's replicas on providers in different
+	// subnets (Candidate.Subnet), so one operator's machines cannot fill
+	// a replica group.
+	DistinctSubnets bool
+	// Decider judges replica groups; MajorityDecider if nil.
+	Decider Decider
 }
 
 // DefaultJobConfig returns the defaults documented on each field.
@@ -62,18 +68,20 @@ const (
 	FailFaults      = "provider_faults" // winners failed to deliver, attempts exhausted
 	FailDeadline    = "deadline"        // the job's deadline passed
 	FailCancelled   = "cancelled"
+	FailVerify      = "verification_failed" // replicas never agreed
 )
 
 // Candidate is a provider found by discovery, with its verified offer.
 type Candidate struct {
-	Peer  string
-	Offer Offer
+	Peer   string
+	Offer  Offer
+	Subnet string // e.g. "192.0.2.0/24"; used when replicas must be apart
 }
 
 // Event is one observable step of a job, for the API's event stream.
 type Event struct {
 	Time     time.Time
-	Type     string // state, auction, bid, decline, award, fault, result
+	Type     string // state, auction, bid, decline, award, fault, result, verify
 	State    State
 	Attempt  uint32
 	Provider string
@@ -81,11 +89,23 @@ type Event struct {
 	Reason   string
 	Message  string
 	// Invitees is set on the auction-open event, StartWithinMs on bids,
-	// Status and ExitCode on the result.
+	// Status and ExitCode on results.
 	Invitees      int
 	StartWithinMs int64
 	Status        Status
 	ExitCode      *int32
+}
+
+// ReplicaResult is one provider's accepted-for-judgement result.
+type ReplicaResult struct {
+	Provider string
+	Attempt  uint32
+	Price    int64
+	Digest   string
+	Result   Result
+	Env      []byte // the provider's signed result, as received
+	Bid      Bid
+	Standing Standing
 }
 
 // Outcome is a job's end.
@@ -93,10 +113,26 @@ type Outcome struct {
 	State     State
 	Code      string // failure code, "" when completed
 	Message   string
-	Provider  string
+	Provider  string // who produced the accepted result
 	Price     int64
 	Result    *Result
 	ResultEnv []byte // the provider's signed result, as received
+	// Paid are the runs to be paid: the accepted result and, under
+	// replication, every replica that agreed with it. Losers are replicas
+	// whose results verification rejected: not paid, evidence against them.
+	Paid   []ReplicaResult
+	Losers []ReplicaResult
+	// Faults are the providers dropped for a fault, with why, for
+	// reputation.
+	Faults []Fault
+}
+
+// Fault is a provider dropped from a job.
+type Fault struct {
+	Provider string
+	Attempt  uint32
+	Reason   string
+	Timeout  bool // no ack or no result in time, rather than a refusal or a reported fault
 }
 
 // Ready is what the caller must carry out after feeding the job an input.
@@ -129,7 +165,7 @@ type BidRecord struct {
 	Invited  bool
 }
 
-// AttemptRecord is the history of one auction and its award.
+// AttemptRecord is the history of one auction and its awards.
 type AttemptRecord struct {
 	Number     uint32
 	Opened     time.Time
@@ -138,11 +174,14 @@ type AttemptRecord struct {
 	Bids       []BidRecord
 	Declines   []Decline
 	Ineligible []string // bidders whose standing excluded them, with reasons
-	Winner     string
-	RunnerUp   string
+	Winner     string   // the first winner (the only one without replication)
+	Winners    []string // every winner of this auction
+	RunnerUp   string   // whose bid set the price
 	Price      int64
+	Prices     map[string]int64 // per winner
 	AwardCID   string
-	Fault      string
+	Fault      string // the first winner's fault
+	Faults     map[string]string
 }
 
 // Silent lists invitees that neither bid nor declined.
@@ -163,15 +202,29 @@ func (a *AttemptRecord) Silent() []string {
 	return out
 }
 
+// replica is an award out to one provider.
+type replica struct {
+	bid      BidRecord
+	attempt  *AttemptRecord
+	price    int64
+	award    canon.Envelope
+	awardCID string
+	ackBy    time.Time
+	resultBy time.Time
+	acked    bool
+}
+
 // Job is the requester's state machine for one job: discovery, auction,
-// award, run, and re-auction after a provider's fault. It does no I/O and
-// reads no clock: the caller feeds it verified messages and the time, and
-// carries out what Ready returns. It signs its own calls and awards with the
-// configured signer, which is pure computation. Not safe for concurrent use.
+// awards, runs, verification of replicas, and re-auction after a
+// provider's fault. It does no I/O and reads no clock: the caller feeds it
+// verified messages and the time, and carries out what Ready returns. It
+// signs its own calls and awards with the configured signer, which is pure
+// computation. Not safe for concurrent use.
 type Job struct {
 	id       string
 	spec     JobSpec
 	cfg      JobConfig
+	verify   Verification
 	signer   canon.Signer
 	rep      Reputation
 	rng      *rand.Rand
@@ -180,20 +233,25 @@ type Job struct {
 
 	state    State
 	attempts []*AttemptRecord
-	excluded map[string]string // peer → its fault, never invited again
+	excluded map[string]string // peer → why it is never invited again
+	subnets  map[string]string // peer → subnet, from discovery
 
-	// current attempt
-	call      canon.Envelope
-	callCID   string
-	closesAt  time.Time
-	invited   map[string]bool
-	answered  map[string]bool
-	awardEnv  canon.Envelope
-	ackBy     time.Time
-	resultBy  time.Time
-	winnerBid *BidRecord
+	// The auction in progress, if any.
+	auctionOpen bool
+	need        int // winners the open or next auction must find
+	call        canon.Envelope
+	callCID     string
+	closesAt    time.Time
+	invited     map[string]bool
+	answered    map[string]bool
+
+	live    map[string]*replica // awards out, by provider
+	results []ReplicaResult     // results in, awaiting judgement
+	runs    int                 // awards made so far
+	faults  []Fault
 
 	silentRetried bool
+	exhausted     bool // a replica auction found no one: more replicas cannot be had
 	ready         Ready
 	done          bool
 }
@@ -204,15 +262,28 @@ func NewJob(id string, spec JobSpec, cfg JobConfig, signer canon.Signer, rep Rep
 	if rep == nil {
 		rep = NeutralReputation{}
 	}
+	if cfg.Decider == nil {
+		cfg.Decider = MajorityDecider{}
+	}
+	v, err := ParseVerify(spec.Verify)
+	if err != nil || v.Mode == VerifySample {
+		// Sampling is the caller's: it runs a second job after delivery.
+		v = Verification{Mode: VerifyNone, K: 1}
+	}
 	j := &Job{
-		id: id, spec: spec, cfg: cfg, signer: signer, rep: rep, rng: rng,
+		id: id, spec: spec, cfg: cfg, verify: v, signer: signer, rep: rep, rng: rng,
 		created: now, deadline: now.Add(time.Duration(spec.DeadlineMs) * time.Millisecond),
-		state: StatePending, excluded: map[string]string{},
+		state: StatePending, excluded: map[string]string{}, subnets: map[string]string{},
+		live: map[string]*replica{}, need: v.K,
 	}
 	j.ready.Discover = true
 	j.event(now, Event{Type: "state", Message: "waiting for providers"})
 	return j
 }
+
+// Exclude keeps peer out of this job's auctions (a sample run must not go
+// back to the provider it checks).
+func (j *Job) Exclude(peer, why string) { j.excluded[peer] = why }
 
 // ID is the job's ID.
 func (j *Job) ID() string { return j.id }
@@ -239,15 +310,38 @@ func (j *Job) Ready() Ready {
 // CallCID is the CID of the current call for bids' envelope.
 func (j *Job) CallCID() string { return j.callCID }
 
-// AwardCID is the CID of the current award's envelope.
-func (j *Job) AwardCID() string { return j.awardEnv.CIDOrEmpty() }
-
-// Winner is the provider of the current award, if any.
-func (j *Job) Winner() string {
-	if j.winnerBid == nil {
+// AwardCID is the CID of the award held by provider, or of the only
+// award when provider is "".
+func (j *Job) AwardCID(provider ...string) string {
+	if len(provider) > 0 {
+		if r, ok := j.live[provider[0]]; ok {
+			return r.awardCID
+		}
 		return ""
 	}
-	return j.winnerBid.Bid.Provider
+	for _, r := range j.live {
+		return r.awardCID
+	}
+	return ""
+}
+
+// Winner is a provider holding an award, "" if none.
+func (j *Job) Winner() string {
+	w := j.Winners()
+	if len(w) == 0 {
+		return ""
+	}
+	return w[0]
+}
+
+// Winners lists the providers holding awards now.
+func (j *Job) Winners() []string {
+	out := make([]string, 0, len(j.live))
+	for p := range j.live {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // NextTimer is the earliest time at which Tick would change something, or
@@ -257,13 +351,15 @@ func (j *Job) NextTimer() time.Time {
 		return time.Time{}
 	}
 	t := j.deadline
-	switch j.state {
-	case StateAuction:
+	if j.auctionOpen {
 		t = earliest(t, j.closesAt)
-	case StateAwarded:
-		t = earliest(t, j.ackBy)
-	case StateRunning:
-		t = earliest(t, j.resultBy)
+	}
+	for _, r := range j.live {
+		if r.acked {
+			t = earliest(t, r.resultBy)
+		} else {
+			t = earliest(t, r.ackBy)
+		}
 	}
 	return t
 }
@@ -296,10 +392,29 @@ func (j *Job) setState(now time.Time, s State, msg string) {
 	j.event(now, Event{Type: "state", Message: msg})
 }
 
+// settleState recomputes the state from what is in flight.
+func (j *Job) settleState(now time.Time, msg string) {
+	s := StatePending
+	switch {
+	case j.auctionOpen:
+		s = StateAuction
+	case len(j.live) > 0:
+		s = StateRunning
+		for _, r := range j.live {
+			if !r.acked {
+				s = StateAwarded
+			}
+		}
+	}
+	if s != j.state || msg != "" {
+		j.setState(now, s, msg)
+	}
+}
+
 // Candidates feeds the result of discovery. The job picks its invitees and
 // opens an auction, or fails when nobody can run it.
 func (j *Job) Candidates(now time.Time, cands []Candidate) {
-	if j.state != StatePending {
+	if j.state.Terminal() || j.auctionOpen || j.need == 0 {
 		return
 	}
 	if j.checkDeadline(now) {
@@ -316,11 +431,17 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 	var picks []pick
 	var unfit []string
 	for _, c := range cands {
+		if c.Subnet != "" {
+			j.subnets[c.Peer] = c.Subnet
+		}
 		if c.Peer == j.cfg.Self && !j.cfg.AllowSelf {
 			continue
 		}
 		if _, bad := j.excluded[c.Peer]; bad {
 			continue
+		}
+		if j.inGroup(c.Peer) {
+			continue // replicas run on distinct providers
 		}
 		if reason, detail := c.Offer.Fits(needs); reason != "" {
 			unfit = append(unfit, fmt.Sprintf("%s: %s (%s)", short(c.Peer), reason, detail))
@@ -338,15 +459,19 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 		if len(unfit) > 0 {
 			msg = fmt.Sprintf("no provider can run this job: %s", strings.Join(unfit, "; "))
 		}
-		if len(j.attempts) > 0 {
-			if j.hasFaults() {
-				j.fail(now, FailFaults, j.faultSummary()+"; then "+msg)
-			} else {
-				j.fail(now, FailNoBids, j.noBidsMessage())
-			}
-			return
+		switch {
+		case len(j.live) > 0 || len(j.results) > 0:
+			// Replicas are out or in: judge what there is when they end.
+			j.need, j.exhausted = 0, true
+			j.event(now, Event{Type: "auction", Message: "no more providers to add replicas: " + msg})
+			j.maybeJudge(now)
+		case len(j.attempts) > 0 && j.hasFaults():
+			j.fail(now, FailFaults, j.faultSummary()+"; then "+msg)
+		case len(j.attempts) > 0:
+			j.fail(now, FailNoBids, j.noBidsMessage())
+		default:
+			j.fail(now, FailNoProviders, msg)
 		}
-		j.fail(now, FailNoProviders, msg)
 		return
 	}
 	// Cheapest quotes first, random among equals so load spreads.
@@ -386,7 +511,7 @@ func (j *Job) open(now time.Time, invitees []string) {
 	for _, p := range invitees {
 		j.invited[p] = true
 	}
-	j.awardEnv, j.winnerBid = canon.Envelope{}, nil
+	j.auctionOpen = true
 	j.ready.Calls = append(j.ready.Calls, env)
 	j.setState(now, StateAuction, fmt.Sprintf("auction %d open with %d invitees", attempt, len(invitees)))
 	j.event(now, Event{Type: "auction", Invitees: len(invitees), Message: fmt.Sprintf("call for bids to %d invitees", len(invitees))})
@@ -394,7 +519,7 @@ func (j *Job) open(now time.Time, invitees []string) {
 
 // Bid feeds a verified bid. env is its signed envelope as received.
 func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
-	if j.state != StateAuction {
+	if !j.auctionOpen || j.state.Terminal() {
 		return fmt.Errorf("market: bid from %s for job %s in state %s", short(b.Provider), j.id, j.state)
 	}
 	cur := j.current()
@@ -429,7 +554,7 @@ func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
 
 // Decline feeds a verified decline.
 func (j *Job) Decline(now time.Time, d Decline) error {
-	if j.state != StateAuction {
+	if !j.auctionOpen || j.state.Terminal() {
 		return fmt.Errorf("market: decline from %s for job %s in state %s", short(d.Provider), j.id, j.state)
 	}
 	cur := j.current()
@@ -459,24 +584,23 @@ func (j *Job) maybeClose(now time.Time) {
 	j.close(now)
 }
 
-// Tick advances timers: the bid window, the ack and result deadlines, and
-// the job's deadline.
+// Tick advances timers: the bid window, each award's ack and result
+// deadlines, and the job's deadline.
 func (j *Job) Tick(now time.Time) {
 	if j.state.Terminal() || j.checkDeadline(now) {
 		return
 	}
-	switch j.state {
-	case StateAuction:
-		if !now.Before(j.closesAt) {
-			j.close(now)
-		}
-	case StateAwarded:
-		if !now.Before(j.ackBy) {
-			j.fault(now, j.Winner(), "did not acknowledge the award in time")
-		}
-	case StateRunning:
-		if !now.Before(j.resultBy) {
-			j.fault(now, j.Winner(), "no result by the deadline")
+	if j.auctionOpen && !now.Before(j.closesAt) {
+		j.close(now)
+	}
+	for _, p := range j.Winners() {
+		r, ok := j.live[p]
+		switch {
+		case !ok || j.state.Terminal():
+		case !r.acked && !now.Before(r.ackBy):
+			j.fault(now, p, "did not acknowledge the award in time", true)
+		case r.acked && !now.Before(r.resultBy):
+			j.fault(now, p, "no result by the deadline", true)
 		}
 	}
 }
@@ -485,19 +609,29 @@ func (j *Job) checkDeadline(now time.Time) bool {
 	if now.Before(j.deadline) {
 		return false
 	}
-	j.cancelAward(now)
+	j.cancelAwards(now)
 	j.fail(now, FailDeadline, fmt.Sprintf("the job's deadline passed (%v after submission)%s",
 		j.deadline.Sub(j.created), j.historySuffix()))
 	return true
 }
 
-// close ranks the bids and awards the job, or moves on.
+// close ranks the bids and awards the job to as many winners as it needs,
+// or moves on.
 func (j *Job) close(now time.Time) {
 	cur := j.current()
 	cur.Closed = now
+	j.auctionOpen = false
 	vot := j.spec.ValueOfTime
-	var ranked []*BidRecord
+	// A replica group takes at most one newcomer, counting those already
+	// in it.
 	newcomer := false
+	for _, r := range j.live {
+		newcomer = newcomer || r.bid.Standing.Newcomer
+	}
+	for _, r := range j.results {
+		newcomer = newcomer || r.Standing.Newcomer
+	}
+	var ranked []*BidRecord
 	bids := slices.Clone(cur.Bids)
 	slices.SortStableFunc(bids, func(a, b BidRecord) int {
 		return compareBids(j.id, a, b, vot)
@@ -520,7 +654,14 @@ func (j *Job) close(now time.Time) {
 	silent := cur.Silent()
 	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("closed: %d bids, %d declines, %d silent",
 		len(cur.Bids), len(cur.Declines), len(silent))})
-	if len(ranked) == 0 {
+	winners, ref := j.pickWinners(ranked)
+	if len(winners) == 0 {
+		if len(j.live) > 0 || len(j.results) > 0 {
+			// A replica auction found nobody: judge what there is.
+			j.need, j.exhausted = 0, true
+			j.maybeJudge(now)
+			return
+		}
 		// A call can be lost (a peer that joined the topic a moment ago),
 		// so silence earns one more auction with fresh discovery; peers
 		// that answered no are not asked again.
@@ -538,45 +679,136 @@ func (j *Job) close(now time.Time) {
 		j.fail(now, FailNoBids, j.noBidsMessage())
 		return
 	}
-	w := ranked[0]
-	ranking := Ranking{ValueOfTime: vot, MaxPrice: j.spec.MaxPrice,
-		WinnerScore: Score(w.Bid.Price, w.Bid.StartWithinMs, vot), Bids: len(ranked)}
-	var runnerUpEnv []byte
-	if len(ranked) > 1 {
-		r := ranked[1]
-		ranking.RunnerUpScore = Score(r.Bid.Price, r.Bid.StartWithinMs, vot)
-		runnerUpEnv = r.Env
-		cur.RunnerUp = r.Bid.Provider
+	ranking := Ranking{ValueOfTime: vot, MaxPrice: j.spec.MaxPrice, Bids: len(ranked), Replicas: len(winners)}
+	// Every winner is paid against the reference: the best bid outside the
+	// pool the winners came from (the second-ranked bid when there is one
+	// winner, the (2K+1)-th for K replicas drawn among the 2K best). Up to
+	// that score a winner would still have been in the pool: the
+	// generalised second price.
+	if ref != nil {
+		ranking.RunnerUpScore = Score(ref.Bid.Price, ref.Bid.StartWithinMs, vot)
+		cur.RunnerUp = ref.Bid.Provider
 	}
-	price := SecondPrice(w.Bid.StartWithinMs, vot, ranking.RunnerUpScore, len(ranked) > 1, j.spec.MaxPrice)
-	resultBy := now.Add(j.cfg.AckTimeout + time.Duration(w.Bid.StartWithinMs+j.spec.TimeoutMs)*time.Millisecond + j.cfg.ResultGrace)
-	if resultBy.After(j.deadline) {
-		resultBy = j.deadline
+	cur.Prices = map[string]int64{}
+	for i, w := range winners {
+		price := SecondPrice(w.Bid.StartWithinMs, vot, ranking.RunnerUpScore, ref != nil, j.spec.MaxPrice)
+		rk := ranking
+		rk.WinnerScore = Score(w.Bid.Price, w.Bid.StartWithinMs, vot)
+		var refEnv []byte
+		if ref != nil {
+			refEnv = ref.Env
+		}
+		resultBy := now.Add(j.cfg.AckTimeout + time.Duration(w.Bid.StartWithinMs+j.spec.TimeoutMs)*time.Millisecond + j.cfg.ResultGrace)
+		if resultBy.After(j.deadline) {
+			resultBy = j.deadline
+		}
+		award := Award{
+			Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: price,
+			WinningBid: w.Env, RunnerUp: refEnv, Ranking: rk,
+			Run: RunSpec{
+				Module: j.spec.Module, Stdin: j.spec.Stdin, Inputs: j.spec.Inputs, Args: j.spec.Args, Env: j.spec.Env,
+				MemoryBytes: j.spec.MemoryBytes, TimeoutMs: j.spec.TimeoutMs, MaxOutputBytes: j.spec.MaxOutputBytes,
+			},
+			ResultBy: resultBy.UnixMilli(), Created: now.UnixMilli(),
+		}
+		env, err := canon.Seal(j.signer, KindAward, award)
+		if err != nil {
+			j.fail(now, "internal", fmt.Sprintf("cannot sign the award: %v", err))
+			return
+		}
+		r := &replica{bid: *w, attempt: cur, price: price, award: env, awardCID: env.CID(),
+			ackBy: now.Add(j.cfg.AckTimeout), resultBy: resultBy}
+		j.live[w.Bid.Provider] = r
+		j.runs++
+		cur.Winners = append(cur.Winners, w.Bid.Provider)
+		cur.Prices[w.Bid.Provider] = price
+		if i == 0 {
+			cur.Winner, cur.Price, cur.AwardCID = w.Bid.Provider, price, r.awardCID
+		}
+		j.ready.Awards = append(j.ready.Awards, Outgoing{To: w.Bid.Provider, Env: env})
 	}
-	award := Award{
-		Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: price,
-		WinningBid: w.Env, RunnerUp: runnerUpEnv, Ranking: ranking,
-		Run: RunSpec{
-			Module: j.spec.Module, Stdin: j.spec.Stdin, Inputs: j.spec.Inputs, Args: j.spec.Args, Env: j.spec.Env,
-			MemoryBytes: j.spec.MemoryBytes, TimeoutMs: j.spec.TimeoutMs, MaxOutputBytes: j.spec.MaxOutputBytes,
-		},
-		ResultBy: resultBy.UnixMilli(), Created: now.UnixMilli(),
+	j.need -= len(winners)
+	if len(winners) == 1 {
+		w := winners[0]
+		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %s at %d", short(w.Bid.Provider), cur.Price))
+	} else {
+		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %d replicas", len(winners)))
 	}
-	env, err := canon.Seal(j.signer, KindAward, award)
-	if err != nil {
-		j.fail(now, "internal", fmt.Sprintf("cannot sign the award: %v", err))
-		return
+	for _, w := range winners {
+		j.event(now, Event{Type: "award", Provider: w.Bid.Provider, Price: cur.Prices[w.Bid.Provider],
+			Message: fmt.Sprintf("%d eligible bids, winner bid %d", len(ranked), w.Bid.Price)})
 	}
-	wb := *w
-	j.winnerBid = &wb
-	j.awardEnv = env
-	cur.Winner, cur.Price, cur.AwardCID = w.Bid.Provider, price, env.CID()
-	j.ackBy = now.Add(j.cfg.AckTimeout)
-	j.resultBy = resultBy
-	j.ready.Awards = append(j.ready.Awards, Outgoing{To: w.Bid.Provider, Env: env})
-	j.setState(now, StateAwarded, fmt.Sprintf("awarded to %s at %d", short(w.Bid.Provider), price))
-	j.event(now, Event{Type: "award", Provider: w.Bid.Provider, Price: price,
-		Message: fmt.Sprintf("%d eligible bids, winner bid %d", len(ranked), w.Bid.Price)})
+	if j.need > 0 {
+		// Not enough winners for the replicas wanted: look for more.
+		j.ready.Discover = true
+	}
+}
+
+// inGroup reports whether peer holds an award or has delivered a result.
+func (j *Job) inGroup(peer string) bool {
+	if _, ok := j.live[peer]; ok {
+		return true
+	}
+	for _, r := range j.results {
+		if r.Provider == peer {
+			return true
+		}
+	}
+	return false
+}
+
+// pickWinners takes the best bid when one run is needed; for K replicas it
+// draws them at random among the 2K best, so that no bidder can count on
+// filling a replica group by being cheapest. Winners are distinct
+// providers (and subnets, when configured) that have not already run this
+// job. ref is the best bid outside the pool drawn from: it prices them.
+func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, ref *BidRecord) {
+	need := j.need
+	if need <= 0 || len(ranked) == 0 {
+		return nil, nil
+	}
+	usedSubnet := map[string]bool{}
+	for p := range j.live {
+		usedSubnet[j.subnets[p]] = true
+	}
+	for _, r := range j.results {
+		usedSubnet[j.subnets[r.Provider]] = true
+	}
+	var pool []*BidRecord
+	for _, b := range ranked {
+		sn := j.subnets[b.Bid.Provider]
+		switch {
+		case j.inGroup(b.Bid.Provider):
+		case j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn]:
+		default:
+			pool = append(pool, b)
+		}
+	}
+	size := 1
+	if j.verify.K > 1 {
+		size = 2 * need
+	}
+	best := pool[:min(len(pool), size)]
+	if len(pool) > size {
+		ref = pool[size]
+	}
+	for _, i := range j.rng.Perm(len(best)) {
+		if j.verify.K <= 1 {
+			i = 0
+		}
+		b := best[i]
+		sn := j.subnets[b.Bid.Provider]
+		if j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn] {
+			continue
+		}
+		winners = append(winners, b)
+		usedSubnet[sn] = true
+		if len(winners) == need {
+			break
+		}
+	}
+	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b, j.spec.ValueOfTime) })
+	return winners, ref
 }
 
 // compareBids orders bids by score, then standing, then committed start,
@@ -606,83 +838,220 @@ func tieBreak(job, peer string) uint64 {
 	return h.Sum64()
 }
 
-// Ack feeds the winner's verified acknowledgement.
+// Ack feeds a winner's verified acknowledgement.
 func (j *Job) Ack(now time.Time, a Ack) error {
-	if j.state != StateAwarded {
+	r, ok := j.live[a.Provider]
+	switch {
+	case j.state.Terminal() || len(j.live) == 0:
 		return fmt.Errorf("market: ack from %s for job %s in state %s", short(a.Provider), j.id, j.state)
+	case !ok:
+		return fmt.Errorf("market: ack from %s does not match the current award", short(a.Provider))
 	}
-	if a.Provider != j.Winner() || a.Award != j.awardEnv.CID() || a.Job != j.id || a.Requester != j.cfg.Self {
+	if r.acked || a.Award != r.awardCID || a.Job != j.id || a.Requester != j.cfg.Self {
 		return fmt.Errorf("market: ack from %s does not match the current award", short(a.Provider))
 	}
 	if !a.Accept {
-		j.fault(now, a.Provider, "refused the award: "+a.Reason)
+		j.fault(now, a.Provider, "refused the award: "+a.Reason, false)
 		return nil
 	}
-	j.setState(now, StateRunning, fmt.Sprintf("running on %s", short(a.Provider)))
+	r.acked = true
+	j.settleState(now, fmt.Sprintf("running on %s", short(a.Provider)))
 	return nil
 }
 
-// Result feeds the winner's verified result, after the caller has fetched
+// Result feeds a winner's verified result, after the caller has fetched
 // and checked every blob it names. env is the signed result as received.
-func (j *Job) Result(now time.Time, r Result, env []byte) error {
-	if j.state != StateAwarded && j.state != StateRunning {
-		return fmt.Errorf("market: result from %s for job %s in state %s", short(r.Provider), j.id, j.state)
+func (j *Job) Result(now time.Time, res Result, env []byte) error {
+	r, ok := j.live[res.Provider]
+	switch {
+	case j.state.Terminal() || len(j.live) == 0:
+		return fmt.Errorf("market: result from %s for job %s in state %s", short(res.Provider), j.id, j.state)
+	case !ok:
+		return fmt.Errorf("market: result from %s does not match the current award", short(res.Provider))
 	}
-	if r.Provider != j.Winner() || r.Award != j.awardEnv.CID() || r.Job != j.id || r.Requester != j.cfg.Self {
-		return fmt.Errorf("market: result from %s does not match the current award", short(r.Provider))
+	if res.Award != r.awardCID || res.Job != j.id || res.Requester != j.cfg.Self {
+		return fmt.Errorf("market: result from %s does not match the current award", short(res.Provider))
 	}
-	if !r.Status.Known() {
-		return fmt.Errorf("market: result with unknown status %q", r.Status)
+	if !res.Status.Known() {
+		return fmt.Errorf("market: result with unknown status %q", res.Status)
 	}
-	if r.Status.ProviderFault() {
-		j.fault(now, r.Provider, withDetail("reported "+string(r.Status), r.Error))
+	if res.Status.ProviderFault() {
+		j.fault(now, res.Provider, withDetail("reported "+string(res.Status), res.Error), false)
 		return nil
 	}
-	cur := j.current()
-	j.state = StateCompleted
-	ec := r.ExitCode
-	j.event(now, Event{Type: "result", Provider: r.Provider, Price: cur.Price, Status: r.Status, ExitCode: &ec,
-		Reason: string(r.Status), Message: fmt.Sprintf("exit code %d", r.ExitCode)})
-	j.finish(now, &Outcome{State: StateCompleted, Provider: r.Provider, Price: cur.Price, Result: &r, ResultEnv: env,
-		Message: fmt.Sprintf("ran on %s for %d: %s", short(r.Provider), cur.Price, r.Status)})
+	delete(j.live, res.Provider)
+	ec := res.ExitCode
+	j.results = append(j.results, ReplicaResult{Provider: res.Provider, Attempt: r.attempt.Number, Price: r.price,
+		Digest: res.Digest(), Result: res, Env: env, Bid: r.bid.Bid, Standing: r.bid.Standing})
+	j.event(now, Event{Type: "result", Provider: res.Provider, Price: r.price, Status: res.Status, ExitCode: &ec,
+		Reason: string(res.Status), Message: fmt.Sprintf("exit code %d", res.ExitCode)})
+	j.maybeJudge(now)
 	return nil
+}
+
+// maybeJudge decides once every replica in flight has answered.
+func (j *Job) maybeJudge(now time.Time) {
+	if j.state.Terminal() || len(j.live) > 0 || j.auctionOpen || j.need > 0 || len(j.results) == 0 {
+		if !j.state.Terminal() {
+			j.settleState(now, "")
+		}
+		return
+	}
+	if j.verify.K <= 1 {
+		j.complete(now, j.results[0].Digest)
+		return
+	}
+	// Runs stopped by a limit agree with others only when every run hit
+	// one: where a limit bites depends on the machine.
+	var votes []Vote
+	allLimited := true
+	for _, r := range j.results {
+		allLimited = allLimited && r.Result.Status.LimitHit()
+	}
+	for _, r := range j.results {
+		if allLimited || !r.Result.Status.LimitHit() {
+			votes = append(votes, Vote{Provider: r.Provider, Digest: r.Digest, Standing: r.Standing})
+		}
+	}
+	if allLimited {
+		for i := range votes {
+			votes[i].Digest = "limit"
+		}
+	}
+	maxRuns := j.verify.MaxRuns()
+	d := j.cfg.Decider.Decide(votes, j.verify.K, j.runs, maxRuns)
+	switch {
+	case d.Accept != "":
+		if allLimited {
+			d.Accept = j.results[0].Digest
+			for _, r := range j.results {
+				if r.Digest != d.Accept {
+					d.Accept = "limit"
+				}
+			}
+		}
+		j.event(now, Event{Type: "verify", Message: fmt.Sprintf("%d of %d replicas agree", countDigest(j.results, d.Accept, allLimited), len(j.results))})
+		j.complete(now, d.Accept)
+	case d.More > 0 && j.runs < maxRuns && !j.exhausted:
+		more := min(d.More, maxRuns-j.runs)
+		j.need = more
+		j.event(now, Event{Type: "verify", Message: fmt.Sprintf("replicas disagree or are not credible yet: adding %d", more)})
+		j.restart(now)
+	default:
+		msg := d.Fail
+		switch {
+		case msg != "":
+		case j.exhausted:
+			msg = fmt.Sprintf("%d results cannot be accepted and no more providers can be found to add replicas", len(j.results))
+		default:
+			msg = fmt.Sprintf("replicas disagree after %d runs, the most allowed", j.runs)
+		}
+		j.event(now, Event{Type: "verify", Reason: "failed", Message: msg})
+		j.fail(now, FailVerify, msg)
+	}
+}
+
+func countDigest(rs []ReplicaResult, d string, limited bool) int {
+	n := 0
+	for _, r := range rs {
+		if r.Digest == d || limited && r.Result.Status.LimitHit() {
+			n++
+		}
+	}
+	return n
+}
+
+// complete ends the job with the results whose digest is accepted ("limit":
+// every run hit a limit, all count).
+func (j *Job) complete(now time.Time, digest string) {
+	var paid, losers []ReplicaResult
+	for _, r := range j.results {
+		switch {
+		case r.Digest == digest || digest == "limit":
+			paid = append(paid, r)
+		case r.Result.Status.LimitHit():
+			// Outvoted by runs that finished: no evidence either way, and
+			// its run is paid — a limit is the job's own.
+			paid = append(paid, r)
+		default:
+			losers = append(losers, r)
+		}
+	}
+	first := paid[0]
+	j.state = StateCompleted
+	for _, l := range losers {
+		j.event(now, Event{Type: "verify", Provider: l.Provider, Reason: "wrong_result", Message: "result differs from the accepted one"})
+	}
+	res := first.Result
+	msg := fmt.Sprintf("ran on %s for %d: %s", short(first.Provider), first.Price, res.Status)
+	if len(j.results) > 1 {
+		msg = fmt.Sprintf("%d replicas agree, %d disagree: %s", len(paid), len(losers), res.Status)
+	}
+	j.finish(now, &Outcome{State: StateCompleted, Provider: first.Provider, Price: first.Price, Result: &res,
+		ResultEnv: first.Env, Paid: paid, Losers: losers, Faults: j.faults, Message: msg})
 }
 
 // Fault reports that peer failed the job through no fault of the job:
 // unreachable, disconnected, or it sent outputs that could not be fetched.
-// Faults of anyone but the current winner are ignored.
+// Faults of anyone not holding an award are ignored.
 func (j *Job) Fault(now time.Time, peer, reason string) {
-	if (j.state == StateAwarded || j.state == StateRunning) && peer == j.Winner() {
-		j.fault(now, peer, reason)
+	if _, ok := j.live[peer]; ok && !j.state.Terminal() {
+		j.fault(now, peer, reason, false)
 	}
 }
 
-func (j *Job) fault(now time.Time, peer, reason string) {
-	cur := j.current()
-	cur.Fault = reason
+func (j *Job) fault(now time.Time, peer, reason string, timeout bool) {
+	r := j.live[peer]
+	cur := r.attempt
+	if cur.Fault == "" && cur.Winner == peer {
+		cur.Fault = reason
+	}
+	if cur.Faults == nil {
+		cur.Faults = map[string]string{}
+	}
+	cur.Faults[peer] = reason
 	j.excluded[peer] = reason
+	j.faults = append(j.faults, Fault{Provider: peer, Attempt: cur.Number, Reason: reason, Timeout: timeout})
 	j.event(now, Event{Type: "fault", Provider: peer, Reason: "provider_fault", Message: reason})
-	j.cancelAward(now)
-	if len(j.attempts) >= j.cfg.MaxAttempts {
+	j.cancel(now, peer)
+	if len(j.attempts) >= j.cfg.MaxAttempts*max(1, j.verify.K) {
+		if len(j.live) > 0 || len(j.results) > 0 {
+			j.maybeJudge(now)
+			return
+		}
+		j.cancelAwards(now)
 		j.fail(now, FailFaults, j.faultSummary())
 		return
 	}
-	j.restart(now)
+	j.need++
+	if !j.auctionOpen {
+		j.restart(now)
+	}
 }
 
 func (j *Job) restart(now time.Time) {
-	j.winnerBid, j.awardEnv = nil, canon.Envelope{}
-	j.setState(now, StatePending, "re-auctioning")
+	if len(j.live) == 0 && !j.auctionOpen {
+		j.setState(now, StatePending, "re-auctioning")
+	}
 	j.ready.Discover = true
 }
 
-func (j *Job) cancelAward(now time.Time) {
-	if (j.state != StateAwarded && j.state != StateRunning) || j.winnerBid == nil {
+// cancel withdraws peer's award.
+func (j *Job) cancel(now time.Time, peer string) {
+	r, ok := j.live[peer]
+	if !ok {
 		return
 	}
-	c := Cancel{Job: j.id, Attempt: j.current().Number, Requester: j.cfg.Self, Award: j.awardEnv.CID(), Created: now.UnixMilli()}
+	delete(j.live, peer)
+	c := Cancel{Job: j.id, Attempt: r.attempt.Number, Requester: j.cfg.Self, Award: r.awardCID, Created: now.UnixMilli()}
 	if env, err := canon.Seal(j.signer, KindCancel, c); err == nil {
-		j.ready.Cancels = append(j.ready.Cancels, Outgoing{To: j.Winner(), Env: env})
+		j.ready.Cancels = append(j.ready.Cancels, Outgoing{To: peer, Env: env})
+	}
+}
+
+func (j *Job) cancelAwards(now time.Time) {
+	for _, p := range j.Winners() {
+		j.cancel(now, p)
 	}
 }
 
@@ -691,16 +1060,20 @@ func (j *Job) Cancel(now time.Time, reason string) {
 	if j.state.Terminal() {
 		return
 	}
-	j.cancelAward(now)
+	j.cancelAwards(now)
 	j.state = StateCancelled
 	j.event(now, Event{Type: "state", Message: "cancelled: " + reason})
-	j.finish(now, &Outcome{State: StateCancelled, Code: FailCancelled, Message: reason})
+	j.finish(now, &Outcome{State: StateCancelled, Code: FailCancelled, Message: reason, Faults: j.faults})
 }
 
 func (j *Job) fail(now time.Time, code, msg string) {
+	j.cancelAwards(now)
 	j.state = StateFailed
+	j.auctionOpen = false
 	j.event(now, Event{Type: "state", Reason: code, Message: msg})
-	j.finish(now, &Outcome{State: StateFailed, Code: code, Message: msg})
+	// A job that failed verification pays no replica and holds none
+	// against its provider: which of them was right is unknown.
+	j.finish(now, &Outcome{State: StateFailed, Code: code, Message: msg, Faults: j.faults})
 }
 
 func (j *Job) finish(now time.Time, o *Outcome) {
@@ -742,21 +1115,12 @@ func (j *Job) noBidsMessage() string {
 	return "no bids: " + strings.Join(parts, "; ")
 }
 
-func (j *Job) hasFaults() bool {
-	for _, a := range j.attempts {
-		if a.Winner != "" && a.Fault != "" {
-			return true
-		}
-	}
-	return false
-}
+func (j *Job) hasFaults() bool { return len(j.faults) > 0 }
 
 func (j *Job) faultSummary() string {
 	var parts []string
-	for _, a := range j.attempts {
-		if a.Winner != "" && a.Fault != "" {
-			parts = append(parts, fmt.Sprintf("attempt %d: %s %s", a.Number, short(a.Winner), a.Fault))
-		}
+	for _, f := range j.faults {
+		parts = append(parts, fmt.Sprintf("attempt %d: %s %s", f.Attempt, short(f.Provider), f.Reason))
 	}
 	if len(parts) == 0 {
 		return "no provider delivered"
@@ -765,11 +1129,10 @@ func (j *Job) faultSummary() string {
 }
 
 func (j *Job) historySuffix() string {
-	s := j.faultSummary()
-	if s == "no provider delivered" {
+	if len(j.faults) == 0 {
 		return ""
 	}
-	return "; " + s
+	return "; " + j.faultSummary()
 }
 
 func capStrings(cs []Capability) []string {

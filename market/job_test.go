@@ -96,7 +96,7 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 	case "job":
 		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
 			TimeoutMs: argDur(d, "timeout", time.Second).Milliseconds(), ValueOfTime: argInt(d, "vot", 0),
-			DeadlineMs: argDur(d, "deadline", time.Minute).Milliseconds()}
+			DeadlineMs: argDur(d, "deadline", time.Minute).Milliseconds(), Verify: argStr(d, "verify", "")}
 		spec.Defaults()
 		if err := spec.Validate(); err != nil {
 			d.Fatalf(t, "spec: %v", err)
@@ -105,6 +105,7 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cfg.MaxInvitees = int(argInt(d, "invitees", 16))
 		cfg.MaxAttempts = int(argInt(d, "attempts", 3))
 		cfg.BidWindow = argDur(d, "window", time.Second)
+		cfg.DistinctSubnets = argStr(d, "distinct-subnets", "") == "true"
 		h.job = NewJob(argStr(d, "id", "j1"), spec, cfg, h.keys.Signer("req"), h.rep, rand.New(rand.NewPCG(1, 2)), h.now)
 	case "rep":
 		// rep p1 ineligible=reason | newcomer | score=0.9
@@ -130,6 +131,7 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			f := strings.Fields(line)
 			o := testOffer(f[0], 10)
+			sub := ""
 			for _, kv := range f[1:] {
 				k, v, _ := strings.Cut(kv, "=")
 				n, _ := strconv.ParseInt(v, 10, 64)
@@ -142,11 +144,13 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 					o.Withdrawn = true
 				case "no-wasm":
 					o.Capabilities = []Capability{"gpu/nvidia/h100"}
+				case "subnet":
+					sub = v
 				default:
 					d.Fatalf(t, "unknown offer field %q", k)
 				}
 			}
-			cands = append(cands, Candidate{Peer: f[0], Offer: o})
+			cands = append(cands, Candidate{Peer: f[0], Offer: o, Subnet: sub})
 		}
 		h.job.Candidates(h.now, cands)
 	case "bid":
@@ -170,14 +174,14 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 		h.job.Tick(h.now)
 	case "ack":
 		peer := d.CmdArgs[0].Key
-		a := Ack{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(), Provider: peer,
+		a := Ack{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(peer), Provider: peer,
 			Requester: "req", Accept: argStr(d, "refuse", "") == "", Reason: argStr(d, "refuse", ""), Created: h.now.UnixMilli()}
 		err = h.job.Ack(h.now, a)
 	case "result":
 		peer := d.CmdArgs[0].Key
-		r := Result{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(), Provider: peer,
+		r := Result{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(peer), Provider: peer,
 			Requester: "req", Status: Status(argStr(d, "status", "ok")), ExitCode: int32(argInt(d, "exit", 0)),
-			Created: h.now.UnixMilli()}
+			Stdout: Stream{Blob: Blob{CID: canon.BlobCID([]byte(argStr(d, "out", "same"))).String()}}, Created: h.now.UnixMilli()}
 		err = h.job.Result(h.now, r, nil)
 	case "fault":
 		h.job.Fault(h.now, d.CmdArgs[0].Key, argStr(d, "reason", "connection lost"))
@@ -266,6 +270,19 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 			fmt.Fprintf(&b, " provider=%s price=%d", o.Provider, o.Price)
 		}
 		fmt.Fprintf(&b, ": %s\n", o.Message)
+		if len(o.Paid) > 1 || len(o.Losers) > 0 || len(o.Faults) > 0 {
+			var paid, losers, faults []string
+			for _, p := range o.Paid {
+				paid = append(paid, fmt.Sprintf("%s@%d", p.Provider, p.Price))
+			}
+			for _, l := range o.Losers {
+				losers = append(losers, l.Provider)
+			}
+			for _, f := range o.Faults {
+				faults = append(faults, fmt.Sprintf("%s(timeout=%v)", f.Provider, f.Timeout))
+			}
+			fmt.Fprintf(&b, "  paid=[%s] losers=[%s] faults=[%s]\n", strings.Join(paid, " "), strings.Join(losers, " "), strings.Join(faults, " "))
+		}
 	}
 	return b.String()
 }
@@ -285,7 +302,13 @@ func formatAttempts(as []*AttemptRecord) string {
 			decl = append(decl, fmt.Sprintf("%s:%s", d.Provider, d.Reason))
 		}
 		fmt.Fprintf(&b, " declines=[%s] silent=[%s]", strings.Join(decl, " "), strings.Join(a.Silent(), " "))
-		if a.Winner != "" {
+		if len(a.Winners) > 1 {
+			var ws []string
+			for _, w := range a.Winners {
+				ws = append(ws, fmt.Sprintf("%s@%d", w, a.Prices[w]))
+			}
+			fmt.Fprintf(&b, " winners=%s", strings.Join(ws, ","))
+		} else if a.Winner != "" {
 			fmt.Fprintf(&b, " winner=%s price=%d", a.Winner, a.Price)
 		}
 		if a.Fault != "" {

@@ -165,8 +165,8 @@ func (s *JobSpec) Validate() error {
 	if s.MinReputation < 0 || s.MinReputation > 1 || math.IsNaN(s.MinReputation) {
 		c.add("min_reputation", s.MinReputation, ErrRange, "must be between 0 and 1")
 	}
-	if s.Verify != "none" {
-		c.add("verify", s.Verify, ErrInvalid, "only %q is supported yet", "none")
+	if _, err := ParseVerify(s.Verify); err != nil {
+		c.add("verify", s.Verify, ErrInvalid, "want none, replicate:K (2 ≤ K ≤ %d) or sample:P (0 < P ≤ 1)", MaxReplicas)
 	}
 	return c.err()
 }

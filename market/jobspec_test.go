@@ -193,10 +193,13 @@ func TestJobSpecValidate(t *testing.T) {
 		{"min_reputation: above 1", func(s *JobSpec) { s.MinReputation = 1.01 }, map[string]error{"min_reputation": ErrRange}},
 		{"min_reputation: NaN", func(s *JobSpec) { s.MinReputation = math.NaN() }, map[string]error{"min_reputation": ErrRange}},
 		{"min_reputation: infinite", func(s *JobSpec) { s.MinReputation = math.Inf(1) }, map[string]error{"min_reputation": ErrRange}},
-		{"verify", func(s *JobSpec) { s.Verify = "replicate:3" }, map[string]error{"verify": ErrInvalid}},
+		{"verify", func(s *JobSpec) { s.Verify = "replicate:1" }, map[string]error{"verify": ErrInvalid}},
+		{"verify: replicate", func(s *JobSpec) { s.Verify = "replicate:3" }, nil},
+		{"verify: sample", func(s *JobSpec) { s.Verify = "sample:0.25" }, nil},
+		{"verify: junk", func(s *JobSpec) { s.Verify = "trust me" }, map[string]error{"verify": ErrInvalid}},
 
 		{"several at once", func(s *JobSpec) {
-			s.Runtime, s.Module.CID, s.MemoryBytes, s.MaxPrice, s.Verify = "runtime/docker", "", -1, 0, "sample:0.1"
+			s.Runtime, s.Module.CID, s.MemoryBytes, s.MaxPrice, s.Verify = "runtime/docker", "", -1, 0, "sample:1.5"
 			s.Inputs[0].Name = "../etc"
 		}, map[string]error{"runtime": ErrInvalid, "module.cid": ErrRequired, "inputs[0].name": ErrInvalid,
 			"memory": ErrRange, "max_price": ErrRange, "verify": ErrInvalid}},

@@ -147,6 +147,7 @@ type Ranking struct {
 	WinnerScore   int64 `cbor:"winner_score"`    // price + value of time × start
 	RunnerUpScore int64 `cbor:"runner_up_score"` // 0 when there was no runner-up
 	Bids          int   `cbor:"bids"`            // eligible bids ranked
+	Replicas      int   `cbor:"replicas"`        // winners of this auction; above 1 they were drawn among the best
 }
 
 // RunSpec is what the winner needs to run the job.

@@ -185,11 +185,14 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 			return Bid{}, fmt.Errorf("market: award's runner-up bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
 		}
 		rs, ws := Score(r.Price, r.StartWithinMs, vot), Score(e.price, e.start, vot)
-		if rs < ws {
+		if rs < ws && a.Ranking.Replicas <= 1 {
 			return Bid{}, fmt.Errorf("market: runner-up scored %d, better than our %d: we should not have won", rs, ws)
 		}
 		want = SecondPrice(e.start, vot, rs, true, n.MaxPrice)
 	}
+	// Replicas are drawn at random among the best bids: a winner is never
+	// paid below its own bid.
+	want = max(want, e.price)
 	if a.Price != want {
 		return Bid{}, fmt.Errorf("market: award pays %d, the second price is %d", a.Price, want)
 	}

@@ -140,7 +140,7 @@ func fzSpecSeeds() []fzSpecSeed {
 	})
 	add("bad-names", func(a *fzSpecArgs) {
 		a.Runtime, a.Caps, a.InName, a.NameMod, a.Arg, a.EnvKey, a.EnvVal = "runtime/docker", "GPU//x", "a/..", 0, "x\x00", "A=B", "\xff"
-		a.Verify = "replicate:2"
+		a.Verify = "replicate:12"
 	})
 	add("bad-cids", func(a *fzSpecArgs) {
 		a.ModuleCID, a.StdinCID, a.InCID = "", canon.DocCID([]byte("doc")).String(), "Qmnotacid"
@@ -195,7 +195,8 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 	bad(s.DeadlineMs < s.TimeoutMs || s.DeadlineMs > 7*24*3600*1000, "deadline", ErrRange)
 	bad(s.ValueOfTime < 0 || s.ValueOfTime > math.MaxInt64>>40, "value_of_time", ErrRange)
 	bad(!(s.MinReputation >= 0 && s.MinReputation <= 1), "min_reputation", ErrRange)
-	bad(s.Verify != "none", "verify", ErrInvalid)
+	_, verr := ParseVerify(s.Verify)
+	bad(verr != nil, "verify", ErrInvalid)
 	got := map[string]error{}
 	var ve *ValidationError
 	if errors.As(err, &ve) {
