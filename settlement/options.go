@@ -1,0 +1,102 @@
+package settlement
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/hayek-market/hayek/internal/canon"
+)
+
+// DefaultMaxBatch is the default for Options.MaxBatch.
+const DefaultMaxBatch = 1024
+
+// Options configure a Ledger. Call EnsureDefaults, then Validate (Open does
+// both).
+type Options struct {
+	// Signer is the node: it signs checkpoints and is "self" in receipts and
+	// settlements. Required.
+	Signer canon.Signer
+	// Verifier checks peers' signatures on receipts and settlements, and the
+	// node's own on checkpoints. Required.
+	Verifier canon.Verifier
+	// FS is where pebble keeps its files; nil means the real file system.
+	// Tests pass vfs.NewStrictMem() to simulate crashes.
+	FS vfs.FS
+	// Now is the clock entries are stamped with. Nil: time.Now.
+	Now func() time.Time
+	// MaxBatch is the most entries one group commit takes from the queue
+	// (a single AppendAll larger than this still commits whole, alone).
+	// 0: DefaultMaxBatch.
+	MaxBatch int
+	// Logger receives opens, rebuilds and write failures. Nil: discard.
+	Logger *slog.Logger
+	// RebuildIndexes makes Open replay the whole chain and rewrite every
+	// index, as it does anyway when the indexes are missing or stale.
+	RebuildIndexes bool
+	// VerifyOnOpen makes Open run Verify (not deep) and refuse a ledger that
+	// fails it. Without it Open checks only the head and the indexes' head.
+	VerifyOnOpen bool
+}
+
+// EnsureDefaults fills unset optional fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// OptionsError names the Options field that is wrong.
+type OptionsError struct {
+	Field string
+	Err   error
+}
+
+func (e *OptionsError) Error() string {
+	return fmt.Sprintf("settlement: Options.%s: %v", e.Field, e.Err)
+}
+
+func (e *OptionsError) Unwrap() error { return e.Err }
+
+// Validate reports the first unusable field. It expects EnsureDefaults to
+// have run.
+func (o Options) Validate() error {
+	switch {
+	case o.Signer == nil:
+		return &OptionsError{"Signer", errors.New("nil: pass the node's identity")}
+	case o.Signer.ID() == "":
+		return &OptionsError{"Signer", errors.New("has an empty ID")}
+	case o.Verifier == nil:
+		return &OptionsError{"Verifier", errors.New("nil: pass a verifier of peer signatures")}
+	case o.FS == nil:
+		return &OptionsError{"FS", errors.New("nil: call EnsureDefaults first")}
+	case o.Now == nil:
+		return &OptionsError{"Now", errors.New("nil: call EnsureDefaults first")}
+	case o.MaxBatch < 1:
+		return &OptionsError{"MaxBatch", fmt.Errorf("%d: must be at least 1", o.MaxBatch)}
+	case o.Logger == nil:
+		return &OptionsError{"Logger", errors.New("nil: call EnsureDefaults first")}
+	}
+	return nil
+}
+
+// String describes the options for logs.
+func (o Options) String() string {
+	id := ""
+	if o.Signer != nil {
+		id = o.Signer.ID()
+	}
+	return fmt.Sprintf("node=%s max_batch=%d rebuild_indexes=%t verify_on_open=%t", id, o.MaxBatch, o.RebuildIndexes, o.VerifyOnOpen)
+}

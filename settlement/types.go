@@ -1,0 +1,153 @@
+package settlement
+
+import "github.com/hayek-market/hayek/internal/canon"
+
+// Kind names what an entry records.
+type Kind string
+
+// Entry kinds.
+const (
+	KindFund        Kind = "fund"        // the operator adds to an agent's budget
+	KindHold        Kind = "hold"        // a job's max cost is set aside from its agent's budget
+	KindRelease     Kind = "release"     // an unspent hold returns to its agent's budget
+	KindReceipt     Kind = "receipt"     // a countersigned receipt: a job was run and is owed for
+	KindSettle      Kind = "settle"      // a creditor acknowledges payment made outside the ledger
+	KindAttestation Kind = "attestation" // a signed batch of reputation reports this node issued
+	KindOutcome     Kind = "outcome"     // first-hand reputation evidence about a peer
+	KindGovernance  Kind = "governance"  // an agent created, limited, revoked; a job approved, rejected
+	KindCheckpoint  Kind = "checkpoint"  // the node's signature over the chain's head
+)
+
+// Entry is one link of the chain. Its CID (canon.DocCID of its canonical
+// encoding) is what the next entry's Prev names; Body is the canonical CBOR
+// of the kind's body type below.
+type Entry struct {
+	Seq  uint64 `cbor:"seq" json:"seq"`   // 1, 2, 3, ...
+	Prev string `cbor:"prev" json:"prev"` // CID of entry Seq-1; "" for Seq 1
+	Time int64  `cbor:"time" json:"time"` // Unix ms
+	Kind Kind   `cbor:"kind" json:"kind"`
+	Body []byte `cbor:"body" json:"body"`
+}
+
+// CID is the entry's content identifier.
+func (e Entry) CID() string { return canon.DocCID(canon.MustMarshal(e)).String() }
+
+// Fund adds Amount to Agent's budget.
+type Fund struct {
+	Agent  string `cbor:"agent" json:"agent"`
+	Amount int64  `cbor:"amount" json:"amount"`
+	Note   string `cbor:"note" json:"note"`
+}
+
+// Hold sets aside Amount of Agent's budget for Job before it is auctioned.
+type Hold struct {
+	Job    string `cbor:"job" json:"job"`
+	Agent  string `cbor:"agent" json:"agent"`
+	Amount int64  `cbor:"amount" json:"amount"`
+}
+
+// Release returns Amount of Job's hold to its agent's budget.
+type Release struct {
+	Job    string `cbor:"job" json:"job"`
+	Amount int64  `cbor:"amount" json:"amount"`
+	Reason string `cbor:"reason" json:"reason"`
+}
+
+// Receipt says Provider ran Job for Requester at Price, with the result
+// named by Result, when the requester's ledger had head RequesterHead.
+type Receipt struct {
+	Job           string `cbor:"job" json:"job"`
+	Attempt       uint32 `cbor:"attempt" json:"attempt"`
+	Requester     string `cbor:"requester" json:"requester"`
+	Provider      string `cbor:"provider" json:"provider"`
+	Capability    string `cbor:"cap" json:"cap"`
+	Price         int64  `cbor:"price" json:"price"`
+	Result        string `cbor:"result" json:"result"`   // CID of the provider's signed result
+	Outcome       string `cbor:"outcome" json:"outcome"` // the run's status as the requester accepted it
+	RequesterHead string `cbor:"requester_head" json:"requester_head"`
+	Created       int64  `cbor:"created" json:"created"`
+}
+
+// Sender implements canon.Message: the requester issues receipts.
+func (r Receipt) Sender() string { return r.Requester }
+
+// SignedReceipt is a receipt signed by the requester (domain "receipt",
+// over Body) and countersigned by the provider (domain "receipt-counter",
+// over the canonical CBOR of Countersigned{Body, RequesterSig,
+// ProviderHead}), ProviderHead being the provider's ledger head when it
+// countersigned. Both ledgers append the same SignedReceipt, so each party
+// holds the other's head: a rewritten history is detectable.
+type SignedReceipt struct {
+	Body         []byte `cbor:"body" json:"body"`
+	RequesterSig []byte `cbor:"requester_sig" json:"requester_sig"`
+	ProviderHead string `cbor:"provider_head" json:"provider_head"`
+	ProviderSig  []byte `cbor:"provider_sig" json:"provider_sig"`
+}
+
+// Countersigned is what the provider's signature covers.
+type Countersigned struct {
+	Body         []byte `cbor:"body" json:"body"`
+	RequesterSig []byte `cbor:"requester_sig" json:"requester_sig"`
+	ProviderHead string `cbor:"provider_head" json:"provider_head"`
+}
+
+// Settle records that Debtor paid Creditor Amount outside the ledger. Only
+// the creditor's signature makes it valid: the payment rail (none yet)
+// plugs in behind PaymentRail.
+type Settle struct {
+	Debtor    string `cbor:"debtor" json:"debtor"`
+	Creditor  string `cbor:"creditor" json:"creditor"`
+	Amount    int64  `cbor:"amount" json:"amount"`
+	Reference string `cbor:"reference" json:"reference"` // the rail's own reference, if any
+	Created   int64  `cbor:"created" json:"created"`
+}
+
+// Sender implements canon.Message: creditors sign settlements.
+func (s Settle) Sender() string { return s.Creditor }
+
+// SignedSettle is a settlement with the creditor's signature over the
+// canonical body, domain "settle".
+type SignedSettle struct {
+	Body []byte `cbor:"body" json:"body"`
+	Sig  []byte `cbor:"sig" json:"sig"`
+}
+
+// Attestation is a signed batch of reputation reports this node issued;
+// the ledger keeps the envelope as sent (its format is the reputation
+// package's).
+type Attestation struct {
+	Envelope []byte `cbor:"envelope" json:"envelope"`
+}
+
+// Outcome is first-hand evidence about Peer's behaviour on Capability,
+// from a job this node was a party to.
+type Outcome struct {
+	Peer       string `cbor:"peer" json:"peer"`
+	Capability string `cbor:"cap" json:"cap"`
+	Outcome    string `cbor:"outcome" json:"outcome"` // success, failure, timeout, wrong_result, missed_start, paid, disputed, settled
+	Job        string `cbor:"job" json:"job"`
+	Receipt    string `cbor:"receipt" json:"receipt"` // CID of the receipt it rests on, if any
+}
+
+// Governance records an operator's or a policy's decision.
+type Governance struct {
+	Action string `cbor:"action" json:"action"` // agent_create, agent_limits, agent_revoke, job_approve, job_reject, job_expire
+	Agent  string `cbor:"agent" json:"agent"`
+	Job    string `cbor:"job" json:"job"`
+	// For agent_create and agent_limits:
+	TokenHash    []byte `cbor:"token_hash" json:"token_hash"`       // sha256 of the bearer token; the token itself is never stored
+	MaxJobPrice  int64  `cbor:"max_job_price" json:"max_job_price"` // 0: no cap beyond the budget
+	ApproveAbove int64  `cbor:"approve_above" json:"approve_above"` // 0: never ask
+	RatePerHour  int64  `cbor:"rate_per_hour" json:"rate_per_hour"` // 0: unlimited
+	Detail       string `cbor:"detail" json:"detail"`
+}
+
+// Checkpoint is the node's signature over the chain up to and including
+// entry Seq (whose CID is Head). One is appended per group commit.
+type Checkpoint struct {
+	Node string `cbor:"node" json:"node"`
+	Head string `cbor:"head" json:"head"`
+	Seq  uint64 `cbor:"seq" json:"seq"`
+	Time int64  `cbor:"time" json:"time"`
+	Sig  []byte `cbor:"sig" json:"sig"` // over the canonical body with Sig empty, domain "checkpoint"
+}
