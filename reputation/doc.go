@@ -1,10 +1,260 @@
-// Package reputation will own Beta posteriors per (peer, capability) with
-// decay toward the prior, the outcomes that update them (success, failure,
-// timeout, wrong result, missed start commitment), signed attestations and
-// how a receiver weighs them, and the verification outcomes of replicated
-// and sampled jobs. It imports no other hayek package.
+// Package reputation owns what a node believes about other peers: a Beta
+// posterior per (peer, capability) that decays toward the prior, the
+// outcomes that update it, how third-party attestations are weighed and
+// capped, the standing the auction asks for, requesters' credit limits,
+// and the verification math of replicated and sampled jobs (the odds
+// rule, the sampling rule). It imports no other hayek package.
 //
-// Status: not built yet. The auction already asks for standings through
-// market.Reputation; until this package fills it, market.NeutralReputation
-// makes every peer eligible and equal.
+// Everything here is a pure state machine or a pure function, in the style
+// of etcd's raft: no network, no disk, no clock, no goroutines. Every input
+// carries its time; the node (package node) owns I/O and persistence.
+//
+// # The model
+//
+// The belief about peer p on capability c is Beta(α, β) with the uniform
+// prior α₀ = β₀ = 1. Each outcome adds its weight to α (good) or β (bad):
+//
+//	outcome        side  weight  meaning
+//	success        α     1       a provider's result was accepted
+//	failure        β     2       refused or dropped an award, or reported its own fault
+//	timeout        β     2       no acknowledgement or no result in time
+//	wrong_result   β     4       a result verification rejected
+//	missed_start   β     0.5     started later than it committed to
+//	paid           α     0.5     a requester countersigned a receipt (a debt acknowledged)
+//	disputed       β     2       a requester refused to sign for a delivered result
+//	settled        α     1       a requester settled its debt
+//
+// Failures weigh more than successes so that a provider cannot hide
+// occasional cheating behind volume: one wrong result undoes four good
+// jobs. A paid receipt weighs half a settlement because an acknowledged
+// debt is not yet money.
+//
+// Evidence decays toward the prior with a half-life H (14 days): before
+// every update, and whenever the book is read, the evidence beyond the
+// prior is scaled by 2^(−Δt/H), so α' = 1 + (α−1)·2^(−Δt/H), likewise β.
+// Decay never goes past the prior, and a clock that goes back changes
+// nothing. A peer that stops working fades back into a newcomer.
+//
+// A Posterior reads as: Mean = α/(α+β), the expected chance of a good
+// outcome; LowerBound(q), the q-quantile (q = 0.05) by gonum's inverse
+// regularized incomplete beta, below which the chance lies with
+// credibility q; Evidence = α+β−2, the weighted, decayed observations.
+//
+// # First-hand evidence and duplicates
+//
+// Book.Record(now, peer, capability, outcome, evidence) adds what this
+// node saw itself: outcomes of receipts it is a party to (as requester:
+// success, failure, timeout, missed_start about providers; as provider:
+// paid, disputed, settled about requesters) and its own verification
+// outcomes (wrong_result for losers). Every piece of evidence has an ID
+// (a receipt CID; for receiptless outcomes a job ID) and counts once per
+// subject: the book remembers, per (subject, ID), the heaviest positive and
+// the heaviest negative weight counted. Recording the same again returns
+// ErrDuplicate; a heavier outcome of the same sign adds only the
+// difference (a missed start that became a failure counts as one failure);
+// an outcome of the other sign counts on its own (a paid receipt whose
+// result a sampled re-run later proves wrong: a success and a
+// wrong_result). IDs are remembered for EvidenceMemory (140 days, ten
+// half-lives, when old evidence weighs a thousandth).
+//
+// # Third parties
+//
+// Book.Attest takes a batch of reports another peer signed. A receiver
+// weights reporter r by what it knows about r first-hand, never from
+// others (trust is not transitive, so sybils cannot vouch for each other
+// into relevance):
+//
+//	LB₁(r) = LowerBound(q) of Beta(1 + Σ_c s_rc, 1 + Σ_c f_rc)
+//	         (r's first-hand evidence pooled over all capabilities,
+//	          as a provider and as a requester)
+//	w_r    = ReporterWeight · clamp((LB₁(r) − TrustFloor) / (1 − TrustFloor), 0, 1)
+//
+// A stranger (no first-hand evidence) weighs exactly zero, and so does a
+// peer whose record is poor: with the defaults (ReporterWeight 0.5,
+// TrustFloor 0.5) a reporter needs four clean jobs with this node to weigh
+// anything (w = 0.05); ten give w = 0.26, a hundred w = 0.47. One report then
+// counts as w_r × its outcome's weight. Then two caps:
+//
+//	per reporter:  r's raw evidence on subject p, R_rp, counts at most
+//	               ReporterCap (10): its reports are scaled by min(1, 10/R_rp),
+//	               so one reporter adds at most w_r · 10 observations;
+//	per subject:   all third parties together add at most ThirdPartyCap (10)
+//	               observations to p, over all its capabilities: with
+//	               T_p = Σ_r w_r · min(1, 10/R_rp) · R_rp, every third-party
+//	               contribution on p is scaled by k_p = min(1, 10/T_p).
+//
+// So the belief about p on c is
+//
+//	α = 1 + s_pc + k_p · Σ_r w_r · m_rp · S_rpc
+//	β = 1 + f_pc + k_p · Σ_r w_r · m_rp · F_rpc
+//
+// with s, f first-hand and S, F the reporters' raw (weighted by outcome,
+// decayed) reports. A swarm of sybil reporters this node has never dealt
+// with buys nothing; a reporter it trusts a little buys a little (at most
+// w_r·10); all of them together buy at most 10 observations, which cannot
+// lift a stranger's lower bound past about 0.76 (Beta(11, 1)): first-hand
+// evidence, which costs real work or real money, is what makes a peer
+// eligible for demanding jobs. Weights are applied when the book is read,
+// with the reporter's standing at that moment: catching a reporter
+// cheating discounts everything it has said.
+//
+// Dedupe across reporters: a report backed by a receipt counts once per
+// (subject, receipt CID), whoever reports it; a receiptless negative
+// report (a timeout, say) counts once per (subject, reporter, job).
+// First-hand evidence is keyed apart, so gossip can never pre-empt what
+// this node saw itself (nor can a third party hold a receipt this node is
+// a party to, except the counterparty, whose reports about this node are
+// skipped). Positive reports must carry
+// their receipt (ErrNoReceipt) — for settled, the signed settle entry —
+// since praise without proof is free.
+//
+// Attestations about oneself: a report whose subject is its reporter is
+// refused (ErrSelfReport); this node's own attestations coming back over
+// gossip are refused whole (ErrSelf); reports whose subject is this node
+// are skipped quietly — a node does not let others tell it about itself,
+// and Standing(self) is always eligible. Reports from a reporter that
+// weighs zero are neither counted nor stored.
+//
+// # Standing, eligibility, newcomers
+//
+// Book.Standing(peer, capability, minReputation) is what the auction
+// needs (the node adapts it to market.Reputation):
+//
+//   - Eligible when LowerBound ≥ minReputation; with minReputation ≤ 0
+//     everyone is, strangers included. A stranger's lower bound is q =
+//     0.05, so a job with a positive minimum goes only to peers with a
+//     record; newcomers bootstrap on jobs without one.
+//   - Newcomer when Evidence < NewcomerEvidence (1): less than one
+//     observation's worth. The auction ranks at most one newcomer per
+//     auction and per replica group.
+//   - Score is the posterior mean; it breaks ties between equal bids.
+//   - Reason says why not, when not eligible.
+//
+// Reads (Standing, Reliability, CreditLimit, Snapshot) decay to the book's
+// clock, the latest time given to Record, Attest or Tick.
+//
+// # Requesters and credit
+//
+// Providers rate requesters with the same machinery under the capability
+// CapRequester ("requester") and the outcomes paid, disputed and settled;
+// those outcomes go with no other capability, and provider outcomes not
+// with it (ErrOutcome). CreditLimit(peer, base, max) maps a requester's
+// standing, with lower bound L, to how much unsettled debt a provider
+// accepts from it:
+//
+//	no evidence:   base
+//	L ≥ q:         base + (max − base) · min(1, (L − q)/(CreditFullTrust − q))
+//	L < q:         base · L/q           (a record worse than a stranger's)
+//
+// with CreditFullTrust 0.9, rounded to the nearest unit.
+//
+// # Verification (ARCHITECTURE step 8)
+//
+// Reliability(peer, capability) is the chance a provider's result is
+// right: the posterior mean of the same evidence under the verification
+// prior, Beta with mean m = VerifyPriorMean (0.9) and strength s =
+// VerifyPriorStrength (2): r = (α − 1 + m·s)/(α + β − 2 + s). This prior
+// assumes at most a share 1 − m of providers is faulty (Sarmenta's f);
+// with the uniform prior, strangers would be worth ½ and agreeing
+// strangers would never be credible.
+//
+// Credibility(groups), the odds rule: replicas are grouped by output
+// digest (GroupReplicas; the digest covers everything that must agree byte
+// for byte — the market's Result.Digest). Each provider i is right with
+// probability r_i independently; a right result is unique; wrong results
+// are assumed to collude. Over the hypotheses "group G is right" and "no
+// group is right":
+//
+//	O_G = Π_{i∈G} r_i/(1 − r_i)        C_G = O_G / (1 + Σ_H O_H)
+//
+// Decide(groups, ε, maxReplicas, have): accept the leading group when C ≥
+// 1 − ε (the node records success for its providers, Agree, and
+// wrong_result for every other provider that answered, Disagree);
+// otherwise, below the cap, ask for the
+// fewest extra replicas that would make the leader credible if they agreed
+// at the average reliability so far; at the cap, fail, blaming nobody.
+// With ε = 0.01: three agreeing strangers are accepted (0.9986); two
+// strangers against one need two more; two veterans outvote a known cheat
+// at once; three providers at r = 0.6 never become credible within five
+// runs.
+//
+// Sampling (sample:P): ShouldSample(secret, job, P) is a keyed hash of the
+// job ID — deterministic, unpredictable to providers while the secret stays
+// the requester's. JudgeSample applies the rule after delivery: a re-run on
+// another provider that agrees ends it; one that disagrees calls for a
+// third run on a third provider, and the digest two of three share stands;
+// the odd one out gets wrong_result; three different results blame nobody.
+// Sampling detects cheating after the fact: the cheater was paid once and
+// loses reputation, and when the delivered result was the wrong one
+// (OriginalWrong) the agent must be told.
+//
+// # Attestation batches
+//
+// Batcher collects this node's reports and cuts an Attestation every
+// MaxReports (64) reports, when the oldest has waited MaxDelay (1 minute),
+// or before MaxBytes (64 KiB, estimated) would be exceeded, numbering
+// batches lastSeq+1, lastSeq+2, … It refuses what receivers would refuse.
+// The node signs each batch (canon, kind "attestation"), appends it to its
+// ledger and publishes it on /hayek/reputation/1.
+//
+// # What the node feeds it
+//
+//	event                                          call
+//	receipt countersigned (as requester)           Record(now, provider, cap, Success, receiptCID)
+//	  … started later than committed               Record(now, provider, cap, MissedStart, receiptCID)
+//	award not acknowledged / no result in time     Record(now, provider, cap, Timeout, jobID)
+//	provider refused an award or reported a fault  Record(now, provider, cap, Failure, jobID)
+//	Decide accepted (replicate:K)                  Success for Agree (their receipts), WrongResult for Disagree (jobID)
+//	JudgeSample resolved                           WrongResult for Wrong (the receipt CID, or jobID)
+//	receipt countersigned (as provider)            Record(now, requester, CapRequester, Paid, receiptCID)
+//	requester refused to sign                      Record(now, requester, CapRequester, Disputed, jobID)
+//	settle entry appended                          Record(now, requester, CapRequester, Settled, settleCID)
+//	each of the above                              Batcher.Add(now, Report{…}) → sign and publish what it returns
+//	attestation received and verified              Attest(now, att)
+//	periodically (e.g. every minute)               Tick(now), Batcher.Tick(now)
+//	auction, replica group                         Standing, Reliability → Decide
+//	call for bids from a requester                 CreditLimit against its bilateral balance
+//	shutdown / start                               Export → store; Restore; Batcher.Flush
+//
+// Before Attest the node verifies the envelope's signature and freshness
+// and every report's receipt: countersigned, the reporter one of its two
+// parties and the subject the other, and not older than EvidenceMemory
+// (older receipts could be counted again once forgotten).
+//
+// A Book is safe for concurrent use. A Batcher is not.
+//
+// # Parameters
+//
+//	Params field          default    meaning
+//	HalfLife              14 days    evidence older by this weighs half
+//	Weights               see above  observations per outcome
+//	Quantile              0.05       q of the lower credible bound
+//	NewcomerEvidence      1          below this evidence a peer is a newcomer
+//	ReporterWeight        0.5        the most one report counts (fully trusted reporter)
+//	TrustFloor            0.5        reporter lower bound at which its weight starts
+//	ReporterCap           10         raw observations one reporter can add on one subject
+//	ThirdPartyCap         10         observations all third parties can add on one subject
+//	EvidenceMemory        140 days   how long evidence IDs are remembered; older attestations refused
+//	CreditFullTrust       0.9        requester lower bound at which credit reaches max
+//	VerifyPriorMean       0.9        a stranger's reliability (1 − assumed faulty share)
+//	VerifyPriorStrength   2          observations the verification prior is worth
+//
+// Validate reports every bad field (ParamsError, matching ErrParams); in
+// particular TrustFloor must be at least Quantile, or strangers would
+// weigh something.
+//
+// # Known limits
+//
+// Wrong results are assumed to collude, but nothing stops real colluders
+// from being drawn together: two colluding veterans outvote one honest
+// replica. Drawing replicas at random among the best bids, distinct /24s,
+// and the cap on newcomers are the market's defences. Sybils this node has
+// paid (done real work with) carry a little weight — bounded by the caps.
+// A peer with a bad record can start over as a stranger (whitewashing):
+// strangers therefore get only the base credit and no eligibility for
+// jobs with a minimum reputation.
+//
+// Behaviour is pinned by the datadriven scripts in testdata; run
+// `go test ./reputation -run Scripts -rewrite` to regenerate them after a
+// deliberate change and review the diff. Property tests take -seed.
 package reputation

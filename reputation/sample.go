@@ -1,0 +1,126 @@
+package reputation
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// ShouldSample decides whether job is re-run elsewhere under sample:P. The
+// draw is u = the first 8 bytes of SHA-256("hayek/sample/v1" ‖ secret ‖
+// job) as a fraction of 2⁶⁴, and the job is sampled when u < p: the same
+// job always gets the same answer (restarts and replays agree), and a
+// provider cannot tell which jobs will be checked as long as secret stays
+// the requester's (the node derives it from its key or keeps a random one
+// in its home). p ≤ 0 never samples; p ≥ 1 always does.
+func ShouldSample(secret []byte, job string, p float64) bool {
+	if !(p > 0) {
+		return false
+	}
+	h := sha256.New()
+	h.Write([]byte("hayek/sample/v1"))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(secret)))
+	h.Write(n[:]) // length-prefixed, so (secret, job) splits one way only
+	h.Write(secret)
+	h.Write([]byte(job))
+	u := float64(binary.BigEndian.Uint64(h.Sum(nil)[:8])>>11) / (1 << 53)
+	return u < p
+}
+
+// SampleRun is one run of a sampled job: the first is the delivery the
+// requester already accepted and paid, the next ones re-runs on other
+// providers.
+type SampleRun struct {
+	Provider string
+	Digest   string
+}
+
+// SampleVerdict is what JudgeSample concludes.
+type SampleVerdict int
+
+const (
+	// SampleRerun: no re-run yet; run the job on another provider.
+	SampleRerun SampleVerdict = iota + 1
+	// SampleAgree: the re-run agrees; nothing to record beyond the
+	// receipts.
+	SampleAgree
+	// SampleTieBreak: the re-run disagrees; run it a third time on a
+	// provider that is neither.
+	SampleTieBreak
+	// SampleResolved: two of three runs agree; the odd one out
+	// (SampleDecision.Wrong) gets WrongResult.
+	SampleResolved
+	// SampleUnresolved: three runs, three results; nobody can be blamed.
+	SampleUnresolved
+)
+
+func (v SampleVerdict) String() string {
+	switch v {
+	case SampleRerun:
+		return "rerun"
+	case SampleAgree:
+		return "agree"
+	case SampleTieBreak:
+		return "tie-break"
+	case SampleResolved:
+		return "resolved"
+	case SampleUnresolved:
+		return "unresolved"
+	}
+	return fmt.Sprintf("SampleVerdict(%d)", int(v))
+}
+
+// SampleDecision is JudgeSample's verdict.
+type SampleDecision struct {
+	Verdict SampleVerdict
+	Digest  string   // SampleAgree, SampleResolved: the digest that stands
+	Wrong   []string // SampleResolved: the provider to record WrongResult against
+	// OriginalWrong: the delivered result was the wrong one. The agent
+	// has it already and was not protected; the node tells it.
+	OriginalWrong bool
+	Reason        string
+}
+
+// JudgeSample applies the sampling rule to the runs of a sampled job so
+// far (the delivery first). Sampling is a majority of three, without
+// reputations: one re-run that agrees settles it; one that disagrees
+// calls for a third run on a third provider, and the digest two runs share
+// stands. Runs beyond the first three, and repeated providers, are
+// ignored. Sampling detects cheating after the fact: the cheater was paid
+// for the delivery and loses reputation.
+func JudgeSample(runs []SampleRun) SampleDecision {
+	var rs []SampleRun
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if len(rs) == 3 {
+			break
+		}
+		if !seen[r.Provider] {
+			seen[r.Provider] = true
+			rs = append(rs, r)
+		}
+	}
+	switch len(rs) {
+	case 0, 1:
+		return SampleDecision{Verdict: SampleRerun, Reason: "sampled: re-run on another provider"}
+	case 2:
+		if rs[0].Digest == rs[1].Digest {
+			return SampleDecision{Verdict: SampleAgree, Digest: rs[0].Digest, Reason: "sampled: the re-run agrees"}
+		}
+		return SampleDecision{Verdict: SampleTieBreak,
+			Reason: fmt.Sprintf("sampled: %s and %s disagree, a third run breaks the tie", short(rs[0].Provider), short(rs[1].Provider))}
+	}
+	for odd := range 3 {
+		a, b := rs[(odd+1)%3], rs[(odd+2)%3]
+		if a.Digest == b.Digest {
+			if rs[odd].Digest == a.Digest {
+				return SampleDecision{Verdict: SampleAgree, Digest: a.Digest, Reason: "sampled: all three runs agree"}
+			}
+			return SampleDecision{Verdict: SampleResolved, Digest: a.Digest, Wrong: []string{rs[odd].Provider},
+				OriginalWrong: odd == 0,
+				Reason:        fmt.Sprintf("sampled: two runs agree, %s returned a wrong result", short(rs[odd].Provider))}
+		}
+	}
+	return SampleDecision{Verdict: SampleUnresolved, Reason: "sampled: three runs, three different results; nobody blamed"}
+}
