@@ -279,7 +279,7 @@ func FuzzOpenCall(f *testing.F) {
 			unasked bool
 			load    Load
 			cached  bool
-		}{{false, Load{0, 4}, false}, {true, Load{3, 4}, true}, {false, Load{4, 4}, false}} {
+		}{{false, Load{Running: 0, Slots: 4}, false}, {true, Load{Running: 3, Slots: 4}, true}, {false, Load{Running: 4, Slots: 4}, false}} {
 			cfg := DefaultProviderConfig("p1")
 			cfg.BidUnasked = c.unasked
 			p := NewProvider(cfg, ids.Signer("p1"))

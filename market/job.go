@@ -622,8 +622,12 @@ func (j *Job) close(now time.Time) {
 	cur.Closed = now
 	j.auctionOpen = false
 	vot := j.spec.ValueOfTime
-	// A replica group takes at most one newcomer, counting those already
-	// in it.
+	// At most one newcomer is ranked per auction and per replica group
+	// (counting those already in it), so fresh identities cannot flood an
+	// auction or a group, nor shill its price. The rule is waived when no
+	// bidder is established (a young network: nobody to prefer) and when it
+	// would leave the job without enough runs — a group of newcomers must
+	// then agree for the odds rule to accept it.
 	newcomer := false
 	for _, r := range j.live {
 		newcomer = newcomer || r.bid.Standing.Newcomer
@@ -631,25 +635,48 @@ func (j *Job) close(now time.Time) {
 	for _, r := range j.results {
 		newcomer = newcomer || r.Standing.Newcomer
 	}
-	var ranked []*BidRecord
 	bids := slices.Clone(cur.Bids)
 	slices.SortStableFunc(bids, func(a, b BidRecord) int {
 		return compareBids(j.id, a, b, vot)
 	})
+	var eligible, ranked, waived []*BidRecord
 	for i := range bids {
 		b := &bids[i]
 		if !b.Standing.Eligible {
 			cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: %s", short(b.Bid.Provider), b.Standing.Reason))
 			continue
 		}
+		eligible = append(eligible, b)
 		if b.Standing.Newcomer {
 			if newcomer {
-				cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: a newcomer already ranked", short(b.Bid.Provider)))
+				waived = append(waived, b)
 				continue
 			}
 			newcomer = true
 		}
 		ranked = append(ranked, b)
+	}
+	established := false
+	for _, b := range eligible {
+		established = established || !b.Standing.Newcomer
+	}
+	if len(waived) > 0 && !established {
+		ranked, waived = eligible, nil // a young network: nobody to prefer
+	}
+	if len(waived) > 0 {
+		fresh := 0
+		for _, b := range ranked {
+			if !j.inGroup(b.Bid.Provider) {
+				fresh++
+			}
+		}
+		if fresh < j.need {
+			ranked = eligible // not enough runs otherwise: the rule is waived
+		} else {
+			for _, b := range waived {
+				cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: a newcomer already ranked", short(b.Bid.Provider)))
+			}
+		}
 	}
 	silent := cur.Silent()
 	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("closed: %d bids, %d declines, %d silent",
@@ -910,7 +937,7 @@ func (j *Job) maybeJudge(now time.Time) {
 	}
 	for _, r := range j.results {
 		if allLimited || !r.Result.Status.LimitHit() {
-			votes = append(votes, Vote{Provider: r.Provider, Digest: r.Digest, Standing: r.Standing})
+			votes = append(votes, Vote{Provider: r.Provider, Capability: j.spec.Runtime, Digest: r.Digest, Standing: r.Standing})
 		}
 	}
 	if allLimited {

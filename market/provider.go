@@ -32,10 +32,16 @@ func DefaultProviderConfig(self string) ProviderConfig {
 // delivery on a slow network, not a second auction.
 const AwardMargin = 5 * time.Second
 
-// Load is a provider's occupancy when a call arrives.
+// Load is a provider's occupancy when a call arrives, and what it lets
+// the calling requester owe it.
 type Load struct {
 	Running int
 	Slots   int
+	// RequesterOwes is the requester's debt to this provider (its
+	// bilateral balance, positive when owed), CreditLimit what the provider
+	// lets it owe; 0 means no limit.
+	RequesterOwes int64
+	CreditLimit   int64
 }
 
 func (l Load) fraction() float64 {
@@ -107,6 +113,10 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	price := offer.Pricing.Bid(call.Needs, load.fraction())
 	if price > call.Needs.MaxPrice {
 		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, call.Needs.MaxPrice))
+	}
+	if load.CreditLimit > 0 && load.RequesterOwes+price > load.CreditLimit {
+		return decline(DeclineRequester, fmt.Sprintf("requester owes %d; with this job's %d it would pass its credit limit of %d: settle first",
+			load.RequesterOwes, price, load.CreditLimit))
 	}
 	start := p.cfg.StartBaseMs
 	if p.cfg.FetchBytesPerSec > 0 {

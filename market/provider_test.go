@@ -115,30 +115,30 @@ func TestProviderAnswer(t *testing.T) {
 		send   bool
 		reason DeclineReason // "" with send: a bid
 	}{
-		{"bid when invited", nil, nil, Load{0, 4}, true, ""},
-		{"bid at load", nil, nil, Load{2, 4}, true, ""},
-		{"silent when not invited", nil, func(f *provFixture) { f.call.Invitees = []string{"p2"} }, Load{0, 4}, false, ""},
-		{"silent when not invited even if busy", nil, func(f *provFixture) { f.call.Invitees = nil }, Load{4, 4}, false, ""},
+		{"bid when invited", nil, nil, Load{Running: 0, Slots: 4}, true, ""},
+		{"bid at load", nil, nil, Load{Running: 2, Slots: 4}, true, ""},
+		{"silent when not invited", nil, func(f *provFixture) { f.call.Invitees = []string{"p2"} }, Load{Running: 0, Slots: 4}, false, ""},
+		{"silent when not invited even if busy", nil, func(f *provFixture) { f.call.Invitees = nil }, Load{Running: 4, Slots: 4}, false, ""},
 		{"bid unasked", func(c *ProviderConfig) { c.BidUnasked = true },
-			func(f *provFixture) { f.call.Invitees = []string{"p2"} }, Load{0, 4}, true, ""},
+			func(f *provFixture) { f.call.Invitees = []string{"p2"} }, Load{Running: 0, Slots: 4}, true, ""},
 		{"no unasked declines", func(c *ProviderConfig) { c.BidUnasked = true },
-			func(f *provFixture) { f.call.Invitees, f.call.Needs.MemoryBytes = []string{"p2"}, 2<<30 }, Load{0, 4}, false, ""},
+			func(f *provFixture) { f.call.Invitees, f.call.Needs.MemoryBytes = []string{"p2"}, 2<<30 }, Load{Running: 0, Slots: 4}, false, ""},
 		{"capability missing", nil, func(f *provFixture) {
 			f.call.Needs.Capabilities = append(f.call.Needs.Capabilities, "gpu/nvidia/h100")
-		}, Load{0, 4}, true, DeclineCapability},
+		}, Load{Running: 0, Slots: 4}, true, DeclineCapability},
 		{"runtime not sold", nil, func(f *provFixture) { f.offer.Capabilities = []Capability{"gpu/nvidia/h100"} },
-			Load{0, 4}, true, DeclineCapability},
-		{"too much memory", nil, func(f *provFixture) { f.call.Needs.MemoryBytes = 1<<30 + 1 }, Load{0, 4}, true, DeclineTooLarge},
-		{"too long", nil, func(f *provFixture) { f.call.Needs.TimeoutMs = 60_001 }, Load{0, 4}, true, DeclineTooLarge},
-		{"module too big", nil, func(f *provFixture) { f.call.Needs.ModuleBytes = 64<<20 + 1 }, Load{0, 4}, true, DeclineTooLarge},
-		{"inputs too big", nil, func(f *provFixture) { f.call.Needs.InputBytes = 64<<20 + 1 }, Load{0, 4}, true, DeclineTooLarge},
-		{"price floor", nil, func(f *provFixture) { f.call.Needs.MaxPrice = 119 }, Load{0, 4}, true, DeclinePrice},
-		{"price at the floor", nil, func(f *provFixture) { f.call.Needs.MaxPrice = 120 }, Load{0, 4}, true, ""},
-		{"price at load above max", nil, func(f *provFixture) { f.call.Needs.MaxPrice = 120 }, Load{1, 4}, true, DeclinePrice},
-		{"busy", nil, nil, Load{4, 4}, true, DeclineBusy},
-		{"no slots", nil, nil, Load{0, 0}, true, DeclineBusy},
-		{"withdrawn", nil, func(f *provFixture) { f.offer.Withdrawn = true }, Load{0, 4}, true, DeclineWithdrawn},
-		{"withdrawn before busy", nil, func(f *provFixture) { f.offer.Withdrawn = true }, Load{4, 4}, true, DeclineWithdrawn},
+			Load{Running: 0, Slots: 4}, true, DeclineCapability},
+		{"too much memory", nil, func(f *provFixture) { f.call.Needs.MemoryBytes = 1<<30 + 1 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
+		{"too long", nil, func(f *provFixture) { f.call.Needs.TimeoutMs = 60_001 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
+		{"module too big", nil, func(f *provFixture) { f.call.Needs.ModuleBytes = 64<<20 + 1 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
+		{"inputs too big", nil, func(f *provFixture) { f.call.Needs.InputBytes = 64<<20 + 1 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
+		{"price floor", nil, func(f *provFixture) { f.call.Needs.MaxPrice = 119 }, Load{Running: 0, Slots: 4}, true, DeclinePrice},
+		{"price at the floor", nil, func(f *provFixture) { f.call.Needs.MaxPrice = 120 }, Load{Running: 0, Slots: 4}, true, ""},
+		{"price at load above max", nil, func(f *provFixture) { f.call.Needs.MaxPrice = 120 }, Load{Running: 1, Slots: 4}, true, DeclinePrice},
+		{"busy", nil, nil, Load{Running: 4, Slots: 4}, true, DeclineBusy},
+		{"no slots", nil, nil, Load{Running: 0, Slots: 0}, true, DeclineBusy},
+		{"withdrawn", nil, func(f *provFixture) { f.offer.Withdrawn = true }, Load{Running: 0, Slots: 4}, true, DeclineWithdrawn},
+		{"withdrawn before busy", nil, func(f *provFixture) { f.offer.Withdrawn = true }, Load{Running: 4, Slots: 4}, true, DeclineWithdrawn},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newProvFixture(t, c.tune)
@@ -487,5 +487,23 @@ func TestCommittedStartCoversPreparation(t *testing.T) {
 	want := cfg.StartBaseMs + (2<<20)*1000/cfg.FetchBytesPerSec + (4<<20)*1000/cfg.PrepareBytesPerSec
 	if b.StartWithinMs != want {
 		t.Fatalf("committed start %dms, want %dms (base + fetch + compile)", b.StartWithinMs, want)
+	}
+}
+
+func TestProviderDeclinesRequesterOverCreditLimit(t *testing.T) {
+	f := newProvFixture(t, nil)
+	env, send := f.answer(t, Load{Slots: 4, RequesterOwes: 950, CreditLimit: 1000}, true)
+	if !send || env.Kind != KindDecline {
+		t.Fatalf("want a decline, got %s send=%v", env.Kind, send)
+	}
+	var d Decline
+	if err := env.Open(f.keys, KindDecline, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Reason != DeclineRequester || !strings.Contains(d.Detail, "credit limit of 1000") {
+		t.Fatalf("decline %s %q: want requester_limit naming the credit limit", d.Reason, d.Detail)
+	}
+	if env, _ := f.answer(t, Load{Slots: 4, RequesterOwes: 10, CreditLimit: 1000}, true); env.Kind != KindBid {
+		t.Fatalf("within the limit: got %s, want a bid", env.Kind)
 	}
 }

@@ -94,9 +94,10 @@ func (s Status) LimitHit() bool {
 
 // Vote is one replica's result as a decider sees it.
 type Vote struct {
-	Provider string
-	Digest   string
-	Standing Standing
+	Provider   string
+	Capability Capability
+	Digest     string
+	Standing   Standing
 }
 
 // Decision is a decider's verdict on a replica group.
