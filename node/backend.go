@@ -111,7 +111,7 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	if err != nil {
 		return api.Job{}, false, err
 	}
-	j, created, err := n.requester.submit(spec, req.IdempotencyKey)
+	j, created, err := n.requester.submit(ctx, spec, req.IdempotencyKey, api.CallerFrom(ctx).Agent)
 	if err != nil {
 		return api.Job{}, false, err
 	}
@@ -203,10 +203,18 @@ func (j *reqJob) snapshot() api.Job {
 	return v
 }
 
-func (n *Node) jobOrErr(id string) (*reqJob, error) {
+// jobOrErr finds a job the caller may see: agents see only their own, and
+// another agent's job is "not found" so agents cannot probe for them.
+func (n *Node) jobOrErr(ctx context.Context, id string) (*reqJob, error) {
 	j, err := n.requester.lookup(id)
 	if err != nil {
 		return nil, err
+	}
+	if j != nil && j.parent != nil {
+		j = nil // hidden sample runs
+	}
+	if c := api.CallerFrom(ctx); j != nil && !c.Operator && j.agent != c.Agent {
+		j = nil
 	}
 	if j == nil {
 		return nil, api.Errorf(api.CodeNotFound, "no job %s on this node (hayek job list shows the jobs it knows)", id)
@@ -230,9 +238,16 @@ func (n *Node) Jobs(ctx context.Context, f api.JobFilter) ([]api.Job, error) {
 	r.mu.Unlock()
 	seen := map[string]bool{}
 	var out []api.Job
+	c := api.CallerFrom(ctx)
+	mine := func(v api.Job) bool {
+		return (c.Operator || v.Agent == c.Agent) && (f.Agent == "" || v.Agent == f.Agent)
+	}
 	for _, j := range live {
+		if j.parent != nil {
+			continue
+		}
 		v := j.snapshot()
-		if v.State.Terminal() {
+		if v.State.Terminal() || !mine(v) {
 			continue // the store has it
 		}
 		if f.State == "" || v.State == f.State {
@@ -240,12 +255,16 @@ func (n *Node) Jobs(ctx context.Context, f api.JobFilter) ([]api.Job, error) {
 			seen[v.ID] = true
 		}
 	}
-	stored, err := r.store.list(f.State, limit)
+	want := limit
+	if !c.Operator || f.Agent != "" {
+		want = 10 * limit // the store is not indexed by agent: read further
+	}
+	stored, err := r.store.list(f.State, want)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range stored {
-		if !seen[v.ID] {
+		if !seen[v.ID] && mine(v) {
 			out = append(out, v)
 		}
 	}
@@ -258,7 +277,7 @@ func (n *Node) Jobs(ctx context.Context, f api.JobFilter) ([]api.Job, error) {
 
 // Job implements api.Backend.
 func (n *Node) Job(ctx context.Context, id string) (api.Job, error) {
-	j, err := n.jobOrErr(id)
+	j, err := n.jobOrErr(ctx, id)
 	if err != nil {
 		return api.Job{}, err
 	}
@@ -267,7 +286,7 @@ func (n *Node) Job(ctx context.Context, id string) (api.Job, error) {
 
 // Cancel implements api.Backend.
 func (n *Node) Cancel(ctx context.Context, id string) (api.Job, error) {
-	j, err := n.jobOrErr(id)
+	j, err := n.jobOrErr(ctx, id)
 	if err != nil {
 		return api.Job{}, err
 	}
@@ -286,7 +305,7 @@ func (n *Node) Cancel(ctx context.Context, id string) (api.Job, error) {
 
 // Wait implements api.Backend.
 func (n *Node) Wait(ctx context.Context, id string) (api.Job, error) {
-	j, err := n.jobOrErr(id)
+	j, err := n.jobOrErr(ctx, id)
 	if err != nil {
 		return api.Job{}, err
 	}
@@ -299,7 +318,7 @@ func (n *Node) Wait(ctx context.Context, id string) (api.Job, error) {
 
 // Events implements api.Backend.
 func (n *Node) Events(ctx context.Context, id string) ([]api.Event, <-chan api.Event, error) {
-	j, err := n.jobOrErr(id)
+	j, err := n.jobOrErr(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -331,7 +350,7 @@ func (n *Node) Events(ctx context.Context, id string) ([]api.Event, <-chan api.E
 
 // Result implements api.Backend.
 func (n *Node) Result(ctx context.Context, id string) (api.Result, error) {
-	j, err := n.jobOrErr(id)
+	j, err := n.jobOrErr(ctx, id)
 	if err != nil {
 		return api.Result{}, err
 	}
@@ -404,7 +423,9 @@ func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	st := api.Status{PeerID: n.ID(), Addrs: n.Addrs(), Version: Version, StartedAt: n.start.UTC(),
 		Peers: len(n.host.Network().Peers()), Selling: n.cfg.Provider.Sell && !n.closing.Load(),
-		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.snapshot()}
+		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.snapshot(),
+		Misbehaving: n.cfg.Misbehave.Active()}
+	st.LedgerSeq, st.LedgerHead = n.ledger.Head()
 	if !n.cfg.Provider.Sell {
 		st.Capabilities = []string{}
 	}

@@ -21,11 +21,71 @@ import (
 // field has a documented default (DefaultConfig); Validate reports every
 // bad field at once.
 type Config struct {
-	Network   NetworkConfig   `toml:"network"`
-	Provider  ProviderConfig  `toml:"provider"`
-	Requester RequesterConfig `toml:"requester"`
-	Gossip    GossipConfig    `toml:"gossip"`
-	API       APIConfig       `toml:"api"`
+	Network    NetworkConfig    `toml:"network"`
+	Provider   ProviderConfig   `toml:"provider"`
+	Requester  RequesterConfig  `toml:"requester"`
+	Settlement SettlementConfig `toml:"settlement"`
+	Reputation ReputationConfig `toml:"reputation"`
+	Gossip     GossipConfig     `toml:"gossip"`
+	API        APIConfig        `toml:"api"`
+	Misbehave  MisbehaveConfig  `toml:"misbehave"`
+}
+
+// SettlementConfig is money: the operator's own budget and the credit this
+// node extends to requesters.
+type SettlementConfig struct {
+	// OperatorBudget funds the operator's account the first time the node
+	// starts (its jobs are held against it). Later funding: hayek agent
+	// fund operator N.
+	OperatorBudget int64 `toml:"operator_budget"`
+	// CreditLimit is what a stranger may owe this node as a provider;
+	// requesters with a good standing get more, up to CreditMax.
+	CreditLimit int64 `toml:"credit_limit"`
+	CreditMax   int64 `toml:"credit_max"`
+	// ReceiptTimeout bounds the receipt exchange after a result.
+	ReceiptTimeout units.Duration `toml:"receipt_timeout"`
+}
+
+// ReputationConfig tunes what this node believes about its peers.
+type ReputationConfig struct {
+	HalfLife units.Duration `toml:"half_life"` // evidence this old weighs half
+	// Epsilon is the replica-group error the odds rule accepts: a group is
+	// accepted when its credibility reaches 1 − epsilon.
+	Epsilon float64 `toml:"epsilon"`
+	// DistinctSubnets keeps replicas of a job on providers in different
+	// /24 (IPv4) or /48 (IPv6) subnets. Off by default: a devnet shares
+	// 127.0.0.1.
+	DistinctSubnets bool `toml:"distinct_subnets"`
+	// AttestEvery is how often this node gossips the evidence it gathered.
+	AttestEvery units.Duration `toml:"attest_every"`
+}
+
+// MisbehaveConfig makes a provider cheat, for tests and research only. It
+// is off by default and a node with any of it on says so loudly at start
+// and in its status.
+type MisbehaveConfig struct {
+	WrongOutputRate float64        `toml:"wrong_output_rate"` // results with corrupted stdout
+	DropRate        float64        `toml:"drop_rate"`         // accepted awards never answered
+	Slowness        units.Duration `toml:"slowness"`          // extra delay before each run
+	FalseStart      bool           `toml:"false_start"`       // commit to a start it cannot hold
+}
+
+// Active lists what misbehaviour is switched on.
+func (m MisbehaveConfig) Active() []string {
+	var out []string
+	if m.WrongOutputRate > 0 {
+		out = append(out, fmt.Sprintf("wrong_output_rate=%g", m.WrongOutputRate))
+	}
+	if m.DropRate > 0 {
+		out = append(out, fmt.Sprintf("drop_rate=%g", m.DropRate))
+	}
+	if m.Slowness > 0 {
+		out = append(out, "slowness="+m.Slowness.String())
+	}
+	if m.FalseStart {
+		out = append(out, "false_start")
+	}
+	return out
 }
 
 // NetworkConfig configures the libp2p host and the DHT.
@@ -83,9 +143,14 @@ type GossipConfig struct {
 	Whitelist []string `toml:"whitelist"`
 }
 
-// APIConfig configures the local socket.
+// APIConfig configures the local sockets.
 type APIConfig struct {
 	MaxBlob units.Size `toml:"max_blob"`
+	// AgentSocket opens <home>/agent.sock (mode 0660) for agents under
+	// other Unix users; requests there must carry an agent's token.
+	AgentSocket bool `toml:"agent_socket"`
+	// AgentGroup owns agent.sock; its members can connect.
+	AgentGroup string `toml:"agent_group"`
 }
 
 // DefaultConfig is the configuration of a node that sells wasm compute on
@@ -128,6 +193,17 @@ func DefaultConfig() Config {
 			CallRate:  1000,
 			CallBurst: 2000,
 			Whitelist: []string{"127.0.0.0/8", "::1/128"},
+		},
+		Settlement: SettlementConfig{
+			OperatorBudget: 1_000_000,
+			CreditLimit:    10_000,
+			CreditMax:      1_000_000,
+			ReceiptTimeout: units.Duration(30 * time.Second),
+		},
+		Reputation: ReputationConfig{
+			HalfLife:    units.Duration(14 * 24 * time.Hour),
+			Epsilon:     0.01,
+			AttestEvery: units.Duration(10 * time.Second),
 		},
 		API: APIConfig{MaxBlob: 256 << 20},
 	}
@@ -280,6 +356,28 @@ func (c Config) Validate() error {
 		if _, err := parsePrefix(s); err != nil {
 			bad("gossip.whitelist", s, "not a subnet like 10.0.0.0/8: %v", err)
 		}
+	}
+	st := c.Settlement
+	if st.OperatorBudget < 0 || st.CreditLimit < 0 || st.CreditMax < st.CreditLimit {
+		bad("settlement", fmt.Sprintf("%d/%d/%d", st.OperatorBudget, st.CreditLimit, st.CreditMax),
+			"need operator_budget ≥ 0 and 0 ≤ credit_limit ≤ credit_max")
+	}
+	if d := time.Duration(st.ReceiptTimeout); d < 100*time.Millisecond || d > time.Hour {
+		bad("settlement.receipt_timeout", d, "must be between 100ms and 1h")
+	}
+	rp := c.Reputation
+	if d := time.Duration(rp.HalfLife); d < time.Minute || d > 10*365*24*time.Hour {
+		bad("reputation.half_life", d, "must be between 1m and 10 years")
+	}
+	if !(rp.Epsilon > 0 && rp.Epsilon < 0.5) {
+		bad("reputation.epsilon", rp.Epsilon, "must be between 0 and 0.5, e.g. 0.01")
+	}
+	if d := time.Duration(rp.AttestEvery); d < 100*time.Millisecond || d > time.Hour {
+		bad("reputation.attest_every", d, "must be between 100ms and 1h")
+	}
+	m := c.Misbehave
+	if !(m.WrongOutputRate >= 0 && m.WrongOutputRate <= 1) || !(m.DropRate >= 0 && m.DropRate <= 1) || m.Slowness < 0 {
+		bad("misbehave", m.Active(), "rates must be between 0 and 1, slowness ≥ 0")
 	}
 	if c.API.MaxBlob < 1<<10 || c.API.MaxBlob > 4<<30 {
 		bad("api.max_blob", c.API.MaxBlob, "must be between 1KiB and 4GiB")

@@ -33,8 +33,21 @@
 //     in its exec.Executor (wasm by default), and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
 //     alone;
-//   - a content-addressed blob store under <home>/blobs;
-//   - the api.Backend the local socket API serves (backend.go).
+//   - settlement (settle.go): the node's ledger under <home>/ledger; a
+//     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
+//     and appended with the job's outcomes and the release of its hold in
+//     one synced append; settlements sent to debtors;
+//   - agents (agents.go): tokens, budgets, limits and approval, all
+//     governance entries of the ledger;
+//   - reputation (reputation.go): a reputation.Book fed with first-hand
+//     outcomes and with attestations on /hayek/reputation/1, the market's
+//     Reputation and replica Decider, credit limits; sampling re-runs
+//     (sampling.go);
+//   - test-only misbehaviour of a provider (misbehave.go);
+//   - a content-addressed blob store under <home>/blobs and a pebble job
+//     store under <home>/jobs;
+//   - the api.Backend and api.Admin the local sockets serve (backend.go,
+//     agents.go, ledger_api.go).
 //
 // Every peer message is a canon.Envelope, decoded strictly and verified
 // against the sender's peer ID before use; messages that fail are dropped

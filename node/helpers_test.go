@@ -109,3 +109,5 @@ func (n *Node) crash() {
 		close(n.closed)
 	}
 }
+
+func docCIDOf(v any) string { return canonDocCID(v) }

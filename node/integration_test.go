@@ -283,3 +283,23 @@ func TestRestartSameIdentity(t *testing.T) {
 func b64(b []byte) string { return encodeBase64(b) }
 
 var _ = fmt.Sprint
+
+// TestQUICOnly runs the market over QUIC alone (devnets default to TCP).
+func TestQUICOnly(t *testing.T) {
+	d := startDevnet(t, 3, func(i int, c *Config) {
+		c.Network.Listen = []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
+	})
+	for _, a := range d.Nodes[1].Addrs() {
+		if !strings.Contains(a, "/quic-v1/") {
+			t.Fatalf("node listens on %s; want QUIC only", a)
+		}
+	}
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job = wait(t, c, job.ID); job.State != api.StateCompleted || job.Settlement == nil || job.Settlement.Paid == 0 {
+		t.Fatalf("job over QUIC ended %s (%+v)", job.State, job.Error)
+	}
+}

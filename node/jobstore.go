@@ -65,7 +65,7 @@ func (s *jobStore) put(sj *storedJob) error {
 	batch.Set([]byte("j/"+sj.Job.ID), b, nil)
 	batch.Set(timeKey(sj.Job.CreatedAt, sj.Job.ID), []byte(sj.Job.State), nil)
 	if sj.Job.IdempotencyKey != "" {
-		batch.Set([]byte("k/"+sj.Job.IdempotencyKey), []byte(sj.Job.ID), nil)
+		batch.Set([]byte("k/"+sj.Job.Agent+"/"+sj.Job.IdempotencyKey), []byte(sj.Job.ID), nil)
 	}
 	if err := batch.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("node: store job %s: %w", sj.Job.ID, err)

@@ -31,6 +31,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/settlement"
 )
 
 // Version is the software version announced in offers and user agents.
@@ -100,6 +101,9 @@ type Node struct {
 	requester *requester
 	provider  *providerService
 	jobs      *jobStore
+	ledger    *settlement.Ledger
+	rep       *repService
+	rates     agentRates
 	drops     *dropCounter
 
 	ctx     context.Context // lives until Close; background work derives from it
@@ -159,7 +163,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		drops:  newDropCounter(),
 		closed: make(chan struct{}),
+		rates:  agentRates{seen: map[string][]time.Time{}},
 	}
+	sg.seen = n.verifier
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -167,6 +173,19 @@ func New(ctx context.Context, o Options) (*Node, error) {
 			n.teardown()
 		}
 	}()
+
+	if err := n.openLedger(ctx); err != nil {
+		return nil, err
+	}
+	if n.rep, err = newRepService(n); err != nil {
+		return nil, err
+	}
+	if err := n.rep.rebuild(ctx); err != nil {
+		return nil, err
+	}
+	if act := cfg.Misbehave.Active(); len(act) > 0 {
+		n.log.Warn("THIS NODE IS CONFIGURED TO MISBEHAVE AS A PROVIDER (testing only)", "misbehave", act)
+	}
 
 	if o.Executor != nil {
 		n.exec = o.Executor
@@ -204,6 +223,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if n.gossip, err = newGossip(n); err != nil {
 		return nil, err
 	}
+	if err := n.rep.start(); err != nil {
+		return nil, err
+	}
 	n.disc = newDiscovery(n)
 	n.offers = newOfferService(n)
 	n.requester = newRequester(n)
@@ -220,6 +242,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.host.SetStreamHandler(ProtoAward, n.provider.handleAward)
 	n.host.SetStreamHandler(ProtoData, n.handleData)
 	n.host.SetStreamHandler(ProtoPing, handlePing)
+	n.host.SetStreamHandler(ProtoReceipt, n.handleReceipt)
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
 	// failures: a node must start even when a bootstrap peer is down).
@@ -266,7 +289,7 @@ func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	// hayek's own protocols: a generous but finite number of streams.
-	for _, p := range []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing} {
+	for _, p := range []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt} {
 		limits.AddProtocolLimit(p, rcmgr.BaseLimit{Streams: 4096, StreamsInbound: 2048, StreamsOutbound: 2048, Memory: 256 << 20},
 			rcmgr.BaseLimitIncrease{})
 		limits.AddProtocolPeerLimit(p, rcmgr.BaseLimit{Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 64 << 20},
@@ -364,6 +387,9 @@ func (n *Node) teardown() error {
 	}
 	if n.jobs != nil {
 		errs = append(errs, n.jobs.close())
+	}
+	if n.ledger != nil {
+		errs = append(errs, n.ledger.Close())
 	}
 	if n.ownExec && n.exec != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -15,6 +15,8 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/reputation"
+	"github.com/hayek-market/hayek/settlement"
 )
 
 // How long a provider keeps a finished run's outputs servable to its
@@ -33,13 +35,15 @@ type providerService struct {
 	n       *Node
 	workers chan struct{} // bounds concurrent answers to calls
 
-	mu       sync.Mutex
-	policy   *market.Provider
-	running  int
-	runs     map[runKey]*provRun
-	finished []runKey // oldest first
-	draining atomic.Bool
-	runWG    sync.WaitGroup
+	mu        sync.Mutex
+	policy    *market.Provider
+	running   int
+	runs      map[runKey]*provRun
+	finished  []runKey             // oldest first
+	delivered map[runKey]delivered // results awaiting their receipt
+	misbehave *misbehaviour
+	draining  atomic.Bool
+	runWG     sync.WaitGroup
 }
 
 type runKey struct {
@@ -64,7 +68,11 @@ func newProviderService(n *Node) *providerService {
 	pc := market.DefaultProviderConfig(n.ID())
 	pc.StartBaseMs = time.Duration(n.cfg.Provider.StartBase).Milliseconds()
 	pc.BidUnasked = n.cfg.Provider.BidUnasked
+	if n.cfg.Misbehave.FalseStart {
+		pc.StartBaseMs, pc.FetchBytesPerSec, pc.PrepareBytesPerSec = 1, 0, 0 // promises it cannot keep
+	}
 	return &providerService{n: n, policy: market.NewProvider(pc, n.signer), runs: map[runKey]*provRun{},
+		delivered: map[runKey]delivered{}, misbehave: newMisbehaviour(n.cfg.Misbehave, n.randUint64()),
 		workers: make(chan struct{}, maxCallWorker)}
 }
 
@@ -129,7 +137,8 @@ func (p *providerService) answer(dc *decodedCall) {
 	}
 	now := n.now()
 	p.mu.Lock()
-	load := market.Load{Running: p.running, Slots: n.cfg.Provider.Slots}
+	load := market.Load{Running: p.running, Slots: n.cfg.Provider.Slots,
+		RequesterOwes: max(n.ledger.Balance(dc.call.Requester), 0), CreditLimit: n.rep.creditLimit(dc.call.Requester)}
 	env, send, err := p.policy.Answer(now, offer, dc.call, dc.cid, load, p.prep(dc.call.Needs))
 	p.mu.Unlock()
 	if err != nil {
@@ -294,6 +303,14 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 	}()
 	a := run.award
 	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: n.ID(), Requester: a.Requester}
+	if p.misbehave.drop() {
+		n.log.Warn("misbehaving: dropping an accepted award", "job", a.Job)
+		<-ctx.Done()
+		return
+	}
+	if err := p.misbehave.slow(ctx); err != nil {
+		return
+	}
 	job, err := p.gather(ctx, run)
 	if err != nil {
 		if ctx.Err() != nil && n.ctx.Err() == nil && !deadlinePassed(ctx) {
@@ -317,6 +334,9 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 	}
 	res.Status = market.Status(out.Status)
 	res.ExitCode, res.Error = out.ExitCode, out.Error
+	if p.misbehave.corrupt() {
+		out.Stdout = append(append([]byte(nil), out.Stdout...), "\n(corrupted by a misbehaving provider)\n"...)
+	}
 	res.Usage = market.Usage{WallUs: out.Usage.Wall.Microseconds(), MemoryBytes: out.Usage.MemoryBytes}
 	var blobs [][]byte
 	var inlined int
@@ -459,6 +479,14 @@ func (p *providerService) deliver(ctx context.Context, run *provRun, res market.
 	if len(frame) > maxResultFrame {
 		frame = canon.MustMarshal(resultDelivery{Result: env.Encode()})
 	}
+	if !res.Status.ProviderFault() {
+		// Remembered before sending: the receipt can come right behind the
+		// result's acknowledgement.
+		p.mu.Lock()
+		p.delivered[run.key] = delivered{requester: run.award.Requester, price: run.award.Price,
+			result: canon.DocCID(env.Encode()).String(), at: n.now(), cap: string(market.RuntimeWasm)}
+		p.mu.Unlock()
+	}
 	// The run's own context may have ended with its time limit; delivery
 	// gets until the award's deadline, measured on the node's context.
 	dctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(run.award.ResultBy))
@@ -538,6 +566,14 @@ func (p *providerService) expire(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.policy.Expire(now)
+	// A requester that never sent the receipt for a delivered result is
+	// disputing it (or gone): evidence against it as a requester.
+	for k, d := range p.delivered {
+		if now.Sub(d.at) > 10*time.Minute {
+			delete(p.delivered, k)
+			go p.disputed(k, d)
+		}
+	}
 	keep := p.finished[:0]
 	for i, k := range p.finished {
 		run := p.runs[k]
@@ -571,5 +607,16 @@ func (p *providerService) drain(ctx context.Context) {
 		}
 		p.mu.Unlock()
 		<-done
+	}
+}
+
+// disputed records that a requester never acknowledged a delivered result.
+func (p *providerService) disputed(k runKey, d delivered) {
+	n := p.n
+	ev := fmt.Sprintf("unreceipted:%s:%d", k.job, k.attempt)
+	n.rep.record(d.requester, reputation.CapRequester, reputation.Disputed, ev)
+	if _, err := n.ledger.Append(n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: d.requester,
+		Capability: reputation.CapRequester, Outcome: string(reputation.Disputed), Job: k.job}); err != nil {
+		n.log.Warn("cannot record outcome", "err", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/settlement"
 )
 
 // maxRetainedJobs bounds the finished jobs kept in memory; older ones live
@@ -43,21 +44,27 @@ type requester struct {
 }
 
 type reqJob struct {
-	id      string
-	spec    market.JobSpec
-	digest  string
-	idemKey string
-	machine *market.Job // owned by the job's goroutine
-	in      chan func(now time.Time)
-	done    chan struct{}
+	id       string
+	spec     market.JobSpec
+	digest   string
+	idemKey  string
+	agent    string // whose budget holds it
+	held     int64  // its hold
+	approval bool   // waiting for the operator's decision; the machine has not started
+	sampling *sampling
+	parent   *reqJob     // set on the hidden runs that check a sampled job
+	machine  *market.Job // owned by the job's goroutine
+	in       chan func(now time.Time)
+	done     chan struct{}
+	started  chan struct{} // closed when the machine starts
 
 	mu      sync.Mutex
 	view    api.Job
 	events  []api.Event
 	subs    map[chan api.Event]struct{}
 	result  *api.Result
-	winner  string          // provider holding the current award
-	allowed map[string]bool // blobs the winner may fetch
+	winners map[string]bool // providers holding an award now
+	allowed map[string]bool // blobs they may fetch
 }
 
 // lostGrace is how long a winner may be disconnected before its job is
@@ -97,7 +104,7 @@ func (r *requester) faultWinner(peerID, reason string) {
 	var hit []string
 	for id, j := range r.jobs {
 		j.mu.Lock()
-		if j.winner == peerID {
+		if j.winners[peerID] {
 			hit = append(hit, id)
 		}
 		j.mu.Unlock()
@@ -139,8 +146,11 @@ func (r *requester) newID() string {
 	return "j" + jobIDEncoding.EncodeToString(b[:])
 }
 
-// submit starts a validated spec as a job, honouring its idempotency key.
-func (r *requester) submit(spec market.JobSpec, idemKey string) (*reqJob, bool, error) {
+// submit starts a validated spec as a job for agent, honouring its
+// idempotency key: the agent's limits are checked, its max cost is put on
+// hold, and the job starts — or waits for approval when it costs more than
+// the agent may spend unasked.
+func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, agent string) (*reqJob, bool, error) {
 	if r.n.closing.Load() {
 		return nil, false, api.Errorf(api.CodeUnavailable, "the node is shutting down; submit to another node or restart it")
 	}
@@ -148,7 +158,8 @@ func (r *requester) submit(spec market.JobSpec, idemKey string) (*reqJob, bool, 
 	now := r.n.now()
 	r.mu.Lock()
 	if idemKey != "" {
-		if id, ok := r.idem[idemKey]; ok {
+		key := agent + "/" + idemKey // agents' keys never collide
+		if id, ok := r.idem[key]; ok {
 			j := r.jobs[id]
 			r.mu.Unlock()
 			if j.digest != digest {
@@ -156,7 +167,7 @@ func (r *requester) submit(spec market.JobSpec, idemKey string) (*reqJob, bool, 
 			}
 			return j, false, nil
 		}
-		if id, err := r.store.idem(idemKey); err != nil || id != "" {
+		if id, err := r.store.idem(key); err != nil || id != "" {
 			r.mu.Unlock()
 			if err != nil {
 				return nil, false, err
@@ -168,25 +179,169 @@ func (r *requester) submit(spec market.JobSpec, idemKey string) (*reqJob, bool, 
 			if sj.Digest != digest {
 				return nil, false, api.Errorf(api.CodeIdempotencyUsed, "idempotency key %q was used for job %s with a different spec; use a new key", idemKey, id)
 			}
-			return &reqJob{id: id, view: sj.Job, done: closedChan, result: sj.Result, events: sj.Events}, false, nil
+			return storedJobView(id, sj), false, nil
 		}
 	}
-	id := r.newID()
-	j := &reqJob{
-		id: id, spec: spec, digest: digest, idemKey: idemKey,
-		in: make(chan func(time.Time), 256), done: make(chan struct{}), subs: map[chan api.Event]struct{}{},
-	}
-	j.machine = market.NewJob(id, spec, r.cfg, r.n.signer, nil, newJobRand(r.n.randUint64()), now)
-	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
-		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now}
-	r.jobs[id] = j
-	if idemKey != "" {
-		r.idem[idemKey] = id
-	}
 	r.mu.Unlock()
+	hold, approval, err := r.n.admit(agent, spec)
+	if err != nil {
+		return nil, false, err
+	}
+	id := r.newID()
+	if err := r.n.holdFor(ctx, id, agent, hold); err != nil {
+		return nil, false, err
+	}
+	j := r.newJob(id, spec, digest, idemKey, agent, hold, now)
+	r.mu.Lock()
+	if idemKey != "" {
+		key := agent + "/" + idemKey
+		if other, ok := r.idem[key]; ok {
+			// A concurrent submit with the same key won: give back our hold.
+			r.mu.Unlock()
+			r.n.releaseAll(ctx, id, "duplicate submission")
+			oj := r.job(other)
+			if oj == nil || oj.digest != digest {
+				return nil, false, api.Errorf(api.CodeIdempotencyUsed, "idempotency key %q was used for another spec; use a new key", idemKey)
+			}
+			return oj, false, nil
+		}
+		r.idem[key] = id
+	}
+	r.jobs[id] = j
+	r.mu.Unlock()
+	if approval {
+		j.approval = true
+		j.mu.Lock()
+		j.view.State = api.StateApproval
+		j.mu.Unlock()
+		r.appendEvent(j, api.Event{Time: now, Job: id, Type: "state", State: api.StateApproval,
+			Message: fmt.Sprintf("may cost up to %d, above agent %s's approval threshold: waiting for hayek job approve %s", hold, agent, id)})
+		// Unanswered by its deadline, the job is rejected.
+		deadline := j.machine.Deadline()
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			t := time.NewTimer(deadline.Sub(r.n.now()))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				r.decide(r.n.ctx, id, false, "no decision before the job's deadline")
+			case <-j.started:
+			case <-j.done:
+			case <-r.n.ctx.Done():
+			}
+		}()
+		return j, true, nil
+	}
+	r.start(j)
+	return j, true, nil
+}
+
+func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agent string, hold int64, now time.Time) *reqJob {
+	j := &reqJob{
+		id: id, spec: spec, digest: digest, idemKey: idemKey, agent: agent, held: hold,
+		in: make(chan func(time.Time), 256), done: make(chan struct{}), started: make(chan struct{}),
+		subs: map[chan api.Event]struct{}{},
+	}
+	j.machine = market.NewJob(id, spec, r.jobConfig(), r.n.signer, r.n.rep, newJobRand(r.n.randUint64()), now)
+	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
+		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
+		Agent: agent, Verify: spec.Verify, Settlement: &api.Settlement{Held: hold, Receipts: []string{}}}
+	return j
+}
+
+// jobConfig is the auction configuration with this node's reputation as
+// the replica decider.
+func (r *requester) jobConfig() market.JobConfig {
+	cfg := r.cfg
+	cfg.Decider = r.n.rep
+	cfg.DistinctSubnets = r.n.cfg.Reputation.DistinctSubnets
+	return cfg
+}
+
+func (r *requester) start(j *reqJob) {
+	close(j.started)
 	r.wg.Add(1)
 	go r.run(j)
-	return j, true, nil
+}
+
+// decide approves or rejects a job waiting for approval.
+func (r *requester) decide(ctx context.Context, id string, approve bool, reason string) (api.Job, error) {
+	j := r.job(id)
+	if j == nil {
+		return api.Job{}, api.Errorf(api.CodeNotFound, "no job %s waiting on this node", id)
+	}
+	r.mu.Lock()
+	waiting := j.approval
+	j.approval = false
+	r.mu.Unlock()
+	if !waiting {
+		return api.Job{}, api.Errorf(api.CodeNotApproval, "job %s is %s, not waiting for approval", id, j.snapshot().State)
+	}
+	action := "job_approve"
+	if !approve {
+		action = "job_reject"
+		if reason == "no decision before the job's deadline" {
+			action = "job_expire"
+		}
+	}
+	if _, err := r.n.ledger.Append(ctx, settlement.KindGovernance, settlement.Governance{Action: action, Agent: j.agent, Job: id, Detail: reason}); err != nil {
+		r.n.log.Error("cannot record decision", "job", id, "err", err)
+	}
+	now := r.n.now()
+	if approve {
+		r.appendEvent(j, api.Event{Time: now, Job: id, Type: "state", State: api.StatePending, Message: withReason("approved", reason)})
+		r.start(j)
+		return j.snapshot(), nil
+	}
+	released := r.n.releaseAll(ctx, id, "rejected")
+	j.mu.Lock()
+	j.view.Settlement = &api.Settlement{Held: j.held, Released: released, Receipts: []string{}}
+	j.mu.Unlock()
+	r.finish(j, &market.Outcome{State: market.StateFailed, Code: "rejected", Message: withReason("rejected by the operator", reason)})
+	return j.snapshot(), nil
+}
+
+func withReason(s, reason string) string {
+	if reason == "" {
+		return s
+	}
+	return s + ": " + reason
+}
+
+// cancelAgentJobs cancels every unfinished job of agent.
+func (r *requester) cancelAgentJobs(ctx context.Context, agent, reason string) {
+	r.mu.Lock()
+	var mine []*reqJob
+	for _, j := range r.jobs {
+		if j.agent == agent {
+			mine = append(mine, j)
+		}
+	}
+	r.mu.Unlock()
+	for _, j := range mine {
+		if j.snapshot().State == api.StateApproval {
+			r.decide(ctx, j.id, false, reason)
+			continue
+		}
+		r.deliver(j.id, "cancel", func(m *market.Job, now time.Time) { m.Cancel(now, reason) })
+	}
+}
+
+// appendEvent records an event that does not come from the machine.
+func (r *requester) appendEvent(j *reqJob, e api.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e.Seq = int64(len(j.events) + 1)
+	j.events = append(j.events, e)
+	for ch := range j.subs {
+		select {
+		case ch <- e:
+		default:
+			delete(j.subs, ch)
+			close(ch)
+		}
+	}
 }
 
 func (r *requester) job(id string) *reqJob {
@@ -226,7 +381,14 @@ func (r *requester) run(j *reqJob) {
 		r.carryOut(j, rd)
 		r.syncView(j)
 		if rd.Done != nil {
+			r.decideSample(j, rd.Done)
+			r.settle(j, rd.Done)
 			r.finish(j, rd.Done)
+			if j.parent != nil {
+				r.sampleDone(j, rd.Done)
+			} else if j.sampling != nil {
+				r.spawnSample(j)
+			}
 			return
 		}
 		var tick <-chan time.Time
@@ -268,7 +430,10 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 	}
 	for _, o := range rd.Awards {
 		j.mu.Lock()
-		j.winner = o.To
+		if j.winners == nil {
+			j.winners = map[string]bool{}
+		}
+		j.winners[o.To] = true
 		j.allowed = map[string]bool{j.spec.Module.CID: true}
 		if j.spec.Stdin != nil {
 			j.allowed[j.spec.Stdin.CID] = true
@@ -281,9 +446,7 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 	}
 	for _, o := range rd.Cancels {
 		j.mu.Lock()
-		if j.winner == o.To {
-			j.winner, j.allowed = "", nil
-		}
+		delete(j.winners, o.To)
 		j.mu.Unlock()
 		go r.sendCancel(o)
 	}
@@ -503,9 +666,9 @@ func (r *requester) handleResult(st network.Stream) {
 		return
 	}
 	j.mu.Lock()
-	winner := j.winner
+	awarded := j.winners[res.Provider]
 	j.mu.Unlock()
-	if res.Provider != winner || res.Requester != n.ID() {
+	if !awarded || res.Requester != n.ID() {
 		n.drops.add("result/not_awarded")
 		reply(fmt.Errorf("job %s is not awarded to %s", res.Job, shortID(res.Provider)))
 		return
@@ -576,7 +739,7 @@ func (r *requester) authorizeFetch(id, peerID, c string) bool {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.winner == peerID && j.allowed[c]
+	return j.winners[peerID] && j.allowed[c]
 }
 
 // syncView copies the machine's state into the API view.
@@ -590,6 +753,9 @@ func (r *requester) syncView(j *reqJob) {
 	for i, a := range atts {
 		av := api.Attempt{Number: a.Number, Invitees: a.Invitees, Bids: []api.BidInfo{}, Declines: []api.DeclineInfo{},
 			Silent: a.Silent(), Winner: a.Winner, Price: a.Price, RunnerUp: a.RunnerUp, Fault: a.Fault}
+		if len(a.Winners) > 1 {
+			av.Winners = a.Winners
+		}
 		if av.Invitees == nil {
 			av.Invitees = []string{}
 		}
@@ -620,7 +786,7 @@ func (r *requester) finish(j *reqJob, o *market.Outcome) {
 	j.view.State = apiState(o.State)
 	j.view.FinishedAt = &now
 	j.view.UpdatedAt = now
-	j.winner, j.allowed = "", nil
+	j.winners, j.allowed = nil, nil
 	switch o.State {
 	case market.StateCompleted:
 		res := o.Result
@@ -654,8 +820,10 @@ func (r *requester) finish(j *reqJob, o *market.Outcome) {
 	j.subs = nil
 	sj := &storedJob{Job: j.view, Result: j.result, Events: j.events, Digest: j.digest}
 	j.mu.Unlock()
-	if err := r.store.put(sj); err != nil {
-		r.n.log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
+	if j.parent == nil {
+		if err := r.store.put(sj); err != nil {
+			r.n.log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
+		}
 	}
 	// The machine, with every signed message of the auction, is no longer
 	// needed: what the API shows is in the view and the store.
@@ -663,9 +831,11 @@ func (r *requester) finish(j *reqJob, o *market.Outcome) {
 	close(j.done)
 
 	r.mu.Lock()
-	r.finished[j.view.State]++
+	if j.parent == nil {
+		r.finished[j.view.State]++
+	}
 	if j.idemKey != "" {
-		delete(r.idem, j.idemKey) // the store answers for it now
+		delete(r.idem, j.agent+"/"+j.idemKey) // the store answers for it now
 	}
 	r.order = append(r.order, j.id)
 	for len(r.order) > maxRetainedJobs {
@@ -687,7 +857,13 @@ func (r *requester) lookup(id string) (*reqJob, error) {
 	if err != nil || sj == nil {
 		return nil, err
 	}
-	return &reqJob{id: id, view: sj.Job, done: closedChan, result: sj.Result, events: sj.Events}, nil
+	return storedJobView(id, sj), nil
+}
+
+// storedJobView is a finished job read back from the store.
+func storedJobView(id string, sj *storedJob) *reqJob {
+	return &reqJob{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
+		events: sj.Events, agent: sj.Job.Agent, digest: sj.Digest}
 }
 
 // stream describes captured output, inline when small and printable.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/spf13/cobra"
 
 	"github.com/hayek-market/hayek/internal/samples"
@@ -26,6 +28,16 @@ import (
 )
 
 func init() { register(newBenchCmd) }
+
+// benchOptions are bench's flags.
+type benchOptions struct {
+	nodes, jobs, conc int
+	modules           map[string]bool
+	explain           bool
+	memProfile        string
+	soak              time.Duration
+	quic              bool
+}
 
 // Percentiles in milliseconds.
 type Percentiles struct {
@@ -47,7 +59,8 @@ type BenchReport struct {
 	GoLatency      Percentiles `json:"go_module_latency_ms"` // unloaded
 	GoLoaded       Percentiles `json:"go_module_loaded_latency_ms"`
 	GoJobsPerSec   float64     `json:"go_module_jobs_per_second"`
-	FloorRTT       float64     `json:"floor_rtt_ms"` // bare libp2p stream request between two of the nodes
+	FloorRTT       float64     `json:"floor_rtt_ms"`           // bare libp2p stream request between two of the nodes
+	AppendFloor    float64     `json:"synced_append_floor_ms"` // one raw synced pebble batch: what each ledger append on the job path costs at least
 	P50OverFloor   float64     `json:"p50_over_floor"`
 	RSSBefore      float64     `json:"rss_mb_before"` // after warm-up
 	RSSAfter       float64     `json:"rss_mb_after"`
@@ -56,6 +69,7 @@ type BenchReport struct {
 	Soak           []SoakPoint `json:"soak,omitempty"`
 	Failed         int         `json:"failed"`
 	WarmupJobs     int         `json:"warmup_jobs"`
+	QUIC           bool        `json:"quic"`
 	GoVersion      string      `json:"go_version"`
 	CPUs           int         `json:"cpus"`
 	DurationSecond float64     `json:"duration_s"`
@@ -70,6 +84,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		modules           []string
 		explain           bool
 		soak              units.Duration
+		quic              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -108,7 +123,8 @@ process's resident memory before and after the measured phases.`,
 				}
 				want[m] = true
 			}
-			rep, err := runBench(cmd.Context(), g, nodes, jobs, conc, want, explain, memProfile, time.Duration(soak))
+			rep, err := runBench(cmd.Context(), g, benchOptions{nodes: nodes, jobs: jobs, conc: conc, modules: want,
+				explain: explain, memProfile: memProfile, soak: time.Duration(soak), quic: quic})
 			if memProfile != "" {
 				if f, err := os.Create(memProfile); err == nil {
 					pprof.Lookup("heap").WriteTo(f, 0)
@@ -131,6 +147,7 @@ process's resident memory before and after the measured phases.`,
 	cmd.Flags().IntVar(&jobs, "jobs", 1000, "jobs per phase")
 	cmd.Flags().IntVar(&conc, "concurrency", 8, "jobs in flight in the loaded phase")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&quic, "quic", false, "nodes listen on QUIC too (TCP only by default)")
 	cmd.Flags().Var(&soak, "soak", "after the phases, keep the loaded trivial phase running this long, reading memory every 10s")
 	cmd.Flags().BoolVar(&explain, "explain", false, "print the event timeline of each phase's slowest job on stderr")
 	cmd.Flags().StringSliceVar(&modules, "modules", []string{"trivial", "go"}, "which modules to measure: trivial, go")
@@ -139,7 +156,8 @@ process's resident memory before and after the measured phases.`,
 	return cmd
 }
 
-func runBench(ctx context.Context, g *globals, nodes, jobs, conc int, want map[string]bool, explain bool, memProfile string, soak time.Duration) (*BenchReport, error) {
+func runBench(ctx context.Context, g *globals, o benchOptions) (*BenchReport, error) {
+	nodes, jobs, conc, want, explain, memProfile, soak := o.nodes, o.jobs, o.conc, o.modules, o.explain, o.memProfile, o.soak
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "hayek-bench-")
 	if err != nil {
@@ -147,7 +165,7 @@ func runBench(ctx context.Context, g *globals, nodes, jobs, conc int, want map[s
 	}
 	defer os.RemoveAll(dir)
 	log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log})
+	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: o.quic})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +195,7 @@ func runBench(ctx context.Context, g *globals, nodes, jobs, conc int, want map[s
 	goJob := api.SubmitRequest{Module: api.BlobRef{CID: toolbox.CID}, Args: []string{"upper"},
 		Stdin: &api.BlobRef{Text: "hello from a go-built module\n"}, MaxPrice: 1000}
 
-	rep := &BenchReport{Nodes: nodes, Jobs: jobs, Concurrency: conc, GoModuleBytes: len(samples.Toolbox),
+	rep := &BenchReport{Nodes: nodes, Jobs: jobs, Concurrency: conc, GoModuleBytes: len(samples.Toolbox), QUIC: o.quic,
 		GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
 	// Warm up until every provider has run both modules (fetched and
 	// compiled them). Equal bids favour providers that already hold a
@@ -226,6 +244,9 @@ func runBench(ctx context.Context, g *globals, nodes, jobs, conc int, want map[s
 		floor = append(floor, rtt)
 	}
 	rep.FloorRTT = percentiles(floor).P50
+	if rep.AppendFloor, err = appendFloor(dir); err != nil {
+		return nil, err
+	}
 
 	phase := func(name string, req api.SubmitRequest, n, conc int) (Percentiles, float64, error) {
 		progress("%s: %d jobs, %d in flight", name, n, conc)
@@ -495,6 +516,7 @@ func printBench(out io.Writer, r *BenchReport) {
 	row(fmt.Sprintf("Go module (%.1f MB), one at a time", float64(r.GoModuleBytes)/1e6), r.GoLatency, 0)
 	row(fmt.Sprintf("Go module, %d in flight", r.Concurrency), r.GoLoaded, r.GoJobsPerSec)
 	fmt.Fprintf(out, "\nfloor: bare libp2p stream round trip %.3f ms; trivial p50 = %.1f × floor\n", r.FloorRTT, r.P50OverFloor)
+	fmt.Fprintf(out, "floor: one synced pebble batch %.3f ms (a job appends a hold, then its receipts and release, on the requester; a receipt on the provider)\n", r.AppendFloor)
 	fmt.Fprintf(out, "memory: RSS %.1f → %.1f MB, live heap %.1f → %.1f MB across the measured phases\n",
 		r.RSSBefore, r.RSSAfter, r.HeapBefore, r.HeapAfter)
 	if len(r.Soak) > 0 {
@@ -507,4 +529,27 @@ func printBench(out io.Writer, r *BenchReport) {
 	if r.Failed > 0 {
 		fmt.Fprintf(out, "%d jobs failed\n", r.Failed)
 	}
+}
+
+// appendFloor measures a raw synced pebble batch of a ledger entry's size
+// in the same directory the nodes use: the least each synced append costs.
+func appendFloor(dir string) (float64, error) {
+	db, err := pebble.Open(filepath.Join(dir, "append-floor"), &pebble.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	val := make([]byte, 256)
+	var ds []time.Duration
+	for i := 0; i < 200; i++ {
+		b := db.NewBatch()
+		b.Set([]byte(fmt.Sprintf("e/%08d", i)), val, nil)
+		t0 := time.Now()
+		if err := b.Commit(pebble.Sync); err != nil {
+			return 0, err
+		}
+		ds = append(ds, time.Since(t0))
+		b.Close()
+	}
+	return percentiles(ds).P50, nil
 }

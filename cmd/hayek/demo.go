@@ -22,6 +22,10 @@ import (
 
 func init() { register(newDemoCmd) }
 
+// demoSeed fixes the devnet's job IDs and draws, so the demo tells the
+// same story every time.
+const demoSeed = 1
+
 // demoJob is one sample agent job of the demo.
 type demoJob struct {
 	title string
@@ -34,14 +38,14 @@ func newDemoCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Auction, run and pay a few sample agent jobs on a local network",
-		Long: `Start a devnet of N nodes on loopback (real TCP/QUIC, Kademlia DHT, gossipsub;
+		Long: `Start a devnet of N nodes on loopback (real TCP with Noise, Kademlia DHT, gossipsub;
 providers priced apart), submit sample agent jobs to node-0 through its local
 socket API as an agent would, and print for each the auction (bids, declines,
 winner, price), where it ran and its result. Then stop cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if nodes < 2 || nodes > 32 {
-				return usageErrorf("--nodes %d: want 2 to 32 (one requester and at least one provider)", nodes)
+			if nodes < 3 || nodes > 32 {
+				return usageErrorf("--nodes %d: want 3 to 32 (one requester and at least two providers)", nodes)
 			}
 			return runDemo(cmd.Context(), g, cmd.OutOrStdout(), nodes)
 		},
@@ -58,11 +62,15 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 	defer os.RemoveAll(dir)
 	start := time.Now()
 	log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log,
+	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, Seed: demoSeed,
 		Configure: func(i int, c *node.Config) {
 			// Providers priced apart, so auctions have something to decide.
 			c.Provider.Pricing.Base = 10 + 6*int64(i)
 			c.Provider.Pricing.PerSecond = 1 + int64(i%3)
+			if i == nodes-1 {
+				// One provider cheats, so verification has something to catch.
+				c.Misbehave.WrongOutputRate = 1
+			}
 		}})
 	if err != nil {
 		return withCode(ExitNotRun, err)
@@ -73,10 +81,13 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 		d.Close(cctx)
 	}()
 	names := map[string]string{}
-	fmt.Fprintf(out, "hayek demo: %d nodes on 127.0.0.1 — real TCP/QUIC, Noise, Kademlia DHT, gossipsub\n", nodes)
+	fmt.Fprintf(out, "hayek demo: %d nodes on 127.0.0.1 — real TCP, Noise, Kademlia DHT, gossipsub\n", nodes)
 	for i, n := range d.Nodes {
 		names[n.ID()] = fmt.Sprintf("node-%d", i)
 		role := "provider, base price " + fmt.Sprint(n.Config().Provider.Pricing.Base)
+		if len(n.Config().Misbehave.Active()) > 0 {
+			role += " — CONFIGURED TO CHEAT: corrupts every output"
+		}
 		if i == 0 {
 			role = "requester (the agent submits here); also sells"
 		}
@@ -90,7 +101,13 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 	}
 	fmt.Fprintf(out, "network ready in %v: every node found the others' signed offers on the DHT\n\n", time.Since(start).Round(time.Millisecond))
 
-	c := api.NewClient(d.Sockets[0])
+	op := api.NewClient(d.Sockets[0])
+	tok, err := op.CreateAgent(ctx, api.AgentCreate{Name: "demo-agent", Budget: 5000, ApproveAbove: 600})
+	if err != nil {
+		return withCode(ExitNotRun, err)
+	}
+	c := api.NewClient(d.Sockets[0], api.WithToken(tok.Token))
+	fmt.Fprintf(out, "operator created agent demo-agent: budget 5000, jobs that may cost more than 600 need approval\n")
 	toolbox, err := c.PutBlobBytes(ctx, samples.Toolbox)
 	if err != nil {
 		return withCode(ExitNotRun, err)
@@ -101,6 +118,8 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 	}
 	fmt.Fprintf(out, "agent uploaded 2 modules to node-0: hello.wasm (%d B, %s) and toolbox.wasm (%s, Go-built, %s)\n\n",
 		hello.Size, short(hello.CID), units.FormatSize(toolbox.Size), short(toolbox.CID))
+	// Every provider runs the replicated job, the cheater included.
+	replicas := min(nodes-1, 9)
 	poem := "The curious task of economics is to demonstrate to men\nhow little they really know about what they imagine they can design.\n"
 	jobs := []demoJob{
 		{"hello", "hand-written 337-byte module echoing stdin", api.SubmitRequest{
@@ -122,6 +141,11 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 		{"a runaway job", "loops forever: stopped at its 300ms limit, reported, paid", api.SubmitRequest{
 			Module: api.BlobRef{CID: toolbox.CID}, Args: []string{"spin"}, Timeout: units.Duration(300 * time.Millisecond),
 			MaxPrice: 200}},
+		{"verified by replication", fmt.Sprintf("replicate:%d — every provider runs it, results must agree", replicas), api.SubmitRequest{
+			Module: api.BlobRef{CID: hello.CID}, Stdin: &api.BlobRef{Text: "replicated\n"}, MaxPrice: 100,
+			Verify: fmt.Sprintf("replicate:%d", replicas)}},
+		{"needs approval", "max price 700 is above the agent's approval threshold", api.SubmitRequest{
+			Module: api.BlobRef{CID: hello.CID}, Stdin: &api.BlobRef{Text: "approved\n"}, MaxPrice: 700}},
 		{"too big for anyone", "asks for 2GiB of memory; every provider's limit is 512MiB", api.SubmitRequest{
 			Module: api.BlobRef{CID: hello.CID}, Memory: 2 << 30, MaxPrice: 200}},
 	}
@@ -132,6 +156,12 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 		job, err := c.Submit(ctx, dj.req)
 		if err != nil {
 			return withCode(ExitNotRun, fmt.Errorf("submit %s: %w", dj.title, err))
+		}
+		if job.State == api.StateApproval {
+			fmt.Fprintf(out, "  approval  waiting: the operator approves it (hayek job approve %s)\n", job.ID)
+			if _, err := op.Approve(ctx, job.ID, api.Decision{Reason: "demo"}); err != nil {
+				return withCode(ExitNotRun, err)
+			}
 		}
 		job, err = c.Wait(ctx, job.ID)
 		if err != nil {
@@ -162,7 +192,26 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 					printText(out, "/out/"+o.Name, buf.String())
 				}
 			}
-			fmt.Fprintf(out, "  paid      %d to %s · submit→result %v\n\n", res.Price, names[res.Provider], took.Round(100*time.Microsecond))
+			if v := job.Verification; v != nil && v.Mode == "replicate" {
+				var agree, lost []string
+				for _, p := range v.Replicas {
+					agree = append(agree, names[p])
+				}
+				for _, p := range v.Losers {
+					lost = append(lost, names[p])
+				}
+				fmt.Fprintf(out, "  verified  %s agree", strings.Join(agree, ", "))
+				if len(lost) > 0 {
+					fmt.Fprintf(out, "; %s disagreed — outvoted, not paid, reputation down", strings.Join(lost, ", "))
+				}
+				fmt.Fprintln(out)
+			}
+			if st := job.Settlement; st != nil {
+				fmt.Fprintf(out, "  paid      %d (held %d, released %d, %d countersigned receipt%s) · submit→result %v\n\n",
+					st.Paid, st.Held, st.Released, len(st.Receipts), plural(len(st.Receipts)), took.Round(100*time.Microsecond))
+			} else {
+				fmt.Fprintf(out, "  paid      %d to %s · submit→result %v\n\n", res.Price, names[res.Provider], took.Round(100*time.Microsecond))
+			}
 		} else {
 			msg := ""
 			if job.Error != nil {
@@ -171,14 +220,39 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 			fmt.Fprintf(out, "  %s      %s\n\n", job.State, shorten(msg, names))
 		}
 	}
-	var total int64
-	var earners []string
-	for p, v := range spent {
-		total += v
-		earners = append(earners, fmt.Sprintf("%s %d", names[p], v))
+	// Where the money went, from node-0's ledger, and what it now
+	// believes about each provider.
+	me, err := c.Me(ctx)
+	if err != nil {
+		return withCode(ExitNotRun, err)
 	}
-	sort.Strings(earners)
-	fmt.Fprintf(out, "the agent spent %d in all: %s\n", total, strings.Join(earners, ", "))
+	fmt.Fprintf(out, "demo-agent spent %d of its 5000 (%d left, %d still held)\n", me.Spent, me.BudgetLeft, me.Held)
+	bal, err := op.LedgerBalance(ctx)
+	if err != nil {
+		return withCode(ExitNotRun, err)
+	}
+	var owes []string
+	for _, p := range bal.Peers {
+		owes = append(owes, fmt.Sprintf("%s %d", names[p.Peer], -p.Balance))
+	}
+	sort.Strings(owes)
+	fmt.Fprintf(out, "node-0 owes its providers (bilateral balances, settled outside the ledger): %s\n", strings.Join(owes, ", "))
+	if rep, err := op.VerifyLedger(ctx, true); err == nil {
+		fmt.Fprintf(out, "node-0's ledger: %d hash-chained entries, %d checkpoints, every receipt's two signatures verify: %v\n",
+			rep.Entries, rep.Checkpoints, rep.OK)
+	}
+	rows, err := op.Reputation(ctx, "")
+	if err != nil {
+		return withCode(ExitNotRun, err)
+	}
+	fmt.Fprintln(out, "node-0's reputation of its providers (Beta posterior, runtime/wasm):")
+	sort.Slice(rows, func(i, j int) bool { return names[rows[i].Peer] < names[rows[j].Peer] })
+	for _, r := range rows {
+		if r.Capability != "runtime/wasm" {
+			continue
+		}
+		fmt.Fprintf(out, "  %-7s mean %.2f  lower bound %.2f  evidence %.1f\n", names[r.Peer], r.Mean, r.LowerBound, r.Evidence)
+	}
 	fmt.Fprintf(out, "next: hayek devnet --nodes 5, then point hayek job submit at a node with --socket (see the README)\n")
 	_ = filepath.Join
 	return nil
@@ -200,7 +274,18 @@ func printAuction(out io.Writer, job api.Job, names map[string]string) {
 			line += " · declined: " + strings.Join(decl, ", ")
 		}
 		fmt.Fprintln(out, line)
-		if a.Winner != "" {
+		switch {
+		case len(a.Winners) > 1:
+			var ws []string
+			for _, w := range a.Winners {
+				ws = append(ws, names[w])
+			}
+			ru := "no bid outside the pool they were drawn from, so the max price"
+			if a.RunnerUp != "" {
+				ru = "second price: the best bid outside the pool, " + names[a.RunnerUp]
+			}
+			fmt.Fprintf(out, "  award     %s, drawn at random among the best bids, at %d each (%s)\n", strings.Join(ws, ", "), a.Price, ru)
+		case a.Winner != "":
 			ru := "no runner-up, so the max price"
 			if a.RunnerUp != "" {
 				ru = "second price: runner-up " + names[a.RunnerUp]
@@ -260,4 +345,11 @@ func short(cid string) string {
 		return cid[:8] + "…" + cid[len(cid)-6:]
 	}
 	return cid
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

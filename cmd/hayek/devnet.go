@@ -19,6 +19,7 @@ func newDevnetCmd(g *globals) *cobra.Command {
 		nodes    int
 		dir      string
 		logLevel string
+		quic     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -49,7 +50,7 @@ the identities are kept, so the same peer IDs come back next time.`,
 			}
 			ctx := cmd.Context()
 			log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
-			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log})
+			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: quic})
 			if err != nil {
 				return withCode(ExitNotRun, err)
 			}
@@ -79,5 +80,6 @@ the identities are kept, so the same peer IDs come back next time.`,
 	cmd.Flags().IntVar(&nodes, "nodes", 5, "number of nodes")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the nodes' homes (default: a temporary one)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&quic, "quic", false, "listen on QUIC too (TCP only by default: in one process QUIC costs CPU the nodes share)")
 	return cmd
 }

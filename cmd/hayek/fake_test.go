@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -29,6 +30,10 @@ import (
 //	OUTCOME=trap     the module traps
 //	OUTCOME=hang     the job stays pending until cancelled
 //	OUTNAME=NAME     name the first output NAME
+//
+// It also implements api.Admin (fake_admin_test.go): agents submitting
+// with their tokens are held to their budgets and limits, and a job above
+// an agent's approval threshold waits in state approval until approved.
 type fakeNode struct {
 	mu      sync.Mutex
 	blobs   map[string][]byte
@@ -36,6 +41,7 @@ type fakeNode struct {
 	order   []string
 	lastReq api.SubmitRequest
 	run     sync.WaitGroup
+	adm     fakeAdmin
 }
 
 type fakeJob struct {
@@ -44,10 +50,11 @@ type fakeJob struct {
 	events []api.Event
 	subs   map[chan api.Event]bool
 	done   chan struct{}
+	start  func() // runs the job once it is approved
 }
 
 func newFakeNode() *fakeNode {
-	return &fakeNode{blobs: map[string][]byte{}, jobs: map[string]*fakeJob{}}
+	return &fakeNode{blobs: map[string][]byte{}, jobs: map[string]*fakeJob{}, adm: newFakeAdmin()}
 }
 
 func (f *fakeNode) store(data []byte) api.Blob {
@@ -126,27 +133,44 @@ func (f *fakeNode) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, 
 		}
 		inputs[req.Inputs[i].Name] = b
 	}
+	caller := api.CallerFrom(ctx)
 	f.mu.Lock()
+	approval, err := f.adm.charge(caller.Agent, req)
+	if err != nil {
+		f.mu.Unlock()
+		return api.Job{}, false, err
+	}
 	id := fmt.Sprintf("j%d", len(f.order)+1)
 	now := time.Now()
 	j := &fakeJob{
-		job:  api.Job{ID: id, State: api.StatePending, Module: req.Module.CID, MaxPrice: req.MaxPrice, CreatedAt: now, UpdatedAt: now},
+		job: api.Job{ID: id, State: api.StatePending, Module: req.Module.CID, MaxPrice: req.MaxPrice, CreatedAt: now, UpdatedAt: now,
+			Agent: caller.Agent, Verify: cmp.Or(req.Verify, "none")},
 		subs: map[chan api.Event]bool{},
 		done: make(chan struct{}),
 	}
 	f.jobs[id] = j
 	f.order = append(f.order, id)
 	f.lastReq = req
-	f.emitLocked(j, api.Event{Type: "state", State: api.StatePending})
+	if req.Env["OUTCOME"] != "hang" {
+		j.start = func() {
+			f.run.Add(1)
+			go func() {
+				defer f.run.Done()
+				f.execute(id, req, stdin, inputs)
+			}()
+		}
+	}
+	if approval {
+		f.emitLocked(j, api.Event{Type: "state", State: api.StateApproval, Message: fmt.Sprintf("max cost %d is above the approval threshold", req.MaxPrice)})
+	} else {
+		f.emitLocked(j, api.Event{Type: "state", State: api.StatePending})
+		if j.start != nil {
+			j.start()
+			j.start = nil
+		}
+	}
 	job := j.job
 	f.mu.Unlock()
-	if req.Env["OUTCOME"] != "hang" {
-		f.run.Add(1)
-		go func() {
-			defer f.run.Done()
-			f.execute(id, req, stdin, inputs)
-		}()
-	}
 	return job, true, nil
 }
 
@@ -202,6 +226,10 @@ func (f *fakeNode) execute(id string, req api.SubmitRequest, stdin []byte, input
 	ec := int32(code)
 	f.emit(id, func(j *api.Job) {
 		j.Status, j.ExitCode, j.Outputs = status, &ec, res.Outputs
+		j.Settlement = &api.Settlement{Held: req.MaxPrice, Paid: 40, Released: req.MaxPrice - 40, Receipts: []string{"bafyreceipt" + id}}
+		if req.Verify != "" && req.Verify != "none" {
+			j.Verification = &api.Verification{Mode: strings.SplitN(req.Verify, ":", 2)[0], State: "accepted", Replicas: []string{p1, p2}}
+		}
 		f.jobs[id].res = &res
 	}, api.Event{Type: "result", State: api.StateCompleted, Provider: p1, Price: 40, Status: status, ExitCode: &ec})
 }
@@ -254,7 +282,7 @@ func (f *fakeNode) Jobs(ctx context.Context, flt api.JobFilter) ([]api.Job, erro
 	defer f.mu.Unlock()
 	var out []api.Job
 	for i := len(f.order) - 1; i >= 0 && len(out) < flt.Limit; i-- {
-		if j := f.jobs[f.order[i]]; flt.State == "" || j.job.State == flt.State {
+		if j := f.jobs[f.order[i]]; (flt.State == "" || j.job.State == flt.State) && (flt.Agent == "" || j.job.Agent == flt.Agent) {
 			out = append(out, j.job)
 		}
 	}
@@ -354,8 +382,11 @@ func (f *fakeNode) Peers(ctx context.Context) ([]api.PeerInfo, error) {
 }
 
 func (f *fakeNode) Status(ctx context.Context) (api.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return api.Status{PeerID: "12D3KooWSelfCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC3333", Version: "test", StartedAt: time.Now(),
-		Peers: 1, Jobs: map[api.JobState]int{api.StateCompleted: 2}}, nil
+		Peers: 1, Jobs: map[api.JobState]int{api.StateCompleted: 2}, LedgerHead: "bafyheadHHHH", LedgerSeq: 12,
+		Misbehaving: f.adm.misbehaving}, nil
 }
 
 // startNode runs a fake node behind a real api.Server on a short socket path.

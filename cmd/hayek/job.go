@@ -44,7 +44,7 @@ ran and failed (non-zero exit, trap, timeout, limit), 2 on a usage error and
 		},
 	}
 	c.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobResultCmd(g), newJobWatchCmd(g),
-		newJobCancelCmd(g), newJobListCmd(g))
+		newJobCancelCmd(g), newJobListCmd(g), newJobApproveCmd(g), newJobRejectCmd(g))
 	return c
 }
 
@@ -84,6 +84,8 @@ func clientError(err error) error {
 		return withCode(ExitNotRun, err)
 	case errors.As(err, &e) && e.Code == api.CodeNotFound:
 		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek job list", err))
+	case errors.As(err, &e):
+		return withCode(ExitFailed, accessHint(err, e))
 	}
 	return withCode(ExitFailed, err)
 }
@@ -156,6 +158,15 @@ func (p *progress) event(ev api.Event) {
 		if ev.Price > 0 {
 			what += fmt.Sprintf(", price %d", ev.Price)
 		}
+	case "state":
+		if ev.State == api.StateApproval {
+			what = "waiting for approval: hayek job approve " + ev.Job
+			if ev.Message != "" {
+				what += " (" + ev.Message + ")"
+			}
+			break
+		}
+		fallthrough
 	default:
 		what = string(ev.State)
 		if ev.State == api.StateRunning && ev.Provider != "" {

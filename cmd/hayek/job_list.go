@@ -11,18 +11,20 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-var jobStates = []api.JobState{api.StatePending, api.StateAuction, api.StateAwarded, api.StateRunning,
+var jobStates = []api.JobState{api.StateApproval, api.StatePending, api.StateAuction, api.StateAwarded, api.StateRunning,
 	api.StateCompleted, api.StateFailed, api.StateCancelled}
 
 func newJobListCmd(g *globals) *cobra.Command {
 	var asJSON bool
-	var state string
+	var state, agent string
 	var limit int
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List this node's jobs, newest first",
 		Example: `  hayek job list
-  hayek job list --state failed --json`,
+  hayek job list --state failed --json
+  hayek job list --state approval
+  hayek job list --agent crawler`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if state != "" && !slices.Contains(jobStates, api.JobState(state)) {
@@ -36,28 +38,56 @@ func newJobListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer cl.Close()
-			jobs, err := cl.Jobs(c.Context(), api.JobFilter{State: api.JobState(state), Limit: limit})
+			jobs, err := cl.Jobs(c.Context(), api.JobFilter{State: api.JobState(state), Agent: agent, Limit: limit})
 			if err != nil {
 				return clientError(err)
 			}
 			if asJSON {
 				return writeJSON(g.Stdout, jobs)
 			}
-			t := newTable(g.Stdout)
-			fmt.Fprintln(t, "ID\tSTATE\tPROVIDER\tPRICE\tEXIT\tCREATED")
+			// Payment and verification columns appear when some job has them.
+			var paid, verified bool
 			for _, j := range jobs {
+				paid = paid || j.Settlement != nil
+				verified = verified || j.Verification != nil
+			}
+			t := newTable(g.Stdout)
+			fmt.Fprint(t, "ID\tSTATE\tAGENT\tPROVIDER\tPRICE")
+			if paid {
+				fmt.Fprint(t, "\tHELD\tPAID\tRELEASED")
+			}
+			if verified {
+				fmt.Fprint(t, "\tVERIFIED")
+			}
+			fmt.Fprintln(t, "\tEXIT\tCREATED")
+			for _, j := range jobs {
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%d", j.ID, j.State, orDash(j.Agent), orDash(shortPeer(j.Provider)), j.Price)
+				if st := j.Settlement; paid && st != nil {
+					pending := ""
+					if st.Pending {
+						pending = "…" // receipts still being exchanged
+					}
+					fmt.Fprintf(t, "\t%d\t%d%s\t%d", st.Held, st.Paid, pending, st.Released)
+				} else if paid {
+					fmt.Fprint(t, "\t-\t-\t-")
+				}
+				if v := j.Verification; verified && v != nil {
+					fmt.Fprintf(t, "\t%s:%s", v.Mode, orDash(v.State))
+				} else if verified {
+					fmt.Fprint(t, "\t-")
+				}
 				exit := "-"
 				if j.ExitCode != nil {
 					exit = strconv.Itoa(int(*j.ExitCode))
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%d\t%s\t%s ago\n", j.ID, j.State, orDash(shortPeer(j.Provider)), j.Price, exit,
-					time.Since(j.CreatedAt).Round(time.Second))
+				fmt.Fprintf(t, "\t%s\t%s ago\n", exit, time.Since(j.CreatedAt).Round(time.Second))
 			}
 			return t.Flush()
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the jobs as a JSON array")
-	c.Flags().StringVar(&state, "state", "", "only jobs in this state: pending, auction, awarded, running, completed, failed, cancelled")
+	c.Flags().StringVar(&state, "state", "", "only jobs in this state: approval, pending, auction, awarded, running, completed, failed, cancelled")
+	c.Flags().StringVar(&agent, "agent", "", "only the jobs of this agent (operator; an agent sees only its own anyway)")
 	c.Flags().IntVar(&limit, "limit", api.DefaultJobsLimit, "at most this many jobs")
 	return c
 }

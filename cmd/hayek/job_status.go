@@ -44,11 +44,49 @@ The command exits 0 whenever it could show the job, whatever the job's state.`,
 	return c
 }
 
+// settlementLine says what a job cost: held, paid, released.
+func settlementLine(st *api.Settlement) string {
+	line := fmt.Sprintf("held %d, paid %d, released %d", st.Held, st.Paid, st.Released)
+	if st.Pending {
+		line += "; receipts still being exchanged"
+	}
+	if st.Error != "" {
+		line += "; " + st.Error
+	}
+	return line
+}
+
+// verificationLine says how a job's result was checked.
+func verificationLine(v *api.Verification) string {
+	line := v.Mode + ": " + orDash(v.State)
+	if len(v.Replicas) > 0 {
+		line += fmt.Sprintf(", %d runs compared", len(v.Replicas))
+	}
+	if len(v.Losers) > 0 {
+		short := make([]string, len(v.Losers))
+		for i, l := range v.Losers {
+			short[i] = shortPeer(l)
+		}
+		line += ", rejected " + strings.Join(short, " ")
+	}
+	if v.Detail != "" {
+		line += " (" + v.Detail + ")"
+	}
+	return line
+}
+
 // printJob writes a job for a human.
 func printJob(w io.Writer, j api.Job) error {
 	t := newTable(w)
 	fmt.Fprintf(t, "job\t%s\n", j.ID)
-	fmt.Fprintf(t, "state\t%s\n", j.State)
+	state := string(j.State)
+	if j.State == api.StateApproval {
+		state += " (waiting for the operator: hayek job approve " + j.ID + ")"
+	}
+	fmt.Fprintf(t, "state\t%s\n", state)
+	if j.Agent != "" {
+		fmt.Fprintf(t, "agent\t%s\n", j.Agent)
+	}
 	if j.Error != nil {
 		fmt.Fprintf(t, "error\t%s: %s\n", j.Error.Code, j.Error.Message)
 	}
@@ -61,6 +99,17 @@ func printJob(w io.Writer, j api.Job) error {
 	}
 	if j.Usage != nil {
 		fmt.Fprintf(t, "usage\t%.1fms, %s memory\n", j.Usage.WallMs, units.FormatSize(j.Usage.MemoryBytes))
+	}
+	if st := j.Settlement; st != nil {
+		fmt.Fprintf(t, "payment\t%s\n", settlementLine(st))
+		for _, r := range st.Receipts {
+			fmt.Fprintf(t, "receipt\t%s\n", r)
+		}
+	}
+	if v := j.Verification; v != nil {
+		fmt.Fprintf(t, "verify\t%s\n", verificationLine(v))
+	} else if j.Verify != "" && j.Verify != "none" {
+		fmt.Fprintf(t, "verify\t%s\n", j.Verify)
 	}
 	fmt.Fprintf(t, "module\t%s\n", j.Module)
 	fmt.Fprintf(t, "created\t%s\n", j.CreatedAt.Local().Format(time.DateTime))

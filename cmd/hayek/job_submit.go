@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -27,6 +28,8 @@ const inlineMax = 16 << 10
 
 type submitFlags struct {
 	wasm, stdin, out, idemKey string
+	verify                    string
+	minReputation             float64
 	inputs, args, env         []string
 	maxPrice, valueOfTime     int64
 	timeout, deadline         units.Duration
@@ -54,11 +57,23 @@ stderr to stderr, and the command exits with the job's outcome:
   0  the job completed with exit code 0
   1  it ran and failed: non-zero exit, trap, timeout, memory or output limit
   2  usage error
-  3  it could not be run: no bids, failed, cancelled, node unreachable`,
+  3  it could not be run: no bids, failed, cancelled, node unreachable, or
+     refused by the agent's budget or limits (budget_exceeded, over_limit)
+
+A job whose max cost is above its agent's approval threshold waits in state
+approval until the operator runs hayek job approve ID (or reject); unanswered
+by its deadline, it is rejected.
+
+--verify checks the result: replicate:K runs it on K distinct providers and
+accepts the output they agree on; sample:P re-runs a fraction P of jobs
+elsewhere after delivery (it catches a cheater after the fact). Each run is
+paid, so replicate:K costs up to K times --max-price.`,
 		Example: `  hayek job submit --wasm hello.wasm --wait
   hayek job submit --wasm wc.wasm --stdin book.txt --wait
   hayek job submit --wasm convert.wasm --input in.png=photo.png --out results/ -- --width 640
-  id=$(hayek job submit --wasm job.wasm --max-price 5000 --idempotency-key batch-17)`,
+  id=$(hayek job submit --wasm job.wasm --max-price 5000 --idempotency-key batch-17)
+  hayek job submit --wasm job.wasm --verify replicate:3 --min-reputation 0.8 --wait
+  HAYEK_TOKEN=$TOKEN hayek --socket ~node/.hayek/agent.sock job submit --wasm job.wasm`,
 		RunE: func(c *cobra.Command, args []string) error { return runSubmit(c, g, &f, args) },
 	}
 	fl := c.Flags()
@@ -73,6 +88,8 @@ stderr to stderr, and the command exits with the job's outcome:
 	fl.Var(&f.maxOutput, "max-output", "limit on what the job writes: stdout, stderr and outputs, e.g. 16MiB (default 64MiB)")
 	fl.Var(&f.deadline, "deadline", "limit on the whole job, re-auctions included (default 3 × timeout + 30s)")
 	fl.Int64Var(&f.valueOfTime, "value-of-time", 0, "what one second of earlier start is worth to you: bids rank by price + this × committed start (default: price alone)")
+	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
+	fl.Float64Var(&f.minReputation, "min-reputation", 0, "the lowest reputation (lower credible bound, 0 to 1) a provider needs to run the job (hayek rep shows them)")
 	fl.StringVar(&f.idemKey, "idempotency-key", "", "the same `KEY` with the same spec returns the same job instead of a new one, so a submission can be retried safely")
 	fl.BoolVar(&f.wait, "wait", false, "follow the job to its end, write its stdout and stderr, and exit with its outcome")
 	fl.BoolVar(&f.json, "json", false, "print the job as JSON; with --wait, the finished job, without progress or the job's stdout")
@@ -106,6 +123,12 @@ func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) erro
 	}
 	if f.maxPrice <= 0 {
 		return usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", submitTry)
+	}
+	if _, err := market.ParseVerify(f.verify); err != nil {
+		return usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, submitTry)
+	}
+	if !(f.minReputation >= 0 && f.minReputation < 1) {
+		return usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, submitTry)
 	}
 	env := map[string]string{}
 	for _, kv := range f.env {
@@ -176,7 +199,11 @@ func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) erro
 		MaxPrice:       f.maxPrice,
 		Deadline:       f.deadline,
 		ValueOfTime:    f.valueOfTime,
+		MinReputation:  f.minReputation,
 		IdempotencyKey: f.idemKey,
+	}
+	if f.verify != "none" {
+		req.Verify = f.verify
 	}
 	if len(env) > 0 {
 		req.Env = env
@@ -198,12 +225,15 @@ func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) erro
 
 	job, err := cl.Submit(ctx, req)
 	if err != nil {
-		return submitError(err)
+		return submitError(ctx, cl, err)
 	}
 	if f.out != "" {
 		f.wait = true
 	}
 	if !f.wait {
+		if job.State == api.StateApproval {
+			fmt.Fprintf(g.Stderr, "hayek: job %s waits for the operator's approval: hayek job approve %s\n", job.ID, job.ID)
+		}
 		if f.json {
 			return writeJSON(g.Stdout, job)
 		}
@@ -285,12 +315,21 @@ var specFlags = map[string]string{
 	"module": "--wasm", "stdin": "--stdin", "inputs": "--input", "args": "--arg", "env": "--env",
 	"memory": "--memory", "timeout": "--timeout", "max_output": "--max-output", "max_price": "--max-price",
 	"deadline": "--deadline", "value_of_time": "--value-of-time", "idempotency_key": "--idempotency-key",
+	"verify": "--verify", "min_reputation": "--min-reputation",
 }
 
-// submitError explains a refused submission; an invalid spec is a usage
-// error, listing each field at fault by its flag.
-func submitError(err error) error {
+// submitError explains a refused submission. An invalid spec is a usage
+// error, listing each field at fault by its flag; a job beyond its agent's
+// budget or limits could not be run (exit 3), with where to look.
+func submitError(ctx context.Context, cl *api.Client, err error) error {
 	var e *api.Error
+	if errors.As(err, &e) && (e.Code == api.CodeBudgetExceeded || e.Code == api.CodeOverLimit) {
+		name := "me"
+		if me, merr := cl.Me(ctx); merr == nil && me.Name != "" {
+			name = me.Name
+		}
+		return withCode(ExitNotRun, fmt.Errorf("%w\nTry: hayek agent show %s", err, name))
+	}
 	if !errors.As(err, &e) || (e.Code != api.CodeInvalidSpec && e.Code != api.CodeInvalidModule && e.Code != api.CodeIdempotencyUsed) {
 		return clientError(err)
 	}

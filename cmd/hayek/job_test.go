@@ -290,7 +290,7 @@ func TestFinishedJobCommands(t *testing.T) {
 
 	r = hayek(t, sock, "", "job", "list")
 	r.want(t, 0)
-	if !strings.HasPrefix(r.stdout, "ID  STATE      PROVIDER   PRICE  EXIT  CREATED\nj1  completed  …11111111  40     0") {
+	if !strings.HasPrefix(r.stdout, "ID  STATE      AGENT     PROVIDER   PRICE  HELD  PAID  RELEASED  EXIT  CREATED\nj1  completed  operator  …11111111  40     1000  40    960       0") {
 		t.Errorf("list:\n%s", r.stdout)
 	}
 	r = hayek(t, sock, "", "job", "list", "--state", "failed", "--json")

@@ -110,10 +110,11 @@ func TestSubmitToRealNodes(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	r := runCLI(t, "demo", "--nodes", "3")
+	r := runCLI(t, "demo", "--nodes", "5")
 	r.want(t, ExitOK)
 	for _, want := range []string{"network ready", "hello from hayek", "second price", "exit code 3", "timeout",
-		"no_providers", "the agent spent"} {
+		"no_providers", "countersigned receipt", "approval", "disagreed — outvoted, not paid", "every receipt's two signatures verify: true",
+		"lower bound"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}

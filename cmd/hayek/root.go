@@ -59,6 +59,7 @@ type globals struct {
 	Streams
 	home   string
 	socket string
+	token  string
 }
 
 // homeDir resolves --home, $HAYEK_HOME, then ~/.hayek.
@@ -91,13 +92,22 @@ func (g *globals) socketPath() (string, error) {
 	return filepath.Join(home, "hayek.sock"), nil
 }
 
-// client connects to the local node's socket.
+// tokenValue resolves --token, then $HAYEK_TOKEN; "" acts as the operator.
+func (g *globals) tokenValue() string {
+	if g.token != "" {
+		return g.token
+	}
+	return strings.TrimSpace(g.Getenv("HAYEK_TOKEN"))
+}
+
+// client connects to the local node's socket, as the agent of the token
+// if one is given.
 func (g *globals) client() (*api.Client, error) {
 	p, err := g.socketPath()
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(p), nil
+	return api.NewClient(p, api.WithToken(g.tokenValue())), nil
 }
 
 // commands registered by each command's file in its init.
@@ -117,7 +127,8 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
 	root.PersistentFlags().StringVar(&g.home, "home", "", "node home directory (env HAYEK_HOME, default ~/.hayek)")
-	root.PersistentFlags().StringVar(&g.socket, "socket", "", "node socket for client commands (env HAYEK_SOCKET, default <home>/hayek.sock)")
+	root.PersistentFlags().StringVar(&g.socket, "socket", "", "node socket for client commands (env HAYEK_SOCKET, default <home>/hayek.sock; agents under another user: the node's agent.sock)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "act as the agent of this token, from hayek agent create (env HAYEK_TOKEN, which other users cannot see in ps; default: none, the operator)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v\nTry: %s --help", err, c.CommandPath())
 	})

@@ -94,7 +94,11 @@ running jobs get --drain to finish; a second one stops at once.`,
 			if err != nil {
 				return err
 			}
-			srv := api.NewServer(n, api.WithLogger(log), api.WithBlobLimit(int64(cfg.API.MaxBlob)))
+			opts := []api.Option{api.WithLogger(log), api.WithBlobLimit(int64(cfg.API.MaxBlob))}
+			if cfg.API.AgentSocket {
+				opts = append(opts, api.WithAgentSocket("", cfg.API.AgentGroup))
+			}
+			srv := api.NewServer(n, opts...)
 			serveErr := make(chan error, 1)
 			sctx, stopServe := context.WithCancel(context.Background())
 			defer stopServe()
@@ -113,6 +117,12 @@ running jobs get --drain to finish; a second one stops at once.`,
 				fmt.Fprintf(out, "listening %s\n", a)
 			}
 			fmt.Fprintf(out, "api %s\n", sock)
+			if cfg.API.AgentSocket {
+				fmt.Fprintf(out, "agent api %s (group %q)\n", filepath.Join(filepath.Dir(sock), "agent.sock"), cfg.API.AgentGroup)
+			}
+			if act := cfg.Misbehave.Active(); len(act) > 0 {
+				fmt.Fprintf(g.Stderr, "hayek: WARNING: this node misbehaves as a provider (testing only): %s\n", strings.Join(act, ", "))
+			}
 			if cfg.Provider.Sell {
 				fmt.Fprintf(out, "selling %s, %d slots, base price %d\n", strings.Join(cfg.Provider.Capabilities, ", "),
 					cfg.Provider.Slots, cfg.Provider.Pricing.Base)

@@ -17,7 +17,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Show the local node's state",
 		Long: `Show the local node's identity, addresses, version, uptime, peers, what it
-sells, and its jobs by state. A node that cannot be reached exits 3.`,
+sells, its jobs by state and its ledger's head. A node configured to misbehave
+(for tests) says so loudly. A node that cannot be reached exits 3.`,
 		Example: "  hayek status\n  hayek status --json | jq .peer_id",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -30,10 +31,18 @@ sells, and its jobs by state. A node that cannot be reached exits 3.`,
 			if err != nil {
 				return clientError(err)
 			}
+			if len(st.Misbehaving) > 0 {
+				// Loud on stderr too, so --json users and scripts see it.
+				fmt.Fprintf(g.Stderr, "hayek: WARNING: this node misbehaves on purpose, for tests and research only ([misbehave] in its config: %s); never run it on a real market\n",
+					strings.Join(st.Misbehaving, ", "))
+			}
 			if asJSON {
 				return writeJSON(g.Stdout, st)
 			}
 			t := newTable(g.Stdout)
+			if len(st.Misbehaving) > 0 {
+				fmt.Fprintf(t, "MISBEHAVING	!!! %s (test-only [misbehave] config) !!!\n", strings.Join(st.Misbehaving, ", "))
+			}
 			fmt.Fprintf(t, "peer id\t%s\n", st.PeerID)
 			fmt.Fprintf(t, "version\t%s\n", orDash(st.Version))
 			if !st.StartedAt.IsZero() {
@@ -55,6 +64,9 @@ sells, and its jobs by state. A node that cannot be reached exits 3.`,
 				}
 			}
 			fmt.Fprintf(t, "jobs\t%s\n", orDash(strings.Join(jobs, ", ")))
+			if st.LedgerHead != "" {
+				fmt.Fprintf(t, "ledger\tseq %d, head %s\n", st.LedgerSeq, st.LedgerHead)
+			}
 			if len(st.Dropped) > 0 {
 				reasons := make([]string, 0, len(st.Dropped))
 				for r := range st.Dropped {

@@ -8,6 +8,7 @@ import (
 // JobFilter narrows GET /v1/jobs.
 type JobFilter struct {
 	State JobState // empty: all
+	Agent string   // empty: every agent's; the server sets it to the caller for agents
 	Limit int      // 0: server default (100)
 }
 

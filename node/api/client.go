@@ -36,7 +36,7 @@ func (e *UnreachableError) Error() string {
 	case e.Op != "":
 		return fmt.Sprintf("hayek: lost the connection to the hayek node at %s during %s (%v): did it stop? The request may or may not have taken effect", e.Socket, e.Op, e.Err)
 	case errors.Is(e.Err, fs.ErrPermission):
-		return fmt.Sprintf("hayek: cannot reach the hayek node at %s: permission denied: the socket belongs to the node's operator (mode 0600); run as that user", e.Socket)
+		return fmt.Sprintf("hayek: cannot reach the hayek node at %s: permission denied: the operator socket (hayek.sock, mode 0600) is for the node's own user; an agent under another user connects to the agent socket (agent.sock, mode 0660) with --socket or HAYEK_SOCKET and its token, and needs to be in the socket's group", e.Socket)
 	case errors.Is(e.Err, fs.ErrNotExist), errors.Is(e.Err, syscall.ECONNREFUSED):
 		return fmt.Sprintf("hayek: cannot reach the hayek node at %s: %s", e.Socket, hint)
 	case len(e.Socket) > maxSocketPath:
@@ -66,6 +66,7 @@ const (
 // ErrUnreachable); a context that ends gives an error wrapping ctx.Err().
 type Client struct {
 	socket    string
+	auth      []string // the Authorization header, when a token is set
 	tr        *http.Transport
 	hc        *http.Client
 	longPoll  time.Duration
@@ -81,6 +82,18 @@ func WithLongPoll(d time.Duration) ClientOption {
 	return func(c *Client) {
 		if d > 0 {
 			c.longPoll = d
+		}
+	}
+}
+
+// WithToken makes every request act as the agent whose bearer token this
+// is (hayek agent create prints it). Without a token, a request on the
+// operator socket acts as the operator, and one on the agent socket is
+// refused.
+func WithToken(token string) ClientOption {
+	return func(c *Client) {
+		if token != "" {
+			c.auth = []string{"Bearer " + token}
 		}
 	}
 }
@@ -229,11 +242,15 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Job, error) {
 	return job, c.doRequest(r, &job)
 }
 
-// Jobs lists this node's jobs, newest first.
+// Jobs lists this node's jobs, newest first: an agent's own only, when
+// the client has its token.
 func (c *Client) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	q := url.Values{}
 	if f.State != "" {
 		q.Set("state", string(f.State))
+	}
+	if f.Agent != "" {
+		q.Set("agent", f.Agent)
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
@@ -344,6 +361,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body io.Re
 		return nil, fmt.Errorf("hayek: %s %s: %w", method, path, err)
 	}
 	req.Header["User-Agent"] = []string{c.userAgent}
+	if c.auth != nil {
+		req.Header["Authorization"] = c.auth
+	}
 	return req, nil
 }
 
@@ -389,7 +409,8 @@ func readError(resp *http.Response) error {
 }
 
 func codeOfStatus(status int) string {
-	for _, c := range []string{CodeBadRequest, CodeNotFound, CodeMethod, CodeTooLarge, CodeUnavailable} {
+	for _, c := range []string{CodeBadRequest, CodeNotFound, CodeMethod, CodeTooLarge, CodeUnavailable,
+		CodeUnauthorized, CodeForbidden, CodeBudgetExceeded} {
 		if StatusOf(c) == status {
 			return c
 		}

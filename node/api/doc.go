@@ -57,7 +57,8 @@
 //	go srv.Serve(ctx, sockPath) // returns when ctx ends or Close is called
 //	<-srv.Ready()               // the socket accepts connections
 //
-// Serve creates the socket with mode 0600 — bound inside a private 0700
+// Serve creates the operator socket with mode 0600 (and, with
+// WithAgentSocket, the agent socket with 0660) — bound inside a private 0700
 // directory, chmodded, then renamed into place, so no other user can ever
 // connect — and holds an flock on <socket>.lock while serving, so a second
 // node on the same path fails at once instead of stealing the socket. A
@@ -100,9 +101,64 @@
 // no overall limit. Event streams send a comment every 15 s
 // (WithKeepAlive) so a quiet job is told apart from a dead connection.
 //
-// # Access
+// # Access: the operator, agents and the two sockets
 //
-// Today the socket is the operator's: whoever can open it (the node's Unix
-// user) acts as the operator. Agent tokens and the agent socket come later
-// (see ARCHITECTURE.md, "Identity and access").
+// Every request acts for a Caller: the operator or one agent. The server
+// resolves it before any handler runs and puts it in the request's context
+// (WithCaller), so every Backend and Admin method can read it with
+// CallerFrom:
+//
+//   - A request with "Authorization: Bearer <token>" acts as the agent
+//     Admin.Authenticate maps the token to, on either socket. A missing,
+//     unknown or revoked token is 401 unauthorized.
+//   - On the operator socket (<home>/hayek.sock, 0600), a request without
+//     a token acts as the operator.
+//   - On the agent socket (<home>/agent.sock, 0660, served with
+//     WithAgentSocket), a request without a token is 401 unauthorized.
+//
+// An agent client passes its token with WithToken:
+//
+//	c := api.NewClient("/home/node/.hayek/agent.sock", api.WithToken(os.Getenv("HAYEK_TOKEN")))
+//	me, err := c.Me(ctx) // its budget left and limits, at decision time
+//
+// The server enforces who may do what, whatever the backend does (the
+// backend should enforce it too: defence in depth). Agents may use blobs,
+// submit jobs, list, read, follow, wait for and cancel their own jobs, and
+// read their own account (GET /v1/agents/me), offers, peers and status.
+// Another agent's job is 404 not_found with the same message as a job that
+// does not exist, so agents cannot probe for each other's work; GET
+// /v1/jobs lists only the caller's jobs (JobFilter.Agent is set to it, and
+// the answer is filtered again). Everything else — agent accounts,
+// approvals, the ledger, reputation — is the operator's: 403 forbidden.
+//
+// A backend that does not implement Admin has no agents: requests with a
+// token are refused (401) rather than served as the operator, since whoever
+// sends a token expects to be held to that agent's limits; the agent, ledger
+// and reputation routes are 404; and WithAgentSocket is an error.
+//
+// The boundary is the Unix user. An agent running as the node's own user
+// can read the node's key and connect to the operator socket, so it is
+// trusted whatever its token says. Budgets bind only agents under other
+// users: give them the agent socket through its group (WithAgentSocket's
+// group, which the node's user must belong to) and make the directories
+// above it searchable by that group — the node's home is 0700 by default,
+// and Serve logs a warning when the agent socket cannot be reached.
+//
+// # Admin contract
+//
+// The node implements Admin beside Backend. Besides honouring the caller in
+// ctx, the server relies on these:
+//
+//   - Authenticate answers CodeUnauthorized for a token it does not know
+//     or that was revoked, and never returns an empty Caller.
+//   - VerifyLedger reports a corrupt ledger in the report (OK false,
+//     Error, BadSeq), not as an error: errors mean the check could not run.
+//   - ExportLedger writes JSON lines to w as it reads them, never the whole
+//     ledger at once; w implements Flush. Failing before the first byte
+//     gives a JSON error; failing later cuts the response short, and the
+//     client reports the export as broken.
+//   - Approve and Reject answer CodeNotApproval for a job not waiting in
+//     StateApproval.
+//   - A refused submission uses CodeBudgetExceeded (budget left too low)
+//     or CodeOverLimit (max job price, jobs per hour).
 package api

@@ -18,6 +18,12 @@ const (
 	CodeTooLarge        = "too_large"              // 413: body above its limit
 	CodeMethod          = "method_not_allowed"     // 405
 	CodeUnavailable     = "unavailable"            // 503: the node is shutting down
+	CodeUnauthorized    = "unauthorized"           // 401: missing, unknown or revoked token
+	CodeForbidden       = "forbidden"              // 403: an agent asked for the operator's business or another agent's job
+	CodeBudgetExceeded  = "budget_exceeded"        // 402: the agent's budget left cannot cover the job's max cost
+	CodeOverLimit       = "over_limit"             // 403: above the agent's max job price or jobs per hour
+	CodeNotApproval     = "not_awaiting_approval"  // 409: approve/reject of a job that is not waiting for approval
+	CodeExists          = "already_exists"         // 409: an agent of that name exists
 	CodeInternal        = "internal"               // 500
 )
 
@@ -38,6 +44,14 @@ func StatusOf(code string) int {
 		return http.StatusMethodNotAllowed
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden, CodeOverLimit:
+		return http.StatusForbidden
+	case CodeBudgetExceeded:
+		return http.StatusPaymentRequired
+	case CodeNotApproval, CodeExists:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

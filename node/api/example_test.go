@@ -103,3 +103,31 @@ func ExampleClient_Events() {
 		log.Fatal(err)
 	}
 }
+
+// An agent under its own Unix user spends from its budget through the
+// agent socket: it checks what it has left, and a refusal says why.
+func ExampleWithToken() {
+	ctx := context.Background()
+	c := api.NewClient("/srv/hayek/agent.sock", api.WithToken(os.Getenv("HAYEK_TOKEN")))
+	me, err := c.Me(ctx)
+	if err != nil {
+		log.Fatal(err) // api.CodeUnauthorized: a missing, unknown or revoked token
+	}
+	price := int64(2000)
+	if me.BudgetLeft < price*3 {
+		log.Fatalf("%d left; ask the operator: hayek agent fund %s", me.BudgetLeft, me.Name)
+	}
+	job, err := c.Submit(ctx, api.SubmitRequest{
+		Module:   api.BlobRef{CID: "bafkreib…"},
+		MaxPrice: price,
+		Verify:   "replicate:3", // three providers must agree; each run is paid
+	})
+	switch {
+	case api.IsCode(err, api.CodeBudgetExceeded), api.IsCode(err, api.CodeOverLimit):
+		log.Fatalf("refused by this agent's limits: %v", err)
+	case err != nil:
+		log.Fatal(err)
+	case job.State == api.StateApproval:
+		fmt.Printf("job %s waits for the operator: hayek job approve %s\n", job.ID, job.ID)
+	}
+}

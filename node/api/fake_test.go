@@ -27,6 +27,7 @@ type fake struct {
 	results map[string]api.Result
 	waiting chan string // receives a job ID each time Wait starts blocking
 	status  func() (api.Status, error)
+	adm     fakeAdmin // agents, approvals, ledger, reputation
 }
 
 type fakeJob struct {
@@ -46,6 +47,7 @@ func newFake() *fake {
 		idem:    map[string]string{},
 		results: map[string]api.Result{},
 		waiting: make(chan string, 16),
+		adm:     newFakeAdmin(),
 	}
 }
 
@@ -75,6 +77,7 @@ func (f *fake) OpenBlob(ctx context.Context, cid string) (io.ReadCloser, int64, 
 }
 
 func (f *fake) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool, error) {
+	f.saw(ctx)
 	if req.MaxPrice <= 0 {
 		return api.Job{}, false, &api.Error{Code: api.CodeInvalidSpec, Message: "invalid job spec",
 			Fields: []api.FieldError{{Field: "max_price", Message: "must be > 0"}}}
@@ -94,7 +97,8 @@ func (f *fake) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	now := time.Now()
 	j := &fakeJob{
 		job: api.Job{ID: id, State: api.StatePending, IdempotencyKey: req.IdempotencyKey,
-			Module: req.Module.CID, MaxPrice: req.MaxPrice, CreatedAt: now, UpdatedAt: now},
+			Module: req.Module.CID, MaxPrice: req.MaxPrice, CreatedAt: now, UpdatedAt: now,
+			Agent: api.CallerFrom(ctx).Agent},
 		req:  req,
 		subs: map[chan api.Event]struct{}{},
 		done: make(chan struct{}),
@@ -155,6 +159,7 @@ func (f *fake) get(id string) (*fakeJob, error) {
 }
 
 func (f *fake) Jobs(ctx context.Context, flt api.JobFilter) ([]api.Job, error) {
+	f.saw(ctx)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []api.Job

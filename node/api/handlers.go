@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -17,25 +18,40 @@ func (s *Server) routes() http.Handler {
 	type route struct {
 		method, path string
 		h            http.HandlerFunc
+		access       access
+		what         string // for an agent's forbidden message
 	}
 	routes := []route{
-		{"POST", "/v1/blobs", s.putBlob},
-		{"GET", "/v1/blobs/{cid}", s.getBlob},
-		{"POST", "/v1/jobs", s.submit},
-		{"GET", "/v1/jobs", s.listJobs},
-		{"GET", "/v1/jobs/{id}", s.getJob},
-		{"POST", "/v1/jobs/{id}/cancel", s.cancel},
-		{"GET", "/v1/jobs/{id}/result", s.result},
-		{"GET", "/v1/jobs/{id}/events", s.events},
-		{"GET", "/v1/offers", s.offers},
-		{"GET", "/v1/peers", s.peers},
-		{"GET", "/v1/status", s.status},
+		{"POST", "/v1/blobs", s.putBlob, anyone, ""},
+		{"GET", "/v1/blobs/{cid}", s.getBlob, anyone, ""},
+		{"POST", "/v1/jobs", s.submit, anyone, ""},
+		{"GET", "/v1/jobs", s.listJobs, anyone, ""},
+		{"GET", "/v1/jobs/{id}", s.getJob, ownJob, ""},
+		{"POST", "/v1/jobs/{id}/cancel", s.cancel, ownJob, ""},
+		{"GET", "/v1/jobs/{id}/result", s.result, ownJob, ""},
+		{"GET", "/v1/jobs/{id}/events", s.events, ownJob, ""},
+		{"POST", "/v1/jobs/{id}/approve", s.approve, operatorOnly, "approving jobs"},
+		{"POST", "/v1/jobs/{id}/reject", s.reject, operatorOnly, "rejecting jobs"},
+		{"GET", "/v1/offers", s.offers, anyone, ""},
+		{"GET", "/v1/peers", s.peers, anyone, ""},
+		{"GET", "/v1/status", s.status, anyone, ""},
+		{"POST", "/v1/agents", s.createAgent, operatorOnly, "creating agents"},
+		{"GET", "/v1/agents", s.listAgents, operatorOnly, "listing agents"},
+		{"GET", "/v1/agents/{name}", s.getAgent, selfAgent, ""},
+		{"POST", "/v1/agents/{name}/fund", s.fundAgent, operatorOnly, "funding agents"},
+		{"POST", "/v1/agents/{name}/revoke", s.revokeAgent, operatorOnly, "revoking agents"},
+		{"GET", "/v1/ledger", s.ledger, operatorOnly, "the ledger"},
+		{"GET", "/v1/ledger/balance", s.ledgerBalance, operatorOnly, "the ledger"},
+		{"POST", "/v1/ledger/verify", s.verifyLedger, operatorOnly, "the ledger"},
+		{"GET", "/v1/ledger/export", s.exportLedger, operatorOnly, "the ledger"},
+		{"POST", "/v1/ledger/settle", s.settle, operatorOnly, "settling debts"},
+		{"GET", "/v1/rep", s.reputation, operatorOnly, "reputation"},
 	}
 	mux := http.NewServeMux()
 	allow := map[string][]string{}
 	var paths []string
 	for _, rt := range routes {
-		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		mux.HandleFunc(rt.method+" "+rt.path, s.guard(rt.access, rt.what, rt.h))
 		if allow[rt.path] == nil {
 			paths = append(paths, rt.path)
 		}
@@ -54,7 +70,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, Errorf(CodeNotFound, "no route %s %s; the API lives under /v1/ (see docs/api.md)", r.Method, r.URL.Path))
 	})
-	return s.recoverer(mux)
+	return s.recoverer(s.authenticate(mux))
 }
 
 func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) {
@@ -161,6 +177,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if c := CallerFrom(r.Context()); !c.Operator && job.Agent != c.Agent {
+		// Never hand an agent another's job, whatever the backend did.
+		if created {
+			s.fail(w, r, fmt.Errorf("api: backend created job %s for agent %q as %q", job.ID, c.Agent, job.Agent))
+		} else {
+			s.fail(w, r, fieldError("idempotency_key", "names a job this agent did not submit; choose another key"))
+		}
+		return
+	}
 	if wait > 0 && !job.State.Terminal() {
 		if job, err = s.wait(r, job.ID, wait); err != nil {
 			s.fail(w, r, err)
@@ -234,6 +259,11 @@ func normalize(j Job) Job {
 	if j.Attempts == nil {
 		j.Attempts = []Attempt{}
 	}
+	if j.Settlement != nil && j.Settlement.Receipts == nil {
+		st := *j.Settlement // the backend's; never write to it
+		st.Receipts = []string{}
+		j.Settlement = &st
+	}
 	cloned := false
 	for i := range j.Attempts {
 		a := &j.Attempts[i]
@@ -257,7 +287,7 @@ func normalize(j Job) Job {
 	return j
 }
 
-var jobStates = []JobState{StatePending, StateAuction, StateAwarded, StateRunning, StateCompleted, StateFailed, StateCancelled}
+var jobStates = []JobState{StateApproval, StatePending, StateAuction, StateAwarded, StateRunning, StateCompleted, StateFailed, StateCancelled}
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	f := JobFilter{Limit: DefaultJobsLimit}
@@ -265,9 +295,20 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("state"); v != "" {
 		f.State = JobState(v)
 		if !slices.Contains(jobStates, f.State) {
-			s.fail(w, r, fieldError("state", "want one of pending, auction, awarded, running, completed, failed, cancelled"))
+			s.fail(w, r, fieldError("state", "want one of approval, pending, auction, awarded, running, completed, failed, cancelled"))
 			return
 		}
+	}
+	c := CallerFrom(r.Context())
+	if v := q.Get("agent"); v != "" {
+		if !c.Operator && v != c.Agent {
+			s.fail(w, r, forbidden(c, "listing another agent's jobs"))
+			return
+		}
+		f.Agent = v
+	}
+	if !c.Operator {
+		f.Agent = c.Agent
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -282,12 +323,13 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if jobs == nil {
-		jobs = []Job{}
+	out := make([]Job, 0, len(jobs))
+	for _, j := range jobs {
+		if f.Agent == "" || j.Agent == f.Agent { // whether or not the backend filtered
+			out = append(out, normalize(j))
+		}
 	}
-	for i := range jobs {
-		jobs[i] = normalize(jobs[i])
-	}
+	jobs = out
 	s.reply(w, r, http.StatusOK, jobs)
 }
 

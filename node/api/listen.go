@@ -25,12 +25,24 @@ type socketFile struct {
 	lock *os.File    // flock held on <path>.lock while serving
 }
 
-// listenUnix creates a unix socket at path readable and writable by the
-// owner only (0600). The socket is bound inside a fresh 0700 directory,
-// chmodded, then renamed into place, so there is no moment at which another
-// user can connect. It refuses to replace a socket another process still
-// serves on, and removes a stale one left by a crash.
-func listenUnix(ctx context.Context, path string) (*socketFile, error) {
+// sockPerm is who may connect to a socket: its mode and, when gid >= 0,
+// the group it is given.
+type sockPerm struct {
+	mode  os.FileMode
+	gid   int    // -1: the group the file gets by default
+	group string // gid's name, for messages
+}
+
+// operatorPerm is the operator socket's: its owner only.
+var operatorPerm = sockPerm{mode: 0o600, gid: -1}
+
+// listenUnix creates a unix socket at path with perm's mode (0600 for the
+// operator socket) and group. The socket is bound inside a fresh 0700
+// directory, chmodded and chowned, then renamed into place, so there is no
+// moment at which someone it is not meant for can connect. It refuses to
+// replace a socket another process still serves on, and removes a stale
+// one left by a crash.
+func listenUnix(ctx context.Context, path string, perm sockPerm) (*socketFile, error) {
 	if path == "" {
 		return nil, errors.New("api: empty socket path; pass the node's socket path (default <home>/hayek.sock)")
 	}
@@ -90,9 +102,18 @@ func listenUnix(ctx context.Context, path string) (*socketFile, error) {
 	// The path changes below; Close must not unlink whatever sits at the
 	// old one, and the new one is removed by remove, only if still ours.
 	ln.SetUnlinkOnClose(false)
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	if err := os.Chmod(tmp, perm.mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if perm.gid >= 0 {
+		if err := os.Chown(tmp, -1, perm.gid); err != nil {
+			ln.Close()
+			if errors.Is(err, fs.ErrPermission) {
+				return nil, fmt.Errorf("api: cannot give the socket %s to group %s: %w: the node's user must be a member of that group (sudo usermod -aG %s $USER, then log in again)", path, perm.group, err, perm.group)
+			}
+			return nil, fmt.Errorf("api: cannot give the socket %s to group %s: %w", path, perm.group, err)
+		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		ln.Close()

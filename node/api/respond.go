@@ -62,6 +62,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = Errorf(CodeInternal, "the node failed to handle this request; its log has the details")
 	}
+	if e.Code == CodeUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hayek"`)
+	}
 	s.reply(w, r, e.HTTPStatus(), ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -34,6 +36,7 @@ const (
 // run it with Serve, stop it with Close or by ending Serve's context.
 type Server struct {
 	b         Backend
+	admin     Admin // b as an Admin, or nil: no agents, ledger or reputation
 	log       *slog.Logger
 	blobLimit int64
 	specLimit int64
@@ -41,6 +44,10 @@ type Server struct {
 	keepAlive time.Duration
 	optErr    error
 	handler   http.Handler
+
+	agent     bool     // serve the agent socket too
+	agentPath string   // "": agent.sock beside the operator socket
+	agentPerm sockPerm // 0660, and the configured group
 
 	// stopping ends long polls and event streams when the server closes,
 	// so graceful shutdown does not wait for them.
@@ -51,6 +58,7 @@ type Server struct {
 	started bool
 	hs      *http.Server
 	sock    *socketFile
+	asock   *socketFile   // the agent socket, when served
 	ready   chan struct{} // closed once the socket accepts connections
 	closed  chan struct{} // closed once Close has finished
 	once    sync.Once
@@ -136,27 +144,42 @@ func NewServer(b Backend, opts ...Option) *Server {
 	if b == nil {
 		s.optErr = errors.New("api: NewServer: nil backend")
 	}
+	s.admin, _ = b.(Admin)
 	for _, o := range opts {
 		if err := o(s); err != nil && s.optErr == nil {
 			s.optErr = err
 		}
+	}
+	if s.agent && s.admin == nil && s.optErr == nil {
+		s.optErr = fmt.Errorf("api: WithAgentSocket: the backend %T does not implement api.Admin, so it has no agent tokens and nobody could use the agent socket", b)
 	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	s.handler = s.routes()
 	return s
 }
 
-// Handler is the API as an http.Handler, for serving it on another
-// listener or testing it without a socket.
+// Handler is the API as the operator socket serves it (a request without
+// a token acts as the operator), for serving it on another listener or
+// testing it without a socket.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// AgentHandler is the API as the agent socket serves it: a request without
+// a token is refused with CodeUnauthorized.
+func (s *Server) AgentHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agentSocketKey{}, true)))
+	})
+}
 
 // Ready is closed once Serve's socket accepts connections.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Serve creates the unix socket at socketPath with mode 0600 and serves the
-// API on it until ctx ends or Close is called; then it stops gracefully,
-// removes the socket and returns nil. It fails at once if another process
-// serves on socketPath; a stale socket file left by a crash is replaced.
+// Serve creates the operator socket at socketPath with mode 0600 — and,
+// with WithAgentSocket, the agent socket with mode 0660 — and serves the
+// API on them until ctx ends or Close is called; then it stops gracefully,
+// removes the sockets and returns nil. It fails at once if another process
+// serves on a socket's path; a stale socket file left by a crash is
+// replaced.
 func (s *Server) Serve(ctx context.Context, socketPath string) error {
 	if s.optErr != nil {
 		return s.optErr
@@ -171,10 +194,23 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 		s.mu.Unlock()
 		return errors.New("api: the server is closed")
 	}
-	sock, err := listenUnix(ctx, socketPath)
+	sock, err := listenUnix(ctx, socketPath, operatorPerm)
 	if err != nil {
 		s.mu.Unlock()
 		return err
+	}
+	var asock *socketFile
+	if s.agent {
+		path := s.agentPath
+		if path == "" {
+			path = filepath.Join(filepath.Dir(sock.path), DefaultAgentSocket)
+		}
+		if asock, err = listenUnix(ctx, path, s.agentPerm); err != nil {
+			sock.remove()
+			s.mu.Unlock()
+			return fmt.Errorf("%w (while creating the agent socket)", err)
+		}
+		s.warnUnreachable(ctx, asock.path)
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -182,13 +218,24 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests remember which socket they came in on: a request
+		// without a token is the operator's only on the operator socket.
+		BaseContext: func(l net.Listener) context.Context {
+			if asock != nil && l == net.Listener(asock.ln) {
+				return context.WithValue(context.Background(), agentSocketKey{}, true)
+			}
+			return context.Background()
+		},
 	}
-	s.hs, s.sock = hs, sock
+	s.hs, s.sock, s.asock = hs, sock, asock
 	s.mu.Unlock()
 	close(s.ready) // the kernel queues connections from here on
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(sock.ln) }()
+	if asock != nil {
+		go func() { errc <- hs.Serve(asock.ln) }()
+	}
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -198,7 +245,7 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 		}
 		// Otherwise Serve only returns early when accepting fails for good.
 		s.Close()
-		return fmt.Errorf("api: serving on %s: %w", sock.path, err)
+		return fmt.Errorf("api: serving the local API: %w", err)
 	case <-ctx.Done():
 		return s.Close()
 	case <-s.stopping.Done():
@@ -215,7 +262,7 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.stop()
-		hs, sock := s.hs, s.sock
+		hs, sock, asock := s.hs, s.sock, s.asock
 		s.mu.Unlock()
 		if hs != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -225,6 +272,9 @@ func (s *Server) Close() error {
 			}
 			cancel()
 			sock.remove()
+			if asock != nil {
+				asock.remove()
+			}
 		}
 		close(s.closed)
 	})

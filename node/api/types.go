@@ -97,6 +97,7 @@ type Attempt struct {
 	Silent   []string      `json:"silent,omitempty"` // invitees that did not answer
 	Winner   string        `json:"winner,omitempty"`
 	Price    int64         `json:"price,omitempty"`
+	Winners  []string      `json:"winners,omitempty"` // replicas: every winner of this auction (Price is each one's)
 	RunnerUp string        `json:"runner_up,omitempty"`
 	Fault    string        `json:"fault,omitempty"` // why the winner was dropped
 }
@@ -115,22 +116,26 @@ type Usage struct {
 
 // Job is the state of a job, as GET /v1/jobs/{id} returns it.
 type Job struct {
-	ID             string     `json:"id"`
-	State          JobState   `json:"state"`
-	IdempotencyKey string     `json:"idempotency_key,omitempty"`
-	Module         string     `json:"module"` // CID
-	MaxPrice       int64      `json:"max_price"`
-	Provider       string     `json:"provider,omitempty"` // peer ID of the winner
-	Price          int64      `json:"price"`              // agreed price; 0 until awarded
-	Status         string     `json:"status,omitempty"`   // run status: ok, exit, trap, timeout, memory_limit, output_limit, bad_module
-	ExitCode       *int32     `json:"exit_code"`          // null until a result arrives
-	Outputs        []Output   `json:"outputs"`
-	Error          *JobError  `json:"error,omitempty"`
-	Attempts       []Attempt  `json:"attempts"`
-	Usage          *Usage     `json:"usage,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	ID             string        `json:"id"`
+	State          JobState      `json:"state"`
+	IdempotencyKey string        `json:"idempotency_key,omitempty"`
+	Module         string        `json:"module"` // CID
+	MaxPrice       int64         `json:"max_price"`
+	Provider       string        `json:"provider,omitempty"` // peer ID of the winner
+	Price          int64         `json:"price"`              // agreed price; 0 until awarded
+	Status         string        `json:"status,omitempty"`   // run status: ok, exit, trap, timeout, memory_limit, output_limit, bad_module
+	ExitCode       *int32        `json:"exit_code"`          // null until a result arrives
+	Outputs        []Output      `json:"outputs"`
+	Error          *JobError     `json:"error,omitempty"`
+	Attempts       []Attempt     `json:"attempts"`
+	Usage          *Usage        `json:"usage,omitempty"`
+	Agent          string        `json:"agent"`                  // the agent that submitted it ("operator" for the operator)
+	Verify         string        `json:"verify"`                 // none, replicate:K, sample:P
+	Verification   *Verification `json:"verification,omitempty"` // how the result was checked
+	Settlement     *Settlement   `json:"settlement,omitempty"`   // what it was held, paid, released
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+	FinishedAt     *time.Time    `json:"finished_at,omitempty"`
 }
 
 // Stream is captured stdout or stderr. Text holds it when it is valid UTF-8,
@@ -219,8 +224,11 @@ type Status struct {
 	Selling      bool             `json:"selling"`
 	Capabilities []string         `json:"capabilities"`
 	Jobs         map[JobState]int `json:"jobs"`
-	Running      int              `json:"running"` // jobs this node runs as a provider now
-	Dropped      map[string]int64 `json:"dropped"` // peer messages dropped, by reason
+	LedgerHead   string           `json:"ledger_head"`
+	LedgerSeq    uint64           `json:"ledger_seq"`
+	Misbehaving  []string         `json:"misbehaving,omitempty"` // test-only misbehaviour switched on in this node's config
+	Running      int              `json:"running"`               // jobs this node runs as a provider now
+	Dropped      map[string]int64 `json:"dropped"`               // peer messages dropped, by reason
 }
 
 // ErrorBody is the JSON body of every error response.

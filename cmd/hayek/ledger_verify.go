@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/settlement"
+)
+
+func newLedgerVerifyCmd(g *globals) *cobra.Command {
+	var (
+		deep   bool
+		file   string
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "verify [--deep] [--file FILE]",
+		Short: "Check the ledger's chain, checkpoints and money invariant",
+		Long: `Check the ledger: every entry's hash link, every body against the rules,
+every checkpoint's signature, and the money invariant (funded = budgets left +
+held + paid). With --deep, also both signatures of every receipt and the
+creditor's signature of every settlement.
+
+Without --file the node checks its own database. With --file, an export
+(hayek ledger export) is checked here, offline, without a node: the
+checkpoints name whose ledger it is and carry that node's signature.
+
+Exits 0 when the ledger verifies, 1 when it is corrupt, naming the first entry
+that cannot be trusted (every entry before it verified).`,
+		Example: "  hayek ledger verify --deep\n  hayek ledger verify --file ledger.jsonl --deep",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			var rep api.VerifyReport
+			if file != "" {
+				var err error
+				if rep, err = verifyFile(c.Context(), g, file, deep); err != nil {
+					return err
+				}
+			} else {
+				cl, err := connect(g)
+				if err != nil {
+					return err
+				}
+				defer cl.Close()
+				if rep, err = cl.VerifyLedger(c.Context(), deep); err != nil {
+					return clientError(err)
+				}
+			}
+			what := "the ledger"
+			if file != "" {
+				what = file
+			}
+			if asJSON {
+				if err := writeJSON(g.Stdout, rep); err != nil {
+					return err
+				}
+			} else if rep.OK {
+				printVerified(g, what, rep)
+			}
+			if !rep.OK {
+				msg := fmt.Sprintf("%s is corrupt", what)
+				if rep.BadSeq > 0 {
+					msg = fmt.Sprintf("%s is corrupt at entry %d (every entry before it verified)", what, rep.BadSeq)
+				}
+				return withCode(ExitFailed, fmt.Errorf("%s: %s\nTry: restore the ledger from a backup or a verified export; do not let the node append to it", msg, orDash(rep.Error)))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&deep, "deep", false, "also check every receipt's and settlement's signatures")
+	c.Flags().StringVar(&file, "file", "", "check this export `FILE` offline instead of asking the node (- for stdin)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+func printVerified(g *globals, what string, rep api.VerifyReport) {
+	fmt.Fprintf(g.Stdout, "%s verifies: %d entries, %d checkpoints", what, rep.Entries, rep.Checkpoints)
+	if rep.Deep {
+		fmt.Fprintf(g.Stdout, ", %d receipts", rep.Receipts)
+		if rep.Settles > 0 {
+			fmt.Fprintf(g.Stdout, " and %d settlements", rep.Settles)
+		}
+		fmt.Fprint(g.Stdout, " with their signatures")
+	}
+	fmt.Fprintf(g.Stdout, " in %.3fs\n", rep.Seconds)
+	if rep.Head != "" {
+		fmt.Fprintf(g.Stdout, "head %s (seq %d)", rep.Head, rep.Seq)
+		if rep.Node != "" {
+			fmt.Fprintf(g.Stdout, ", signed by %s", rep.Node)
+		}
+		fmt.Fprintln(g.Stdout)
+	}
+	if rep.Unsealed > 0 {
+		fmt.Fprintf(g.Stdout, "the last %d entries come after the last checkpoint: the node has not signed them yet\n", rep.Unsealed)
+	}
+}
+
+// verifyFile checks an export offline. A corrupt export is a report with
+// OK false; an error is a file that could not be read at all.
+func verifyFile(ctx context.Context, g *globals, path string, deep bool) (api.VerifyReport, error) {
+	var r io.Reader = g.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return api.VerifyReport{}, usageErrorf("--file: %v\nTry: hayek ledger export --out %s", err, path)
+		}
+		defer f.Close()
+		r = f
+	}
+	sr, err := settlement.VerifyExport(ctx, r, newPeerVerifier(), deep)
+	rep := api.VerifyReport{
+		OK: err == nil, Entries: sr.Entries, Checkpoints: sr.Checkpoints, Receipts: sr.Receipts, Settles: sr.Settles,
+		Deep: sr.Deep, Seconds: sr.Duration.Seconds(), Node: sr.Node, Head: sr.Head, Seq: sr.Seq, Unsealed: sr.Unsealed,
+	}
+	switch {
+	case err == nil:
+	case settlement.IsCorruption(err):
+		rep.Error = err.Error()
+		rep.BadSeq, _ = settlement.CorruptSeq(err)
+	case ctx.Err() != nil:
+		return rep, withCode(ExitFailed, fmt.Errorf("verifying %s: %w", path, ctx.Err()))
+	default:
+		return rep, withCode(ExitFailed, fmt.Errorf("verifying %s: %w", path, err))
+	}
+	return rep, nil
+}
+
+// peerVerifier checks signatures against the Ed25519 key every libp2p peer
+// ID embeds, so an export verifies with no node and no key store.
+type peerVerifier struct {
+	mu   sync.Mutex
+	keys map[string]crypto.PubKey
+}
+
+var _ canon.Verifier = (*peerVerifier)(nil)
+
+func newPeerVerifier() *peerVerifier { return &peerVerifier{keys: map[string]crypto.PubKey{}} }
+
+func (v *peerVerifier) Verify(id string, msg, sig []byte) error {
+	v.mu.Lock()
+	pk, ok := v.keys[id]
+	v.mu.Unlock()
+	if !ok {
+		pid, err := peer.Decode(id)
+		if err != nil {
+			return fmt.Errorf("%q is not a peer ID: %w", id, err)
+		}
+		if pk, err = pid.ExtractPublicKey(); err != nil {
+			return fmt.Errorf("peer ID %s does not embed its key: %w", id, err)
+		}
+		v.mu.Lock()
+		v.keys[id] = pk
+		v.mu.Unlock()
+	}
+	ok, err := pk.Verify(msg, sig)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("signature does not verify")
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newRepCmd) }
+
+func newRepCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "rep [PEER]",
+		Short: "Show what this node believes of its peers, per capability",
+		Long: `Show this node's Bayesian reputation of each peer per capability: a Beta(α, β)
+posterior starting from Beta(1, 1), its mean, its lower credible bound (what
+a job's --min-reputation is compared with) and the evidence behind it —
+first-hand (receipts this node is a party to, verification outcomes) and
+third-party (attestations, weighted by what this node knows of their authors,
+capped). Evidence decays toward the prior with age. Operator only.`,
+		Example: "  hayek rep\n  hayek rep 12D3KooW… --json",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("%s takes at most one PEER, got %d arguments\nTry: hayek rep, for every peer", c.CommandPath(), len(args))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			peer := ""
+			if len(args) == 1 {
+				peer = args[0]
+			}
+			cl, err := connect(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			rows, err := cl.Reputation(c.Context(), peer)
+			if err != nil {
+				return clientError(err)
+			}
+			if asJSON {
+				return writeJSON(g.Stdout, rows)
+			}
+			if len(rows) == 0 {
+				what := "any peer"
+				if peer != "" {
+					what = peer
+				}
+				_, err := fmt.Fprintf(g.Stderr, "no evidence about %s yet: reputation grows with paid jobs and verified results\n", what)
+				return err
+			}
+			t := newTable(g.Stdout)
+			fmt.Fprintln(t, "PEER\tCAPABILITY\tα\tβ\tMEAN\tLOWER BOUND\tEVIDENCE\t(FIRST-HAND / THIRD-PARTY)")
+			for _, r := range rows {
+				who := r.Peer
+				if peer == "" {
+					who = shortPeer(r.Peer)
+				}
+				fmt.Fprintf(t, "%s\t%s\t%.2f\t%.2f\t%.3f\t%.3f\t%.1f\t(%.1f / %.1f)\n", who, r.Capability, r.Alpha, r.Beta,
+					r.Mean, r.LowerBound, r.Evidence, r.FirstHand, r.ThirdParty)
+			}
+			return t.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the rows as a JSON array, with full peer IDs")
+	return c
+}

@@ -1,0 +1,538 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/reputation"
+	"github.com/hayek-market/hayek/settlement"
+)
+
+// ReputationTopic carries signed attestations: batches of first-hand
+// evidence, each positive report carrying its countersigned receipt.
+const ReputationTopic = "/hayek/reputation/1"
+
+const maxAttestation = 128 << 10
+
+// KindAttestation is the envelope kind of attestations.
+const KindAttestation = "attestation"
+
+// repService is this node's belief about its peers: a reputation.Book fed
+// with first-hand evidence (from its own jobs, also written to the ledger
+// as outcome entries, so the book is rebuilt on restart) and with
+// attestations gossiped by peers, weighed by what the node itself knows of
+// each reporter. It is the market's Reputation and replica Decider.
+type repService struct {
+	n    *Node
+	book *reputation.Book
+
+	// Standings and credit limits are read for every bid and call; they
+	// change only when evidence arrives or time passes, so they are cached
+	// per generation of the book.
+	gen     atomic.Uint64 // moves when every standing may have changed (time passed)
+	cacheM  sync.Mutex
+	cache   map[standingKey]cachedStanding
+	peerGen map[string]uint64 // moves when evidence about one peer arrived
+
+	// Third-party reports wait here, per subject, until this node needs the
+	// subject's standing: their receipts are checked then, so a provider
+	// that never ranks other providers never pays for checking what is
+	// said about them.
+	pendM   sync.Mutex
+	pending map[string][]pendingReport
+
+	mu       sync.Mutex
+	batcher  *reputation.Batcher
+	lastSeq  map[string]uint64 // reporter → last attestation seq accepted
+	topic    *pubsub.Topic
+	attested int64
+}
+
+type standingKey struct {
+	peer, capability string
+	min              float64
+}
+
+type pendingReport struct {
+	reporter string
+	created  int64
+	report   reputation.Report
+}
+
+// Bounds of the reports waiting to be checked.
+const (
+	maxPendingPerSubject = 256
+	maxPendingSubjects   = 10_000
+)
+
+type cachedStanding struct {
+	gen     uint64
+	peerGen uint64
+	st      market.Standing
+	credit  int64
+}
+
+var (
+	_ market.Reputation = (*repService)(nil)
+	_ market.Decider    = (*repService)(nil)
+)
+
+func newRepService(n *Node) (*repService, error) {
+	p := reputation.DefaultParams()
+	p.HalfLife = time.Duration(n.cfg.Reputation.HalfLife)
+	p.EvidenceMemory = 10 * p.HalfLife
+	book, err := reputation.NewBook(p, n.ID())
+	if err != nil {
+		return nil, fmt.Errorf("node: reputation: %w", err)
+	}
+	s := &repService{n: n, book: book, lastSeq: map[string]uint64{}, cache: map[standingKey]cachedStanding{},
+		pending: map[string][]pendingReport{}, peerGen: map[string]uint64{}}
+	bp := reputation.DefaultBatchParams()
+	bp.MaxDelay = time.Duration(n.cfg.Reputation.AttestEvery)
+	if s.batcher, err = reputation.NewBatcher(n.ID(), bp, uint64(n.now().UnixMilli())); err != nil {
+		return nil, fmt.Errorf("node: reputation: %w", err)
+	}
+	return s, nil
+}
+
+// rebuild replays the ledger's outcomes and accepted attestations.
+func (s *repService) rebuild(ctx context.Context) error {
+	n := s.n
+	var after uint64
+	for {
+		es, err := n.ledger.Entries(ctx, settlement.Filter{After: after, Limit: 4096})
+		if err != nil {
+			return fmt.Errorf("node: rebuild reputation: %w", err)
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		for _, e := range es {
+			after = e.Seq
+			at := time.UnixMilli(e.Time)
+			switch e.Kind {
+			case settlement.KindOutcome:
+				var o settlement.Outcome
+				if canon.Unmarshal(e.Body, &o) != nil {
+					continue
+				}
+				ev := o.Receipt
+				if ev == "" {
+					ev = fmt.Sprintf("job:%s:%d", o.Job, e.Seq)
+				}
+				s.book.Record(at, o.Peer, o.Capability, reputation.Outcome(o.Outcome), ev)
+			case settlement.KindAttestation:
+				var a settlement.Attestation
+				if canon.Unmarshal(e.Body, &a) != nil {
+					continue
+				}
+				if att, err := s.openEnvelope(a.Envelope); err == nil && att.Reporter != n.ID() {
+					s.queue(att)
+				}
+			}
+		}
+	}
+}
+
+// record is first-hand evidence.
+func (s *repService) record(peer, capability string, o reputation.Outcome, evidence string) {
+	defer s.changedPeer(peer)
+	if err := s.book.Record(s.n.now(), peer, capability, o, evidence); err != nil && !errors.Is(err, reputation.ErrDuplicate) {
+		s.n.log.Debug("evidence refused", "peer", shortID(peer), "err", err)
+	}
+}
+
+// attest queues a report for the next attestation.
+func (s *repService) attest(subject, capability string, o reputation.Outcome, evidence string, receipt []byte) {
+	s.mu.Lock()
+	batches, err := s.batcher.Add(s.n.now(), reputation.Report{Subject: subject, Capability: capability, Outcome: o,
+		Evidence: evidence, Receipt: receipt})
+	s.mu.Unlock()
+	if err != nil {
+		s.n.log.Debug("report not batched", "err", err)
+	}
+	s.publish(batches)
+}
+
+// changed invalidates every cached standing.
+func (s *repService) changed() { s.gen.Add(1) }
+
+// changedPeer invalidates the cached standings of one peer, and of its
+// reports' weight in others' standings — which first-hand evidence about
+// a reporter moves, so everything is invalidated when peer reports too.
+func (s *repService) changedPeer(peer string) {
+	s.cacheM.Lock()
+	s.peerGen[peer]++
+	if len(s.peerGen) > 65536 {
+		clear(s.peerGen)
+		s.gen.Add(1)
+	}
+	s.cacheM.Unlock()
+}
+
+func (s *repService) cached(k standingKey) (cachedStanding, bool) {
+	s.cacheM.Lock()
+	defer s.cacheM.Unlock()
+	c, ok := s.cache[k]
+	return c, ok && c.gen == s.gen.Load() && c.peerGen == s.peerGen[k.peer]
+}
+
+func (s *repService) gens(peer string) (uint64, uint64) {
+	s.cacheM.Lock()
+	defer s.cacheM.Unlock()
+	return s.gen.Load(), s.peerGen[peer]
+}
+
+func (s *repService) store(k standingKey, c cachedStanding) {
+	s.cacheM.Lock()
+	defer s.cacheM.Unlock()
+	if len(s.cache) > 65536 {
+		clear(s.cache)
+	}
+	s.cache[k] = c
+}
+
+// Standing implements market.Reputation.
+func (s *repService) Standing(peer string, c market.Capability, min float64) market.Standing {
+	k := standingKey{peer, string(c), min}
+	if cs, ok := s.cached(k); ok {
+		return cs.st
+	}
+	s.flush(peer)
+	if cs, ok := s.cached(k); ok {
+		return cs.st
+	}
+	gen, pg := s.gens(peer)
+	st := s.book.Standing(peer, string(c), min)
+	out := market.Standing{Eligible: st.Eligible, Reason: st.Reason, Newcomer: st.Newcomer, Score: st.Score}
+	s.store(k, cachedStanding{gen: gen, peerGen: pg, st: out})
+	return out
+}
+
+// Decide implements market.Decider with the odds rule: each replica
+// counts with its provider's reliability, and a group is accepted when its
+// credibility reaches 1 − epsilon.
+func (s *repService) Decide(votes []market.Vote, want, have, max int) market.Decision {
+	reps := make([]reputation.Replica, len(votes))
+	for _, v := range votes {
+		s.flush(v.Provider)
+	}
+	for i, v := range votes {
+		reps[i] = reputation.Replica{Provider: v.Provider, Digest: v.Digest, Reliability: s.book.Reliability(v.Provider, string(v.Capability))}
+	}
+	if len(votes) < want && have < max {
+		return market.Decision{More: want - len(votes)}
+	}
+	d := reputation.Decide(reputation.GroupReplicas(reps), s.n.cfg.Reputation.Epsilon, max, have)
+	switch d.Verdict {
+	case reputation.Accept:
+		return market.Decision{Accept: d.Digest}
+	case reputation.NeedMore:
+		return market.Decision{More: d.More}
+	}
+	return market.Decision{Fail: d.Reason}
+}
+
+// creditLimit is what requester may owe this node.
+func (s *repService) creditLimit(requester string) int64 {
+	k := standingKey{peer: requester, capability: "credit"}
+	if cs, ok := s.cached(k); ok {
+		return cs.credit
+	}
+	s.flush(requester)
+	if cs, ok := s.cached(k); ok {
+		return cs.credit
+	}
+	gen, pg := s.gens(requester)
+	c := s.n.cfg.Settlement
+	v := s.book.CreditLimit(requester, c.CreditLimit, c.CreditMax)
+	s.store(k, cachedStanding{gen: gen, peerGen: pg, credit: v})
+	return v
+}
+
+// start joins the reputation topic and flushes attestations on a timer.
+func (s *repService) start() error {
+	n := s.n
+	if err := n.ps.RegisterTopicValidator(ReputationTopic, s.validate, pubsub.WithValidatorInline(true)); err != nil {
+		return fmt.Errorf("node: validator for %s: %w", ReputationTopic, err)
+	}
+	t, err := n.ps.Join(ReputationTopic)
+	if err != nil {
+		return fmt.Errorf("node: join %s: %w", ReputationTopic, err)
+	}
+	s.topic = t
+	sub, err := t.Subscribe()
+	if err != nil {
+		return fmt.Errorf("node: subscribe %s: %w", ReputationTopic, err)
+	}
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		defer sub.Cancel()
+		for {
+			m, err := sub.Next(n.ctx)
+			if err != nil {
+				return
+			}
+			if att, ok := m.ValidatorData.(*reputation.Attestation); ok {
+				s.receive(*att, m.Data)
+			}
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		tk := time.NewTicker(time.Duration(n.cfg.Reputation.AttestEvery) / 2)
+		defer tk.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-tk.C:
+				now := n.now()
+				s.book.Tick(now)
+				s.changed() // decay moves every posterior
+				s.mu.Lock()
+				batches := s.batcher.Tick(now)
+				s.mu.Unlock()
+				s.publish(batches)
+			}
+		}
+	}()
+	return nil
+}
+
+// publish signs, gossips and records attestations.
+func (s *repService) publish(batches []reputation.Attestation) {
+	n := s.n
+	for _, att := range batches {
+		env, err := canon.Seal(n.signer, KindAttestation, att)
+		if err != nil {
+			n.log.Error("cannot sign attestation", "err", err)
+			continue
+		}
+		b := env.Encode()
+		if _, err := n.ledger.Append(n.ctx, settlement.KindAttestation, settlement.Attestation{Envelope: b}); err != nil {
+			n.log.Warn("cannot record attestation", "err", err)
+		}
+		if s.topic != nil {
+			if err := s.topic.Publish(n.ctx, b); err != nil {
+				n.log.Debug("cannot publish attestation", "err", err)
+			}
+		}
+	}
+}
+
+// openEnvelope decodes an attestation and checks the reporter's signature:
+// what every node checks before forwarding it.
+func (s *repService) openEnvelope(b []byte) (reputation.Attestation, error) {
+	env, err := canon.DecodeEnvelope(b)
+	if err != nil {
+		return reputation.Attestation{}, err
+	}
+	var att reputation.Attestation
+	if err := env.Open(s.n.verifier, KindAttestation, &att); err != nil {
+		return reputation.Attestation{}, err
+	}
+	return att, nil
+}
+
+// open decodes and verifies an attestation and the receipts behind its
+// reports, keeping the reports worth weighing.
+func (s *repService) open(b []byte) (reputation.Attestation, error) {
+	att, err := s.openEnvelope(b)
+	if err != nil {
+		return reputation.Attestation{}, err
+	}
+	return s.checkReports(att), nil
+}
+
+// checkReports keeps the reports whose receipts prove the reporter and the
+// subject dealt with each other, checking only the subject's signature.
+func (s *repService) checkReports(att reputation.Attestation) reputation.Attestation {
+	memory := s.book.Params().EvidenceMemory
+	kept := att.Reports[:0]
+	if att.Reporter != s.n.ID() && s.book.ReporterWeight(att.Reporter) == 0 {
+		// A reporter this node has no first-hand evidence about weighs
+		// nothing: its reports are not worth checking.
+		att.Reports = nil
+		return att
+	}
+	for _, r := range att.Reports {
+		if len(r.Receipt) == 0 {
+			kept = append(kept, r) // receiptless negative reports: the book weighs them
+			continue
+		}
+		var sr settlement.SignedReceipt
+		if canon.Unmarshal(r.Receipt, &sr) != nil {
+			continue
+		}
+		rc, err := settlement.OpenReceiptBy(s.n.verifier, sr, r.Subject)
+		if err != nil {
+			s.n.drops.add("attestation/bad_receipt")
+			continue
+		}
+		// The reporter must be a party and the subject the other one; old
+		// receipts are refused, since the book forgets evidence IDs after
+		// EvidenceMemory and would count them again.
+		party := rc.Requester == att.Reporter && rc.Provider == r.Subject || rc.Provider == att.Reporter && rc.Requester == r.Subject
+		if !party || s.n.now().Sub(time.UnixMilli(rc.Created)) > memory {
+			s.n.drops.add("attestation/foreign_receipt")
+			continue
+		}
+		r.Evidence = canon.DocCID(canon.MustMarshal(sr)).String()
+		kept = append(kept, r)
+	}
+	att.Reports = kept
+	return att
+}
+
+// validate checks attestations inline, before they are forwarded.
+func (s *repService) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	n := s.n
+	if len(m.Data) > maxAttestation {
+		n.drops.add("attestation/oversized")
+		return pubsub.ValidationReject
+	}
+	att, err := s.openEnvelope(m.Data)
+	if err != nil {
+		n.drops.add(dropReason("attestation", err))
+		return pubsub.ValidationReject
+	}
+	if att.Reporter == n.ID() {
+		return pubsub.ValidationAccept // our own, published locally
+	}
+	if market.Fresh(att.Created, n.now(), 2*time.Duration(n.cfg.Reputation.AttestEvery)+time.Duration(n.cfg.Gossip.Freshness)) != nil {
+		n.drops.add("attestation/stale")
+		return pubsub.ValidationIgnore
+	}
+	s.mu.Lock()
+	last := s.lastSeq[att.Reporter]
+	if att.Seq <= last {
+		s.mu.Unlock()
+		n.drops.add("attestation/replayed")
+		return pubsub.ValidationIgnore
+	}
+	s.lastSeq[att.Reporter] = att.Seq
+	s.mu.Unlock()
+	m.ValidatorData = &att
+	return pubsub.ValidationAccept
+}
+
+// receive keeps a peer's attestation: its reports wait, per subject,
+// until this node needs the subject's standing (see flush). Attestations
+// from reporters this node has no first-hand evidence about weigh nothing
+// and are not kept.
+func (s *repService) receive(att reputation.Attestation, raw []byte) {
+	n := s.n
+	if att.Reporter == n.ID() || s.book.ReporterWeight(att.Reporter) == 0 {
+		return
+	}
+	if s.queue(att) > 0 {
+		if _, err := n.ledger.Append(n.ctx, settlement.KindAttestation, settlement.Attestation{Envelope: raw}); err != nil {
+			n.log.Warn("cannot record attestation", "err", err)
+		}
+	}
+}
+
+// queue files an attestation's reports under their subjects.
+func (s *repService) queue(att reputation.Attestation) int {
+	self := s.n.ID()
+	s.pendM.Lock()
+	defer s.pendM.Unlock()
+	queued := 0
+	for _, r := range att.Reports {
+		if r.Subject == self || r.Subject == att.Reporter {
+			continue // nobody tells this node about itself; nobody vouches for itself
+		}
+		q, ok := s.pending[r.Subject]
+		if !ok && len(s.pending) >= maxPendingSubjects {
+			continue
+		}
+		if len(q) >= maxPendingPerSubject {
+			q = q[1:]
+		}
+		s.pending[r.Subject] = append(q, pendingReport{reporter: att.Reporter, created: att.Created, report: r})
+		queued++
+	}
+	return queued
+}
+
+// flush checks the receipts behind the reports waiting about subject and
+// gives the book those that hold.
+func (s *repService) flush(subject string) {
+	s.pendM.Lock()
+	q := s.pending[subject]
+	delete(s.pending, subject)
+	s.pendM.Unlock()
+	if len(q) == 0 {
+		return
+	}
+	by := map[string]*reputation.Attestation{}
+	for _, p := range q {
+		a := by[p.reporter]
+		if a == nil {
+			a = &reputation.Attestation{Reporter: p.reporter, Created: p.created}
+			by[p.reporter] = a
+		}
+		a.Reports = append(a.Reports, p.report)
+	}
+	now := s.n.now()
+	added := 0
+	for _, a := range by {
+		checked := s.checkReports(*a)
+		if len(checked.Reports) == 0 {
+			continue
+		}
+		accepted, err := s.book.Attest(now, checked)
+		if err != nil {
+			s.n.log.Debug("reports refused", "reporter", shortID(a.Reporter), "err", err)
+		}
+		added += accepted
+	}
+	if added > 0 {
+		s.mu.Lock()
+		s.attested += int64(added)
+		s.mu.Unlock()
+		s.changed()
+	}
+}
+
+// flushAll checks every waiting report (for hayek rep).
+func (s *repService) flushAll() {
+	s.pendM.Lock()
+	subjects := make([]string, 0, len(s.pending))
+	for p := range s.pending {
+		subjects = append(subjects, p)
+	}
+	s.pendM.Unlock()
+	for _, p := range subjects {
+		s.flush(p)
+	}
+}
+
+// Reputation implements api.Admin.
+func (n *Node) Reputation(ctx context.Context, p string) ([]api.RepRow, error) {
+	if err := operatorOnly(ctx); err != nil {
+		return nil, err
+	}
+	n.rep.flushAll()
+	var out []api.RepRow
+	for _, r := range n.rep.book.Snapshot() {
+		if p != "" && r.Peer != p {
+			continue
+		}
+		out = append(out, api.RepRow{Peer: r.Peer, Capability: r.Capability, Alpha: r.Alpha, Beta: r.Beta, Mean: r.Mean,
+			LowerBound: r.LowerBound, Evidence: r.Evidence, FirstHand: r.FirstHand, ThirdParty: r.ThirdParty})
+	}
+	return out, nil
+}

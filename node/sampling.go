@@ -1,0 +1,162 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"time"
+
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/reputation"
+	"github.com/hayek-market/hayek/settlement"
+)
+
+// Sampling (verify "sample:P") checks a delivered job after the fact: with
+// probability P the requester runs it again on another provider and
+// compares result digests; a disagreement gets a third run to break the
+// tie, and the provider outvoted gets wrong_result evidence. It detects
+// cheating, it does not prevent it: the first provider was already paid.
+// The runs are hidden jobs ("<id>-s1", "<id>-s2") paid from the sampled
+// job's hold.
+type sampling struct {
+	original market.ReplicaResult
+	runs     []market.ReplicaResult
+	spawned  int
+}
+
+// sampled decides, from the job ID alone, whether a job is re-run: the
+// draw can be recomputed by anyone, and no provider can steer it.
+func sampled(jobID string, p float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte("hayek/sample/" + jobID))
+	return float64(h.Sum64())/float64(math.MaxUint64) < p
+}
+
+// decideSample marks a completed sampled job for a re-run, before its
+// settlement so that its hold is kept for the re-runs.
+func (r *requester) decideSample(j *reqJob, o *market.Outcome) {
+	if j.parent != nil || o.State != market.StateCompleted || len(o.Paid) == 0 {
+		return
+	}
+	v, err := market.ParseVerify(j.spec.Verify)
+	if err != nil || v.Mode != market.VerifySample {
+		if len(o.Paid) > 1 || len(o.Losers) > 0 {
+			r.setVerification(j, &api.Verification{Mode: market.VerifyReplicate, State: "accepted",
+				Replicas: providers(o.Paid), Losers: providers(o.Losers)})
+		}
+		return
+	}
+	if !sampled(j.id, v.P) {
+		r.setVerification(j, &api.Verification{Mode: market.VerifySample, State: "skipped",
+			Detail: fmt.Sprintf("not drawn for a re-run (p=%g)", v.P)})
+		return
+	}
+	j.sampling = &sampling{original: o.Paid[0]}
+	r.setVerification(j, &api.Verification{Mode: market.VerifySample, State: "pending",
+		Replicas: []string{o.Paid[0].Provider}, Detail: "drawn for a re-run on another provider"})
+}
+
+func providers(rs []market.ReplicaResult) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Provider
+	}
+	return out
+}
+
+func (r *requester) setVerification(j *reqJob, v *api.Verification) {
+	j.mu.Lock()
+	j.view.Verification = v
+	j.mu.Unlock()
+}
+
+// spawnSample starts the next hidden run of a sampled job, on a provider
+// that has not run it yet, with its hold carved from the job's.
+func (r *requester) spawnSample(parent *reqJob) {
+	n := r.n
+	s := parent.sampling
+	s.spawned++
+	id := fmt.Sprintf("%s-s%d", parent.id, s.spawned)
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	amount := parent.spec.MaxPrice
+	_, err := n.ledger.AppendAll(ctx,
+		settlement.Draft{Kind: settlement.KindRelease, Body: settlement.Release{Job: parent.id, Amount: amount, Reason: "moved to the sample run " + id}},
+		settlement.Draft{Kind: settlement.KindHold, Body: settlement.Hold{Job: id, Agent: parent.agent, Amount: amount}})
+	if err != nil {
+		r.finishSample(parent, "unverified", fmt.Sprintf("cannot hold the sample run: %v", err))
+		return
+	}
+	spec := parent.spec
+	spec.Verify = market.VerifyNone
+	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, n.now())
+	child.parent = parent
+	child.machine.Exclude(s.original.Provider, "ran the job being checked")
+	for _, run := range s.runs {
+		child.machine.Exclude(run.Provider, "already re-ran it")
+	}
+	r.mu.Lock()
+	r.jobs[id] = child
+	r.mu.Unlock()
+	r.start(child)
+}
+
+// sampleDone compares a sample run with the original, and settles the
+// question or asks for a tie-breaker.
+func (r *requester) sampleDone(child *reqJob, o *market.Outcome) {
+	parent := child.parent
+	s := parent.sampling
+	if o.State != market.StateCompleted || len(o.Paid) == 0 {
+		r.finishSample(parent, "unverified", "the re-run could not be done: "+o.Message)
+		return
+	}
+	run := o.Paid[0]
+	s.runs = append(s.runs, run)
+	cap := string(parent.spec.Runtime)
+	wrong := func(rr market.ReplicaResult) {
+		r.n.rep.record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
+		if _, err := r.n.ledger.Append(r.n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: rr.Provider,
+			Capability: cap, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
+			r.n.log.Warn("cannot record outcome", "err", err)
+		}
+	}
+	switch {
+	case len(s.runs) == 1 && run.Digest == s.original.Digest:
+		r.finishSample(parent, "confirmed", fmt.Sprintf("re-run on %s agrees", shortID(run.Provider)))
+	case len(s.runs) == 1:
+		r.setVerification(parent, &api.Verification{Mode: market.VerifySample, State: "disputed",
+			Replicas: []string{s.original.Provider, run.Provider}, Detail: "the re-run disagrees: a third run breaks the tie"})
+		r.spawnSample(parent)
+	case run.Digest == s.original.Digest:
+		wrong(s.runs[0])
+		r.finishSample(parent, "confirmed", fmt.Sprintf("the tie-breaker agrees with the original; %s was wrong", shortID(s.runs[0].Provider)), s.runs[0].Provider)
+	case run.Digest == s.runs[0].Digest:
+		wrong(s.original)
+		r.finishSample(parent, "refuted", fmt.Sprintf("two re-runs agree against the original: %s delivered a wrong result (it was paid once)", shortID(s.original.Provider)), s.original.Provider)
+	default:
+		r.finishSample(parent, "inconclusive", "three runs, three different results")
+	}
+}
+
+// finishSample records the verdict and returns the rest of the hold.
+func (r *requester) finishSample(parent *reqJob, state, detail string, losers ...string) {
+	s := parent.sampling
+	reps := []string{s.original.Provider}
+	for _, run := range s.runs {
+		reps = append(reps, run.Provider)
+	}
+	released := r.n.releaseAll(r.n.ctx, parent.id, "sampling "+state)
+	parent.mu.Lock()
+	parent.view.Verification = &api.Verification{Mode: market.VerifySample, State: state, Replicas: reps, Losers: losers, Detail: detail}
+	if st := parent.view.Settlement; st != nil {
+		st.Released += released
+		st.Pending = false
+	}
+	sj := &storedJob{Job: parent.view, Result: parent.result, Events: parent.events, Digest: parent.digest}
+	parent.mu.Unlock()
+	if err := r.store.put(sj); err != nil {
+		r.n.log.Error("cannot store job", "job", parent.id, "err", err)
+	}
+}
