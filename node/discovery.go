@@ -3,12 +3,15 @@ package node
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hayek-market/hayek/market"
@@ -127,7 +130,37 @@ func (d *discovery) cached(caps []market.Capability) []market.Candidate {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	for i := range out {
+		out[i].Subnet = d.n.subnet(out[i].Peer)
+	}
 	return out
+}
+
+// subnet names the network a peer is reached in: its /24 (IPv4) or /48
+// (IPv6), from the address of a live connection, else a known address.
+// Replicas of a job can be kept in distinct subnets, so one operator's
+// machines in one rack cannot fill a replica group.
+func (n *Node) subnet(p string) string {
+	pid, err := peer.Decode(p)
+	if err != nil {
+		return ""
+	}
+	addrs := n.host.Peerstore().Addrs(pid)
+	for _, c := range n.host.Network().ConnsToPeer(pid) {
+		addrs = append([]ma.Multiaddr{c.RemoteMultiaddr()}, addrs...)
+	}
+	for _, a := range addrs {
+		ip, err := manet.ToIP(a)
+		if err != nil {
+			continue
+		}
+		bits := 48
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 24
+		}
+		return (&net.IPNet{IP: ip.Mask(net.CIDRMask(bits, len(ip)*8)), Mask: net.CIDRMask(bits, len(ip)*8)}).String()
+	}
+	return ""
 }
 
 // lookup finds c's providers on the DHT and fetches their offers. It

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -140,10 +141,19 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	if err != nil {
 		return api.LedgerEntry{}, err
 	}
-	e, err := n.ledger.Append(ctx, settlement.KindSettle, ss)
+	b := canonBytes(ss)
+	es, err := n.ledger.AppendAll(ctx,
+		settlement.Draft{Kind: settlement.KindSettle, Body: ss},
+		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: s.Peer,
+			Capability: reputation.CapRequester, Outcome: string(reputation.Settled), Receipt: canonDocCID(ss)}})
 	if err != nil {
 		return api.LedgerEntry{}, fmt.Errorf("node: settle: %w", err)
 	}
+	e := es[0]
+	// A debtor that settles earns standing as a requester; the signed
+	// settlement is the evidence.
+	n.rep.record(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss))
+	n.rep.attest(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
 	// Tell the debtor; it records the same signed settlement. Best effort:
 	// our ledger is the creditor's word either way.
 	go func() {

@@ -372,6 +372,21 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 			kept = append(kept, r) // receiptless negative reports: the book weighs them
 			continue
 		}
+		if r.Outcome == reputation.Settled {
+			// The evidence is the creditor's signed settlement.
+			var ss settlement.SignedSettle
+			if canon.Unmarshal(r.Receipt, &ss) != nil {
+				continue
+			}
+			st, err := settlement.OpenSettle(s.n.verifier, ss)
+			if err != nil || st.Creditor != att.Reporter || st.Debtor != r.Subject {
+				s.n.drops.add("attestation/bad_settlement")
+				continue
+			}
+			r.Evidence = canon.DocCID(canon.MustMarshal(ss)).String()
+			kept = append(kept, r)
+			continue
+		}
 		var sr settlement.SignedReceipt
 		if canon.Unmarshal(r.Receipt, &sr) != nil {
 			continue

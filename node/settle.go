@@ -361,3 +361,5 @@ func (p *providerService) countersign(ctx context.Context, sr settlement.SignedR
 func unmarshalCanon(b []byte, v any) error { return canon.Unmarshal(b, v) }
 
 func canonDocCID(v any) string { return canon.DocCID(canon.MustMarshal(v)).String() }
+
+func canonBytes(v any) []byte { return canon.MustMarshal(v) }

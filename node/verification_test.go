@@ -148,3 +148,59 @@ func TestSampling(t *testing.T) {
 	}
 	_ = reputation.Success
 }
+
+// TestAttestationsCarryReputation: a node learns about a provider it never
+// used from a peer it has itself dealt with, through gossiped attestations
+// backed by countersigned receipts.
+func TestAttestationsCarryReputation(t *testing.T) {
+	d := startDevnet(t, 4, func(i int, c *Config) {
+		c.Provider.Pricing.Base = []int64{5, 10, 50, 50}[i]
+	})
+	ctx := t.Context()
+	hello := api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 500}
+	// node-2 deals with node-0 first-hand: node-0 is the cheapest for it.
+	c2 := api.NewClient(d.Sockets[2])
+	for i := 0; i < 6; i++ {
+		j, err := c2.Submit(ctx, hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j = wait(t, c2, j.ID); j.State != api.StateCompleted || j.Provider != d.Nodes[0].ID() {
+			t.Fatalf("node-2's job %d ended %s on %s; want completed on node-0", i, j.State, shortID(j.Provider))
+		}
+	}
+	// node-0 uses node-1, then gossips what it saw.
+	c0 := api.NewClient(d.Sockets[0])
+	for i := 0; i < 3; i++ {
+		j, err := c0.Submit(ctx, hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j = wait(t, c0, j.ID); j.State != api.StateCompleted || j.Provider != d.Nodes[1].ID() {
+			t.Fatalf("node-0's job %d ended %s on %s; want completed on node-1", i, j.State, shortID(j.Provider))
+		}
+	}
+	target := d.Nodes[1].ID()
+	waitFor(t, 20*time.Second, "node-2 to hear of node-1 through node-0's attestations", func() bool {
+		rows, err := c2.Reputation(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Capability == "runtime/wasm" && r.ThirdParty > 0 && r.FirstHand == 0 {
+				return true
+			}
+		}
+		return false
+	})
+	// node-3 has never dealt with node-0: the same gossip weighs nothing there.
+	rows, err := api.NewClient(d.Sockets[3]).Reputation(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.ThirdParty > 0 {
+			t.Fatalf("node-3 counts %v third-party evidence from a reporter it never dealt with", r.ThirdParty)
+		}
+	}
+}
