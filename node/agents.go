@@ -222,7 +222,7 @@ func (n *Node) admit(agent string, spec market.JobSpec) (hold int64, approval bo
 		return 0, false, api.Errorf(api.CodeInvalidSpec, "%v", err)
 	}
 	hold = spec.MaxPrice * int64(v.MaxRuns())
-	if !n.rates.take(agent, a.RatePerHour, n.now()) {
+	if a.RatePerHour > 0 && int64(n.rates.recent(agent, n.now())) >= a.RatePerHour {
 		return 0, false, api.Errorf(api.CodeOverLimit, "agent %s may submit %d jobs an hour and has; try again later", agent, a.RatePerHour)
 	}
 	return hold, a.ApproveAbove > 0 && hold > a.ApproveAbove, nil

@@ -71,3 +71,46 @@ func TestJobHistorySurvivesRestart(t *testing.T) {
 		t.Fatalf("status counts %v, want 1 failed", st.Jobs)
 	}
 }
+
+// TestCrashReleasesLostHolds: jobs live in memory, so a node that dies
+// with jobs open gives their holds back to their agents when it restarts.
+func TestCrashReleasesLostHolds(t *testing.T) {
+	home := shortDir(t)
+	cfg := DevnetConfig()
+	n, err := New(t.Context(), Options{Home: home, Config: cfg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := n.CreateAgent(t.Context(), api.AgentCreate{Name: "bot", Budget: 1000, ApproveAbove: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, err := n.Authenticate(t.Context(), tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _, err := n.Submit(api.WithCaller(t.Context(), caller), api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 300})
+	if err != nil || job.State != api.StateApproval {
+		t.Fatalf("submit: %s %v; want a job waiting for approval", job.State, err)
+	}
+	if a, _ := n.ledger.Agent("bot"); a.Held != 300 {
+		t.Fatalf("held %d, want 300", a.Held)
+	}
+	n.crash()
+	n, err = New(t.Context(), Options{Home: home, Config: cfg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n.Close(ctx)
+	}()
+	a, _ := n.ledger.Agent("bot")
+	if a.Held != 0 || a.Budget != 1000 {
+		t.Fatalf("after the crash: held %d, budget %d; want the hold released", a.Held, a.Budget)
+	}
+	if _, err := n.ledger.Verify(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -177,6 +177,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.openLedger(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.releaseOrphans(ctx); err != nil {
+		return nil, fmt.Errorf("node: release orphaned holds: %w", err)
+	}
 	if n.rep, err = newRepService(n); err != nil {
 		return nil, err
 	}

@@ -191,7 +191,12 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 	if err := r.n.holdFor(ctx, id, agent, hold); err != nil {
 		return nil, false, err
 	}
+	r.n.rates.take(agent, 0, now) // counted once accepted: refusals do not use up the rate
 	j := r.newJob(id, spec, digest, idemKey, agent, hold, now)
+	if approval {
+		j.approval = true
+		j.view.State = api.StateApproval
+	}
 	r.mu.Lock()
 	if idemKey != "" {
 		key := agent + "/" + idemKey
@@ -210,10 +215,6 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 	r.jobs[id] = j
 	r.mu.Unlock()
 	if approval {
-		j.approval = true
-		j.mu.Lock()
-		j.view.State = api.StateApproval
-		j.mu.Unlock()
 		r.appendEvent(j, api.Event{Time: now, Job: id, Type: "state", State: api.StateApproval,
 			Message: fmt.Sprintf("may cost up to %d, above agent %s's approval threshold: waiting for hayek job approve %s", hold, agent, id)})
 		// Unanswered by its deadline, the job is rejected.
@@ -893,9 +894,18 @@ func (r *requester) shutdown(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	for _, j := range live {
+		if j.snapshot().State == api.StateApproval {
+			r.decide(ctx, j.id, false, "the node is shutting down")
+			continue
+		}
 		select {
 		case <-j.done:
-		case j.in <- func(now time.Time) { j.machine.Cancel(now, "the node is shutting down") }:
+		case <-j.started:
+			select {
+			case <-j.done:
+			case j.in <- func(now time.Time) { j.machine.Cancel(now, "the node is shutting down") }:
+			case <-ctx.Done():
+			}
 		case <-ctx.Done():
 		}
 	}

@@ -59,6 +59,25 @@ func (n *Node) openLedger(ctx context.Context) error {
 	return nil
 }
 
+// releaseOrphans returns the holds of jobs that died with the previous run
+// of the node: jobs live in memory, so after a restart no job can settle
+// an open hold, and its money goes back to its agent.
+func (n *Node) releaseOrphans(ctx context.Context) error {
+	var drafts []settlement.Draft
+	for _, h := range n.ledger.OpenHolds() {
+		if h.Remaining > 0 {
+			drafts = append(drafts, settlement.Draft{Kind: settlement.KindRelease, Body: settlement.Release{
+				Job: h.Job, Amount: h.Remaining, Reason: "the node restarted: the job was lost"}})
+		}
+	}
+	if len(drafts) == 0 {
+		return nil
+	}
+	n.log.Warn("releasing the holds of jobs lost in a restart", "jobs", len(drafts))
+	_, err := n.ledger.AppendAll(ctx, drafts...)
+	return err
+}
+
 // holdFor puts a job's max cost on hold against its agent's budget.
 func (n *Node) holdFor(ctx context.Context, job, agent string, amount int64) error {
 	_, err := n.ledger.Append(ctx, settlement.KindHold, settlement.Hold{Job: job, Agent: agent, Amount: amount})
