@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -36,6 +37,8 @@ type blobStore struct {
 	lru      *list.List
 	bytes    int64
 	maxBytes int64
+	used     map[string]time.Time // last read, for garbage collection
+	now      func() time.Time
 }
 
 type cached struct {
@@ -53,7 +56,76 @@ func newBlobStore(dir string, cacheBytes int64) (*blobStore, error) {
 			os.Remove(filepath.Join(dir, "tmp", e.Name()))
 		}
 	}
-	return &blobStore{dir: dir, cache: map[string]*list.Element{}, lru: list.New(), maxBytes: cacheBytes}, nil
+	return &blobStore{dir: dir, cache: map[string]*list.Element{}, lru: list.New(), maxBytes: cacheBytes,
+		used: map[string]time.Time{}, now: time.Now}, nil
+}
+
+// touch records a read of c.
+func (s *blobStore) touch(c string) {
+	s.mu.Lock()
+	s.used[c] = s.now()
+	s.mu.Unlock()
+}
+
+// collect deletes blobs neither written nor read for longer than retention
+// and not pinned (the module and inputs of live jobs), and returns how many
+// it deleted and their bytes. Content-addressed blobs come back by CID:
+// an agent that needs a collected module again uploads it again (it is
+// told blob_not_found), a provider fetches it again.
+func (s *blobStore) collect(retention time.Duration, pinned func(string) bool) (int, int64, error) {
+	cutoff := s.now().Add(-retention)
+	shards, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("node: collect blobs: %w", err)
+	}
+	var n int
+	var freed int64
+	for _, sh := range shards {
+		if !sh.IsDir() || sh.Name() == "tmp" {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(s.dir, sh.Name()))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			c := e.Name()
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			s.mu.Lock()
+			last := s.used[c]
+			s.mu.Unlock()
+			if info.ModTime().After(last) {
+				last = info.ModTime()
+			}
+			if last.After(cutoff) || pinned(c) {
+				continue
+			}
+			if os.Remove(filepath.Join(s.dir, sh.Name(), c)) == nil {
+				n++
+				freed += info.Size()
+				s.mu.Lock()
+				delete(s.used, c)
+				if el, ok := s.cache[c]; ok {
+					s.lru.Remove(el)
+					delete(s.cache, c)
+					s.bytes -= int64(len(el.Value.(*cached).data))
+				}
+				s.mu.Unlock()
+			}
+		}
+	}
+	// Forget read times of blobs that are gone.
+	s.mu.Lock()
+	for c, t := range s.used {
+		if t.Before(cutoff) {
+			delete(s.used, c)
+		}
+	}
+	s.mu.Unlock()
+	return n, freed, nil
 }
 
 func (s *blobStore) path(c string) string {
@@ -140,6 +212,9 @@ func (s *blobStore) putKnown(c string, b []byte) error {
 func (s *blobStore) Has(c string) bool {
 	s.mu.Lock()
 	_, ok := s.cache[c]
+	if ok {
+		s.used[c] = s.now() // a provider asked about it: it is in demand
+	}
 	s.mu.Unlock()
 	if ok {
 		return true
@@ -154,10 +229,12 @@ func (s *blobStore) Get(c string) ([]byte, error) {
 	if e, ok := s.cache[c]; ok {
 		s.lru.MoveToFront(e)
 		b := e.Value.(*cached).data
+		s.used[c] = s.now()
 		s.mu.Unlock()
 		return b, nil
 	}
 	s.mu.Unlock()
+	s.touch(c)
 	b, err := os.ReadFile(s.path(c))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errBlobNotFound
@@ -179,10 +256,12 @@ func (s *blobStore) Open(c string) (io.ReadSeekCloser, int64, error) {
 	s.mu.Lock()
 	if e, ok := s.cache[c]; ok {
 		b := e.Value.(*cached).data
+		s.used[c] = s.now()
 		s.mu.Unlock()
 		return nopSeekCloser{bytes.NewReader(b)}, int64(len(b)), nil
 	}
 	s.mu.Unlock()
+	s.touch(c)
 	f, err := os.Open(s.path(c))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, errBlobNotFound

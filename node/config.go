@@ -28,7 +28,17 @@ type Config struct {
 	Reputation ReputationConfig `toml:"reputation"`
 	Gossip     GossipConfig     `toml:"gossip"`
 	API        APIConfig        `toml:"api"`
+	Storage    StorageConfig    `toml:"storage"`
 	Misbehave  MisbehaveConfig  `toml:"misbehave"`
+}
+
+// StorageConfig bounds what the node keeps on disk.
+type StorageConfig struct {
+	// BlobRetention: blobs (modules, inputs, outputs) neither written nor
+	// read for this long are deleted, unless a live job needs them.
+	BlobRetention units.Duration `toml:"blob_retention"`
+	// GCEvery is how often blobs are collected.
+	GCEvery units.Duration `toml:"gc_every"`
 }
 
 // SettlementConfig is money: the operator's own budget and the credit this
@@ -205,7 +215,8 @@ func DefaultConfig() Config {
 			Epsilon:     0.01,
 			AttestEvery: units.Duration(10 * time.Second),
 		},
-		API: APIConfig{MaxBlob: 256 << 20},
+		API:     APIConfig{MaxBlob: 256 << 20},
+		Storage: StorageConfig{BlobRetention: units.Duration(7 * 24 * time.Hour), GCEvery: units.Duration(time.Hour)},
 	}
 }
 
@@ -374,6 +385,12 @@ func (c Config) Validate() error {
 	}
 	if d := time.Duration(rp.AttestEvery); d < 100*time.Millisecond || d > time.Hour {
 		bad("reputation.attest_every", d, "must be between 100ms and 1h")
+	}
+	if d := time.Duration(c.Storage.BlobRetention); d < time.Minute {
+		bad("storage.blob_retention", d, "must be at least 1m")
+	}
+	if d := time.Duration(c.Storage.GCEvery); d < time.Second || d > 24*time.Hour {
+		bad("storage.gc_every", d, "must be between 1s and 24h")
 	}
 	m := c.Misbehave
 	if !(m.WrongOutputRate >= 0 && m.WrongOutputRate <= 1) || !(m.DropRate >= 0 && m.DropRate <= 1) || m.Slowness < 0 {

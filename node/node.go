@@ -157,6 +157,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	blobs.now = now
 	n := &Node{
 		cfg: cfg, home: o.Home, log: log.With("peer", shortID(sg.ID())), now: now, start: now(),
 		signer: sg, verifier: newVerifier(), blobs: blobs,
@@ -279,6 +280,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.disc.start()
 	n.requester.watchConnections()
+	n.startGC()
 	ok = true
 	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
 	return n, nil
