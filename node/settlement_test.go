@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,29 @@ func TestPaidJobLeavesMatchingReceipts(t *testing.T) {
 	}
 	if _, err := ac.Settle(ctx, api.Settle{Peer: req.ID(), Amount: 1}); !api.IsCode(err, api.CodeBadRequest) {
 		t.Errorf("settling more than is owed: %v, want bad_request", err)
+	}
+	// Every node's export, audited against every other: the receipt and
+	// the settlement are in both ledgers, over heads both chains hold.
+	var ins []settlement.AuditInput
+	for i, n := range d.Nodes {
+		var b bytes.Buffer
+		if err := n.ledger.Export(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, settlement.AuditInput{Name: fmt.Sprintf("node-%d", i), R: &b})
+	}
+	rep, err := settlement.Audit(ctx, newVerifier(), ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Pairs {
+		want := 0
+		if (p.A == req.ID() && p.B == prov.ID()) || (p.B == req.ID() && p.A == prov.ID()) {
+			want = 2
+		}
+		if len(p.Findings) != 0 || p.Shared != want || !p.Agree() {
+			t.Errorf("audit of %s and %s: %d shared (want %d), balances %d %d, findings %+v", shortID(p.A), shortID(p.B), p.Shared, want, p.BalanceA, p.BalanceB, p.Findings)
+		}
 	}
 }
 

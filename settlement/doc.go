@@ -18,8 +18,9 @@
 //   - First-hand reputation evidence (outcome) and the attestations this
 //     node issued, kept as evidence; their meaning is the reputation
 //     package's.
-//   - Verification: of the database (Verify), and of an export offline
-//     (VerifyExport).
+//   - Verification: of the database (Verify), of an export offline
+//     (VerifyExport), and of several nodes' exports against each other
+//     (Audit).
 //
 // # Driving it
 //
@@ -35,7 +36,7 @@
 // Settlement: the creditor signs a Settle (SignSettle), both Append it.
 //
 // Entries, Agent(s), Hold, OpenHolds, Balance(s), Totals and Head read; Verify,
-// Export and VerifyExport audit. Everything is safe for concurrent use.
+// Export, VerifyExport and Audit check. Everything is safe for concurrent use.
 //
 // # Entries
 //
@@ -166,6 +167,11 @@
 // and runs the same checks, learning whose ledger it is from the
 // checkpoints (all must name the same node). An export cut short after a
 // checkpoint verifies: compare Report.Head with a head you trust.
+//
+// Audit is that comparison done for you, across nodes: receipts name both
+// parties' heads and both ledgers hold them, so every pair's exports must
+// hold the same receipts and settlements, over heads each chain contains
+// before the receipt. audit.go lists what it finds and whom it blames.
 //
 // # Figures
 //

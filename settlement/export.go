@@ -193,6 +193,12 @@ func jsonAs[T any](b []byte) (T, error) {
 // names, say); Report.Unsealed counts the entries after the last
 // checkpoint.
 func VerifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool) (Report, error) {
+	return verifyExport(ctx, r, v, deep, nil)
+}
+
+// verifyExport is VerifyExport that hands every entry, once it verified in
+// order, to applied (when not nil).
+func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool, applied func(*prepared) error) (Report, error) {
 	start := time.Now()
 	rep := Report{Deep: deep}
 	sc := bufio.NewScanner(r)
@@ -223,7 +229,7 @@ func VerifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool)
 		}
 		x.p, x.err = prepareEntry(e, enc, v, deep)
 	}
-	ec := &exportChecker{rep: &rep}
+	ec := &exportChecker{rep: &rep, applied: applied}
 	err := pipeline(ctx, next, decode, ec.apply)
 	if err == nil {
 		err = ec.finish()
@@ -239,6 +245,7 @@ type exportChecker struct {
 	rep     *Report
 	c       *checker
 	pending []*item
+	applied func(*prepared) error
 }
 
 func (ec *exportChecker) apply(x *item) error {
@@ -257,7 +264,7 @@ func (ec *exportChecker) apply(x *item) error {
 		return nil
 	}
 	ec.rep.Node = cp.Node
-	ec.c = &checker{st: newState(cp.Node, nil), rep: ec.rep}
+	ec.c = &checker{st: newState(cp.Node, nil), rep: ec.rep, applied: ec.applied}
 	for _, p := range ec.pending {
 		if err := ec.c.apply(p); err != nil {
 			return err

@@ -60,13 +60,17 @@ type env struct {
 	heads map[string]int // peer → counter, for distinct provider heads
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvAs(t, self, newFakeClock()) }
+
+// newEnvAs is newEnv for the ledger of node, one of self and testPeers,
+// reading clock (which several ledgers may share).
+func newEnvAs(t testing.TB, node string, clock *fakeClock) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), keys: testKeyring(), fs: vfs.NewStrictMem(), dir: "/ledger", clock: newFakeClock(), heads: map[string]int{}}
+	e := &env{t: t, ctx: context.Background(), keys: testKeyring(), fs: vfs.NewStrictMem(), dir: "/ledger", clock: clock, heads: map[string]int{}}
 	if tt, ok := t.(*testing.T); ok {
 		e.ctx = tt.Context()
 	}
-	e.opts = Options{Signer: e.keys.Signer(self), Verifier: e.keys, FS: e.fs, Now: e.clock.Now}
+	e.opts = Options{Signer: e.keys.Signer(node), Verifier: e.keys, FS: e.fs, Now: e.clock.Now}
 	e.open()
 	t.Cleanup(func() {
 		if e.l != nil {
