@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 // waitFor polls cond until it holds or the deadline passes. Tests never
@@ -25,18 +25,6 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// shortDir is a temporary directory with a short path: unix socket paths
-// are limited to about 100 bytes, and t.TempDir's can be longer.
-func shortDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 // testLogger logs to the test at warn and above, so failures come with
@@ -66,7 +54,7 @@ func startDevnet(t *testing.T, n int, configure func(i int, c *Config)) *Devnet 
 	t.Logf("devnet seed %d (replay with -devnet.seed=%d)", seed, seed)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	d, err := StartDevnet(ctx, DevnetOptions{Nodes: n, Dir: shortDir(t), Logger: testLogger(t), Configure: configure, Seed: seed})
+	d, err := StartDevnet(ctx, DevnetOptions{Nodes: n, Dir: apitest.SocketDir(t), Logger: testLogger(t), Configure: configure, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}

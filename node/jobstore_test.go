@@ -7,12 +7,13 @@ import (
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 // A node's job history survives a restart: finished jobs are read back
 // from the job store, with their events, and idempotency keys still hold.
 func TestJobHistorySurvivesRestart(t *testing.T) {
-	home := shortDir(t)
+	home := apitest.SocketDir(t)
 	cfg := DevnetConfig()
 	start := func() *Node {
 		n, err := New(t.Context(), Options{Home: home, Config: cfg, Logger: testLogger(t)})
@@ -75,7 +76,7 @@ func TestJobHistorySurvivesRestart(t *testing.T) {
 // TestCrashReleasesLostHolds: jobs live in memory, so a node that dies
 // with jobs open gives their holds back to their agents when it restarts.
 func TestCrashReleasesLostHolds(t *testing.T) {
-	home := shortDir(t)
+	home := apitest.SocketDir(t)
 	cfg := DevnetConfig()
 	n, err := New(t.Context(), Options{Home: home, Config: cfg, Logger: testLogger(t)})
 	if err != nil {

@@ -101,6 +101,23 @@ func limitText(v int64, unit string) string {
 	return strconv.FormatInt(v, 10) + unit
 }
 
+// agentError is clientError with where to look for an agent that does not
+// exist.
+func agentError(err error) error {
+	if isCode(err, api.CodeNotFound) {
+		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek agent list", err))
+	}
+	return clientError(err)
+}
+
+// agentStatus is an agent's status in a table row.
+func agentStatus(a api.Agent) string {
+	if a.Revoked {
+		return "revoked"
+	}
+	return "active"
+}
+
 // printAgent writes one agent's account for a human.
 func printAgent(w io.Writer, a api.Agent) error {
 	t := newTable(w)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -47,12 +48,7 @@ Amounts are in the ledger's smallest unit; 0 means no limit.`,
 				req.RatePerHour = r
 			}
 			req.Name = args[0]
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			tok, err := cl.CreateAgent(c.Context(), req)
+			tok, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.AgentToken, error) { return cl.CreateAgent(ctx, req) })
 			if isCode(err, api.CodeBadRequest) {
 				return withCode(ExitUsage, fmt.Errorf("%w\nTry: hayek agent create --help", err))
 			}

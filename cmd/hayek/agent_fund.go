@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,17 +27,11 @@ account, which the operator's jobs are held against.`,
 			if err != nil {
 				return usageErrorf("%v\nTry: hayek agent fund %s 10000", err, args[0])
 			}
-			cl, err := connect(g)
+			a, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Agent, error) {
+				return cl.FundAgent(ctx, args[0], api.Fund{Amount: amount, Note: note})
+			})
 			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			a, err := cl.FundAgent(c.Context(), args[0], api.Fund{Amount: amount, Note: note})
-			if isCode(err, api.CodeNotFound) {
-				return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek agent list", err))
-			}
-			if err != nil {
-				return clientError(err)
+				return agentError(err)
 			}
 			if asJSON {
 				return writeJSON(g.Stdout, a)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/node/api"
 )
 
 func newAgentListCmd(g *globals) *cobra.Command {
@@ -14,29 +17,17 @@ func newAgentListCmd(g *globals) *cobra.Command {
 		Example: "  hayek agent list\n  hayek agent list --json | jq '.[] | {name, budget_left}'",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			agents, err := cl.Agents(c.Context())
+			agents, err := ask(c, g, (*api.Client).Agents)
 			if err != nil {
 				return clientError(err)
 			}
 			if asJSON {
 				return writeJSON(g.Stdout, agents)
 			}
-			t := newTable(g.Stdout)
-			fmt.Fprintln(t, "AGENT\tBUDGET LEFT\tHELD\tSPENT\tFUNDED\tMAX JOB PRICE\tAPPROVE ABOVE\tRATE\tSTATUS")
-			for _, a := range agents {
-				status := "active"
-				if a.Revoked {
-					status = "revoked"
-				}
+			return writeTable(g.Stdout, "AGENT\tBUDGET LEFT\tHELD\tSPENT\tFUNDED\tMAX JOB PRICE\tAPPROVE ABOVE\tRATE\tSTATUS", agents, func(t io.Writer, a api.Agent) {
 				fmt.Fprintf(t, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", a.Name, a.BudgetLeft, a.Held, a.Spent, a.Funded,
-					limitText(a.MaxJobPrice, ""), limitText(a.ApproveAbove, ""), limitText(a.RatePerHour, "/h"), status)
-			}
-			return t.Flush()
+					limitText(a.MaxJobPrice, ""), limitText(a.ApproveAbove, ""), limitText(a.RatePerHour, "/h"), agentStatus(a))
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the agents as a JSON array")

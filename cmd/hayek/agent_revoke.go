@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,17 +20,9 @@ and the account stays there; a new token needs a new agent.`,
 		Example: "  hayek agent revoke crawler",
 		Args:    nameArgs(1, "one agent NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
+			a, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Agent, error) { return cl.RevokeAgent(ctx, args[0]) })
 			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			a, err := cl.RevokeAgent(c.Context(), args[0])
-			if isCode(err, api.CodeNotFound) {
-				return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek agent list", err))
-			}
-			if err != nil {
-				return clientError(err)
+				return agentError(err)
 			}
 			if asJSON {
 				return writeJSON(g.Stdout, a)

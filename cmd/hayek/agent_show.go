@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 
@@ -18,17 +18,9 @@ reads its own account this way, the operator its own.`,
 		Example: "  hayek agent show crawler\n  HAYEK_TOKEN=$T hayek agent show me --json | jq .budget_left",
 		Args:    nameArgs(1, "one agent NAME (or me)"),
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
+			a, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Agent, error) { return cl.Agent(ctx, args[0]) })
 			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			a, err := cl.Agent(c.Context(), args[0])
-			if isCode(err, api.CodeNotFound) {
-				return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek agent list", err))
-			}
-			if err != nil {
-				return clientError(err)
+				return agentError(err)
 			}
 			if asJSON {
 				return writeJSON(g.Stdout, a)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 // hayekEnv runs the CLI in-process with an environment.
@@ -38,10 +39,7 @@ func TestAgentCreatePrintsTheTokenOnce(t *testing.T) {
 	if r.stdout != "hk_crawler_secret\n" {
 		t.Errorf("stdout %q, want the token alone, for $(...)", r.stdout)
 	}
-	f.mu.Lock()
-	got := f.adm.agents["crawler"].limits
-	f.mu.Unlock()
-	if got != (api.AgentCreate{Name: "crawler", Budget: 5000, MaxJobPrice: 500, ApproveAbove: 2000, RatePerHour: 60}) {
+	if got := f.AgentRequest("crawler"); got != (api.AgentCreate{Name: "crawler", Budget: 5000, MaxJobPrice: 500, ApproveAbove: 2000, RatePerHour: 60}) {
 		t.Errorf("the node got %+v", got)
 	}
 
@@ -55,14 +53,12 @@ func TestAgentCreatePrintsTheTokenOnce(t *testing.T) {
 		t.Errorf("--json keys: %s", r.stdout)
 	}
 	hayek(t, sock, "", "agent", "create", "bare", "--budget", "1", "--rate", "12").want(t, 0)
-	f.mu.Lock()
-	if r := f.adm.agents["bare"].limits.RatePerHour; r != 12 {
+	if r := f.AgentRequest("bare").RatePerHour; r != 12 {
 		t.Errorf("--rate 12: %d jobs/hour", r)
 	}
-	if r := f.adm.agents["ci"].limits.RatePerHour; r != 7 {
+	if r := f.AgentRequest("ci").RatePerHour; r != 7 {
 		t.Errorf("--rate 7/h: %d jobs/hour", r)
 	}
-	f.mu.Unlock()
 
 	for _, c := range []struct {
 		args []string
@@ -83,7 +79,7 @@ func TestAgentCreatePrintsTheTokenOnce(t *testing.T) {
 
 func TestAgentListShowFundRevoke(t *testing.T) {
 	f, sock := startNode(t)
-	tok := f.addAgent(api.AgentCreate{Name: "crawler", Budget: 5000, ApproveAbove: 100})
+	tok := f.AddAgent(api.AgentCreate{Name: "crawler", Budget: 5000, ApproveAbove: 100})
 
 	r := hayek(t, sock, "", "agent", "list")
 	r.want(t, 0)
@@ -134,7 +130,7 @@ func TestAgentListShowFundRevoke(t *testing.T) {
 
 func TestSubmitAsAgentWithinItsBudget(t *testing.T) {
 	f, sock := startNode(t)
-	tok := f.addAgent(api.AgentCreate{Name: "crawler", Budget: 1500, MaxJobPrice: 1200})
+	tok := f.AddAgent(api.AgentCreate{Name: "crawler", Budget: 1500, MaxJobPrice: 1200})
 	dir := files(t, "m.wasm", "\x00asm")
 	mod := filepath.Join(dir, "m.wasm")
 	env := map[string]string{"HAYEK_TOKEN": tok}
@@ -168,7 +164,7 @@ func TestSubmitAsAgentWithinItsBudget(t *testing.T) {
 
 func TestApprovalGatedSubmit(t *testing.T) {
 	f, sock := startNode(t)
-	tok := f.addAgent(api.AgentCreate{Name: "trader", Budget: 100000, ApproveAbove: 100})
+	tok := f.AddAgent(api.AgentCreate{Name: "trader", Budget: 100000, ApproveAbove: 100})
 	dir := files(t, "m.wasm", "\x00asm")
 	env := map[string]string{"HAYEK_TOKEN": tok}
 
@@ -211,7 +207,7 @@ func TestApprovalGatedSubmit(t *testing.T) {
 }
 
 // waitState waits until the fake's job id is in state s.
-func waitState(t *testing.T, f *fakeNode, id string, s api.JobState) {
+func waitState(t *testing.T, f *apitest.Node, id string, s api.JobState) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -232,18 +228,14 @@ func TestSubmitVerifyAndReputationFlags(t *testing.T) {
 	mod := filepath.Join(dir, "m.wasm")
 	r := hayek(t, sock, "", "job", "submit", "--wasm", mod, "--verify", "replicate:3", "--min-reputation", "0.8", "--max-price", "50", "--wait")
 	r.want(t, 0)
-	f.mu.Lock()
-	req := f.lastReq
-	f.mu.Unlock()
+	req := f.LastSubmit()
 	if req.Verify != "replicate:3" || req.MinReputation != 0.8 {
 		t.Errorf("spec sent: verify %q, min reputation %v", req.Verify, req.MinReputation)
 	}
 	hayek(t, sock, "", "job", "submit", "--wasm", mod, "--wait").want(t, 0)
-	f.mu.Lock()
-	if f.lastReq.Verify != "" {
-		t.Errorf("--verify none is sent as %q, want it left out", f.lastReq.Verify)
+	if v := f.LastSubmit().Verify; v != "" {
+		t.Errorf("--verify none is sent as %q, want it left out", v)
 	}
-	f.mu.Unlock()
 
 	r = hayek(t, sock, "", "job", "status", "j1")
 	r.want(t, 0)
@@ -263,7 +255,7 @@ func TestSubmitVerifyAndReputationFlags(t *testing.T) {
 
 func TestAgentSocketFromTheCLI(t *testing.T) {
 	f, sock := startNode(t, api.WithAgentSocket("", ""))
-	tok := f.addAgent(api.AgentCreate{Name: "crawler", Budget: 10})
+	tok := f.AddAgent(api.AgentCreate{Name: "crawler", Budget: 10})
 	as := filepath.Join(filepath.Dir(sock), api.DefaultAgentSocket)
 	hayek(t, as, "", "status").want(t, ExitFailed, "unauthorized", "--token or HAYEK_TOKEN")
 	hayekEnv(t, as, map[string]string{"HAYEK_TOKEN": tok}, "agent", "show", "me").stdoutHas(t, "crawler")
@@ -277,9 +269,7 @@ func TestStatusShowsLedgerAndMisbehaviour(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, "MISBEHAV") {
 		t.Errorf("an honest node is reported misbehaving:\n%s%s", r.stdout, r.stderr)
 	}
-	f.mu.Lock()
-	f.adm.misbehaving = []string{"wrong_output_rate=0.2"}
-	f.mu.Unlock()
+	f.SetMisbehaving("wrong_output_rate=0.2")
 	r = hayek(t, sock, "", "status")
 	r.want(t, 0, "WARNING: this node misbehaves on purpose", "wrong_output_rate=0.2")
 	r.stdoutHas(t, "MISBEHAVING", "wrong_output_rate=0.2")

@@ -4,14 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,8 +17,8 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-// This file holds the job parent command and what the client commands
-// share: error mapping, following a job, and delivering its result.
+// This file holds the job parent command, the argument checks every command
+// uses, following a job, and delivering its result.
 
 func init() { register(newJobCmd) }
 
@@ -62,58 +60,6 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageErrorf("%s takes no arguments, got %q\nTry: %s --help", c.CommandPath(), args[0], c.CommandPath())
 	}
 	return nil
-}
-
-// connect returns the client of the local node; the caller closes it.
-func connect(g *globals) (*api.Client, error) {
-	cl, err := g.client()
-	if err != nil {
-		return nil, withCode(ExitUsage, err)
-	}
-	return cl, nil
-}
-
-// clientError gives an error from the client its exit code: 3 when the
-// node cannot be reached, 1 otherwise, with a hint for unknown jobs.
-func clientError(err error) error {
-	var e *api.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, api.ErrUnreachable):
-		return withCode(ExitNotRun, err)
-	case errors.As(err, &e) && e.Code == api.CodeNotFound:
-		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek job list", err))
-	case errors.As(err, &e):
-		return withCode(ExitFailed, accessHint(err, e))
-	}
-	return withCode(ExitFailed, err)
-}
-
-// writeJSON writes v as indented JSON, the API's own objects.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
-func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
-
-// shortPeer abbreviates a peer ID for tables: the start of every Ed25519
-// peer ID is the same, the end tells them apart.
-func shortPeer(id string) string {
-	if len(id) <= 12 {
-		return id
-	}
-	return "…" + id[len(id)-8:]
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // progress prints a job's events for a human, one line each, on w.

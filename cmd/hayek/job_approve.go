@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -51,17 +52,12 @@ job nobody answers is rejected at its deadline.`,
 }
 
 func decide(c *cobra.Command, g *globals, id string, approve bool, d api.Decision, asJSON bool) error {
-	cl, err := connect(g)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	var job api.Job
-	if approve {
-		job, err = cl.Approve(c.Context(), id, d)
-	} else {
-		job, err = cl.Reject(c.Context(), id, d)
-	}
+	job, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Job, error) {
+		if approve {
+			return cl.Approve(ctx, id, d)
+		}
+		return cl.Reject(ctx, id, d)
+	})
 	if isCode(err, api.CodeNotApproval) {
 		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek job list --state approval", err))
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,12 +20,7 @@ it is; the command says so and exits 0.`,
 		Example: `  hayek job cancel ID`,
 		Args:    jobIDArg,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			job, err := cl.Cancel(c.Context(), args[0])
+			job, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Cancel(ctx, args[0]) })
 			if err != nil {
 				return clientError(err)
 			}

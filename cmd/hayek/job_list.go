@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,12 +34,9 @@ func newJobListCmd(g *globals) *cobra.Command {
 			if limit < 1 {
 				return usageErrorf("--limit must be at least 1\nTry: hayek job list --limit 20")
 			}
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			jobs, err := cl.Jobs(c.Context(), api.JobFilter{State: api.JobState(state), Agent: agent, Limit: limit})
+			jobs, err := ask(c, g, func(cl *api.Client, ctx context.Context) ([]api.Job, error) {
+				return cl.Jobs(ctx, api.JobFilter{State: api.JobState(state), Agent: agent, Limit: limit})
+			})
 			if err != nil {
 				return clientError(err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -25,12 +26,7 @@ The command exits 0 whenever it could show the job, whatever the job's state.`,
   hayek job status ID --json | jq .state`,
 		Args: jobIDArg,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			job, err := cl.Job(c.Context(), args[0])
+			job, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Job(ctx, args[0]) })
 			if err != nil {
 				return clientError(err)
 			}

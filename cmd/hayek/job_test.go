@@ -12,6 +12,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 type result struct {
@@ -40,6 +41,16 @@ func (r result) want(t *testing.T, code int, stderrHas ...string) {
 			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
 		}
 	}
+}
+
+// startNode runs a fake node, whose jobs run as an echo module, behind a
+// real api.Server, and returns it and its socket's path.
+func startNode(t *testing.T, opts ...api.Option) (*apitest.Node, string) {
+	t.Helper()
+	f := apitest.New(apitest.Echo(), apitest.TokenFormat("hk_%s_secret"))
+	t.Cleanup(f.Close) // after the server's cleanup: no job starts once it has closed
+	_, sock := apitest.Serve(t, f, opts...)
+	return f, sock
 }
 
 // files writes name=content pairs into a temp dir and returns its path.
@@ -82,7 +93,7 @@ func TestSubmitWaitDeliversEverything(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("--out holds %d entries, want only a.txt (no partial files)", len(entries))
 	}
-	req := f.lastReq
+	req := f.LastSubmit()
 	if req.Memory != 128<<20 || req.Timeout != units.Duration(3*time.Second) || req.MaxOutput != 1<<20 ||
 		req.Deadline != units.Duration(time.Minute) || req.ValueOfTime != 7 || req.MaxPrice != defaultMaxPrice ||
 		req.IdempotencyKey != "k1" || req.Env["K"] != "V=W" || strings.Join(req.Args, "|") != "x,y|z" {
@@ -99,10 +110,8 @@ func TestSubmitBigStdinIsUploaded(t *testing.T) {
 	if r.stdout != big {
 		t.Errorf("stdout is %d bytes, want %d", len(r.stdout), len(big))
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.lastReq.Stdin == nil || f.lastReq.Stdin.CID == "" {
-		t.Errorf("stdin ref %+v", f.lastReq.Stdin)
+	if req := f.LastSubmit(); req.Stdin == nil || req.Stdin.CID == "" {
+		t.Errorf("stdin ref %+v", req.Stdin)
 	}
 }
 

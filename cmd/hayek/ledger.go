@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -50,12 +52,7 @@ set to the last sequence number shown. Operator only.`,
 			if f.Limit < 1 || f.Limit > api.MaxLedgerLimit {
 				return usageErrorf("--limit must be from 1 to %d\nTry: hayek ledger --limit 100, and --after to page", api.MaxLedgerLimit)
 			}
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			entries, err := cl.Ledger(c.Context(), f)
+			entries, err := ask(c, g, func(cl *api.Client, ctx context.Context) ([]api.LedgerEntry, error) { return cl.Ledger(ctx, f) })
 			if err != nil {
 				return clientError(err)
 			}
@@ -66,12 +63,10 @@ set to the last sequence number shown. Operator only.`,
 				_, err := fmt.Fprintln(g.Stderr, "no ledger entries match")
 				return err
 			}
-			t := newTable(g.Stdout)
-			fmt.Fprintln(t, "SEQ\tTIME\tKIND\tSUMMARY")
-			for _, e := range entries {
+			err = writeTable(g.Stdout, "SEQ\tTIME\tKIND\tSUMMARY", entries, func(t io.Writer, e api.LedgerEntry) {
 				fmt.Fprintf(t, "%d\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format(time.DateTime), e.Kind, summarize(e.Body))
-			}
-			if err := t.Flush(); err != nil {
+			})
+			if err != nil {
 				return err
 			}
 			if len(entries) == f.Limit {

@@ -24,12 +24,7 @@ A broken invariant exits 1: the ledger does not add up (hayek ledger verify).`,
 		Example: "  hayek ledger balance\n  hayek ledger balance --json | jq .peers",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			b, err := cl.LedgerBalance(c.Context())
+			b, err := ask(c, g, (*api.Client).LedgerBalance)
 			if err != nil {
 				return clientError(err)
 			}
@@ -81,11 +76,7 @@ func printBalance(w io.Writer, b api.Balance) error {
 	}
 	section("agents", len(b.Agents), "  AGENT\tBUDGET LEFT\tHELD\tSPENT\tFUNDED\tSTATUS", func(t io.Writer, i int) {
 		a := b.Agents[i]
-		status := "active"
-		if a.Revoked {
-			status = "revoked"
-		}
-		fmt.Fprintf(t, "  %s\t%d\t%d\t%d\t%d\t%s\n", a.Name, a.BudgetLeft, a.Held, a.Spent, a.Funded, status)
+		fmt.Fprintf(t, "  %s\t%d\t%d\t%d\t%d\t%s\n", a.Name, a.BudgetLeft, a.Held, a.Spent, a.Funded, agentStatus(a))
 	})
 	section("open holds", len(b.Holds), "  JOB\tAGENT\tAMOUNT\tREMAINING", func(t io.Writer, i int) {
 		h := b.Holds[i]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -28,12 +29,9 @@ peer owes. Only the creditor can settle, and never more than the debt
 			if err != nil {
 				return usageErrorf("%v\nTry: hayek ledger balance, to see what the peer owes", err)
 			}
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			e, err := cl.Settle(c.Context(), api.Settle{Peer: args[0], Amount: amount, Reference: reference})
+			e, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.LedgerEntry, error) {
+				return cl.Settle(ctx, api.Settle{Peer: args[0], Amount: amount, Reference: reference})
+			})
 			var ae *api.Error
 			if errors.As(err, &ae) && ae.Code != api.CodeUnauthorized && ae.Code != api.CodeForbidden {
 				return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek ledger balance, to see what %s owes", err, shortPeer(args[0])))

@@ -17,7 +17,7 @@ import (
 
 func TestLedgerList(t *testing.T) {
 	f, sock := startNode(t)
-	f.addAgent(api.AgentCreate{Name: "crawler", Budget: 10})
+	f.AddAgent(api.AgentCreate{Name: "crawler", Budget: 10})
 	hayek(t, sock, "", "agent", "fund", "crawler", "100", "--note", "march").want(t, 0)
 	hayek(t, sock, "", "ledger", "settle", "12D3KooWRequesterZZZZZZZZZZZZZZZZZZZZZZZZZZZZ99999999", "30").want(t, 0)
 
@@ -69,7 +69,7 @@ func TestSummarize(t *testing.T) {
 
 func TestLedgerBalance(t *testing.T) {
 	f, sock := startNode(t)
-	f.addAgent(api.AgentCreate{Name: "crawler", Budget: 500})
+	f.AddAgent(api.AgentCreate{Name: "crawler", Budget: 500})
 	dir := files(t, "m.wasm", "\x00asm")
 	hayek(t, sock, "", "job", "submit", "--wasm", filepath.Join(dir, "m.wasm"), "--env", "OUTCOME=hang").want(t, 0)
 
@@ -86,9 +86,7 @@ func TestLedgerBalance(t *testing.T) {
 		t.Errorf("balance --json: %v %s", err, r.stdout)
 	}
 
-	f.mu.Lock()
-	f.adm.balanceOff = 7
-	f.mu.Unlock()
+	f.BreakBalance(7)
 	r = hayek(t, sock, "", "ledger", "balance")
 	r.want(t, ExitFailed, "does not add up", "off by 7", "Try: hayek ledger verify")
 	r.stdoutHas(t, "BROKEN")
@@ -103,9 +101,7 @@ func TestLedgerVerifyOnTheNode(t *testing.T) {
 	r.want(t, 0)
 	r.stdoutHas(t, "2 receipts", "with their signatures")
 
-	f.mu.Lock()
-	f.adm.verify = api.VerifyReport{OK: false, Entries: 6, BadSeq: 7, Error: "settlement: ledger corrupt at entry 7: link broken"}
-	f.mu.Unlock()
+	f.SetVerifyReport(api.VerifyReport{OK: false, Entries: 6, BadSeq: 7, Error: "settlement: ledger corrupt at entry 7: link broken"})
 	r = hayek(t, sock, "", "ledger", "verify")
 	r.want(t, ExitFailed, "corrupt at entry 7", "link broken", "Try: restore")
 	r = hayek(t, sock, "", "ledger", "verify", "--json")
@@ -118,19 +114,18 @@ func TestLedgerVerifyOnTheNode(t *testing.T) {
 
 func TestLedgerExport(t *testing.T) {
 	f, sock := startNode(t)
-	f.mu.Lock()
-	f.adm.export = "{\"seq\":1}\n{\"seq\":2}\n"
-	f.mu.Unlock()
+	f.SetExport(`{"seq":1}`, `{"seq":2}`)
+	const export = "{\"seq\":1}\n{\"seq\":2}\n"
 	r := hayek(t, sock, "", "ledger", "export")
 	r.want(t, 0)
-	if r.stdout != f.adm.export {
+	if r.stdout != export {
 		t.Errorf("export to stdout: %q", r.stdout)
 	}
 	out := filepath.Join(t.TempDir(), "ledger.jsonl")
 	r = hayek(t, sock, "", "ledger", "export", "--out", out)
 	r.want(t, 0, "hayek ledger verify --file "+out)
 	b, err := os.ReadFile(out)
-	if err != nil || string(b) != f.adm.export {
+	if err != nil || string(b) != export {
 		t.Errorf("--out: %q %v", b, err)
 	}
 	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
@@ -148,11 +143,9 @@ func TestLedgerSettle(t *testing.T) {
 	r := hayek(t, sock, "", "ledger", "settle", debtor, "50", "--reference", "invoice 7")
 	r.want(t, 0)
 	r.stdoutHas(t, "recorded: "+debtor+" paid 50 outside the ledger (entry 1)")
-	f.mu.Lock()
-	if len(f.adm.settled) != 1 || f.adm.settled[0] != (api.Settle{Peer: debtor, Amount: 50, Reference: "invoice 7"}) {
-		t.Errorf("the node got %+v", f.adm.settled)
+	if settled := f.Settled(); len(settled) != 1 || settled[0] != (api.Settle{Peer: debtor, Amount: 50, Reference: "invoice 7"}) {
+		t.Errorf("the node got %+v", settled)
 	}
-	f.mu.Unlock()
 	hayek(t, sock, "", "ledger", "settle", debtor, "100").want(t, ExitFailed, "exceeds the debt", "Try: hayek ledger balance")
 	hayek(t, sock, "", "ledger", "settle", debtor, "3x").want(t, ExitUsage, "AMOUNT")
 	hayek(t, sock, "", "ledger", "settle", debtor).want(t, ExitUsage, "a PEER ID and an AMOUNT")
@@ -167,13 +160,11 @@ func TestLedgerSettle(t *testing.T) {
 func TestRep(t *testing.T) {
 	f, sock := startNode(t)
 	hayek(t, sock, "", "rep").want(t, 0, "no evidence about any peer yet")
-	f.mu.Lock()
-	f.adm.rep = []api.RepRow{
-		{Peer: "12D3KooWProviderOneAAAAAAAAAAAAAAAAAAAAAAAA11111111", Capability: "runtime/wasm", Alpha: 9.5, Beta: 1.25,
+	f.SetReputation(
+		api.RepRow{Peer: "12D3KooWProviderOneAAAAAAAAAAAAAAAAAAAAAAAA11111111", Capability: "runtime/wasm", Alpha: 9.5, Beta: 1.25,
 			Mean: 0.884, LowerBound: 0.71, Evidence: 9.75, FirstHand: 8, ThirdParty: 1.75},
-		{Peer: "12D3KooWProviderTwoBBBBBBBBBBBBBBBBBBBBBBBB22222222", Capability: "runtime/wasm", Alpha: 1, Beta: 4, Mean: 0.2, LowerBound: 0.01, Evidence: 3, FirstHand: 3},
-	}
-	f.mu.Unlock()
+		api.RepRow{Peer: "12D3KooWProviderTwoBBBBBBBBBBBBBBBBBBBBBBBB22222222", Capability: "runtime/wasm", Alpha: 1, Beta: 4, Mean: 0.2, LowerBound: 0.01, Evidence: 3, FirstHand: 3},
+	)
 	r := hayek(t, sock, "", "rep")
 	r.want(t, 0)
 	r.stdoutHas(t, "α", "β", "MEAN", "LOWER BOUND", "FIRST-HAND / THIRD-PARTY", "…11111111", "9.50", "1.25", "0.884", "0.710", "(8.0 / 1.8)", "…22222222")

@@ -47,12 +47,9 @@ that cannot be trusted (every entry before it verified).`,
 					return err
 				}
 			} else {
-				cl, err := connect(g)
+				var err error
+				rep, err = ask(c, g, func(cl *api.Client, ctx context.Context) (api.VerifyReport, error) { return cl.VerifyLedger(ctx, deep) })
 				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				if rep, err = cl.VerifyLedger(c.Context(), deep); err != nil {
 					return clientError(err)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/node/api"
 )
 
 func init() { register(newOffersCmd) }
@@ -29,12 +31,7 @@ the smallest money unit; a job's price is
   hayek offers --json | jq '.[].pricing'`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			offers, err := cl.Offers(c.Context())
+			offers, err := ask(c, g, (*api.Client).Offers)
 			if err != nil {
 				return clientError(err)
 			}
@@ -45,9 +42,7 @@ the smallest money unit; a job's price is
 				_, err := fmt.Fprintln(g.Stderr, "no offers known yet: is this node connected to peers? (hayek peers)")
 				return err
 			}
-			t := newTable(g.Stdout)
-			fmt.Fprintln(t, "PROVIDER\tCAPABILITIES\tPRICING\tLIMITS\tEXPIRES")
-			for _, o := range offers {
+			return writeTable(g.Stdout, "PROVIDER\tCAPABILITIES\tPRICING\tLIMITS\tEXPIRES", offers, func(t io.Writer, o api.OfferInfo) {
 				who := shortPeer(o.Provider)
 				if o.Self {
 					who += " (self)"
@@ -59,8 +54,7 @@ the smallest money unit; a job's price is
 					expires = "expired"
 				}
 				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", who, strings.Join(o.Capabilities, ","), flat(o.Pricing), flat(o.Limits), expires)
-			}
-			return t.Flush()
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the offers as a JSON array, with full peer IDs")

@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/node/api"
 )
 
 func init() { register(newPeersCmd) }
@@ -17,29 +20,21 @@ func newPeersCmd(g *globals) *cobra.Command {
 		Example: "  hayek peers\n  hayek peers --json | jq -r '.[].peer_id'",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			peers, err := cl.Peers(c.Context())
+			peers, err := ask(c, g, (*api.Client).Peers)
 			if err != nil {
 				return clientError(err)
 			}
 			if asJSON {
 				return writeJSON(g.Stdout, peers)
 			}
-			t := newTable(g.Stdout)
-			fmt.Fprintln(t, "PEER\tCONNECTED\tLATENCY\tPROVIDER\tADDRESSES")
-			for _, p := range peers {
+			return writeTable(g.Stdout, "PEER\tCONNECTED\tLATENCY\tPROVIDER\tADDRESSES", peers, func(t io.Writer, p api.PeerInfo) {
 				latency := "-"
 				if p.LatencyMs > 0 {
 					latency = fmt.Sprintf("%.1fms", p.LatencyMs)
 				}
 				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", shortPeer(p.PeerID), yesNo(p.Connected), latency, yesNo(p.Provider),
 					orDash(strings.Join(p.Addrs, " ")))
-			}
-			return t.Flush()
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the peers as a JSON array, with full peer IDs")

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/node/api"
 )
 
 func init() { register(newRepCmd) }
@@ -31,12 +35,7 @@ capped). Evidence decays toward the prior with age. Operator only.`,
 			if len(args) == 1 {
 				peer = args[0]
 			}
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			rows, err := cl.Reputation(c.Context(), peer)
+			rows, err := ask(c, g, func(cl *api.Client, ctx context.Context) ([]api.RepRow, error) { return cl.Reputation(ctx, peer) })
 			if err != nil {
 				return clientError(err)
 			}
@@ -51,17 +50,14 @@ capped). Evidence decays toward the prior with age. Operator only.`,
 				_, err := fmt.Fprintf(g.Stderr, "no evidence about %s yet: reputation grows with paid jobs and verified results\n", what)
 				return err
 			}
-			t := newTable(g.Stdout)
-			fmt.Fprintln(t, "PEER\tCAPABILITY\tα\tβ\tMEAN\tLOWER BOUND\tEVIDENCE\t(FIRST-HAND / THIRD-PARTY)")
-			for _, r := range rows {
+			return writeTable(g.Stdout, "PEER\tCAPABILITY\tα\tβ\tMEAN\tLOWER BOUND\tEVIDENCE\t(FIRST-HAND / THIRD-PARTY)", rows, func(t io.Writer, r api.RepRow) {
 				who := r.Peer
 				if peer == "" {
 					who = shortPeer(r.Peer)
 				}
 				fmt.Fprintf(t, "%s\t%s\t%.2f\t%.2f\t%.3f\t%.3f\t%.1f\t(%.1f / %.1f)\n", who, r.Capability, r.Alpha, r.Beta,
 					r.Mean, r.LowerBound, r.Evidence, r.FirstHand, r.ThirdParty)
-			}
-			return t.Flush()
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the rows as a JSON array, with full peer IDs")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/node/api"
 )
 
 func init() { register(newStatusCmd) }
@@ -22,12 +24,7 @@ sells, its jobs by state and its ledger's head. A node configured to misbehave
 		Example: "  hayek status\n  hayek status --json | jq .peer_id",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(g)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			st, err := cl.Status(c.Context())
+			st, err := ask(c, g, (*api.Client).Status)
 			if err != nil {
 				return clientError(err)
 			}

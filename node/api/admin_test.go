@@ -8,15 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 func TestAgentRoutes(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	_, sock := apitest.Serve(t, apitest.New(apitest.CannedAdmin()))
 	ctx := t.Context()
 	cl := api.NewClient(sock)
 	defer cl.Close()
@@ -87,8 +88,8 @@ func TestAgentRoutes(t *testing.T) {
 }
 
 func TestApproveAndReject(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	ctx := t.Context()
 	cl := api.NewClient(sock)
 	defer cl.Close()
@@ -97,7 +98,7 @@ func TestApproveAndReject(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.awaitApproval(j.ID)
+		f.AwaitApproval(j.ID)
 		return j.ID
 	}
 
@@ -131,8 +132,8 @@ func TestApproveAndReject(t *testing.T) {
 }
 
 func TestLedgerAndRepRoutes(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New(apitest.CannedAdmin())
+	_, sock := apitest.Serve(t, f)
 	ctx := t.Context()
 	cl := api.NewClient(sock)
 	defer cl.Close()
@@ -141,23 +142,17 @@ func TestLedgerAndRepRoutes(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Seq != 42 || string(es[0].Body) != `{"agent":"alice","amount":5}` {
 		t.Fatalf("Ledger: %+v %v", es, err)
 	}
-	f.mu.Lock()
-	if got := f.adm.filter; got != (api.LedgerFilter{Kind: "fund", Job: "j1", Peer: "12D3KooWP", After: 41, Limit: 5}) {
+	if got := f.LastLedgerFilter(); got != (api.LedgerFilter{Kind: "fund", Job: "j1", Peer: "12D3KooWP", After: 41, Limit: 5}) {
 		t.Errorf("the backend got filter %+v", got)
 	}
-	f.mu.Unlock()
 	cl.Ledger(ctx, api.LedgerFilter{Limit: 5000})
-	f.mu.Lock()
-	if f.adm.filter.Limit != api.MaxLedgerLimit {
-		t.Errorf("limit 5000 reached the backend as %d, want %d", f.adm.filter.Limit, api.MaxLedgerLimit)
+	if got := f.LastLedgerFilter().Limit; got != api.MaxLedgerLimit {
+		t.Errorf("limit 5000 reached the backend as %d, want %d", got, api.MaxLedgerLimit)
 	}
-	f.mu.Unlock()
 	cl.Ledger(ctx, api.LedgerFilter{})
-	f.mu.Lock()
-	if f.adm.filter.Limit != api.DefaultLedgerLimit {
-		t.Errorf("no limit reached the backend as %d, want %d", f.adm.filter.Limit, api.DefaultLedgerLimit)
+	if got := f.LastLedgerFilter().Limit; got != api.DefaultLedgerLimit {
+		t.Errorf("no limit reached the backend as %d, want %d", got, api.DefaultLedgerLimit)
 	}
-	f.mu.Unlock()
 	if a := do(t, sock, "GET", "/v1/ledger?kind=checkpoint", nil).want(t, 200); strings.TrimSpace(string(a.body)) != "[]" {
 		t.Errorf("an empty ledger page: %s, want []", a.body)
 	}
@@ -178,9 +173,7 @@ func TestLedgerAndRepRoutes(t *testing.T) {
 
 	for _, deep := range []bool{false, true} {
 		rep, err := cl.VerifyLedger(ctx, deep)
-		f.mu.Lock()
-		got := f.adm.deep
-		f.mu.Unlock()
+		got := f.LastVerifyDeep()
 		if err != nil || !rep.OK || rep.Deep != deep || got != deep {
 			t.Errorf("VerifyLedger(deep=%v): %+v %v (backend got %v)", deep, rep, err, got)
 		}
@@ -189,10 +182,8 @@ func TestLedgerAndRepRoutes(t *testing.T) {
 	do(t, sock, "GET", "/v1/ledger/verify", nil).apiError(t, 405, api.CodeMethod)
 
 	e, err := cl.Settle(ctx, api.Settle{Peer: "12D3KooWDebtor", Amount: 30, Reference: "iban 42"})
-	f.mu.Lock()
-	settled := f.adm.settled
-	f.mu.Unlock()
-	if err != nil || e.Kind != "settle" || settled != (api.Settle{Peer: "12D3KooWDebtor", Amount: 30, Reference: "iban 42"}) {
+	settled := f.Settled()
+	if err != nil || e.Kind != "settle" || !slices.Equal(settled, []api.Settle{{Peer: "12D3KooWDebtor", Amount: 30, Reference: "iban 42"}}) {
 		t.Errorf("Settle: %+v %v (backend got %+v)", e, err, settled)
 	}
 	do(t, sock, "POST", "/v1/ledger/settle", strings.NewReader(`{"peer":"p","amount":1}`)).want(t, 201)
@@ -209,11 +200,12 @@ func TestLedgerAndRepRoutes(t *testing.T) {
 }
 
 func TestLedgerExportIsStreamed(t *testing.T) {
-	f := newFake()
+	f := apitest.New()
 	big := `{"seq":1,"pad":"` + strings.Repeat("x", 64<<10) + `"}`
-	f.adm.export = []string{big, `{"seq":2}`, `{"seq":3}`}
-	f.adm.exportGate = make(chan struct{})
-	_, sock := serve(t, f)
+	f.SetExport(big, `{"seq":2}`, `{"seq":3}`)
+	gate := make(chan struct{})
+	f.GateExport(gate)
+	_, sock := apitest.Serve(t, f)
 
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://hayek/v1/ledger/export", nil)
 	resp, err := raw(sock).Do(req)
@@ -231,7 +223,7 @@ func TestLedgerExportIsStreamed(t *testing.T) {
 	if err != nil || line != big+"\n" {
 		t.Fatalf("first line: %d bytes, %v", len(line), err)
 	}
-	close(f.adm.exportGate)
+	close(gate)
 	rest, err := io.ReadAll(br)
 	if err != nil || string(rest) != "{\"seq\":2}\n{\"seq\":3}\n" {
 		t.Errorf("rest: %q %v", rest, err)
@@ -247,31 +239,26 @@ func TestLedgerExportIsStreamed(t *testing.T) {
 }
 
 func TestLedgerExportFailures(t *testing.T) {
-	f := newFake()
-	f.adm.export = []string{`{"seq":1}`, `{"seq":2}`}
-	_, sock := serve(t, f)
+	f := apitest.New()
+	f.SetExport(`{"seq":1}`, `{"seq":2}`)
+	_, sock := apitest.Serve(t, f)
 	cl := api.NewClient(sock)
 	defer cl.Close()
 
 	var buf bytes.Buffer
-	f.mu.Lock()
-	f.adm.export = nil
-	f.mu.Unlock()
+	f.SetExport()
 	if err := cl.ExportLedger(t.Context(), &buf); err != nil || buf.Len() != 0 {
 		t.Errorf("an empty ledger: %q %v, want an empty export", buf.String(), err)
 	}
 
 	// Failing before the first line: a JSON error.
-	f.mu.Lock()
-	f.adm.export, f.adm.exportFail, f.adm.exportFailAt = []string{`{"seq":1}`, `{"seq":2}`}, true, 0
-	f.mu.Unlock()
+	f.SetExport(`{"seq":1}`, `{"seq":2}`)
+	f.FailExportAfter(0)
 	do(t, sock, "GET", "/v1/ledger/export", nil).apiError(t, 500, api.CodeInternal)
 
 	// Failing midway: the stream is cut, and the client says so rather
 	// than returning a shorter export that looks whole.
-	f.mu.Lock()
-	f.adm.exportFailAt = 1
-	f.mu.Unlock()
+	f.FailExportAfter(1)
 	buf.Reset()
 	err := cl.ExportLedger(t.Context(), &buf)
 	if err == nil || !strings.Contains(err.Error(), "cut short") {
@@ -280,9 +267,9 @@ func TestLedgerExportFailures(t *testing.T) {
 }
 
 func TestSubmitNeverHandsAnAgentAnothersJob(t *testing.T) {
-	f := newFake()
-	alice, bob := f.addAgent("alice"), f.addAgent("bob")
-	_, sock := serve(t, f)
+	f := apitest.New()
+	alice, bob := f.AddAgent(api.AgentCreate{Name: "alice", Budget: 100}), f.AddAgent(api.AgentCreate{Name: "bob", Budget: 100})
+	_, sock := apitest.Serve(t, f)
 	body := `{"module":{"cid":"m"},"max_price":5,"idempotency_key":"k"}`
 	do(t, sock, "POST", "/v1/jobs", strings.NewReader(body), bearer(alice)...).want(t, 201)
 	// The fake shares idempotency keys across agents; the server must not
@@ -294,16 +281,14 @@ func TestSubmitNeverHandsAnAgentAnothersJob(t *testing.T) {
 }
 
 func TestJobSettlementListsAreNeverNull(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	j, _, err := f.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
 	st := &api.Settlement{Held: 5}
-	f.jobs[j.ID].job.Settlement = st
-	f.mu.Unlock()
+	f.UpdateJob(j.ID, func(j *api.Job) { j.Settlement = st })
 	a := do(t, sock, "GET", "/v1/jobs/"+j.ID, nil).want(t, 200)
 	if !bytes.Contains(a.body, []byte(`"receipts":[]`)) {
 		t.Errorf("settlement without receipts: %s", a.body)
@@ -315,9 +300,9 @@ func TestJobSettlementListsAreNeverNull(t *testing.T) {
 
 func TestAgentSocketWarnsWhenOthersCannotReachIt(t *testing.T) {
 	var logs syncBuffer
-	dir := shortDir(t) // 0700: nobody else can enter it
+	dir := apitest.SocketDir(t) // 0700: nobody else can enter it
 	// Serve logs the warning before the sockets are ready.
-	serveAt(t, newFake(), dir+"/hayek.sock", api.WithAgentSocket("", ""), api.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	apitest.ServeAt(t, apitest.New(), dir+"/hayek.sock", api.WithAgentSocket("", ""), api.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if !strings.Contains(logs.String(), "cannot reach the agent socket") {
 		t.Errorf("no warning about the 0700 directory in the log:\n%s", logs.String())
 	}

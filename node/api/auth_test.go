@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
@@ -21,9 +22,9 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 func agentSock(sock string) string { return filepath.Join(filepath.Dir(sock), api.DefaultAgentSocket) }
 
 func TestTokensOnTheOperatorSocket(t *testing.T) {
-	f := newFake()
-	alice := f.addAgent("alice")
-	_, sock := serve(t, f)
+	f := apitest.New()
+	alice := f.AddAgent(api.AgentCreate{Name: "alice", Budget: 100})
+	_, sock := apitest.Serve(t, f)
 
 	// No token: the operator, and the backend is told so.
 	a := do(t, sock, "GET", "/v1/agents/me", nil)
@@ -31,7 +32,7 @@ func TestTokensOnTheOperatorSocket(t *testing.T) {
 	if a.status != 200 || json.Unmarshal(a.body, &me) != nil || me.Name != api.OperatorAgent {
 		t.Fatalf("me without a token: %d %s", a.status, a.body)
 	}
-	if c := f.lastCaller(); !c.Operator || c.Agent != api.OperatorAgent {
+	if c := f.LastCaller(); !c.Operator || c.Agent != api.OperatorAgent {
 		t.Errorf("backend saw %+v, want the operator", c)
 	}
 
@@ -40,7 +41,7 @@ func TestTokensOnTheOperatorSocket(t *testing.T) {
 	if a.status != 200 || json.Unmarshal(a.body, &me) != nil || me.Name != "alice" {
 		t.Fatalf("me with alice's token: %d %s", a.status, a.body)
 	}
-	if c := f.lastCaller(); c.Operator || c.Agent != "alice" {
+	if c := f.LastCaller(); c.Operator || c.Agent != "alice" {
 		t.Errorf("backend saw %+v, want alice", c)
 	}
 
@@ -74,9 +75,9 @@ func (a answer) want(t *testing.T, status int) answer {
 }
 
 func TestAgentSocket(t *testing.T) {
-	f := newFake()
-	alice := f.addAgent("alice")
-	_, sock := serve(t, f, api.WithAgentSocket("", ""))
+	f := apitest.New()
+	alice := f.AddAgent(api.AgentCreate{Name: "alice", Budget: 100})
+	_, sock := apitest.Serve(t, f, api.WithAgentSocket("", ""))
 	as := agentSock(sock)
 
 	fi, err := os.Lstat(as)
@@ -121,8 +122,8 @@ func TestAgentSocket(t *testing.T) {
 }
 
 func TestAgentSocketRemovedOnClose(t *testing.T) {
-	f := newFake()
-	srv, sock := serve(t, f, api.WithAgentSocket("", ""))
+	f := apitest.New()
+	srv, sock := apitest.Serve(t, f, api.WithAgentSocket("", ""))
 	srv.Close()
 	if _, err := os.Lstat(agentSock(sock)); !os.IsNotExist(err) {
 		t.Errorf("agent socket still there after Close: %v", err)
@@ -137,9 +138,9 @@ func TestAgentSocketGroup(t *testing.T) {
 	}
 	for _, group := range []string{g.Name, strconv.Itoa(gid)} {
 		t.Run(group, func(t *testing.T) {
-			dir := shortDir(t)
+			dir := apitest.SocketDir(t)
 			as := filepath.Join(dir, "a.sock")
-			_, sock := serveAt(t, newFake(), filepath.Join(dir, "hayek.sock"), api.WithAgentSocket(as, group))
+			_, sock := apitest.ServeAt(t, apitest.New(), filepath.Join(dir, "hayek.sock"), api.WithAgentSocket(as, group))
 			_ = sock
 			fi, err := os.Lstat(as)
 			if err != nil {
@@ -153,12 +154,12 @@ func TestAgentSocketGroup(t *testing.T) {
 }
 
 func TestAgentSocketRefusals(t *testing.T) {
-	sock := filepath.Join(shortDir(t), "hayek.sock")
-	err := api.NewServer(newFake(), api.WithAgentSocket("", "no-such-group-hayek")).Serve(t.Context(), sock)
+	sock := filepath.Join(apitest.SocketDir(t), "hayek.sock")
+	err := api.NewServer(apitest.New(), api.WithAgentSocket("", "no-such-group-hayek")).Serve(t.Context(), sock)
 	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "groupadd") {
 		t.Errorf("a group that does not exist: %v", err)
 	}
-	err = api.NewServer(backendOnly{newFake()}, api.WithAgentSocket("", "")).Serve(t.Context(), sock)
+	err = api.NewServer(backendOnly{apitest.New()}, api.WithAgentSocket("", "")).Serve(t.Context(), sock)
 	if err == nil || !strings.Contains(err.Error(), "Admin") {
 		t.Errorf("agent socket without Admin: %v", err)
 	}
@@ -168,7 +169,7 @@ func TestAgentSocketRefusals(t *testing.T) {
 }
 
 func TestBackendWithoutAdmin(t *testing.T) {
-	_, sock := serve(t, backendOnly{newFake()})
+	_, sock := apitest.Serve(t, backendOnly{apitest.New()})
 	// No token: the operator, as before agents existed.
 	do(t, sock, "GET", "/v1/status", nil).want(t, 200)
 	// A token is refused, not ignored: its sender expects an agent's limits.
@@ -179,9 +180,9 @@ func TestBackendWithoutAdmin(t *testing.T) {
 }
 
 func TestAgentsSeeOnlyTheirOwnJobs(t *testing.T) {
-	f := newFake()
-	alice, bob := f.addAgent("alice"), f.addAgent("bob")
-	_, sock := serve(t, f)
+	f := apitest.New(apitest.UnfilteredJobs())
+	alice, bob := f.AddAgent(api.AgentCreate{Name: "alice", Budget: 100}), f.AddAgent(api.AgentCreate{Name: "bob", Budget: 100})
+	_, sock := apitest.Serve(t, f)
 	ctx := t.Context()
 	ca := api.NewClient(sock, api.WithToken(alice))
 	cb := api.NewClient(sock, api.WithToken(bob))
@@ -255,10 +256,10 @@ func TestAgentsSeeOnlyTheirOwnJobs(t *testing.T) {
 }
 
 func TestAgentsAreForbiddenTheOperatorsRoutes(t *testing.T) {
-	f := newFake()
-	alice := f.addAgent("alice")
-	f.addAgent("bob")
-	_, sock := serve(t, f)
+	f := apitest.New()
+	alice := f.AddAgent(api.AgentCreate{Name: "alice", Budget: 100})
+	f.AddAgent(api.AgentCreate{Name: "bob", Budget: 100})
+	_, sock := apitest.Serve(t, f)
 	for _, rt := range []struct{ method, path, body string }{
 		{"POST", "/v1/agents", `{"name":"x","budget":1}`},
 		{"GET", "/v1/agents", ""},
@@ -281,11 +282,9 @@ func TestAgentsAreForbiddenTheOperatorsRoutes(t *testing.T) {
 			t.Errorf("%s %s: 403 message %q does not say whose business it is", rt.method, rt.path, e.Message)
 		}
 	}
-	f.mu.Lock()
-	for _, c := range f.adm.callers {
+	for _, c := range f.Callers() {
 		t.Errorf("a forbidden request reached the backend as %+v", c)
 	}
-	f.mu.Unlock()
 
 	// What agents may use.
 	for _, p := range []string{"/v1/agents/me", "/v1/agents/alice", "/v1/offers", "/v1/peers", "/v1/status", "/v1/jobs"} {
@@ -294,33 +293,6 @@ func TestAgentsAreForbiddenTheOperatorsRoutes(t *testing.T) {
 	do(t, sock, "POST", "/v1/blobs", strings.NewReader("x"), bearer(alice)...).want(t, http.StatusOK)
 }
 
-// shortDir is a fresh directory with a path short enough for sockets.
-func shortDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// serveAt is serve with a chosen operator socket path.
-func serveAt(t *testing.T, b api.Backend, sock string, opts ...api.Option) (*api.Server, string) {
-	t.Helper()
-	srv := api.NewServer(b, opts...)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(t.Context(), sock) }()
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		t.Fatalf("Serve: %v", err)
-	}
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-errc; err != nil {
-			t.Errorf("Serve returned %v after Close", err)
-		}
-	})
-	return srv, sock
-}
+// backendOnly hides the fake's Admin methods: a node without agents,
+// ledger or reputation.
+type backendOnly struct{ api.Backend }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 func TestClientUnreachable(t *testing.T) {
@@ -38,15 +39,15 @@ func TestClientUnreachable(t *testing.T) {
 }
 
 func TestClientContextEnds(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	defer c.Close()
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() { _, err := c.Wait(ctx, job.ID); errc <- err }()
-	within(t, 5*time.Second, f.waiting, "Wait to block")
+	within(t, 5*time.Second, f.Waiting(), "Wait to block")
 	cancel()
 	if err := within(t, 5*time.Second, errc, "Wait to return"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel: %v", err)
@@ -65,23 +66,23 @@ func collect(ctx context.Context, c *api.Client, id string) (<-chan api.Event, <
 }
 
 func TestEventsReplayLiveAndEnd(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	defer c.Close()
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
-	f.emit(job.ID, api.Event{Type: "auction", State: api.StateAuction, Attempt: 1, Invitees: 2})
+	f.Emit(job.ID, api.Event{Type: "auction", State: api.StateAuction, Attempt: 1, Invitees: 2})
 	evs, errc := collect(t.Context(), c, job.ID)
 	for _, want := range []string{"state", "auction"} {
 		if ev := within(t, 5*time.Second, evs, "a replayed event"); ev.Type != want {
 			t.Fatalf("replayed %+v, want %s", ev, want)
 		}
 	}
-	f.emit(job.ID, api.Event{Type: "bid", State: api.StateAuction, Provider: "p1", Price: 3})
+	f.Emit(job.ID, api.Event{Type: "bid", State: api.StateAuction, Provider: "p1", Price: 3})
 	if ev := within(t, 5*time.Second, evs, "a live event"); ev.Type != "bid" || ev.Seq != 3 || ev.Price != 3 {
 		t.Fatalf("live %+v", ev)
 	}
-	f.finish(job.ID, api.Result{Status: "ok", Provider: "p1", Price: 3})
+	f.Finish(job.ID, api.Result{Status: "ok", Provider: "p1", Price: 3})
 	if ev := within(t, 5*time.Second, evs, "the result event"); ev.State != api.StateCompleted {
 		t.Fatalf("last %+v", ev)
 	}
@@ -110,13 +111,13 @@ func TestEventsReplayLiveAndEnd(t *testing.T) {
 }
 
 func TestEventsWireFormat(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f, api.WithKeepAlive(10*time.Millisecond))
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f, api.WithKeepAlive(10*time.Millisecond))
 	c := api.NewClient(sock)
 	defer c.Close()
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
-	f.emit(job.ID, api.Event{Type: "auction", State: api.StateAuction, Invitees: 3})
-	f.emit(job.ID, api.Event{Type: "decline", State: api.StateAuction, Provider: "p2", Reason: "busy"})
+	f.Emit(job.ID, api.Event{Type: "auction", State: api.StateAuction, Invitees: 3})
+	f.Emit(job.ID, api.Event{Type: "decline", State: api.StateAuction, Provider: "p2", Reason: "busy"})
 
 	// Resume after event 2: only event 3, then keep-alives while quiet.
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://hayek/v1/jobs/"+job.ID+"/events", nil)
@@ -201,21 +202,21 @@ func (p *proxy) cut() {
 }
 
 func TestEventsResumeAfterDroppedConnection(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	p, psock := newProxy(t, sock)
 	c := api.NewClient(psock)
 	defer c.Close()
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
-	f.emit(job.ID, api.Event{Type: "auction", State: api.StateAuction})
+	f.Emit(job.ID, api.Event{Type: "auction", State: api.StateAuction})
 	evs, errc := collect(t.Context(), c, job.ID)
 	within(t, 5*time.Second, evs, "event 1")
 	within(t, 5*time.Second, evs, "event 2")
 
 	p.cut() // mid-stream
-	f.emit(job.ID, api.Event{Type: "bid", State: api.StateAuction, Provider: "p1", Price: 2})
-	f.emit(job.ID, api.Event{Type: "award", State: api.StateAwarded, Provider: "p1", Price: 2})
-	f.finish(job.ID, api.Result{Status: "ok", Provider: "p1", Price: 2})
+	f.Emit(job.ID, api.Event{Type: "bid", State: api.StateAuction, Provider: "p1", Price: 2})
+	f.Emit(job.ID, api.Event{Type: "award", State: api.StateAwarded, Provider: "p1", Price: 2})
+	f.Finish(job.ID, api.Result{Status: "ok", Provider: "p1", Price: 2})
 
 	var seqs []int64
 	for ev := range evs {
@@ -230,8 +231,8 @@ func TestEventsResumeAfterDroppedConnection(t *testing.T) {
 }
 
 func TestConcurrentSubmits(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	defer c.Close()
 	const callers, each = 64, 10
@@ -262,10 +263,15 @@ func TestConcurrentSubmits(t *testing.T) {
 // BenchmarkSubmit measures a submission through the socket, the path the
 // benchmark's hundreds of jobs per second take.
 func BenchmarkSubmit(b *testing.B) {
-	_, sock := serve(b, newFake())
+	req := api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5, Args: []string{"a", "b"}}
+	f := apitest.New()
+	// The fake holds each job's max price against the operator's budget.
+	if _, err := f.FundAgent(b.Context(), api.OperatorAgent, api.Fund{Amount: int64(b.N) * req.MaxPrice}); err != nil {
+		b.Fatal(err)
+	}
+	_, sock := apitest.Serve(b, f)
 	c := api.NewClient(sock)
 	defer c.Close()
-	req := api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5, Args: []string{"a", "b"}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 // raw is a plain HTTP client of a socket, to check the wire format itself.
@@ -84,7 +85,7 @@ func TestSocketIsPrivateAndRemovedOnClose(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "hayek.sock")
-	srv := api.NewServer(newFake())
+	srv := api.NewServer(apitest.New())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(t.Context(), sock) }()
 	within(t, 5*time.Second, srv.Ready(), "the server to be ready")
@@ -119,7 +120,7 @@ func TestServeStopsWhenContextEnds(t *testing.T) {
 	dir, _ := os.MkdirTemp("", "hk")
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(t.Context())
-	srv := api.NewServer(newFake())
+	srv := api.NewServer(apitest.New())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ctx, filepath.Join(dir, "s")) }()
 	within(t, 5*time.Second, srv.Ready(), "the server to be ready")
@@ -130,8 +131,8 @@ func TestServeStopsWhenContextEnds(t *testing.T) {
 }
 
 func TestServeRefusesASocketInUse(t *testing.T) {
-	_, sock := serve(t, newFake())
-	err := api.NewServer(newFake()).Serve(t.Context(), sock)
+	_, sock := apitest.Serve(t, apitest.New())
+	err := api.NewServer(apitest.New()).Serve(t.Context(), sock)
 	if err == nil || !strings.Contains(err.Error(), "another hayek node is serving") {
 		t.Fatalf("second Serve on %s: %v", sock, err)
 	}
@@ -149,7 +150,7 @@ func TestServeRefusesASocketInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	err = api.NewServer(newFake()).Serve(t.Context(), other)
+	err = api.NewServer(apitest.New()).Serve(t.Context(), other)
 	if err == nil || !strings.Contains(err.Error(), "already listening") {
 		t.Fatalf("Serve on a socket another process listens on: %v", err)
 	}
@@ -165,7 +166,7 @@ func TestServeReplacesStaleSocket(t *testing.T) {
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	ln.Close() // as after a crash: the file stays, nobody listens
-	srv := api.NewServer(newFake())
+	srv := api.NewServer(apitest.New())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(t.Context(), sock) }()
 	select {
@@ -179,7 +180,7 @@ func TestServeReplacesStaleSocket(t *testing.T) {
 	// A file that is not a socket is not removed.
 	plain := filepath.Join(dir, "plain")
 	os.WriteFile(plain, []byte("keep me"), 0o600)
-	if err := api.NewServer(newFake()).Serve(t.Context(), plain); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if err := api.NewServer(apitest.New()).Serve(t.Context(), plain); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Fatalf("Serve over a regular file: %v", err)
 	}
 	if b, _ := os.ReadFile(plain); string(b) != "keep me" {
@@ -188,14 +189,14 @@ func TestServeReplacesStaleSocket(t *testing.T) {
 }
 
 func TestServeRejectsInvalidOptions(t *testing.T) {
-	err := api.NewServer(newFake(), api.WithBlobLimit(-1)).Serve(t.Context(), "/nonexistent/s")
+	err := api.NewServer(apitest.New(), api.WithBlobLimit(-1)).Serve(t.Context(), "/nonexistent/s")
 	if err == nil || !strings.Contains(err.Error(), "blob limit") {
 		t.Fatalf("got %v", err)
 	}
 }
 
 func TestUnknownRouteAndWrongMethod(t *testing.T) {
-	_, sock := serve(t, newFake())
+	_, sock := apitest.Serve(t, apitest.New())
 	do(t, sock, "GET", "/v1/nope", nil).apiError(t, 404, api.CodeNotFound)
 	do(t, sock, "GET", "/", nil).apiError(t, 404, api.CodeNotFound)
 	a := do(t, sock, "DELETE", "/v1/jobs/j1", nil)
@@ -211,7 +212,7 @@ func TestUnknownRouteAndWrongMethod(t *testing.T) {
 }
 
 func TestSubmitRejectsBadJSON(t *testing.T) {
-	_, sock := serve(t, newFake(), api.WithSpecLimit(1024))
+	_, sock := apitest.Serve(t, apitest.New(), api.WithSpecLimit(1024))
 	cases := []struct {
 		name, body string
 		status     int
@@ -251,7 +252,7 @@ func TestSubmitRejectsBadJSON(t *testing.T) {
 }
 
 func TestSubmitCreatedThenIdempotent(t *testing.T) {
-	_, sock := serve(t, newFake())
+	_, sock := apitest.Serve(t, apitest.New())
 	spec := `{"module":{"cid":"m"},"max_price":10,"idempotency_key":"k1"}`
 	a := do(t, sock, "POST", "/v1/jobs", strings.NewReader(spec))
 	if a.status != 201 {
@@ -283,7 +284,7 @@ func TestSubmitCreatedThenIdempotent(t *testing.T) {
 }
 
 func TestBlobs(t *testing.T) {
-	_, sock := serve(t, newFake(), api.WithBlobLimit(1<<20))
+	_, sock := apitest.Serve(t, apitest.New(), api.WithBlobLimit(1<<20))
 	c := api.NewClient(sock)
 	defer c.Close()
 	ctx := t.Context()
@@ -323,7 +324,7 @@ func TestBlobs(t *testing.T) {
 }
 
 func TestBlobTooLarge(t *testing.T) {
-	_, sock := serve(t, newFake(), api.WithBlobLimit(1024))
+	_, sock := apitest.Serve(t, apitest.New(), api.WithBlobLimit(1024))
 	c := api.NewClient(sock)
 	defer c.Close()
 	big := make([]byte, 200<<10)
@@ -348,8 +349,8 @@ func TestBlobTooLarge(t *testing.T) {
 }
 
 func TestLongPoll(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock, api.WithLongPoll(time.Minute))
 	defer c.Close()
 	job, err := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
@@ -372,8 +373,8 @@ func TestLongPoll(t *testing.T) {
 		j, err := c.Wait(t.Context(), job.ID)
 		done <- res{j, err}
 	}()
-	within(t, 5*time.Second, f.waiting, "Wait to block in the backend")
-	f.finish(job.ID, api.Result{Status: "ok", Provider: "p"})
+	within(t, 5*time.Second, f.Waiting(), "Wait to block in the backend")
+	f.Finish(job.ID, api.Result{Status: "ok", Provider: "p"})
 	r := within(t, 5*time.Second, done, "Wait to return")
 	if r.err != nil || r.job.State != api.StateCompleted {
 		t.Fatalf("Wait: %+v %v", r.job, r.err)
@@ -391,14 +392,14 @@ func TestLongPoll(t *testing.T) {
 }
 
 func TestCloseEndsLongPolls(t *testing.T) {
-	f := newFake()
-	srv, sock := serve(t, f)
+	f := apitest.New()
+	srv, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	defer c.Close()
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
 	got := make(chan answer, 1)
 	go func() { got <- do(t, sock, "GET", "/v1/jobs/"+job.ID+"?wait=10m", nil) }()
-	within(t, 5*time.Second, f.waiting, "the long poll to block")
+	within(t, 5*time.Second, f.Waiting(), "the long poll to block")
 	closed := make(chan error, 1)
 	go func() { closed <- srv.Close() }()
 	a := within(t, 5*time.Second, got, "the long poll to end")
@@ -409,8 +410,8 @@ func TestCloseEndsLongPolls(t *testing.T) {
 }
 
 func TestResultAndCancel(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	defer c.Close()
 	ctx := t.Context()
@@ -439,23 +440,23 @@ func TestResultAndCancel(t *testing.T) {
 }
 
 func TestPanicsAndInternalErrorsAreContained(t *testing.T) {
-	f := newFake()
+	f := apitest.New()
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	_, sock := serve(t, f, api.WithLogger(log))
-	f.status = func() (api.Status, error) { panic("boom") }
+	_, sock := apitest.Serve(t, f, api.WithLogger(log))
+	f.SetStatus(func() (api.Status, error) { panic("boom") })
 	e := do(t, sock, "GET", "/v1/status", nil).apiError(t, 500, api.CodeInternal)
 	if strings.Contains(e.Message, "boom") {
 		t.Errorf("panic value leaked to the client: %q", e.Message)
 	}
-	f.status = func() (api.Status, error) { return api.Status{}, errors.New("disk on fire at /secret/path") }
+	f.SetStatus(func() (api.Status, error) { return api.Status{}, errors.New("disk on fire at /secret/path") })
 	e = do(t, sock, "GET", "/v1/status", nil).apiError(t, 500, api.CodeInternal)
 	if strings.Contains(e.Message, "secret") {
 		t.Errorf("internal detail leaked to the client: %q", e.Message)
 	}
-	f.status = func() (api.Status, error) { return api.Status{}, api.Errorf(api.CodeUnavailable, "shutting down") }
+	f.SetStatus(func() (api.Status, error) { return api.Status{}, api.Errorf(api.CodeUnavailable, "shutting down") })
 	do(t, sock, "GET", "/v1/status", nil).apiError(t, 503, api.CodeUnavailable)
-	f.status = nil
+	f.SetStatus(nil)
 	if _, err := api.NewClient(sock).Status(t.Context()); err != nil {
 		t.Fatalf("the node is not fine after a panic: %v", err)
 	}
@@ -483,6 +484,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// within fails the test if ch does not deliver within d.
+func within[T any](t *testing.T, d time.Duration, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+		panic("unreachable")
+	}
+}
+
 // eventually waits up to d for cond, checking it every few milliseconds.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -496,8 +509,8 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestNoGoroutinesLeftByAbandonedRequests(t *testing.T) {
-	f := newFake()
-	_, sock := serve(t, f)
+	f := apitest.New()
+	_, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})
 	c.Close()
@@ -510,7 +523,7 @@ func TestNoGoroutinesLeftByAbandonedRequests(t *testing.T) {
 		done := make(chan struct{}, 2)
 		go func() { c.Wait(ctx, job.ID); done <- struct{}{} }()
 		go func() { c.Events(ctx, job.ID, func(api.Event) error { return nil }); done <- struct{}{} }()
-		within(t, 5*time.Second, f.waiting, "the long poll to block")
+		within(t, 5*time.Second, f.Waiting(), "the long poll to block")
 		cancel()
 		within(t, 5*time.Second, done, "the long poll to return")
 		within(t, 5*time.Second, done, "the event stream to return")
@@ -522,15 +535,13 @@ func TestNoGoroutinesLeftByAbandonedRequests(t *testing.T) {
 	// The backend drops a subscription when its context ends, which may
 	// come a moment after the handler has returned.
 	eventually(t, 10*time.Second, "every event subscription to be dropped", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return len(f.jobs[job.ID].subs) == 0
+		return f.Subscribers(job.ID) == 0
 	})
 }
 
 func TestCloseEndsEventStreams(t *testing.T) {
-	f := newFake()
-	srv, sock := serve(t, f)
+	f := apitest.New()
+	srv, sock := apitest.Serve(t, f)
 	c := api.NewClient(sock)
 	defer c.Close()
 	job, _ := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5})

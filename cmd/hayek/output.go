@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// This file holds what the client commands share: asking the node and
+// giving its errors exit codes, and printing its answers, as JSON for
+// --json or as text for a human.
+
+// connect returns the client of the local node; the caller closes it. A
+// command that makes one call asks instead.
+func connect(g *globals) (*api.Client, error) {
+	cl, err := g.client()
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return cl, nil
+}
+
+// ask connects to the node, makes one call and closes the connection. It
+// returns the call's error as the client gave it, for the command to give
+// it an exit code (clientError, or a hint of the command's own first).
+// call is a method expression, (*api.Client).Status, or a closure.
+func ask[T any](c *cobra.Command, g *globals, call func(*api.Client, context.Context) (T, error)) (T, error) {
+	cl, err := connect(g)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer cl.Close()
+	return call(cl, c.Context())
+}
+
+// clientError gives an error from the client its exit code: 3 when the
+// node cannot be reached, 1 otherwise, with a hint for unknown jobs. An
+// error that has an exit code already keeps it.
+func clientError(err error) error {
+	var e *api.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, new(*exitError)):
+		return err // connect's errors have theirs
+	case errors.Is(err, api.ErrUnreachable):
+		return withCode(ExitNotRun, err)
+	case errors.As(err, &e) && e.Code == api.CodeNotFound:
+		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek job list", err))
+	case errors.As(err, &e):
+		return withCode(ExitFailed, accessHint(err, e))
+	}
+	return withCode(ExitFailed, err)
+}
+
+// writeJSON writes v as indented JSON, the API's own objects.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeTable writes a table for a human: the tab-separated header, then a
+// line for each row as row writes it, columns aligned.
+func writeTable[T any](w io.Writer, header string, rows []T, row func(t io.Writer, r T)) error {
+	t := newTable(w)
+	fmt.Fprintln(t, header)
+	for _, r := range rows {
+		row(t, r)
+	}
+	return t.Flush()
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// shortPeer abbreviates a peer ID for tables: the start of every Ed25519
+// peer ID is the same, the end tells them apart.
+func shortPeer(id string) string {
+	if len(id) <= 12 {
+		return id
+	}
+	return "…" + id[len(id)-8:]
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
