@@ -29,7 +29,7 @@ func newLedgerCmd(g *globals) *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "ledger [--kind K] [--job ID] [--peer P] [--after SEQ] [--limit N]",
-		Short: "List the node's ledger entries; balance, verify, export, settle",
+		Short: "List the node's ledger entries; balance, verify, export, settle, audit",
 		Long: `The node's ledger is append-only and hash-chained: every fund, hold, release,
 receipt, settlement, attestation, reputation outcome and governance decision is
 an entry, and the node signs a checkpoint of the chain's head after each group
@@ -43,7 +43,8 @@ set to the last sequence number shown. Operator only.`,
   hayek ledger --after 100 --limit 100 --json
   hayek ledger balance
   hayek ledger verify --deep
-  hayek ledger export --out ledger.jsonl && hayek ledger verify --file ledger.jsonl`,
+  hayek ledger export --out ledger.jsonl && hayek ledger verify --file ledger.jsonl
+  hayek ledger audit mine.jsonl theirs.jsonl`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if f.Kind != "" && !slices.Contains(api.LedgerKinds, f.Kind) {
@@ -82,7 +83,7 @@ set to the last sequence number shown. Operator only.`,
 	fl.Uint64Var(&f.After, "after", 0, "only entries after this sequence number")
 	fl.IntVar(&f.Limit, "limit", api.DefaultLedgerLimit, "at most this many entries")
 	fl.BoolVar(&asJSON, "json", false, "print the entries as a JSON array, bodies whole")
-	c.AddCommand(newLedgerBalanceCmd(g), newLedgerVerifyCmd(g), newLedgerExportCmd(g), newLedgerSettleCmd(g))
+	c.AddCommand(newLedgerBalanceCmd(g), newLedgerVerifyCmd(g), newLedgerExportCmd(g), newLedgerSettleCmd(g), newLedgerAuditCmd(g))
 	return c
 }
 
