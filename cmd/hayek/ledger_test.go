@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/settlement"
@@ -191,20 +190,7 @@ func (s libp2pSigner) Sign(msg []byte) ([]byte, error) { return s.key.Sign(msg) 
 // a fresh libp2p identity, and returns its export.
 func realExport(t *testing.T) []byte {
 	t.Helper()
-	key, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := settlement.Open(t.Context(), t.TempDir(), settlement.Options{
-		Signer: libp2pSigner{id: id.String(), key: key}, Verifier: newPeerVerifier()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, _ := ledgerOf(t)
 	ctx := t.Context()
 	if _, err := l.Append(ctx, settlement.KindGovernance, settlement.Governance{Action: settlement.ActionAgentCreate, Agent: "crawler"}); err != nil {
 		t.Fatal(err)
