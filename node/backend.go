@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -195,12 +196,55 @@ func (n *Node) checkModule(b market.Blob) error {
 	return nil
 }
 
+// snapshot is a deep copy of the job's view: callers encode it (JSON, CBOR)
+// without the job's lock while its goroutine keeps changing the original.
 func (j *reqJob) snapshot() api.Job {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	v := j.view
-	v.Attempts = append([]api.Attempt(nil), v.Attempts...)
+	return cloneJob(j.view)
+}
+
+// cloneJob copies every pointer and slice of a job view, so no part of the
+// copy is shared with the original. A field added to api.Job that holds a
+// pointer or a slice must be copied here (TestCloneJobSharesNothing checks).
+func cloneJob(v api.Job) api.Job {
+	v.ExitCode = clonePtr(v.ExitCode)
+	v.Usage = clonePtr(v.Usage)
+	v.FinishedAt = clonePtr(v.FinishedAt)
+	v.Error = clonePtr(v.Error)
+	v.Outputs = slices.Clone(v.Outputs)
+	if v.Attempts != nil {
+		atts := make([]api.Attempt, len(v.Attempts))
+		for i, a := range v.Attempts {
+			a.Invitees = slices.Clone(a.Invitees)
+			a.Silent = slices.Clone(a.Silent)
+			a.Winners = slices.Clone(a.Winners)
+			a.Bids = slices.Clone(a.Bids)
+			a.Declines = slices.Clone(a.Declines)
+			atts[i] = a
+		}
+		v.Attempts = atts
+	}
+	if v.Verification != nil {
+		vf := *v.Verification
+		vf.Replicas = slices.Clone(vf.Replicas)
+		vf.Losers = slices.Clone(vf.Losers)
+		v.Verification = &vf
+	}
+	if v.Settlement != nil {
+		st := *v.Settlement
+		st.Receipts = slices.Clone(st.Receipts)
+		v.Settlement = &st
+	}
 	return v
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // jobOrErr finds a job the caller may see: agents see only their own, and

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -299,7 +300,7 @@ func (r *requester) decide(ctx context.Context, id string, approve bool, reason 
 	j.mu.Lock()
 	j.view.Settlement = &api.Settlement{Held: j.held, Released: released, Receipts: []string{}}
 	j.mu.Unlock()
-	r.finish(j, &market.Outcome{State: market.StateFailed, Code: "rejected", Message: withReason("rejected by the operator", reason)})
+	r.finish(j, &market.Outcome{State: market.StateFailed, Code: "rejected", Message: withReason("rejected by the operator", reason)}, nil)
 	return j.snapshot(), nil
 }
 
@@ -371,7 +372,9 @@ func (r *requester) deliver(id, what string, f func(m *market.Job, now time.Time
 	}
 }
 
-// run drives one job until it is terminal.
+// run drives one job until it is terminal. A job's terminal state, its
+// result, its settlement and its last events become visible together, in
+// finish: no reader ever sees "completed" without a result to fetch.
 func (r *requester) run(j *reqJob) {
 	defer r.wg.Done()
 	n := r.n
@@ -379,19 +382,23 @@ func (r *requester) run(j *reqJob) {
 	defer timer.Stop()
 	for {
 		rd := j.machine.Ready()
-		r.carryOut(j, rd)
-		r.syncView(j)
-		if rd.Done != nil {
-			r.decideSample(j, rd.Done)
-			r.settle(j, rd.Done)
-			r.finish(j, rd.Done)
+		if o := rd.Done; o != nil {
+			final := rd.Events
+			rd.Events = nil
+			r.carryOut(j, rd)
+			r.syncView(j)
+			r.decideSample(j, o)
+			r.settle(j, o)
+			r.finish(j, o, final)
 			if j.parent != nil {
-				r.sampleDone(j, rd.Done)
+				r.sampleDone(j, o)
 			} else if j.sampling != nil {
 				r.spawnSample(j)
 			}
 			return
 		}
+		r.carryOut(j, rd)
+		r.syncView(j)
 		var tick <-chan time.Time
 		if nt := j.machine.NextTimer(); !nt.IsZero() {
 			timer.Reset(max(nt.Sub(n.now()), 0))
@@ -453,23 +460,28 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 	}
 	if len(rd.Events) > 0 {
 		j.mu.Lock()
-		for _, e := range rd.Events {
-			ae := api.Event{Seq: int64(len(j.events) + 1), Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
-				Attempt: e.Attempt, Provider: e.Provider, Price: e.Price, Reason: e.Reason, Message: e.Message,
-				Invitees: e.Invitees, StartWithinMs: e.StartWithinMs, Status: string(e.Status), ExitCode: e.ExitCode}
-			j.events = append(j.events, ae)
-			for ch := range j.subs {
-				select {
-				case ch <- ae:
-				default:
-					// A subscriber that cannot keep up is cut off; it
-					// resumes from its last event ID.
-					delete(j.subs, ch)
-					close(ch)
-				}
+		j.publishLocked(rd.Events)
+		j.mu.Unlock()
+	}
+}
+
+// publishLocked appends the machine's events to the job's history and
+// hands them to subscribers. A subscriber that cannot keep up is cut off;
+// it resumes from its last event ID. j.mu must be held.
+func (j *reqJob) publishLocked(evs []market.Event) {
+	for _, e := range evs {
+		ae := api.Event{Seq: int64(len(j.events) + 1), Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
+			Attempt: e.Attempt, Provider: e.Provider, Price: e.Price, Reason: e.Reason, Message: e.Message,
+			Invitees: e.Invitees, StartWithinMs: e.StartWithinMs, Status: string(e.Status), ExitCode: e.ExitCode}
+		j.events = append(j.events, ae)
+		for ch := range j.subs {
+			select {
+			case ch <- ae:
+			default:
+				delete(j.subs, ch)
+				close(ch)
 			}
 		}
-		j.mu.Unlock()
 	}
 }
 
@@ -773,7 +785,9 @@ func (r *requester) syncView(j *reqJob) {
 		view[i] = av
 	}
 	j.mu.Lock()
-	j.view.State = apiState(m.State())
+	if st := apiState(m.State()); !st.Terminal() {
+		j.view.State = st // a terminal state waits for finish and the result
+	}
 	j.view.Attempts = view
 	j.view.Provider, j.view.Price = provider, price
 	j.view.UpdatedAt = now
@@ -781,51 +795,62 @@ func (r *requester) syncView(j *reqJob) {
 }
 
 // finish records a job's outcome, wakes waiters and ends subscriptions.
-func (r *requester) finish(j *reqJob, o *market.Outcome) {
+// The finished view goes to the job store before it is visible in memory,
+// so a reader listing jobs finds it in one place or the other.
+func (r *requester) finish(j *reqJob, o *market.Outcome, final []market.Event) {
 	now := r.n.now()
 	j.mu.Lock()
-	j.view.State = apiState(o.State)
-	j.view.FinishedAt = &now
-	j.view.UpdatedAt = now
-	j.winners, j.allowed = nil, nil
+	v := cloneJob(j.view)
+	j.mu.Unlock()
+	v.State = apiState(o.State)
+	v.FinishedAt = &now
+	v.UpdatedAt = now
+	var result *api.Result
 	switch o.State {
 	case market.StateCompleted:
 		res := o.Result
 		ec := res.ExitCode
-		j.view.ExitCode = &ec
-		j.view.Status = string(res.Status)
-		j.view.Provider, j.view.Price = o.Provider, o.Price
-		j.view.Usage = &api.Usage{WallMs: float64(res.Usage.WallUs) / 1000, MemoryBytes: res.Usage.MemoryBytes}
+		v.ExitCode = &ec
+		v.Status = string(res.Status)
+		v.Provider, v.Price = o.Provider, o.Price
+		v.Usage = &api.Usage{WallMs: float64(res.Usage.WallUs) / 1000, MemoryBytes: res.Usage.MemoryBytes}
 		outs := make([]api.Output, len(res.Outputs))
 		for i, out := range res.Outputs {
 			outs[i] = api.Output{Name: out.Name, CID: out.CID, Size: out.Size}
 		}
-		j.view.Outputs = outs
+		v.Outputs = outs
 		if res.Status != market.StatusOK {
-			j.view.Error = &api.JobError{Code: string(res.Status), Message: res.Error}
+			v.Error = &api.JobError{Code: string(res.Status), Message: res.Error}
 		}
-		j.result = &api.Result{
+		result = &api.Result{
 			Job: j.id, Provider: o.Provider, Price: o.Price, Status: string(res.Status), ExitCode: res.ExitCode,
-			Error: res.Error, Stdout: r.stream(res.Stdout), Stderr: r.stream(res.Stderr), Outputs: outs,
+			Error: res.Error, Stdout: r.stream(res.Stdout), Stderr: r.stream(res.Stderr), Outputs: slices.Clone(outs),
 			OutputsTruncated: res.OutputsTruncated,
 			Usage:            api.Usage{WallMs: float64(res.Usage.WallUs) / 1000, MemoryBytes: res.Usage.MemoryBytes},
 			StartedAfterMs:   res.StartedAfterMs, StartHeld: res.StartHeld,
 			ResultCID: canon.DocCID(o.ResultEnv).String(),
 		}
 	default:
-		j.view.Error = &api.JobError{Code: o.Code, Message: o.Message}
+		v.Error = &api.JobError{Code: o.Code, Message: o.Message}
+	}
+
+	j.mu.Lock()
+	j.view, j.result = v, result
+	j.winners, j.allowed = nil, nil
+	j.publishLocked(final)
+	sj := &storedJob{Job: cloneJob(j.view), Result: j.result, Events: slices.Clone(j.events), Digest: j.digest}
+	if j.parent == nil {
+		// Stored under the lock: readers see it terminal only once the
+		// store (which lists finished jobs) has it too.
+		if err := r.store.put(sj); err != nil {
+			r.n.log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
+		}
 	}
 	for ch := range j.subs {
 		close(ch)
 	}
 	j.subs = nil
-	sj := &storedJob{Job: j.view, Result: j.result, Events: j.events, Digest: j.digest}
 	j.mu.Unlock()
-	if j.parent == nil {
-		if err := r.store.put(sj); err != nil {
-			r.n.log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
-		}
-	}
 	// The machine, with every signed message of the auction, is no longer
 	// needed: what the API shows is in the view and the store.
 	j.machine = nil
@@ -833,7 +858,7 @@ func (r *requester) finish(j *reqJob, o *market.Outcome) {
 
 	r.mu.Lock()
 	if j.parent == nil {
-		r.finished[j.view.State]++
+		r.finished[v.State]++
 	}
 	if j.idemKey != "" {
 		delete(r.idem, j.agent+"/"+j.idemKey) // the store answers for it now

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hayek-market/hayek/market"
@@ -149,13 +150,15 @@ func (r *requester) finishSample(parent *reqJob, state, detail string, losers ..
 	}
 	released := r.n.releaseAll(r.n.ctx, parent.id, "sampling "+state)
 	parent.mu.Lock()
+	defer parent.mu.Unlock()
 	parent.view.Verification = &api.Verification{Mode: market.VerifySample, State: state, Replicas: reps, Losers: losers, Detail: detail}
-	if st := parent.view.Settlement; st != nil {
+	if old := parent.view.Settlement; old != nil {
+		st := *old // copied, never changed in place: snapshots may share nothing
 		st.Released += released
 		st.Pending = false
+		parent.view.Settlement = &st
 	}
-	sj := &storedJob{Job: parent.view, Result: parent.result, Events: parent.events, Digest: parent.digest}
-	parent.mu.Unlock()
+	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest}
 	if err := r.store.put(sj); err != nil {
 		r.n.log.Error("cannot store job", "job", parent.id, "err", err)
 	}
