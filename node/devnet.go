@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hayek-market/hayek/exec/wasm"
+	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -29,6 +31,10 @@ type DevnetOptions struct {
 	// per-packet syscalls cost about a tenth of the devnet's throughput,
 	// which measures the market, not the transport.
 	QUIC bool
+	// CompileCache is the compiled-module cache the nodes share (default
+	// Dir/wasm-cache). Tests point it at a cache they warmed up front, so
+	// that no job's deadline pays for compiling a sample module.
+	CompileCache string
 }
 
 // Devnet is N complete nodes in one process: real TCP and QUIC on
@@ -107,7 +113,11 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		if seed != 0 {
 			seed += uint64(i)
 		}
-		n, err := New(ctx, Options{Home: home, Config: cfg, Logger: log, Seed: seed})
+		cc := o.CompileCache
+		if cc == "" {
+			cc = filepath.Join(o.Dir, "wasm-cache")
+		}
+		n, err := New(ctx, Options{Home: home, Config: cfg, Logger: log, Seed: seed, CompileCache: cc})
 		if err != nil {
 			return nil, fmt.Errorf("node: devnet node %d: %w", i, err)
 		}
@@ -206,4 +216,25 @@ func (d *Devnet) Close(ctx context.Context) error {
 		os.Remove(s)
 	}
 	return errors.Join(errs...)
+}
+
+// WarmCompileCache compiles modules into the compiled-module cache in dir,
+// for devnets started later with DevnetOptions.CompileCache = dir: their
+// providers then load machine code instead of compiling it inside a job's
+// deadline. Compiling a 3 MB Go-built module takes seconds, and minutes
+// under the race detector on a loaded machine.
+func WarmCompileCache(ctx context.Context, dir string, modules ...[]byte) error {
+	wc := wasm.DefaultConfig()
+	wc.CacheDir = dir
+	e, err := wasm.New(ctx, wc)
+	if err != nil {
+		return fmt.Errorf("node: warm compile cache: %w", err)
+	}
+	defer e.Close(ctx)
+	for _, m := range modules {
+		if err := e.Precompile(ctx, canon.BlobCID(m).String(), m); err != nil {
+			return fmt.Errorf("node: warm compile cache: %w", err)
+		}
+	}
+	return nil
 }

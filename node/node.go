@@ -71,6 +71,10 @@ type Options struct {
 	Logger   *slog.Logger   // discards if nil
 	Now      func() time.Time
 	Seed     uint64 // seeds tie-breaks and job IDs; random if 0
+	// CompileCache is where the wasm executor keeps compiled machine code
+	// (default <Home>/cache/wasm). Nodes of one devnet share one, so a
+	// module is compiled once per devnet rather than once per node.
+	CompileCache string
 }
 
 // Node is one hayek peer: a libp2p host with the DHT and gossipsub, a
@@ -195,7 +199,10 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		n.exec = o.Executor
 	} else if cfg.Provider.Sell {
 		wc := wasm.DefaultConfig()
-		wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
+		wc.CacheDir = o.CompileCache
+		if wc.CacheDir == "" {
+			wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
+		}
 		wc.MaxCachedModules = cfg.Provider.ModuleCache
 		if n.exec, err = wasm.New(ctx, wc); err != nil {
 			return nil, fmt.Errorf("node: wasm executor: %w", err)

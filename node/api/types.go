@@ -134,6 +134,7 @@ type Job struct {
 	Verification   *Verification `json:"verification,omitempty"` // how the result was checked
 	Settlement     *Settlement   `json:"settlement,omitempty"`   // what it was held, paid, released
 	CreatedAt      time.Time     `json:"created_at"`
+	Deadline       time.Time     `json:"deadline"` // the job fails if it has not completed by then (approval included)
 	UpdatedAt      time.Time     `json:"updated_at"`
 	FinishedAt     *time.Time    `json:"finished_at,omitempty"`
 }
