@@ -249,7 +249,7 @@ func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agen
 	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
 		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
 		Deadline: j.machine.Deadline(),
-		Agent: agent, Verify: spec.Verify, Settlement: &api.Settlement{Held: hold, Receipts: []string{}}}
+		Agent:    agent, Verify: spec.Verify, Settlement: &api.Settlement{Held: hold, Receipts: []string{}}}
 	return j
 }
 
