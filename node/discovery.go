@@ -102,7 +102,7 @@ func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([
 	switch {
 	case fresh:
 	case have:
-		go d.lookup(d.n.ctx, primary)
+		d.n.spawn(func() { d.lookup(d.n.ctx, primary) })
 	default:
 		if _, err := d.lookup(ctx, primary); err != nil {
 			return nil, err

@@ -156,12 +156,13 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	n.rep.attest(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
 	// Tell the debtor; it records the same signed settlement. Best effort:
 	// our ledger is the creditor's word either way.
-	go func() {
+	n.spawn(func() {
 		sctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 		defer cancel()
 		if reply, err := n.sendReceiptMsg(sctx, s.Peer, receiptMsg{Kind: "settle", Settle: &ss}); err != nil || reply.Error != "" {
 			n.log.Warn("debtor did not record the settlement", "peer", shortID(s.Peer), "err", err, "reply", reply.Error)
 		}
-	}()
+	})
+
 	return entryView(e), nil
 }

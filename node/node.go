@@ -113,6 +113,7 @@ type Node struct {
 	ctx     context.Context // lives until Close; background work derives from it
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	spawnMu sync.Mutex // orders spawn's wg.Add before teardown's wg.Wait
 	closing atomic.Bool
 	closed  chan struct{}
 }
@@ -383,10 +384,32 @@ func (n *Node) Close(ctx context.Context) error {
 	return n.teardown()
 }
 
+// spawn runs f in a goroutine that teardown waits for, so nothing the node
+// started outlives the stores it writes to. Once teardown has begun it
+// runs nothing and reports false. f should return when n.ctx ends.
+func (n *Node) spawn(f func()) bool {
+	n.spawnMu.Lock()
+	defer n.spawnMu.Unlock()
+	if n.ctx.Err() != nil {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+	return true
+}
+
 // teardown releases everything New acquired, in reverse order.
 func (n *Node) teardown() error {
+	n.spawnMu.Lock()
 	n.cancel()
+	n.spawnMu.Unlock()
 	n.wg.Wait()
+	if n.provider != nil {
+		n.provider.runWG.Wait() // runs end with n.ctx
+	}
 	if n.requester != nil {
 		n.requester.wg.Wait() // job goroutines write to the job store as they end
 	}

@@ -119,10 +119,12 @@ func (p *providerService) onCall(from peer.ID, dc *decodedCall) {
 		n.drops.add("call/overloaded")
 		return
 	}
-	go func() {
+	if !n.spawn(func() {
 		defer func() { <-p.workers }()
 		p.answer(dc)
-	}()
+	}) {
+		<-p.workers
+	}
 }
 
 // answer bids on or declines a call, straight to its requester.
@@ -571,7 +573,7 @@ func (p *providerService) expire(now time.Time) {
 	for k, d := range p.delivered {
 		if now.Sub(d.at) > 10*time.Minute {
 			delete(p.delivered, k)
-			go p.disputed(k, d)
+			p.n.spawn(func() { p.disputed(k, d) })
 		}
 	}
 	keep := p.finished[:0]

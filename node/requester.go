@@ -82,7 +82,7 @@ func (r *requester) watchConnections() {
 			if nw.Connectedness(p) == network.Connected {
 				return
 			}
-			go func() {
+			n.spawn(func() {
 				t := time.NewTimer(lostGrace)
 				defer t.Stop()
 				select {
@@ -94,7 +94,7 @@ func (r *requester) watchConnections() {
 					return
 				}
 				r.faultWinner(p.String(), fmt.Sprintf("lost connection for more than %v", lostGrace))
-			}()
+			})
 		},
 	})
 }
@@ -422,7 +422,7 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 	n := r.n
 	if rd.Discover {
 		caps := j.spec.AllCapabilities()
-		go func() {
+		n.spawn(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 15*time.Second)
 			defer cancel()
 			cands, err := n.disc.Candidates(ctx, caps)
@@ -430,7 +430,7 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 				n.log.Warn("discovery failed", "job", j.id, "err", err)
 			}
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
-		}()
+		})
 	}
 	for _, env := range rd.Calls {
 		if err := n.gossip.publish(n.ctx, env, j.spec.Runtime); err != nil {
@@ -451,13 +451,13 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 			j.allowed[in.CID] = true
 		}
 		j.mu.Unlock()
-		go r.sendAward(j, o)
+		n.spawn(func() { r.sendAward(j, o) })
 	}
 	for _, o := range rd.Cancels {
 		j.mu.Lock()
 		delete(j.winners, o.To)
 		j.mu.Unlock()
-		go r.sendCancel(o)
+		n.spawn(func() { r.sendCancel(o) })
 	}
 	if len(rd.Events) > 0 {
 		j.mu.Lock()
