@@ -96,7 +96,7 @@ func (s *JobSpec) Validate() error {
 	}
 	for i, k := range s.Capabilities {
 		if err := k.Validate(); err != nil {
-			c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+			c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%w", err)
 		}
 	}
 	checkBlob(c, "module", s.Module, MaxModuleBytes, true)
@@ -110,7 +110,7 @@ func (s *JobSpec) Validate() error {
 	for i, in := range s.Inputs {
 		f := fmt.Sprintf("inputs[%d]", i)
 		if err := checkFileName(in.Name); err != nil {
-			c.add(f+".name", in.Name, ErrInvalid, "%v", err)
+			c.add(f+".name", in.Name, ErrInvalid, "%w", err)
 		} else if seen[in.Name] {
 			c.add(f+".name", in.Name, ErrInvalid, "duplicate input name")
 		}
@@ -182,7 +182,7 @@ func checkBlob(c *checker, field string, b Blob, max int64, required bool) {
 		return
 	}
 	if _, err := canon.ParseBlobCID(b.CID); err != nil {
-		c.add(field+".cid", b.CID, ErrInvalid, "%v", err)
+		c.add(field+".cid", b.CID, ErrInvalid, "%w", err)
 	}
 }
 

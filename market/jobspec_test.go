@@ -271,6 +271,49 @@ func TestJobSpecErrorMessages(t *testing.T) {
 	}
 }
 
+// Sentinels carry the package prefix; inside a field error only their
+// words show, and both the kind and the cause are reachable.
+func TestFieldErrorShape(t *testing.T) {
+	for _, e := range []error{ErrRequired, ErrInvalid, ErrRange, ErrTooLarge} {
+		if !strings.HasPrefix(e.Error(), "market: ") {
+			t.Errorf("sentinel %q lacks the package prefix", e)
+		}
+	}
+	s := goodJobSpec()
+	s.Module.CID = "Qmnotacid"
+	err := s.Validate()
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "module.cid" || !errors.Is(fe, ErrInvalid) {
+		t.Fatalf("%v: want a module.cid field error of kind ErrInvalid", err)
+	}
+	if !strings.HasPrefix(fe.Error(), "module.cid: is invalid: canon: ") {
+		t.Fatalf("message %q", fe)
+	}
+	// The cause (canon's CID error) is reachable, not only printed.
+	var causes int
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if strings.HasPrefix(e.Error(), "canon: ") {
+			causes++
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(fe)
+	if causes == 0 {
+		t.Fatalf("%v: the cause is not in the error tree", fe)
+	}
+}
+
 func TestJobSpecDefaults(t *testing.T) {
 	var s JobSpec
 	s.Defaults()

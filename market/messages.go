@@ -66,7 +66,7 @@ func (c CallForBids) Validate() error {
 	}
 	for i, cp := range n.Capabilities {
 		if err := cp.Validate(); err != nil {
-			k.add(fmt.Sprintf("needs.capabilities[%d]", i), cp, ErrInvalid, "%v", err)
+			k.add(fmt.Sprintf("needs.capabilities[%d]", i), cp, ErrInvalid, "%w", err)
 		}
 	}
 	if n.MemoryBytes < MinMemoryBytes || n.MemoryBytes > MaxMemoryBytes {

@@ -132,7 +132,7 @@ func (o Offer) Validate(now time.Time) error {
 		seen := map[Capability]bool{}
 		for i, k := range o.Capabilities {
 			if err := k.Validate(); err != nil {
-				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%w", err)
 			} else if seen[k] {
 				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "listed twice")
 			}
