@@ -61,14 +61,21 @@ func (s State) Terminal() bool {
 	return s == StateCompleted || s == StateFailed || s == StateCancelled
 }
 
+// FailCode is a stable, machine-readable reason why a job did not
+// complete: Outcome.Code, and the Reason of the job's final state event.
+// Callers branch on it, never on Outcome.Message, which is for people.
+type FailCode string
+
 // Failure codes of jobs that could not be run.
 const (
-	FailNoProviders = "no_providers"    // discovery found nobody selling what the job needs
-	FailNoBids      = "no_bids"         // every auction closed without an eligible bid
-	FailFaults      = "provider_faults" // winners failed to deliver, attempts exhausted
-	FailDeadline    = "deadline"        // the job's deadline passed
-	FailCancelled   = "cancelled"
-	FailVerify      = "verification_failed" // replicas never agreed
+	FailNoProviders FailCode = "no_providers"        // discovery found nobody selling what the job needs
+	FailNoBids      FailCode = "no_bids"             // every auction closed without an eligible bid
+	FailFaults      FailCode = "provider_faults"     // winners failed to deliver, attempts exhausted
+	FailDeadline    FailCode = "deadline"            // the job's deadline passed
+	FailCancelled   FailCode = "cancelled"           // Job.Cancel
+	FailVerify      FailCode = "verification_failed" // replicas never agreed
+	// FailInternal: the job could not sign a message (a broken signer).
+	FailInternal FailCode = "internal"
 )
 
 // Candidate is a provider found by discovery, with its verified offer.
@@ -111,9 +118,9 @@ type ReplicaResult struct {
 // Outcome is a job's end.
 type Outcome struct {
 	State     State
-	Code      string // failure code, "" when completed
-	Message   string
-	Provider  string // who produced the accepted result
+	Code      FailCode // why it did not complete; "" when completed
+	Message   string   // the same for people; never branch on it
+	Provider  string   // who produced the accepted result
 	Price     int64
 	Result    *Result
 	ResultEnv []byte // the provider's signed result, as received
@@ -310,16 +317,9 @@ func (j *Job) Ready() Ready {
 // CallCID is the CID of the current call for bids' envelope.
 func (j *Job) CallCID() string { return j.callCID }
 
-// AwardCID is the CID of the award held by provider, or of the only
-// award when provider is "".
-func (j *Job) AwardCID(provider ...string) string {
-	if len(provider) > 0 {
-		if r, ok := j.live[provider[0]]; ok {
-			return r.awardCID
-		}
-		return ""
-	}
-	for _, r := range j.live {
+// AwardCID is the CID of the award provider holds now, "" if none.
+func (j *Job) AwardCID(provider string) string {
+	if r, ok := j.live[provider]; ok {
 		return r.awardCID
 	}
 	return ""
@@ -500,7 +500,7 @@ func (j *Job) open(now time.Time, invitees []string) {
 	}
 	env, err := canon.Seal(j.signer, KindCall, call)
 	if err != nil {
-		j.fail(now, "internal", fmt.Sprintf("cannot sign the call for bids: %v", err))
+		j.fail(now, FailInternal, fmt.Sprintf("cannot sign the call for bids: %v", err))
 		return
 	}
 	j.attempts = append(j.attempts, &AttemptRecord{Number: attempt, Opened: now, Invitees: invitees})
@@ -740,7 +740,7 @@ func (j *Job) close(now time.Time) {
 		}
 		env, err := canon.Seal(j.signer, KindAward, award)
 		if err != nil {
-			j.fail(now, "internal", fmt.Sprintf("cannot sign the award: %v", err))
+			j.fail(now, FailInternal, fmt.Sprintf("cannot sign the award: %v", err))
 			return
 		}
 		r := &replica{bid: *w, attempt: cur, price: price, award: env, awardCID: env.CID(),
@@ -1093,11 +1093,11 @@ func (j *Job) Cancel(now time.Time, reason string) {
 	j.finish(now, &Outcome{State: StateCancelled, Code: FailCancelled, Message: reason, Faults: j.faults})
 }
 
-func (j *Job) fail(now time.Time, code, msg string) {
+func (j *Job) fail(now time.Time, code FailCode, msg string) {
 	j.cancelAwards(now)
 	j.state = StateFailed
 	j.auctionOpen = false
-	j.event(now, Event{Type: "state", Reason: code, Message: msg})
+	j.event(now, Event{Type: "state", Reason: string(code), Message: msg})
 	// A job that failed verification pays no replica and holds none
 	// against its provider: which of them was right is unknown.
 	j.finish(now, &Outcome{State: StateFailed, Code: code, Message: msg, Faults: j.faults})

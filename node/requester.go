@@ -813,7 +813,7 @@ func (r *requester) finish(j *reqJob, o *market.Outcome) {
 			ResultCID: canon.DocCID(o.ResultEnv).String(),
 		}
 	default:
-		j.view.Error = &api.JobError{Code: o.Code, Message: o.Message}
+		j.view.Error = &api.JobError{Code: string(o.Code), Message: o.Message}
 	}
 	for ch := range j.subs {
 		close(ch)
