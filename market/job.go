@@ -1,9 +1,7 @@
 package market
 
 import (
-	"cmp"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -615,254 +613,57 @@ func (j *Job) checkDeadline(now time.Time) bool {
 	return true
 }
 
-// close ranks the bids and awards the job to as many winners as it needs,
-// or moves on.
+// close ends the bidding: it ranks the bids (rank), then awards the job
+// to as many winners as it needs (award), or decides what to do without
+// them.
 func (j *Job) close(now time.Time) {
 	cur := j.current()
 	cur.Closed = now
 	j.auctionOpen = false
-	vot := j.spec.ValueOfTime
-	// At most one newcomer is ranked per auction and per replica group
-	// (counting those already in it), so fresh identities cannot flood an
-	// auction or a group, nor shill its price. The rule is waived when no
-	// bidder is established (a young network: nobody to prefer) and when it
-	// would leave the job without enough runs — a group of newcomers must
-	// then agree for the odds rule to accept it.
-	newcomer := false
-	for _, r := range j.live {
-		newcomer = newcomer || r.bid.Standing.Newcomer
-	}
-	for _, r := range j.results {
-		newcomer = newcomer || r.Standing.Newcomer
-	}
-	bids := slices.Clone(cur.Bids)
-	slices.SortStableFunc(bids, func(a, b BidRecord) int {
-		return compareBids(j.id, a, b, vot)
-	})
-	var eligible, ranked, waived []*BidRecord
-	for i := range bids {
-		b := &bids[i]
-		if !b.Standing.Eligible {
-			cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: %s", short(b.Bid.Provider), b.Standing.Reason))
-			continue
-		}
-		eligible = append(eligible, b)
-		if b.Standing.Newcomer {
-			if newcomer {
-				waived = append(waived, b)
-				continue
-			}
-			newcomer = true
-		}
-		ranked = append(ranked, b)
-	}
-	established := false
-	for _, b := range eligible {
-		established = established || !b.Standing.Newcomer
-	}
-	if len(waived) > 0 && !established {
-		ranked, waived = eligible, nil // a young network: nobody to prefer
-	}
-	if len(waived) > 0 {
-		fresh := 0
-		for _, b := range ranked {
-			if !j.inGroup(b.Bid.Provider) {
-				fresh++
-			}
-		}
-		if fresh < j.need {
-			ranked = eligible // not enough runs otherwise: the rule is waived
-		} else {
-			for _, b := range waived {
-				cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: a newcomer already ranked", short(b.Bid.Provider)))
-			}
-		}
-	}
+	ranked := j.rank(cur)
 	silent := cur.Silent()
 	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("closed: %d bids, %d declines, %d silent",
 		len(cur.Bids), len(cur.Declines), len(silent))})
 	winners, ref := j.pickWinners(ranked)
 	if len(winners) == 0 {
-		if len(j.live) > 0 || len(j.results) > 0 {
-			// A replica auction found nobody: judge what there is.
-			j.need, j.exhausted = 0, true
-			j.maybeJudge(now)
-			return
-		}
-		// A call can be lost (a peer that joined the topic a moment ago),
-		// so silence earns one more auction with fresh discovery; peers
-		// that answered no are not asked again.
-		if len(silent) > 0 && !j.silentRetried && len(j.attempts) < j.cfg.MaxAttempts {
-			j.silentRetried = true
-			for _, d := range cur.Declines {
-				j.excluded[d.Provider] = "declined: " + string(d.Reason)
-			}
-			for _, b := range cur.Bids {
-				j.excluded[b.Bid.Provider] = "ineligible"
-			}
-			j.restart(now)
-			return
-		}
-		j.fail(now, FailNoBids, j.noBidsMessage())
+		j.noWinners(now, cur, silent)
 		return
 	}
-	ranking := Ranking{ValueOfTime: vot, MaxPrice: j.spec.MaxPrice, Bids: len(ranked), Replicas: len(winners)}
-	// Every winner is paid against the reference: the best bid outside the
-	// pool the winners came from (the second-ranked bid when there is one
-	// winner, the (2K+1)-th for K replicas drawn among the 2K best). Up to
-	// that score a winner would still have been in the pool: the
-	// generalised second price.
-	if ref != nil {
-		ranking.RunnerUpScore = Score(ref.Bid.Price, ref.Bid.StartWithinMs, vot)
-		cur.RunnerUp = ref.Bid.Provider
-	}
-	cur.Prices = map[string]int64{}
-	for i, w := range winners {
-		price := SecondPrice(w.Bid.StartWithinMs, vot, ranking.RunnerUpScore, ref != nil, j.spec.MaxPrice)
-		rk := ranking
-		rk.WinnerScore = Score(w.Bid.Price, w.Bid.StartWithinMs, vot)
-		var refEnv []byte
-		if ref != nil {
-			refEnv = ref.Env
-		}
-		resultBy := now.Add(j.cfg.AckTimeout + time.Duration(w.Bid.StartWithinMs+j.spec.TimeoutMs)*time.Millisecond + j.cfg.ResultGrace)
-		if resultBy.After(j.deadline) {
-			resultBy = j.deadline
-		}
-		award := Award{
-			Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: price,
-			WinningBid: w.Env, RunnerUp: refEnv, Ranking: rk,
-			Run: RunSpec{
-				Module: j.spec.Module, Stdin: j.spec.Stdin, Inputs: j.spec.Inputs, Args: j.spec.Args, Env: j.spec.Env,
-				MemoryBytes: j.spec.MemoryBytes, TimeoutMs: j.spec.TimeoutMs, MaxOutputBytes: j.spec.MaxOutputBytes,
-			},
-			ResultBy: resultBy.UnixMilli(), Created: now.UnixMilli(),
-		}
-		env, err := canon.Seal(j.signer, KindAward, award)
-		if err != nil {
-			j.fail(now, FailInternal, fmt.Sprintf("cannot sign the award: %v", err))
-			return
-		}
-		r := &replica{bid: *w, attempt: cur, price: price, award: env, awardCID: env.CID(),
-			ackBy: now.Add(j.cfg.AckTimeout), resultBy: resultBy}
-		j.live[w.Bid.Provider] = r
-		j.runs++
-		cur.Winners = append(cur.Winners, w.Bid.Provider)
-		cur.Prices[w.Bid.Provider] = price
-		if i == 0 {
-			cur.Winner, cur.Price, cur.AwardCID = w.Bid.Provider, price, r.awardCID
-		}
-		j.ready.Awards = append(j.ready.Awards, Outgoing{To: w.Bid.Provider, Env: env})
-	}
-	j.need -= len(winners)
-	if len(winners) == 1 {
-		w := winners[0]
-		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %s at %d", short(w.Bid.Provider), cur.Price))
-	} else {
-		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %d replicas", len(winners)))
-	}
-	for _, w := range winners {
-		j.event(now, Event{Type: "award", Provider: w.Bid.Provider, Price: cur.Prices[w.Bid.Provider],
-			Message: fmt.Sprintf("%d eligible bids, winner bid %d", len(ranked), w.Bid.Price)})
-	}
-	if j.need > 0 {
-		// Not enough winners for the replicas wanted: look for more.
-		j.ready.Discover = true
-	}
+	j.award(now, cur, len(ranked), winners, ref)
 }
 
-// inGroup reports whether peer holds an award or has delivered a result.
-func (j *Job) inGroup(peer string) bool {
-	if _, ok := j.live[peer]; ok {
-		return true
+// noWinners decides what follows an auction without a bid that can win.
+func (j *Job) noWinners(now time.Time, cur *AttemptRecord, silent []string) {
+	if len(j.live) > 0 || len(j.results) > 0 {
+		// A replica auction found nobody: judge what there is.
+		j.need, j.exhausted = 0, true
+		j.maybeJudge(now)
+		return
 	}
-	for _, r := range j.results {
-		if r.Provider == peer {
-			return true
+	// A call can be lost (a peer that joined the topic a moment ago), so
+	// silence earns one more auction with fresh discovery; peers that
+	// answered no are not asked again.
+	if j.retrySilence(cur, silent) {
+		for _, b := range cur.Bids {
+			j.excluded[b.Bid.Provider] = "ineligible"
 		}
+		j.restart(now)
+		return
 	}
-	return false
+	j.fail(now, FailNoBids, j.noBidsMessage())
 }
 
-// pickWinners takes the best bid when one run is needed; for K replicas it
-// draws them at random among the 2K best, so that no bidder can count on
-// filling a replica group by being cheapest. Winners are distinct
-// providers (and subnets, when configured) that have not already run this
-// job. ref is the best bid outside the pool drawn from: it prices them.
-func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, ref *BidRecord) {
-	need := j.need
-	if need <= 0 || len(ranked) == 0 {
-		return nil, nil
+// retrySilence reports whether an auction with silent invitees earns its
+// one retry, and if so excludes the peers that declined.
+func (j *Job) retrySilence(cur *AttemptRecord, silent []string) bool {
+	if len(silent) == 0 || j.silentRetried || len(j.attempts) >= j.cfg.MaxAttempts {
+		return false
 	}
-	usedSubnet := map[string]bool{}
-	for p := range j.live {
-		usedSubnet[j.subnets[p]] = true
+	j.silentRetried = true
+	for _, d := range cur.Declines {
+		j.excluded[d.Provider] = "declined: " + string(d.Reason)
 	}
-	for _, r := range j.results {
-		usedSubnet[j.subnets[r.Provider]] = true
-	}
-	var pool []*BidRecord
-	for _, b := range ranked {
-		sn := j.subnets[b.Bid.Provider]
-		switch {
-		case j.inGroup(b.Bid.Provider):
-		case j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn]:
-		default:
-			pool = append(pool, b)
-		}
-	}
-	size := 1
-	if j.verify.K > 1 {
-		size = 2 * need
-	}
-	best := pool[:min(len(pool), size)]
-	if len(pool) > size {
-		ref = pool[size]
-	}
-	for _, i := range j.rng.Perm(len(best)) {
-		if j.verify.K <= 1 {
-			i = 0
-		}
-		b := best[i]
-		sn := j.subnets[b.Bid.Provider]
-		if j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn] {
-			continue
-		}
-		winners = append(winners, b)
-		usedSubnet[sn] = true
-		if len(winners) == need {
-			break
-		}
-	}
-	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b, j.spec.ValueOfTime) })
-	return winners, ref
-}
-
-// compareBids orders bids by score, then standing, then committed start,
-// then a hash of job and peer ID: equal bids are ranked the same way by
-// anyone who checks, yet different jobs spread over equal providers.
-func compareBids(job string, a, b BidRecord, vot int64) int {
-	if c := cmp.Compare(Score(a.Bid.Price, a.Bid.StartWithinMs, vot), Score(b.Bid.Price, b.Bid.StartWithinMs, vot)); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(b.Standing.Score, a.Standing.Score); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Bid.StartWithinMs, b.Bid.StartWithinMs); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(tieBreak(job, a.Bid.Provider), tieBreak(job, b.Bid.Provider)); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Bid.Provider, b.Bid.Provider)
-}
-
-func tieBreak(job, peer string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(job))
-	h.Write([]byte{0})
-	h.Write([]byte(peer))
-	return h.Sum64()
+	return true
 }
 
 // Ack feeds a winner's verified acknowledgement.
