@@ -58,7 +58,7 @@ func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, ref *BidRe
 			break
 		}
 	}
-	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b, j.spec.ValueOfTime) })
+	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b) })
 	return winners, ref
 }
 
@@ -72,15 +72,30 @@ func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, winners []*Bi
 	// winner, the (2K+1)-th for K replicas drawn among the 2K best). Up to
 	// that score a winner would still have been in the pool: the
 	// generalised second price.
+	prices := make([]int64, len(winners))
+	for i, w := range winners {
+		prices[i] = j.spec.MaxPrice // alone: the reserve
+		if ref == nil {
+			continue
+		}
+		p, _, err := SecondPrice(w.Bid.StartWithinMs, vot, ref.Score, j.spec.MaxPrice)
+		if err != nil {
+			// Bids were checked as they came in and ranked on the same
+			// scores: this is a bug, not a market condition.
+			j.fail(now, FailInternal, fmt.Sprintf("cannot price the award to %s: %v", short(w.Bid.Provider), err))
+			return
+		}
+		prices[i] = p
+	}
 	if ref != nil {
-		ranking.RunnerUpScore = Score(ref.Bid.Price, ref.Bid.StartWithinMs, vot)
+		ranking.RunnerUpScore = ref.Score
 		cur.RunnerUp = ref.Bid.Provider
 	}
 	cur.Prices = map[string]int64{}
 	for i, w := range winners {
-		price := SecondPrice(w.Bid.StartWithinMs, vot, ranking.RunnerUpScore, ref != nil, j.spec.MaxPrice)
+		price := prices[i]
 		rk := ranking
-		rk.WinnerScore = Score(w.Bid.Price, w.Bid.StartWithinMs, vot)
+		rk.WinnerScore = w.Score
 		var refEnv []byte
 		if ref != nil {
 			refEnv = ref.Env

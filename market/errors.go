@@ -1,6 +1,7 @@
 package market
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -14,6 +15,12 @@ var (
 	ErrRange    error = &kind{"is out of range"}
 	ErrTooLarge error = &kind{"is too large"}
 )
+
+// ErrOverflow: an amount of money (or a score built from one) does not fit
+// in an int64. Every money computation in the market is checked and
+// returns it rather than wrap or saturate, so nobody is ever paid or held
+// an amount nobody chose.
+var ErrOverflow = errors.New("market: amount does not fit in int64")
 
 // kind is a sentinel naming a kind of problem with a field. Like every
 // sentinel of the package its message carries the "market:" prefix; inside
@@ -85,6 +92,20 @@ func (e *ValidationError) Unwrap() []error {
 	}
 	return out
 }
+
+// quietly is a detail that wraps cause for errors.Is without repeating
+// its message.
+func quietly(cause error, format string, args ...any) error {
+	return &quiet{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+type quiet struct {
+	msg   string
+	cause error
+}
+
+func (q *quiet) Error() string { return q.msg }
+func (q *quiet) Unwrap() error { return q.cause }
 
 type checker struct {
 	what   string

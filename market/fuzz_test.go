@@ -322,8 +322,9 @@ func fzCheckAnswer(t *testing.T, ids fzIDs, p *Provider, cfg ProviderConfig, off
 		if fit != "" || load.Running >= load.Slots {
 			t.Fatalf("bid although %q / load %+v", fit, load)
 		}
-		if b.Price < 1 || b.Price > call.Needs.MaxPrice || b.Price < offer.Pricing.Quote(call.Needs) {
-			t.Fatalf("bid price %d: quote %d, max %d", b.Price, offer.Pricing.Quote(call.Needs), call.Needs.MaxPrice)
+		q, qerr := offer.Pricing.Quote(call.Needs)
+		if b.Price < 1 || b.Price > call.Needs.MaxPrice || qerr != nil || b.Price < q {
+			t.Fatalf("bid price %d: quote %d (%v), max %d", b.Price, q, qerr, call.Needs.MaxPrice)
 		}
 		if b.Load > 1000 {
 			t.Fatalf("load %d permille", b.Load)
@@ -349,8 +350,8 @@ func fzCheckAnswer(t *testing.T, ids fzIDs, p *Provider, cfg ProviderConfig, off
 		case DeclinePrice:
 			// Either the unloaded quote is above the max price, or the
 			// price at the current load is.
-			if fit != DeclinePrice && (fit != "" || load.Running >= load.Slots ||
-				offer.Pricing.Bid(call.Needs, load.fraction()) <= call.Needs.MaxPrice) {
+			bid, berr := offer.Pricing.Bid(call.Needs, load.fraction())
+			if fit != DeclinePrice && (fit != "" || load.Running >= load.Slots || berr == nil && bid <= call.Needs.MaxPrice) {
 				t.Fatalf("declined on price: fit %q, load %+v", fit, load)
 			}
 		case DeclineCapability, DeclineTooLarge, DeclineWithdrawn:
@@ -428,9 +429,16 @@ func fzDrive(t *testing.T, w *fzWorld) {
 		if wb.Provider != o.To || a.Provider != o.To {
 			t.Fatalf("award to %s carries %s's bid", o.To, wb.Provider)
 		}
-		ws := Score(wb.Price, wb.StartWithinMs, vot)
+		score := func(price, start int64) int64 {
+			s, err := Score(price, start, vot)
+			if err != nil {
+				t.Fatalf("a bid the job took cannot be scored: %v", err)
+			}
+			return s
+		}
+		ws := score(wb.Price, wb.StartWithinMs)
 		for _, r := range w.job.Attempts()[0].Bids {
-			if s := Score(r.Bid.Price, r.Bid.StartWithinMs, vot); s < ws {
+			if s := score(r.Bid.Price, r.Bid.StartWithinMs); s < ws {
 				t.Fatalf("winner scored %d, %s scored %d", ws, r.Bid.Provider, s)
 			}
 		}
@@ -446,8 +454,8 @@ func fzDrive(t *testing.T, w *fzWorld) {
 			if env, err := canon.DecodeEnvelope(a.RunnerUp); err != nil || env.Open(w.ids, KindBid, &rb) != nil {
 				t.Fatalf("award's runner-up bid does not open")
 			}
-			rs := Score(rb.Price, rb.StartWithinMs, vot)
-			if Score(a.Price, wb.StartWithinMs, vot) > rs || a.Price < spec.MaxPrice && Score(a.Price+1, wb.StartWithinMs, vot) <= rs {
+			rs := score(rb.Price, rb.StartWithinMs)
+			if score(a.Price, wb.StartWithinMs) > rs || a.Price < spec.MaxPrice && score(a.Price+1, wb.StartWithinMs) <= rs {
 				t.Fatalf("price %d is not the second price against %d", a.Price, rs)
 			}
 		}
@@ -590,17 +598,25 @@ func FuzzOpenOffer(f *testing.F) {
 		spec := fzSpec()
 		needs := spec.Needs()
 		fit, _ := o.Fits(needs)
-		q := o.Pricing.Quote(needs)
-		if q < 1 {
-			t.Fatalf("quote %d", q)
+		q, qerr := o.Pricing.Quote(needs)
+		if qerr == nil && q < 1 || qerr != nil && !errors.Is(qerr, ErrOverflow) {
+			t.Fatalf("quote %d, %v", q, qerr)
 		}
-		if verr == nil && !o.Withdrawn {
-			b0, b1, b2 := o.Pricing.Bid(needs, 0), o.Pricing.Bid(needs, 0.5), o.Pricing.Bid(needs, 1)
-			if b0 > b1 || b1 > b2 || b2 > maxMoney {
-				t.Fatalf("bids %d %d %d not monotone in load", b0, b1, b2)
-			}
-			if q < 1<<53 && b0 < q {
-				t.Fatalf("bid %d below quote %d", b0, q)
+		if verr == nil && !o.Withdrawn && qerr == nil {
+			// Bids grow with load, from the quote, until they no longer fit.
+			prev := q
+			for _, load := range []float64{0, 0.5, 1} {
+				b, err := o.Pricing.Bid(needs, load)
+				if err != nil {
+					if !errors.Is(err, ErrOverflow) {
+						t.Fatalf("bid at load %v: %v", load, err)
+					}
+					break
+				}
+				if b < prev {
+					t.Fatalf("bid %d at load %v below %d", b, load, prev)
+				}
+				prev = b
 			}
 		}
 		// The requester's consumer: discovery hands validated offers to
@@ -618,8 +634,6 @@ func FuzzOpenOffer(f *testing.F) {
 		}
 	})
 }
-
-const maxMoney = 1<<62 - 1 // ceilMoney's cap, math.MaxInt64/2
 
 // fzSeeds builds the seeds of one target, named, from the deterministic
 // world.

@@ -166,6 +166,7 @@ func (r Ready) Empty() bool {
 type BidRecord struct {
 	Bid      Bid
 	Env      []byte // the signed bid, as received
+	Score    int64  // Score of the bid, computed (and checked) when it came in
 	Standing Standing
 	Invited  bool
 }
@@ -445,12 +446,17 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 			unfit = append(unfit, fmt.Sprintf("%s: %s (%s)", short(c.Peer), reason, detail))
 			continue
 		}
+		quote, err := c.Offer.Pricing.Quote(needs)
+		if err != nil { // Fits checked the quote; a surprise is still no fit
+			unfit = append(unfit, fmt.Sprintf("%s: %s (%v)", short(c.Peer), DeclinePrice, err))
+			continue
+		}
 		st := j.rep.Standing(c.Peer, primary, j.spec.MinReputation)
 		if !st.Eligible {
 			unfit = append(unfit, fmt.Sprintf("%s: ineligible (%s)", short(c.Peer), st.Reason))
 			continue
 		}
-		picks = append(picks, pick{c: c, quote: c.Offer.Pricing.Quote(needs), st: st, tie: j.rng.Uint64()})
+		picks = append(picks, pick{c: c, quote: quote, st: st, tie: j.rng.Uint64()})
 	}
 	if len(picks) == 0 {
 		msg := fmt.Sprintf("no provider found for %s", strings.Join(capStrings(j.spec.AllCapabilities()), ", "))
@@ -530,8 +536,8 @@ func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
 		return fmt.Errorf("market: bid addressed to %s", short(b.Requester))
 	case b.Price <= 0 || b.Price > j.spec.MaxPrice:
 		return fmt.Errorf("market: bid price %d outside (0, %d]", b.Price, j.spec.MaxPrice)
-	case b.StartWithinMs < 0 || b.StartWithinMs > time.Hour.Milliseconds():
-		return fmt.Errorf("market: bid start-within %dms out of range", b.StartWithinMs)
+	case b.StartWithinMs < 0 || b.StartWithinMs > MaxStartWithin.Milliseconds():
+		return fmt.Errorf("market: bid start-within %dms outside [0, %v]", b.StartWithinMs, MaxStartWithin)
 	case b.Provider == j.cfg.Self && !j.cfg.AllowSelf:
 		return fmt.Errorf("market: bid from ourselves")
 	}
@@ -541,9 +547,15 @@ func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
 	if j.answered[b.Provider] {
 		return fmt.Errorf("market: second answer from %s", short(b.Provider))
 	}
+	score, err := Score(b.Price, b.StartWithinMs, j.spec.ValueOfTime)
+	if err != nil {
+		// Only a spec that never validated gets here: refuse the bid rather
+		// than rank it on a wrapped score.
+		return fmt.Errorf("market: bid from %s cannot be scored: %w", short(b.Provider), err)
+	}
 	j.answered[b.Provider] = true
 	st := j.rep.Standing(b.Provider, j.spec.Runtime, j.spec.MinReputation)
-	cur.Bids = append(cur.Bids, BidRecord{Bid: b, Env: env, Standing: st, Invited: j.invited[b.Provider]})
+	cur.Bids = append(cur.Bids, BidRecord{Bid: b, Env: env, Score: score, Standing: st, Invited: j.invited[b.Provider]})
 	j.event(now, Event{Type: "bid", Provider: b.Provider, Price: b.Price, StartWithinMs: b.StartWithinMs,
 		Message: fmt.Sprintf("bid %d, start within %dms", b.Price, b.StartWithinMs)})
 	j.maybeClose(now)

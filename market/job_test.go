@@ -1,6 +1,7 @@
 package market
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -93,6 +94,24 @@ func TestJobScripts(t *testing.T) {
 func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 	var err error
 	switch d.Cmd {
+	case "spec":
+		// spec max-price=N verify=V vot=N: validation and the hold, as the
+		// node sees them before a job exists.
+		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
+			ValueOfTime: argInt(d, "vot", 0), Verify: argStr(d, "verify", "")}
+		spec.Defaults()
+		var b strings.Builder
+		if err := spec.Validate(); err != nil {
+			fmt.Fprintf(&b, "validate: %v\n", err)
+		} else {
+			b.WriteString("validate: ok\n")
+		}
+		if cost, err := spec.MaxCost(); err != nil {
+			fmt.Fprintf(&b, "max cost: %v (overflow=%v)", err, errors.Is(err, ErrOverflow))
+		} else {
+			fmt.Fprintf(&b, "max cost: %d", cost)
+		}
+		return b.String()
 	case "job":
 		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
 			TimeoutMs: argDur(d, "timeout", time.Second).Milliseconds(), ValueOfTime: argInt(d, "vot", 0),
@@ -138,6 +157,8 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 				switch k {
 				case "base":
 					o.Pricing.Base = n
+				case "per-second":
+					o.Pricing.PerSecond = n
 				case "max-timeout":
 					o.Limits.MaxTimeoutMs = n
 				case "withdrawn":

@@ -78,8 +78,13 @@ func (c CallForBids) Validate() error {
 	if n.ModuleBytes < 0 || n.ModuleBytes > MaxModuleBytes || n.InputBytes < 0 || n.InputBytes > MaxInputBytes {
 		k.add("needs.module_size", n.ModuleBytes, ErrRange, "module and input sizes out of range")
 	}
-	if n.MaxPrice <= 0 || n.ValueOfTime < 0 {
-		k.add("needs.max_price", n.MaxPrice, ErrRange, "max price must be > 0, value of time ≥ 0")
+	// The same money bounds as a job spec's, so a provider's arithmetic on
+	// a call (price, credit, scores in an award) always fits.
+	if n.MaxPrice <= 0 || n.MaxPrice > MaxPriceCap {
+		k.add("needs.max_price", n.MaxPrice, ErrRange, "must be between 1 and %d", int64(MaxPriceCap))
+	}
+	if n.ValueOfTime < 0 || n.ValueOfTime > MaxValueOfTime {
+		k.add("needs.value_of_time", n.ValueOfTime, ErrRange, "must be between 0 and %d", int64(MaxValueOfTime))
 	}
 	return k.err()
 }

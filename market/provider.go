@@ -110,20 +110,23 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	if load.Running >= load.Slots {
 		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
 	}
-	price := offer.Pricing.Bid(call.Needs, load.fraction())
-	if price > call.Needs.MaxPrice {
+	price, err := offer.Pricing.Bid(call.Needs, load.fraction())
+	switch {
+	case err != nil:
+		return decline(DeclinePrice, fmt.Sprintf("price at current load does not fit in an int64 (%v), far above the max price %d", err, call.Needs.MaxPrice))
+	case price > call.Needs.MaxPrice:
 		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, call.Needs.MaxPrice))
 	}
-	if load.CreditLimit > 0 && load.RequesterOwes+price > load.CreditLimit {
+	// price > 0, so only a debt near the largest int64 overflows: far
+	// past any credit limit.
+	if owes, ok := add64(load.RequesterOwes, price); load.CreditLimit > 0 && (!ok || owes > load.CreditLimit) {
 		return decline(DeclineRequester, fmt.Sprintf("requester owes %d; with this job's %d it would pass its credit limit of %d: settle first",
 			load.RequesterOwes, price, load.CreditLimit))
 	}
-	start := p.cfg.StartBaseMs
-	if p.cfg.FetchBytesPerSec > 0 {
-		start += max(prep.FetchBytes, 0) * 1000 / p.cfg.FetchBytesPerSec
-	}
-	if p.cfg.PrepareBytesPerSec > 0 {
-		start += max(prep.PrepareBytes, 0) * 1000 / p.cfg.PrepareBytesPerSec
+	start, ok := p.committedStart(prep)
+	if !ok {
+		return decline(DeclineTooLarge, fmt.Sprintf("cannot commit to start within %v: %d bytes to fetch, %d to prepare",
+			MaxStartWithin, prep.FetchBytes, prep.PrepareBytes))
 	}
 	bid := Bid{
 		Job: call.Job, Attempt: call.Attempt, Call: callCID, Provider: p.cfg.Self, Requester: call.Requester,
@@ -141,6 +144,26 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	p.book[bookKey{call.Requester, call.Job, call.Attempt}] = bookEntry{bidCID: env.CID(), price: bid.Price,
 		start: bid.StartWithinMs, needs: needs, expires: now.Add(window)}
 	return env, true, nil
+}
+
+// committedStart is the start this provider commits to: the base, plus
+// fetching and preparing at the configured rates. ok is false when it
+// would pass MaxStartWithin (no requester would take the bid).
+func (p *Provider) committedStart(prep Prep) (int64, bool) {
+	start := p.cfg.StartBaseMs
+	for _, c := range []struct{ bytes, rate int64 }{{prep.FetchBytes, p.cfg.FetchBytesPerSec}, {prep.PrepareBytes, p.cfg.PrepareBytesPerSec}} {
+		if c.rate <= 0 || c.bytes <= 0 {
+			continue
+		}
+		ms, ok := mul64(c.bytes, 1000)
+		if !ok {
+			return 0, false
+		}
+		if start, ok = add64(start, ms/c.rate); !ok {
+			return 0, false
+		}
+	}
+	return start, start >= 0 && start <= MaxStartWithin.Milliseconds()
 }
 
 // Expire forgets bids that can no longer be awarded.
@@ -191,14 +214,23 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 		if r.Job != a.Job || r.Attempt != a.Attempt || r.Requester != a.Requester || r.Provider == p.cfg.Self {
 			return Bid{}, fmt.Errorf("market: award's runner-up bid is for another auction")
 		}
-		if r.Price <= 0 || r.Price > n.MaxPrice || r.StartWithinMs < 0 {
+		if r.Price <= 0 || r.Price > n.MaxPrice || r.StartWithinMs < 0 || r.StartWithinMs > MaxStartWithin.Milliseconds() {
 			return Bid{}, fmt.Errorf("market: award's runner-up bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
 		}
-		rs, ws := Score(r.Price, r.StartWithinMs, vot), Score(e.price, e.start, vot)
+		rs, err := Score(r.Price, r.StartWithinMs, vot)
+		if err != nil {
+			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+		}
+		ws, err := Score(e.price, e.start, vot)
+		if err != nil {
+			return Bid{}, fmt.Errorf("market: our bid: %w", err)
+		}
 		if rs < ws && a.Ranking.Replicas <= 1 {
 			return Bid{}, fmt.Errorf("market: runner-up scored %d, better than our %d: we should not have won", rs, ws)
 		}
-		want = SecondPrice(e.start, vot, rs, true, n.MaxPrice)
+		if want, _, err = SecondPrice(e.start, vot, rs, n.MaxPrice); err != nil {
+			return Bid{}, fmt.Errorf("market: award's price: %w", err)
+		}
 	}
 	// Replicas are drawn at random among the best bids: a winner is never
 	// paid below its own bid.
@@ -242,10 +274,10 @@ func sizesValid(r RunSpec) bool {
 func runInputBytes(r RunSpec) int64 {
 	var n int64
 	if r.Stdin != nil {
-		n += r.Stdin.Size
+		n = addSizes(n, r.Stdin.Size)
 	}
 	for _, in := range r.Inputs {
-		n += in.Size
+		n = addSizes(n, in.Size)
 	}
 	return n
 }

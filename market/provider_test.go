@@ -175,8 +175,12 @@ func TestProviderAnswer(t *testing.T) {
 			if err := env.Open(f.keys, KindBid, &b); err != nil {
 				t.Fatalf("not a bid: %v", err)
 			}
+			price, err := f.offer.Pricing.Bid(f.call.Needs, c.load.fraction())
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := Bid{Job: "job-p", Attempt: 1, Call: f.callCID, Provider: "p1", Requester: "req",
-				Price: f.offer.Pricing.Bid(f.call.Needs, c.load.fraction()), StartWithinMs: 300,
+				Price: price, StartWithinMs: 300,
 				Load: uint16(c.load.Running * 1000 / c.load.Slots), Created: fzNow.UnixMilli()}
 			if b != want {
 				t.Fatalf("bid %+v, want %+v", b, want)
@@ -317,6 +321,9 @@ func TestProviderCheckAwardRejects(t *testing.T) {
 			a.RunnerUp = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Requester = "p3" })
 		}, nil, "another auction"},
 		{"runner-up is our own bid", func(t *testing.T, f *provFixture, a *Award) { a.RunnerUp = a.WinningBid }, nil, "another auction"},
+		{"runner-up starts after an hour", func(t *testing.T, f *provFixture, a *Award) {
+			a.RunnerUp = f.otherBid(t, "p2", 200, MaxStartWithin.Milliseconds()+1, nil)
+		}, nil, "could not have been ranked"},
 		{"runner-up outranks us", func(t *testing.T, f *provFixture, a *Award) {
 			a.RunnerUp, a.Price = f.otherBid(t, "p2", 100, 50, nil), 99
 		}, nil, "should not have won"},

@@ -25,8 +25,7 @@ func (j *Job) rank(cur *AttemptRecord) []*BidRecord {
 		newcomer = newcomer || r.Standing.Newcomer
 	}
 	bids := slices.Clone(cur.Bids)
-	vot := j.spec.ValueOfTime
-	slices.SortStableFunc(bids, func(a, b BidRecord) int { return compareBids(j.id, a, b, vot) })
+	slices.SortStableFunc(bids, func(a, b BidRecord) int { return compareBids(j.id, a, b) })
 	var eligible, ranked, waived []*BidRecord
 	for i := range bids {
 		b := &bids[i]
@@ -69,8 +68,8 @@ func (j *Job) rank(cur *AttemptRecord) []*BidRecord {
 // compareBids orders bids by score, then standing, then committed start,
 // then a hash of job and peer ID: equal bids are ranked the same way by
 // anyone who checks, yet different jobs spread over equal providers.
-func compareBids(job string, a, b BidRecord, vot int64) int {
-	if c := cmp.Compare(Score(a.Bid.Price, a.Bid.StartWithinMs, vot), Score(b.Bid.Price, b.Bid.StartWithinMs, vot)); c != 0 {
+func compareBids(job string, a, b BidRecord) int {
+	if c := cmp.Compare(a.Score, b.Score); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(b.Standing.Score, a.Standing.Score); c != 0 {
