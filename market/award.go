@@ -12,11 +12,13 @@ import (
 // draws them at random among the 2K best, so that no bidder can count on
 // filling a replica group by being cheapest. Winners are distinct
 // providers (and subnets, when configured) that have not already run this
-// job. ref is the best bid outside the pool drawn from: it prices them.
-func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, ref *BidRecord) {
+// job. drawn is how many bids the winners came from; ref is the best bid
+// after those (nil when there is none): it prices the winners under
+// PriceSecond.
+func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, drawn int, ref *BidRecord) {
 	need := j.need
 	if need <= 0 || len(ranked) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	usedSubnet := map[string]bool{}
 	for p := range j.live {
@@ -59,54 +61,79 @@ func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, ref *BidRe
 		}
 	}
 	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b) })
-	return winners, ref
+	return winners, len(best), ref
 }
 
-// award sends each winner of the closed auction cur its signed award at
-// its price, and records them. ranked is how many eligible bids ranked.
-func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, winners []*BidRecord, ref *BidRecord) {
-	vot := j.spec.ValueOfTime
-	ranking := Ranking{ValueOfTime: vot, MaxPrice: j.spec.MaxPrice, Bids: ranked, Replicas: len(winners)}
-	// Every winner is paid against the reference: the best bid outside the
-	// pool the winners came from (the second-ranked bid when there is one
-	// winner, the (2K+1)-th for K replicas drawn among the 2K best). Up to
-	// that score a winner would still have been in the pool: the
-	// generalised second price.
-	prices := make([]int64, len(winners))
-	for i, w := range winners {
-		prices[i] = j.spec.MaxPrice // alone: the reserve
-		if ref == nil {
-			continue
+// priced is a winner with its price and why.
+type priced struct {
+	w     *BidRecord
+	price int64
+	basis PriceBasis
+	by    []byte // the signed bid that set the price, nil when the winner's own
+}
+
+// price prices every winner. With a bid outside the pool the winners were
+// drawn from, each is paid the generalised second price against it: up to
+// that score a winner would still have been in the pool. Without one there
+// is no losing bid to set a price, and paying the max price (the reserve)
+// made a thin market pay many times the going rate; each winner is paid
+// the highest winning bid instead (a lone winner, its own).
+// docs/protocol.md gives the incentive argument.
+func (j *Job) price(winners []*BidRecord, drawn int, ref *BidRecord) (PriceRule, []priced, error) {
+	rule, setter := PriceSecond, ref
+	if ref == nil {
+		rule, setter = PriceHighestWinning, winners[0]
+		for _, w := range winners[1:] {
+			if w.Bid.Price > setter.Bid.Price {
+				setter = w
+			}
 		}
-		p, _, err := SecondPrice(w.Bid.StartWithinMs, vot, ref.Score, j.spec.MaxPrice)
-		if err != nil {
-			// Bids were checked as they came in and ranked on the same
-			// scores: this is a bug, not a market condition.
-			j.fail(now, FailInternal, fmt.Sprintf("cannot price the award to %s: %v", short(w.Bid.Provider), err))
-			return
-		}
-		prices[i] = p
 	}
+	out := make([]priced, len(winners))
+	for i, w := range winners {
+		var by *Bid
+		var byEnv []byte
+		if setter != w {
+			by, byEnv = &setter.Bid, setter.Env
+		}
+		p, basis, err := winnerPrice(rule, w.Bid, by, j.spec.ValueOfTime, j.spec.MaxPrice, drawn > 1)
+		if err != nil {
+			return rule, nil, fmt.Errorf("cannot price the award to %s: %w", short(w.Bid.Provider), err)
+		}
+		out[i] = priced{w: w, price: p, basis: basis, by: byEnv}
+	}
+	return rule, out, nil
+}
+
+// award prices the winners of the closed auction cur and sends each its
+// signed award. ranked is how many eligible bids ranked, drawn how many the
+// winners came from, ref the bid that prices them under PriceSecond.
+func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, winners []*BidRecord, drawn int, ref *BidRecord) {
+	rule, prices, err := j.price(winners, drawn, ref)
+	if err != nil {
+		// Bids were checked as they came in and ranked on the same
+		// scores: this is a bug, not a market condition.
+		j.fail(now, FailInternal, err.Error())
+		return
+	}
+	ranking := Ranking{ValueOfTime: j.spec.ValueOfTime, MaxPrice: j.spec.MaxPrice, Rule: rule,
+		Bids: ranked, Replicas: len(winners), Pool: drawn}
 	if ref != nil {
 		ranking.RunnerUpScore = ref.Score
 		cur.RunnerUp = ref.Bid.Provider
 	}
-	cur.Prices = map[string]int64{}
-	for i, w := range winners {
-		price := prices[i]
+	cur.Prices, cur.Basis = map[string]int64{}, map[string]PriceBasis{}
+	for i, pw := range prices {
+		w := pw.w
 		rk := ranking
 		rk.WinnerScore = w.Score
-		var refEnv []byte
-		if ref != nil {
-			refEnv = ref.Env
-		}
 		resultBy := now.Add(j.cfg.AckTimeout + time.Duration(w.Bid.StartWithinMs+j.spec.TimeoutMs)*time.Millisecond + j.cfg.ResultGrace)
 		if resultBy.After(j.deadline) {
 			resultBy = j.deadline
 		}
 		award := Award{
-			Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: price,
-			WinningBid: w.Env, RunnerUp: refEnv, Ranking: rk,
+			Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: pw.price,
+			WinningBid: w.Env, PriceBid: pw.by, Ranking: rk,
 			Run: RunSpec{
 				Module: j.spec.Module, Stdin: j.spec.Stdin, Inputs: j.spec.Inputs, Args: j.spec.Args, Env: j.spec.Env,
 				MemoryBytes: j.spec.MemoryBytes, TimeoutMs: j.spec.TimeoutMs, MaxOutputBytes: j.spec.MaxOutputBytes,
@@ -118,27 +145,27 @@ func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, winners []*Bi
 			j.fail(now, FailInternal, fmt.Sprintf("cannot sign the award: %v", err))
 			return
 		}
-		r := &replica{bid: *w, attempt: cur, price: price, award: env, awardCID: env.CID(),
+		r := &replica{bid: *w, attempt: cur, price: pw.price, basis: pw.basis, award: env, awardCID: env.CID(),
 			ackBy: now.Add(j.cfg.AckTimeout), resultBy: resultBy}
 		j.live[w.Bid.Provider] = r
 		j.runs++
 		cur.Winners = append(cur.Winners, w.Bid.Provider)
-		cur.Prices[w.Bid.Provider] = price
+		cur.Prices[w.Bid.Provider] = pw.price
+		cur.Basis[w.Bid.Provider] = pw.basis
 		if i == 0 {
-			cur.Winner, cur.Price, cur.AwardCID = w.Bid.Provider, price, r.awardCID
+			cur.Winner, cur.Price, cur.AwardCID = w.Bid.Provider, pw.price, r.awardCID
 		}
 		j.ready.Awards = append(j.ready.Awards, Outgoing{To: w.Bid.Provider, Env: env})
 	}
 	j.need -= len(winners)
 	if len(winners) == 1 {
-		w := winners[0]
-		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %s at %d", short(w.Bid.Provider), cur.Price))
+		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %s at %d", short(winners[0].Bid.Provider), cur.Price))
 	} else {
 		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %d replicas", len(winners)))
 	}
-	for _, w := range winners {
-		j.event(now, Event{Type: "award", Provider: w.Bid.Provider, Price: cur.Prices[w.Bid.Provider],
-			Message: fmt.Sprintf("%d eligible bids, winner bid %d", ranked, w.Bid.Price)})
+	for _, pw := range prices {
+		j.event(now, Event{Type: "award", Provider: pw.w.Bid.Provider, Price: pw.price, Reason: string(rule),
+			Message: fmt.Sprintf("%d eligible bids, winner bid %d; %s", ranked, pw.w.Bid.Price, pw.basis)})
 	}
 	if j.need > 0 {
 		// Not enough winners for the replicas wanted: look for more.

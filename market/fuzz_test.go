@@ -445,19 +445,25 @@ func fzDrive(t *testing.T, w *fzWorld) {
 		if a.Price < wb.Price || a.Price > spec.MaxPrice {
 			t.Fatalf("paid %d for a bid of %d, max %d", a.Price, wb.Price, spec.MaxPrice)
 		}
-		if len(a.RunnerUp) == 0 {
-			if a.Price != spec.MaxPrice {
-				t.Fatalf("alone, paid %d instead of the max price", a.Price)
+		var rb Bid
+		if len(a.PriceBid) > 0 {
+			if env, err := canon.DecodeEnvelope(a.PriceBid); err != nil || env.Open(w.ids, KindBid, &rb) != nil {
+				t.Fatalf("award's price-setting bid does not open")
 			}
-		} else {
-			var rb Bid
-			if env, err := canon.DecodeEnvelope(a.RunnerUp); err != nil || env.Open(w.ids, KindBid, &rb) != nil {
-				t.Fatalf("award's runner-up bid does not open")
+		}
+		switch a.Ranking.Rule {
+		case PriceHighestWinning:
+			// One winner: no other bid ranked, and it is paid its own.
+			if len(a.PriceBid) > 0 || a.Price != wb.Price || a.Ranking.Bids != 1 {
+				t.Fatalf("alone among %d bids, paid %d for a bid of %d", a.Ranking.Bids, a.Price, wb.Price)
 			}
+		case PriceSecond:
 			rs := score(rb.Price, rb.StartWithinMs)
-			if score(a.Price, wb.StartWithinMs) > rs || a.Price < spec.MaxPrice && score(a.Price+1, wb.StartWithinMs) <= rs {
+			if len(a.PriceBid) == 0 || score(a.Price, wb.StartWithinMs) > rs || a.Price < spec.MaxPrice && score(a.Price+1, wb.StartWithinMs) <= rs {
 				t.Fatalf("price %d is not the second price against %d", a.Price, rs)
 			}
+		default:
+			t.Fatalf("price rule %q", a.Ranking.Rule)
 		}
 		if a.Run.Module != spec.Module || a.Run.MemoryBytes != spec.MemoryBytes || runInputBytes(a.Run) != spec.InputBytes() {
 			t.Fatalf("award runs %+v, spec is %+v", a.Run, spec)
@@ -709,20 +715,34 @@ func fzSeeds(t testing.TB, target string) []fzNamed {
 		if err := award.Open(ids, KindAward, &a); err != nil {
 			t.Fatal(err)
 		}
+		var own Bid
+		if err := w.p1Bid.Open(ids, KindBid, &own); err != nil {
+			t.Fatal(err)
+		}
 		alone := a
-		alone.RunnerUp, alone.Price, alone.Ranking.RunnerUpScore, alone.Ranking.Bids = nil, 1000, 0, 1
+		alone.PriceBid, alone.Price, alone.Ranking.Rule = nil, own.Price, PriceHighestWinning
+		alone.Ranking.RunnerUpScore, alone.Ranking.Bids, alone.Ranking.Pool = 0, 1, 1
 		add("award-alone", seal(KindAward, alone))
+		maxed := alone
+		maxed.Price = 1000
+		add("award-alone-max-price", seal(KindAward, maxed))
+		thin := alone
+		thin.Ranking.Replicas, thin.Ranking.Pool = 2, 2
+		thin.PriceBid, thin.Price = seal(KindBid, w.bid("p2", 250, 800)), 250
+		add("award-replicas-highest-winning", seal(KindAward, thin))
 		for name, mut := range map[string]func(*Award){
 			"price-plus-one":  func(a *Award) { a.Price++ },
 			"price-minus-one": func(a *Award) { a.Price-- },
 			"for-p2":          func(a *Award) { a.Provider = "p2" },
 			"attempt-2":       func(a *Award) { a.Attempt = 2 },
 			"runner-up-forged": func(a *Award) {
-				env, _ := canon.DecodeEnvelope(a.RunnerUp)
-				a.RunnerUp = fzFlipSig(env)
+				env, _ := canon.DecodeEnvelope(a.PriceBid)
+				a.PriceBid = fzFlipSig(env)
 			},
-			"runner-up-ourselves": func(a *Award) { a.RunnerUp = w.p1Bid.Encode() },
-			"runner-up-cheaper":   func(a *Award) { a.RunnerUp, a.Price = seal(KindBid, w.bid("p2", 100, 50)), 100 },
+			"runner-up-ourselves": func(a *Award) { a.PriceBid = w.p1Bid.Encode() },
+			"runner-up-cheaper":   func(a *Award) { a.PriceBid, a.Price = seal(KindBid, w.bid("p2", 100, 50)), 100 },
+			"rule-unknown":        func(a *Award) { a.Ranking.Rule = "first_price" },
+			"rule-highest-alone":  func(a *Award) { a.Ranking.Rule = PriceHighestWinning },
 			"winning-bid-p2":      func(a *Award) { a.WinningBid = w.p2Bid(t).Encode() },
 			"module-swapped":      func(a *Award) { a.Run.Module.CID = fzInput },
 			"memory-doubled":      func(a *Award) { a.Run.MemoryBytes *= 2 },
@@ -883,7 +903,7 @@ func TestFuzzSeedsReachConsumers(t *testing.T) {
 		}
 	})
 	t.Run("award", func(t *testing.T) {
-		for _, name := range []string{"award", "award-alone"} {
+		for _, name := range []string{"award", "award-alone", "award-replicas-highest-winning"} {
 			w := newFzWorld(t)
 			var a Award
 			env, _ := canon.DecodeEnvelope(find("FuzzOpenAward", name))

@@ -106,6 +106,7 @@ type ReplicaResult struct {
 	Provider string
 	Attempt  uint32
 	Price    int64
+	Basis    PriceBasis // why Price
 	Digest   string
 	Result   Result
 	Env      []byte // the provider's signed result, as received
@@ -120,6 +121,7 @@ type Outcome struct {
 	Message   string   // the same for people; never branch on it
 	Provider  string   // who produced the accepted result
 	Price     int64
+	Basis     PriceBasis // why Price: the rule and the bid that set it
 	Result    *Result
 	ResultEnv []byte // the provider's signed result, as received
 	// Paid are the runs to be paid: the accepted result and, under
@@ -182,9 +184,10 @@ type AttemptRecord struct {
 	Ineligible []string // bidders whose standing excluded them, with reasons
 	Winner     string   // the first winner (the only one without replication)
 	Winners    []string // every winner of this auction
-	RunnerUp   string   // whose bid set the price
+	RunnerUp   string   // whose losing bid set the price under PriceSecond, "" otherwise
 	Price      int64
-	Prices     map[string]int64 // per winner
+	Prices     map[string]int64      // per winner
+	Basis      map[string]PriceBasis // per winner: why it is paid Prices[winner]
 	AwardCID   string
 	Fault      string // the first winner's fault
 	Faults     map[string]string
@@ -213,6 +216,7 @@ type replica struct {
 	bid      BidRecord
 	attempt  *AttemptRecord
 	price    int64
+	basis    PriceBasis
 	award    canon.Envelope
 	awardCID string
 	ackBy    time.Time
@@ -636,12 +640,12 @@ func (j *Job) close(now time.Time) {
 	silent := cur.Silent()
 	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("closed: %d bids, %d declines, %d silent",
 		len(cur.Bids), len(cur.Declines), len(silent))})
-	winners, ref := j.pickWinners(ranked)
+	winners, drawn, ref := j.pickWinners(ranked)
 	if len(winners) == 0 {
 		j.noWinners(now, cur, silent)
 		return
 	}
-	j.award(now, cur, len(ranked), winners, ref)
+	j.award(now, cur, len(ranked), winners, drawn, ref)
 }
 
 // noWinners decides what follows an auction without a bid that can win.
@@ -721,7 +725,7 @@ func (j *Job) Result(now time.Time, res Result, env []byte) error {
 	}
 	delete(j.live, res.Provider)
 	ec := res.ExitCode
-	j.results = append(j.results, ReplicaResult{Provider: res.Provider, Attempt: r.attempt.Number, Price: r.price,
+	j.results = append(j.results, ReplicaResult{Provider: res.Provider, Attempt: r.attempt.Number, Price: r.price, Basis: r.basis,
 		Digest: res.Digest(), Result: res, Env: env, Bid: r.bid.Bid, Standing: r.bid.Standing})
 	j.event(now, Event{Type: "result", Provider: res.Provider, Price: r.price, Status: res.Status, ExitCode: &ec,
 		Reason: string(res.Status), Message: fmt.Sprintf("exit code %d", res.ExitCode)})
@@ -827,7 +831,7 @@ func (j *Job) complete(now time.Time, digest string) {
 	if len(j.results) > 1 {
 		msg = fmt.Sprintf("%d replicas agree, %d disagree: %s", len(paid), len(losers), res.Status)
 	}
-	j.finish(now, &Outcome{State: StateCompleted, Provider: first.Provider, Price: first.Price, Result: &res,
+	j.finish(now, &Outcome{State: StateCompleted, Provider: first.Provider, Price: first.Price, Basis: first.Basis, Result: &res,
 		ResultEnv: first.Env, Paid: paid, Losers: losers, Faults: j.faults, Message: msg})
 }
 

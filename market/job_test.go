@@ -245,17 +245,17 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 			fmt.Fprintf(&b, "award: BAD %v\n", err)
 			continue
 		}
-		ru := "none"
-		if len(a.RunnerUp) > 0 {
-			env, _ := canon.DecodeEnvelope(a.RunnerUp)
+		by := "own"
+		if len(a.PriceBid) > 0 {
+			env, _ := canon.DecodeEnvelope(a.PriceBid)
 			var rb Bid
 			if err := env.Open(v, KindBid, &rb); err != nil {
-				ru = "BAD " + err.Error()
+				by = "BAD " + err.Error()
 			} else {
-				ru = fmt.Sprintf("%s@%d", rb.Provider, rb.Price)
+				by = fmt.Sprintf("%s@%d", rb.Provider, rb.Price)
 			}
 		}
-		fmt.Fprintf(&b, "send award to=%s price=%d runner-up=%s scores=%d/%d result-by=+%v\n", o.To, a.Price, ru,
+		fmt.Fprintf(&b, "send award to=%s price=%d rule=%s by=%s scores=%d/%d result-by=+%v\n", o.To, a.Price, a.Ranking.Rule, by,
 			a.Ranking.WinnerScore, a.Ranking.RunnerUpScore, time.UnixMilli(a.ResultBy).Sub(now))
 	}
 	for _, o := range r.Cancels {
@@ -288,7 +288,7 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 			fmt.Fprintf(&b, " code=%s", o.Code)
 		}
 		if o.Provider != "" {
-			fmt.Fprintf(&b, " provider=%s price=%d", o.Provider, o.Price)
+			fmt.Fprintf(&b, " provider=%s price=%d (%s)", o.Provider, o.Price, o.Basis)
 		}
 		fmt.Fprintf(&b, ": %s\n", o.Message)
 		if len(o.Paid) > 1 || len(o.Losers) > 0 || len(o.Faults) > 0 {
@@ -334,6 +334,9 @@ func formatAttempts(as []*AttemptRecord) string {
 		}
 		if a.Fault != "" {
 			fmt.Fprintf(&b, " fault=%q", a.Fault)
+		}
+		for _, w := range a.Winners {
+			fmt.Fprintf(&b, "\n  %s at %d: %s", w, a.Prices[w], a.Basis[w])
 		}
 		b.WriteString("\n")
 	}

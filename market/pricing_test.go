@@ -3,6 +3,7 @@ package market
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -216,14 +217,15 @@ func ceilDivExact(vot, startMs int64) int64 {
 	return q.Int64()
 }
 
-// TestSecondPriceProperties runs random auctions anywhere within the
-// bounds a job spec and the requester enforce (price in (0, max price ≤
+// TestPriceProperties runs random auctions anywhere within the bounds a
+// job spec and the requester enforce (price in (0, max price ≤
 // MaxPriceCap], start within MaxStartWithin, value of time up to
 // MaxValueOfTime) and checks that no computation overflows and that the
-// generalised second price is at least the winner's own price, at most
-// the max price, and the highest price at which the winner still ranks
-// first.
-func TestSecondPriceProperties(t *testing.T) {
+// prices are what docs/protocol.md says: the generalised second price
+// against a losing bid (at least the winner's own price, at most the max
+// price, the highest price at which the winner still ranks first), or
+// without one the highest winning bid.
+func TestPriceProperties(t *testing.T) {
 	r := propRand(t)
 	type bid struct{ price, start int64 }
 	must := func(v int64, err error) int64 {
@@ -236,7 +238,7 @@ func TestSecondPriceProperties(t *testing.T) {
 	for i := range 50_000 {
 		maxPrice := []int64{r.Int64N(1000) + 1, r.Int64N(MaxPriceCap) + 1, MaxPriceCap}[r.IntN(3)]
 		vot := []int64{0, r.Int64N(10) + 1, r.Int64N(MaxValueOfTime) + 1, MaxValueOfTime}[r.IntN(4)]
-		bids := make([]bid, 2+r.IntN(7))
+		bids := make([]bid, 1+r.IntN(8))
 		for k := range bids {
 			bids[k] = bid{price: []int64{r.Int64N(maxPrice) + 1, maxPrice}[r.IntN(2)], start: r.Int64N(MaxStartWithin.Milliseconds() + 1)}
 			if r.IntN(2) == 0 {
@@ -245,28 +247,64 @@ func TestSecondPriceProperties(t *testing.T) {
 		}
 		score := func(b bid) int64 { return must(Score(b.price, b.start, vot)) }
 		slices.SortStableFunc(bids, func(a, b bid) int { return int(sign(score(a) - score(b))) })
-		w, ru := bids[0], bids[1]
-		ws, rs := score(w), score(ru)
-		p, capped, err := SecondPrice(w.start, vot, rs, maxPrice)
-		fail := func(what string) {
-			t.Fatalf("auction %d (vot %d, max %d, bids %v): price %d %s", i, vot, maxPrice, bids, p, what)
+		for k, b := range bids {
+			if exact := exactScore(b.price, b.start, vot); score(b) != exact {
+				t.Fatalf("Score(%d, %d, %d) = %d, exact %d", b.price, b.start, vot, score(b), exact)
+			}
+			if !new(big.Int).SetInt64(score(b)).IsInt64() || k > 0 && score(b) < score(bids[k-1]) {
+				t.Fatal("scores out of order")
+			}
 		}
-		if exact := exactScore(w.price, w.start, vot); ws != exact {
-			t.Fatalf("Score(%d, %d, %d) = %d, exact %d", w.price, w.start, vot, ws, exact)
+		// Winners: the best, or for replicas a random draw among the best
+		// pool; the reference is the first bid after the pool.
+		need := 1 + r.IntN(3)
+		size := 1
+		if need > 1 {
+			size = 2 * need
 		}
-		switch {
-		case err != nil:
-			fail(err.Error())
-		case p < w.price:
-			fail("is below the winner's own bid")
-		case p > maxPrice:
-			fail("is above the max price")
-		case capped != (p == maxPrice && must(Score(maxPrice, w.start, vot)) < rs):
-			fail("says it was capped when it was not, or not when it was")
-		case must(Score(p, w.start, vot)) > rs:
-			fail("would make the winner lose to the runner-up")
-		case p < maxPrice && must(Score(p+1, w.start, vot)) <= rs:
-			fail("is not the highest price at which the winner still ranks first")
+		pool := bids[:min(len(bids), size)]
+		var ref *Bid
+		if len(bids) > size {
+			ref = &Bid{Provider: "ref", Price: bids[size].price, StartWithinMs: bids[size].start}
+		}
+		var winners []bid
+		for _, k := range r.Perm(len(pool))[:min(need, len(pool))] {
+			winners = append(winners, pool[k])
+		}
+		highest := winners[0]
+		for _, w := range winners {
+			if w.price > highest.price {
+				highest = w
+			}
+		}
+		for wi, w := range winners {
+			rule, by := PriceSecond, ref
+			if ref == nil {
+				rule, by = PriceHighestWinning, nil
+				if w != highest {
+					by = &Bid{Provider: "highest", Price: highest.price, StartWithinMs: highest.start}
+				}
+			}
+			p, basis, err := winnerPrice(rule, Bid{Provider: fmt.Sprint("w", wi), Price: w.price, StartWithinMs: w.start}, by, vot, maxPrice, len(pool) > 1)
+			fail := func(what string) {
+				t.Fatalf("auction %d (vot %d, max %d, bids %v, winner %v): price %d (%s) %s", i, vot, maxPrice, bids, w, p, basis, what)
+			}
+			switch {
+			case err != nil:
+				fail(err.Error())
+			case p < w.price:
+				fail("is below the winner's own bid")
+			case p > maxPrice:
+				fail("is above the max price")
+			case rule == PriceHighestWinning && p != highest.price:
+				fail("is not the highest winning bid")
+			case rule == PriceSecond && must(Score(p, w.start, vot)) > score(bids[size]):
+				fail("would make the winner lose its place in the pool")
+			case rule == PriceSecond && p < maxPrice && must(Score(p+1, w.start, vot)) <= score(bids[size]):
+				fail("is not the highest price at which the winner keeps its place")
+			case basis.Rule != rule || rule == PriceSecond && (basis.Capped && p != maxPrice || !basis.Capped && basis.Bid+basis.StartAdjust != p):
+				fail("has a wrong basis")
+			}
 		}
 	}
 }

@@ -179,10 +179,15 @@ func (p *Provider) Expire(now time.Time) {
 func (p *Provider) Outstanding() int { return len(p.book) }
 
 // CheckAward verifies a verified award against the bid this provider made:
-// its own signed bid, the price (the generalised second price against the
-// runner-up's signed bid, capped by the max price), and that the job to run
-// is the one it bid on. On success the bid is taken from the book, so an
-// award is accepted once.
+// its own signed bid, the price (recomputed from the rule and the signed
+// bid that set it, exactly as the requester's Job computes it), and that
+// the job to run is the one it bid on. On success the bid is taken from
+// the book, so an award is accepted once.
+//
+// What a winner cannot check is that no losing bid was left out: a
+// requester that hides every losing bid pays the winner the highest
+// winning bid (alone, its own) instead of the second price. The winner is
+// never paid below its own bid either way; docs/protocol.md says more.
 func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 	if a.Provider != p.cfg.Self {
 		return Bid{}, fmt.Errorf("market: award is for %s, not us", short(a.Provider))
@@ -200,43 +205,31 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 		return Bid{}, fmt.Errorf("market: award's winning bid is not the bid we made")
 	}
 	n := e.needs
-	vot := n.ValueOfTime
-	want := n.MaxPrice
-	if len(a.RunnerUp) > 0 {
-		renv, err := canon.DecodeEnvelope(a.RunnerUp)
+	var ref *Bid
+	if len(a.PriceBid) > 0 {
+		renv, err := canon.DecodeEnvelope(a.PriceBid)
 		if err != nil {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+			return Bid{}, fmt.Errorf("market: award's price-setting bid: %w", err)
 		}
 		var r Bid
 		if err := renv.Open(v, KindBid, &r); err != nil {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+			return Bid{}, fmt.Errorf("market: award's price-setting bid: %w", err)
 		}
 		if r.Job != a.Job || r.Attempt != a.Attempt || r.Requester != a.Requester || r.Provider == p.cfg.Self {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid is for another auction")
+			return Bid{}, fmt.Errorf("market: award's price-setting bid is for another auction")
 		}
 		if r.Price <= 0 || r.Price > n.MaxPrice || r.StartWithinMs < 0 || r.StartWithinMs > MaxStartWithin.Milliseconds() {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
+			return Bid{}, fmt.Errorf("market: award's price-setting bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
 		}
-		rs, err := Score(r.Price, r.StartWithinMs, vot)
-		if err != nil {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
-		}
-		ws, err := Score(e.price, e.start, vot)
-		if err != nil {
-			return Bid{}, fmt.Errorf("market: our bid: %w", err)
-		}
-		if rs < ws && a.Ranking.Replicas <= 1 {
-			return Bid{}, fmt.Errorf("market: runner-up scored %d, better than our %d: we should not have won", rs, ws)
-		}
-		if want, _, err = SecondPrice(e.start, vot, rs, n.MaxPrice); err != nil {
-			return Bid{}, fmt.Errorf("market: award's price: %w", err)
-		}
+		ref = &r
 	}
-	// Replicas are drawn at random among the best bids: a winner is never
-	// paid below its own bid.
-	want = max(want, e.price)
+	mine := Bid{Provider: p.cfg.Self, Price: e.price, StartWithinMs: e.start}
+	want, basis, err := winnerPrice(a.Ranking.Rule, mine, ref, n.ValueOfTime, n.MaxPrice, a.Ranking.Pool > 1)
+	if err != nil {
+		return Bid{}, fmt.Errorf("market: award's price: %w", err)
+	}
 	if a.Price != want {
-		return Bid{}, fmt.Errorf("market: award pays %d, the second price is %d", a.Price, want)
+		return Bid{}, fmt.Errorf("market: award pays %d; by its rule it should pay %d (%s)", a.Price, want, basis)
 	}
 	run := a.Run
 	switch {
