@@ -8,57 +8,25 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 )
 
-// pickWinners takes the best bid when one run is needed; for K replicas it
-// draws them at random among the 2K best, so that no bidder can count on
-// filling a replica group by being cheapest. Winners are distinct
-// providers (and subnets, when configured) that have not already run this
-// job. drawn is how many bids the winners came from; ref is the best bid
-// after those (nil when there is none): it prices the winners under
-// PriceSecond.
-func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, drawn int, ref *BidRecord) {
-	need := j.need
-	if need <= 0 || len(ranked) == 0 {
-		return nil, 0, nil
-	}
-	usedSubnet := map[string]bool{}
-	for p := range j.live {
-		usedSubnet[j.subnets[p]] = true
-	}
-	for _, r := range j.results {
-		usedSubnet[j.subnets[r.Provider]] = true
-	}
-	var pool []*BidRecord
-	for _, b := range ranked {
-		sn := j.subnets[b.Bid.Provider]
-		switch {
-		case j.inGroup(b.Bid.Provider):
-		case j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn]:
-		default:
-			pool = append(pool, b)
-		}
-	}
+// pickWinners takes the best bid of the pool when one run is needed; for
+// replicas it draws the runs needed at random among the 2×need best, so
+// that no bidder can count on filling a replica group by being cheapest.
+// drawn is how many bids the winners came from; ref is the best bid after
+// those (nil when there is none): it prices the winners under PriceSecond.
+func (j *Job) pickWinners(pool []*BidRecord) (winners []*BidRecord, drawn int, ref *BidRecord) {
 	size := 1
 	if j.verify.K > 1 {
-		size = 2 * need
+		size = 2 * j.need
 	}
 	best := pool[:min(len(pool), size)]
 	if len(pool) > size {
 		ref = pool[size]
 	}
-	for _, i := range j.rng.Perm(len(best)) {
-		if j.verify.K <= 1 {
-			i = 0
-		}
-		b := best[i]
-		sn := j.subnets[b.Bid.Provider]
-		if j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn] {
-			continue
-		}
-		winners = append(winners, b)
-		usedSubnet[sn] = true
-		if len(winners) == need {
-			break
-		}
+	if j.verify.K <= 1 {
+		return best[:1], len(best), ref
+	}
+	for _, i := range j.rng.Perm(len(best))[:min(j.need, len(best))] {
+		winners = append(winners, best[i])
 	}
 	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b) })
 	return winners, len(best), ref
@@ -105,10 +73,10 @@ func (j *Job) price(winners []*BidRecord, drawn int, ref *BidRecord) (PriceRule,
 	return rule, out, nil
 }
 
-// award prices the winners of the closed auction cur and sends each its
-// signed award. ranked is how many eligible bids ranked, drawn how many the
-// winners came from, ref the bid that prices them under PriceSecond.
-func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, winners []*BidRecord, drawn int, ref *BidRecord) {
+// award picks the winners of the closed auction cur from pool, prices
+// them, and sends each its signed award.
+func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, pool []*BidRecord) {
+	winners, drawn, ref := j.pickWinners(pool)
 	rule, prices, err := j.price(winners, drawn, ref)
 	if err != nil {
 		// Bids were checked as they came in and ranked on the same

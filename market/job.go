@@ -72,6 +72,11 @@ const (
 	FailDeadline    FailCode = "deadline"            // the job's deadline passed
 	FailCancelled   FailCode = "cancelled"           // Job.Cancel
 	FailVerify      FailCode = "verification_failed" // replicas never agreed
+	// FailTooFewProviders: replicate:K needs K distinct providers (in
+	// distinct subnets when configured) and fewer can run the job. Found
+	// before anything ran, so nothing is paid and nothing is held against
+	// anyone.
+	FailTooFewProviders FailCode = "too_few_providers"
 	// FailInternal: the job could not sign a message (a broken signer).
 	FailInternal FailCode = "internal"
 )
@@ -482,6 +487,16 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 		}
 		return
 	}
+	peers := make([]string, len(picks))
+	for i, p := range picks {
+		peers[i] = p.c.Peer
+	}
+	if n := j.distinct(peers); j.replicasImpossible(n) {
+		// Discovery already shows the group cannot be formed: say so
+		// before anyone is asked to bid, let alone run.
+		j.fail(now, FailTooFewProviders, j.tooFewMessage(n, unfit))
+		return
+	}
 	// Cheapest quotes first, random among equals so load spreads.
 	sort.Slice(picks, func(a, b int) bool {
 		if picks[a].quote != picks[b].quote {
@@ -640,12 +655,15 @@ func (j *Job) close(now time.Time) {
 	silent := cur.Silent()
 	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("closed: %d bids, %d declines, %d silent",
 		len(cur.Bids), len(cur.Declines), len(silent))})
-	winners, drawn, ref := j.pickWinners(ranked)
-	if len(winners) == 0 {
+	pool := j.pool(ranked)
+	switch {
+	case len(pool) == 0:
 		j.noWinners(now, cur, silent)
-		return
+	case j.replicasImpossible(len(pool)):
+		j.tooFew(now, cur, silent, len(pool))
+	default:
+		j.award(now, cur, len(ranked), pool)
 	}
-	j.award(now, cur, len(ranked), winners, drawn, ref)
 }
 
 // noWinners decides what follows an auction without a bid that can win.
@@ -669,6 +687,19 @@ func (j *Job) noWinners(now time.Time, cur *AttemptRecord, silent []string) {
 	j.fail(now, FailNoBids, j.noBidsMessage())
 }
 
+// tooFew ends a replicated job whose first group cannot be formed: n
+// distinct providers can run it, fewer than replicate:K needs. Running
+// some of them would only end in a verification that cannot succeed, with
+// nobody paid, so nothing runs. Silence earns one more auction, as in
+// noWinners; bidders are asked again, decliners are not.
+func (j *Job) tooFew(now time.Time, cur *AttemptRecord, silent []string, n int) {
+	if j.retrySilence(cur, silent) {
+		j.restart(now)
+		return
+	}
+	j.fail(now, FailTooFewProviders, j.tooFewMessage(n, j.answers()))
+}
+
 // retrySilence reports whether an auction with silent invitees earns its
 // one retry, and if so excludes the peers that declined.
 func (j *Job) retrySilence(cur *AttemptRecord, silent []string) bool {
@@ -680,6 +711,42 @@ func (j *Job) retrySilence(cur *AttemptRecord, silent []string) bool {
 		j.excluded[d.Provider] = "declined: " + string(d.Reason)
 	}
 	return true
+}
+
+// apart reports whether the job's replicas must be in distinct subnets.
+func (j *Job) apart() bool { return j.cfg.DistinctSubnets && j.verify.K > 1 }
+
+// distinct counts the providers among peers that could share one replica
+// group: distinct peers, in distinct subnets when replicas must be apart.
+func (j *Job) distinct(peers []string) int {
+	seen := map[string]bool{}
+	for _, p := range peers {
+		k := "peer " + p
+		if sn := j.subnets[p]; sn != "" && j.apart() {
+			k = "subnet " + sn
+		}
+		seen[k] = true
+	}
+	return len(seen)
+}
+
+// replicasImpossible reports whether n distinct providers are too few for
+// a replicated job's first group. Later auctions (replacements, extra
+// replicas) add to a group that has run: they take whom they find.
+func (j *Job) replicasImpossible(n int) bool {
+	return j.verify.K > 1 && j.runs == 0 && n < j.need
+}
+
+func (j *Job) tooFewMessage(n int, why []string) string {
+	what := "distinct providers"
+	if j.apart() {
+		what = "providers in distinct subnets"
+	}
+	msg := fmt.Sprintf("%s needs %d %s; %d can run it", j.verify, j.verify.K, what, n)
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return msg
 }
 
 // Ack feeds a winner's verified acknowledgement.
@@ -930,6 +997,16 @@ func (j *Job) finish(now time.Time, o *Outcome) {
 }
 
 func (j *Job) noBidsMessage() string {
+	parts := j.answers()
+	if len(parts) == 0 {
+		return "no bids"
+	}
+	return "no bids: " + strings.Join(parts, "; ")
+}
+
+// answers summarises why the job's auctions found no one: declines with
+// their reasons, ineligible bidders, invitees that never answered.
+func (j *Job) answers() []string {
 	var declines, silent []string
 	var ineligible []string
 	for _, a := range j.attempts {
@@ -943,7 +1020,7 @@ func (j *Job) noBidsMessage() string {
 		}
 		ineligible = append(ineligible, a.Ineligible...)
 	}
-	parts := []string{}
+	var parts []string
 	if len(declines) > 0 {
 		parts = append(parts, fmt.Sprintf("%d declined: %s", len(declines), strings.Join(declines, "; ")))
 	}
@@ -953,10 +1030,7 @@ func (j *Job) noBidsMessage() string {
 	if len(silent) > 0 {
 		parts = append(parts, fmt.Sprintf("%d did not answer", len(silent)))
 	}
-	if len(parts) == 0 {
-		return "no bids"
-	}
-	return "no bids: " + strings.Join(parts, "; ")
+	return parts
 }
 
 func (j *Job) hasFaults() bool { return len(j.faults) > 0 }

@@ -65,6 +65,36 @@ func (j *Job) rank(cur *AttemptRecord) []*BidRecord {
 	return ranked
 }
 
+// pool is the ranked bids that may win this auction, best first: from
+// providers not in the job's replica group yet and, when replicas must be
+// apart, only the best bid of each subnet the group does not use yet (one
+// operator's other machines cannot win beside it, so they do not compete).
+func (j *Job) pool(ranked []*BidRecord) []*BidRecord {
+	used := map[string]bool{}
+	if j.apart() {
+		for p := range j.live {
+			used[j.subnets[p]] = true
+		}
+		for _, r := range j.results {
+			used[j.subnets[r.Provider]] = true
+		}
+	}
+	var pool []*BidRecord
+	for _, b := range ranked {
+		if j.inGroup(b.Bid.Provider) {
+			continue
+		}
+		if sn := j.subnets[b.Bid.Provider]; j.apart() && sn != "" {
+			if used[sn] {
+				continue
+			}
+			used[sn] = true
+		}
+		pool = append(pool, b)
+	}
+	return pool
+}
+
 // compareBids orders bids by score, then standing, then committed start,
 // then a hash of job and peer ID: equal bids are ranked the same way by
 // anyone who checks, yet different jobs spread over equal providers.
