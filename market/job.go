@@ -657,7 +657,7 @@ func (j *Job) close(now time.Time) {
 		len(cur.Bids), len(cur.Declines), len(silent))})
 	pool := j.pool(ranked)
 	switch {
-	case len(pool) == 0:
+	case len(pool) == 0 || j.need <= 0: // need > 0 while an auction is open; a panic is no way to learn otherwise
 		j.noWinners(now, cur, silent)
 	case j.replicasImpossible(len(pool)):
 		j.tooFew(now, cur, silent, len(pool))
