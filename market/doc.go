@@ -28,14 +28,42 @@
 // and changes nothing; the node counts it as a dropped message.
 //
 // The auction closes when every invitee has answered or the bid window
-// ends. Eligible bids (Reputation decides; at most one newcomer is ranked)
-// rank by Score = price + value of time × committed start, then standing,
-// committed start, then a hash of job and peer ID (equal bids spread over
-// providers from job to job, and anyone can recompute the order). The winner is paid SecondPrice: the highest price at
-// which it would still have ranked first against the runner-up, capped by
-// the max price — with no runner-up, the max price itself (the reserve).
-// The award carries the winner's and the runner-up's signed bids so the
-// winner can check its price.
+// ends (close: rank, then award). Eligible bids (Reputation decides; at
+// most one newcomer is ranked) rank by Score = price + value of time ×
+// committed start, then standing, committed start, then a hash of job and
+// peer ID (equal bids spread over providers from job to job, and anyone
+// can recompute the order).
+//
+// # Prices
+//
+// Each award names its PriceRule and carries the signed bid that set the
+// price. PriceSecond: a bid ranked below the winners' pool (the runner-up,
+// or for replicas the best bid outside the 2K they were drawn from) sets
+// the generalised second price, SecondPrice, capped by the max price.
+// PriceHighestWinning: no such bid, so each winner is paid the highest
+// winning bid — a lone winner its own — rather than the max price, which
+// made thin markets pay many times the going rate. docs/protocol.md gives
+// the incentive argument. PriceBasis (on AttemptRecord, ReplicaResult and
+// Outcome) says why a price is what it is; its String is one line for
+// people. The Provider checks its award with the same computation.
+//
+// # Money never wraps
+//
+// Amounts are int64. Score, SecondPrice, Pricing.Quote and Pricing.Bid
+// return ErrOverflow rather than wrap or saturate; JobSpec.Validate keeps
+// max_price ≤ MaxPriceCap (so max price × MaxJobRuns fits) and value of
+// time ≤ MaxValueOfTime, and bids start within MaxStartWithin, so within a
+// valid job nothing overflows. JobSpec.MaxCost is the hold a job needs —
+// max price × Verification.MaxRuns — computed with checks: the node holds
+// exactly that before any auction.
+//
+// # Errors
+//
+// Validation returns a *ValidationError listing every *FieldError
+// {Field, Value, Err}; Err unwraps to one of the kind sentinels
+// (ErrRequired, ErrInvalid, ErrRange, ErrTooLarge) and to the cause, if
+// any (e.g. ErrOverflow). A job that cannot complete ends with an Outcome
+// whose Code is a FailCode: branch on it, never on Message.
 //
 // A signed result ends the job whatever its exit code: a job's own failure
 // (non-zero exit, trap, exceeded limit, bad module) is a result. Only a
@@ -58,10 +86,13 @@
 // # Replication
 //
 // A job with verify "replicate:K" awards K distinct providers (in distinct
-// subnets when JobConfig.DistinctSubnets), drawn at random among the 2K
-// best eligible bids so no bidder can count on filling a group by being
-// cheapest; each is paid against the best bid outside that pool, capped by
-// the max price. When every replica has answered, the Decider (the
+// subnets when JobConfig.DistinctSubnets: then only the best bid of each
+// subnet competes), drawn at random among the 2K best eligible bids so no
+// bidder can count on filling a group by being cheapest; each is paid as
+// above. When fewer than K distinct providers can run the job — seen in
+// Candidates, or when the first auction closes — the job fails at once
+// with FailTooFewProviders and nothing runs. When every replica has
+// answered, the Decider (the
 // reputation package's odds rule, or MajorityDecider) accepts a result
 // digest (Result.Digest: status, exit code, stdout, outputs), or asks for
 // more replicas up to Verification.MaxRuns, or fails the job. Runs stopped

@@ -322,8 +322,9 @@ func fzCheckAnswer(t *testing.T, ids fzIDs, p *Provider, cfg ProviderConfig, off
 		if fit != "" || load.Running >= load.Slots {
 			t.Fatalf("bid although %q / load %+v", fit, load)
 		}
-		if b.Price < 1 || b.Price > call.Needs.MaxPrice || b.Price < offer.Pricing.Quote(call.Needs) {
-			t.Fatalf("bid price %d: quote %d, max %d", b.Price, offer.Pricing.Quote(call.Needs), call.Needs.MaxPrice)
+		q, qerr := offer.Pricing.Quote(call.Needs)
+		if b.Price < 1 || b.Price > call.Needs.MaxPrice || qerr != nil || b.Price < q {
+			t.Fatalf("bid price %d: quote %d (%v), max %d", b.Price, q, qerr, call.Needs.MaxPrice)
 		}
 		if b.Load > 1000 {
 			t.Fatalf("load %d permille", b.Load)
@@ -349,8 +350,8 @@ func fzCheckAnswer(t *testing.T, ids fzIDs, p *Provider, cfg ProviderConfig, off
 		case DeclinePrice:
 			// Either the unloaded quote is above the max price, or the
 			// price at the current load is.
-			if fit != DeclinePrice && (fit != "" || load.Running >= load.Slots ||
-				offer.Pricing.Bid(call.Needs, load.fraction()) <= call.Needs.MaxPrice) {
+			bid, berr := offer.Pricing.Bid(call.Needs, load.fraction())
+			if fit != DeclinePrice && (fit != "" || load.Running >= load.Slots || berr == nil && bid <= call.Needs.MaxPrice) {
 				t.Fatalf("declined on price: fit %q, load %+v", fit, load)
 			}
 		case DeclineCapability, DeclineTooLarge, DeclineWithdrawn:
@@ -428,28 +429,41 @@ func fzDrive(t *testing.T, w *fzWorld) {
 		if wb.Provider != o.To || a.Provider != o.To {
 			t.Fatalf("award to %s carries %s's bid", o.To, wb.Provider)
 		}
-		ws := Score(wb.Price, wb.StartWithinMs, vot)
+		score := func(price, start int64) int64 {
+			s, err := Score(price, start, vot)
+			if err != nil {
+				t.Fatalf("a bid the job took cannot be scored: %v", err)
+			}
+			return s
+		}
+		ws := score(wb.Price, wb.StartWithinMs)
 		for _, r := range w.job.Attempts()[0].Bids {
-			if s := Score(r.Bid.Price, r.Bid.StartWithinMs, vot); s < ws {
+			if s := score(r.Bid.Price, r.Bid.StartWithinMs); s < ws {
 				t.Fatalf("winner scored %d, %s scored %d", ws, r.Bid.Provider, s)
 			}
 		}
 		if a.Price < wb.Price || a.Price > spec.MaxPrice {
 			t.Fatalf("paid %d for a bid of %d, max %d", a.Price, wb.Price, spec.MaxPrice)
 		}
-		if len(a.RunnerUp) == 0 {
-			if a.Price != spec.MaxPrice {
-				t.Fatalf("alone, paid %d instead of the max price", a.Price)
+		var rb Bid
+		if len(a.PriceBid) > 0 {
+			if env, err := canon.DecodeEnvelope(a.PriceBid); err != nil || env.Open(w.ids, KindBid, &rb) != nil {
+				t.Fatalf("award's price-setting bid does not open")
 			}
-		} else {
-			var rb Bid
-			if env, err := canon.DecodeEnvelope(a.RunnerUp); err != nil || env.Open(w.ids, KindBid, &rb) != nil {
-				t.Fatalf("award's runner-up bid does not open")
+		}
+		switch a.Ranking.Rule {
+		case PriceHighestWinning:
+			// One winner: no other bid ranked, and it is paid its own.
+			if len(a.PriceBid) > 0 || a.Price != wb.Price || a.Ranking.Bids != 1 {
+				t.Fatalf("alone among %d bids, paid %d for a bid of %d", a.Ranking.Bids, a.Price, wb.Price)
 			}
-			rs := Score(rb.Price, rb.StartWithinMs, vot)
-			if Score(a.Price, wb.StartWithinMs, vot) > rs || a.Price < spec.MaxPrice && Score(a.Price+1, wb.StartWithinMs, vot) <= rs {
+		case PriceSecond:
+			rs := score(rb.Price, rb.StartWithinMs)
+			if len(a.PriceBid) == 0 || score(a.Price, wb.StartWithinMs) > rs || a.Price < spec.MaxPrice && score(a.Price+1, wb.StartWithinMs) <= rs {
 				t.Fatalf("price %d is not the second price against %d", a.Price, rs)
 			}
+		default:
+			t.Fatalf("price rule %q", a.Ranking.Rule)
 		}
 		if a.Run.Module != spec.Module || a.Run.MemoryBytes != spec.MemoryBytes || runInputBytes(a.Run) != spec.InputBytes() {
 			t.Fatalf("award runs %+v, spec is %+v", a.Run, spec)
@@ -590,17 +604,25 @@ func FuzzOpenOffer(f *testing.F) {
 		spec := fzSpec()
 		needs := spec.Needs()
 		fit, _ := o.Fits(needs)
-		q := o.Pricing.Quote(needs)
-		if q < 1 {
-			t.Fatalf("quote %d", q)
+		q, qerr := o.Pricing.Quote(needs)
+		if qerr == nil && q < 1 || qerr != nil && !errors.Is(qerr, ErrOverflow) {
+			t.Fatalf("quote %d, %v", q, qerr)
 		}
-		if verr == nil && !o.Withdrawn {
-			b0, b1, b2 := o.Pricing.Bid(needs, 0), o.Pricing.Bid(needs, 0.5), o.Pricing.Bid(needs, 1)
-			if b0 > b1 || b1 > b2 || b2 > maxMoney {
-				t.Fatalf("bids %d %d %d not monotone in load", b0, b1, b2)
-			}
-			if q < 1<<53 && b0 < q {
-				t.Fatalf("bid %d below quote %d", b0, q)
+		if verr == nil && !o.Withdrawn && qerr == nil {
+			// Bids grow with load, from the quote, until they no longer fit.
+			prev := q
+			for _, load := range []float64{0, 0.5, 1} {
+				b, err := o.Pricing.Bid(needs, load)
+				if err != nil {
+					if !errors.Is(err, ErrOverflow) {
+						t.Fatalf("bid at load %v: %v", load, err)
+					}
+					break
+				}
+				if b < prev {
+					t.Fatalf("bid %d at load %v below %d", b, load, prev)
+				}
+				prev = b
 			}
 		}
 		// The requester's consumer: discovery hands validated offers to
@@ -618,8 +640,6 @@ func FuzzOpenOffer(f *testing.F) {
 		}
 	})
 }
-
-const maxMoney = 1<<62 - 1 // ceilMoney's cap, math.MaxInt64/2
 
 // fzSeeds builds the seeds of one target, named, from the deterministic
 // world.
@@ -695,20 +715,34 @@ func fzSeeds(t testing.TB, target string) []fzNamed {
 		if err := award.Open(ids, KindAward, &a); err != nil {
 			t.Fatal(err)
 		}
+		var own Bid
+		if err := w.p1Bid.Open(ids, KindBid, &own); err != nil {
+			t.Fatal(err)
+		}
 		alone := a
-		alone.RunnerUp, alone.Price, alone.Ranking.RunnerUpScore, alone.Ranking.Bids = nil, 1000, 0, 1
+		alone.PriceBid, alone.Price, alone.Ranking.Rule = nil, own.Price, PriceHighestWinning
+		alone.Ranking.RunnerUpScore, alone.Ranking.Bids, alone.Ranking.Pool = 0, 1, 1
 		add("award-alone", seal(KindAward, alone))
+		maxed := alone
+		maxed.Price = 1000
+		add("award-alone-max-price", seal(KindAward, maxed))
+		thin := alone
+		thin.Ranking.Replicas, thin.Ranking.Pool = 2, 2
+		thin.PriceBid, thin.Price = seal(KindBid, w.bid("p2", 250, 800)), 250
+		add("award-replicas-highest-winning", seal(KindAward, thin))
 		for name, mut := range map[string]func(*Award){
 			"price-plus-one":  func(a *Award) { a.Price++ },
 			"price-minus-one": func(a *Award) { a.Price-- },
 			"for-p2":          func(a *Award) { a.Provider = "p2" },
 			"attempt-2":       func(a *Award) { a.Attempt = 2 },
 			"runner-up-forged": func(a *Award) {
-				env, _ := canon.DecodeEnvelope(a.RunnerUp)
-				a.RunnerUp = fzFlipSig(env)
+				env, _ := canon.DecodeEnvelope(a.PriceBid)
+				a.PriceBid = fzFlipSig(env)
 			},
-			"runner-up-ourselves": func(a *Award) { a.RunnerUp = w.p1Bid.Encode() },
-			"runner-up-cheaper":   func(a *Award) { a.RunnerUp, a.Price = seal(KindBid, w.bid("p2", 100, 50)), 100 },
+			"runner-up-ourselves": func(a *Award) { a.PriceBid = w.p1Bid.Encode() },
+			"runner-up-cheaper":   func(a *Award) { a.PriceBid, a.Price = seal(KindBid, w.bid("p2", 100, 50)), 100 },
+			"rule-unknown":        func(a *Award) { a.Ranking.Rule = "first_price" },
+			"rule-highest-alone":  func(a *Award) { a.Ranking.Rule = PriceHighestWinning },
 			"winning-bid-p2":      func(a *Award) { a.WinningBid = w.p2Bid(t).Encode() },
 			"module-swapped":      func(a *Award) { a.Run.Module.CID = fzInput },
 			"memory-doubled":      func(a *Award) { a.Run.MemoryBytes *= 2 },
@@ -869,7 +903,7 @@ func TestFuzzSeedsReachConsumers(t *testing.T) {
 		}
 	})
 	t.Run("award", func(t *testing.T) {
-		for _, name := range []string{"award", "award-alone"} {
+		for _, name := range []string{"award", "award-alone", "award-replicas-highest-winning"} {
 			w := newFzWorld(t)
 			var a Award
 			env, _ := canon.DecodeEnvelope(find("FuzzOpenAward", name))

@@ -1,9 +1,7 @@
 package market
 
 import (
-	"cmp"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -61,14 +59,26 @@ func (s State) Terminal() bool {
 	return s == StateCompleted || s == StateFailed || s == StateCancelled
 }
 
+// FailCode is a stable, machine-readable reason why a job did not
+// complete: Outcome.Code, and the Reason of the job's final state event.
+// Callers branch on it, never on Outcome.Message, which is for people.
+type FailCode string
+
 // Failure codes of jobs that could not be run.
 const (
-	FailNoProviders = "no_providers"    // discovery found nobody selling what the job needs
-	FailNoBids      = "no_bids"         // every auction closed without an eligible bid
-	FailFaults      = "provider_faults" // winners failed to deliver, attempts exhausted
-	FailDeadline    = "deadline"        // the job's deadline passed
-	FailCancelled   = "cancelled"
-	FailVerify      = "verification_failed" // replicas never agreed
+	FailNoProviders FailCode = "no_providers"        // discovery found nobody selling what the job needs
+	FailNoBids      FailCode = "no_bids"             // every auction closed without an eligible bid
+	FailFaults      FailCode = "provider_faults"     // winners failed to deliver, attempts exhausted
+	FailDeadline    FailCode = "deadline"            // the job's deadline passed
+	FailCancelled   FailCode = "cancelled"           // Job.Cancel
+	FailVerify      FailCode = "verification_failed" // replicas never agreed
+	// FailTooFewProviders: replicate:K needs K distinct providers (in
+	// distinct subnets when configured) and fewer can run the job. Found
+	// before anything ran, so nothing is paid and nothing is held against
+	// anyone.
+	FailTooFewProviders FailCode = "too_few_providers"
+	// FailInternal: the job could not sign a message (a broken signer).
+	FailInternal FailCode = "internal"
 )
 
 // Candidate is a provider found by discovery, with its verified offer.
@@ -101,6 +111,7 @@ type ReplicaResult struct {
 	Provider string
 	Attempt  uint32
 	Price    int64
+	Basis    PriceBasis // why Price
 	Digest   string
 	Result   Result
 	Env      []byte // the provider's signed result, as received
@@ -111,10 +122,11 @@ type ReplicaResult struct {
 // Outcome is a job's end.
 type Outcome struct {
 	State     State
-	Code      string // failure code, "" when completed
-	Message   string
-	Provider  string // who produced the accepted result
+	Code      FailCode // why it did not complete; "" when completed
+	Message   string   // the same for people; never branch on it
+	Provider  string   // who produced the accepted result
 	Price     int64
+	Basis     PriceBasis // why Price: the rule and the bid that set it
 	Result    *Result
 	ResultEnv []byte // the provider's signed result, as received
 	// Paid are the runs to be paid: the accepted result and, under
@@ -161,6 +173,7 @@ func (r Ready) Empty() bool {
 type BidRecord struct {
 	Bid      Bid
 	Env      []byte // the signed bid, as received
+	Score    int64  // Score of the bid, computed (and checked) when it came in
 	Standing Standing
 	Invited  bool
 }
@@ -176,9 +189,10 @@ type AttemptRecord struct {
 	Ineligible []string // bidders whose standing excluded them, with reasons
 	Winner     string   // the first winner (the only one without replication)
 	Winners    []string // every winner of this auction
-	RunnerUp   string   // whose bid set the price
+	RunnerUp   string   // whose losing bid set the price under PriceSecond, "" otherwise
 	Price      int64
-	Prices     map[string]int64 // per winner
+	Prices     map[string]int64      // per winner
+	Basis      map[string]PriceBasis // per winner: why it is paid Prices[winner]
 	AwardCID   string
 	Fault      string // the first winner's fault
 	Faults     map[string]string
@@ -207,6 +221,7 @@ type replica struct {
 	bid      BidRecord
 	attempt  *AttemptRecord
 	price    int64
+	basis    PriceBasis
 	award    canon.Envelope
 	awardCID string
 	ackBy    time.Time
@@ -310,16 +325,9 @@ func (j *Job) Ready() Ready {
 // CallCID is the CID of the current call for bids' envelope.
 func (j *Job) CallCID() string { return j.callCID }
 
-// AwardCID is the CID of the award held by provider, or of the only
-// award when provider is "".
-func (j *Job) AwardCID(provider ...string) string {
-	if len(provider) > 0 {
-		if r, ok := j.live[provider[0]]; ok {
-			return r.awardCID
-		}
-		return ""
-	}
-	for _, r := range j.live {
+// AwardCID is the CID of the award provider holds now, "" if none.
+func (j *Job) AwardCID(provider string) string {
+	if r, ok := j.live[provider]; ok {
 		return r.awardCID
 	}
 	return ""
@@ -447,12 +455,17 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 			unfit = append(unfit, fmt.Sprintf("%s: %s (%s)", short(c.Peer), reason, detail))
 			continue
 		}
+		quote, err := c.Offer.Pricing.Quote(needs)
+		if err != nil { // Fits checked the quote; a surprise is still no fit
+			unfit = append(unfit, fmt.Sprintf("%s: %s (%v)", short(c.Peer), DeclinePrice, err))
+			continue
+		}
 		st := j.rep.Standing(c.Peer, primary, j.spec.MinReputation)
 		if !st.Eligible {
 			unfit = append(unfit, fmt.Sprintf("%s: ineligible (%s)", short(c.Peer), st.Reason))
 			continue
 		}
-		picks = append(picks, pick{c: c, quote: c.Offer.Pricing.Quote(needs), st: st, tie: j.rng.Uint64()})
+		picks = append(picks, pick{c: c, quote: quote, st: st, tie: j.rng.Uint64()})
 	}
 	if len(picks) == 0 {
 		msg := fmt.Sprintf("no provider found for %s", strings.Join(capStrings(j.spec.AllCapabilities()), ", "))
@@ -472,6 +485,16 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 		default:
 			j.fail(now, FailNoProviders, msg)
 		}
+		return
+	}
+	peers := make([]string, len(picks))
+	for i, p := range picks {
+		peers[i] = p.c.Peer
+	}
+	if n := j.distinct(peers); j.replicasImpossible(n) {
+		// Discovery already shows the group cannot be formed: say so
+		// before anyone is asked to bid, let alone run.
+		j.fail(now, FailTooFewProviders, j.tooFewMessage(n, unfit))
 		return
 	}
 	// Cheapest quotes first, random among equals so load spreads.
@@ -500,7 +523,7 @@ func (j *Job) open(now time.Time, invitees []string) {
 	}
 	env, err := canon.Seal(j.signer, KindCall, call)
 	if err != nil {
-		j.fail(now, "internal", fmt.Sprintf("cannot sign the call for bids: %v", err))
+		j.fail(now, FailInternal, fmt.Sprintf("cannot sign the call for bids: %v", err))
 		return
 	}
 	j.attempts = append(j.attempts, &AttemptRecord{Number: attempt, Opened: now, Invitees: invitees})
@@ -532,8 +555,8 @@ func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
 		return fmt.Errorf("market: bid addressed to %s", short(b.Requester))
 	case b.Price <= 0 || b.Price > j.spec.MaxPrice:
 		return fmt.Errorf("market: bid price %d outside (0, %d]", b.Price, j.spec.MaxPrice)
-	case b.StartWithinMs < 0 || b.StartWithinMs > time.Hour.Milliseconds():
-		return fmt.Errorf("market: bid start-within %dms out of range", b.StartWithinMs)
+	case b.StartWithinMs < 0 || b.StartWithinMs > MaxStartWithin.Milliseconds():
+		return fmt.Errorf("market: bid start-within %dms outside [0, %v]", b.StartWithinMs, MaxStartWithin)
 	case b.Provider == j.cfg.Self && !j.cfg.AllowSelf:
 		return fmt.Errorf("market: bid from ourselves")
 	}
@@ -543,9 +566,15 @@ func (j *Job) Bid(now time.Time, b Bid, env []byte) error {
 	if j.answered[b.Provider] {
 		return fmt.Errorf("market: second answer from %s", short(b.Provider))
 	}
+	score, err := Score(b.Price, b.StartWithinMs, j.spec.ValueOfTime)
+	if err != nil {
+		// Only a spec that never validated gets here: refuse the bid rather
+		// than rank it on a wrapped score.
+		return fmt.Errorf("market: bid from %s cannot be scored: %w", short(b.Provider), err)
+	}
 	j.answered[b.Provider] = true
 	st := j.rep.Standing(b.Provider, j.spec.Runtime, j.spec.MinReputation)
-	cur.Bids = append(cur.Bids, BidRecord{Bid: b, Env: env, Standing: st, Invited: j.invited[b.Provider]})
+	cur.Bids = append(cur.Bids, BidRecord{Bid: b, Env: env, Score: score, Standing: st, Invited: j.invited[b.Provider]})
 	j.event(now, Event{Type: "bid", Provider: b.Provider, Price: b.Price, StartWithinMs: b.StartWithinMs,
 		Message: fmt.Sprintf("bid %d, start within %dms", b.Price, b.StartWithinMs)})
 	j.maybeClose(now)
@@ -615,254 +644,109 @@ func (j *Job) checkDeadline(now time.Time) bool {
 	return true
 }
 
-// close ranks the bids and awards the job to as many winners as it needs,
-// or moves on.
+// close ends the bidding: it ranks the bids (rank), then awards the job
+// to as many winners as it needs (award), or decides what to do without
+// them.
 func (j *Job) close(now time.Time) {
 	cur := j.current()
 	cur.Closed = now
 	j.auctionOpen = false
-	vot := j.spec.ValueOfTime
-	// At most one newcomer is ranked per auction and per replica group
-	// (counting those already in it), so fresh identities cannot flood an
-	// auction or a group, nor shill its price. The rule is waived when no
-	// bidder is established (a young network: nobody to prefer) and when it
-	// would leave the job without enough runs — a group of newcomers must
-	// then agree for the odds rule to accept it.
-	newcomer := false
-	for _, r := range j.live {
-		newcomer = newcomer || r.bid.Standing.Newcomer
-	}
-	for _, r := range j.results {
-		newcomer = newcomer || r.Standing.Newcomer
-	}
-	bids := slices.Clone(cur.Bids)
-	slices.SortStableFunc(bids, func(a, b BidRecord) int {
-		return compareBids(j.id, a, b, vot)
-	})
-	var eligible, ranked, waived []*BidRecord
-	for i := range bids {
-		b := &bids[i]
-		if !b.Standing.Eligible {
-			cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: %s", short(b.Bid.Provider), b.Standing.Reason))
-			continue
-		}
-		eligible = append(eligible, b)
-		if b.Standing.Newcomer {
-			if newcomer {
-				waived = append(waived, b)
-				continue
-			}
-			newcomer = true
-		}
-		ranked = append(ranked, b)
-	}
-	established := false
-	for _, b := range eligible {
-		established = established || !b.Standing.Newcomer
-	}
-	if len(waived) > 0 && !established {
-		ranked, waived = eligible, nil // a young network: nobody to prefer
-	}
-	if len(waived) > 0 {
-		fresh := 0
-		for _, b := range ranked {
-			if !j.inGroup(b.Bid.Provider) {
-				fresh++
-			}
-		}
-		if fresh < j.need {
-			ranked = eligible // not enough runs otherwise: the rule is waived
-		} else {
-			for _, b := range waived {
-				cur.Ineligible = append(cur.Ineligible, fmt.Sprintf("%s: a newcomer already ranked", short(b.Bid.Provider)))
-			}
-		}
-	}
+	ranked := j.rank(cur)
 	silent := cur.Silent()
 	j.event(now, Event{Type: "auction", Message: fmt.Sprintf("closed: %d bids, %d declines, %d silent",
 		len(cur.Bids), len(cur.Declines), len(silent))})
-	winners, ref := j.pickWinners(ranked)
-	if len(winners) == 0 {
-		if len(j.live) > 0 || len(j.results) > 0 {
-			// A replica auction found nobody: judge what there is.
-			j.need, j.exhausted = 0, true
-			j.maybeJudge(now)
-			return
-		}
-		// A call can be lost (a peer that joined the topic a moment ago),
-		// so silence earns one more auction with fresh discovery; peers
-		// that answered no are not asked again.
-		if len(silent) > 0 && !j.silentRetried && len(j.attempts) < j.cfg.MaxAttempts {
-			j.silentRetried = true
-			for _, d := range cur.Declines {
-				j.excluded[d.Provider] = "declined: " + string(d.Reason)
-			}
-			for _, b := range cur.Bids {
-				j.excluded[b.Bid.Provider] = "ineligible"
-			}
-			j.restart(now)
-			return
-		}
-		j.fail(now, FailNoBids, j.noBidsMessage())
+	pool := j.pool(ranked)
+	switch {
+	case len(pool) == 0 || j.need <= 0: // need > 0 while an auction is open; a panic is no way to learn otherwise
+		j.noWinners(now, cur, silent)
+	case j.replicasImpossible(len(pool)):
+		j.tooFew(now, cur, silent, len(pool))
+	default:
+		j.award(now, cur, len(ranked), pool)
+	}
+}
+
+// noWinners decides what follows an auction without a bid that can win.
+func (j *Job) noWinners(now time.Time, cur *AttemptRecord, silent []string) {
+	if len(j.live) > 0 || len(j.results) > 0 {
+		// A replica auction found nobody: judge what there is.
+		j.need, j.exhausted = 0, true
+		j.maybeJudge(now)
 		return
 	}
-	ranking := Ranking{ValueOfTime: vot, MaxPrice: j.spec.MaxPrice, Bids: len(ranked), Replicas: len(winners)}
-	// Every winner is paid against the reference: the best bid outside the
-	// pool the winners came from (the second-ranked bid when there is one
-	// winner, the (2K+1)-th for K replicas drawn among the 2K best). Up to
-	// that score a winner would still have been in the pool: the
-	// generalised second price.
-	if ref != nil {
-		ranking.RunnerUpScore = Score(ref.Bid.Price, ref.Bid.StartWithinMs, vot)
-		cur.RunnerUp = ref.Bid.Provider
-	}
-	cur.Prices = map[string]int64{}
-	for i, w := range winners {
-		price := SecondPrice(w.Bid.StartWithinMs, vot, ranking.RunnerUpScore, ref != nil, j.spec.MaxPrice)
-		rk := ranking
-		rk.WinnerScore = Score(w.Bid.Price, w.Bid.StartWithinMs, vot)
-		var refEnv []byte
-		if ref != nil {
-			refEnv = ref.Env
+	// A call can be lost (a peer that joined the topic a moment ago), so
+	// silence earns one more auction with fresh discovery; peers that
+	// answered no are not asked again.
+	if j.retrySilence(cur, silent) {
+		for _, b := range cur.Bids {
+			j.excluded[b.Bid.Provider] = "ineligible"
 		}
-		resultBy := now.Add(j.cfg.AckTimeout + time.Duration(w.Bid.StartWithinMs+j.spec.TimeoutMs)*time.Millisecond + j.cfg.ResultGrace)
-		if resultBy.After(j.deadline) {
-			resultBy = j.deadline
-		}
-		award := Award{
-			Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: price,
-			WinningBid: w.Env, RunnerUp: refEnv, Ranking: rk,
-			Run: RunSpec{
-				Module: j.spec.Module, Stdin: j.spec.Stdin, Inputs: j.spec.Inputs, Args: j.spec.Args, Env: j.spec.Env,
-				MemoryBytes: j.spec.MemoryBytes, TimeoutMs: j.spec.TimeoutMs, MaxOutputBytes: j.spec.MaxOutputBytes,
-			},
-			ResultBy: resultBy.UnixMilli(), Created: now.UnixMilli(),
-		}
-		env, err := canon.Seal(j.signer, KindAward, award)
-		if err != nil {
-			j.fail(now, "internal", fmt.Sprintf("cannot sign the award: %v", err))
-			return
-		}
-		r := &replica{bid: *w, attempt: cur, price: price, award: env, awardCID: env.CID(),
-			ackBy: now.Add(j.cfg.AckTimeout), resultBy: resultBy}
-		j.live[w.Bid.Provider] = r
-		j.runs++
-		cur.Winners = append(cur.Winners, w.Bid.Provider)
-		cur.Prices[w.Bid.Provider] = price
-		if i == 0 {
-			cur.Winner, cur.Price, cur.AwardCID = w.Bid.Provider, price, r.awardCID
-		}
-		j.ready.Awards = append(j.ready.Awards, Outgoing{To: w.Bid.Provider, Env: env})
+		j.restart(now)
+		return
 	}
-	j.need -= len(winners)
-	if len(winners) == 1 {
-		w := winners[0]
-		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %s at %d", short(w.Bid.Provider), cur.Price))
-	} else {
-		j.setState(now, StateAwarded, fmt.Sprintf("awarded to %d replicas", len(winners)))
-	}
-	for _, w := range winners {
-		j.event(now, Event{Type: "award", Provider: w.Bid.Provider, Price: cur.Prices[w.Bid.Provider],
-			Message: fmt.Sprintf("%d eligible bids, winner bid %d", len(ranked), w.Bid.Price)})
-	}
-	if j.need > 0 {
-		// Not enough winners for the replicas wanted: look for more.
-		j.ready.Discover = true
-	}
+	j.fail(now, FailNoBids, j.noBidsMessage())
 }
 
-// inGroup reports whether peer holds an award or has delivered a result.
-func (j *Job) inGroup(peer string) bool {
-	if _, ok := j.live[peer]; ok {
-		return true
+// tooFew ends a replicated job whose first group cannot be formed: n
+// distinct providers can run it, fewer than replicate:K needs. Running
+// some of them would only end in a verification that cannot succeed, with
+// nobody paid, so nothing runs. Silence earns one more auction, as in
+// noWinners; bidders are asked again, decliners are not.
+func (j *Job) tooFew(now time.Time, cur *AttemptRecord, silent []string, n int) {
+	if j.retrySilence(cur, silent) {
+		j.restart(now)
+		return
 	}
-	for _, r := range j.results {
-		if r.Provider == peer {
-			return true
-		}
-	}
-	return false
+	j.fail(now, FailTooFewProviders, j.tooFewMessage(n, j.answers()))
 }
 
-// pickWinners takes the best bid when one run is needed; for K replicas it
-// draws them at random among the 2K best, so that no bidder can count on
-// filling a replica group by being cheapest. Winners are distinct
-// providers (and subnets, when configured) that have not already run this
-// job. ref is the best bid outside the pool drawn from: it prices them.
-func (j *Job) pickWinners(ranked []*BidRecord) (winners []*BidRecord, ref *BidRecord) {
-	need := j.need
-	if need <= 0 || len(ranked) == 0 {
-		return nil, nil
+// retrySilence reports whether an auction with silent invitees earns its
+// one retry, and if so excludes the peers that declined.
+func (j *Job) retrySilence(cur *AttemptRecord, silent []string) bool {
+	if len(silent) == 0 || j.silentRetried || len(j.attempts) >= j.cfg.MaxAttempts {
+		return false
 	}
-	usedSubnet := map[string]bool{}
-	for p := range j.live {
-		usedSubnet[j.subnets[p]] = true
+	j.silentRetried = true
+	for _, d := range cur.Declines {
+		j.excluded[d.Provider] = "declined: " + string(d.Reason)
 	}
-	for _, r := range j.results {
-		usedSubnet[j.subnets[r.Provider]] = true
-	}
-	var pool []*BidRecord
-	for _, b := range ranked {
-		sn := j.subnets[b.Bid.Provider]
-		switch {
-		case j.inGroup(b.Bid.Provider):
-		case j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn]:
-		default:
-			pool = append(pool, b)
-		}
-	}
-	size := 1
-	if j.verify.K > 1 {
-		size = 2 * need
-	}
-	best := pool[:min(len(pool), size)]
-	if len(pool) > size {
-		ref = pool[size]
-	}
-	for _, i := range j.rng.Perm(len(best)) {
-		if j.verify.K <= 1 {
-			i = 0
-		}
-		b := best[i]
-		sn := j.subnets[b.Bid.Provider]
-		if j.cfg.DistinctSubnets && j.verify.K > 1 && sn != "" && usedSubnet[sn] {
-			continue
-		}
-		winners = append(winners, b)
-		usedSubnet[sn] = true
-		if len(winners) == need {
-			break
-		}
-	}
-	slices.SortFunc(winners, func(a, b *BidRecord) int { return compareBids(j.id, *a, *b, j.spec.ValueOfTime) })
-	return winners, ref
+	return true
 }
 
-// compareBids orders bids by score, then standing, then committed start,
-// then a hash of job and peer ID: equal bids are ranked the same way by
-// anyone who checks, yet different jobs spread over equal providers.
-func compareBids(job string, a, b BidRecord, vot int64) int {
-	if c := cmp.Compare(Score(a.Bid.Price, a.Bid.StartWithinMs, vot), Score(b.Bid.Price, b.Bid.StartWithinMs, vot)); c != 0 {
-		return c
+// apart reports whether the job's replicas must be in distinct subnets.
+func (j *Job) apart() bool { return j.cfg.DistinctSubnets && j.verify.K > 1 }
+
+// distinct counts the providers among peers that could share one replica
+// group: distinct peers, in distinct subnets when replicas must be apart.
+func (j *Job) distinct(peers []string) int {
+	seen := map[string]bool{}
+	for _, p := range peers {
+		k := "peer " + p
+		if sn := j.subnets[p]; sn != "" && j.apart() {
+			k = "subnet " + sn
+		}
+		seen[k] = true
 	}
-	if c := cmp.Compare(b.Standing.Score, a.Standing.Score); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Bid.StartWithinMs, b.Bid.StartWithinMs); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(tieBreak(job, a.Bid.Provider), tieBreak(job, b.Bid.Provider)); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Bid.Provider, b.Bid.Provider)
+	return len(seen)
 }
 
-func tieBreak(job, peer string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(job))
-	h.Write([]byte{0})
-	h.Write([]byte(peer))
-	return h.Sum64()
+// replicasImpossible reports whether n distinct providers are too few for
+// a replicated job's first group. Later auctions (replacements, extra
+// replicas) add to a group that has run: they take whom they find.
+func (j *Job) replicasImpossible(n int) bool {
+	return j.verify.K > 1 && j.runs == 0 && n < j.need
+}
+
+func (j *Job) tooFewMessage(n int, why []string) string {
+	what := "distinct providers"
+	if j.apart() {
+		what = "providers in distinct subnets"
+	}
+	msg := fmt.Sprintf("%s needs %d %s; %d can run it", j.verify, j.verify.K, what, n)
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return msg
 }
 
 // Ack feeds a winner's verified acknowledgement.
@@ -908,7 +792,7 @@ func (j *Job) Result(now time.Time, res Result, env []byte) error {
 	}
 	delete(j.live, res.Provider)
 	ec := res.ExitCode
-	j.results = append(j.results, ReplicaResult{Provider: res.Provider, Attempt: r.attempt.Number, Price: r.price,
+	j.results = append(j.results, ReplicaResult{Provider: res.Provider, Attempt: r.attempt.Number, Price: r.price, Basis: r.basis,
 		Digest: res.Digest(), Result: res, Env: env, Bid: r.bid.Bid, Standing: r.bid.Standing})
 	j.event(now, Event{Type: "result", Provider: res.Provider, Price: r.price, Status: res.Status, ExitCode: &ec,
 		Reason: string(res.Status), Message: fmt.Sprintf("exit code %d", res.ExitCode)})
@@ -1014,7 +898,7 @@ func (j *Job) complete(now time.Time, digest string) {
 	if len(j.results) > 1 {
 		msg = fmt.Sprintf("%d replicas agree, %d disagree: %s", len(paid), len(losers), res.Status)
 	}
-	j.finish(now, &Outcome{State: StateCompleted, Provider: first.Provider, Price: first.Price, Result: &res,
+	j.finish(now, &Outcome{State: StateCompleted, Provider: first.Provider, Price: first.Price, Basis: first.Basis, Result: &res,
 		ResultEnv: first.Env, Paid: paid, Losers: losers, Faults: j.faults, Message: msg})
 }
 
@@ -1093,11 +977,11 @@ func (j *Job) Cancel(now time.Time, reason string) {
 	j.finish(now, &Outcome{State: StateCancelled, Code: FailCancelled, Message: reason, Faults: j.faults})
 }
 
-func (j *Job) fail(now time.Time, code, msg string) {
+func (j *Job) fail(now time.Time, code FailCode, msg string) {
 	j.cancelAwards(now)
 	j.state = StateFailed
 	j.auctionOpen = false
-	j.event(now, Event{Type: "state", Reason: code, Message: msg})
+	j.event(now, Event{Type: "state", Reason: string(code), Message: msg})
 	// A job that failed verification pays no replica and holds none
 	// against its provider: which of them was right is unknown.
 	j.finish(now, &Outcome{State: StateFailed, Code: code, Message: msg, Faults: j.faults})
@@ -1113,6 +997,16 @@ func (j *Job) finish(now time.Time, o *Outcome) {
 }
 
 func (j *Job) noBidsMessage() string {
+	parts := j.answers()
+	if len(parts) == 0 {
+		return "no bids"
+	}
+	return "no bids: " + strings.Join(parts, "; ")
+}
+
+// answers summarises why the job's auctions found no one: declines with
+// their reasons, ineligible bidders, invitees that never answered.
+func (j *Job) answers() []string {
 	var declines, silent []string
 	var ineligible []string
 	for _, a := range j.attempts {
@@ -1126,7 +1020,7 @@ func (j *Job) noBidsMessage() string {
 		}
 		ineligible = append(ineligible, a.Ineligible...)
 	}
-	parts := []string{}
+	var parts []string
 	if len(declines) > 0 {
 		parts = append(parts, fmt.Sprintf("%d declined: %s", len(declines), strings.Join(declines, "; ")))
 	}
@@ -1136,10 +1030,7 @@ func (j *Job) noBidsMessage() string {
 	if len(silent) > 0 {
 		parts = append(parts, fmt.Sprintf("%d did not answer", len(silent)))
 	}
-	if len(parts) == 0 {
-		return "no bids"
-	}
-	return "no bids: " + strings.Join(parts, "; ")
+	return parts
 }
 
 func (j *Job) hasFaults() bool { return len(j.faults) > 0 }

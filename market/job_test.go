@@ -1,6 +1,7 @@
 package market
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -93,6 +94,24 @@ func TestJobScripts(t *testing.T) {
 func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 	var err error
 	switch d.Cmd {
+	case "spec":
+		// spec max-price=N verify=V vot=N: validation and the hold, as the
+		// node sees them before a job exists.
+		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
+			ValueOfTime: argInt(d, "vot", 0), Verify: argStr(d, "verify", "")}
+		spec.Defaults()
+		var b strings.Builder
+		if err := spec.Validate(); err != nil {
+			fmt.Fprintf(&b, "validate: %v\n", err)
+		} else {
+			b.WriteString("validate: ok\n")
+		}
+		if cost, err := spec.MaxCost(); err != nil {
+			fmt.Fprintf(&b, "max cost: %v (overflow=%v)", err, errors.Is(err, ErrOverflow))
+		} else {
+			fmt.Fprintf(&b, "max cost: %d", cost)
+		}
+		return b.String()
 	case "job":
 		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
 			TimeoutMs: argDur(d, "timeout", time.Second).Milliseconds(), ValueOfTime: argInt(d, "vot", 0),
@@ -138,6 +157,8 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 				switch k {
 				case "base":
 					o.Pricing.Base = n
+				case "per-second":
+					o.Pricing.PerSecond = n
 				case "max-timeout":
 					o.Limits.MaxTimeoutMs = n
 				case "withdrawn":
@@ -224,17 +245,17 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 			fmt.Fprintf(&b, "award: BAD %v\n", err)
 			continue
 		}
-		ru := "none"
-		if len(a.RunnerUp) > 0 {
-			env, _ := canon.DecodeEnvelope(a.RunnerUp)
+		by := "own"
+		if len(a.PriceBid) > 0 {
+			env, _ := canon.DecodeEnvelope(a.PriceBid)
 			var rb Bid
 			if err := env.Open(v, KindBid, &rb); err != nil {
-				ru = "BAD " + err.Error()
+				by = "BAD " + err.Error()
 			} else {
-				ru = fmt.Sprintf("%s@%d", rb.Provider, rb.Price)
+				by = fmt.Sprintf("%s@%d", rb.Provider, rb.Price)
 			}
 		}
-		fmt.Fprintf(&b, "send award to=%s price=%d runner-up=%s scores=%d/%d result-by=+%v\n", o.To, a.Price, ru,
+		fmt.Fprintf(&b, "send award to=%s price=%d rule=%s by=%s scores=%d/%d result-by=+%v\n", o.To, a.Price, a.Ranking.Rule, by,
 			a.Ranking.WinnerScore, a.Ranking.RunnerUpScore, time.UnixMilli(a.ResultBy).Sub(now))
 	}
 	for _, o := range r.Cancels {
@@ -267,7 +288,7 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 			fmt.Fprintf(&b, " code=%s", o.Code)
 		}
 		if o.Provider != "" {
-			fmt.Fprintf(&b, " provider=%s price=%d", o.Provider, o.Price)
+			fmt.Fprintf(&b, " provider=%s price=%d (%s)", o.Provider, o.Price, o.Basis)
 		}
 		fmt.Fprintf(&b, ": %s\n", o.Message)
 		if len(o.Paid) > 1 || len(o.Losers) > 0 || len(o.Faults) > 0 {
@@ -313,6 +334,9 @@ func formatAttempts(as []*AttemptRecord) string {
 		}
 		if a.Fault != "" {
 			fmt.Fprintf(&b, " fault=%q", a.Fault)
+		}
+		for _, w := range a.Winners {
+			fmt.Fprintf(&b, "\n  %s at %d: %s", w, a.Prices[w], a.Basis[w])
 		}
 		b.WriteString("\n")
 	}

@@ -41,6 +41,25 @@ const (
 	DefaultMaxOutput = 64 << 20
 )
 
+// Bounds on money and time that keep every amount the market computes in
+// an int64; each is derived from the ones it depends on.
+const (
+	// MaxJobRuns is the most runs any job's hold must cover: replicate at
+	// MaxReplicas plus the extra replicas verification may add (see
+	// Verification.MaxRuns).
+	MaxJobRuns = MaxReplicas + max(2, MaxReplicas/2)
+	// MaxPriceCap is the largest max price a job may have: the most its
+	// hold can be, max price × MaxJobRuns, still fits in an int64.
+	MaxPriceCap = math.MaxInt64 / MaxJobRuns
+	// MaxStartWithin is the longest committed start a bid may name.
+	MaxStartWithin = time.Hour
+	// MaxValueOfTime is the largest value of time (money per second of
+	// committed start): value of time × MaxStartWithin in milliseconds
+	// fits in an int64, and so does a score (at most MaxPriceCap + the
+	// start cost of an hour).
+	MaxValueOfTime = math.MaxInt64 / int64(MaxStartWithin/time.Millisecond)
+)
+
 // JobSpec is what an agent asks for: a module, its inputs, resources and the
 // most it will pay. Blobs are named by CID and already stored on the
 // requester node when the spec is validated.
@@ -77,8 +96,13 @@ func (s *JobSpec) Defaults() {
 		s.MaxOutputBytes = DefaultMaxOutput
 	}
 	if s.DeadlineMs == 0 {
-		// Room for three attempts of the full timeout plus transfers.
-		s.DeadlineMs = 3*s.TimeoutMs + 30_000
+		// Room for three attempts of the full timeout plus transfers. An
+		// absurd timeout saturates here and is refused by Validate.
+		d, ok := mul64(3, s.TimeoutMs)
+		if d, ok = add64(d, 30_000); !ok || d <= 0 {
+			d = math.MaxInt64
+		}
+		s.DeadlineMs = d
 	}
 	if s.Verify == "" {
 		s.Verify = "none"
@@ -96,7 +120,7 @@ func (s *JobSpec) Validate() error {
 	}
 	for i, k := range s.Capabilities {
 		if err := k.Validate(); err != nil {
-			c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+			c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%w", err)
 		}
 	}
 	checkBlob(c, "module", s.Module, MaxModuleBytes, true)
@@ -110,7 +134,7 @@ func (s *JobSpec) Validate() error {
 	for i, in := range s.Inputs {
 		f := fmt.Sprintf("inputs[%d]", i)
 		if err := checkFileName(in.Name); err != nil {
-			c.add(f+".name", in.Name, ErrInvalid, "%v", err)
+			c.add(f+".name", in.Name, ErrInvalid, "%w", err)
 		} else if seen[in.Name] {
 			c.add(f+".name", in.Name, ErrInvalid, "duplicate input name")
 		}
@@ -153,14 +177,15 @@ func (s *JobSpec) Validate() error {
 	}
 	if s.MaxPrice <= 0 {
 		c.add("max_price", s.MaxPrice, ErrRange, "must be > 0 (the most you will pay for the job, in the smallest unit)")
-	} else if s.MaxPrice > math.MaxInt64/4 {
-		c.add("max_price", s.MaxPrice, ErrRange, "is absurdly large")
+	} else if s.MaxPrice > MaxPriceCap {
+		c.add("max_price", s.MaxPrice, ErrRange, "must be at most %d, so that max_price × %d runs (the most a job may need) fits",
+			int64(MaxPriceCap), MaxJobRuns)
 	}
 	if s.DeadlineMs < s.TimeoutMs || s.DeadlineMs > MaxDeadline.Milliseconds() {
 		c.add("deadline", time.Duration(s.DeadlineMs)*time.Millisecond, ErrRange, "must be at least the timeout and at most 7 days")
 	}
-	if s.ValueOfTime < 0 || s.ValueOfTime > math.MaxInt64/(1<<40) {
-		c.add("value_of_time", s.ValueOfTime, ErrRange, "must be ≥ 0")
+	if s.ValueOfTime < 0 || s.ValueOfTime > MaxValueOfTime {
+		c.add("value_of_time", s.ValueOfTime, ErrRange, "must be between 0 and %d", int64(MaxValueOfTime))
 	}
 	if s.MinReputation < 0 || s.MinReputation > 1 || math.IsNaN(s.MinReputation) {
 		c.add("min_reputation", s.MinReputation, ErrRange, "must be between 0 and 1")
@@ -169,6 +194,35 @@ func (s *JobSpec) Validate() error {
 		c.add("verify", s.Verify, ErrInvalid, "want none, replicate:K (2 ≤ K ≤ %d) or sample:P (0 < P ≤ 1)", MaxReplicas)
 	}
 	return c.err()
+}
+
+// MaxCost is the most the job can cost: max price × the runs its
+// verification may need (Verification.MaxRuns), the amount to hold before
+// any auction. It checks what it multiplies, so it never wraps: a spec it
+// refuses gets the same field errors as Validate (max_price naming the
+// largest allowed value, or verify), wrapping ErrRange or ErrInvalid.
+// Every spec that passes Validate has a MaxCost.
+func (s *JobSpec) MaxCost() (int64, error) {
+	c := &checker{what: "job spec"}
+	v, err := ParseVerify(s.Verify)
+	if err != nil {
+		c.add("verify", s.Verify, ErrInvalid, "%w", err)
+		return 0, c.err()
+	}
+	runs := int64(v.MaxRuns())
+	switch cost, ok := mul64(s.MaxPrice, runs); {
+	case s.MaxPrice <= 0:
+		c.add("max_price", s.MaxPrice, ErrRange, "must be > 0 (the most you will pay for the job, in the smallest unit)")
+	case !ok:
+		c.add("max_price", s.MaxPrice, ErrRange, "%w", quietly(ErrOverflow,
+			"must be at most %d: max_price × %d runs (what %s may need) does not fit in an int64", int64(MaxPriceCap), runs, v))
+	case s.MaxPrice > MaxPriceCap:
+		c.add("max_price", s.MaxPrice, ErrRange, "must be at most %d, so that max_price × %d runs (the most a job may need) fits",
+			int64(MaxPriceCap), MaxJobRuns)
+	default:
+		return cost, nil
+	}
+	return 0, c.err()
 }
 
 func checkBlob(c *checker, field string, b Blob, max int64, required bool) {
@@ -182,7 +236,7 @@ func checkBlob(c *checker, field string, b Blob, max int64, required bool) {
 		return
 	}
 	if _, err := canon.ParseBlobCID(b.CID); err != nil {
-		c.add(field+".cid", b.CID, ErrInvalid, "%v", err)
+		c.add(field+".cid", b.CID, ErrInvalid, "%w", err)
 	}
 }
 
@@ -213,14 +267,15 @@ func (s *JobSpec) argEnvBytes() int {
 	return n
 }
 
-// InputBytes is the total size of inputs and stdin.
+// InputBytes is the total size of inputs and stdin, saturating at the
+// largest int64 (so an absurd spec's total is still refused).
 func (s *JobSpec) InputBytes() int64 {
 	var n int64
 	if s.Stdin != nil {
-		n += s.Stdin.Size
+		n = addSizes(n, s.Stdin.Size)
 	}
 	for _, in := range s.Inputs {
-		n += in.Size
+		n = addSizes(n, in.Size)
 	}
 	return n
 }

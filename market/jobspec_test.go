@@ -117,8 +117,8 @@ func TestJobSpecValidate(t *testing.T) {
 			s.Env[strings.Repeat("k", 256)] = strings.Repeat("v", MaxArgBytes)
 			delete(s.Env, "K0")
 			s.MemoryBytes, s.TimeoutMs, s.MaxOutputBytes = MaxMemoryBytes, MaxTimeout.Milliseconds(), MaxInputBytes
-			s.MaxPrice, s.DeadlineMs = math.MaxInt64/4, MaxDeadline.Milliseconds()
-			s.ValueOfTime, s.MinReputation = math.MaxInt64/(1<<40), 1
+			s.MaxPrice, s.DeadlineMs, s.Verify = MaxPriceCap, MaxDeadline.Milliseconds(), fmt.Sprintf("replicate:%d", MaxReplicas)
+			s.ValueOfTime, s.MinReputation = MaxValueOfTime, 1
 		}, nil},
 		{"at every lower bound", func(s *JobSpec) {
 			s.Module.Size, s.Stdin.Size, s.Inputs[0].Size = 0, 0, 0
@@ -184,11 +184,15 @@ func TestJobSpecValidate(t *testing.T) {
 		{"max_output: above 1GiB", func(s *JobSpec) { s.MaxOutputBytes = MaxInputBytes + 1 }, map[string]error{"max_output": ErrRange}},
 		{"max_price: zero", func(s *JobSpec) { s.MaxPrice = 0 }, map[string]error{"max_price": ErrRange}},
 		{"max_price: negative", func(s *JobSpec) { s.MaxPrice = -1 }, map[string]error{"max_price": ErrRange}},
-		{"max_price: absurd", func(s *JobSpec) { s.MaxPrice = math.MaxInt64/4 + 1 }, map[string]error{"max_price": ErrRange}},
+		{"max_price: above the cap", func(s *JobSpec) { s.MaxPrice = MaxPriceCap + 1 }, map[string]error{"max_price": ErrRange}},
+		{"max_price: a hold that wrapped to 2", func(s *JobSpec) { s.MaxPrice, s.Verify = 2049638230412172402, "replicate:6" },
+			map[string]error{"max_price": ErrRange}},
+		{"max_price: a hold that gave a 500", func(s *JobSpec) { s.MaxPrice, s.Verify = 2305843009213693951, "replicate:3" },
+			map[string]error{"max_price": ErrRange}},
 		{"deadline: before the timeout", func(s *JobSpec) { s.TimeoutMs, s.DeadlineMs = 2000, 1999 }, map[string]error{"deadline": ErrRange}},
 		{"deadline: above 7 days", func(s *JobSpec) { s.DeadlineMs = MaxDeadline.Milliseconds() + 1 }, map[string]error{"deadline": ErrRange}},
 		{"value_of_time: negative", func(s *JobSpec) { s.ValueOfTime = -1 }, map[string]error{"value_of_time": ErrRange}},
-		{"value_of_time: absurd", func(s *JobSpec) { s.ValueOfTime = math.MaxInt64/(1<<40) + 1 }, map[string]error{"value_of_time": ErrRange}},
+		{"value_of_time: above the cap", func(s *JobSpec) { s.ValueOfTime = MaxValueOfTime + 1 }, map[string]error{"value_of_time": ErrRange}},
 		{"min_reputation: negative", func(s *JobSpec) { s.MinReputation = -0.01 }, map[string]error{"min_reputation": ErrRange}},
 		{"min_reputation: above 1", func(s *JobSpec) { s.MinReputation = 1.01 }, map[string]error{"min_reputation": ErrRange}},
 		{"min_reputation: NaN", func(s *JobSpec) { s.MinReputation = math.NaN() }, map[string]error{"min_reputation": ErrRange}},
@@ -268,6 +272,126 @@ func TestJobSpecErrorMessages(t *testing.T) {
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Field != "module.cid" {
 		t.Fatalf("errors.As found %+v", fe)
+	}
+}
+
+// The hold is max price × the runs verification may need, checked: the
+// largest allowed max price fits with the most runs, and a refusal names
+// max_price and the largest value allowed.
+func TestJobSpecMaxCost(t *testing.T) {
+	for _, c := range []struct {
+		price  int64
+		verify string
+		want   int64
+	}{
+		{100, "", 100},
+		{100, "sample:0.1", 300},
+		{100, "replicate:2", 400},
+		{100, "replicate:6", 900},
+		{MaxPriceCap, "replicate:9", MaxPriceCap * 13},
+		{MaxPriceCap, "", MaxPriceCap},
+	} {
+		s := goodJobSpec()
+		s.MaxPrice, s.Verify = c.price, c.verify
+		s.Defaults()
+		if got, err := s.MaxCost(); err != nil || got != c.want {
+			t.Errorf("MaxCost(%d, %q) = %d, %v; want %d", c.price, c.verify, got, err, c.want)
+		}
+		if err := s.Validate(); err != nil {
+			t.Errorf("a spec with a hold of %d is refused: %v", c.want, err)
+		}
+	}
+	if MaxJobRuns != (Verification{Mode: VerifyReplicate, K: MaxReplicas}).MaxRuns() {
+		t.Fatalf("MaxJobRuns %d is not the runs of replicate:%d", MaxJobRuns, MaxReplicas)
+	}
+	for _, c := range []struct {
+		price    int64
+		verify   string
+		overflow bool
+	}{
+		{2049638230412172402, "replicate:6", true}, // wrapped to 2 before
+		{2305843009213693951, "replicate:3", true}, // a 500 before
+		{MaxPriceCap + 1, "", false},               // fits, but above the cap every spec shares
+		{0, "", false},
+	} {
+		s := goodJobSpec()
+		s.MaxPrice, s.Verify = c.price, c.verify
+		got, err := s.MaxCost()
+		var fe *FieldError
+		if err == nil || !errors.As(err, &fe) || fe.Field != "max_price" || !errors.Is(err, ErrRange) {
+			t.Errorf("MaxCost(%d, %q) = %d, %v; want a max_price field error", c.price, c.verify, got, err)
+			continue
+		}
+		if errors.Is(err, ErrOverflow) != c.overflow {
+			t.Errorf("MaxCost(%d, %q): %v: overflow %v, want %v", c.price, c.verify, err, errors.Is(err, ErrOverflow), c.overflow)
+		}
+		if c.price > 0 && !strings.Contains(err.Error(), fmt.Sprint("at most ", int64(MaxPriceCap))) {
+			t.Errorf("%v does not name the largest allowed max price", err)
+		}
+	}
+	s := goodJobSpec()
+	s.Verify = "replicate:99"
+	if _, err := s.MaxCost(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("MaxCost of replicate:99: %v", err)
+	}
+}
+
+// Sentinels carry the package prefix; inside a field error only their
+// words show, and both the kind and the cause are reachable.
+func TestFieldErrorShape(t *testing.T) {
+	for _, e := range []error{ErrRequired, ErrInvalid, ErrRange, ErrTooLarge, ErrOverflow} {
+		if !strings.HasPrefix(e.Error(), "market: ") {
+			t.Errorf("sentinel %q lacks the package prefix", e)
+		}
+	}
+	s := goodJobSpec()
+	s.MaxPrice, s.Verify = 2049638230412172402, "replicate:6"
+	_, err := s.MaxCost()
+	want := "market: invalid job spec: max_price: is out of range: must be at most 709490156681136600: " +
+		"max_price × 9 runs (what replicate:6 may need) does not fit in an int64 (got 2049638230412172402)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error\n got %v\nwant %s", err, want)
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || !errors.Is(fe, ErrRange) || !errors.Is(fe, ErrOverflow) || fe.Value != s.MaxPrice {
+		t.Fatalf("field error %#v does not unwrap to both ErrRange and ErrOverflow", fe)
+	}
+}
+
+// A field error built from another error keeps it reachable.
+func TestFieldErrorCause(t *testing.T) {
+	s := goodJobSpec()
+	s.Module.CID = "Qmnotacid"
+	err := s.Validate()
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "module.cid" || !errors.Is(fe, ErrInvalid) {
+		t.Fatalf("%v: want a module.cid field error of kind ErrInvalid", err)
+	}
+	if !strings.HasPrefix(fe.Error(), "module.cid: is invalid: canon: ") {
+		t.Fatalf("message %q", fe)
+	}
+	// The cause (canon's CID error) is reachable, not only printed.
+	var causes int
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if strings.HasPrefix(e.Error(), "canon: ") {
+			causes++
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(fe)
+	if causes == 0 {
+		t.Fatalf("%v: the cause is not in the error tree", fe)
 	}
 }
 

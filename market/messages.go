@@ -66,7 +66,7 @@ func (c CallForBids) Validate() error {
 	}
 	for i, cp := range n.Capabilities {
 		if err := cp.Validate(); err != nil {
-			k.add(fmt.Sprintf("needs.capabilities[%d]", i), cp, ErrInvalid, "%v", err)
+			k.add(fmt.Sprintf("needs.capabilities[%d]", i), cp, ErrInvalid, "%w", err)
 		}
 	}
 	if n.MemoryBytes < MinMemoryBytes || n.MemoryBytes > MaxMemoryBytes {
@@ -78,8 +78,13 @@ func (c CallForBids) Validate() error {
 	if n.ModuleBytes < 0 || n.ModuleBytes > MaxModuleBytes || n.InputBytes < 0 || n.InputBytes > MaxInputBytes {
 		k.add("needs.module_size", n.ModuleBytes, ErrRange, "module and input sizes out of range")
 	}
-	if n.MaxPrice <= 0 || n.ValueOfTime < 0 {
-		k.add("needs.max_price", n.MaxPrice, ErrRange, "max price must be > 0, value of time ≥ 0")
+	// The same money bounds as a job spec's, so a provider's arithmetic on
+	// a call (price, credit, scores in an award) always fits.
+	if n.MaxPrice <= 0 || n.MaxPrice > MaxPriceCap {
+		k.add("needs.max_price", n.MaxPrice, ErrRange, "must be between 1 and %d", int64(MaxPriceCap))
+	}
+	if n.ValueOfTime < 0 || n.ValueOfTime > MaxValueOfTime {
+		k.add("needs.value_of_time", n.ValueOfTime, ErrRange, "must be between 0 and %d", int64(MaxValueOfTime))
 	}
 	return k.err()
 }
@@ -142,12 +147,18 @@ func (d Decline) Sender() string { return d.Provider }
 
 // Ranking records the inputs of the winner's price so it can check it.
 type Ranking struct {
-	ValueOfTime   int64 `cbor:"value_of_time"`
-	MaxPrice      int64 `cbor:"max_price"`
-	WinnerScore   int64 `cbor:"winner_score"`    // price + value of time × start
-	RunnerUpScore int64 `cbor:"runner_up_score"` // 0 when there was no runner-up
-	Bids          int   `cbor:"bids"`            // eligible bids ranked
-	Replicas      int   `cbor:"replicas"`        // winners of this auction; above 1 they were drawn among the best
+	ValueOfTime int64     `cbor:"value_of_time"`
+	MaxPrice    int64     `cbor:"max_price"`
+	Rule        PriceRule `cbor:"rule"`         // which rule set the price
+	WinnerScore int64     `cbor:"winner_score"` // price + value of time × start
+	// RunnerUpScore is the score of the bid that set the price under
+	// PriceSecond, 0 otherwise.
+	RunnerUpScore int64 `cbor:"runner_up_score"`
+	Bids          int   `cbor:"bids"`     // eligible bids ranked
+	Replicas      int   `cbor:"replicas"` // winners of this auction
+	// Pool is how many of the best bids the winners were drawn from: 1 for
+	// one run, up to twice the replicas needed under replication.
+	Pool int `cbor:"pool"`
 }
 
 // RunSpec is what the winner needs to run the job.
@@ -163,20 +174,23 @@ type RunSpec struct {
 }
 
 // Award tells the winner it has the job at Price. It carries the winner's
-// own bid and the runner-up's signed bid (encoded envelopes) so the winner
-// can check the second price.
+// own bid and the signed bid that set the price (encoded envelopes), with
+// the rule in Ranking, so the winner can check its price.
 type Award struct {
-	Job        string  `cbor:"job"`
-	Attempt    uint32  `cbor:"attempt"`
-	Requester  string  `cbor:"requester"`
-	Provider   string  `cbor:"provider"`
-	Price      int64   `cbor:"price"`
-	WinningBid []byte  `cbor:"bid"`
-	RunnerUp   []byte  `cbor:"runner_up"` // nil when the winner was alone
-	Ranking    Ranking `cbor:"ranking"`
-	Run        RunSpec `cbor:"run"`
-	ResultBy   int64   `cbor:"result_by"` // Unix ms: deliver the result by then
-	Created    int64   `cbor:"created"`
+	Job        string `cbor:"job"`
+	Attempt    uint32 `cbor:"attempt"`
+	Requester  string `cbor:"requester"`
+	Provider   string `cbor:"provider"`
+	Price      int64  `cbor:"price"`
+	WinningBid []byte `cbor:"bid"`
+	// PriceBid is the signed bid that set Price: the runner-up's (or the
+	// best bid outside the replica pool) under PriceSecond, the highest
+	// winning bid under PriceHighestWinning — nil when that is WinningBid.
+	PriceBid []byte  `cbor:"price_bid"`
+	Ranking  Ranking `cbor:"ranking"`
+	Run      RunSpec `cbor:"run"`
+	ResultBy int64   `cbor:"result_by"` // Unix ms: deliver the result by then
+	Created  int64   `cbor:"created"`
 }
 
 // Sender implements canon.Message.

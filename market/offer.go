@@ -26,7 +26,9 @@ type Pricing struct {
 
 // Quote is the unloaded price of running a job with these needs, rounded
 // up exactly: integer arithmetic, since a float sum can land one unit off.
-func (p Pricing) Quote(n Needs) int64 {
+// A price that does not fit in an int64 is ErrOverflow: it is above every
+// max price, and saying so beats a made-up number.
+func (p Pricing) Quote(n Needs) (int64, error) {
 	const gib = 1 << 30
 	b := func(v int64) *big.Int { return big.NewInt(max(v, 0)) }
 	// price × 1000 × 2^30 = base×1000×2^30 + per_s×ms×2^30 + per_gib_s×bytes×ms
@@ -35,38 +37,53 @@ func (p Pricing) Quote(n Needs) int64 {
 	num.Add(num, t.Mul(t, big.NewInt(gib)))
 	m := new(big.Int).Mul(b(p.PerGiBSecond), b(n.MemoryBytes))
 	num.Add(num, m.Mul(m, b(n.TimeoutMs)))
-	den := big.NewInt(1000 * gib)
-	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
-	if r.Sign() > 0 {
-		q.Add(q, big.NewInt(1))
+	q := ceilQuo(num, big.NewInt(1000*gib))
+	if !q.IsInt64() {
+		return 0, fmt.Errorf("%w: the quote for %v at %s is %s", ErrOverflow,
+			time.Duration(n.TimeoutMs)*time.Millisecond, units.FormatSize(n.MemoryBytes), q)
 	}
-	if !q.IsInt64() || q.Int64() >= math.MaxInt64/2 {
-		return math.MaxInt64 / 2
-	}
-	return max(q.Int64(), 1) // nothing is free: a zero price would make ranking meaningless
+	return max(q.Int64(), 1), nil // nothing is free: a zero price would make ranking meaningless
 }
 
-// Bid is the price bid for a job at the given load in [0, 1].
-func (p Pricing) Bid(n Needs, load float64) int64 {
+// surgeScale is the precision of the surge factor: a billionth.
+const surgeScale = 1_000_000_000
+
+// Bid is the price bid for a job at the given load in [0, 1]: the quote ×
+// (1 + Surge × load), rounded up. The factor is a rate, computed in
+// floating point and rounded to a billionth; the money is multiplied
+// exactly, so a large quote is not rounded to float64's 53 bits. It fails
+// with ErrOverflow when the price does not fit in an int64, and on a surge
+// outside [0, 100] (an offer that never validated).
+func (p Pricing) Bid(n Needs, load float64) (int64, error) {
 	if !(load > 0) { // also NaN
 		load = 0
 	}
 	load = math.Min(load, 1)
-	q := p.Quote(n)
-	if p.Surge == 0 || load == 0 {
-		return q
+	q, err := p.Quote(n)
+	if err != nil {
+		return 0, err
 	}
-	return ceilMoney(float64(q) * (1 + p.Surge*load))
+	if !(p.Surge >= 0 && p.Surge <= 100) {
+		return 0, fmt.Errorf("market: surge %v outside [0, 100]", p.Surge)
+	}
+	if p.Surge == 0 || load == 0 {
+		return q, nil
+	}
+	f := int64(math.Round((1 + p.Surge*load) * surgeScale)) // ≤ 101 × 10⁹
+	price := ceilQuo(new(big.Int).Mul(big.NewInt(q), big.NewInt(f)), big.NewInt(surgeScale))
+	if !price.IsInt64() {
+		return 0, fmt.Errorf("%w: quote %d with surge ×%v", ErrOverflow, q, 1+p.Surge*load)
+	}
+	return price.Int64(), nil
 }
 
-func ceilMoney(v float64) int64 {
-	if !(v >= 1) { // also NaN
-		return 1
+// ceilQuo is a/b rounded up, for a ≥ 0 and b > 0.
+func ceilQuo(a, b *big.Int) *big.Int {
+	q, r := new(big.Int).QuoRem(a, b, new(big.Int))
+	if r.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
 	}
-	if v >= math.MaxInt64/2 {
-		return math.MaxInt64 / 2
-	}
-	return int64(math.Ceil(v))
+	return q
 }
 
 // Validate checks the formula's ranges.
@@ -132,7 +149,7 @@ func (o Offer) Validate(now time.Time) error {
 		seen := map[Capability]bool{}
 		for i, k := range o.Capabilities {
 			if err := k.Validate(); err != nil {
-				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%v", err)
+				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "%w", err)
 			} else if seen[k] {
 				c.add(fmt.Sprintf("capabilities[%d]", i), k, ErrInvalid, "listed twice")
 			}
@@ -194,7 +211,11 @@ func (o Offer) Fits(n Needs) (reason DeclineReason, detail string) {
 	case n.InputBytes > l.MaxInputBytes:
 		return DeclineTooLarge, fmt.Sprintf("inputs %s > limit %s", units.FormatSize(n.InputBytes), units.FormatSize(l.MaxInputBytes))
 	}
-	if q := o.Pricing.Quote(n); q > n.MaxPrice {
+	q, err := o.Pricing.Quote(n)
+	switch {
+	case err != nil:
+		return DeclinePrice, fmt.Sprintf("price floor does not fit in an int64, far above the max price %d", n.MaxPrice)
+	case q > n.MaxPrice:
 		return DeclinePrice, fmt.Sprintf("price floor %d > max price %d", q, n.MaxPrice)
 	}
 	return "", ""

@@ -110,20 +110,23 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	if load.Running >= load.Slots {
 		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
 	}
-	price := offer.Pricing.Bid(call.Needs, load.fraction())
-	if price > call.Needs.MaxPrice {
+	price, err := offer.Pricing.Bid(call.Needs, load.fraction())
+	switch {
+	case err != nil:
+		return decline(DeclinePrice, fmt.Sprintf("price at current load does not fit in an int64 (%v), far above the max price %d", err, call.Needs.MaxPrice))
+	case price > call.Needs.MaxPrice:
 		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, call.Needs.MaxPrice))
 	}
-	if load.CreditLimit > 0 && load.RequesterOwes+price > load.CreditLimit {
+	// price > 0, so only a debt near the largest int64 overflows: far
+	// past any credit limit.
+	if owes, ok := add64(load.RequesterOwes, price); load.CreditLimit > 0 && (!ok || owes > load.CreditLimit) {
 		return decline(DeclineRequester, fmt.Sprintf("requester owes %d; with this job's %d it would pass its credit limit of %d: settle first",
 			load.RequesterOwes, price, load.CreditLimit))
 	}
-	start := p.cfg.StartBaseMs
-	if p.cfg.FetchBytesPerSec > 0 {
-		start += max(prep.FetchBytes, 0) * 1000 / p.cfg.FetchBytesPerSec
-	}
-	if p.cfg.PrepareBytesPerSec > 0 {
-		start += max(prep.PrepareBytes, 0) * 1000 / p.cfg.PrepareBytesPerSec
+	start, ok := p.committedStart(prep)
+	if !ok {
+		return decline(DeclineTooLarge, fmt.Sprintf("cannot commit to start within %v: %d bytes to fetch, %d to prepare",
+			MaxStartWithin, prep.FetchBytes, prep.PrepareBytes))
 	}
 	bid := Bid{
 		Job: call.Job, Attempt: call.Attempt, Call: callCID, Provider: p.cfg.Self, Requester: call.Requester,
@@ -143,6 +146,26 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	return env, true, nil
 }
 
+// committedStart is the start this provider commits to: the base, plus
+// fetching and preparing at the configured rates. ok is false when it
+// would pass MaxStartWithin (no requester would take the bid).
+func (p *Provider) committedStart(prep Prep) (int64, bool) {
+	start := p.cfg.StartBaseMs
+	for _, c := range []struct{ bytes, rate int64 }{{prep.FetchBytes, p.cfg.FetchBytesPerSec}, {prep.PrepareBytes, p.cfg.PrepareBytesPerSec}} {
+		if c.rate <= 0 || c.bytes <= 0 {
+			continue
+		}
+		ms, ok := mul64(c.bytes, 1000)
+		if !ok {
+			return 0, false
+		}
+		if start, ok = add64(start, ms/c.rate); !ok {
+			return 0, false
+		}
+	}
+	return start, start >= 0 && start <= MaxStartWithin.Milliseconds()
+}
+
 // Expire forgets bids that can no longer be awarded.
 func (p *Provider) Expire(now time.Time) {
 	for k, e := range p.book {
@@ -156,10 +179,15 @@ func (p *Provider) Expire(now time.Time) {
 func (p *Provider) Outstanding() int { return len(p.book) }
 
 // CheckAward verifies a verified award against the bid this provider made:
-// its own signed bid, the price (the generalised second price against the
-// runner-up's signed bid, capped by the max price), and that the job to run
-// is the one it bid on. On success the bid is taken from the book, so an
-// award is accepted once.
+// its own signed bid, the price (recomputed from the rule and the signed
+// bid that set it, exactly as the requester's Job computes it), and that
+// the job to run is the one it bid on. On success the bid is taken from
+// the book, so an award is accepted once.
+//
+// What a winner cannot check is that no losing bid was left out: a
+// requester that hides every losing bid pays the winner the highest
+// winning bid (alone, its own) instead of the second price. The winner is
+// never paid below its own bid either way; docs/protocol.md says more.
 func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 	if a.Provider != p.cfg.Self {
 		return Bid{}, fmt.Errorf("market: award is for %s, not us", short(a.Provider))
@@ -177,34 +205,31 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 		return Bid{}, fmt.Errorf("market: award's winning bid is not the bid we made")
 	}
 	n := e.needs
-	vot := n.ValueOfTime
-	want := n.MaxPrice
-	if len(a.RunnerUp) > 0 {
-		renv, err := canon.DecodeEnvelope(a.RunnerUp)
+	var ref *Bid
+	if len(a.PriceBid) > 0 {
+		renv, err := canon.DecodeEnvelope(a.PriceBid)
 		if err != nil {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+			return Bid{}, fmt.Errorf("market: award's price-setting bid: %w", err)
 		}
 		var r Bid
 		if err := renv.Open(v, KindBid, &r); err != nil {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid: %w", err)
+			return Bid{}, fmt.Errorf("market: award's price-setting bid: %w", err)
 		}
 		if r.Job != a.Job || r.Attempt != a.Attempt || r.Requester != a.Requester || r.Provider == p.cfg.Self {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid is for another auction")
+			return Bid{}, fmt.Errorf("market: award's price-setting bid is for another auction")
 		}
-		if r.Price <= 0 || r.Price > n.MaxPrice || r.StartWithinMs < 0 {
-			return Bid{}, fmt.Errorf("market: award's runner-up bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
+		if r.Price <= 0 || r.Price > n.MaxPrice || r.StartWithinMs < 0 || r.StartWithinMs > MaxStartWithin.Milliseconds() {
+			return Bid{}, fmt.Errorf("market: award's price-setting bid (price %d, start %dms) could not have been ranked", r.Price, r.StartWithinMs)
 		}
-		rs, ws := Score(r.Price, r.StartWithinMs, vot), Score(e.price, e.start, vot)
-		if rs < ws && a.Ranking.Replicas <= 1 {
-			return Bid{}, fmt.Errorf("market: runner-up scored %d, better than our %d: we should not have won", rs, ws)
-		}
-		want = SecondPrice(e.start, vot, rs, true, n.MaxPrice)
+		ref = &r
 	}
-	// Replicas are drawn at random among the best bids: a winner is never
-	// paid below its own bid.
-	want = max(want, e.price)
+	mine := Bid{Provider: p.cfg.Self, Price: e.price, StartWithinMs: e.start}
+	want, basis, err := winnerPrice(a.Ranking.Rule, mine, ref, n.ValueOfTime, n.MaxPrice, a.Ranking.Pool > 1)
+	if err != nil {
+		return Bid{}, fmt.Errorf("market: award's price: %w", err)
+	}
 	if a.Price != want {
-		return Bid{}, fmt.Errorf("market: award pays %d, the second price is %d", a.Price, want)
+		return Bid{}, fmt.Errorf("market: award pays %d; by its rule it should pay %d (%s)", a.Price, want, basis)
 	}
 	run := a.Run
 	switch {
@@ -242,10 +267,10 @@ func sizesValid(r RunSpec) bool {
 func runInputBytes(r RunSpec) int64 {
 	var n int64
 	if r.Stdin != nil {
-		n += r.Stdin.Size
+		n = addSizes(n, r.Stdin.Size)
 	}
 	for _, in := range r.Inputs {
-		n += in.Size
+		n = addSizes(n, in.Size)
 	}
 	return n
 }

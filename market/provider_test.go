@@ -91,12 +91,17 @@ func (f *provFixture) otherBid(t *testing.T, provider string, price, startMs int
 	return env.Encode()
 }
 
-// award is what an honest requester sends: the job p1 bid on, at price.
+// award is what an honest requester sends: the job p1 bid on, at price,
+// set by the runner-up's bid (second price) or, without one, by our own.
 func (f *provFixture) award(ours canon.Envelope, runnerUp []byte, price int64) Award {
 	n := f.call.Needs
+	rk := Ranking{ValueOfTime: n.ValueOfTime, MaxPrice: n.MaxPrice, Rule: PriceSecond, Bids: 2, Replicas: 1, Pool: 1}
+	if runnerUp == nil {
+		rk.Rule, rk.Bids = PriceHighestWinning, 1
+	}
 	return Award{
 		Job: f.call.Job, Attempt: f.call.Attempt, Requester: "req", Provider: "p1", Price: price,
-		WinningBid: ours.Encode(), RunnerUp: runnerUp,
+		WinningBid: ours.Encode(), PriceBid: runnerUp, Ranking: rk,
 		Run: RunSpec{
 			Module: Blob{CID: n.Module, Size: n.ModuleBytes}, Stdin: &Blob{CID: fzInput, Size: 100},
 			Inputs:      []Input{{Name: "data.bin", Blob: Blob{CID: fzInput, Size: 1 << 20}}},
@@ -175,8 +180,12 @@ func TestProviderAnswer(t *testing.T) {
 			if err := env.Open(f.keys, KindBid, &b); err != nil {
 				t.Fatalf("not a bid: %v", err)
 			}
+			price, err := f.offer.Pricing.Bid(f.call.Needs, c.load.fraction())
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := Bid{Job: "job-p", Attempt: 1, Call: f.callCID, Provider: "p1", Requester: "req",
-				Price: f.offer.Pricing.Bid(f.call.Needs, c.load.fraction()), StartWithinMs: 300,
+				Price: price, StartWithinMs: 300,
 				Load: uint16(c.load.Running * 1000 / c.load.Slots), Created: fzNow.UnixMilli()}
 			if b != want {
 				t.Fatalf("bid %+v, want %+v", b, want)
@@ -240,13 +249,19 @@ func TestProviderCheckAwardAccepts(t *testing.T) {
 		name     string
 		runnerUp func(f *provFixture) []byte
 		price    int64
+		mut      func(a *Award)
 	}{
-		{"alone, at the max price", nil, 1000},
-		{"second price", func(f *provFixture) []byte { return f.otherBid(t, "p2", 200, 50, nil) }, 200},                  // 201 − 1
-		{"value of time", func(f *provFixture) []byte { return f.otherBid(t, "p2", 150, 3000, nil) }, 158},               // 159 − 1
-		{"capped at the max price", func(f *provFixture) []byte { return f.otherBid(t, "p2", 1000, 60_000, nil) }, 1000}, // 1180 − 1
-		{"tie", func(f *provFixture) []byte { return f.otherBid(t, "p2", 120, 300, nil) }, 120},
-		{"uninvited runner-up", func(f *provFixture) []byte { return f.otherBid(t, "p3", 300, 0, nil) }, 299},
+		{"alone, at its own bid", nil, 120, nil},
+		{"replicas, at the highest winning bid", func(f *provFixture) []byte { return f.otherBid(t, "p2", 300, 5000, nil) }, 300,
+			func(a *Award) { a.Ranking.Rule, a.Ranking.Replicas, a.Ranking.Pool = PriceHighestWinning, 2, 2 }},
+		{"replicas, ours the highest winning bid", nil, 120, func(a *Award) { a.Ranking.Replicas, a.Ranking.Pool = 2, 3 }},
+		{"replicas, second price against the pool", func(f *provFixture) []byte { return f.otherBid(t, "p3", 400, 0, nil) }, 399,
+			func(a *Award) { a.Ranking.Replicas, a.Ranking.Pool = 2, 4 }},
+		{"second price", func(f *provFixture) []byte { return f.otherBid(t, "p2", 200, 50, nil) }, 200, nil},                  // 201 − 1
+		{"value of time", func(f *provFixture) []byte { return f.otherBid(t, "p2", 150, 3000, nil) }, 158, nil},               // 159 − 1
+		{"capped at the max price", func(f *provFixture) []byte { return f.otherBid(t, "p2", 1000, 60_000, nil) }, 1000, nil}, // 1180 − 1
+		{"tie", func(f *provFixture) []byte { return f.otherBid(t, "p2", 120, 300, nil) }, 120, nil},
+		{"uninvited runner-up", func(f *provFixture) []byte { return f.otherBid(t, "p3", 300, 0, nil) }, 299, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newProvFixture(t, nil)
@@ -256,6 +271,9 @@ func TestProviderCheckAwardAccepts(t *testing.T) {
 				ru = c.runnerUp(f)
 			}
 			a := f.award(ours, ru, c.price)
+			if c.mut != nil {
+				c.mut(&a)
+			}
 			got, err := f.p.CheckAward(a, f.keys)
 			if err != nil {
 				t.Fatalf("rejected: %v", err)
@@ -293,40 +311,55 @@ func TestProviderCheckAwardRejects(t *testing.T) {
 		{"winning bid garbage", func(t *testing.T, f *provFixture, a *Award) { a.WinningBid = []byte{0x01} }, nil, "winning bid"},
 		{"winning bid missing", func(t *testing.T, f *provFixture, a *Award) { a.WinningBid = nil }, nil, "winning bid"},
 		{"runner-up forged", func(t *testing.T, f *provFixture, a *Award) {
-			env, _ := canon.DecodeEnvelope(a.RunnerUp)
+			env, _ := canon.DecodeEnvelope(a.PriceBid)
 			env.Sig[3] ^= 0x10
-			a.RunnerUp = env.Encode()
-		}, canon.ErrBadSignature, "runner-up"},
+			a.PriceBid = env.Encode()
+		}, canon.ErrBadSignature, "price-setting bid"},
 		{"runner-up by an unknown peer", func(t *testing.T, f *provFixture, a *Award) {
 			b := Bid{Job: "job-p", Attempt: 1, Call: f.callCID, Provider: "p9", Requester: "req", Price: 200, StartWithinMs: 50}
 			env, _ := canon.Seal(canontest.NewKeyring().Signer("p9"), KindBid, b)
-			a.RunnerUp = env.Encode()
-		}, canon.ErrBadSignature, "runner-up"},
+			a.PriceBid = env.Encode()
+		}, canon.ErrBadSignature, "price-setting bid"},
 		{"runner-up not a bid", func(t *testing.T, f *provFixture, a *Award) {
 			env, _ := canon.Seal(f.keys.Signer("p2"), KindDecline, Decline{Job: "job-p", Attempt: 1, Provider: "p2", Requester: "req"})
-			a.RunnerUp = env.Encode()
-		}, canon.ErrWrongKind, "runner-up"},
-		{"runner-up garbage", func(t *testing.T, f *provFixture, a *Award) { a.RunnerUp = []byte{0xa0} }, nil, "runner-up"},
+			a.PriceBid = env.Encode()
+		}, canon.ErrWrongKind, "price-setting bid"},
+		{"runner-up garbage", func(t *testing.T, f *provFixture, a *Award) { a.PriceBid = []byte{0xa0} }, nil, "price-setting bid"},
 		{"runner-up for another job", func(t *testing.T, f *provFixture, a *Award) {
-			a.RunnerUp = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Job = "job-other" })
+			a.PriceBid = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Job = "job-other" })
 		}, nil, "another auction"},
 		{"runner-up for another attempt", func(t *testing.T, f *provFixture, a *Award) {
-			a.RunnerUp = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Attempt = 2 })
+			a.PriceBid = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Attempt = 2 })
 		}, nil, "another auction"},
 		{"runner-up to another requester", func(t *testing.T, f *provFixture, a *Award) {
-			a.RunnerUp = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Requester = "p3" })
+			a.PriceBid = f.otherBid(t, "p2", 200, 50, func(b *Bid) { b.Requester = "p3" })
 		}, nil, "another auction"},
-		{"runner-up is our own bid", func(t *testing.T, f *provFixture, a *Award) { a.RunnerUp = a.WinningBid }, nil, "another auction"},
+		{"runner-up is our own bid", func(t *testing.T, f *provFixture, a *Award) { a.PriceBid = a.WinningBid }, nil, "another auction"},
+		{"runner-up starts after an hour", func(t *testing.T, f *provFixture, a *Award) {
+			a.PriceBid = f.otherBid(t, "p2", 200, MaxStartWithin.Milliseconds()+1, nil)
+		}, nil, "could not have been ranked"},
 		{"runner-up outranks us", func(t *testing.T, f *provFixture, a *Award) {
-			a.RunnerUp, a.Price = f.otherBid(t, "p2", 100, 50, nil), 99
-		}, nil, "should not have won"},
+			a.PriceBid, a.Price = f.otherBid(t, "p2", 100, 50, nil), 99
+		}, nil, "should have won"},
 		{"runner-up outranks us on time", func(t *testing.T, f *provFixture, a *Award) {
-			a.RunnerUp, a.Price = f.otherBid(t, "p2", 120, 0, nil), 119
-		}, nil, "should not have won"},
-		{"price one above", func(t *testing.T, f *provFixture, a *Award) { a.Price = 201 }, nil, "second price is 200"},
-		{"price one below", func(t *testing.T, f *provFixture, a *Award) { a.Price = 199 }, nil, "second price is 200"},
-		{"max price despite a runner-up", func(t *testing.T, f *provFixture, a *Award) { a.Price = 1000 }, nil, "second price is 200"},
-		{"own price when alone", func(t *testing.T, f *provFixture, a *Award) { a.RunnerUp, a.Price = nil, 120 }, nil, "second price is 1000"},
+			a.PriceBid, a.Price = f.otherBid(t, "p2", 120, 0, nil), 119
+		}, nil, "should have won"},
+		{"runner-up outranks a replica", func(t *testing.T, f *provFixture, a *Award) {
+			a.PriceBid, a.Price, a.Ranking.Replicas, a.Ranking.Pool = f.otherBid(t, "p2", 100, 50, nil), 99, 2, 4
+		}, nil, "should have won"},
+		{"price one above", func(t *testing.T, f *provFixture, a *Award) { a.Price = 201 }, nil, "should pay 200"},
+		{"price one below", func(t *testing.T, f *provFixture, a *Award) { a.Price = 199 }, nil, "should pay 200"},
+		{"max price despite a runner-up", func(t *testing.T, f *provFixture, a *Award) { a.Price = 1000 }, nil, "should pay 200"},
+		{"second price without a runner-up", func(t *testing.T, f *provFixture, a *Award) { a.PriceBid, a.Price = nil, 120 }, nil, "without the bid"},
+		{"max price when alone", func(t *testing.T, f *provFixture, a *Award) {
+			a.PriceBid, a.Price, a.Ranking.Rule = nil, 1000, PriceHighestWinning
+		}, nil, "should pay 120"},
+		{"a lone winner paid by another bid", func(t *testing.T, f *provFixture, a *Award) { a.Ranking.Rule = PriceHighestWinning }, nil, "single winner"},
+		{"highest winning bid below ours", func(t *testing.T, f *provFixture, a *Award) {
+			a.PriceBid, a.Price, a.Ranking.Rule, a.Ranking.Pool = f.otherBid(t, "p2", 100, 50, nil), 120, PriceHighestWinning, 2
+		}, nil, "not the highest winning bid"},
+		{"unknown rule", func(t *testing.T, f *provFixture, a *Award) { a.Ranking.Rule = "first_price" }, nil, "unknown price rule"},
+		{"no rule", func(t *testing.T, f *provFixture, a *Award) { a.Ranking.Rule = "" }, nil, "unknown price rule"},
 		{"module swapped", func(t *testing.T, f *provFixture, a *Award) { a.Run.Module.CID = fzInput }, nil, "runs module"},
 		{"module size", func(t *testing.T, f *provFixture, a *Award) { a.Run.Module.Size++ }, nil, "runs module"},
 		{"more memory", func(t *testing.T, f *provFixture, a *Award) { a.Run.MemoryBytes *= 2 }, nil, "limits differ"},
@@ -371,12 +404,13 @@ func TestProviderCheckAwardWithoutBid(t *testing.T) {
 	}
 }
 
-// TestProviderAcceptsJobAwards runs random auctions end to end: providers
-// answer the Job's call, the Job awards, and the winner's CheckAward accepts
-// exactly the price the requester computed, while the losers refuse it.
+// TestProviderAcceptsJobAwards runs random auctions end to end, single runs
+// and replica groups, thick and thin: providers answer the Job's call, the
+// Job awards, and every winner's CheckAward accepts exactly the price the
+// requester computed, while the others refuse it.
 func TestProviderAcceptsJobAwards(t *testing.T) {
 	r := propRand(t)
-	peers := []string{"p1", "p2", "p3", "p4"}
+	allPeers := []string{"p1", "p2", "p3", "p4", "p5", "p6"}
 	awarded := 0
 	defer func() {
 		if awarded < 100 {
@@ -386,8 +420,10 @@ func TestProviderAcceptsJobAwards(t *testing.T) {
 	for i := range 200 {
 		keys := canontest.NewKeyring()
 		spec := fzSpec()
-		spec.ValueOfTime = []int64{0, 1, 50, 10_000}[r.IntN(4)]
-		spec.MaxPrice = 150 + r.Int64N(400)
+		spec.ValueOfTime = []int64{0, 1, 50, 10_000, MaxValueOfTime}[r.IntN(5)]
+		spec.MaxPrice = []int64{150 + r.Int64N(400), MaxPriceCap}[r.IntN(2)]
+		spec.Verify = []string{"none", "replicate:2", "replicate:3"}[r.IntN(3)]
+		peers := allPeers[:1+r.IntN(len(allPeers))]
 		j := NewJob("job-e2e", spec, DefaultJobConfig("req"), keys.Signer("req"), NeutralReputation{},
 			rand.New(rand.NewPCG(uint64(i), 1)), fzNow)
 		var cands []Candidate
@@ -443,21 +479,22 @@ func TestProviderAcceptsJobAwards(t *testing.T) {
 			}
 			continue
 		}
-		out := rd.Awards[0]
-		var a Award
-		if err := out.Env.Open(keys, KindAward, &a); err != nil {
-			t.Fatal(err)
-		}
 		awarded++
-		if _, err := provs[out.To].CheckAward(a, keys); err != nil {
-			t.Fatalf("auction %d (seed %d): winner %s refused the requester's award at %d: %v", i, *propSeed, out.To, a.Price, err)
-		}
-		for _, p := range peers {
-			if p == out.To {
-				continue
+		for _, out := range rd.Awards {
+			var a Award
+			if err := out.Env.Open(keys, KindAward, &a); err != nil {
+				t.Fatal(err)
 			}
-			if _, err := provs[p].CheckAward(a, keys); err == nil {
-				t.Fatalf("auction %d: loser %s accepted the award to %s", i, p, out.To)
+			for _, p := range peers {
+				if p == out.To {
+					continue
+				}
+				if _, err := provs[p].CheckAward(a, keys); err == nil {
+					t.Fatalf("auction %d: %s accepted the award to %s", i, p, out.To)
+				}
+			}
+			if _, err := provs[out.To].CheckAward(a, keys); err != nil {
+				t.Fatalf("auction %d (seed %d): winner %s refused the requester's award at %d: %v", i, *propSeed, out.To, a.Price, err)
 			}
 		}
 	}

@@ -3,10 +3,10 @@ package market
 import (
 	"errors"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hayek-market/hayek/internal/canon"
@@ -125,14 +125,15 @@ func fzSpecSeeds() []fzSpecSeed {
 		a.ModuleSize, a.Inputs, a.NameMod, a.InSize, a.InSizeOdd, a.StdinSize = MaxModuleBytes, 64, 100, 1<<24, 1<<24, 0
 		a.Args, a.Arg, a.Envs = 256, strings.Repeat("a", MaxArgBytes), 256
 		a.Memory, a.Timeout, a.MaxOutput = MaxMemoryBytes, MaxTimeout.Milliseconds(), MaxInputBytes
-		a.Deadline, a.MaxPrice, a.VOT, a.MinRep = MaxDeadline.Milliseconds(), math.MaxInt64/4, math.MaxInt64/(1<<40), 1
+		a.Deadline, a.MaxPrice, a.VOT, a.MinRep = MaxDeadline.Milliseconds(), MaxPriceCap, MaxValueOfTime, 1
+		a.Verify = "replicate:9"
 	})
 	add("past-bounds", func(a *fzSpecArgs) {
 		a.Caps = "a/b,c/d,e/f,g/h,i/j,k/l,m/n,o/p,q/r"
 		a.ModuleSize, a.Inputs, a.InSize = MaxModuleBytes+1, 65, MaxInputBytes+1
 		a.Args, a.Envs = 257, 257
 		a.Memory, a.Timeout, a.MaxOutput = MaxMemoryBytes+1, MaxTimeout.Milliseconds()+1, MaxInputBytes+1
-		a.Deadline, a.MaxPrice, a.VOT, a.MinRep = MaxDeadline.Milliseconds()+1, math.MaxInt64/4+1, math.MaxInt64/(1<<40)+1, 1.5
+		a.Deadline, a.MaxPrice, a.VOT, a.MinRep = MaxDeadline.Milliseconds()+1, MaxPriceCap+1, MaxValueOfTime+1, 1.5
 	})
 	add("negative", func(a *fzSpecArgs) {
 		a.ModuleSize, a.StdinSize, a.InSize, a.Memory, a.Timeout, a.MaxOutput = -1, -1, -1, -1, -1, -1
@@ -148,6 +149,10 @@ func fzSpecSeeds() []fzSpecSeed {
 	add("empty-cid-inputs", func(a *fzSpecArgs) { a.InCID, a.InSize, a.InSizeOdd = "", 1<<40, -1<<40 })
 	add("empty-cid-overflow", func(a *fzSpecArgs) { a.InCID, a.Inputs, a.InSize, a.InSizeOdd = "", 2, math.MaxInt64, math.MaxInt64 })
 	add("deadline-overflow", func(a *fzSpecArgs) { a.Timeout, a.Deadline = math.MaxInt64/2, 0 })
+	// Issue 6: holds that wrapped to 2, and that gave a 500.
+	add("hold-wraps", func(a *fzSpecArgs) { a.MaxPrice, a.Verify = 2049638230412172402, "replicate:6" })
+	add("hold-overflows", func(a *fzSpecArgs) { a.MaxPrice, a.Verify = 2305843009213693951, "replicate:3" })
+	add("hold-just-fits", func(a *fzSpecArgs) { a.MaxPrice, a.Verify = math.MaxInt64/9, "replicate:6" })
 	return out
 }
 
@@ -169,6 +174,7 @@ func FuzzJobSpec(f *testing.F) {
 		s.Defaults()
 		err := s.Validate()
 		fzCheckScalarFields(t, s, err)
+		fzCheckMaxCost(t, s)
 		if err != nil {
 			fzCheckValidationError(t, err)
 			return
@@ -191,9 +197,13 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 	bad(s.MemoryBytes < 64<<10 || s.MemoryBytes > 4<<30, "memory", ErrRange)
 	bad(s.TimeoutMs < 1 || s.TimeoutMs > 24*3600*1000, "timeout", ErrRange)
 	bad(s.MaxOutputBytes < 1 || s.MaxOutputBytes > 1<<30, "max_output", ErrRange)
-	bad(s.MaxPrice <= 0 || s.MaxPrice > math.MaxInt64/4, "max_price", ErrRange)
+	// max_price × the most runs any job may need fits in an int64.
+	bad(s.MaxPrice <= 0 || new(big.Int).Mul(big.NewInt(s.MaxPrice), big.NewInt(int64(Verification{Mode: VerifyReplicate, K: MaxReplicas}.MaxRuns()))).Cmp(big.NewInt(math.MaxInt64)) > 0,
+		"max_price", ErrRange)
 	bad(s.DeadlineMs < s.TimeoutMs || s.DeadlineMs > 7*24*3600*1000, "deadline", ErrRange)
-	bad(s.ValueOfTime < 0 || s.ValueOfTime > math.MaxInt64>>40, "value_of_time", ErrRange)
+	// value_of_time × an hour of committed start, in ms, fits in an int64.
+	bad(s.ValueOfTime < 0 || new(big.Int).Mul(big.NewInt(s.ValueOfTime), big.NewInt(3600*1000)).Cmp(big.NewInt(math.MaxInt64)) > 0,
+		"value_of_time", ErrRange)
 	bad(!(s.MinReputation >= 0 && s.MinReputation <= 1), "min_reputation", ErrRange)
 	_, verr := ParseVerify(s.Verify)
 	bad(verr != nil, "verify", ErrInvalid)
@@ -219,6 +229,36 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 		if want[f] == nil {
 			t.Fatalf("%s within bounds but reported: %v", f, err)
 		}
+	}
+}
+
+// fzCheckMaxCost: whatever the spec, MaxCost is exact or refused with a
+// field error naming max_price (or verify), never a wrapped amount.
+func fzCheckMaxCost(t *testing.T, s JobSpec) {
+	t.Helper()
+	cost, err := s.MaxCost()
+	v, verr := ParseVerify(s.Verify)
+	if verr != nil {
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("MaxCost of verify %q: %d, %v", s.Verify, cost, err)
+		}
+		return
+	}
+	exact := new(big.Int).Mul(big.NewInt(s.MaxPrice), big.NewInt(int64(v.MaxRuns())))
+	var ve *ValidationError
+	switch {
+	case s.MaxPrice > 0 && s.MaxPrice <= MaxPriceCap:
+		if err != nil || cost != exact.Int64() {
+			t.Fatalf("MaxCost = %d, %v; exactly %s", cost, err, exact)
+		}
+	case err == nil:
+		t.Fatalf("MaxCost(max price %d, %s) = %d, want a field error", s.MaxPrice, v, cost)
+	case !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "max_price" || !errors.Is(err, ErrRange):
+		t.Fatalf("MaxCost error %v does not name max_price", err)
+	case !exact.IsInt64() && !errors.Is(err, ErrOverflow):
+		t.Fatalf("MaxCost error %v does not say the hold overflows", err)
+	case s.MaxPrice > 0 && !strings.Contains(err.Error(), "at most "+strconv.FormatInt(MaxPriceCap, 10)):
+		t.Fatalf("MaxCost error %v does not name the largest allowed max price", err)
 	}
 }
 
@@ -310,9 +350,16 @@ func fzCheckAcceptedSpec(t *testing.T, s JobSpec) {
 		}
 	}
 	// What the auction derives from an accepted spec stays in range: the
-	// worst committed start the job takes (an hour) cannot saturate a score.
-	if Score(s.MaxPrice, time.Hour.Milliseconds(), s.ValueOfTime) == math.MaxInt64 {
-		fail("max price %d and value of time %d that saturate scores", s.MaxPrice, s.ValueOfTime)
+	// hold (max price × the runs verification may need) and the score of
+	// the dearest, slowest bid the job takes.
+	v, _ := ParseVerify(s.Verify)
+	cost, err := s.MaxCost()
+	want := new(big.Int).Mul(big.NewInt(s.MaxPrice), big.NewInt(int64(v.MaxRuns())))
+	if err != nil || !want.IsInt64() || cost != want.Int64() {
+		fail("max cost %d (%v), exactly %s", cost, err, want)
+	}
+	if _, err := Score(s.MaxPrice, MaxStartWithin.Milliseconds(), s.ValueOfTime); err != nil {
+		fail("max price %d and value of time %d whose scores overflow: %v", s.MaxPrice, s.ValueOfTime, err)
 	}
 	n := s.Needs()
 	if n.InputBytes != s.InputBytes() || n.Capabilities[0] != RuntimeWasm || n.Module != s.Module.CID {

@@ -217,11 +217,12 @@ func (n *Node) admit(agent string, spec market.JobSpec) (hold int64, approval bo
 	if a.MaxJobPrice > 0 && spec.MaxPrice > a.MaxJobPrice {
 		return 0, false, api.Errorf(api.CodeOverLimit, "max price %d is above agent %s's max job price %d", spec.MaxPrice, agent, a.MaxJobPrice)
 	}
-	v, err := market.ParseVerify(spec.Verify)
+	// max price × the runs verification may need, checked: a spec that
+	// validated always fits, and anything else is refused, never wrapped.
+	hold, err = spec.MaxCost()
 	if err != nil {
 		return 0, false, api.Errorf(api.CodeInvalidSpec, "%v", err)
 	}
-	hold = spec.MaxPrice * int64(v.MaxRuns())
 	if a.RatePerHour > 0 && int64(n.rates.recent(agent, n.now())) >= a.RatePerHour {
 		return 0, false, api.Errorf(api.CodeOverLimit, "agent %s may submit %d jobs an hour and has; try again later", agent, a.RatePerHour)
 	}

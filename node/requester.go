@@ -832,7 +832,7 @@ func (r *requester) finish(j *reqJob, o *market.Outcome, final []market.Event) {
 			ResultCID: canon.DocCID(o.ResultEnv).String(),
 		}
 	default:
-		v.Error = &api.JobError{Code: o.Code, Message: o.Message}
+		v.Error = &api.JobError{Code: string(o.Code), Message: o.Message}
 	}
 
 	j.mu.Lock()
