@@ -25,6 +25,30 @@ var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
+// admission serialises the admission of each agent's jobs: its rate, its
+// budget (the hold) and its approval threshold are one decision, so that
+// parallel submissions cannot all pass a check that only one of them
+// should. Different agents are admitted in parallel.
+type admission struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (a *admission) lock(agent string) (unlock func()) {
+	a.mu.Lock()
+	if a.locks == nil {
+		a.locks = map[string]*sync.Mutex{}
+	}
+	l, ok := a.locks[agent]
+	if !ok {
+		l = &sync.Mutex{}
+		a.locks[agent] = l
+	}
+	a.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
 // agentRates counts each agent's submissions of the last hour, for
 // rate_per_hour. It lives in memory: after a restart the count starts over.
 type agentRates struct {
@@ -221,7 +245,7 @@ func (n *Node) admit(agent string, spec market.JobSpec) (hold int64, approval bo
 	// validated always fits, and anything else is refused, never wrapped.
 	hold, err = spec.MaxCost()
 	if err != nil {
-		return 0, false, api.Errorf(api.CodeInvalidSpec, "%v", err)
+		return 0, false, specErrors(err)
 	}
 	if a.RatePerHour > 0 && int64(n.rates.recent(agent, n.now())) >= a.RatePerHour {
 		return 0, false, api.Errorf(api.CodeOverLimit, "agent %s may submit %d jobs an hour and has; try again later", agent, a.RatePerHour)

@@ -168,17 +168,23 @@ func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
 	spec.Verify = req.Verify
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
-		var ve *market.ValidationError
-		if errors.As(err, &ve) {
-			ae := &api.Error{Code: api.CodeInvalidSpec, Message: err.Error()}
-			for _, f := range ve.Fields {
-				ae.Fields = append(ae.Fields, api.FieldError{Field: f.Field, Message: strings.TrimPrefix(f.Error(), f.Field+": ")})
-			}
-			return spec, ae
-		}
-		return spec, err
+		return spec, specErrors(err)
 	}
 	return spec, nil
+}
+
+// specErrors turns market's validation errors into the API's invalid_spec
+// (422) with one entry per field; other errors pass through.
+func specErrors(err error) error {
+	var ve *market.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	ae := &api.Error{Code: api.CodeInvalidSpec, Message: err.Error()}
+	for _, f := range ve.Fields {
+		ae.Fields = append(ae.Fields, api.FieldError{Field: f.Field, Message: strings.TrimPrefix(f.Error(), f.Field+": ")})
+	}
+	return ae
 }
 
 func (n *Node) checkModule(b market.Blob) error {

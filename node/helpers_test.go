@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,12 +138,14 @@ var compileCache string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "hayek-compile-cache-")
+		// Kept between runs like Go's build cache (wazero keys its
+		// entries by its version and the CPU), so only the first run on a
+		// machine compiles the samples.
+		dir, err := os.UserCacheDir()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			dir = os.TempDir()
 		}
-		defer os.RemoveAll(dir)
+		dir = filepath.Join(dir, "hayek", "test-compile-cache")
 		if err := WarmCompileCache(context.Background(), dir, samples.Hello, samples.Toolbox); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -108,6 +108,7 @@ type Node struct {
 	ledger    *settlement.Ledger
 	rep       *repService
 	rates     agentRates
+	admission admission
 	drops     *dropCounter
 
 	ctx     context.Context // lives until Close; background work derives from it

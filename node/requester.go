@@ -184,15 +184,11 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 		}
 	}
 	r.mu.Unlock()
-	hold, approval, err := r.n.admit(agent, spec)
+	id := r.newID()
+	hold, approval, err := r.admit(ctx, id, agent, spec, now)
 	if err != nil {
 		return nil, false, err
 	}
-	id := r.newID()
-	if err := r.n.holdFor(ctx, id, agent, hold); err != nil {
-		return nil, false, err
-	}
-	r.n.rates.take(agent, 0, now) // counted once accepted: refusals do not use up the rate
 	j := r.newJob(id, spec, digest, idemKey, agent, hold, now)
 	if approval {
 		j.approval = true
@@ -237,6 +233,20 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 	}
 	r.start(j)
 	return j, true, nil
+}
+
+// admit checks the agent's limits and holds the job's max cost as one
+// decision per agent. Only an accepted job uses up the agent's rate.
+func (r *requester) admit(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error) {
+	defer r.n.admission.lock(agent)()
+	if hold, approval, err = r.n.admit(agent, spec); err != nil {
+		return 0, false, err
+	}
+	if err := r.n.holdFor(ctx, id, agent, hold); err != nil {
+		return 0, false, err
+	}
+	r.n.rates.take(agent, 0, now)
+	return hold, approval, nil
 }
 
 func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agent string, hold int64, now time.Time) *reqJob {
