@@ -144,8 +144,32 @@ type Fault struct {
 	Provider string
 	Attempt  uint32
 	Reason   string
-	Timeout  bool // no ack or no result in time, rather than a refusal or a reported fault
+	Kind     FaultKind
 }
+
+// FaultKind says what went wrong with a winner, and so whether it is
+// evidence against it: only what the provider did counts, never what this
+// requester's own load or limits caused.
+type FaultKind string
+
+// Fault kinds.
+const (
+	FaultTimeout  FaultKind = "timeout"  // no ack or no result in time
+	FaultRefused  FaultKind = "refused"  // it refused its award for a reason of its own
+	FaultBusy     FaultKind = "busy"     // it refused its award saying it is full or stopping: no evidence
+	FaultReported FaultKind = "reported" // it reported a failure of its own (fetch_failed, internal)
+	FaultLost     FaultKind = "lost"     // unreachable, or its connection was lost
+	FaultOutputs  FaultKind = "outputs"  // its outputs could not be fetched or were not as signed
+	FaultLocal    FaultKind = "local"    // this node's own limits failed the exchange: no evidence
+)
+
+// Evidence reports whether a fault of this kind counts against the
+// provider's reputation.
+func (k FaultKind) Evidence() bool { return k != FaultBusy && k != FaultLocal }
+
+// Timeout reports whether the fault is the provider's silence in time,
+// which reputation records apart from other failures.
+func (f Fault) Timeout() bool { return f.Kind == FaultTimeout }
 
 // Ready is what the caller must carry out after feeding the job an input.
 type Ready struct {
@@ -267,6 +291,11 @@ type Job struct {
 
 	silentRetried bool
 	exhausted     bool // a replica auction found no one: more replicas cannot be had
+	// A busy market delays a job, it does not fail it: auctions that
+	// found only busy providers, and awards refused as busy, are retried
+	// after a growing pause and are not charged to MaxAttempts.
+	busyAttempts int
+	retryAt      time.Time // the next auction after a busy one; zero: none pending
 	ready         Ready
 	done          bool
 }
@@ -361,6 +390,9 @@ func (j *Job) NextTimer() time.Time {
 	t := j.deadline
 	if j.auctionOpen {
 		t = earliest(t, j.closesAt)
+	}
+	if !j.retryAt.IsZero() {
+		t = earliest(t, j.retryAt)
 	}
 	for _, r := range j.live {
 		if r.acked {
@@ -622,14 +654,18 @@ func (j *Job) Tick(now time.Time) {
 	if j.auctionOpen && !now.Before(j.closesAt) {
 		j.close(now)
 	}
+	if !j.retryAt.IsZero() && !now.Before(j.retryAt) {
+		j.retryAt = time.Time{}
+		j.restart(now)
+	}
 	for _, p := range j.Winners() {
 		r, ok := j.live[p]
 		switch {
 		case !ok || j.state.Terminal():
 		case !r.acked && !now.Before(r.ackBy):
-			j.fault(now, p, "did not acknowledge the award in time", true)
+			j.fault(now, p, "did not acknowledge the award in time", FaultTimeout)
 		case r.acked && !now.Before(r.resultBy):
-			j.fault(now, p, "no result by the deadline", true)
+			j.fault(now, p, "no result by the deadline", FaultTimeout)
 		}
 	}
 }
@@ -674,6 +710,9 @@ func (j *Job) noWinners(now time.Time, cur *AttemptRecord, silent []string) {
 		j.maybeJudge(now)
 		return
 	}
+	if j.busyRetry(now, cur, "every provider that answered is busy") {
+		return
+	}
 	// A call can be lost (a peer that joined the topic a moment ago), so
 	// silence earns one more auction with fresh discovery; peers that
 	// answered no are not asked again.
@@ -686,6 +725,55 @@ func (j *Job) noWinners(now time.Time, cur *AttemptRecord, silent []string) {
 	}
 	j.fail(now, FailNoBids, j.noBidsMessage())
 }
+
+// MaxBusyRetries bounds the auctions a job gets while the market is busy;
+// with BusyBackoffMax between them, that is about a quarter of an hour.
+const (
+	MaxBusyRetries  = 100
+	BusyBackoffBase = 100 * time.Millisecond
+	BusyBackoffMax  = 10 * time.Second
+)
+
+// busyRetry schedules another auction after a pause when the market is
+// merely busy: the current auction found no bid and at least one busy
+// decline (or its award was refused as busy), and the job has time left.
+// The auction is not charged to MaxAttempts and busy providers are not
+// excluded: being full is not misconduct.
+func (j *Job) busyRetry(now time.Time, cur *AttemptRecord, why string) bool {
+	busy := false
+	for _, d := range cur.Declines {
+		busy = busy || d.Reason == DeclineBusy
+	}
+	if !busy || len(cur.Bids) > 0 || !j.pauseForBusy(now, why) {
+		return false
+	}
+	for _, d := range cur.Declines {
+		if d.Reason != DeclineBusy {
+			j.excluded[d.Provider] = "declined: " + string(d.Reason)
+		}
+	}
+	return true
+}
+
+// pauseForBusy uncharges the current auction and sets the next one after
+// a pause that doubles with each busy auction.
+func (j *Job) pauseForBusy(now time.Time, why string) bool {
+	if j.busyAttempts >= MaxBusyRetries {
+		return false
+	}
+	pause := BusyBackoffBase << min(j.busyAttempts, 10)
+	pause = min(pause, BusyBackoffMax)
+	if !now.Add(pause).Before(j.deadline) {
+		return false
+	}
+	j.busyAttempts++
+	j.retryAt = now.Add(pause)
+	j.setState(now, StatePending, fmt.Sprintf("%s: next auction in %v", why, pause))
+	return true
+}
+
+// charged is the number of auctions counted against MaxAttempts.
+func (j *Job) charged() int { return len(j.attempts) - j.busyAttempts }
 
 // tooFew ends a replicated job whose first group cannot be formed: n
 // distinct providers can run it, fewer than replicate:K needs. Running
@@ -703,7 +791,7 @@ func (j *Job) tooFew(now time.Time, cur *AttemptRecord, silent []string, n int) 
 // retrySilence reports whether an auction with silent invitees earns its
 // one retry, and if so excludes the peers that declined.
 func (j *Job) retrySilence(cur *AttemptRecord, silent []string) bool {
-	if len(silent) == 0 || j.silentRetried || len(j.attempts) >= j.cfg.MaxAttempts {
+	if len(silent) == 0 || j.silentRetried || j.charged() >= j.cfg.MaxAttempts {
 		return false
 	}
 	j.silentRetried = true
@@ -762,7 +850,11 @@ func (j *Job) Ack(now time.Time, a Ack) error {
 		return fmt.Errorf("market: ack from %s does not match the current award", short(a.Provider))
 	}
 	if !a.Accept {
-		j.fault(now, a.Provider, "refused the award: "+a.Reason, false)
+		kind := FaultRefused
+		if a.Code == DeclineBusy || a.Code == DeclineWithdrawn {
+			kind = FaultBusy
+		}
+		j.fault(now, a.Provider, "refused the award: "+a.Reason, kind)
 		return nil
 	}
 	r.acked = true
@@ -787,7 +879,7 @@ func (j *Job) Result(now time.Time, res Result, env []byte) error {
 		return fmt.Errorf("market: result with unknown status %q", res.Status)
 	}
 	if res.Status.ProviderFault() {
-		j.fault(now, res.Provider, withDetail("reported "+string(res.Status), res.Error), false)
+		j.fault(now, res.Provider, withDetail("reported "+string(res.Status), res.Error), FaultReported)
 		return nil
 	}
 	delete(j.live, res.Provider)
@@ -905,13 +997,13 @@ func (j *Job) complete(now time.Time, digest string) {
 // Fault reports that peer failed the job through no fault of the job:
 // unreachable, disconnected, or it sent outputs that could not be fetched.
 // Faults of anyone not holding an award are ignored.
-func (j *Job) Fault(now time.Time, peer, reason string) {
+func (j *Job) Fault(now time.Time, peer string, kind FaultKind, reason string) {
 	if _, ok := j.live[peer]; ok && !j.state.Terminal() {
-		j.fault(now, peer, reason, false)
+		j.fault(now, peer, reason, kind)
 	}
 }
 
-func (j *Job) fault(now time.Time, peer, reason string, timeout bool) {
+func (j *Job) fault(now time.Time, peer, reason string, kind FaultKind) {
 	r := j.live[peer]
 	cur := r.attempt
 	if cur.Fault == "" && cur.Winner == peer {
@@ -922,10 +1014,26 @@ func (j *Job) fault(now time.Time, peer, reason string, timeout bool) {
 	}
 	cur.Faults[peer] = reason
 	j.excluded[peer] = reason
-	j.faults = append(j.faults, Fault{Provider: peer, Attempt: cur.Number, Reason: reason, Timeout: timeout})
-	j.event(now, Event{Type: "fault", Provider: peer, Reason: "provider_fault", Message: reason})
+	j.faults = append(j.faults, Fault{Provider: peer, Attempt: cur.Number, Reason: reason, Kind: kind})
+	why := "provider_fault"
+	switch kind {
+	case FaultBusy:
+		why = "provider_busy"
+	case FaultLocal:
+		why = "local_failure"
+	}
+	j.event(now, Event{Type: "fault", Provider: peer, Reason: why, Message: reason})
 	j.cancel(now, peer)
-	if len(j.attempts) >= j.cfg.MaxAttempts*max(1, j.verify.K) {
+	if kind == FaultBusy {
+		// Full, and it said so: not excluded, the auction not charged,
+		// and the job waits a moment before trying again.
+		delete(j.excluded, peer)
+		if j.pauseForBusy(now, fmt.Sprintf("%s is busy", short(peer))) {
+			j.need++
+			return
+		}
+	}
+	if j.charged() >= j.cfg.MaxAttempts*max(1, j.verify.K) {
 		if len(j.live) > 0 || len(j.results) > 0 {
 			j.maybeJudge(now)
 			return

@@ -196,7 +196,8 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 	case "ack":
 		peer := d.CmdArgs[0].Key
 		a := Ack{Job: h.job.ID(), Attempt: uint32(len(h.job.Attempts())), Award: h.job.AwardCID(peer), Provider: peer,
-			Requester: "req", Accept: argStr(d, "refuse", "") == "", Reason: argStr(d, "refuse", ""), Created: h.now.UnixMilli()}
+			Requester: "req", Accept: argStr(d, "refuse", "") == "", Reason: argStr(d, "refuse", ""),
+			Code: DeclineReason(argStr(d, "code", "")), Created: h.now.UnixMilli()}
 		err = h.job.Ack(h.now, a)
 	case "result":
 		peer := d.CmdArgs[0].Key
@@ -205,7 +206,7 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 			Stdout: Stream{Blob: Blob{CID: canon.BlobCID([]byte(argStr(d, "out", "same"))).String()}}, Created: h.now.UnixMilli()}
 		err = h.job.Result(h.now, r, nil)
 	case "fault":
-		h.job.Fault(h.now, d.CmdArgs[0].Key, argStr(d, "reason", "connection lost"))
+		h.job.Fault(h.now, d.CmdArgs[0].Key, FaultKind(argStr(d, "kind", string(FaultLost))), argStr(d, "reason", "connection lost"))
 	case "cancel":
 		h.job.Cancel(h.now, "by the agent")
 	case "attempts":
@@ -300,7 +301,7 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 				losers = append(losers, l.Provider)
 			}
 			for _, f := range o.Faults {
-				faults = append(faults, fmt.Sprintf("%s(timeout=%v)", f.Provider, f.Timeout))
+				faults = append(faults, fmt.Sprintf("%s(%s)", f.Provider, f.Kind))
 			}
 			fmt.Fprintf(&b, "  paid=[%s] losers=[%s] faults=[%s]\n", strings.Join(paid, " "), strings.Join(losers, " "), strings.Join(faults, " "))
 		}

@@ -204,8 +204,11 @@ type Ack struct {
 	Provider  string `cbor:"provider"`
 	Requester string `cbor:"requester"`
 	Accept    bool   `cbor:"accept"`
-	Reason    string `cbor:"reason"`
-	Created   int64  `cbor:"created"`
+	// Code says why an award was refused, as a decline would: busy and
+	// withdrawn (full, or shutting down) are not held against the provider.
+	Code    DeclineReason `cbor:"code"`
+	Reason  string        `cbor:"reason"`
+	Created int64         `cbor:"created"`
 }
 
 // Sender implements canon.Message.

@@ -105,7 +105,7 @@ func TestJobMoneyProperty(t *testing.T) {
 				switch r.IntN(12) {
 				case 0: // never answers: times out
 				case 1:
-					j.Fault(now, o.To, "connection lost")
+					j.Fault(now, o.To, FaultLost, "connection lost")
 				default:
 					_ = j.Ack(now, Ack{Job: a.Job, Attempt: a.Attempt, Award: o.Env.CID(), Provider: o.To, Requester: "req", Accept: true})
 					res := Result{Job: a.Job, Attempt: a.Attempt, Award: o.Env.CID(), Provider: o.To, Requester: "req",

@@ -544,3 +544,4 @@ func TestProviderDeclinesRequesterOverCreditLimit(t *testing.T) {
 		t.Fatalf("within the limit: got %s, want a bid", env.Kind)
 	}
 }
+

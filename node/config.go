@@ -140,6 +140,10 @@ type RequesterConfig struct {
 	ResultGrace units.Duration `toml:"result_grace"`
 	MaxAttempts int            `toml:"max_attempts"`
 	AllowSelf   bool           `toml:"allow_self"` // may this node win its own jobs
+	// MaxActive caps the jobs (replicas counted) this node has in the
+	// market at once; beyond it, or beyond the slots of the providers it
+	// knows, jobs wait in a local queue.
+	MaxActive int `toml:"max_active"`
 }
 
 // GossipConfig is the hygiene of the auction topics.
@@ -196,6 +200,7 @@ func DefaultConfig() Config {
 			AckTimeout:  units.Duration(3 * time.Second),
 			ResultGrace: units.Duration(10 * time.Second),
 			MaxAttempts: 3,
+			MaxActive:   256,
 		},
 		Gossip: GossipConfig{
 			Freshness: units.Duration(30 * time.Second),
@@ -352,6 +357,9 @@ func (c Config) Validate() error {
 	}
 	if r.MaxAttempts < 1 || r.MaxAttempts > 20 {
 		bad("requester.max_attempts", r.MaxAttempts, "must be between 1 and 20")
+	}
+	if r.MaxActive < 1 || r.MaxActive > 100_000 {
+		bad("requester.max_active", r.MaxActive, "must be between 1 and 100000")
 	}
 	g := c.Gossip
 	if d := time.Duration(g.Freshness); d < time.Second || d > 10*time.Minute {

@@ -252,11 +252,33 @@ func (d *discovery) freshOffer(p string) bool {
 
 func (d *discovery) store(o market.Offer) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if old, ok := d.offers[o.Provider]; ok && old.offer.Seq > o.Seq {
+		d.mu.Unlock()
 		return // never go back to an older offer
 	}
 	d.offers[o.Provider] = &knownOffer{offer: o, fetched: d.n.now()}
+	d.mu.Unlock()
+	if r := d.n.requester; r != nil {
+		r.queue.poke() // more capacity may let queued jobs go
+	}
+}
+
+// capacity is the number of jobs the known market runs at once: the slots
+// of every unexpired, unwithdrawn offer from another provider (this node's
+// own too when it may win its own jobs).
+func (d *discovery) capacity() int {
+	now := d.n.now().UnixMilli()
+	self, allowSelf := d.n.ID(), d.n.cfg.Requester.AllowSelf
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	slots := 0
+	for p, ko := range d.offers {
+		if ko.offer.Withdrawn || ko.offer.Expires <= now || (p == self && !allowSelf) {
+			continue
+		}
+		slots += max(ko.offer.Limits.Slots, 1)
+	}
+	return slots
 }
 
 func (d *discovery) forget(p string) {

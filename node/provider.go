@@ -229,9 +229,9 @@ func (p *providerService) handleAward(st network.Stream) {
 	}
 	now := n.now()
 	awardCID := env.CID()
-	ack := func(accept bool, reason string) {
+	ack := func(accept bool, code market.DeclineReason, reason string) {
 		aenv, err := canon.Seal(n.signer, market.KindAck, market.Ack{Job: a.Job, Attempt: a.Attempt, Award: awardCID,
-			Provider: n.ID(), Requester: a.Requester, Accept: accept, Reason: reason, Created: n.now().UnixMilli()})
+			Provider: n.ID(), Requester: a.Requester, Accept: accept, Code: code, Reason: reason, Created: n.now().UnixMilli()})
 		if err != nil {
 			st.Reset()
 			return
@@ -242,30 +242,30 @@ func (p *providerService) handleAward(st network.Stream) {
 	}
 	if err := market.Fresh(a.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
 		n.drops.add("award/stale")
-		ack(false, err.Error())
+		ack(false, "", err.Error())
 		return
 	}
 	if a.ResultBy <= now.UnixMilli() {
 		n.drops.add("award/expired")
-		ack(false, "the award's result deadline has already passed")
+		ack(false, "", "the award's result deadline has already passed")
 		return
 	}
 	p.mu.Lock()
 	if p.draining.Load() {
 		p.mu.Unlock()
-		ack(false, "the provider is shutting down")
+		ack(false, market.DeclineWithdrawn, "the provider is shutting down")
 		return
 	}
 	if p.running >= n.cfg.Provider.Slots {
 		p.mu.Unlock()
-		ack(false, "busy: all slots in use")
+		ack(false, market.DeclineBusy, "busy: all slots in use")
 		return
 	}
 	bid, err := p.policy.CheckAward(a, n.verifier)
 	if err != nil {
 		p.mu.Unlock()
 		n.drops.add("award/rejected")
-		ack(false, err.Error())
+		ack(false, "", err.Error())
 		return
 	}
 	ctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(a.ResultBy))
@@ -275,7 +275,7 @@ func (p *providerService) handleAward(st network.Stream) {
 	p.running++
 	p.runWG.Add(1)
 	p.mu.Unlock()
-	ack(true, "")
+	ack(true, "", "")
 	go p.execute(ctx, run)
 }
 

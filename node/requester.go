@@ -39,6 +39,7 @@ type requester struct {
 	mu       sync.Mutex
 	jobs     map[string]*reqJob // live jobs and the most recent finished ones
 	idem     map[string]string  // idempotency key → job ID, live jobs
+	queue    jobQueue           // admits jobs as the market can take them
 	order    []string           // finished job IDs in memory, oldest first
 	finished map[api.JobState]int
 	wg       sync.WaitGroup
@@ -55,6 +56,8 @@ type reqJob struct {
 	sampling *sampling
 	parent   *reqJob     // set on the hidden runs that check a sampled job
 	machine  *market.Job // owned by the job's goroutine
+	weight   int           // provider slots it holds at once (replicas)
+	admitted chan struct{} // closed when a queued job's turn comes
 	in       chan func(now time.Time)
 	done     chan struct{}
 	started  chan struct{} // closed when the machine starts
@@ -112,7 +115,7 @@ func (r *requester) faultWinner(peerID, reason string) {
 	}
 	r.mu.Unlock()
 	for _, id := range hit {
-		r.deliver(id, "fault", func(m *market.Job, now time.Time) { m.Fault(now, peerID, reason) })
+		r.deliver(id, "fault", func(m *market.Job, now time.Time) { m.Fault(now, peerID, market.FaultLost, reason) })
 	}
 }
 
@@ -125,7 +128,9 @@ func newRequester(n *Node) *requester {
 	cfg.ResultGrace = time.Duration(rc.ResultGrace)
 	cfg.MaxAttempts = rc.MaxAttempts
 	cfg.AllowSelf = rc.AllowSelf
-	return &requester{n: n, cfg: cfg, jobs: map[string]*reqJob{}, idem: map[string]string{}}
+	r := &requester{n: n, cfg: cfg, jobs: map[string]*reqJob{}, idem: map[string]string{}}
+	r.queue.capacity = func() int { return min(n.cfg.Requester.MaxActive, max(n.disc.capacity(), 1)) }
+	return r
 }
 
 // open attaches the job store and counts what it holds.
@@ -253,6 +258,7 @@ func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agen
 	j := &reqJob{
 		id: id, spec: spec, digest: digest, idemKey: idemKey, agent: agent, held: hold,
 		in: make(chan func(time.Time), 256), done: make(chan struct{}), started: make(chan struct{}),
+		admitted: make(chan struct{}), weight: weight(spec),
 		subs: map[chan api.Event]struct{}{},
 	}
 	j.machine = market.NewJob(id, spec, r.jobConfig(), r.n.signer, r.n.rep, newJobRand(r.n.randUint64()), now)
@@ -389,13 +395,17 @@ func (r *requester) deliver(id, what string, f func(m *market.Job, now time.Time
 func (r *requester) run(j *reqJob) {
 	defer r.wg.Done()
 	n := r.n
+	defer r.queue.leave(j)
+	if !r.queue.enter(j) {
+		r.waitTurn(j) // admitted, or ended (cancel, deadline) while queued
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		rd := j.machine.Ready()
 		if o := rd.Done; o != nil {
 			final := rd.Events
-			rd.Events = nil
+			rd.Events, rd.Discover = nil, false
 			r.carryOut(j, rd)
 			r.syncView(j)
 			r.decideSample(j, o)
@@ -499,6 +509,7 @@ func (j *reqJob) publishLocked(evs []market.Event) {
 // sendAward delivers an award and waits for the signed acknowledgement.
 func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 	n := r.n
+	kind := market.FaultLost
 	ack, err := func() (market.Ack, error) {
 		pid, err := decodePeer(o.To)
 		if err != nil {
@@ -521,8 +532,10 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 		b, err := readFrame(bufio.NewReader(st), maxAckFrame)
 		if err != nil {
 			st.Reset()
+			kind = market.FaultTimeout
 			return market.Ack{}, fmt.Errorf("no acknowledgement: %w", err)
 		}
+		kind = market.FaultRefused // what it sent is not an acknowledgement
 		env, err := canon.DecodeEnvelope(b)
 		if err != nil {
 			n.drops.add("ack/malformed")
@@ -540,7 +553,8 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 		return a, nil
 	}()
 	if err != nil {
-		r.deliver(j.id, "ack", func(m *market.Job, now time.Time) { m.Fault(now, o.To, err.Error()) })
+		kind = faultKind(err, kind)
+		r.deliver(j.id, "ack", func(m *market.Job, now time.Time) { m.Fault(now, o.To, kind, err.Error()) })
 		return
 	}
 	r.deliver(j.id, "ack", func(m *market.Job, now time.Time) {
@@ -623,6 +637,18 @@ func (r *requester) handleBid(st network.Stream) {
 	default:
 		n.drops.add("bid/wrong_kind")
 	}
+}
+
+// faultKind classifies a failed exchange with a winner: a failure of this
+// node's own making — its resource limits, its shutdown — is local and no
+// evidence against the peer; anything else is of the kind given.
+func faultKind(err error, otherwise market.FaultKind) market.FaultKind {
+	switch {
+	case errors.Is(err, network.ErrResourceLimitExceeded), errors.Is(err, network.ErrResourceScopeClosed),
+		errors.Is(err, context.Canceled):
+		return market.FaultLocal
+	}
+	return otherwise
 }
 
 func dropReason(what string, err error) string {
@@ -736,7 +762,7 @@ func (r *requester) handleResult(st network.Stream) {
 		cancel()
 		if err != nil {
 			r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
-				m.Fault(now, res.Provider, fmt.Sprintf("its outputs could not be fetched: %v", err))
+				m.Fault(now, res.Provider, faultKind(err, market.FaultOutputs), fmt.Sprintf("its outputs could not be fetched: %v", err))
 			})
 			return
 		}

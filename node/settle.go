@@ -171,8 +171,11 @@ func (r *requester) settle(j *reqJob, o *market.Outcome) {
 		}
 	}
 	for _, f := range o.Faults {
+		if !f.Kind.Evidence() {
+			continue // busy, or this node's own limits: nothing the provider did
+		}
 		oc := reputation.Failure
-		if f.Timeout {
+		if f.Timeout() {
 			oc = reputation.Timeout
 		}
 		record(f.Provider, oc, fmt.Sprintf("job:%s:%d:%s", j.id, f.Attempt, f.Provider), nil)

@@ -287,7 +287,7 @@ func normalize(j Job) Job {
 	return j
 }
 
-var jobStates = []JobState{StateApproval, StatePending, StateAuction, StateAwarded, StateRunning, StateCompleted, StateFailed, StateCancelled}
+var jobStates = []JobState{StateApproval, StateQueued, StatePending, StateAuction, StateAwarded, StateRunning, StateCompleted, StateFailed, StateCancelled}
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	f := JobFilter{Limit: DefaultJobsLimit}

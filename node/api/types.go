@@ -13,6 +13,7 @@ type JobState string
 // Job states. Completed, failed and cancelled are terminal.
 const (
 	StatePending   JobState = "pending"   // accepted, not yet auctioned
+	StateQueued    JobState = "queued"    // accepted, waiting for room in the market (QueuePosition)
 	StateAuction   JobState = "auction"   // call for bids out, collecting bids
 	StateAwarded   JobState = "awarded"   // awarded, waiting for the winner's acknowledgement
 	StateRunning   JobState = "running"   // the winner acknowledged and is running it
@@ -129,6 +130,7 @@ type Job struct {
 	Error          *JobError     `json:"error,omitempty"`
 	Attempts       []Attempt     `json:"attempts"`
 	Usage          *Usage        `json:"usage,omitempty"`
+	QueuePosition  int           `json:"queue_position,omitempty"` // in state queued: 1 is next
 	Agent          string        `json:"agent"`                  // the agent that submitted it ("operator" for the operator)
 	Verify         string        `json:"verify"`                 // none, replicate:K, sample:P
 	Verification   *Verification `json:"verification,omitempty"` // how the result was checked
