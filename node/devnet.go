@@ -35,6 +35,9 @@ type DevnetOptions struct {
 	// Dir/wasm-cache). Tests point it at a cache they warmed up front, so
 	// that no job's deadline pays for compiling a sample module.
 	CompileCache string
+	// Now is the nodes' clock (time.Now if nil): tests share a fake one to
+	// age offers, reputation and deadlines without waiting.
+	Now func() time.Time
 }
 
 // Devnet is N complete nodes in one process: real TCP and QUIC on
@@ -117,7 +120,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		if cc == "" {
 			cc = filepath.Join(o.Dir, "wasm-cache")
 		}
-		n, err := New(ctx, Options{Home: home, Config: cfg, Logger: log, Seed: seed, CompileCache: cc})
+		n, err := New(ctx, Options{Home: home, Config: cfg, Logger: log, Seed: seed, CompileCache: cc, Now: o.Now})
 		if err != nil {
 			return nil, fmt.Errorf("node: devnet node %d: %w", i, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
@@ -64,7 +65,10 @@ func (d *discovery) start() {
 	}()
 }
 
-// refresh looks up again every capability wanted in the last ten minutes.
+// refresh looks up again every capability wanted in the last ten
+// minutes, and keeps the offers of connected providers fresh however long
+// the node has been idle: an offer is fetched again once half its life
+// has passed, so the next job never finds it expired.
 func (d *discovery) refresh() {
 	now := d.n.now()
 	d.mu.Lock()
@@ -80,12 +84,80 @@ func (d *discovery) refresh() {
 			d.n.log.Debug("background discovery failed", "capability", c, "err", err)
 		}
 	}
+	d.refetchAging(d.n.ctx)
+}
+
+// refetchAging fetches again the offers past half their life whose
+// providers are connected, and forgets offers long expired whose providers
+// are gone.
+func (d *discovery) refetchAging(ctx context.Context) {
+	n := d.n
+	now := n.now().UnixMilli()
+	d.mu.Lock()
+	var aging []string
+	for p, ko := range d.offers {
+		life := ko.offer.Expires - ko.offer.Created
+		switch {
+		case p == n.ID():
+		case now < ko.offer.Expires-life/2:
+		case n.connected(p):
+			aging = append(aging, p)
+		case now > ko.offer.Expires+life:
+			delete(d.offers, p) // expired a lifetime ago, and gone
+		}
+	}
+	d.mu.Unlock()
+	d.fetchAll(ctx, aging)
+}
+
+// fetchAll fetches and stores the offers of peers, 16 at a time; a peer
+// that does not answer keeps its cached offer until that expires.
+func (d *discovery) fetchAll(ctx context.Context, peers []string) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, p := range peers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if o, err := d.n.fetchOffer(octx, p); err == nil {
+				d.store(o)
+			} else {
+				d.n.log.Debug("cannot refresh offer", "peer", shortID(p), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// askConnected asks every connected peer that speaks the offer protocol
+// for its offer: the last resort when the DHT has no record of anyone
+// selling what a job needs (records can lag behind who is in fact here).
+func (d *discovery) askConnected(ctx context.Context) {
+	n := d.n
+	var peers []string
+	for _, p := range n.host.Network().Peers() {
+		if protos, err := n.host.Peerstore().SupportsProtocols(p, ProtoOffer); err == nil && len(protos) > 0 && !d.freshOffer(p.String()) {
+			peers = append(peers, p.String())
+		}
+	}
+	d.fetchAll(ctx, peers)
+}
+
+func (n *Node) connected(p string) bool {
+	pid, err := peer.Decode(p)
+	return err == nil && n.host.Network().Connectedness(pid) == network.Connected
 }
 
 // Candidates returns providers whose verified offers sell every capability
-// in caps (the first is looked up on the DHT). A fresh cached lookup is
-// used as is; a stale one is returned and refreshed in the background;
-// with none, Candidates waits for a lookup.
+// in caps (the first is looked up on the DHT). Unexpired cached offers are
+// used at once, refreshed in the background when the lookup is stale. With
+// none, Candidates looks now — on the DHT, then among connected peers — so
+// that an offer that expired while the node was idle is never the reason a
+// job finds no provider while its provider is reachable.
 func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([]market.Candidate, error) {
 	primary := caps[0]
 	now := d.n.now()
@@ -97,18 +169,33 @@ func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([
 	}
 	ls.wanted = now
 	fresh := !ls.last.IsZero() && now.Sub(ls.last) < time.Duration(d.n.cfg.Network.Discovery)
-	have := !ls.last.IsZero() && ls.found > 0
 	d.mu.Unlock()
-	switch {
-	case fresh:
-	case have:
-		d.n.spawn(func() { d.lookup(d.n.ctx, primary) })
-	default:
-		if _, err := d.lookup(ctx, primary); err != nil {
-			return nil, err
+	if out := d.cached(caps); usable(out) {
+		if !fresh {
+			d.n.spawn(func() { d.lookup(d.n.ctx, primary) })
+		}
+		return out, nil
+	}
+	_, err := d.lookup(ctx, primary)
+	if out := d.cached(caps); usable(out) {
+		return out, nil
+	}
+	d.askConnected(ctx)
+	out := d.cached(caps)
+	if usable(out) {
+		return out, nil
+	}
+	return out, err
+}
+
+// usable reports whether any candidate has not withdrawn its offer.
+func usable(cs []market.Candidate) bool {
+	for _, c := range cs {
+		if !c.Offer.Withdrawn {
+			return true
 		}
 	}
-	return d.cached(caps), nil
+	return false
 }
 
 // cached lists unexpired offers selling all of caps, cheapest first.

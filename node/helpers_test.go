@@ -60,6 +60,13 @@ var devnetSeed = flag.Uint64("devnet.seed", 0, "seed of the test devnets' job ID
 // replays it.
 func startDevnet(t *testing.T, n int, configure func(i int, c *Config)) *Devnet {
 	t.Helper()
+	return startDevnetWith(t, DevnetOptions{Nodes: n, Configure: configure})
+}
+
+// startDevnetWith starts a devnet with options beyond a node count and a
+// config hook (o.Dir, Logger, Seed and CompileCache are the test's).
+func startDevnetWith(t *testing.T, o DevnetOptions) *Devnet {
+	t.Helper()
 	seed := *devnetSeed
 	if seed == 0 {
 		seed = rand.Uint64() | 1
@@ -67,13 +74,15 @@ func startDevnet(t *testing.T, n int, configure func(i int, c *Config)) *Devnet 
 	t.Logf("devnet seed %d (replay with -devnet.seed=%d)", seed, seed)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	d, err := StartDevnet(ctx, DevnetOptions{Nodes: n, Dir: apitest.SocketDir(t), Logger: testLogger(t), Seed: seed,
-		CompileCache: compileCache, Configure: func(i int, c *Config) {
-			patient(c)
-			if configure != nil {
-				configure(i, c)
-			}
-		}})
+	configure := o.Configure
+	o.Dir, o.Logger, o.Seed, o.CompileCache = apitest.SocketDir(t), testLogger(t), seed, compileCache
+	o.Configure = func(i int, c *Config) {
+		patient(c)
+		if configure != nil {
+			configure(i, c)
+		}
+	}
+	d, err := StartDevnet(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

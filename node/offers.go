@@ -41,6 +41,9 @@ func newOfferService(n *Node) *offerService {
 func (s *offerService) reissue(withdrawn bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !withdrawn && s.stopped.Load() {
+		return nil // withdrawn for good: never sell again by accident
+	}
 	// Sequence numbers come from the clock so they keep growing across
 	// restarts: peers never go back to an older offer.
 	now := s.n.now()
@@ -160,7 +163,8 @@ func (s *offerService) withdraw() {
 	}
 }
 
-// handle serves the current signed offer.
+// handle serves the current signed offer, reissued first when half its
+// life has passed (the reissue timer may lag behind the node's clock).
 func (s *offerService) handle(st network.Stream) {
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(10 * time.Second))
@@ -168,6 +172,12 @@ func (s *offerService) handle(st network.Stream) {
 	if so == nil {
 		st.Reset() // not selling
 		return
+	}
+	if o := so.offer; !o.Withdrawn && s.n.now().UnixMilli() >= o.Expires-(o.Expires-o.Created)/2 {
+		if err := s.reissue(false); err != nil {
+			s.n.log.Error("cannot reissue offer", "err", err)
+		}
+		so = s.current.Load()
 	}
 	if err := writeFrame(st, so.enc); err != nil {
 		st.Reset()
