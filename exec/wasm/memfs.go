@@ -95,25 +95,29 @@ func (f *memFS) outputs() []exec.File {
 	return out
 }
 
-// lookup resolves a path relative to the directory. wazero hands over
-// cleaned paths ("." for the directory itself, no "..", no leading slash),
-// possibly with a trailing slash that demands a directory. It returns the
+// lookup resolves a path relative to the directory. It returns the
 // inode, or nil and the name a new file would get.
+//
+// wazero cleans the path a guest passes, and for a preopen hands it over
+// as is ("." for the directory itself, "b", "b/" when the guest demands a
+// directory). But for a directory the guest opened itself (os.OpenRoot,
+// openat through any descriptor that is not a preopen) wazero prefixes
+// the name that directory was opened with: "/b" when it was opened as ".",
+// "sub//b" when as "sub/". So leading and repeated slashes and "." names
+// mean nothing here, and every path-taking method goes through splitPath.
 func (f *memFS) lookup(path string) (n *inode, name string, errno experimentalsys.Errno) {
-	wantDir := strings.HasSuffix(path, "/")
-	path = strings.TrimRight(path, "/")
-	if path == "" || path == "." {
+	names, wantDir, errno := splitPath(path)
+	switch {
+	case errno != 0:
+		return nil, "", errno
+	case len(names) == 0:
 		return f.root, "", 0
 	}
-	if !iofs.ValidPath(path) {
-		return nil, "", experimentalsys.EINVAL
-	}
-	first, _, nested := strings.Cut(path, "/")
-	n = f.files[first]
+	n = f.files[names[0]]
 	switch {
-	case nested && n != nil:
+	case len(names) > 1 && n != nil:
 		return nil, "", experimentalsys.ENOTDIR
-	case nested:
+	case len(names) > 1:
 		// The directory is flat: there is nothing below it.
 		return nil, "", experimentalsys.ENOENT
 	case n != nil && wantDir:
@@ -121,7 +125,34 @@ func (f *memFS) lookup(path string) (n *inode, name string, errno experimentalsy
 	case n == nil && wantDir:
 		return nil, "", experimentalsys.ENOENT
 	}
-	return n, first, 0
+	return n, names[0], 0
+}
+
+// maxNameLen is NAME_MAX: the longest name of one file or directory.
+const maxNameLen = 255
+
+// splitPath turns a path as wazero passes it into the names it walks
+// through, and whether it ended in a slash (which demands a directory).
+// ".." cannot come from wazero, which refuses paths that climb out of a
+// preopen, but is resolved without leaving the file system all the same.
+func splitPath(path string) (names []string, wantDir bool, errno experimentalsys.Errno) {
+	wantDir = strings.HasSuffix(path, "/")
+	for name := range strings.SplitSeq(path, "/") {
+		switch {
+		case name == "" || name == ".":
+		case name == "..":
+			if len(names) > 0 {
+				names = names[:len(names)-1]
+			}
+		case len(name) > maxNameLen:
+			return nil, false, experimentalsys.ENAMETOOLONG
+		case strings.IndexByte(name, 0) >= 0:
+			return nil, false, experimentalsys.EINVAL
+		default:
+			names = append(names, name)
+		}
+	}
+	return names, wantDir, 0
 }
 
 func (f *memFS) stat(n *inode) sys.Stat_t {

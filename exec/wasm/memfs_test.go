@@ -110,6 +110,34 @@ func TestOutputFSFlat(t *testing.T) {
 	}
 }
 
+// wazero prefixes the name of a directory the guest opened itself to the
+// path: "/b" when it was opened as ".", "sub//b" when as "sub/". Every
+// spelling of one path names one file.
+func TestPathSpellings(t *testing.T) {
+	fs := newOutputFS(&runState{}, 1<<20, 10)
+	mustOpen(t, fs, "/b", create).Close()
+	for _, path := range []string{"b", "/b", "./b", "//b", "/./b"} {
+		st, errno := fs.Stat(path)
+		if errno != 0 || st.Ino != 2 {
+			t.Errorf("Stat(%q) = ino %d, %v; want the file b", path, st.Ino, errno)
+		}
+	}
+	for _, path := range []string{"", ".", "/", "//", "./"} {
+		if st, errno := fs.Stat(path); errno != 0 || st.Ino != 1 {
+			t.Errorf("Stat(%q) = ino %d, %v; want the directory", path, st.Ino, errno)
+		}
+	}
+	if errno := fs.Rename("/b", "//c"); errno != 0 {
+		t.Errorf("Rename(/b, //c) = %v", errno)
+	}
+	if errno := fs.Unlink("/c"); errno != 0 {
+		t.Errorf("Unlink(/c) = %v", errno)
+	}
+	if _, errno := fs.OpenFile(strings.Repeat("n", 256), create, 0); errno != experimentalsys.ENAMETOOLONG {
+		t.Errorf("a 256-byte name = %v, want ENAMETOOLONG", errno)
+	}
+}
+
 func TestOutputFSFiles(t *testing.T) {
 	fs := newOutputFS(&runState{}, 1<<20, 10)
 	for _, name := range []string{"c", "a", "b"} {

@@ -1,0 +1,62 @@
+package wasm
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/internal/samples"
+)
+
+// fsops runs the toolbox's fsops script and returns its result; the
+// transcript (one line per operation) is the stdout.
+func fsops(t *testing.T, e *Executor, job exec.Job, script ...string) exec.Result {
+	t.Helper()
+	job.ID = "fsops"
+	job.ModuleCID = "toolbox"
+	job.Module = samples.Toolbox
+	job.Args = append([]string{"fsops"}, script...)
+	res, err := e.Run(t.Context(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func expectTranscript(t *testing.T, res exec.Result, want ...string) {
+	t.Helper()
+	if got := strings.Split(strings.TrimSuffix(string(res.Stdout), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("transcript:\n%s\nwant:\n%s\n(status %s, stderr %q)", res.Stdout, strings.Join(want, "\n"), res.Status, res.Stderr)
+	}
+}
+
+// A directory the program opened itself (os.OpenRoot, openat) is not a
+// preopen: wazero hands the file system its name prefixed to the path,
+// "/b" for a directory opened as "." — which used to fail with EINVAL.
+func TestPathsRelativeToAnOpenedDirectory(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	res := fsops(t, e, exec.Job{Inputs: []exec.File{{Name: "x", Data: []byte("input x")}}},
+		"cd", "/out", "write", "b", "hi", "append", "b", "!", "cat", "b", "stat", "b", "ls", ".", "mv", "b", "c", "rm", "c", "write", "kept", "k",
+		"cd", "/in", "cat", "x", "ls", ".", "write", "y", "no",
+	)
+	expectTranscript(t, res,
+		"cd /out: ok",
+		"write b hi: ok",
+		"append b !: ok",
+		`cat b: "hi!"`,
+		"stat b: -rw------- 3 0",
+		"ls .: b",
+		"mv b c: ok",
+		"rm c: ok",
+		"write kept k: ok",
+		"cd /in: ok",
+		`cat x: "input x"`,
+		"ls .: x",
+		"write y no: error: Read-only file system",
+	)
+	if res.Status != exec.StatusExit || len(res.Outputs) != 1 || res.Outputs[0].Name != "kept" {
+		t.Errorf("status %s, outputs %v: want exit 1 (one op failed) and only kept", res.Status, res.Outputs)
+	}
+}
