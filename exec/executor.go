@@ -32,7 +32,7 @@ type Limits struct {
 	StdoutBytes int64         // bytes of stdout kept; more is truncated and reported
 	StderrBytes int64
 	OutputBytes int64 // total bytes of files written under /out
-	OutputFiles int   // number of files under /out
+	OutputFiles int   // number of files and directories under /out
 }
 
 // Status is how a run ended.
@@ -59,7 +59,7 @@ type Result struct {
 	Stderr          []byte
 	StdoutTruncated bool
 	StderrTruncated bool
-	Outputs         []File // sorted by name
+	Outputs         []File // regular files left under /out, named by their path below it ("dir/file"), sorted by name
 	Usage           Usage
 }
 

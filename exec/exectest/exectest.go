@@ -49,6 +49,8 @@ func Run(t *testing.T, newExecutor func(t *testing.T) exec.Executor) {
 		{"Inputs", s.inputs},
 		{"InputsReadOnly", s.inputsReadOnly},
 		{"Outputs", s.outputs},
+		{"NestedOutputs", s.nestedOutputs},
+		{"RelativePaths", s.relativePaths},
 		{"ExitCode", s.exitCode},
 		{"Trap", s.trap},
 		{"Timeout", s.timeout},
@@ -277,6 +279,52 @@ func (s *suite) outputs(t *testing.T) {
 	}
 }
 
+// nestedOutputs: directories in /out can be made, renamed and removed,
+// and the files left in them come back named by their path, sorted.
+func (s *suite) nestedOutputs(t *testing.T) {
+	e := s.start(t)
+	res := run(t, e, toolbox("tree", "fsops",
+		"mkdirall", "/out/a/b", "write", "/out/a/b/c", "deep", "write", "/out/a/x", "x",
+		"mkdir", "/out/empty", "mkdir", "/out/gone", "write", "/out/gone/f", "f", "rmall", "/out/gone",
+		"mv", "/out/a/b", "/out/moved", "write", "/out/a-z", "sorts before a/", "write", "/out/top", "top",
+		"ls", "/out", "ls", "/out/a"))
+	expectOK(t, res)
+	for _, line := range []string{"ls /out: a/ a-z empty/ moved/ top\n", "ls /out/a: x\n"} {
+		if !strings.Contains(string(res.Stdout), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, res.Stdout)
+		}
+	}
+	want := []exec.File{
+		{Name: "a-z", Data: []byte("sorts before a/")},
+		{Name: "a/x", Data: []byte("x")},
+		{Name: "moved/c", Data: []byte("deep")},
+		{Name: "top", Data: []byte("top")},
+	}
+	if !slices.EqualFunc(res.Outputs, want, func(a, b exec.File) bool { return a.Name == b.Name && bytes.Equal(a.Data, b.Data) }) {
+		t.Errorf("outputs = %v, want %v (files only, by path, sorted)", names(res.Outputs), names(want))
+	}
+}
+
+// relativePaths: a program that opens a directory itself (os.OpenRoot,
+// openat) reaches the files below it through that descriptor.
+func (s *suite) relativePaths(t *testing.T) {
+	e := s.start(t)
+	job := toolbox("root", "fsops",
+		"cd", "/out", "mkdir", "d", "write", "d/f", "in d", "write", "top", "top", "mv", "top", "d/top", "ls", "d",
+		"cd", "/in", "cat", "a.txt", "ls", ".")
+	job.Inputs = sampleInputs()
+	res := run(t, e, job)
+	expectOK(t, res)
+	for _, line := range []string{"ls d: f top\n", `cat a.txt: "alpha\nbeta gamma\n"` + "\n", "ls .: a.txt b.bin empty\n"} {
+		if !strings.Contains(string(res.Stdout), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, res.Stdout)
+		}
+	}
+	if got := fmt.Sprint(names(res.Outputs)); got != "[d/f d/top]" {
+		t.Errorf("outputs = %s, want [d/f d/top]", got)
+	}
+}
+
 func (s *suite) exitCode(t *testing.T) {
 	e := s.start(t)
 	for _, code := range []int32{1, 3, 42, 255} {
@@ -449,6 +497,10 @@ func (s *suite) outputLimits(t *testing.T) {
 		{"too many bytes", []string{"write", "1", "5000"}, exec.Limits{OutputBytes: 4096}, exec.StatusOutputLimit},
 		{"too many bytes in total", []string{"write", "3", "2000"}, exec.Limits{OutputBytes: 4096}, exec.StatusOutputLimit},
 		{"exactly at both limits", []string{"write", "3", "100"}, exec.Limits{OutputFiles: 3, OutputBytes: 300}, exec.StatusOK},
+		// Empty directories are no outputs, but cost the host memory or
+		// inodes all the same.
+		{"directories count as files", []string{"fsops", "mkdir", "/out/a", "mkdir", "/out/b", "mkdir", "/out/c"}, exec.Limits{OutputFiles: 2}, exec.StatusOutputLimit},
+		{"a file in a directory at the limit", []string{"fsops", "mkdir", "/out/a", "write", "/out/a/f", "x"}, exec.Limits{OutputFiles: 2}, exec.StatusOK},
 	} {
 		job := toolbox("out", tc.args...)
 		job.Limits = tc.limits

@@ -18,8 +18,8 @@
 //	timeout       Limits.Timeout passed, counted from the start of instantiation
 //	memory_limit  the module needed more linear memory than Limits.MemoryBytes,
 //	              at start or on a memory.grow; the run stops at that instruction
-//	output_limit  a write or create in /out went past Limits.OutputBytes or
-//	              Limits.OutputFiles; the run stops at that call
+//	output_limit  a write, create or mkdir in /out went past Limits.OutputBytes
+//	              or Limits.OutputFiles; the run stops at that call
 //	bad_module    not WebAssembly, invalid, a component, no _start, or imports
 //	              other than wasi_snapshot_preview1
 //
@@ -37,13 +37,19 @@
 // argv is ArgV0 ("job") followed by Job.Args. The environment is exactly
 // Job.Env, in sorted order, and nothing of the host's. Stdin is Job.Stdin.
 // /in holds Job.Inputs, read-only, as a flat directory of regular files;
-// /out is an empty, writable, flat directory kept in memory: creating a
-// subdirectory fails with ENOTSUP (a flat /out lists without a walk, and
-// feeds the next job's /in unchanged), as do links, chmod and utimes. Only
-// the regular files left in /out when the module ends are outputs, sorted
-// by name. There is nothing else: no "/", no host path, no socket, no
-// network. All metadata is fixed (zero times, fixed modes, inode numbers
-// in name or creation order, sorted listings).
+// /out is an empty, writable directory kept in memory, where the job may
+// make subdirectories, rename and remove files and directories. The
+// regular files left under /out when the module ends are the outputs,
+// named by their path below /out ("dir/file") and sorted by it; empty
+// directories leave no trace. Paths work the same whether the program
+// uses absolute paths or reaches files through a directory it opened
+// itself (os.OpenRoot, openat). Links, symbolic or hard, are not
+// supported: making one fails with ENOTSUP (or the errno any file system
+// would give for that path: EEXIST, ENOENT, EROFS), so nothing can point
+// outside the tree or make one file two outputs; chmod and utimes fail
+// with ENOTSUP too. There is nothing else: no "/", no host path, no
+// socket, no network. All metadata is fixed (zero times, fixed modes,
+// inode numbers in name or creation order, sorted listings).
 //
 // Time and randomness are deterministic. The clocks are wazero's defaults,
 // which start at 2022-01-01 and advance 1 ms per reading, and sleeping
@@ -71,9 +77,11 @@
 // dropped, and the guest is told every write succeeded, so its behaviour
 // does not depend on the cap. A module flooding stdout costs no memory.
 //
-// /out: the quota counts the bytes and files alive at any moment (a file
-// counts until unlinked and closed); growth is charged before it is
-// allocated, so writing one byte at offset 2^62 fails without allocating.
+// /out: the quota counts the bytes and the entries, files and directories
+// alike, alive at any moment (an entry counts until removed and closed),
+// so Limits.OutputFiles also bounds how many empty directories a job can
+// make; growth is charged before it is allocated, so writing one byte at
+// offset 2^62 fails without allocating. Names are at most 255 bytes.
 //
 // Time: see the next section. A cancelled ctx and Close stop a run the same
 // way.

@@ -94,20 +94,100 @@ func TestInputFSIsReadOnly(t *testing.T) {
 	}
 }
 
-func TestOutputFSFlat(t *testing.T) {
+func TestOutputFSDirectories(t *testing.T) {
 	fs := newOutputFS(&runState{}, 1<<20, 10)
-	if errno := fs.Mkdir("sub", 0o755); errno != experimentalsys.ENOTSUP {
-		t.Errorf("Mkdir = %v, want ENOTSUP", errno)
+	for _, dir := range []string{"sub", "sub/deeper", "empty", "other/"} {
+		if errno := fs.Mkdir(dir, 0o755); errno != 0 {
+			t.Fatalf("Mkdir(%q) = %v", dir, errno)
+		}
 	}
-	if errno := fs.Mkdir(".", 0o755); errno != experimentalsys.EEXIST {
-		t.Errorf("Mkdir(.) = %v, want EEXIST", errno)
+	for _, name := range []string{"sub/deeper/f", "sub/a", "b", "sub/deeper/../c"} {
+		f := mustOpen(t, fs, name, create)
+		f.Write([]byte(name))
+		f.Close()
 	}
-	if _, errno := fs.OpenFile("sub/file", create, 0); errno != experimentalsys.ENOENT {
-		t.Errorf("create in a subdirectory = %v, want ENOENT", errno)
+	// Sorted by path, not by walk order: "sub-x" would sort before "sub/".
+	if got := fmt.Sprint(names(fs.outputs())); got != "[b sub/a sub/c sub/deeper/f]" {
+		t.Errorf("outputs = %s", got)
 	}
-	if errno := fs.Symlink("/etc/passwd", "link"); errno != experimentalsys.ENOTSUP {
-		t.Errorf("Symlink = %v, want ENOTSUP", errno)
+
+	dir := mustOpen(t, fs, "sub", rdonly)
+	ents, _ := dir.Readdir(0)
+	if got := fmt.Sprint(ents); got != "[{7 a ----------} {9 c ----------} {3 deeper d---------}]" {
+		t.Errorf("Readdir(sub) = %s", got)
 	}
+	dir.Close()
+
+	for _, tc := range []struct {
+		name string
+		got  experimentalsys.Errno
+		want experimentalsys.Errno
+	}{
+		{"Mkdir existing", fs.Mkdir("sub", 0), experimentalsys.EEXIST},
+		{"Mkdir under a file", fs.Mkdir("b/x", 0), experimentalsys.ENOTDIR},
+		{"Mkdir under nothing", fs.Mkdir("none/x", 0), experimentalsys.ENOENT},
+		{"Rmdir not empty", fs.Rmdir("sub"), experimentalsys.ENOTEMPTY},
+		{"Rmdir a file", fs.Rmdir("b"), experimentalsys.ENOTDIR},
+		{"Rmdir the root", fs.Rmdir("."), experimentalsys.EINVAL},
+		{"Rmdir dot", fs.Rmdir("empty/."), experimentalsys.EINVAL},
+		{"Unlink a directory", fs.Unlink("empty"), experimentalsys.EISDIR},
+		{"Unlink with a slash", fs.Unlink("b/"), experimentalsys.ENOTDIR},
+		{"Rename into itself", fs.Rename("sub", "sub/deeper/sub"), experimentalsys.EINVAL},
+		{"Rename over a non-empty directory", fs.Rename("empty", "sub"), experimentalsys.ENOTEMPTY},
+		{"Rename a file over a directory", fs.Rename("b", "empty"), experimentalsys.EISDIR},
+		{"Rename a directory over a file", fs.Rename("empty", "b"), experimentalsys.ENOTDIR},
+		{"Rename a file to a directory name", fs.Rename("b", "b2/"), experimentalsys.ENOTDIR},
+		{"Rename the root", fs.Rename(".", "x"), experimentalsys.EINVAL},
+		{"Create with a slash", openErrno(fs, "new/", create), experimentalsys.EISDIR},
+		{"Open a file as a directory", openErrno(fs, "b", rdonly|experimentalsys.O_DIRECTORY), experimentalsys.ENOTDIR},
+		{"Write to a directory", openErrno(fs, "sub", experimentalsys.O_WRONLY), experimentalsys.EISDIR},
+		{"Symlink", fs.Symlink("/etc/passwd", "link"), experimentalsys.ENOTSUP},
+		{"Symlink over a name", fs.Symlink("x", "b"), experimentalsys.EEXIST},
+		{"Symlink ending in a slash", fs.Symlink("x", "link/"), experimentalsys.ENOENT},
+		{"Link", fs.Link("b", "b2"), experimentalsys.ENOTSUP},
+		{"Link to nothing", fs.Link("none", "b2"), experimentalsys.ENOENT},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+
+	// A directory moves with everything in it, and over an empty one.
+	if errno := fs.Rename("sub", "other"); errno != 0 {
+		t.Fatalf("Rename(sub, other) = %v", errno)
+	}
+	if errno := fs.Rename("other/deeper", "moved"); errno != 0 {
+		t.Fatalf("Rename(other/deeper, moved) = %v", errno)
+	}
+	if st, errno := fs.Stat("moved/.."); errno != 0 || st.Ino != 1 {
+		t.Errorf("moved/.. = ino %d %v, want the root", st.Ino, errno)
+	}
+	if errno := fs.Rmdir("empty"); errno != 0 {
+		t.Errorf("Rmdir(empty) = %v", errno)
+	}
+	if got := fmt.Sprint(names(fs.outputs())); got != "[b moved/f other/a other/c]" {
+		t.Errorf("outputs after renames = %s", got)
+	}
+	// 4 files and 2 directories are left.
+	if fs.liveEntries != 6 || fs.usedBytes != int64(len("sub/deeper/f")+len("sub/a")+len("b")+len("sub/deeper/../c")) {
+		t.Errorf("accounting: %d entries, %d bytes", fs.liveEntries, fs.usedBytes)
+	}
+}
+
+func openErrno(fs *memFS, path string, flag experimentalsys.Oflag) experimentalsys.Errno {
+	f, errno := fs.OpenFile(path, flag, 0)
+	if f != nil {
+		f.Close()
+	}
+	return errno
+}
+
+func names(files []exec.File) []string {
+	s := make([]string, len(files))
+	for i, f := range files {
+		s[i] = f.Name
+	}
+	return s
 }
 
 // wazero prefixes the name of a directory the guest opened itself to the
@@ -185,8 +265,8 @@ func TestOutputFSFiles(t *testing.T) {
 	if len(out) != 2 || out[0].Name != "b" || string(out[0].Data) != "aa" || out[1].Name != "d" {
 		t.Errorf("outputs = %+v", out)
 	}
-	if fs.usedBytes != 2 || fs.liveFiles != 2 {
-		t.Errorf("accounting: %d bytes in %d files, want 2 in 2", fs.usedBytes, fs.liveFiles)
+	if fs.usedBytes != 2 || fs.liveEntries != 2 {
+		t.Errorf("accounting: %d bytes in %d files, want 2 in 2", fs.usedBytes, fs.liveEntries)
 	}
 
 	// Append, seek, pwrite past the end (zero-filled), truncate.
@@ -195,13 +275,13 @@ func TestOutputFSFiles(t *testing.T) {
 	f.Seek(0, io.SeekStart)
 	f.Write([]byte("34")) // append ignores the seek
 	f.Pwrite([]byte("z"), 6)
-	if got := string(fs.files["d"].data); got != "1234\x00\x00z" {
+	if got := string(fs.root.children["d"].data); got != "1234\x00\x00z" {
 		t.Errorf("d = %q", got)
 	}
 	f.Truncate(2)
 	f.Truncate(4) // regrowing shows zeros, not the old bytes
 	f.Close()
-	if got := string(fs.files["d"].data); got != "12\x00\x00" || fs.usedBytes != 2+4 {
+	if got := string(fs.root.children["d"].data); got != "12\x00\x00" || fs.usedBytes != 2+4 {
 		t.Errorf("d = %q, %d bytes used", got, fs.usedBytes)
 	}
 }
@@ -239,8 +319,8 @@ func TestOutputFSQuota(t *testing.T) {
 			t.Fatal("quota ignored an unlinked file that is still open")
 		}
 		f.Close()
-		if fs.usedBytes != 0 || fs.liveFiles != 1 {
-			t.Errorf("after close: %d bytes, %d files", fs.usedBytes, fs.liveFiles)
+		if fs.usedBytes != 0 || fs.liveEntries != 1 {
+			t.Errorf("after close: %d bytes, %d files", fs.usedBytes, fs.liveEntries)
 		}
 	})
 	t.Run("files", func(t *testing.T) {
@@ -253,6 +333,27 @@ func TestOutputFSQuota(t *testing.T) {
 		fs.Unlink("a")
 		if le := exceeds(func() { mustOpen(t, fs, "c", create).Close() }); le != nil {
 			t.Fatalf("file after an unlink: %v", le)
+		}
+	})
+	t.Run("directories count as files", func(t *testing.T) {
+		fs := newOutputFS(&runState{}, 100, 2)
+		fs.Mkdir("a", 0)
+		mustOpen(t, fs, "a/f", create).Close()
+		if le := exceeds(func() { fs.Mkdir("b", 0) }); le == nil || le.status != exec.StatusOutputLimit {
+			t.Fatalf("third entry (a directory) with a limit of 2: %v", le)
+		}
+		fs.Unlink("a/f")
+		d := mustOpen(t, fs, "a", rdonly)
+		fs.Rmdir("a")
+		if le := exceeds(func() { fs.Mkdir("b", 0) }); le != nil {
+			t.Fatalf("mkdir with one entry left: %v", le)
+		}
+		if le := exceeds(func() { fs.Mkdir("c", 0) }); le == nil {
+			t.Fatal("a removed directory still open must count")
+		}
+		d.Close()
+		if fs.liveEntries != 1 {
+			t.Errorf("after close: %d entries, want 1", fs.liveEntries)
 		}
 	})
 	t.Run("first limit wins", func(t *testing.T) {
