@@ -590,6 +590,9 @@ func (s *suite) determinism(t *testing.T) {
 		toolbox("det-1", "ls", "/in"),
 		toolbox("det-1", "sha256"),
 		toolbox("det-1", "readhost"),
+		// File times are part of what a job sees.
+		toolbox("det-1", "fsops", "write", "/out/f", "x", "now", "append", "/out/f", "y", "mkdir", "/out/d",
+			"stat", "/out/f", "stat", "/out/d", "stat", "/in/a.txt"),
 	}
 	for _, job := range jobs {
 		job.Inputs = sampleInputs()

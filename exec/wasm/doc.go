@@ -36,24 +36,34 @@
 //
 // argv is ArgV0 ("job") followed by Job.Args. The environment is exactly
 // Job.Env, in sorted order, and nothing of the host's. Stdin is Job.Stdin.
-// /in holds Job.Inputs, read-only, as a flat directory of regular files;
+// /in holds Job.Inputs, read-only, as a flat directory of regular files.
 // /out is an empty, writable directory kept in memory, where the job may
 // make subdirectories, rename and remove files and directories. The
 // regular files left under /out when the module ends are the outputs,
 // named by their path below /out ("dir/file") and sorted by it; empty
 // directories leave no trace. Paths work the same whether the program
 // uses absolute paths or reaches files through a directory it opened
-// itself (os.OpenRoot, openat). Links, symbolic or hard, are not
-// supported: making one fails with ENOTSUP (or the errno any file system
-// would give for that path: EEXIST, ENOENT, EROFS), so nothing can point
-// outside the tree or make one file two outputs; chmod and utimes fail
-// with ENOTSUP too. There is nothing else: no "/", no host path, no
-// socket, no network. All metadata is fixed (zero times, fixed modes,
-// inode numbers in name or creation order, sorted listings).
+// itself (os.OpenRoot, openat). There is nothing else: no "/", no host
+// path, no socket, no network.
 //
-// Time and randomness are deterministic. The clocks are wazero's defaults,
-// which start at 2022-01-01 and advance 1 ms per reading, and sleeping
-// returns at once; random_get reads ChaCha8 keyed by SHA-256 of the job ID.
+// Links, symbolic or hard, are not supported: making one fails with
+// ENOTSUP (after the errno any file system would give for that path:
+// EEXIST, ENOENT, ENOTDIR, EROFS), so nothing can point outside the tree
+// or make one file two outputs. chmod, which WASI preview 1 cannot ask
+// for anyway, fails with ENOTSUP too.
+//
+// All metadata is deterministic: fixed modes, inode numbers in name or
+// creation order, sorted listings, and times from the job's fake clock:
+// the epoch for /in; for the rest, the clock's latest reading (taken
+// without advancing it) when a file or directory is made, written,
+// renamed or removed, or what the job sets with utimes. Reading leaves
+// the access time alone, as with noatime.
+//
+// Time and randomness are deterministic. The wall clock reads as wazero's
+// default fake clock (from 2022-01-01, 1 ms more per reading; the executor
+// keeps its own copy, clock.go, so file times can follow it), the
+// monotonic clock is wazero's fake one, and sleeping returns at once;
+// random_get reads ChaCha8 keyed by SHA-256 of the job ID.
 // So two runs of one job — on one provider or on two replicas — produce
 // the same bytes, and jobs with different IDs draw different randomness.
 // Threads are not enabled. One source of divergence remains in the

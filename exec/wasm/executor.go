@@ -250,7 +250,8 @@ func (e *Executor) run(ctx context.Context, module wazero.CompiledModule, job ex
 	state := &runState{}
 	stdout := &capture{limit: limits.StdoutBytes}
 	stderr := &capture{limit: limits.StderrBytes}
-	out := newOutputFS(state, limits.OutputBytes, limits.OutputFiles)
+	clock := &jobClock{}
+	out := newOutputFS(state, clock, limits.OutputBytes, limits.OutputFiles)
 	var fsc wazero.FSConfig = wazero.NewFSConfig()
 	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(newInputFS(job.Inputs), "/in")
 	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(out, "/out")
@@ -261,6 +262,7 @@ func (e *Executor) run(ctx context.Context, module wazero.CompiledModule, job ex
 		WithStdout(stdout).
 		WithStderr(stderr).
 		WithRandSource(newRandSource(job.ID)).
+		WithWalltime(clock.walltime, clockResolution).
 		WithFSConfig(fsc)
 	// Sorted so the environment block is the same bytes on every replica.
 	for _, k := range slices.Sorted(maps.Keys(job.Env)) {

@@ -46,7 +46,7 @@ func TestPathsRelativeToAnOpenedDirectory(t *testing.T) {
 		"write b hi: ok",
 		"append b !: ok",
 		`cat b: "hi!"`,
-		"stat b: -rw------- 3 0",
+		"stat b: -rw------- 3 1640995200000000000",
 		"ls .: b",
 		"mv b c: ok",
 		"rm c: ok",
@@ -59,4 +59,30 @@ func TestPathsRelativeToAnOpenedDirectory(t *testing.T) {
 	if res.Status != exec.StatusExit || len(res.Outputs) != 1 || res.Outputs[0].Name != "kept" {
 		t.Errorf("status %s, outputs %v: want exit 1 (one op failed) and only kept", res.Status, res.Outputs)
 	}
+}
+
+// File times read as the job's fake clock: its latest reading when a file
+// changes (so never ahead of what the job could have read), the epoch for
+// inputs, and what the job sets with utimes. Replicas thus agree.
+func TestFileTimesFollowTheJobClock(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	res := fsops(t, e, exec.Job{Inputs: []exec.File{{Name: "x", Data: []byte("x")}}},
+		"write", "/out/f", "x", "stat", "/out/f", "now", "now", "append", "/out/f", "y", "stat", "/out/f",
+		"mkdir", "/out/d", "stat", "/out/d", "chtimes", "/out/f", "1000", "stat", "/out/f", "stat", "/in/x",
+	)
+	expectTranscript(t, res,
+		"write /out/f x: ok",
+		"stat /out/f: -rw------- 1 1640995200000000000",
+		"now: 1640995200000000000",
+		"now: 1640995200001000000",
+		"append /out/f y: ok",
+		"stat /out/f: -rw------- 2 1640995200001000000",
+		"mkdir /out/d: ok",
+		"stat /out/d: drwx------ 0 1640995200001000000",
+		"chtimes /out/f 1000: ok",
+		"stat /out/f: -rw------- 2 1000000000000",
+		"stat /in/x: -rw------- 1 1640995200000000000",
+	)
 }

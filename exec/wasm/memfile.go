@@ -31,8 +31,11 @@ func (m *memFile) IsDir() (bool, experimentalsys.Errno)    { return m.node.dir, 
 func (m *memFile) IsAppend() bool                          { return m.append }
 func (m *memFile) Sync() experimentalsys.Errno             { return m.check() }
 func (m *memFile) Datasync() experimentalsys.Errno         { return m.check() }
-func (m *memFile) Utimens(int64, int64) experimentalsys.Errno {
-	return m.fs.readOnlyOr(experimentalsys.ENOTSUP)
+func (m *memFile) Utimens(atim, mtim int64) experimentalsys.Errno {
+	if m.closed {
+		return experimentalsys.EBADF
+	}
+	return m.fs.utimens(m.node, atim, mtim)
 }
 
 func (m *memFile) check() experimentalsys.Errno {
@@ -175,6 +178,9 @@ func (m *memFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	// Compare before adding so an offset near MaxInt64 cannot overflow.
 	if end := off + int64(len(buf)); off > m.fs.maxBytes || end > int64(len(m.node.data)) {
 		m.fs.resize(m.node, max(end, off))
+	}
+	if len(buf) > 0 {
+		m.fs.modified(m.node)
 	}
 	return copy(m.node.data[off:], buf), 0
 }

@@ -15,12 +15,15 @@ import (
 // and regular files held in memory. Nothing in it comes from, or reaches,
 // the host's disk.
 //
-// Every piece of metadata a guest can observe is fixed: times are zero
-// (1970-01-01), modes are 0444/0555 for /in and 0644/0755 for /out whatever
-// the guest asks for, inode numbers count up from 1 (the root) in name
-// order for /in and in creation order for /out, and directory listings are
-// sorted by name. So honest replicas see identical bytes whatever host they
-// run on.
+// Every piece of metadata a guest can observe is deterministic: modes are
+// 0444/0555 for /in and 0644/0755 for /out whatever the guest asks for,
+// inode numbers count up from 1 (the root) in name order for /in and in
+// creation order for /out, directory listings are sorted by name, and
+// times come from the job's fake clock (see jobClock): the epoch for /in,
+// the clock's latest reading when a file is made, written, renamed or
+// removed, or what the job set with utimes. Reading does not change the
+// access time (as with noatime). So honest replicas see identical bytes
+// whatever host they run on.
 //
 // Writable instances enforce a quota on the bytes and on the entries
 // (files and directories) alive at any moment: an entry counts until it
@@ -36,6 +39,7 @@ type memFS struct {
 	root     *inode
 	nextIno  sys.Inode
 
+	clock       *jobClock // nil: every time is the epoch
 	run         *runState
 	maxBytes    int64
 	maxEntries  int
@@ -54,6 +58,8 @@ type inode struct {
 	parent *inode
 	linked bool // has a name in a directory (the root always does)
 	opens  int
+
+	atim, mtim, ctim int64 // Unix nanoseconds
 }
 
 const (
@@ -78,15 +84,16 @@ func newInputFS(files []exec.File) *memFS {
 
 // newOutputFS is an empty writable directory with a quota of maxBytes
 // bytes in files and maxEntries files and directories.
-func newOutputFS(run *runState, maxBytes int64, maxEntries int) *memFS {
-	f := &memFS{dev: devOut, writable: true, run: run, maxBytes: maxBytes, maxEntries: maxEntries}
+func newOutputFS(run *runState, clock *jobClock, maxBytes int64, maxEntries int) *memFS {
+	f := &memFS{dev: devOut, writable: true, clock: clock, run: run, maxBytes: maxBytes, maxEntries: maxEntries}
 	f.root = f.newInode(true, nil)
 	return f
 }
 
 func (f *memFS) newInode(dir bool, parent *inode) *inode {
 	f.nextIno++
-	n := &inode{ino: f.nextIno, dir: dir, linked: true}
+	now := f.clock.now()
+	n := &inode{ino: f.nextIno, dir: dir, linked: true, atim: now, mtim: now, ctim: now}
 	if dir {
 		n.children = map[string]*inode{}
 		n.parent = parent
@@ -174,8 +181,19 @@ func (f *memFS) resolve(path string) (entry, experimentalsys.Errno) {
 	return e, 0
 }
 
+// modified stamps a change to n's contents (a directory's: its entries).
+func (f *memFS) modified(n *inode) {
+	n.mtim = f.clock.now()
+	n.ctim = n.mtim
+}
+
+// changed stamps a change to n's metadata alone.
+func (f *memFS) changed(n *inode) {
+	n.ctim = f.clock.now()
+}
+
 func (f *memFS) stat(n *inode) sys.Stat_t {
-	st := sys.Stat_t{Dev: f.dev, Ino: n.ino, Nlink: 1, Size: int64(len(n.data))}
+	st := sys.Stat_t{Dev: f.dev, Ino: n.ino, Nlink: 1, Size: int64(len(n.data)), Atim: n.atim, Mtim: n.mtim, Ctim: n.ctim}
 	switch {
 	case n.dir && f.writable:
 		st.Mode, st.Nlink = iofs.ModeDir|0o755, 2
@@ -222,6 +240,7 @@ func (f *memFS) OpenFile(path string, flag experimentalsys.Oflag, _ iofs.FileMod
 		return nil, experimentalsys.EROFS
 	case write && trunc:
 		f.resize(n, 0)
+		f.modified(n) // POSIX: even when it was empty already
 	}
 	n.opens++
 	return &memFile{
@@ -244,6 +263,7 @@ func (f *memFS) create(e entry, dir bool) *inode {
 	f.liveEntries++
 	n := f.newInode(dir, e.parent)
 	e.parent.children[e.name] = n
+	f.modified(e.parent)
 	return n
 }
 
@@ -321,7 +341,9 @@ func (f *memFS) Rmdir(path string) experimentalsys.Errno {
 // remove takes e's name away; the inode lives on while it is open.
 func (f *memFS) remove(e entry) {
 	delete(e.parent.children, e.name)
+	f.modified(e.parent)
 	e.node.linked = false
+	f.changed(e.node)
 	f.maybeFree(e.node)
 }
 
@@ -363,6 +385,9 @@ func (f *memFS) Rename(from, to string) experimentalsys.Errno {
 	if n.dir {
 		n.parent = dst.parent
 	}
+	f.modified(src.parent)
+	f.modified(dst.parent)
+	f.changed(n)
 	return 0
 }
 
@@ -383,14 +408,38 @@ func (f *memFS) readOnlyOr(errno experimentalsys.Errno) experimentalsys.Errno {
 	return errno
 }
 
+func (f *memFS) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
+	e, errno := f.resolve(path)
+	switch {
+	case errno != 0:
+		return errno
+	case e.node == nil:
+		return experimentalsys.ENOENT
+	}
+	return f.utimens(e.node, atim, mtim)
+}
+
+// utimens sets the times a job asked for. wazero has already turned
+// UTIME_NOW into a reading of the job's clock, so they are deterministic.
+func (f *memFS) utimens(n *inode, atim, mtim int64) experimentalsys.Errno {
+	if !f.writable {
+		return experimentalsys.EROFS
+	}
+	if atim != experimentalsys.UTIME_OMIT {
+		n.atim = atim
+	}
+	if mtim != experimentalsys.UTIME_OMIT {
+		n.mtim = mtim
+	}
+	f.changed(n)
+	return 0
+}
+
 // Modes are fixed, and links would let one file be two outputs or point
 // outside the tree: these fail rather than pretend to succeed. Links fail
 // with ENOTSUP only where they could otherwise have been made, so a
 // program probing paths gets the errno any file system would give.
 func (f *memFS) Chmod(string, iofs.FileMode) experimentalsys.Errno {
-	return f.readOnlyOr(experimentalsys.ENOTSUP)
-}
-func (f *memFS) Utimens(string, int64, int64) experimentalsys.Errno {
 	return f.readOnlyOr(experimentalsys.ENOTSUP)
 }
 
@@ -448,6 +497,9 @@ func (f *memFS) resize(n *inode, size int64) {
 		n.data = n.data[:size]
 	}
 	f.usedBytes += size - old
+	if size != old {
+		f.modified(n)
+	}
 }
 
 // maybeFree releases an entry's share of the quota once it has neither a

@@ -61,10 +61,11 @@ func TestInputFSIsReadOnly(t *testing.T) {
 		}
 	}
 	for name, errno := range map[string]experimentalsys.Errno{
-		"Unlink": fs.Unlink("b"),
-		"Rename": fs.Rename("b", "c"),
-		"Mkdir":  fs.Mkdir("d", 0o755),
-		"Chmod":  fs.Chmod("b", 0o777),
+		"Unlink":  fs.Unlink("b"),
+		"Rename":  fs.Rename("b", "c"),
+		"Mkdir":   fs.Mkdir("d", 0o755),
+		"Chmod":   fs.Chmod("b", 0o777),
+		"Utimens": fs.Utimens("b", 1, 1),
 	} {
 		if errno != experimentalsys.EROFS {
 			t.Errorf("%s = %v, want EROFS", name, errno)
@@ -85,8 +86,8 @@ func TestInputFSIsReadOnly(t *testing.T) {
 	}
 
 	st, _ := fs.Stat("b")
-	if st.Mode != 0o444 || st.Size != 5 || st.Mtim != 0 || st.Atim != 0 || st.Ctim != 0 || st.Ino != 3 {
-		t.Errorf("stat b = %+v: want fixed metadata (mode 0444, zero times, ino by name order)", st)
+	if st.Mode != 0o444 || st.Size != 5 || st.Mtim != fakeEpoch || st.Atim != fakeEpoch || st.Ctim != fakeEpoch || st.Ino != 3 {
+		t.Errorf("stat b = %+v: want fixed metadata (mode 0444, times at the fake clock's epoch, ino by name order)", st)
 	}
 	root, _ := fs.Stat(".")
 	if root.Mode != iofs.ModeDir|0o555 || root.Ino != 1 {
@@ -95,7 +96,7 @@ func TestInputFSIsReadOnly(t *testing.T) {
 }
 
 func TestOutputFSDirectories(t *testing.T) {
-	fs := newOutputFS(&runState{}, 1<<20, 10)
+	fs := newOutputFS(&runState{}, nil, 1<<20, 10)
 	for _, dir := range []string{"sub", "sub/deeper", "empty", "other/"} {
 		if errno := fs.Mkdir(dir, 0o755); errno != 0 {
 			t.Fatalf("Mkdir(%q) = %v", dir, errno)
@@ -190,11 +191,52 @@ func names(files []exec.File) []string {
 	return s
 }
 
+// Times come from the job's clock: its latest reading when something
+// changes, never advancing it, and whatever the job sets.
+func TestOutputFSTimes(t *testing.T) {
+	clock := &jobClock{}
+	fs := newOutputFS(&runState{}, clock, 1<<20, 10)
+	times := func(path string) string {
+		st, errno := fs.Stat(path)
+		if errno != 0 {
+			t.Fatalf("Stat(%q) = %v", path, errno)
+		}
+		ms := func(ns int64) int64 { return (ns - fakeEpoch) / 1e6 }
+		return fmt.Sprintf("%d/%d/%d", ms(st.Atim), ms(st.Mtim), ms(st.Ctim))
+	}
+	f := mustOpen(t, fs, "f", create) // before the job read the clock: the epoch
+	fs.Mkdir("d", 0)
+	clock.walltime() // epoch
+	clock.walltime() // 1 ms
+	f.Write([]byte("x"))
+	f.Write(nil) // writing nothing changes nothing
+	clock.walltime()
+	mustOpen(t, fs, "d/g", create).Close()
+	if got := times("f") + " " + times("d") + " " + times("."); got != "0/1/1 0/2/2 0/0/0" {
+		t.Errorf("atim/mtim/ctim in ms of f, d, root = %s, want 0/1/1 0/2/2 0/0/0", got)
+	}
+	if times("f") != times("f") || clock.last != fakeEpoch+2e6 {
+		t.Error("looking at times moved the clock")
+	}
+
+	clock.walltime()
+	f.Utimens(fakeEpoch+10e6, experimentalsys.UTIME_OMIT)
+	if got := times("f"); got != "10/1/3" {
+		t.Errorf("after setting atim only: %s, want 10/1/3", got)
+	}
+	fs.Utimens("f", experimentalsys.UTIME_OMIT, fakeEpoch-5e6)
+	fs.Rename("f", "d/f")
+	if got := times("d/f") + " " + times("d") + " " + times("."); got != "10/-5/3 0/3/3 0/3/3" {
+		t.Errorf("after a rename: f, d, root = %s, want 10/-5/3 0/3/3 0/3/3", got)
+	}
+	f.Close()
+}
+
 // wazero prefixes the name of a directory the guest opened itself to the
 // path: "/b" when it was opened as ".", "sub//b" when as "sub/". Every
 // spelling of one path names one file.
 func TestPathSpellings(t *testing.T) {
-	fs := newOutputFS(&runState{}, 1<<20, 10)
+	fs := newOutputFS(&runState{}, nil, 1<<20, 10)
 	mustOpen(t, fs, "/b", create).Close()
 	for _, path := range []string{"b", "/b", "./b", "//b", "/./b"} {
 		st, errno := fs.Stat(path)
@@ -219,7 +261,7 @@ func TestPathSpellings(t *testing.T) {
 }
 
 func TestOutputFSFiles(t *testing.T) {
-	fs := newOutputFS(&runState{}, 1<<20, 10)
+	fs := newOutputFS(&runState{}, nil, 1<<20, 10)
 	for _, name := range []string{"c", "a", "b"} {
 		f := mustOpen(t, fs, name, create)
 		f.Write([]byte(name + name))
@@ -288,7 +330,7 @@ func TestOutputFSFiles(t *testing.T) {
 
 func TestOutputFSQuota(t *testing.T) {
 	t.Run("bytes", func(t *testing.T) {
-		fs := newOutputFS(&runState{}, 100, 10)
+		fs := newOutputFS(&runState{}, nil, 100, 10)
 		f := mustOpen(t, fs, "a", create)
 		if le := exceeds(func() { f.Write(make([]byte, 100)) }); le != nil {
 			t.Fatalf("writing exactly the quota: %v", le)
@@ -299,7 +341,7 @@ func TestOutputFSQuota(t *testing.T) {
 		}
 	})
 	t.Run("seek far", func(t *testing.T) {
-		fs := newOutputFS(&runState{}, 100, 10)
+		fs := newOutputFS(&runState{}, nil, 100, 10)
 		f := mustOpen(t, fs, "a", create)
 		// Must be refused before anything is allocated.
 		if le := exceeds(func() { f.Pwrite([]byte{1}, 1<<62) }); le == nil {
@@ -310,7 +352,7 @@ func TestOutputFSQuota(t *testing.T) {
 		}
 	})
 	t.Run("unlinked but open still counts", func(t *testing.T) {
-		fs := newOutputFS(&runState{}, 100, 2)
+		fs := newOutputFS(&runState{}, nil, 100, 2)
 		f := mustOpen(t, fs, "a", create)
 		f.Write(make([]byte, 60))
 		fs.Unlink("a")
@@ -324,7 +366,7 @@ func TestOutputFSQuota(t *testing.T) {
 		}
 	})
 	t.Run("files", func(t *testing.T) {
-		fs := newOutputFS(&runState{}, 100, 2)
+		fs := newOutputFS(&runState{}, nil, 100, 2)
 		mustOpen(t, fs, "a", create).Close()
 		mustOpen(t, fs, "b", create).Close()
 		if le := exceeds(func() { fs.OpenFile("c", create, 0) }); le == nil {
@@ -336,7 +378,7 @@ func TestOutputFSQuota(t *testing.T) {
 		}
 	})
 	t.Run("directories count as files", func(t *testing.T) {
-		fs := newOutputFS(&runState{}, 100, 2)
+		fs := newOutputFS(&runState{}, nil, 100, 2)
 		fs.Mkdir("a", 0)
 		mustOpen(t, fs, "a/f", create).Close()
 		if le := exceeds(func() { fs.Mkdir("b", 0) }); le == nil || le.status != exec.StatusOutputLimit {
@@ -358,7 +400,7 @@ func TestOutputFSQuota(t *testing.T) {
 	})
 	t.Run("first limit wins", func(t *testing.T) {
 		run := &runState{}
-		fs := newOutputFS(run, 1, 1)
+		fs := newOutputFS(run, nil, 1, 1)
 		f := mustOpen(t, fs, "a", create)
 		exceeds(func() { f.Write([]byte("xx")) })
 		exceeds(func() { fs.OpenFile("b", create, 0) })
