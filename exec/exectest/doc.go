@@ -17,9 +17,12 @@
 // readable at /in/<name> and cannot be changed; files written to /out, in
 // directories too, come back named by their path and sorted, also when
 // the program reached them through a directory it opened itself
-// (os.OpenRoot); directories count against the output file limit; exit codes, traps, time, memory, log and output
-// limits end in the right Status; a cancelled context stops a run; a job
-// cannot see the host file system; the same job gives the same bytes twice
+// (os.OpenRoot); directories count against the output file limit; /tmp
+// is a writable scratch directory, empty at every start, never collected
+// and never the host's, whose files count against the memory limit; exit
+// codes, traps, time, memory, log and output limits end in the right
+// Status; a cancelled context stops a run; a job cannot see the host file
+// system; the same job gives the same bytes (file times included) twice
 // and different job IDs get different randomness; runs are safe
 // concurrently; Run after Close fails with exec.ErrClosed.
 //

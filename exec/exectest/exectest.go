@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -51,6 +53,8 @@ func Run(t *testing.T, newExecutor func(t *testing.T) exec.Executor) {
 		{"Outputs", s.outputs},
 		{"NestedOutputs", s.nestedOutputs},
 		{"RelativePaths", s.relativePaths},
+		{"ScratchTmp", s.scratchTmp},
+		{"ScratchTmpCountsAsMemory", s.scratchTmpCountsAsMemory},
 		{"ExitCode", s.exitCode},
 		{"Trap", s.trap},
 		{"Timeout", s.timeout},
@@ -577,10 +581,61 @@ func (s *suite) noHostFileSystem(t *testing.T) {
 			t.Errorf("host file system reachable: %s", l)
 		}
 	}
-	for _, path := range []string{"/tmp/hayek-escape", "/out/../escape", "/escape"} {
+	for _, path := range []string{"/out/../escape", "/escape", "/tmp/../escape"} {
 		res := run(t, e, toolbox("touch", "touch", path))
 		expect(t, res, exec.StatusExit)
 	}
+	// /tmp is the job's own: what it writes there never reaches the host.
+	name := fmt.Sprintf("hayek-exectest-%d", os.Getpid())
+	res = run(t, e, toolbox("touch", "touch", "/tmp/"+name))
+	expectOK(t, res)
+	if _, err := os.Stat(filepath.Join(os.TempDir(), name)); !errors.Is(err, os.ErrNotExist) {
+		os.Remove(filepath.Join(os.TempDir(), name))
+		t.Errorf("a job's /tmp/%s reached the host's temporary directory (stat: %v)", name, err)
+	}
+}
+
+// scratchTmp: /tmp is writable and empty at every start, holds
+// directories, and nothing in it is an output.
+func (s *suite) scratchTmp(t *testing.T) {
+	e := s.start(t)
+	res := run(t, e, toolbox("tmp", "fsops",
+		"ls", "/tmp", "write", "/tmp/a", "scratch", "mkdir", "/tmp/d", "write", "/tmp/d/f", "x",
+		"mv", "/tmp/a", "/tmp/d/a", "cat", "/tmp/d/a", "ls", "/tmp/d", "write", "/out/result", "done"))
+	expectOK(t, res)
+	for _, line := range []string{"ls /tmp: ok\n", `cat /tmp/d/a: "scratch"` + "\n", "ls /tmp/d: a f\n"} {
+		if !strings.Contains(string(res.Stdout), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, res.Stdout)
+		}
+	}
+	if got := fmt.Sprint(names(res.Outputs)); got != "[result]" {
+		t.Errorf("outputs = %s, want only [result]: /tmp is not collected", got)
+	}
+	// A run does not see what an earlier one left in /tmp.
+	res = run(t, e, toolbox("tmp2", "fsops", "ls", "/tmp"))
+	expectOK(t, res)
+	expectStdout(t, res, "ls /tmp: ok\n")
+}
+
+// scratchTmpCountsAsMemory: files in /tmp live in memory the job's limit
+// pays for, so filling /tmp beyond it ends the run like memory would.
+func (s *suite) scratchTmpCountsAsMemory(t *testing.T) {
+	e := s.start(t)
+	const limit = 32 << 20
+	job := toolbox("fill", "fsops", "fill", "/tmp/big", fmt.Sprint(limit))
+	job.Limits.MemoryBytes = limit
+	res, err := runStopped(t, t.Context(), e, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, res, exec.StatusMemoryLimit)
+	if res.Error == "" {
+		t.Error("memory_limit without an error detail")
+	}
+
+	job = toolbox("fill", "fsops", "fill", "/tmp/small", fmt.Sprint(4<<20))
+	job.Limits.MemoryBytes = limit
+	expectOK(t, run(t, e, job))
 }
 
 func (s *suite) determinism(t *testing.T) {

@@ -16,8 +16,10 @@
 //	exit          proc_exit with another code (ExitCode holds it)
 //	trap          unreachable, out-of-bounds access, stack overflow, division by zero...
 //	timeout       Limits.Timeout passed, counted from the start of instantiation
-//	memory_limit  the module needed more linear memory than Limits.MemoryBytes,
-//	              at start or on a memory.grow; the run stops at that instruction
+//	memory_limit  the module needed more than Limits.MemoryBytes for its linear
+//	              memory and its files in /tmp together, at start, on a
+//	              memory.grow or on a write to /tmp; the run stops at that
+//	              instruction or call
 //	output_limit  a write, create or mkdir in /out went past Limits.OutputBytes
 //	              or Limits.OutputFiles; the run stops at that call
 //	bad_module    not WebAssembly, invalid, a component, no _start, or imports
@@ -43,8 +45,12 @@
 // named by their path below /out ("dir/file") and sorted by it; empty
 // directories leave no trace. Paths work the same whether the program
 // uses absolute paths or reaches files through a directory it opened
-// itself (os.OpenRoot, openat). There is nothing else: no "/", no host
-// path, no socket, no network.
+// itself (os.OpenRoot, openat). /tmp is a writable scratch directory,
+// empty at every start, also in memory: its files count against the job's
+// memory limit and are not outputs. Renaming between /tmp and /out fails
+// (ENOSYS, from wazero; a program that falls back to copying on a failed
+// rename works). There is nothing else: no "/", no host path, no socket,
+// no network.
 //
 // Links, symbolic or hard, are not supported: making one fails with
 // ENOTSUP (after the errno any file system would give for that path:
@@ -78,8 +84,11 @@
 // and a runtime per limit would split the compiled-module cache. The
 // refusal panics out of the host call with an internal error, which is
 // also how wazero's proc_exit unwinds the guest: the run stops at the
-// exact instruction, identically on every replica. Usage.MemoryBytes is the
-// peak linear memory. The host never reserves more than the limit per run
+// exact instruction, identically on every replica. Files in /tmp share
+// the limit: their bytes, plus 1 KiB for each file or directory (more than
+// the host spends on one, so millions of empty ones run into the limit),
+// and the linear memory's current size stay within it, whichever grows.
+// Usage.MemoryBytes is the peak linear memory, without /tmp. The host never reserves more than the limit per run
 // (growth doubles capacity, capped at the limit), so a provider must size
 // its limits × concurrency to its RAM.
 //

@@ -11,24 +11,24 @@ import (
 	"github.com/hayek-market/hayek/exec"
 )
 
-// memFS is a file system a job sees, /in or /out: a tree of directories
-// and regular files held in memory. Nothing in it comes from, or reaches,
+// memFS is a file system a job sees, /in, /out or /tmp: a tree of
+// directories and regular files held in memory. Nothing in it comes from, or reaches,
 // the host's disk.
 //
 // Every piece of metadata a guest can observe is deterministic: modes are
-// 0444/0555 for /in and 0644/0755 for /out whatever the guest asks for,
+// 0444/0555 for /in and 0644/0755 elsewhere whatever the guest asks for,
 // inode numbers count up from 1 (the root) in name order for /in and in
-// creation order for /out, directory listings are sorted by name, and
+// creation order elsewhere, directory listings are sorted by name, and
 // times come from the job's fake clock (see jobClock): the epoch for /in,
 // the clock's latest reading when a file is made, written, renamed or
 // removed, or what the job set with utimes. Reading does not change the
 // access time (as with noatime). So honest replicas see identical bytes
 // whatever host they run on.
 //
-// Writable instances enforce a quota on the bytes and on the entries
-// (files and directories) alive at any moment: an entry counts until it
-// is both removed and closed. The call that would exceed the quota stops
-// the run with exec.StatusOutputLimit.
+// Writable instances enforce a quota (see quota) on the bytes and on the
+// entries (files and directories) alive at any moment: an entry counts
+// until it is both removed and closed. The call that would exceed it
+// stops the run.
 //
 // Only the goroutine running the guest uses a memFS, so it has no lock.
 type memFS struct {
@@ -39,12 +39,8 @@ type memFS struct {
 	root     *inode
 	nextIno  sys.Inode
 
-	clock       *jobClock // nil: every time is the epoch
-	run         *runState
-	maxBytes    int64
-	maxEntries  int
-	usedBytes   int64
-	liveEntries int
+	clock *jobClock // nil: every time is the epoch
+	quota           // zero for /in, which never grows
 }
 
 type inode struct {
@@ -65,6 +61,7 @@ type inode struct {
 const (
 	devIn  = 1
 	devOut = 2
+	devTmp = 3
 )
 
 // newInputFS serves files read-only, in one directory. The data slices
@@ -82,11 +79,20 @@ func newInputFS(files []exec.File) *memFS {
 	return f
 }
 
-// newOutputFS is an empty writable directory with a quota of maxBytes
-// bytes in files and maxEntries files and directories.
+// newOutputFS is /out: an empty writable directory with a quota of
+// maxBytes bytes in files and maxEntries files and directories.
 func newOutputFS(run *runState, clock *jobClock, maxBytes int64, maxEntries int) *memFS {
-	f := &memFS{dev: devOut, writable: true, clock: clock, run: run, maxBytes: maxBytes, maxEntries: maxEntries}
+	f := &memFS{dev: devOut, writable: true, clock: clock, quota: quota{run: run, maxBytes: maxBytes, maxEntries: maxEntries}}
 	f.root = f.newInode(true, nil)
+	return f
+}
+
+// newScratchFS is /tmp: an empty writable directory whose files share the
+// job's memory limit with its linear memory, and are not outputs.
+func newScratchFS(run *runState, clock *jobClock, memory *memoryLimiter) *memFS {
+	f := &memFS{dev: devTmp, writable: true, clock: clock, quota: quota{run: run, maxBytes: int64(memory.limit), memory: memory}}
+	f.root = f.newInode(true, nil)
+	memory.scratch = f
 	return f
 }
 
@@ -255,12 +261,7 @@ func (f *memFS) OpenFile(path string, flag experimentalsys.Oflag, _ iofs.FileMod
 // create adds a file or directory under e's name, charging it to the
 // quota first.
 func (f *memFS) create(e entry, dir bool) *inode {
-	if f.liveEntries+1 > f.maxEntries {
-		f.run.exceed(exec.StatusOutputLimit,
-			"job tried to create %q in /out beyond the limit of %d files and directories; raise the job's output limit or write fewer files",
-			e.name, f.maxEntries)
-	}
-	f.liveEntries++
+	f.chargeEntry(e.name)
 	n := f.newInode(dir, e.parent)
 	e.parent.children[e.name] = n
 	f.modified(e.parent)
@@ -471,44 +472,4 @@ func (f *memFS) linkTarget(path string) experimentalsys.Errno {
 		return experimentalsys.ENOENT // a link is not a directory
 	}
 	return f.readOnlyOr(experimentalsys.ENOTSUP)
-}
-
-// resize sets a file's length, charging growth to the quota before any
-// memory is allocated, so a guest cannot make the host allocate more than
-// OutputBytes by seeking far and writing one byte.
-func (f *memFS) resize(n *inode, size int64) {
-	old := int64(len(n.data))
-	if grow := size - old; grow > 0 && grow > f.maxBytes-f.usedBytes {
-		f.run.exceed(exec.StatusOutputLimit,
-			"job tried to write more than the limit of %d bytes to /out; raise the job's output limit (--max-output) or write less",
-			f.maxBytes)
-	}
-	switch {
-	case size > int64(cap(n.data)):
-		// Double to amortise copies, within what the quota still allows.
-		room := f.maxBytes - f.usedBytes + old
-		next := make([]byte, size, max(size, min(2*int64(cap(n.data)), room)))
-		copy(next, n.data)
-		n.data = next
-	case size > old:
-		n.data = n.data[:size]
-		clear(n.data[old:]) // a previous truncation may have left bytes there
-	default:
-		n.data = n.data[:size]
-	}
-	f.usedBytes += size - old
-	if size != old {
-		f.modified(n)
-	}
-}
-
-// maybeFree releases an entry's share of the quota once it has neither a
-// name nor an open descriptor.
-func (f *memFS) maybeFree(n *inode) {
-	if n.linked || n.opens > 0 {
-		return
-	}
-	f.usedBytes -= int64(len(n.data))
-	f.liveEntries--
-	n.data = nil
 }

@@ -409,3 +409,50 @@ func TestOutputFSQuota(t *testing.T) {
 		}
 	})
 }
+
+// /tmp and linear memory share the job's memory limit, whichever grows.
+func TestScratchFSSharesTheMemoryLimit(t *testing.T) {
+	run := &runState{}
+	over := func(f func()) *limitError {
+		run.exceeded = nil
+		return exceeds(f)
+	}
+	mem := &memoryLimiter{run: run, limit: 1 << 20}
+	linear := mem.Allocate(0, 0)
+	defer linear.Free()
+	linear.Reallocate(256 << 10)
+	fs := newScratchFS(run, nil, mem)
+
+	f := mustOpen(t, fs, "a", create) // costs scratchEntryBytes
+	if le := over(func() { f.Write(make([]byte, (1<<20)-(256<<10)-scratchEntryBytes)) }); le != nil {
+		t.Fatalf("filling exactly what memory leaves: %v", le)
+	}
+	if le := over(func() { f.Write([]byte{1}) }); le == nil || le.status != exec.StatusMemoryLimit || !strings.Contains(le.detail, "/tmp") {
+		t.Fatalf("one byte more: %v, want memory_limit naming /tmp", le)
+	}
+	if le := over(func() { linear.Reallocate(512 << 10) }); le == nil || le.status != exec.StatusMemoryLimit || !strings.Contains(le.detail, "/tmp") {
+		t.Fatalf("memory growth while /tmp holds the rest: %v, want memory_limit naming /tmp", le)
+	}
+	f.Close()
+	fs.Unlink("a")
+	if fs.usedBytes != 0 {
+		t.Fatalf("%d bytes still charged after unlink and close", fs.usedBytes)
+	}
+	if le := over(func() { linear.Reallocate(512 << 10) }); le != nil {
+		t.Fatalf("memory growth after /tmp was emptied: %v", le)
+	}
+
+	// Empty directories are not free: half a MiB left holds 512 of them.
+	made := 0
+	le := over(func() {
+		for ; ; made++ {
+			fs.Mkdir(fmt.Sprint(made), 0)
+		}
+	})
+	if le == nil || le.status != exec.StatusMemoryLimit || made != (512<<10)/scratchEntryBytes {
+		t.Errorf("made %d directories before %v, want %d and memory_limit", made, le, (512<<10)/scratchEntryBytes)
+	}
+	if len(fs.outputs()) != 0 {
+		t.Error("directories are not outputs")
+	}
+}
