@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,4 +86,50 @@ func TestFileTimesFollowTheJobClock(t *testing.T) {
 		"stat /out/f: -rw------- 2 1000000000000",
 		"stat /in/x: -rw------- 1 1640995200000000000",
 	)
+}
+
+// What a program sees through WASI when it gets directories wrong: the
+// errnos POSIX gives, as Go's wasip1 port reports them.
+func TestDirectoryErrors(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	res := fsops(t, e, exec.Job{},
+		"mkdirall", "/out/a/b", "write", "/out/a/b/f", "x", "write", "/out/file", "x", "mkdir", "/out/empty",
+		"mkdir", "/out/a", "mkdir", "/out/file/x", "mkdir", "/out/none/x",
+		"rm", "/out/a", "mv", "/out/a", "/out/a/b/a", "mv", "/out/empty", "/out/a", "mv", "/out/file", "/out/empty",
+		"symlink", "/etc/passwd", "/out/link", "symlink", "x", "/out/file", "link", "/out/file", "/out/hard",
+		"rm", "/out/empty", "mv", "/out/a", "/out/empty", "ls", "/out", "ls", "/out/empty/b",
+		"mv", "/tmp", "/out/t", "write", "/tmp/x", "x", "mv", "/tmp/x", "/out/x",
+	)
+	expectTranscript(t, res,
+		"mkdirall /out/a/b: ok",
+		"write /out/a/b/f x: ok",
+		"write /out/file x: ok",
+		"mkdir /out/empty: ok",
+		"mkdir /out/a: error: File exists",
+		"mkdir /out/file/x: error: Not a directory",
+		"mkdir /out/none/x: error: No such file or directory",
+		"rm /out/a: error: Directory not empty",
+		"mv /out/a /out/a/b/a: error: Invalid argument",
+		// Go's os.Rename refuses to replace a directory before asking
+		// WASI (for Windows' sake); memfs_test covers path_rename's own
+		// answers.
+		"mv /out/empty /out/a: error: File exists",
+		"mv /out/file /out/empty: error: File exists",
+		"symlink /etc/passwd /out/link: error: Not supported",
+		"symlink x /out/file: error: File exists",
+		"link /out/file /out/hard: error: Not supported",
+		"rm /out/empty: ok",
+		"mv /out/a /out/empty: ok",
+		"ls /out: empty/ file",
+		"ls /out/empty/b: f",
+		// wazero renames only within one mount.
+		"mv /tmp /out/t: error: Not implemented on wasip1",
+		"write /tmp/x x: ok",
+		"mv /tmp/x /out/x: error: Not implemented on wasip1",
+	)
+	if got := fmt.Sprint(names(res.Outputs)); got != "[empty/b/f file]" {
+		t.Errorf("outputs = %s", got)
+	}
 }
