@@ -12,8 +12,8 @@ import (
 )
 
 // memFS is a file system a job sees, /in, /out or /tmp: a tree of
-// directories and regular files held in memory. Nothing in it comes from, or reaches,
-// the host's disk.
+// directories and regular files held in memory. Nothing in it comes from,
+// or reaches, the host's disk.
 //
 // Every piece of metadata a guest can observe is deterministic: modes are
 // 0444/0555 for /in and 0644/0755 elsewhere whatever the guest asks for,
@@ -112,20 +112,25 @@ func (f *memFS) newInode(dir bool, parent *inode) *inode {
 
 // outputs returns the regular files left in the tree, named by their
 // slash-separated path from the root and sorted by it. Directories are
-// not outputs: an empty one leaves no trace.
+// not outputs: an empty one leaves no trace. The walk keeps its own stack:
+// a job may nest directories as deep as its entry quota allows.
 func (f *memFS) outputs() []exec.File {
-	var out []exec.File
-	var walk func(dir *inode, prefix string)
-	walk = func(dir *inode, prefix string) {
-		for name, n := range dir.children {
+	type dir struct {
+		node   *inode
+		prefix string
+	}
+	out := []exec.File{}
+	for stack := []dir{{f.root, ""}}; len(stack) > 0; {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for name, n := range d.node.children {
 			if n.dir {
-				walk(n, prefix+name+"/")
+				stack = append(stack, dir{n, d.prefix + name + "/"})
 			} else {
-				out = append(out, exec.File{Name: prefix + name, Data: slices.Clip(n.data)})
+				out = append(out, exec.File{Name: d.prefix + name, Data: slices.Clip(n.data)})
 			}
 		}
 	}
-	walk(f.root, "")
 	slices.SortFunc(out, func(a, b exec.File) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -237,8 +242,8 @@ func (f *memFS) OpenFile(path string, flag experimentalsys.Oflag, _ iofs.FileMod
 	case create && flag&experimentalsys.O_EXCL != 0:
 		return nil, experimentalsys.EEXIST
 	case n.dir:
-		if write || trunc {
-			return nil, experimentalsys.EISDIR
+		if write || trunc || create {
+			return nil, experimentalsys.EISDIR // Linux refuses O_CREAT on a directory too
 		}
 	case flag&experimentalsys.O_DIRECTORY != 0:
 		return nil, experimentalsys.ENOTDIR

@@ -142,6 +142,7 @@ func TestOutputFSDirectories(t *testing.T) {
 		{"Create with a slash", openErrno(fs, "new/", create), experimentalsys.EISDIR},
 		{"Open a file as a directory", openErrno(fs, "b", rdonly|experimentalsys.O_DIRECTORY), experimentalsys.ENOTDIR},
 		{"Write to a directory", openErrno(fs, "sub", experimentalsys.O_WRONLY), experimentalsys.EISDIR},
+		{"Create over a directory", openErrno(fs, "sub", rdonly|experimentalsys.O_CREAT), experimentalsys.EISDIR},
 		{"Symlink", fs.Symlink("/etc/passwd", "link"), experimentalsys.ENOTSUP},
 		{"Symlink over a name", fs.Symlink("x", "b"), experimentalsys.EEXIST},
 		{"Symlink ending in a slash", fs.Symlink("x", "link/"), experimentalsys.ENOENT},
@@ -172,6 +173,24 @@ func TestOutputFSDirectories(t *testing.T) {
 	// 4 files and 2 directories are left.
 	if fs.liveEntries != 6 || fs.usedBytes != int64(len("sub/deeper/f")+len("sub/a")+len("b")+len("sub/deeper/../c")) {
 		t.Errorf("accounting: %d entries, %d bytes", fs.liveEntries, fs.usedBytes)
+	}
+}
+
+// Nesting is bounded by the entry quota alone, and outputs are collected
+// without recursion.
+func TestOutputFSDeepTree(t *testing.T) {
+	const depth = 2000
+	fs := newOutputFS(&runState{}, nil, 1<<20, depth+1)
+	path := ""
+	for range depth {
+		path += "d/"
+		if errno := fs.Mkdir(path, 0); errno != 0 {
+			t.Fatalf("Mkdir at depth %d: %v", len(path)/2, errno)
+		}
+	}
+	mustOpen(t, fs, path+"f", create).Close()
+	if out := fs.outputs(); len(out) != 1 || out[0].Name != path+"f" {
+		t.Errorf("outputs = %d files, want the one at depth %d", len(out), depth)
 	}
 }
 
