@@ -87,10 +87,13 @@
 // exact instruction, identically on every replica. Files in /tmp share
 // the limit: their bytes, plus 1 KiB for each file or directory (more than
 // the host spends on one, so millions of empty ones run into the limit),
-// and the linear memory's current size stay within it, whichever grows.
-// Usage.MemoryBytes is the peak linear memory, without /tmp. The host never reserves more than the limit per run
-// (growth doubles capacity, capped at the limit), so a provider must size
-// its limits × concurrency to its RAM.
+// and the linear memory's current size stay within it, whichever grows;
+// the check is on sizes every replica computes alike. Usage.MemoryBytes
+// is the peak linear memory, without /tmp. Linear memory never takes more
+// than the limit (growth doubles capacity, capped at the limit); file
+// buffers in /tmp and /out are charged by their length and may hold up to
+// twice that while they grow. A provider must size its limits ×
+// concurrency to its RAM.
 //
 // Stdout, stderr: the first N bytes are kept, the rest counted and
 // dropped, and the guest is told every write succeeded, so its behaviour
