@@ -27,12 +27,12 @@ type File struct {
 
 // Limits are hard caps on a run. Zero means the executor's default.
 type Limits struct {
-	MemoryBytes int64         // linear memory, rounded down to 64 KiB pages
+	MemoryBytes int64         // linear memory and files in /tmp together, rounded down to 64 KiB pages
 	Timeout     time.Duration // wall time from start of instantiation
 	StdoutBytes int64         // bytes of stdout kept; more is truncated and reported
 	StderrBytes int64
 	OutputBytes int64 // total bytes of files written under /out
-	OutputFiles int   // number of files under /out
+	OutputFiles int   // number of files and directories under /out
 }
 
 // Status is how a run ended.
@@ -45,7 +45,7 @@ const (
 	StatusExit        Status = "exit"         // non-zero exit code
 	StatusTrap        Status = "trap"         // unreachable, out-of-bounds access, stack overflow...
 	StatusTimeout     Status = "timeout"      // wall-time limit reached
-	StatusMemoryLimit Status = "memory_limit" // memory grow beyond the limit, or initial memory too large
+	StatusMemoryLimit Status = "memory_limit" // memory (with /tmp) grew beyond the limit, or initial memory too large
 	StatusOutputLimit Status = "output_limit" // /out exceeded its byte or file limit
 	StatusBadModule   Status = "bad_module"   // not a valid WASI preview 1 module
 )
@@ -59,7 +59,7 @@ type Result struct {
 	Stderr          []byte
 	StdoutTruncated bool
 	StderrTruncated bool
-	Outputs         []File // sorted by name
+	Outputs         []File // regular files left under /out, named by their path below it ("dir/file"), sorted by name
 	Usage           Usage
 }
 

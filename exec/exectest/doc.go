@@ -14,10 +14,15 @@
 //
 // The suite pins what the node relies on, not how an executor does it:
 // argv/env/stdin reach the job and stdout/stderr come back; inputs are
-// readable at /in/<name> and cannot be changed; files written to /out come
-// back sorted by name; exit codes, traps, time, memory, log and output
-// limits end in the right Status; a cancelled context stops a run; a job
-// cannot see the host file system; the same job gives the same bytes twice
+// readable at /in/<name> and cannot be changed; files written to /out, in
+// directories too, come back named by their path and sorted, also when
+// the program reached them through a directory it opened itself
+// (os.OpenRoot); directories count against the output file limit; /tmp
+// is a writable scratch directory, empty at every start, never collected
+// and never the host's, whose files count against the memory limit; exit
+// codes, traps, time, memory, log and output limits end in the right
+// Status; a cancelled context stops a run; a job cannot see the host file
+// system; the same job gives the same bytes (file times included) twice
 // and different job IDs get different randomness; runs are safe
 // concurrently; Run after Close fails with exec.ErrClosed.
 //

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -49,6 +51,10 @@ func Run(t *testing.T, newExecutor func(t *testing.T) exec.Executor) {
 		{"Inputs", s.inputs},
 		{"InputsReadOnly", s.inputsReadOnly},
 		{"Outputs", s.outputs},
+		{"NestedOutputs", s.nestedOutputs},
+		{"RelativePaths", s.relativePaths},
+		{"ScratchTmp", s.scratchTmp},
+		{"ScratchTmpCountsAsMemory", s.scratchTmpCountsAsMemory},
 		{"ExitCode", s.exitCode},
 		{"Trap", s.trap},
 		{"Timeout", s.timeout},
@@ -277,6 +283,52 @@ func (s *suite) outputs(t *testing.T) {
 	}
 }
 
+// nestedOutputs: directories in /out can be made, renamed and removed,
+// and the files left in them come back named by their path, sorted.
+func (s *suite) nestedOutputs(t *testing.T) {
+	e := s.start(t)
+	res := run(t, e, toolbox("tree", "fsops",
+		"mkdirall", "/out/a/b", "write", "/out/a/b/c", "deep", "write", "/out/a/x", "x",
+		"mkdir", "/out/empty", "mkdir", "/out/gone", "write", "/out/gone/f", "f", "rmall", "/out/gone",
+		"mv", "/out/a/b", "/out/moved", "write", "/out/a-z", "sorts before a/", "write", "/out/top", "top",
+		"ls", "/out", "ls", "/out/a"))
+	expectOK(t, res)
+	for _, line := range []string{"ls /out: a/ a-z empty/ moved/ top\n", "ls /out/a: x\n"} {
+		if !strings.Contains(string(res.Stdout), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, res.Stdout)
+		}
+	}
+	want := []exec.File{
+		{Name: "a-z", Data: []byte("sorts before a/")},
+		{Name: "a/x", Data: []byte("x")},
+		{Name: "moved/c", Data: []byte("deep")},
+		{Name: "top", Data: []byte("top")},
+	}
+	if !slices.EqualFunc(res.Outputs, want, func(a, b exec.File) bool { return a.Name == b.Name && bytes.Equal(a.Data, b.Data) }) {
+		t.Errorf("outputs = %v, want %v (files only, by path, sorted)", names(res.Outputs), names(want))
+	}
+}
+
+// relativePaths: a program that opens a directory itself (os.OpenRoot,
+// openat) reaches the files below it through that descriptor.
+func (s *suite) relativePaths(t *testing.T) {
+	e := s.start(t)
+	job := toolbox("root", "fsops",
+		"cd", "/out", "mkdir", "d", "write", "d/f", "in d", "write", "top", "top", "mv", "top", "d/top", "ls", "d",
+		"cd", "/in", "cat", "a.txt", "ls", ".")
+	job.Inputs = sampleInputs()
+	res := run(t, e, job)
+	expectOK(t, res)
+	for _, line := range []string{"ls d: f top\n", `cat a.txt: "alpha\nbeta gamma\n"` + "\n", "ls .: a.txt b.bin empty\n"} {
+		if !strings.Contains(string(res.Stdout), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, res.Stdout)
+		}
+	}
+	if got := fmt.Sprint(names(res.Outputs)); got != "[d/f d/top]" {
+		t.Errorf("outputs = %s, want [d/f d/top]", got)
+	}
+}
+
 func (s *suite) exitCode(t *testing.T) {
 	e := s.start(t)
 	for _, code := range []int32{1, 3, 42, 255} {
@@ -449,6 +501,10 @@ func (s *suite) outputLimits(t *testing.T) {
 		{"too many bytes", []string{"write", "1", "5000"}, exec.Limits{OutputBytes: 4096}, exec.StatusOutputLimit},
 		{"too many bytes in total", []string{"write", "3", "2000"}, exec.Limits{OutputBytes: 4096}, exec.StatusOutputLimit},
 		{"exactly at both limits", []string{"write", "3", "100"}, exec.Limits{OutputFiles: 3, OutputBytes: 300}, exec.StatusOK},
+		// Empty directories are no outputs, but cost the host memory or
+		// inodes all the same.
+		{"directories count as files", []string{"fsops", "mkdir", "/out/a", "mkdir", "/out/b", "mkdir", "/out/c"}, exec.Limits{OutputFiles: 2}, exec.StatusOutputLimit},
+		{"a file in a directory at the limit", []string{"fsops", "mkdir", "/out/a", "write", "/out/a/f", "x"}, exec.Limits{OutputFiles: 2}, exec.StatusOK},
 	} {
 		job := toolbox("out", tc.args...)
 		job.Limits = tc.limits
@@ -525,10 +581,61 @@ func (s *suite) noHostFileSystem(t *testing.T) {
 			t.Errorf("host file system reachable: %s", l)
 		}
 	}
-	for _, path := range []string{"/tmp/hayek-escape", "/out/../escape", "/escape"} {
+	for _, path := range []string{"/out/../escape", "/escape", "/tmp/../escape"} {
 		res := run(t, e, toolbox("touch", "touch", path))
 		expect(t, res, exec.StatusExit)
 	}
+	// /tmp is the job's own: what it writes there never reaches the host.
+	name := fmt.Sprintf("hayek-exectest-%d", os.Getpid())
+	res = run(t, e, toolbox("touch", "touch", "/tmp/"+name))
+	expectOK(t, res)
+	if _, err := os.Stat(filepath.Join(os.TempDir(), name)); !errors.Is(err, os.ErrNotExist) {
+		os.Remove(filepath.Join(os.TempDir(), name))
+		t.Errorf("a job's /tmp/%s reached the host's temporary directory (stat: %v)", name, err)
+	}
+}
+
+// scratchTmp: /tmp is writable and empty at every start, holds
+// directories, and nothing in it is an output.
+func (s *suite) scratchTmp(t *testing.T) {
+	e := s.start(t)
+	res := run(t, e, toolbox("tmp", "fsops",
+		"ls", "/tmp", "write", "/tmp/a", "scratch", "mkdir", "/tmp/d", "write", "/tmp/d/f", "x",
+		"mv", "/tmp/a", "/tmp/d/a", "cat", "/tmp/d/a", "ls", "/tmp/d", "write", "/out/result", "done"))
+	expectOK(t, res)
+	for _, line := range []string{"ls /tmp: ok\n", `cat /tmp/d/a: "scratch"` + "\n", "ls /tmp/d: a f\n"} {
+		if !strings.Contains(string(res.Stdout), line) {
+			t.Errorf("stdout lacks %q:\n%s", line, res.Stdout)
+		}
+	}
+	if got := fmt.Sprint(names(res.Outputs)); got != "[result]" {
+		t.Errorf("outputs = %s, want only [result]: /tmp is not collected", got)
+	}
+	// A run does not see what an earlier one left in /tmp.
+	res = run(t, e, toolbox("tmp2", "fsops", "ls", "/tmp"))
+	expectOK(t, res)
+	expectStdout(t, res, "ls /tmp: ok\n")
+}
+
+// scratchTmpCountsAsMemory: files in /tmp live in memory the job's limit
+// pays for, so filling /tmp beyond it ends the run like memory would.
+func (s *suite) scratchTmpCountsAsMemory(t *testing.T) {
+	e := s.start(t)
+	const limit = 32 << 20
+	job := toolbox("fill", "fsops", "fill", "/tmp/big", fmt.Sprint(limit))
+	job.Limits.MemoryBytes = limit
+	res, err := runStopped(t, t.Context(), e, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, res, exec.StatusMemoryLimit)
+	if res.Error == "" {
+		t.Error("memory_limit without an error detail")
+	}
+
+	job = toolbox("fill", "fsops", "fill", "/tmp/small", fmt.Sprint(4<<20))
+	job.Limits.MemoryBytes = limit
+	expectOK(t, run(t, e, job))
 }
 
 func (s *suite) determinism(t *testing.T) {
@@ -538,6 +645,9 @@ func (s *suite) determinism(t *testing.T) {
 		toolbox("det-1", "ls", "/in"),
 		toolbox("det-1", "sha256"),
 		toolbox("det-1", "readhost"),
+		// File times are part of what a job sees.
+		toolbox("det-1", "fsops", "write", "/out/f", "x", "now", "append", "/out/f", "y", "mkdir", "/out/d",
+			"stat", "/out/f", "stat", "/out/d", "stat", "/in/a.txt"),
 	}
 	for _, job := range jobs {
 		job.Inputs = sampleInputs()

@@ -16,10 +16,12 @@
 //	exit          proc_exit with another code (ExitCode holds it)
 //	trap          unreachable, out-of-bounds access, stack overflow, division by zero...
 //	timeout       Limits.Timeout passed, counted from the start of instantiation
-//	memory_limit  the module needed more linear memory than Limits.MemoryBytes,
-//	              at start or on a memory.grow; the run stops at that instruction
-//	output_limit  a write or create in /out went past Limits.OutputBytes or
-//	              Limits.OutputFiles; the run stops at that call
+//	memory_limit  the module needed more than Limits.MemoryBytes for its linear
+//	              memory and its files in /tmp together, at start, on a
+//	              memory.grow or on a write to /tmp; the run stops at that
+//	              instruction or call
+//	output_limit  a write, create or mkdir in /out went past Limits.OutputBytes
+//	              or Limits.OutputFiles; the run stops at that call
 //	bad_module    not WebAssembly, invalid, a component, no _start, or imports
 //	              other than wasi_snapshot_preview1
 //
@@ -36,18 +38,38 @@
 //
 // argv is ArgV0 ("job") followed by Job.Args. The environment is exactly
 // Job.Env, in sorted order, and nothing of the host's. Stdin is Job.Stdin.
-// /in holds Job.Inputs, read-only, as a flat directory of regular files;
-// /out is an empty, writable, flat directory kept in memory: creating a
-// subdirectory fails with ENOTSUP (a flat /out lists without a walk, and
-// feeds the next job's /in unchanged), as do links, chmod and utimes. Only
-// the regular files left in /out when the module ends are outputs, sorted
-// by name. There is nothing else: no "/", no host path, no socket, no
-// network. All metadata is fixed (zero times, fixed modes, inode numbers
-// in name or creation order, sorted listings).
+// /in holds Job.Inputs, read-only, as a flat directory of regular files.
+// /out is an empty, writable directory kept in memory, where the job may
+// make subdirectories, rename and remove files and directories. The
+// regular files left under /out when the module ends are the outputs,
+// named by their path below /out ("dir/file") and sorted by it; empty
+// directories leave no trace. Paths work the same whether the program
+// uses absolute paths or reaches files through a directory it opened
+// itself (os.OpenRoot, openat). /tmp is a writable scratch directory,
+// empty at every start, also in memory: its files count against the job's
+// memory limit and are not outputs. Renaming between /tmp and /out fails
+// (ENOSYS, from wazero; a program that falls back to copying on a failed
+// rename works). There is nothing else: no "/", no host path, no socket,
+// no network.
 //
-// Time and randomness are deterministic. The clocks are wazero's defaults,
-// which start at 2022-01-01 and advance 1 ms per reading, and sleeping
-// returns at once; random_get reads ChaCha8 keyed by SHA-256 of the job ID.
+// Links, symbolic or hard, are not supported: making one fails with
+// ENOTSUP (after the errno any file system would give for that path:
+// EEXIST, ENOENT, ENOTDIR, EROFS), so nothing can point outside the tree
+// or make one file two outputs. chmod, which WASI preview 1 cannot ask
+// for anyway, fails with ENOTSUP too.
+//
+// All metadata is deterministic: fixed modes, inode numbers in name or
+// creation order, sorted listings, and times from the job's fake clock:
+// the epoch for /in; for the rest, the clock's latest reading (taken
+// without advancing it) when a file or directory is made, written,
+// renamed or removed, or what the job sets with utimes. Reading leaves
+// the access time alone, as with noatime.
+//
+// Time and randomness are deterministic. The wall clock reads as wazero's
+// default fake clock (from 2022-01-01, 1 ms more per reading; the executor
+// keeps its own copy, clock.go, so file times can follow it), the
+// monotonic clock is wazero's fake one, and sleeping returns at once;
+// random_get reads ChaCha8 keyed by SHA-256 of the job ID.
 // So two runs of one job — on one provider or on two replicas — produce
 // the same bytes, and jobs with different IDs draw different randomness.
 // Threads are not enabled. One source of divergence remains in the
@@ -62,18 +84,26 @@
 // and a runtime per limit would split the compiled-module cache. The
 // refusal panics out of the host call with an internal error, which is
 // also how wazero's proc_exit unwinds the guest: the run stops at the
-// exact instruction, identically on every replica. Usage.MemoryBytes is the
-// peak linear memory. The host never reserves more than the limit per run
-// (growth doubles capacity, capped at the limit), so a provider must size
-// its limits × concurrency to its RAM.
+// exact instruction, identically on every replica. Files in /tmp share
+// the limit: their bytes, plus 1 KiB for each file or directory (more than
+// the host spends on one, so millions of empty ones run into the limit),
+// and the linear memory's current size stay within it, whichever grows;
+// the check is on sizes every replica computes alike. Usage.MemoryBytes
+// is the peak linear memory, without /tmp. Linear memory never takes more
+// than the limit (growth doubles capacity, capped at the limit); file
+// buffers in /tmp and /out are charged by their length and may hold up to
+// twice that while they grow. A provider must size its limits ×
+// concurrency to its RAM.
 //
 // Stdout, stderr: the first N bytes are kept, the rest counted and
 // dropped, and the guest is told every write succeeded, so its behaviour
 // does not depend on the cap. A module flooding stdout costs no memory.
 //
-// /out: the quota counts the bytes and files alive at any moment (a file
-// counts until unlinked and closed); growth is charged before it is
-// allocated, so writing one byte at offset 2^62 fails without allocating.
+// /out: the quota counts the bytes and the entries, files and directories
+// alike, alive at any moment (an entry counts until removed and closed),
+// so Limits.OutputFiles also bounds how many empty directories a job can
+// make; growth is charged before it is allocated, so writing one byte at
+// offset 2^62 fails without allocating. Names are at most 255 bytes.
 //
 // Time: see the next section. A cancelled ctx and Close stop a run the same
 // way.

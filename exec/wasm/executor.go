@@ -250,10 +250,13 @@ func (e *Executor) run(ctx context.Context, module wazero.CompiledModule, job ex
 	state := &runState{}
 	stdout := &capture{limit: limits.StdoutBytes}
 	stderr := &capture{limit: limits.StderrBytes}
-	out := newOutputFS(state, limits.OutputBytes, limits.OutputFiles)
+	memory := &memoryLimiter{run: state, limit: uint64(limits.MemoryBytes) &^ (pageSize - 1)}
+	clock := &jobClock{}
+	out := newOutputFS(state, clock, limits.OutputBytes, limits.OutputFiles)
 	var fsc wazero.FSConfig = wazero.NewFSConfig()
 	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(newInputFS(job.Inputs), "/in")
 	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(out, "/out")
+	fsc = fsc.(sysfs.FSConfig).WithSysFSMount(newScratchFS(state, clock, memory), "/tmp")
 
 	mc := e.base.
 		WithArgs(append([]string{ArgV0}, job.Args...)...).
@@ -261,13 +264,13 @@ func (e *Executor) run(ctx context.Context, module wazero.CompiledModule, job ex
 		WithStdout(stdout).
 		WithStderr(stderr).
 		WithRandSource(newRandSource(job.ID)).
+		WithWalltime(clock.walltime, clockResolution).
 		WithFSConfig(fsc)
 	// Sorted so the environment block is the same bytes on every replica.
 	for _, k := range slices.Sorted(maps.Keys(job.Env)) {
 		mc = mc.WithEnv(k, job.Env[k])
 	}
 
-	memory := &memoryLimiter{run: state, limit: uint64(limits.MemoryBytes) &^ (pageSize - 1)}
 	runCtx, cancel := context.WithTimeoutCause(ctx, limits.Timeout, errTimeout)
 	defer cancel()
 

@@ -144,7 +144,7 @@ func TestPeakMemory(t *testing.T) {
 }
 
 // The metadata a job sees is fixed, so listing /in gives the same bytes on
-// every host: zero mtimes, sizes, names in order.
+// every host: mtimes at the fake clock's epoch, sizes, names in order.
 func TestInputMetadata(t *testing.T) {
 	t.Parallel()
 	e := newExecutor(t, nil)
@@ -157,7 +157,7 @@ func TestInputMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Go's wasip1 port synthesises rw------- since WASI has no mode bits.
-	if want := "-rw------- 5 0 a\n-rw------- 4 0 z\n"; string(res.Stdout) != want {
+	if want := "-rw------- 5 1640995200000000000 a\n-rw------- 4 1640995200000000000 z\n"; string(res.Stdout) != want {
 		t.Errorf("ls /in = %q, want %q", res.Stdout, want)
 	}
 }

@@ -63,10 +63,16 @@ func (c *capture) Write(p []byte) (int, error) {
 // past the job's limit. wazero's own limit (RuntimeConfig.WithMemoryLimitPages)
 // is per runtime, and a runtime per limit would split the compiled-module
 // cache; an allocator per run gives every job its own limit on one runtime.
+//
+// Files in /tmp count against the same limit (see quota): the scratch
+// file system charges its bytes against what linear memory leaves, and
+// growth checks what /tmp holds.
 type memoryLimiter struct {
-	run   *runState
-	limit uint64 // bytes, a whole number of pages
-	peak  uint64
+	run     *runState
+	limit   uint64 // bytes, a whole number of pages
+	size    uint64 // linear memory now
+	peak    uint64 // linear memory at most
+	scratch *memFS // /tmp, once mounted
 }
 
 func (m *memoryLimiter) Allocate(capacity, max uint64) experimental.LinearMemory {
@@ -82,11 +88,20 @@ type linearMemory struct {
 
 func (l *linearMemory) Reallocate(size uint64) []byte {
 	m := l.limiter
-	if size > m.limit {
-		if !l.started {
+	var held uint64 // by files in /tmp
+	if m.scratch != nil {
+		held = uint64(m.scratch.usedBytes)
+	}
+	if size > m.limit || held > m.limit-size {
+		switch {
+		case !l.started:
 			m.run.exceed(exec.StatusMemoryLimit,
 				"module needs %d KiB of memory before it starts, more than the job's limit of %d KiB; raise the job's memory limit",
 				size>>10, m.limit>>10)
+		case held > 0:
+			m.run.exceed(exec.StatusMemoryLimit,
+				"module tried to grow its memory to %d KiB while its files in /tmp hold %d KiB, beyond the job's limit of %d KiB, which both count against; raise the job's memory limit, or make it use less memory or /tmp",
+				size>>10, held>>10, m.limit>>10)
 		}
 		m.run.exceed(exec.StatusMemoryLimit,
 			"module tried to grow its memory to %d KiB, beyond the job's limit of %d KiB; raise the job's memory limit or make it use less",
@@ -100,6 +115,7 @@ func (l *linearMemory) Reallocate(size uint64) []byte {
 		// of MiB does not make the host's garbage collector sweat.
 		l.mapped = mapMemory(m.limit)
 	}
+	m.size = size
 	m.peak = max(m.peak, size)
 	if l.mapped != nil {
 		l.buf = l.mapped[:size]

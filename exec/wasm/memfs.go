@@ -1,7 +1,6 @@
 package wasm
 
 import (
-	"io"
 	iofs "io/fs"
 	"slices"
 	"strings"
@@ -12,20 +11,24 @@ import (
 	"github.com/hayek-market/hayek/exec"
 )
 
-// memFS is the file system a job sees at /in and at /out: one flat
-// directory of regular files held in memory. Nothing in it comes from, or
-// reaches, the host's disk.
+// memFS is a file system a job sees, /in, /out or /tmp: a tree of
+// directories and regular files held in memory. Nothing in it comes from,
+// or reaches, the host's disk.
 //
-// Every piece of metadata a guest can observe is fixed: times are zero
-// (1970-01-01), modes are 0444/0555 for /in and 0644/0755 for /out whatever
-// the guest asks for, inode numbers count up from 1 (the directory) in name
-// order for /in and in creation order for /out, and directory listings are
-// sorted by name. So honest replicas see identical bytes whatever host they
-// run on.
+// Every piece of metadata a guest can observe is deterministic: modes are
+// 0444/0555 for /in and 0644/0755 elsewhere whatever the guest asks for,
+// inode numbers count up from 1 (the root) in name order for /in and in
+// creation order elsewhere, directory listings are sorted by name, and
+// times come from the job's fake clock (see jobClock): the epoch for /in,
+// the clock's latest reading when a file is made, written, renamed or
+// removed, or what the job set with utimes. Reading does not change the
+// access time (as with noatime). So honest replicas see identical bytes
+// whatever host they run on.
 //
-// Writable instances enforce a quota on the bytes and files alive at any
-// moment (a file counts until it is both unlinked and closed); the write
-// that would exceed it stops the run with exec.StatusOutputLimit.
+// Writable instances enforce a quota (see quota) on the bytes and on the
+// entries (files and directories) alive at any moment: an entry counts
+// until it is both removed and closed. The call that would exceed it
+// stops the run.
 //
 // Only the goroutine running the guest uses a memFS, so it has no lock.
 type memFS struct {
@@ -34,98 +37,174 @@ type memFS struct {
 	dev      uint64
 	writable bool
 	root     *inode
-	files    map[string]*inode
 	nextIno  sys.Inode
 
-	run       *runState
-	maxBytes  int64
-	maxFiles  int
-	usedBytes int64
-	liveFiles int
+	clock *jobClock // nil: every time is the epoch
+	quota           // zero for /in, which never grows
 }
 
 type inode struct {
-	ino    sys.Inode
-	dir    bool
-	data   []byte
-	linked bool
+	ino      sys.Inode
+	dir      bool
+	data     []byte            // a file's contents
+	children map[string]*inode // a directory's entries
+	// parent is a directory's own parent (the root's is itself): ".."
+	// resolves through it, and a rename checks it so that no directory
+	// moves into itself.
+	parent *inode
+	linked bool // has a name in a directory (the root always does)
 	opens  int
+
+	atim, mtim, ctim int64 // Unix nanoseconds
 }
 
 const (
 	devIn  = 1
 	devOut = 2
+	devTmp = 3
 )
 
-// newInputFS serves files read-only. The data slices are shared, never
-// copied and never written.
+// newInputFS serves files read-only, in one directory. The data slices
+// are shared, never copied and never written.
 func newInputFS(files []exec.File) *memFS {
-	f := &memFS{dev: devIn, files: make(map[string]*inode, len(files))}
-	f.root = f.newInode(true)
+	f := &memFS{dev: devIn}
+	f.root = f.newInode(true, nil)
 	sorted := slices.Clone(files)
 	slices.SortFunc(sorted, func(a, b exec.File) int { return strings.Compare(a.Name, b.Name) })
 	for _, file := range sorted {
-		n := f.newInode(false)
+		n := f.newInode(false, f.root)
 		n.data = file.Data
-		n.linked = true
-		f.files[file.Name] = n
+		f.root.children[file.Name] = n
 	}
 	return f
 }
 
-// newOutputFS is an empty writable directory with a quota.
-func newOutputFS(run *runState, maxBytes int64, maxFiles int) *memFS {
-	f := &memFS{dev: devOut, writable: true, files: map[string]*inode{}, run: run, maxBytes: maxBytes, maxFiles: maxFiles}
-	f.root = f.newInode(true)
+// newOutputFS is /out: an empty writable directory with a quota of
+// maxBytes bytes in files and maxEntries files and directories.
+func newOutputFS(run *runState, clock *jobClock, maxBytes int64, maxEntries int) *memFS {
+	f := &memFS{dev: devOut, writable: true, clock: clock, quota: quota{run: run, maxBytes: maxBytes, maxEntries: maxEntries}}
+	f.root = f.newInode(true, nil)
 	return f
 }
 
-func (f *memFS) newInode(dir bool) *inode {
-	f.nextIno++
-	return &inode{ino: f.nextIno, dir: dir}
+// newScratchFS is /tmp: an empty writable directory whose files share the
+// job's memory limit with its linear memory, and are not outputs.
+func newScratchFS(run *runState, clock *jobClock, memory *memoryLimiter) *memFS {
+	f := &memFS{dev: devTmp, writable: true, clock: clock, quota: quota{run: run, maxBytes: int64(memory.limit), memory: memory}}
+	f.root = f.newInode(true, nil)
+	memory.scratch = f
+	return f
 }
 
-// outputs returns the files left in the directory, sorted by name.
+func (f *memFS) newInode(dir bool, parent *inode) *inode {
+	f.nextIno++
+	now := f.clock.now()
+	n := &inode{ino: f.nextIno, dir: dir, linked: true, atim: now, mtim: now, ctim: now}
+	if dir {
+		n.children = map[string]*inode{}
+		n.parent = parent
+		if parent == nil {
+			n.parent = n
+		}
+	}
+	return n
+}
+
+// outputs returns the regular files left in the tree, named by their
+// slash-separated path from the root and sorted by it. Directories are
+// not outputs: an empty one leaves no trace. The walk keeps its own stack:
+// a job may nest directories as deep as its entry quota allows.
 func (f *memFS) outputs() []exec.File {
-	out := make([]exec.File, 0, len(f.files))
-	for name, n := range f.files {
-		out = append(out, exec.File{Name: name, Data: slices.Clip(n.data)})
+	type dir struct {
+		node   *inode
+		prefix string
+	}
+	out := []exec.File{}
+	for stack := []dir{{f.root, ""}}; len(stack) > 0; {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for name, n := range d.node.children {
+			if n.dir {
+				stack = append(stack, dir{n, d.prefix + name + "/"})
+			} else {
+				out = append(out, exec.File{Name: d.prefix + name, Data: slices.Clip(n.data)})
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b exec.File) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// lookup resolves a path relative to the directory. wazero hands over
-// cleaned paths ("." for the directory itself, no "..", no leading slash),
-// possibly with a trailing slash that demands a directory. It returns the
-// inode, or nil and the name a new file would get.
-func (f *memFS) lookup(path string) (n *inode, name string, errno experimentalsys.Errno) {
-	wantDir := strings.HasSuffix(path, "/")
-	path = strings.TrimRight(path, "/")
-	if path == "" || path == "." {
-		return f.root, "", 0
+// maxNameLen is NAME_MAX: the longest name of one file or directory.
+const maxNameLen = 255
+
+// entry is where a path leads: the directory holding its last name, that
+// name, and the inode under it, nil if there is none yet.
+type entry struct {
+	parent *inode // nil when the path names a directory by itself ("", ".", ".."): there is no name to remove or replace
+	name   string
+	node   *inode
+	// wantDir is set by a trailing slash: the path must be a directory.
+	wantDir bool
+}
+
+// resolve walks a path from the root.
+//
+// wazero cleans the path a guest passes, and for a preopen hands it over
+// as is ("." for the directory itself, "b", "b/" when the guest demands a
+// directory). But for a directory the guest opened itself (os.OpenRoot,
+// openat through any descriptor that is not a preopen) wazero prefixes
+// the name that directory was opened with: "/b" when it was opened as ".",
+// "sub//b" when as "sub/". So empty names and "." mean nothing here, and
+// every path-taking method goes through resolve. ".." cannot come from
+// wazero, which refuses paths that climb out of a preopen, but resolves
+// to the parent all the same (the root's parent is the root).
+func (f *memFS) resolve(path string) (entry, experimentalsys.Errno) {
+	e := entry{node: f.root}
+	for name := range strings.SplitSeq(path, "/") {
+		if name == "" {
+			continue
+		}
+		switch {
+		case e.node == nil:
+			return entry{}, experimentalsys.ENOENT
+		case !e.node.dir:
+			return entry{}, experimentalsys.ENOTDIR
+		}
+		dir := e.node
+		switch {
+		case name == ".":
+			e = entry{node: dir}
+		case name == "..":
+			e = entry{node: dir.parent}
+		case len(name) > maxNameLen:
+			return entry{}, experimentalsys.ENAMETOOLONG
+		case strings.IndexByte(name, 0) >= 0:
+			return entry{}, experimentalsys.EINVAL
+		default:
+			e = entry{parent: dir, name: name, node: dir.children[name]}
+		}
 	}
-	if !iofs.ValidPath(path) {
-		return nil, "", experimentalsys.EINVAL
+	e.wantDir = strings.HasSuffix(path, "/")
+	if e.wantDir && e.node != nil && !e.node.dir {
+		return entry{}, experimentalsys.ENOTDIR
 	}
-	first, _, nested := strings.Cut(path, "/")
-	n = f.files[first]
-	switch {
-	case nested && n != nil:
-		return nil, "", experimentalsys.ENOTDIR
-	case nested:
-		// The directory is flat: there is nothing below it.
-		return nil, "", experimentalsys.ENOENT
-	case n != nil && wantDir:
-		return nil, "", experimentalsys.ENOTDIR
-	case n == nil && wantDir:
-		return nil, "", experimentalsys.ENOENT
-	}
-	return n, first, 0
+	return e, 0
+}
+
+// modified stamps a change to n's contents (a directory's: its entries).
+func (f *memFS) modified(n *inode) {
+	n.mtim = f.clock.now()
+	n.ctim = n.mtim
+}
+
+// changed stamps a change to n's metadata alone.
+func (f *memFS) changed(n *inode) {
+	n.ctim = f.clock.now()
 }
 
 func (f *memFS) stat(n *inode) sys.Stat_t {
-	st := sys.Stat_t{Dev: f.dev, Ino: n.ino, Nlink: 1, Size: int64(len(n.data))}
+	st := sys.Stat_t{Dev: f.dev, Ino: n.ino, Nlink: 1, Size: int64(len(n.data)), Atim: n.atim, Mtim: n.mtim, Ctim: n.ctim}
 	switch {
 	case n.dir && f.writable:
 		st.Mode, st.Nlink = iofs.ModeDir|0o755, 2
@@ -140,49 +219,39 @@ func (f *memFS) stat(n *inode) sys.Stat_t {
 }
 
 func (f *memFS) OpenFile(path string, flag experimentalsys.Oflag, _ iofs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
-	n, name, errno := f.lookup(path)
+	e, errno := f.resolve(path)
 	if errno != 0 {
 		return nil, errno
 	}
 	access := flag & (experimentalsys.O_RDWR | experimentalsys.O_WRONLY)
 	write := access != experimentalsys.O_RDONLY
+	create := flag&experimentalsys.O_CREAT != 0
+	trunc := flag&experimentalsys.O_TRUNC != 0
+	n := e.node
 	switch {
-	case n == f.root:
-		if flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0 {
-			return nil, experimentalsys.EEXIST
-		}
-		if write || flag&experimentalsys.O_TRUNC != 0 {
-			return nil, experimentalsys.EISDIR
-		}
-	case n != nil:
-		if flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0 {
-			return nil, experimentalsys.EEXIST
-		}
-		if flag&experimentalsys.O_DIRECTORY != 0 {
-			return nil, experimentalsys.ENOTDIR
-		}
-		if !f.writable && (write || flag&experimentalsys.O_TRUNC != 0) {
-			return nil, experimentalsys.EROFS
-		}
-		if write && flag&experimentalsys.O_TRUNC != 0 {
-			f.resize(n, 0)
-		}
-	default:
-		if flag&experimentalsys.O_CREAT == 0 || flag&experimentalsys.O_DIRECTORY != 0 {
+	case n == nil:
+		switch {
+		case !create || flag&experimentalsys.O_DIRECTORY != 0:
 			return nil, experimentalsys.ENOENT
-		}
-		if !f.writable {
+		case e.wantDir:
+			return nil, experimentalsys.EISDIR // open("new/", O_CREAT)
+		case !f.writable:
 			return nil, experimentalsys.EROFS
 		}
-		if f.liveFiles+1 > f.maxFiles {
-			f.run.exceed(exec.StatusOutputLimit,
-				"job tried to create a file %q in /out beyond the limit of %d files; raise the job's output limit or write fewer files",
-				name, f.maxFiles)
+		n = f.create(e, false)
+	case create && flag&experimentalsys.O_EXCL != 0:
+		return nil, experimentalsys.EEXIST
+	case n.dir:
+		if write || trunc || create {
+			return nil, experimentalsys.EISDIR // Linux refuses O_CREAT on a directory too
 		}
-		n = f.newInode(false)
-		n.linked = true
-		f.files[name] = n
-		f.liveFiles++
+	case flag&experimentalsys.O_DIRECTORY != 0:
+		return nil, experimentalsys.ENOTDIR
+	case !f.writable && (write || trunc):
+		return nil, experimentalsys.EROFS
+	case write && trunc:
+		f.resize(n, 0)
+		f.modified(n) // POSIX: even when it was empty already
 	}
 	n.opens++
 	return &memFile{
@@ -194,15 +263,25 @@ func (f *memFS) OpenFile(path string, flag experimentalsys.Oflag, _ iofs.FileMod
 	}, 0
 }
 
+// create adds a file or directory under e's name, charging it to the
+// quota first.
+func (f *memFS) create(e entry, dir bool) *inode {
+	f.chargeEntry(e.name)
+	n := f.newInode(dir, e.parent)
+	e.parent.children[e.name] = n
+	f.modified(e.parent)
+	return n
+}
+
 func (f *memFS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
-	n, _, errno := f.lookup(path)
-	if errno != 0 {
+	e, errno := f.resolve(path)
+	switch {
+	case errno != 0:
 		return sys.Stat_t{}, errno
-	}
-	if n == nil {
+	case e.node == nil:
 		return sys.Stat_t{}, experimentalsys.ENOENT
 	}
-	return f.stat(n), 0
+	return f.stat(e.node), 0
 }
 
 // Lstat is Stat: there are no symbolic links.
@@ -215,82 +294,117 @@ func (f *memFS) Readlink(path string) (string, experimentalsys.Errno) {
 	return "", experimentalsys.EINVAL // exists, but is not a link
 }
 
-// Mkdir fails: /out is flat on purpose, like /in, so a job's outputs can be
-// fed to the next job's inputs unchanged and are listed without a walk.
 func (f *memFS) Mkdir(path string, _ iofs.FileMode) experimentalsys.Errno {
-	n, _, errno := f.lookup(path)
+	e, errno := f.resolve(path)
 	switch {
 	case errno != 0:
 		return errno
-	case n != nil:
+	case e.node != nil:
 		return experimentalsys.EEXIST
 	case !f.writable:
 		return experimentalsys.EROFS
 	}
-	return experimentalsys.ENOTSUP
-}
-
-func (f *memFS) Unlink(path string) experimentalsys.Errno {
-	n, name, errno := f.lookup(path)
-	switch {
-	case errno != 0:
-		return errno
-	case n == nil:
-		return experimentalsys.ENOENT
-	case !f.writable:
-		return experimentalsys.EROFS
-	case n == f.root:
-		return experimentalsys.EISDIR
-	}
-	f.unlink(name, n)
+	f.create(e, true)
 	return 0
 }
 
-func (f *memFS) unlink(name string, n *inode) {
-	delete(f.files, name)
-	n.linked = false
-	f.maybeFree(n)
-}
-
-func (f *memFS) Rename(from, to string) experimentalsys.Errno {
-	src, fromName, errno := f.lookup(from)
-	if errno != 0 {
-		return errno
-	}
-	dst, toName, errno := f.lookup(to)
+func (f *memFS) Unlink(path string) experimentalsys.Errno {
+	e, errno := f.resolve(path)
 	switch {
 	case errno != 0:
 		return errno
-	case src == nil:
+	case e.node == nil:
 		return experimentalsys.ENOENT
 	case !f.writable:
 		return experimentalsys.EROFS
-	case src == f.root || dst == f.root:
-		return experimentalsys.EINVAL
-	case src == dst:
-		return 0
+	case e.node.dir:
+		return experimentalsys.EISDIR
 	}
-	if dst != nil {
-		f.unlink(toName, dst)
-	}
-	delete(f.files, fromName)
-	f.files[toName] = src
+	f.remove(e)
 	return 0
 }
 
 func (f *memFS) Rmdir(path string) experimentalsys.Errno {
-	n, _, errno := f.lookup(path)
+	e, errno := f.resolve(path)
 	switch {
 	case errno != 0:
 		return errno
-	case n == nil:
+	case e.node == nil:
 		return experimentalsys.ENOENT
-	case n != f.root:
+	case !e.node.dir:
 		return experimentalsys.ENOTDIR
 	case !f.writable:
 		return experimentalsys.EROFS
+	case e.parent == nil:
+		return experimentalsys.EINVAL // the mount point, or "sub/."
+	case len(e.node.children) > 0:
+		return experimentalsys.ENOTEMPTY
 	}
-	return experimentalsys.EINVAL // the mount point itself
+	f.remove(e)
+	return 0
+}
+
+// remove takes e's name away; the inode lives on while it is open.
+func (f *memFS) remove(e entry) {
+	delete(e.parent.children, e.name)
+	f.modified(e.parent)
+	e.node.linked = false
+	f.changed(e.node)
+	f.maybeFree(e.node)
+}
+
+func (f *memFS) Rename(from, to string) experimentalsys.Errno {
+	src, errno := f.resolve(from)
+	if errno != 0 {
+		return errno
+	}
+	dst, errno := f.resolve(to)
+	if errno != 0 {
+		return errno
+	}
+	n := src.node
+	switch {
+	case n == nil:
+		return experimentalsys.ENOENT
+	case !f.writable:
+		return experimentalsys.EROFS
+	case src.parent == nil || dst.parent == nil:
+		return experimentalsys.EINVAL // the mount point, "." or ".."
+	case dst.wantDir && !n.dir:
+		return experimentalsys.ENOTDIR
+	case n == dst.node:
+		return 0 // POSIX: renaming a file to itself does nothing
+	case dst.node != nil && n.dir && !dst.node.dir:
+		return experimentalsys.ENOTDIR
+	case dst.node != nil && !n.dir && dst.node.dir:
+		return experimentalsys.EISDIR
+	case dst.node != nil && len(dst.node.children) > 0:
+		return experimentalsys.ENOTEMPTY
+	case n.dir && f.within(dst.parent, n):
+		return experimentalsys.EINVAL // into itself
+	}
+	if dst.node != nil {
+		f.remove(dst)
+	}
+	delete(src.parent.children, src.name)
+	dst.parent.children[dst.name] = n
+	if n.dir {
+		n.parent = dst.parent
+	}
+	f.modified(src.parent)
+	f.modified(dst.parent)
+	f.changed(n)
+	return 0
+}
+
+// within reports whether dir is ancestor or dir itself.
+func (f *memFS) within(dir, ancestor *inode) bool {
+	for ; dir != f.root; dir = dir.parent {
+		if dir == ancestor {
+			return true
+		}
+	}
+	return ancestor == f.root
 }
 
 func (f *memFS) readOnlyOr(errno experimentalsys.Errno) experimentalsys.Errno {
@@ -300,242 +414,67 @@ func (f *memFS) readOnlyOr(errno experimentalsys.Errno) experimentalsys.Errno {
 	return errno
 }
 
-// Metadata is fixed, and links would break the flat, regular-files-only
-// model: these fail rather than pretend to succeed.
+func (f *memFS) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
+	e, errno := f.resolve(path)
+	switch {
+	case errno != 0:
+		return errno
+	case e.node == nil:
+		return experimentalsys.ENOENT
+	}
+	return f.utimens(e.node, atim, mtim)
+}
+
+// utimens sets the times a job asked for. wazero has already turned
+// UTIME_NOW into a reading of the job's clock, so they are deterministic.
+func (f *memFS) utimens(n *inode, atim, mtim int64) experimentalsys.Errno {
+	if !f.writable {
+		return experimentalsys.EROFS
+	}
+	if atim != experimentalsys.UTIME_OMIT {
+		n.atim = atim
+	}
+	if mtim != experimentalsys.UTIME_OMIT {
+		n.mtim = mtim
+	}
+	f.changed(n)
+	return 0
+}
+
+// Modes are fixed, and links would let one file be two outputs or point
+// outside the tree: these fail rather than pretend to succeed. Links fail
+// with ENOTSUP only where they could otherwise have been made, so a
+// program probing paths gets the errno any file system would give.
 func (f *memFS) Chmod(string, iofs.FileMode) experimentalsys.Errno {
 	return f.readOnlyOr(experimentalsys.ENOTSUP)
 }
-func (f *memFS) Utimens(string, int64, int64) experimentalsys.Errno {
+
+func (f *memFS) Link(oldPath, newPath string) experimentalsys.Errno {
+	src, errno := f.resolve(oldPath)
+	switch {
+	case errno != 0:
+		return errno
+	case src.node == nil:
+		return experimentalsys.ENOENT
+	}
+	return f.linkTarget(newPath)
+}
+
+// Symlink's oldPath is the link's text, not a path in this file system.
+func (f *memFS) Symlink(_, linkName string) experimentalsys.Errno {
+	return f.linkTarget(linkName)
+}
+
+// linkTarget is why a link named path cannot be made.
+func (f *memFS) linkTarget(path string) experimentalsys.Errno {
+	e, errno := f.resolve(path)
+	switch {
+	case errno != 0:
+		return errno
+	case e.node != nil:
+		return experimentalsys.EEXIST
+	case e.wantDir:
+		return experimentalsys.ENOENT // a link is not a directory
+	}
 	return f.readOnlyOr(experimentalsys.ENOTSUP)
-}
-func (f *memFS) Link(string, string) experimentalsys.Errno {
-	return f.readOnlyOr(experimentalsys.ENOTSUP)
-}
-func (f *memFS) Symlink(string, string) experimentalsys.Errno {
-	return f.readOnlyOr(experimentalsys.ENOTSUP)
-}
-
-// resize sets a file's length, charging growth to the quota before any
-// memory is allocated, so a guest cannot make the host allocate more than
-// OutputBytes by seeking far and writing one byte.
-func (f *memFS) resize(n *inode, size int64) {
-	old := int64(len(n.data))
-	if grow := size - old; grow > 0 && grow > f.maxBytes-f.usedBytes {
-		f.run.exceed(exec.StatusOutputLimit,
-			"job tried to write more than the limit of %d bytes to /out; raise the job's output limit (--max-output) or write less",
-			f.maxBytes)
-	}
-	switch {
-	case size > int64(cap(n.data)):
-		// Double to amortise copies, within what the quota still allows.
-		room := f.maxBytes - f.usedBytes + old
-		next := make([]byte, size, max(size, min(2*int64(cap(n.data)), room)))
-		copy(next, n.data)
-		n.data = next
-	case size > old:
-		n.data = n.data[:size]
-		clear(n.data[old:]) // a previous truncation may have left bytes there
-	default:
-		n.data = n.data[:size]
-	}
-	f.usedBytes += size - old
-}
-
-func (f *memFS) maybeFree(n *inode) {
-	if n.linked || n.opens > 0 || n.dir {
-		return
-	}
-	f.usedBytes -= int64(len(n.data))
-	f.liveFiles--
-	n.data = nil
-}
-
-// memFile is an open file or directory of a memFS.
-type memFile struct {
-	experimentalsys.UnimplementedFile
-
-	fs       *memFS
-	node     *inode
-	readable bool
-	writable bool
-	append   bool
-	closed   bool
-	off      int64
-
-	dirents []experimentalsys.Dirent // listing being read; nil until read since open or rewind
-}
-
-func (m *memFile) Dev() (uint64, experimentalsys.Errno)    { return m.fs.dev, 0 }
-func (m *memFile) Ino() (sys.Inode, experimentalsys.Errno) { return m.node.ino, 0 }
-func (m *memFile) IsDir() (bool, experimentalsys.Errno)    { return m.node.dir, 0 }
-func (m *memFile) IsAppend() bool                          { return m.append }
-func (m *memFile) Sync() experimentalsys.Errno             { return m.check() }
-func (m *memFile) Datasync() experimentalsys.Errno         { return m.check() }
-func (m *memFile) Utimens(int64, int64) experimentalsys.Errno {
-	return m.fs.readOnlyOr(experimentalsys.ENOTSUP)
-}
-
-func (m *memFile) check() experimentalsys.Errno {
-	if m.closed {
-		return experimentalsys.EBADF
-	}
-	return 0
-}
-
-func (m *memFile) SetAppend(enable bool) experimentalsys.Errno {
-	if m.node.dir {
-		return experimentalsys.EISDIR
-	}
-	m.append = enable
-	return m.check()
-}
-
-func (m *memFile) Stat() (sys.Stat_t, experimentalsys.Errno) {
-	if m.closed {
-		return sys.Stat_t{}, experimentalsys.EBADF
-	}
-	return m.fs.stat(m.node), 0
-}
-
-func (m *memFile) readErrno() experimentalsys.Errno {
-	switch {
-	case m.closed:
-		return experimentalsys.EBADF
-	case m.node.dir:
-		return experimentalsys.EISDIR
-	case !m.readable:
-		return experimentalsys.EBADF
-	}
-	return 0
-}
-
-func (m *memFile) Read(buf []byte) (int, experimentalsys.Errno) {
-	n, errno := m.Pread(buf, m.off)
-	m.off += int64(n)
-	return n, errno
-}
-
-func (m *memFile) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
-	if errno := m.readErrno(); errno != 0 {
-		return 0, errno
-	}
-	if off < 0 {
-		return 0, experimentalsys.EINVAL
-	}
-	if off >= int64(len(m.node.data)) {
-		return 0, 0
-	}
-	return copy(buf, m.node.data[off:]), 0
-}
-
-// seekOffset is int64 under another name only so that go vet's check for
-// io.Seeker's signature, which wazero's sys.File.Seek deliberately differs
-// from (it returns an Errno), leaves this method alone.
-type seekOffset = int64
-
-func (m *memFile) Seek(offset seekOffset, whence int) (int64, experimentalsys.Errno) {
-	if m.closed {
-		return 0, experimentalsys.EBADF
-	}
-	if m.node.dir {
-		// wazero only rewinds directories, to list them again.
-		if offset != 0 || whence != io.SeekStart {
-			return 0, experimentalsys.EINVAL
-		}
-		m.dirents = nil
-		return 0, 0
-	}
-	var base int64
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		base = m.off
-	case io.SeekEnd:
-		base = int64(len(m.node.data))
-	default:
-		return 0, experimentalsys.EINVAL
-	}
-	if offset+base < 0 {
-		return 0, experimentalsys.EINVAL
-	}
-	m.off = offset + base
-	return m.off, 0
-}
-
-func (m *memFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
-	if m.closed || !m.node.dir {
-		return nil, experimentalsys.EBADF
-	}
-	if m.dirents == nil {
-		m.dirents = make([]experimentalsys.Dirent, 0, len(m.fs.files))
-		for name, node := range m.fs.files {
-			m.dirents = append(m.dirents, experimentalsys.Dirent{Name: name, Ino: node.ino})
-		}
-		slices.SortFunc(m.dirents, func(a, b experimentalsys.Dirent) int { return strings.Compare(a.Name, b.Name) })
-	}
-	if n <= 0 || n > len(m.dirents) {
-		n = len(m.dirents)
-	}
-	out := m.dirents[:n:n]
-	m.dirents = m.dirents[n:]
-	return out, 0
-}
-
-func (m *memFile) writeErrno() experimentalsys.Errno {
-	switch {
-	case m.closed || m.node.dir || !m.writable:
-		return experimentalsys.EBADF
-	}
-	return 0
-}
-
-func (m *memFile) Write(buf []byte) (int, experimentalsys.Errno) {
-	if errno := m.writeErrno(); errno != 0 {
-		return 0, errno
-	}
-	if m.append {
-		m.off = int64(len(m.node.data))
-	}
-	n, errno := m.Pwrite(buf, m.off)
-	m.off += int64(n)
-	return n, errno
-}
-
-func (m *memFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
-	if errno := m.writeErrno(); errno != 0 {
-		return 0, errno
-	}
-	if off < 0 {
-		return 0, experimentalsys.EINVAL
-	}
-	// Compare before adding so an offset near MaxInt64 cannot overflow.
-	if end := off + int64(len(buf)); off > m.fs.maxBytes || end > int64(len(m.node.data)) {
-		m.fs.resize(m.node, max(end, off))
-	}
-	return copy(m.node.data[off:], buf), 0
-}
-
-func (m *memFile) Truncate(size int64) experimentalsys.Errno {
-	switch {
-	case m.closed:
-		return experimentalsys.EBADF
-	case m.node.dir:
-		return experimentalsys.EISDIR
-	case !m.writable:
-		return experimentalsys.EBADF
-	case size < 0:
-		return experimentalsys.EINVAL
-	}
-	m.fs.resize(m.node, size)
-	return 0
-}
-
-func (m *memFile) Close() experimentalsys.Errno {
-	if m.closed {
-		return 0
-	}
-	m.closed = true
-	m.node.opens--
-	m.fs.maybeFree(m.node)
-	return 0
 }

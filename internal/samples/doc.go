@@ -21,6 +21,10 @@
 //	ls DIR               list DIR with mode, size and mtime
 //	write N SIZE         write N files of SIZE bytes to /out
 //	touch PATH           create PATH; exit 1 if that fails
+//	fsops OP ARGS...     run file operations (mkdir, write, append, fill,
+//	                     cat, ls, rm, rmall, mv, stat, chtimes, symlink,
+//	                     link, now), printing each outcome; "cd DIR" makes
+//	                     later paths relative to os.OpenRoot(DIR)
 //	readhost             try to reach the host file system; print "denied"
 //	                     or "REACHED" per attempt
 //	rand                 print crypto/rand and math/rand bytes, map order and

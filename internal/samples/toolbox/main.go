@@ -31,6 +31,7 @@ var commands = map[string]command{
 	"ls":       {"DIR", "list DIR: mode, size, mtime (Unix ns) and name of each entry", cmdLs},
 	"write":    {"N SIZE", "write N files of SIZE bytes to /out (file-0000, file-0001, ...)", cmdWrite},
 	"touch":    {"PATH", "create PATH and write a line to it; exit 1 if that fails", cmdTouch},
+	"fsops":    {"OP ARGS...", "run file operations (mkdir, write, mv, ls, cd DIR...); print each outcome", cmdFS},
 	"readhost": {"", "try to reach the host file system; print each attempt and its outcome", cmdReadhost},
 	"rand":     {"", "print bytes from crypto/rand, math/rand/v2 and the wall and monotonic clocks", cmdRand},
 	"primes":   {"N", "count primes below N by trial division (CPU-bound)", cmdPrimes},

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
 	"os"
@@ -41,9 +42,9 @@ var hostProbes = []struct {
 	{"open /in/../etc/passwd", openFile("/in/../etc/passwd")},
 	{"open /out/../../etc/passwd", openFile("/out/../../etc/passwd")},
 	{"readdir /", readDir("/")},
-	{"readdir /tmp", readDir("/tmp")},
+	{"readdir /tmp", hostEntries("/tmp")},
 	{"readdir /in/..", readDir("/in/..")},
-	{"create /tmp/hayek-escape", createFile("/tmp/hayek-escape")},
+	{"create /tmp/../hayek-escape", createFile("/tmp/../hayek-escape")},
 }
 
 func openFile(name string) func() error {
@@ -63,6 +64,21 @@ func readDir(name string) func() error {
 	return func() error {
 		_, err := os.ReadDir(name)
 		return err
+	}
+}
+
+// hostEntries fails unless the directory holds something: a job's /tmp
+// may exist, but only as its own empty scratch directory, never the host's.
+func hostEntries(name string) func() error {
+	return func() error {
+		entries, err := os.ReadDir(name)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return errors.New("empty: the job's own scratch directory")
+		}
+		return nil
 	}
 }
 
