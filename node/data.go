@@ -14,6 +14,10 @@ import (
 	"github.com/hayek-market/hayek/market"
 )
 
+// fetchParallel is how many blobs of one job a provider fetches at once;
+// the requester serves each peer twice that many data streams.
+const fetchParallel = 4
+
 // dataHeader answers a data request; the blob's bytes from the requested
 // offset follow it on the stream, so blobs of any size stream in the
 // muxer's own flow-controlled chunks and never meet a message-size limit.
@@ -27,7 +31,6 @@ type dataHeader struct {
 // anyone else. The request must be signed by the peer on the stream.
 func (n *Node) handleData(st network.Stream) {
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(10 * time.Minute))
 	refuse := func(drop, msg string) {
 		n.drops.add(drop)
 		writeFrame(st, canon.MustMarshal(dataHeader{Error: msg}))
@@ -74,6 +77,9 @@ func (n *Node) handleData(st network.Stream) {
 		st.Reset()
 		return
 	}
+	// The request was read within requestTimeout; the answer gets time in
+	// proportion to its size, at a rate any working link sustains.
+	st.SetDeadline(time.Now().Add(transferTime(size - req.Offset)))
 	if err := writeFrame(st, canon.MustMarshal(dataHeader{Size: size})); err != nil {
 		st.Reset()
 		return
@@ -164,6 +170,15 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 	return data, nil
 }
 
+// minTransferRate is the slowest transfer a blob stream is allowed; a peer
+// reading slower than this is cut off rather than holding the stream.
+const minTransferRate = 256 << 10 // bytes per second
+
+// transferTime is the deadline for moving n bytes over a stream.
+func transferTime(n int64) time.Duration {
+	return 30*time.Second + time.Duration(max(n, 0)/minTransferRate)*time.Second
+}
+
 type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
@@ -173,7 +188,6 @@ func (e *permanentError) Unwrap() error { return e.err }
 // is measured is a bare stream request like this one.
 func handlePing(st network.Stream) {
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(10 * time.Second))
 	b, err := readFrame(bufio.NewReader(st), 1<<10)
 	if err != nil {
 		st.Reset()

@@ -110,6 +110,7 @@ type Node struct {
 	rates     agentRates
 	admission admission
 	drops     *dropCounter
+	streams   streamGate // peers' inbound streams in service
 
 	ctx     context.Context // lives until Close; background work derives from it
 	cancel  context.CancelFunc
@@ -249,13 +250,13 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.provider = newProviderService(n)
-	n.host.SetStreamHandler(ProtoOffer, n.offers.handle)
-	n.host.SetStreamHandler(ProtoBid, n.requester.handleBid)
-	n.host.SetStreamHandler(ProtoResult, n.requester.handleResult)
-	n.host.SetStreamHandler(ProtoAward, n.provider.handleAward)
-	n.host.SetStreamHandler(ProtoData, n.handleData)
-	n.host.SetStreamHandler(ProtoPing, handlePing)
-	n.host.SetStreamHandler(ProtoReceipt, n.handleReceipt)
+	n.serve(ProtoOffer, n.offers.handle)
+	n.serve(ProtoBid, n.requester.handleBid)
+	n.serve(ProtoResult, n.requester.handleResult)
+	n.serve(ProtoAward, n.provider.handleAward)
+	n.serve(ProtoData, n.handleData)
+	n.serve(ProtoPing, handlePing)
+	n.serve(ProtoReceipt, n.handleReceipt)
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
 	// failures: a node must start even when a bootstrap peer is down).

@@ -167,7 +167,6 @@ func (s *offerService) withdraw() {
 // life has passed (the reissue timer may lag behind the node's clock).
 func (s *offerService) handle(st network.Stream) {
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(10 * time.Second))
 	so := s.current.Load()
 	if so == nil {
 		st.Reset() // not selling

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,7 @@ import (
 const (
 	runRetention  = 10 * time.Minute
 	maxKeptRuns   = 4096
-	maxCallWorker = 256
+	maxCallWorker = 1024
 )
 
 // providerService sells this node's compute: it answers calls for bids on
@@ -34,6 +35,11 @@ const (
 type providerService struct {
 	n       *Node
 	workers chan struct{} // bounds concurrent answers to calls
+	// answering counts answers in flight per requester: one requester
+	// that stalls its streams holds at most perRequesterAnswers workers.
+	answering   map[string]int
+	stalled     map[string]stall // requesters whose bid streams timed out
+	answeringMu sync.Mutex
 
 	mu        sync.Mutex
 	policy    *market.Provider
@@ -73,7 +79,7 @@ func newProviderService(n *Node) *providerService {
 	}
 	return &providerService{n: n, policy: market.NewProvider(pc, n.signer), runs: map[runKey]*provRun{},
 		delivered: map[runKey]delivered{}, misbehave: newMisbehaviour(n.cfg.Misbehave, n.randUint64()),
-		workers: make(chan struct{}, maxCallWorker)}
+		workers: make(chan struct{}, maxCallWorker), answering: map[string]int{}, stalled: map[string]stall{}}
 }
 
 // start subscribes to the auction topic of every capability sold.
@@ -110,20 +116,101 @@ func (p *providerService) Running() int {
 
 func (p *providerService) onCall(from peer.ID, dc *decodedCall) {
 	n := p.n
-	if dc.call.Requester == n.ID() && !n.cfg.Requester.AllowSelf {
+	req := dc.call.Requester
+	if req == n.ID() && !n.cfg.Requester.AllowSelf {
+		return
+	}
+	if !p.startAnswer(req) {
+		n.drops.add("call/requester_busy")
 		return
 	}
 	select {
 	case p.workers <- struct{}{}:
 	default:
+		p.endAnswer(req)
 		n.drops.add("call/overloaded")
 		return
 	}
 	if !n.spawn(func() {
-		defer func() { <-p.workers }()
+		defer func() { <-p.workers; p.endAnswer(req) }()
 		p.answer(dc)
 	}) {
 		<-p.workers
+		p.endAnswer(req)
+	}
+}
+
+// perRequesterAnswers bounds the answers in flight to one requester: a
+// requester that never reads its bid streams (or a flood of calls naming
+// one) cannot take the workers every other requester's calls need. It is
+// well above what an honest requester's auctions need at once.
+const perRequesterAnswers = 64
+
+// answerTimeout bounds dialling a requester and handing it a bid.
+const answerTimeout = 3 * time.Second
+
+// A requester whose bid stream timed out is not answered for a while,
+// doubling from stallBase to stallMax: a stalled identity holds workers
+// for one answerTimeout, then costs nothing until it answers again.
+const (
+	stallBase = 5 * time.Second
+	stallMax  = 5 * time.Minute
+)
+
+type stall struct {
+	until time.Time
+	pause time.Duration
+}
+
+func (p *providerService) startAnswer(req string) bool {
+	now := p.n.now()
+	p.answeringMu.Lock()
+	defer p.answeringMu.Unlock()
+	if s, ok := p.stalled[req]; ok && now.Before(s.until) {
+		return false
+	}
+	if p.answering[req] >= perRequesterAnswers {
+		return false
+	}
+	p.answering[req]++
+	return true
+}
+
+// answered records how handing a requester its answer went: a timeout
+// sets (or doubles) its pause, a success clears it.
+func (p *providerService) answered(req string, err error) {
+	p.answeringMu.Lock()
+	defer p.answeringMu.Unlock()
+	if err == nil {
+		delete(p.stalled, req)
+		return
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !os.IsTimeout(err) {
+		return
+	}
+	s := p.stalled[req]
+	s.pause = min(max(2*s.pause, stallBase), stallMax)
+	s.until = p.n.now().Add(s.pause)
+	p.stalled[req] = s
+	if len(p.stalled) > maxStalled {
+		now := p.n.now()
+		for r, s := range p.stalled {
+			if now.After(s.until) {
+				delete(p.stalled, r)
+			}
+		}
+	}
+}
+
+// maxStalled bounds the stalled requesters remembered before old pauses
+// are swept.
+const maxStalled = 10_000
+
+func (p *providerService) endAnswer(req string) {
+	p.answeringMu.Lock()
+	defer p.answeringMu.Unlock()
+	if p.answering[req]--; p.answering[req] <= 0 {
+		delete(p.answering, req)
 	}
 }
 
@@ -154,19 +241,22 @@ func (p *providerService) answer(dc *decodedCall) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, answerTimeout)
 	defer cancel()
 	st, err := n.host.NewStream(ctx, pid, ProtoBid)
 	if err != nil {
 		n.log.Debug("cannot reach requester to bid", "requester", shortID(dc.call.Requester), "err", err)
+		p.answered(dc.call.Requester, err)
 		return
 	}
-	st.SetDeadline(time.Now().Add(5 * time.Second))
+	dl, _ := ctx.Deadline()
+	st.SetDeadline(dl)
 	if err := writeFrame(st, env.Encode()); err != nil {
 		st.Reset()
+		p.answered(dc.call.Requester, err)
 		return
 	}
-	st.Close()
+	p.answered(dc.call.Requester, st.Close())
 }
 
 // prep estimates what must happen before a job with these needs starts
@@ -189,7 +279,6 @@ func (p *providerService) prep(needs market.Needs) market.Prep {
 func (p *providerService) handleAward(st network.Stream) {
 	n := p.n
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(10 * time.Second))
 	b, err := readFrame(bufio.NewReader(st), maxAwardFrame)
 	if err != nil {
 		n.drops.add("award/unreadable")
@@ -431,8 +520,11 @@ func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, e
 	}
 	results := make([][]byte, len(wants))
 	ch := make(chan got, len(wants))
+	sem := make(chan struct{}, fetchParallel) // the requester serves each peer only so many streams
 	for i, w := range wants {
 		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			d, err := get(w)
 			ch <- got{i, d, err}
 		}()

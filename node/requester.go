@@ -589,7 +589,6 @@ func (r *requester) sendCancel(o market.Outgoing) {
 func (r *requester) handleBid(st network.Stream) {
 	n := r.n
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(10 * time.Second))
 	b, err := readFrame(bufio.NewReader(st), maxBidFrame)
 	if err != nil {
 		n.drops.add("bid/unreadable")
@@ -677,7 +676,6 @@ type resultReply struct {
 func (r *requester) handleResult(st network.Stream) {
 	n := r.n
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(30 * time.Second))
 	reply := func(err error) {
 		rr := resultReply{OK: err == nil}
 		if err != nil {

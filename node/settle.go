@@ -278,7 +278,6 @@ func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (rec
 // records settlements its creditors send.
 func (n *Node) handleReceipt(st network.Stream) {
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(10 * time.Second))
 	b, err := readFrame(bufio.NewReader(st), maxReceiptFrame)
 	if err != nil {
 		n.drops.add("receipt/unreadable")
@@ -297,6 +296,7 @@ func (n *Node) handleReceipt(st network.Stream) {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
+	st.SetDeadline(time.Now().Add(10 * time.Second)) // the answer waits for a synced append
 	switch {
 	case m.Kind == "receipt" && m.Receipt != nil:
 		out, err := n.provider.countersign(ctx, *m.Receipt)
