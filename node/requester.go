@@ -54,8 +54,8 @@ type reqJob struct {
 	held     int64  // its hold
 	approval bool   // waiting for the operator's decision; the machine has not started
 	sampling *sampling
-	parent   *reqJob     // set on the hidden runs that check a sampled job
-	machine  *market.Job // owned by the job's goroutine
+	parent   *reqJob       // set on the hidden runs that check a sampled job
+	machine  *market.Job   // owned by the job's goroutine
 	weight   int           // provider slots it holds at once (replicas)
 	admitted chan struct{} // closed when a queued job's turn comes
 	in       chan func(now time.Time)

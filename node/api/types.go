@@ -131,10 +131,10 @@ type Job struct {
 	Attempts       []Attempt     `json:"attempts"`
 	Usage          *Usage        `json:"usage,omitempty"`
 	QueuePosition  int           `json:"queue_position,omitempty"` // in state queued: 1 is next
-	Agent          string        `json:"agent"`                  // the agent that submitted it ("operator" for the operator)
-	Verify         string        `json:"verify"`                 // none, replicate:K, sample:P
-	Verification   *Verification `json:"verification,omitempty"` // how the result was checked
-	Settlement     *Settlement   `json:"settlement,omitempty"`   // what it was held, paid, released
+	Agent          string        `json:"agent"`                    // the agent that submitted it ("operator" for the operator)
+	Verify         string        `json:"verify"`                   // none, replicate:K, sample:P
+	Verification   *Verification `json:"verification,omitempty"`   // how the result was checked
+	Settlement     *Settlement   `json:"settlement,omitempty"`     // what it was held, paid, released
 	CreatedAt      time.Time     `json:"created_at"`
 	Deadline       time.Time     `json:"deadline"` // the job fails if it has not completed by then (approval included)
 	UpdatedAt      time.Time     `json:"updated_at"`
