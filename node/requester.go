@@ -62,13 +62,14 @@ type reqJob struct {
 	done     chan struct{}
 	started  chan struct{} // closed when the machine starts
 
-	mu      sync.Mutex
-	view    api.Job
-	events  []api.Event
-	subs    map[chan api.Event]struct{}
-	result  *api.Result
-	winners map[string]bool // providers holding an award now
-	allowed map[string]bool // blobs they may fetch
+	mu       sync.Mutex
+	view     api.Job
+	events   []api.Event
+	subs     map[chan api.Event]struct{}
+	result   *api.Result
+	winners  map[string]bool   // providers holding an award now
+	resulted map[string]string // award CID → CID of the result received for it
+	allowed  map[string]bool   // blobs they may fetch
 }
 
 // lostGrace is how long a winner may be disconnected before its job is
@@ -713,12 +714,31 @@ func (r *requester) handleResult(st network.Stream) {
 		reply(fmt.Errorf("unknown job %s", res.Job))
 		return
 	}
+	// One result per award: a winner resending the same frame (its reply
+	// was lost) is answered again, anything else for that award is
+	// dropped, so one award can never fill this node's disk twice.
+	resultCID := env.CID()
 	j.mu.Lock()
 	awarded := j.winners[res.Provider]
+	prev, again := j.resulted[res.Award]
+	if awarded && !again && res.Requester == n.ID() {
+		if j.resulted == nil {
+			j.resulted = map[string]string{}
+		}
+		j.resulted[res.Award] = resultCID
+	}
 	j.mu.Unlock()
-	if !awarded || res.Requester != n.ID() {
+	switch {
+	case !awarded || res.Requester != n.ID():
 		n.drops.add("result/not_awarded")
 		reply(fmt.Errorf("job %s is not awarded to %s", res.Job, shortID(res.Provider)))
+		return
+	case again && prev == resultCID:
+		reply(nil)
+		return
+	case again:
+		n.drops.add("result/second")
+		reply(fmt.Errorf("a result for this award was already received"))
 		return
 	}
 	// Check declared sizes before storing or fetching anything.
@@ -739,20 +759,26 @@ func (r *requester) handleResult(st network.Stream) {
 		}
 		total += bl.Size
 	}
-	inline := map[string]bool{}
+	// Inline blobs are kept only when the signed result names them, at the
+	// size it declares, and stored only once the job accepts the result.
+	named := map[string]int64{}
+	for _, bl := range res.Blobs() {
+		named[bl.CID] = bl.Size
+	}
+	inline := map[string][]byte{}
 	for _, blob := range del.Blobs {
 		c := canon.BlobCID(blob).String()
-		if err := n.blobs.putKnown(c, blob); err != nil {
-			reply(err)
-			return
+		if size, ok := named[c]; !ok || size != int64(len(blob)) {
+			n.drops.add("result/unnamed_blob")
+			continue
 		}
-		inline[c] = true
+		inline[c] = blob
 	}
 	reply(nil)
 	// Everything the result names must now be here: inline, already stored,
 	// or fetched from the provider (who serves outputs to us alone).
 	for _, bl := range res.Blobs() {
-		if inline[bl.CID] || n.blobs.Has(bl.CID) {
+		if _, ok := inline[bl.CID]; ok || n.blobs.Has(bl.CID) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
@@ -772,6 +798,12 @@ func (r *requester) handleResult(st network.Stream) {
 		if err := m.Result(now, res, del.Result); err != nil {
 			n.drops.add("result/rejected")
 			n.log.Debug("result rejected", "err", err)
+			return
+		}
+		for c, blob := range inline {
+			if err := n.blobs.putKnown(c, blob); err != nil {
+				n.log.Error("cannot store output", "job", res.Job, "err", err)
+			}
 		}
 	})
 }

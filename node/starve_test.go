@@ -1,9 +1,12 @@
 package node
 
 import (
+	"bufio"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -165,4 +168,74 @@ func TestStalledRequesterCannotBlockBidding(t *testing.T) {
 		t.Fatalf("provider drops %v: want calls naming the stalled requester turned away", prov.Drops())
 	}
 	t.Logf("provider drops: %v", prov.Drops())
+}
+
+// countBlobs counts the blob files in a node's store.
+func countBlobs(t *testing.T, n *Node) int {
+	t.Helper()
+	count := 0
+	err := filepath.WalkDir(n.blobs.dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && filepath.Base(filepath.Dir(p)) != "tmp" {
+			count++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return count
+}
+
+// TestWinnerCannotFillTheDisk: a winner that sends fifty result frames
+// for its award, each padded with inline blobs its signed result does not
+// name, leaves nothing on disk: inline blobs are kept only when named, and
+// one award gets one result.
+func TestWinnerCannotFillTheDisk(t *testing.T) {
+	d := startDevnet(t, 1, nil)
+	n := d.Nodes[0]
+	r := newRogue(t, n)
+	// White box: the rogue holds the award of a job that never started.
+	spec := market.JobSpec{Module: market.Blob{CID: canon.BlobCID(samples.Hello).String(), Size: int64(len(samples.Hello))}, MaxPrice: 100}
+	spec.Defaults()
+	j := n.requester.newJob("jdisk", spec, spec.Digest(), "", api.OperatorAgent, 100, n.now())
+	j.winners = map[string]bool{r.h.ID().String(): true}
+	close(j.started) // so that shutdown does not wait for a goroutine it never had
+	n.requester.mu.Lock()
+	n.requester.jobs[j.id] = j
+	n.requester.mu.Unlock()
+
+	before := countBlobs(t, n)
+	out := []byte("the real stdout")
+	for i := 0; i < 50; i++ {
+		res := market.Result{Job: j.id, Attempt: 1, Award: "bafy-award", Provider: r.h.ID().String(), Requester: n.ID(),
+			Status: market.StatusOK, Stdout: market.Stream{Blob: market.Blob{CID: canon.BlobCID(out).String(), Size: int64(len(out))}},
+			Stderr: market.Stream{Blob: market.Blob{CID: canon.BlobCID(nil).String()}}, Created: time.Now().UnixMilli() + int64(i)}
+		env, err := canon.Seal(r.sg, market.KindResult, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		del := resultDelivery{Result: env.Encode()}
+		for k := 0; k < 30; k++ {
+			junk := make([]byte, 16<<10)
+			rand.Read(junk)
+			del.Blobs = append(del.Blobs, junk)
+		}
+		st, err := r.h.NewStream(t.Context(), n.host.ID(), ProtoResult)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFrame(st, canon.MustMarshal(del)); err != nil {
+			t.Fatal(err)
+		}
+		st.CloseWrite()
+		readFrame(bufio.NewReader(st), 4<<10) // the reply
+		st.Close()
+	}
+	drops := n.Drops()
+	if drops["result/unnamed_blob"] != 30 || drops["result/second"] != 49 {
+		t.Errorf("drops %v: want 30 unnamed blobs (first frame) and 49 second results", drops)
+	}
+	if after := countBlobs(t, n); after != before {
+		t.Fatalf("blob store went from %d to %d files", before, after)
+	}
 }
