@@ -476,6 +476,7 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.snapshot(),
 		Misbehaving: n.cfg.Misbehave.Active()}
 	st.LedgerSeq, st.LedgerHead = n.ledger.Head()
+	st.Isolated = n.Isolated()
 	if !n.cfg.Provider.Sell {
 		st.Capabilities = []string{}
 	}

@@ -259,25 +259,10 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.serve(ProtoReceipt, n.handleReceipt)
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
-	// failures: a node must start even when a bootstrap peer is down).
-	var wg sync.WaitGroup
-	var connected atomic.Int32
-	for _, ai := range boot {
-		wg.Add(1)
-		go func(ai peer.AddrInfo) {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if err := n.host.Connect(cctx, ai); err != nil {
-				n.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "err", err)
-				return
-			}
-			connected.Add(1)
-		}(ai)
-	}
-	wg.Wait()
-	if len(boot) > 0 && connected.Load() == 0 {
-		n.log.Warn("no bootstrap peer reachable; running alone until a peer connects")
+	// failures: a node must start even when a bootstrap peer is down, and
+	// keeps trying in the background).
+	if len(boot) > 0 && n.connectBootstrap(ctx, boot) == 0 {
+		n.log.Warn("isolated: no bootstrap peer reachable; retrying in the background", "bootstrap", len(boot))
 	}
 	if err := n.dht.Bootstrap(n.ctx); err != nil {
 		return nil, fmt.Errorf("node: DHT bootstrap: %w", err)
@@ -289,6 +274,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		n.offers.start()
 	}
 	n.disc.start()
+	n.spawn(func() { n.keepBootstrapped(boot) })
 	n.requester.watchConnections()
 	n.startGC()
 	ok = true

@@ -224,6 +224,7 @@ type Status struct {
 	Version      string           `json:"version"`
 	StartedAt    time.Time        `json:"started_at"`
 	Peers        int              `json:"peers"`
+	Isolated     bool             `json:"isolated"` // no peer at all although bootstrap peers are configured: it keeps dialling them
 	Selling      bool             `json:"selling"`
 	Capabilities []string         `json:"capabilities"`
 	Jobs         map[JobState]int `json:"jobs"`
