@@ -60,7 +60,11 @@ func Audit(ctx context.Context, v canon.Verifier, exports ...AuditInput) (AuditR
 	}
 	for i, a := range ledgers {
 		for _, b := range ledgers[i+1:] {
-			out.Pairs = append(out.Pairs, auditPair(a, b))
+			p, err := auditPair(a, b)
+			if err != nil {
+				return out, err
+			}
+			out.Pairs = append(out.Pairs, p)
 		}
 	}
 	return out, nil
@@ -219,14 +223,21 @@ func readAudited(ctx context.Context, v canon.Verifier, in AuditInput) (*auditLe
 }
 
 // auditPair checks a's and b's ledgers against each other.
-func auditPair(a, b *auditLedger) AuditPair {
+func auditPair(a, b *auditLedger) (AuditPair, error) {
 	p := AuditPair{A: a.node, B: b.node}
+	var balA, balB accumulator
 	for _, it := range a.items[b.node] {
-		p.BalanceA += it.effect
+		balA.add(it.effect)
 	}
 	for _, it := range b.items[a.node] {
-		p.BalanceB += it.effect
+		balB.add(it.effect)
 	}
+	if balA.overflow || balB.overflow {
+		// Each export verified, so each balance fits; only the sum of
+		// items one of them lacks could leave the range.
+		return p, fmt.Errorf("settlement: audit: the receipts and settlements between %s and %s add up past the int64 range: these exports cannot both be right", short(a.node), short(b.node))
+	}
+	p.BalanceA, p.BalanceB = balA.v, balB.v
 	for id := range a.items[b.node] {
 		if _, ok := b.items[a.node][id]; ok {
 			p.Shared++
@@ -238,7 +249,7 @@ func auditPair(a, b *auditLedger) AuditPair {
 	slices.SortFunc(p.Findings, func(x, y Finding) int {
 		return cmp.Or(cmp.Compare(x.Holder, y.Holder), cmp.Compare(x.Seq, y.Seq), cmp.Compare(x.Kind, y.Kind))
 	})
-	return p
+	return p, nil
 }
 
 // crossCheck looks up every item x holds about y in y's ledger, and the
