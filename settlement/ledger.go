@@ -50,6 +50,9 @@ func Open(ctx context.Context, dir string, o Options) (*Ledger, error) {
 	if err := ensureDir(o.FS, dir); err != nil {
 		return nil, err
 	}
+	if err := tightenModes(o.FS, dir); err != nil {
+		return nil, err
+	}
 	db, err := pebble.Open(dir, &pebble.Options{FS: o.FS, Logger: pebbleLogger{o.Logger}})
 	if err != nil {
 		return nil, fmt.Errorf("settlement: open ledger %s: %w (is another node using this home?)", dir, err)
@@ -82,7 +85,7 @@ var testHookQueue func(*queue)
 // just before a power loss is not lost with the directory entry that names
 // it (pebble syncs the directory's contents, not its entry in the parent).
 func ensureDir(fs vfs.FS, dir string) error {
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
+	if err := fs.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("settlement: create ledger directory %s: %w", dir, err)
 	}
 	parent, err := fs.OpenDir(fs.PathDir(dir))
