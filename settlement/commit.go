@@ -137,14 +137,21 @@ func (l *Ledger) AppendAll(ctx context.Context, drafts ...Draft) ([]Entry, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("settlement: append: %w (nothing was appended)", err)
 	}
-	r := &request{drafts: make([]*prepared, len(drafts)), done: make(chan struct{})}
+	ps := make([]*prepared, len(drafts))
 	for i, d := range drafts {
 		p, err := l.prepare(d)
 		if err != nil {
 			return nil, annotate(err, i, len(drafts))
 		}
-		r.drafts[i] = p
+		ps[i] = p
 	}
+	return l.appendPrepared(ctx, ps)
+}
+
+// appendPrepared is AppendAll for drafts already prepared (Recover
+// prepares its lost entry itself: no Draft can carry one).
+func (l *Ledger) appendPrepared(ctx context.Context, ps []*prepared) ([]Entry, error) {
+	r := &request{drafts: ps, done: make(chan struct{})}
 	if err := l.q.push(r); err != nil {
 		return nil, err
 	}

@@ -136,6 +136,8 @@ func importLine(line []byte) (Entry, []byte, error) {
 		body, err = jsonAs[Governance](el.Body)
 	case KindCheckpoint:
 		body, err = jsonAs[Checkpoint](el.Body)
+	case KindLost:
+		body, err = jsonAs[Lost](el.Body)
 	case KindReceipt:
 		var v receiptView
 		if v, err = jsonAs[receiptView](el.Body); err == nil {
@@ -193,12 +195,24 @@ func jsonAs[T any](b []byte) (T, error) {
 // names, say); Report.Unsealed counts the entries after the last
 // checkpoint.
 func VerifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool) (Report, error) {
-	return verifyExport(ctx, r, v, deep, nil)
+	return verifyExport(ctx, r, v, VerifyExportOptions{Deep: deep}, nil)
+}
+
+// VerifyExportOptions are VerifyExportWith's choices.
+type VerifyExportOptions struct {
+	Deep           bool // also every receipt's and settlement's signatures
+	AllowUntrailed bool // accept an export without a trailer (written before trailers), reporting Report.Trailer false
+}
+
+// VerifyExportWith is VerifyExport with options.
+func VerifyExportWith(ctx context.Context, r io.Reader, v canon.Verifier, o VerifyExportOptions) (Report, error) {
+	return verifyExport(ctx, r, v, o, nil)
 }
 
 // verifyExport is VerifyExport that hands every entry, once it verified in
 // order, to applied (when not nil).
-func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool, applied func(*prepared) error) (Report, error) {
+func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, o VerifyExportOptions, applied func(*prepared) error) (Report, error) {
+	deep := o.Deep
 	start := time.Now()
 	rep := Report{Deep: deep}
 	sc := bufio.NewScanner(r)

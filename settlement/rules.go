@@ -270,3 +270,16 @@ func (s *state) checkpoint(p *prepared, c Checkpoint) error {
 	s.lastCheckpoint = p.entry.Seq
 	return nil
 }
+
+// lost checks that the node's statement of a loss sits where it says: right
+// after the last entry that survived. It moves no money: what Recover
+// rebuilds follows it as ordinary entries.
+func (s *state) lost(p *prepared, b Lost) error {
+	switch {
+	case b.Node != s.self:
+		return fmt.Errorf("%w: the lost entry at %d is by %s, this ledger is %s's", ErrBadSignature, p.entry.Seq, b.Node, s.self)
+	case b.Kept != s.seq || b.KeptHead != s.head:
+		return invalidf("the lost entry at %d says it follows entry %d %s, the chain's head is %d %s", p.entry.Seq, b.Kept, b.KeptHead, s.seq, s.head)
+	}
+	return nil
+}

@@ -122,6 +122,8 @@ func (s *state) apply(p *prepared) error {
 		err = s.governance(p, b)
 	case Checkpoint:
 		err = s.checkpoint(p, b)
+	case Lost:
+		err = s.lost(p, b)
 	default:
 		err = invalidf("no rules for body %T", b)
 	}

@@ -30,6 +30,8 @@ Findings, each naming the node at fault:
   conflict      two receipts for the same run between the same pair
   newer         (not a fault) a receipt newer than the other export: export
                 both again and audit once more
+  lost          (not a fault) a receipt or head missing because its ledger
+                lost entries and declared it (hayek ledger recover)
 
 With nothing missing, each pair's two bilateral balances are opposites.
 
@@ -107,8 +109,11 @@ func printAudit(w io.Writer, rep settlement.AuditReport, took time.Duration) err
 	}
 	for _, f := range findings {
 		blame := "at fault"
-		if f.Kind == settlement.FindingNewer {
+		switch f.Kind {
+		case settlement.FindingNewer:
 			blame = "export older"
+		case settlement.FindingLost:
+			blame = "lost entries (declared)"
 		}
 		fmt.Fprintf(w, "%s: %s %s (entry %d of %s): %s\n", f.Kind, shortPeer(f.Subject), blame, f.Seq, shortPeer(f.Holder), f.Detail)
 	}
