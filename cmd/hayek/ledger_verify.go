@@ -100,6 +100,17 @@ func printVerified(g *globals, what string, rep api.VerifyReport) {
 	if rep.Unsealed > 0 {
 		fmt.Fprintf(g.Stdout, "the last %d entries come after the last checkpoint: the node has not signed them yet\n", rep.Unsealed)
 	}
+	for _, l := range rep.Lost {
+		span := fmt.Sprintf("entries %d..%d (%d) acknowledged before were lost", l.Kept+1, l.Want, l.Missing)
+		if l.Missing == 0 {
+			span = fmt.Sprintf("entries after %d may have been lost (%s)", l.Kept, l.Reason)
+		}
+		fmt.Fprintf(g.Stdout, "entry %d records a loss: %s; %d receipts and settlements re-appended from counterparties", l.Seq, span, l.Reapplied)
+		if l.Covered > 0 {
+			fmt.Fprintf(g.Stdout, ", %d funded to cover payments whose holds were lost", l.Covered)
+		}
+		fmt.Fprintln(g.Stdout)
+	}
 }
 
 // verifyFile checks an export offline. A corrupt export is a report with
@@ -118,6 +129,7 @@ func verifyFile(ctx context.Context, g *globals, path string, deep bool) (api.Ve
 	rep := api.VerifyReport{
 		OK: err == nil, Entries: sr.Entries, Checkpoints: sr.Checkpoints, Receipts: sr.Receipts, Settles: sr.Settles,
 		Deep: sr.Deep, Seconds: sr.Duration.Seconds(), Node: sr.Node, Head: sr.Head, Seq: sr.Seq, Unsealed: sr.Unsealed,
+		Lost: apiLosses(sr.Lost),
 	}
 	switch {
 	case err == nil:
@@ -167,4 +179,14 @@ func (v *peerVerifier) Verify(id string, msg, sig []byte) error {
 		return errors.New("signature does not verify")
 	}
 	return nil
+}
+
+// apiLosses shows an export's declared losses as the node's API does.
+func apiLosses(ls []settlement.LostRange) []api.LedgerLoss {
+	var out []api.LedgerLoss
+	for _, l := range ls {
+		out = append(out, api.LedgerLoss{Seq: l.Seq, Reason: l.Reason, Kept: l.Kept, Want: l.Want, Missing: l.Missing(),
+			Reapplied: l.Reapplied, Covered: l.Covered})
+	}
+	return out
 }
