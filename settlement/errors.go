@@ -121,13 +121,13 @@ const (
 // loss in a signed entry and re-appends what counterparties' exports still
 // prove, and then the ledger opens again.
 type LostWritesError struct {
-	Dir      string
-	Reason   string // LostBehind, LostDiverged, LostHeadMissing, LostHeadCorrupt
-	Have     uint64 // the chain's last entry in the database
-	HaveHead string // its CID
-	Want     uint64 // the last entry the head file says was acknowledged (0: unknown)
-	WantHead string // its CID ("" unknown)
-	Detail   string // what was found, in a sentence
+	Dir      string `json:"dir"`
+	Reason   string `json:"reason"`    // LostBehind, LostDiverged, LostHeadMissing, LostHeadCorrupt
+	Have     uint64 `json:"have"`      // the chain's last entry in the database
+	HaveHead string `json:"have_head"` // its CID
+	Want     uint64 `json:"want"`      // the last entry the head file says was acknowledged (0: unknown)
+	WantHead string `json:"want_head"` // its CID ("" unknown)
+	Detail   string `json:"detail"`    // what was found, in a sentence
 }
 
 // Missing is how many acknowledged entries are missing at least (0 when

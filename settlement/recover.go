@@ -33,27 +33,27 @@ type RecoverOptions struct {
 
 // RecoveredItem is a receipt or settlement found in a counterparty's export.
 type RecoveredItem struct {
-	ID      string // CID of its signed body
-	Kind    Kind   // KindReceipt or KindSettle
-	Peer    string // the counterparty whose export holds it
-	PeerSeq uint64 // its entry in the counterparty's ledger
-	Job     string // receipts
-	Amount  int64  // price or settled amount
-	Seq     uint64 // its entry in this ledger once re-appended (0 if not)
-	Reason  string // why it was not re-appended
+	ID      string `json:"id"`               // CID of its signed body
+	Kind    Kind   `json:"kind"`             // KindReceipt or KindSettle
+	Peer    string `json:"peer"`             // the counterparty whose export holds it
+	PeerSeq uint64 `json:"peer_seq"`         // its entry in the counterparty's ledger
+	Job     string `json:"job,omitempty"`    // receipts
+	Amount  int64  `json:"amount"`           // price or settled amount
+	Seq     uint64 `json:"seq,omitempty"`    // its entry in this ledger once re-appended (0 if not)
+	Reason  string `json:"reason,omitempty"` // why it was not re-appended
 }
 
 // RecoverReport is what Recover found and did.
 type RecoverReport struct {
-	Found     LostWritesError // what Open refused the ledger for
-	Lost      Entry           // the lost entry Recover appended
-	Reapplied []RecoveredItem // re-appended, in order
-	Skipped   []RecoveredItem // found but not re-appended, with the reason
-	Present   int             // found and already in this ledger
-	Released  int             // holds released (ReleaseOpenHolds)
-	Covered   int64           // funded by the recovery to pay re-appended receipts whose holds were lost
-	Seq       uint64          // the head after the recovery
-	Head      string
+	Found     LostWritesError `json:"found"`     // what Open refused the ledger for
+	Lost      Entry           `json:"lost"`      // the lost entry Recover appended
+	Reapplied []RecoveredItem `json:"reapplied"` // re-appended, in order
+	Skipped   []RecoveredItem `json:"skipped"`   // found but not re-appended, with the reason
+	Present   int             `json:"present"`   // found and already in this ledger
+	Released  int             `json:"released"`  // holds released (ReleaseOpenHolds)
+	Covered   int64           `json:"covered"`   // funded by the recovery to pay re-appended receipts whose holds were lost
+	Seq       uint64          `json:"seq"`       // the head after the recovery
+	Head      string          `json:"head"`
 }
 
 // Recover opens a ledger that Open refuses with a LostWritesError and makes
