@@ -267,7 +267,7 @@ func readAudited(ctx context.Context, v canon.Verifier, in AuditInput) (*auditLe
 	if err != nil {
 		return nil, fmt.Errorf("settlement: audit: %s does not verify: %w", in.Name, err)
 	}
-	if rep.Node == "" {
+	if rep.Entries == 0 {
 		return nil, fmt.Errorf("settlement: audit: %s is an empty ledger: nothing to audit", in.Name)
 	}
 	al.rep = rep

@@ -166,7 +166,7 @@ func (l *Ledger) gather(ctx context.Context, ro RecoverOptions) ([]candidate, []
 			return nil, nil, fmt.Errorf("settlement: recover: %s does not verify: %w", in.Name, err)
 		}
 		switch {
-		case xr.Node == "":
+		case xr.Entries == 0:
 			return nil, nil, fmt.Errorf("settlement: recover: %s is an empty ledger", in.Name)
 		case xr.Node == l.self:
 			return nil, nil, fmt.Errorf("settlement: recover: %s is an export of this node's own ledger: give exports of its counterparties' ledgers", in.Name)

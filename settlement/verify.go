@@ -29,6 +29,8 @@ type Report struct {
 	Indexes     bool          // the stored indexes were recomputed and matched
 	Totals      Totals        // the money, recounted from the chain
 	Lost        []LostRange   // every loss the ledger declared (lost entries), in order
+	Trailer     bool          // exports: it ended with its node's signed trailer, naming its last entry
+	Exported    int64         // exports: when, by the trailer, Unix ms
 	Duration    time.Duration // wall time
 }
 
@@ -130,10 +132,11 @@ func replay(ctx context.Context, r reader, self string, v canon.Verifier, deep b
 
 // item is one entry travelling through the verification pipeline.
 type item struct {
-	raw    []byte // stored entry bytes, or an export line
-	keySeq uint64 // the sequence number its key or line position says
-	p      *prepared
-	err    error
+	raw     []byte // stored entry bytes, or an export line
+	keySeq  uint64 // the sequence number its key or line position says
+	p       *prepared
+	trailer *ExportTrailer // an export's trailer line
+	err     error
 }
 
 // decodeStored turns stored bytes into a prepared entry, verifying

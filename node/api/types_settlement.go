@@ -130,12 +130,13 @@ type VerifyReport struct {
 	Deep        bool         `json:"deep"`
 	Seconds     float64      `json:"seconds"`
 	Error       string       `json:"error,omitempty"`
-	BadSeq      uint64       `json:"bad_seq,omitempty"`  // first bad entry, when corrupt
-	Node        string       `json:"node,omitempty"`     // whose ledger: the signer of its checkpoints
-	Head        string       `json:"head,omitempty"`     // CID of the last entry verified
-	Seq         uint64       `json:"seq,omitempty"`      // its sequence number
-	Unsealed    uint64       `json:"unsealed,omitempty"` // entries after the last checkpoint, not yet signed by the node
-	Lost        []LedgerLoss `json:"lost,omitempty"`     // losses of acknowledged entries the ledger declared (hayek ledger recover)
+	BadSeq      uint64       `json:"bad_seq,omitempty"`   // first bad entry, when corrupt
+	Node        string       `json:"node,omitempty"`      // whose ledger: the signer of its checkpoints
+	Head        string       `json:"head,omitempty"`      // CID of the last entry verified
+	Seq         uint64       `json:"seq,omitempty"`       // its sequence number
+	Unsealed    uint64       `json:"unsealed,omitempty"`  // entries after the last checkpoint, not yet signed by the node
+	Lost        []LedgerLoss `json:"lost,omitempty"`      // losses of acknowledged entries the ledger declared (hayek ledger recover)
+	Untrailed   bool         `json:"untrailed,omitempty"` // an export accepted without its trailer (--allow-untrailed): its end is unchecked
 }
 
 // LedgerLoss is a loss of acknowledged entries a ledger declared in a
