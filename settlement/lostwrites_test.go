@@ -184,6 +184,29 @@ func TestHeadFileDamage(t *testing.T) {
 		e.open()
 		e.must(e.fund("alice", 1))
 	})
+	t.Run("diverged", func(t *testing.T) {
+		// The record names another entry where the chain has one: lost
+		// writes with others written in their place. Recover declares it.
+		e := setup(t)
+		m, _, err := readHead(diskFS(nil), e.dir)
+		e.must(err)
+		h := headFile{fs: diskFS(nil), dir: e.dir}
+		e.must(h.open(m.Gen, m))
+		m.AckedHead, m.PendingHead = "bafyother", "bafyother"
+		e.must(h.write(m))
+		e.must(h.close())
+		_, err = Open(e.ctx, e.dir, e.opts)
+		var le *LostWritesError
+		if !errors.As(err, &le) || le.Reason != LostDiverged || le.Want != m.Acked || !strings.Contains(err.Error(), "not the one acknowledged") {
+			t.Fatalf("open: %v", err)
+		}
+		rep, err := Recover(e.ctx, e.dir, e.opts, RecoverOptions{})
+		e.must(err)
+		if rep.Lost.Seq != m.Acked+1 {
+			t.Fatalf("lost entry at %d, want %d", rep.Lost.Seq, m.Acked+1)
+		}
+		e.open()
+	})
 	t.Run("older build", func(t *testing.T) {
 		// A ledger written before head files: none, and no m/headfile.
 		e := setup(t)
