@@ -100,7 +100,7 @@ func (n *Node) VerifyLedger(ctx context.Context, deep bool) (api.VerifyReport, e
 	rep, err := n.ledger.Verify(ctx, deep)
 	out := api.VerifyReport{OK: err == nil, Entries: rep.Entries, Checkpoints: rep.Checkpoints, Receipts: rep.Receipts,
 		Settles: rep.Settles, Deep: deep, Seconds: rep.Duration.Seconds(), Node: rep.Node, Head: rep.Head, Seq: rep.Seq,
-		Unsealed: rep.Unsealed}
+		Unsealed: rep.Unsealed, Lost: ledgerLosses(rep.Lost)}
 	if err != nil {
 		out.Error = err.Error()
 		if seq, ok := settlement.CorruptSeq(err); ok {
@@ -165,4 +165,14 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	})
 
 	return entryView(e), nil
+}
+
+// ledgerLosses is how the API shows the losses a ledger declared.
+func ledgerLosses(ls []settlement.LostRange) []api.LedgerLoss {
+	var out []api.LedgerLoss
+	for _, l := range ls {
+		out = append(out, api.LedgerLoss{Seq: l.Seq, Reason: l.Reason, Kept: l.Kept, Want: l.Want, Missing: l.Missing(),
+			Reapplied: l.Reapplied, Covered: l.Covered})
+	}
+	return out
 }

@@ -35,10 +35,14 @@ type receiptMsg struct {
 	Error   string                    `cbor:"error"`
 }
 
+// LedgerDir is the ledger's directory in the node's home.
+const LedgerDir = "ledger"
+
 // openLedger opens the node's ledger and gives the operator an account the
-// first time.
+// first time. A ledger that lost acknowledged writes is refused
+// (settlement.IsLostWrites): the error says to run hayek ledger recover.
 func (n *Node) openLedger(ctx context.Context) error {
-	l, err := settlement.Open(ctx, filepath.Join(n.home, "ledger"), settlement.Options{
+	l, err := settlement.Open(ctx, filepath.Join(n.home, LedgerDir), settlement.Options{
 		Signer: n.signer, Verifier: n.verifier, Now: n.now, Logger: n.log,
 	})
 	if err != nil {

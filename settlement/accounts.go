@@ -46,12 +46,14 @@ type Totals struct {
 	SettledOut  int64 `cbor:"settled_out" json:"settled_out"`   // settlements where we were the debtor
 }
 
-// check tests both invariants.
+// check tests both invariants, in exact arithmetic (every total is ≥ 0, and
+// the balance one is rearranged so that no side subtracts): a sum that
+// would wrap can never pass for one that matches.
 func (t Totals) check() error {
-	if t.Funded != t.BudgetsLeft+t.Held+t.Paid {
+	if !eq128([]int64{t.Funded}, []int64{t.BudgetsLeft, t.Held, t.Paid}) {
 		return invariantf("funded %d ≠ budgets left %d + held %d + paid %d", t.Funded, t.BudgetsLeft, t.Held, t.Paid)
 	}
-	if t.Owed-t.Owing != t.Earned-t.Paid-t.SettledIn+t.SettledOut {
+	if !eq128([]int64{t.Owed, t.Paid, t.SettledIn}, []int64{t.Owing, t.Earned, t.SettledOut}) {
 		return invariantf("owed %d - owing %d ≠ earned %d - paid %d - settled in %d + settled out %d",
 			t.Owed, t.Owing, t.Earned, t.Paid, t.SettledIn, t.SettledOut)
 	}

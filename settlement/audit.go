@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/hayek-market/hayek/internal/canon"
 )
@@ -27,7 +28,11 @@ import (
 //     FindingConflict: the requester signed twice for one run.
 //
 // A receipt newer than the other export's last entry is a FindingNewer, not
-// a fault: export both ledgers again and audit once more. With every entry
+// a fault: export both ledgers again and audit once more. A ledger that
+// declared a loss (a lost entry, written by Recover) is not blamed for what
+// the loss explains: a receipt it re-appended from the other's export, or
+// one the other holds from the time of the loss, whose head (or itself) it
+// lacks, is a FindingLost, not a fault either. With every entry
 // accounted for, the two bilateral balances of a pair are opposites
 // (AuditPair.Agree).
 //
@@ -60,7 +65,11 @@ func Audit(ctx context.Context, v canon.Verifier, exports ...AuditInput) (AuditR
 	}
 	for i, a := range ledgers {
 		for _, b := range ledgers[i+1:] {
-			out.Pairs = append(out.Pairs, auditPair(a, b))
+			p, err := auditPair(a, b)
+			if err != nil {
+				return out, err
+			}
+			out.Pairs = append(out.Pairs, p)
 		}
 	}
 	return out, nil
@@ -68,8 +77,9 @@ func Audit(ctx context.Context, v canon.Verifier, exports ...AuditInput) (AuditR
 
 // AuditInput is one export to audit.
 type AuditInput struct {
-	Name string // how the report refers to it, a file name say
-	R    io.Reader
+	Name           string // how the report refers to it, a file name say
+	R              io.Reader
+	AllowUntrailed bool // accept an export written before exports had trailers
 }
 
 // AuditReport is what Audit found.
@@ -78,12 +88,13 @@ type AuditReport struct {
 	Pairs   []AuditPair     // one per pair of nodes given
 }
 
-// Faults counts the findings that are faults (all but FindingNewer).
+// Faults counts the findings that are faults (all but FindingNewer and
+// FindingLost).
 func (r AuditReport) Faults() int {
 	n := 0
 	for _, p := range r.Pairs {
 		for _, f := range p.Findings {
-			if f.Kind != FindingNewer {
+			if f.Kind != FindingNewer && f.Kind != FindingLost {
 				n++
 			}
 		}
@@ -119,6 +130,7 @@ const (
 	FindingHeadOrder   = "head_order"
 	FindingConflict    = "conflict"
 	FindingNewer       = "newer"
+	FindingLost        = "lost"
 )
 
 // Finding is one disagreement between two ledgers.
@@ -141,6 +153,43 @@ type auditLedger struct {
 	lastTime int64
 	cids     map[string]uint64               // entry CID → seq
 	items    map[string]map[string]auditItem // peer → item ID → item
+	losses   []auditLoss                     // the losses it declared
+}
+
+// auditLoss is a loss a ledger declared (a lost entry).
+type auditLoss struct {
+	seq       uint64
+	time      int64 // of the lost entry
+	keptTime  int64 // of the last entry kept before the loss
+	kept      uint64
+	want      uint64
+	reapplied map[string]bool
+}
+
+// lostSkew is how much earlier than a ledger's last kept entry a
+// counterparty's copy of an entry may be stamped and still be taken as part
+// of the loss: the two nodes' clocks and the receipt protocol's round trip.
+const lostSkew = 10 * 60 * 1000 // ms
+
+// lossCovering is the declared loss that explains a missing item, or a
+// missing head named by it: the loss re-appended the item, or the item's
+// time (in the ledger holding it) falls between the last entry kept and
+// the declaration.
+func (al *auditLedger) lossCovering(id string, t int64) (auditLoss, bool) {
+	for _, l := range al.losses {
+		if l.reapplied[id] || t > l.keptTime-lostSkew && t <= l.time {
+			return l, true
+		}
+	}
+	return auditLoss{}, false
+}
+
+func (l auditLoss) describe(owner string) string {
+	span := fmt.Sprintf("after entry %d", l.kept)
+	if l.want > l.kept {
+		span = fmt.Sprintf("%d..%d", l.kept+1, l.want)
+	}
+	return fmt.Sprintf("%s declared entries %s lost at entry %d", short(owner), span, l.seq)
 }
 
 // auditItem is a receipt or settlement as one party's ledger holds it.
@@ -160,6 +209,13 @@ func readAudited(ctx context.Context, v canon.Verifier, in AuditInput) (*auditLe
 	al := &auditLedger{name: in.Name, cids: map[string]uint64{}, items: map[string]map[string]auditItem{}}
 	var pending []*prepared // before the first checkpoint names the node
 	collect := func(p *prepared) {
+		if b, ok := p.body.(Lost); ok {
+			l := auditLoss{seq: p.entry.Seq, time: p.entry.Time, keptTime: al.lastTime, kept: b.Kept, want: b.Want, reapplied: map[string]bool{}}
+			for _, id := range b.Reapplied {
+				l.reapplied[id] = true
+			}
+			al.losses = append(al.losses, l)
+		}
 		al.cids[p.cid] = p.entry.Seq
 		al.lastTime = p.entry.Time
 		var (
@@ -207,11 +263,11 @@ func readAudited(ctx context.Context, v canon.Verifier, in AuditInput) (*auditLe
 		collect(p)
 		return nil
 	}
-	rep, err := verifyExport(ctx, in.R, v, true, applied)
+	rep, err := verifyExport(ctx, in.R, v, VerifyExportOptions{Deep: true, AllowUntrailed: in.AllowUntrailed}, applied)
 	if err != nil {
 		return nil, fmt.Errorf("settlement: audit: %s does not verify: %w", in.Name, err)
 	}
-	if rep.Node == "" {
+	if rep.Entries == 0 {
 		return nil, fmt.Errorf("settlement: audit: %s is an empty ledger: nothing to audit", in.Name)
 	}
 	al.rep = rep
@@ -219,14 +275,21 @@ func readAudited(ctx context.Context, v canon.Verifier, in AuditInput) (*auditLe
 }
 
 // auditPair checks a's and b's ledgers against each other.
-func auditPair(a, b *auditLedger) AuditPair {
+func auditPair(a, b *auditLedger) (AuditPair, error) {
 	p := AuditPair{A: a.node, B: b.node}
+	var balA, balB accumulator
 	for _, it := range a.items[b.node] {
-		p.BalanceA += it.effect
+		balA.add(it.effect)
 	}
 	for _, it := range b.items[a.node] {
-		p.BalanceB += it.effect
+		balB.add(it.effect)
 	}
+	if balA.overflow || balB.overflow {
+		// Each export verified, so each balance fits; only the sum of
+		// items one of them lacks could leave the range.
+		return p, fmt.Errorf("settlement: audit: the receipts and settlements between %s and %s add up past the int64 range: these exports cannot both be right", short(a.node), short(b.node))
+	}
+	p.BalanceA, p.BalanceB = balA.v, balB.v
 	for id := range a.items[b.node] {
 		if _, ok := b.items[a.node][id]; ok {
 			p.Shared++
@@ -238,7 +301,7 @@ func auditPair(a, b *auditLedger) AuditPair {
 	slices.SortFunc(p.Findings, func(x, y Finding) int {
 		return cmp.Or(cmp.Compare(x.Holder, y.Holder), cmp.Compare(x.Seq, y.Seq), cmp.Compare(x.Kind, y.Kind))
 	})
-	return p
+	return p, nil
 }
 
 // crossCheck looks up every item x holds about y in y's ledger, and the
@@ -255,18 +318,22 @@ func crossCheck(x, y *auditLedger) []Finding {
 		newer := !held && it.time > y.lastTime
 		if it.kind == KindReceipt {
 			// x's own head, in x's chain, before the receipt.
-			if kind, detail := headCheck(x, it.selfHead, it.seq, what, "its own"); kind != "" {
+			if kind, detail := headCheck(x, it.selfHead, it.seq, what, "its own", id, it.time); kind != "" {
 				add(kind, x.node, detail)
 			}
 			// y's head as x's copy names it, in y's chain, before y's copy.
 			if !newer {
-				if kind, detail := headCheck(y, it.peerHead, theirs.seq, what, short(y.node)+"'s"); kind != "" {
+				if kind, detail := headCheck(y, it.peerHead, theirs.seq, what, short(y.node)+"'s", id, it.time); kind != "" {
 					add(kind, y.node, detail)
 				}
 			}
 		}
+		loss, lost := y.lossCovering(id, it.time)
 		switch {
 		case held:
+		case lost:
+			add(FindingLost, y.node, fmt.Sprintf("%s is entry %d of %s's ledger and missing from %s's, which %s", what, it.seq, short(x.node), short(y.node),
+				strings.TrimPrefix(loss.describe(y.node), short(y.node)+" ")))
 		case newer:
 			add(FindingNewer, y.node, fmt.Sprintf("%s is newer than %s's export (its last entry is at %d ms, this one at %d ms): export it again",
 				what, short(y.node), y.lastTime, it.time))
@@ -279,12 +346,17 @@ func crossCheck(x, y *auditLedger) []Finding {
 
 // headCheck finds a head that owner's chain lacks, or holds at or after
 // seq (when seq is known, not 0), and says so. An empty head is an empty
-// ledger's.
-func headCheck(owner *auditLedger, head string, seq uint64, what, whose string) (kind, detail string) {
+// ledger's. A missing head that a loss the owner declared explains (for
+// the item id, stamped t) is FindingLost.
+func headCheck(owner *auditLedger, head string, seq uint64, what, whose, id string, t int64) (kind, detail string) {
 	if head == "" {
 		return "", ""
 	}
 	at, ok := owner.cids[head]
+	if loss, lost := owner.lossCovering(id, t); !ok && lost {
+		return FindingLost, fmt.Sprintf("%s names %s ledger head %s, which %s's chain does not contain: %s",
+			what, whose, head, short(owner.node), loss.describe(owner.node))
+	}
 	switch {
 	case !ok:
 		return FindingHeadMissing, fmt.Sprintf("%s names %s ledger head %s, which %s's chain (up to entry %d) does not contain: the history it signed over was rewritten",

@@ -95,6 +95,8 @@ func draftBody(kind Kind, body any) ([]byte, error) {
 		body, ok = deref[Governance](body)
 	case KindCheckpoint:
 		return nil, fmt.Errorf("%w: checkpoints are written by the ledger, not appended", ErrInvalid)
+	case KindLost:
+		return nil, fmt.Errorf("%w: lost entries are written by Recover, not appended", ErrInvalid)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalid, kind)
 	}
@@ -166,6 +168,8 @@ func parseBody(kind Kind, raw []byte) (any, error) {
 		out, err = decodeAs[Governance](raw)
 	case KindCheckpoint:
 		out, err = decodeAs[Checkpoint](raw)
+	case KindLost:
+		out, err = decodeAs[Lost](raw)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalid, kind)
 	}
@@ -299,6 +303,8 @@ func checkBody(b any) error {
 			return fmt.Errorf("%w: checkpoint at %d is unsigned", ErrBadSignature, b.Seq)
 		}
 		return firstErr(checkName("checkpoint node", b.Node), checkName("checkpoint head", b.Head))
+	case Lost:
+		return checkLost(b)
 	}
 	return invalidf("no rules for body %T", b)
 }
@@ -347,4 +353,28 @@ func checkGovernance(g Governance) error {
 		return firstErr(checkName("governance job", g.Job), checkOptName("governance agent", g.Agent))
 	}
 	return invalidf("unknown governance action %q", g.Action)
+}
+
+// lostReasons are the Reason values a Lost entry may give.
+var lostReasons = map[string]bool{LostBehind: true, LostDiverged: true, LostHeadMissing: true, LostHeadCorrupt: true}
+
+func checkLost(b Lost) error {
+	if !lostReasons[b.Reason] {
+		return invalidf("lost entry gives reason %q", b.Reason)
+	}
+	if len(b.Sig) == 0 {
+		return fmt.Errorf("%w: the lost entry after %d is unsigned", ErrBadSignature, b.Kept)
+	}
+	if b.Covered < 0 {
+		return invalidf("lost entry says it covered %d", b.Covered)
+	}
+	errs := []error{checkName("lost node", b.Node), checkOptName("lost kept head", b.KeptHead),
+		checkOptName("lost want head", b.WantHead), checkText("lost detail", b.Detail)}
+	for _, s := range b.Sources {
+		errs = append(errs, checkName("lost source", s))
+	}
+	for _, id := range b.Reapplied {
+		errs = append(errs, checkName("lost reapplied id", id))
+	}
+	return firstErr(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 
@@ -136,14 +137,21 @@ func (l *Ledger) AppendAll(ctx context.Context, drafts ...Draft) ([]Entry, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("settlement: append: %w (nothing was appended)", err)
 	}
-	r := &request{drafts: make([]*prepared, len(drafts)), done: make(chan struct{})}
+	ps := make([]*prepared, len(drafts))
 	for i, d := range drafts {
 		p, err := l.prepare(d)
 		if err != nil {
 			return nil, annotate(err, i, len(drafts))
 		}
-		r.drafts[i] = p
+		ps[i] = p
 	}
+	return l.appendPrepared(ctx, ps)
+}
+
+// appendPrepared is AppendAll for drafts already prepared (Recover
+// prepares its lost entry itself: no Draft can carry one).
+func (l *Ledger) appendPrepared(ctx context.Context, ps []*prepared) ([]Entry, error) {
+	r := &request{drafts: ps, done: make(chan struct{})}
 	if err := l.q.push(r); err != nil {
 		return nil, err
 	}
@@ -194,10 +202,31 @@ func (l *Ledger) commitLoop() {
 			return
 		}
 		if len(group) == 0 {
-			<-l.q.wake
+			l.idle()
 			continue
 		}
 		l.commit(group)
+	}
+}
+
+// confirmAfter is how long the committer waits idle before it confirms
+// the last group in the head file: long enough that a busy ledger never
+// pays for it, short enough that a crash soon after the last append is
+// the only window in which losing that group could go unnoticed.
+const confirmAfter = 100 * time.Millisecond
+
+// idle waits for work, confirming the head file if nothing comes soon.
+func (l *Ledger) idle() {
+	if !l.headDirty {
+		<-l.q.wake
+		return
+	}
+	t := time.NewTimer(confirmAfter)
+	defer t.Stop()
+	select {
+	case <-l.q.wake:
+	case <-t.C:
+		l.confirmHead()
 	}
 }
 
@@ -255,7 +284,7 @@ func (l *Ledger) commitLocked(group []*request, now int64) error {
 	b := l.db.NewBatch()
 	defer b.Close()
 	l.writeGroup(b, st, append(applied, cp))
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := l.writeDurably(b, start, cp); err != nil {
 		st.rollback(start)
 		st.endGroup(false)
 		l.failed = fmt.Errorf("%w: %v", ErrFailed, err)
@@ -273,6 +302,55 @@ func (l *Ledger) commitLocked(group []*request, now int64) error {
 		}
 	}
 	return nil
+}
+
+// writeDurably commits the group's batch with Sync and records its head in
+// the head file (HEAD). The two syncs run side by side: the record names the
+// group as pending and the head before it (prev) as acknowledged, which
+// stays true whichever sync a crash interrupts. Only once both are done is
+// the group acknowledged. While recovering, the record is written after
+// the batch instead, naming only what is durable.
+func (l *Ledger) writeDurably(b *pebble.Batch, prev savepoint, cp *prepared) error {
+	mark := headMark{Node: l.self, Acked: prev.seq, AckedHead: prev.head, Pending: cp.entry.Seq, PendingHead: cp.cid}
+	if l.headSerial {
+		if err := b.Commit(pebble.Sync); err != nil {
+			return err
+		}
+		mark.Acked, mark.AckedHead = mark.Pending, mark.PendingHead
+		if err := l.head.write(mark); err != nil {
+			return err
+		}
+		l.headSerial, l.headDirty = false, false
+		return nil
+	}
+	headErr := make(chan error, 1)
+	go func() { headErr <- l.head.write(mark) }()
+	err := b.Commit(pebble.Sync)
+	if herr := <-headErr; err == nil {
+		err = herr
+	}
+	l.headDirty = true
+	return err
+}
+
+// confirmHead writes a head file record whose pending group is acknowledged
+// too, so that losing the last group is noticed as well. The committer
+// calls it when idle, and Close after the committer stopped.
+func (l *Ledger) confirmHead() {
+	if !l.headDirty || l.failed != nil {
+		return
+	}
+	l.mu.RLock()
+	seq, head := l.st.seq, l.st.head
+	l.mu.RUnlock()
+	if err := l.head.write(headMark{Node: l.self, Acked: seq, AckedHead: head, Pending: seq, PendingHead: head}); err != nil {
+		l.mu.Lock()
+		l.failed = fmt.Errorf("%w: %v", ErrFailed, err)
+		l.mu.Unlock()
+		l.opts.Logger.Error("settlement: writing the head file failed; appends refused until reopened", "err", err)
+		return
+	}
+	l.headDirty = false
 }
 
 // seal signs and applies the checkpoint of the group just applied.

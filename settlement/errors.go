@@ -97,3 +97,72 @@ func CorruptSeq(err error) (uint64, bool) {
 func corruptf(seq uint64, cause error, format string, args ...any) *CorruptionError {
 	return &CorruptionError{Seq: seq, Reason: fmt.Sprintf(format, args...), Err: cause}
 }
+
+// Reasons a LostWritesError gives.
+const (
+	// LostBehind: the chain ends before the last entry the head file
+	// says was acknowledged.
+	LostBehind = "behind"
+	// LostDiverged: the chain holds another entry where the head file
+	// names an acknowledged one.
+	LostDiverged = "diverged"
+	// LostHeadMissing: the database says this build kept a head file
+	// for it, and the record is gone: nothing says how far the chain went.
+	LostHeadMissing = "head_missing"
+	// LostHeadCorrupt: the head file exists but neither of its slots
+	// verifies, or it names another node.
+	LostHeadCorrupt = "head_corrupt"
+)
+
+// LostWritesError is Open refusing a ledger that has lost entries it once
+// acknowledged: its chain (in pebble) is behind, or differs from, the head
+// record kept beside it (HEAD), or that record is gone. Appending on top
+// would bury the loss, so the ledger does not open; Recover records the
+// loss in a signed entry and re-appends what counterparties' exports still
+// prove, and then the ledger opens again.
+type LostWritesError struct {
+	Dir      string `json:"dir"`
+	Reason   string `json:"reason"`    // LostBehind, LostDiverged, LostHeadMissing, LostHeadCorrupt
+	Have     uint64 `json:"have"`      // the chain's last entry in the database
+	HaveHead string `json:"have_head"` // its CID
+	Want     uint64 `json:"want"`      // the last entry the head file says was acknowledged (0: unknown)
+	WantHead string `json:"want_head"` // its CID ("" unknown)
+	Detail   string `json:"detail"`    // what was found, in a sentence
+}
+
+// Missing is how many acknowledged entries are missing at least (0 when
+// it cannot be known).
+func (e *LostWritesError) Missing() uint64 {
+	if e.Want > e.Have {
+		return e.Want - e.Have
+	}
+	return 0
+}
+
+func (e *LostWritesError) Error() string {
+	var what string
+	switch e.Reason {
+	case LostBehind:
+		what = fmt.Sprintf("%d acknowledged entries are missing: the head file says entries up to %d were acknowledged, the database ends at entry %d",
+			e.Missing(), e.Want, e.Have)
+	case LostDiverged:
+		what = fmt.Sprintf("the database's entry %d is not the one acknowledged (the head file names %s): acknowledged entries were lost and others written in their place",
+			e.Want, e.WantHead)
+	case LostHeadMissing:
+		what = fmt.Sprintf("the head file is missing, so acknowledged entries after entry %d may have been lost unseen", e.Have)
+	default:
+		what = fmt.Sprintf("the head file does not verify, so acknowledged entries after entry %d may have been lost unseen", e.Have)
+	}
+	msg := "settlement: ledger " + e.Dir + " lost writes: " + what
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
+	return msg + ". The node must not append on top of them. With the node stopped, run: hayek ledger recover --from PEER.jsonl ..." +
+		" (exports of counterparties' ledgers rebuild the receipts you share; without any, recover records the loss and lets the node start)"
+}
+
+// IsLostWrites reports whether err is a LostWritesError.
+func IsLostWrites(err error) bool {
+	var le *LostWritesError
+	return errors.As(err, &le)
+}

@@ -3,6 +3,7 @@ package settlement
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,13 +28,66 @@ import (
 //	{"seq":9,…,"kind":"receipt","body":{"receipt":{"job":"j1",…},"requester_sig":"…","provider_head":"bafy…","provider_sig":"…"}}
 //	{"seq":10,…,"kind":"checkpoint","body":{"node":"12D3…","head":"bafy…","seq":9,"time":…,"sig":"…"}}
 //
-// Byte strings are base64 (encoding/json's []byte).
+// Byte strings are base64 (encoding/json's []byte). The last line is the
+// trailer, the node's signed word that the export ends there, so that an
+// export cut short is refused rather than read as a shorter ledger:
+//
+//	{"trailer":{"node":"12D3…","seq":10,"head":"bafy…","time":1767225600123,"sig":"…"}}
 type exportLine struct {
 	Seq  uint64          `json:"seq"`
 	Prev string          `json:"prev"`
 	Time int64           `json:"time"`
 	Kind Kind            `json:"kind"`
 	Body json.RawMessage `json:"body"`
+}
+
+// ExportTrailer ends every export: the node (Node) signs that its export
+// holds its ledger from entry 1 up to entry Seq, whose CID is Head, and
+// nothing after (Seq 0 and Head "" for an empty ledger). Time is when it
+// was written, Unix ms. Sig is over the trailer with Sig empty, domain
+// "export-trailer".
+type ExportTrailer struct {
+	Node string `cbor:"node" json:"node"`
+	Seq  uint64 `cbor:"seq" json:"seq"`
+	Head string `cbor:"head" json:"head"`
+	Time int64  `cbor:"time" json:"time"`
+	Sig  []byte `cbor:"sig" json:"sig"`
+}
+
+type trailerLine struct {
+	Trailer *ExportTrailer `json:"trailer"`
+}
+
+// ErrNoTrailer: an export ends without its trailer. It was cut short, or
+// written by hayek before exports had trailers (export it again, or verify
+// it with VerifyExportOptions.AllowUntrailed). It comes wrapped in a
+// CorruptionError whose Seq is the entry after the last line.
+var ErrNoTrailer = errors.New("settlement: the export has no trailer")
+
+const domainTrailer = "export-trailer"
+
+func signTrailer(s canon.Signer, t ExportTrailer) (ExportTrailer, error) {
+	t.Sig = nil
+	sig, err := s.Sign(signingBytes(domainTrailer, canon.MustMarshal(t)))
+	if err != nil {
+		return ExportTrailer{}, fmt.Errorf("settlement: sign the export's trailer: %w", err)
+	}
+	t.Sig = sig
+	return t, nil
+}
+
+func verifyTrailer(v canon.Verifier, t ExportTrailer) error {
+	sig := t.Sig
+	t.Sig = nil
+	if err := v.Verify(t.Node, signingBytes(domainTrailer, canon.MustMarshal(t)), sig); err != nil {
+		return fmt.Errorf("%w: the export's trailer, by %s: %v", ErrBadSignature, t.Node, err)
+	}
+	return nil
+}
+
+// isTrailer tells a trailer line from an entry line without decoding it.
+func isTrailer(line []byte) bool {
+	return bytes.HasPrefix(bytes.TrimSpace(line), []byte(`{"trailer"`))
 }
 
 type receiptView struct {
@@ -62,7 +116,10 @@ func (l *Ledger) Export(ctx context.Context, w io.Writer) error {
 	}
 	defer it.Close()
 	bw := bufio.NewWriterSize(w, 1<<16)
-	var n uint64
+	var (
+		n    uint64
+		tail = ExportTrailer{Node: l.self}
+	)
 	for ok := it.First(); ok; ok = it.Next() {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -81,8 +138,21 @@ func (l *Ledger) Export(ctx context.Context, w io.Writer) error {
 		if _, err := bw.Write(append(line, '\n')); err != nil {
 			return fmt.Errorf("settlement: export: %w", err)
 		}
+		tail.Seq, tail.Head = seq, docCID(it.Value())
 	}
 	if err := it.Error(); err != nil {
+		return fmt.Errorf("settlement: export: %w", err)
+	}
+	tail.Time = l.opts.Now().UnixMilli()
+	tail, err = signTrailer(l.opts.Signer, tail)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(trailerLine{&tail})
+	if err != nil {
+		return fmt.Errorf("settlement: export: %w", err)
+	}
+	if _, err := bw.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("settlement: export: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -136,6 +206,8 @@ func importLine(line []byte) (Entry, []byte, error) {
 		body, err = jsonAs[Governance](el.Body)
 	case KindCheckpoint:
 		body, err = jsonAs[Checkpoint](el.Body)
+	case KindLost:
+		body, err = jsonAs[Lost](el.Body)
 	case KindReceipt:
 		var v receiptView
 		if v, err = jsonAs[receiptView](el.Body); err == nil {
@@ -188,17 +260,31 @@ func jsonAs[T any](b []byte) (T, error) {
 // every CID recomputed from the fields, links, rules, the money invariants,
 // and every checkpoint's signature by the node the checkpoints name (all
 // must name the same node, which the Report gives). With deep, receipts'
-// and settlements' signatures too. It cannot know whether entries were cut
-// off the end: compare Report.Head with a head you trust (one a receipt
-// names, say); Report.Unsealed counts the entries after the last
-// checkpoint.
+// and settlements' signatures too. The export must end with its trailer,
+// signed by that node and naming the last entry: one cut short, or from
+// before exports had trailers, is a CorruptionError wrapping ErrNoTrailer
+// (VerifyExportWith can accept the latter). A trailer proves the export
+// whole as the node wrote it, not that the node has written nothing since:
+// compare Report.Head with a head you trust for that.
 func VerifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool) (Report, error) {
-	return verifyExport(ctx, r, v, deep, nil)
+	return verifyExport(ctx, r, v, VerifyExportOptions{Deep: deep}, nil)
+}
+
+// VerifyExportOptions are VerifyExportWith's choices.
+type VerifyExportOptions struct {
+	Deep           bool // also every receipt's and settlement's signatures
+	AllowUntrailed bool // accept an export without a trailer (written before trailers), reporting Report.Trailer false
+}
+
+// VerifyExportWith is VerifyExport with options.
+func VerifyExportWith(ctx context.Context, r io.Reader, v canon.Verifier, o VerifyExportOptions) (Report, error) {
+	return verifyExport(ctx, r, v, o, nil)
 }
 
 // verifyExport is VerifyExport that hands every entry, once it verified in
 // order, to applied (when not nil).
-func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool, applied func(*prepared) error) (Report, error) {
+func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, o VerifyExportOptions, applied func(*prepared) error) (Report, error) {
+	deep := o.Deep
 	start := time.Now()
 	rep := Report{Deep: deep}
 	sc := bufio.NewScanner(r)
@@ -218,6 +304,15 @@ func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool,
 		return buf, nil
 	}
 	decode := func(x *item) {
+		if isTrailer(x.raw) {
+			var tl trailerLine
+			if err := strictJSON(x.raw, &tl); err != nil || tl.Trailer == nil {
+				x.err = fmt.Errorf("line %d: %v", x.keySeq, cmp.Or(err, errors.New("empty trailer")))
+				return
+			}
+			x.trailer = tl.Trailer
+			return
+		}
 		e, enc, err := importLine(x.raw)
 		if err != nil {
 			seq := e.Seq
@@ -234,6 +329,9 @@ func verifyExport(ctx context.Context, r io.Reader, v canon.Verifier, deep bool,
 	if err == nil {
 		err = ec.finish()
 	}
+	if err == nil {
+		err = ec.checkTrailer(v, o.AllowUntrailed)
+	}
 	rep.Duration = time.Since(start)
 	return rep, err
 }
@@ -246,9 +344,24 @@ type exportChecker struct {
 	c       *checker
 	pending []*item
 	applied func(*prepared) error
+	trailer *ExportTrailer
+	last    uint64 // the last entry's seq, as lines go by
 }
 
 func (ec *exportChecker) apply(x *item) error {
+	if ec.trailer != nil {
+		return corruptf(ec.last+1, nil, "line %d comes after the export's trailer", x.keySeq)
+	}
+	if x.trailer != nil {
+		ec.trailer = x.trailer
+		return nil
+	}
+	if x.err != nil && isTrailer(x.raw) {
+		return corruptf(ec.last+1, x.err, "the export's trailer does not decode")
+	}
+	if x.p != nil {
+		ec.last = x.p.entry.Seq
+	}
 	if ec.c != nil {
 		return ec.c.apply(x)
 	}
@@ -299,5 +412,39 @@ func linkCheck(items []*item) error {
 		}
 		st.seq, st.head, st.time = e.Seq, x.p.cid, e.Time
 	}
+	return nil
+}
+
+// checkTrailer checks, once every entry verified, that the export ended
+// with the trailer its node signed over its last entry.
+func (ec *exportChecker) checkTrailer(v canon.Verifier, allowUntrailed bool) error {
+	t := ec.trailer
+	seq, head := ec.rep.Seq, ec.rep.Head
+	if t == nil {
+		if allowUntrailed {
+			return nil
+		}
+		return corruptf(seq+1, ErrNoTrailer, "the export ends at entry %d without the trailer that says it is whole: it was cut short, or written before exports had trailers (export it again)", seq)
+	}
+	if ec.rep.Node != "" && t.Node != ec.rep.Node {
+		return corruptf(seq+1, nil, "the export's trailer is by %s, its checkpoints by %s", t.Node, ec.rep.Node)
+	}
+	if v != nil {
+		if err := verifyTrailer(v, *t); err != nil {
+			return corruptf(seq+1, err, "the export's trailer")
+		}
+	}
+	switch {
+	case t.Seq > seq:
+		return corruptf(seq+1, ErrNoTrailer, "the export ends at entry %d, its trailer says %d: it was cut short", seq, t.Seq)
+	case t.Seq < seq:
+		return corruptf(t.Seq+1, nil, "the export's trailer says it ends at entry %d, but entries up to %d follow", t.Seq, seq)
+	case t.Head != head:
+		return corruptf(seq, nil, "the export's trailer names %s as entry %d, the export holds %s", t.Head, seq, head)
+	}
+	if ec.rep.Node == "" {
+		ec.rep.Node = t.Node
+	}
+	ec.rep.Trailer, ec.rep.Exported = true, t.Time
 	return nil
 }

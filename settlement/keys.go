@@ -15,6 +15,8 @@ import (
 //	m/format               formatVersion
 //	m/node                 the node's ID: the only signer of its checkpoints
 //	m/head                 headRecord (canonical CBOR)
+//	m/headfile             empty: this ledger keeps a head file (HEAD)
+//	                       beside the database, so a missing one is a loss
 //	e/<seq>                an entry's canonical CBOR: the bytes its CID hashes
 //	i/a/<agent>            Account
 //	i/h/<job>              HoldState
@@ -33,6 +35,7 @@ var (
 	keyFormat   = []byte("m/format")
 	keyNode     = []byte("m/node")
 	keyHead     = []byte("m/head")
+	keyHeadFile = []byte("m/headfile")
 	prefEntry   = []byte("e/")
 	prefAgent   = []byte("i/a/")
 	prefHold    = []byte("i/h/")

@@ -22,7 +22,17 @@ import (
 type Ledger struct {
 	opts Options
 	self string
+	dir  string
 	db   *pebble.DB
+
+	// head is the head file beside the database (headfile.go). The
+	// committer alone writes it. headDirty: its last record has
+	// pending ≠ acked. headSerial: write it only after pebble's sync (while
+	// recovering, so that a failed recovery cannot overwrite the evidence
+	// of the loss).
+	head       headFile
+	headDirty  bool
+	headSerial bool
 
 	// life guards db against Close: every reader holds it shared.
 	life   sync.RWMutex
@@ -38,32 +48,47 @@ type Ledger struct {
 }
 
 // Open opens (creating if needed) the ledger in dir. It checks that the
-// database belongs to o.Signer, that the last entry is the one the indexes
-// were written for, and loads the indexes; if they are missing or stale
-// (or o.RebuildIndexes) it replays the whole chain to rebuild them. A
-// damaged database is refused with a CorruptionError (IsCorruption).
+// database belongs to o.Signer, that it still holds every entry the head
+// record beside it says was acknowledged (headfile.go), that the last entry
+// is the one the indexes were written for, and loads the indexes; if they
+// are missing or stale (or o.RebuildIndexes) it replays the whole chain to
+// rebuild them. A damaged database is refused with a CorruptionError
+// (IsCorruption); one that lost acknowledged entries with a
+// LostWritesError (IsLostWrites), which Recover resolves.
 func Open(ctx context.Context, dir string, o Options) (*Ledger, error) {
+	l, _, err := open(ctx, dir, o, false)
+	return l, err
+}
+
+// open is Open; recovering lets a ledger that lost writes open (to append
+// the recovery), returning what Open would have refused it for.
+func open(ctx context.Context, dir string, o Options, recovering bool) (*Ledger, *LostWritesError, error) {
 	o.EnsureDefaults()
 	if err := o.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ensureDir(o.FS, dir); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if err := tightenModes(o.FS, dir); err != nil {
+		return nil, nil, err
 	}
 	db, err := pebble.Open(dir, &pebble.Options{FS: o.FS, Logger: pebbleLogger{o.Logger}})
 	if err != nil {
-		return nil, fmt.Errorf("settlement: open ledger %s: %w (is another node using this home?)", dir, err)
+		return nil, nil, fmt.Errorf("settlement: open ledger %s: %w (is another node using this home?)", dir, err)
 	}
-	l := &Ledger{opts: o, self: o.Signer.ID(), db: db}
-	if err := l.load(ctx); err != nil {
+	l := &Ledger{opts: o, self: o.Signer.ID(), db: db, dir: dir, head: headFile{fs: o.FS, dir: dir}}
+	lost, err := l.load(ctx, recovering)
+	if err == nil && lost != nil && !recovering {
+		err = lost
+	}
+	if err == nil && o.VerifyOnOpen {
+		_, err = l.verify(ctx, false)
+	}
+	if err != nil {
+		_ = l.head.close()
 		_ = db.Close()
-		return nil, err
-	}
-	if o.VerifyOnOpen {
-		if _, err := l.verify(ctx, false); err != nil {
-			_ = db.Close()
-			return nil, err
-		}
+		return nil, nil, err
 	}
 	l.q.init()
 	if testHookQueue != nil {
@@ -72,7 +97,7 @@ func Open(ctx context.Context, dir string, o Options) (*Ledger, error) {
 	go l.commitLoop()
 	seq, head := l.Head()
 	o.Logger.Info("settlement: ledger open", "dir", dir, "node", l.self, "seq", seq, "head", head)
-	return l, nil
+	return l, lost, nil
 }
 
 // testHookQueue lets tests set the queue's knobs before the committer starts.
@@ -82,7 +107,7 @@ var testHookQueue func(*queue)
 // just before a power loss is not lost with the directory entry that names
 // it (pebble syncs the directory's contents, not its entry in the parent).
 func ensureDir(fs vfs.FS, dir string) error {
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
+	if err := fs.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("settlement: create ledger directory %s: %w", dir, err)
 	}
 	parent, err := fs.OpenDir(fs.PathDir(dir))
@@ -111,61 +136,65 @@ func (l *Ledger) get(key []byte) ([]byte, bool, error) {
 	return out, true, closer.Close()
 }
 
-// load checks the database's identity and head and loads or rebuilds the
-// in-memory state.
-func (l *Ledger) load(ctx context.Context) error {
-	format, ok, err := l.get(keyFormat)
+// load checks the database's identity and its head file, and loads or
+// rebuilds the in-memory state. A ledger that lost writes is returned as
+// lost, and loaded only when recovering.
+func (l *Ledger) load(ctx context.Context, recovering bool) (lost *LostWritesError, err error) {
+	format, formatOK, err := l.get(keyFormat)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	last, err := l.lastEntry()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !ok {
-		if last != nil {
-			return corruptf(0, nil, "entries without a format marker")
+	if formatOK {
+		if string(format) != formatVersion {
+			return nil, fmt.Errorf("settlement: ledger format %q, this build reads %q: upgrade hayek", format, formatVersion)
 		}
-		b := l.db.NewBatch()
-		_ = b.Set(keyFormat, []byte(formatVersion), nil)
-		_ = b.Set(keyNode, []byte(l.self), nil)
-		if err := b.Commit(pebble.Sync); err != nil {
-			return fmt.Errorf("settlement: initialise ledger: %w", err)
+		node, _, err := l.get(keyNode)
+		if err != nil {
+			return nil, err
 		}
-		l.st = newState(l.self, l)
-		return nil
-	}
-	if string(format) != formatVersion {
-		return fmt.Errorf("settlement: ledger format %q, this build reads %q: upgrade hayek", format, formatVersion)
-	}
-	node, _, err := l.get(keyNode)
-	if err != nil {
-		return err
-	}
-	if string(node) != l.self {
-		return fmt.Errorf("%w: the ledger is %s's, opened with the key of %s (use that node's home and key)", ErrWrongNode, node, l.self)
-	}
-	hv, ok, err := l.get(keyHead)
-	if err != nil {
-		return err
-	}
-	var hr headRecord
-	if ok {
-		if err := canon.Unmarshal(hv, &hr); err != nil {
-			return corruptf(0, err, "head record does not decode")
+		if string(node) != l.self {
+			return nil, fmt.Errorf("%w: the ledger is %s's, opened with the key of %s (use that node's home and key)", ErrWrongNode, node, l.self)
 		}
+	} else if last != nil {
+		return nil, corruptf(0, nil, "entries without a format marker")
 	}
 	var lastSeq uint64
 	var lastCID string
 	if last != nil {
 		lastSeq, lastCID = last.entry.Seq, last.cid
 	}
-	switch {
-	case ok && hr.Seq > lastSeq:
-		return corruptf(lastSeq+1, nil, "the indexes reflect entry %d, the chain ends at %d: entries are missing", hr.Seq, lastSeq)
-	case ok && hr.Seq == lastSeq && hr.Head != lastCID:
-		return corruptf(lastSeq, nil, "entry %d is not the entry the indexes were written for", lastSeq)
-	case !ok || hr.Seq < lastSeq || l.opts.RebuildIndexes:
+	hr, hrOK, err := l.indexHead(lastSeq, lastCID)
+	if err != nil {
+		return nil, err
+	}
+	if lost, err = l.openHead(lastSeq, lastCID, recovering); err != nil || (lost != nil && !recovering) {
+		return lost, err
+	}
+	if !formatOK {
+		b := l.db.NewBatch()
+		_ = b.Set(keyFormat, []byte(formatVersion), nil)
+		_ = b.Set(keyNode, []byte(l.self), nil)
+		_ = b.Set(keyHeadFile, nil, nil)
+		if err := b.Commit(pebble.Sync); err != nil {
+			return lost, fmt.Errorf("settlement: initialise ledger: %w", err)
+		}
+		l.st = newState(l.self, l)
+		return lost, nil
+	}
+	if hrOK && hr.Seq < lastSeq {
+		hrOK = false // stale: rebuild
+	}
+	return lost, l.loadState(ctx, hr, hrOK)
+}
+
+// loadState loads the indexes m/head (hr, if ok) says are current, or
+// rebuilds them from the chain.
+func (l *Ledger) loadState(ctx context.Context, hr headRecord, ok bool) error {
+	if !ok || l.opts.RebuildIndexes {
 		return l.rebuild(ctx)
 	}
 	st := newState(l.self, l)
@@ -178,6 +207,29 @@ func (l *Ledger) load(ctx context.Context) error {
 	}
 	l.st = st
 	return nil
+}
+
+// indexHead reads m/head, the entry the indexes were written for, and
+// checks it against the chain's last entry. Both are written in one batch,
+// so a database that disagrees with itself is damaged inside (an altered or
+// deleted entry): corruption, as opposed to writes lost whole, which leave
+// the two in step and only the head file can reveal.
+func (l *Ledger) indexHead(lastSeq uint64, lastCID string) (headRecord, bool, error) {
+	var hr headRecord
+	hv, ok, err := l.get(keyHead)
+	if err != nil || !ok {
+		return hr, ok, err
+	}
+	if err := canon.Unmarshal(hv, &hr); err != nil {
+		return hr, ok, corruptf(0, err, "head record does not decode")
+	}
+	switch {
+	case hr.Seq > lastSeq:
+		return hr, ok, corruptf(lastSeq+1, nil, "the indexes reflect entry %d, the chain ends at %d: entries are missing", hr.Seq, lastSeq)
+	case hr.Seq == lastSeq && hr.Head != lastCID:
+		return hr, ok, corruptf(lastSeq, nil, "entry %d is not the entry the indexes were written for", lastSeq)
+	}
+	return hr, ok, nil
 }
 
 // lastEntry decodes the entry with the highest key, nil if there is none.
@@ -368,11 +420,16 @@ func (l *Ledger) Close() error {
 		return ErrClosed
 	}
 	<-l.q.stopped
+	l.confirmHead()
 	l.life.Lock()
 	defer l.life.Unlock()
 	l.closed = true
+	herr := l.head.close()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("settlement: close ledger: %w", err)
+	}
+	if herr != nil {
+		return fmt.Errorf("settlement: close the head file: %w", herr)
 	}
 	return nil
 }

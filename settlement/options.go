@@ -23,8 +23,9 @@ type Options struct {
 	// Verifier checks peers' signatures on receipts and settlements, and the
 	// node's own on checkpoints. Required.
 	Verifier canon.Verifier
-	// FS is where pebble keeps its files; nil means the real file system.
-	// Tests pass vfs.NewStrictMem() to simulate crashes.
+	// FS is where pebble keeps its files; nil (or vfs.Default) means the
+	// real file system, where the ledger's directory is made 0700 and every
+	// file 0600. Tests pass vfs.NewStrictMem() to simulate crashes.
 	FS vfs.FS
 	// Now is the clock entries are stamped with. Nil: time.Now.
 	Now func() time.Time
@@ -44,9 +45,8 @@ type Options struct {
 
 // EnsureDefaults fills unset optional fields with their defaults.
 func (o *Options) EnsureDefaults() {
-	if o.FS == nil {
-		o.FS = vfs.Default
-	}
+	// On disk, files are created 0600 and directories 0700 (fsmode.go).
+	o.FS = diskFS(o.FS)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -2,7 +2,6 @@ package settlement
 
 import (
 	"fmt"
-	"math"
 )
 
 // The rules, one method per kind. Each checks everything first and changes
@@ -11,22 +10,16 @@ import (
 
 func (s *state) fund(p *prepared, b Fund) error {
 	a := s.agent(b.Agent)
-	budget, err := addChecked("budget of agent "+b.Agent, a.Budget, b.Amount)
-	if err != nil {
+	if err := fits("fund.amount", b.Amount,
+		up("budget of agent "+b.Agent, a.Budget), up("funding of agent "+b.Agent, a.Funded),
+		up("total funded", s.totals.Funded), up("total of budgets left", s.totals.BudgetsLeft)); err != nil {
 		return err
 	}
-	funded, err := addChecked("funding of agent "+b.Agent, a.Funded, b.Amount)
-	if err != nil {
-		return err
-	}
-	total, err := addChecked("total funded", s.totals.Funded, b.Amount)
-	if err != nil {
-		return err
-	}
-	a.Budget, a.Funded = budget, funded
+	a.Budget += b.Amount
+	a.Funded += b.Amount
 	s.putAgent(a)
-	s.totals.Funded = total
-	s.totals.BudgetsLeft += b.Amount // ≤ Funded: cannot overflow
+	s.totals.Funded += b.Amount
+	s.totals.BudgetsLeft += b.Amount
 	p.refs.agent = b.Agent
 	return nil
 }
@@ -49,10 +42,15 @@ func (s *state) hold(p *prepared, b Hold) error {
 	if a.Budget < b.Amount {
 		return fmt.Errorf("%w: agent %s has %d left, job %s needs %d (fund the agent or lower the job's max price)", ErrBudgetExceeded, b.Agent, a.Budget, b.Job, b.Amount)
 	}
+	rooms := []room{up("held of agent "+b.Agent, a.Held), up("total held", s.totals.Held)}
 	if ok {
-		if h.Amount, err = addChecked("hold of job "+b.Job, h.Amount, b.Amount); err != nil {
-			return err
-		}
+		rooms = append(rooms, up("hold of job "+b.Job, h.Amount))
+	}
+	if err := fits("hold.amount", b.Amount, rooms...); err != nil {
+		return err
+	}
+	if ok {
+		h.Amount += b.Amount
 		h.Remaining, h.Closed = b.Amount, false
 	} else {
 		h = HoldState{Job: b.Job, Agent: b.Agent, Amount: b.Amount, Remaining: b.Amount}
@@ -89,10 +87,14 @@ func (s *state) release(p *prepared, b Release) error {
 	if err != nil {
 		return err
 	}
+	a := s.agent(h.Agent)
+	if err := fits("release.amount", b.Amount, up("released of job "+b.Job, h.Released),
+		up("budget of agent "+h.Agent, a.Budget), up("total of budgets left", s.totals.BudgetsLeft)); err != nil {
+		return err
+	}
 	h.Remaining -= b.Amount
 	h.Released += b.Amount
 	h.Closed = h.Remaining == 0
-	a := s.agent(h.Agent)
 	a.Held -= b.Amount
 	a.Budget += b.Amount
 	s.putHold(h)
@@ -126,14 +128,18 @@ func (s *state) receipt(p *prepared, o openedReceipt) error {
 			return err
 		}
 		bal := s.balances[r.Provider]
-		if bal < math.MinInt64+r.Price { // bal - price would underflow
-			return fmt.Errorf("%w: balance with %s %d - %d", ErrOverflow, r.Provider, bal, r.Price)
+		a := s.agent(h.Agent)
+		if err := fits("receipt.price", r.Price, down("balance with "+r.Provider, bal),
+			up("paid of job "+r.Job, h.Paid), up("spent of agent "+h.Agent, a.Spent), up("total paid", s.totals.Paid)); err != nil {
+			return err
+		}
+		if err := s.checkBalance(r.Provider, bal-r.Price); err != nil {
+			return err
 		}
 		h.Remaining -= r.Price
 		h.Paid += r.Price
 		h.Receipts++
 		h.Closed = h.Remaining == 0
-		a := s.agent(h.Agent)
 		a.Held -= r.Price
 		a.Spent += r.Price
 		s.putHold(h)
@@ -143,16 +149,15 @@ func (s *state) receipt(p *prepared, o openedReceipt) error {
 		s.setBalance(r.Provider, bal-r.Price)
 		p.refs = refs{job: r.Job, peer: r.Provider, agent: h.Agent}
 	case r.Provider:
-		bal, err := addChecked("balance with "+r.Requester, s.balances[r.Requester], r.Price)
-		if err != nil {
+		bal := s.balances[r.Requester]
+		if err := fits("receipt.price", r.Price, up("balance with "+r.Requester, bal), up("total earned", s.totals.Earned)); err != nil {
 			return err
 		}
-		earned, err := addChecked("earnings", s.totals.Earned, r.Price)
-		if err != nil {
+		if err := s.checkBalance(r.Requester, bal+r.Price); err != nil {
 			return err
 		}
-		s.totals.Earned = earned
-		s.setBalance(r.Requester, bal)
+		s.totals.Earned += r.Price
+		s.setBalance(r.Requester, bal+r.Price)
 		p.refs = refs{job: r.Job, peer: r.Requester}
 	default:
 		return fmt.Errorf("%w: receipt for job %s is between %s and %s, this node is %s", ErrNotParty, r.Job, r.Requester, r.Provider, s.self)
@@ -172,6 +177,12 @@ func (s *state) settle(p *prepared, o openedSettle) error {
 		if bal < st.Amount {
 			return fmt.Errorf("%w: settlement of %d from %s, who owes %d", ErrOverSettle, st.Amount, st.Debtor, max(bal, 0))
 		}
+		if err := fits("settle.amount", st.Amount, up("total settled in", s.totals.SettledIn)); err != nil {
+			return err
+		}
+		if err := s.checkBalance(st.Debtor, bal-st.Amount); err != nil {
+			return err
+		}
 		s.setBalance(st.Debtor, bal-st.Amount)
 		s.totals.SettledIn += st.Amount
 		p.refs.peer = st.Debtor
@@ -179,6 +190,12 @@ func (s *state) settle(p *prepared, o openedSettle) error {
 		bal := s.balances[st.Creditor]
 		if bal > -st.Amount {
 			return fmt.Errorf("%w: settlement of %d to %s, who is owed %d", ErrOverSettle, st.Amount, st.Creditor, max(-bal, 0))
+		}
+		if err := fits("settle.amount", st.Amount, up("total settled out", s.totals.SettledOut)); err != nil {
+			return err
+		}
+		if err := s.checkBalance(st.Creditor, bal+st.Amount); err != nil {
+			return err
 		}
 		s.setBalance(st.Creditor, bal+st.Amount)
 		s.totals.SettledOut += st.Amount
@@ -251,5 +268,18 @@ func (s *state) checkpoint(p *prepared, c Checkpoint) error {
 		return invalidf("checkpoint at %d says time %d, its entry %d", p.entry.Seq, c.Time, p.entry.Time)
 	}
 	s.lastCheckpoint = p.entry.Seq
+	return nil
+}
+
+// lost checks that the node's statement of a loss sits where it says: right
+// after the last entry that survived. It moves no money: what Recover
+// rebuilds follows it as ordinary entries.
+func (s *state) lost(p *prepared, b Lost) error {
+	switch {
+	case b.Node != s.self:
+		return fmt.Errorf("%w: the lost entry at %d is by %s, this ledger is %s's", ErrBadSignature, p.entry.Seq, b.Node, s.self)
+	case b.Kept != s.seq || b.KeptHead != s.head:
+		return invalidf("the lost entry at %d says it follows entry %d %s, the chain's head is %d %s", p.entry.Seq, b.Kept, b.KeptHead, s.seq, s.head)
+	}
 	return nil
 }

@@ -14,6 +14,7 @@ const (
 	domainCounter    = "receipt-counter" // provider, over Countersigned
 	domainSettle     = "settle"          // creditor, over the Settle
 	domainCheckpoint = "checkpoint"      // the node, over the Checkpoint with Sig nil
+	domainLost       = "lost"            // the node, over the Lost with Sig nil
 )
 
 func signingBytes(domain string, body []byte) []byte {
@@ -180,8 +181,27 @@ func verifyCheckpoint(v canon.Verifier, c Checkpoint) error {
 	return nil
 }
 
+func signLost(s canon.Signer, b Lost) (Lost, error) {
+	b.Sig = nil
+	sig, err := s.Sign(signingBytes(domainLost, canon.MustMarshal(b)))
+	if err != nil {
+		return Lost{}, fmt.Errorf("settlement: sign the record of the loss after entry %d: %w", b.Kept, err)
+	}
+	b.Sig = sig
+	return b, nil
+}
+
+func verifyLost(v canon.Verifier, b Lost) error {
+	sig := b.Sig
+	b.Sig = nil
+	if err := v.Verify(b.Node, signingBytes(domainLost, canon.MustMarshal(b)), sig); err != nil {
+		return fmt.Errorf("%w: the record of the loss after entry %d, by %s: %v", ErrBadSignature, b.Kept, b.Node, err)
+	}
+	return nil
+}
+
 // verifySigs checks the signatures a body carries: receipts (both),
-// settlements (the creditor's) and checkpoints (the node's).
+// settlements (the creditor's), checkpoints and lost entries (the node's).
 func verifySigs(v canon.Verifier, body any) error {
 	switch b := body.(type) {
 	case openedReceipt:
@@ -190,6 +210,8 @@ func verifySigs(v canon.Verifier, body any) error {
 		return verifySettle(v, b)
 	case Checkpoint:
 		return verifyCheckpoint(v, b)
+	case Lost:
+		return verifyLost(v, b)
 	}
 	return nil
 }

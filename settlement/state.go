@@ -122,6 +122,8 @@ func (s *state) apply(p *prepared) error {
 		err = s.governance(p, b)
 	case Checkpoint:
 		err = s.checkpoint(p, b)
+	case Lost:
+		err = s.lost(p, b)
 	default:
 		err = invalidf("no rules for body %T", b)
 	}
@@ -144,35 +146,46 @@ func (s *state) apply(p *prepared) error {
 // compares: the expensive invariant check, on under the invariants build
 // tag and in Verify.
 func (s *state) recount() error {
-	var t Totals
+	// Every sum is exact: a recount that leaves the int64 range is itself
+	// a broken invariant, never a wrap that happens to match.
+	var funded, left, held, paid, openHeld, owed, owing accumulator
 	for _, a := range s.agents {
-		if a.Funded != a.Budget+a.Held+a.Spent {
+		if !eq128([]int64{a.Funded}, []int64{a.Budget, a.Held, a.Spent}) {
 			return invariantf("agent %s: funded %d ≠ budget %d + held %d + spent %d", a.Name, a.Funded, a.Budget, a.Held, a.Spent)
 		}
-		t.Funded += a.Funded
-		t.BudgetsLeft += a.Budget
-		t.Held += a.Held
-		t.Paid += a.Spent
+		funded.add(a.Funded)
+		left.add(a.Budget)
+		held.add(a.Held)
+		paid.add(a.Spent)
 	}
-	var openHeld int64
 	for _, h := range s.holds {
-		if h.Amount != h.Remaining+h.Paid+h.Released || h.Closed != (h.Remaining == 0) {
+		if !eq128([]int64{h.Amount}, []int64{h.Remaining, h.Paid, h.Released}) || h.Closed != (h.Remaining == 0) {
 			return invariantf("hold for job %s: amount %d ≠ remaining %d + paid %d + released %d (closed %t)", h.Job, h.Amount, h.Remaining, h.Paid, h.Released, h.Closed)
 		}
-		openHeld += h.Remaining
-	}
-	if openHeld != t.Held {
-		return invariantf("open holds add up to %d, agents hold %d", openHeld, t.Held)
+		openHeld.add(h.Remaining)
 	}
 	for _, b := range s.balances {
-		if b > 0 {
-			t.Owed += b
-		} else {
-			t.Owing -= b
+		switch {
+		case b > 0:
+			owed.add(b)
+		case b == math.MinInt64: // the rules keep balances above it
+			owing.overflow = true
+		default:
+			owing.add(-b)
 		}
 	}
+	for name, a := range map[string]accumulator{"funded": funded, "budgets left": left, "held": held, "paid": paid,
+		"open holds": openHeld, "owed": owed, "owing": owing} {
+		if a.overflow {
+			return invariantf("the %s, recounted, leave the int64 range", name)
+		}
+	}
+	if openHeld.v != held.v {
+		return invariantf("open holds add up to %d, agents hold %d", openHeld.v, held.v)
+	}
 	got := s.totals
-	t.Earned, t.SettledIn, t.SettledOut = got.Earned, got.SettledIn, got.SettledOut
+	t := Totals{Funded: funded.v, BudgetsLeft: left.v, Held: held.v, Paid: paid.v, Owed: owed.v, Owing: owing.v,
+		Earned: got.Earned, SettledIn: got.SettledIn, SettledOut: got.SettledOut}
 	if t != got {
 		return invariantf("totals %+v, recounted %+v", got, t)
 	}
@@ -258,7 +271,24 @@ func (s *state) putHold(h HoldState) {
 	s.holds[h.Job] = h
 }
 
+// checkBalance checks that setting the balance with peer to v keeps Owed
+// and Owing in range. The rules keep Owed ≤ Earned and Owing ≤ Paid, both
+// checked sums, so this fails only for a chain crafted to break them.
+func (s *state) checkBalance(peer string, v int64) error {
+	old := s.balances[peer]
+	var owed, owing accumulator
+	owed.add(s.totals.Owed)
+	owed.add(max(v, 0) - max(old, 0))
+	owing.add(s.totals.Owing)
+	owing.add(max(-v, 0) - max(-old, 0))
+	if owed.overflow || owing.overflow {
+		return invariantf("the balance with %s going from %d to %d overflows the totals owed %d and owing %d", peer, old, v, s.totals.Owed, s.totals.Owing)
+	}
+	return nil
+}
+
 // setBalance sets the balance with peer and keeps Owed and Owing in step.
+// The rules call checkBalance first.
 func (s *state) setBalance(peer string, v int64) {
 	old, ok := s.balances[peer]
 	if s.journal {
@@ -309,12 +339,4 @@ func (s *state) seenAt(id string) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	return s.cold.seen(id)
-}
-
-// addChecked adds amounts known to be positive, reporting overflow.
-func addChecked(what string, a, b int64) (int64, error) {
-	if b > 0 && a > math.MaxInt64-b || b < 0 && a < math.MinInt64-b {
-		return 0, fmt.Errorf("%w: %s %d + %d", ErrOverflow, what, a, b)
-	}
-	return a + b, nil
 }

@@ -16,6 +16,7 @@ const (
 	KindOutcome     Kind = "outcome"     // first-hand reputation evidence about a peer
 	KindGovernance  Kind = "governance"  // an agent created, limited, revoked; a job approved, rejected
 	KindCheckpoint  Kind = "checkpoint"  // the node's signature over the chain's head
+	KindLost        Kind = "lost"        // the node declares acknowledged entries lost (written by Recover)
 )
 
 // Entry is one link of the chain. Its CID (canon.DocCID of its canonical
@@ -150,4 +151,31 @@ type Checkpoint struct {
 	Seq  uint64 `cbor:"seq" json:"seq"`
 	Time int64  `cbor:"time" json:"time"`
 	Sig  []byte `cbor:"sig" json:"sig"` // over the canonical body with Sig empty, domain "checkpoint"
+}
+
+// RecoveredAgent is the account Recover charges for payments it re-applies
+// whose hold was lost with the entries that named its agent: the money was
+// paid (the provider holds both signatures), but nothing says out of whose
+// budget. No agent the node creates can have this name.
+const RecoveredAgent = "~recovered"
+
+// Lost is the node's signed statement that entries it once acknowledged are
+// gone from its ledger, appended by Recover right after the last entry
+// that survived. It keeps the history honest: the entries after it, up to
+// the group's checkpoint, are what Recover could rebuild (Reapplied, from
+// counterparties' exports) and the releases of holds whose jobs died; the
+// rest of what the lost range held (funds, holds, outcomes, governance) is
+// gone for good.
+type Lost struct {
+	Node      string   `cbor:"node" json:"node"`           // this node, the signer
+	Reason    string   `cbor:"reason" json:"reason"`       // LostBehind, LostDiverged, LostHeadMissing, LostHeadCorrupt
+	Kept      uint64   `cbor:"kept" json:"kept"`           // the last entry that survived; this entry follows it
+	KeptHead  string   `cbor:"kept_head" json:"kept_head"` // its CID
+	Want      uint64   `cbor:"want" json:"want"`           // the last entry acknowledged before the loss (0: unknown)
+	WantHead  string   `cbor:"want_head" json:"want_head"` // its CID, as the head file named it ("" unknown)
+	Sources   []string `cbor:"sources" json:"sources"`     // nodes whose exports Recover read
+	Reapplied []string `cbor:"reapplied" json:"reapplied"` // IDs of the receipts and settlements re-appended after this entry
+	Covered   int64    `cbor:"covered" json:"covered"`     // funded to pay re-appended receipts whose holds were lost (see Recover)
+	Detail    string   `cbor:"detail" json:"detail"`
+	Sig       []byte   `cbor:"sig" json:"sig"` // the node's, domain "lost", over the body with Sig empty
 }

@@ -28,7 +28,31 @@ type Report struct {
 	Deep        bool          // receipts' and settlements' signatures were checked
 	Indexes     bool          // the stored indexes were recomputed and matched
 	Totals      Totals        // the money, recounted from the chain
+	Lost        []LostRange   // every loss the ledger declared (lost entries), in order
+	Trailer     bool          // exports: it ended with its node's signed trailer, naming its last entry
+	Exported    int64         // exports: when, by the trailer, Unix ms
 	Duration    time.Duration // wall time
+}
+
+// LostRange is one loss a ledger declared: a lost entry and what it says.
+type LostRange struct {
+	Seq       uint64 // the lost entry
+	Reason    string // LostBehind, LostDiverged, LostHeadMissing, LostHeadCorrupt
+	Kept      uint64 // the last entry that survived
+	Want      uint64 // the last acknowledged before the loss (0: unknown)
+	WantHead  string
+	Reapplied int   // receipts and settlements re-appended from counterparties' exports
+	Covered   int64 // funded to pay re-appended receipts whose holds were lost
+	Time      int64 // of the lost entry, Unix ms
+}
+
+// Missing is how many acknowledged entries were lost at least (0 when it
+// cannot be known).
+func (r LostRange) Missing() uint64 {
+	if r.Want > r.Kept {
+		return r.Want - r.Kept
+	}
+	return 0
 }
 
 // Verify checks the whole chain from a consistent snapshot: every entry
@@ -108,10 +132,11 @@ func replay(ctx context.Context, r reader, self string, v canon.Verifier, deep b
 
 // item is one entry travelling through the verification pipeline.
 type item struct {
-	raw    []byte // stored entry bytes, or an export line
-	keySeq uint64 // the sequence number its key or line position says
-	p      *prepared
-	err    error
+	raw     []byte // stored entry bytes, or an export line
+	keySeq  uint64 // the sequence number its key or line position says
+	p       *prepared
+	trailer *ExportTrailer // an export's trailer line
+	err     error
 }
 
 // decodeStored turns stored bytes into a prepared entry, verifying
@@ -137,7 +162,8 @@ func prepareEntry(e Entry, enc []byte, v canon.Verifier, deep bool) (*prepared, 
 	}
 	if v != nil {
 		_, isCheckpoint := body.(Checkpoint)
-		if deep || isCheckpoint {
+		_, isLost := body.(Lost)
+		if deep || isCheckpoint || isLost {
 			if err := verifySigs(v, body); err != nil {
 				return nil, corruptf(e.Seq, err, "entry %d's %s signature", e.Seq, e.Kind)
 			}
@@ -170,9 +196,12 @@ func (c *checker) apply(x *item) error {
 		return corruptf(p.entry.Seq, err, "entry %d (%s) breaks the rules", p.entry.Seq, p.entry.Kind)
 	}
 	c.rep.Entries++
-	switch p.body.(type) {
+	switch b := p.body.(type) {
 	case Checkpoint:
 		c.rep.Checkpoints++
+	case Lost:
+		c.rep.Lost = append(c.rep.Lost, LostRange{Seq: p.entry.Seq, Reason: b.Reason, Kept: b.Kept, Want: b.Want, WantHead: b.WantHead,
+			Reapplied: len(b.Reapplied), Covered: b.Covered, Time: p.entry.Time})
 	case openedReceipt:
 		if c.rep.Deep {
 			c.rep.Receipts++

@@ -54,17 +54,28 @@ func TestExportRoundTrip(t *testing.T) {
 			t.Fatalf("deep counted %d/%d receipts, %d settles", rep.Receipts, xrep.Receipts, rep.Settles)
 		}
 	}
-	if rep, err := VerifyExport(e.ctx, strings.NewReader(""), e.keys, true); err != nil || rep.Entries != 0 {
-		t.Fatalf("empty export: %+v %v", rep, err)
+	empty := newEnv(t)
+	var buf bytes.Buffer
+	e.must(empty.l.Export(e.ctx, &buf))
+	if rep, err := VerifyExport(e.ctx, &buf, e.keys, true); err != nil || rep.Entries != 0 || !rep.Trailer || rep.Node != self {
+		t.Fatalf("empty ledger's export: %+v %v", rep, err)
+	}
+	if _, err := VerifyExport(e.ctx, strings.NewReader(""), e.keys, true); !errors.Is(err, ErrNoTrailer) {
+		t.Fatalf("empty file: %v, want ErrNoTrailer", err)
 	}
 }
 
-// exportLines exports e's ledger as editable lines.
+// exportLines exports e's ledger as editable entry lines; the trailer is
+// kept aside in e.trailer for joinLines.
 func exportLines(t *testing.T, e *env) []exportLine {
 	var buf bytes.Buffer
 	e.must(e.l.Export(e.ctx, &buf))
 	var out []exportLine
 	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		if isTrailer(l) {
+			lastTrailer = bytes.Clone(l)
+			continue
+		}
 		var el exportLine
 		e.must(json.Unmarshal(l, &el))
 		out = append(out, el)
@@ -72,6 +83,11 @@ func exportLines(t *testing.T, e *env) []exportLine {
 	return out
 }
 
+// lastTrailer is the trailer line of the last exportLines.
+var lastTrailer []byte
+
+// joinLines writes entry lines back as an export, with the trailer the
+// ledger signed (which names the untampered last entry).
 func joinLines(t *testing.T, ls []exportLine) *bytes.Buffer {
 	var buf bytes.Buffer
 	for _, l := range ls {
@@ -81,6 +97,7 @@ func joinLines(t *testing.T, ls []exportLine) *bytes.Buffer {
 		}
 		buf.Write(append(b, '\n'))
 	}
+	buf.Write(append(bytes.Clone(lastTrailer), '\n'))
 	return &buf
 }
 
@@ -202,12 +219,79 @@ func TestTamperedExport(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	// Cutting the final checkpoint is not detectable offline; the report
-	// says the tail is unsealed, and its head differs from the real one.
-	ls := exportLines(t, e)
-	rep, err := VerifyExport(e.ctx, joinLines(t, ls[:len(ls)-1]), e.keys, true)
-	if _, head := e.l.Head(); err != nil || rep.Unsealed != 1 || rep.Head == head {
-		t.Fatalf("truncated export: %+v %v", rep, err)
+}
+
+// TestTruncatedExport: an export cut short anywhere — after a checkpoint,
+// inside a line, before its trailer — is refused, naming the entry after
+// the last one it holds; so are a trailer altered, re-signed by another
+// node, or followed by more lines. An export without any trailer is
+// accepted only when asked to.
+func TestTruncatedExport(t *testing.T) {
+	e := newEnv(t)
+	scenario(e)
+	var buf bytes.Buffer
+	e.must(e.l.Export(e.ctx, &buf))
+	whole := buf.String()
+	lines := strings.SplitAfter(whole, "\n")
+	lines = lines[:len(lines)-1] // the empty string after the last newline
+	seq, head := e.l.Head()
+	cpLine := -1 // the last checkpoint before the end
+	for i := len(lines) - 3; i >= 0; i-- {
+		if strings.Contains(lines[i], `"kind":"checkpoint"`) {
+			cpLine = i
+			break
+		}
+	}
+	trailer := lines[len(lines)-1]
+	resign := func(edit func(*ExportTrailer), signer string) string {
+		var tl trailerLine
+		e.must(json.Unmarshal([]byte(trailer), &tl))
+		edit(tl.Trailer)
+		tr, err := signTrailer(e.keys.Signer(signer), *tl.Trailer)
+		e.must(err)
+		b, _ := json.Marshal(trailerLine{&tr})
+		return string(b) + "\n"
+	}
+	cases := []struct {
+		name    string
+		export  string
+		badSeq  uint64
+		noTrail bool // the error wraps ErrNoTrailer
+	}{
+		{"cut after a checkpoint", strings.Join(lines[:cpLine+1], ""), uint64(cpLine) + 2, true},
+		{"cut inside a line", whole[:len(whole)-len(trailer)-20], seq, false},
+		{"trailer cut off", strings.Join(lines[:len(lines)-1], ""), seq + 1, true},
+		{"trailer cut inside", whole[:len(whole)-10], seq + 1, false},
+		{"lines after the trailer", whole + lines[0], seq + 1, false},
+		{"trailer claims more", strings.Join(lines[:len(lines)-1], "") + resign(func(t *ExportTrailer) { t.Seq++ }, self), seq + 1, true},
+		{"trailer claims less", strings.Join(lines[:len(lines)-1], "") + resign(func(t *ExportTrailer) { t.Seq-- }, self), seq, false},
+		{"trailer names another head", strings.Join(lines[:len(lines)-1], "") + resign(func(t *ExportTrailer) { t.Head = "bafyother" }, self), seq, false},
+		{"trailer by another node", strings.Join(lines[:len(lines)-1], "") + resign(func(t *ExportTrailer) { t.Node = "p1" }, "p1"), seq + 1, false},
+		{"trailer signature broken", strings.Join(lines[:len(lines)-1], "") + strings.Replace(trailer, `"time":`, `"time":1`, 1), seq + 1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := VerifyExport(e.ctx, strings.NewReader(c.export), e.keys, true)
+			got, ok := CorruptSeq(err)
+			if !IsCorruption(err) || !ok || got != c.badSeq || errors.Is(err, ErrNoTrailer) != c.noTrail {
+				t.Fatalf("error %v: want corruption at entry %d (no trailer: %t)", err, c.badSeq, c.noTrail)
+			}
+			t.Log(err)
+		})
+	}
+	// An export from before trailers: refused by default, accepted when
+	// asked, and then its report says it had none.
+	old := strings.Join(lines[:len(lines)-1], "")
+	if _, err := VerifyExport(e.ctx, strings.NewReader(old), e.keys, true); !errors.Is(err, ErrNoTrailer) || !strings.Contains(err.Error(), "export it again") {
+		t.Fatalf("untrailed export: %v", err)
+	}
+	rep, err := VerifyExportWith(e.ctx, strings.NewReader(old), e.keys, VerifyExportOptions{Deep: true, AllowUntrailed: true})
+	if err != nil || rep.Trailer || rep.Head != head {
+		t.Fatalf("untrailed export, allowed: %+v %v", rep, err)
+	}
+	rep, err = VerifyExport(e.ctx, strings.NewReader(whole), e.keys, true)
+	if err != nil || !rep.Trailer || rep.Exported == 0 || rep.Head != head {
+		t.Fatalf("whole export: %+v %v", rep, err)
 	}
 }
 

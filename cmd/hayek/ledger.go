@@ -44,7 +44,8 @@ set to the last sequence number shown. Operator only.`,
   hayek ledger balance
   hayek ledger verify --deep
   hayek ledger export --out ledger.jsonl && hayek ledger verify --file ledger.jsonl
-  hayek ledger audit mine.jsonl theirs.jsonl`,
+  hayek ledger audit mine.jsonl theirs.jsonl
+  hayek ledger recover --from theirs.jsonl       # with the node stopped, after it refused a ledger that lost writes`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if f.Kind != "" && !slices.Contains(api.LedgerKinds, f.Kind) {
@@ -83,7 +84,7 @@ set to the last sequence number shown. Operator only.`,
 	fl.Uint64Var(&f.After, "after", 0, "only entries after this sequence number")
 	fl.IntVar(&f.Limit, "limit", api.DefaultLedgerLimit, "at most this many entries")
 	fl.BoolVar(&asJSON, "json", false, "print the entries as a JSON array, bodies whole")
-	c.AddCommand(newLedgerBalanceCmd(g), newLedgerVerifyCmd(g), newLedgerExportCmd(g), newLedgerSettleCmd(g), newLedgerAuditCmd(g))
+	c.AddCommand(newLedgerBalanceCmd(g), newLedgerVerifyCmd(g), newLedgerExportCmd(g), newLedgerSettleCmd(g), newLedgerAuditCmd(g), newLedgerRecoverCmd(g))
 	return c
 }
 

@@ -12,12 +12,13 @@ import (
 )
 
 func newLedgerAuditCmd(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, allowUntrailed bool
 	c := &cobra.Command{
 		Use:   "audit EXPORT EXPORT...",
 		Short: "Check several nodes' ledger exports against each other, offline",
 		Long: `Check ledgers against each other. Each export (hayek ledger export, one per
-node) must verify on its own, signatures included; then, for every pair of
+node) must verify on its own, signatures and trailer included (exports from
+before trailers need --allow-untrailed); then, for every pair of
 nodes given, every receipt and settlement between them is looked up in both
 ledgers, and every ledger head a receipt names in its owner's chain.
 
@@ -30,6 +31,8 @@ Findings, each naming the node at fault:
   conflict      two receipts for the same run between the same pair
   newer         (not a fault) a receipt newer than the other export: export
                 both again and audit once more
+  lost          (not a fault) a receipt or head missing because its ledger
+                lost entries and declared it (hayek ledger recover)
 
 With nothing missing, each pair's two bilateral balances are opposites.
 
@@ -53,7 +56,7 @@ the same node.`,
 					return usageErrorf("%v\nTry: hayek ledger export --out %s, on that node", err, path)
 				}
 				defer f.Close()
-				ins = append(ins, settlement.AuditInput{Name: path, R: f})
+				ins = append(ins, settlement.AuditInput{Name: path, R: f, AllowUntrailed: allowUntrailed})
 			}
 			start := time.Now()
 			rep, err := settlement.Audit(c.Context(), newPeerVerifier(), ins...)
@@ -81,6 +84,7 @@ the same node.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().BoolVar(&allowUntrailed, "allow-untrailed", false, "accept exports written before exports had a signed trailer (their end cannot be checked)")
 	return c
 }
 
@@ -107,8 +111,11 @@ func printAudit(w io.Writer, rep settlement.AuditReport, took time.Duration) err
 	}
 	for _, f := range findings {
 		blame := "at fault"
-		if f.Kind == settlement.FindingNewer {
+		switch f.Kind {
+		case settlement.FindingNewer:
 			blame = "export older"
+		case settlement.FindingLost:
+			blame = "lost entries (declared)"
 		}
 		fmt.Fprintf(w, "%s: %s %s (entry %d of %s): %s\n", f.Kind, shortPeer(f.Subject), blame, f.Seq, shortPeer(f.Holder), f.Detail)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +36,7 @@ A broken invariant exits 1: the ledger does not add up (hayek ledger verify).`,
 			} else if err := printBalance(g.Stdout, b); err != nil {
 				return err
 			}
-			if d := b.Funded - (b.Budgets + b.Held + b.Paid); d != 0 {
+			if d := invariantGap(b); d.Sign() != 0 {
 				return withCode(ExitFailed, fmt.Errorf("the ledger does not add up: funded %d ≠ budgets left %d + held %d + paid %d (off by %d)\nTry: hayek ledger verify",
 					b.Funded, b.Budgets, b.Held, b.Paid, d))
 			}
@@ -55,7 +56,7 @@ func printBalance(w io.Writer, b api.Balance) error {
 	fmt.Fprintf(t, "paid\t%d\n", b.Paid)
 	fmt.Fprintf(t, "earned\t%d\n", b.Earned)
 	check := "holds"
-	if b.Funded != b.Budgets+b.Held+b.Paid {
+	if invariantGap(b).Sign() != 0 {
 		check = "BROKEN"
 	}
 	fmt.Fprintf(t, "invariant\tfunded %d = budgets left %d + held %d + paid %d: %s\n", b.Funded, b.Budgets, b.Held, b.Paid, check)
@@ -94,4 +95,14 @@ func printBalance(w io.Writer, b api.Balance) error {
 		fmt.Fprintf(t, "  %s\t%+d\t%s\t%d\n", p.Peer, p.Balance, who, p.CreditLimit)
 	})
 	return err
+}
+
+// invariantGap is funded - (budgets left + held + paid), exact: amounts
+// near the int64 limit must not wrap into a gap of 0.
+func invariantGap(b api.Balance) *big.Int {
+	d := big.NewInt(b.Funded)
+	for _, v := range []int64{b.Budgets, b.Held, b.Paid} {
+		d.Sub(d, big.NewInt(v))
+	}
+	return d
 }

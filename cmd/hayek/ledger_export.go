@@ -18,8 +18,10 @@ holding only the fields its hashes and signatures cover, so anyone can check it
 without the node: hayek ledger verify --file FILE. With --out the file appears
 whole or not at all (mode 0600: it names agents and amounts).
 
-An export cannot show entries cut off its end: compare the head that verify
-reports with one you trust, such as a head a counterparty's receipt names.`,
+The last line is a trailer the node signs, naming the export's last entry, so
+an export cut short fails verify. It proves the export whole as written, not
+that nothing was appended since: compare the head verify reports with one you
+trust, such as a head a counterparty's receipt names.`,
 		Example: "  hayek ledger export --out ledger.jsonl\n  hayek ledger export | gzip > ledger.jsonl.gz",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {

@@ -251,4 +251,18 @@ func TestLedgerVerifyFileOffline(t *testing.T) {
 		t.Errorf("tampered --json: bad seq %d, want ≤ %d (the changed entry): %v %s", rep.BadSeq, e.Seq, err, r.stdout)
 	}
 	hayek(t, noNode, "", "ledger", "verify", "--file", filepath.Join(dir, "missing.jsonl")).want(t, ExitUsage, "no such file")
+
+	// Cut short, it fails; without its trailer (as exports were before
+	// trailers), it verifies only when allowed, and says what that means.
+	all := strings.Split(strings.TrimSpace(string(export)), "\n")
+	cut := filepath.Join(dir, "cut.jsonl")
+	os.WriteFile(cut, []byte(strings.Join(all[:len(all)-3], "\n")+"\n"), 0o600)
+	r = hayek(t, noNode, "", "ledger", "verify", "--file", cut)
+	r.want(t, ExitFailed, "without the trailer", "Try: export the ledger again", "--allow-untrailed")
+	untrailed := filepath.Join(dir, "untrailed.jsonl")
+	os.WriteFile(untrailed, []byte(strings.Join(all[:len(all)-1], "\n")+"\n"), 0o600)
+	hayek(t, noNode, "", "ledger", "verify", "--file", untrailed).want(t, ExitFailed, "without the trailer")
+	r = hayek(t, noNode, "", "ledger", "verify", "--file", untrailed, "--allow-untrailed")
+	r.want(t, 0)
+	r.stdoutHas(t, "verifies", "has no trailer", "cannot be noticed")
 }

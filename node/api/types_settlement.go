@@ -77,7 +77,7 @@ type LedgerEntry struct {
 
 // LedgerKinds are the kinds of ledger entries, as GET /v1/ledger?kind=
 // accepts them. A kind the ledger adds must be added here.
-var LedgerKinds = []string{"fund", "hold", "release", "receipt", "settle", "attestation", "outcome", "governance", "checkpoint"}
+var LedgerKinds = []string{"fund", "hold", "release", "receipt", "settle", "attestation", "outcome", "governance", "checkpoint", "lost"}
 
 // LedgerFilter narrows GET /v1/ledger.
 type LedgerFilter struct {
@@ -122,19 +122,33 @@ type PeerBalance struct {
 // VerifyReport is POST /v1/ledger/verify's answer, and what hayek ledger
 // verify --file reports of an export.
 type VerifyReport struct {
-	OK          bool    `json:"ok"`
-	Entries     uint64  `json:"entries"`
-	Checkpoints uint64  `json:"checkpoints"`
-	Receipts    uint64  `json:"receipts_checked"`
-	Settles     uint64  `json:"settles_checked,omitempty"` // deep: settle entries whose creditor signature verified
-	Deep        bool    `json:"deep"`
-	Seconds     float64 `json:"seconds"`
-	Error       string  `json:"error,omitempty"`
-	BadSeq      uint64  `json:"bad_seq,omitempty"`  // first bad entry, when corrupt
-	Node        string  `json:"node,omitempty"`     // whose ledger: the signer of its checkpoints
-	Head        string  `json:"head,omitempty"`     // CID of the last entry verified
-	Seq         uint64  `json:"seq,omitempty"`      // its sequence number
-	Unsealed    uint64  `json:"unsealed,omitempty"` // entries after the last checkpoint, not yet signed by the node
+	OK          bool         `json:"ok"`
+	Entries     uint64       `json:"entries"`
+	Checkpoints uint64       `json:"checkpoints"`
+	Receipts    uint64       `json:"receipts_checked"`
+	Settles     uint64       `json:"settles_checked,omitempty"` // deep: settle entries whose creditor signature verified
+	Deep        bool         `json:"deep"`
+	Seconds     float64      `json:"seconds"`
+	Error       string       `json:"error,omitempty"`
+	BadSeq      uint64       `json:"bad_seq,omitempty"`   // first bad entry, when corrupt
+	Node        string       `json:"node,omitempty"`      // whose ledger: the signer of its checkpoints
+	Head        string       `json:"head,omitempty"`      // CID of the last entry verified
+	Seq         uint64       `json:"seq,omitempty"`       // its sequence number
+	Unsealed    uint64       `json:"unsealed,omitempty"`  // entries after the last checkpoint, not yet signed by the node
+	Lost        []LedgerLoss `json:"lost,omitempty"`      // losses of acknowledged entries the ledger declared (hayek ledger recover)
+	Untrailed   bool         `json:"untrailed,omitempty"` // an export accepted without its trailer (--allow-untrailed): its end is unchecked
+}
+
+// LedgerLoss is a loss of acknowledged entries a ledger declared in a
+// signed "lost" entry, written by hayek ledger recover.
+type LedgerLoss struct {
+	Seq       uint64 `json:"seq"`               // the lost entry
+	Reason    string `json:"reason"`            // behind, diverged, head_missing, head_corrupt
+	Kept      uint64 `json:"kept"`              // the last entry that survived the loss
+	Want      uint64 `json:"want,omitempty"`    // the last entry acknowledged before it (absent: unknown)
+	Missing   uint64 `json:"missing,omitempty"` // want - kept: how many were lost (absent: unknown)
+	Reapplied int    `json:"reapplied"`         // receipts and settlements re-appended from counterparties' exports
+	Covered   int64  `json:"covered,omitempty"` // funded to pay re-appended receipts whose holds were lost
 }
 
 // Settle is the body of POST /v1/ledger/settle: this node, as creditor,
