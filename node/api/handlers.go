@@ -161,6 +161,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := checkZeroLimits(buf.Bytes(), &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		switch req.IdempotencyKey {
 		case "":
