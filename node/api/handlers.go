@@ -70,9 +70,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, Errorf(CodeNotFound, "no route %s %s; the API lives under /v1/ (see docs/api.md)", r.Method, r.URL.Path))
 	})
-	// Over-limit connections are refused before anything else, and bodies
-	// are paced before anyone reads them.
-	return s.recoverer(s.refuseOver(s.paceBodies(s.authenticate(mux))))
+	// Bodies are paced before anyone reads them (or leaves them unread),
+	// and over-limit connections are refused before anything else.
+	return s.recoverer(s.paceBodies(s.refuseOver(s.authenticate(mux))))
 }
 
 func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) {

@@ -148,11 +148,27 @@ func WithClock(now func() time.Time) Option {
 // (Limits.MinBodyRate after BodyGrace, no pause over BodyStall), so the
 // handlers read bodies as usual and a slow one fails with a
 // request_timeout *Error instead of holding the connection.
+//
+// It also bounds what net/http reads itself: up to 256 KiB of a body the
+// handler leaves unread (an error answered before the body, a refused
+// connection), when the response starts or after the handler, with no
+// deadline of its own, so a client trickling such a body would hold the
+// connection for ever. Those reads get the body's first deadline, and
+// BodyStall in all after the handler; then the connection is closed.
 func (s *Server) paceBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			r.Body = &pacedBody{body: r.Body, rc: http.NewResponseController(w), now: s.now, lim: &s.limits, start: s.now()}
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
 		}
+		b := &pacedBody{body: r.Body, rc: http.NewResponseController(w), now: s.now, lim: &s.limits, start: s.now()}
+		b.rc.SetReadDeadline(time.Now().Add(min(s.limits.BodyGrace, s.limits.BodyStall)))
+		r.Body = b
+		defer func() {
+			if !b.ended && b.err == nil {
+				b.rc.SetReadDeadline(time.Now().Add(s.limits.BodyStall))
+			}
+		}()
 		next.ServeHTTP(w, r)
 	})
 }

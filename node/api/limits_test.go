@@ -354,3 +354,54 @@ func TestClientRetriesWhenBusy(t *testing.T) {
 		t.Fatalf("Submit after the node was busy: %v", err)
 	}
 }
+
+// TestUnreadBodiesCannotHoldTheConnection: a request answered without its
+// body being read — an error before the body, a refused connection —
+// leaves net/http reading the rest of the body; a client that trickles it
+// is cut off after BodyStall rather than holding the connection.
+func TestUnreadBodiesCannotHoldTheConnection(t *testing.T) {
+	_, sock := apitest.Serve(t, apitest.New(), api.WithLimits(api.Limits{BodyStall: 50 * time.Millisecond}))
+	// An error answered before the body is read.
+	conn := dial(t, sock)
+	if err := conn.send("POST /v1/nope HTTP/1.1\r\nHost: hayek\r\nContent-Length: 100\r\n\r\nx"); err != nil {
+		t.Fatal(err)
+	}
+	conn.answer().apiError(t, http.StatusNotFound, api.CodeNotFound)
+	if !conn.closed() {
+		t.Fatal("a trickled body the node does not read keeps the connection")
+	}
+	// A response large enough to start before the handler ends: net/http
+	// reads what is left of the body then.
+	c := api.NewClient(sock)
+	for i := range 40 {
+		if _, err := c.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{CID: "m"}, MaxPrice: 5, Args: []string{strings.Repeat("a", 100)},
+			IdempotencyKey: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	conn = dial(t, sock)
+	if err := conn.send("GET /v1/jobs HTTP/1.1\r\nHost: hayek\r\nContent-Length: 100\r\n\r\nx"); err != nil {
+		t.Fatal(err)
+	}
+	if a := conn.answer(); a.status != http.StatusOK || len(a.body) < 8<<10 {
+		t.Fatalf("jobs: %d, %d bytes", a.status, len(a.body))
+	}
+	if !conn.closed() {
+		t.Fatal("a trickled body the node does not read keeps the connection")
+	}
+	// A refused connection, while another holds the only place.
+	_, sock = apitest.Serve(t, apitest.New(), api.WithLimits(api.Limits{BodyStall: 50 * time.Millisecond, MaxConns: 1}))
+	held := dial(t, sock)
+	if a := held.get("/v1/status"); a.status != http.StatusOK {
+		t.Fatalf("status: %d %s", a.status, a.body)
+	}
+	over := dial(t, sock)
+	if err := over.send("POST /v1/jobs HTTP/1.1\r\nHost: hayek\r\nContent-Length: 100\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	over.answer().apiError(t, http.StatusServiceUnavailable, api.CodeBusy)
+	if !over.closed() {
+		t.Fatal("a refused connection trickling its body stays open")
+	}
+}
