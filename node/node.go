@@ -137,6 +137,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := os.MkdirAll(o.Home, 0o700); err != nil {
 		return nil, fmt.Errorf("node: create home %s: %w", o.Home, err)
 	}
+	if err := privateHome(o.Home); err != nil {
+		return nil, err
+	}
 	key := o.Key
 	if key == nil {
 		var err error

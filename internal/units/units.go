@@ -76,9 +76,17 @@ type Size int64
 
 // UnmarshalJSON accepts 1048576 or "1MiB".
 func (s *Size) UnmarshalJSON(b []byte) error {
-	var n int64
-	if err := json.Unmarshal(b, &n); err == nil {
-		if n < 0 {
+	if string(b) == "null" {
+		return nil // as encoding/json does: null leaves the value alone
+	}
+	if isJSONNumber(b) {
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		switch {
+		case err != nil && isWhole(b):
+			return fmt.Errorf("units: size %s is too large: at most %d bytes", b, int64(math.MaxInt64))
+		case err != nil:
+			return fmt.Errorf("units: size %s is not a whole number of bytes in digits; give bytes, or a string with a unit such as \"1.5MiB\"", b)
+		case n < 0:
 			return fmt.Errorf("units: size %d is negative", n)
 		}
 		*s = Size(n)
@@ -120,11 +128,24 @@ func (s *Size) Type() string { return "size" }
 // in JSON, from a number of milliseconds, and encodes as "3s".
 type Duration time.Duration
 
+// maxMs is the longest duration, in milliseconds, that fits.
+const maxMs = math.MaxInt64 / int64(time.Millisecond)
+
 // UnmarshalJSON accepts "1m30s" or a number of milliseconds.
 func (d *Duration) UnmarshalJSON(b []byte) error {
-	var ms int64
-	if err := json.Unmarshal(b, &ms); err == nil {
-		if ms < 0 {
+	if string(b) == "null" {
+		return nil // as encoding/json does: null leaves the value alone
+	}
+	if isJSONNumber(b) {
+		// Refused rather than wrapped: 18446744073710 ms would otherwise
+		// come out as a fraction of a millisecond.
+		ms, err := strconv.ParseInt(string(b), 10, 64)
+		switch {
+		case (err != nil && isWhole(b)) || ms > maxMs:
+			return fmt.Errorf("units: duration %sms is too large: at most %dms (about 292 years)", b, maxMs)
+		case err != nil:
+			return fmt.Errorf("units: duration %s is not a whole number of milliseconds in digits; give milliseconds, or a string such as \"1.5s\"", b)
+		case ms < 0:
 			return fmt.Errorf("units: duration %dms is negative", ms)
 		}
 		*d = Duration(time.Duration(ms) * time.Millisecond)
@@ -149,6 +170,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// isJSONNumber reports whether b is a JSON number (encoding/json hands
+// UnmarshalJSON valid JSON only).
+func isJSONNumber(b []byte) bool {
+	return len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9')
+}
+
+// isWhole reports whether the JSON number b has no fraction or exponent.
+func isWhole(b []byte) bool { return !strings.ContainsAny(string(b), ".eE") }
 
 // MarshalText writes Go duration syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }

@@ -2,6 +2,7 @@ package units
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,6 +52,18 @@ func TestSizeJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"A":true}`), &v); err == nil {
 		t.Fatal("want error for a boolean size")
 	}
+	// Numbers that are not a size say what is wrong with them.
+	for in, want := range map[string]string{
+		`99999999999999999999`: "too large",
+		`1e30`:                 "not a whole number",
+		`1.5`:                  "not a whole number",
+		`-1`:                   "negative",
+	} {
+		var s Size
+		if err := json.Unmarshal([]byte(in), &s); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("size %s: %v, want an error saying %q", in, err, want)
+		}
+	}
 }
 
 func TestDurationJSON(t *testing.T) {
@@ -63,5 +76,31 @@ func TestDurationJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"A":"soon"}`), &v); err == nil {
 		t.Fatal("want error")
+	}
+	// Milliseconds that overflow a time.Duration are refused, not wrapped
+	// (18446744073710 ms × 1e6 wraps to 448 µs).
+	for in, want := range map[string]string{
+		`18446744073710`:       "too large",
+		`9223372036855`:        "too large",
+		`99999999999999999999`: "too large",
+		`1.5`:                  "not a whole number",
+		`-5`:                   "negative",
+	} {
+		var d Duration
+		if err := json.Unmarshal([]byte(in), &d); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("duration %s: %v (%v), want an error saying %q", in, err, time.Duration(d), want)
+		}
+	}
+	// null leaves a value alone, as for encoding/json's own types.
+	nulls := struct {
+		S Size
+		D Duration
+	}{5, 5}
+	if err := json.Unmarshal([]byte(`{"S":null,"D":null}`), &nulls); err != nil || nulls.S != 5 || nulls.D != 5 {
+		t.Errorf("null: %+v %v", nulls, err)
+	}
+	var d Duration
+	if err := json.Unmarshal([]byte(`9223372036854`), &d); err != nil || time.Duration(d) != 9223372036854*time.Millisecond {
+		t.Errorf("the longest duration in ms: %v %v", time.Duration(d), err)
 	}
 }

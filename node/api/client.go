@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -64,6 +65,10 @@ const (
 // Errors the node answers with are *Error (test them with IsCode); a node
 // that cannot be reached gives an *UnreachableError (errors.Is
 // ErrUnreachable); a context that ends gives an error wrapping ctx.Err().
+// A request the node turns away because its socket is full (CodeBusy) or
+// the caller's Unix user holds too many connections (CodeTooManyConns) is
+// sent again after growing pauses for up to 15 s, unless it streams a
+// body that cannot be sent twice (PutBlob's).
 type Client struct {
 	socket    string
 	auth      []string // the Authorization header, when a token is set
@@ -148,7 +153,9 @@ func (c *Client) Close() error {
 
 // PutBlob uploads r's bytes, streaming them, and returns their CID and
 // size. The node refuses blobs above its limit (256 MiB by default) with
-// CodeTooLarge. r is read to its end but not closed.
+// CodeTooLarge, and a body that comes slower than its minimum pace
+// (64 KiB/s after 10 s by default) with CodeTimeout. r is read to its end
+// but not closed.
 func (c *Client) PutBlob(ctx context.Context, r io.Reader) (Blob, error) {
 	size := int64(-1)
 	switch v := r.(type) {
@@ -181,9 +188,17 @@ func (c *Client) PutBlob(ctx context.Context, r io.Reader) (Blob, error) {
 	return b, c.doRequest(req, &b)
 }
 
-// PutBlobBytes uploads b and returns its CID and size.
+// PutBlobBytes uploads b and returns its CID and size. Unlike PutBlob's
+// stream, b can be sent again, so a node too busy to take it is asked
+// again (see Client).
 func (c *Client) PutBlobBytes(ctx context.Context, b []byte) (Blob, error) {
-	return c.PutBlob(ctx, bytes.NewReader(b))
+	req, err := c.newRequest(ctx, http.MethodPost, "/v1/blobs", bytes.NewReader(b))
+	if err != nil {
+		return Blob{}, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	var blob Blob
+	return blob, c.doRequest(req, &blob)
 }
 
 // GetBlob writes the blob named cid to w and returns how many bytes it
@@ -367,9 +382,45 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body io.Re
 	return req, nil
 }
 
+// Retries of a request the node refused for its connection limits
+// (CodeBusy, CodeTooManyConns) before any handler ran.
+const (
+	retryFirst = 20 * time.Millisecond
+	retryMax   = time.Second
+	retryFor   = 15 * time.Second // then the refusal is the answer
+)
+
 // send performs req and returns the response if its status is 2xx; any
 // other status becomes an *Error, a transport failure an UnreachableError.
+// A request the node refused for its connection limits is sent again after
+// a pause, when its body can be sent again: the node refuses those before
+// doing anything, so resending is always safe.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
+	pause, waited := retryFirst, time.Duration(0)
+	for {
+		resp, err := c.sendOnce(req)
+		var e *Error
+		if err == nil || !errors.As(err, &e) || (e.Code != CodeBusy && e.Code != CodeTooManyConns) ||
+			waited >= retryFor || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			return resp, err
+		}
+		d := pause/2 + rand.N(pause) // jitter, so refused callers do not come back together
+		if sleep(req.Context(), d) != nil {
+			return nil, err
+		}
+		waited += d
+		pause = min(2*pause, retryMax)
+		next := req.Clone(req.Context())
+		if req.GetBody != nil {
+			if next.Body, err = req.GetBody(); err != nil {
+				return nil, fmt.Errorf("hayek: %s %s: %w", req.Method, req.URL.Path, err)
+			}
+		}
+		req = next
+	}
+}
+
+func (c *Client) sendOnce(req *http.Request) (*http.Response, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var ue *UnreachableError
@@ -398,6 +449,11 @@ func readError(resp *http.Response) error {
 	var eb ErrorBody
 	if json.Unmarshal(body, &eb) == nil && eb.Error.Code != "" {
 		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Fields: eb.Error.Fields}
+	}
+	if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+		// net/http's own answer, before the API sees the request.
+		return &Error{Status: resp.StatusCode, Code: CodeTooLarge,
+			Message: fmt.Sprintf("the request's headers are larger than the node accepts (%d bytes)", maxHeaderBytes)}
 	}
 	// Not the API's error format: whatever answered is not a hayek node.
 	text := strings.TrimSpace(string(body))

@@ -94,8 +94,20 @@
 // 8 MiB (WithSpecLimit) — and larger ones get 413 too_large without being
 // read whole. Specs are decoded strictly: unknown fields and trailing data
 // are 400 bad_request naming the field. ?wait= is capped at 10 minutes
-// (WithMaxWait). Request headers must arrive within 10 s; a body that
-// stalls for a minute is dropped; every write (a response, an event, a
+// (WithMaxWait).
+//
+// Slow and numerous clients are bounded by Limits (WithLimits; the
+// defaults are DefaultLimits). Request headers must arrive within 10 s,
+// or the connection is closed. A request body must keep a minimum pace —
+// on average 64 KiB/s after its first 10 s, and no pause over 30 s — so a
+// body of N bytes is whole within 10 s + N/64KiB/s, and a client
+// trickling a byte now and then is cut off with 408 request_timeout
+// instead of holding a connection for ever. Each socket serves 512
+// connections at once, and one Unix user other than the node's (the
+// kernel names the peer of a unix socket on Linux) 128 of them; the next
+// connection is answered 503 busy or 429 too_many_connections and closed.
+// Those refusals happen before any handler runs, so the Client sends such
+// a request again after a pause. Every write (a response, an event, a
 // chunk of a blob) must complete within 30 s, so a client that stops
 // reading cannot pin a goroutine, while long polls and event streams have
 // no overall limit. Event streams send a comment every 15 s

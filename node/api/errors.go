@@ -16,6 +16,9 @@ const (
 	CodeIdempotencyUsed = "idempotency_key_reused" // 409: same key, different spec
 	CodeNotFinished     = "not_finished"           // 409: the job has no result yet
 	CodeTooLarge        = "too_large"              // 413: body above its limit
+	CodeTimeout         = "request_timeout"        // 408: the request body came too slowly or stalled
+	CodeTooManyConns    = "too_many_connections"   // 429: the caller's Unix user holds the most connections it may
+	CodeBusy            = "busy"                   // 503: the socket serves its maximum of connections
 	CodeMethod          = "method_not_allowed"     // 405
 	CodeUnavailable     = "unavailable"            // 503: the node is shutting down
 	CodeUnauthorized    = "unauthorized"           // 401: missing, unknown or revoked token
@@ -42,8 +45,12 @@ func StatusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case CodeMethod:
 		return http.StatusMethodNotAllowed
-	case CodeUnavailable:
+	case CodeUnavailable, CodeBusy:
 		return http.StatusServiceUnavailable
+	case CodeTimeout:
+		return http.StatusRequestTimeout
+	case CodeTooManyConns:
+		return http.StatusTooManyRequests
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
 	case CodeForbidden, CodeOverLimit:

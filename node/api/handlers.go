@@ -70,7 +70,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, Errorf(CodeNotFound, "no route %s %s; the API lives under /v1/ (see docs/api.md)", r.Method, r.URL.Path))
 	})
-	return s.recoverer(s.authenticate(mux))
+	// Bodies are paced before anyone reads them (or leaves them unread),
+	// and over-limit connections are refused before anything else.
+	return s.recoverer(s.paceBodies(s.refuseOver(s.authenticate(mux))))
 }
 
 func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) {
@@ -78,15 +80,14 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, tooLarge("the blob", s.blobLimit))
 		return
 	}
-	body := &blobBody{
-		r:     http.MaxBytesReader(w, r.Body, s.blobLimit),
-		rc:    http.NewResponseController(w),
-		limit: s.blobLimit,
-	}
+	body := &blobBody{r: http.MaxBytesReader(w, r.Body, s.blobLimit), limit: s.blobLimit}
 	blob, err := s.b.PutBlob(r.Context(), body, s.blobLimit)
+	// Whatever the backend made of the reader's error, the cause is the
+	// body's size or pace.
 	if body.over {
-		// Whatever the backend made of the reader's error, the cause is size.
 		err = tooLarge("the blob", s.blobLimit)
+	} else if cut := bodyCut(r); cut != nil {
+		err = cut
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -95,17 +96,15 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, blob)
 }
 
-// blobBody streams an upload to the backend: it reports the size limit as
-// a too_large *Error and keeps a stalled upload from holding the node.
+// blobBody streams an upload to the backend and reports the size limit as
+// a too_large *Error (the body's pace is kept by paceBodies).
 type blobBody struct {
 	r     io.Reader
-	rc    *http.ResponseController
 	limit int64
 	over  bool
 }
 
 func (b *blobBody) Read(p []byte) (int, error) {
-	b.rc.SetReadDeadline(time.Now().Add(bodyIdleTimeout))
 	n, err := b.r.Read(p)
 	var mb *http.MaxBytesError
 	if err != nil && errors.As(err, &mb) {
@@ -159,6 +158,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	var req SubmitRequest
 	if err := decodeStrict(buf.Bytes(), &req, "the job spec"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := checkZeroLimits(buf.Bytes(), &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}

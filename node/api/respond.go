@@ -62,8 +62,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = Errorf(CodeInternal, "the node failed to handle this request; its log has the details")
 	}
-	if e.Code == CodeUnauthorized {
+	switch e.Code {
+	case CodeUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hayek"`)
+	case CodeTimeout:
+		// The rest of the body may still be on its way: end the
+		// connection rather than read it.
+		w.Header().Set("Connection", "close")
 	}
 	s.reply(w, r, e.HTTPStatus(), ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
 }
@@ -87,13 +92,14 @@ func readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, what st
 	if r.ContentLength > limit {
 		return tooLarge(what, limit)
 	}
-	// Bounded, then cleared by net/http once the body is read, so a long
-	// ?wait= after the body is not cut short.
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyIdleTimeout))
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
+		var ae *Error
+		switch {
+		case errors.As(err, &mb):
 			return tooLarge(what, limit)
+		case errors.As(err, &ae): // paced out: too slow
+			return ae
 		}
 		return Errorf(CodeBadRequest, "reading the request body: %v", err)
 	}

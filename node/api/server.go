@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -20,16 +21,15 @@ const (
 	DefaultKeepAlive = 15 * time.Second // SSE keep-alive comment interval
 	DefaultJobsLimit = 100              // GET /v1/jobs without ?limit=
 	MaxJobsLimit     = 1000             // largest ?limit=
+	maxHeaderBytes   = 64 << 10         // request line and headers; above, net/http answers 431
 )
 
-// Timeouts that protect the node from clients that stall. Streams and long
-// polls have no overall write timeout; every write is bounded instead.
+// Timeouts of responses and of shutdown; those of requests are Limits.
+// Streams and long polls have no overall write timeout; every write is
+// bounded instead.
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute  // clients keep idle conns for less
-	bodyIdleTimeout   = time.Minute      // no byte of a request body for this long
-	writeTimeout      = 30 * time.Second // one write (a response, an event, a chunk of a blob)
-	shutdownGrace     = 5 * time.Second  // in-flight requests finish within this on Close
+	writeTimeout  = 30 * time.Second // one write (a response, an event, a chunk of a blob)
+	shutdownGrace = 5 * time.Second  // in-flight requests finish within this on Close
 )
 
 // Server serves the local API over a unix socket. Create it with NewServer,
@@ -42,6 +42,9 @@ type Server struct {
 	specLimit int64
 	maxWait   time.Duration
 	keepAlive time.Duration
+	limits    Limits
+	now       func() time.Time // paces request bodies
+	selfUID   int              // the node's user: not capped per user
 	optErr    error
 	handler   http.Handler
 
@@ -59,6 +62,7 @@ type Server struct {
 	hs      *http.Server
 	sock    *socketFile
 	asock   *socketFile   // the agent socket, when served
+	gates   []*connGate   // each socket's connection counts
 	ready   chan struct{} // closed once the socket accepts connections
 	closed  chan struct{} // closed once Close has finished
 	once    sync.Once
@@ -138,6 +142,9 @@ func NewServer(b Backend, opts ...Option) *Server {
 		specLimit: DefaultSpecLimit,
 		maxWait:   DefaultMaxWait,
 		keepAlive: DefaultKeepAlive,
+		limits:    DefaultLimits(),
+		now:       time.Now,
+		selfUID:   os.Geteuid(),
 		ready:     make(chan struct{}),
 		closed:    make(chan struct{}),
 	}
@@ -214,27 +221,36 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: s.limits.HeaderTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		// Requests remember which socket they came in on: a request
 		// without a token is the operator's only on the operator socket.
 		BaseContext: func(l net.Listener) context.Context {
-			if asock != nil && l == net.Listener(asock.ln) {
+			if gl, ok := l.(*gatedListener); ok && gl.agent {
 				return context.WithValue(context.Background(), agentSocketKey{}, true)
 			}
 			return context.Background()
 		},
+		ConnContext: connContext,
+	}
+	// Each socket counts its own connections: agents filling the agent
+	// socket leave the operator's free.
+	listeners := []*gatedListener{{Listener: sock.ln, gate: newConnGate(s.limits, s.selfUID)}}
+	if asock != nil {
+		listeners = append(listeners, &gatedListener{Listener: asock.ln, gate: newConnGate(s.limits, s.selfUID), agent: true})
+	}
+	for _, l := range listeners {
+		s.gates = append(s.gates, l.gate)
 	}
 	s.hs, s.sock, s.asock = hs, sock, asock
 	s.mu.Unlock()
 	close(s.ready) // the kernel queues connections from here on
 
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(sock.ln) }()
-	if asock != nil {
-		go func() { errc <- hs.Serve(asock.ln) }()
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errc <- hs.Serve(l) }()
 	}
 	select {
 	case err := <-errc:

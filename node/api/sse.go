@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,8 +21,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	after, resume := int64(0), false
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			s.fail(w, r, fieldError("Last-Event-ID", "want the seq of the last event received, a whole number"))
+		if err != nil || n < 0 {
+			s.fail(w, r, fieldError("Last-Event-ID", fmt.Sprintf("%q is not an event's seq: send the id of the last event received, a whole number ≥ 0 (0 or no header: from the first event)", v)))
 			return
 		}
 		after, resume = n, true

@@ -83,7 +83,7 @@ func (f *Node) CreateAgent(ctx context.Context, req api.AgentCreate) (api.AgentT
 
 func (f *Node) createAgentLocked(req api.AgentCreate) (api.AgentToken, error) {
 	if _, ok := f.agents[req.Name]; ok {
-		return api.AgentToken{}, api.Errorf(api.CodeIdempotencyUsed, "agent %s exists already; fund it with hayek agent fund %s N", req.Name, req.Name)
+		return api.AgentToken{}, api.Errorf(api.CodeExists, "agent %s exists already; fund it with hayek agent fund %s N", req.Name, req.Name)
 	}
 	tok := fmt.Sprintf(f.tokenFormat, req.Name)
 	f.tokens[tok] = req.Name

@@ -95,6 +95,10 @@ func validate(req api.SubmitRequest) error {
 		return invalid("max_price", "must be > 0")
 	case req.Memory > 4<<30:
 		return invalid("memory", "must be between 64KiB and 4GiB")
+	case req.MinReputation < 0 || req.MinReputation > 1:
+		return invalid("min_reputation", "must be between 0 and 1")
+	case req.ValueOfTime < 0:
+		return invalid("value_of_time", "must be ≥ 0")
 	}
 	return nil
 }
