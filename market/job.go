@@ -296,8 +296,8 @@ type Job struct {
 	// after a growing pause and are not charged to MaxAttempts.
 	busyAttempts int
 	retryAt      time.Time // the next auction after a busy one; zero: none pending
-	ready         Ready
-	done          bool
+	ready        Ready
+	done         bool
 }
 
 // NewJob starts a job at now. spec must be validated. The job first asks for

@@ -544,4 +544,3 @@ func TestProviderDeclinesRequesterOverCreditLimit(t *testing.T) {
 		t.Fatalf("within the limit: got %s, want a bid", env.Kind)
 	}
 }
-

@@ -10,6 +10,7 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 // TestAdmissionIsOneDecision: parallel submissions by one agent cannot all
@@ -103,4 +104,36 @@ func TestAdmissionIsOneDecision(t *testing.T) {
 			t.Fatalf("after refused submissions: held %d, left %d; want 0 and 100", a.Held, a.BudgetLeft)
 		}
 	})
+}
+
+// TestMoneyOverflowIsAFieldError: funding an agent past what the ledger can
+// hold is a 422 naming the field and the largest amount that fits, never
+// a 500, and nothing changes.
+func TestMoneyOverflowIsAFieldError(t *testing.T) {
+	d := startDevnet(t, 1, nil)
+	ctx := t.Context()
+	op := api.NewClient(d.Sockets[0])
+	if _, err := op.CreateAgent(ctx, api.AgentCreate{Name: "rich", Budget: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := op.FundAgent(ctx, "rich", api.Fund{Amount: math.MaxInt64})
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.HTTPStatus() != 422 || ae.Code != api.CodeOutOfRange || len(ae.Fields) != 1 || ae.Fields[0].Field != "amount" {
+		t.Fatalf("fund MaxInt64: %v; want 422 out_of_range naming amount", err)
+	}
+	if a, _ := op.Agent(ctx, "rich"); a.Funded != 1 {
+		t.Fatalf("after the refused fund the agent has %d funded, want 1", a.Funded)
+	}
+	_, err = op.CreateAgent(ctx, api.AgentCreate{Name: "richer", Budget: math.MaxInt64})
+	if !errors.As(err, &ae) || ae.Code != api.CodeOutOfRange || ae.Fields[0].Field != "budget" {
+		t.Fatalf("create with budget MaxInt64: %v; want out_of_range naming budget", err)
+	}
+}
+
+// TestBadRequestsGetClearErrors runs the API's table of bad requests
+// against a real node: each gets its 4xx status, code and field, never a
+// 500.
+func TestBadRequestsGetClearErrors(t *testing.T) {
+	d := startDevnet(t, 1, nil)
+	apitest.CheckBadRequests(t, d.Sockets[0])
 }

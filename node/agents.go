@@ -134,7 +134,7 @@ func (n *Node) CreateAgent(ctx context.Context, req api.AgentCreate) (api.AgentT
 		drafts = append(drafts, settlement.Draft{Kind: settlement.KindFund, Body: settlement.Fund{Agent: req.Name, Amount: req.Budget, Note: "initial budget"}})
 	}
 	if _, err := n.ledger.AppendAll(ctx, drafts...); err != nil {
-		return api.AgentToken{}, fmt.Errorf("node: create agent %s: %w", req.Name, err)
+		return api.AgentToken{}, ledgerError(err, "create agent "+req.Name, "budget")
 	}
 	return api.AgentToken{Name: req.Name, Token: token}, nil
 }
@@ -185,7 +185,7 @@ func (n *Node) FundAgent(ctx context.Context, name string, f api.Fund) (api.Agen
 		return api.Agent{}, api.Errorf(api.CodeNotFound, "no agent %s; create it with hayek agent create %s --budget N", name, name)
 	}
 	if _, err := n.ledger.Append(ctx, settlement.KindFund, settlement.Fund{Agent: name, Amount: f.Amount, Note: f.Note}); err != nil {
-		return api.Agent{}, fmt.Errorf("node: fund %s: %w", name, err)
+		return api.Agent{}, ledgerError(err, "fund "+name, "amount")
 	}
 	return n.Agent(ctx, name)
 }

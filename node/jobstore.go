@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/hayek-market/hayek/internal/privatefs"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -38,7 +39,7 @@ func (quietLogger) Infof(string, ...any)           {}
 func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
 
 func openJobStore(dir string) (*jobStore, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	db, err := pebble.Open(dir, &pebble.Options{FS: privatefs.Default, Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("node: open job store %s: %w (is another node using this home?)", dir, err)
 	}

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"sort"
 	"time"
@@ -147,7 +146,7 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: s.Peer,
 			Capability: reputation.CapRequester, Outcome: string(reputation.Settled), Receipt: canonDocCID(ss)}})
 	if err != nil {
-		return api.LedgerEntry{}, fmt.Errorf("node: settle: %w", err)
+		return api.LedgerEntry{}, ledgerError(err, "settle with "+shortID(s.Peer), "amount")
 	}
 	e := es[0]
 	// A debtor that settles earns standing as a requester; the signed

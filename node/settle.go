@@ -94,7 +94,7 @@ func (n *Node) holdFor(ctx context.Context, job, agent string, amount int64) err
 	case errors.Is(err, settlement.ErrRevoked):
 		return api.Errorf(api.CodeUnauthorized, "agent %s is revoked", agent)
 	case err != nil:
-		return fmt.Errorf("node: hold for job %s: %w", job, err)
+		return ledgerError(err, "hold for job "+job, "max_price")
 	}
 	return nil
 }

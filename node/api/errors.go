@@ -27,6 +27,8 @@ const (
 	CodeOverLimit       = "over_limit"             // 403: above the agent's max job price or jobs per hour
 	CodeNotApproval     = "not_awaiting_approval"  // 409: approve/reject of a job that is not waiting for approval
 	CodeExists          = "already_exists"         // 409: an agent of that name exists
+	CodeOutOfRange      = "out_of_range"           // 422: an amount would overflow what the ledger can hold; see fields
+	CodeConflict        = "conflict"               // 409: the ledger's rules refuse it as things stand (a hold closed, a debt smaller)
 	CodeInternal        = "internal"               // 500
 )
 
@@ -35,7 +37,7 @@ func StatusOf(code string) int {
 	switch code {
 	case CodeBadRequest:
 		return http.StatusBadRequest
-	case CodeInvalidSpec, CodeInvalidModule:
+	case CodeInvalidSpec, CodeInvalidModule, CodeOutOfRange:
 		return http.StatusUnprocessableEntity
 	case CodeBlobNotFound, CodeNotFound:
 		return http.StatusNotFound
@@ -57,7 +59,7 @@ func StatusOf(code string) int {
 		return http.StatusForbidden
 	case CodeBudgetExceeded:
 		return http.StatusPaymentRequired
-	case CodeNotApproval, CodeExists:
+	case CodeNotApproval, CodeExists, CodeConflict:
 		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
