@@ -217,7 +217,7 @@ func (n *Node) Approve(ctx context.Context, id string, d api.Decision) (api.Job,
 	if err := operatorOnly(ctx); err != nil {
 		return api.Job{}, err
 	}
-	return n.requester.decide(ctx, id, true, d.Reason)
+	return n.requester.decide(ctx, id, approveJob, d.Reason)
 }
 
 // Reject implements api.Admin.
@@ -225,7 +225,7 @@ func (n *Node) Reject(ctx context.Context, id string, d api.Decision) (api.Job, 
 	if err := operatorOnly(ctx); err != nil {
 		return api.Job{}, err
 	}
-	return n.requester.decide(ctx, id, false, d.Reason)
+	return n.requester.decide(ctx, id, rejectJob, d.Reason)
 }
 
 // admit checks an agent's limits for a new job and returns the amount to

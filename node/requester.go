@@ -229,7 +229,7 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 			defer t.Stop()
 			select {
 			case <-t.C:
-				r.decide(r.n.ctx, id, false, "no decision before the job's deadline")
+				r.decide(r.n.ctx, id, expireJob, "")
 			case <-j.started:
 			case <-j.done:
 			case <-r.n.ctx.Done():
@@ -285,8 +285,18 @@ func (r *requester) start(j *reqJob) {
 	go r.run(j)
 }
 
-// decide approves or rejects a job waiting for approval.
-func (r *requester) decide(ctx context.Context, id string, approve bool, reason string) (api.Job, error) {
+// decision is what becomes of a job waiting for approval.
+type decision int
+
+const (
+	approveJob decision = iota // the operator approved it
+	rejectJob                  // the operator rejected it
+	expireJob                  // nobody decided by its deadline
+	cancelJob                  // its agent was revoked, or the node is stopping
+)
+
+// decide approves, rejects, expires or cancels a job waiting for approval.
+func (r *requester) decide(ctx context.Context, id string, d decision, reason string) (api.Job, error) {
 	j := r.job(id)
 	if j == nil {
 		return api.Job{}, api.Errorf(api.CodeNotFound, "no job %s waiting on this node", id)
@@ -298,29 +308,41 @@ func (r *requester) decide(ctx context.Context, id string, approve bool, reason 
 	if !waiting {
 		return api.Job{}, api.Errorf(api.CodeNotApproval, "job %s is %s, not waiting for approval", id, j.snapshot().State)
 	}
-	action := "job_approve"
-	if !approve {
-		action = "job_reject"
-		if reason == "no decision before the job's deadline" {
-			action = "job_expire"
-		}
-	}
+	action := map[decision]string{approveJob: settlement.ActionJobApprove, rejectJob: settlement.ActionJobReject,
+		expireJob: settlement.ActionJobExpire, cancelJob: settlement.ActionJobCancel}[d]
 	if _, err := r.n.ledger.Append(ctx, settlement.KindGovernance, settlement.Governance{Action: action, Agent: j.agent, Job: id, Detail: reason}); err != nil {
 		r.n.log.Error("cannot record decision", "job", id, "err", err)
 	}
 	now := r.n.now()
-	if approve {
+	if d == approveJob {
 		r.appendEvent(j, api.Event{Time: now, Job: id, Type: "state", State: api.StatePending, Message: withReason("approved", reason)})
 		r.start(j)
 		return j.snapshot(), nil
 	}
-	released := r.n.releaseAll(ctx, id, "rejected")
+	released := r.n.releaseAll(ctx, id, action)
 	j.mu.Lock()
 	j.view.Settlement = &api.Settlement{Held: j.held, Released: released, Receipts: []string{}}
+	created := j.view.CreatedAt
 	j.mu.Unlock()
-	r.finish(j, &market.Outcome{State: market.StateFailed, Code: "rejected", Message: withReason("rejected by the operator", reason)}, nil)
+	var o *market.Outcome
+	switch d {
+	case rejectJob:
+		o = &market.Outcome{State: market.StateFailed, Code: codeRejected, Message: withReason("rejected by the operator", reason)}
+	case expireJob:
+		o = &market.Outcome{State: market.StateFailed, Code: codeExpired,
+			Message: fmt.Sprintf("expired: no decision within %v (its deadline); approve sooner or give it a later --deadline", now.Sub(created).Round(time.Second))}
+	default:
+		o = &market.Outcome{State: market.StateCancelled, Code: market.FailCancelled, Message: reason}
+	}
+	r.finish(j, o, nil)
 	return j.snapshot(), nil
 }
+
+// Failure codes of jobs that never reached the market.
+const (
+	codeRejected market.FailCode = "rejected" // the operator rejected it
+	codeExpired  market.FailCode = "expired"  // nobody approved it by its deadline
+)
 
 func withReason(s, reason string) string {
 	if reason == "" {
@@ -341,7 +363,7 @@ func (r *requester) cancelAgentJobs(ctx context.Context, agent, reason string) {
 	r.mu.Unlock()
 	for _, j := range mine {
 		if j.snapshot().State == api.StateApproval {
-			r.decide(ctx, j.id, false, reason)
+			r.decide(ctx, j.id, cancelJob, reason)
 			continue
 		}
 		r.deliver(j.id, "cancel", func(m *market.Job, now time.Time) { m.Cancel(now, reason) })
@@ -987,7 +1009,7 @@ func (r *requester) shutdown(ctx context.Context) {
 	r.mu.Unlock()
 	for _, j := range live {
 		if j.snapshot().State == api.StateApproval {
-			r.decide(ctx, j.id, false, "the node is shutting down")
+			r.decide(ctx, j.id, cancelJob, "the node is shutting down")
 			continue
 		}
 		select {

@@ -36,6 +36,7 @@ const (
 	ActionJobApprove  = "job_approve"
 	ActionJobReject   = "job_reject"
 	ActionJobExpire   = "job_expire"
+	ActionJobCancel   = "job_cancel" // cancelled while waiting for approval (agent revoked, node stopping)
 )
 
 // openedReceipt is a receipt body with its inner Receipt decoded. id, the
@@ -349,7 +350,7 @@ func checkGovernance(g Governance) error {
 			return invalidf("negative limit for agent %s (0 means no limit)", g.Agent)
 		}
 		return nil
-	case ActionJobApprove, ActionJobReject, ActionJobExpire:
+	case ActionJobApprove, ActionJobReject, ActionJobExpire, ActionJobCancel:
 		return firstErr(checkName("governance job", g.Job), checkOptName("governance agent", g.Agent))
 	}
 	return invalidf("unknown governance action %q", g.Action)

@@ -97,7 +97,7 @@
 //	            debt is ErrOverSettle; neither is ErrNotParty.
 //	governance  agent_create (ErrDuplicate if created before), agent_limits,
 //	            agent_revoke (ErrUnknownAgent, ErrRevoked) update the Account;
-//	            job_approve, job_reject, job_expire are recorded only.
+//	            job_approve, job_reject, job_expire, job_cancel are recorded only.
 //	outcome     recorded (a valid outcome value; not about self).
 //	attestation recorded (a canon.Envelope).
 //	checkpoint  written by the ledger, never appended: see below.

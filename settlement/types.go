@@ -132,7 +132,7 @@ type Outcome struct {
 
 // Governance records an operator's or a policy's decision.
 type Governance struct {
-	Action string `cbor:"action" json:"action"` // agent_create, agent_limits, agent_revoke, job_approve, job_reject, job_expire
+	Action string `cbor:"action" json:"action"` // agent_create, agent_limits, agent_revoke, job_approve, job_reject, job_expire, job_cancel
 	Agent  string `cbor:"agent" json:"agent"`
 	Job    string `cbor:"job" json:"job"`
 	// For agent_create and agent_limits:
