@@ -14,8 +14,6 @@ import (
 
 // This file holds the agent parent command and what its subcommands share.
 
-func init() { register(newAgentCmd) }
-
 func newAgentCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "agent",

@@ -27,8 +27,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newBenchCmd) }
-
 // benchOptions are bench's flags.
 type benchOptions struct {
 	nodes, jobs, conc int

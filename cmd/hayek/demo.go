@@ -20,8 +20,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newDemoCmd) }
-
 // demoSeed fixes the devnet's job IDs and draws, so the demo tells the
 // same story every time.
 const demoSeed = 1

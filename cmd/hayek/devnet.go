@@ -12,8 +12,6 @@ import (
 	"github.com/hayek-market/hayek/node"
 )
 
-func init() { register(newDevnetCmd) }
-
 func newDevnetCmd(g *globals) *cobra.Command {
 	var (
 		nodes    int

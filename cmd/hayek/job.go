@@ -20,8 +20,6 @@ import (
 // This file holds the job parent command, the argument checks every command
 // uses, following a job, and delivering its result.
 
-func init() { register(newJobCmd) }
-
 func newJobCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "job",

@@ -20,8 +20,6 @@ import (
 // This file holds hayek ledger, which lists entries, and the summaries of
 // entry bodies its subcommands share.
 
-func init() { register(newLedgerCmd) }
-
 func newLedgerCmd(g *globals) *cobra.Command {
 	var (
 		f      api.LedgerFilter

@@ -10,8 +10,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newPeersCmd) }
-
 func newPeersCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{

@@ -110,10 +110,24 @@ func (g *globals) client() (*api.Client, error) {
 	return api.NewClient(p, api.WithToken(g.tokenValue())), nil
 }
 
-// commands registered by each command's file in its init.
-var commands []func(*globals) *cobra.Command
+// commandGroup is a heading of hayek --help and the commands under it.
+type commandGroup struct {
+	id, title string
+	commands  []*cobra.Command
+}
 
-func register(f func(*globals) *cobra.Command) { commands = append(commands, f) }
+// commands are every top-level command, by group: the one list to read to
+// know what hayek does, and the one place a new command is added.
+func commands(g *globals) []commandGroup {
+	return []commandGroup{
+		{"node", "Run nodes:", []*cobra.Command{
+			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g)}},
+		{"client", "Use a running node:", []*cobra.Command{
+			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g)}},
+		{"money", "Agents, money and trust:", []*cobra.Command{
+			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},
+	}
+}
 
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
@@ -132,8 +146,12 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v\nTry: %s --help", err, c.CommandPath())
 	})
-	for _, f := range commands {
-		root.AddCommand(f(g))
+	for _, grp := range commands(g) {
+		root.AddGroup(&cobra.Group{ID: grp.id, Title: grp.title})
+		for _, c := range grp.commands {
+			c.GroupID = grp.id
+			root.AddCommand(c)
+		}
 	}
 	return root
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newServeCmd) }
-
 func newServeCmd(g *globals) *cobra.Command {
 	var (
 		cfgPath   string
