@@ -103,7 +103,7 @@ func limitText(v int64, unit string) string {
 // exist.
 func agentError(err error) error {
 	if isCode(err, api.CodeNotFound) {
-		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek agent list", err))
+		return withCode(ExitNotFound, tryHint(err, "hayek agent list"))
 	}
 	return clientError(err)
 }

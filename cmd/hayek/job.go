@@ -26,9 +26,7 @@ func newJobCmd(g *globals) *cobra.Command {
 		Short: "Submit jobs to the market and follow them",
 		Long: `Submit WebAssembly jobs through the local node and follow them.
 
-Job commands exit with 0 when the job completed with exit code 0, 1 when it
-ran and failed (non-zero exit, trap, timeout, limit), 2 on a usage error and
-3 when it could not be run (no bids, failed, cancelled, node unreachable).`,
+` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
   hayek job list --state running
   hayek job watch ID`,
@@ -187,7 +185,7 @@ func outcome(job api.Job) error {
 	case api.StateFailed, api.StateCancelled:
 		return notRun(job)
 	}
-	return withCode(ExitFailed, fmt.Errorf("job %s has not finished: it is %s\nTry: hayek job watch %s", job.ID, job.State, job.ID))
+	return withCode(ExitNotFinished, fmt.Errorf("job %s has not finished: it is %s\nTry: hayek job watch %s", job.ID, job.State, job.ID))
 }
 
 // runStatus is nil for a run that exited 0, else an exit-1 error saying

@@ -21,7 +21,8 @@ func newJobStatusCmd(g *globals) *cobra.Command {
 		Long: `Show a job: its state, the provider and price, the run's exit code, its
 outputs, and each auction attempt with every bid and decline.
 
-The command exits 0 whenever it could show the job, whatever the job's state.`,
+The command exits 0 whenever it could show the job, whatever the job's state;
+4 when there is no such job (see "hayek --help" for every exit code).`,
 		Example: `  hayek job status ID
   hayek job status ID --json | jq .state`,
 		Args: jobIDArg,

@@ -53,12 +53,8 @@ most --max-price.
 
 With --wait, progress (the auction, each bid and decline, the award, the run)
 goes to stderr; then the job's stdout is written to stdout byte for byte, its
-stderr to stderr, and the command exits with the job's outcome:
-  0  the job completed with exit code 0
-  1  it ran and failed: non-zero exit, trap, timeout, memory or output limit
-  2  usage error
-  3  it could not be run: no bids, failed, cancelled, node unreachable, or
-     refused by the agent's budget or limits (budget_exceeded, over_limit)
+stderr to stderr, and the command exits with the job's outcome (the exit
+codes are below).
 
 A job whose max cost is above its agent's approval threshold waits in state
 approval until the operator runs hayek job approve ID (or reject); unanswered
@@ -67,7 +63,9 @@ by its deadline, it is rejected.
 --verify checks the result: replicate:K runs it on K distinct providers and
 accepts the output they agree on; sample:P re-runs a fraction P of jobs
 elsewhere after delivery (it catches a cheater after the fact). Each run is
-paid, so replicate:K costs up to K times --max-price.`,
+paid, so replicate:K costs up to K times --max-price.
+
+` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
   hayek job submit --wasm wc.wasm --stdin book.txt --wait
   hayek job submit --wasm convert.wasm --input in.png=photo.png --out results/ -- --width 640

@@ -229,7 +229,7 @@ func TestWatchCancelAndResult(t *testing.T) {
 
 	watched := make(chan result, 1)
 	go func() { watched <- hayek(t, sock, "", "job", "watch", "j1", "--json") }()
-	hayek(t, sock, "", "job", "result", "j1").want(t, ExitFailed, "job j1 has not finished: it is pending", "Try: hayek job watch j1")
+	hayek(t, sock, "", "job", "result", "j1").want(t, ExitNotFinished, "job j1 has not finished: it is pending", "Try: hayek job watch j1")
 	r := hayek(t, sock, "", "job", "cancel", "j1")
 	r.want(t, 0)
 	if r.stdout != "job j1 cancelled\n" {
@@ -255,7 +255,7 @@ func TestWatchCancelAndResult(t *testing.T) {
 		t.Errorf("watched states %v", types)
 	}
 	hayek(t, sock, "", "job", "cancel", "j1").want(t, 0)
-	hayek(t, sock, "", "job", "cancel", "nope").want(t, ExitFailed, "no job", "Try: hayek job list")
+	hayek(t, sock, "", "job", "cancel", "nope").want(t, ExitNotFound, "no job", "Try: hayek job list")
 }
 
 func TestFinishedJobCommands(t *testing.T) {
@@ -294,7 +294,7 @@ func TestFinishedJobCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &job); err != nil || job.Provider != "12D3KooWProviderOneAAAAAAAAAAAAAAAAAAAAAAAA11111111" {
 		t.Errorf("status --json: %v %+v", err, job)
 	}
-	hayek(t, sock, "", "job", "status", "nope").want(t, ExitFailed, `no job "nope"`, "Try: hayek job list")
+	hayek(t, sock, "", "job", "status", "nope").want(t, ExitNotFound, `no job "nope"`, "Try: hayek job list")
 	hayek(t, sock, "", "job", "status").want(t, ExitUsage, "takes one job ID")
 
 	r = hayek(t, sock, "", "job", "list")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -41,9 +42,9 @@ func ask[T any](c *cobra.Command, g *globals, call func(*api.Client, context.Con
 	return call(cl, c.Context())
 }
 
-// clientError gives an error from the client its exit code: 3 when the
-// node cannot be reached, 1 otherwise, with a hint for unknown jobs. An
-// error that has an exit code already keeps it.
+// clientError gives an error from the client its exit code (see
+// exitCodesHelp): the API's error code says which, with a hint at what to
+// do. An error that has an exit code already keeps it.
 func clientError(err error) error {
 	var e *api.Error
 	switch {
@@ -53,12 +54,29 @@ func clientError(err error) error {
 		return err // connect's errors have theirs
 	case errors.Is(err, api.ErrUnreachable):
 		return withCode(ExitNotRun, err)
-	case errors.As(err, &e) && e.Code == api.CodeNotFound:
-		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek job list", err))
-	case errors.As(err, &e):
-		return withCode(ExitFailed, accessHint(err, e))
+	case !errors.As(err, &e):
+		return withCode(ExitFailed, err)
+	}
+	switch e.Code {
+	case api.CodeNotFound, api.CodeBlobNotFound:
+		return withCode(ExitNotFound, tryHint(err, "hayek job list"))
+	case api.CodeNotFinished:
+		return withCode(ExitNotFinished, err)
+	case api.CodeUnauthorized, api.CodeForbidden:
+		return withCode(ExitDenied, accessHint(err, e))
+	case api.CodeUnavailable:
+		return withCode(ExitNotRun, err) // the node is shutting down
 	}
 	return withCode(ExitFailed, err)
+}
+
+// tryHint adds "Try: hint" to err, unless its message names the command
+// already (the node's messages often do).
+func tryHint(err error, hint string) error {
+	if strings.Contains(err.Error(), hint) {
+		return err
+	}
+	return fmt.Errorf("%w\nTry: %s", err, hint)
 }
 
 // writeJSON writes v as indented JSON, the API's own objects.
