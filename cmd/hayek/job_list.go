@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,9 +74,9 @@ func newJobListCmd(g *globals) *cobra.Command {
 				} else if verified {
 					fmt.Fprint(t, "\t-")
 				}
-				exit := "-"
+				exit := "-" // the exit code, or how a run stopped at a limit ended
 				if j.ExitCode != nil {
-					exit = strconv.Itoa(int(*j.ExitCode))
+					exit = strings.TrimPrefix(runText(j.Status, *j.ExitCode), "exit code ")
 				}
 				fmt.Fprintf(t, "\t%s\t%s ago\n", exit, time.Since(j.CreatedAt).Round(time.Second))
 			}

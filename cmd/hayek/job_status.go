@@ -92,7 +92,7 @@ func printJob(w io.Writer, j api.Job) error {
 	}
 	fmt.Fprintf(t, "price\t%d (max %d)\n", j.Price, j.MaxPrice)
 	if j.ExitCode != nil {
-		fmt.Fprintf(t, "exit code\t%d (%s)\n", *j.ExitCode, orDash(j.Status))
+		fmt.Fprintf(t, "result\t%s\n", runLine(j.Status, *j.ExitCode))
 	}
 	if j.Usage != nil {
 		fmt.Fprintf(t, "usage\t%.1fms, %s memory\n", j.Usage.WallMs, units.FormatSize(j.Usage.MemoryBytes))

@@ -284,7 +284,7 @@ func TestFinishedJobCommands(t *testing.T) {
 
 	r = hayek(t, sock, "", "job", "status", "j1")
 	r.want(t, 0)
-	for _, s := range []string{"state      completed", "price      40 (max 1000)", "exit code  0 (ok)", "attempt 1: 2 invited, 1 bids, 1 declines", "bid      …11111111  40", "decline  …22222222  busy"} {
+	for _, s := range []string{"state     completed", "price     40 (max 1000)", "result    exit code 0", "attempt 1: 2 invited, 1 bids, 1 declines", "bid      …11111111  40", "decline  …22222222  busy"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("status lacks %q:\n%s", s, r.stdout)
 		}
