@@ -86,7 +86,7 @@ func (p *progress) event(ev api.Event) {
 			what += " (" + ev.Message + ")"
 		}
 	case "award":
-		what = fmt.Sprintf("awarded to %s at price %d", ev.Provider, ev.Price)
+		what = fmt.Sprintf("awarded to %s at price %d", shortPeer(ev.Provider), ev.Price)
 	case "fault":
 		what = fmt.Sprintf("%s dropped: %s", shortPeer(ev.Provider), orDash(ev.Message))
 	case "result":

@@ -88,7 +88,7 @@ func printJob(w io.Writer, j api.Job) error {
 		fmt.Fprintf(t, "error\t%s: %s\n", j.Error.Code, j.Error.Message)
 	}
 	if j.Provider != "" {
-		fmt.Fprintf(t, "provider\t%s\n", j.Provider)
+		fmt.Fprintf(t, "provider\t%s\n", shortPeer(j.Provider))
 	}
 	fmt.Fprintf(t, "price\t%d (max %d)\n", j.Price, j.MaxPrice)
 	if j.ExitCode != nil {

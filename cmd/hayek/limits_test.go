@@ -41,7 +41,7 @@ func TestLimitShowsEverywhere(t *testing.T) {
 		"result":        hayek(t, sock, "", "job", "result", "j1"),
 	} {
 		r.want(t, ExitFailed, "job j1 was stopped at its time limit (timeout)")
-		if what != "result" && !strings.Contains(r.stderr, "result   result from …11111111: timeout, price 40\n") {
+		if what != "result" && !strings.Contains(r.stderr, "result   result from 12D3…111111: timeout, price 40\n") {
 			t.Errorf("%s: progress does not show the status:\n%s", what, r.stderr)
 		}
 		if !strings.HasSuffix(r.stderr, wantErr) {

@@ -100,15 +100,6 @@ func writeTable[T any](w io.Writer, header string, rows []T, row func(t io.Write
 
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
-// shortPeer abbreviates a peer ID for tables: the start of every Ed25519
-// peer ID is the same, the end tells them apart.
-func shortPeer(id string) string {
-	if len(id) <= 12 {
-		return id
-	}
-	return "…" + id[len(id)-8:]
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
