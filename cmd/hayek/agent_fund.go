@@ -23,7 +23,7 @@ account, which the operator's jobs are held against.`,
 		Example: "  hayek agent fund crawler 10000\n  hayek agent fund operator 500000 --note 'March'",
 		Args:    nameArgs(2, "an agent NAME and an AMOUNT"),
 		RunE: func(c *cobra.Command, args []string) error {
-			amount, err := moneyArg("AMOUNT", args[1], 1)
+			amount, err := amountArg(args[1])
 			if err != nil {
 				return usageErrorf("%v\nTry: hayek agent fund %s 10000", err, args[0])
 			}
@@ -40,6 +40,7 @@ account, which the operator's jobs are held against.`,
 			return err
 		},
 	}
+	c.SetFlagErrorFunc(amountFlagError("hayek agent fund NAME 10000"))
 	c.Flags().StringVar(&note, "note", "", "a note recorded with the fund entry")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the agent as JSON")
 	return c

@@ -181,7 +181,9 @@ func TestApprovalGatedSubmit(t *testing.T) {
 	hayekEnv(t, sock, env, "job", "approve", "j1").want(t, ExitDenied, "forbidden")
 	r = hayek(t, sock, "", "job", "approve", "j1")
 	r.want(t, 0)
-	r.stdoutHas(t, "job j1 approved")
+	if want := "job j1 approved: it goes to auction (hayek job watch j1 follows it)\n"; r.stdout != want {
+		t.Errorf("approve said %q, want %q", r.stdout, want)
+	}
 	select {
 	case r = <-done:
 	case <-time.After(10 * time.Second):

@@ -68,7 +68,7 @@ func decide(c *cobra.Command, g *globals, id string, approve bool, d api.Decisio
 		return writeJSON(g.Stdout, job)
 	}
 	if approve {
-		_, err = fmt.Fprintf(g.Stdout, "job %s approved: %s\n", job.ID, job.State)
+		_, err = fmt.Fprintf(g.Stdout, "job %s approved: it goes to auction (hayek job watch %s follows it)\n", job.ID, job.ID)
 	} else {
 		_, err = fmt.Fprintf(g.Stdout, "job %s rejected\n", job.ID)
 	}

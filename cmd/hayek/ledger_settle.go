@@ -27,7 +27,7 @@ node knows (its short form 12D3…eSTcZ6 will do).`,
 		Example: "  hayek ledger settle 12D3KooW… 5000 --reference 'invoice 2026-03'",
 		Args:    nameArgs(2, "a PEER ID and an AMOUNT"),
 		RunE: func(c *cobra.Command, args []string) error {
-			amount, err := moneyArg("AMOUNT", args[1], 1)
+			amount, err := amountArg(args[1])
 			if err != nil {
 				return usageErrorf("%v\nTry: hayek ledger balance, to see what the peer owes", err)
 			}
@@ -56,6 +56,7 @@ node knows (its short form 12D3…eSTcZ6 will do).`,
 			return err
 		},
 	}
+	c.SetFlagErrorFunc(amountFlagError("hayek ledger balance, to see what each peer owes"))
 	c.Flags().StringVar(&reference, "reference", "", "what identifies the payment (an invoice or transfer reference), recorded in the entry")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the settle entry as JSON")
 	return c
