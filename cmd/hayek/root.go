@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -143,6 +144,7 @@ func commands(g *globals) []commandGroup {
 			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g)}},
 		{"money", "Agents, money and trust:", []*cobra.Command{
 			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},
+		{"", "", []*cobra.Command{newVersionCmd(g)}}, // beside help and completion
 	}
 }
 
@@ -154,6 +156,8 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = versionLine(debug.ReadBuildInfo())
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(g.Stdin)
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
@@ -164,7 +168,9 @@ func newRoot(g *globals) *cobra.Command {
 		return usageErrorf("%v\nTry: %s --help", err, c.CommandPath())
 	})
 	for _, grp := range commands(g) {
-		root.AddGroup(&cobra.Group{ID: grp.id, Title: grp.title})
+		if grp.id != "" {
+			root.AddGroup(&cobra.Group{ID: grp.id, Title: grp.title})
+		}
 		for _, c := range grp.commands {
 			c.GroupID = grp.id
 			root.AddCommand(c)
