@@ -22,6 +22,11 @@ func newJobListCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List this node's jobs, newest first",
+		Long: `List this node's jobs, newest first: state, agent, provider, price and,
+when some job has them, what was held, paid and released for it and how its
+result was checked. EXIT is the run's exit code, or how a run stopped at a
+limit ended (timeout, memory_limit, output_limit, trap). An agent sees only
+its own jobs.`,
 		Example: `  hayek job list
   hayek job list --state failed --json
   hayek job list --state approval
@@ -87,5 +92,6 @@ func newJobListCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&state, "state", "", "only jobs in this state: approval, pending, auction, awarded, running, completed, failed, cancelled")
 	c.Flags().StringVar(&agent, "agent", "", "only the jobs of this agent (operator; an agent sees only its own anyway)")
 	c.Flags().IntVar(&limit, "limit", api.DefaultJobsLimit, "at most this many jobs")
+	c.RegisterFlagCompletionFunc("state", completeFixed(jobStates))
 	return c
 }

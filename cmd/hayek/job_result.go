@@ -21,7 +21,8 @@ no such job, and 5 when it has not finished yet ("hayek job watch ID" waits).`,
 		Example: `  hayek job result ID > out.txt
   hayek job result ID --out results/
   hayek job result ID --json | jq .usage`,
-		Args: jobIDArg,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := connect(g)
 			if err != nil {

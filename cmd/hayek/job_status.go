@@ -25,7 +25,8 @@ The command exits 0 whenever it could show the job, whatever the job's state;
 4 when there is no such job (see "hayek --help" for every exit code).`,
 		Example: `  hayek job status ID
   hayek job status ID --json | jq .state`,
-		Args: jobIDArg,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			job, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Job(ctx, args[0]) })
 			if err != nil {

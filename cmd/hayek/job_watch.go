@@ -25,7 +25,8 @@ happens (the job's own stdout is not written); the exit code still follows
 the job's outcome.`,
 		Example: `  hayek job watch ID
   hayek job watch ID --json | jq -c 'select(.type=="bid")'`,
-		Args: jobIDArg,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := connect(g)
 			if err != nil {

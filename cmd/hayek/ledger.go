@@ -92,6 +92,8 @@ set to the last sequence number shown. Operator only.`,
 	fl.Uint64Var(&f.After, "after", 0, "only entries after this sequence number")
 	fl.IntVar(&f.Limit, "limit", api.DefaultLedgerLimit, "at most this many entries")
 	fl.BoolVar(&asJSON, "json", false, "print the entries as a JSON array, bodies whole")
+	c.RegisterFlagCompletionFunc("kind", completeFixed(api.LedgerKinds))
+	c.RegisterFlagCompletionFunc("peer", completePeers(g, -1))
 	c.AddCommand(newLedgerBalanceCmd(g), newLedgerVerifyCmd(g), newLedgerExportCmd(g), newLedgerSettleCmd(g), newLedgerAuditCmd(g))
 	return c
 }

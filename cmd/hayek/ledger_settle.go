@@ -24,8 +24,9 @@ peer owes. Only the creditor can settle, and never more than the debt
 
 PEER is a peer ID, or any start or end of one that names a single peer the
 node knows (its short form 12D3…eSTcZ6 will do).`,
-		Example: "  hayek ledger settle 12D3KooW… 5000 --reference 'invoice 2026-03'",
-		Args:    nameArgs(2, "a PEER ID and an AMOUNT"),
+		Example:           "  hayek ledger settle 12D3KooW… 5000 --reference 'invoice 2026-03'",
+		Args:              nameArgs(2, "a PEER ID and an AMOUNT"),
+		ValidArgsFunction: completePeers(g, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			amount, err := amountArg(args[1])
 			if err != nil {

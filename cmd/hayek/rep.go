@@ -30,6 +30,7 @@ node knows (its short form 12D3…eSTcZ6, or eSTcZ6, will do).`,
 			}
 			return nil
 		},
+		ValidArgsFunction: completePeers(g, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := connect(g)
 			if err != nil {
