@@ -96,7 +96,8 @@ func printJob(w io.Writer, j api.Job) error {
 		fmt.Fprintf(t, "result\t%s\n", runLine(j.Status, *j.ExitCode))
 	}
 	if j.Usage != nil {
-		fmt.Fprintf(t, "usage\t%.1fms, %s memory\n", j.Usage.WallMs, units.FormatSize(j.Usage.MemoryBytes))
+		fmt.Fprintf(t, "usage\t%s, %s memory\n", formatDuration(time.Duration(j.Usage.WallMs*float64(time.Millisecond))),
+			units.FormatSize(j.Usage.MemoryBytes))
 	}
 	if st := j.Settlement; st != nil {
 		fmt.Fprintf(t, "payment\t%s\n", settlementLine(st))
@@ -112,7 +113,7 @@ func printJob(w io.Writer, j api.Job) error {
 	fmt.Fprintf(t, "module\t%s\n", j.Module)
 	fmt.Fprintf(t, "created\t%s\n", j.CreatedAt.Local().Format(time.DateTime))
 	if j.FinishedAt != nil {
-		fmt.Fprintf(t, "finished\t%s (after %v)\n", j.FinishedAt.Local().Format(time.DateTime), j.FinishedAt.Sub(j.CreatedAt).Round(time.Millisecond))
+		fmt.Fprintf(t, "finished\t%s (after %s)\n", j.FinishedAt.Local().Format(time.DateTime), formatDuration(j.FinishedAt.Sub(j.CreatedAt)))
 	}
 	for _, o := range j.Outputs {
 		fmt.Fprintf(t, "output\t%s\t%s\t%s\n", o.Name, units.FormatSize(o.Size), o.CID)
