@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,5 +79,37 @@ func TestShellCompletion(t *testing.T) {
 	}
 	if got := complete(t, sock, "ledger", "settle", "12D3KooW"); len(got) != 2 {
 		t.Errorf("ledger settle completes %q, want the two peers the node knows", got)
+	}
+}
+
+// TestReadmeNamesEveryCommand checks that the README's package table names
+// every top-level command, and that its examples run one command a line.
+func TestReadmeNamesEveryCommand(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	var row string
+	for _, l := range strings.Split(readme, "\n") {
+		if strings.HasPrefix(l, "| `cmd/hayek` |") {
+			row = l
+		}
+	}
+	if row == "" {
+		t.Fatal("README.md has no package table row for cmd/hayek")
+	}
+	for _, grp := range commands(&globals{}) {
+		for _, c := range grp.commands {
+			if !strings.Contains(row, "`"+c.Name()+"`") && !strings.Contains(row, "`"+c.Name()+" …`") {
+				t.Errorf("README.md's package table does not name %s:\n%s", c.Name(), row)
+			}
+		}
+	}
+	for _, l := range strings.Split(readme, "\n") {
+		if strings.HasPrefix(l, "./hayek ") && regexp.MustCompile(`\| (\./hayek|[a-z]+ [a-z]+)`).MatchString(strings.SplitN(l, "#", 2)[0]) &&
+			!strings.Contains(l, "jq") {
+			t.Errorf("README.md pastes as a pipeline of hayek commands:\n%s", l)
+		}
 	}
 }
