@@ -14,8 +14,6 @@ import (
 
 // This file holds the agent parent command and what its subcommands share.
 
-func init() { register(newAgentCmd) }
-
 func newAgentCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "agent",
@@ -84,13 +82,31 @@ func parseRate(s string) (int64, error) {
 	return v, nil
 }
 
-// moneyArg reads a money amount argument: a whole number ≥ min.
-func moneyArg(what, s string, min int64) (int64, error) {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < min {
-		return 0, fmt.Errorf("%s %q: want a whole number ≥ %d of the ledger's smallest unit", what, s, min)
+// amountArg reads an AMOUNT argument: a positive whole number of the
+// ledger's smallest unit.
+func amountArg(s string) (int64, error) {
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil && v > 0 {
+		return v, nil
 	}
-	return v, nil
+	if v, err := strconv.ParseFloat(s, 64); err == nil && v <= 0 {
+		return 0, fmt.Errorf("AMOUNT %s: amounts must be positive, in whole numbers of the ledger's smallest unit", s)
+	}
+	return 0, fmt.Errorf("AMOUNT %q: want a whole number of the ledger's smallest unit", s)
+}
+
+// amountFlagError is the flag error handler of a command that takes an
+// AMOUNT: a negative amount such as -5 reaches the flag parser first, as
+// an unknown flag, and is reported as the amount it is, with try.
+func amountFlagError(try string) func(*cobra.Command, error) error {
+	return func(c *cobra.Command, err error) error {
+		_, arg, _ := strings.Cut(err.Error(), "unknown shorthand flag: ")
+		_, arg, _ = strings.Cut(arg, " in ")
+		if _, perr := strconv.ParseFloat(arg, 64); perr == nil && strings.HasPrefix(arg, "-") {
+			_, aerr := amountArg(arg)
+			return usageErrorf("%v\nTry: %s", aerr, try)
+		}
+		return usageErrorf("%v\nTry: %s --help", err, c.CommandPath())
+	}
 }
 
 // limitText renders an agent limit where 0 means none.
@@ -105,7 +121,7 @@ func limitText(v int64, unit string) string {
 // exist.
 func agentError(err error) error {
 	if isCode(err, api.CodeNotFound) {
-		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek agent list", err))
+		return withCode(ExitNotFound, tryHint(err, "hayek agent list"))
 	}
 	return clientError(err)
 }

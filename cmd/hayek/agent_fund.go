@@ -20,10 +20,11 @@ func newAgentFundCmd(g *globals) *cobra.Command {
 		Long: `Add AMOUNT (in the ledger's smallest unit) to an agent's budget. It is
 recorded as a fund entry in the ledger. NAME operator funds the operator's own
 account, which the operator's jobs are held against.`,
-		Example: "  hayek agent fund crawler 10000\n  hayek agent fund operator 500000 --note 'March'",
-		Args:    nameArgs(2, "an agent NAME and an AMOUNT"),
+		Example:           "  hayek agent fund crawler 10000\n  hayek agent fund operator 500000 --note 'March'",
+		Args:              nameArgs(2, "an agent NAME and an AMOUNT"),
+		ValidArgsFunction: completeAgents(g),
 		RunE: func(c *cobra.Command, args []string) error {
-			amount, err := moneyArg("AMOUNT", args[1], 1)
+			amount, err := amountArg(args[1])
 			if err != nil {
 				return usageErrorf("%v\nTry: hayek agent fund %s 10000", err, args[0])
 			}
@@ -40,6 +41,7 @@ account, which the operator's jobs are held against.`,
 			return err
 		},
 	}
+	c.SetFlagErrorFunc(amountFlagError("hayek agent fund NAME 10000"))
 	c.Flags().StringVar(&note, "note", "", "a note recorded with the fund entry")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the agent as JSON")
 	return c

@@ -12,8 +12,12 @@ import (
 func newAgentListCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:     "list",
-		Short:   "List the agents, their budgets and limits",
+		Use:   "list",
+		Short: "List the agents, their budgets and limits",
+		Long: `List the agents allowed to spend through this node, the operator's own
+account included: each one's budget left, what is held for its jobs under
+way, what it has spent and been funded with in all, its limits (0 or none:
+no limit) and whether its token was revoked. Operator only.`,
 		Example: "  hayek agent list\n  hayek agent list --json | jq '.[] | {name, budget_left}'",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {

@@ -17,8 +17,9 @@ func newAgentRevokeCmd(g *globals) *cobra.Command {
 		Long: `Revoke an agent: its token stops working at once, its pending jobs are
 cancelled and their holds released. The decision is recorded in the ledger
 and the account stays there; a new token needs a new agent.`,
-		Example: "  hayek agent revoke crawler",
-		Args:    nameArgs(1, "one agent NAME"),
+		Example:           "  hayek agent revoke crawler",
+		Args:              nameArgs(1, "one agent NAME"),
+		ValidArgsFunction: completeAgents(g),
 		RunE: func(c *cobra.Command, args []string) error {
 			a, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Agent, error) { return cl.RevokeAgent(ctx, args[0]) })
 			if err != nil {

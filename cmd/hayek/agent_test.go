@@ -100,8 +100,8 @@ func TestAgentListShowFundRevoke(t *testing.T) {
 	r.stdoutHas(t, "agent crawler funded with 250: budget left 5250")
 	hayek(t, sock, "", "agent", "fund", "crawler", "0").want(t, ExitUsage, "AMOUNT")
 	hayek(t, sock, "", "agent", "fund", "crawler", "ten").want(t, ExitUsage, "AMOUNT")
-	hayek(t, sock, "", "agent", "fund", "nobody", "5").want(t, ExitFailed, "Try: hayek agent list")
-	hayek(t, sock, "", "agent", "show", "nobody").want(t, ExitFailed, "Try: hayek agent list")
+	hayek(t, sock, "", "agent", "fund", "nobody", "5").want(t, ExitNotFound, "Try: hayek agent list")
+	hayek(t, sock, "", "agent", "show", "nobody").want(t, ExitNotFound, "Try: hayek agent list")
 
 	// The agent reads its own account with its token, by flag or env.
 	r = hayek(t, sock, "", "--token", tok, "agent", "show", "me")
@@ -116,14 +116,14 @@ func TestAgentListShowFundRevoke(t *testing.T) {
 	// ... and nothing of the operator's.
 	for _, args := range [][]string{{"agent", "list"}, {"agent", "show", "operator"}, {"agent", "fund", "crawler", "9"},
 		{"ledger"}, {"ledger", "balance"}, {"rep"}} {
-		hayekEnv(t, sock, map[string]string{"HAYEK_TOKEN": tok}, args...).want(t, ExitFailed, "forbidden", "Try: run it as the node's operator")
+		hayekEnv(t, sock, map[string]string{"HAYEK_TOKEN": tok}, args...).want(t, ExitDenied, "forbidden", "Try: run it as the node's operator")
 	}
 
 	r = hayek(t, sock, "", "agent", "revoke", "crawler")
 	r.want(t, 0)
 	r.stdoutHas(t, "agent crawler revoked")
 	hayek(t, sock, "", "agent", "list").stdoutHas(t, "revoked")
-	hayek(t, sock, "", "--token", tok, "agent", "show", "me").want(t, ExitFailed, "unauthorized", "--token or HAYEK_TOKEN")
+	hayek(t, sock, "", "--token", tok, "agent", "show", "me").want(t, ExitDenied, "unauthorized", "--token or HAYEK_TOKEN")
 	hayek(t, sock, "", "agent", "revoke").want(t, ExitUsage)
 	hayek(t, sock, "", "agent", "bogus").want(t, ExitUsage)
 }
@@ -153,7 +153,7 @@ func TestSubmitAsAgentWithinItsBudget(t *testing.T) {
 	if strings.Contains(r.stdout, "j2") || !strings.Contains(r.stdout, "j1") {
 		t.Errorf("the agent's job list:\n%s", r.stdout)
 	}
-	hayekEnv(t, sock, env, "job", "status", "j2").want(t, ExitFailed, "not_found")
+	hayekEnv(t, sock, env, "job", "status", "j2").want(t, ExitNotFound, "not_found")
 	r = hayek(t, sock, "", "job", "list", "--agent", "crawler")
 	r.want(t, 0)
 	r.stdoutHas(t, "AGENT", "crawler", "j1")
@@ -178,10 +178,12 @@ func TestApprovalGatedSubmit(t *testing.T) {
 	r.want(t, 0)
 	r.stdoutHas(t, "j1", "approval", "trader")
 	hayek(t, sock, "", "job", "status", "j1").stdoutHas(t, "waiting for the operator: hayek job approve j1")
-	hayekEnv(t, sock, env, "job", "approve", "j1").want(t, ExitFailed, "forbidden")
+	hayekEnv(t, sock, env, "job", "approve", "j1").want(t, ExitDenied, "forbidden")
 	r = hayek(t, sock, "", "job", "approve", "j1")
 	r.want(t, 0)
-	r.stdoutHas(t, "job j1 approved")
+	if want := "job j1 approved: it goes to auction (hayek job watch j1 follows it)\n"; r.stdout != want {
+		t.Errorf("approve said %q, want %q", r.stdout, want)
+	}
 	select {
 	case r = <-done:
 	case <-time.After(10 * time.Second):
@@ -257,7 +259,7 @@ func TestAgentSocketFromTheCLI(t *testing.T) {
 	f, sock := startNode(t, api.WithAgentSocket("", ""))
 	tok := f.AddAgent(api.AgentCreate{Name: "crawler", Budget: 10})
 	as := filepath.Join(filepath.Dir(sock), api.DefaultAgentSocket)
-	hayek(t, as, "", "status").want(t, ExitFailed, "unauthorized", "--token or HAYEK_TOKEN")
+	hayek(t, as, "", "status").want(t, ExitDenied, "unauthorized", "--token or HAYEK_TOKEN")
 	hayekEnv(t, as, map[string]string{"HAYEK_TOKEN": tok}, "agent", "show", "me").stdoutHas(t, "crawler")
 }
 

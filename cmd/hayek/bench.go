@@ -27,8 +27,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newBenchCmd) }
-
 // benchOptions are bench's flags.
 type benchOptions struct {
 	nodes, jobs, conc int
@@ -49,7 +47,8 @@ type Percentiles struct {
 // BenchReport is what `hayek bench --json` prints.
 type BenchReport struct {
 	Nodes       int `json:"nodes"`
-	Jobs        int `json:"jobs"`
+	Jobs        int `json:"jobs"`           // per trivial-module phase
+	GoJobs      int `json:"go_module_jobs"` // per Go-module phase
 	Concurrency int `json:"concurrency"`
 	// Trivial module (hello.wasm, 337 bytes), modules warm.
 	Latency        Percentiles `json:"latency_ms"`        // unloaded: one job at a time
@@ -93,7 +92,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 socket API, as an agent would. After a warm-up (every provider has fetched and
 compiled both modules), two phases per module: unloaded (one job at a time, for
 latency) and loaded (--concurrency jobs in flight, for throughput and latency
-under load). Modules: hello.wasm (337 bytes) and toolbox.wasm (Go-built, ~3MB).
+under load). Each trivial-module phase runs --jobs jobs, each Go-module phase
+a quarter as many (at least 10): a Go-module job costs several times more. Modules: hello.wasm (337 bytes) and toolbox.wasm (Go-built, ~3MB).
 In the same run it measures the floor — a bare request/response on a new
 libp2p stream between two of the nodes — and reports p50 ÷ floor, and the
 process's resident memory before and after the measured phases.`,
@@ -144,7 +144,7 @@ process's resident memory before and after the measured phases.`,
 		},
 	}
 	cmd.Flags().IntVar(&nodes, "nodes", 10, "nodes in the devnet")
-	cmd.Flags().IntVar(&jobs, "jobs", 1000, "jobs per phase")
+	cmd.Flags().IntVar(&jobs, "jobs", 1000, "jobs per trivial-module phase; each Go-module phase runs a quarter as many (at least 10)")
 	cmd.Flags().IntVar(&conc, "concurrency", 8, "jobs in flight in the loaded phase")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&quic, "quic", false, "nodes listen on QUIC too (TCP only by default)")
@@ -156,136 +156,192 @@ process's resident memory before and after the measured phases.`,
 	return cmd
 }
 
+// bench is one run of hayek bench: its devnet, node-0's client, the two
+// jobs it submits and the report it fills in.
+type bench struct {
+	o        benchOptions
+	g        *globals
+	dir      string
+	net      *node.Devnet
+	c        *api.Client
+	trivial  api.SubmitRequest
+	goJob    api.SubmitRequest
+	rep      *BenchReport
+	progress func(format string, args ...any)
+}
+
+// goPhaseJobs is how many jobs each Go-module phase runs for jobs per
+// trivial-module phase: each of those jobs costs several times more.
+func goPhaseJobs(jobs int) int { return max(jobs/4, 10) }
+
+// runBench starts a devnet, warms it up, measures the floors, then runs
+// the phases o asks for, and returns the figures.
 func runBench(ctx context.Context, g *globals, o benchOptions) (*BenchReport, error) {
-	nodes, jobs, conc, want, explain, memProfile, soak := o.nodes, o.jobs, o.conc, o.modules, o.explain, o.memProfile, o.soak
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "hayek-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: o.quic})
+	b := &bench{o: o, g: g, dir: dir, progress: func(format string, args ...any) { fmt.Fprintf(g.Stderr, "bench: "+format+"\n", args...) },
+		rep: &BenchReport{Nodes: o.nodes, Jobs: o.jobs, GoJobs: goPhaseJobs(o.jobs), Concurrency: o.conc, GoModuleBytes: len(samples.Toolbox),
+			QUIC: o.quic, GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}}
+	err = b.startNet(ctx)
+	if b.net != nil {
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			b.net.Close(cctx)
+		}()
+		defer b.c.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		d.Close(cctx)
-	}()
-	rctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = d.Ready(rctx)
-	cancel()
-	if err != nil {
+	if err := b.warmUp(ctx); err != nil {
 		return nil, err
 	}
-	progress := func(format string, args ...any) { fmt.Fprintf(g.Stderr, "bench: "+format+"\n", args...) }
-	c := api.NewClient(d.Sockets[0])
-	defer c.Close()
-	hello, err := c.PutBlobBytes(ctx, samples.Hello)
-	if err != nil {
+	if err := b.measureFloors(ctx); err != nil {
 		return nil, err
 	}
-	toolbox, err := c.PutBlobBytes(ctx, samples.Toolbox)
-	if err != nil {
+	if err := b.runPhases(ctx); err != nil {
 		return nil, err
 	}
-	trivial := api.SubmitRequest{Module: api.BlobRef{CID: hello.CID}, MaxPrice: 1000}
-	goJob := api.SubmitRequest{Module: api.BlobRef{CID: toolbox.CID}, Args: []string{"upper"},
-		Stdin: &api.BlobRef{Text: "hello from a go-built module\n"}, MaxPrice: 1000}
+	if b.rep.FloorRTT > 0 {
+		b.rep.P50OverFloor = round2(b.rep.Latency.P50 / b.rep.FloorRTT)
+	}
+	b.rep.DurationSecond = round2(time.Since(start).Seconds())
+	return b.rep, nil
+}
 
-	rep := &BenchReport{Nodes: nodes, Jobs: jobs, Concurrency: conc, GoModuleBytes: len(samples.Toolbox), QUIC: o.quic,
-		GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
-	// Warm up until every provider has run both modules (fetched and
-	// compiled them). Equal bids favour providers that already hold a
-	// module (a shorter committed start), so the warm-up runs bursts of
-	// concurrent jobs: surge pricing then sends work to idle providers.
-	progress("warming up %d providers", nodes-1)
-	for _, req := range []api.SubmitRequest{trivial, goJob} {
+// startNet starts the devnet, waits until it is ready and uploads the
+// two modules to node-0. Once the devnet has started, b.net and b.c are
+// set, for the caller to close, whatever the error.
+func (b *bench) startNet(ctx context.Context) error {
+	log := slog.New(slog.NewTextHandler(b.g.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: b.o.nodes, Dir: b.dir, Logger: log, QUIC: b.o.quic})
+	if err != nil {
+		return err
+	}
+	b.net, b.c = d, api.NewClient(d.Sockets[0])
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.Ready(rctx); err != nil {
+		return err
+	}
+	hello, err := b.c.PutBlobBytes(ctx, samples.Hello)
+	if err != nil {
+		return err
+	}
+	toolbox, err := b.c.PutBlobBytes(ctx, samples.Toolbox)
+	if err != nil {
+		return err
+	}
+	b.trivial = api.SubmitRequest{Module: api.BlobRef{CID: hello.CID}, MaxPrice: 1000}
+	b.goJob = api.SubmitRequest{Module: api.BlobRef{CID: toolbox.CID}, Args: []string{"upper"},
+		Stdin: &api.BlobRef{Text: "hello from a go-built module\n"}, MaxPrice: 1000}
+	return nil
+}
+
+// warmUp runs jobs until every provider has run both modules (fetched and
+// compiled them), then loads the network at the measured rate, and reads
+// memory. Equal bids favour providers that already hold a module (a
+// shorter committed start), so the warm-up runs bursts of concurrent jobs:
+// surge pricing then sends work to idle providers. The load after it
+// fills the caches whose size follows the rate (gossip history, replay
+// windows, open bids) before memory is first read.
+func (b *bench) warmUp(ctx context.Context) error {
+	providers, conc := b.o.nodes-1, b.o.conc
+	b.progress("warming up %d providers", providers)
+	for _, req := range []api.SubmitRequest{b.trivial, b.goJob} {
 		seen := map[string]bool{}
-		for round := 0; len(seen) < nodes-1 && round < 50; round++ {
-			provs, err := burst(ctx, c, req, 2*conc, conc)
-			rep.WarmupJobs += 2 * conc
+		for round := 0; len(seen) < providers && round < 50; round++ {
+			provs, err := burst(ctx, b.c, req, 2*conc, conc)
+			b.rep.WarmupJobs += 2 * conc
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for _, p := range provs {
 				seen[p] = true
 			}
 		}
-		if len(seen) < nodes-1 {
-			progress("warm-up reached %d of %d providers; the rest may compile during the measurement", len(seen), nodes-1)
+		if len(seen) < providers {
+			b.progress("warm-up reached %d of %d providers; the rest may compile during the measurement", len(seen), providers)
 		}
 	}
-	// Then load at the measured rate, so the caches whose size follows the
-	// rate (gossip history, replay windows, open bids) are full before
-	// memory is first read.
-	if _, err := burst(ctx, c, trivial, jobs/2, conc); err != nil {
-		return nil, err
+	if _, err := burst(ctx, b.c, b.trivial, b.o.jobs/2, conc); err != nil {
+		return err
 	}
-	rep.WarmupJobs += jobs / 2
-	rep.RSSBefore, rep.HeapBefore = memMB()
-	if memProfile != "" {
+	b.rep.WarmupJobs += b.o.jobs / 2
+	b.rep.RSSBefore, b.rep.HeapBefore = memMB()
+	if b.o.memProfile != "" {
 		// The heap at the start of the measurement, for pprof -base.
-		if f, err := os.Create(memProfile + ".before"); err == nil {
+		if f, err := os.Create(b.o.memProfile + ".before"); err == nil {
 			pprof.Lookup("heap").WriteTo(f, 0)
 			f.Close()
 		}
 	}
+	return nil
+}
 
-	// The floor: a bare libp2p stream request between two of the nodes.
+// measureFloors measures what a job cannot beat: a bare request/response
+// on a new libp2p stream between two of the nodes, and one synced pebble
+// batch.
+func (b *bench) measureFloors(ctx context.Context) error {
 	var floor []time.Duration
 	for i := 0; i < 200; i++ {
-		rtt, err := d.Nodes[0].Ping(ctx, d.Nodes[1].ID())
+		rtt, err := b.net.Nodes[0].Ping(ctx, b.net.Nodes[1].ID())
 		if err != nil {
-			return nil, fmt.Errorf("floor ping: %w", err)
+			return fmt.Errorf("floor ping: %w", err)
 		}
 		floor = append(floor, rtt)
 	}
-	rep.FloorRTT = percentiles(floor).P50
-	if rep.AppendFloor, err = appendFloor(dir); err != nil {
-		return nil, err
-	}
+	b.rep.FloorRTT = percentiles(floor).P50
+	var err error
+	b.rep.AppendFloor, err = appendFloor(b.dir)
+	return err
+}
 
-	phase := func(name string, req api.SubmitRequest, n, conc int) (Percentiles, float64, error) {
-		progress("%s: %d jobs, %d in flight", name, n, conc)
-		lat, rate, failed, slowest, err := runPhase(ctx, c, req, n, conc)
-		rep.Failed += failed
-		if explain && slowest != "" {
-			explainJob(ctx, g.Stderr, c, slowest, d)
+// runPhases runs each module's unloaded and loaded phases, reads memory,
+// and keeps the load on for --soak.
+func (b *bench) runPhases(ctx context.Context) error {
+	r, conc := b.rep, b.o.conc
+	var err error
+	if b.o.modules["trivial"] {
+		if r.Latency, _, err = b.phase(ctx, "trivial module, unloaded", b.trivial, r.Jobs, 1); err != nil {
+			return err
 		}
-		return percentiles(lat), rate, err
-	}
-	if want["trivial"] {
-		if rep.Latency, _, err = phase("trivial module, unloaded", trivial, jobs, 1); err != nil {
-			return nil, err
-		}
-		if rep.LoadedLatency, rep.JobsPerSecond, err = phase("trivial module, loaded", trivial, jobs, conc); err != nil {
-			return nil, err
+		if r.LoadedLatency, r.JobsPerSecond, err = b.phase(ctx, "trivial module, loaded", b.trivial, r.Jobs, conc); err != nil {
+			return err
 		}
 	}
-	if want["go"] {
-		goJobs := max(jobs/4, 10)
-		if rep.GoLatency, _, err = phase("go module, unloaded", goJob, goJobs, 1); err != nil {
-			return nil, err
+	if b.o.modules["go"] {
+		if r.GoLatency, _, err = b.phase(ctx, "go module, unloaded", b.goJob, r.GoJobs, 1); err != nil {
+			return err
 		}
-		if rep.GoLoaded, rep.GoJobsPerSec, err = phase("go module, loaded", goJob, goJobs, conc); err != nil {
-			return nil, err
-		}
-	}
-	rep.RSSAfter, rep.HeapAfter = memMB()
-	if soak > 0 {
-		progress("soak: %d in flight for %v", conc, soak)
-		if rep.Soak, err = runSoak(ctx, c, trivial, conc, soak); err != nil {
-			return nil, err
+		if r.GoLoaded, r.GoJobsPerSec, err = b.phase(ctx, "go module, loaded", b.goJob, r.GoJobs, conc); err != nil {
+			return err
 		}
 	}
-	if rep.FloorRTT > 0 {
-		rep.P50OverFloor = round2(rep.Latency.P50 / rep.FloorRTT)
+	r.RSSAfter, r.HeapAfter = memMB()
+	if b.o.soak > 0 {
+		b.progress("soak: %d in flight for %v", conc, b.o.soak)
+		if r.Soak, err = runSoak(ctx, b.c, b.trivial, conc, b.o.soak); err != nil {
+			return err
+		}
 	}
-	rep.DurationSecond = round2(time.Since(start).Seconds())
-	return rep, nil
+	return nil
+}
+
+// phase runs n jobs, conc in flight, and returns their latencies and rate.
+func (b *bench) phase(ctx context.Context, name string, req api.SubmitRequest, n, conc int) (Percentiles, float64, error) {
+	b.progress("%s: %d jobs, %d in flight", name, n, conc)
+	lat, rate, failed, slowest, err := runPhase(ctx, b.c, req, n, conc)
+	b.rep.Failed += failed
+	if b.o.explain && slowest != "" {
+		explainJob(ctx, b.g.Stderr, b.c, slowest, b.net)
+	}
+	return percentiles(lat), rate, err
 }
 
 func runJob(ctx context.Context, c *api.Client, req api.SubmitRequest) (api.Job, error) {
@@ -501,20 +557,20 @@ func memMB() (rss, heap float64) {
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 func printBench(out io.Writer, r *BenchReport) {
-	fmt.Fprintf(out, "hayek bench: %d nodes, %d jobs per phase, %d in flight when loaded (%s, %d CPUs)\n\n",
-		r.Nodes, r.Jobs, r.Concurrency, r.GoVersion, r.CPUs)
-	fmt.Fprintf(out, "%-34s %8s %8s %8s %10s\n", "submit → result (ms)", "p50", "p90", "p99", "jobs/s")
-	row := func(name string, p Percentiles, rate float64) {
+	fmt.Fprintf(out, "hayek bench: %d nodes, %d jobs per trivial-module phase and %d per Go-module phase, %d in flight when loaded (%s, %d CPUs)\n\n",
+		r.Nodes, r.Jobs, r.GoJobs, r.Concurrency, r.GoVersion, r.CPUs)
+	fmt.Fprintf(out, "%-34s %6s %8s %8s %8s %10s\n", "submit → result (ms)", "jobs", "p50", "p90", "p99", "jobs/s")
+	row := func(name string, jobs int, p Percentiles, rate float64) {
 		rs := ""
 		if rate > 0 {
 			rs = fmt.Sprintf("%.0f", rate)
 		}
-		fmt.Fprintf(out, "%-34s %8.2f %8.2f %8.2f %10s\n", name, p.P50, p.P90, p.P99, rs)
+		fmt.Fprintf(out, "%-34s %6d %8.2f %8.2f %8.2f %10s\n", name, jobs, p.P50, p.P90, p.P99, rs)
 	}
-	row("trivial module, one at a time", r.Latency, 0)
-	row(fmt.Sprintf("trivial module, %d in flight", r.Concurrency), r.LoadedLatency, r.JobsPerSecond)
-	row(fmt.Sprintf("Go module (%.1f MB), one at a time", float64(r.GoModuleBytes)/1e6), r.GoLatency, 0)
-	row(fmt.Sprintf("Go module, %d in flight", r.Concurrency), r.GoLoaded, r.GoJobsPerSec)
+	row("trivial module, one at a time", r.Jobs, r.Latency, 0)
+	row(fmt.Sprintf("trivial module, %d in flight", r.Concurrency), r.Jobs, r.LoadedLatency, r.JobsPerSecond)
+	row(fmt.Sprintf("Go module (%.1f MB), one at a time", float64(r.GoModuleBytes)/1e6), r.GoJobs, r.GoLatency, 0)
+	row(fmt.Sprintf("Go module, %d in flight", r.Concurrency), r.GoJobs, r.GoLoaded, r.GoJobsPerSec)
 	fmt.Fprintf(out, "\nfloor: bare libp2p stream round trip %.3f ms; trivial p50 = %.1f × floor\n", r.FloorRTT, r.P50OverFloor)
 	fmt.Fprintf(out, "floor: one synced pebble batch %.3f ms (a job appends a hold, then its receipts and release, on the requester; a receipt on the provider)\n", r.AppendFloor)
 	fmt.Fprintf(out, "memory: RSS %.1f → %.1f MB, live heap %.1f → %.1f MB across the measured phases\n",

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 
 	"github.com/hayek-market/hayek/node"
 )
-
-func init() { register(newDevnetCmd) }
 
 func newDevnetCmd(g *globals) *cobra.Command {
 	var (
@@ -24,21 +21,24 @@ func newDevnetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run N complete nodes on loopback in one process",
-		Long: `Run N complete nodes in one process on 127.0.0.1: real TCP and QUIC, real DHT,
-real gossipsub, all selling wasm compute, each with its own home and socket
-under DIR/node-<i>/. Prints one line per node (index, peer ID, socket), then
-"ready" once every node can discover the others' offers, and runs until
-interrupted. Point client commands at a node with --socket or HAYEK_SOCKET.
-Without --dir a temporary directory is used and removed on exit; with --dir
-the identities are kept, so the same peer IDs come back next time.`,
+		Long: `Run N complete nodes in one process on 127.0.0.1: real TCP (QUIC too with
+--quic), real DHT, real gossipsub, all selling wasm compute, each with its
+own home and socket under DIR/node-<i>/. Prints one line per node (index,
+peer ID, socket), then "ready" once every node can discover the others'
+offers, and runs until interrupted. Point client commands at a node with
+--socket or HAYEK_SOCKET. Without --dir a temporary directory is used and
+removed on exit; with --dir the identities are kept, so the same peer IDs
+come back next time.`,
+		Example: `  hayek devnet --nodes 5
+  HAYEK_SOCKET=/tmp/hayek-devnet-…/node-0/hayek.sock hayek job submit --wasm prog.wasm --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nodes < 1 || nodes > 64 {
 				return usageErrorf("--nodes %d: want 1 to 64", nodes)
 			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return usageErrorf("--log-level %q: want debug, info, warn or error", logLevel)
+			log, err := newLogger(g.Stderr, logLevel)
+			if err != nil {
+				return err
 			}
 			if dir == "" {
 				tmp, err := os.MkdirTemp("", "hayek-devnet-")
@@ -49,7 +49,6 @@ the identities are kept, so the same peer IDs come back next time.`,
 				dir = tmp
 			}
 			ctx := cmd.Context()
-			log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: level}))
 			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: quic})
 			if err != nil {
 				return withCode(ExitNotRun, err)

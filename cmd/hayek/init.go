@@ -13,8 +13,6 @@ import (
 	"github.com/hayek-market/hayek/node"
 )
 
-func init() { register(newInitCmd) }
-
 func newInitCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "init",

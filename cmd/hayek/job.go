@@ -20,17 +20,13 @@ import (
 // This file holds the job parent command, the argument checks every command
 // uses, following a job, and delivering its result.
 
-func init() { register(newJobCmd) }
-
 func newJobCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "job",
 		Short: "Submit jobs to the market and follow them",
 		Long: `Submit WebAssembly jobs through the local node and follow them.
 
-Job commands exit with 0 when the job completed with exit code 0, 1 when it
-ran and failed (non-zero exit, trap, timeout, limit), 2 on a usage error and
-3 when it could not be run (no bids, failed, cancelled, node unreachable).`,
+` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
   hayek job list --state running
   hayek job watch ID`,
@@ -90,16 +86,17 @@ func (p *progress) event(ev api.Event) {
 			what += " (" + ev.Message + ")"
 		}
 	case "award":
-		what = fmt.Sprintf("awarded to %s at price %d", ev.Provider, ev.Price)
+		what = fmt.Sprintf("awarded to %s at price %d", shortPeer(ev.Provider), ev.Price)
 	case "fault":
 		what = fmt.Sprintf("%s dropped: %s", shortPeer(ev.Provider), orDash(ev.Message))
 	case "result":
 		what = fmt.Sprintf("result from %s", shortPeer(ev.Provider))
-		if ev.ExitCode != nil {
-			what += fmt.Sprintf(": exit code %d", *ev.ExitCode)
-		}
-		if ev.Status != "" && ev.Status != "ok" {
-			what += " (" + ev.Status + ")"
+		if ev.ExitCode != nil || ev.Status != "" {
+			var code int32
+			if ev.ExitCode != nil {
+				code = *ev.ExitCode
+			}
+			what += ": " + runText(ev.Status, code)
 		}
 		if ev.Price > 0 {
 			what += fmt.Sprintf(", price %d", ev.Price)
@@ -189,36 +186,74 @@ func outcome(job api.Job) error {
 	case api.StateFailed, api.StateCancelled:
 		return notRun(job)
 	}
-	return withCode(ExitFailed, fmt.Errorf("job %s has not finished: it is %s\nTry: hayek job watch %s", job.ID, job.State, job.ID))
+	return withCode(ExitNotFinished, fmt.Errorf("job %s has not finished: it is %s\nTry: hayek job watch %s", job.ID, job.State, job.ID))
+}
+
+// runEnding is how a run that did not exit by itself ended, by its status.
+type runEnding struct {
+	ended   string // after "job ID"
+	meaning string // after the status in a job's result line
+	flag    string // what the submitter may change, if anything
+}
+
+var runEndings = map[string]runEnding{
+	"timeout":      {"was stopped at its time limit", "stopped at its time limit", "--timeout"},
+	"memory_limit": {"was stopped at its memory limit", "stopped at its memory limit", "--memory"},
+	"output_limit": {"was stopped at its output limit", "stopped at its output limit", "--max-output"},
+	"trap":         {"trapped", "the module crashed", ""},
+	"bad_module":   {"could not be instantiated", "not a WASI command module", ""},
+}
+
+// runText is how a run ended, in a word or two: "exit code N" when the
+// module exited by itself, else its status (timeout, memory_limit, trap…).
+// A run stopped at a limit has no exit code of its own, so none is shown.
+func runText(status string, code int32) string {
+	switch status {
+	case "", "ok", "exit":
+		return fmt.Sprintf("exit code %d", code)
+	}
+	return status
+}
+
+// runLine is runText with what a status means, for a job's result line.
+func runLine(status string, code int32) string {
+	if e, ok := runEndings[status]; ok {
+		return status + ": " + e.meaning
+	}
+	return runText(status, code)
 }
 
 // runStatus is nil for a run that exited 0, else an exit-1 error saying
-// how the run failed.
+// how the run ended. detail is the provider's own account; it often says
+// what to change already, so the hint is added only when it does not.
 func runStatus(id, status string, code int32, detail string) error {
 	if (status == "ok" || status == "") && code == 0 {
 		return nil
 	}
-	var why string
-	switch status {
-	case "ok", "", "exit":
-		why = fmt.Sprintf("exited with code %d", code)
-	case "trap":
-		why = "trapped (the module crashed)"
-	case "timeout":
-		why = "ran out of time (raise --timeout)"
-	case "memory_limit":
-		why = "ran out of memory (raise --memory)"
-	case "output_limit":
-		why = "wrote more than its output limit (raise --max-output)"
-	case "bad_module":
-		why = "could not be instantiated: is it a WASI command module?"
+	var msg string
+	e, stopped := runEndings[status]
+	switch {
+	case stopped:
+		msg = fmt.Sprintf("job %s %s (%s)", id, e.ended, status)
+	case status == "ok" || status == "" || status == "exit":
+		msg = fmt.Sprintf("job %s exited with code %d", id, code)
+		if strings.Contains(detail, fmt.Sprintf("code %d", code)) {
+			detail = "" // "module exited with code 3" says it again
+		}
 	default:
-		why = fmt.Sprintf("ended with status %s, exit code %d", status, code)
+		msg = fmt.Sprintf("job %s ended with status %s", id, status)
 	}
 	if detail != "" {
-		why += ": " + detail
+		msg += ": " + detail
 	}
-	return withCode(ExitFailed, fmt.Errorf("job %s %s", id, why))
+	switch {
+	case e.flag == "" || strings.Contains(detail, e.flag):
+	case strings.Contains(detail, "raise"):
+		msg += " (" + e.flag + ")"
+	default:
+		msg += "; raise " + e.flag
+	}
+	return withCode(ExitFailed, errors.New(msg))
 }
 
 // notRun explains a failed or cancelled job. When nobody would run it, the

@@ -19,8 +19,9 @@ func newJobApproveCmd(g *globals) *cobra.Command {
 		Long: `A job whose max cost is above its agent's approval threshold waits in state
 approval. Approving it lets it go to auction; the decision is recorded in the
 ledger. hayek job list --state approval lists the jobs waiting.`,
-		Example: "  hayek job list --state approval\n  hayek job approve ID",
-		Args:    jobIDArg,
+		Example:           "  hayek job list --state approval\n  hayek job approve ID",
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, api.StateApproval),
 		RunE: func(c *cobra.Command, args []string) error {
 			return decide(c, g, args[0], true, api.Decision{}, asJSON)
 		},
@@ -40,8 +41,9 @@ func newJobRejectCmd(g *globals) *cobra.Command {
 		Long: `Refuse a job waiting in state approval: it fails with the reason, and its
 budget hold returns to its agent. The decision is recorded in the ledger. A
 job nobody answers is rejected at its deadline.`,
-		Example: "  hayek job reject ID --reason 'too expensive for a test run'",
-		Args:    jobIDArg,
+		Example:           "  hayek job reject ID --reason 'too expensive for a test run'",
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, api.StateApproval),
 		RunE: func(c *cobra.Command, args []string) error {
 			return decide(c, g, args[0], false, api.Decision{Reason: reason}, asJSON)
 		},
@@ -68,7 +70,7 @@ func decide(c *cobra.Command, g *globals, id string, approve bool, d api.Decisio
 		return writeJSON(g.Stdout, job)
 	}
 	if approve {
-		_, err = fmt.Fprintf(g.Stdout, "job %s approved: %s\n", job.ID, job.State)
+		_, err = fmt.Fprintf(g.Stdout, "job %s approved: it goes to auction (hayek job watch %s follows it)\n", job.ID, job.ID)
 	} else {
 		_, err = fmt.Fprintf(g.Stdout, "job %s rejected\n", job.ID)
 	}

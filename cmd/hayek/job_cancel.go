@@ -17,8 +17,9 @@ func newJobCancelCmd(g *globals) *cobra.Command {
 		Long: `Cancel a job that has not ended: its auction stops, or its provider is told
 to stop, and its budget hold is released. A job that already ended is left as
 it is; the command says so and exits 0.`,
-		Example: `  hayek job cancel ID`,
-		Args:    jobIDArg,
+		Example:           `  hayek job cancel ID`,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			job, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Cancel(ctx, args[0]) })
 			if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +22,11 @@ func newJobListCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List this node's jobs, newest first",
+		Long: `List this node's jobs, newest first: state, agent, provider, price and,
+when some job has them, what was held, paid and released for it and how its
+result was checked. EXIT is the run's exit code, or how a run stopped at a
+limit ended (timeout, memory_limit, output_limit, trap). An agent sees only
+its own jobs.`,
 		Example: `  hayek job list
   hayek job list --state failed --json
   hayek job list --state approval
@@ -74,9 +79,9 @@ func newJobListCmd(g *globals) *cobra.Command {
 				} else if verified {
 					fmt.Fprint(t, "\t-")
 				}
-				exit := "-"
+				exit := "-" // the exit code, or how a run stopped at a limit ended
 				if j.ExitCode != nil {
-					exit = strconv.Itoa(int(*j.ExitCode))
+					exit = strings.TrimPrefix(runText(j.Status, *j.ExitCode), "exit code ")
 				}
 				fmt.Fprintf(t, "\t%s\t%s ago\n", exit, time.Since(j.CreatedAt).Round(time.Second))
 			}
@@ -87,5 +92,6 @@ func newJobListCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&state, "state", "", "only jobs in this state: approval, pending, auction, awarded, running, completed, failed, cancelled")
 	c.Flags().StringVar(&agent, "agent", "", "only the jobs of this agent (operator; an agent sees only its own anyway)")
 	c.Flags().IntVar(&limit, "limit", api.DefaultJobsLimit, "at most this many jobs")
+	c.RegisterFlagCompletionFunc("state", completeFixed(jobStates))
 	return c
 }

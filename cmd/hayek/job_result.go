@@ -16,12 +16,13 @@ func newJobResultCmd(g *globals) *cobra.Command {
 stderr; with --out, save its outputs as DIR/<name>.
 
 The command exits like "job submit --wait": 0 when the job completed with exit
-code 0, 1 when it ran and failed, 3 when it could not be run. A job that has
-not finished yet is an error (see "hayek job watch").`,
+code 0, 1 when it ran and failed, 3 when it could not be run; 4 when there is
+no such job, and 5 when it has not finished yet ("hayek job watch ID" waits).`,
 		Example: `  hayek job result ID > out.txt
   hayek job result ID --out results/
   hayek job result ID --json | jq .usage`,
-		Args: jobIDArg,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := connect(g)
 			if err != nil {

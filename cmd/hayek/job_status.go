@@ -21,10 +21,12 @@ func newJobStatusCmd(g *globals) *cobra.Command {
 		Long: `Show a job: its state, the provider and price, the run's exit code, its
 outputs, and each auction attempt with every bid and decline.
 
-The command exits 0 whenever it could show the job, whatever the job's state.`,
+The command exits 0 whenever it could show the job, whatever the job's state;
+4 when there is no such job (see "hayek --help" for every exit code).`,
 		Example: `  hayek job status ID
   hayek job status ID --json | jq .state`,
-		Args: jobIDArg,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			job, err := ask(c, g, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Job(ctx, args[0]) })
 			if err != nil {
@@ -87,14 +89,15 @@ func printJob(w io.Writer, j api.Job) error {
 		fmt.Fprintf(t, "error\t%s: %s\n", j.Error.Code, j.Error.Message)
 	}
 	if j.Provider != "" {
-		fmt.Fprintf(t, "provider\t%s\n", j.Provider)
+		fmt.Fprintf(t, "provider\t%s\n", shortPeer(j.Provider))
 	}
 	fmt.Fprintf(t, "price\t%d (max %d)\n", j.Price, j.MaxPrice)
 	if j.ExitCode != nil {
-		fmt.Fprintf(t, "exit code\t%d (%s)\n", *j.ExitCode, orDash(j.Status))
+		fmt.Fprintf(t, "result\t%s\n", runLine(j.Status, *j.ExitCode))
 	}
 	if j.Usage != nil {
-		fmt.Fprintf(t, "usage\t%.1fms, %s memory\n", j.Usage.WallMs, units.FormatSize(j.Usage.MemoryBytes))
+		fmt.Fprintf(t, "usage\t%s, %s memory\n", formatDuration(time.Duration(j.Usage.WallMs*float64(time.Millisecond))),
+			units.FormatSize(j.Usage.MemoryBytes))
 	}
 	if st := j.Settlement; st != nil {
 		fmt.Fprintf(t, "payment\t%s\n", settlementLine(st))
@@ -110,7 +113,7 @@ func printJob(w io.Writer, j api.Job) error {
 	fmt.Fprintf(t, "module\t%s\n", j.Module)
 	fmt.Fprintf(t, "created\t%s\n", j.CreatedAt.Local().Format(time.DateTime))
 	if j.FinishedAt != nil {
-		fmt.Fprintf(t, "finished\t%s (after %v)\n", j.FinishedAt.Local().Format(time.DateTime), j.FinishedAt.Sub(j.CreatedAt).Round(time.Millisecond))
+		fmt.Fprintf(t, "finished\t%s (after %s)\n", j.FinishedAt.Local().Format(time.DateTime), formatDuration(j.FinishedAt.Sub(j.CreatedAt)))
 	}
 	for _, o := range j.Outputs {
 		fmt.Fprintf(t, "output\t%s\t%s\t%s\n", o.Name, units.FormatSize(o.Size), o.CID)

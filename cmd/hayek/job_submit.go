@@ -53,12 +53,8 @@ most --max-price.
 
 With --wait, progress (the auction, each bid and decline, the award, the run)
 goes to stderr; then the job's stdout is written to stdout byte for byte, its
-stderr to stderr, and the command exits with the job's outcome:
-  0  the job completed with exit code 0
-  1  it ran and failed: non-zero exit, trap, timeout, memory or output limit
-  2  usage error
-  3  it could not be run: no bids, failed, cancelled, node unreachable, or
-     refused by the agent's budget or limits (budget_exceeded, over_limit)
+stderr to stderr, and the command exits with the job's outcome (the exit
+codes are below).
 
 A job whose max cost is above its agent's approval threshold waits in state
 approval until the operator runs hayek job approve ID (or reject); unanswered
@@ -67,7 +63,9 @@ by its deadline, it is rejected.
 --verify checks the result: replicate:K runs it on K distinct providers and
 accepts the output they agree on; sample:P re-runs a fraction P of jobs
 elsewhere after delivery (it catches a cheater after the fact). Each run is
-paid, so replicate:K costs up to K times --max-price.`,
+paid, so replicate:K costs up to K times --max-price.
+
+` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
   hayek job submit --wasm wc.wasm --stdin book.txt --wait
   hayek job submit --wasm convert.wasm --input in.png=photo.png --out results/ -- --width 640
@@ -114,85 +112,154 @@ func openFile(flag, path string) (*os.File, error) {
 	return f, nil
 }
 
+// runSubmit checks the command line, opens every file named, uploads what
+// does not travel inline, submits the job, and then prints its ID or, with
+// --wait, follows it and delivers its result.
 func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) error {
-	if dash := c.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
-		return usageErrorf("unexpected argument %q: the module goes in --wasm FILE, its arguments after --%s", args[0], submitTry)
-	}
-	if f.wasm == "" {
-		return usageErrorf("--wasm FILE is required: the WebAssembly module to run%s", submitTry)
-	}
-	if f.maxPrice <= 0 {
-		return usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", submitTry)
-	}
-	if _, err := market.ParseVerify(f.verify); err != nil {
-		return usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, submitTry)
-	}
-	if !(f.minReputation >= 0 && f.minReputation < 1) {
-		return usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, submitTry)
-	}
-	env := map[string]string{}
-	for _, kv := range f.env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, submitTry)
-		}
-		env[k] = v
-	}
-	type input struct{ name, path string }
-	var inputs []input
-	seen := map[string]bool{}
-	for _, nf := range f.inputs {
-		name, path, ok := strings.Cut(nf, "=")
-		if !ok || name == "" || path == "" {
-			return usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, submitTry)
-		}
-		if seen[name] {
-			return usageErrorf("--input %s is given twice%s", name, submitTry)
-		}
-		seen[name] = true
-		inputs = append(inputs, input{name, path})
-	}
-
-	// Open every file before uploading anything, so a typo fails at once.
-	mod, err := openFile("--wasm", f.wasm)
+	in, err := checkSubmit(c, f, args)
 	if err != nil {
 		return err
 	}
-	defer mod.Close()
-	var stdin io.Reader
-	switch f.stdin {
-	case "":
-	case "-":
-		stdin = g.Stdin
-	default:
-		sf, err := openFile("--stdin", f.stdin)
-		if err != nil {
-			return err
-		}
-		defer sf.Close()
-		stdin = sf
+	files, err := openSubmitFiles(g, f, in.inputs)
+	if err != nil {
+		return err
 	}
-	files := make([]*os.File, len(inputs))
-	for i, in := range inputs {
-		if files[i], err = openFile("--input "+in.name, in.path); err != nil {
-			return err
-		}
-		defer files[i].Close()
-	}
-
+	defer files.close()
 	cl, err := connect(g)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	ctx := c.Context()
-	modBlob, err := cl.PutBlob(ctx, mod)
+	req, err := submitRequest(ctx, cl, f, in, files)
 	if err != nil {
-		return uploadError("--wasm", f.wasm, err)
+		return err
+	}
+	job, err := cl.Submit(ctx, req)
+	if err != nil {
+		return submitError(ctx, cl, err)
+	}
+	if !f.wait && f.out == "" {
+		return printSubmitted(g, job, f.json)
+	}
+	return waitSubmitted(ctx, g, cl, job, f)
+}
+
+// submitInput is what the command line gives beyond the flags' own values.
+type submitInput struct {
+	args   []string // the module's, after --
+	env    map[string]string
+	inputs []namedFile
+}
+
+type namedFile struct{ name, path string }
+
+// checkSubmit checks the flags and arguments that need no file and no
+// node, so a mistake is a usage error before anything is uploaded.
+func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, error) {
+	var in submitInput
+	if dash := c.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
+		return in, usageErrorf("unexpected argument %q: the module goes in --wasm FILE, its arguments after --%s", args[0], submitTry)
+	}
+	in.args = args
+	if f.wasm == "" {
+		return in, usageErrorf("--wasm FILE is required: the WebAssembly module to run%s", submitTry)
+	}
+	if f.maxPrice <= 0 {
+		return in, usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", submitTry)
+	}
+	if _, err := market.ParseVerify(f.verify); err != nil {
+		return in, usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, submitTry)
+	}
+	if !(f.minReputation >= 0 && f.minReputation < 1) {
+		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, submitTry)
+	}
+	in.env = map[string]string{}
+	for _, kv := range f.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return in, usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, submitTry)
+		}
+		in.env[k] = v
+	}
+	seen := map[string]bool{}
+	for _, nf := range f.inputs {
+		name, path, ok := strings.Cut(nf, "=")
+		if !ok || name == "" || path == "" {
+			return in, usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, submitTry)
+		}
+		if seen[name] {
+			return in, usageErrorf("--input %s is given twice%s", name, submitTry)
+		}
+		seen[name] = true
+		in.inputs = append(in.inputs, namedFile{name, path})
+	}
+	return in, nil
+}
+
+// submitFiles are the files a job is submitted with, open.
+type submitFiles struct {
+	module *os.File
+	stdin  io.Reader // nil: no stdin
+	inputs []*os.File
+	opened []*os.File
+}
+
+func (s *submitFiles) close() {
+	for _, f := range s.opened {
+		f.Close()
+	}
+}
+
+// openSubmitFiles opens every file the command line names before anything
+// is uploaded, so a typo fails at once.
+func openSubmitFiles(g *globals, f *submitFlags, inputs []namedFile) (*submitFiles, error) {
+	s := &submitFiles{}
+	open := func(flag, path string) (*os.File, error) {
+		file, err := openFile(flag, path)
+		if err == nil {
+			s.opened = append(s.opened, file)
+		}
+		return file, err
+	}
+	var err error
+	if s.module, err = open("--wasm", f.wasm); err != nil {
+		s.close()
+		return nil, err
+	}
+	switch f.stdin {
+	case "":
+	case "-":
+		s.stdin = g.Stdin
+	default:
+		file, err := open("--stdin", f.stdin)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.stdin = file
+	}
+	for _, in := range inputs {
+		file, err := open("--input "+in.name, in.path)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.inputs = append(s.inputs, file)
+	}
+	return s, nil
+}
+
+// submitRequest uploads the module, and stdin and inputs too large to go
+// inline, and returns the job spec the flags describe.
+func submitRequest(ctx context.Context, cl *api.Client, f *submitFlags, in submitInput, files *submitFiles) (api.SubmitRequest, error) {
+	mod, err := cl.PutBlob(ctx, files.module)
+	if err != nil {
+		return api.SubmitRequest{}, uploadError("--wasm", f.wasm, err)
 	}
 	req := api.SubmitRequest{
-		Module:         api.BlobRef{CID: modBlob.CID},
-		Args:           append(append([]string(nil), f.args...), args...),
+		Module:         api.BlobRef{CID: mod.CID},
+		Args:           append(append([]string(nil), f.args...), in.args...),
 		Memory:         f.memory,
 		Timeout:        f.timeout,
 		MaxOutput:      f.maxOutput,
@@ -205,42 +272,42 @@ func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) erro
 	if f.verify != "none" {
 		req.Verify = f.verify
 	}
-	if len(env) > 0 {
-		req.Env = env
+	if len(in.env) > 0 {
+		req.Env = in.env
 	}
-	if stdin != nil {
-		ref, err := blobRef(ctx, cl, stdin)
+	if files.stdin != nil {
+		ref, err := blobRef(ctx, cl, files.stdin)
 		if err != nil {
-			return uploadError("--stdin", f.stdin, err)
+			return api.SubmitRequest{}, uploadError("--stdin", f.stdin, err)
 		}
 		req.Stdin = &ref
 	}
-	for i, in := range inputs {
-		ref, err := blobRef(ctx, cl, files[i])
+	for i, file := range files.inputs {
+		ref, err := blobRef(ctx, cl, file)
 		if err != nil {
-			return uploadError("--input", in.path, err)
+			return api.SubmitRequest{}, uploadError("--input", in.inputs[i].path, err)
 		}
-		req.Inputs = append(req.Inputs, api.InputRef{Name: in.name, BlobRef: ref})
+		req.Inputs = append(req.Inputs, api.InputRef{Name: in.inputs[i].name, BlobRef: ref})
 	}
+	return req, nil
+}
 
-	job, err := cl.Submit(ctx, req)
-	if err != nil {
-		return submitError(ctx, cl, err)
+// printSubmitted prints a job submitted without --wait: its ID, or the job
+// as JSON, and a note when it waits for approval.
+func printSubmitted(g *globals, job api.Job, asJSON bool) error {
+	if job.State == api.StateApproval {
+		fmt.Fprintf(g.Stderr, "hayek: job %s waits for the operator's approval: hayek job approve %s\n", job.ID, job.ID)
 	}
-	if f.out != "" {
-		f.wait = true
+	if asJSON {
+		return writeJSON(g.Stdout, job)
 	}
-	if !f.wait {
-		if job.State == api.StateApproval {
-			fmt.Fprintf(g.Stderr, "hayek: job %s waits for the operator's approval: hayek job approve %s\n", job.ID, job.ID)
-		}
-		if f.json {
-			return writeJSON(g.Stdout, job)
-		}
-		_, err := fmt.Fprintln(g.Stdout, job.ID)
-		return err
-	}
+	_, err := fmt.Fprintln(g.Stdout, job.ID)
+	return err
+}
 
+// waitSubmitted follows a submitted job to its end, printing its progress
+// on stderr unless --json, and delivers it.
+func waitSubmitted(ctx context.Context, g *globals, cl *api.Client, job api.Job, f *submitFlags) error {
 	show := func(api.Event) error { return nil }
 	if !f.json {
 		fmt.Fprintf(g.Stderr, "job %s submitted, max price %d\n", job.ID, f.maxPrice)

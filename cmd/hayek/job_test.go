@@ -78,8 +78,8 @@ func TestSubmitWaitDeliversEverything(t *testing.T) {
 		"call for bids to 2 providers",
 		"bids 40, starts within 50ms",
 		"declines: busy",
-		"awarded to 12D3KooWProviderOne",
-		"running on …11111111",
+		"awarded to 12D3…111111 at price 40",
+		"running on 12D3…111111",
 		"exit code 0",
 		"args: x,y z\n",
 	)
@@ -144,8 +144,8 @@ func TestSubmitExitCodes(t *testing.T) {
 	r := hayek(t, sock, "", "job", "submit", "--wasm", wasm, "--env", "OUTCOME=nobids", "--max-price", "50", "--wait")
 	r.want(t, ExitNotRun,
 		"job j3 could not be run: no provider bid",
-		"…11111111 declined (price_floor: price floor 2000 > max price 50)",
-		"…22222222 declined (busy)",
+		"12D3…111111 declined (price_floor: price floor 2000 > max price 50)",
+		"12D3…222222 declined (busy)",
 		"Try: a higher --max-price")
 	// --json --wait: the final job on stdout, the same exit codes.
 	r = hayek(t, sock, "", "job", "submit", "--wasm", wasm, "--env", "EXIT=2", "--wait", "--json")
@@ -229,7 +229,7 @@ func TestWatchCancelAndResult(t *testing.T) {
 
 	watched := make(chan result, 1)
 	go func() { watched <- hayek(t, sock, "", "job", "watch", "j1", "--json") }()
-	hayek(t, sock, "", "job", "result", "j1").want(t, ExitFailed, "job j1 has not finished: it is pending", "Try: hayek job watch j1")
+	hayek(t, sock, "", "job", "result", "j1").want(t, ExitNotFinished, "job j1 has not finished: it is pending", "Try: hayek job watch j1")
 	r := hayek(t, sock, "", "job", "cancel", "j1")
 	r.want(t, 0)
 	if r.stdout != "job j1 cancelled\n" {
@@ -255,7 +255,7 @@ func TestWatchCancelAndResult(t *testing.T) {
 		t.Errorf("watched states %v", types)
 	}
 	hayek(t, sock, "", "job", "cancel", "j1").want(t, 0)
-	hayek(t, sock, "", "job", "cancel", "nope").want(t, ExitFailed, "no job", "Try: hayek job list")
+	hayek(t, sock, "", "job", "cancel", "nope").want(t, ExitNotFound, "no job", "Try: hayek job list")
 }
 
 func TestFinishedJobCommands(t *testing.T) {
@@ -284,7 +284,7 @@ func TestFinishedJobCommands(t *testing.T) {
 
 	r = hayek(t, sock, "", "job", "status", "j1")
 	r.want(t, 0)
-	for _, s := range []string{"state      completed", "price      40 (max 1000)", "exit code  0 (ok)", "attempt 1: 2 invited, 1 bids, 1 declines", "bid      …11111111  40", "decline  …22222222  busy"} {
+	for _, s := range []string{"state     completed", "price     40 (max 1000)", "result    exit code 0", "attempt 1: 2 invited, 1 bids, 1 declines", "bid      12D3…111111  40", "decline  12D3…222222  busy"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("status lacks %q:\n%s", s, r.stdout)
 		}
@@ -294,12 +294,12 @@ func TestFinishedJobCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &job); err != nil || job.Provider != "12D3KooWProviderOneAAAAAAAAAAAAAAAAAAAAAAAA11111111" {
 		t.Errorf("status --json: %v %+v", err, job)
 	}
-	hayek(t, sock, "", "job", "status", "nope").want(t, ExitFailed, `no job "nope"`, "Try: hayek job list")
+	hayek(t, sock, "", "job", "status", "nope").want(t, ExitNotFound, `no job "nope"`, "Try: hayek job list")
 	hayek(t, sock, "", "job", "status").want(t, ExitUsage, "takes one job ID")
 
 	r = hayek(t, sock, "", "job", "list")
 	r.want(t, 0)
-	if !strings.HasPrefix(r.stdout, "ID  STATE      AGENT     PROVIDER   PRICE  HELD  PAID  RELEASED  EXIT  CREATED\nj1  completed  operator  …11111111  40     1000  40    960       0") {
+	if !strings.HasPrefix(r.stdout, "ID  STATE      AGENT     PROVIDER     PRICE  HELD  PAID  RELEASED  EXIT  CREATED\nj1  completed  operator  12D3…111111  40     1000  40    960       0") {
 		t.Errorf("list:\n%s", r.stdout)
 	}
 	r = hayek(t, sock, "", "job", "list", "--state", "failed", "--json")
@@ -313,11 +313,11 @@ func TestNodeCommands(t *testing.T) {
 	_, sock := startNode(t)
 	r := hayek(t, sock, "", "offers")
 	r.want(t, 0)
-	if !strings.Contains(r.stdout, "…11111111  runtime/wasm  base=10 per_second=3") {
+	if !strings.Contains(r.stdout, "12D3…111111  runtime/wasm  base=10 per_second=3") {
 		t.Errorf("offers:\n%s", r.stdout)
 	}
 	r = hayek(t, sock, "", "peers")
-	if !strings.Contains(r.stdout, "…11111111  yes        1.5ms    yes") {
+	if !strings.Contains(r.stdout, "12D3…111111  yes        1.5ms    yes") {
 		t.Errorf("peers:\n%s", r.stdout)
 	}
 	r = hayek(t, sock, "", "status")

@@ -17,14 +17,16 @@ func newJobWatchCmd(g *globals) *cobra.Command {
 		Short: "Follow a job's auction and run until it ends",
 		Long: `Follow a job's events until it ends: the auction, each bid and decline,
 the award, the run and its result, one line each on stderr. Then write the
-job's stdout and stderr like "job submit --wait" and exit like it.
+job's stdout and stderr like "job submit --wait" and exit like it (4 when
+there is no such job).
 
 With --json, each event is printed to stdout as one line of JSON as it
 happens (the job's own stdout is not written); the exit code still follows
 the job's outcome.`,
 		Example: `  hayek job watch ID
   hayek job watch ID --json | jq -c 'select(.type=="bid")'`,
-		Args: jobIDArg,
+		Args:              jobIDArg,
+		ValidArgsFunction: completeJobs(g, ""),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := connect(g)
 			if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +18,6 @@ import (
 
 // This file holds hayek ledger, which lists entries, and the summaries of
 // entry bodies its subcommands share.
-
-func init() { register(newLedgerCmd) }
 
 func newLedgerCmd(g *globals) *cobra.Command {
 	var (
@@ -54,7 +51,19 @@ set to the last sequence number shown. Operator only.`,
 			if f.Limit < 1 || f.Limit > api.MaxLedgerLimit {
 				return usageErrorf("--limit must be from 1 to %d\nTry: hayek ledger --limit 100, and --after to page", api.MaxLedgerLimit)
 			}
-			entries, err := ask(c, g, func(cl *api.Client, ctx context.Context) ([]api.LedgerEntry, error) { return cl.Ledger(ctx, f) })
+			cl, err := connect(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			ctx := c.Context()
+			query := f
+			if f.Peer != "" {
+				if query.Peer, err = resolvePeer(ctx, cl, f.Peer); err != nil {
+					return err
+				}
+			}
+			entries, err := cl.Ledger(ctx, query)
 			if err != nil {
 				return clientError(err)
 			}
@@ -72,7 +81,7 @@ set to the last sequence number shown. Operator only.`,
 				return err
 			}
 			if len(entries) == f.Limit {
-				fmt.Fprintf(g.Stderr, "hayek: %d entries shown; more may follow: hayek ledger --after %d\n", len(entries), entries[len(entries)-1].Seq)
+				fmt.Fprintf(g.Stderr, "hayek: %d entries shown; more may follow: %s\n", len(entries), nextPage(f, entries[len(entries)-1].Seq))
 			}
 			return nil
 		},
@@ -80,12 +89,29 @@ set to the last sequence number shown. Operator only.`,
 	fl := c.Flags()
 	fl.StringVar(&f.Kind, "kind", "", "only entries of this kind: "+strings.Join(api.LedgerKinds, ", "))
 	fl.StringVar(&f.Job, "job", "", "only entries about this job `ID`")
-	fl.StringVar(&f.Peer, "peer", "", "only entries about this peer ID")
+	fl.StringVar(&f.Peer, "peer", "", "only entries about this peer: its ID, or any start or end of it that names one peer the node knows")
 	fl.Uint64Var(&f.After, "after", 0, "only entries after this sequence number")
 	fl.IntVar(&f.Limit, "limit", api.DefaultLedgerLimit, "at most this many entries")
 	fl.BoolVar(&asJSON, "json", false, "print the entries as a JSON array, bodies whole")
+	c.RegisterFlagCompletionFunc("kind", completeFixed(api.LedgerKinds))
+	c.RegisterFlagCompletionFunc("peer", completePeers(g, -1))
 	c.AddCommand(newLedgerBalanceCmd(g), newLedgerVerifyCmd(g), newLedgerExportCmd(g), newLedgerSettleCmd(g), newLedgerAuditCmd(g), newLedgerRecoverCmd(g))
 	return c
+}
+
+// nextPage is the command that lists the entries after seq with the same
+// filters as f (the peer as the user gave it).
+func nextPage(f api.LedgerFilter, seq uint64) string {
+	cmd := "hayek ledger"
+	for _, kv := range [][2]string{{"--kind", f.Kind}, {"--job", f.Job}, {"--peer", f.Peer}} {
+		if kv[1] != "" {
+			cmd += " " + kv[0] + " " + kv[1]
+		}
+	}
+	if f.Limit != api.DefaultLedgerLimit {
+		cmd += " --limit " + strconv.Itoa(f.Limit)
+	}
+	return cmd + " --after " + strconv.FormatUint(seq, 10)
 }
 
 // summaryKeys are the body fields a summary shows first, in this order.

@@ -92,7 +92,7 @@ func printBalance(w io.Writer, b api.Balance) error {
 		case p.Balance < 0:
 			who = "this node owes it"
 		}
-		fmt.Fprintf(t, "  %s\t%+d\t%s\t%d\n", p.Peer, p.Balance, who, p.CreditLimit)
+		fmt.Fprintf(t, "  %s\t%+d\t%s\t%d\n", shortPeer(p.Peer), p.Balance, who, p.CreditLimit)
 	})
 	return err
 }

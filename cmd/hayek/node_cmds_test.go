@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,31 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	checkDemoLayout(t, r.stdout)
+}
+
+// checkDemoLayout checks that each job's lines keep their two columns, that
+// durations have the same precision everywhere, and that the replicated
+// job's price is explained.
+func checkDemoLayout(t *testing.T, out string) {
+	t.Helper()
+	jobs := out[strings.Index(out, "job 1/"):strings.Index(out, "demo-agent spent")]
+	for _, l := range strings.Split(jobs, "\n") {
+		if l == "" || strings.HasPrefix(l, "job ") {
+			continue
+		}
+		if len(l) < 13 || !regexp.MustCompile(`^  [a-z/]*( [a-z]+)? *$`).MatchString(l[:12]) || l[11] != ' ' || l[12] == ' ' {
+			t.Errorf("a line out of the demo's two columns:\n%q", l)
+		}
+	}
+	if m := regexp.MustCompile(`\d\.\d{3,}m?s\b|\d{4,}\.\dms`).FindString(out); m != "" {
+		t.Errorf("a duration with too many digits: %s", m)
+	}
+	if strings.Contains(out, "exit, exit code") || strings.Contains(out, "exit code 0 (") {
+		t.Errorf("a run's status said twice:\n%s", out)
+	}
+	if !regexp.MustCompile(`\n  award     node-\d(, node-\d)+, .* each\n  price     \d+ each: \S`).MatchString(out) {
+		t.Errorf("the replicated job's price is not explained:\n%s", out)
 	}
 }

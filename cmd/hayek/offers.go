@@ -16,8 +16,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newOffersCmd) }
-
 func newOffersCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,9 +43,9 @@ func ask[T any](c *cobra.Command, g *globals, call func(*api.Client, context.Con
 	return call(cl, c.Context())
 }
 
-// clientError gives an error from the client its exit code: 3 when the
-// node cannot be reached, 1 otherwise, with a hint for unknown jobs. An
-// error that has an exit code already keeps it.
+// clientError gives an error from the client its exit code (see
+// exitCodesHelp): the API's error code says which, with a hint at what to
+// do. An error that has an exit code already keeps it.
 func clientError(err error) error {
 	var e *api.Error
 	switch {
@@ -53,12 +55,29 @@ func clientError(err error) error {
 		return err // connect's errors have theirs
 	case errors.Is(err, api.ErrUnreachable):
 		return withCode(ExitNotRun, err)
-	case errors.As(err, &e) && e.Code == api.CodeNotFound:
-		return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek job list", err))
-	case errors.As(err, &e):
-		return withCode(ExitFailed, accessHint(err, e))
+	case !errors.As(err, &e):
+		return withCode(ExitFailed, err)
+	}
+	switch e.Code {
+	case api.CodeNotFound, api.CodeBlobNotFound:
+		return withCode(ExitNotFound, tryHint(err, "hayek job list"))
+	case api.CodeNotFinished:
+		return withCode(ExitNotFinished, err)
+	case api.CodeUnauthorized, api.CodeForbidden:
+		return withCode(ExitDenied, accessHint(err, e))
+	case api.CodeUnavailable:
+		return withCode(ExitNotRun, err) // the node is shutting down
 	}
 	return withCode(ExitFailed, err)
+}
+
+// tryHint adds "Try: hint" to err, unless its message names the command
+// already (the node's messages often do).
+func tryHint(err error, hint string) error {
+	if strings.Contains(err.Error(), hint) {
+		return err
+	}
+	return fmt.Errorf("%w\nTry: %s", err, hint)
 }
 
 // writeJSON writes v as indented JSON, the API's own objects.
@@ -82,13 +101,24 @@ func writeTable[T any](w io.Writer, header string, rows []T, row func(t io.Write
 
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
-// shortPeer abbreviates a peer ID for tables: the start of every Ed25519
-// peer ID is the same, the end tells them apart.
-func shortPeer(id string) string {
-	if len(id) <= 12 {
-		return id
+// formatDuration writes a duration for people, with three significant
+// digits up to a minute: 0.31ms, 4.71ms, 19.6ms, 312ms, 2.00s, 19.5s; then
+// to the second, 1m5s.
+func formatDuration(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", ms)
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.1fms", ms)
+	case d < time.Second:
+		return fmt.Sprintf("%.0fms", ms)
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
-	return "…" + id[len(id)-8:]
+	return d.Round(time.Second).String()
 }
 
 func orDash(s string) string {

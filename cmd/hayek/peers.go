@@ -10,13 +10,15 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newPeersCmd) }
-
 func newPeersCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:     "peers",
-		Short:   "List the peers this node knows",
+		Use:   "peers",
+		Short: "List the peers this node knows",
+		Long: `List the peers this node knows: whether it is connected to each now, the
+latency of the connection, whether the peer sells compute (its offer is
+known; hayek offers shows it), and the addresses it was reached at. Peers
+are named by the short form of their ID; --json gives whole IDs.`,
 		Example: "  hayek peers\n  hayek peers --json | jq -r '.[].peer_id'",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {

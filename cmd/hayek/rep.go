@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 
@@ -9,8 +8,6 @@ import (
 
 	"github.com/hayek-market/hayek/node/api"
 )
-
-func init() { register(newRepCmd) }
 
 func newRepCmd(g *globals) *cobra.Command {
 	var asJSON bool
@@ -22,20 +19,32 @@ posterior starting from Beta(1, 1), its mean, its lower credible bound (what
 a job's --min-reputation is compared with) and the evidence behind it —
 first-hand (receipts this node is a party to, verification outcomes) and
 third-party (attestations, weighted by what this node knows of their authors,
-capped). Evidence decays toward the prior with age. Operator only.`,
-		Example: "  hayek rep\n  hayek rep 12D3KooW… --json",
+capped). Evidence decays toward the prior with age. Operator only.
+
+PEER is a peer ID, or any start or end of one that names a single peer the
+node knows (its short form 12D3…eSTcZ6, or eSTcZ6, will do).`,
+		Example: "  hayek rep\n  hayek rep eSTcZ6\n  hayek rep 12D3KooW… --json",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageErrorf("%s takes at most one PEER, got %d arguments\nTry: hayek rep, for every peer", c.CommandPath(), len(args))
 			}
 			return nil
 		},
+		ValidArgsFunction: completePeers(g, 0),
 		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := connect(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			ctx := c.Context()
 			peer := ""
 			if len(args) == 1 {
-				peer = args[0]
+				if peer, err = resolvePeer(ctx, cl, args[0]); err != nil {
+					return err
+				}
 			}
-			rows, err := ask(c, g, func(cl *api.Client, ctx context.Context) ([]api.RepRow, error) { return cl.Reputation(ctx, peer) })
+			rows, err := cl.Reputation(ctx, peer)
 			if err != nil {
 				return clientError(err)
 			}
@@ -45,17 +54,13 @@ capped). Evidence decays toward the prior with age. Operator only.`,
 			if len(rows) == 0 {
 				what := "any peer"
 				if peer != "" {
-					what = peer
+					what = shortPeer(peer)
 				}
 				_, err := fmt.Fprintf(g.Stderr, "no evidence about %s yet: reputation grows with paid jobs and verified results\n", what)
 				return err
 			}
 			return writeTable(g.Stdout, "PEER\tCAPABILITY\tα\tβ\tMEAN\tLOWER BOUND\tEVIDENCE\t(FIRST-HAND / THIRD-PARTY)", rows, func(t io.Writer, r api.RepRow) {
-				who := r.Peer
-				if peer == "" {
-					who = shortPeer(r.Peer)
-				}
-				fmt.Fprintf(t, "%s\t%s\t%.2f\t%.2f\t%.3f\t%.3f\t%.1f\t(%.1f / %.1f)\n", who, r.Capability, r.Alpha, r.Beta,
+				fmt.Fprintf(t, "%s\t%s\t%.2f\t%.2f\t%.3f\t%.3f\t%.1f\t(%.1f / %.1f)\n", shortPeer(r.Peer), r.Capability, r.Alpha, r.Beta,
 					r.Mean, r.LowerBound, r.Evidence, r.FirstHand, r.ThirdParty)
 			})
 		},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,14 +15,31 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-// Exit codes shared by every command.
+// Exit codes shared by every command, so scripts can tell outcomes apart.
+// exitCodesHelp documents them; README.md lists them too.
 const (
-	ExitOK       = 0 // done; for job commands: the job completed with exit code 0
-	ExitFailed   = 1 // the job ran and failed, or the command failed
-	ExitUsage    = 2 // the command line was wrong
-	ExitNotRun   = 3 // the job could not be run (no bids, network, node down)
-	ExitInternal = 1
+	ExitOK          = 0 // done; for job commands: the job completed with exit code 0
+	ExitFailed      = 1 // the job ran and failed, or the command failed
+	ExitUsage       = 2 // the command line was wrong
+	ExitNotRun      = 3 // the job could not be run (no bids, refused by the budget, node down)
+	ExitNotFound    = 4 // no such job, agent or peer
+	ExitNotFinished = 5 // the job has not finished: there is no result yet
+	ExitDenied      = 6 // the token is missing, unknown or revoked, or the caller may not do this
 )
+
+// exitCodesHelp is the table of exit codes that hayek --help and the job
+// commands' help show.
+const exitCodesHelp = `Exit codes:
+  0  done; for a job: it completed with exit code 0
+  1  the job ran and failed (non-zero exit, trap, time, memory or output
+     limit), or the command failed
+  2  the command line was wrong
+  3  the job could not be run (no provider, no bids, cancelled, rejected,
+     refused by the agent's budget or limits), or the node cannot be reached
+  4  not found: no such job, agent or peer
+  5  not finished: the job has no result yet (hayek job watch ID waits)
+  6  refused: the token is missing, unknown or revoked, or the command is
+     the operator's (run it without a token, on the operator socket)`
 
 // Streams are the process's standard streams and environment, injected so
 // the whole CLI runs in-process in tests.
@@ -110,19 +128,36 @@ func (g *globals) client() (*api.Client, error) {
 	return api.NewClient(p, api.WithToken(g.tokenValue())), nil
 }
 
-// commands registered by each command's file in its init.
-var commands []func(*globals) *cobra.Command
+// commandGroup is a heading of hayek --help and the commands under it.
+type commandGroup struct {
+	id, title string
+	commands  []*cobra.Command
+}
 
-func register(f func(*globals) *cobra.Command) { commands = append(commands, f) }
+// commands are every top-level command, by group: the one list to read to
+// know what hayek does, and the one place a new command is added.
+func commands(g *globals) []commandGroup {
+	return []commandGroup{
+		{"node", "Run nodes:", []*cobra.Command{
+			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g)}},
+		{"client", "Use a running node:", []*cobra.Command{
+			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g)}},
+		{"money", "Agents, money and trust:", []*cobra.Command{
+			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},
+		{"", "", []*cobra.Command{newVersionCmd(g)}}, // beside help and completion
+	}
+}
 
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hayek",
 		Short:         "A peer-to-peer compute market",
-		Long:          "hayek runs a node of a peer-to-peer compute market and is the client of a running node.\n\nStart with: hayek demo",
+		Long:          "hayek runs a node of a peer-to-peer compute market and is the client of a running node.\n\nStart with: hayek demo\n\n" + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = versionLine(debug.ReadBuildInfo())
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(g.Stdin)
 	root.SetOut(g.Stdout)
 	root.SetErr(g.Stderr)
@@ -132,8 +167,14 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v\nTry: %s --help", err, c.CommandPath())
 	})
-	for _, f := range commands {
-		root.AddCommand(f(g))
+	for _, grp := range commands(g) {
+		if grp.id != "" {
+			root.AddGroup(&cobra.Group{ID: grp.id, Title: grp.title})
+		}
+		for _, c := range grp.commands {
+			c.GroupID = grp.id
+			root.AddCommand(c)
+		}
 	}
 	return root
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-func init() { register(newStatusCmd) }
-
 func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
