@@ -32,8 +32,10 @@ type DevnetOptions struct {
 	// which measures the market, not the transport.
 	QUIC bool
 	// CompileCache is the compiled-module cache the nodes share (default
-	// Dir/wasm-cache). Tests point it at a cache they warmed up front, so
-	// that no job's deadline pays for compiling a sample module.
+	// DefaultCompileCache, shared by every devnet of this user, so a module
+	// is compiled once per machine rather than once per node and run).
+	// Tests warm it up front, so that no job's deadline pays for compiling
+	// a sample module.
 	CompileCache string
 	// Now is the nodes' clock (time.Now if nil): tests share a fake one to
 	// age offers, reputation and deadlines without waiting.
@@ -117,6 +119,9 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 			seed += uint64(i)
 		}
 		cc := o.CompileCache
+		if cc == "" {
+			cc = DefaultCompileCache()
+		}
 		if cc == "" {
 			cc = filepath.Join(o.Dir, "wasm-cache")
 		}
@@ -219,6 +224,18 @@ func (d *Devnet) Close(ctx context.Context) error {
 		os.Remove(s)
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultCompileCache is where local devnets keep compiled modules:
+// hayek/compile-cache in the user's cache directory (like Go's build
+// cache; wazero keys each entry by its version and the CPU, so entries
+// never go stale), or "" when there is none.
+func DefaultCompileCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "hayek", "compile-cache")
 }
 
 // WarmCompileCache compiles modules into the compiled-module cache in dir,

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,14 +146,17 @@ var compileCache string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		// Kept between runs like Go's build cache (wazero keys its
-		// entries by its version and the CPU), so only the first run on a
-		// machine compiles the samples.
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
+		// Kept between runs like Go's build cache, so only the first run
+		// on a machine compiles the samples.
+		dir := DefaultCompileCache()
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "hayek-compile-cache-"); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
 		}
-		dir = filepath.Join(dir, "hayek", "test-compile-cache")
 		if err := WarmCompileCache(context.Background(), dir, samples.Hello, samples.Toolbox); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -28,6 +30,15 @@ func TestMain(m *testing.M) {
 			cancel()
 		}()
 		os.Exit(Run(ctx, strings.Split(args, "\x1f"), Streams{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
+	}
+	// Every devnet a test starts (demo, bench, devnet) shares the user's
+	// compile cache: warm it with the samples so that no job's deadline
+	// pays for compiling them, however busy the machine.
+	if dir := node.DefaultCompileCache(); dir != "" {
+		if err := node.WarmCompileCache(context.Background(), dir, samples.Hello, samples.Toolbox); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	os.Exit(m.Run())
 }
