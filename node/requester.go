@@ -861,6 +861,13 @@ func (r *requester) syncView(j *reqJob) {
 		if av.Invitees == nil {
 			av.Invitees = []string{}
 		}
+		w := a.Winner
+		if w == "" && len(a.Winners) > 0 {
+			w = a.Winners[0]
+		}
+		if b, ok := a.Basis[w]; ok {
+			av.PriceRule, av.PriceBasis = string(b.Rule), b.String()
+		}
 		for _, b := range a.Bids {
 			av.Bids = append(av.Bids, api.BidInfo{Provider: b.Bid.Provider, Price: b.Bid.Price,
 				StartWithinMs: b.Bid.StartWithinMs, Load: b.Bid.Load})

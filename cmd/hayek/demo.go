@@ -309,6 +309,15 @@ func (dm *demo) auctions(job api.Job) {
 // requester applied: what set the price, and the reason for the rule, if
 // there is one to give.
 func priceWhy(a api.Attempt, maxPrice int64, names map[string]string) (what, why string) {
+	what, why = derivePriceWhy(a, maxPrice, names)
+	if a.PriceBasis != "" && what == "" {
+		what = fmt.Sprint(a.Price) + ": " + a.PriceBasis // the node's own words for a rule not described here
+	}
+	return what, why
+}
+
+// derivePriceWhy explains the price from the bids alone.
+func derivePriceWhy(a api.Attempt, maxPrice int64, names map[string]string) (what, why string) {
 	winners := a.Winners
 	if len(winners) == 0 && a.Winner != "" {
 		winners = []string{a.Winner}

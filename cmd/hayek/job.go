@@ -87,6 +87,9 @@ func (p *progress) event(ev api.Event) {
 		}
 	case "award":
 		what = fmt.Sprintf("awarded to %s at price %d", shortPeer(ev.Provider), ev.Price)
+		if ev.Message != "" {
+			what += ": " + ev.Message // the bids it had and why the price is what it is
+		}
 	case "fault":
 		what = fmt.Sprintf("%s dropped: %s", shortPeer(ev.Provider), orDash(ev.Message))
 	case "result":

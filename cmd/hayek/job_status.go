@@ -125,6 +125,9 @@ func printJob(w io.Writer, j api.Job) error {
 		fmt.Fprintf(w, "\nattempt %d: %d invited, %d bids, %d declines, %d silent", a.Number, len(a.Invitees), len(a.Bids), len(a.Declines), len(a.Silent))
 		if a.Winner != "" {
 			fmt.Fprintf(w, "; won by %s at %d", shortPeer(a.Winner), a.Price)
+			if a.PriceBasis != "" {
+				fmt.Fprintf(w, " (%s)", a.PriceBasis)
+			}
 		}
 		if a.Fault != "" {
 			fmt.Fprintf(w, "; dropped: %s", a.Fault)

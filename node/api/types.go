@@ -100,6 +100,11 @@ type Attempt struct {
 	Price    int64         `json:"price,omitempty"`
 	Winners  []string      `json:"winners,omitempty"` // replicas: every winner of this auction (Price is each one's)
 	RunnerUp string        `json:"runner_up,omitempty"`
+	// PriceRule is the rule that set Price (second_price, or
+	// highest_winning_bid when no losing bid was left), and PriceBasis says
+	// it in one line: "second price: runner-up bid 40".
+	PriceRule  string `json:"price_rule,omitempty"`
+	PriceBasis string `json:"price_basis,omitempty"`
 	Fault    string        `json:"fault,omitempty"` // why the winner was dropped
 }
 
