@@ -105,7 +105,7 @@ type Attempt struct {
 	// it in one line: "second price: runner-up bid 40".
 	PriceRule  string `json:"price_rule,omitempty"`
 	PriceBasis string `json:"price_basis,omitempty"`
-	Fault    string        `json:"fault,omitempty"` // why the winner was dropped
+	Fault      string `json:"fault,omitempty"` // why the winner was dropped
 }
 
 // JobError says why a job failed or was cancelled.
