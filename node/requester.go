@@ -905,8 +905,10 @@ func (r *requester) finish(j *reqJob, o *market.Outcome, final []market.Event) {
 	switch o.State {
 	case market.StateCompleted:
 		res := o.Result
-		ec := res.ExitCode
-		v.ExitCode = &ec
+		if res.Status == market.StatusOK || res.Status == market.StatusExit {
+			ec := res.ExitCode // a run stopped at a limit or trapped has none
+			v.ExitCode = &ec
+		}
 		v.Status = string(res.Status)
 		v.Provider, v.Price = o.Provider, o.Price
 		v.Usage = &api.Usage{WallMs: float64(res.Usage.WallUs) / 1000, MemoryBytes: res.Usage.MemoryBytes}

@@ -177,15 +177,20 @@ func deliver(ctx context.Context, g *globals, cl *api.Client, job api.Job, outDi
 	return runStatus(job.ID, res.Status, res.ExitCode, res.Error)
 }
 
+// exitCode is a job's exit code, 0 when it has none (a run stopped at a
+// limit or that trapped: its status says how it ended).
+func exitCode(j api.Job) int32 {
+	if j.ExitCode == nil {
+		return 0
+	}
+	return *j.ExitCode
+}
+
 // outcome is a job's exit status judged from the job alone.
 func outcome(job api.Job) error {
 	switch job.State {
 	case api.StateCompleted:
-		var code int32
-		if job.ExitCode != nil {
-			code = *job.ExitCode
-		}
-		return runStatus(job.ID, job.Status, code, "")
+		return runStatus(job.ID, job.Status, exitCode(job), "")
 	case api.StateFailed, api.StateCancelled:
 		return notRun(job)
 	}

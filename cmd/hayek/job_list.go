@@ -12,7 +12,7 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-var jobStates = []api.JobState{api.StateApproval, api.StatePending, api.StateAuction, api.StateAwarded, api.StateRunning,
+var jobStates = []api.JobState{api.StateApproval, api.StateQueued, api.StatePending, api.StateAuction, api.StateAwarded, api.StateRunning,
 	api.StateCompleted, api.StateFailed, api.StateCancelled}
 
 func newJobListCmd(g *globals) *cobra.Command {
@@ -80,8 +80,8 @@ its own jobs.`,
 					fmt.Fprint(t, "\t-")
 				}
 				exit := "-" // the exit code, or how a run stopped at a limit ended
-				if j.ExitCode != nil {
-					exit = strings.TrimPrefix(runText(j.Status, *j.ExitCode), "exit code ")
+				if j.Status != "" {
+					exit = strings.TrimPrefix(runText(j.Status, exitCode(j)), "exit code ")
 				}
 				fmt.Fprintf(t, "\t%s\t%s ago\n", exit, time.Since(j.CreatedAt).Round(time.Second))
 			}
@@ -89,7 +89,7 @@ its own jobs.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the jobs as a JSON array")
-	c.Flags().StringVar(&state, "state", "", "only jobs in this state: approval, pending, auction, awarded, running, completed, failed, cancelled")
+	c.Flags().StringVar(&state, "state", "", "only jobs in this state: approval, queued, pending, auction, awarded, running, completed, failed, cancelled")
 	c.Flags().StringVar(&agent, "agent", "", "only the jobs of this agent (operator; an agent sees only its own anyway)")
 	c.Flags().IntVar(&limit, "limit", api.DefaultJobsLimit, "at most this many jobs")
 	c.RegisterFlagCompletionFunc("state", completeFixed(jobStates))

@@ -92,8 +92,8 @@ func printJob(w io.Writer, j api.Job) error {
 		fmt.Fprintf(t, "provider\t%s\n", shortPeer(j.Provider))
 	}
 	fmt.Fprintf(t, "price\t%d (max %d)\n", j.Price, j.MaxPrice)
-	if j.ExitCode != nil {
-		fmt.Fprintf(t, "result\t%s\n", runLine(j.Status, *j.ExitCode))
+	if j.Status != "" {
+		fmt.Fprintf(t, "result\t%s\n", runLine(j.Status, exitCode(j)))
 	}
 	if j.Usage != nil {
 		fmt.Fprintf(t, "usage\t%s, %s memory\n", formatDuration(time.Duration(j.Usage.WallMs*float64(time.Millisecond))),
