@@ -20,7 +20,7 @@ func TestBootstrapRetries(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	bootHome := t.TempDir()
+	bootHome := homeDir(t)
 	bootCfg := DevnetConfig()
 	bootCfg.Network.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
 	start := func() *Node {
@@ -41,7 +41,7 @@ func TestBootstrapRetries(t *testing.T) {
 
 	cfg := DevnetConfig()
 	cfg.Network.Bootstrap = []string{addr}
-	n, err := New(ctx, Options{Home: t.TempDir(), Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
+	n, err := New(ctx, Options{Home: homeDir(t), Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -176,3 +177,11 @@ func (n *Node) crash() {
 }
 
 func docCIDOf(v any) string { return canonDocCID(v) }
+
+// homeDir is a fresh node home for a test: a path inside the test's temp
+// directory that New creates private (t.TempDir itself is 0755, which the
+// node rightly refuses as a home).
+func homeDir(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "home")
+}

@@ -306,7 +306,9 @@ func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
 	h, err := libp2p.New(
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.Network.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No SO_REUSEPORT: a second node on the same port must fail with
+		// "address already in use", not share the port silently.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),

@@ -1,0 +1,44 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSecondNodeOnAPortIsRefused: a node asked to listen on a TCP port
+// another node holds fails with "address already in use" rather than
+// sharing it (libp2p's TCP transport sets SO_REUSEPORT by default).
+func TestSecondNodeOnAPortIsRefused(t *testing.T) {
+	ctx := t.Context()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := DevnetConfig()
+	cfg.Network.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
+	first, err := New(ctx, Options{Home: homeDir(t), Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		first.Close(cctx)
+	})
+	second, err := New(ctx, Options{Home: homeDir(t), Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
+	if err == nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		second.Close(cctx)
+		t.Fatalf("a second node started on port %d", port)
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("second node on port %d: %v; want address already in use", port, err)
+	}
+}
