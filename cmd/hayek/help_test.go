@@ -65,7 +65,7 @@ func TestShellCompletion(t *testing.T) {
 	if got := strings.Join(complete(t, sock, "job", "approve", ""), "|"); got != "" {
 		t.Errorf("approve completes jobs not waiting for approval: %q", got)
 	}
-	if got := strings.Join(complete(t, sock, "job", "list", "--state", ""), " "); got != "approval pending auction awarded running completed failed cancelled" {
+	if got := strings.Join(complete(t, sock, "job", "list", "--state", ""), " "); got != "approval queued pending auction awarded running completed failed cancelled" {
 		t.Errorf("--state completes %q", got)
 	}
 	if got := strings.Join(complete(t, sock, "ledger", "--kind", "re"), " "); !strings.Contains(got, "receipt") {
