@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,7 @@ const (
 // documented defaults.
 type Options struct {
 	Home     string         // node home: identity, blobs, caches, socket
-	Config   Config         // DefaultConfig() if zero
+	Config   Config         // DefaultConfig() if zero; otherwise taken as is (start from DefaultConfig)
 	Key      crypto.PrivKey // loaded or created in Home if nil
 	Executor exec.Executor  // a wasm executor caching under Home if nil
 	Logger   *slog.Logger   // discards if nil
@@ -127,8 +128,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if o.Home == "" {
 		return nil, errors.New("node: Options.Home is required")
 	}
+	// A zero Config means the defaults. Anything else is taken as given and
+	// validated: a partly filled config is refused naming what is missing,
+	// never silently replaced (start from DefaultConfig and change fields).
 	cfg := o.Config
-	if cfg.Network.Listen == nil {
+	if reflect.ValueOf(cfg).IsZero() {
 		cfg = DefaultConfig()
 	}
 	if err := cfg.Validate(); err != nil {

@@ -42,3 +42,15 @@ func TestSecondNodeOnAPortIsRefused(t *testing.T) {
 		t.Fatalf("second node on port %d: %v; want address already in use", port, err)
 	}
 }
+
+// TestPartialConfigIsRefusedNotReplaced: a config that sets some fields
+// and not others is validated as given — refused naming what is missing
+// — rather than silently swapped for the defaults.
+func TestPartialConfigIsRefusedNotReplaced(t *testing.T) {
+	var cfg Config
+	cfg.Provider.Slots = 3
+	_, err := New(t.Context(), Options{Home: homeDir(t), Config: cfg, Logger: testLogger(t)})
+	if err == nil || !strings.Contains(err.Error(), "network.listen") {
+		t.Fatalf("New with only provider.slots set: %v; want a config error naming network.listen", err)
+	}
+}
