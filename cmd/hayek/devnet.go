@@ -17,6 +17,7 @@ func newDevnetCmd(g *globals) *cobra.Command {
 		dir      string
 		logLevel string
 		quic     bool
+		offerTTL = node.DevnetConfig().Network.OfferTTL
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -36,6 +37,9 @@ come back next time.`,
 			if nodes < 1 || nodes > 64 {
 				return usageErrorf("--nodes %d: want 1 to 64", nodes)
 			}
+			if d := time.Duration(offerTTL); d < 10*time.Second || d > 24*time.Hour {
+				return usageErrorf("--offer-ttl %v: want 10s to 24h", d)
+			}
 			log, err := newLogger(g.Stderr, logLevel)
 			if err != nil {
 				return err
@@ -49,7 +53,8 @@ come back next time.`,
 				dir = tmp
 			}
 			ctx := cmd.Context()
-			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: quic})
+			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: quic,
+				Configure: func(_ int, c *node.Config) { c.Network.OfferTTL = offerTTL }})
 			if err != nil {
 				return withCode(ExitNotRun, err)
 			}
@@ -80,5 +85,6 @@ come back next time.`,
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the nodes' homes (default: a temporary one)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&quic, "quic", false, "listen on QUIC too (TCP only by default: in one process QUIC costs CPU the nodes share)")
+	cmd.Flags().Var(&offerTTL, "offer-ttl", "how long each signed offer is valid (network.offer_ttl, 10s to 24h); offers are refreshed long before, so an idle devnet keeps them")
 	return cmd
 }

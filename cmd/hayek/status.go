@@ -46,7 +46,11 @@ sells, its jobs by state and its ledger's head. A node configured to misbehave
 			for _, a := range st.Addrs {
 				fmt.Fprintf(t, "address\t%s\n", a)
 			}
-			fmt.Fprintf(t, "peers\t%d\n", st.Peers)
+			if st.Isolated {
+				fmt.Fprintf(t, "peers\t0 — ISOLATED: no bootstrap peer answers; the node keeps dialling them (check network.bootstrap and that they run)\n")
+			} else {
+				fmt.Fprintf(t, "peers\t%d\n", st.Peers)
+			}
 			selling := "no"
 			if st.Selling {
 				selling = fmt.Sprintf("yes: %s (running %d jobs)", strings.Join(st.Capabilities, ", "), st.Running)
