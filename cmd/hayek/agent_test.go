@@ -189,7 +189,7 @@ func TestApprovalGatedSubmit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("submit --wait did not finish after the approval")
 	}
-	r.want(t, 0, "waiting for approval: hayek job approve j1")
+	r.want(t, 0, "waiting for approval: hayek job approve j1", "it expires in")
 	hayek(t, sock, "", "job", "approve", "j1").want(t, ExitFailed, "not_awaiting_approval", "Try: hayek job list --state approval")
 
 	// Without --wait: the ID, and a note on stderr; rejected, it fails.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -312,7 +313,21 @@ func waitSubmitted(ctx context.Context, g *globals, cl *api.Client, job api.Job,
 	if !f.json {
 		fmt.Fprintf(g.Stderr, "job %s submitted, max price %d\n", job.ID, f.maxPrice)
 		p := &progress{w: g.Stderr, start: time.Now()}
-		show = func(ev api.Event) error { p.event(ev); return nil }
+		var mu sync.Mutex
+		waiting := job.State == api.StateApproval
+		show = func(ev api.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if ev.Type == "state" && ev.State != api.StateApproval {
+				waiting = false
+			}
+			p.event(ev)
+			return nil
+		}
+		if waiting {
+			stop := remindApproval(g, job, &mu, &waiting)
+			defer stop()
+		}
 	}
 	final, err := follow(ctx, cl, job.ID, show)
 	if err != nil {
@@ -414,4 +429,37 @@ func submitError(ctx context.Context, cl *api.Client, err error) error {
 	}
 	b.WriteString("\nTry: hayek job submit --help")
 	return withCode(ExitUsage, errors.New(b.String()))
+}
+
+// approvalReminder is how often --wait says how long a job waiting for
+// approval has left.
+const approvalReminder = 10 * time.Second
+
+// remindApproval prints, while *waiting says the job waits for the
+// operator, how long it has left before it expires; mu guards waiting and
+// the progress output. stop ends the reminders.
+func remindApproval(g *globals, job api.Job, mu *sync.Mutex, waiting *bool) (stop func()) {
+	left := func() time.Duration { return time.Until(job.Deadline).Round(time.Second) }
+	fmt.Fprintf(g.Stderr, "waiting for the operator's approval: hayek job approve %s (or reject); it expires in %v\n", job.ID, left())
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(approvalReminder)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				mu.Lock()
+				if l := left(); *waiting && l > 0 {
+					fmt.Fprintf(g.Stderr, "still waiting for approval: %v left\n", l)
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

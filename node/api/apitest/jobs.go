@@ -60,7 +60,8 @@ func (f *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	now := time.Now()
 	j := &job{
 		job: api.Job{ID: id, State: api.StatePending, IdempotencyKey: req.IdempotencyKey, Module: req.Module.CID,
-			MaxPrice: req.MaxPrice, CreatedAt: now, UpdatedAt: now, Agent: caller.Agent, Verify: cmp.Or(req.Verify, "none")},
+			MaxPrice: req.MaxPrice, CreatedAt: now, UpdatedAt: now, Agent: caller.Agent, Verify: cmp.Or(req.Verify, "none"),
+			Deadline: now.Add(cmp.Or(time.Duration(req.Deadline), time.Minute))},
 		req:  req,
 		subs: map[chan api.Event]struct{}{},
 		done: make(chan struct{}),
