@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/settlement"
 )
 
 // TestSecondNodeOnAPortIsRefused: a node asked to listen on a TCP port
@@ -53,4 +58,43 @@ func TestPartialConfigIsRefusedNotReplaced(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "network.listen") {
 		t.Fatalf("New with only provider.slots set: %v; want a config error naming network.listen", err)
 	}
+}
+
+// TestNodeRefusesALedgerThatLostWrites: a node whose ledger's write-ahead
+// log was cut short while it was stopped refuses to start, saying how
+// many acknowledged entries are missing and how to recover.
+func TestNodeRefusesALedgerThatLostWrites(t *testing.T) {
+	ctx := t.Context()
+	home := homeDir(t)
+	cfg := DevnetConfig()
+	n, err := New(ctx, Options{Home: home, Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := n.ledger.Append(ctx, settlement.KindFund, settlement.Fund{Agent: api.OperatorAgent, Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	n.Close(cctx)
+	cancel()
+	logs, _ := filepath.Glob(filepath.Join(home, LedgerDir, "*.log"))
+	if len(logs) == 0 {
+		t.Fatal("no write-ahead log in the ledger")
+	}
+	for _, l := range logs {
+		st, err := os.Stat(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(l, st.Size()/2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = New(ctx, Options{Home: home, Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
+	if !settlement.IsLostWrites(err) || !strings.Contains(err.Error(), "hayek ledger recover") {
+		t.Fatalf("restart on a ledger whose log was cut: %v; want lost writes naming hayek ledger recover", err)
+	}
+	t.Logf("refused: %v", err)
 }
