@@ -204,3 +204,29 @@ func TestAttestationsCarryReputation(t *testing.T) {
 		}
 	}
 }
+
+// TestImpossibleReplicationRunsNothing: replicate:5 with two providers is
+// refused before anything runs, naming how many distinct providers can
+// run it, and nothing is paid.
+func TestImpossibleReplicationRunsNothing(t *testing.T) {
+	d := startDevnet(t, 3, nil) // node-0 requests; two providers
+	ctx := t.Context()
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 100, Verify: "replicate:5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = wait(t, c, job.ID)
+	if job.State != api.StateFailed || job.Error == nil || job.Error.Code != "too_few_providers" ||
+		!strings.Contains(job.Error.Message, "replicate:5 needs 5 distinct providers; 2 can run it") {
+		t.Fatalf("replicate:5 on 2 providers ended %s: %+v", job.State, job.Error)
+	}
+	for _, a := range job.Attempts {
+		if a.Winner != "" || len(a.Winners) > 0 {
+			t.Fatalf("attempt %d awarded %q %v: nothing should run", a.Number, a.Winner, a.Winners)
+		}
+	}
+	if job.Settlement == nil || job.Settlement.Paid != 0 || job.Settlement.Released != job.Settlement.Held {
+		t.Fatalf("settlement %+v: want nothing paid and the whole hold released", job.Settlement)
+	}
+}

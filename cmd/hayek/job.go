@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -278,7 +279,7 @@ func notRun(job api.Job) error {
 		msg += ": " + orDash(cmp.Or(job.Error.Message, job.Error.Code))
 	}
 	hint := ""
-	if code == "no_providers" {
+	if code == string(market.FailNoProviders) {
 		hint = "\nTry: hayek offers, to see which providers this node knows"
 	}
 	if n := len(job.Attempts); n > 0 && job.State == api.StateFailed {
@@ -292,7 +293,7 @@ func notRun(job api.Job) error {
 			}
 			parts = append(parts, p+")")
 			told = told && strings.Contains(msg, d.Reason)
-			if d.Reason == "price_floor" {
+			if d.Reason == string(market.DeclinePrice) {
 				hint = "\nTry: a higher --max-price (hayek offers shows what providers charge)"
 			}
 		}
