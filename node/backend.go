@@ -340,8 +340,14 @@ func (n *Node) Cancel(ctx context.Context, id string) (api.Job, error) {
 	if err != nil {
 		return api.Job{}, err
 	}
-	if v := j.snapshot(); v.State.Terminal() {
+	switch v := j.snapshot(); {
+	case v.State.Terminal():
 		return v, nil
+	case v.State == api.StateApproval:
+		// Not started: no goroutine reads its inputs; decide it now.
+		if v, err := n.requester.decide(ctx, id, cancelJob, "cancelled by the caller"); err == nil || !api.IsCode(err, api.CodeNotApproval) {
+			return v, err
+		}
 	}
 	n.requester.deliver(id, "cancel", func(m *market.Job, now time.Time) { m.Cancel(now, "cancelled by the caller") })
 	select {

@@ -141,7 +141,7 @@ func commands(g *globals) []commandGroup {
 		{"node", "Run nodes:", []*cobra.Command{
 			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g)}},
 		{"client", "Use a running node:", []*cobra.Command{
-			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g)}},
+			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g), newMCPCmd(g)}},
 		{"money", "Agents, money and trust:", []*cobra.Command{
 			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},
 		{"", "", []*cobra.Command{newVersionCmd(g)}}, // beside help and completion
