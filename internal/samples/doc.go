@@ -38,6 +38,10 @@
 //	                     print "connected" or "failed (...)" per address
 //	fork N               fork N children that sleep, then sleep; exit 1 if
 //	                     a fork fails (not supported on wasip1)
+//	escape               try what breaks out of containers (namespaces,
+//	                     mounts, ptrace, io_uring, BPF, keyrings...), undoing
+//	                     any that works; print "denied" or "ALLOWED" per
+//	                     attempt (linux/amd64 only)
 //	rand                 print crypto/rand and math/rand bytes, map order and
 //	                     both clocks (for determinism tests)
 //	primes N             count primes below N by trial division (CPU-bound)

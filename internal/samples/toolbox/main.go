@@ -4,9 +4,9 @@
 // internal/samples/toolbox.wasm) and as a static Linux executable
 // (CGO_ENABLED=0, committed in internal/samples/native) for exec/process,
 // exec/docker and the native side of the speed benchmarks. Keep it portable:
-// plain Go and the standard library; only what no portable API offers
-// (fork, sockets) lives in sys_unix.go, with sys_other.go failing those
-// subcommands elsewhere.
+// plain Go and the standard library; what only Linux offers (fork,
+// privileged system calls) is in *_linux.go, sockets in dial.go, with
+// sys_other.go and dial_other.go failing those subcommands elsewhere.
 //
 // Each subcommand exercises one thing an executor must get right; the list
 // is in usage below and in the samples package documentation.
@@ -41,6 +41,7 @@ var commands = map[string]command{
 	"readfile": {"PATH...", "print a SHA-256 of each file's bytes or directory's names, or the error", cmdReadfile},
 	"dial":     {"NET:ADDR...", "try to connect to each address (tcp:, udp:, unix:); print each outcome", cmdDial},
 	"fork":     {"N", "fork N children that sleep, then sleep; exit 1 if a fork fails", cmdFork},
+	"escape":   {"", "try privileged operations (namespaces, mount, ptrace, io_uring, BPF...), undoing any that work; print each outcome", cmdEscape},
 	"rand":     {"", "print bytes from crypto/rand, math/rand/v2 and the wall and monotonic clocks", cmdRand},
 	"primes":   {"N", "count primes below N by trial division (CPU-bound)", cmdPrimes},
 	"spin":     {"", "loop forever without calling the host", cmdSpin},

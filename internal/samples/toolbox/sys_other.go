@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !linux
 
 package main
 
@@ -9,12 +9,5 @@ import (
 )
 
 var errNoSystem = errors.New("not supported on " + runtime.GOOS)
-
-func cmdDial(args []string) error {
-	for _, a := range args {
-		fmt.Printf("%s: failed (%v)\n", a, errNoSystem)
-	}
-	return nil
-}
 
 func cmdFork(args []string) error { return fmt.Errorf("fork: %w", errNoSystem) }
