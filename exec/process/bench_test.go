@@ -1,0 +1,121 @@
+//go:build linux
+
+package process
+
+// Benchmarks behind the figures in doc.go. Run them together, on a machine
+// as idle as you can get:
+//
+//	go test -run '^$' -bench . -benchtime 20x ./exec/process
+
+import (
+	"context"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/internal/samples/native"
+)
+
+// nativeToolbox writes the static toolbox to a file to run it directly.
+func nativeToolbox(b *testing.B) string {
+	b.Helper()
+	if native.Toolbox == nil {
+		b.Skip("no native toolbox for this platform")
+	}
+	path := filepath.Join(b.TempDir(), "toolbox")
+	if err := os.WriteFile(path, native.Toolbox, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func runOK(b *testing.B, e *Executor, job exec.Job, want string) {
+	res, err := e.Run(context.Background(), job)
+	if err != nil || res.Status != exec.StatusOK || string(res.Stdout) != want {
+		b.Fatalf("%v %s %s %q", err, res.Status, res.Error, res.Stdout)
+	}
+}
+
+// BenchmarkNew is what starting an executor costs: finding cgroups,
+// sweeping leftovers, and one probe sandbox.
+func BenchmarkNew(b *testing.B) {
+	for range b.N {
+		e := newExecutor(b, nil)
+		e.Close(context.Background())
+	}
+}
+
+// BenchmarkStart is the start-to-exit latency of a trivial job (`toolbox
+// exit 0`, a static Go program): warm, with the executable cached; cold,
+// with an executable the executor has not seen (checked and sealed into a
+// memfd first); and the same program started natively with os/exec, for
+// comparison.
+func BenchmarkStart(b *testing.B) {
+	bin := nativeToolbox(b)
+	b.Run("native", func(b *testing.B) {
+		for range b.N {
+			if out, err := osexec.Command(bin, "exit", "0").CombinedOutput(); err != nil {
+				b.Fatalf("%v %s", err, out)
+			}
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		e := newExecutor(b, nil)
+		defer e.Close(context.Background())
+		job := toolbox("warm", "exit", "0")
+		runOK(b, e, job, "")
+		b.ResetTimer()
+		for range b.N {
+			runOK(b, e, job, "")
+		}
+	})
+	b.Run("cold", func(b *testing.B) {
+		e := newExecutor(b, nil)
+		defer e.Close(context.Background())
+		b.ResetTimer()
+		for i := range b.N {
+			job := toolbox("cold", "exit", "0")
+			job.ModuleCID = fmt.Sprintf("cold-%d", i) // never seen: loaded and checked again
+			runOK(b, e, job, "")
+		}
+	})
+}
+
+// benchPrimes makes one run last about a tenth of a second natively, so
+// start-up is a small part of it; the same as exec/wasm's benchmark.
+const (
+	benchPrimes       = "1000000"
+	benchPrimesOutput = "primes below 1000000: 78498\n"
+)
+
+// BenchmarkPrimesRatio runs the same CPU-bound program natively and in
+// the sandbox in each iteration (interleaved, so drift in the machine's
+// speed hits both alike) and reports the ratio, start-up included.
+func BenchmarkPrimesRatio(b *testing.B) {
+	bin := nativeToolbox(b)
+	e := newExecutor(b, nil)
+	defer e.Close(context.Background())
+	job := toolbox("primes", "primes", benchPrimes)
+	runOK(b, e, job, benchPrimesOutput)
+	var nat, sandboxed time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		out, err := osexec.Command(bin, "primes", benchPrimes).Output()
+		nat += time.Since(start)
+		if err != nil || string(out) != benchPrimesOutput {
+			b.Fatalf("native: %v %q", err, out)
+		}
+		start = time.Now()
+		runOK(b, e, job, benchPrimesOutput)
+		sandboxed += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(nat)/float64(time.Millisecond)/n, "native-ms")
+	b.ReportMetric(float64(sandboxed)/float64(time.Millisecond)/n, "sandbox-ms")
+	b.ReportMetric(float64(sandboxed)/float64(nat), "sandbox/native")
+}
