@@ -50,10 +50,17 @@ func BenchmarkNew(b *testing.B) {
 }
 
 // BenchmarkStart is the start-to-exit latency of a trivial job (`toolbox
-// exit 0`, a static Go program): warm, with the executable cached; cold,
-// with an executable the executor has not seen (checked and sealed into a
-// memfd first); and the same program started natively with os/exec, for
-// comparison.
+// exit 0`, a static Go program):
+//
+//	native        the same program started with os/exec, for comparison
+//	warm          executable cached, a sandbox init waiting in the pool (a
+//	              provider between jobs)
+//	back-to-back  executable cached, runs one after another, so the pool
+//	              refills while the next run needs it
+//	no-pool       executable cached, WarmSandboxes 0: every run launches
+//	              its init
+//	cold          an executable the executor has not seen (checked and
+//	              sealed into a memfd first), pool warm
 func BenchmarkStart(b *testing.B) {
 	bin := nativeToolbox(b)
 	b.Run("native", func(b *testing.B) {
@@ -63,26 +70,47 @@ func BenchmarkStart(b *testing.B) {
 			}
 		}
 	})
-	b.Run("warm", func(b *testing.B) {
-		e := newExecutor(b, nil)
-		defer e.Close(context.Background())
-		job := toolbox("warm", "exit", "0")
-		runOK(b, e, job, "")
-		b.ResetTimer()
-		for range b.N {
+	for _, tc := range []struct {
+		name     string
+		pool     int
+		waitPool bool
+		cold     bool
+	}{
+		{"warm", 1, true, false},
+		{"back-to-back", 1, false, false},
+		{"no-pool", 0, false, false},
+		{"cold", 1, true, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newExecutor(b, func(c *Config) { c.WarmSandboxes = tc.pool })
+			defer e.Close(context.Background())
+			job := toolbox("start", "exit", "0")
 			runOK(b, e, job, "")
+			b.ResetTimer()
+			for i := range b.N {
+				if tc.cold {
+					job.ModuleCID = fmt.Sprintf("cold-%d", i) // never seen: loaded and checked again
+				}
+				if tc.waitPool {
+					b.StopTimer()
+					waitPoolFull(b, e)
+					b.StartTimer()
+				}
+				runOK(b, e, job, "")
+			}
+		})
+	}
+}
+
+// waitPoolFull waits, with a deadline, until the pool holds its inits.
+func waitPoolFull(b *testing.B, e *Executor) {
+	deadline := time.Now().Add(time.Minute)
+	for len(e.pool) < cap(e.pool) {
+		if time.Now().After(deadline) {
+			b.Fatal("the pool did not refill within a minute")
 		}
-	})
-	b.Run("cold", func(b *testing.B) {
-		e := newExecutor(b, nil)
-		defer e.Close(context.Background())
-		b.ResetTimer()
-		for i := range b.N {
-			job := toolbox("cold", "exit", "0")
-			job.ModuleCID = fmt.Sprintf("cold-%d", i) // never seen: loaded and checked again
-			runOK(b, e, job, "")
-		}
-	})
+		time.Sleep(100 * time.Microsecond) // a poll interval, not a wait for time to pass
+	}
 }
 
 // benchPrimes makes one run last about a tenth of a second natively, so

@@ -36,6 +36,13 @@ type Executor struct {
 	// each run and how the init says the job ended.
 	testHookStats func(jobStats, *wire.Exit)
 
+	// The pool of inits launched ahead of runs (pool_linux.go).
+	pool     chan *sandbox
+	closing  chan struct{} // closed by Close: fill stops
+	fillDone chan struct{}
+	liveMu   sync.Mutex
+	live     map[*sandbox]bool // launched and not reaped: true while waiting in the pool
+
 	seq     atomic.Uint64
 	mu      sync.Mutex
 	closed  bool
@@ -78,6 +85,10 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		modules:  newModuleCache(cfg.MaxCachedModules, cfg.MaxCachedBytes),
 		running:  map[uint64]context.CancelCauseFunc{},
 		instance: instanceName(os.Getpid(), instances.Add(1)),
+		pool:     make(chan *sandbox, cfg.WarmSandboxes),
+		closing:  make(chan struct{}),
+		fillDone: make(chan struct{}),
+		live:     map[*sandbox]bool{},
 	}
 	e.uid, e.gid = cfg.HostUID, cfg.HostGID
 	if e.uid < 0 {
@@ -118,6 +129,11 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 			e.init.Close()
 			return nil, err
 		}
+	}
+	if cfg.WarmSandboxes > 0 {
+		go e.fill()
+	} else {
+		close(e.fillDone)
 	}
 	return e, nil
 }
@@ -335,8 +351,11 @@ func (e *Executor) Close(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 
+	close(e.closing)
 	done := make(chan struct{})
 	go func() {
+		<-e.fillDone
+		e.drain()
 		e.wg.Wait()
 		e.modules.close()
 		e.init.Close()

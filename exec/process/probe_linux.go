@@ -38,13 +38,11 @@ func (e *Executor) probe(ctx context.Context) (Protections, error) {
 	defer cg.destroy(context.WithoutCancel(ctx))
 	spec := e.baseSpec(l)
 	spec.Probe = true
-	sb, err := e.start(ctx, spec, nil, e.init, cg, nil, io.Discard, io.Discard)
-	if sb != nil {
-		defer func() {
-			sb.kill()
-			<-sb.waited
-			sb.closeFiles()
-		}()
+	sb, err := e.launch(false)
+	if err == nil {
+		defer sb.release()
+		sb.attach(nil, io.Discard, io.Discard)
+		err = sb.prepare(ctx, spec, nil, e.init, cg)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -58,13 +58,9 @@ func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limi
 
 	stdout := &capture{limit: l.StdoutBytes}
 	stderr := &capture{limit: l.StderrBytes}
-	sb, err := e.start(ctx, e.runSpec(job, l), job.Inputs, m.file, cg, job.Stdin, stdout, stderr)
+	sb, err := e.take(ctx, e.runSpec(job, l), job.Inputs, m.file, cg, job.Stdin, stdout, stderr)
 	if sb != nil {
-		defer func() {
-			sb.kill()
-			<-sb.waited
-			sb.closeFiles()
-		}()
+		defer sb.release()
 	}
 	switch {
 	case err == nil:
@@ -98,6 +94,8 @@ func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limi
 		<-sb.waited
 	}
 	wall := time.Since(start)
+	// The streams end with the job's last process; read them to the end.
+	sb.io.Wait()
 	if reason == stoppedContext {
 		return exec.Result{}, e.stopped(ctx, job.ID)
 	}
@@ -112,7 +110,10 @@ func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limi
 		Stderr:          stderr.buf,
 		StdoutTruncated: stdout.truncated,
 		StderrTruncated: stderr.truncated,
-		Usage:           exec.Usage{Wall: wall, MemoryBytes: stats.peakMemory},
+		// Charges the kernel cannot refuse (an OOM victim's way out) can
+		// push the counter a page or two past the limit; the job never
+		// had that memory to use.
+		Usage: exec.Usage{Wall: wall, MemoryBytes: min(stats.peakMemory, l.MemoryBytes)},
 	}
 	tmpFull, err := full(sb.tmp)
 	if err != nil {

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	osexec "os/exec"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,16 +21,22 @@ import (
 	"github.com/hayek-market/hayek/exec/process/internal/wire"
 )
 
-// sandbox is one started init: the process, its control socket, and,
-// once it is ready, the job's /out and /tmp.
+// sandbox is one started init: the process, its control socket and
+// standard streams, and, once it is ready, the job's /out and /tmp.
 type sandbox struct {
-	cmd      *osexec.Cmd
-	conn     *net.UnixConn
-	ctl      *ctlReader
-	out, tmp *os.File
-	waited   chan struct{} // closed when cmd.Wait returned
-	waitErr  error
-	exit     chan exitReport // the init's report, once the job started
+	e       *Executor
+	cmd     *osexec.Cmd
+	conn    *net.UnixConn
+	ctl     *ctlReader
+	stdin   *os.File // write ends and read ends of the job's streams
+	stdout  *os.File
+	stderr  *os.File
+	io      sync.WaitGroup // copying the streams
+	out     *os.File
+	tmp     *os.File
+	waited  chan struct{} // closed when cmd.Wait returned
+	waitErr error
+	exit    chan exitReport // the init's report, once the job started
 }
 
 // ctlReader reads the init's frames, keeping the descriptors they carry.
@@ -73,11 +79,20 @@ func (e *setupError) Unwrap() error { return e.err }
 const cloneFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
 	syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 
-// start launches the init in new namespaces with the spec and inputs,
-// waits for it to build the root, puts it into cg, and lets it exec. On
-// error everything it started is stopped and waited for.
-func (e *Executor) start(ctx context.Context, spec *wire.Spec, inputs []exec.File, module *os.File, cg *jobCgroup,
-	stdin []byte, stdout, stderr io.Writer) (sb *sandbox, err error) {
+// launch starts an init in new namespaces. It waits for its job: the
+// spec, the inputs and the executable come later (prepare), so a launched
+// sandbox can be kept ready ahead of a run and the clone and the init's
+// start-up are not on the run's path. Its standard streams are pipes the
+// run attaches to.
+func (e *Executor) launch(pooled bool) (sb *sandbox, err error) {
+	var closeOnError []*os.File
+	defer func() {
+		if err != nil {
+			for _, f := range closeOnError {
+				f.Close()
+			}
+		}
+	}()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &setupError{"socketpair", err}
@@ -91,21 +106,38 @@ func (e *Executor) start(ctx context.Context, spec *wire.Spec, inputs []exec.Fil
 		return nil, &setupError{"control socket", err}
 	}
 	conn := fc.(*net.UnixConn)
+	var child [3]*os.File // the init's stdin, stdout, stderr
+	var parent [3]*os.File
+	for i := range child {
+		r, w, err := os.Pipe()
+		if err != nil {
+			conn.Close()
+			return nil, &setupError{"pipe", err}
+		}
+		if i == 0 {
+			child[i], parent[i] = r, w
+		} else {
+			child[i], parent[i] = w, r
+		}
+		closeOnError = append(closeOnError, parent[i])
+		defer child[i].Close() // the init has its copy once started
+	}
 
 	root := os.Geteuid() == 0
 	cmd := &osexec.Cmd{
 		// The init's memfd as the child sees it after ExtraFiles are
 		// placed: /proc/self is the child itself.
 		Path: "/proc/self/fd/" + strconv.Itoa(wire.FDInit),
-		Args: []string{"hayek-sandbox-init"},
+		Args: []string{"hayek-sandbox-init", e.staging, map[bool]string{true: "proc", false: "noproc"}[e.cfg.Proc], Hostname},
 		// Fewer runtime threads: they count against the job's process
 		// limit while the init waits as PID 1.
-		Env:        []string{"GOMAXPROCS=1"},
-		Dir:        "/",
-		Stdin:      bytes.NewReader(stdin),
-		Stdout:     stdout,
-		Stderr:     stderr,
-		ExtraFiles: []*os.File{childEnd, module, e.init},
+		Env:    []string{"GOMAXPROCS=1"},
+		Dir:    "/",
+		Stdin:  child[0],
+		Stdout: child[1],
+		Stderr: child[2],
+		// fd 4, the job's executable, comes later over the socket.
+		ExtraFiles: []*os.File{childEnd, nil, e.init},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:  cloneFlags,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: e.uid, Size: 1}},
@@ -119,63 +151,80 @@ func (e *Executor) start(ctx context.Context, spec *wire.Spec, inputs []exec.Fil
 			// namespace with it).
 			Pdeathsig: syscall.SIGKILL,
 		},
-		// The job's processes are gone when the init is: nothing else
-		// holds the output pipes. This only bounds a kernel surprise.
-		WaitDelay: 10 * time.Second,
 	}
 	if err := cmd.Start(); err != nil {
 		conn.Close()
 		return nil, &setupError{"clone with namespaces", namespaceError(err)}
 	}
-	sb = &sandbox{cmd: cmd, conn: conn, ctl: &ctlReader{conn: conn, oob: make([]byte, unix.CmsgSpace(8*4))}, waited: make(chan struct{})}
+	sb = &sandbox{e: e, cmd: cmd, conn: conn, ctl: &ctlReader{conn: conn, oob: make([]byte, unix.CmsgSpace(8*4))},
+		stdin: parent[0], stdout: parent[1], stderr: parent[2], waited: make(chan struct{})}
+	e.track(sb, true, pooled)
 	go func() {
 		sb.waitErr = cmd.Wait()
 		close(sb.waited)
 	}()
-	defer func() {
-		if err != nil {
-			sb.kill()
-			sb.closeFiles()
-			for _, fd := range sb.ctl.fds {
-				unix.Close(fd)
-			}
-		}
-	}()
+	return sb, nil
+}
 
+// attach feeds stdin to the job and keeps what it writes, within the
+// captures' limits. The copies end when every process that holds the
+// pipes has ended; release waits for them.
+func (sb *sandbox) attach(stdin []byte, stdout, stderr io.Writer) {
+	sb.io.Go(func() {
+		// The job may not read it all; a write that cannot go on fails
+		// once the job is gone or release closes the pipe.
+		_, _ = sb.stdin.Write(stdin)
+		sb.stdin.Close()
+	})
+	for _, c := range []struct {
+		r *os.File
+		w io.Writer
+	}{{sb.stdout, stdout}, {sb.stderr, stderr}} {
+		sb.io.Go(func() {
+			buf := make([]byte, 32<<10)
+			_, _ = io.CopyBuffer(c.w, c.r, buf)
+		})
+	}
+}
+
+// prepare hands the init its job: the executable, the spec and the
+// inputs; waits for it to build the root; puts it into cg; lets it drop
+// its privileges and start the job. On error the caller releases sb.
+func (sb *sandbox) prepare(ctx context.Context, spec *wire.Spec, inputs []exec.File, module *os.File, cg *jobCgroup) error {
+	conn := sb.conn
 	// Setup has its own deadline, and ctx can end it.
-	deadline := time.Now().Add(e.cfg.SetupTimeout)
-	_ = conn.SetDeadline(deadline)
+	_ = conn.SetDeadline(time.Now().Add(sb.e.cfg.SetupTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 
-	if err := sb.send(spec, inputs); err != nil {
-		return sb, sb.failed(ctx, "send spec", err)
+	if err := sb.send(spec, inputs, module); err != nil {
+		return sb.failed(ctx, "send spec", err)
 	}
 	if err := sb.expect(wire.MsgReady); err != nil {
-		return sb, sb.failed(ctx, "build root", err)
+		return sb.failed(ctx, "build root", err)
 	}
 	if len(sb.ctl.fds) != 2 {
-		return sb, &setupError{"build root", fmt.Errorf("init sent %d descriptors, want 2", len(sb.ctl.fds))}
+		return &setupError{"build root", fmt.Errorf("init sent %d descriptors, want 2", len(sb.ctl.fds))}
 	}
 	sb.out = os.NewFile(uintptr(sb.ctl.fds[0]), "out")
 	sb.tmp = os.NewFile(uintptr(sb.ctl.fds[1]), "tmp")
 	sb.ctl.fds = nil
 	if cg != nil {
-		if err := cg.join(cmd.Process.Pid); err != nil {
-			return sb, &setupError{"join cgroup", err}
+		if err := cg.join(sb.cmd.Process.Pid); err != nil {
+			return &setupError{"join cgroup", err}
 		}
 	}
 	if _, err := conn.Write(wire.Frame(wire.MsgGo, nil)); err != nil {
-		return sb, sb.failed(ctx, "send go", err)
+		return sb.failed(ctx, "send go", err)
 	}
 	if spec.Probe {
-		return sb, nil
+		return nil
 	}
 	if err := sb.expect(wire.MsgStarted); err != nil {
 		if isExecFailure(err) {
-			return sb, err
+			return err
 		}
-		return sb, sb.failed(ctx, "start the job", err)
+		return sb.failed(ctx, "start the job", err)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	sb.exit = make(chan exitReport, 1)
@@ -190,7 +239,33 @@ func (e *Executor) start(ctx context.Context, spec *wire.Spec, inputs []exec.Fil
 		}
 		sb.exit <- exitReport{x, err}
 	}()
-	return sb, nil
+	return nil
+}
+
+// release ends the sandbox, if it still runs, and frees everything it
+// holds: the init (and with it the PID namespace) is killed and reaped,
+// the stream copies finish, descriptors are closed.
+func (sb *sandbox) release() {
+	sb.kill()
+	<-sb.waited
+	sb.e.track(sb, false, false)
+	// Every writer of the pipes is gone with the namespace; closing our
+	// ends also ends a stdin write the job never read.
+	sb.stdin.Close()
+	sb.io.Wait()
+	sb.stdout.Close()
+	sb.stderr.Close()
+	for _, f := range []*os.File{sb.out, sb.tmp} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	sb.out, sb.tmp = nil, nil
+	for _, fd := range sb.ctl.fds {
+		unix.Close(fd)
+	}
+	sb.ctl.fds = nil
+	sb.conn.Close()
 }
 
 // exitReport is the init's last word: how the job ended, or why it could
@@ -200,7 +275,12 @@ type exitReport struct {
 	err  error
 }
 
-func (sb *sandbox) send(spec *wire.Spec, inputs []exec.File) error {
+// send hands over the executable (as a descriptor, in a frame of its
+// own), the spec and the inputs' bytes.
+func (sb *sandbox) send(spec *wire.Spec, inputs []exec.File, module *os.File) error {
+	if _, _, err := sb.conn.WriteMsgUnix(wire.Frame(wire.MsgModule, nil), unix.UnixRights(int(module.Fd())), nil); err != nil {
+		return err
+	}
 	if _, err := sb.conn.Write(wire.Frame(wire.MsgSpec, spec.Encode())); err != nil {
 		return err
 	}
@@ -256,7 +336,15 @@ func (sb *sandbox) failed(ctx context.Context, stage string, err error) error {
 		return &setupError{werr.Stage, werr}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
-		// The init died without a word; say how.
+		// The init may have said why before it went (a failure while it
+		// built the root ahead of this run, before anyone listened).
+		_ = sb.conn.SetReadDeadline(time.Now().Add(time.Second))
+		if typ, payload, rerr := wire.ReadFrame(sb.ctl); rerr == nil && typ == wire.MsgError {
+			if werr, derr := wire.DecodeError(payload); derr == nil {
+				return &setupError{werr.Stage, werr}
+			}
+		}
+		// It died without a word; say how.
 		sb.kill()
 		<-sb.waited
 		return &setupError{stage, fmt.Errorf("the sandbox init ended early (%v)", sb.waitErr)}
@@ -267,16 +355,6 @@ func (sb *sandbox) failed(ctx context.Context, stage string, err error) error {
 // kill ends the init, and with it every process in the sandbox's PID
 // namespace. It is safe to call more than once and after the init ended.
 func (sb *sandbox) kill() { _ = sb.cmd.Process.Kill() }
-
-func (sb *sandbox) closeFiles() {
-	for _, f := range []*os.File{sb.out, sb.tmp} {
-		if f != nil {
-			f.Close()
-		}
-	}
-	sb.out, sb.tmp = nil, nil
-	sb.conn.Close()
-}
 
 // namespaceError says which namespace the kernel refused, when clone
 // fails for one.
@@ -358,8 +436,6 @@ func (e *Executor) baseSpec(l exec.Limits) *wire.Spec {
 		rl = append(rl, wire.Rlimit{Resource: unix.RLIMIT_AS, Cur: uint64(e.cfg.AddressSpaceBytes), Max: uint64(e.cfg.AddressSpaceBytes)})
 	}
 	return &wire.Spec{
-		Staging:  e.staging,
-		Hostname: Hostname,
 		In:       wire.Size{Bytes: pageSize, Inodes: 2},
 		Out:      wire.Size{Bytes: pageSize, Inodes: 2},
 		Tmp:      wire.Size{Bytes: l.MemoryBytes, Inodes: max(l.MemoryBytes>>10, 64)},

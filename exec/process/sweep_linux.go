@@ -54,11 +54,13 @@ func ownerAlive(name string) bool {
 }
 
 // Leaks lists what this executor has left on the host and not cleaned up:
-// job cgroups, and processes still in them. With no run in flight it is
-// empty; exec/exectest checks that after every cancelled, timed-out and
-// finished run. Each entry names the leftover and where it is.
+// sandbox inits not reaped, job cgroups, and processes still in them. With
+// no run in flight it is empty (the inits waiting in the pool for the next
+// run are not leftovers, until Close); exec/exectest checks it after every
+// stopped run and after Close. Each entry names the leftover and where it
+// is.
 func (e *Executor) Leaks() []string {
-	var leaks []string
+	leaks := e.liveInits()
 	prefix := e.instance + "-"
 	for _, dir := range e.cgroups.dirs() {
 		entries, _ := os.ReadDir(dir)

@@ -26,17 +26,18 @@ func main() {
 	// calling thread. So everything happens on this one.
 	runtime.LockOSThread()
 	_ = unix.Close(wire.FDInit) // our own executable: the job must not inherit it
-	// execveat takes the job's executable from fd 4; the job need not
-	// inherit that either.
-	if _, err := unix.FcntlInt(wire.FDModule, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-		os.Exit(wire.ExitSetup)
-	}
 	// Signals the job sends its PID 1 are ignored (the kernel drops
 	// uncaught ones for a namespace's init anyway; Go catches them).
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2,
 		syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGXCPU, syscall.SIGXFSZ)
 	ctl = os.NewFile(wire.FDControl, "control")
 
+	// argv: the staging directory, "proc" or "noproc", the host name.
+	if len(os.Args) != 4 {
+		fail("arguments", nil, "want STAGING proc|noproc HOSTNAME")
+	}
+	buildRoot(os.Args[1], os.Args[2] == "proc", os.Args[3])
+	receiveModule()
 	typ, payload, err := wire.ReadFrame(ctl)
 	if err != nil || typ != wire.MsgSpec {
 		fail("read spec", err, "want a spec frame, got type "+strconv.Itoa(int(typ)))
@@ -46,6 +47,38 @@ func main() {
 		fail("decode spec", err, "")
 	}
 	run(spec)
+}
+
+// receiveModule reads the Module frame, which the executor may send long
+// after starting this init, and puts the executable it carries on fd 4,
+// close-on-exec: execveat takes it from there, and the job need not
+// inherit it.
+func receiveModule() {
+	hdr := make([]byte, 5)
+	oob := make([]byte, unix.CmsgSpace(4))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(wire.FDControl, hdr, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil || n != 5 || hdr[4] != wire.MsgModule {
+		fail("read module", err, "want a module frame with a descriptor")
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		fail("read module", err, "no descriptor with the module frame")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		fail("read module", err, "want one descriptor")
+	}
+	if fds[0] != wire.FDModule {
+		check("dup module", unix.Dup3(fds[0], wire.FDModule, unix.O_CLOEXEC))
+		unix.Close(fds[0])
+	}
 }
 
 // fail reports a failed step and exits; it never returns.
@@ -80,23 +113,24 @@ func tmpfsOptions(sz wire.Size, mode string) string {
 // devices are bind-mounted from the host: the only ones a job gets.
 var devices = []string{"null", "zero", "full", "random", "urandom"}
 
-func run(spec *wire.Spec) {
+// buildRoot makes the job's root, before there is a job: everything here
+// is the same for every run of an executor, so an init launched ahead of
+// its run has done it by the time the run needs it. It pivots into a
+// tmpfs holding the mount points, the devices and /proc, detaches the
+// host's tree, and makes / and /dev read-only.
+func buildRoot(staging string, proc bool, hostname string) {
 	// Nothing mounted from here on may reach the host's mount table.
 	check("make mounts private", unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""))
-
-	root := spec.Staging
+	root := staging
 	check("mount root tmpfs", unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
 		tmpfsOptions(wire.Size{Bytes: 256 << 10, Inodes: 64}, "0755")))
 	dirs := []string{"in", "out", "tmp", "dev"}
-	if spec.Proc {
+	if proc {
 		dirs = append(dirs, "proc")
 	}
 	for _, d := range dirs {
 		check("mkdir /"+d, unix.Mkdir(root+"/"+d, 0o755))
 	}
-	check("mount /in", unix.Mount("tmpfs", root+"/in", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsOptions(spec.In, "0755")))
-	check("mount /out", unix.Mount("tmpfs", root+"/out", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsOptions(spec.Out, "0755")))
-	check("mount /tmp", unix.Mount("tmpfs", root+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsOptions(spec.Tmp, "1777")))
 	check("mount /dev", unix.Mount("tmpfs", root+"/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC,
 		tmpfsOptions(wire.Size{Bytes: 64 << 10, Inodes: 32}, "0755")))
 	for _, d := range devices {
@@ -106,7 +140,7 @@ func run(spec *wire.Spec) {
 		unix.Close(fd)
 		check("bind /dev/"+d, unix.Mount("/dev/"+d, target, "", unix.MS_BIND, ""))
 	}
-	if spec.Proc {
+	if proc {
 		// Only while the host's /proc is still in this mount namespace may
 		// a new proc be mounted (the kernel refuses one that would show
 		// more than an existing, fully visible proc). subset=pid shows the
@@ -115,16 +149,28 @@ func run(spec *wire.Spec) {
 		err := unix.Mount("proc", root+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "subset=pid")
 		check("mount /proc", err)
 	}
+	pivot(root)
+	// Mounting on /in, /out and /tmp later needs no write access to /.
+	check("remount / read-only", unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""))
+	check("remount /dev read-only", unix.Mount("", "/dev", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC, ""))
+	check("sethostname", unix.Sethostname([]byte(hostname)))
+	check("setdomainname", unix.Setdomainname([]byte(hostname)))
+}
 
-	writeInputs(spec, root+"/in")
+// run gives the root the job's mounts and inputs, and starts the job.
+func run(spec *wire.Spec) {
+	check("mount /in", unix.Mount("tmpfs", "/in", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsOptions(spec.In, "0755")))
+	writeInputs(spec, "/in")
 	// Read-only for good: the superblock, not just this mount.
-	check("remount /in read-only", unix.Mount("", root+"/in", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""))
+	check("remount /in read-only", unix.Mount("", "/in", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""))
+	check("mount /out", unix.Mount("tmpfs", "/out", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsOptions(spec.Out, "0755")))
+	check("mount /tmp", unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpfsOptions(spec.Tmp, "1777")))
 
 	// The executor collects /out and checks /tmp through these after the
 	// job and its namespaces are gone.
-	outFD, err := unix.Open(root+"/out", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	outFD, err := unix.Open("/out", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	check("open /out", err)
-	tmpFD, err := unix.Open(root+"/tmp", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	tmpFD, err := unix.Open("/tmp", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	check("open /tmp", err)
 	check("send ready", unix.Sendmsg(wire.FDControl, wire.Frame(wire.MsgReady, nil), unix.UnixRights(outFD, tmpFD), nil, 0))
 	unix.Close(outFD)
@@ -134,18 +180,9 @@ func run(spec *wire.Spec) {
 	if err != nil || typ != wire.MsgGo {
 		fail("wait for cgroups", err, "want go, got type "+strconv.Itoa(int(typ)))
 	}
-
-	pivot(root)
-	check("remount / read-only", unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""))
-	check("remount /dev read-only", unix.Mount("", "/dev", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC, ""))
-	if spec.Hostname != "" {
-		check("sethostname", unix.Sethostname([]byte(spec.Hostname)))
-		check("setdomainname", unix.Setdomainname([]byte(spec.Hostname)))
-	}
 	// The executor moved us into the job's cgroups; a cgroup namespace
 	// rooted there hides the host's cgroup paths from /proc/self/cgroup.
 	check("unshare cgroup namespace", unix.Unshare(unix.CLONE_NEWCGROUP))
-	check("chdir /", unix.Chdir("/"))
 
 	report := &wire.Report{Proc: spec.Proc}
 	dropPrivileges()

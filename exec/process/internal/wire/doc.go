@@ -3,7 +3,13 @@
 // is deliberately small and has no dependencies beyond the standard
 // library, so the init binary stays small and starts fast.
 //
-// The executor writes one Spec frame, then the bytes of every input file
+// The init's arguments are what is the same for every run of an
+// executor: the host directory to build the root on (in its private mount
+// namespace), whether to mount /proc, the host name. It builds the root
+// at once, so it may be started ahead of its job. The executor then
+// writes a
+// Module frame carrying the job's executable as a descriptor, one Spec
+// frame, then the bytes of every input file
 // (Spec.Inputs gives names and sizes) back to back, unframed. The init
 // answers with Ready (carrying the descriptors of /out and /tmp) once the
 // new root is built and the inputs are written, waits for Go (sent once

@@ -26,6 +26,7 @@ const (
 	MsgError   byte = 5 // init → executor: Error
 	MsgReport  byte = 6 // init → executor: Report (probe mode)
 	MsgExit    byte = 7 // init → executor: Exit
+	MsgModule  byte = 8 // executor → init: no payload; SCM_RIGHTS carries the job's executable
 )
 
 // MaxFrame bounds a frame so a corrupt length cannot make either side
@@ -52,16 +53,14 @@ type Size struct {
 
 // Spec is everything the init needs for one run.
 type Spec struct {
-	Probe    bool   // set everything up, send Report, do not exec
-	Staging  string // an existing host directory the new root is mounted on (in the private mount namespace)
-	Hostname string
+	Probe    bool // set everything up, send Report, do not exec
 	Argv     []string
 	Env      []string // KEY=VALUE
 	Inputs   []Input
 	In       Size // /in, read-only once written
 	Out      Size
 	Tmp      Size
-	Proc     bool // mount a proc for the job's PID namespace (only its processes)
+	Proc     bool // the init mounted a proc for the job's PID namespace (only its processes)
 	Landlock bool // restrict the file system and TCP with Landlock where the kernel has it
 	Rlimits  []Rlimit
 	Seccomp  []byte // a classic BPF program, 8 bytes per instruction, native byte order
@@ -220,8 +219,6 @@ func (d *decoder) done() error {
 func (s *Spec) Encode() []byte {
 	e := &encoder{}
 	e.bool(s.Probe)
-	e.string(s.Staging)
-	e.string(s.Hostname)
 	e.strings(s.Argv)
 	e.strings(s.Env)
 	e.uint(uint64(len(s.Inputs)))
@@ -250,8 +247,6 @@ func DecodeSpec(b []byte) (*Spec, error) {
 	d := &decoder{b: b}
 	s := &Spec{}
 	s.Probe = d.bool()
-	s.Staging = d.string()
-	s.Hostname = d.string()
 	s.Argv = d.strings()
 	s.Env = d.strings()
 	n := d.uint()
