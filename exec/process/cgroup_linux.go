@@ -244,6 +244,22 @@ func enableControllers(dir string, want []string) error {
 	return nil
 }
 
+// makeParent makes a parent directory, handing the controllers down to
+// job cgroups under v2.
+func (c *cgroups) makeParent(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if c.version == 2 {
+		want := []string{"memory", "pids"}
+		if c.cpu != "" {
+			want = append(want, "cpu")
+		}
+		return enableControllers(dir, want)
+	}
+	return nil
+}
+
 // dirs are the distinct parent directories.
 func (c *cgroups) dirs() []string {
 	var d []string
@@ -286,7 +302,15 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *
 		}
 	}()
 	for _, d := range c.dirs() {
-		if err := os.Mkdir(filepath.Join(d, name), 0o755); err != nil {
+		err := os.Mkdir(filepath.Join(d, name), 0o755)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Another executor of this process closed and removed the
+			// default parent just now: make it again.
+			if err = c.makeParent(d); err == nil {
+				err = os.Mkdir(filepath.Join(d, name), 0o755)
+			}
+		}
+		if err != nil {
 			return j, err
 		}
 	}

@@ -100,9 +100,10 @@
 //
 // A run leaves nothing on the host but its cgroup, and only while it runs:
 // its mounts live in its own namespace, its files in tmpfs and memfds that
-// vanish with the last process or descriptor, and the init and job die
-// with the node (PR_SET_PDEATHSIG). A crashed node's cgroups are swept by
-// the next New. Executor.Leaks lists what an executor left (cgroups, and
+// vanish with the last process or descriptor, and the init ends the
+// sandbox when the node's end of its control socket closes, which the
+// kernel does when the node dies, however it dies. A crashed node's
+// cgroups are swept by the next New. Executor.Leaks lists what an executor left (cgroups, and
 // processes in them); exec/exectest checks it is empty after every
 // stopped run.
 //

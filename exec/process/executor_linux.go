@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/process/internal/wire"
 	"github.com/hayek-market/hayek/internal/canon"
@@ -359,6 +361,13 @@ func (e *Executor) Close(ctx context.Context) error {
 		e.wg.Wait()
 		e.modules.close()
 		e.init.Close()
+		if e.cfg.CgroupParent == "" {
+			// The default parent is ours to tidy: it goes with the last
+			// executor (the kernel refuses while another has jobs in it).
+			for _, d := range e.cgroups.dirs() {
+				_ = unix.Rmdir(d)
+			}
+		}
 		close(done)
 	}()
 	select {

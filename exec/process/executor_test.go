@@ -3,6 +3,7 @@
 package process
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"debug/buildinfo"
@@ -264,7 +265,93 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HAYEK_TEST_SLEEP") != "" {
 		select {}
 	}
+	if os.Getenv("HAYEK_TEST_CRASHING_NODE") != "" {
+		crashingNode()
+	}
 	os.Exit(m.Run())
+}
+
+// crashingNode is TestNodeCrash's node: it starts a job that forks and
+// sleeps, prints the job's cgroups once they exist, and waits to be
+// killed.
+func crashingNode() {
+	e, err := New(context.Background(), DefaultConfig())
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	go e.Run(context.Background(), toolbox("crash", "fork", "4"))
+	for deadline := time.Now().Add(stopBound); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		var cgroups []string
+		procs := 0
+		for _, l := range e.Leaks() {
+			if dir, ok := strings.CutPrefix(l, "cgroup "); ok {
+				cgroups = append(cgroups, dir)
+			} else if strings.HasPrefix(l, "process ") {
+				procs++
+			}
+		}
+		if procs >= 6 { // the init, the job and its 4 children
+			fmt.Println(strings.Join(cgroups, " "))
+			select {}
+		}
+	}
+	fmt.Println("error: the job did not start")
+	os.Exit(1)
+}
+
+// TestNodeCrash: when the node dies mid-run (SIGKILL: no Close, no
+// deferred clean-up), the job and every process it forked end with it,
+// and the next executor removes the cgroup they were in.
+func TestNodeCrash(t *testing.T) {
+	e := newExecutor(t, nil) // skips where the sandbox cannot run
+	closeAtEnd(t, e)
+	node := osexec.Command("/proc/self/exe", "-test.run=^$")
+	node.Env = append(os.Environ(), "HAYEK_TEST_CRASHING_NODE=1")
+	out, err := node.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "error") {
+		node.Process.Kill()
+		node.Wait()
+		t.Fatalf("the node said %q (%v)", line, err)
+	}
+	cgroups := strings.Fields(line)
+	if err := node.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	node.Wait()
+
+	// The sandbox notices its node is gone and ends: the cgroups empty.
+	for _, dir := range cgroups {
+		deadline := time.Now().Add(stopBound)
+		for {
+			b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(strings.TrimSpace(string(b))) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				killProcs(dir)
+				t.Fatalf("processes still running in %s %s after their node died: %s", dir, stopBound, b)
+			}
+			time.Sleep(time.Millisecond) // a poll interval
+		}
+	}
+	e2 := newExecutor(t, nil) // sweeps
+	closeAtEnd(t, e2)
+	for _, dir := range cgroups {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the dead node's cgroup %s is still there (%v)", dir, err)
+		}
+	}
 }
 
 // TestPrograms: a provider's programs run by CID, and with RunJobModules

@@ -22,6 +22,11 @@ import (
 func (e *Executor) fill() {
 	defer close(e.fillDone)
 	for {
+		select {
+		case <-e.closing:
+			return
+		default:
+		}
 		sb, err := e.launch(true)
 		if err != nil {
 			// The probe launched one a moment ago, so this is passing

@@ -147,9 +147,9 @@ func (e *Executor) launch(pooled bool) (sb *sandbox, err error) {
 			GidMappingsEnableSetgroups: root,
 			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !root},
 			Setsid:                     true,
-			// If the node dies, so does the sandbox (and its PID
-			// namespace with it).
-			Pdeathsig: syscall.SIGKILL,
+			// No Pdeathsig: it fires when the thread that forked ends,
+			// which a Go program does not control. The init ends the
+			// sandbox when the node's end of the control socket closes.
 		},
 	}
 	if err := cmd.Start(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,9 @@ func (e *Executor) sweep(ctx context.Context) error {
 	var errs []error
 	for _, dir := range e.cgroups.dirs() {
 		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // another executor closed and tidied it: nothing to sweep
+		}
 		if err != nil {
 			return unavailable("list "+dir, err, "")
 		}

@@ -206,6 +206,7 @@ func run(spec *wire.Spec) {
 	}
 	pid := startJob(spec.Argv, spec.Env)
 	check("send started", writeAll(ctl, wire.Frame(wire.MsgStarted, nil)))
+	go watchExecutor()
 	reap(pid)
 }
 
@@ -382,6 +383,18 @@ func execChild(argv, envp, empty, errPipe uintptr) {
 	e := uint32(errno)
 	syscall.RawSyscall(unix.SYS_WRITE, errPipe, uintptr(unsafe.Pointer(&e)), 4)
 	syscall.RawSyscall(unix.SYS_EXIT_GROUP, 127, 0, 0)
+}
+
+// watchExecutor ends the sandbox when the executor's end of the control
+// socket closes, which the kernel does when the node dies, however it
+// dies: the executor sends nothing more once the job runs. This, not
+// PR_SET_PDEATHSIG (which fires when the node's thread that forked the
+// init ends, not the node), is what keeps a crashed node's jobs from
+// running on.
+func watchExecutor() {
+	var b [1]byte
+	_, _ = ctl.Read(b[:])
+	os.Exit(wire.ExitSetup)
 }
 
 // reap waits as PID 1 of the job's namespace: it reaps every process
