@@ -194,29 +194,32 @@
 // 1.5x from one run to the next; ratios measured in one benchmark hold
 // better.
 //
-//	go test -run '^$' -bench . -benchtime 20x ./exec/process
+//	go test -run '^$' -bench . -benchtime 10x ./exec/process
 //
-//	                                                     this machine, load 5-6
-//	New (cgroups, sweep, one probe sandbox)              25 ms
-//	trivial job (`toolbox exit 0`), native               5.8 ms
-//	  in the sandbox, warm (cached, an init waiting)     21 ms
-//	  back-to-back (the pool refilling meanwhile)        22 ms
-//	  without the pool (WarmSandboxes 0)                 23 ms
-//	  cold (an executable not seen before)               24 ms
-//	primes below 10^6, native                            158 ms
-//	  in the sandbox                                     182 ms    1.15x native, start-up included
+//	                                                    this machine, four runs
+//	New (cgroups, sweep, one probe sandbox)             23-34 ms
+//	trivial job (`toolbox exit 0`), native              5.8-8.4 ms
+//	  in the sandbox, warm (cached, an init waiting)    21-34 ms
+//	  back-to-back (the pool refilling meanwhile)       22-35 ms
+//	  without the pool (WarmSandboxes 0)                23-51 ms
+//	  cold (an executable not seen before)              24-45 ms
+//	primes below 10^6, native                           158-245 ms
+//	  in the sandbox, start-up included                 1.10-1.23x native
+//	primes below 4*10^6, native                         1005 ms
+//	  in the sandbox, start-up included                 1034 ms, 1.03x native
 //
 // The job itself runs at native speed: the CPU-bound ratio is the
-// sandbox's start-up (15-25 ms here) over the program's 158 ms, and
-// shrinks as the program runs longer. The start-up is not CPU so much as
+// sandbox's start-up (15-55 ms here) over the program's run, and shrinks
+// as the program runs longer. The start-up is not CPU so much as
 // waiting: a run hands control between processes a dozen times (node,
 // init, job, and back), and on a loaded machine each hand-off waits for a
 // core; tracing one run, its set-up steps took 1-2 ms each in the init
 // (mounts and inputs, privileges, Landlock and seccomp together) but
 // 2-6 ms to be scheduled around them, and the cgroup v1 move costs a
-// synchronize_rcu. The pool's gain (the init's start-up, as long as a
-// program's) was within this machine's noise. The 5 ms goal for a warm
-// start could not be checked here; with a program start at about 1 ms
-// on an idle machine, the same steps should take a few milliseconds, and
-// the figures above are what to compare against on one.
+// synchronize_rcu. The pool saves the init's start-up, as long as a
+// program's; here that was lost in the noise in some runs and worth
+// 10-17 ms in others. The 5 ms goal for a warm start could not be checked
+// here; with a program start at about 1 ms on an idle machine, the same
+// steps should take a few milliseconds, and the figures above are what to
+// compare against on one.
 package process
