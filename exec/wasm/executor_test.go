@@ -57,8 +57,37 @@ func closeAtEnd(t *testing.T, e *Executor) {
 }
 
 func TestConformance(t *testing.T) {
-	exectest.Run(t, func(t *testing.T) exec.Executor { return newExecutor(t, nil) })
+	toolbox := exectest.ToolboxPrograms("toolbox.wasm", samples.Toolbox)
+	exectest.Run(t, exectest.Target{
+		New: func(t *testing.T) exec.Executor { return newExecutor(t, nil) },
+		Program: func(b exectest.Behaviour) exectest.Program {
+			if b == exectest.Hello { // the hand-written one: the smallest WASI command
+				return exectest.Program{CID: "hello.wasm", Module: samples.Hello}
+			}
+			return toolbox(b)
+		},
+		BadModules: map[string][]byte{
+			"component":      []byte("\x00asm\x0d\x00\x01\x00"),
+			"no _start":      emptyModule,
+			"foreign import": foreignImportModule,
+		},
+		Deterministic: true,
+	})
 }
+
+// Hand-assembled modules for the bad-module cases: each is valid
+// WebAssembly that is not a runnable WASI preview 1 command.
+var (
+	// (module)
+	emptyModule = []byte("\x00asm\x01\x00\x00\x00")
+	// (module (import "env" "launch_missiles" (func)) (func (export "_start")))
+	foreignImportModule = []byte("\x00asm\x01\x00\x00\x00" +
+		"\x01\x04\x01\x60\x00\x00" + // type 0: () -> ()
+		"\x02\x17\x01\x03env\x0flaunch_missiles\x00\x00" + // import env.launch_missiles: func type 0
+		"\x03\x02\x01\x00" + // one function of type 0
+		"\x07\x0a\x01\x06_start\x00\x01" + // export it as _start
+		"\x0a\x04\x01\x02\x00\x0b") // its body: end
+)
 
 // Tiny modules, assembled with wat2wasm from the text beside each.
 var (

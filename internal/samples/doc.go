@@ -2,7 +2,9 @@
 // demos run, compiled and committed so that a fresh clone needs neither wabt
 // nor a wasip1 build to use them. scripts/gen-samples rebuilds them
 // reproducibly from their sources here; `scripts/gen-samples --check` fails
-// when a committed module no longer matches its source.
+// when a committed module no longer matches its source. The same toolbox
+// built as a static Linux executable, for the executors that run native
+// programs, is in package native.
 //
 // Hello (hello.wat, a few hundred bytes) writes "hello from hayek\n" and then
 // copies stdin to stdout. It is the smallest real WASI command: warm-start
@@ -11,6 +13,8 @@
 // Toolbox (toolbox/, a Go program built with GOOS=wasip1, about 3 MB) has one
 // subcommand per behaviour an executor must handle, chosen with argv[1]:
 //
+//	hello                print "hello from hayek", then copy stdin to stdout
+//	                     (hello.wasm's behaviour, for executors without it)
 //	args                 print argv, one per line
 //	env                  print the environment, sorted
 //	upper                copy stdin to stdout upper-cased
@@ -27,6 +31,17 @@
 //	                     later paths relative to os.OpenRoot(DIR)
 //	readhost             try to reach the host file system; print "denied"
 //	                     or "REACHED" per attempt
+//	readfile PATH...     print a SHA-256 of each file's bytes or directory's
+//	                     names, or the error, so a test can tell whether
+//	                     the job read the host's own
+//	dial NET:ADDR...     try to connect (tcp:, udp:, unix:PATH, unix:@NAME);
+//	                     print "connected" or "failed (...)" per address
+//	fork N               fork N children that sleep, then sleep; exit 1 if
+//	                     a fork fails (not supported on wasip1)
+//	escape               try what breaks out of containers (namespaces,
+//	                     mounts, ptrace, io_uring, BPF, keyrings...), undoing
+//	                     any that works; print "denied" or "ALLOWED" per
+//	                     attempt (linux/amd64 only)
 //	rand                 print crypto/rand and math/rand bytes, map order and
 //	                     both clocks (for determinism tests)
 //	primes N             count primes below N by trial division (CPU-bound)
@@ -35,9 +50,11 @@
 //	flood [BYTES] [stdout|stderr]
 //	                     write BYTES, or without end, to stdout or stderr
 //	exit CODE            exit with CODE
-//	trap                 load outside linear memory: a wasm trap
+//	trap                 load outside linear memory: a wasm trap; natively
+//	                     a segfault, after which the runtime dies by SIGABRT
 //
 // An unknown subcommand prints the list to stderr and exits 2; a failing one
 // prints its error to stderr and exits 1. The toolbox also builds natively
-// (it is the native side of exec/wasm's speed benchmark).
+// (it is the native side of exec/wasm's speed benchmark, and what
+// exec/process runs in its conformance suite).
 package samples

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"unsafe"
 )
@@ -117,8 +118,12 @@ var trapSink byte
 // cmdTrap reads 3.75 GiB past a live variable. Go's wasm port computes
 // addresses in 32 bits, so this lands far beyond the few MiB of linear memory
 // a Go program has: a genuine wasm out-of-bounds trap rather than a Go panic
-// (which would be an ordinary exit with code 2).
+// (which would be an ordinary exit with code 2). Natively it is a segfault;
+// the "crash" traceback makes the runtime die by a signal (SIGABRT) after
+// printing the trace, instead of exiting with code 2, so the process ends
+// the way a crashing C program would.
 func cmdTrap(args []string) error {
+	debug.SetTraceback("crash")
 	var anchor byte
 	p := (*byte)(unsafe.Add(unsafe.Pointer(&anchor), 0xF000_0000))
 	trapSink = *p

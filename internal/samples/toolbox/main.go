@@ -1,8 +1,12 @@
 // Command toolbox is the sample job the executor tests, benchmarks and demos
-// run. It is built twice: to wasip1 (GOOS=wasip1 GOARCH=wasm, committed as
-// internal/samples/toolbox.wasm by scripts/gen-samples) and natively, as the
-// native side of the wasm-vs-native benchmark in exec/wasm. Keep it portable:
-// plain Go, standard library only, no build tags.
+// run. It is built for each executor's native form by scripts/gen-samples:
+// to wasip1 (GOOS=wasip1 GOARCH=wasm, committed as
+// internal/samples/toolbox.wasm) and as a static Linux executable
+// (CGO_ENABLED=0, committed in internal/samples/native) for exec/process,
+// exec/docker and the native side of the speed benchmarks. Keep it portable:
+// plain Go and the standard library; what only Linux offers (fork,
+// privileged system calls) is in *_linux.go, sockets in dial.go, with
+// sys_other.go and dial_other.go failing those subcommands elsewhere.
 //
 // Each subcommand exercises one thing an executor must get right; the list
 // is in usage below and in the samples package documentation.
@@ -22,6 +26,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"hello":    {"", `print "hello from hayek", then copy stdin to stdout`, cmdHello},
 	"args":     {"", "print argv, one per line", cmdArgs},
 	"env":      {"", "print the environment, sorted, one KEY=VALUE per line", cmdEnv},
 	"upper":    {"", "copy stdin to stdout upper-cased", cmdUpper},
@@ -33,13 +38,17 @@ var commands = map[string]command{
 	"touch":    {"PATH", "create PATH and write a line to it; exit 1 if that fails", cmdTouch},
 	"fsops":    {"OP ARGS...", "run file operations (mkdir, write, mv, ls, cd DIR...); print each outcome", cmdFS},
 	"readhost": {"", "try to reach the host file system; print each attempt and its outcome", cmdReadhost},
+	"readfile": {"PATH...", "print a SHA-256 of each file's bytes or directory's names, or the error", cmdReadfile},
+	"dial":     {"NET:ADDR...", "try to connect to each address (tcp:, udp:, unix:); print each outcome", cmdDial},
+	"fork":     {"N", "fork N children that sleep, then sleep; exit 1 if a fork fails", cmdFork},
+	"escape":   {"", "try privileged operations (namespaces, mount, ptrace, io_uring, BPF...), undoing any that work; print each outcome", cmdEscape},
 	"rand":     {"", "print bytes from crypto/rand, math/rand/v2 and the wall and monotonic clocks", cmdRand},
 	"primes":   {"N", "count primes below N by trial division (CPU-bound)", cmdPrimes},
 	"spin":     {"", "loop forever without calling the host", cmdSpin},
 	"alloc":    {"", "allocate and touch 1 MiB blocks forever", cmdAlloc},
 	"flood":    {"[BYTES] [stdout|stderr]", "write BYTES (default: without end) to stdout or stderr", cmdFlood},
 	"exit":     {"CODE", "exit with CODE", cmdExit},
-	"trap":     {"", "load from outside linear memory (a wasm trap; a segfault natively)", cmdTrap},
+	"trap":     {"", "load from outside linear memory (a wasm trap; natively a segfault, dying by a signal)", cmdTrap},
 }
 
 func main() {

@@ -1,0 +1,5 @@
+package process
+
+import "runtime"
+
+const runtimeArch = runtime.GOARCH
