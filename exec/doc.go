@@ -4,7 +4,12 @@
 // possibly truncated stdout/stderr, files from /out, usage), or an error
 // when the executor itself failed.
 //
-// Implementations live in subpackages: exec/wasm (wazero, the default) and,
-// later, process and docker. exec/exectest is the conformance suite every
-// implementation passes unchanged.
+// Implementations live in subpackages: exec/wasm (wazero, WASI preview 1,
+// the default), exec/process (a static native program in new namespaces
+// with cgroups, seccomp and Landlock) and exec/docker (container images
+// through the Docker Engine API). exec/exectest is the conformance suite
+// every implementation passes unchanged: each says how it runs a set of
+// named behaviours and what it could leak, and the suite checks limits,
+// cancellation, outputs and isolation. exec/gpu finds NVIDIA GPUs and
+// hands them to jobs whole.
 package exec
