@@ -136,6 +136,10 @@ const settleMargin = time.Minute
 // when an invitee is silent, and result grace is only spent by a late
 // provider.
 func patient(c *Config) {
+	// Providers sharing two busy cores cannot start a job within 50 ms;
+	// a promise they cannot keep is missed-start evidence against honest
+	// providers, which then fail replica credibility.
+	c.Provider.StartBase.Set("2s")
 	c.Requester.BidWindow.Set("5s")
 	c.Requester.AckTimeout.Set("20s")
 	c.Requester.ResultGrace.Set("60s")
