@@ -1,0 +1,22 @@
+// Package testnet runs hayek nodes as real containers on private Docker
+// networks, for researchers: a TOML manifest resolves deterministically
+// (keys and addresses from a seed) into a Testnet, which renders a
+// docker-compose.yml and one home per node; the runner's stages (Up, Wait,
+// Load, perturbations, Check, Down) each work alone, so `hayek testnet`
+// exposes each as a subcommand and Run chains them into a scenario.
+//
+// Driving: every stage takes a context and waits for a condition (a node's
+// API answering, every node seeing the offers, every job terminal) with the
+// context's deadline, never a fixed sleep. The host reaches each node's
+// operator socket through its bind-mounted home, so the nodes' containers
+// run as the host user (homes 0700, sockets 0600, as the node demands).
+//
+// Docker is reached through the docker and docker-compose command-line
+// tools, so the compose file works with Compose v1 (1.29) and v2. Every
+// container, network and volume carries the label hayek.testnet=<name>;
+// Down removes by that label.
+//
+// Report works on collected files only (ledger exports, job timelines,
+// reputation samples, the perturbation log), so it is tested with crafted
+// inputs and no Docker.
+package testnet

@@ -1,0 +1,155 @@
+package testnet
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/hayek-market/hayek/node"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestResolveIsDeterministic(t *testing.T) {
+	for _, name := range []string{"ci", "large"} {
+		m, err := LoadManifest(filepath.Join("networks", name+".toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Resolve(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Resolve(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"ci": 5, "large": 50}[name]
+		if len(a.Nodes) != want {
+			t.Fatalf("%s: %d nodes, want %d", name, len(a.Nodes), want)
+		}
+		ids, ips := map[string]bool{}, map[string]bool{}
+		for i, n := range a.Nodes {
+			if n.PeerID != b.Nodes[i].PeerID || !bytes.Equal(n.Key, b.Nodes[i].Key) {
+				t.Errorf("%s: node %s resolved to two identities", name, n.Name)
+			}
+			if ids[n.PeerID] {
+				t.Errorf("%s: peer ID %s twice", name, n.PeerID)
+			}
+			ids[n.PeerID] = true
+			for _, ad := range n.Addrs {
+				if ips[ad.IP] {
+					t.Errorf("%s: address %s twice", name, ad.IP)
+				}
+				ips[ad.IP] = true
+			}
+			// Every node's config.toml must be one the node accepts.
+			var buf bytes.Buffer
+			if err := toml.NewEncoder(&buf).Encode(n.Config); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := node.ParseConfig(&buf)
+			if err != nil {
+				t.Fatalf("%s: node %s: config does not parse: %v", name, n.Name, err)
+			}
+			if !n.Bootstrap && len(cfg.Network.Bootstrap) == 0 {
+				t.Errorf("%s: node %s has no bootstrap peer", name, n.Name)
+			}
+		}
+	}
+}
+
+func TestSeedChangesIdentities(t *testing.T) {
+	m, err := LoadManifest("networks/ci.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := Resolve(m)
+	m.Seed++
+	b, _ := Resolve(m)
+	if a.Nodes[0].PeerID == b.Nodes[0].PeerID {
+		t.Fatal("another seed gave the same peer ID")
+	}
+}
+
+func TestComposeGolden(t *testing.T) {
+	m, err := LoadManifest("networks/ci.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := Resolve(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Dir, tn.UID, tn.GID = "/tmp/hayek-testnet-ci", 1000, 1000
+	got, err := tn.Compose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "ci.compose.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./testnet -run Golden -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("compose differs from %s (review, then go test ./testnet -run Golden -update):\n%s", golden, got)
+	}
+}
+
+func TestSetupWritesPrivateHomes(t *testing.T) {
+	m, err := LoadManifest("networks/ci.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tn, err := Setup(m, dir, os.Getuid(), os.Getgid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range tn.Nodes {
+		if err := node.CheckHome(tn.HomeDir(n)); err != nil {
+			t.Fatalf("node %s: %v", n.Name, err)
+		}
+		key, err := node.LoadIdentity(filepath.Join(tn.HomeDir(n), node.IdentityFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = key
+	}
+	again, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Nodes) != 5 || again.Nodes[3].PeerID != tn.Nodes[3].PeerID {
+		t.Fatalf("Open read back %+v", again.Nodes)
+	}
+	if _, err := Setup(m, dir, 0, 0); !errors.Is(err, ErrExists) {
+		t.Fatalf("second setup: %v, want ErrExists", err)
+	}
+}
+
+func TestManifestErrors(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{`name = "X"`, `name "X"`},
+		{"name = \"a\"\nbogus = 1", `unknown key "bogus"`},
+		{"name = \"a\"\n[[network]]\nname=\"n\"\nsubnet=\"10.0.0.0/8\"", "want an IPv4 network from /16 to /28"},
+		{"name = \"a\"\n[[network]]\nname=\"n\"\nsubnet=\"10.1.0.0/24\"\n[[nodes]]\nname=\"x\"\nnetworks=[\"zz\"]", `network "zz" is not declared`},
+		{"name = \"a\"", "no [[mix]]"},
+	} {
+		_, err := ParseManifest(strings.NewReader(tc.toml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrManifest) {
+			t.Errorf("%q: %v, want an error containing %q", tc.toml, err, tc.want)
+		}
+	}
+}

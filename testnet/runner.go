@@ -1,0 +1,204 @@
+package testnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// Runner drives a testnet that Setup wrote. Its methods are the stages of
+// hayek testnet; each works alone and waits on a condition, bounded by its
+// context, never for a fixed time.
+type Runner struct {
+	T   *Testnet
+	Log io.Writer // progress, one line per step
+}
+
+// NewRunner opens the testnet in dir.
+func NewRunner(dir string, log io.Writer) (*Runner, error) {
+	t, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	return &Runner{T: t, Log: log}, nil
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.Log, "%s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05.000")}, args...)...)
+}
+
+// Client is the API client of a node, through its bind-mounted socket.
+func (r *Runner) Client(n *Node) *api.Client {
+	return api.NewClient(r.T.Socket(n), api.WithUserAgent("hayek-testnet"))
+}
+
+// ErrNoImage is returned by Up when the node image is missing.
+var ErrNoImage = errors.New("testnet: node image missing")
+
+// Up creates the networks and starts every container, then waits until
+// every node's API answers.
+func (r *Runner) Up(ctx context.Context) error {
+	if err := DockerAvailable(ctx); err != nil {
+		return err
+	}
+	if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", r.T.Image); err != nil {
+		return fmt.Errorf("%w: %s; build it (no registry needed) with: scripts/testnet-image %s", ErrNoImage, r.T.Image, r.T.Image)
+	}
+	r.logf("up: starting %d containers of %s", len(r.T.Nodes), r.T.Name)
+	if _, err := r.T.compose(ctx, "up", "-d", "--no-build"); err != nil {
+		return fmt.Errorf("testnet: up: %w\nTo inspect: docker ps -a --filter label=%s=%s; to remove: hayek testnet down --dir %s", err, LabelKey, r.T.Name, r.T.Dir)
+	}
+	r.logf("up: event perturb=up nodes=%d", len(r.T.Nodes))
+	r.record(Perturbation{Action: "up"})
+	return r.WaitAPI(ctx, r.T.Nodes...)
+}
+
+// WaitAPI waits until each node's API answers with its expected peer ID.
+func (r *Runner) WaitAPI(ctx context.Context, nodes ...*Node) error {
+	for _, n := range nodes {
+		err := poll(ctx, 100*time.Millisecond, func() (bool, error) {
+			st, err := r.Client(n).Status(ctx)
+			if err != nil {
+				return false, nil
+			}
+			if st.PeerID != n.PeerID {
+				return false, fmt.Errorf("testnet: node %s answers as %s, want %s: its home holds another identity", n.Name, st.PeerID, n.PeerID)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("testnet: node %s's API (%s) did not answer: %w%s", n.Name, r.T.Socket(n), err, r.logsHint(n))
+		}
+	}
+	r.logf("api: %d nodes answer", len(nodes))
+	return nil
+}
+
+func (r *Runner) logsHint(n *Node) string {
+	return fmt.Sprintf("\nIts log: docker logs %s", n.Container)
+}
+
+// WaitOffers waits until every running requester (every node, with all)
+// holds at least want live offers from other nodes; want < 0 means every
+// other selling node's.
+func (r *Runner) WaitOffers(ctx context.Context, want int, all bool) error {
+	sellers := 0
+	for _, n := range r.T.Nodes {
+		if n.Sell {
+			sellers++
+		}
+	}
+	for _, n := range r.T.Nodes {
+		if !all && !n.Requester {
+			continue
+		}
+		need := want
+		if need < 0 {
+			need = sellers
+			if n.Sell {
+				need--
+			}
+		}
+		var have int
+		err := poll(ctx, 250*time.Millisecond, func() (bool, error) {
+			offers, err := r.Client(n).Offers(ctx)
+			if err != nil {
+				return false, nil
+			}
+			have = 0
+			for _, o := range offers {
+				if !o.Self && !o.Withdrawn && o.ExpiresAt.After(time.Now()) {
+					have++
+				}
+			}
+			return have >= need, nil
+		})
+		if err != nil {
+			return fmt.Errorf("testnet: node %s sees %d offers, want %d: %w (hayek --socket %s offers; peers)", n.Name, have, need, err, r.T.Socket(n))
+		}
+	}
+	r.logf("wait: every node sees the offers it should")
+	return nil
+}
+
+// Down removes every container, network and volume of the testnet (by
+// compose, then by label, so a half-made net goes too) and the nodes'
+// homes; with keepHomes the homes (ledgers) stay.
+func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
+	if err := DockerAvailable(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	if _, err := r.T.compose(ctx, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
+		errs = append(errs, err)
+	}
+	for _, kind := range []string{"container", "network", "volume"} {
+		ids, err := r.T.labelled(ctx, kind)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		rm := []string{kind, "rm"}
+		if kind == "container" {
+			rm = []string{"rm", "-f", "-v"}
+		}
+		if _, err := docker(ctx, append(rm, ids...)...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		// The compose error, if any, is moot once nothing labelled is left.
+		errs = nil
+	}
+	left := 0
+	for _, kind := range []string{"container", "network", "volume"} {
+		ids, _ := r.T.labelled(ctx, kind)
+		left += len(ids)
+	}
+	if left > 0 {
+		return fmt.Errorf("testnet: down: %d Docker objects labelled %s=%s remain: %w", left, LabelKey, r.T.Name, errors.Join(errs...))
+	}
+	if !keepHomes {
+		if err := os.RemoveAll(filepath.Join(r.T.Dir, homesDir)); err != nil {
+			return fmt.Errorf("testnet: down: %w", err)
+		}
+		for _, f := range []string{StateFile, ComposeFile, "manifest.toml"} {
+			os.Remove(filepath.Join(r.T.Dir, f))
+		}
+	}
+	r.logf("down: %s removed", r.T.Name)
+	return nil
+}
+
+// poll calls cond every interval until it returns true or an error, or ctx
+// ends. It is how every stage waits: on a condition, bounded by ctx.
+func poll(ctx context.Context, interval time.Duration, cond func() (bool, error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+	}
+}
