@@ -28,6 +28,8 @@ type LoadOptions struct {
 	Wait bool
 	// Progress, when set, is called after each job ends, with the count.
 	Progress func(ended int)
+	// Submitted, when set, is called after each submission, with the count.
+	Submitted func(n int)
 }
 
 // JobRecord is one submitted job, as jobs.jsonl records it.
@@ -40,7 +42,10 @@ type JobRecord struct {
 	Error     string    `json:"error,omitempty"` // the submission was refused
 }
 
-const jobsLog = "jobs.jsonl"
+const (
+	jobsLog = "jobs.jsonl"
+	repLog  = "reputation.jsonl"
+)
 
 // LoadMix reads a job mix file: [[mix]] entries, as in a manifest.
 func LoadMix(path string) ([]MixEntry, error) {
@@ -126,6 +131,16 @@ func (r *Runner) Load(ctx context.Context, o LoadOptions) ([]JobRecord, error) {
 		mu.Lock()
 		records = append(records, rec)
 		mu.Unlock()
+		if o.Submitted != nil {
+			o.Submitted(i + 1)
+		}
+		if rec.ID == "" && o.Progress != nil {
+			mu.Lock()
+			ended++
+			e := ended
+			mu.Unlock()
+			o.Progress(e)
+		}
 		if o.Wait && rec.ID != "" {
 			g.Go(func() error {
 				_, err := r.waitJob(gctx, n, rec.ID)

@@ -57,7 +57,6 @@ func (r *Runner) Up(ctx context.Context) error {
 	if _, err := r.T.compose(ctx, "up", "-d", "--no-build"); err != nil {
 		return fmt.Errorf("testnet: up: %w\nTo inspect: docker ps -a --filter label=%s=%s; to remove: hayek testnet down --dir %s", err, LabelKey, r.T.Name, r.T.Dir)
 	}
-	r.logf("up: event perturb=up nodes=%d", len(r.T.Nodes))
 	r.record(Perturbation{Action: "up"})
 	return r.WaitAPI(ctx, r.T.Nodes...)
 }
@@ -87,10 +86,19 @@ func (r *Runner) logsHint(n *Node) string {
 	return fmt.Sprintf("\nIts log: docker logs %s", n.Container)
 }
 
-// WaitOffers waits until every running requester (every node, with all)
-// holds at least want live offers from other nodes; want < 0 means every
-// other selling node's.
+// WaitOffers waits until the net can trade: every node is connected to
+// others, then each requester runs one warm-up job (a node looks providers
+// up on the DHT only for capabilities its jobs want; the warm-up jobs are
+// recorded in jobs.jsonl like any other), then every requester (every node,
+// with all) holds at least want live offers from other nodes; want < 0
+// means every other selling node's.
 func (r *Runner) WaitOffers(ctx context.Context, want int, all bool) error {
+	if err := r.waitPeers(ctx); err != nil {
+		return err
+	}
+	if err := r.warmUp(ctx); err != nil {
+		return err
+	}
 	sellers := 0
 	for _, n := range r.T.Nodes {
 		if n.Sell {
@@ -126,7 +134,63 @@ func (r *Runner) WaitOffers(ctx context.Context, want int, all bool) error {
 			return fmt.Errorf("testnet: node %s sees %d offers, want %d: %w (hayek --socket %s offers; peers)", n.Name, have, need, err, r.T.Socket(n))
 		}
 	}
-	r.logf("wait: every node sees the offers it should")
+	r.logf("wait: every requester sees the offers it should")
+	return nil
+}
+
+// waitPeers waits until every node is connected to at least
+// min(others, 4) peers: the bootstrap worked and the DHT can route.
+func (r *Runner) waitPeers(ctx context.Context) error {
+	need := min(len(r.T.Nodes)-1, 4)
+	for _, n := range r.T.Nodes {
+		var have int
+		err := poll(ctx, 200*time.Millisecond, func() (bool, error) {
+			st, err := r.Client(n).Status(ctx)
+			if err != nil {
+				return false, nil
+			}
+			have = st.Peers
+			return have >= need, nil
+		})
+		if err != nil {
+			return fmt.Errorf("testnet: node %s has %d peers, want %d: %w (is the bootstrap node up? docker logs %s)", n.Name, have, need, err, n.Container)
+		}
+	}
+	r.logf("wait: every node has at least %d peers", need)
+	return nil
+}
+
+// warmUpMix is the job each requester runs before load.
+var warmUpMix = MixEntry{Name: "warmup", Module: "hello", Stdin: "warm-up", Weight: 1, MaxPrice: 1000}
+
+// warmUp runs one warm-up job per requester, until each ends.
+func (r *Runner) warmUp(ctx context.Context) error {
+	prev, err := ReadJobs(r.T.Dir)
+	if err != nil {
+		return err
+	}
+	mods := &moduleCache{cids: map[string]string{}}
+	seq := len(prev)
+	for _, n := range r.T.Nodes {
+		if !n.Requester {
+			continue
+		}
+		rec := JobRecord{Seq: seq, Node: n.Name, Mix: warmUpMix.Name, Submitted: time.Now().UTC()}
+		seq++
+		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods)
+		if err != nil {
+			return fmt.Errorf("testnet: warm-up job on %s: %w", n.Name, err)
+		}
+		rec.ID = job.ID
+		if err := r.appendJob(rec); err != nil {
+			return err
+		}
+		job, err = r.waitJob(ctx, n, job.ID)
+		if err != nil {
+			return err
+		}
+		r.logf("wait: warm-up job on %s: %s", n.Name, job.State)
+	}
 	return nil
 }
 

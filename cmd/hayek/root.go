@@ -142,6 +142,7 @@ func commands(g *globals) []commandGroup {
 			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g)}},
 		{"client", "Use a running node:", []*cobra.Command{
 			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g), newMCPCmd(g)}},
+		{"research", "Research:", []*cobra.Command{newTestnetCmd(g)}},
 		{"money", "Agents, money and trust:", []*cobra.Command{
 			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},
 		{"", "", []*cobra.Command{newVersionCmd(g)}}, // beside help and completion

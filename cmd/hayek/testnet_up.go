@@ -1,0 +1,40 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hayek-market/hayek/testnet"
+)
+
+func newTestnetUpCmd(g *globals) *cobra.Command {
+	var (
+		dir     string
+		timeout time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Start the testnet's containers and wait until every node's API answers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := testnetRunner(g, dir)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := withTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if err := r.Up(ctx); err != nil {
+				if errors.Is(err, testnet.ErrNoDocker) || errors.Is(err, testnet.ErrNoImage) {
+					return withCode(ExitNotRun, err)
+				}
+				return err
+			}
+			return nil
+		},
+	}
+	dirFlag(c, &dir)
+	timeoutFlag(c, &timeout, 3*time.Minute)
+	return c
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newTestnetWaitCmd(g *globals) *cobra.Command {
+	var (
+		dir     string
+		timeout time.Duration
+		offers  int
+		all     bool
+		jobs    bool
+	)
+	c := &cobra.Command{
+		Use:   "wait",
+		Short: "Wait until every requester sees enough offers (or, with --jobs, every job has ended)",
+		Long: `Wait until every requester node (every node, with --all) holds live offers from
+--offers other providers (default: every other selling node), or with --jobs
+until every job load submitted has completed, failed or been cancelled.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := testnetRunner(g, dir)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := withTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if jobs {
+				return r.WaitJobs(ctx)
+			}
+			return r.WaitOffers(ctx, offers, all)
+		},
+	}
+	dirFlag(c, &dir)
+	timeoutFlag(c, &timeout, 2*time.Minute)
+	c.Flags().IntVar(&offers, "offers", -1, "offers each node must see (-1: every other seller's)")
+	c.Flags().BoolVar(&all, "all", false, "every node, not only the requesters")
+	c.Flags().BoolVar(&jobs, "jobs", false, "wait for the submitted jobs to end instead")
+	return c
+}
