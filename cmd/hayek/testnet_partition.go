@@ -44,7 +44,10 @@ func newTestnetHealCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "heal",
 		Short: "Put every node back on all its networks (ends partitions and disconnects)",
-		Args:  cobra.NoArgs,
+		Long: `Reconnect every node to every network the manifest puts it on, at its fixed
+address: the end of a partition or of perturb disconnect. Paused or killed
+nodes stay so (perturb resume, perturb restart).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := testnetRunner(g, dir)
 			if err != nil {

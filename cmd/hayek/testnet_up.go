@@ -17,7 +17,11 @@ func newTestnetUpCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Start the testnet's containers and wait until every node's API answers",
-		Args:  cobra.NoArgs,
+		Long: `Start the containers setup described (docker-compose up), on their private
+networks at their fixed addresses, then wait until every node's API answers
+on its socket, DIR/homes/NODE/hayek.sock, with the peer ID the manifest gave
+it. The image must exist: build it with scripts/testnet-image.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := testnetRunner(g, dir)
 			if err != nil {
