@@ -1,0 +1,178 @@
+package testnet
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hayek-market/hayek/node/api"
+)
+
+// testdata/run-crash/collected is what Collect gathered from a real run of
+// ci.toml (six jobs, a provider killed mid-job and restarted): real
+// ledger exports, signed by the nodes' seeded keys.
+const fixtureRun = "testdata/run-crash"
+
+// copyRun copies the fixture so a test can write into it.
+func copyRun(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(fixtureRun)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestCheckCollectedRun(t *testing.T) {
+	res, err := Check(t.Context(), fixtureRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK {
+		t.Fatalf("check failed:\n%s", res.Summary())
+	}
+	if len(res.Ledgers) != 5 || countOK(res.Ledgers) != 5 {
+		t.Errorf("ledgers %+v, want 5 verified", res.Ledgers)
+	}
+	if res.Paid != res.Earned || res.Paid == 0 || res.Held != 0 {
+		t.Errorf("paid %d earned %d held %d", res.Paid, res.Earned, res.Held)
+	}
+	if res.Jobs != 8 || res.Completed != 8 || res.Lost != 0 || res.Reauctions != 1 {
+		t.Errorf("jobs: %s", res.Summary())
+	}
+	if res.Pairs != 10 || res.PairsAgree != 10 || res.AuditFaults != 0 {
+		t.Errorf("audit: %s", res.Summary())
+	}
+}
+
+func TestCheckCatchesATamperedLedger(t *testing.T) {
+	dir := copyRun(t)
+	path := filepath.Join(dir, collectedDir, exportsDir, "r1.jsonl")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Raise the price of the first receipt in the requester's own copy.
+	i := strings.Index(string(b), `"price":`)
+	if i < 0 {
+		t.Fatal("no receipt in the fixture")
+	}
+	b = []byte(string(b[:i]) + `"price":9` + string(b[i+len(`"price":`):]))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Check(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || !strings.Contains(strings.Join(res.Failures, "\n"), "r1") {
+		t.Fatalf("a tampered ledger passed:\n%s", res.Summary())
+	}
+}
+
+func TestCheckCatchesALostJob(t *testing.T) {
+	dir := copyRun(t)
+	var jobs []JobTimeline
+	path := filepath.Join(dir, collectedDir, "jobs.json")
+	if err := readJSON(path, &jobs); err != nil {
+		t.Fatal(err)
+	}
+	jobs[3].Job.State = api.StateRunning
+	jobs[4].Job.State, jobs[4].Job.Error = api.StateFailed, nil
+	if err := writeJSON(path, jobs); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Check(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || res.Lost != 2 {
+		t.Fatalf("lost %d, want 2:\n%s", res.Lost, res.Summary())
+	}
+}
+
+func TestReportFromCollectedRun(t *testing.T) {
+	dir := copyRun(t)
+	chk, err := Check(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSON(filepath.Join(dir, "check.json"), chk); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := WriteReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Jobs != 8 || rep.Completed != 8 || rep.Reauctions != 1 || rep.WrongAccepted != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if rep.Latency.N != 8 || rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
+		t.Errorf("latency %+v", rep.Latency)
+	}
+	if len(rep.Plots) < 3 {
+		t.Fatalf("%d plots, want at least 3", len(rep.Plots))
+	}
+	for _, p := range rep.Plots {
+		b, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+			t.Errorf("plot %s: %d bytes, %v", p, len(b), err)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| check | PASS |", "| money: left on holds | 0 |", "kill p", "latency_cdf.png"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestBuildCrafted checks the figures on jobs made up for the purpose.
+func TestBuildCrafted(t *testing.T) {
+	tn := &Testnet{Name: "x", Nodes: []*Node{
+		{Name: "r", PeerID: "R", Requester: true},
+		{Name: "honest", PeerID: "H", Sell: true},
+		{Name: "cheat", PeerID: "C", Sell: true, Misbehave: []string{"wrong_output_rate=1"}},
+		{Name: "syb", PeerID: "S", Sell: true, Sybil: true},
+	}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var jobs []JobTimeline
+	add := func(id, prov, stdout string, latency time.Duration, state api.JobState) {
+		fin := t0.Add(latency)
+		j := &api.Job{ID: id, State: state, Provider: prov, CreatedAt: t0, FinishedAt: &fin,
+			Attempts: []api.Attempt{{Number: 1, Winner: prov}}}
+		if state == api.StateFailed {
+			j.Error = &api.JobError{Code: "no_bids", Message: "no provider bid"}
+		}
+		jobs = append(jobs, JobTimeline{Record: JobRecord{ID: id, Node: "r", Mix: "hello"}, Job: j, Stdout: stdout,
+			Events: []api.Event{
+				{Type: "award", Attempt: 1, Provider: prov, Time: t0.Add(latency / 4)},
+				{Type: "result", Time: fin},
+			}})
+	}
+	for i := range 6 {
+		add("h"+string(rune('0'+i)), "H", "good", time.Duration(i+1)*100*time.Millisecond, api.StateCompleted)
+	}
+	add("c0", "C", "bad", time.Second, api.StateCompleted)
+	add("s0", "S", "good", 2*time.Second, api.StateCompleted)
+	add("f0", "", "", time.Second, api.StateFailed)
+	jobs = append(jobs, JobTimeline{Record: JobRecord{Mix: "hello", Node: "r", Error: "refused"}})
+	r := Build(tn, jobs, nil)
+	if r.Jobs != 10 || r.Completed != 8 || r.Failed != 1 || r.Refused != 1 {
+		t.Errorf("counts %+v", r)
+	}
+	if r.WrongAccepted != 1 {
+		t.Errorf("wrong results accepted %d, want 1", r.WrongAccepted)
+	}
+	if r.CheaterShare != 1.0/8 || r.SybilShare != 1.0/8 {
+		t.Errorf("cheater share %v, sybil share %v, want 1/8 each", r.CheaterShare, r.SybilShare)
+	}
+	if r.Latency.N != 8 || r.Latency.P50 != 400 || r.Latency.Max != 2000 {
+		t.Errorf("latency %+v", r.Latency)
+	}
+}
