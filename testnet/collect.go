@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -73,6 +75,7 @@ func (r *Runner) Collect(ctx context.Context, out string) error {
 		})
 	}
 	g.Wait()
+	mem := r.memory(ctx)
 	recs, err := ReadJobs(r.T.Dir)
 	if err != nil {
 		return err
@@ -87,7 +90,7 @@ func (r *Runner) Collect(ctx context.Context, out string) error {
 		})
 	}
 	g.Wait()
-	for name, v := range map[string]any{"nodes.json": states, "jobs.json": timelines, StateFile: r.T} {
+	for name, v := range map[string]any{"nodes.json": states, "jobs.json": timelines, StateFile: r.T, "memory.json": mem} {
 		if err := writeJSON(filepath.Join(dir, name), v); err != nil {
 			return err
 		}
@@ -252,4 +255,28 @@ func (v *peerVerifier) Verify(id string, msg, sig []byte) error {
 		return errors.New("signature does not verify")
 	}
 	return nil
+}
+
+// memory is each node's container memory use now, in bytes (docker stats).
+func (r *Runner) memory(ctx context.Context) map[string]int64 {
+	args := []string{"stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"}
+	byContainer := map[string]string{}
+	for _, n := range r.T.Nodes {
+		args = append(args, n.Container)
+		byContainer[n.Container] = n.Name
+	}
+	out, err := docker(ctx, args...)
+	mem := map[string]int64{}
+	if err != nil {
+		r.logf("collect: memory: %v", err)
+		return mem
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, usage, ok := strings.Cut(line, "\t")
+		used, _, _ := strings.Cut(usage, " / ")
+		if b, err := units.ParseSize(strings.TrimSpace(used)); ok && err == nil {
+			mem[byContainer[name]] = b
+		}
+	}
+	return mem
 }

@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestResolveIsDeterministic(t *testing.T) {
-	for _, name := range []string{"ci", "large"} {
+	for _, name := range []string{"ci", "medium", "large"} {
 		m, err := LoadManifest(filepath.Join("networks", name+".toml"))
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +30,7 @@ func TestResolveIsDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int{"ci": 5, "large": 50}[name]
+		want := map[string]int{"ci": 5, "medium": 20, "large": 50}[name]
 		if len(a.Nodes) != want {
 			t.Fatalf("%s: %d nodes, want %d", name, len(a.Nodes), want)
 		}

@@ -36,6 +36,9 @@ type Report struct {
 	Awards        map[string]int `json:"awards"` // by provider node
 	CheaterShare  float64        `json:"cheater_award_share"`
 	SybilShare    float64        `json:"sybil_award_share"`
+	// Memory of the nodes' containers at collection, in MiB.
+	MemoryMeanMiB float64        `json:"memory_mean_mib"`
+	MemoryMaxMiB  float64        `json:"memory_max_mib"`
 	Money         *CheckResult   `json:"check,omitempty"`
 	Perturbations []Perturbation `json:"perturbations"`
 	Timelines     []Timeline     `json:"timelines"`
@@ -89,6 +92,15 @@ func WriteReport(out string) (*Report, error) {
 		return nil, err
 	}
 	rep := Build(&t, jobs, perts)
+	var mem map[string]int64
+	if err := readJSON(filepath.Join(dir, "memory.json"), &mem); err == nil && len(mem) > 0 {
+		var sum int64
+		for _, b := range mem {
+			sum += b
+			rep.MemoryMaxMiB = max(rep.MemoryMaxMiB, float64(b)/(1<<20))
+		}
+		rep.MemoryMeanMiB = float64(sum) / float64(len(mem)) / (1 << 20)
+	}
 	var chk CheckResult
 	if err := readJSON(filepath.Join(out, "check.json"), &chk); err == nil {
 		rep.Money = &chk
@@ -291,6 +303,9 @@ func (r *Report) Markdown() string {
 	row("wrong results accepted", "%d", r.WrongAccepted)
 	row("cheater award share", "%.1f%%", 100*r.CheaterShare)
 	row("sybil award share", "%.1f%%", 100*r.SybilShare)
+	if r.MemoryMaxMiB > 0 {
+		row("memory per node, mean / max", "%.0f / %.0f MiB", r.MemoryMeanMiB, r.MemoryMaxMiB)
+	}
 	if c := r.Money; c != nil {
 		row("money: paid = earned", "%d = %d (%s)", c.Paid, c.Earned, yes(c.Paid == c.Earned))
 		row("money: left on holds", "%d", c.Held)

@@ -91,7 +91,9 @@ func (r *Runner) logsHint(n *Node) string {
 // up on the DHT only for capabilities its jobs want; the warm-up jobs are
 // recorded in jobs.jsonl like any other), then every requester (every node,
 // with all) holds at least want live offers from other nodes; want < 0
-// means every other selling node's.
+// means every other selling node's, up to maxWantOffers (a DHT lookup
+// returns at most 20 providers: a big net is ready well before each node
+// knows every offer).
 func (r *Runner) WaitOffers(ctx context.Context, want int, all bool) error {
 	if err := r.waitPeers(ctx); err != nil {
 		return err
@@ -115,6 +117,7 @@ func (r *Runner) WaitOffers(ctx context.Context, want int, all bool) error {
 			if n.Sell {
 				need--
 			}
+			need = min(need, maxWantOffers)
 		}
 		var have int
 		err := poll(ctx, 250*time.Millisecond, func() (bool, error) {
@@ -137,6 +140,8 @@ func (r *Runner) WaitOffers(ctx context.Context, want int, all bool) error {
 	r.logf("wait: every requester sees the offers it should")
 	return nil
 }
+
+const maxWantOffers = 20
 
 // waitPeers waits until every node is connected to at least
 // min(others, 4) peers: the bootstrap worked and the DHT can route.

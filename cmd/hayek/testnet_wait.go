@@ -18,7 +18,7 @@ func newTestnetWaitCmd(g *globals) *cobra.Command {
 		Use:   "wait",
 		Short: "Wait until every requester sees enough offers (or, with --jobs, every job has ended)",
 		Long: `Wait until every requester node (every node, with --all) holds live offers from
---offers other providers (default: every other selling node), or with --jobs
+--offers other providers (default: every other selling node, up to 20), or with --jobs
 until every job load submitted has completed, failed or been cancelled.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
