@@ -75,7 +75,10 @@ func (r *Runner) Collect(ctx context.Context, out string) error {
 		})
 	}
 	g.Wait()
-	mem := r.memory(ctx)
+	mem := map[string]int64{}
+	if !r.NoDocker {
+		mem = r.memory(ctx)
+	}
 	recs, err := ReadJobs(r.T.Dir)
 	if err != nil {
 		return err

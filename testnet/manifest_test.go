@@ -153,3 +153,19 @@ func TestManifestErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestARPEstimate(t *testing.T) {
+	for name, want := range map[string]int{"ci": 50, "large": 5000} {
+		m, err := LoadManifest("networks/" + name + ".toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn, err := Resolve(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := arpEntries(tn); got != want {
+			t.Errorf("%s: %d neighbour entries, want %d", name, got, want)
+		}
+	}
+}

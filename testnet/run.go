@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hayek-market/hayek/internal/units"
 )
 
 // RunOptions are hayek testnet run's.
@@ -21,6 +23,10 @@ type RunOptions struct {
 	UID, GID int
 	// KeepUp leaves the net up even when the check passes.
 	KeepUp bool
+	// Devnet, when > 0, runs the scenario on that many nodes in this
+	// process (hayek devnet) instead of containers: no Docker needed, no
+	// container faults. Manifest, if given, supplies only the job mix.
+	Devnet int
 }
 
 // RunResult is how a run ended.
@@ -35,11 +41,25 @@ type RunResult struct {
 // restore, collect, check, report, and down when the check passed. A
 // failed run leaves the net up for inspection.
 func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
-	m, err := LoadManifest(o.Manifest)
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	sc, err := LoadScenario(o.Scenario)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := LoadScenario(o.Scenario)
+	if o.Devnet > 0 {
+		mix := ciMix
+		if o.Manifest != "" {
+			m, err := LoadManifest(o.Manifest)
+			if err != nil {
+				return nil, err
+			}
+			mix = m.Mix
+		}
+		return runDevnet(ctx, o, mix, sc)
+	}
+	m, err := LoadManifest(o.Manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -58,44 +78,67 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		return res, err
 	}
 	r.logf("run: scenario %s (%s) on %s, %d nodes", sc.Name, sc.Description, m.Name, len(r.T.Nodes))
-	stage := func(d time.Duration, f func(context.Context) error) error {
-		sctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		return f(sctx)
-	}
-	if err := stage(5*time.Minute, r.Up); err != nil {
+	if err := stage(ctx, 5*time.Minute, r.Up); err != nil {
 		return res, err
 	}
-	if err := stage(3*time.Minute, func(ctx context.Context) error { return r.WaitOffers(ctx, -1, false) }); err != nil {
+	if err := r.stages(ctx, o, sc); err != nil {
 		return res, err
 	}
-	start := time.Now()
-	if err := stage(15*time.Minute, func(ctx context.Context) error { return r.drive(ctx, sc) }); err != nil {
-		return res, err
-	}
-	r.logf("run: load and faults done in %.1fs", time.Since(start).Seconds())
-	if err := stage(3*time.Minute, r.Restore); err != nil {
-		return res, err
-	}
-	if err := stage(5*time.Minute, func(ctx context.Context) error { return r.Collect(ctx, o.Out) }); err != nil {
-		return res, err
-	}
-	if res.Check, err = Check(ctx, o.Out); err != nil {
-		return res, err
-	}
-	if err := writeJSON(filepath.Join(o.Out, "check.json"), res.Check); err != nil {
-		return res, err
-	}
-	if res.Report, err = WriteReport(o.Out); err != nil {
+	if res.Check, res.Report, err = r.checkAndReport(ctx, o.Out); err != nil {
 		return res, err
 	}
 	if res.Check.OK && !o.KeepUp {
-		if err := stage(3*time.Minute, func(ctx context.Context) error { return r.Down(ctx, false) }); err != nil {
+		if err := stage(ctx, 3*time.Minute, func(ctx context.Context) error { return r.Down(ctx, false) }); err != nil {
 			return res, err
 		}
 		res.Down = true
 	}
 	return res, nil
+}
+
+// ciMix is the job mix of a devnet run without a manifest: ci.toml's.
+var ciMix = []MixEntry{
+	{Name: "hello", Module: "hello", Stdin: "testnet", Weight: 3, MaxPrice: 1000, Timeout: units.Duration(5 * time.Second)},
+	{Name: "primes", Module: "toolbox", Args: []string{"primes", "200000"}, Weight: 1, MaxPrice: 1000, Timeout: units.Duration(20 * time.Second)},
+}
+
+func stage(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	sctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return f(sctx)
+}
+
+// stages waits for the offers, drives the scenario and brings every node
+// back.
+func (r *Runner) stages(ctx context.Context, o RunOptions, sc *Scenario) error {
+	if err := stage(ctx, 3*time.Minute, func(ctx context.Context) error { return r.WaitOffers(ctx, -1, false) }); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := stage(ctx, 15*time.Minute, func(ctx context.Context) error { return r.drive(ctx, sc) }); err != nil {
+		return err
+	}
+	r.logf("run: load and faults done in %.1fs", time.Since(start).Seconds())
+	if r.NoDocker {
+		return nil
+	}
+	return stage(ctx, 3*time.Minute, r.Restore)
+}
+
+// checkAndReport collects, checks and reports into out.
+func (r *Runner) checkAndReport(ctx context.Context, out string) (*CheckResult, *Report, error) {
+	if err := stage(ctx, 5*time.Minute, func(ctx context.Context) error { return r.Collect(ctx, out) }); err != nil {
+		return nil, nil, err
+	}
+	chk, err := Check(ctx, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeJSON(filepath.Join(out, "check.json"), chk); err != nil {
+		return chk, nil, err
+	}
+	rep, err := WriteReport(out)
+	return chk, rep, err
 }
 
 // drive runs the load, the scenario's steps and the reputation sampler

@@ -18,6 +18,8 @@ import (
 type Runner struct {
 	T   *Testnet
 	Log io.Writer // progress, one line per step
+	// NoDocker: the nodes are a devnet in this process, not containers.
+	NoDocker bool
 }
 
 // NewRunner opens the testnet in dir.
@@ -52,6 +54,9 @@ func (r *Runner) Up(ctx context.Context) error {
 	}
 	if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", r.T.Image); err != nil {
 		return fmt.Errorf("%w: %s; build it (no registry needed) with: scripts/testnet-image %s", ErrNoImage, r.T.Image, r.T.Image)
+	}
+	if err := r.T.checkARP(); err != nil {
+		return err
 	}
 	r.logf("up: starting %d containers of %s", len(r.T.Nodes), r.T.Name)
 	if _, err := r.T.compose(ctx, "up", "-d", "--no-build"); err != nil {
@@ -211,25 +216,27 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 		errs = append(errs, err)
 	}
 	for _, kind := range []string{"container", "network", "volume"} {
-		ids, err := r.T.labelled(ctx, kind)
+		// A network whose last container is still being removed has
+		// "active endpoints" for a moment: try again until it goes.
+		var last error
+		err := poll(ctx, 500*time.Millisecond, func() (bool, error) {
+			ids, err := r.T.labelled(ctx, kind)
+			if err != nil {
+				return false, err
+			}
+			if len(ids) == 0 {
+				return true, nil
+			}
+			rm := []string{kind, "rm"}
+			if kind == "container" {
+				rm = []string{"rm", "-f", "-v"}
+			}
+			_, last = docker(ctx, append(rm, ids...)...)
+			return last == nil, nil
+		})
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			errs = append(errs, err, last)
 		}
-		if len(ids) == 0 {
-			continue
-		}
-		rm := []string{kind, "rm"}
-		if kind == "container" {
-			rm = []string{"rm", "-f", "-v"}
-		}
-		if _, err := docker(ctx, append(rm, ids...)...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) == 0 {
-		// The compose error, if any, is moot once nothing labelled is left.
-		errs = nil
 	}
 	left := 0
 	for _, kind := range []string{"container", "network", "volume"} {

@@ -16,6 +16,7 @@ func newTestnetRunCmd(g *globals) *cobra.Command {
 	var (
 		scenario, out string
 		keepUp        bool
+		devnet        int
 	)
 	c := &cobra.Command{
 		Use:   "run MANIFEST --scenario NAME --out DIR",
@@ -25,18 +26,34 @@ load with the scenario's faults, bring every node back, check, report into
 DIR, and down. Exits 0 when the check passes; otherwise 1, leaving the net up
 for inspection and saying how to take it down.
 
+Without Docker, --devnet N runs the scenario on N nodes in this process
+(hayek devnet) instead: the same load, check and report, but no container
+faults, so only scenarios without them (baseline); MANIFEST is then
+optional and supplies only the job mix.
+
 Scenarios (testnet/scenarios/, or a file of your own):
   ` + strings.Join(testnet.Scenarios(), ", "),
 		Example: `  scripts/testnet-image
-  hayek testnet run testnet/networks/ci.toml --scenario crash --out /tmp/crash`,
-		Args: cobra.ExactArgs(1),
+  hayek testnet run testnet/networks/ci.toml --scenario crash --out /tmp/crash
+  hayek testnet run --devnet 5 --scenario baseline --out /tmp/laptop`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && devnet == 0 {
+				return usageErrorf("run needs a manifest (or --devnet N)\nTry: hayek testnet run testnet/networks/ci.toml --scenario baseline --out /tmp/baseline")
+			}
+			manifest := ""
+			if len(args) == 1 {
+				manifest = args[0]
+			}
 			if scenario == "" || out == "" {
-				return usageErrorf("run needs --scenario and --out\nTry: hayek testnet run %s --scenario baseline --out /tmp/baseline", args[0])
+				return usageErrorf("run needs --scenario and --out\nTry: hayek testnet run testnet/networks/ci.toml --scenario baseline --out /tmp/baseline")
+			}
+			if devnet < 0 || devnet == 1 || devnet > 64 {
+				return usageErrorf("--devnet %d: want 2 to 64 nodes", devnet)
 			}
 			uid, gid := hostIDs()
-			res, err := testnet.Run(cmd.Context(), testnet.RunOptions{Manifest: args[0], Scenario: scenario, Out: out,
-				Log: g.Stderr, UID: uid, GID: gid, KeepUp: keepUp})
+			res, err := testnet.Run(cmd.Context(), testnet.RunOptions{Manifest: manifest, Scenario: scenario, Out: out,
+				Log: g.Stderr, UID: uid, GID: gid, KeepUp: keepUp, Devnet: devnet})
 			if err != nil {
 				if errors.Is(err, testnet.ErrManifest) {
 					return withCode(ExitUsage, err)
@@ -65,6 +82,7 @@ Scenarios (testnet/scenarios/, or a file of your own):
 	c.Flags().StringVar(&scenario, "scenario", "", "scenario name or file")
 	c.Flags().StringVar(&out, "out", "", "directory for the net, the collected data and the report")
 	c.Flags().BoolVar(&keepUp, "keep-up", false, "leave the net up even when the check passes")
+	c.Flags().IntVar(&devnet, "devnet", 0, "run on N nodes in this process instead of containers (no Docker; no container faults)")
 	return c
 }
 
