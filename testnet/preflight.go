@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -59,4 +60,20 @@ func arpEntries(t *Testnet) int {
 		n += on * on // on × (on−1) peers, plus a gateway each
 	}
 	return n
+}
+
+// checkNetworks fails when a network the testnet would create exists
+// already with another subnet (left by an earlier run, say): compose would
+// reuse it and fail on the first fixed address.
+func (t *Testnet) checkNetworks(ctx context.Context) error {
+	for _, n := range t.Networks {
+		out, err := docker(ctx, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", n.Docker)
+		if err != nil {
+			continue // absent: compose creates it
+		}
+		if got := strings.TrimSpace(out); got != n.Subnet {
+			return fmt.Errorf("testnet: Docker network %s exists already with subnet %s, not %s (left by an earlier run?); remove it: docker network rm %s", n.Docker, got, n.Subnet, n.Docker)
+		}
+	}
+	return nil
 }

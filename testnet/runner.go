@@ -58,6 +58,9 @@ func (r *Runner) Up(ctx context.Context) error {
 	if err := r.T.checkARP(); err != nil {
 		return err
 	}
+	if err := r.T.checkNetworks(ctx); err != nil {
+		return err
+	}
 	r.logf("up: starting %d containers of %s", len(r.T.Nodes), r.T.Name)
 	if _, err := r.T.compose(ctx, "up", "-d", "--no-build"); err != nil {
 		return fmt.Errorf("testnet: up: %w\nTo inspect: docker ps -a --filter label=%s=%s; to remove: hayek testnet down --dir %s", err, LabelKey, r.T.Name, r.T.Dir)
