@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
@@ -222,8 +223,9 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 		// A network whose last container is still being removed has
 		// "active endpoints" for a moment: try again until it goes.
 		var last error
-		err := poll(ctx, 500*time.Millisecond, func() (bool, error) {
-			ids, err := r.T.labelled(ctx, kind)
+		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := poll(kctx, 500*time.Millisecond, func() (bool, error) {
+			ids, err := r.T.labelled(kctx, kind)
 			if err != nil {
 				return false, err
 			}
@@ -234,20 +236,30 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 			if kind == "container" {
 				rm = []string{"rm", "-f", "-v"}
 			}
-			_, last = docker(ctx, append(rm, ids...)...)
+			_, last = docker(kctx, append(rm, ids...)...)
 			return last == nil, nil
 		})
+		cancel()
 		if err != nil {
 			errs = append(errs, err, last)
 		}
 	}
-	left := 0
+	// Count what is left even when ctx has ended: "removed" must be true.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var left []string
 	for _, kind := range []string{"container", "network", "volume"} {
-		ids, _ := r.T.labelled(ctx, kind)
-		left += len(ids)
+		ids, err := r.T.labelled(cctx, kind)
+		if err != nil {
+			return fmt.Errorf("testnet: down: cannot tell what is left: %w", err)
+		}
+		for _, id := range ids {
+			left = append(left, kind+" "+id)
+		}
 	}
-	if left > 0 {
-		return fmt.Errorf("testnet: down: %d Docker objects labelled %s=%s remain: %w", left, LabelKey, r.T.Name, errors.Join(errs...))
+	if len(left) > 0 {
+		return fmt.Errorf("testnet: down: %s labelled %s=%s remain (%w); a network that \"has active endpoints\" with no container left is stale daemon state, which restarting the Docker daemon clears",
+			strings.Join(left, ", "), LabelKey, r.T.Name, errors.Join(errs...))
 	}
 	if !keepHomes {
 		if err := os.RemoveAll(filepath.Join(r.T.Dir, homesDir)); err != nil {
