@@ -49,6 +49,9 @@ func runDevnet(ctx context.Context, o RunOptions, mix []MixEntry, sc *Scenario) 
 		return res, err
 	}
 	r := &Runner{T: t, Log: o.Log, NoDocker: true}
+	if len(t.Nodes) > 1 {
+		t.Nodes[1].Agents, t.Nodes[1].AgentBudget = 2, 1_000_000 // one requester submits through agents
+	}
 	r.logf("run: scenario %s on a devnet of %d nodes in this process (no Docker)", sc.Name, o.Devnet)
 	if err := r.stages(ctx, o, sc); err != nil {
 		return res, err

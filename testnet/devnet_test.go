@@ -34,6 +34,17 @@ func TestDevnetRun(t *testing.T) {
 	if res.Check.Jobs != 6 || res.Check.Completed != 6 || res.Check.Paid == 0 {
 		t.Fatalf("%s", res.Check.Summary())
 	}
+	recs, err := ReadJobs(res.NetDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agents := map[string]bool{}
+	for _, rec := range recs {
+		agents[rec.Agent] = true
+	}
+	if !agents["agent-0"] || !agents["agent-1"] {
+		t.Errorf("jobs went through agents %v, want agent-0 and agent-1 of node-1", agents)
+	}
 	if len(res.Report.Plots) < 3 {
 		t.Fatalf("%d plots", len(res.Report.Plots))
 	}

@@ -35,7 +35,8 @@ type LoadOptions struct {
 // JobRecord is one submitted job, as jobs.jsonl records it.
 type JobRecord struct {
 	Seq       int       `json:"seq"`
-	Node      string    `json:"node"` // the requester it was submitted to
+	Node      string    `json:"node"`            // the requester it was submitted to
+	Agent     string    `json:"agent,omitempty"` // the agent that submitted it (none: the operator)
 	ID        string    `json:"id,omitempty"`
 	Mix       string    `json:"mix"`
 	Submitted time.Time `json:"submitted"`
@@ -118,7 +119,7 @@ func (r *Runner) Load(ctx context.Context, o LoadOptions) ([]JobRecord, error) {
 		x := drawMix(mix, total, rng)
 		n := reqs[seq%len(reqs)]
 		rec := JobRecord{Seq: seq, Node: n.Name, Mix: x.Name, Submitted: time.Now().UTC()}
-		job, err := r.submit(ctx, n, x, seq, mods)
+		job, err := r.submit(ctx, n, x, seq, mods, &rec)
 		if err != nil {
 			rec.Error = err.Error()
 			r.logf("load: job %d on %s refused: %v", seq, n.Name, err)
@@ -168,7 +169,7 @@ func (r *Runner) Load(ctx context.Context, o LoadOptions) ([]JobRecord, error) {
 // waitJob waits until the job is terminal on its requester, riding out the
 // requester's restarts and pauses until ctx ends.
 func (r *Runner) waitJob(ctx context.Context, n *Node, id string) (api.Job, error) {
-	c := api.NewClient(r.T.Socket(n), api.WithLongPoll(5*time.Second))
+	c := api.NewClient(r.T.Socket(n), api.WithLongPoll(5*time.Second)) // the operator sees every agent's jobs
 	var job api.Job
 	err := poll(ctx, 500*time.Millisecond, func() (bool, error) {
 		j, err := c.Wait(ctx, id)
@@ -243,8 +244,23 @@ func moduleBytes(name string) ([]byte, error) {
 	return b, nil
 }
 
-func (r *Runner) submit(ctx context.Context, n *Node, x MixEntry, seq int, mods *moduleCache) (api.Job, error) {
+func (r *Runner) submit(ctx context.Context, n *Node, x MixEntry, seq int, mods *moduleCache, rec *JobRecord) (api.Job, error) {
 	c := r.Client(n)
+	if n.Agents > 0 && rec != nil {
+		toks, err := r.agentTokens(ctx, n)
+		if err != nil {
+			return api.Job{}, err
+		}
+		r.agentsMu.Lock()
+		if r.nextAgent == nil {
+			r.nextAgent = map[string]int{}
+		}
+		a := toks[r.nextAgent[n.Name]%len(toks)]
+		r.nextAgent[n.Name]++
+		r.agentsMu.Unlock()
+		rec.Agent = a.Name
+		c = api.NewClient(r.T.Socket(n), api.WithToken(a.Token), api.WithUserAgent("hayek-testnet"))
+	}
 	key := n.Name + "/" + x.Module
 	mods.mu.Lock()
 	cid, ok := mods.cids[key]
@@ -308,4 +324,38 @@ func readJSONL[T any](path string) ([]T, error) {
 		out = append(out, v)
 	}
 	return out, sc.Err()
+}
+
+const agentsFile = "agents.json" // tokens: mode 0600
+
+// agentTokens returns the requester's agents, creating them (with their
+// budgets) the first time; tokens are kept in agents.json, mode 0600.
+func (r *Runner) agentTokens(ctx context.Context, n *Node) ([]api.AgentToken, error) {
+	r.agentsMu.Lock()
+	defer r.agentsMu.Unlock()
+	path := filepath.Join(r.T.Dir, agentsFile)
+	all := map[string][]api.AgentToken{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &all); err != nil {
+			return nil, fmt.Errorf("testnet: %s: %w", path, err)
+		}
+	}
+	if toks := all[n.Name]; len(toks) == n.Agents {
+		return toks, nil
+	}
+	var toks []api.AgentToken
+	for i := range n.Agents {
+		tok, err := r.Client(n).CreateAgent(ctx, api.AgentCreate{Name: fmt.Sprintf("agent-%d", i), Budget: n.AgentBudget})
+		if err != nil {
+			return nil, fmt.Errorf("testnet: create agent-%d on %s: %w", i, n.Name, err)
+		}
+		toks = append(toks, tok)
+	}
+	all[n.Name] = toks
+	b, _ := json.MarshalIndent(all, "", "  ")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	r.logf("load: %d agents on %s, each with a budget of %d", n.Agents, n.Name, n.AgentBudget)
+	return toks, nil
 }

@@ -43,21 +43,26 @@ type Network struct {
 // NodeGroup is one node or, with Count, several alike: name-0, name-1, ...
 // Zero fields take Manifest.Defaults' values, then the built-in ones.
 type NodeGroup struct {
-	Name      string     `toml:"name"`
-	Count     int        `toml:"count"`     // 0: one node called Name
-	Networks  []string   `toml:"networks"`  // default: every network
-	Tags      []string   `toml:"tags"`      // for selectors (tag:NAME) in perturbations and reports
-	Bootstrap *bool      `toml:"bootstrap"` // others join through it (default: the first node only)
-	Requester *bool      `toml:"requester"` // load submits jobs through it
-	Sell      *bool      `toml:"sell"`      // default true
-	Sybil     bool       `toml:"sybil"`     // a fresh identity of a sybil flood (reports count its awards)
-	Slots     int        `toml:"slots"`
-	PriceBase int64      `toml:"price_base"`
-	PerSecond int64      `toml:"price_per_second"`
-	Budget    int64      `toml:"budget"`    // the operator's budget, which load spends
-	Memory    units.Size `toml:"memory"`    // container memory limit, e.g. "256MiB"
-	LogLevel  string     `toml:"log_level"` // debug, info, warn, error
-	Misbehave Misbehave  `toml:"misbehave"`
+	Name      string   `toml:"name"`
+	Count     int      `toml:"count"`     // 0: one node called Name
+	Networks  []string `toml:"networks"`  // default: every network
+	Tags      []string `toml:"tags"`      // for selectors (tag:NAME) in perturbations and reports
+	Bootstrap *bool    `toml:"bootstrap"` // others join through it (default: the first node only)
+	Requester *bool    `toml:"requester"` // load submits jobs through it
+	Sell      *bool    `toml:"sell"`      // default true
+	Sybil     bool     `toml:"sybil"`     // a fresh identity of a sybil flood (reports count its awards)
+	Slots     int      `toml:"slots"`
+	PriceBase int64    `toml:"price_base"`
+	PerSecond int64    `toml:"price_per_second"`
+	Budget    int64    `toml:"budget"` // the operator's budget, which load spends without agents
+	// Agents is how many agents load creates on a requester and submits
+	// through (round-robin, each with its own token and AgentBudget);
+	// none: load submits as the operator.
+	Agents      int        `toml:"agents"`
+	AgentBudget int64      `toml:"agent_budget"`
+	Memory      units.Size `toml:"memory"`    // container memory limit, e.g. "256MiB"
+	LogLevel    string     `toml:"log_level"` // debug, info, warn, error
+	Misbehave   Misbehave  `toml:"misbehave"`
 }
 
 // Misbehave is a node's [misbehave] config: cheating, for research only.
@@ -160,6 +165,9 @@ func (m *Manifest) Validate() error {
 			if !nets[n] {
 				bad("node group %q: network %q is not declared in [[network]]", g.Name, n)
 			}
+		}
+		if g.Agents < 0 || g.Agents > 100 || g.AgentBudget < 0 {
+			bad("node group %q: agents %d, agent_budget %d: want 0 to 100 agents and a budget ≥ 0", g.Name, g.Agents, g.AgentBudget)
 		}
 		if g.Count < 0 || g.Count > 500 {
 			bad("node group %q: count %d: want 0 to 500", g.Name, g.Count)

@@ -55,22 +55,24 @@ type NetworkRes struct {
 
 // Node is one resolved node.
 type Node struct {
-	Name      string      `json:"name"`
-	Group     string      `json:"group"`
-	Index     int         `json:"index"`
-	PeerID    string      `json:"peer_id"`
-	Container string      `json:"container"`
-	Addrs     []NodeAddr  `json:"addrs"`
-	Tags      []string    `json:"tags,omitempty"`
-	Bootstrap bool        `json:"bootstrap"`
-	Requester bool        `json:"requester"`
-	Sell      bool        `json:"sell"`
-	Sybil     bool        `json:"sybil,omitempty"`
-	Misbehave []string    `json:"misbehave,omitempty"`
-	Memory    int64       `json:"memory,omitempty"` // container limit, bytes
-	LogLevel  string      `json:"log_level"`
-	Config    node.Config `json:"-"`
-	Key       []byte      `json:"-"` // libp2p-marshalled private key: identity.key
+	Name        string      `json:"name"`
+	Group       string      `json:"group"`
+	Index       int         `json:"index"`
+	PeerID      string      `json:"peer_id"`
+	Container   string      `json:"container"`
+	Addrs       []NodeAddr  `json:"addrs"`
+	Tags        []string    `json:"tags,omitempty"`
+	Bootstrap   bool        `json:"bootstrap"`
+	Requester   bool        `json:"requester"`
+	Sell        bool        `json:"sell"`
+	Sybil       bool        `json:"sybil,omitempty"`
+	Agents      int         `json:"agents,omitempty"`
+	AgentBudget int64       `json:"agent_budget,omitempty"`
+	Misbehave   []string    `json:"misbehave,omitempty"`
+	Memory      int64       `json:"memory,omitempty"` // container limit, bytes
+	LogLevel    string      `json:"log_level"`
+	Config      node.Config `json:"-"`
+	Key         []byte      `json:"-"` // libp2p-marshalled private key: identity.key
 }
 
 // NodeAddr is a node's fixed address on one network.
@@ -123,6 +125,11 @@ func Resolve(m *Manifest) (*Testnet, error) {
 			n := &Node{Name: name, Group: g.Name, Index: len(t.Nodes), Container: t.Project + "-" + name,
 				Tags: g.Tags, Sybil: g.Sybil, Memory: int64(pickSize(g.Memory, d.Memory)), LogLevel: pick(g.LogLevel, d.LogLevel, "info")}
 			n.Sell = pickBool(g.Sell, d.Sell, true)
+			n.Agents = pickInt(g.Agents, d.Agents)
+			n.AgentBudget = pickInt64(g.AgentBudget, d.AgentBudget)
+			if n.Agents > 0 && n.AgentBudget == 0 {
+				n.AgentBudget = 1_000_000
+			}
 			n.Requester = pickBool(g.Requester, d.Requester, false)
 			n.Bootstrap = pickBool(g.Bootstrap, d.Bootstrap, len(t.Nodes) == 0)
 			nets := g.Networks

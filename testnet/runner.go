@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
@@ -21,6 +22,9 @@ type Runner struct {
 	Log io.Writer // progress, one line per step
 	// NoDocker: the nodes are a devnet in this process, not containers.
 	NoDocker bool
+
+	agentsMu  sync.Mutex
+	nextAgent map[string]int // requester → its agent for the next job
 }
 
 // NewRunner opens the testnet in dir.
@@ -191,7 +195,7 @@ func (r *Runner) warmUp(ctx context.Context) error {
 		}
 		rec := JobRecord{Seq: seq, Node: n.Name, Mix: warmUpMix.Name, Submitted: time.Now().UTC()}
 		seq++
-		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods)
+		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods, nil)
 		if err != nil {
 			return fmt.Errorf("testnet: warm-up job on %s: %w", n.Name, err)
 		}
