@@ -41,8 +41,16 @@ type Report struct {
 	MemoryMaxMiB  float64        `json:"memory_max_mib"`
 	Money         *CheckResult   `json:"check,omitempty"`
 	Perturbations []Perturbation `json:"perturbations"`
+	Heads         []LedgerHead   `json:"ledger_heads"`
 	Timelines     []Timeline     `json:"timelines"`
 	Plots         []string       `json:"plots"`
+}
+
+// LedgerHead is a node's ledger head at collection.
+type LedgerHead struct {
+	Node string `json:"node"`
+	Seq  uint64 `json:"seq"`
+	Head string `json:"head"`
 }
 
 // Percentiles of a sample.
@@ -92,6 +100,14 @@ func WriteReport(out string) (*Report, error) {
 		return nil, err
 	}
 	rep := Build(&t, jobs, perts)
+	var states []NodeState
+	if err := readJSON(filepath.Join(dir, "nodes.json"), &states); err == nil {
+		for _, st := range states {
+			if st.Status != nil {
+				rep.Heads = append(rep.Heads, LedgerHead{Node: st.Name, Seq: st.Status.LedgerSeq, Head: st.Status.LedgerHead})
+			}
+		}
+	}
 	var mem map[string]int64
 	if err := readJSON(filepath.Join(dir, "memory.json"), &mem); err == nil && len(mem) > 0 {
 		var sum int64
@@ -325,6 +341,12 @@ func (r *Report) Markdown() string {
 	sort.Strings(provs)
 	for _, p := range provs {
 		fmt.Fprintf(&b, "| %s | %d |\n", p, r.Awards[p])
+	}
+	if len(r.Heads) > 0 {
+		b.WriteString("\n## Ledger heads at collection\n\n| node | seq | head |\n|---|---|---|\n")
+		for _, h := range r.Heads {
+			fmt.Fprintf(&b, "| %s | %d | `%s` |\n", h.Node, h.Seq, h.Head)
+		}
 	}
 	if len(r.Perturbations) > 0 {
 		b.WriteString("\n## Faults injected\n\n")

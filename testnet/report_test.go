@@ -112,6 +112,9 @@ func TestReportFromCollectedRun(t *testing.T) {
 	if rep.Latency.N != 8 || rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
 		t.Errorf("latency %+v", rep.Latency)
 	}
+	if len(rep.Heads) != 5 || rep.Heads[0].Head == "" {
+		t.Errorf("ledger heads %+v", rep.Heads)
+	}
 	if len(rep.Plots) < 3 {
 		t.Fatalf("%d plots, want at least 3", len(rep.Plots))
 	}
