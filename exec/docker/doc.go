@@ -1,0 +1,73 @@
+// Package docker runs jobs as containers of a local Docker engine, through
+// the Engine API (github.com/moby/moby/client), never the docker CLI. It
+// owns the containers it creates, the run directories under its work
+// directory, and the images it loads from job-shipped archives; it is
+// driven like every exec.Executor: New, then Run from any goroutine, then
+// Close. Every run passes exec/exectest unchanged.
+//
+// # What a job names
+//
+// Job.Module is either
+//
+//   - an image reference by digest, "sha256:<hex>" (an image ID) or
+//     "name@sha256:<hex>", which must be on Config.AllowedImages and
+//     present in the engine (tags are refused: they move); or
+//   - an image archive as `docker save` writes it (the legacy layout or
+//     the OCI layout), when Config.RunJobImages allows it. ParseArchive
+//     checks it first — size, entry types, names and links that stay
+//     inside it, one image, a config whose digest matches its name — and
+//     strips the names it would give the image, so a job cannot retag a
+//     provider's images. It is loaded once and remembered by the module's
+//     CID (Warm); an image loaded before is not loaded again.
+//
+// Anything else is StatusBadModule with the reason. Preparing the image is
+// not part of the job's time. Job.Args follow the image's entrypoint (or
+// replace its command, as `docker run IMAGE ARGS` does).
+//
+// # The container
+//
+// Every run gets a fresh container, removed before Run returns on every
+// path (exit, time limit, cancellation, Close): network none, every
+// capability dropped, no-new-privileges, a read-only root file system,
+// a non-root numeric user (Config.User; by default nobody when the node
+// is root, the node's own user otherwise), a private IPC namespace, the
+// memory limit on the memory cgroup without swap, a pids limit
+// (Config.MaxProcesses), RLIMIT_NOFILE, an optional CPU quota
+// (Config.CPUs), no logs kept by the engine, /tmp a tmpfs of the memory
+// limit's size whose files count against it, /in the job's inputs bound
+// read-only, /out bound read-write and collected afterwards with the same
+// caps as every executor (files by path, sorted, directories counted,
+// links and devices never followed). As root, /out is a host tmpfs of the
+// output limits' size, so a job cannot fill the host's disk through it.
+// GPUs from an exec/gpu Allocation reach the container as an NVIDIA
+// device request by UUID (RunWithDevices), and only those.
+//
+// PID 1 of the container is the shim (internal/shim, a static binary
+// bind-mounted read-only at /.hayek-init): it starts the image's program
+// with exactly the job's environment (Config.ImageEnv adds the image's
+// ENV), reaps and at the end kills every process the job left, and then
+// writes a status line the executor reads: death by a signal is told
+// from an exit code above 128 (StatusTrap), and the peak resident memory
+// of the job's largest process is its Usage.MemoryBytes. The engine's
+// OOM flag (or a SIGKILL the executor did not send) is StatusMemoryLimit.
+//
+// # Cleaning up
+//
+// Everything in the engine is labelled hayek.exec=docker and
+// hayek.executor=<instance>, the instance naming the node's process;
+// New sweeps (Sweep) the containers and run directories of instances
+// whose process is gone, so a node crash leaves nothing behind for
+// longer than the next start. By hand:
+//
+//	docker rm -f $(docker ps -aq --filter label=hayek.exec=docker)
+//
+// Leaks lists what an instance still holds (containers, run directories,
+// mounts); the conformance suite checks it after every stopped run.
+//
+// # When there is no engine
+//
+// New fails with ErrUnavailable and the reason — no engine answering at
+// the address, a non-Linux engine, another architecture, a remote engine
+// (the executor binds local directories) — so a node can say why it does
+// not sell runtime/docker.
+package docker
