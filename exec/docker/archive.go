@@ -73,6 +73,7 @@ func ParseArchive(data []byte, maxBytes int64) (*Archive, error) {
 	}
 	entries := map[string]*entry{}
 	var order []string
+	var declared int64
 	tr := tar.NewReader(bytes.NewReader(data))
 	for {
 		h, err := tr.Next()
@@ -94,6 +95,16 @@ func ParseArchive(data []byte, maxBytes int64) (*Archive, error) {
 		}
 		if _, dup := entries[name]; dup {
 			return bad("entry %q appears twice", name)
+		}
+		// A sparse entry (GNU or PAX) unpacks to far more than the
+		// archive holds: a few bytes could claim a terabyte.
+		for k := range h.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return bad("entry %q is a sparse file: not in an image archive", name)
+			}
+		}
+		if declared += max(h.Size, 0); declared > int64(len(data)) {
+			return bad("entry %q: the entries claim more bytes than the archive holds", name)
 		}
 		e := &entry{typ: h.Typeflag, size: h.Size}
 		switch h.Typeflag {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ import (
 const testLabel = "hayek.test"
 
 // The toolbox image the tests run, built once per test binary by
-// TestMain from the committed native toolbox, FROM scratch, offline.
+// setup from the committed native toolbox, FROM scratch, offline.
 var (
 	toolboxArchive []byte // `docker save` of it
 	toolboxCID     string // the archive's digest, as a job names its module
@@ -38,41 +39,64 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := func() int {
+	code := m.Run()
+	if toolboxImageID != "" {
+		removeImage(testClient, toolboxImageID)
+		testClient.Close()
+	}
+	os.Exit(code)
+}
+
+var (
+	setupOnce  sync.Once
+	testClient *client.Client
+)
+
+// setup builds the toolbox image the first time a test needs it (fuzz
+// workers and pure tests never do); TestMain removes it.
+func setup(t testing.TB) {
+	t.Helper()
+	setupOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
+		if native.Toolbox == nil {
+			engineMissing = "no native toolbox for this platform: run scripts/gen-samples"
+			return
+		}
 		cli, err := client.New(client.FromEnv)
 		if err == nil {
 			_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 		}
-		switch {
-		case native.Toolbox == nil:
-			engineMissing = "no native toolbox for this platform: run scripts/gen-samples"
-		case err != nil:
+		if err != nil {
 			engineMissing = fmt.Sprintf("no Docker engine reachable: %v", err)
-		default:
-			defer cli.Close()
-			id, err := buildImage(ctx, cli, map[string][]byte{
-				"Dockerfile": []byte("FROM scratch\nCOPY toolbox /toolbox\nENTRYPOINT [\"/toolbox\"]\n"),
-				"toolbox":    native.Toolbox,
-			})
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "exec/docker tests: build the toolbox image:", err)
-				return 1
-			}
-			toolboxImageID = id
-			defer removeImage(cli, id)
-			if toolboxArchive, err = saveImage(ctx, cli, id); err != nil {
-				fmt.Fprintln(os.Stderr, "exec/docker tests: save the toolbox image:", err)
-				return 1
-			}
-			sum := sha256.Sum256(toolboxArchive)
-			toolboxCID = "sha256:" + hex.EncodeToString(sum[:])
+			return
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+		testClient = cli
+		id, err := buildImage(ctx, cli, map[string][]byte{
+			"Dockerfile": []byte("FROM scratch\nCOPY toolbox /toolbox\nENTRYPOINT [\"/toolbox\"]\n"),
+			"toolbox":    native.Toolbox,
+		})
+		if err != nil {
+			setupErr = fmt.Errorf("build the toolbox image: %w", err)
+			return
+		}
+		toolboxImageID = id
+		if toolboxArchive, err = saveImage(ctx, cli, id); err != nil {
+			setupErr = fmt.Errorf("save the toolbox image: %w", err)
+			return
+		}
+		sum := sha256.Sum256(toolboxArchive)
+		toolboxCID = "sha256:" + hex.EncodeToString(sum[:])
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+	if engineMissing != "" {
+		t.Skip(engineMissing)
+	}
 }
+
+var setupErr error
 
 // buildImage builds a labelled image from the files given, with the
 // classic builder (no registry, no BuildKit), and returns its ID.
@@ -144,9 +168,7 @@ func removeImage(cli *client.Client, id string) {
 // test saying why there is no engine.
 func newExecutor(t testing.TB, change func(*Config)) *Executor {
 	t.Helper()
-	if engineMissing != "" {
-		t.Skip(engineMissing)
-	}
+	setup(t)
 	cfg := DefaultConfig()
 	cfg.DefaultLimits.Timeout = 2 * time.Minute // generous: 2 busy cores
 	if change != nil {
