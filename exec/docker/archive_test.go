@@ -130,7 +130,8 @@ func TestParseArchiveRefuses(t *testing.T) {
 		{"empty", nil, 1 << 20, "no manifest.json"},
 		{"text", []byte("hello, I am not a module"), 1 << 20, "not a tar archive"},
 		{"too big", legacyArchive(t, nil), 1000, "above the 1000-byte limit"},
-		{"truncated", legacyArchive(t, nil)[:1500], 1 << 20, "not a tar archive"},
+		{"truncated", legacyArchive(t, nil)[:1500], 1 << 20, "more bytes than the archive holds"},
+		{"truncated in a header", legacyArchive(t, nil)[:700], 1 << 20, "not a tar archive"},
 		{"absolute name", legacyArchive(t, func(m map[string]any, e []tarEntry) []tarEntry {
 			return append(e, tarEntry{name: "/etc/passwd", data: []byte("x")})
 		}), 1 << 20, "absolute name"},
