@@ -43,7 +43,10 @@
 // device request by UUID (RunWithDevices), and only those.
 //
 // PID 1 of the container is the shim (internal/shim, a static binary
-// bind-mounted read-only at /.hayek-init): it starts the image's program
+// bind-mounted read-only at /.hayek-init): it stacks a seccomp deny-list
+// (exec/process's: mounts, namespaces, ptrace, BPF, io_uring, keyrings,
+// kernel modules, the clocks…) on the engine's default profile, which in
+// Docker 20.10 still allows ptrace and io_uring, starts the image's program
 // with exactly the job's environment (Config.ImageEnv adds the image's
 // ENV), reaps and at the end kills every process the job left, and then
 // writes a status line the executor reads: death by a signal is told

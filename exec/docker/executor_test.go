@@ -3,27 +3,22 @@
 package docker
 
 import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/exectest"
+	"github.com/hayek-market/hayek/exec/gpu"
 )
 
 func toolbox(id string, args ...string) exec.Job {
 	return exec.Job{ID: id, ModuleCID: toolboxCID, Module: toolboxArchive, Args: args}
-}
-
-func TestHello(t *testing.T) {
-	e := newExecutor(t, nil)
-	closeAtEnd(t, e)
-	job := toolbox("hello", "hello")
-	job.Stdin = []byte("from stdin\n")
-	res, err := e.Run(t.Context(), job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%+v", res)
-	t.Logf("stdout %q stderr %q", res.Stdout, res.Stderr)
 }
 
 func TestConformance(t *testing.T) {
@@ -35,4 +30,144 @@ func TestConformance(t *testing.T) {
 		Leaks:     func(e exec.Executor) []string { return e.(*Executor).Leaks() },
 		Processes: true,
 	})
+}
+
+func run(t *testing.T, e *Executor, job exec.Job) exec.Result {
+	t.Helper()
+	res, err := e.Run(t.Context(), job)
+	if err != nil {
+		t.Fatalf("Run(%s %q): %v", job.ID, job.Args, err)
+	}
+	return res
+}
+
+// TestHardening: what the job sees of itself says it is confined: not
+// root, no capabilities, no_new_privs, the engine's seccomp filter, a
+// read-only root, no network interface but loopback.
+func TestHardening(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	res := run(t, e, toolbox("status", "cat", "/proc/self/status"))
+	if res.Status != exec.StatusOK {
+		t.Fatalf("status %s: %s %s", res.Status, res.Error, res.Stderr)
+	}
+	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "Gid:\t65534\t65534\t65534\t65534",
+		"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000", "CapEff:\t0000000000000000",
+		"CapBnd:\t0000000000000000", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"} {
+		if !strings.Contains(string(res.Stdout), want+"\n") {
+			t.Errorf("/proc/self/status lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	res = run(t, e, toolbox("fs", "fsops", "write", "/x", "x", "write", "/etc/x", "x", "ls", "/sys/class/net", "write", "/tmp/x", "x"))
+	for _, want := range []string{"write /x x: error: read-only file system", "write /etc/x x: error: read-only file system",
+		"ls /sys/class/net: lo\n", "write /tmp/x x: ok"} {
+		if !strings.Contains(string(res.Stdout), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+}
+
+// TestNoEscapes: what has broken containers out is refused inside.
+func TestNoEscapes(t *testing.T) {
+	t.Parallel()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the toolbox's escape attempts are written for amd64")
+	}
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	job := toolbox("escape", "escape")
+	job.Inputs = []exec.File{{Name: "a", Data: []byte("a")}}
+	res := run(t, e, job)
+	if res.Status != exec.StatusOK {
+		t.Fatalf("status %s: %s\n%s", res.Status, res.Error, res.Stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
+	if len(lines) < 15 {
+		t.Fatalf("escape printed %d lines:\n%s", len(lines), res.Stdout)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, ": denied (") {
+			t.Errorf("allowed in the container: %s", l)
+		}
+	}
+}
+
+// TestNoEngine: without an engine New refuses, saying where it looked
+// and what to do.
+func TestNoEngine(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Host = "unix://" + filepath.Join(t.TempDir(), "no-docker.sock")
+	_, err := New(t.Context(), cfg)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), cfg.Host) || !strings.Contains(err.Error(), "start it") {
+		t.Fatalf("New without an engine: %v, want ErrUnavailable naming %s and what to do", err, cfg.Host)
+	}
+}
+
+// TestAllowedImages: a job may name an image by digest only when the
+// provider allows it; a tag is refused as a tag.
+func TestAllowedImages(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	ref := exec.Job{ID: "ref", ModuleCID: "ref:" + toolboxImageID, Module: []byte(toolboxImageID), Args: []string{"exit", "0"}}
+	res := run(t, e, ref)
+	if res.Status != exec.StatusBadModule || !strings.Contains(res.Error, "allow-list") {
+		t.Errorf("an image not on the allow-list: %s %q, want bad_module naming the allow-list", res.Status, res.Error)
+	}
+	tag := exec.Job{ID: "tag", ModuleCID: "tag", Module: []byte("alpine:latest"), Args: []string{"exit", "0"}}
+	if res := run(t, e, tag); res.Status != exec.StatusBadModule || !strings.Contains(res.Error, "by tag") {
+		t.Errorf("a tag: %s %q, want bad_module saying tags are refused", res.Status, res.Error)
+	}
+
+	allowed := newExecutor(t, func(c *Config) {
+		c.AllowedImages = []string{toolboxImageID}
+		c.RunJobImages = false
+	})
+	closeAtEnd(t, allowed)
+	if res := run(t, allowed, ref); res.Status != exec.StatusOK {
+		t.Errorf("an allowed image: %s %q %s", res.Status, res.Error, res.Stderr)
+	}
+	if res := run(t, allowed, toolbox("archive", "exit", "0")); res.Status != exec.StatusBadModule || !strings.Contains(res.Error, "allow-list") {
+		t.Errorf("an archive where only allowed images run: %s %q", res.Status, res.Error)
+	}
+}
+
+// TestWarm: an archive is loaded once, then remembered by its CID.
+func TestWarm(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	if e.Warm(toolboxCID) {
+		t.Error("warm before any run")
+	}
+	if res := run(t, e, toolbox("w", "exit", "0")); res.Status != exec.StatusOK {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	if !e.Warm(toolboxCID) {
+		t.Error("not warm after a run")
+	}
+	bad := exec.Job{ID: "bad", ModuleCID: "bad", Module: []byte("junk")}
+	run(t, e, bad)
+	if e.Warm("bad") {
+		t.Error("a bad module is warm")
+	}
+}
+
+// TestDeviceRequest: GPUs a job holds reach the container as one NVIDIA
+// device request naming exactly their UUIDs.
+func TestDeviceRequest(t *testing.T) {
+	e := &Executor{cfg: DefaultConfig(), user: DefaultUser, shim: "/shim"}
+	devs := []gpu.Device{{Index: "0", UUID: "GPU-aaaa"}, {Index: "1/2", UUID: "MIG-bbbb", MIG: true}}
+	lim := e.limits(exec.Limits{})
+	_, hc := e.containerConfig(exec.Job{ID: "gpu"}, &image{id: "sha256:x"}, []string{"/x"}, &runDir{}, lim, devs)
+	want := []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: []string{"GPU-aaaa", "MIG-bbbb"}, Capabilities: [][]string{{"gpu"}}}}
+	if !reflect.DeepEqual(hc.DeviceRequests, want) {
+		t.Errorf("device requests = %+v, want %+v", hc.DeviceRequests, want)
+	}
+	_, hc = e.containerConfig(exec.Job{ID: "cpu"}, &image{id: "sha256:x"}, []string{"/x"}, &runDir{}, lim, nil)
+	if len(hc.DeviceRequests) != 0 {
+		t.Errorf("a job without GPUs gets device requests %+v", hc.DeviceRequests)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
@@ -74,6 +75,11 @@ func (e *Executor) prepareNow(ctx context.Context, module []byte) (*image, strin
 			return nil, "", fmt.Errorf("exec/docker: allowed image %s is not in the engine; load or pull it (docker load -i image.tar)", ref)
 		}
 		return img, "", err
+	}
+	if len(module) <= maxReferenceBytes {
+		if _, err := parseReference(string(module)); err != nil && strings.Contains(err.Error(), "by tag") {
+			return nil, err.Error(), nil
+		}
 	}
 	if !e.cfg.RunJobImages {
 		return nil, "this provider runs only the images on its allow-list, named by digest (sha256:<hex> or name@sha256:<hex>)", nil

@@ -4,15 +4,15 @@
 //
 //	/.hayek-init -status /.hayek/status [-keep NAME]... -- PROGRAM ARGS...
 //
-// It starts PROGRAM as its only child with only the variables named by
-// -keep of the environment the engine set: the engine always adds
-// HOSTNAME, HOME and a PATH, and a job's environment must be exactly what
-// the job (and, where the provider allows it, its image) asked for. It
-// finds PROGRAM in the engine's PATH, like execvp. It reaps every process
-// the job leaves, and when
-// PROGRAM ends kills all that remain in the container. Only then, with no
-// process of the job alive to interfere, it writes one status line to
-// the -status file:
+// It stacks its own seccomp filter on the engine's (seccomp.go), then
+// starts PROGRAM as its only child with only the variables named by -keep
+// of the environment the engine set: the engine always adds HOSTNAME,
+// HOME and a PATH, and a job's environment must be exactly what the job
+// (and, where the provider allows it, its image) asked for. It finds
+// PROGRAM in the engine's PATH, like execvp. It reaps every process the
+// job leaves, and when PROGRAM ends kills all that remain in the
+// container. Only then, with no process of the job alive to interfere, it
+// writes one status line to the -status file:
 //
 //	exit CODE signal SIGNAL maxrss BYTES
 //
@@ -63,6 +63,9 @@ func run(args []string) int {
 		if name, _, _ := strings.Cut(kv, "="); keep[name] {
 			env = append(env, kv)
 		}
+	}
+	if err := installSeccomp(); err != nil {
+		return fail(status, err.Error())
 	}
 	wd, _ := os.Getwd()
 	pid, err := syscall.ForkExec(prog, argv, &syscall.ProcAttr{
