@@ -42,16 +42,18 @@ func runOK(b *testing.B, e *Executor, job exec.Job, want string) {
 }
 
 // BenchmarkStart is the start-to-exit latency of a trivial job (`toolbox
-// exit 0`, a static Go program), container created, started, waited for,
-// inspected and removed:
+// exit 0`, a static Go program), from Run to its result, the container
+// removed:
 //
-//	native       the same program started with os/exec, for comparison
-//	warm         the image loaded and remembered by the module's CID (a
-//	             provider between jobs of the same image)
-//	cold-cached  a CID this executor has not seen whose image the engine
-//	             has: the archive is parsed and checked, not loaded
-//	cold         an image the engine does not have: the archive is
-//	             checked and loaded first
+//	native        the same program started with os/exec, for comparison
+//	warm          the image's warm container started and waiting (a
+//	              provider between jobs of an image it ran before)
+//	back-to-back  runs one after another, so the warm container of the
+//	              next run is still starting while it needs it
+//	no-pool       WarmImages 0: every run creates and starts its
+//	              container; the image is in the engine
+//	cold          WarmImages 0 and an image the engine does not have: the
+//	              archive is checked and loaded first
 func BenchmarkStart(b *testing.B) {
 	bin := nativeToolbox(b)
 	b.Run("native", func(b *testing.B) {
@@ -61,23 +63,34 @@ func BenchmarkStart(b *testing.B) {
 			}
 		}
 	})
-	e := newExecutor(b, nil)
-	defer e.Close(context.Background())
-	b.Run("warm", func(b *testing.B) {
-		job := toolbox("start", "exit", "0")
-		runOK(b, e, job, "")
-		b.ResetTimer()
-		for range b.N {
+	for _, tc := range []struct {
+		name       string
+		warm, wait bool
+	}{
+		{"warm", true, true},
+		{"back-to-back", true, false},
+		{"no-pool", false, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newExecutor(b, func(c *Config) {
+				if !tc.warm {
+					c.WarmImages = 0
+				}
+			})
+			defer e.Close(context.Background())
+			job := toolbox("start", "exit", "0")
 			runOK(b, e, job, "")
-		}
-	})
-	b.Run("cold-cached", func(b *testing.B) {
-		job := toolbox("start", "exit", "0")
-		for i := range b.N {
-			job.ModuleCID = fmt.Sprintf("cold-cached-%d-%d", b.N, i)
-			runOK(b, e, job, "")
-		}
-	})
+			b.ResetTimer()
+			for range b.N {
+				if tc.wait {
+					b.StopTimer()
+					e.waitFills()
+					b.StartTimer()
+				}
+				runOK(b, e, job, "")
+			}
+		})
+	}
 	b.Run("cold", func(b *testing.B) {
 		ctx := context.Background()
 		id, err := buildImage(ctx, testClient, map[string][]byte{
@@ -92,15 +105,17 @@ func BenchmarkStart(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		e := newExecutor(b, func(c *Config) { c.WarmImages = 0 })
 		defer removeImage(testClient, id)
+		defer e.Close(context.Background())
 		job := exec.Job{ID: "cold", Module: archive, Args: []string{"exit", "0"}}
 		b.ResetTimer()
 		for i := range b.N {
+			job.ModuleCID = fmt.Sprintf("cold-%d-%d", b.N, i)
+			runOK(b, e, job, "")
 			b.StopTimer()
 			removeImage(testClient, id)
-			job.ModuleCID = fmt.Sprintf("cold-%d-%d", b.N, i)
 			b.StartTimer()
-			runOK(b, e, job, "")
 		}
 	})
 }

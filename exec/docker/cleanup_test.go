@@ -60,8 +60,7 @@ func TestSweep(t *testing.T) {
 // tag.
 func TestArchiveCannotRetag(t *testing.T) {
 	t.Parallel()
-	e := newExecutor(t, nil)
-	closeAtEnd(t, e)
+	setup(t)
 	ctx := t.Context()
 	id, err := buildImage(ctx, testClient, map[string][]byte{
 		"Dockerfile": []byte("FROM scratch\nCOPY toolbox /toolbox\nLABEL hayek.test.victim=1\nENTRYPOINT [\"/toolbox\"]\n"),
@@ -70,7 +69,9 @@ func TestArchiveCannotRetag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeImage(testClient, id) })
+	t.Cleanup(func() { removeImage(testClient, id) }) // after the executor's Close
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
 	const tag = "hayek-test/victim:latest"
 	if _, err := testClient.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: tag}); err != nil {
 		t.Fatal(err)

@@ -70,6 +70,13 @@ type Config struct {
 	// gVisor, where installed). Empty means the engine's default (runc).
 	Runtime string
 
+	// WarmImages is how many images get a container created and started
+	// ahead of their next run (with DefaultLimits; a run asking for more
+	// memory than they have, or for GPUs, starts its own): the engine's
+	// create and start are most of a short job's time. Each is an idle
+	// container holding its shim, a few MiB. Zero starts one per run.
+	WarmImages int
+
 	// SetupTimeout bounds preparing a run (loading an archive, creating
 	// the container) before it fails as the executor's fault. It is not
 	// part of the job's time.
@@ -83,6 +90,7 @@ const (
 	DefaultUser            = "65534:65534"
 	DefaultMaxArchiveBytes = 1 << 30
 	DefaultSetupTimeout    = 2 * time.Minute
+	DefaultWarmImages      = 2
 )
 
 // DefaultLimits are the limits DefaultConfig gives jobs that leave a
@@ -111,6 +119,7 @@ func DefaultConfig() Config {
 		RunJobImages:    true,
 		MaxArchiveBytes: DefaultMaxArchiveBytes,
 		SetupTimeout:    DefaultSetupTimeout,
+		WarmImages:      DefaultWarmImages,
 	}
 }
 
@@ -162,6 +171,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxOpenFiles < 16 {
 		return &ConfigError{"MaxOpenFiles", c.MaxOpenFiles, errors.New("is below 16: not even a runtime's own descriptors fit")}
+	}
+	if c.WarmImages < 0 || c.WarmImages > 64 {
+		return &ConfigError{"WarmImages", c.WarmImages, errors.New("must be between 0 and 64")}
 	}
 	if c.CPUs < 0 || (c.CPUs > 0 && c.CPUs < 0.01) {
 		return &ConfigError{"CPUs", c.CPUs, errors.New("must be zero (no quota) or at least 0.01 cores")}

@@ -49,10 +49,15 @@ type Executor struct {
 
 	closing chan struct{} // closed by Close
 	runs    sync.WaitGroup
+	bg      sync.WaitGroup // refills of warm boxes
 
-	mu      sync.Mutex
-	closed  bool
-	prepped map[string]*prepared // by module CID
+	mu        sync.Mutex
+	closed    bool
+	prepped   map[string]*prepared // by module CID
+	warm      map[string]*box      // a started box per image, waiting for a job
+	warmOrder []string             // images in the order their boxes were started
+	filling   map[string]bool      // images whose warm box is being started
+	filled    *sync.Cond           // on mu: a refill ended
 }
 
 var _ exec.Executor = (*Executor)(nil)
@@ -130,7 +135,10 @@ func connect(ctx context.Context, cfg Config, cli *client.Client) (*Executor, er
 		dir:      filepath.Join(work, instance),
 		closing:  make(chan struct{}),
 		prepped:  map[string]*prepared{},
+		warm:     map[string]*box{},
+		filling:  map[string]bool{},
 	}
+	e.filled = sync.NewCond(&e.mu)
 	if err := e.Sweep(ctx); err != nil {
 		return nil, err
 	}
@@ -194,6 +202,7 @@ func (e *Executor) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("exec/docker: close: runs still stopping: %w", context.Cause(ctx))
 	}
+	e.drain()
 	var errs []error
 	if err := e.removeContainers(ctx, LabelExecutor+"="+e.instance); err != nil {
 		errs = append(errs, err)
@@ -206,11 +215,14 @@ func (e *Executor) Close(ctx context.Context) error {
 }
 
 // Leaks lists what the executor has left behind: containers of this
-// executor in the engine, run directories and mounts on the host. With no
-// run in flight it should be empty.
+// executor in the engine, run directories and mounts on the host, other
+// than its warm boxes. With no run in flight it should be empty. It
+// waits for warm boxes on their way first.
 func (e *Executor) Leaks() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	e.waitFills()
+	warmContainers, warmDirs := e.warmIDs()
 	var leaks []string
 	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
@@ -220,18 +232,24 @@ func (e *Executor) Leaks() []string {
 		leaks = append(leaks, fmt.Sprintf("cannot list containers: %v", err))
 	}
 	for _, c := range list.Items {
-		leaks = append(leaks, fmt.Sprintf("container %.12s (%s, job %s)", c.ID, c.State, c.Labels[LabelJob]))
+		if !warmContainers[c.ID] {
+			leaks = append(leaks, fmt.Sprintf("container %.12s (%s, job %s)", c.ID, c.State, c.Labels[LabelJob]))
+		}
 	}
 	entries, _ := os.ReadDir(e.dir)
 	for _, d := range entries {
-		if d.Name() != "shim" {
-			leaks = append(leaks, "run directory "+filepath.Join(e.dir, d.Name()))
+		if dir := filepath.Join(e.dir, d.Name()); d.Name() != "shim" && !warmDirs[dir] {
+			leaks = append(leaks, "run directory "+dir)
 		}
 	}
 	if e.closed && dirExists(e.dir) {
 		leaks = append(leaks, "directory "+e.dir)
 	}
-	leaks = append(leaks, mountsUnder(e.dir)...)
+	for _, m := range mountsUnder(e.dir) {
+		if !warmDirs[filepath.Dir(strings.TrimPrefix(m, "mount "))] {
+			leaks = append(leaks, m)
+		}
+	}
 	return leaks
 }
 

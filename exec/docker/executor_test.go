@@ -161,12 +161,12 @@ func TestDeviceRequest(t *testing.T) {
 	e := &Executor{cfg: DefaultConfig(), user: DefaultUser, shim: "/shim"}
 	devs := []gpu.Device{{Index: "0", UUID: "GPU-aaaa"}, {Index: "1/2", UUID: "MIG-bbbb", MIG: true}}
 	lim := e.limits(exec.Limits{})
-	_, hc := e.containerConfig(exec.Job{ID: "gpu"}, &image{id: "sha256:x"}, []string{"/x"}, &runDir{}, lim, devs)
+	_, hc := e.containerConfig(&image{id: "sha256:x"}, &runDir{}, lim, devs, "gpu")
 	want := []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: []string{"GPU-aaaa", "MIG-bbbb"}, Capabilities: [][]string{{"gpu"}}}}
 	if !reflect.DeepEqual(hc.DeviceRequests, want) {
 		t.Errorf("device requests = %+v, want %+v", hc.DeviceRequests, want)
 	}
-	_, hc = e.containerConfig(exec.Job{ID: "cpu"}, &image{id: "sha256:x"}, []string{"/x"}, &runDir{}, lim, nil)
+	_, hc = e.containerConfig(&image{id: "sha256:x"}, &runDir{}, lim, nil, "cpu")
 	if len(hc.DeviceRequests) != 0 {
 		t.Errorf("a job without GPUs gets device requests %+v", hc.DeviceRequests)
 	}

@@ -4,10 +4,10 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,9 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
 	"github.com/hayek-market/hayek/exec"
@@ -30,6 +28,7 @@ const (
 	shimPath   = "/.hayek-init"
 	ctlPath    = "/.hayek"
 	statusPath = ctlPath + "/status"
+	specPath   = ctlPath + "/spec"
 )
 
 // Run runs job in a new container and removes it before returning, on
@@ -139,104 +138,72 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	if len(argv) == 0 {
 		return exec.Result{Status: exec.StatusBadModule, Error: "the image has no entrypoint or command, and the job gives no arguments"}, nil
 	}
-
-	rd, err := e.newRunDir(job, lim)
+	spec, err := json.Marshal(struct {
+		Argv []string `json:"argv"`
+		Env  []string `json:"env"`
+	}{argv, e.jobEnv(job, img)})
 	if err != nil {
-		return exec.Result{}, err
+		return exec.Result{}, fmt.Errorf("exec/docker: job %s: %w", job.ID, err)
 	}
-	// Cleanup must happen even when ctx is cancelled: it is what a
-	// cancelled run owes the host.
-	cleanupCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	}
-	defer rd.remove()
 
-	cfg, hc := e.containerConfig(job, img, argv, rd, lim, devices)
-	created, err := e.cli.ContainerCreate(setup, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
-	if err != nil {
-		return exec.Result{}, fmt.Errorf("exec/docker: create the container for job %s: %w", job.ID, err)
+	b := e.take(img.id, lim, devices)
+	if b == nil {
+		if b, err = e.startBox(setup, img, lim, devices, job.ID); err != nil {
+			return exec.Result{}, fmt.Errorf("exec/docker: job %s: %w", job.ID, err)
+		}
 	}
-	id := created.ID
-	defer func() {
-		cctx, cancel := cleanupCtx()
-		defer cancel()
-		e.removeContainer(cctx, id)
-	}()
-
-	// Wait and attach before start: the exit and the first bytes of
-	// output cannot be missed.
-	waitCtx, stopWait := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWait()
-	wait := e.cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
-	att, err := e.cli.ContainerAttach(setup, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return exec.Result{}, fmt.Errorf("exec/docker: attach to the container of job %s: %w", job.ID, err)
+	defer b.discard(e)
+	if len(devices) == 0 {
+		e.refill(img) // for the next run of this image
 	}
-	defer att.Close()
+	if err := b.rd.writeJob(job.Inputs, spec); err != nil {
+		return exec.Result{}, fmt.Errorf("exec/docker: job %s: write its inputs: %w", job.ID, err)
+	}
+	if lim.MemoryBytes != b.memory {
+		if _, err := e.cli.ContainerUpdate(setup, b.id, client.ContainerUpdateOptions{Resources: &container.Resources{
+			Memory: lim.MemoryBytes, MemorySwap: lim.MemoryBytes,
+		}}); err != nil {
+			return exec.Result{}, fmt.Errorf("exec/docker: job %s: set its memory limit: %w", job.ID, err)
+		}
+	}
+	b.stdout.setLimit(lim.StdoutBytes)
+	b.stderr.setLimit(lim.StderrBytes)
 
-	stdout := &capped{limit: lim.StdoutBytes}
-	stderr := &capped{limit: lim.StderrBytes}
-	copied := make(chan error, 1)
-	go func() {
-		_, err := stdcopy.StdCopy(stdout, stderr, att.Reader)
-		copied <- err
-	}()
+	// The go byte, then stdin; closing it tells the job it has all.
 	stdinDone := make(chan struct{})
 	go func() {
 		defer close(stdinDone)
-		if len(job.Stdin) > 0 {
-			att.Conn.Write(job.Stdin) // fails only when the job is gone or stops reading: its business
-		}
-		att.CloseWrite()
+		// Fails only when the job is gone or stops reading: its business.
+		b.att.Conn.Write(append([]byte{'g'}, job.Stdin...))
+		b.att.CloseWrite()
 	}()
-
-	if _, err := e.cli.ContainerStart(setup, id, client.ContainerStartOptions{}); err != nil {
-		att.Close()
-		<-stdinDone
-		<-copied
-		if strings.Contains(err.Error(), "exec format error") || strings.Contains(err.Error(), "no such file or directory") {
-			return exec.Result{Status: exec.StatusBadModule, Error: fmt.Sprintf("the container did not start: %v", err)}, nil
-		}
-		return exec.Result{}, fmt.Errorf("exec/docker: start the container of job %s: %w", job.ID, err)
-	}
+	defer func() { b.att.Close(); <-stdinDone }()
 	started := time.Now()
 	timer := time.NewTimer(lim.Timeout)
 	defer timer.Stop()
 
-	var (
-		timedOut bool
-		exitCode int64
-	)
 	kill := func() {
-		kctx, cancel := cleanupCtx()
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		e.cli.ContainerKill(kctx, id, client.ContainerKillOptions{Signal: "KILL"})
+		e.cli.ContainerKill(kctx, b.id, client.ContainerKillOptions{Signal: "KILL"})
 	}
+	timedOut := false
 	select {
-	case w := <-wait.Result:
-		exitCode = w.StatusCode
-	case err := <-wait.Error:
-		kill()
+	case <-b.wait.Result:
+	case err := <-b.wait.Error:
 		return exec.Result{}, fmt.Errorf("exec/docker: wait for job %s: %w", job.ID, err)
 	case <-timer.C:
 		timedOut = true
 		kill()
 		select {
-		case <-wait.Result:
-		case err := <-wait.Error:
+		case <-b.wait.Result:
+		case err := <-b.wait.Error:
 			return exec.Result{}, fmt.Errorf("exec/docker: wait for job %s after killing it: %w", job.ID, err)
 		}
 	case <-ctx.Done():
+		// The deferred discard removes the container before Run returns:
+		// nothing of the job outlives a cancelled run.
 		kill()
-		// Let the container go before Run returns: nothing of the job may
-		// outlive a cancelled run (the deferred remove finishes it).
-		select {
-		case <-wait.Result:
-		case <-wait.Error:
-		}
-		att.Close()
-		<-stdinDone
-		<-copied
 		return exec.Result{}, context.Cause(ctx)
 	}
 	wall := time.Since(started)
@@ -244,28 +211,28 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	// The container is gone: its streams end. A stream that does not is
 	// the engine's fault; do not wait for it for ever.
 	select {
-	case <-copied:
+	case <-b.copied:
 	case <-time.After(10 * time.Second):
-		att.Close()
-		<-copied
+		b.att.Close()
+		<-b.copied
 	}
-	att.Close()
-	<-stdinDone
-
+	close(b.copied) // discard must not wait for it again
+	stdout, stdoutTrunc := b.stdout.result()
+	stderr, stderrTrunc := b.stderr.result()
 	res := exec.Result{
-		Stdout:          stdout.buf,
-		Stderr:          stderr.buf,
-		StdoutTruncated: stdout.truncated,
-		StderrTruncated: stderr.truncated,
+		Stdout:          stdout,
+		Stderr:          stderr,
+		StdoutTruncated: stdoutTrunc,
+		StderrTruncated: stderrTrunc,
 		Usage:           exec.Usage{Wall: wall},
 	}
-	st, stErr := readStatus(filepath.Join(rd.ctl, "status"))
+	st, stErr := readStatus(filepath.Join(b.rd.ctl, "status"))
 	if stErr == nil {
 		res.Usage.MemoryBytes = min(st.maxRSS, lim.MemoryBytes)
 	}
-	ictx, cancel := cleanupCtx()
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	insp, err := e.cli.ContainerInspect(ictx, id, client.ContainerInspectOptions{})
+	insp, err := e.cli.ContainerInspect(ictx, b.id, client.ContainerInspectOptions{})
 	if err != nil {
 		return exec.Result{}, fmt.Errorf("exec/docker: inspect the container of job %s: %w", job.ID, err)
 	}
@@ -279,7 +246,7 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		res.Status, res.Error = exec.StatusMemoryLimit, fmt.Sprintf("the job used more than its %d MiB memory limit (its processes and its files in /tmp) and was killed", lim.MemoryBytes>>20)
 		return res, nil
 	case stErr != nil:
-		return res, fmt.Errorf("exec/docker: job %s: container exited with code %d and the shim left no status: %v", job.ID, exitCode, stErr)
+		return res, fmt.Errorf("exec/docker: job %s: the container exited with code %d and its shim left no status: %v", job.ID, insp.Container.State.ExitCode, stErr)
 	case st.startErr != "":
 		res.Status, res.ExitCode, res.Error = exec.StatusBadModule, 127, "the image's program did not start: "+st.startErr
 		return res, nil
@@ -295,7 +262,7 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		return res, nil
 	}
 	res.ExitCode = int32(st.exit)
-	files, err := collect(rd.out, lim.OutputBytes, lim.OutputFiles)
+	files, err := collect(b.rd.out, lim.OutputBytes, lim.OutputFiles)
 	var over *overLimit
 	switch {
 	case errors.As(err, &over):
@@ -311,124 +278,6 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	}
 	res.Status = exec.StatusOK
 	return res, nil
-}
-
-// containerConfig is the hardened container for one run.
-func (e *Executor) containerConfig(job exec.Job, img *image, argv []string, rd *runDir, lim exec.Limits, devices []gpu.Device) (*container.Config, *container.HostConfig) {
-	env := make([]string, 0, len(job.Env))
-	for _, k := range slices.Sorted(maps.Keys(job.Env)) {
-		env = append(env, k+"="+job.Env[k])
-	}
-	// The engine adds HOSTNAME, HOME and PATH, and the image's ENV: the
-	// shim keeps only what the job (and, if allowed, the image) set.
-	entry := []string{shimPath, "-status", statusPath}
-	keep := slices.Collect(maps.Keys(job.Env))
-	if e.cfg.ImageEnv {
-		for _, kv := range img.env {
-			name, _, _ := strings.Cut(kv, "=")
-			keep = append(keep, name)
-		}
-	}
-	slices.Sort(keep)
-	for _, name := range slices.Compact(keep) {
-		entry = append(entry, "-keep", name)
-	}
-	entry = append(entry, "--")
-	workdir := img.workdir
-	if workdir == "" {
-		workdir = "/"
-	}
-	labels := map[string]string{
-		LabelManaged:  "docker",
-		LabelExecutor: e.instance,
-		LabelJob:      labelValue(job.ID),
-	}
-	cfg := &container.Config{
-		Image:           img.id,
-		Entrypoint:      entry,
-		Cmd:             argv,
-		Env:             env,
-		User:            e.user,
-		WorkingDir:      workdir,
-		Hostname:        "job",
-		AttachStdin:     true,
-		AttachStdout:    true,
-		AttachStderr:    true,
-		OpenStdin:       true,
-		StdinOnce:       true,
-		NetworkDisabled: true,
-		Labels:          labels,
-	}
-	pids := int64(e.cfg.MaxProcesses) + 1 // and the shim
-	hc := &container.HostConfig{
-		NetworkMode:    "none",
-		ReadonlyRootfs: true,
-		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges:true"},
-		IpcMode:        container.IPCModePrivate,
-		LogConfig:      container.LogConfig{Type: "none"},
-		Runtime:        e.cfg.Runtime,
-		Tmpfs: map[string]string{
-			"/tmp": fmt.Sprintf("rw,nosuid,nodev,noexec,size=%d,mode=1777", lim.MemoryBytes),
-		},
-		Mounts: []mount.Mount{
-			{Type: mount.TypeBind, Source: rd.in, Target: "/in", ReadOnly: true},
-			{Type: mount.TypeBind, Source: rd.out, Target: "/out"},
-			{Type: mount.TypeBind, Source: rd.ctl, Target: ctlPath},
-			{Type: mount.TypeBind, Source: e.shim, Target: shimPath, ReadOnly: true},
-		},
-		Resources: container.Resources{
-			Memory:     lim.MemoryBytes,
-			MemorySwap: lim.MemoryBytes, // no swap: the limit is the limit
-			PidsLimit:  &pids,
-			NanoCPUs:   int64(e.cfg.CPUs * 1e9),
-			Ulimits: []*container.Ulimit{
-				{Name: "nofile", Soft: int64(e.cfg.MaxOpenFiles), Hard: int64(e.cfg.MaxOpenFiles)},
-				{Name: "core", Soft: 0, Hard: 0},
-			},
-		},
-	}
-	if len(devices) > 0 {
-		ids := make([]string, len(devices))
-		for i, d := range devices {
-			ids[i] = d.UUID
-		}
-		hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: ids, Capabilities: [][]string{{"gpu"}}}}
-	}
-	return cfg, hc
-}
-
-// labelValue keeps a job ID readable and bounded in a label.
-func labelValue(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-	if len(s) > 128 {
-		s = s[:128]
-	}
-	return s
-}
-
-// capped keeps the first limit bytes written and counts the rest away, so
-// a flood costs the node no memory and never blocks the job.
-type capped struct {
-	limit     int64
-	buf       []byte
-	truncated bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	room := c.limit - int64(len(c.buf))
-	if int64(len(p)) > room {
-		c.truncated = true
-		c.buf = append(c.buf, p[:max(room, 0)]...)
-	} else {
-		c.buf = append(c.buf, p...)
-	}
-	return len(p), nil
 }
 
 // status is the shim's report on the job.

@@ -14,8 +14,9 @@ import (
 	"github.com/hayek-market/hayek/exec"
 )
 
-// runDir is the host side of one run: its inputs (bound read-only at
-// /in), and a writable part holding /out and the shim's status. The
+// runDir is the host side of one box: the job's inputs (bound read-only
+// at /in), and a writable part holding /out, the shim's spec and its
+// status. The
 // writable part is a tmpfs of the output limits' size where the node may
 // mount one (as root), so a job cannot fill the host's disk through
 // /out; elsewhere it is a plain directory and the limits are checked
@@ -29,7 +30,7 @@ const pageSize = 4096
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
-func (e *Executor) newRunDir(job exec.Job, lim exec.Limits) (*runDir, error) {
+func (e *Executor) newRunDir(lim exec.Limits) (*runDir, error) {
 	var b [8]byte
 	if _, err := randRead(b[:]); err != nil {
 		return nil, err
@@ -37,26 +38,18 @@ func (e *Executor) newRunDir(job exec.Job, lim exec.Limits) (*runDir, error) {
 	dir := filepath.Join(e.dir, "run-"+hex.EncodeToString(b[:]))
 	rd := &runDir{dir: dir, in: filepath.Join(dir, "in"), rw: filepath.Join(dir, "rw")}
 	rd.out, rd.ctl = filepath.Join(rd.rw, "out"), filepath.Join(rd.rw, "ctl")
-	if err := rd.make(job, lim); err != nil {
+	if err := rd.make(lim); err != nil {
 		rd.remove()
-		return nil, fmt.Errorf("exec/docker: prepare the run directory of job %s: %w", job.ID, err)
+		return nil, fmt.Errorf("exec/docker: prepare a run directory: %w", err)
 	}
 	return rd, nil
 }
 
-func (rd *runDir) make(job exec.Job, lim exec.Limits) error {
+func (rd *runDir) make(lim exec.Limits) error {
 	for _, d := range []string{rd.dir, rd.in, rd.rw} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
 		}
-	}
-	for _, f := range job.Inputs {
-		if err := os.WriteFile(filepath.Join(rd.in, f.Name), f.Data, 0o444); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(rd.in, 0o555); err != nil {
-		return err
 	}
 	// The kernel counts a tmpfs in whole pages: room for a partial page
 	// per file, and a page or two for the status. The limits are checked
@@ -85,10 +78,21 @@ func (rd *runDir) make(job exec.Job, lim exec.Limits) error {
 	return nil
 }
 
+// writeJob puts the job's inputs where the container sees them at /in
+// (bound read-only there), and its argv and environment where the shim
+// reads them.
+func (rd *runDir) writeJob(inputs []exec.File, spec []byte) error {
+	for _, f := range inputs {
+		if err := os.WriteFile(filepath.Join(rd.in, f.Name), f.Data, 0o444); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(rd.ctl, "spec"), spec, 0o444)
+}
+
 func (rd *runDir) remove() {
 	if rd.mounted {
 		unix.Unmount(rd.rw, unix.MNT_DETACH)
 	}
-	os.Chmod(rd.in, 0o755)
 	os.RemoveAll(rd.dir)
 }

@@ -1,27 +1,32 @@
 // Command shim is PID 1 of every exec/docker container. The executor
 // bind-mounts it read-only at /.hayek-init and makes it the container's
-// entrypoint in front of the image's own:
+// entrypoint:
 //
-//	/.hayek-init -status /.hayek/status [-keep NAME]... -- PROGRAM ARGS...
+//	/.hayek-init -status /.hayek/status -spec /.hayek/spec
 //
-// It stacks its own seccomp filter on the engine's (seccomp.go), then
-// starts PROGRAM as its only child with only the variables named by -keep
-// of the environment the engine set: the engine always adds HOSTNAME,
-// HOME and a PATH, and a job's environment must be exactly what the job
-// (and, where the provider allows it, its image) asked for. It finds
-// PROGRAM in the engine's PATH, like execvp. It reaps every process the
-// job leaves, and when PROGRAM ends kills all that remain in the
-// container. Only then, with no process of the job alive to interfere, it
-// writes one status line to the -status file:
+// so that a container can be created and started before its job is
+// known (the executor keeps one warm per image). The shim waits for one
+// byte on stdin, the executor's go; then reads the job from the -spec
+// file, a JSON object {"argv": [...], "env": ["K=V", ...]}; stacks its
+// own seccomp filter on the engine's (seccomp.go); and starts argv as its
+// only child with exactly that environment (the engine's HOSTNAME, HOME
+// and PATH do not reach it) and the rest of stdin. It finds argv[0] in
+// the job's PATH, or else the image's, like execvp. It reaps every
+// process the job leaves, and when argv[0] ends kills all that remain in
+// the container. Only then, with no process of the job alive to
+// interfere, it writes one status line to the -status file:
 //
 //	exit CODE signal SIGNAL maxrss BYTES
 //
 // so the executor can tell death by a signal from an exit code above 128,
 // and knows the peak resident memory of the job's largest process. It
-// exits with the job's exit code, or 128 plus the signal.
+// exits with the job's exit code, or 128 plus the signal. If stdin ends
+// before the go, the container was not needed: it exits 0 and writes
+// nothing.
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,35 +39,57 @@ func main() {
 }
 
 func run(args []string) int {
-	var status string
-	keep := map[string]bool{}
-	for len(args) > 0 && args[0] != "--" {
+	var status, specPath string
+	for len(args) > 0 {
 		if len(args) < 2 {
-			return fail("", fmt.Sprintf("usage: shim -status FILE [-keep NAME]... -- PROGRAM ARGS...; got %q", args))
+			return fail("", fmt.Sprintf("usage: shim -status FILE -spec FILE; got %q", args))
 		}
 		switch args[0] {
 		case "-status":
 			status = args[1]
-		case "-keep":
-			keep[args[1]] = true
+		case "-spec":
+			specPath = args[1]
 		default:
 			return fail(status, fmt.Sprintf("unknown flag %q", args[0]))
 		}
 		args = args[2:]
 	}
-	if len(args) < 2 || status == "" {
-		return fail(status, "no -status file or no program after --")
+	if status == "" || specPath == "" {
+		return fail(status, "usage: shim -status FILE -spec FILE")
 	}
-	argv := args[1:]
-	prog, err := lookPath(argv[0])
+	// One byte, and not one more: the rest of stdin is the job's.
+	var goByte [1]byte
+	for {
+		n, err := syscall.Read(0, goByte[:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return 0 // never given a job
+		}
+		break
+	}
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		return fail(status, fmt.Sprintf("read the job: %v", err))
+	}
+	var spec struct {
+		Argv []string `json:"argv"`
+		Env  []string `json:"env"`
+	}
+	if err := json.Unmarshal(b, &spec); err != nil || len(spec.Argv) == 0 {
+		return fail(status, fmt.Sprintf("malformed job %q: %v", b, err))
+	}
+	argv, env := spec.Argv, spec.Env
+	path := os.Getenv("PATH")
+	for _, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = p
+		}
+	}
+	prog, err := lookPath(argv[0], path)
 	if err != nil {
 		return fail(status, err.Error())
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); keep[name] {
-			env = append(env, kv)
-		}
 	}
 	if err := installSeccomp(); err != nil {
 		return fail(status, err.Error())
@@ -120,12 +147,12 @@ func run(args []string) int {
 	return code
 }
 
-// lookPath finds name in the engine's PATH the way execvp would.
-func lookPath(name string) (string, error) {
+// lookPath finds name in path the way execvp would.
+func lookPath(name, path string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+	for _, dir := range filepath.SplitList(path) {
 		if dir == "" {
 			dir = "."
 		}
@@ -134,7 +161,7 @@ func lookPath(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("start %s: not found in PATH %q", name, os.Getenv("PATH"))
+	return "", fmt.Errorf("start %s: not found in PATH %q", name, path)
 }
 
 // writeStatus replaces whatever the job may have left at path: it is
