@@ -48,7 +48,7 @@ func (e *Executor) startBox(ctx context.Context, img *image, lim exec.Limits, de
 		return nil, err
 	}
 	b := &box{image: img.id, rd: rd, memory: lim.MemoryBytes, devices: len(devices) > 0,
-		stdout: &capped{}, stderr: &capped{}, copied: make(chan error, 1)}
+		stdout: newCapped(), stderr: newCapped(), copied: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			b.discard(e)
@@ -221,35 +221,55 @@ func labelValue(s string) string {
 
 // capped keeps the first limit bytes written and counts the rest away, so
 // a flood costs the node no memory and never blocks the job. The limit is
-// set when the job is known, after the box started copying.
+// set when the job is known, after the box started copying. The stream
+// ends with the shim's end marker, which is not the job's: capped keeps
+// the stream's last bytes to see it arrive, and leaves it out.
 type capped struct {
 	mu        sync.Mutex
 	limit     int64
 	buf       []byte
-	truncated bool
+	total     int64
+	end       []byte
+	tail      []byte
+	ended     chan struct{} // closed when the stream ends with end
+	endedOnce bool
 }
 
-func (c *capped) setLimit(n int64) {
+func newCapped() *capped { return &capped{ended: make(chan struct{})} }
+
+func (c *capped) setJob(limit int64, end []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.limit = n
+	c.limit, c.end = limit, end
 }
 
 func (c *capped) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	room := c.limit - int64(len(c.buf))
-	if int64(len(p)) > room {
-		c.truncated = true
-		c.buf = append(c.buf, p[:max(room, 0)]...)
-	} else {
-		c.buf = append(c.buf, p...)
+	c.total += int64(len(p))
+	if room := c.limit + int64(len(c.end)) - int64(len(c.buf)); room > 0 {
+		c.buf = append(c.buf, p[:min(int64(len(p)), room)]...)
+	}
+	if n := len(c.end); n > 0 {
+		c.tail = append(c.tail, p[max(len(p)-n, 0):]...)
+		c.tail = c.tail[max(len(c.tail)-n, 0):]
+		if !c.endedOnce && string(c.tail) == string(c.end) {
+			c.endedOnce = true
+			close(c.ended)
+		}
 	}
 	return len(p), nil
 }
 
+// result is what the job wrote, at most limit bytes, and whether it
+// wrote more.
 func (c *capped) result() ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.buf, c.truncated
+	n := c.total
+	if c.endedOnce {
+		n -= int64(len(c.end))
+	}
+	kept := min(n, c.limit, int64(len(c.buf)))
+	return c.buf[:kept:kept], n > c.limit
 }

@@ -49,7 +49,7 @@ type Executor struct {
 
 	closing chan struct{} // closed by Close
 	runs    sync.WaitGroup
-	bg      sync.WaitGroup // refills of warm boxes
+	bg      sync.WaitGroup // refills of warm boxes, teardowns
 
 	mu        sync.Mutex
 	closed    bool
@@ -57,7 +57,8 @@ type Executor struct {
 	warm      map[string]*box      // a started box per image, waiting for a job
 	warmOrder []string             // images in the order their boxes were started
 	filling   map[string]bool      // images whose warm box is being started
-	filled    *sync.Cond           // on mu: a refill ended
+	tearing   int                  // boxes being discarded in the background
+	settled   *sync.Cond           // on mu: a refill or a teardown ended
 }
 
 var _ exec.Executor = (*Executor)(nil)
@@ -138,7 +139,7 @@ func connect(ctx context.Context, cfg Config, cli *client.Client) (*Executor, er
 		warm:     map[string]*box{},
 		filling:  map[string]bool{},
 	}
-	e.filled = sync.NewCond(&e.mu)
+	e.settled = sync.NewCond(&e.mu)
 	if err := e.Sweep(ctx); err != nil {
 		return nil, err
 	}
@@ -217,7 +218,7 @@ func (e *Executor) Close(ctx context.Context) error {
 // Leaks lists what the executor has left behind: containers of this
 // executor in the engine, run directories and mounts on the host, other
 // than its warm boxes. With no run in flight it should be empty. It
-// waits for warm boxes on their way first.
+// waits first for warm boxes on their way and for teardowns.
 func (e *Executor) Leaks() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

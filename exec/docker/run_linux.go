@@ -4,6 +4,7 @@ package docker
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,10 +139,16 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	if len(argv) == 0 {
 		return exec.Result{Status: exec.StatusBadModule, Error: "the image has no entrypoint or command, and the job gives no arguments"}, nil
 	}
+	var nonce [16]byte
+	if _, err := randRead(nonce[:]); err != nil {
+		return exec.Result{}, err
+	}
+	end := []byte("\x00hayek-end-" + hex.EncodeToString(nonce[:]) + "\x00")
 	spec, err := json.Marshal(struct {
 		Argv []string `json:"argv"`
 		Env  []string `json:"env"`
-	}{argv, e.jobEnv(job, img)})
+		End  string   `json:"end"`
+	}{argv, e.jobEnv(job, img), string(end)})
 	if err != nil {
 		return exec.Result{}, fmt.Errorf("exec/docker: job %s: %w", job.ID, err)
 	}
@@ -152,7 +159,18 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 			return exec.Result{}, fmt.Errorf("exec/docker: job %s: %w", job.ID, err)
 		}
 	}
-	defer b.discard(e)
+	// A job that ended by itself leaves the container's teardown to the
+	// background (Close and Leaks wait for it): its processes are all
+	// dead by then. Any other end removes the container before Run
+	// returns.
+	async := false
+	defer func() {
+		if async {
+			e.teardown(b)
+		} else {
+			b.discard(e)
+		}
+	}()
 	if len(devices) == 0 {
 		e.refill(img) // for the next run of this image
 	}
@@ -166,8 +184,13 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 			return exec.Result{}, fmt.Errorf("exec/docker: job %s: set its memory limit: %w", job.ID, err)
 		}
 	}
-	b.stdout.setLimit(lim.StdoutBytes)
-	b.stderr.setLimit(lim.StderrBytes)
+	b.stdout.setJob(lim.StdoutBytes, end)
+	b.stderr.setJob(lim.StderrBytes, end)
+	written, stopWatch, err := watchStatus(b.rd.ctl)
+	if err != nil {
+		return exec.Result{}, fmt.Errorf("exec/docker: job %s: watch for its end: %w", job.ID, err)
+	}
+	defer stopWatch()
 
 	// The go byte, then stdin; closing it tells the job it has all.
 	stdinDone := make(chan struct{})
@@ -187,8 +210,10 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		defer cancel()
 		e.cli.ContainerKill(kctx, b.id, client.ContainerKillOptions{Signal: "KILL"})
 	}
-	timedOut := false
+	timedOut, ended := false, false
 	select {
+	case <-written:
+		ended = true
 	case <-b.wait.Result:
 	case err := <-b.wait.Error:
 		return exec.Result{}, fmt.Errorf("exec/docker: wait for job %s: %w", job.ID, err)
@@ -208,15 +233,27 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	}
 	wall := time.Since(started)
 
-	// The container is gone: its streams end. A stream that does not is
+	// Every process of the job is gone: all it wrote is in when the
+	// shim's end marker follows it on both streams (or the streams end,
+	// when the shim did not get that far). A stream that does neither is
 	// the engine's fault; do not wait for it for ever.
-	select {
-	case <-b.copied:
-	case <-time.After(10 * time.Second):
-		b.att.Close()
-		<-b.copied
+	bound := time.NewTimer(10 * time.Second)
+	defer bound.Stop()
+	streamEnded := false
+	for _, c := range []*capped{b.stdout, b.stderr} {
+		if streamEnded {
+			break
+		}
+		select {
+		case <-c.ended:
+		case <-b.copied:
+			streamEnded = true
+			close(b.copied) // discard must not wait for it again
+		case <-bound.C:
+		}
 	}
-	close(b.copied) // discard must not wait for it again
+	b.att.Close()
+	async = ended
 	stdout, stdoutTrunc := b.stdout.result()
 	stderr, stderrTrunc := b.stderr.result()
 	res := exec.Result{
@@ -246,7 +283,7 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		res.Status, res.Error = exec.StatusMemoryLimit, fmt.Sprintf("the job used more than its %d MiB memory limit (its processes and its files in /tmp) and was killed", lim.MemoryBytes>>20)
 		return res, nil
 	case stErr != nil:
-		return res, fmt.Errorf("exec/docker: job %s: the container exited with code %d and its shim left no status: %v", job.ID, insp.Container.State.ExitCode, stErr)
+		return res, fmt.Errorf("exec/docker: job %s: the container ended and its shim left no status: %v", job.ID, stErr)
 	case st.startErr != "":
 		res.Status, res.ExitCode, res.Error = exec.StatusBadModule, 127, "the image's program did not start: "+st.startErr
 		return res, nil

@@ -56,7 +56,7 @@ func (e *Executor) refill(img *image) {
 		b, err := e.startBox(ctx, img, e.limits(exec.Limits{}), nil, "(warm)")
 		e.mu.Lock()
 		delete(e.filling, img.id)
-		e.filled.Broadcast()
+		e.settled.Broadcast()
 		if err != nil || e.closed {
 			e.mu.Unlock()
 			if err == nil {
@@ -94,14 +94,30 @@ func (e *Executor) drain() {
 	}
 }
 
-// waitFills waits until no refill is on its way, so that what it makes
-// is either warm or gone.
+// waitFills waits until no refill is on its way and no teardown, so
+// that what they make is either warm or gone.
 func (e *Executor) waitFills() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for len(e.filling) > 0 {
-		e.filled.Wait()
+	for len(e.filling) > 0 || e.tearing > 0 {
+		e.settled.Wait()
 	}
+}
+
+// teardown discards a box in the background.
+func (e *Executor) teardown(b *box) {
+	e.mu.Lock()
+	e.tearing++
+	e.bg.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.bg.Done()
+		b.discard(e)
+		e.mu.Lock()
+		e.tearing--
+		e.settled.Broadcast()
+		e.mu.Unlock()
+	}()
 }
 
 // warmIDs lists the containers and run directories of warm boxes: the

@@ -7,7 +7,8 @@
 // so that a container can be created and started before its job is
 // known (the executor keeps one warm per image). The shim waits for one
 // byte on stdin, the executor's go; then reads the job from the -spec
-// file, a JSON object {"argv": [...], "env": ["K=V", ...]}; stacks its
+// file, a JSON object {"argv": [...], "env": ["K=V", ...], "end":
+// MARKER}, and removes it; stacks its
 // own seccomp filter on the engine's (seccomp.go); and starts argv as its
 // only child with exactly that environment (the engine's HOSTNAME, HOME
 // and PATH do not reach it) and the rest of stdin. It finds argv[0] in
@@ -17,6 +18,11 @@
 // interfere, it writes one status line to the -status file:
 //
 //	exit CODE signal SIGNAL maxrss BYTES
+//
+// and MARKER to stdout and stderr, the last bytes of each: the executor
+// then knows it has all the job's output without waiting for the engine
+// to tear the container down. The job never sees MARKER (the spec is
+// gone and the shim is not dumpable), so it cannot end its output early.
 //
 // so the executor can tell death by a signal from an exit code above 128,
 // and knows the peak resident memory of the job's largest process. It
@@ -76,9 +82,18 @@ func run(args []string) int {
 	var spec struct {
 		Argv []string `json:"argv"`
 		Env  []string `json:"env"`
+		End  string   `json:"end"`
 	}
-	if err := json.Unmarshal(b, &spec); err != nil || len(spec.Argv) == 0 {
+	if err := json.Unmarshal(b, &spec); err != nil || len(spec.Argv) == 0 || spec.End == "" {
 		return fail(status, fmt.Sprintf("malformed job %q: %v", b, err))
+	}
+	// The end marker must stay the shim's: the job may not read the spec
+	// or the shim's memory.
+	if err := os.Remove(specPath); err != nil {
+		return fail(status, fmt.Sprintf("remove the job spec: %v", err))
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
+		return fail(status, fmt.Sprintf("prctl(PR_SET_DUMPABLE): %v", errno))
 	}
 	argv, env := spec.Argv, spec.Env
 	path := os.Getenv("PATH")
@@ -103,11 +118,8 @@ func run(args []string) int {
 	if err != nil {
 		return fail(status, fmt.Sprintf("start %s: %v", argv[0], err))
 	}
-	// Nothing of the job reads stdin through the shim: close its copies so
-	// the job alone holds them.
-	for fd := 0; fd < 3; fd++ {
-		syscall.Close(fd)
-	}
+	// The job alone reads stdin.
+	syscall.Close(0)
 	var ws syscall.WaitStatus
 	for {
 		var w syscall.WaitStatus
@@ -144,7 +156,26 @@ func run(args []string) int {
 	if err := writeStatus(status, fmt.Sprintf("exit %d signal %d maxrss %d\n", ws.ExitStatus(), sig, ru.Maxrss*1024)); err != nil {
 		return 125
 	}
+	// The last bytes on stdout and stderr: the executor has all the job
+	// wrote when it reads them, without waiting for the engine to tear
+	// the container down.
+	for fd := 1; fd <= 2; fd++ {
+		writeAll(fd, []byte(spec.End))
+	}
 	return code
+}
+
+func writeAll(fd int, b []byte) {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		b = b[n:]
+	}
 }
 
 // lookPath finds name in path the way execvp would.
