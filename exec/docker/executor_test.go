@@ -59,9 +59,13 @@ func TestHardening(t *testing.T) {
 			t.Errorf("/proc/self/status lacks %q:\n%s", want, res.Stdout)
 		}
 	}
-	res = run(t, e, toolbox("fs", "fsops", "write", "/x", "x", "write", "/etc/x", "x", "ls", "/sys/class/net", "write", "/tmp/x", "x"))
+	// The job sees neither its spec (the shim's end marker is in it) nor
+	// the shim's memory or environment.
+	res = run(t, e, toolbox("fs", "fsops", "write", "/x", "x", "write", "/etc/x", "x", "ls", "/sys/class/net", "write", "/tmp/x", "x",
+		"ls", "/.hayek", "cat", "/proc/1/environ", "cat", "/proc/1/mem"))
 	for _, want := range []string{"write /x x: error: read-only file system", "write /etc/x x: error: read-only file system",
-		"ls /sys/class/net: lo\n", "write /tmp/x x: ok"} {
+		"ls /sys/class/net: lo\n", "write /tmp/x x: ok", "ls /.hayek: ok\n",
+		"cat /proc/1/environ: error: permission denied", "cat /proc/1/mem: error: permission denied"} {
 		if !strings.Contains(string(res.Stdout), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, res.Stdout)
 		}

@@ -6,16 +6,16 @@
 //
 // so that a container can be created and started before its job is
 // known (the executor keeps one warm per image). The shim waits for one
-// byte on stdin, the executor's go; then reads the job from the -spec
-// file, a JSON object {"argv": [...], "env": ["K=V", ...], "end":
-// MARKER}, and removes it; stacks its
-// own seccomp filter on the engine's (seccomp.go); and starts argv as its
-// only child with exactly that environment (the engine's HOSTNAME, HOME
-// and PATH do not reach it) and the rest of stdin. It finds argv[0] in
-// the job's PATH, or else the image's, like execvp. It reaps every
-// process the job leaves, and when argv[0] ends kills all that remain in
-// the container. Only then, with no process of the job alive to
-// interfere, it writes one status line to the -status file:
+// byte on stdin, the executor's go; reads the job from the -spec file, a
+// JSON object {"argv": [...], "env": ["K=V", ...], "end": MARKER}, and
+// removes it; stacks its own seccomp filter on the engine's (seccomp.go);
+// and starts argv as its only child with exactly that environment (the
+// engine's HOSTNAME, HOME and PATH do not reach it) and the rest of
+// stdin. It finds argv[0] in the job's PATH, or else the image's, like
+// execvp. It reaps every process the job leaves, and when argv[0] ends
+// kills all that remain in the container. Only then, with no process of
+// the job alive to interfere, it writes one status line to the -status
+// file:
 //
 //	exit CODE signal SIGNAL maxrss BYTES
 //
@@ -23,12 +23,11 @@
 // then knows it has all the job's output without waiting for the engine
 // to tear the container down. The job never sees MARKER (the spec is
 // gone and the shim is not dumpable), so it cannot end its output early.
-//
-// so the executor can tell death by a signal from an exit code above 128,
-// and knows the peak resident memory of the job's largest process. It
-// exits with the job's exit code, or 128 plus the signal. If stdin ends
-// before the go, the container was not needed: it exits 0 and writes
-// nothing.
+// With the status the executor tells death by a signal from an exit code
+// above 128, and knows the peak resident memory of the job's largest
+// process. The shim exits with the job's exit code, or 128 plus the
+// signal. If stdin ends before the go, the container was not needed: it
+// exits 0 and writes nothing.
 package main
 
 import (
