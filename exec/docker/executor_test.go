@@ -15,6 +15,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/exectest"
 	"github.com/hayek-market/hayek/exec/gpu"
+	"github.com/hayek-market/hayek/internal/samples/native"
 )
 
 func toolbox(id string, args ...string) exec.Job {
@@ -173,5 +174,53 @@ func TestDeviceRequest(t *testing.T) {
 	_, hc = e.containerConfig(&image{id: "sha256:x"}, &runDir{}, lim, nil, "cpu")
 	if len(hc.DeviceRequests) != 0 {
 		t.Errorf("a job without GPUs gets device requests %+v", hc.DeviceRequests)
+	}
+}
+
+// TestForgedStatus: what a job writes where the shim reports does not
+// become its result; the shim's own report, after the job's end, does.
+func TestForgedStatus(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	res := run(t, e, toolbox("forge", "fsops", "write", "/.hayek/status", "exit 0 signal 0 maxrss 1\n", "spin-then-exit"))
+	// fsops fails on the unknown op: exit 1, whatever the forged status says.
+	if res.Status != exec.StatusExit || res.ExitCode == 0 {
+		t.Errorf("status %s exit %d (%s), want the job's own non-zero exit\n%s", res.Status, res.ExitCode, res.Error, res.Stdout)
+	}
+	job := toolbox("forge", "fsops", "write", "/.hayek/status", "exit 0 signal 0 maxrss 1\n")
+	job.Args = append(job.Args, "write", "/out/x", "x")
+	res = run(t, e, job)
+	if res.Status != exec.StatusOK || res.Usage.MemoryBytes <= 1 || len(res.Outputs) != 1 {
+		t.Errorf("status %s usage %+v outputs %d, want ok with the shim's measure", res.Status, res.Usage, len(res.Outputs))
+	}
+}
+
+// TestNoProgram: an image whose program is not there is a bad module,
+// with the reason.
+func TestNoProgram(t *testing.T) {
+	t.Parallel()
+	setup(t)
+	id, err := buildImage(t.Context(), testClient, map[string][]byte{
+		"Dockerfile": []byte("FROM scratch\nCOPY toolbox /toolbox\nLABEL hayek.test.noentry=1\n"),
+		"toolbox":    native.Toolbox,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeImage(testClient, id) }) // after the executor's Close
+	e := newExecutor(t, func(c *Config) { c.AllowedImages = []string{id} })
+	closeAtEnd(t, e)
+	res := run(t, e, exec.Job{ID: "none", ModuleCID: "none", Module: []byte(id)})
+	if res.Status != exec.StatusBadModule || !strings.Contains(res.Error, "no entrypoint or command") {
+		t.Errorf("no program at all: %s %q", res.Status, res.Error)
+	}
+	res = run(t, e, exec.Job{ID: "nope", ModuleCID: "nope", Module: []byte(id), Args: []string{"/nope"}})
+	if res.Status != exec.StatusBadModule || !strings.Contains(res.Error, "/nope") {
+		t.Errorf("a program the image lacks: %s %q", res.Status, res.Error)
+	}
+	res = run(t, e, exec.Job{ID: "tb", ModuleCID: "tb", Module: []byte(id), Args: []string{"/toolbox", "exit", "3"}})
+	if res.Status != exec.StatusExit || res.ExitCode != 3 {
+		t.Errorf("the image's program named by the job: %s %d %q", res.Status, res.ExitCode, res.Error)
 	}
 }

@@ -159,9 +159,9 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 			return exec.Result{}, fmt.Errorf("exec/docker: job %s: %w", job.ID, err)
 		}
 	}
-	// A job that ended by itself leaves the container's teardown to the
-	// background (Close and Leaks wait for it): its processes are all
-	// dead by then. Any other end removes the container before Run
+	// A job that ended by itself (its shim said so) leaves the
+	// container's teardown to the background (Close and Leaks wait for
+	// it): its processes are all dead by then. Any other end removes the container before Run
 	// returns.
 	async := false
 	defer func() {
@@ -186,11 +186,22 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	}
 	b.stdout.setJob(lim.StdoutBytes, end)
 	b.stderr.setJob(lim.StderrBytes, end)
-	written, stopWatch, err := watchStatus(b.rd.ctl)
-	if err != nil {
-		return exec.Result{}, fmt.Errorf("exec/docker: job %s: watch for its end: %w", job.ID, err)
-	}
-	defer stopWatch()
+	// The shim's end marker on both streams says the job's processes
+	// are all dead, its status is written and its output is all in. Only
+	// the shim knows the marker: a job cannot end its run early.
+	ended := make(chan struct{})
+	stopEnded := make(chan struct{})
+	defer close(stopEnded)
+	go func() {
+		for _, c := range []*capped{b.stdout, b.stderr} {
+			select {
+			case <-c.ended:
+			case <-stopEnded:
+				return
+			}
+		}
+		close(ended)
+	}()
 
 	// The go byte, then stdin; closing it tells the job it has all.
 	stdinDone := make(chan struct{})
@@ -210,10 +221,10 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		defer cancel()
 		e.cli.ContainerKill(kctx, b.id, client.ContainerKillOptions{Signal: "KILL"})
 	}
-	timedOut, ended := false, false
+	timedOut, finished := false, false
 	select {
-	case <-written:
-		ended = true
+	case <-ended:
+		finished = true
 	case <-b.wait.Result:
 	case err := <-b.wait.Error:
 		return exec.Result{}, fmt.Errorf("exec/docker: wait for job %s: %w", job.ID, err)
@@ -233,27 +244,17 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	}
 	wall := time.Since(started)
 
-	// Every process of the job is gone: all it wrote is in when the
-	// shim's end marker follows it on both streams (or the streams end,
-	// when the shim did not get that far). A stream that does neither is
-	// the engine's fault; do not wait for it for ever.
-	bound := time.NewTimer(10 * time.Second)
-	defer bound.Stop()
-	streamEnded := false
-	for _, c := range []*capped{b.stdout, b.stderr} {
-		if streamEnded {
-			break
-		}
+	if !finished {
+		// The container is gone: its streams end. A stream that does not
+		// is the engine's fault; do not wait for it for ever.
 		select {
-		case <-c.ended:
 		case <-b.copied:
-			streamEnded = true
 			close(b.copied) // discard must not wait for it again
-		case <-bound.C:
+		case <-time.After(10 * time.Second):
 		}
 	}
 	b.att.Close()
-	async = ended
+	async = finished
 	stdout, stdoutTrunc := b.stdout.result()
 	stderr, stderrTrunc := b.stderr.result()
 	res := exec.Result{
@@ -263,7 +264,12 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		StderrTruncated: stderrTrunc,
 		Usage:           exec.Usage{Wall: wall},
 	}
-	st, stErr := readStatus(filepath.Join(b.rd.ctl, "status"))
+	// The status is the shim's only when its marker followed: a job
+	// may have written one itself, and the shim replaced it at the end.
+	st, stErr := status{}, errors.New("the container ended before its shim reported the job's end")
+	if finished {
+		st, stErr = readStatus(filepath.Join(b.rd.ctl, "status"))
+	}
 	if stErr == nil {
 		res.Usage.MemoryBytes = min(st.maxRSS, lim.MemoryBytes)
 	}

@@ -101,12 +101,21 @@ func run(args []string) int {
 			path = p
 		}
 	}
+	// From here on a failure is the job's to hear of: its status, then
+	// the markers, as at a job's end.
+	failJob := func(msg string) int {
+		code := fail(status, msg)
+		for fd := 1; fd <= 2; fd++ {
+			writeAll(fd, []byte(spec.End))
+		}
+		return code
+	}
 	prog, err := lookPath(argv[0], path)
 	if err != nil {
-		return fail(status, err.Error())
+		return failJob(err.Error())
 	}
 	if err := installSeccomp(); err != nil {
-		return fail(status, err.Error())
+		return failJob(err.Error())
 	}
 	wd, _ := os.Getwd()
 	pid, err := syscall.ForkExec(prog, argv, &syscall.ProcAttr{
@@ -115,7 +124,7 @@ func run(args []string) int {
 		Files: []uintptr{0, 1, 2},
 	})
 	if err != nil {
-		return fail(status, fmt.Sprintf("start %s: %v", argv[0], err))
+		return failJob(fmt.Sprintf("start %s: %v", argv[0], err))
 	}
 	// The job alone reads stdin.
 	syscall.Close(0)
