@@ -114,6 +114,7 @@ func BenchmarkStart(b *testing.B) {
 			job.ModuleCID = fmt.Sprintf("cold-%d-%d", b.N, i)
 			runOK(b, e, job, "")
 			b.StopTimer()
+			e.waitFills() // the container's teardown, which holds the image
 			removeImage(testClient, id)
 			b.StartTimer()
 		}

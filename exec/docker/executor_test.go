@@ -4,6 +4,8 @@ package docker
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -222,5 +224,32 @@ func TestNoProgram(t *testing.T) {
 	res = run(t, e, exec.Job{ID: "tb", ModuleCID: "tb", Module: []byte(id), Args: []string{"/toolbox", "exit", "3"}})
 	if res.Status != exec.StatusExit || res.ExitCode != 3 {
 		t.Errorf("the image's program named by the job: %s %d %q", res.Status, res.ExitCode, res.Error)
+	}
+}
+
+// TestCgroupLimits: the limits reach the container's cgroups, on a
+// container started for the run and on a warm one whose memory limit the
+// run changes.
+func TestCgroupLimits(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, func(c *Config) { c.CPUs = 0.5 })
+	closeAtEnd(t, e)
+	files := []string{"/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+		"/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"}
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("the engine's host has no cgroup v1 memory hierarchy: this test reads v1 files")
+	}
+	for i, mem := range []int64{48 << 20, 40 << 20} { // the second run takes the warm box
+		e.waitFills()
+		job := toolbox("cg", append([]string{"cat"}, files...)...)
+		job.Limits.MemoryBytes = mem
+		res := run(t, e, job)
+		if res.Status != exec.StatusOK {
+			t.Fatalf("run %d: %s %s %s", i, res.Status, res.Error, res.Stderr)
+		}
+		want := fmt.Sprintf("50000\n100000\n%d\n%d\n%d\n", DefaultMaxProcesses+1, mem, mem)
+		if !strings.HasSuffix(string(res.Stdout), "\n") || !strings.Contains(string(res.Stdout), want) {
+			t.Errorf("run %d: cgroup files say %q, want %q", i, res.Stdout, want)
+		}
 	}
 }
