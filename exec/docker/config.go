@@ -22,6 +22,8 @@ type Config struct {
 	// DefaultLimits replace the zero fields of a job's Limits. Every field
 	// must be positive. MemoryBytes caps the container's memory cgroup
 	// (no swap): what its processes allocate and what they keep in /tmp.
+	// A job's memory limit below 8 MiB is raised to that: the engine
+	// refuses less than 6 MiB, and the shim needs some.
 	DefaultLimits exec.Limits
 
 	// MaxProcesses is the container's pids limit: processes and threads

@@ -160,6 +160,15 @@ func TestWarm(t *testing.T) {
 	if e.Warm("bad") {
 		t.Error("a bad module is warm")
 	}
+	// Modules without a CID are told apart by their bytes.
+	good := toolbox("nocid", "exit", "0")
+	good.ModuleCID, bad.ModuleCID = "", ""
+	if res := run(t, e, good); res.Status != exec.StatusOK {
+		t.Errorf("the toolbox without a CID: %s %s", res.Status, res.Error)
+	}
+	if res := run(t, e, bad); res.Status != exec.StatusBadModule {
+		t.Errorf("junk without a CID, after the toolbox without one: %s", res.Status)
+	}
 }
 
 // TestDeviceRequest: GPUs a job holds reach the container as one NVIDIA

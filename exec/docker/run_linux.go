@@ -4,6 +4,7 @@ package docker
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -125,7 +126,12 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	setup, cancelSetup := context.WithTimeout(ctx, e.cfg.SetupTimeout)
 	defer cancelSetup()
 
-	img, bad, err := e.prepare(setup, job.ModuleCID, job.Module)
+	key := job.ModuleCID
+	if key == "" { // nothing names it: its own digest does
+		sum := sha256.Sum256(job.Module)
+		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	img, bad, err := e.prepare(setup, key, job.Module)
 	if err != nil {
 		return exec.Result{}, err
 	}
