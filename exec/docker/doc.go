@@ -1,9 +1,8 @@
 // Package docker runs jobs as containers of a local Docker engine, through
 // the Engine API (github.com/moby/moby/client), never the docker CLI. It
-// owns the containers it creates, the run directories under its work
-// directory, and the images it loads from job-shipped archives; it is
-// driven like every exec.Executor: New, then Run from any goroutine, then
-// Close. Every run passes exec/exectest unchanged.
+// owns the containers it creates and the run directories under its work
+// directory; it is driven like every exec.Executor: New, then Run from any
+// goroutine, then Close. It passes exec/exectest unchanged.
 //
 // # What a job names
 //
@@ -18,7 +17,9 @@
 //     inside it, one image, a config whose digest matches its name — and
 //     strips the names it would give the image, so a job cannot retag a
 //     provider's images. It is loaded once and remembered by the module's
-//     CID (Warm); an image loaded before is not loaded again.
+//     CID (Warm); an image loaded before is not loaded again. Loaded
+//     images stay in the engine, untagged, as a cache: removing them
+//     (docker image prune) is the provider's call.
 //
 // Anything else is StatusBadModule with the reason. Preparing the image is
 // not part of the job's time. Job.Args follow the image's entrypoint (or
