@@ -1,13 +1,12 @@
 package sim
 
-import (
-	"github.com/hayek-market/hayek/market"
-	"github.com/hayek-market/hayek/reputation"
-)
+import "github.com/hayek-market/hayek/reputation"
 
-// adaptive picks a job's verification from the requester's book.
-func (r *requester) adaptive(root *rootJob, spec market.JobSpec) string {
-	return "replicate:2"
+// legacyParams are the reputation parameters before issue 10: no floor
+// on reliability, so a provider caught lying stays eligible and keeps
+// winning whenever it bids lowest.
+func legacyParams() reputation.Params {
+	p := reputation.DefaultParams()
+	p.MinReliability = 0
+	return p
 }
-
-func legacyParams() reputation.Params { return reputation.DefaultParams() }

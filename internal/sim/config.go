@@ -86,8 +86,12 @@ type Config struct {
 	TimeShare   float64 `toml:"time_share"`
 	// Verify: "adaptive" (reputation.Policy picks per job), or a fixed
 	// spec for every job: "none", "replicate:K", "sample:P".
-	Verify        string  `toml:"verify"`
-	Epsilon       float64 `toml:"epsilon"`
+	Verify  string  `toml:"verify"`
+	Epsilon float64 `toml:"epsilon"`
+	// Probation: under adaptive verification, the share of jobs open to
+	// providers this requester has not proven yet (the rest require the
+	// CheckPolicy's Proven lower bound).
+	Probation     float64 `toml:"probation"`
 	MinReputation float64 `toml:"min_reputation"`
 	// Discovery is how many providers a DHT lookup returns for a job.
 	Discovery int `toml:"discovery"`
@@ -107,13 +111,14 @@ type Config struct {
 	Populations []Population `toml:"population"`
 }
 
-// DefaultConfig is the goals' setting: 200 honest providers and 20%
-// dishonest ones of every kind, a flood of 100 sybils after a quarter of
+// DefaultConfig is the goals' setting: 200 honest providers (costs 50 to
+// 150) and 20% dishonest ones of every kind, undercutting them (45 to 65:
+// an attacker that never wins tests nothing), a flood of 100 sybils after a quarter of
 // the run, 20,000 jobs from 10 requesters (one of them not paying).
 func DefaultConfig() Config {
 	ms := func(n int) units.Duration { return units.Duration(time.Duration(n) * time.Millisecond) }
 	dis := func(name, kind string, n int, rate float64) Population {
-		return Population{Name: name, Kind: kind, Count: n, CostMin: 50, CostMax: 150, RunMin: ms(500), RunMax: ms(3000), Slots: 4, Rate: rate}
+		return Population{Name: name, Kind: kind, Count: n, CostMin: 45, CostMax: 65, RunMin: ms(500), RunMax: ms(3000), Slots: 4, Rate: rate}
 	}
 	onoff := dis("onoff", KindOnOff, 7, 1)
 	onoff.HonestJobs = 40
@@ -124,7 +129,7 @@ func DefaultConfig() Config {
 	return Config{
 		Seed: 1, Jobs: 20_000, BurnIn: 0.25, Requesters: 10, NonPaying: 1,
 		Interval: ms(250), MaxPrice: 400, ValueOfTime: 20, TimeShare: 0.3,
-		Verify: "adaptive", Epsilon: 0.001, MinReputation: 0, Discovery: 40, Ledger: true,
+		Verify: "adaptive", Epsilon: 0.001, Probation: 0.1, MinReputation: 0, Discovery: 40, Ledger: true,
 		SettleEvery: units.Duration(time.Hour), CreditBase: 2_000, CreditMax: 50_000,
 		Network: Network{Latency: ms(20), Jitter: ms(10), Loss: 0.001},
 		Populations: []Population{
@@ -219,6 +224,9 @@ func (c Config) Validate() error {
 		if _, err := market.ParseVerify(c.Verify); err != nil {
 			bad("verify", c.Verify, "want adaptive, none, replicate:K or sample:P")
 		}
+	}
+	if c.Probation < 0 || c.Probation > 1 {
+		bad("probation", c.Probation, "must be in [0, 1]")
 	}
 	if !(c.Epsilon > 0 && c.Epsilon < 1) {
 		bad("epsilon", c.Epsilon, "must be between 0 and 1")

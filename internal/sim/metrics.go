@@ -23,6 +23,7 @@ type metrics struct {
 	awards, awardsAfter map[string]int
 	paidBy, paidAfter   map[string]int64
 	failCodes           map[string]int
+	wrongBy             map[string]int // wrong results accepted, by the kind of provider that delivered them
 
 	attackerCost int64 // what dishonest identities spent on honest runs
 	honestPaid   int64 // paid for honest providers' runs
@@ -47,7 +48,7 @@ type detState struct {
 
 func newMetrics(w *world) *metrics {
 	m := &metrics{w: w, awards: map[string]int{}, awardsAfter: map[string]int{}, paidBy: map[string]int64{},
-		paidAfter: map[string]int64{}, failCodes: map[string]int{}, det: map[detKey]*detState{},
+		paidAfter: map[string]int64{}, failCodes: map[string]int{}, wrongBy: map[string]int{}, det: map[detKey]*detState{},
 		buckets: 50, traj: map[string][]float64{}, last: -1}
 	m.series = make([]map[string]int, m.buckets)
 	for i := range m.series {
@@ -212,6 +213,7 @@ func (m *metrics) report() *Report {
 	rep.SybilAwardShare = round(share(float64(sum(m.awardsAfter, isSybil)), float64(sum(m.awardsAfter, all))), 4)
 	rep.ReplicasPerJob = round(share(float64(m.runs), float64(m.jobs)), 3)
 	rep.AwardsByKind = maps.Clone(m.awards)
+	rep.WrongByKind = maps.Clone(m.wrongBy)
 	if m.wrong > 0 {
 		rep.AttackerCostPerWrong = round(float64(m.attackerCost)/float64(m.wrong), 1)
 	}

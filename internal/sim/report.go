@@ -43,6 +43,7 @@ type Report struct {
 	NonPayingDebt        int64   `json:"non_paying_debt"`         // providers' unsettled claims on non-paying requesters at the end
 
 	AwardsByKind map[string]int `json:"awards_by_kind"`
+	WrongByKind  map[string]int `json:"wrong_by_kind"` // the kind of provider whose wrong result was accepted, and whether it was checked
 	FailCodes    map[string]int `json:"fail_codes"`
 	SampleRuns   int            `json:"sample_runs"`
 	MessagesLost int            `json:"messages_lost"`

@@ -15,6 +15,10 @@ type repView struct {
 	gen     uint64
 	peerGen map[string]uint64
 	cache   map[standingKey]cachedStanding
+	// review counts each provider's results held back for a check: a
+	// provider under review wins nothing more here until it is judged, so
+	// a fresh identity cannot collect many awards before its first check.
+	review map[string]int
 }
 
 type standingKey struct {
@@ -33,7 +37,7 @@ var (
 )
 
 func newRepView(b *reputation.Book, epsilon float64) *repView {
-	return &repView{book: b, epsilon: epsilon, peerGen: map[string]uint64{}, cache: map[standingKey]cachedStanding{}}
+	return &repView{book: b, epsilon: epsilon, peerGen: map[string]uint64{}, cache: map[standingKey]cachedStanding{}, review: map[string]int{}}
 }
 
 func (v *repView) invalidate(peer string) { v.peerGen[peer]++ }
@@ -53,6 +57,9 @@ func (v *repView) standing(peer string, min float64) reputation.Standing {
 // Standing implements market.Reputation.
 func (v *repView) Standing(peer string, _ market.Capability, min float64) market.Standing {
 	st := v.standing(peer, min)
+	if v.review[peer] > 0 {
+		return market.Standing{Reason: "a result of it is being checked", Newcomer: st.Newcomer, Score: st.Score}
+	}
 	return market.Standing{Eligible: st.Eligible, Reason: st.Reason, Newcomer: st.Newcomer, Score: st.Score}
 }
 

@@ -26,6 +26,7 @@ type requester struct {
 	secret    []byte
 	runs      map[string]*run
 	owes      map[string]int64 // provider → debt acknowledged, not settled
+	proven    map[string]bool  // providers at the CheckPolicy's Proven bound here
 	jobCfg    market.JobConfig
 }
 
@@ -40,11 +41,20 @@ type rootJob struct {
 	verify      market.Verification
 	value       int64
 	sample      *sampleState
+	adaptive    bool // verification chosen per result by reputation.CheckPolicy
+	pending     bool // completed, held back from the agent until its check ends
 }
 
 type sampleState struct {
 	runs    []reputation.SampleRun
 	spawned int
+	// receipts of runs whose Success waits for the check's verdict
+	receipts map[string]paidRun
+}
+
+type paidRun struct {
+	receipt string
+	late    bool
 }
 
 // run is one market.Job being driven: a root job, or a sample re-run.
@@ -68,7 +78,7 @@ func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
 		return nil, err
 	}
 	r := &requester{w: w, id: id, sg: signer(id), book: book, rep: newRepView(book, w.cfg.Epsilon), nonPaying: nonPaying,
-		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}}
+		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, proven: map[string]bool{}}
 	r.jobCfg = market.DefaultJobConfig(id)
 	r.jobCfg.Decider = r.rep
 	r.jobCfg.DistinctSubnets = true
@@ -93,24 +103,30 @@ func (r *requester) submit(i int) {
 		spec.ValueOfTime = w.cfg.ValueOfTime
 	}
 	spec.Verify = r.chooseVerify(root, spec)
+	if w.cfg.Verify == "adaptive" && len(r.proven) >= minProven && w.rng.Float64() >= w.cfg.Probation {
+		// Not a probation job: only providers proven here may win it.
+		spec.MinReputation = max(spec.MinReputation, w.check.Proven)
+	}
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
 		w.fail(fmt.Errorf("sim: job spec: %w", err))
 		return
 	}
 	root.verify, _ = market.ParseVerify(spec.Verify)
+	root.adaptive = w.cfg.Verify == "adaptive"
 	root.value = spec.MaxPrice
 	w.m.submitted(root)
 	r.start(id, spec, root, false, nil)
 }
 
-// chooseVerify is the job's verification: the configured one, or under
-// "adaptive" the requester's policy.
+// chooseVerify is the job's verification in its spec: the configured
+// one, or under "adaptive" a single run whose result the requester checks
+// before delivery at the rate reputation.CheckPolicy gives the winner.
 func (r *requester) chooseVerify(root *rootJob, spec market.JobSpec) string {
 	if r.w.cfg.Verify != "adaptive" {
 		return r.w.cfg.Verify
 	}
-	return r.adaptive(root, spec)
+	return market.VerifyNone // one run; its result is checked at the winner's CheckPolicy rate
 }
 
 // start creates a market.Job, holds its max cost in the ledger and
@@ -146,7 +162,11 @@ func (r *requester) pump(ru *run) {
 	if rd.Discover {
 		w.clk.after(5*time.Millisecond, func() {
 			if !ru.done {
-				ru.j.Candidates(w.clk.now, w.discover())
+				cands := w.discover(r.proven)
+				if ru.child && ru.root.adaptive && len(r.proven) >= minProven {
+					cands = w.checkers(r.proven, 4)
+				}
+				ru.j.Candidates(w.clk.now, cands)
 				r.pump(ru)
 			}
 		})
@@ -255,19 +275,40 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 	ru.done = true
 	delete(r.runs, ru.id)
 	w.m.open--
-	r.settle(ru, o)
 	root := ru.root
 	if ru.child {
+		r.settle(ru, o, root.sample.receipts)
 		r.sampleDone(root, o)
 		return
 	}
 	if o.State != market.StateCompleted {
+		r.settle(ru, o, nil)
 		w.m.failed(root, string(o.Code))
 		return
 	}
-	w.m.completed(root, o.Paid[0].Digest != root.rightDigest)
-	if root.verify.Mode == market.VerifySample && reputation.ShouldSample(r.secret, root.id, r.sampleRate(root, o)) {
-		root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: o.Paid[0].Provider, Digest: o.Paid[0].Digest}}}
+	first := o.Paid[0]
+	if root.adaptive {
+		// Adaptive verification: check the result before the agent gets
+		// it, at the rate the winner's record calls for. A result under
+		// check earns its provider nothing until the verdict.
+		rate := r.w.check.Rate(r.rep.standing(first.Provider, 0), root.value)
+		if reputation.ShouldSample(r.secret, root.id, rate) {
+			root.pending = true
+			r.rep.review[first.Provider]++
+			root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: first.Provider, Digest: first.Digest}},
+				receipts: map[string]paidRun{}}
+			r.settle(ru, o, root.sample.receipts)
+			r.spawnSample(root)
+			return
+		}
+	}
+	r.settle(ru, o, nil)
+	w.m.completed(root, first.Digest != root.rightDigest)
+	if first.Digest != root.rightDigest {
+		w.m.wrongBy[w.byID[first.Provider].pop.Kind+"/"+reasonUnchecked(root)]++
+	}
+	if root.verify.Mode == market.VerifySample && reputation.ShouldSample(r.secret, root.id, root.verify.P) {
+		root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: first.Provider, Digest: first.Digest}}}
 		r.spawnSample(root)
 	}
 }
@@ -277,7 +318,10 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 // (appended to the ledger with the release of the rest of the hold),
 // Success and MissedStart for paid runs, WrongResult for losers, Failure
 // or Timeout for faults.
-func (r *requester) settle(ru *run, o *market.Outcome) {
+//
+// When deferred is not nil (a result under check, or the check's own
+// runs), Success and MissedStart wait there for the verdict.
+func (r *requester) settle(ru *run, o *market.Outcome, deferred map[string]paidRun) {
 	w := r.w
 	now := w.clk.now
 	var drafts []settlement.Draft
@@ -314,9 +358,13 @@ func (r *requester) settle(ru *run, o *market.Outcome) {
 			paid += rr.Price
 			r.owes[rr.Provider] += rr.Price
 			p.paid(r, rr.Price, cid)
-			record(rr.Provider, reputation.Success, cid)
-			if !rr.Result.StartHeld {
-				record(rr.Provider, reputation.MissedStart, cid+"#start")
+			if deferred != nil {
+				deferred[rr.Provider] = paidRun{receipt: cid, late: !rr.Result.StartHeld}
+			} else {
+				record(rr.Provider, reputation.Success, cid)
+				if !rr.Result.StartHeld {
+					record(rr.Provider, reputation.MissedStart, cid+"#start")
+				}
 			}
 			w.m.paid(ru.root, p, rr.Price)
 		}
@@ -349,13 +397,9 @@ func (r *requester) settle(ru *run, o *market.Outcome) {
 	}
 	for _, p := range slices.Sorted(maps.Keys(touched)) {
 		r.rep.invalidate(p)
+		r.noteProven(p)
 		w.m.evidence(r, w.byID[p])
 	}
-}
-
-// sampleRate is the chance a delivered sample:P job is re-run.
-func (r *requester) sampleRate(root *rootJob, o *market.Outcome) float64 {
-	return root.verify.P
 }
 
 // spawnSample re-runs a sampled job on a provider that has not run it.
@@ -365,6 +409,10 @@ func (r *requester) spawnSample(root *rootJob) {
 	id := fmt.Sprintf("%s-s%d", root.id, s.spawned)
 	spec := market.JobSpec{Runtime: market.RuntimeWasm, Module: r.w.module, MaxPrice: r.w.cfg.MaxPrice, TimeoutMs: 30_000,
 		Verify: market.VerifyNone}
+	if root.adaptive && len(r.proven) >= minProven {
+		// A check is worth what its checker is: only proven providers.
+		spec.MinReputation = r.w.check.Proven
+	}
 	spec.Defaults()
 	var ex []string
 	for _, sr := range s.runs {
@@ -374,26 +422,79 @@ func (r *requester) spawnSample(root *rootJob) {
 	r.start(id, spec, root, true, ex)
 }
 
-// sampleDone judges a sample re-run with reputation.JudgeSample.
+// noteProven keeps the set of providers at the Proven bound up to date.
+func (r *requester) noteProven(p string) {
+	if r.rep.standing(p, r.w.check.Proven).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Proven {
+		r.proven[p] = true
+	} else {
+		delete(r.proven, p)
+	}
+}
+
+// sampleDone judges a re-run with reputation.JudgeSample: a sample
+// after delivery, or an adaptive check before it (pending), which then
+// delivers the digest that stands.
 func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 	w := r.w
-	if o.State != market.StateCompleted {
-		return // unverified: nobody blamed
-	}
 	s := root.sample
+	deliver := func(digest string) {
+		// The verdict: runs that returned the digest that stands earn
+		// their deferred Success.
+		for _, run := range s.runs {
+			if pr, ok := s.receipts[run.Provider]; ok && run.Digest == digest {
+				delete(s.receipts, run.Provider)
+				_ = r.book.Record(w.clk.now, run.Provider, capWasm, reputation.Success, pr.receipt)
+				if pr.late {
+					_ = r.book.Record(w.clk.now, run.Provider, capWasm, reputation.MissedStart, pr.receipt+"#start")
+				}
+				r.rep.invalidate(run.Provider)
+				r.noteProven(run.Provider)
+				w.m.evidence(r, w.byID[run.Provider])
+			}
+		}
+		if root.pending && digest != root.rightDigest {
+			w.m.wrongBy[w.byID[s.runs[0].Provider].pop.Kind+"/checked"]++
+		}
+		if root.pending {
+			root.pending = false
+			r.endReview(s.runs[0].Provider)
+			w.m.completed(root, digest != root.rightDigest)
+		}
+	}
+	if o.State != market.StateCompleted {
+		deliver(s.runs[0].Digest) // the check could not run: delivered unverified, nobody blamed
+		return
+	}
 	s.runs = append(s.runs, reputation.SampleRun{Provider: o.Paid[0].Provider, Digest: o.Paid[0].Digest})
 	d := reputation.JudgeSample(s.runs)
 	switch d.Verdict {
 	case reputation.SampleTieBreak:
 		r.spawnSample(root)
+	case reputation.SampleAgree:
+		deliver(d.Digest)
 	case reputation.SampleResolved:
 		for _, p := range d.Wrong {
 			_ = r.book.Record(w.clk.now, p, capWasm, reputation.WrongResult, "sample:"+root.id+":"+p)
 			r.rep.invalidate(p)
+			r.noteProven(p)
 			w.byID[p].caughtCheating()
 			w.m.evidence(r, w.byID[p])
 		}
+		deliver(d.Digest)
+	default:
+		if root.pending {
+			root.pending = false
+			r.endReview(s.runs[0].Provider)
+			w.m.failed(root, string(market.FailVerify))
+		}
 	}
+}
+
+func (r *requester) endReview(p string) {
+	if r.rep.review[p]--; r.rep.review[p] <= 0 {
+		delete(r.rep.review, p)
+	}
+	r.rep.invalidate(p)
 }
 
 // settleAll settles every debt: each provider signs a settlement for
@@ -421,3 +522,15 @@ func (r *requester) settleAll() {
 		p.settled(r, amt, canon.DocCID(canon.MustMarshal(ss)).String())
 	}
 }
+
+func reasonUnchecked(root *rootJob) string {
+	if root.adaptive {
+		return "unchecked"
+	}
+	return root.verify.String()
+}
+
+// minProven is how many proven providers a requester needs before it
+// keeps its jobs (beyond the probation share) and its checks to them;
+// until then every job is a probation job.
+const minProven = 3

@@ -3,8 +3,10 @@ package sim
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -28,6 +30,7 @@ type world struct {
 	rng    *rand.Rand // the network's and the populations' draws
 	ctx    context.Context
 	reps   reputation.Params
+	check  reputation.CheckPolicy
 	reqs   []*requester
 	provs  []*provider // every identity ever, whitewashers' old ones too
 	live   []*provider // online now, in join order
@@ -48,7 +51,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	w := &world{cfg: cfg, ctx: ctx, rng: rand.New(rand.NewPCG(cfg.Seed, 0x68617965)),
 		byID: map[string]*provider{}, roots: map[string]*rootJob{}}
 	w.clk.now = epoch
-	w.reps = reputation.DefaultParams()
+	w.reps, w.check = reputation.DefaultParams(), reputation.DefaultCheckPolicy()
+	w.check.RefValue = cfg.MaxPrice
 	if cfg.Legacy {
 		w.reps = legacyParams()
 	}
@@ -132,15 +136,41 @@ func (w *world) submit() {
 }
 
 // discover is a DHT lookup: up to Discovery providers online now, drawn
-// at random.
-func (w *world) discover() []market.Candidate {
+// at random, plus those the requester knows (its proven providers, as a
+// node's discovery cache keeps the peers it dealt with).
+func (w *world) discover(known map[string]bool) []market.Candidate {
 	n := min(w.cfg.Discovery, len(w.live))
 	idx := w.rng.Perm(len(w.live))[:n]
 	sort.Ints(idx)
-	out := make([]market.Candidate, n)
-	for k, i := range idx {
+	out := make([]market.Candidate, 0, n+len(known))
+	seen := map[string]bool{}
+	for _, i := range idx {
 		p := w.live[i]
-		out[k] = market.Candidate{Peer: p.id, Offer: p.offer, Subnet: p.subnet}
+		seen[p.id] = true
+		out = append(out, market.Candidate{Peer: p.id, Offer: p.offer, Subnet: p.subnet})
+	}
+	for _, id := range slices.Sorted(maps.Keys(known)) {
+		if p := w.byID[id]; p != nil && p.online && !seen[id] {
+			out = append(out, market.Candidate{Peer: p.id, Offer: p.offer, Subnet: p.subnet})
+		}
+	}
+	return out
+}
+
+// checkers are the candidates of a check run: a few of the requester's
+// proven providers drawn at random, so that no provider can count on
+// checking (or being checked by) its friends by bidding low.
+func (w *world) checkers(known map[string]bool, n int) []market.Candidate {
+	var ids []string
+	for _, id := range slices.Sorted(maps.Keys(known)) {
+		if p := w.byID[id]; p != nil && p.online {
+			ids = append(ids, id)
+		}
+	}
+	var out []market.Candidate
+	for _, i := range w.rng.Perm(len(ids))[:min(n, len(ids))] {
+		p := w.byID[ids[i]]
+		out = append(out, market.Candidate{Peer: p.id, Offer: p.offer, Subnet: p.subnet})
 	}
 	return out
 }
