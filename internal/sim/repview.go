@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"time"
+
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/reputation"
 )
@@ -19,6 +21,12 @@ type repView struct {
 	// provider under review wins nothing more here until it is judged, so
 	// a fresh identity cannot collect many awards before its first check.
 	review map[string]int
+	// guard bars newcomers from subnets where this requester caught a
+	// wrong result (reputation.SubnetGuard); subnet and now are the
+	// world's.
+	guard  *reputation.SubnetGuard
+	subnet func(peer string) string
+	now    func() time.Time
 }
 
 type standingKey struct {
@@ -40,6 +48,14 @@ func newRepView(b *reputation.Book, epsilon float64) *repView {
 	return &repView{book: b, epsilon: epsilon, peerGen: map[string]uint64{}, cache: map[standingKey]cachedStanding{}, review: map[string]int{}}
 }
 
+// caught: a wrong result from peer was recorded.
+func (v *repView) caught(peer string) {
+	if v.guard != nil {
+		v.guard.Caught(v.subnet(peer), v.now())
+		v.invalidateAll()
+	}
+}
+
 func (v *repView) invalidate(peer string) { v.peerGen[peer]++ }
 func (v *repView) invalidateAll()         { v.gen++ }
 
@@ -59,6 +75,9 @@ func (v *repView) Standing(peer string, _ market.Capability, min float64) market
 	st := v.standing(peer, min)
 	if v.review[peer] > 0 {
 		return market.Standing{Reason: "a result of it is being checked", Newcomer: st.Newcomer, Score: st.Score}
+	}
+	if v.guard != nil && st.Newcomer && v.guard.Bars(v.subnet(peer), v.now()) {
+		return market.Standing{Reason: "a newcomer from a subnet that returned a wrong result", Newcomer: true, Score: st.Score}
 	}
 	return market.Standing{Eligible: st.Eligible, Reason: st.Reason, Newcomer: st.Newcomer, Score: st.Score}
 }

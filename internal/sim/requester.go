@@ -26,7 +26,7 @@ type requester struct {
 	secret    []byte
 	runs      map[string]*run
 	owes      map[string]int64 // provider → debt acknowledged, not settled
-	proven    map[string]bool  // providers at the CheckPolicy's Proven bound here
+	trusted   map[string]bool  // providers at the CheckPolicy's Trusted bound here
 	jobCfg    market.JobConfig
 }
 
@@ -78,7 +78,17 @@ func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
 		return nil, err
 	}
 	r := &requester{w: w, id: id, sg: signer(id), book: book, rep: newRepView(book, w.cfg.Epsilon), nonPaying: nonPaying,
-		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, proven: map[string]bool{}}
+		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, trusted: map[string]bool{}}
+	if w.cfg.Verify == "adaptive" && !w.cfg.Legacy {
+		r.rep.guard = reputation.NewSubnetGuard(24 * time.Hour)
+		r.rep.subnet = func(p string) string {
+			if q := w.byID[p]; q != nil {
+				return q.subnet
+			}
+			return ""
+		}
+		r.rep.now = func() time.Time { return w.clk.now }
+	}
 	r.jobCfg = market.DefaultJobConfig(id)
 	r.jobCfg.Decider = r.rep
 	r.jobCfg.DistinctSubnets = true
@@ -103,9 +113,9 @@ func (r *requester) submit(i int) {
 		spec.ValueOfTime = w.cfg.ValueOfTime
 	}
 	spec.Verify = r.chooseVerify(root, spec)
-	if w.cfg.Verify == "adaptive" && len(r.proven) >= minProven && w.rng.Float64() >= w.cfg.Probation {
-		// Not a probation job: only providers proven here may win it.
-		spec.MinReputation = max(spec.MinReputation, w.check.Proven)
+	if w.cfg.Verify == "adaptive" && len(r.trusted) >= minTrusted && w.rng.Float64() >= w.cfg.Probation {
+		// Not a probation job: only providers trusted here may win it.
+		spec.MinReputation = max(spec.MinReputation, w.check.Trusted)
 	}
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
@@ -162,9 +172,9 @@ func (r *requester) pump(ru *run) {
 	if rd.Discover {
 		w.clk.after(5*time.Millisecond, func() {
 			if !ru.done {
-				cands := w.discover(r.proven)
-				if ru.child && ru.root.adaptive && len(r.proven) >= minProven {
-					cands = w.checkers(r.proven, 4)
+				cands := w.discover(r.trusted)
+				if ru.child && ru.root.adaptive && len(r.trusted) >= minTrusted {
+					cands = w.checkers(r.trusted, 4)
 				}
 				ru.j.Candidates(w.clk.now, cands)
 				r.pump(ru)
@@ -370,6 +380,7 @@ func (r *requester) settle(ru *run, o *market.Outcome, deferred map[string]paidR
 		}
 		for _, l := range o.Losers {
 			record(l.Provider, reputation.WrongResult, "job:"+ru.id+":"+l.Provider)
+			r.rep.caught(l.Provider)
 			w.byID[l.Provider].caughtCheating()
 		}
 	}
@@ -397,7 +408,7 @@ func (r *requester) settle(ru *run, o *market.Outcome, deferred map[string]paidR
 	}
 	for _, p := range slices.Sorted(maps.Keys(touched)) {
 		r.rep.invalidate(p)
-		r.noteProven(p)
+		r.noteTrusted(p)
 		w.m.evidence(r, w.byID[p])
 	}
 }
@@ -409,9 +420,9 @@ func (r *requester) spawnSample(root *rootJob) {
 	id := fmt.Sprintf("%s-s%d", root.id, s.spawned)
 	spec := market.JobSpec{Runtime: market.RuntimeWasm, Module: r.w.module, MaxPrice: r.w.cfg.MaxPrice, TimeoutMs: 30_000,
 		Verify: market.VerifyNone}
-	if root.adaptive && len(r.proven) >= minProven {
-		// A check is worth what its checker is: only proven providers.
-		spec.MinReputation = r.w.check.Proven
+	if root.adaptive && len(r.trusted) >= minTrusted {
+		// A check is worth what its checker is: only trusted providers.
+		spec.MinReputation = r.w.check.Trusted
 	}
 	spec.Defaults()
 	var ex []string
@@ -422,12 +433,12 @@ func (r *requester) spawnSample(root *rootJob) {
 	r.start(id, spec, root, true, ex)
 }
 
-// noteProven keeps the set of providers at the Proven bound up to date.
-func (r *requester) noteProven(p string) {
-	if r.rep.standing(p, r.w.check.Proven).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Proven {
-		r.proven[p] = true
+// noteTrusted keeps the set of providers at the Proven bound up to date.
+func (r *requester) noteTrusted(p string) {
+	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted {
+		r.trusted[p] = true
 	} else {
-		delete(r.proven, p)
+		delete(r.trusted, p)
 	}
 }
 
@@ -448,7 +459,7 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 					_ = r.book.Record(w.clk.now, run.Provider, capWasm, reputation.MissedStart, pr.receipt+"#start")
 				}
 				r.rep.invalidate(run.Provider)
-				r.noteProven(run.Provider)
+				r.noteTrusted(run.Provider)
 				w.m.evidence(r, w.byID[run.Provider])
 			}
 		}
@@ -476,7 +487,8 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		for _, p := range d.Wrong {
 			_ = r.book.Record(w.clk.now, p, capWasm, reputation.WrongResult, "sample:"+root.id+":"+p)
 			r.rep.invalidate(p)
-			r.noteProven(p)
+			r.rep.caught(p)
+			r.noteTrusted(p)
 			w.byID[p].caughtCheating()
 			w.m.evidence(r, w.byID[p])
 		}
@@ -530,7 +542,7 @@ func reasonUnchecked(root *rootJob) string {
 	return root.verify.String()
 }
 
-// minProven is how many proven providers a requester needs before it
+// minTrusted is how many trusted providers a requester needs before it
 // keeps its jobs (beyond the probation share) and its checks to them;
 // until then every job is a probation job.
-const minProven = 3
+const minTrusted = 3
