@@ -19,7 +19,7 @@ const (
 	KindCheat        = "cheat"        // always a wrong result
 	KindIntermittent = "intermittent" // a wrong result with probability Rate
 	KindOnOff        = "onoff"        // honest for HonestJobs jobs, then cheats with probability Rate
-	KindRing         = "ring"         // the ring's shared wrong result, mutual attestations, bad-mouthing
+	KindRing         = "ring"         // the ring's shared wrong result at Rate, mutual attestations, bad-mouthing
 	KindSybil        = "sybil"        // fresh identities bidding below cost, cheating at Rate
 	KindWhitewash    = "whitewash"    // cheats at Rate; once caught, returns under a new identity
 	KindLazy         = "lazy"         // acknowledges awards, then times out with probability Rate

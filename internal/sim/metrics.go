@@ -241,25 +241,34 @@ func (m *metrics) report() *Report {
 		rep.DetectJobsMedian = detJobs[len(detJobs)/2]
 	}
 	rep.DetectTimeMax = rep.detectTime.Round(time.Second).String()
-	// Honest providers some paying requester now believes worse than a
-	// stranger (posterior mean below ½): pushed out of its auctions' ties
-	// and of every job with a minimum reputation.
-	honest, excluded := 0, 0
+	// Honest providers pushed out: some paying requester would not let
+	// them win a job without a minimum reputation (their first-hand
+	// record there is too poor). Bad-mouthed: some paying requester
+	// believes them worse than a stranger (posterior mean below ½), which
+	// costs them ties and jobs with a minimum.
+	honest, excluded, badmouthed := 0, 0, 0
 	for _, p := range w.provs {
 		if p.pop.Kind != KindHonest {
 			continue
 		}
 		honest++
+		ex, bm := false, false
 		for _, r := range w.reqs {
 			if r.nonPaying {
 				continue
 			}
-			if st := r.rep.standing(p.id, 0); st.Evidence > 0 && st.Mean < 0.5 {
-				excluded++
-				break
-			}
+			st := r.rep.standing(p.id, 0)
+			ex = ex || !st.Eligible
+			bm = bm || st.Evidence > 0 && st.Mean < 0.5
+		}
+		if ex {
+			excluded++
+		}
+		if bm {
+			badmouthed++
 		}
 	}
+	rep.HonestBadmouthedShare = round(share(float64(badmouthed), float64(honest)), 4)
 	rep.HonestExcludedShare = round(share(float64(excluded), float64(honest)), 4)
 	// Non-paying requesters: what providers lost to them, and how many of
 	// their calls were answered.
@@ -272,6 +281,13 @@ func (m *metrics) report() *Report {
 		}
 	}
 	rep.NonPayingDebt = unpaid
+	for _, p := range w.provs {
+		for _, r := range w.reqs {
+			if r.nonPaying {
+				rep.NonPayingMaxExposure = max(rep.NonPayingMaxExposure, p.owed[r.id])
+			}
+		}
+	}
 	rep.MessagesLost = m.lost
 	rep.SampleRuns = m.sampleRuns
 	rep.series, rep.traj = m.series, m.traj

@@ -207,9 +207,9 @@ func (p *provider) deliver(r *requester, run *activeRun, late time.Duration) {
 func (p *provider) cheats() bool {
 	w := p.w
 	switch p.pop.Kind {
-	case KindCheat, KindRing:
+	case KindCheat:
 		return true
-	case KindIntermittent, KindSybil, KindWhitewash:
+	case KindRing, KindIntermittent, KindSybil, KindWhitewash:
 		return w.rng.Float64() < p.pop.Rate
 	case KindOnOff:
 		return p.runs >= p.pop.HonestJobs && w.rng.Float64() < p.pop.Rate

@@ -30,8 +30,9 @@ type Report struct {
 	DishonestPaidShare     float64 `json:"dishonest_paid_share"`
 	DishonestPaidShareAll  float64 `json:"dishonest_paid_share_all"`
 	SybilAwardShare        float64 `json:"sybil_award_share"`
-	HonestExcludedShare    float64 `json:"honest_excluded_share"`
-	ReplicasPerJob         float64 `json:"replicas_per_job"` // runs awarded per job submitted, sample re-runs included
+	HonestExcludedShare    float64 `json:"honest_excluded_share"`   // honest providers some paying requester will not let win (their own record there)
+	HonestBadmouthedShare  float64 `json:"honest_badmouthed_share"` // honest providers some paying requester believes worse than a stranger
+	ReplicasPerJob         float64 `json:"replicas_per_job"`        // runs awarded per job submitted, sample re-runs included
 
 	DetectJobsMax    int    `json:"detect_jobs_max"` // an always-cheater's runs for one requester until it ranks below every honest provider there
 	DetectJobsMedian int    `json:"detect_jobs_median"`
@@ -41,6 +42,7 @@ type Report struct {
 	AttackerCostPerWrong float64 `json:"attacker_cost_per_wrong"` // honest work dishonest identities paid for, per wrong result accepted
 	PriceToHonestCost    float64 `json:"price_to_honest_cost"`    // what requesters paid honest providers over what their runs cost them
 	NonPayingDebt        int64   `json:"non_paying_debt"`         // providers' unsettled claims on non-paying requesters at the end
+	NonPayingMaxExposure int64   `json:"non_paying_max_exposure"` // the most one provider is owed by one non-paying requester
 
 	AwardsByKind map[string]int `json:"awards_by_kind"`
 	WrongByKind  map[string]int `json:"wrong_by_kind"` // the kind of provider whose wrong result was accepted, and whether it was checked
@@ -141,6 +143,7 @@ func WriteTable(w io.Writer, rs ...*Report) error {
 	row("dishonest_paid_share", "", func(r *Report) string { return fmt.Sprintf("%.4f", r.DishonestPaidShare) })
 	row("sybil_award_share", fmt.Sprintf("≤ %g", g.SybilAwardShare), func(r *Report) string { return fmt.Sprintf("%.4f", r.SybilAwardShare) })
 	row("honest_excluded_share", fmt.Sprintf("≤ %g", g.HonestExcludedShare), func(r *Report) string { return fmt.Sprintf("%.4f", r.HonestExcludedShare) })
+	row("honest_badmouthed_share", "", func(r *Report) string { return fmt.Sprintf("%.4f", r.HonestBadmouthedShare) })
 	row("attacker_cost_per_wrong", "", func(r *Report) string { return fmt.Sprintf("%.1f", r.AttackerCostPerWrong) })
 	row("price_to_honest_cost", "", func(r *Report) string { return fmt.Sprintf("%.3f", r.PriceToHonestCost) })
 	row("non_paying_debt", "", func(r *Report) string { return fmt.Sprint(r.NonPayingDebt) })

@@ -66,6 +66,9 @@ type run struct {
 	child bool
 	timer time.Time
 	done  bool
+	// reviewing: unproven winners of this run, under review until it
+	// ends, so each holds one unjudged award here at a time.
+	reviewing []string
 }
 
 func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
@@ -174,7 +177,7 @@ func (r *requester) pump(ru *run) {
 			if !ru.done {
 				cands := w.discover(r.trusted)
 				if ru.child && ru.root.adaptive && len(r.trusted) >= minTrusted {
-					cands = w.checkers(r.trusted, 4)
+					cands = w.checkers(r.trusted, 6)
 				}
 				ru.j.Candidates(w.clk.now, cands)
 				r.pump(ru)
@@ -202,6 +205,10 @@ func (r *requester) pump(ru *run) {
 			return
 		}
 		w.m.awarded(ru.root, p, a.Price)
+		if ru.root.adaptive && !w.cfg.Legacy && r.rep.standing(p.id, 0).LowerBound < w.check.Proven {
+			r.rep.review[p.id]++
+			ru.reviewing = append(ru.reviewing, p.id)
+		}
 		w.send(func() { p.onAward(r, o.Env) })
 	}
 	for _, o := range rd.Cancels {
@@ -285,6 +292,9 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 	ru.done = true
 	delete(r.runs, ru.id)
 	w.m.open--
+	for _, p := range ru.reviewing {
+		r.endReview(p)
+	}
 	root := ru.root
 	if ru.child {
 		r.settle(ru, o, root.sample.receipts)
@@ -473,11 +483,20 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		}
 	}
 	if o.State != market.StateCompleted {
-		deliver(s.runs[0].Digest) // the check could not run: delivered unverified, nobody blamed
+		if root.pending {
+			// The check could not run: the job fails rather than hand
+			// the agent a result nobody vouched for; nobody is blamed.
+			root.pending = false
+			r.endReview(s.runs[0].Provider)
+			w.m.failed(root, "unchecked")
+		}
 		return
 	}
 	s.runs = append(s.runs, reputation.SampleRun{Provider: o.Paid[0].Provider, Digest: o.Paid[0].Digest})
 	d := reputation.JudgeSample(s.runs)
+	if root.adaptive {
+		d = reputation.JudgeRuns(s.runs, maxCheckRuns)
+	}
 	switch d.Verdict {
 	case reputation.SampleTieBreak:
 		r.spawnSample(root)
@@ -541,6 +560,10 @@ func reasonUnchecked(root *rootJob) string {
 	}
 	return root.verify.String()
 }
+
+// maxCheckRuns bounds the runs of one adaptively checked job, the
+// original included (reputation.JudgeRuns).
+const maxCheckRuns = 5
 
 // minTrusted is how many trusted providers a requester needs before it
 // keeps its jobs (beyond the probation share) and its checks to them;
