@@ -103,8 +103,9 @@ type Config struct {
 	// CreditBase and CreditMax are what providers let requesters owe.
 	CreditBase int64 `toml:"credit_base"`
 	CreditMax  int64 `toml:"credit_max"`
-	// Legacy runs the reputation book with the parameters before issue 10
-	// (reputation.LegacyParams), for the before/after table.
+	// Legacy runs the design before issue 10, for the before/after
+	// table: the reputation parameters of then (legacyParams) and none of
+	// the adaptive policy (a fixed Verify).
 	Legacy bool `toml:"legacy"`
 
 	Network     Network      `toml:"network"`

@@ -36,6 +36,18 @@
 // requesters do not pay: they refuse to sign for half their results and
 // never settle.
 //
+// Verification is fixed ("none", "replicate:K", "sample:P": what a
+// requester can choose today) or "adaptive", the design issue 10 led to:
+// each job runs once and its result is checked before delivery at the
+// rate reputation.CheckPolicy gives its provider, by checkers drawn at
+// random among the requester's trusted providers, judged with
+// reputation.JudgeRuns; a result under check earns its provider nothing
+// until the verdict; a provider without a record holds one unjudged award
+// per requester; reputation.SubnetGuard bars newcomers from subnets caught
+// cheating; beyond a probation share of jobs (Config.Probation), only
+// trusted providers may win. This policy lives in the simulated requester
+// (requester.go, repview.go); the node does not run it yet.
+//
 // Run(ctx, cfg) is deterministic: one seeded PCG drives the network and
 // the populations, each Job gets its own seeded rand, and events at the
 // same instant run in the order they were scheduled. Report holds the
