@@ -222,11 +222,11 @@
 //
 //	                          before       before        after      goal
 //	                          sample:0.1   replicate:2   adaptive
-//	wrong_per_10k             8776.5       0 (79% fail)  9.57       ≤ 1
-//	replicas_per_job          1.203        3.824         1.222      ≤ 1.3
-//	detect_jobs_max           119          14            3          ≤ 10
-//	dishonest_award_share     1.000        0.926         0.0995     ≤ 0.02
-//	sybil_award_share         1.000        0.839         0.0116     ≤ 0.05
+//	wrong_per_10k             8799.5       0 (79% fail)  9.57       ≤ 1
+//	replicas_per_job          1.199        3.832         1.222      ≤ 1.3
+//	detect_jobs_max           112          16            3          ≤ 10
+//	dishonest_award_share     1.000        0.933         0.0995     ≤ 0.02
+//	sybil_award_share         1.000        0.854         0.0116     ≤ 0.05
 //	honest_excluded_share     0            0             0.020      ≤ 0.01
 //
 // 1. A caught cheat kept winning. Reputation decided eligibility only
@@ -240,9 +240,10 @@
 //
 // 2. A wrong result weighs 8 observations, not 4. With 4, a cheat at
 // rate s has reliability → (1 − s)/(1 + 3s), above the 0.4 floor for
-// any s below 27%: the intermittent cheats at 20% stayed eligible and won
-// 2,747 awards of 26,000 in the default run. With 8, (1 − s)/(1 + 7s)
-// falls below the floor from s ≈ 16%.
+// any s below 27%: with every other rule here in place, the
+// intermittent cheats at 20% stayed eligible and won 2,747 of 26,000
+// awards in the default run. With 8, (1 − s)/(1 + 7s) falls below the
+// floor from s ≈ 16%, and they won 237.
 //
 // 3. Blanket replication is not affordable (3.8 runs per job, and
 // replicate:2 with cheap cheaters in the pool failed 79% of jobs), and
@@ -262,7 +263,7 @@
 // unjudged award per requester at a time (it won several auctions in
 // parallel before its first check came back), and SubnetGuard bars
 // newcomers from a subnet caught cheating for a day: the 100 sybils, in
-// 20 /24s, fell from 84–100% of awards to 1.2%.
+// 20 /24s, fell from 85–100% of awards to 1.2%.
 //
 // Still missed: 16 of the 19 wrong results accepted are checks won by
 // two members of the ring, agreeing on its shared wrong output against an
