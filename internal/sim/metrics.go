@@ -32,9 +32,10 @@ type metrics struct {
 	det     map[detKey]*detState
 	buckets int
 	series  []map[string]int     // awards per population kind, per bucket of jobs
-	traj    map[string][]float64 // lower bound in the first requester's book, per bucket
-	tracked []*provider
-	last    int // last bucket recorded
+	lbs     map[string][]float64 // lower bound in the first requester's book, per bucket, by provider
+	snaps   int
+	byID    map[string]int // awards by provider
+	last    int            // last bucket recorded
 }
 
 type detKey struct{ provider, requester string }
@@ -49,7 +50,7 @@ type detState struct {
 func newMetrics(w *world) *metrics {
 	m := &metrics{w: w, awards: map[string]int{}, awardsAfter: map[string]int{}, paidBy: map[string]int64{},
 		paidAfter: map[string]int64{}, failCodes: map[string]int{}, wrongBy: map[string]int{}, det: map[detKey]*detState{},
-		buckets: 50, traj: map[string][]float64{}, last: -1}
+		buckets: 50, lbs: map[string][]float64{}, byID: map[string]int{}, last: -1}
 	m.series = make([]map[string]int, m.buckets)
 	for i := range m.series {
 		m.series[i] = map[string]int{}
@@ -73,27 +74,25 @@ func (m *metrics) submitted(root *rootJob) {
 	}
 }
 
-// snapshot records the tracked providers' lower bounds in the first
-// requester's book.
+// snapshot records every provider's lower bound in the first
+// requester's book; the report keeps, per population, the identity that
+// won most.
 func (m *metrics) snapshot() {
 	w := m.w
-	if m.tracked == nil {
-		seen := map[string]bool{}
-		for _, p := range w.provs {
-			if !seen[p.pop.Name] {
-				seen[p.pop.Name] = true
-				m.tracked = append(m.tracked, p)
-			}
-		}
-	}
 	r := w.reqs[0]
-	for _, p := range m.tracked {
-		m.traj[p.pop.Name] = append(m.traj[p.pop.Name], r.rep.standing(p.id, 0).LowerBound)
+	for _, p := range w.provs {
+		t := m.lbs[p.id]
+		for len(t) < m.snaps {
+			t = append(t, w.reps.Quantile) // not there yet: a stranger's bound
+		}
+		m.lbs[p.id] = append(t, r.rep.standing(p.id, 0).LowerBound)
 	}
+	m.snaps++
 }
 
 func (m *metrics) awarded(root *rootJob, p *provider, price int64) {
 	m.runs++
+	m.byID[p.id]++
 	m.awards[p.pop.Kind]++
 	if m.afterBurnIn(root) {
 		m.awardsAfter[p.pop.Kind]++
@@ -290,7 +289,18 @@ func (m *metrics) report() *Report {
 	}
 	rep.MessagesLost = m.lost
 	rep.SampleRuns = m.sampleRuns
-	rep.series, rep.traj = m.series, m.traj
+	// Trajectories: per population, the identity that won most awards.
+	best := map[string]*provider{}
+	for _, p := range w.provs {
+		if b := best[p.pop.Name]; b == nil || m.byID[p.id] > m.byID[b.id] {
+			best[p.pop.Name] = p
+		}
+	}
+	rep.traj = map[string][]float64{}
+	for name, p := range best {
+		rep.traj[name] = m.lbs[p.id]
+	}
+	rep.series = m.series
 	return rep
 }
 

@@ -72,7 +72,7 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 
 	// Reputation trajectories.
 	p = plot.New()
-	p.Title.Text = "Lower credible bound in the first requester's book"
+	p.Title.Text = "Lower credible bound in the first requester's book (each population's busiest identity)"
 	p.X.Label.Text = "% of jobs submitted"
 	p.Y.Label.Text = "lower bound (q = 0.05)"
 	lines = nil
