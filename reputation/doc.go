@@ -274,8 +274,8 @@
 // per cheat and requester at spot-check rate p). 63% of the dishonest
 // awards go to false starters, whose results are right (MissedStart
 // weighs 0.5; a heavier weight would exclude busy honest machines too).
-// Honest providers excluded (2%) lost a check to colluders, or messages
-// to the network.
+// Two of the four honest providers excluded (2%) were outvoted in a check
+// by the ring.
 //
 // # Attestation batches
 //
