@@ -274,8 +274,8 @@
 // per cheat and requester at spot-check rate p). 63% of the dishonest
 // awards go to false starters, whose results are right (MissedStart
 // weighs 0.5; a heavier weight would exclude busy honest machines too).
-// Two of the four honest providers excluded (2%) were outvoted in a check
-// by the ring.
+// The ring outvoted an honest provider in two checks; four honest
+// providers (2%) ended excluded.
 //
 // # Attestation batches
 //
