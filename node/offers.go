@@ -75,7 +75,7 @@ func (s *offerService) start() {
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
-		ttl := time.Duration(n.cfg.Network.OfferTTL)
+		ttl := time.Duration(n.cfg.Offers.TTL)
 		t := time.NewTicker(ttl / 2)
 		defer t.Stop()
 		for {

@@ -18,7 +18,7 @@ func TestRecordWeights(t *testing.T) {
 		{Success, wasm, 2, 1},
 		{Failure, wasm, 1, 3},
 		{Timeout, wasm, 1, 3},
-		{WrongResult, wasm, 1, 5},
+		{WrongResult, wasm, 1, 9},
 		{MissedStart, wasm, 1, 1.5},
 		{Paid, CapRequester, 1.5, 1},
 		{Disputed, CapRequester, 1, 3},
@@ -81,8 +81,8 @@ func TestRecordCountsEvidenceOnce(t *testing.T) {
 	if err := b.Record(t0, "p", wasm, WrongResult, "r1"); !errorsIs(err, ErrDuplicate) {
 		t.Fatalf("second wrong result = %v, want ErrDuplicate", err)
 	}
-	if got := b.Posterior("p", wasm); got != (Posterior{2, 5}) {
-		t.Fatalf("posterior %+v, want {2 5}", got)
+	if got := b.Posterior("p", wasm); got != (Posterior{2, 9}) {
+		t.Fatalf("posterior %+v, want {2 9}", got)
 	}
 	// A heavier outcome on the same job replaces a lighter one: a missed
 	// start that became a failure counts as one failure.
@@ -198,7 +198,7 @@ func TestReliability(t *testing.T) {
 	if r := b.Reliability("honest", wasm); !near(r, (10+1.8)/12, 1e-12) {
 		t.Fatalf("honest reliability %v", r)
 	}
-	if r := b.Reliability("cheat", wasm); !near(r, 1.8/6, 1e-12) {
+	if r := b.Reliability("cheat", wasm); !near(r, 1.8/10, 1e-12) {
 		t.Fatalf("cheat reliability %v", r)
 	}
 }

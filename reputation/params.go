@@ -79,6 +79,15 @@ type Params struct {
 	// rule. The mean is 1 − f for an assumed share f of faulty providers.
 	VerifyPriorMean     float64
 	VerifyPriorStrength float64
+
+	// MinReliability: a peer whose Reliability from this node's own
+	// first-hand evidence (at least NewcomerEvidence of it) is below it is
+	// not eligible, whatever the job's minimum reputation. One wrong result takes a stranger to 0.3, two timeouts
+	// to 0.3, one lost message to 0.45: the floor excludes a provider
+	// caught lying or that keeps failing, never one unlucky run. 0 turns
+	// the rule off (the design before it, which let a caught cheater keep
+	// winning on price).
+	MinReliability float64
 }
 
 // DefaultParams returns the defaults documented in doc.go.
@@ -87,7 +96,7 @@ func DefaultParams() Params {
 	return Params{
 		HalfLife: 14 * day,
 		Weights: Weights{
-			Success: 1, Failure: 2, Timeout: 2, WrongResult: 4, MissedStart: 0.5,
+			Success: 1, Failure: 2, Timeout: 2, WrongResult: 8, MissedStart: 0.5,
 			Paid: 0.5, Disputed: 2, Settled: 1,
 		},
 		Quantile:            0.05,
@@ -100,6 +109,7 @@ func DefaultParams() Params {
 		CreditFullTrust:     0.9,
 		VerifyPriorMean:     0.9,
 		VerifyPriorStrength: 2,
+		MinReliability:      0.4,
 	}
 }
 
@@ -156,6 +166,9 @@ func (p Params) Validate() error {
 	}
 	if !finite(p.VerifyPriorStrength) || p.VerifyPriorStrength <= 0 {
 		bad("verify_prior_strength", p.VerifyPriorStrength, "must be positive")
+	}
+	if !finite(p.MinReliability) || p.MinReliability < 0 || p.MinReliability >= p.VerifyPriorMean {
+		bad("min_reliability", p.MinReliability, "must be from 0 to below verify_prior_mean, or strangers would be excluded")
 	}
 	if len(e.Fields) > 0 {
 		return &e

@@ -124,3 +124,53 @@ func JudgeSample(runs []SampleRun) SampleDecision {
 	}
 	return SampleDecision{Verdict: SampleUnresolved, Reason: "sampled: three runs, three different results; nobody blamed"}
 }
+
+// JudgeRuns generalises JudgeSample to up to maxRuns runs of one job (the
+// delivery or the result under check first, then checks on other
+// providers): the first digest two runs share stands, and every run with
+// another digest is wrong; with no two runs agreeing yet it asks for one
+// more run, until maxRuns, then blames nobody. Three runs with three
+// results — two colluding or independent cheats against one honest
+// provider — no longer end the question: a fourth run finds the digest
+// that stands. With maxRuns 3 it is JudgeSample.
+func JudgeRuns(runs []SampleRun, maxRuns int) SampleDecision {
+	var rs []SampleRun
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if len(rs) == maxRuns {
+			break
+		}
+		if !seen[r.Provider] {
+			seen[r.Provider] = true
+			rs = append(rs, r)
+		}
+	}
+	count := map[string]int{}
+	stands := ""
+	for _, r := range rs {
+		if count[r.Digest]++; count[r.Digest] == 2 && stands == "" {
+			stands = r.Digest
+		}
+	}
+	switch {
+	case stands != "":
+		d := SampleDecision{Verdict: SampleAgree, Digest: stands}
+		for _, r := range rs {
+			if r.Digest != stands {
+				d.Wrong = append(d.Wrong, r.Provider)
+			}
+		}
+		if len(d.Wrong) > 0 {
+			d.Verdict, d.OriginalWrong = SampleResolved, rs[0].Digest != stands
+			d.Reason = fmt.Sprintf("checked: %d runs agree, %d returned wrong results", count[stands], len(d.Wrong))
+		} else {
+			d.Reason = "checked: the runs agree"
+		}
+		return d
+	case len(rs) < 2:
+		return SampleDecision{Verdict: SampleRerun, Reason: "checked: run on another provider"}
+	case len(rs) < maxRuns:
+		return SampleDecision{Verdict: SampleTieBreak, Reason: fmt.Sprintf("checked: %d runs, %d results: one more", len(rs), len(count))}
+	}
+	return SampleDecision{Verdict: SampleUnresolved, Reason: fmt.Sprintf("checked: %d runs, no two agree; nobody blamed", len(rs))}
+}

@@ -78,3 +78,28 @@ func TestJudgeSample(t *testing.T) {
 		})
 	}
 }
+
+// JudgeRuns agrees with JudgeSample on three runs, and settles what
+// JudgeSample cannot with a fourth.
+func TestJudgeRuns(t *testing.T) {
+	rng := propRand(t)
+	for range 2000 {
+		n := 1 + rng.IntN(3)
+		runs := make([]SampleRun, n)
+		for i := range runs {
+			runs[i] = SampleRun{Provider: fmt.Sprint("p", rng.IntN(4)), Digest: fmt.Sprint("d", rng.IntN(3))}
+		}
+		a, b := JudgeSample(runs), JudgeRuns(runs, 3)
+		if a.Verdict != b.Verdict || a.Digest != b.Digest || fmt.Sprint(a.Wrong) != fmt.Sprint(b.Wrong) || a.OriginalWrong != b.OriginalWrong {
+			t.Fatalf("%v: JudgeSample %+v, JudgeRuns %+v", runs, a, b)
+		}
+	}
+	runs := []SampleRun{{"a", "x"}, {"b", "y"}, {"c", "z"}}
+	if d := JudgeRuns(runs, 5); d.Verdict != SampleTieBreak {
+		t.Fatalf("three results of three runs, cap 5: %+v, want another run", d)
+	}
+	d := JudgeRuns(append(runs, SampleRun{"d", "z"}), 5)
+	if d.Verdict != SampleResolved || d.Digest != "z" || fmt.Sprint(d.Wrong) != "[a b]" || !d.OriginalWrong {
+		t.Fatalf("fourth run agrees with the third: %+v", d)
+	}
+}

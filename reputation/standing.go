@@ -42,6 +42,14 @@ func (b *Book) Standing(peer, capability string, minReputation float64) Standing
 	st.Score = st.Mean
 	st.Newcomer = st.Evidence < b.p.NewcomerEvidence
 	st.Eligible = minReputation <= 0 || st.LowerBound >= minReputation
+	// Only this node's own record excludes: attestations can warn (they
+	// move the bound a job's minimum is checked against), never bar.
+	if rel := b.reliability(v.direct.posterior()); v.firstHand() >= b.p.NewcomerEvidence && rel < b.p.MinReliability {
+		st.Eligible = false
+		st.Reason = fmt.Sprintf("record too poor: reliability %.2f below %.2f over %.1f observations on %s (a wrong result or repeated failures)",
+			rel, b.p.MinReliability, st.Evidence, capability)
+		return st
+	}
 	if !st.Eligible {
 		if st.Newcomer {
 			st.Reason = fmt.Sprintf("no record on %s yet: reputation %.2f below the minimum %.2f", capability, st.LowerBound, minReputation)
@@ -66,7 +74,10 @@ func (b *Book) Standing(peer, capability string, minReputation float64) Standing
 func (b *Book) Reliability(peer, capability string) float64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	post := b.views(peer)[capability].posterior()
+	return b.reliability(b.views(peer)[capability].posterior())
+}
+
+func (b *Book) reliability(post Posterior) float64 {
 	m, s := b.p.VerifyPriorMean, b.p.VerifyPriorStrength
 	return (post.Alpha - 1 + m*s) / (post.Evidence() + s)
 }

@@ -186,7 +186,7 @@ func nodeConfig(m *Manifest, t *Testnet, n *Node, g NodeGroup) (node.Config, err
 	}
 	// Timers for a network that lives minutes, not months.
 	c.Network.Reprovide.Set("1m")
-	c.Network.OfferTTL.Set("10m")
+	c.Offers.TTL.Set("10m")
 	c.Network.Discovery.Set("2s")
 	c.Reputation.AttestEvery.Set("2s")
 	c.Requester.BidWindow.Set("500ms")

@@ -139,7 +139,7 @@ type commandGroup struct {
 func commands(g *globals) []commandGroup {
 	return []commandGroup{
 		{"node", "Run nodes:", []*cobra.Command{
-			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g)}},
+			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g), newSimCmd(g)}},
 		{"client", "Use a running node:", []*cobra.Command{
 			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g), newMCPCmd(g)}},
 		{"research", "Research:", []*cobra.Command{newTestnetCmd(g)}},

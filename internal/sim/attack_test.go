@@ -1,0 +1,119 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hayek-market/hayek/internal/units"
+)
+
+// attackConfig is a small market: 40 honest providers, 3 requesters and
+// one attacking population of n providers, with the revised design and
+// adaptive verification. Small enough to run in a few seconds, large
+// enough for the goals to mean something.
+func attackConfig(kind string, n int, tweak func(*Population)) Config {
+	ms := func(n int) units.Duration { return units.Duration(time.Duration(n) * time.Millisecond) }
+	cfg := DefaultConfig()
+	cfg.Jobs, cfg.Requesters, cfg.NonPaying, cfg.Ledger = 3000, 3, 0, false
+	honest := cfg.Populations[0]
+	honest.Count = 40
+	att := Population{Name: kind, Kind: kind, Count: n, CostMin: 45, CostMax: 65, RunMin: ms(500), RunMax: ms(3000), Slots: 4, Rate: 1}
+	if tweak != nil {
+		tweak(&att)
+	}
+	cfg.Populations = []Population{honest, att}
+	return cfg
+}
+
+func runAttack(t *testing.T, cfg Config) *Report {
+	t.Helper()
+	r, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seed %d: wrong_per_10k %.2f, replicas_per_job %.3f, detect_jobs_max %d (%d undetected), dishonest_award_share %.4f, sybil %.4f, honest_excluded %.4f; awards %v, wrong %v, failed %v",
+		r.Seed, r.WrongPer10k, r.ReplicasPerJob, r.DetectJobsMax, r.Undetected, r.DishonestAwardShare, r.SybilAwardShare,
+		r.HonestExcludedShare, r.AwardsByKind, r.WrongByKind, r.FailCodes)
+	return r
+}
+
+// Each attack alone, on a fixed seed, against the goals the current
+// design meets for it (README, "Market integrity"). Every attack gets:
+// verification at most 1.3 runs per job and at most 1% of honest
+// providers excluded; then the goals that attack is about.
+func TestAttacks(t *testing.T) {
+	g := DefaultGoals()
+	noWrong := func(t *testing.T, r *Report) {
+		if r.WrongAccepted > 0 {
+			t.Errorf("%d wrong results accepted (%v), want none", r.WrongAccepted, r.WrongByKind)
+		}
+	}
+	share := func(max float64) func(*testing.T, *Report) {
+		return func(t *testing.T, r *Report) {
+			if r.DishonestAwardShare > max {
+				t.Errorf("dishonest award share after burn-in %.4f, want ≤ %v", r.DishonestAwardShare, max)
+			}
+		}
+	}
+	for _, c := range []struct {
+		kind   string
+		n      int
+		tweak  func(*Population)
+		checks []func(*testing.T, *Report)
+	}{
+		{KindCheat, 8, nil, []func(*testing.T, *Report){noWrong, share(g.DishonestAwardShare), func(t *testing.T, r *Report) {
+			if r.DetectJobsMax > g.DetectJobsMax || r.DetectJobsMax == 0 {
+				t.Errorf("always-cheaters detected after up to %d runs, want 1 to %d", r.DetectJobsMax, g.DetectJobsMax)
+			}
+		}}},
+		{KindSybil, 100, func(p *Population) { p.PriceFactor, p.JoinAt, p.CostMin, p.CostMax = 0.5, 0.25, 50, 150 },
+			[]func(*testing.T, *Report){noWrong, func(t *testing.T, r *Report) {
+				if r.SybilAwardShare > g.SybilAwardShare || r.AwardsByKind[KindSybil] == 0 {
+					t.Errorf("sybils won %.4f of awards, want some and ≤ %v", r.SybilAwardShare, g.SybilAwardShare)
+				}
+			}}},
+		{KindWhitewash, 8, nil, []func(*testing.T, *Report){noWrong, share(g.DishonestAwardShare)}},
+		// The ring only gossips (its results are right): praise for its
+		// members and receiptless timeouts against honest providers.
+		// Attestations alone must not push anyone out.
+		{KindRing, 8, func(p *Population) { p.Rate = 0 }, []func(*testing.T, *Report){noWrong}},
+		{KindLazy, 8, func(p *Population) { p.Rate = 0.5 }, []func(*testing.T, *Report){noWrong, share(0.05)}},
+		// Goals these attacks still miss (README): wrong results from
+		// on-off and intermittent cheats that earned spot-checking, and
+		// awards to false starters, whose results are right. What is
+		// asserted here is the design's current bound, so that a change
+		// that loses ground fails.
+		{KindOnOff, 8, func(p *Population) { p.HonestJobs = 40 }, []func(*testing.T, *Report){share(0.03)}},
+		{KindIntermittent, 8, func(p *Population) { p.Rate = 0.2 }, []func(*testing.T, *Report){share(0.15)}},
+		{KindFalseStart, 8, func(p *Population) { p.LateBy = units.Duration(2 * time.Second) }, []func(*testing.T, *Report){noWrong}},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			r := runAttack(t, attackConfig(c.kind, c.n, c.tweak))
+			if r.ReplicasPerJob > g.ReplicasPerJob && c.kind != KindFalseStart {
+				t.Errorf("%.3f runs per job, want ≤ %v", r.ReplicasPerJob, g.ReplicasPerJob)
+			}
+			if r.HonestExcludedShare > g.HonestExcludedShare {
+				t.Errorf("%.4f of honest providers excluded, want ≤ %v", r.HonestExcludedShare, g.HonestExcludedShare)
+			}
+			for _, check := range c.checks {
+				check(t, r)
+			}
+		})
+	}
+}
+
+// Providers give a requester that never settles no more credit than
+// their books allow: the most any provider is owed by it stays within
+// the credit limit (acknowledged receipts count for it, so it can climb
+// above the base: README), and the market goes on serving.
+func TestNonPayingRequesters(t *testing.T) {
+	cfg := attackConfig(KindHonest, 0, nil)
+	cfg.Requesters, cfg.NonPaying, cfg.Ledger = 3, 1, true
+	r := runAttack(t, cfg)
+	if r.NonPayingMaxExposure <= 0 || r.NonPayingMaxExposure > cfg.CreditMax {
+		t.Errorf("a provider is owed %d by a non-paying requester, want some and ≤ the credit limit %d", r.NonPayingMaxExposure, cfg.CreditMax)
+	}
+	if r.WrongAccepted > 0 || float64(r.Completed) < 0.9*float64(r.Jobs) {
+		t.Errorf("%d of %d jobs completed, %d wrong", r.Completed, r.Jobs, r.WrongAccepted)
+	}
+}

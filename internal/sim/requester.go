@@ -1,0 +1,571 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/reputation"
+	"github.com/hayek-market/hayek/settlement"
+)
+
+// requester is one simulated requester node: real market.Jobs for its
+// jobs, a reputation.Book of the providers, and a real settlement ledger.
+type requester struct {
+	w         *world
+	id        string
+	sg        signer
+	book      *reputation.Book
+	rep       *repView
+	ledger    *settlement.Ledger
+	nonPaying bool
+	secret    []byte
+	runs      map[string]*run
+	owes      map[string]int64 // provider → debt acknowledged, not settled
+	trusted   map[string]bool  // providers at the CheckPolicy's Trusted bound here
+	jobCfg    market.JobConfig
+}
+
+// rootJob is a job an agent submitted, with the truth about it: the
+// output every honest run returns.
+type rootJob struct {
+	id          string
+	index       int
+	req         *requester
+	right       string // the stdout CID honest runs return
+	rightDigest string // market.Result.Digest of an honest result
+	verify      market.Verification
+	value       int64
+	sample      *sampleState
+	adaptive    bool // verification chosen per result by reputation.CheckPolicy
+	pending     bool // completed, held back from the agent until its check ends
+}
+
+type sampleState struct {
+	runs    []reputation.SampleRun
+	spawned int
+	// receipts of runs whose Success waits for the check's verdict
+	receipts map[string]paidRun
+}
+
+type paidRun struct {
+	receipt string
+	late    bool
+}
+
+// run is one market.Job being driven: a root job, or a sample re-run.
+type run struct {
+	r     *requester
+	j     *market.Job
+	root  *rootJob
+	id    string
+	child bool
+	timer time.Time
+	done  bool
+	// reviewing: unproven winners of this run, under review until it
+	// ends, so each holds one unjudged award here at a time.
+	reviewing []string
+}
+
+func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
+	id := fmt.Sprintf("req-%02d", i)
+	if nonPaying {
+		id = fmt.Sprintf("nonpaying-%02d", i)
+	}
+	book, err := reputation.NewBook(w.reps, id)
+	if err != nil {
+		return nil, err
+	}
+	r := &requester{w: w, id: id, sg: signer(id), book: book, rep: newRepView(book, w.cfg.Epsilon), nonPaying: nonPaying,
+		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, trusted: map[string]bool{}}
+	if w.cfg.Verify == "adaptive" && !w.cfg.Legacy {
+		r.rep.guard = reputation.NewSubnetGuard(24 * time.Hour)
+		r.rep.subnet = func(p string) string {
+			if q := w.byID[p]; q != nil {
+				return q.subnet
+			}
+			return ""
+		}
+		r.rep.now = func() time.Time { return w.clk.now }
+	}
+	r.jobCfg = market.DefaultJobConfig(id)
+	r.jobCfg.Decider = r.rep
+	r.jobCfg.DistinctSubnets = true
+	if w.cfg.Ledger {
+		if r.ledger, err = w.newLedger(id); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// submit issues job number i.
+func (r *requester) submit(i int) {
+	w := r.w
+	id := fmt.Sprintf("%s-j%05d", r.id, i)
+	right := canon.BlobCID([]byte("right/" + id)).String()
+	root := &rootJob{id: id, index: i, req: r, right: right,
+		rightDigest: market.Result{Status: market.StatusOK, Stdout: market.Stream{Blob: market.Blob{CID: right, Size: 64}}}.Digest()}
+	spec := market.JobSpec{Runtime: market.RuntimeWasm, Module: w.module, MaxPrice: w.cfg.MaxPrice, TimeoutMs: 30_000,
+		MinReputation: w.cfg.MinReputation}
+	if w.rng.Float64() < w.cfg.TimeShare {
+		spec.ValueOfTime = w.cfg.ValueOfTime
+	}
+	spec.Verify = r.chooseVerify(root, spec)
+	if w.cfg.Verify == "adaptive" && len(r.trusted) >= minTrusted && w.rng.Float64() >= w.cfg.Probation {
+		// Not a probation job: only providers trusted here may win it.
+		spec.MinReputation = max(spec.MinReputation, w.check.Trusted)
+	}
+	spec.Defaults()
+	if err := spec.Validate(); err != nil {
+		w.fail(fmt.Errorf("sim: job spec: %w", err))
+		return
+	}
+	root.verify, _ = market.ParseVerify(spec.Verify)
+	root.adaptive = w.cfg.Verify == "adaptive"
+	root.value = spec.MaxPrice
+	w.m.submitted(root)
+	r.start(id, spec, root, false, nil)
+}
+
+// chooseVerify is the job's verification in its spec: the configured
+// one, or under "adaptive" a single run whose result the requester checks
+// before delivery at the rate reputation.CheckPolicy gives the winner.
+func (r *requester) chooseVerify(root *rootJob, spec market.JobSpec) string {
+	if r.w.cfg.Verify != "adaptive" {
+		return r.w.cfg.Verify
+	}
+	return market.VerifyNone // one run; its result is checked at the winner's CheckPolicy rate
+}
+
+// start creates a market.Job, holds its max cost in the ledger and
+// drives it.
+func (r *requester) start(id string, spec market.JobSpec, root *rootJob, child bool, exclude []string) {
+	w := r.w
+	if r.ledger != nil {
+		cost, err := spec.MaxCost()
+		if err == nil {
+			_, err = r.ledger.Append(w.ctx, settlement.KindHold, settlement.Hold{Job: id, Agent: "sim", Amount: cost})
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("sim: hold for %s: %w", id, err))
+			return
+		}
+	}
+	j := market.NewJob(id, spec, r.jobCfg, r.sg, r.rep, rand.New(rand.NewPCG(w.rng.Uint64(), uint64(root.index))), w.clk.now)
+	for _, p := range exclude {
+		j.Exclude(p, "ran this job already")
+	}
+	ru := &run{r: r, j: j, root: root, id: id, child: child}
+	r.runs[id] = ru
+	w.roots[id] = root
+	w.m.open++
+	r.pump(ru)
+}
+
+// pump carries out what the job asks for, as node/requester.go does,
+// over the simulated network.
+func (r *requester) pump(ru *run) {
+	w := r.w
+	rd := ru.j.Ready()
+	if rd.Discover {
+		w.clk.after(5*time.Millisecond, func() {
+			if !ru.done {
+				cands := w.discover(r.trusted)
+				if ru.child && ru.root.adaptive && len(r.trusted) >= minTrusted {
+					cands = w.checkers(r.trusted, 6)
+				}
+				ru.j.Candidates(w.clk.now, cands)
+				r.pump(ru)
+			}
+		})
+	}
+	for _, env := range rd.Calls {
+		call := new(market.CallForBids)
+		if err := env.Open(keys{}, market.KindCall, call); err != nil {
+			w.fail(err)
+			return
+		}
+		cid := env.CID()
+		for _, inv := range call.Invitees {
+			if p := w.byID[inv]; p != nil {
+				w.send(func() { p.onCall(r, call, cid) })
+			}
+		}
+	}
+	for _, o := range rd.Awards {
+		p := w.byID[o.To]
+		var a market.Award
+		if err := canon.Unmarshal(o.Env.Body, &a); err != nil {
+			w.fail(err)
+			return
+		}
+		w.m.awarded(ru.root, p, a.Price)
+		if ru.root.adaptive && !w.cfg.Legacy && r.rep.standing(p.id, 0).LowerBound < w.check.Proven {
+			r.rep.review[p.id]++
+			ru.reviewing = append(ru.reviewing, p.id)
+		}
+		w.send(func() { p.onAward(r, o.Env) })
+	}
+	for _, o := range rd.Cancels {
+		if p := w.byID[o.To]; p != nil {
+			w.send(func() { p.onCancel(ru.id) })
+		}
+	}
+	if rd.Done != nil {
+		r.finish(ru, rd.Done)
+		return
+	}
+	if nt := ru.j.NextTimer(); !nt.IsZero() && !nt.Equal(ru.timer) {
+		ru.timer = nt
+		w.clk.at(nt, func() {
+			if ru.done || !ru.timer.Equal(nt) {
+				return
+			}
+			ru.timer = time.Time{}
+			ru.j.Tick(w.clk.now)
+			r.pump(ru)
+		})
+	}
+}
+
+func (r *requester) live(job string) *run {
+	ru := r.runs[job]
+	if ru == nil || ru.done {
+		return nil
+	}
+	return ru
+}
+
+func (r *requester) onAnswer(job string, env canon.Envelope) {
+	ru := r.live(job)
+	if ru == nil {
+		return
+	}
+	now := r.w.clk.now
+	switch env.Kind {
+	case market.KindBid:
+		var b market.Bid
+		if env.Open(keys{}, market.KindBid, &b) == nil && ru.j.Bid(now, b, env.Encode()) != nil {
+			r.w.m.dropped++
+		}
+	case market.KindDecline:
+		var d market.Decline
+		if env.Open(keys{}, market.KindDecline, &d) == nil && ru.j.Decline(now, d) != nil {
+			r.w.m.dropped++
+		}
+	}
+	r.pump(ru)
+}
+
+func (r *requester) onAck(job string, env canon.Envelope) {
+	ru := r.live(job)
+	if ru == nil {
+		return
+	}
+	var a market.Ack
+	if env.Open(keys{}, market.KindAck, &a) == nil && ru.j.Ack(r.w.clk.now, a) != nil {
+		r.w.m.dropped++
+	}
+	r.pump(ru)
+}
+
+func (r *requester) onResult(job string, env canon.Envelope) {
+	ru := r.live(job)
+	if ru == nil {
+		return
+	}
+	var res market.Result
+	if env.Open(keys{}, market.KindResult, &res) == nil && ru.j.Result(r.w.clk.now, res, env.Encode()) != nil {
+		r.w.m.dropped++
+	}
+	r.pump(ru)
+}
+
+// finish settles a finished job and judges it.
+func (r *requester) finish(ru *run, o *market.Outcome) {
+	w := r.w
+	ru.done = true
+	delete(r.runs, ru.id)
+	w.m.open--
+	for _, p := range ru.reviewing {
+		r.endReview(p)
+	}
+	root := ru.root
+	if ru.child {
+		r.settle(ru, o, root.sample.receipts)
+		r.sampleDone(root, o)
+		return
+	}
+	if o.State != market.StateCompleted {
+		r.settle(ru, o, nil)
+		w.m.failed(root, string(o.Code))
+		return
+	}
+	first := o.Paid[0]
+	if root.adaptive {
+		// Adaptive verification: check the result before the agent gets
+		// it, at the rate the winner's record calls for. A result under
+		// check earns its provider nothing until the verdict.
+		rate := r.w.check.Rate(r.rep.standing(first.Provider, 0), root.value)
+		if reputation.ShouldSample(r.secret, root.id, rate) {
+			root.pending = true
+			r.rep.review[first.Provider]++
+			root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: first.Provider, Digest: first.Digest}},
+				receipts: map[string]paidRun{}}
+			r.settle(ru, o, root.sample.receipts)
+			r.spawnSample(root)
+			return
+		}
+	}
+	r.settle(ru, o, nil)
+	w.m.completed(root, first.Digest != root.rightDigest)
+	if first.Digest != root.rightDigest {
+		w.m.wrongBy[w.byID[first.Provider].pop.Kind+"/"+reasonUnchecked(root)]++
+	}
+	if root.verify.Mode == market.VerifySample && reputation.ShouldSample(r.secret, root.id, root.verify.P) {
+		root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: first.Provider, Digest: first.Digest}}}
+		r.spawnSample(root)
+	}
+}
+
+// settle pays a finished job's runs and records what it says about its
+// providers, as node/settle.go does: a countersigned receipt per paid run
+// (appended to the ledger with the release of the rest of the hold),
+// Success and MissedStart for paid runs, WrongResult for losers, Failure
+// or Timeout for faults.
+//
+// When deferred is not nil (a result under check, or the check's own
+// runs), Success and MissedStart wait there for the verdict.
+func (r *requester) settle(ru *run, o *market.Outcome, deferred map[string]paidRun) {
+	w := r.w
+	now := w.clk.now
+	var drafts []settlement.Draft
+	var paid int64
+	touched := map[string]bool{}
+	record := func(p string, oc reputation.Outcome, ev string) {
+		touched[p] = true
+		_ = r.book.Record(now, p, capWasm, oc, ev)
+	}
+	if o.State == market.StateCompleted {
+		for _, rr := range o.Paid {
+			p := w.byID[rr.Provider]
+			if r.nonPaying && w.rng.IntN(2) == 0 {
+				p.disputed(r, ru.id) // refuses to sign for it: nothing paid
+				continue
+			}
+			head := ""
+			if r.ledger != nil {
+				_, head = r.ledger.Head()
+			}
+			rc := settlement.Receipt{Job: rr.Result.Job, Attempt: rr.Attempt, Requester: r.id, Provider: rr.Provider,
+				Capability: capWasm, Price: rr.Price, Result: canon.DocCID(rr.Env).String(), Outcome: string(rr.Result.Status),
+				RequesterHead: head, Created: now.UnixMilli()}
+			sr, err := settlement.SignReceipt(r.sg, rc)
+			if err == nil {
+				sr, err = settlement.Countersign(p.sg, sr, "")
+			}
+			if err != nil {
+				w.fail(fmt.Errorf("sim: receipt for %s: %w", ru.id, err))
+				return
+			}
+			cid := canon.DocCID(canon.MustMarshal(sr)).String()
+			drafts = append(drafts, settlement.Draft{Kind: settlement.KindReceipt, Body: sr})
+			paid += rr.Price
+			r.owes[rr.Provider] += rr.Price
+			p.paid(r, rr.Price, cid)
+			if deferred != nil {
+				deferred[rr.Provider] = paidRun{receipt: cid, late: !rr.Result.StartHeld}
+			} else {
+				record(rr.Provider, reputation.Success, cid)
+				if !rr.Result.StartHeld {
+					record(rr.Provider, reputation.MissedStart, cid+"#start")
+				}
+			}
+			w.m.paid(ru.root, p, rr.Price)
+		}
+		for _, l := range o.Losers {
+			record(l.Provider, reputation.WrongResult, "job:"+ru.id+":"+l.Provider)
+			r.rep.caught(l.Provider)
+			w.byID[l.Provider].caughtCheating()
+		}
+	}
+	for _, f := range o.Faults {
+		if !f.Kind.Evidence() {
+			continue
+		}
+		oc := reputation.Failure
+		if f.Timeout() {
+			oc = reputation.Timeout
+		}
+		record(f.Provider, oc, fmt.Sprintf("job:%s:%d:%s", ru.id, f.Attempt, f.Provider))
+	}
+	if r.ledger != nil {
+		if h, ok := r.ledger.Hold(ru.id); ok && !h.Closed && h.Remaining > paid {
+			drafts = append(drafts, settlement.Draft{Kind: settlement.KindRelease,
+				Body: settlement.Release{Job: ru.id, Amount: h.Remaining - paid, Reason: "job " + string(o.State)}})
+		}
+		if len(drafts) > 0 {
+			if _, err := r.ledger.AppendAll(w.ctx, drafts...); err != nil {
+				w.fail(fmt.Errorf("sim: settle %s: %w", ru.id, err))
+				return
+			}
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(touched)) {
+		r.rep.invalidate(p)
+		r.noteTrusted(p)
+		w.m.evidence(r, w.byID[p])
+	}
+}
+
+// spawnSample re-runs a sampled job on a provider that has not run it.
+func (r *requester) spawnSample(root *rootJob) {
+	s := root.sample
+	s.spawned++
+	id := fmt.Sprintf("%s-s%d", root.id, s.spawned)
+	spec := market.JobSpec{Runtime: market.RuntimeWasm, Module: r.w.module, MaxPrice: r.w.cfg.MaxPrice, TimeoutMs: 30_000,
+		Verify: market.VerifyNone}
+	if root.adaptive && len(r.trusted) >= minTrusted {
+		// A check is worth what its checker is: only trusted providers.
+		spec.MinReputation = r.w.check.Trusted
+	}
+	spec.Defaults()
+	var ex []string
+	for _, sr := range s.runs {
+		ex = append(ex, sr.Provider)
+	}
+	r.w.m.sampleRuns++
+	r.start(id, spec, root, true, ex)
+}
+
+// noteTrusted keeps the set of providers at the Proven bound up to date.
+func (r *requester) noteTrusted(p string) {
+	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted {
+		r.trusted[p] = true
+	} else {
+		delete(r.trusted, p)
+	}
+}
+
+// sampleDone judges a re-run with reputation.JudgeSample: a sample
+// after delivery, or an adaptive check before it (pending), which then
+// delivers the digest that stands.
+func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
+	w := r.w
+	s := root.sample
+	deliver := func(digest string) {
+		// The verdict: runs that returned the digest that stands earn
+		// their deferred Success.
+		for _, run := range s.runs {
+			if pr, ok := s.receipts[run.Provider]; ok && run.Digest == digest {
+				delete(s.receipts, run.Provider)
+				_ = r.book.Record(w.clk.now, run.Provider, capWasm, reputation.Success, pr.receipt)
+				if pr.late {
+					_ = r.book.Record(w.clk.now, run.Provider, capWasm, reputation.MissedStart, pr.receipt+"#start")
+				}
+				r.rep.invalidate(run.Provider)
+				r.noteTrusted(run.Provider)
+				w.m.evidence(r, w.byID[run.Provider])
+			}
+		}
+		if root.pending && digest != root.rightDigest {
+			w.m.wrongBy[w.byID[s.runs[0].Provider].pop.Kind+"/checked"]++
+		}
+		if root.pending {
+			root.pending = false
+			r.endReview(s.runs[0].Provider)
+			w.m.completed(root, digest != root.rightDigest)
+		}
+	}
+	if o.State != market.StateCompleted {
+		if root.pending {
+			// The check could not run: the job fails rather than hand
+			// the agent a result nobody vouched for; nobody is blamed.
+			root.pending = false
+			r.endReview(s.runs[0].Provider)
+			w.m.failed(root, "unchecked")
+		}
+		return
+	}
+	s.runs = append(s.runs, reputation.SampleRun{Provider: o.Paid[0].Provider, Digest: o.Paid[0].Digest})
+	d := reputation.JudgeSample(s.runs)
+	if root.adaptive {
+		d = reputation.JudgeRuns(s.runs, maxCheckRuns)
+	}
+	switch d.Verdict {
+	case reputation.SampleTieBreak:
+		r.spawnSample(root)
+	case reputation.SampleAgree:
+		deliver(d.Digest)
+	case reputation.SampleResolved:
+		for _, p := range d.Wrong {
+			_ = r.book.Record(w.clk.now, p, capWasm, reputation.WrongResult, "sample:"+root.id+":"+p)
+			r.rep.invalidate(p)
+			r.rep.caught(p)
+			r.noteTrusted(p)
+			w.byID[p].caughtCheating()
+			w.m.evidence(r, w.byID[p])
+		}
+		deliver(d.Digest)
+	default:
+		if root.pending {
+			root.pending = false
+			r.endReview(s.runs[0].Provider)
+			w.m.failed(root, string(market.FailVerify))
+		}
+	}
+}
+
+func (r *requester) endReview(p string) {
+	if r.rep.review[p]--; r.rep.review[p] <= 0 {
+		delete(r.rep.review, p)
+	}
+	r.rep.invalidate(p)
+}
+
+// settleAll settles every debt: each provider signs a settlement for
+// what it is owed, appended to the requester's ledger.
+func (r *requester) settleAll() {
+	w := r.w
+	for _, pid := range slices.Sorted(maps.Keys(r.owes)) {
+		amt := r.owes[pid]
+		if amt <= 0 {
+			continue
+		}
+		p := w.byID[pid]
+		ss, err := settlement.SignSettle(p.sg, settlement.Settle{Debtor: r.id, Creditor: pid, Amount: amt, Created: w.clk.now.UnixMilli()})
+		if err != nil {
+			w.fail(fmt.Errorf("sim: settle %s: %w", pid, err))
+			return
+		}
+		if r.ledger != nil {
+			if _, err := r.ledger.Append(w.ctx, settlement.KindSettle, ss); err != nil {
+				w.fail(fmt.Errorf("sim: settle %s: %w", pid, err))
+				return
+			}
+		}
+		r.owes[pid] = 0
+		p.settled(r, amt, canon.DocCID(canon.MustMarshal(ss)).String())
+	}
+}
+
+func reasonUnchecked(root *rootJob) string {
+	if root.adaptive {
+		return "unchecked"
+	}
+	return root.verify.String()
+}
+
+// maxCheckRuns bounds the runs of one adaptively checked job, the
+// original included (reputation.JudgeRuns).
+const maxCheckRuns = 5
+
+// minTrusted is how many trusted providers a requester needs before it
+// keeps its jobs (beyond the probation share) and its checks to them;
+// until then every job is a probation job.
+const minTrusted = 3
