@@ -250,12 +250,12 @@ func TestOverflowProperty(t *testing.T) {
 			case bal > 0:
 				v := 1 + r.Int64N(bal)
 				what = fmt.Sprintf("settle in %s %d", p, v)
-				err = e.append(KindSettle, e.signedSettle(self, Settle{Debtor: p, Creditor: self, Amount: v}))
+				err = e.append(KindSettle, e.signedSettle(self, Settle{Debtor: p, Creditor: self, Amount: v, Created: int64(i)}))
 				effect = func() { add(&settledIn, v) }
 			case bal < 0:
 				v := 1 + r.Int64N(-bal)
 				what = fmt.Sprintf("settle out %s %d", p, v)
-				err = e.append(KindSettle, e.signedSettle(p, Settle{Debtor: self, Creditor: p, Amount: v}))
+				err = e.append(KindSettle, e.signedSettle(p, Settle{Debtor: self, Creditor: p, Amount: v, Created: int64(i)}))
 				effect = func() { add(&settledOut, v) }
 			default:
 				continue
