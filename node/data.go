@@ -12,11 +12,8 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
-
-// fetchParallel is how many blobs of one job a provider fetches at once;
-// the requester serves each peer twice that many data streams.
-const fetchParallel = 4
 
 // dataHeader answers a data request; the blob's bytes from the requested
 // offset follow it on the stream, so blobs of any size stream in the
@@ -32,12 +29,12 @@ type dataHeader struct {
 func (n *Node) handleData(st network.Stream) {
 	defer st.Close()
 	refuse := func(drop, msg string) {
-		n.drops.add(drop)
-		writeFrame(st, canon.MustMarshal(dataHeader{Error: msg}))
+		n.drops.Add(drop)
+		wire.WriteFrame(st, canon.MustMarshal(dataHeader{Error: msg}))
 	}
-	b, err := readFrame(bufio.NewReader(st), maxDataReq)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxDataReq)
 	if err != nil {
-		n.drops.add("data/unreadable")
+		n.drops.Add("data/unreadable")
 		st.Reset()
 		return
 	}
@@ -48,7 +45,7 @@ func (n *Node) handleData(st network.Stream) {
 	}
 	var req market.DataRequest
 	if err := env.Open(n.verifier, market.KindData, &req); err != nil {
-		refuse(dropReason("data", err), "bad request signature")
+		refuse(wire.DropReason("data", err), "bad request signature")
 		return
 	}
 	if req.From != st.Conn().RemotePeer().String() {
@@ -80,7 +77,7 @@ func (n *Node) handleData(st network.Stream) {
 	// The request was read within requestTimeout; the answer gets time in
 	// proportion to its size, at a rate any working link sustains.
 	st.SetDeadline(time.Now().Add(transferTime(size - req.Offset)))
-	if err := writeFrame(st, canon.MustMarshal(dataHeader{Size: size})); err != nil {
+	if err := wire.WriteFrame(st, canon.MustMarshal(dataHeader{Size: size})); err != nil {
 		st.Reset()
 		return
 	}
@@ -92,7 +89,7 @@ func (n *Node) handleData(st network.Stream) {
 // fetchBlob fetches blob b of job from peer p, resuming after broken
 // streams, and checks it against its CID and declared size.
 func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
-	pid, err := decodePeer(p)
+	pid, err := wire.DecodePeer(p)
 	if err != nil {
 		return nil, err
 	}
@@ -120,13 +117,13 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 			if dl, ok := ctx.Deadline(); ok {
 				st.SetDeadline(dl)
 			}
-			if err := writeFrame(st, env.Encode()); err != nil {
+			if err := wire.WriteFrame(st, env.Encode()); err != nil {
 				st.Reset()
 				return err
 			}
 			st.CloseWrite()
 			br := bufio.NewReader(st)
-			hb, err := readFrame(br, 1<<10)
+			hb, err := wire.ReadFrame(br, 1<<10)
 			if err != nil {
 				st.Reset()
 				return err
@@ -136,10 +133,10 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 				return err
 			}
 			if h.Error != "" {
-				return &permanentError{fmt.Errorf("%s refused: %s", shortID(p), h.Error)}
+				return &permanentError{fmt.Errorf("%s refused: %s", wire.ShortID(p), h.Error)}
 			}
 			if h.Size != b.Size {
-				return &permanentError{fmt.Errorf("%s has %d bytes of %s, expected %d", shortID(p), h.Size, b.CID, b.Size)}
+				return &permanentError{fmt.Errorf("%s has %d bytes of %s, expected %d", wire.ShortID(p), h.Size, b.CID, b.Size)}
 			}
 			k, err := io.ReadFull(br, data[got:])
 			got += int64(k)
@@ -161,11 +158,11 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 		if lastErr == nil {
 			lastErr = ctx.Err()
 		}
-		return nil, fmt.Errorf("node: fetch %s from %s: %w", b.CID, shortID(p), lastErr)
+		return nil, fmt.Errorf("node: fetch %s from %s: %w", b.CID, wire.ShortID(p), lastErr)
 	}
 	if !matchesCID(b.CID, data) {
-		n.drops.add("data/corrupt")
-		return nil, fmt.Errorf("node: %s sent bytes that do not match %s", shortID(p), b.CID)
+		n.drops.Add("data/corrupt")
+		return nil, fmt.Errorf("node: %s sent bytes that do not match %s", wire.ShortID(p), b.CID)
 	}
 	return data, nil
 }
@@ -188,17 +185,17 @@ func (e *permanentError) Unwrap() error { return e.err }
 // is measured is a bare stream request like this one.
 func handlePing(st network.Stream) {
 	defer st.Close()
-	b, err := readFrame(bufio.NewReader(st), 1<<10)
+	b, err := wire.ReadFrame(bufio.NewReader(st), 1<<10)
 	if err != nil {
 		st.Reset()
 		return
 	}
-	writeFrame(st, b)
+	wire.WriteFrame(st, b)
 }
 
 // Ping measures one bare request/response round trip on a new stream to p.
 func (n *Node) Ping(ctx context.Context, p string) (time.Duration, error) {
-	pid, err := decodePeer(p)
+	pid, err := wire.DecodePeer(p)
 	if err != nil {
 		return 0, err
 	}
@@ -208,12 +205,12 @@ func (n *Node) Ping(ctx context.Context, p string) (time.Duration, error) {
 		return 0, err
 	}
 	defer st.Close()
-	if err := writeFrame(st, []byte("ping")); err != nil {
+	if err := wire.WriteFrame(st, []byte("ping")); err != nil {
 		st.Reset()
 		return 0, err
 	}
 	st.CloseWrite()
-	if _, err := readFrame(bufio.NewReader(st), 1<<10); err != nil {
+	if _, err := wire.ReadFrame(bufio.NewReader(st), 1<<10); err != nil {
 		st.Reset()
 		return 0, err
 	}

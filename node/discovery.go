@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // discovery finds providers of capabilities: DHT provider records are only
@@ -49,20 +50,11 @@ func newDiscovery(n *Node) *discovery {
 
 func (d *discovery) start() {
 	n := d.n
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(time.Duration(n.cfg.Network.Discovery))
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				d.refresh()
-			}
-		}
-	}()
+	n.tasks.Go(func() {
+		wire.Every(n.ctx, time.Duration(n.cfg.Network.Discovery), func() {
+			d.refresh()
+		})
+	})
 }
 
 // refresh looks up again every capability wanted in the last ten
@@ -126,7 +118,7 @@ func (d *discovery) fetchAll(ctx context.Context, peers []string) {
 			if o, err := d.n.fetchOffer(octx, p); err == nil {
 				d.store(o)
 			} else {
-				d.n.log.Debug("cannot refresh offer", "peer", shortID(p), "err", err)
+				d.n.log.Debug("cannot refresh offer", "peer", wire.ShortID(p), "err", err)
 			}
 		}()
 	}
@@ -172,7 +164,7 @@ func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([
 	d.mu.Unlock()
 	if out := d.cached(caps); usable(out) {
 		if !fresh {
-			d.n.spawn(func() { d.lookup(d.n.ctx, primary) })
+			d.n.tasks.Go(func() { d.lookup(d.n.ctx, primary) })
 		}
 		return out, nil
 	}
@@ -383,12 +375,4 @@ func (d *discovery) known() map[string]knownOffer {
 		out[p] = *ko
 	}
 	return out
-}
-
-func decodePeer(s string) (peer.ID, error) {
-	p, err := peer.Decode(s)
-	if err != nil {
-		return "", fmt.Errorf("node: %q is not a peer ID: %w", s, err)
-	}
-	return p, nil
 }

@@ -49,6 +49,10 @@
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
 //     agents.go, ledger_api.go).
 //
+// What every protocol shares — protocol IDs, frame caps, framing, the
+// signer and verifier, drop counters, the per-peer stream gate, tracked
+// goroutines and periodic work — lives in node/internal/wire.
+//
 // Every peer message is a canon.Envelope, decoded strictly and verified
 // against the sender's peer ID before use; messages that fail are dropped
 // and counted by reason (Node.Drops, GET /v1/status). Stream frames are

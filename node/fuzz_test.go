@@ -21,6 +21,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // Fuzz targets of the node's pure stream decoders: frames, result
@@ -34,14 +35,14 @@ var fuzzNow = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // fuzzSigner is a libp2p identity derived from name, so seeds are
 // reproducible and verify with the node's own verifier.
-func fuzzSigner(t testing.TB, name string) *signer {
+func fuzzSigner(t testing.TB, name string) *wire.Signer {
 	t.Helper()
 	seed := sha256.Sum256([]byte("node/fuzz/" + name))
 	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed[:]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newSigner(key)
+	s, err := wire.NewSigner(key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,19 +62,19 @@ func FuzzReadFrame(f *testing.F) {
 		// the declared length up front); the top bit picks a cap in use.
 		limit := int(max32 % (1<<16 + 2))
 		if max32 >= 1<<31 {
-			caps := []int{maxOfferFrame, maxBidFrame, maxAwardFrame, maxAckFrame, maxResultFrame, maxDataReq, 1 << 10, 4 << 10}
+			caps := []int{wire.MaxOfferFrame, wire.MaxBidFrame, wire.MaxAwardFrame, wire.MaxAckFrame, wire.MaxResultFrame, wire.MaxDataReq, 1 << 10, 4 << 10}
 			limit = caps[max32%uint32(len(caps))]
 		}
 		src := bytes.NewReader(data)
 		r := bufio.NewReader(src)
 		for {
 			offset := len(data) - src.Len() - r.Buffered() // where this frame starts
-			b, err := readFrame(r, limit)
+			b, err := wire.ReadFrame(r, limit)
 			if err != nil {
 				if b != nil {
 					t.Fatalf("returned %d bytes with error %v", len(b), err)
 				}
-				if errors.Is(err, errFrameTooLarge) {
+				if errors.Is(err, wire.ErrFrameTooLarge) {
 					// The declared length really was above the cap.
 					n, _ := binary.ReadUvarint(bytes.NewReader(data[offset:]))
 					if n <= uint64(limit) {
@@ -89,10 +90,10 @@ func FuzzReadFrame(f *testing.F) {
 				t.Fatalf("frame of %d bytes is not the %d bytes consumed", len(b), end-offset)
 			}
 			var buf bytes.Buffer
-			if err := writeFrame(&buf, b); err != nil {
+			if err := wire.WriteFrame(&buf, b); err != nil {
 				t.Fatal(err)
 			}
-			again, err := readFrame(bufio.NewReader(&buf), limit)
+			again, err := wire.ReadFrame(bufio.NewReader(&buf), limit)
 			if err != nil || !bytes.Equal(again, b) {
 				t.Fatalf("frame of %d bytes does not round trip: %v", len(b), err)
 			}
@@ -116,8 +117,8 @@ func FuzzResultDelivery(f *testing.F) {
 		if !bytes.Equal(canon.MustMarshal(del), data) {
 			t.Fatalf("accepted a non-canonical delivery %x", data)
 		}
-		if len(data) <= maxResultFrame {
-			fuzzFrameRoundTrip(t, data, maxResultFrame)
+		if len(data) <= wire.MaxResultFrame {
+			fuzzFrameRoundTrip(t, data, wire.MaxResultFrame)
 		}
 		for _, b := range del.Blobs {
 			if !matchesCID(canon.BlobCID(b).String(), b) {
@@ -129,7 +130,7 @@ func FuzzResultDelivery(f *testing.F) {
 			return
 		}
 		var res market.Result
-		v := newVerifier()
+		v := wire.NewVerifier()
 		if err := env.Open(v, market.KindResult, &res); err != nil {
 			// Not signed by the peer it names: the body may still decode;
 			// what the handler reads of it must not panic either.
@@ -137,7 +138,7 @@ func FuzzResultDelivery(f *testing.F) {
 				return
 			}
 		} else {
-			if _, err := decodePeer(res.Provider); err != nil {
+			if _, err := wire.DecodePeer(res.Provider); err != nil {
 				t.Fatalf("opened a result from %q, which is no peer ID", res.Provider)
 			}
 			bad := env
@@ -195,10 +196,10 @@ func FuzzResultReply(f *testing.F) {
 func fuzzFrameRoundTrip(t *testing.T, b []byte, limit int) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := writeFrame(&buf, b); err != nil {
+	if err := wire.WriteFrame(&buf, b); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readFrame(bufio.NewReader(&buf), limit)
+	got, err := wire.ReadFrame(bufio.NewReader(&buf), limit)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("%d bytes do not round trip a frame capped at %d: %v", len(b), limit, err)
 	}
@@ -214,16 +215,16 @@ func TestReadFrameAllocation(t *testing.T) {
 		limit    int
 		maxBytes uint64
 	}{
-		{"above the cap", binary.AppendUvarint(nil, 1<<40), maxResultFrame, 64 << 10},
-		{"just above the cap", binary.AppendUvarint(nil, maxResultFrame+1), maxResultFrame, 64 << 10},
-		{"declared but not sent", binary.AppendUvarint(nil, 1<<20), maxResultFrame, 1<<20 + 64<<10},
+		{"above the cap", binary.AppendUvarint(nil, 1<<40), wire.MaxResultFrame, 64 << 10},
+		{"just above the cap", binary.AppendUvarint(nil, wire.MaxResultFrame+1), wire.MaxResultFrame, 64 << 10},
+		{"declared but not sent", binary.AppendUvarint(nil, 1<<20), wire.MaxResultFrame, 1<<20 + 64<<10},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := bufio.NewReader(bytes.NewReader(c.data))
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			b, err := readFrame(r, c.limit)
+			b, err := wire.ReadFrame(r, c.limit)
 			runtime.ReadMemStats(&after)
 			if err == nil || b != nil {
 				t.Fatalf("read %d bytes, err %v", len(b), err)
@@ -234,7 +235,7 @@ func TestReadFrameAllocation(t *testing.T) {
 		})
 	}
 	r := bufio.NewReader(bytes.NewReader(nil))
-	if _, err := readFrame(r, 10); err != io.EOF {
+	if _, err := wire.ReadFrame(r, 10); err != io.EOF {
 		t.Fatalf("empty stream: %v, want io.EOF", err)
 	}
 }
@@ -247,7 +248,7 @@ type fuzzSeed struct {
 
 func fuzzFrame(b []byte) []byte {
 	var buf bytes.Buffer
-	if err := writeFrame(&buf, b); err != nil {
+	if err := wire.WriteFrame(&buf, b); err != nil {
 		panic(err)
 	}
 	return buf.Bytes()
@@ -262,7 +263,7 @@ func fuzzFrameSeeds() []fuzzSeed {
 		{"above-cap", fuzzFrame([]byte("hello")), 4},
 		{"at-cap", fuzzFrame([]byte("hello")), 5},
 		{"declared-not-sent", binary.AppendUvarint(nil, 60_000), 60_000},
-		{"result-cap", binary.AppendUvarint(nil, maxResultFrame), 1<<31 + 4}, // caps[4]: maxResultFrame
+		{"result-cap", binary.AppendUvarint(nil, wire.MaxResultFrame), 1<<31 + 4}, // caps[4]: wire.MaxResultFrame
 		{"truncated-body", fuzzFrame(bytes.Repeat([]byte{1}, 200))[:100], 1 << 10},
 		{"non-minimal-length", []byte{0x84, 0x00, 'p', 'i', 'n', 'g'}, 1 << 10},
 		{"overflowing-length", append(bytes.Repeat([]byte{0xff}, 10), 0x01), math.MaxUint32},
@@ -367,7 +368,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 // The delivery seeds are what they claim: the good one opens with the
 // node's verifier, the forged one does not.
 func TestFuzzDeliverySeeds(t *testing.T) {
-	v := newVerifier()
+	v := wire.NewVerifier()
 	for _, s := range fuzzDeliverySeeds(t) {
 		var del resultDelivery
 		if err := canon.Unmarshal(s.data, &del); err != nil {

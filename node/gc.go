@@ -1,25 +1,17 @@
 package node
 
 import (
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"time"
 )
 
 // startGC collects old blobs on the configured interval.
 func (n *Node) startGC() {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(time.Duration(n.cfg.Storage.GCEvery))
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				n.collectBlobs()
-			}
-		}
-	}()
+	n.tasks.Go(func() {
+		wire.Every(n.ctx, time.Duration(n.cfg.Storage.GCEvery), func() {
+			n.collectBlobs()
+		})
+	})
 }
 
 // collectBlobs deletes blobs past their retention that no live job needs.

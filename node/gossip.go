@@ -16,6 +16,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // Score thresholds of the auction topics' gossipsub. A peer below the
@@ -99,20 +100,11 @@ func newGossip(n *Node) (*gossip, error) {
 		return nil, fmt.Errorf("node: gossipsub: %w", err)
 	}
 	n.ps = ps
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				g.expire(n.now())
-			}
-		}
-	}()
+	n.tasks.Go(func() {
+		wire.Every(n.ctx, 5*time.Second, func() {
+			g.expire(n.now())
+		})
+	})
 	return g, nil
 }
 
@@ -182,37 +174,37 @@ func (g *gossip) topic(c market.Capability) (*pubsub.Topic, error) {
 func (g *gossip) validateCall(topic string, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	n := g.n
 	if len(m.Data) > int(n.cfg.Gossip.MaxCall) {
-		n.drops.add("call/oversized")
+		n.drops.Add("call/oversized")
 		return pubsub.ValidationReject
 	}
 	env, err := canon.DecodeEnvelope(m.Data)
 	if err != nil {
-		n.drops.add("call/malformed")
+		n.drops.Add("call/malformed")
 		return pubsub.ValidationReject
 	}
 	var c market.CallForBids
 	if err := env.Open(n.verifier, market.KindCall, &c); err != nil {
 		if errors.Is(err, canon.ErrBadSignature) {
-			n.drops.add("call/bad_signature")
+			n.drops.Add("call/bad_signature")
 		} else {
-			n.drops.add("call/malformed")
+			n.drops.Add("call/malformed")
 		}
 		return pubsub.ValidationReject
 	}
 	if c.Validate() != nil || c.Needs.Capabilities[0].Topic() != topic {
-		n.drops.add("call/malformed")
+		n.drops.Add("call/malformed")
 		return pubsub.ValidationReject
 	}
 	now := n.now()
 	if err := market.Fresh(c.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
-		n.drops.add("call/stale")
+		n.drops.Add("call/stale")
 		return pubsub.ValidationIgnore
 	}
 	key := replayKey(c)
 	g.mu.Lock()
 	if _, dup := g.seen[key]; dup {
 		g.mu.Unlock()
-		n.drops.add("call/replayed")
+		n.drops.Add("call/replayed")
 		return pubsub.ValidationIgnore
 	}
 	lim, ok := g.limits[c.Requester]
@@ -222,7 +214,7 @@ func (g *gossip) validateCall(topic string, from peer.ID, m *pubsub.Message) pub
 	}
 	if !lim.AllowN(now, 1) {
 		g.mu.Unlock()
-		n.drops.add("call/rate_limited")
+		n.drops.Add("call/rate_limited")
 		return pubsub.ValidationIgnore
 	}
 	g.seen[key] = now.UnixMilli()
@@ -280,9 +272,7 @@ func (g *gossip) subscribe(c market.Capability, fn func(from peer.ID, dc *decode
 	if err != nil {
 		return fmt.Errorf("node: subscribe %s: %w", c.Topic(), err)
 	}
-	g.n.wg.Add(1)
-	go func() {
-		defer g.n.wg.Done()
+	if !g.n.tasks.Go(func() {
 		defer sub.Cancel()
 		for {
 			m, err := sub.Next(g.n.ctx)
@@ -295,7 +285,9 @@ func (g *gossip) subscribe(c market.Capability, fn func(from peer.ID, dc *decode
 			}
 			fn(m.ReceivedFrom, dc)
 		}
-	}()
+	}) {
+		sub.Cancel()
+	}
 	return nil
 }
 

@@ -19,13 +19,14 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // rogue is a bare libp2p peer that speaks hayek's protocols badly.
 type rogue struct {
 	h  host.Host
 	ps *pubsub.PubSub
-	sg *signer
+	sg *wire.Signer
 }
 
 func newRogue(t *testing.T, target *Node) *rogue {
@@ -44,7 +45,7 @@ func newRogue(t *testing.T, target *Node) *rogue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sg, _ := newSigner(key)
+	sg, _ := wire.NewSigner(key, nil)
 	if err := h.Connect(t.Context(), peer.AddrInfo{ID: target.host.ID(), Addrs: target.host.Addrs()}); err != nil {
 		t.Fatal(err)
 	}

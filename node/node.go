@@ -20,7 +20,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -32,6 +31,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -40,26 +40,15 @@ var Version = "0.1.0-dev"
 
 // Protocol IDs of hayek's streams.
 const (
-	ProtoOffer  protocol.ID = "/hayek/offer/1.0.0"
-	ProtoBid    protocol.ID = "/hayek/bid/1.0.0"
-	ProtoAward  protocol.ID = "/hayek/award/1.0.0"
-	ProtoResult protocol.ID = "/hayek/result/1.0.0"
-	ProtoData   protocol.ID = "/hayek/data/1.0.0"
-	ProtoPing   protocol.ID = "/hayek/ping/1.0.0"
+	ProtoOffer   = wire.ProtoOffer
+	ProtoBid     = wire.ProtoBid
+	ProtoAward   = wire.ProtoAward
+	ProtoResult  = wire.ProtoResult
+	ProtoData    = wire.ProtoData
+	ProtoPing    = wire.ProtoPing
+	ProtoReceipt = wire.ProtoReceipt
 	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
-	DHTPrefix protocol.ID = "/hayek"
-)
-
-// Frame caps per protocol.
-const (
-	maxOfferFrame  = 16 << 10
-	maxBidFrame    = 8 << 10
-	maxAwardFrame  = 256 << 10 // args, env and input lists
-	maxAckFrame    = 4 << 10
-	maxResultFrame = 2 << 20 // the signed result plus inline blobs
-	maxDataReq     = 4 << 10
-	inlineBlobMax  = 64 << 10 // blobs up to this size travel inside the result
-	inlineTotalMax = 1 << 20
+	DHTPrefix = wire.DHTPrefix
 )
 
 // Options are what New needs beyond the config. Zero values take the
@@ -91,8 +80,8 @@ type Node struct {
 	host     host.Host
 	dht      *dht.IpfsDHT
 	ps       *pubsub.PubSub
-	signer   *signer
-	verifier *verifier
+	signer   *wire.Signer
+	verifier *wire.Verifier
 	blobs    *blobStore
 	exec     exec.Executor
 	ownExec  bool
@@ -110,13 +99,11 @@ type Node struct {
 	rep       *repService
 	rates     agentRates
 	admission admission
-	drops     *dropCounter
-	streams   streamGate // peers' inbound streams in service
+	drops     *wire.Drops
+	streams   wire.Gate // peers' inbound streams in service
 
 	ctx     context.Context // lives until Close; background work derives from it
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	spawnMu sync.Mutex // orders spawn's wg.Add before teardown's wg.Wait
+	tasks   *wire.Group     // background work; teardown waits for it before closing the stores
 	closing atomic.Bool
 	closed  chan struct{}
 }
@@ -163,7 +150,8 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	sg, err := newSigner(key)
+	vf := wire.NewVerifier()
+	sg, err := wire.NewSigner(key, vf)
 	if err != nil {
 		return nil, fmt.Errorf("node: identity: %w", err)
 	}
@@ -173,15 +161,14 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	blobs.now = now
 	n := &Node{
-		cfg: cfg, home: o.Home, log: log.With("peer", shortID(sg.ID())), now: now, start: now(),
-		signer: sg, verifier: newVerifier(), blobs: blobs,
+		cfg: cfg, home: o.Home, log: log.With("peer", wire.ShortID(sg.ID())), now: now, start: now(),
+		signer: sg, verifier: vf, blobs: blobs,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		drops:  newDropCounter(),
+		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
 		rates:  agentRates{seen: map[string][]time.Time{}},
 	}
-	sg.seen = n.verifier
-	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.tasks, n.ctx = wire.NewGroup(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
@@ -257,13 +244,13 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.provider = newProviderService(n)
-	n.serve(ProtoOffer, n.offers.handle)
-	n.serve(ProtoBid, n.requester.handleBid)
-	n.serve(ProtoResult, n.requester.handleResult)
-	n.serve(ProtoAward, n.provider.handleAward)
-	n.serve(ProtoData, n.handleData)
-	n.serve(ProtoPing, handlePing)
-	n.serve(ProtoReceipt, n.handleReceipt)
+	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.handle)
+	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
+	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
+	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.handleAward)
+	n.streams.Serve(n.host, n.drops, ProtoData, n.handleData)
+	n.streams.Serve(n.host, n.drops, ProtoPing, handlePing)
+	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.handleReceipt)
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
 	// failures: a node must start even when a bootstrap peer is down, and
@@ -281,7 +268,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		n.offers.start()
 	}
 	n.disc.start()
-	n.spawn(func() { n.keepBootstrapped(boot) })
+	n.tasks.Go(func() { n.keepBootstrapped(boot) })
 	n.requester.watchConnections()
 	n.startGC()
 	ok = true
@@ -297,7 +284,7 @@ func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	// hayek's own protocols: a generous but finite number of streams.
-	for _, p := range []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt} {
+	for _, p := range wire.Protocols {
 		limits.AddProtocolLimit(p, rcmgr.BaseLimit{Streams: 4096, StreamsInbound: 2048, StreamsOutbound: 2048, Memory: 256 << 20},
 			rcmgr.BaseLimitIncrease{})
 		limits.AddProtocolPeerLimit(p, rcmgr.BaseLimit{Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 64 << 20},
@@ -381,29 +368,9 @@ func (n *Node) Close(ctx context.Context) error {
 	return n.teardown()
 }
 
-// spawn runs f in a goroutine that teardown waits for, so nothing the node
-// started outlives the stores it writes to. Once teardown has begun it
-// runs nothing and reports false. f should return when n.ctx ends.
-func (n *Node) spawn(f func()) bool {
-	n.spawnMu.Lock()
-	defer n.spawnMu.Unlock()
-	if n.ctx.Err() != nil {
-		return false
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		f()
-	}()
-	return true
-}
-
 // teardown releases everything New acquired, in reverse order.
 func (n *Node) teardown() error {
-	n.spawnMu.Lock()
-	n.cancel()
-	n.spawnMu.Unlock()
-	n.wg.Wait()
+	n.tasks.Stop()
 	if n.provider != nil {
 		n.provider.runWG.Wait() // runs end with n.ctx
 	}
@@ -453,9 +420,5 @@ func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer 
 	}
 }
 
-func shortID(id string) string {
-	if len(id) > 10 {
-		return id[len(id)-6:]
-	}
-	return id
-}
+// Drops returns the dropped-message counters.
+func (n *Node) Drops() map[string]int64 { return n.drops.Snapshot() }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // offerService keeps this node's signed offer fresh, serves it on
@@ -72,29 +73,16 @@ func (s *offerService) start() {
 		return
 	}
 	n := s.n
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		ttl := time.Duration(n.cfg.Network.OfferTTL)
-		t := time.NewTicker(ttl / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				if !s.stopped.Load() {
-					if err := s.reissue(false); err != nil {
-						n.log.Error("cannot reissue offer", "err", err)
-					}
+	n.tasks.Go(func() {
+		wire.Every(n.ctx, time.Duration(n.cfg.Network.OfferTTL)/2, func() {
+			if !s.stopped.Load() {
+				if err := s.reissue(false); err != nil {
+					n.log.Error("cannot reissue offer", "err", err)
 				}
 			}
-		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		s.provideLoop()
-	}()
+		})
+	})
+	n.tasks.Go(s.provideLoop)
 }
 
 // provideLoop puts provider records for every capability sold on the DHT,
@@ -178,48 +166,48 @@ func (s *offerService) handle(st network.Stream) {
 		}
 		so = s.current.Load()
 	}
-	if err := writeFrame(st, so.enc); err != nil {
+	if err := wire.WriteFrame(st, so.enc); err != nil {
 		st.Reset()
 	}
 }
 
 // fetchOffer asks peer p for its signed offer and verifies it.
 func (n *Node) fetchOffer(ctx context.Context, p string) (market.Offer, error) {
-	pid, err := decodePeer(p)
+	pid, err := wire.DecodePeer(p)
 	if err != nil {
 		return market.Offer{}, err
 	}
 	st, err := n.host.NewStream(ctx, pid, ProtoOffer)
 	if err != nil {
-		return market.Offer{}, fmt.Errorf("node: ask %s for its offer: %w", shortID(p), err)
+		return market.Offer{}, fmt.Errorf("node: ask %s for its offer: %w", wire.ShortID(p), err)
 	}
 	defer st.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		st.SetDeadline(dl)
 	}
 	st.CloseWrite()
-	b, err := readFrame(bufio.NewReader(st), maxOfferFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxOfferFrame)
 	if err != nil {
-		n.drops.add("offer/unreadable")
-		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", shortID(p), err)
+		n.drops.Add("offer/unreadable")
+		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", wire.ShortID(p), err)
 	}
 	env, err := canon.DecodeEnvelope(b)
 	if err != nil {
-		n.drops.add("offer/malformed")
-		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", shortID(p), err)
+		n.drops.Add("offer/malformed")
+		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", wire.ShortID(p), err)
 	}
 	var o market.Offer
 	if err := env.Open(n.verifier, market.KindOffer, &o); err != nil {
-		n.drops.add("offer/bad_signature")
-		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", shortID(p), err)
+		n.drops.Add("offer/bad_signature")
+		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", wire.ShortID(p), err)
 	}
 	if o.Provider != p {
-		n.drops.add("offer/wrong_provider")
-		return market.Offer{}, fmt.Errorf("node: %s served an offer signed by %s", shortID(p), shortID(o.Provider))
+		n.drops.Add("offer/wrong_provider")
+		return market.Offer{}, fmt.Errorf("node: %s served an offer signed by %s", wire.ShortID(p), wire.ShortID(o.Provider))
 	}
 	if err := o.Validate(n.now()); err != nil {
-		n.drops.add("offer/invalid")
-		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", shortID(p), err)
+		n.drops.Add("offer/invalid")
+		return market.Offer{}, fmt.Errorf("node: offer from %s: %w", wire.ShortID(p), err)
 	}
 	return o, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -90,20 +91,11 @@ func (p *providerService) start() error {
 		}
 	}
 	n := p.n
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				p.expire(n.now())
-			}
-		}
-	}()
+	n.tasks.Go(func() {
+		wire.Every(n.ctx, 5*time.Second, func() {
+			p.expire(n.now())
+		})
+	})
 	return nil
 }
 
@@ -121,17 +113,17 @@ func (p *providerService) onCall(from peer.ID, dc *decodedCall) {
 		return
 	}
 	if !p.startAnswer(req) {
-		n.drops.add("call/requester_busy")
+		n.drops.Add("call/requester_busy")
 		return
 	}
 	select {
 	case p.workers <- struct{}{}:
 	default:
 		p.endAnswer(req)
-		n.drops.add("call/overloaded")
+		n.drops.Add("call/overloaded")
 		return
 	}
-	if !n.spawn(func() {
+	if !n.tasks.Go(func() {
 		defer func() { <-p.workers; p.endAnswer(req) }()
 		p.answer(dc)
 	}) {
@@ -237,7 +229,7 @@ func (p *providerService) answer(dc *decodedCall) {
 	if !send {
 		return
 	}
-	pid, err := decodePeer(dc.call.Requester)
+	pid, err := wire.DecodePeer(dc.call.Requester)
 	if err != nil {
 		return
 	}
@@ -245,13 +237,13 @@ func (p *providerService) answer(dc *decodedCall) {
 	defer cancel()
 	st, err := n.host.NewStream(ctx, pid, ProtoBid)
 	if err != nil {
-		n.log.Debug("cannot reach requester to bid", "requester", shortID(dc.call.Requester), "err", err)
+		n.log.Debug("cannot reach requester to bid", "requester", wire.ShortID(dc.call.Requester), "err", err)
 		p.answered(dc.call.Requester, err)
 		return
 	}
 	dl, _ := ctx.Deadline()
 	st.SetDeadline(dl)
-	if err := writeFrame(st, env.Encode()); err != nil {
+	if err := wire.WriteFrame(st, env.Encode()); err != nil {
 		st.Reset()
 		p.answered(dc.call.Requester, err)
 		return
@@ -279,41 +271,39 @@ func (p *providerService) prep(needs market.Needs) market.Prep {
 func (p *providerService) handleAward(st network.Stream) {
 	n := p.n
 	defer st.Close()
-	b, err := readFrame(bufio.NewReader(st), maxAwardFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAwardFrame)
 	if err != nil {
-		n.drops.add("award/unreadable")
+		n.drops.Add("award/unreadable")
 		st.Reset()
 		return
 	}
 	env, err := canon.DecodeEnvelope(b)
 	if err != nil {
-		n.drops.add("award/malformed")
+		n.drops.Add("award/malformed")
 		return
 	}
 	switch env.Kind {
 	case market.KindCancel:
 		var c market.Cancel
-		if err := env.Open(n.verifier, market.KindCancel, &c); err != nil {
-			n.drops.add(dropReason("cancel", err))
+		if !n.drops.Open(n.verifier, env, market.KindCancel, "cancel", &c) {
 			return
 		}
 		p.mu.Lock()
 		run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
 		p.mu.Unlock()
 		if run == nil || run.awardCID != c.Award {
-			n.drops.add("cancel/unknown_run")
+			n.drops.Add("cancel/unknown_run")
 			return
 		}
 		run.cancel()
 		return
 	case market.KindAward:
 	default:
-		n.drops.add("award/wrong_kind")
+		n.drops.Add("award/wrong_kind")
 		return
 	}
 	var a market.Award
-	if err := env.Open(n.verifier, market.KindAward, &a); err != nil {
-		n.drops.add(dropReason("award", err))
+	if !n.drops.Open(n.verifier, env, market.KindAward, "award", &a) {
 		return
 	}
 	now := n.now()
@@ -325,17 +315,17 @@ func (p *providerService) handleAward(st network.Stream) {
 			st.Reset()
 			return
 		}
-		if err := writeFrame(st, aenv.Encode()); err != nil {
+		if err := wire.WriteFrame(st, aenv.Encode()); err != nil {
 			st.Reset()
 		}
 	}
 	if err := market.Fresh(a.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
-		n.drops.add("award/stale")
+		n.drops.Add("award/stale")
 		ack(false, "", err.Error())
 		return
 	}
 	if a.ResultBy <= now.UnixMilli() {
-		n.drops.add("award/expired")
+		n.drops.Add("award/expired")
 		ack(false, "", "the award's result deadline has already passed")
 		return
 	}
@@ -353,7 +343,7 @@ func (p *providerService) handleAward(st network.Stream) {
 	bid, err := p.policy.CheckAward(a, n.verifier)
 	if err != nil {
 		p.mu.Unlock()
-		n.drops.add("award/rejected")
+		n.drops.Add("award/rejected")
 		ack(false, "", err.Error())
 		return
 	}
@@ -436,7 +426,7 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 		if err != nil {
 			return market.Blob{}, err
 		}
-		if len(b) <= inlineBlobMax && inlined+len(b) <= inlineTotalMax {
+		if len(b) <= wire.InlineBlobMax && inlined+len(b) <= wire.InlineTotalMax {
 			blobs = append(blobs, b)
 			inlined += len(b)
 		} else {
@@ -520,7 +510,7 @@ func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, e
 	}
 	results := make([][]byte, len(wants))
 	ch := make(chan got, len(wants))
-	sem := make(chan struct{}, fetchParallel) // the requester serves each peer only so many streams
+	sem := make(chan struct{}, wire.FetchParallel) // the requester serves each peer only so many streams
 	for i, w := range wants {
 		go func() {
 			sem <- struct{}{}
@@ -570,7 +560,7 @@ func (p *providerService) deliver(ctx context.Context, run *provRun, res market.
 		return
 	}
 	frame := canon.MustMarshal(resultDelivery{Result: env.Encode(), Blobs: blobs})
-	if len(frame) > maxResultFrame {
+	if len(frame) > wire.MaxResultFrame {
 		frame = canon.MustMarshal(resultDelivery{Result: env.Encode()})
 	}
 	if !res.Status.ProviderFault() {
@@ -606,7 +596,7 @@ func (p *providerService) deliver(ctx context.Context, run *provRun, res market.
 
 func (p *providerService) sendResult(ctx context.Context, to string, frame []byte) error {
 	n := p.n
-	pid, err := decodePeer(to)
+	pid, err := wire.DecodePeer(to)
 	if err != nil {
 		return err
 	}
@@ -616,12 +606,12 @@ func (p *providerService) sendResult(ctx context.Context, to string, frame []byt
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := writeFrame(st, frame); err != nil {
+	if err := wire.WriteFrame(st, frame); err != nil {
 		st.Reset()
 		return err
 	}
 	st.CloseWrite()
-	b, err := readFrame(bufio.NewReader(st), 4<<10)
+	b, err := wire.ReadFrame(bufio.NewReader(st), 4<<10)
 	if err != nil {
 		st.Reset()
 		return err
@@ -665,7 +655,7 @@ func (p *providerService) expire(now time.Time) {
 	for k, d := range p.delivered {
 		if now.Sub(d.at) > 10*time.Minute {
 			delete(p.delivered, k)
-			p.n.spawn(func() { p.disputed(k, d) })
+			p.n.tasks.Go(func() { p.disputed(k, d) })
 		}
 	}
 	keep := p.finished[:0]

@@ -14,6 +14,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -148,7 +149,7 @@ func (s *repService) rebuild(ctx context.Context) error {
 func (s *repService) record(peer, capability string, o reputation.Outcome, evidence string) {
 	defer s.changedPeer(peer)
 	if err := s.book.Record(s.n.now(), peer, capability, o, evidence); err != nil && !errors.Is(err, reputation.ErrDuplicate) {
-		s.n.log.Debug("evidence refused", "peer", shortID(peer), "err", err)
+		s.n.log.Debug("evidence refused", "peer", wire.ShortID(peer), "err", err)
 	}
 }
 
@@ -275,9 +276,7 @@ func (s *repService) start() error {
 	if err != nil {
 		return fmt.Errorf("node: subscribe %s: %w", ReputationTopic, err)
 	}
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
+	if !n.tasks.Go(func() {
 		defer sub.Cancel()
 		for {
 			m, err := sub.Next(n.ctx)
@@ -288,26 +287,20 @@ func (s *repService) start() error {
 				s.receive(*att, m.Data)
 			}
 		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		tk := time.NewTicker(time.Duration(n.cfg.Reputation.AttestEvery) / 2)
-		defer tk.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-tk.C:
-				now := n.now()
-				s.book.Tick(now)
-				s.changed() // decay moves every posterior
-				s.mu.Lock()
-				batches := s.batcher.Tick(now)
-				s.mu.Unlock()
-				s.publish(batches)
-			}
-		}
-	}()
+	}) {
+		sub.Cancel()
+	}
+	n.tasks.Go(func() {
+		wire.Every(n.ctx, time.Duration(n.cfg.Reputation.AttestEvery)/2, func() {
+			now := n.now()
+			s.book.Tick(now)
+			s.changed() // decay moves every posterior
+			s.mu.Lock()
+			batches := s.batcher.Tick(now)
+			s.mu.Unlock()
+			s.publish(batches)
+		})
+	})
 	return nil
 }
 
@@ -380,7 +373,7 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 			}
 			st, err := settlement.OpenSettle(s.n.verifier, ss)
 			if err != nil || st.Creditor != att.Reporter || st.Debtor != r.Subject {
-				s.n.drops.add("attestation/bad_settlement")
+				s.n.drops.Add("attestation/bad_settlement")
 				continue
 			}
 			r.Evidence = canon.DocCID(canon.MustMarshal(ss)).String()
@@ -393,7 +386,7 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 		}
 		rc, err := settlement.OpenReceiptBy(s.n.verifier, sr, r.Subject)
 		if err != nil {
-			s.n.drops.add("attestation/bad_receipt")
+			s.n.drops.Add("attestation/bad_receipt")
 			continue
 		}
 		// The reporter must be a party and the subject the other one; old
@@ -401,7 +394,7 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 		// EvidenceMemory and would count them again.
 		party := rc.Requester == att.Reporter && rc.Provider == r.Subject || rc.Provider == att.Reporter && rc.Requester == r.Subject
 		if !party || s.n.now().Sub(time.UnixMilli(rc.Created)) > memory {
-			s.n.drops.add("attestation/foreign_receipt")
+			s.n.drops.Add("attestation/foreign_receipt")
 			continue
 		}
 		r.Evidence = canon.DocCID(canon.MustMarshal(sr)).String()
@@ -415,26 +408,26 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 func (s *repService) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	n := s.n
 	if len(m.Data) > maxAttestation {
-		n.drops.add("attestation/oversized")
+		n.drops.Add("attestation/oversized")
 		return pubsub.ValidationReject
 	}
 	att, err := s.openEnvelope(m.Data)
 	if err != nil {
-		n.drops.add(dropReason("attestation", err))
+		n.drops.Add(wire.DropReason("attestation", err))
 		return pubsub.ValidationReject
 	}
 	if att.Reporter == n.ID() {
 		return pubsub.ValidationAccept // our own, published locally
 	}
 	if market.Fresh(att.Created, n.now(), 2*time.Duration(n.cfg.Reputation.AttestEvery)+time.Duration(n.cfg.Gossip.Freshness)) != nil {
-		n.drops.add("attestation/stale")
+		n.drops.Add("attestation/stale")
 		return pubsub.ValidationIgnore
 	}
 	s.mu.Lock()
 	last := s.lastSeq[att.Reporter]
 	if att.Seq <= last {
 		s.mu.Unlock()
-		n.drops.add("attestation/replayed")
+		n.drops.Add("attestation/replayed")
 		return pubsub.ValidationIgnore
 	}
 	s.lastSeq[att.Reporter] = att.Seq
@@ -510,7 +503,7 @@ func (s *repService) flush(subject string) {
 		}
 		accepted, err := s.book.Attest(now, checked)
 		if err != nil {
-			s.n.log.Debug("reports refused", "reporter", shortID(a.Reporter), "err", err)
+			s.n.log.Debug("reports refused", "reporter", wire.ShortID(a.Reporter), "err", err)
 		}
 		added += accepted
 	}

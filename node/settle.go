@@ -10,19 +10,14 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
-
-// ProtoReceipt carries receipts to countersign and settlements to record.
-const ProtoReceipt protocol.ID = "/hayek/receipt/1.0.0"
-
-const maxReceiptFrame = 16 << 10
 
 // receiptMsg is a frame on /hayek/receipt/1.0.0: a requester-signed
 // receipt for the provider to countersign, or a creditor-signed settlement
@@ -155,7 +150,7 @@ func (r *requester) settle(j *reqJob, o *market.Outcome) {
 		var receipts []settlement.Draft
 		for _, p := range results {
 			if p.err != nil {
-				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", shortID(p.rr.Provider), p.err)
+				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", wire.ShortID(p.rr.Provider), p.err)
 				record(p.rr.Provider, reputation.Failure, "job:"+j.id+":"+p.rr.Provider, nil)
 				continue
 			}
@@ -233,13 +228,13 @@ func (r *requester) exchangeReceipt(ctx context.Context, j *reqJob, rr market.Re
 		if err == nil && reply.Error == "" && reply.Receipt != nil {
 			got, err := settlement.OpenReceipt(n.verifier, *reply.Receipt)
 			if err != nil || got != rc {
-				n.drops.add("receipt/bad_countersignature")
+				n.drops.Add("receipt/bad_countersignature")
 				return settlement.SignedReceipt{}, fmt.Errorf("bad countersignature: %v", err)
 			}
 			return *reply.Receipt, nil
 		}
 		if err == nil {
-			return settlement.SignedReceipt{}, fmt.Errorf("%s refused: %s", shortID(rr.Provider), reply.Error)
+			return settlement.SignedReceipt{}, fmt.Errorf("%s refused: %s", wire.ShortID(rr.Provider), reply.Error)
 		}
 		select {
 		case <-ctx.Done():
@@ -251,7 +246,7 @@ func (r *requester) exchangeReceipt(ctx context.Context, j *reqJob, rr market.Re
 }
 
 func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (receiptMsg, error) {
-	pid, err := decodePeer(to)
+	pid, err := wire.DecodePeer(to)
 	if err != nil {
 		return receiptMsg{}, err
 	}
@@ -261,12 +256,12 @@ func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (rec
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := writeFrame(st, canon.MustMarshal(m)); err != nil {
+	if err := wire.WriteFrame(st, canon.MustMarshal(m)); err != nil {
 		st.Reset()
 		return receiptMsg{}, err
 	}
 	st.CloseWrite()
-	b, err := readFrame(bufio.NewReader(st), maxReceiptFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxReceiptFrame)
 	if err != nil {
 		st.Reset()
 		return receiptMsg{}, err
@@ -282,15 +277,15 @@ func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (rec
 // records settlements its creditors send.
 func (n *Node) handleReceipt(st network.Stream) {
 	defer st.Close()
-	b, err := readFrame(bufio.NewReader(st), maxReceiptFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxReceiptFrame)
 	if err != nil {
-		n.drops.add("receipt/unreadable")
+		n.drops.Add("receipt/unreadable")
 		st.Reset()
 		return
 	}
-	reply := func(m receiptMsg) { writeFrame(st, canon.MustMarshal(m)) }
+	reply := func(m receiptMsg) { wire.WriteFrame(st, canon.MustMarshal(m)) }
 	refuse := func(drop string, err error) {
-		n.drops.add(drop)
+		n.drops.Add(drop)
 		reply(receiptMsg{Error: err.Error()})
 	}
 	var m receiptMsg
@@ -316,7 +311,7 @@ func (n *Node) handleReceipt(st network.Stream) {
 			return
 		}
 		if s.Debtor != n.ID() {
-			refuse("settle/not_party", fmt.Errorf("settlement names %s as debtor", shortID(s.Debtor)))
+			refuse("settle/not_party", fmt.Errorf("settlement names %s as debtor", wire.ShortID(s.Debtor)))
 			return
 		}
 		if _, err := n.ledger.Append(ctx, settlement.KindSettle, *m.Settle); err != nil && !errors.Is(err, settlement.ErrDuplicate) {
@@ -348,7 +343,7 @@ func (p *providerService) countersign(ctx context.Context, sr settlement.SignedR
 		return settlement.SignedReceipt{}, err
 	}
 	if rc.Provider != n.ID() {
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt names %s as provider", shortID(rc.Provider))
+		return settlement.SignedReceipt{}, fmt.Errorf("receipt names %s as provider", wire.ShortID(rc.Provider))
 	}
 	key := runKey{rc.Requester, rc.Job, rc.Attempt}
 	p.mu.Lock()
@@ -356,7 +351,7 @@ func (p *providerService) countersign(ctx context.Context, sr settlement.SignedR
 	p.mu.Unlock()
 	switch {
 	case !ok:
-		return settlement.SignedReceipt{}, fmt.Errorf("no delivered result of job %s attempt %d for %s", rc.Job, rc.Attempt, shortID(rc.Requester))
+		return settlement.SignedReceipt{}, fmt.Errorf("no delivered result of job %s attempt %d for %s", rc.Job, rc.Attempt, wire.ShortID(rc.Requester))
 	case rc.Price != d.price:
 		return settlement.SignedReceipt{}, fmt.Errorf("receipt says %d, the award said %d", rc.Price, d.price)
 	case rc.Result != d.result:

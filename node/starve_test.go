@@ -21,6 +21,7 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 )
 
@@ -123,7 +124,7 @@ func TestStalledRequesterCannotBlockBidding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stalled, _ := newSigner(key)
+	stalled, _ := wire.NewSigner(key, nil)
 	sid, _ := peer.Decode(stalled.ID())
 	hole, _ := ma.NewMultiaddr(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", ln.Addr().(*net.TCPAddr).Port))
 	prov.host.Peerstore().AddAddr(sid, hole, time.Hour)
@@ -224,11 +225,11 @@ func TestWinnerCannotFillTheDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeFrame(st, canon.MustMarshal(del)); err != nil {
+		if err := wire.WriteFrame(st, canon.MustMarshal(del)); err != nil {
 			t.Fatal(err)
 		}
 		st.CloseWrite()
-		readFrame(bufio.NewReader(st), 4<<10) // the reply
+		wire.ReadFrame(bufio.NewReader(st), 4<<10) // the reply
 		st.Close()
 	}
 	drops := n.Drops()
