@@ -18,6 +18,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/blobs"
 )
 
 // maxInlineBlob is the largest blob a job spec may carry inline.
@@ -29,7 +30,7 @@ var _ api.Backend = (*Node)(nil)
 func (n *Node) PutBlob(ctx context.Context, r io.Reader, limit int64) (api.Blob, error) {
 	limit = min(limit, int64(n.cfg.API.MaxBlob))
 	c, size, err := n.blobs.Put(ctx, r, limit)
-	if errors.Is(err, errBlobTooLarge) {
+	if errors.Is(err, blobs.ErrTooLarge) {
 		return api.Blob{}, api.Errorf(api.CodeTooLarge, "blob is larger than %d bytes (api.max_blob)", limit)
 	}
 	if err != nil {
@@ -44,7 +45,7 @@ func (n *Node) OpenBlob(ctx context.Context, c string) (io.ReadCloser, int64, er
 		return nil, 0, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
 	r, size, err := n.blobs.Open(c)
-	if errors.Is(err, errBlobNotFound) {
+	if errors.Is(err, blobs.ErrNotFound) {
 		return nil, 0, api.Errorf(api.CodeBlobNotFound, "this node holds no blob %s", c)
 	}
 	return r, size, err

@@ -44,7 +44,8 @@
 //     Reputation and replica Decider, credit limits; sampling re-runs
 //     (sampling.go);
 //   - test-only misbehaviour of a provider (misbehave.go);
-//   - a content-addressed blob store under <home>/blobs and a pebble job
+//   - a content-addressed blob store under <home>/blobs, served and
+//     fetched over /hayek/data/1.0.0 (node/internal/blobs), and a pebble job
 //     store under <home>/jobs;
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
 //     agents.go, ledger_api.go).

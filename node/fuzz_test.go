@@ -21,6 +21,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
@@ -121,7 +122,7 @@ func FuzzResultDelivery(f *testing.F) {
 			fuzzFrameRoundTrip(t, data, wire.MaxResultFrame)
 		}
 		for _, b := range del.Blobs {
-			if !matchesCID(canon.BlobCID(b).String(), b) {
+			if !blobs.MatchesCID(canon.BlobCID(b).String(), b) {
 				t.Fatalf("inline blob does not match its own CID")
 			}
 		}
@@ -156,14 +157,14 @@ func FuzzResultDelivery(f *testing.F) {
 	})
 }
 
-// FuzzDataHeader: the header answering a data request, read by fetchBlob
+// FuzzDataHeader: the header answering a data request, read by blobs.Service.Fetch
 // under a 1 KiB frame cap.
 func FuzzDataHeader(f *testing.F) {
 	for _, s := range fuzzHeaderSeeds() {
 		f.Add(s.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var h dataHeader
+		var h blobs.DataHeader
 		if err := canon.Unmarshal(data, &h); err != nil {
 			return
 		}
@@ -322,11 +323,11 @@ func fuzzDeliverySeeds(t testing.TB) []fuzzSeed {
 
 func fuzzHeaderSeeds() []fuzzSeed {
 	return []fuzzSeed{
-		{name: "size", data: canon.MustMarshal(dataHeader{Size: 13})},
-		{name: "big", data: canon.MustMarshal(dataHeader{Size: 1 << 40})},
-		{name: "negative", data: canon.MustMarshal(dataHeader{Size: -1})},
-		{name: "refused", data: canon.MustMarshal(dataHeader{Error: "not authorized for this blob"})},
-		{name: "both", data: canon.MustMarshal(dataHeader{Size: 5, Error: "x"})},
+		{name: "size", data: canon.MustMarshal(blobs.DataHeader{Size: 13})},
+		{name: "big", data: canon.MustMarshal(blobs.DataHeader{Size: 1 << 40})},
+		{name: "negative", data: canon.MustMarshal(blobs.DataHeader{Size: -1})},
+		{name: "refused", data: canon.MustMarshal(blobs.DataHeader{Error: "not authorized for this blob"})},
+		{name: "both", data: canon.MustMarshal(blobs.DataHeader{Size: 5, Error: "x"})},
 		{name: "long-int", data: []byte{0xa2, 0x64, 's', 'i', 'z', 'e', 0x18, 0x05, 0x65, 'e', 'r', 'r', 'o', 'r', 0x60}},
 	}
 }

@@ -1,38 +1,18 @@
 package node
 
-import (
-	"github.com/hayek-market/hayek/node/internal/wire"
-	"time"
-)
-
-// startGC collects old blobs on the configured interval.
-func (n *Node) startGC() {
-	n.tasks.Go(func() {
-		wire.Every(n.ctx, time.Duration(n.cfg.Storage.GCEvery), func() {
-			n.collectBlobs()
-		})
-	})
-}
-
-// collectBlobs deletes blobs past their retention that no live job needs.
-func (n *Node) collectBlobs() {
-	pins := n.pinnedBlobs()
-	deleted, freed, err := n.blobs.collect(time.Duration(n.cfg.Storage.BlobRetention), func(c string) bool { return pins[c] })
-	if err != nil {
-		n.log.Warn("blob collection failed", "err", err)
-		return
-	}
-	if deleted > 0 {
-		n.log.Info("collected old blobs", "blobs", deleted, "bytes", freed)
-	}
-}
-
 // pinnedBlobs are the blobs live jobs need: the module, stdin and inputs of
 // this node's unfinished jobs, and outputs its finished runs still serve.
 func (n *Node) pinnedBlobs() map[string]bool {
 	pins := map[string]bool{}
-	r := n.requester
+	n.requester.pinBlobs(pins)
+	n.provider.pinBlobs(pins)
+	return pins
+}
+
+// pinBlobs adds the module, stdin and inputs of unfinished jobs to pins.
+func (r *requester) pinBlobs(pins map[string]bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, j := range r.jobs {
 		if j.snapshot().State.Terminal() {
 			continue
@@ -45,9 +25,12 @@ func (n *Node) pinnedBlobs() map[string]bool {
 			pins[in.CID] = true
 		}
 	}
-	r.mu.Unlock()
-	p := n.provider
+}
+
+// pinBlobs adds the outputs runs still serve and their modules to pins.
+func (p *providerService) pinBlobs(pins map[string]bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, run := range p.runs {
 		run.mu.Lock()
 		for c := range run.outputs {
@@ -56,6 +39,4 @@ func (n *Node) pinnedBlobs() map[string]bool {
 		pins[run.award.Run.Module.CID] = true
 		run.mu.Unlock()
 	}
-	p.mu.Unlock()
-	return pins
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -82,7 +83,8 @@ type Node struct {
 	ps       *pubsub.PubSub
 	signer   *wire.Signer
 	verifier *wire.Verifier
-	blobs    *blobStore
+	blobs    *blobs.Store
+	data     *blobs.Service
 	exec     exec.Executor
 	ownExec  bool
 
@@ -155,14 +157,13 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: identity: %w", err)
 	}
-	blobs, err := newBlobStore(filepath.Join(o.Home, "blobs"), 256<<20)
+	bs, err := blobs.NewStore(filepath.Join(o.Home, "blobs"), 256<<20, now)
 	if err != nil {
 		return nil, err
 	}
-	blobs.now = now
 	n := &Node{
 		cfg: cfg, home: o.Home, log: log.With("peer", wire.ShortID(sg.ID())), now: now, start: now(),
-		signer: sg, verifier: vf, blobs: blobs,
+		signer: sg, verifier: vf, blobs: bs,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
@@ -244,12 +245,19 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.provider = newProviderService(n)
+	n.data = blobs.New(blobs.Deps{
+		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
+		Freshness: time.Duration(cfg.Gossip.Freshness),
+		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.authorizeFetch), blobs.AuthorizeFunc(n.provider.authorizeFetch)},
+		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
+		Pins: n.pinnedBlobs,
+	})
 	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.handle)
 	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
 	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
 	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.handleAward)
-	n.streams.Serve(n.host, n.drops, ProtoData, n.handleData)
-	n.streams.Serve(n.host, n.drops, ProtoPing, handlePing)
+	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
+	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
 	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.handleReceipt)
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
@@ -270,7 +278,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.disc.start()
 	n.tasks.Go(func() { n.keepBootstrapped(boot) })
 	n.requester.watchConnections()
-	n.startGC()
+	n.tasks.Go(func() { n.data.Run(n.ctx) })
 	ok = true
 	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
 	return n, nil
@@ -418,6 +426,11 @@ func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer 
 		Version: Version, Created: now.UnixMilli(),
 		Expires: now.Add(time.Duration(n.cfg.Network.OfferTTL)).UnixMilli(), Withdrawn: withdrawn,
 	}
+}
+
+// Ping measures one bare request/response round trip on a new stream to p.
+func (n *Node) Ping(ctx context.Context, p string) (time.Duration, error) {
+	return wire.Ping(ctx, n.host, p)
 }
 
 // Drops returns the dropped-message counters.

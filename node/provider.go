@@ -487,11 +487,11 @@ func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, e
 		if data, err := n.blobs.Get(b.CID); err == nil {
 			return data, nil
 		}
-		data, err := n.fetchBlob(ctx, a.Requester, a.Job, b)
+		data, err := n.data.Fetch(ctx, a.Requester, a.Job, b)
 		if err != nil {
 			return nil, err
 		}
-		if err := n.blobs.putKnown(b.CID, data); err != nil {
+		if err := n.blobs.PutKnown(b.CID, data); err != nil {
 			n.log.Warn("cannot cache fetched blob", "err", err)
 		}
 		return data, nil

@@ -796,7 +796,7 @@ func (r *requester) handleResult(st network.Stream) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
-		data, err := n.fetchBlob(ctx, res.Provider, res.Job, bl)
+		data, err := n.data.Fetch(ctx, res.Provider, res.Job, bl)
 		cancel()
 		if err != nil {
 			r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
@@ -804,7 +804,7 @@ func (r *requester) handleResult(st network.Stream) {
 			})
 			return
 		}
-		if err := n.blobs.putKnown(bl.CID, data); err != nil {
+		if err := n.blobs.PutKnown(bl.CID, data); err != nil {
 			n.log.Error("cannot store output", "err", err)
 		}
 	}
@@ -815,7 +815,7 @@ func (r *requester) handleResult(st network.Stream) {
 			return
 		}
 		for c, blob := range inline {
-			if err := n.blobs.putKnown(c, blob); err != nil {
+			if err := n.blobs.PutKnown(c, blob); err != nil {
 				n.log.Error("cannot store output", "job", res.Job, "err", err)
 			}
 		}

@@ -175,7 +175,7 @@ func TestStalledRequesterCannotBlockBidding(t *testing.T) {
 func countBlobs(t *testing.T, n *Node) int {
 	t.Helper()
 	count := 0
-	err := filepath.WalkDir(n.blobs.dir, func(p string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(n.blobs.Dir(), func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && filepath.Base(filepath.Dir(p)) != "tmp" {
 			count++
 		}

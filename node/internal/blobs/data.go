@@ -1,11 +1,13 @@
-package node
+package blobs
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/libp2p/go-libp2p/core/host"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -15,26 +17,65 @@ import (
 	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
-// dataHeader answers a data request; the blob's bytes from the requested
+// Authorizer says whether peer may fetch blob c of job: the provider
+// holding the job's award its module and inputs, the requester its outputs.
+type Authorizer interface {
+	AuthorizeFetch(job, peer, c string) bool
+}
+
+// Deps are what the blob service needs.
+type Deps struct {
+	Host     host.Host
+	Store    *Store
+	Signer   canon.Signer
+	Verifier canon.Verifier
+	Drops    *wire.Drops
+	Log      *slog.Logger
+	Now      func() time.Time
+	// Freshness is how old a signed data request may be.
+	Freshness time.Duration
+	// Authorize are asked in turn; one yes serves the blob.
+	Authorize []Authorizer
+	// GCEvery and Retention drive collection: blobs neither written nor
+	// read for Retention are deleted every GCEvery, unless Pins names them.
+	GCEvery, Retention time.Duration
+	Pins               func() map[string]bool
+}
+
+// Service serves blobs on /hayek/data/1.0.0, fetches them from peers and
+// collects old ones.
+type Service struct {
+	d Deps
+}
+
+// New returns the blob service. Register HandleData for wire.ProtoData and
+// run Run for collection.
+func New(d Deps) *Service { return &Service{d: d} }
+
+// Store is the service's blob store.
+func (s *Service) Store() *Store { return s.d.Store }
+
+// DataHeader answers a data request; the blob's bytes from the requested
 // offset follow it on the stream, so blobs of any size stream in the
 // muxer's own flow-controlled chunks and never meet a message-size limit.
-type dataHeader struct {
+type DataHeader struct {
 	Size  int64  `cbor:"size"` // whole blob
 	Error string `cbor:"error"`
 }
 
-// handleData serves blobs of jobs: module and inputs to the provider
+// HandleData serves blobs of jobs: module and inputs to the provider
 // holding the job's award, outputs to the job's requester, nothing to
 // anyone else. The request must be signed by the peer on the stream.
-func (n *Node) handleData(st network.Stream) {
+func (s *Service) HandleData(st network.Stream) {
+	d := s.d
 	defer st.Close()
 	refuse := func(drop, msg string) {
-		n.drops.Add(drop)
-		wire.WriteFrame(st, canon.MustMarshal(dataHeader{Error: msg}))
+		d.Drops.Add(drop)
+		wire.WriteFrame(st, canon.MustMarshal(DataHeader{Error: msg}))
 	}
 	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxDataReq)
 	if err != nil {
-		n.drops.Add("data/unreadable")
+		d.Drops.Add("data/unreadable")
 		st.Reset()
 		return
 	}
@@ -44,7 +85,7 @@ func (n *Node) handleData(st network.Stream) {
 		return
 	}
 	var req market.DataRequest
-	if err := env.Open(n.verifier, market.KindData, &req); err != nil {
+	if err := env.Open(d.Verifier, market.KindData, &req); err != nil {
 		refuse(wire.DropReason("data", err), "bad request signature")
 		return
 	}
@@ -52,15 +93,15 @@ func (n *Node) handleData(st network.Stream) {
 		refuse("data/wrong_peer", "request signed by another peer")
 		return
 	}
-	if market.Fresh(req.Created, n.now(), time.Duration(n.cfg.Gossip.Freshness)) != nil {
+	if market.Fresh(req.Created, d.Now(), d.Freshness) != nil {
 		refuse("data/stale", "stale request")
 		return
 	}
-	if !n.requester.authorizeFetch(req.Job, req.From, req.CID) && !n.provider.authorizeFetch(req.Job, req.From, req.CID) {
+	if !s.authorized(req.Job, req.From, req.CID) {
 		refuse("data/unauthorized", "not authorized for this blob")
 		return
 	}
-	r, size, err := n.blobs.Open(req.CID)
+	r, size, err := d.Store.Open(req.CID)
 	if err != nil {
 		refuse("data/missing", "blob not available")
 		return
@@ -77,7 +118,7 @@ func (n *Node) handleData(st network.Stream) {
 	// The request was read within requestTimeout; the answer gets time in
 	// proportion to its size, at a rate any working link sustains.
 	st.SetDeadline(time.Now().Add(transferTime(size - req.Offset)))
-	if err := wire.WriteFrame(st, canon.MustMarshal(dataHeader{Size: size})); err != nil {
+	if err := wire.WriteFrame(st, canon.MustMarshal(DataHeader{Size: size})); err != nil {
 		st.Reset()
 		return
 	}
@@ -86,15 +127,16 @@ func (n *Node) handleData(st network.Stream) {
 	}
 }
 
-// fetchBlob fetches blob b of job from peer p, resuming after broken
+// Fetch fetches blob b of job from peer p, resuming after broken
 // streams, and checks it against its CID and declared size.
-func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+func (s *Service) Fetch(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+	d := s.d
 	pid, err := wire.DecodePeer(p)
 	if err != nil {
 		return nil, err
 	}
 	if b.Size < 0 || b.Size > market.MaxModuleBytes+market.MaxInputBytes {
-		return nil, fmt.Errorf("node: blob %s declares %d bytes", b.CID, b.Size)
+		return nil, fmt.Errorf("blobs: blob %s declares %d bytes", b.CID, b.Size)
 	}
 	data := make([]byte, b.Size) // exactly sized: a few MB module must not become 2× that
 	got := int64(0)
@@ -104,12 +146,12 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 			break
 		}
 		err := func() error {
-			req := market.DataRequest{Job: job, From: n.ID(), CID: b.CID, Offset: got, Created: n.now().UnixMilli()}
-			env, err := canon.Seal(n.signer, market.KindData, req)
+			req := market.DataRequest{Job: job, From: d.Signer.ID(), CID: b.CID, Offset: got, Created: d.Now().UnixMilli()}
+			env, err := canon.Seal(d.Signer, market.KindData, req)
 			if err != nil {
 				return err
 			}
-			st, err := n.host.NewStream(ctx, pid, ProtoData)
+			st, err := d.Host.NewStream(ctx, pid, wire.ProtoData)
 			if err != nil {
 				return err
 			}
@@ -128,7 +170,7 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 				st.Reset()
 				return err
 			}
-			var h dataHeader
+			var h DataHeader
 			if err := canon.Unmarshal(hb, &h); err != nil {
 				return err
 			}
@@ -158,11 +200,11 @@ func (n *Node) fetchBlob(ctx context.Context, p, job string, b market.Blob) ([]b
 		if lastErr == nil {
 			lastErr = ctx.Err()
 		}
-		return nil, fmt.Errorf("node: fetch %s from %s: %w", b.CID, wire.ShortID(p), lastErr)
+		return nil, fmt.Errorf("blobs: fetch %s from %s: %w", b.CID, wire.ShortID(p), lastErr)
 	}
-	if !matchesCID(b.CID, data) {
-		n.drops.Add("data/corrupt")
-		return nil, fmt.Errorf("node: %s sent bytes that do not match %s", wire.ShortID(p), b.CID)
+	if !MatchesCID(b.CID, data) {
+		d.Drops.Add("data/corrupt")
+		return nil, fmt.Errorf("blobs: %s sent bytes that do not match %s", wire.ShortID(p), b.CID)
 	}
 	return data, nil
 }
@@ -181,38 +223,36 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// handlePing echoes one small frame: the floor against which job latency
-// is measured is a bare stream request like this one.
-func handlePing(st network.Stream) {
-	defer st.Close()
-	b, err := wire.ReadFrame(bufio.NewReader(st), 1<<10)
-	if err != nil {
-		st.Reset()
-		return
+func (s *Service) authorized(job, peer, c string) bool {
+	for _, a := range s.d.Authorize {
+		if a.AuthorizeFetch(job, peer, c) {
+			return true
+		}
 	}
-	wire.WriteFrame(st, b)
+	return false
 }
 
-// Ping measures one bare request/response round trip on a new stream to p.
-func (n *Node) Ping(ctx context.Context, p string) (time.Duration, error) {
-	pid, err := wire.DecodePeer(p)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	st, err := n.host.NewStream(ctx, pid, ProtoPing)
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	if err := wire.WriteFrame(st, []byte("ping")); err != nil {
-		st.Reset()
-		return 0, err
-	}
-	st.CloseWrite()
-	if _, err := wire.ReadFrame(bufio.NewReader(st), 1<<10); err != nil {
-		st.Reset()
-		return 0, err
-	}
-	return time.Since(start), nil
+// Run collects old blobs every GCEvery until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	wire.Every(ctx, s.d.GCEvery, s.Collect)
+	return nil
 }
+
+// Collect deletes blobs past their retention that no live job needs.
+func (s *Service) Collect() {
+	pins := s.d.Pins()
+	deleted, freed, err := s.d.Store.Collect(s.d.Retention, func(c string) bool { return pins[c] })
+	if err != nil {
+		s.d.Log.Warn("blob collection failed", "err", err)
+		return
+	}
+	if deleted > 0 {
+		s.d.Log.Info("collected old blobs", "blobs", deleted, "bytes", freed)
+	}
+}
+
+// AuthorizeFunc is a function that is an Authorizer.
+type AuthorizeFunc func(job, peer, c string) bool
+
+// AuthorizeFetch calls f.
+func (f AuthorizeFunc) AuthorizeFetch(job, peer, c string) bool { return f(job, peer, c) }
