@@ -29,6 +29,7 @@ type Config struct {
 	Gossip     GossipConfig     `toml:"gossip"`
 	API        APIConfig        `toml:"api"`
 	Storage    StorageConfig    `toml:"storage"`
+	Offers     OffersConfig     `toml:"offers"`
 	Misbehave  MisbehaveConfig  `toml:"misbehave"`
 }
 
@@ -107,11 +108,18 @@ type NetworkConfig struct {
 	// Reprovide is how often provider records are refreshed on the DHT; it
 	// must be well under the 48h the DHT keeps them.
 	Reprovide units.Duration `toml:"reprovide"`
-	// OfferTTL is how long a signed offer is valid; it is reissued before.
-	OfferTTL units.Duration `toml:"offer_ttl"`
 	// Discovery is how often the providers of a capability are looked up
 	// again in the background.
 	Discovery units.Duration `toml:"discovery"`
+}
+
+// OffersConfig is the lifetime of the signed offers a provider publishes.
+type OffersConfig struct {
+	// TTL is how long a signed offer is valid. A provider reissues its offer
+	// long before (at half its life, and whenever it serves past that), and
+	// a requester whose cached offers have aged looks again before it says
+	// no_providers, so an idle network keeps its offers.
+	TTL units.Duration `toml:"ttl"`
 }
 
 // ProviderConfig says what this node sells and at what price.
@@ -178,7 +186,6 @@ func DefaultConfig() Config {
 			ConnLow:   64,
 			ConnHigh:  256,
 			Reprovide: units.Duration(12 * time.Hour),
-			OfferTTL:  units.Duration(time.Hour),
 			Discovery: units.Duration(30 * time.Second),
 		},
 		Provider: ProviderConfig{
@@ -222,6 +229,7 @@ func DefaultConfig() Config {
 		},
 		API:     APIConfig{MaxBlob: 256 << 20},
 		Storage: StorageConfig{BlobRetention: units.Duration(7 * 24 * time.Hour), GCEvery: units.Duration(time.Hour)},
+		Offers:  OffersConfig{TTL: units.Duration(time.Hour)},
 	}
 }
 
@@ -287,8 +295,8 @@ func (c Config) Validate() error {
 	if d := time.Duration(c.Network.Reprovide); d < time.Second || d > 24*time.Hour {
 		bad("network.reprovide", d, "must be between 1s and 24h (DHT records live 48h)")
 	}
-	if d := time.Duration(c.Network.OfferTTL); d < 10*time.Second || d > 24*time.Hour {
-		bad("network.offer_ttl", d, "must be between 10s and 24h")
+	if d := time.Duration(c.Offers.TTL); d < 10*time.Second || d > 24*time.Hour {
+		bad("offers.ttl", d, "must be between 10s and 24h")
 	}
 	if d := time.Duration(c.Network.Discovery); d < 100*time.Millisecond || d > time.Hour {
 		bad("network.discovery", d, "must be between 100ms and 1h")

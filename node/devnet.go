@@ -61,7 +61,7 @@ func DevnetConfig() Config {
 	c.Network.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	c.Network.ConnLow, c.Network.ConnHigh = 128, 512
 	c.Network.Reprovide.Set("1m")
-	c.Network.OfferTTL.Set("10m")
+	c.Offers.TTL.Set("10m")
 	c.Network.Discovery.Set("5s")
 	c.Provider.Slots = 8
 	// Generous money: a devnet is for running jobs, not for running out.

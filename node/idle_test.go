@@ -22,7 +22,7 @@ func TestIdleNetworkKeepsItsOffers(t *testing.T) {
 	var jumped atomic.Int64
 	now := func() time.Time { return base.Add(time.Since(start) + time.Duration(jumped.Load())) }
 	d := startDevnetWith(t, DevnetOptions{Nodes: 3, Now: now, Configure: func(i int, c *Config) {
-		c.Network.OfferTTL.Set("10m")
+		c.Offers.TTL.Set("10m")
 	}})
 	ctx := t.Context()
 	c := api.NewClient(d.Sockets[0])

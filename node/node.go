@@ -424,7 +424,7 @@ func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer 
 			Slots: p.Slots,
 		},
 		Version: Version, Created: now.UnixMilli(),
-		Expires: now.Add(time.Duration(n.cfg.Network.OfferTTL)).UnixMilli(), Withdrawn: withdrawn,
+		Expires: now.Add(time.Duration(n.cfg.Offers.TTL)).UnixMilli(), Withdrawn: withdrawn,
 	}
 }
 

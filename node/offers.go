@@ -74,7 +74,7 @@ func (s *offerService) start() {
 	}
 	n := s.n
 	n.tasks.Go(func() {
-		wire.Every(n.ctx, time.Duration(n.cfg.Network.OfferTTL)/2, func() {
+		wire.Every(n.ctx, time.Duration(n.cfg.Offers.TTL)/2, func() {
 			if !s.stopped.Load() {
 				if err := s.reissue(false); err != nil {
 					n.log.Error("cannot reissue offer", "err", err)

@@ -17,7 +17,7 @@ func newDevnetCmd(g *globals) *cobra.Command {
 		dir      string
 		logLevel string
 		quic     bool
-		offerTTL = node.DevnetConfig().Network.OfferTTL
+		offerTTL = node.DevnetConfig().Offers.TTL
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -54,7 +54,7 @@ come back next time.`,
 			}
 			ctx := cmd.Context()
 			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: quic,
-				Configure: func(_ int, c *node.Config) { c.Network.OfferTTL = offerTTL }})
+				Configure: func(_ int, c *node.Config) { c.Offers.TTL = offerTTL }})
 			if err != nil {
 				return withCode(ExitNotRun, err)
 			}
@@ -85,6 +85,6 @@ come back next time.`,
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the nodes' homes (default: a temporary one)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&quic, "quic", false, "listen on QUIC too (TCP only by default: in one process QUIC costs CPU the nodes share)")
-	cmd.Flags().Var(&offerTTL, "offer-ttl", "how long each signed offer is valid (network.offer_ttl, 10s to 24h); offers are refreshed long before, so an idle devnet keeps them")
+	cmd.Flags().Var(&offerTTL, "offer-ttl", "how long each signed offer is valid (offers.ttl, 10s to 24h); offers are refreshed long before, so an idle devnet keeps them")
 	return cmd
 }

@@ -40,7 +40,7 @@ func TestServeFlagDefaultsAreTheConfigDefaults(t *testing.T) {
 			"max-memory":       def.Provider.MaxMemory.String(),
 			"max-timeout":      def.Provider.MaxTimeout.String(),
 		},
-		"devnet": {"offer-ttl": node.DevnetConfig().Network.OfferTTL.String()},
+		"devnet": {"offer-ttl": node.DevnetConfig().Offers.TTL.String()},
 	}
 	// Flags with no config field, and their defaults.
 	own := map[string]map[string]string{
