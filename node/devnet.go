@@ -180,7 +180,7 @@ func (d *Devnet) Ready(ctx context.Context) error {
 					got++
 				}
 			}
-			if got < want || len(n.gossip.topicPeers(market.RuntimeWasm)) < min(want, 1) {
+			if got < want || len(n.gossip.TopicPeers(market.RuntimeWasm)) < min(want, 1) {
 				ready = false
 				break
 			}

@@ -14,7 +14,7 @@
 //     freshness, replay, per-requester rate limit), and peer scoring with
 //     the invalid-message and behaviour penalties on, the mesh-delivery
 //     penalty off, and loopback/testnet subnets whitelisted from the same-IP
-//     penalty;
+//     penalty (node/internal/gossip);
 //   - the offer service: the node's signed offer, reissued before it
 //     expires, served on /hayek/offer/1.0.0, provided on the DHT under each
 //     capability's CID as soon as there are peers and reprovided on an

@@ -19,6 +19,7 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
@@ -90,7 +91,7 @@ func TestGarbagePublisherIsGraylisted(t *testing.T) {
 			last = time.Now()
 			t.Logf("after %d garbage messages: rogue score %v (known: %v), drops %v", sent, s, ok, n.Drops())
 		}
-		return ok && s < scoreThresholds.GraylistThreshold
+		return ok && s < gossip.ScoreThresholds.GraylistThreshold
 	})
 	t.Logf("graylisted after %d garbage messages", sent)
 	for _, o := range d.Nodes[1:] {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -32,6 +31,7 @@ import (
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/blobs"
+	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -80,7 +80,6 @@ type Node struct {
 
 	host     host.Host
 	dht      *dht.IpfsDHT
-	ps       *pubsub.PubSub
 	signer   *wire.Signer
 	verifier *wire.Verifier
 	blobs    *blobs.Store
@@ -91,7 +90,7 @@ type Node struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	gossip    *gossip
+	gossip    *gossip.Service
 	disc      *discovery
 	offers    *offerService
 	requester *requester
@@ -229,9 +228,16 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: DHT: %w", err)
 	}
-	if n.gossip, err = newGossip(n); err != nil {
+	if n.gossip, err = gossip.New(n.ctx, gossip.Deps{
+		Host: n.host, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks,
+		Config: gossip.Config{
+			Freshness: time.Duration(cfg.Gossip.Freshness), MaxCall: int(cfg.Gossip.MaxCall),
+			CallRate: cfg.Gossip.CallRate, CallBurst: cfg.Gossip.CallBurst, Whitelist: cfg.Gossip.Whitelist,
+		},
+	}); err != nil {
 		return nil, err
 	}
+	n.tasks.Go(func() { n.gossip.Run(n.ctx) })
 	if err := n.rep.start(); err != nil {
 		return nil, err
 	}
@@ -427,6 +433,9 @@ func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer 
 		Expires: now.Add(time.Duration(n.cfg.Offers.TTL)).UnixMilli(), Withdrawn: withdrawn,
 	}
 }
+
+// Score is gossipsub's current score of a peer, as last inspected.
+func (n *Node) Score(p peer.ID) (float64, bool) { return n.gossip.Score(p) }
 
 // Ping measures one bare request/response round trip on a new stream to p.
 func (n *Node) Ping(ctx context.Context, p string) (time.Duration, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
@@ -86,7 +87,7 @@ func newProviderService(n *Node) *providerService {
 // start subscribes to the auction topic of every capability sold.
 func (p *providerService) start() error {
 	for _, c := range p.n.cfg.Provider.Capabilities {
-		if err := p.n.gossip.subscribe(market.Capability(c), p.onCall); err != nil {
+		if err := p.n.gossip.Subscribe(p.n.ctx, market.Capability(c), p.onCall); err != nil {
 			return err
 		}
 	}
@@ -106,9 +107,9 @@ func (p *providerService) Running() int {
 	return p.running
 }
 
-func (p *providerService) onCall(from peer.ID, dc *decodedCall) {
+func (p *providerService) onCall(from peer.ID, dc *gossip.Call) {
 	n := p.n
-	req := dc.call.Requester
+	req := dc.Call.Requester
 	if req == n.ID() && !n.cfg.Requester.AllowSelf {
 		return
 	}
@@ -207,7 +208,7 @@ func (p *providerService) endAnswer(req string) {
 }
 
 // answer bids on or declines a call, straight to its requester.
-func (p *providerService) answer(dc *decodedCall) {
+func (p *providerService) answer(dc *gossip.Call) {
 	n := p.n
 	offer, ok := n.offers.Offer()
 	if !ok {
@@ -219,8 +220,8 @@ func (p *providerService) answer(dc *decodedCall) {
 	now := n.now()
 	p.mu.Lock()
 	load := market.Load{Running: p.running, Slots: n.cfg.Provider.Slots,
-		RequesterOwes: max(n.ledger.Balance(dc.call.Requester), 0), CreditLimit: n.rep.creditLimit(dc.call.Requester)}
-	env, send, err := p.policy.Answer(now, offer, dc.call, dc.cid, load, p.prep(dc.call.Needs))
+		RequesterOwes: max(n.ledger.Balance(dc.Call.Requester), 0), CreditLimit: n.rep.creditLimit(dc.Call.Requester)}
+	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, load, p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
 		n.log.Error("cannot answer call", "err", err)
@@ -229,7 +230,7 @@ func (p *providerService) answer(dc *decodedCall) {
 	if !send {
 		return
 	}
-	pid, err := wire.DecodePeer(dc.call.Requester)
+	pid, err := wire.DecodePeer(dc.Call.Requester)
 	if err != nil {
 		return
 	}
@@ -237,18 +238,18 @@ func (p *providerService) answer(dc *decodedCall) {
 	defer cancel()
 	st, err := n.host.NewStream(ctx, pid, ProtoBid)
 	if err != nil {
-		n.log.Debug("cannot reach requester to bid", "requester", wire.ShortID(dc.call.Requester), "err", err)
-		p.answered(dc.call.Requester, err)
+		n.log.Debug("cannot reach requester to bid", "requester", wire.ShortID(dc.Call.Requester), "err", err)
+		p.answered(dc.Call.Requester, err)
 		return
 	}
 	dl, _ := ctx.Deadline()
 	st.SetDeadline(dl)
 	if err := wire.WriteFrame(st, env.Encode()); err != nil {
 		st.Reset()
-		p.answered(dc.call.Requester, err)
+		p.answered(dc.Call.Requester, err)
 		return
 	}
-	p.answered(dc.call.Requester, st.Close())
+	p.answered(dc.Call.Requester, st.Close())
 }
 
 // prep estimates what must happen before a job with these needs starts

@@ -264,10 +264,10 @@ func (s *repService) creditLimit(requester string) int64 {
 // start joins the reputation topic and flushes attestations on a timer.
 func (s *repService) start() error {
 	n := s.n
-	if err := n.ps.RegisterTopicValidator(ReputationTopic, s.validate, pubsub.WithValidatorInline(true)); err != nil {
+	if err := n.gossip.PubSub().RegisterTopicValidator(ReputationTopic, s.validate, pubsub.WithValidatorInline(true)); err != nil {
 		return fmt.Errorf("node: validator for %s: %w", ReputationTopic, err)
 	}
-	t, err := n.ps.Join(ReputationTopic)
+	t, err := n.gossip.PubSub().Join(ReputationTopic)
 	if err != nil {
 		return fmt.Errorf("node: join %s: %w", ReputationTopic, err)
 	}

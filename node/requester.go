@@ -477,7 +477,7 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 		})
 	}
 	for _, env := range rd.Calls {
-		if err := n.gossip.publish(n.ctx, env, j.spec.Runtime); err != nil {
+		if err := n.gossip.Publish(n.ctx, env, j.spec.Runtime); err != nil {
 			n.log.Warn("cannot publish call for bids", "job", j.id, "err", err)
 		}
 	}
