@@ -443,9 +443,9 @@ func (n *Node) Offers(ctx context.Context) ([]api.OfferInfo, error) {
 	if o, ok := n.offers.Offer(); ok {
 		out = append(out, info(o, n.now(), true))
 	}
-	for p, ko := range n.disc.known() {
+	for p, ko := range n.disc.Known() {
 		if p != n.ID() {
-			out = append(out, info(ko.offer, ko.fetched, false))
+			out = append(out, info(ko.Offer, ko.Fetched, false))
 		}
 	}
 	sort.Slice(out, func(a, b int) bool {
@@ -459,7 +459,7 @@ func (n *Node) Offers(ctx context.Context) ([]api.OfferInfo, error) {
 
 // Peers implements api.Backend.
 func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
-	known := n.disc.known()
+	known := n.disc.Known()
 	var out []api.PeerInfo
 	for _, p := range n.host.Network().Peers() {
 		pi := api.PeerInfo{PeerID: p.String(), Connected: true, Addrs: []string{}}

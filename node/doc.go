@@ -19,10 +19,11 @@
 //     expires, served on /hayek/offer/1.0.0, provided on the DHT under each
 //     capability's CID as soon as there are peers and reprovided on an
 //     interval; on Close the offer is reissued as withdrawn and reproviding
-//     stops;
+//     stops (node/internal/discovery, the Advertiser);
 //   - discovery: DHT provider records are hints; each provider found is
 //     asked for its signed offer, which is verified and cached; lookups are
-//     cached per capability and refreshed in the background;
+//     cached per capability and refreshed in the background
+//     (node/internal/discovery, the Finder);
 //   - the requester: one goroutine per job drives a market.Job machine,
 //     publishing its calls for bids, receiving bids and declines on
 //     /hayek/bid/1.0.0, sending awards and reading acks on

@@ -31,6 +31,7 @@ import (
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/blobs"
+	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
@@ -91,8 +92,8 @@ type Node struct {
 	rng   *rand.Rand
 
 	gossip    *gossip.Service
-	disc      *discovery
-	offers    *offerService
+	disc      *discovery.Finder
+	offers    *discovery.Advertiser
 	requester *requester
 	provider  *providerService
 	jobs      *jobStore
@@ -241,8 +242,25 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.rep.start(); err != nil {
 		return nil, err
 	}
-	n.disc = newDiscovery(n)
-	n.offers = newOfferService(n)
+	caps := make([]market.Capability, len(cfg.Provider.Capabilities))
+	for i, c := range cfg.Provider.Capabilities {
+		caps[i] = market.Capability(c)
+	}
+	n.offers = discovery.NewAdvertiser(discovery.AdvertiserDeps{
+		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
+		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
+		Capabilities: caps, TTL: time.Duration(cfg.Offers.TTL), Reprovide: time.Duration(cfg.Network.Reprovide),
+	})
+	n.disc = discovery.NewFinder(discovery.FinderDeps{
+		Host: n.host, Router: n.dht, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
+		Self: n.ID(), OwnOffer: n.offers.Offer, AllowSelf: cfg.Requester.AllowSelf,
+		Every: time.Duration(cfg.Network.Discovery),
+		Stored: func() {
+			if r := n.requester; r != nil {
+				r.queue.poke() // more capacity may let queued jobs go
+			}
+		},
+	})
 	n.requester = newRequester(n)
 	if n.jobs, err = openJobStore(filepath.Join(o.Home, "jobs")); err != nil {
 		return nil, err
@@ -258,7 +276,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
 		Pins: n.pinnedBlobs,
 	})
-	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.handle)
+	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.Handle)
 	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
 	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
 	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.handleAward)
@@ -279,9 +297,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		if err := n.provider.start(); err != nil {
 			return nil, err
 		}
-		n.offers.start()
+		if n.offers.Start() {
+			n.tasks.Go(func() { n.offers.Run(n.ctx) })
+		}
 	}
-	n.disc.start()
+	n.tasks.Go(func() { n.disc.Run(n.ctx) })
 	n.tasks.Go(func() { n.keepBootstrapped(boot) })
 	n.requester.watchConnections()
 	n.tasks.Go(func() { n.data.Run(n.ctx) })
@@ -376,7 +396,7 @@ func (n *Node) Close(ctx context.Context) error {
 		return nil
 	}
 	defer close(n.closed)
-	n.offers.withdraw()
+	n.offers.Withdraw()
 	n.provider.drain(ctx)
 	n.requester.shutdown(ctx)
 	return n.teardown()

@@ -131,7 +131,7 @@ func newRequester(n *Node) *requester {
 	cfg.MaxAttempts = rc.MaxAttempts
 	cfg.AllowSelf = rc.AllowSelf
 	r := &requester{n: n, cfg: cfg, jobs: map[string]*reqJob{}, idem: map[string]string{}}
-	r.queue.capacity = func() int { return min(n.cfg.Requester.MaxActive, max(n.disc.capacity(), 1)) }
+	r.queue.capacity = func() int { return min(n.cfg.Requester.MaxActive, max(n.disc.Capacity(), 1)) }
 	return r
 }
 
