@@ -40,7 +40,7 @@
 //     one synced append; settlements sent to debtors;
 //   - agents (agents.go): tokens, budgets, limits and approval, all
 //     governance entries of the ledger;
-//   - reputation (reputation.go): a reputation.Book fed with first-hand
+//   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
 //     Reputation and replica Decider, credit limits; sampling re-runs
 //     (sampling.go);

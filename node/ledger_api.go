@@ -82,7 +82,7 @@ func (n *Node) LedgerBalance(ctx context.Context) (api.Balance, error) {
 		b.Agents = append(b.Agents, n.agentView(a))
 	}
 	for p, v := range n.ledger.Balances() {
-		b.Peers = append(b.Peers, api.PeerBalance{Peer: p, Balance: v, CreditLimit: n.rep.creditLimit(p)})
+		b.Peers = append(b.Peers, api.PeerBalance{Peer: p, Balance: v, CreditLimit: n.rep.CreditLimit(p)})
 	}
 	sort.Slice(b.Peers, func(i, j int) bool { return b.Peers[i].Peer < b.Peers[j].Peer })
 	for _, h := range n.ledger.OpenHolds() {
@@ -152,8 +152,8 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	e := es[0]
 	// A debtor that settles earns standing as a requester; the signed
 	// settlement is the evidence.
-	n.rep.record(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss))
-	n.rep.attest(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
+	n.rep.Record(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss))
+	n.rep.Attest(n.ctx, s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
 	// Tell the debtor; it records the same signed settlement. Best effort:
 	// our ledger is the creditor's word either way.
 	n.tasks.Go(func() {

@@ -32,6 +32,7 @@ import (
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/discovery"
+	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
@@ -98,7 +99,7 @@ type Node struct {
 	provider  *providerService
 	jobs      *jobStore
 	ledger    *settlement.Ledger
-	rep       *repService
+	rep       *evidence.Service
 	rates     agentRates
 	admission admission
 	drops     *wire.Drops
@@ -183,10 +184,17 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.releaseOrphans(ctx); err != nil {
 		return nil, fmt.Errorf("node: release orphaned holds: %w", err)
 	}
-	if n.rep, err = newRepService(n); err != nil {
+	if n.rep, err = evidence.New(evidence.Deps{
+		Signer: n.signer, Verifier: n.verifier, Ledger: n.ledger, Drops: n.drops, Log: n.log, Now: n.now,
+		Config: evidence.Config{
+			HalfLife: time.Duration(cfg.Reputation.HalfLife), AttestEvery: time.Duration(cfg.Reputation.AttestEvery),
+			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
+			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
+		},
+	}); err != nil {
 		return nil, err
 	}
-	if err := n.rep.rebuild(ctx); err != nil {
+	if err := n.rep.Rebuild(ctx); err != nil {
 		return nil, err
 	}
 	if act := cfg.Misbehave.Active(); len(act) > 0 {
@@ -239,9 +247,10 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.tasks.Go(func() { n.gossip.Run(n.ctx) })
-	if err := n.rep.start(); err != nil {
+	if err := n.rep.Start(n.gossip.PubSub()); err != nil {
 		return nil, err
 	}
+	n.tasks.Go(func() { n.rep.Run(n.ctx) })
 	caps := make([]market.Capability, len(cfg.Provider.Capabilities))
 	for i, c := range cfg.Provider.Capabilities {
 		caps[i] = market.Capability(c)

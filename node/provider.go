@@ -220,7 +220,7 @@ func (p *providerService) answer(dc *gossip.Call) {
 	now := n.now()
 	p.mu.Lock()
 	load := market.Load{Running: p.running, Slots: n.cfg.Provider.Slots,
-		RequesterOwes: max(n.ledger.Balance(dc.Call.Requester), 0), CreditLimit: n.rep.creditLimit(dc.Call.Requester)}
+		RequesterOwes: max(n.ledger.Balance(dc.Call.Requester), 0), CreditLimit: n.rep.CreditLimit(dc.Call.Requester)}
 	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, load, p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
@@ -699,7 +699,7 @@ func (p *providerService) drain(ctx context.Context) {
 func (p *providerService) disputed(k runKey, d delivered) {
 	n := p.n
 	ev := fmt.Sprintf("unreceipted:%s:%d", k.job, k.attempt)
-	n.rep.record(d.requester, reputation.CapRequester, reputation.Disputed, ev)
+	n.rep.Record(d.requester, reputation.CapRequester, reputation.Disputed, ev)
 	if _, err := n.ledger.Append(n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: d.requester,
 		Capability: reputation.CapRequester, Outcome: string(reputation.Disputed), Job: k.job}); err != nil {
 		n.log.Warn("cannot record outcome", "err", err)

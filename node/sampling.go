@@ -118,7 +118,7 @@ func (r *requester) sampleDone(child *reqJob, o *market.Outcome) {
 	s.runs = append(s.runs, run)
 	cap := string(parent.spec.Runtime)
 	wrong := func(rr market.ReplicaResult) {
-		r.n.rep.record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
+		r.n.rep.Record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
 		if _, err := r.n.ledger.Append(r.n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: rr.Provider,
 			Capability: cap, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
 			r.n.log.Warn("cannot record outcome", "err", err)

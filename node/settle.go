@@ -198,9 +198,9 @@ func (r *requester) settle(j *reqJob, o *market.Outcome) {
 		}
 	}
 	for _, e := range evs {
-		n.rep.record(e.peer, cap, e.oc, e.id)
+		n.rep.Record(e.peer, cap, e.oc, e.id)
 		if e.receipt != nil {
-			n.rep.attest(e.peer, cap, e.oc, e.id, e.receipt)
+			n.rep.Attest(n.ctx, e.peer, cap, e.oc, e.id, e.receipt)
 		}
 	}
 	j.mu.Lock()
@@ -374,8 +374,8 @@ func (p *providerService) countersign(ctx context.Context, sr settlement.SignedR
 	p.mu.Lock()
 	delete(p.delivered, key)
 	p.mu.Unlock()
-	n.rep.record(rc.Requester, reputation.CapRequester, reputation.Paid, cid)
-	n.rep.attest(rc.Requester, reputation.CapRequester, reputation.Paid, cid, b)
+	n.rep.Record(rc.Requester, reputation.CapRequester, reputation.Paid, cid)
+	n.rep.Attest(n.ctx, rc.Requester, reputation.CapRequester, reputation.Paid, cid, b)
 	return out, nil
 }
 

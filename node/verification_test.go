@@ -105,9 +105,9 @@ func TestCheaterUnderReplication(t *testing.T) {
 	if caught == 0 {
 		t.Fatalf("the cheater was never drawn in 12 replicated jobs: the test proves nothing (seed the devnet differently)")
 	}
-	cheat := req.rep.book.Posterior(bad, "runtime/wasm").Mean()
+	cheat := req.rep.Book().Posterior(bad, "runtime/wasm").Mean()
 	for i, n := range d.Nodes[1:cheater] {
-		if honest := req.rep.book.Posterior(n.ID(), "runtime/wasm").Mean(); honest <= cheat {
+		if honest := req.rep.Book().Posterior(n.ID(), "runtime/wasm").Mean(); honest <= cheat {
 			t.Errorf("honest node-%d has mean %.3f, not above the cheater's %.3f", i+1, honest, cheat)
 		}
 	}
