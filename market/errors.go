@@ -22,6 +22,12 @@ var (
 // an amount nobody chose.
 var ErrOverflow = errors.New("market: amount does not fit in int64")
 
+// ErrNoOpenBid: an award names a bid this provider no longer holds open —
+// the award came after the bid's window and AwardMargin, or it was already
+// accepted once. A provider answers it with a DeclineExpired ack: the
+// award was late, which is the requester's doing, not the provider's.
+var ErrNoOpenBid = errors.New("market: no open bid")
+
 // kind is a sentinel naming a kind of problem with a field. Like every
 // sentinel of the package its message carries the "market:" prefix; inside
 // a FieldError only its words are shown ("memory: is out of range: ...").

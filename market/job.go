@@ -161,11 +161,16 @@ const (
 	FaultLost     FaultKind = "lost"     // unreachable, or its connection was lost
 	FaultOutputs  FaultKind = "outputs"  // its outputs could not be fetched or were not as signed
 	FaultLocal    FaultKind = "local"    // this node's own limits failed the exchange: no evidence
+	// FaultLate: it refused its award because the award reached it after
+	// its bid (or the award itself) expired. The award was late — this
+	// requester's load or the network's, not the provider's doing — so it
+	// is no evidence and the provider stays eligible.
+	FaultLate FaultKind = "late"
 )
 
 // Evidence reports whether a fault of this kind counts against the
 // provider's reputation.
-func (k FaultKind) Evidence() bool { return k != FaultBusy && k != FaultLocal }
+func (k FaultKind) Evidence() bool { return k != FaultBusy && k != FaultLocal && k != FaultLate }
 
 // Timeout reports whether the fault is the provider's silence in time,
 // which reputation records apart from other failures.
@@ -851,8 +856,18 @@ func (j *Job) Ack(now time.Time, a Ack) error {
 	}
 	if !a.Accept {
 		kind := FaultRefused
-		if a.Code == DeclineBusy || a.Code == DeclineWithdrawn {
+		switch a.Code {
+		case DeclineBusy, DeclineWithdrawn:
 			kind = FaultBusy
+		case DeclineExpired:
+			// The provider's bid stays open for the call's window and
+			// AwardMargin from when the call reached it, which is after the
+			// auction opened. An ack back before that cannot be about an
+			// expired bid: a provider saying so is refusing for a reason
+			// of its own.
+			if now.Sub(r.attempt.Opened) >= j.cfg.BidWindow+AwardMargin {
+				kind = FaultLate
+			}
 		}
 		j.fault(now, a.Provider, "refused the award: "+a.Reason, kind)
 		return nil
@@ -1021,6 +1036,9 @@ func (j *Job) fault(now time.Time, peer, reason string, kind FaultKind) {
 		why = "provider_busy"
 	case FaultLocal:
 		why = "local_failure"
+	case FaultLate:
+		why = "award_late"
+		delete(j.excluded, peer) // it did nothing wrong: it may bid again
 	}
 	j.event(now, Event{Type: "fault", Provider: peer, Reason: why, Message: reason})
 	j.cancel(now, peer)

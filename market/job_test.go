@@ -125,6 +125,9 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cfg.MaxAttempts = int(argInt(d, "attempts", 3))
 		cfg.BidWindow = argDur(d, "window", time.Second)
 		cfg.DistinctSubnets = argStr(d, "distinct-subnets", "") == "true"
+		if s := argStr(d, "ack-timeout", ""); s != "" {
+			cfg.AckTimeout = argDur(d, "ack-timeout", cfg.AckTimeout)
+		}
 		h.job = NewJob(argStr(d, "id", "j1"), spec, cfg, h.keys.Signer("req"), h.rep, rand.New(rand.NewPCG(1, 2)), h.now)
 	case "rep":
 		// rep p1 ineligible=reason | newcomer | score=0.9

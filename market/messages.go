@@ -126,7 +126,7 @@ const (
 	DeclineTooLarge   DeclineReason = "too_large"          // beyond its memory/time/size limits
 	DeclineRequester  DeclineReason = "requester_limit"    // requester over credit or below reputation limit
 	DeclineWithdrawn  DeclineReason = "withdrawn"          // stopping, not taking work
-	DeclineExpired    DeclineReason = "expired"            // the call arrived too late to bid
+	DeclineExpired    DeclineReason = "expired"            // the call arrived too late to bid, or the award too late to take
 )
 
 // Decline is a provider's signed refusal, kept by the requester so "why no

@@ -195,7 +195,7 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 	k := bookKey{a.Requester, a.Job, a.Attempt}
 	e, ok := p.book[k]
 	if !ok {
-		return Bid{}, fmt.Errorf("market: award for job %s attempt %d, on which we have no open bid", a.Job, a.Attempt)
+		return Bid{}, fmt.Errorf("market: award for job %s attempt %d: the bid has expired or was taken (%w)", a.Job, a.Attempt, ErrNoOpenBid)
 	}
 	wenv, err := canon.DecodeEnvelope(a.WinningBid)
 	if err != nil {

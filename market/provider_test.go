@@ -299,9 +299,9 @@ func TestProviderCheckAwardRejects(t *testing.T) {
 		msg  string
 	}{
 		{"award for someone else", func(t *testing.T, f *provFixture, a *Award) { a.Provider = "p2" }, nil, "not us"},
-		{"no bid on that job", func(t *testing.T, f *provFixture, a *Award) { a.Job = "job-other" }, nil, "no open bid"},
-		{"no bid on that attempt", func(t *testing.T, f *provFixture, a *Award) { a.Attempt = 2 }, nil, "no open bid"},
-		{"another requester", func(t *testing.T, f *provFixture, a *Award) { a.Requester = "p3" }, nil, "no open bid"},
+		{"no bid on that job", func(t *testing.T, f *provFixture, a *Award) { a.Job = "job-other" }, ErrNoOpenBid, "no open bid"},
+		{"no bid on that attempt", func(t *testing.T, f *provFixture, a *Award) { a.Attempt = 2 }, ErrNoOpenBid, "no open bid"},
+		{"another requester", func(t *testing.T, f *provFixture, a *Award) { a.Requester = "p3" }, ErrNoOpenBid, "no open bid"},
 		{"winning bid is p2's", func(t *testing.T, f *provFixture, a *Award) {
 			a.WinningBid = f.otherBid(t, "p2", 120, 300, nil)
 		}, nil, "not the bid we made"},

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -187,3 +188,53 @@ func TestBadPeerMessagesAreDropped(t *testing.T) {
 func frame(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
 
 var _ = context.Background
+
+// TestLateAwardIsRefusedAsExpired: an award that comes after its bid
+// expired (or stale, or past its result deadline) is refused with a signed
+// ack whose code is expired, which the requester reads as its own
+// lateness (market.FaultLate) rather than evidence against the provider.
+func TestLateAwardIsRefusedAsExpired(t *testing.T) {
+	d := startDevnet(t, 1, nil)
+	n := d.Nodes[0]
+	r := newRogue(t, n)
+	now := time.Now()
+	cases := map[string]market.Award{
+		"no open bid (expired or never made)": {Job: "j1", Attempt: 1, Price: 5,
+			ResultBy: now.Add(time.Minute).UnixMilli(), Created: now.UnixMilli()},
+		"result deadline passed": {Job: "j2", Attempt: 1, Price: 5,
+			ResultBy: now.Add(-time.Second).UnixMilli(), Created: now.UnixMilli()},
+		"stale": {Job: "j3", Attempt: 1, Price: 5,
+			ResultBy: now.Add(time.Hour).UnixMilli(), Created: now.Add(-time.Hour).UnixMilli()},
+	}
+	for name, a := range cases {
+		a.Requester, a.Provider = r.sg.ID(), n.ID()
+		env, err := canon.Seal(r.sg, market.KindAward, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := r.h.NewStream(t.Context(), n.host.ID(), ProtoAward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wire.WriteFrame(st, env.Encode()); err != nil {
+			t.Fatal(err)
+		}
+		st.CloseWrite()
+		b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAckFrame)
+		st.Close()
+		if err != nil {
+			t.Fatalf("%s: no ack: %v", name, err)
+		}
+		aenv, err := canon.DecodeEnvelope(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var ack market.Ack
+		if err := aenv.Open(n.verifier, market.KindAck, &ack); err != nil {
+			t.Fatalf("%s: ack does not verify: %v", name, err)
+		}
+		if ack.Accept || ack.Code != market.DeclineExpired || ack.Provider != n.ID() {
+			t.Errorf("%s: ack %+v, want a refusal with code %q", name, ack, market.DeclineExpired)
+		}
+	}
+}

@@ -322,12 +322,12 @@ func (p *providerService) handleAward(st network.Stream) {
 	}
 	if err := market.Fresh(a.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
 		n.drops.Add("award/stale")
-		ack(false, "", err.Error())
+		ack(false, market.DeclineExpired, "the award is stale: "+err.Error())
 		return
 	}
 	if a.ResultBy <= now.UnixMilli() {
 		n.drops.Add("award/expired")
-		ack(false, "", "the award's result deadline has already passed")
+		ack(false, market.DeclineExpired, "the award's result deadline has already passed")
 		return
 	}
 	p.mu.Lock()
@@ -345,7 +345,11 @@ func (p *providerService) handleAward(st network.Stream) {
 	if err != nil {
 		p.mu.Unlock()
 		n.drops.Add("award/rejected")
-		ack(false, "", err.Error())
+		code := market.DeclineReason("")
+		if errors.Is(err, market.ErrNoOpenBid) {
+			code = market.DeclineExpired // late: the requester's doing, not ours
+		}
+		ack(false, code, err.Error())
 		return
 	}
 	ctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(a.ResultBy))

@@ -9,6 +9,7 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -108,7 +109,38 @@ func TestFloodIsNotMisconduct(t *testing.T) {
 	}
 	got := outcomes(t, d.Nodes[0])
 	if got[string(reputation.Failure)] != 0 || got[string(reputation.Timeout)] != 0 {
+		explainOutcomes(t, d.Nodes[0], c)
 		t.Fatalf("evidence against honest providers after a flood: %v", got)
 	}
 	t.Logf("outcomes recorded: %v", got)
+}
+
+// explainOutcomes logs every outcome other than success with its job's
+// attempts and error, so a test that finds evidence says why it was
+// recorded.
+func explainOutcomes(t *testing.T, n *Node, c *api.Client) {
+	t.Helper()
+	es, err := n.ledger.Entries(t.Context(), settlement.Filter{Kind: settlement.KindOutcome})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		var o settlement.Outcome
+		if err := canon.Unmarshal(e.Body, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Outcome == string(reputation.Success) {
+			continue
+		}
+		t.Logf("outcome %s against %s (job %s, receipt %q)", o.Outcome, wire.ShortID(o.Peer), o.Job, o.Receipt)
+		j, err := c.Job(t.Context(), o.Job)
+		if err != nil {
+			t.Logf("  job %s: %v", o.Job, err)
+			continue
+		}
+		t.Logf("  job %s ended %s, error %+v, settlement %+v", j.ID, j.State, j.Error, j.Settlement)
+		for _, a := range j.Attempts {
+			t.Logf("  attempt %d: winners %v fault %q silent %v declines %+v", a.Number, a.Winners, a.Fault, a.Silent, a.Declines)
+		}
+	}
 }

@@ -151,7 +151,9 @@ func (r *requester) settle(j *reqJob, o *market.Outcome) {
 		for _, p := range results {
 			if p.err != nil {
 				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", wire.ShortID(p.rr.Provider), p.err)
-				record(p.rr.Provider, reputation.Failure, "job:"+j.id+":"+p.rr.Provider, nil)
+				if faultKind(p.err, market.FaultLost).Evidence() { // not when this node's own limits or shutdown failed it
+					record(p.rr.Provider, reputation.Failure, "job:"+j.id+":"+p.rr.Provider, nil)
+				}
 				continue
 			}
 			b := canon.MustMarshal(p.sr)
