@@ -33,7 +33,8 @@
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
 //     in its exec.Executor (wasm by default), and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
-//     alone;
+//     alone; it countersigns the receipts of what it delivered
+//     (node/internal/provider);
 //   - settlement (settle.go): the node's ledger under <home>/ledger; a
 //     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
 //     and appended with the job's outcomes and the release of its hold in
@@ -44,7 +45,7 @@
 //     outcomes and with attestations on /hayek/reputation/1, the market's
 //     Reputation and replica Decider, credit limits; sampling re-runs
 //     (sampling.go);
-//   - test-only misbehaviour of a provider (misbehave.go);
+//   - test-only misbehaviour of a provider (node/internal/provider);
 //   - a content-addressed blob store under <home>/blobs, served and
 //     fetched over /hayek/data/1.0.0 (node/internal/blobs), and a pebble job
 //     store under <home>/jobs;

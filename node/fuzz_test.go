@@ -111,7 +111,7 @@ func FuzzResultDelivery(f *testing.F) {
 		f.Add(s.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var del resultDelivery
+		var del wire.ResultDelivery
 		if err := canon.Unmarshal(data, &del); err != nil {
 			return
 		}
@@ -184,7 +184,7 @@ func FuzzResultReply(f *testing.F) {
 		f.Add(s.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var rr resultReply
+		var rr wire.ResultReply
 		if err := canon.Unmarshal(data, &rr); err != nil {
 			return
 		}
@@ -310,14 +310,14 @@ func fuzzDeliverySeeds(t testing.TB) []fuzzSeed {
 		r.Status, r.ExitCode, r.Requester = "weird", -1, "not-a-peer"
 	})
 	return []fuzzSeed{
-		{name: "inline", data: canon.MustMarshal(resultDelivery{Result: good.Encode(), Blobs: [][]byte{out, {}}})},
-		{name: "no-blobs", data: canon.MustMarshal(resultDelivery{Result: good.Encode()})},
-		{name: "forged", data: canon.MustMarshal(resultDelivery{Result: forged.Encode()})},
-		{name: "overflowing-sizes", data: canon.MustMarshal(resultDelivery{Result: overflow.Encode()})},
-		{name: "strange", data: canon.MustMarshal(resultDelivery{Result: strange.Encode()})},
-		{name: "garbage-result", data: canon.MustMarshal(resultDelivery{Result: []byte("nope"), Blobs: [][]byte{nil}})},
-		{name: "empty", data: canon.MustMarshal(resultDelivery{})},
-		{name: "unknown-field", data: append([]byte{0xa3}, append(canon.MustMarshal(resultDelivery{})[1:], 0x61, 'x', 0x00)...)},
+		{name: "inline", data: canon.MustMarshal(wire.ResultDelivery{Result: good.Encode(), Blobs: [][]byte{out, {}}})},
+		{name: "no-blobs", data: canon.MustMarshal(wire.ResultDelivery{Result: good.Encode()})},
+		{name: "forged", data: canon.MustMarshal(wire.ResultDelivery{Result: forged.Encode()})},
+		{name: "overflowing-sizes", data: canon.MustMarshal(wire.ResultDelivery{Result: overflow.Encode()})},
+		{name: "strange", data: canon.MustMarshal(wire.ResultDelivery{Result: strange.Encode()})},
+		{name: "garbage-result", data: canon.MustMarshal(wire.ResultDelivery{Result: []byte("nope"), Blobs: [][]byte{nil}})},
+		{name: "empty", data: canon.MustMarshal(wire.ResultDelivery{})},
+		{name: "unknown-field", data: append([]byte{0xa3}, append(canon.MustMarshal(wire.ResultDelivery{})[1:], 0x61, 'x', 0x00)...)},
 	}
 }
 
@@ -334,9 +334,9 @@ func fuzzHeaderSeeds() []fuzzSeed {
 
 func fuzzReplySeeds() []fuzzSeed {
 	return []fuzzSeed{
-		{name: "ok", data: canon.MustMarshal(resultReply{OK: true})},
-		{name: "refused", data: canon.MustMarshal(resultReply{Error: "job job-1 is not awarded to you"})},
-		{name: "true-and-error", data: canon.MustMarshal(resultReply{OK: true, Error: "?"})},
+		{name: "ok", data: canon.MustMarshal(wire.ResultReply{OK: true})},
+		{name: "refused", data: canon.MustMarshal(wire.ResultReply{Error: "job job-1 is not awarded to you"})},
+		{name: "true-and-error", data: canon.MustMarshal(wire.ResultReply{OK: true, Error: "?"})},
 	}
 }
 
@@ -371,7 +371,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 func TestFuzzDeliverySeeds(t *testing.T) {
 	v := wire.NewVerifier()
 	for _, s := range fuzzDeliverySeeds(t) {
-		var del resultDelivery
+		var del wire.ResultDelivery
 		if err := canon.Unmarshal(s.data, &del); err != nil {
 			if s.name == "unknown-field" {
 				continue

@@ -5,7 +5,7 @@ package node
 func (n *Node) pinnedBlobs() map[string]bool {
 	pins := map[string]bool{}
 	n.requester.pinBlobs(pins)
-	n.provider.pinBlobs(pins)
+	n.provider.PinBlobs(pins)
 	return pins
 }
 
@@ -24,19 +24,5 @@ func (r *requester) pinBlobs(pins map[string]bool) {
 		for _, in := range j.spec.Inputs {
 			pins[in.CID] = true
 		}
-	}
-}
-
-// pinBlobs adds the outputs runs still serve and their modules to pins.
-func (p *providerService) pinBlobs(pins map[string]bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, run := range p.runs {
-		run.mu.Lock()
-		for c := range run.outputs {
-			pins[c] = true
-		}
-		pins[run.award.Run.Module.CID] = true
-		run.mu.Unlock()
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/provider"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -96,7 +97,7 @@ type Node struct {
 	disc      *discovery.Finder
 	offers    *discovery.Advertiser
 	requester *requester
-	provider  *providerService
+	provider  *provider.Service
 	jobs      *jobStore
 	ledger    *settlement.Ledger
 	rep       *evidence.Service
@@ -277,18 +278,34 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.requester.open(n.jobs); err != nil {
 		return nil, err
 	}
-	n.provider = newProviderService(n)
+	n.provider = provider.New(provider.Deps{
+		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
+		Exec: n.exec, Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+			return n.data.Fetch(ctx, p, job, b)
+		},
+		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer,
+		Config: provider.Config{
+			Capabilities: caps, Slots: cfg.Provider.Slots, StartBase: time.Duration(cfg.Provider.StartBase),
+			BidUnasked: cfg.Provider.BidUnasked, AllowSelf: cfg.Requester.AllowSelf,
+			Freshness: time.Duration(cfg.Gossip.Freshness),
+			Misbehave: provider.Misbehave{
+				WrongOutputRate: cfg.Misbehave.WrongOutputRate, DropRate: cfg.Misbehave.DropRate,
+				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
+			},
+			Seed: n.randUint64(),
+		},
+	})
 	n.data = blobs.New(blobs.Deps{
 		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
 		Freshness: time.Duration(cfg.Gossip.Freshness),
-		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.authorizeFetch), blobs.AuthorizeFunc(n.provider.authorizeFetch)},
+		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.authorizeFetch), n.provider},
 		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
 		Pins: n.pinnedBlobs,
 	})
 	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.Handle)
 	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
 	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
-	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.handleAward)
+	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(n.ctx))
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
 	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.handleReceipt)
@@ -303,9 +320,10 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: DHT bootstrap: %w", err)
 	}
 	if cfg.Provider.Sell {
-		if err := n.provider.start(); err != nil {
+		if err := n.provider.Subscribe(n.ctx); err != nil {
 			return nil, err
 		}
+		n.tasks.Go(func() { n.provider.Run(n.ctx) })
 		if n.offers.Start() {
 			n.tasks.Go(func() { n.offers.Run(n.ctx) })
 		}
@@ -406,7 +424,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	defer close(n.closed)
 	n.offers.Withdraw()
-	n.provider.drain(ctx)
+	n.provider.Drain(ctx)
 	n.requester.shutdown(ctx)
 	return n.teardown()
 }
@@ -415,7 +433,7 @@ func (n *Node) Close(ctx context.Context) error {
 func (n *Node) teardown() error {
 	n.tasks.Stop()
 	if n.provider != nil {
-		n.provider.runWG.Wait() // runs end with n.ctx
+		n.provider.Wait() // runs end with n.ctx
 	}
 	if n.requester != nil {
 		n.requester.wg.Wait() // job goroutines write to the job store as they end

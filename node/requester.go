@@ -672,27 +672,13 @@ func faultKind(err error, otherwise market.FaultKind) market.FaultKind {
 	return otherwise
 }
 
-// resultDelivery is the frame on /hayek/result/1.0.0: the provider's
-// signed result and the blobs small enough to travel with it.
-type resultDelivery struct {
-	Result []byte   `cbor:"result"`
-	Blobs  [][]byte `cbor:"blobs"`
-}
-
-// resultReply tells the provider its result was received. It carries no
-// claim beyond that (the receipt that settles the job is signed).
-type resultReply struct {
-	OK    bool   `cbor:"ok"`
-	Error string `cbor:"error"`
-}
-
 // handleResult receives a result, stores inline blobs, fetches the others
 // from the provider, and feeds the result to the job.
 func (r *requester) handleResult(st network.Stream) {
 	n := r.n
 	defer st.Close()
 	reply := func(err error) {
-		rr := resultReply{OK: err == nil}
+		rr := wire.ResultReply{OK: err == nil}
 		if err != nil {
 			rr.Error = err.Error()
 		}
@@ -704,7 +690,7 @@ func (r *requester) handleResult(st network.Stream) {
 		st.Reset()
 		return
 	}
-	var del resultDelivery
+	var del wire.ResultDelivery
 	if err := canon.Unmarshal(b, &del); err != nil {
 		n.drops.Add("result/malformed")
 		reply(err)

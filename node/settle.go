@@ -300,7 +300,7 @@ func (n *Node) handleReceipt(st network.Stream) {
 	st.SetDeadline(time.Now().Add(10 * time.Second)) // the answer waits for a synced append
 	switch {
 	case m.Kind == "receipt" && m.Receipt != nil:
-		out, err := n.provider.countersign(ctx, *m.Receipt)
+		out, err := n.provider.Countersign(ctx, *m.Receipt)
 		if err != nil {
 			refuse("receipt/rejected", err)
 			return
@@ -324,61 +324,6 @@ func (n *Node) handleReceipt(st network.Stream) {
 	default:
 		refuse("receipt/malformed", errors.New("want a receipt or a settlement"))
 	}
-}
-
-// delivered is what a provider remembers of a result it delivered, until
-// the requester's receipt for it arrives.
-type delivered struct {
-	requester string
-	price     int64
-	result    string // CID of the signed result
-	at        time.Time
-	cap       string
-}
-
-// countersign checks a requester's receipt against the run this provider
-// delivered, countersigns it with its ledger head and appends it.
-func (p *providerService) countersign(ctx context.Context, sr settlement.SignedReceipt) (settlement.SignedReceipt, error) {
-	n := p.n
-	rc, err := settlement.OpenReceiptRequest(n.verifier, sr)
-	if err != nil {
-		return settlement.SignedReceipt{}, err
-	}
-	if rc.Provider != n.ID() {
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt names %s as provider", wire.ShortID(rc.Provider))
-	}
-	key := runKey{rc.Requester, rc.Job, rc.Attempt}
-	p.mu.Lock()
-	d, ok := p.delivered[key]
-	p.mu.Unlock()
-	switch {
-	case !ok:
-		return settlement.SignedReceipt{}, fmt.Errorf("no delivered result of job %s attempt %d for %s", rc.Job, rc.Attempt, wire.ShortID(rc.Requester))
-	case rc.Price != d.price:
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt says %d, the award said %d", rc.Price, d.price)
-	case rc.Result != d.result:
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt names result %s, we delivered %s", rc.Result, d.result)
-	}
-	_, head := n.ledger.Head()
-	out, err := settlement.Countersign(n.signer, sr, head)
-	if err != nil {
-		return settlement.SignedReceipt{}, err
-	}
-	b := canon.MustMarshal(out)
-	cid := canon.DocCID(b).String()
-	_, err = n.ledger.AppendAll(ctx,
-		settlement.Draft{Kind: settlement.KindReceipt, Body: out},
-		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: rc.Requester,
-			Capability: reputation.CapRequester, Outcome: string(reputation.Paid), Job: rc.Job, Receipt: cid}})
-	if err != nil && !errors.Is(err, settlement.ErrDuplicate) {
-		return settlement.SignedReceipt{}, err
-	}
-	p.mu.Lock()
-	delete(p.delivered, key)
-	p.mu.Unlock()
-	n.rep.Record(rc.Requester, reputation.CapRequester, reputation.Paid, cid)
-	n.rep.Attest(n.ctx, rc.Requester, reputation.CapRequester, reputation.Paid, cid, b)
-	return out, nil
 }
 
 func unmarshalCanon(b []byte, v any) error { return canon.Unmarshal(b, v) }

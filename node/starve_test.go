@@ -215,7 +215,7 @@ func TestWinnerCannotFillTheDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		del := resultDelivery{Result: env.Encode()}
+		del := wire.ResultDelivery{Result: env.Encode()}
 		for k := 0; k < 30; k++ {
 			junk := make([]byte, 16<<10)
 			rand.Read(junk)

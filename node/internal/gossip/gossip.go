@@ -67,14 +67,6 @@ type Service struct {
 	scores  map[peer.ID]*pubsub.PeerScoreSnapshot
 }
 
-// Call is what validation leaves on a message for its subscriber.
-// Pubsub keeps messages for a few heartbeats of gossip history, so it holds
-// the decoded call and its CID, not a second copy of the bytes.
-type Call struct {
-	Call market.CallForBids
-	CID  string
-}
-
 // New starts gossipsub on the host; it runs until ctx ends.
 func New(ctx context.Context, d Deps) (*Service, error) {
 	g := &Service{d: d, topics: map[string]*pubsub.Topic{}, limits: map[string]*rate.Limiter{},
@@ -247,7 +239,7 @@ func (g *Service) validateCall(topic string, from peer.ID, m *pubsub.Message) pu
 	}
 	g.seen[key] = now.UnixMilli()
 	g.mu.Unlock()
-	m.ValidatorData = &Call{Call: c, CID: env.CID()}
+	m.ValidatorData = &wire.Call{Call: c, CID: env.CID()}
 	return pubsub.ValidationAccept
 }
 
@@ -290,7 +282,7 @@ func (g *Service) Publish(ctx context.Context, env canon.Envelope, c market.Capa
 }
 
 // Subscribe delivers validated calls on c's topic to fn until ctx ends.
-func (g *Service) Subscribe(ctx context.Context, c market.Capability, fn func(from peer.ID, dc *Call)) error {
+func (g *Service) Subscribe(ctx context.Context, c market.Capability, fn func(from peer.ID, dc *wire.Call)) error {
 	t, err := g.topic(c)
 	if err != nil {
 		return err
@@ -306,7 +298,7 @@ func (g *Service) Subscribe(ctx context.Context, c market.Capability, fn func(fr
 			if err != nil {
 				return
 			}
-			dc, ok := m.ValidatorData.(*Call)
+			dc, ok := m.ValidatorData.(*wire.Call)
 			if !ok {
 				continue
 			}
