@@ -51,8 +51,40 @@ func (n *Node) OpenBlob(ctx context.Context, c string) (io.ReadCloser, int64, er
 	return r, size, err
 }
 
-// checkedModules remembers modules that passed the wasm check.
-var checkedModules sync.Map
+// checkedModules remembers the last maxCheckedModules modules that passed
+// the wasm check, so a module submitted again is not parsed again.
+type checkedModules struct {
+	mu   sync.Mutex
+	ok   map[string]struct{}
+	ring []string // insertion order of ok, for eviction
+	next int
+}
+
+const maxCheckedModules = 4096
+
+func (c *checkedModules) has(cid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ok[cid]
+	return ok
+}
+
+func (c *checkedModules) add(cid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.ok[cid]; ok {
+		return
+	}
+	if c.ok == nil {
+		c.ok, c.ring = map[string]struct{}{}, make([]string, maxCheckedModules)
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.ok, old)
+	}
+	c.ring[c.next] = cid
+	c.ok[cid] = struct{}{}
+	c.next = (c.next + 1) % len(c.ring)
+}
 
 // resolveBlob stores an inline blob or checks that a CID is held here.
 func (n *Node) resolveBlob(field string, ref api.BlobRef) (market.Blob, error) {
@@ -189,7 +221,7 @@ func specErrors(err error) error {
 }
 
 func (n *Node) checkModule(b market.Blob) error {
-	if _, ok := checkedModules.Load(b.CID); ok {
+	if n.checked.has(b.CID) {
 		return nil
 	}
 	data, err := n.blobs.Get(b.CID)
@@ -199,7 +231,7 @@ func (n *Node) checkModule(b market.Blob) error {
 	if err := wasm.CheckModule(data); err != nil {
 		return api.Errorf(api.CodeInvalidModule, "%s", strings.TrimPrefix(err.Error(), "exec/wasm: bad module: "))
 	}
-	checkedModules.Store(b.CID, true)
+	n.checked.add(b.CID)
 	return nil
 }
 

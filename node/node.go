@@ -105,6 +105,7 @@ type Node struct {
 	admission admission
 	drops     *wire.Drops
 	streams   wire.Gate // peers' inbound streams in service
+	checked   checkedModules
 
 	ctx     context.Context // lives until Close; background work derives from it
 	tasks   *wire.Group     // background work; teardown waits for it before closing the stores

@@ -744,7 +744,7 @@ func (r *requester) handleResult(st network.Stream) {
 	// Check declared sizes before storing or fetching anything.
 	// Outputs, stdout and stderr each have their cap; the sum is checked
 	// blob by blob so no choice of sizes can wrap it.
-	bound := j.spec.MaxOutputBytes + 2*stdStreamCap(j.spec)
+	bound := j.spec.MaxOutputBytes + 2*wire.StdoutCap(j.spec.MaxOutputBytes)
 	var total int64
 	for _, bl := range res.Blobs() {
 		if _, err := canon.ParseBlobCID(bl.CID); err != nil || bl.Size < 0 {
@@ -807,8 +807,6 @@ func (r *requester) handleResult(st network.Stream) {
 		}
 	})
 }
-
-func stdStreamCap(s market.JobSpec) int64 { return min(s.MaxOutputBytes, 16<<20) }
 
 // authorizeFetch reports whether peer may fetch blob c of job id: only the
 // provider holding the job's current award may fetch its module and inputs.

@@ -615,7 +615,7 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 		ID: a.Job, ModuleCID: a.Run.Module.CID, Module: results[0], Args: a.Run.Args, Env: a.Run.Env,
 		Limits: exec.Limits{
 			MemoryBytes: a.Run.MemoryBytes, Timeout: time.Duration(a.Run.TimeoutMs) * time.Millisecond,
-			StdoutBytes: min(a.Run.MaxOutputBytes, 16<<20), StderrBytes: min(a.Run.MaxOutputBytes, 1<<20),
+			StdoutBytes: wire.StdoutCap(a.Run.MaxOutputBytes), StderrBytes: min(a.Run.MaxOutputBytes, wire.MaxStderr),
 			OutputBytes: a.Run.MaxOutputBytes, OutputFiles: 1024,
 		},
 	}

@@ -35,6 +35,17 @@ const (
 	InlineTotalMax  = 1 << 20
 )
 
+// A job's stdout is capped at MaxStdout and its stderr at MaxStderr, both
+// below the job's own output cap: the provider's executor limits and the
+// requester's check of a result's declared sizes use the same numbers.
+const (
+	MaxStdout = 16 << 20
+	MaxStderr = 1 << 20
+)
+
+// StdoutCap is the cap of a job's stdout given its output cap.
+func StdoutCap(maxOutput int64) int64 { return min(maxOutput, MaxStdout) }
+
 // FetchParallel is how many blobs of one job a provider fetches at once;
 // the requester serves each peer twice that many data streams.
 const FetchParallel = 4
