@@ -1,5 +1,6 @@
 // Package node owns a hayek peer's network life and wires the pure parts
-// (market, exec) to it. Only this package imports libp2p.
+// (market, exec) to it. Only this package and those under it import libp2p
+// (imports_test.go holds the rule; docs/architecture.md says who owns what).
 //
 // A Node is started with New and stopped with Close. It owns:
 //
