@@ -18,6 +18,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/blobs"
 )
 
 // maxInlineBlob is the largest blob a job spec may carry inline.
@@ -29,7 +30,7 @@ var _ api.Backend = (*Node)(nil)
 func (n *Node) PutBlob(ctx context.Context, r io.Reader, limit int64) (api.Blob, error) {
 	limit = min(limit, int64(n.cfg.API.MaxBlob))
 	c, size, err := n.blobs.Put(ctx, r, limit)
-	if errors.Is(err, errBlobTooLarge) {
+	if errors.Is(err, blobs.ErrTooLarge) {
 		return api.Blob{}, api.Errorf(api.CodeTooLarge, "blob is larger than %d bytes (api.max_blob)", limit)
 	}
 	if err != nil {
@@ -44,14 +45,46 @@ func (n *Node) OpenBlob(ctx context.Context, c string) (io.ReadCloser, int64, er
 		return nil, 0, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
 	r, size, err := n.blobs.Open(c)
-	if errors.Is(err, errBlobNotFound) {
+	if errors.Is(err, blobs.ErrNotFound) {
 		return nil, 0, api.Errorf(api.CodeBlobNotFound, "this node holds no blob %s", c)
 	}
 	return r, size, err
 }
 
-// checkedModules remembers modules that passed the wasm check.
-var checkedModules sync.Map
+// checkedModules remembers the last maxCheckedModules modules that passed
+// the wasm check, so a module submitted again is not parsed again.
+type checkedModules struct {
+	mu   sync.Mutex
+	ok   map[string]struct{}
+	ring []string // insertion order of ok, for eviction
+	next int
+}
+
+const maxCheckedModules = 4096
+
+func (c *checkedModules) has(cid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ok[cid]
+	return ok
+}
+
+func (c *checkedModules) add(cid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.ok[cid]; ok {
+		return
+	}
+	if c.ok == nil {
+		c.ok, c.ring = map[string]struct{}{}, make([]string, maxCheckedModules)
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.ok, old)
+	}
+	c.ring[c.next] = cid
+	c.ok[cid] = struct{}{}
+	c.next = (c.next + 1) % len(c.ring)
+}
 
 // resolveBlob stores an inline blob or checks that a CID is held here.
 func (n *Node) resolveBlob(field string, ref api.BlobRef) (market.Blob, error) {
@@ -188,7 +221,7 @@ func specErrors(err error) error {
 }
 
 func (n *Node) checkModule(b market.Blob) error {
-	if _, ok := checkedModules.Load(b.CID); ok {
+	if n.checked.has(b.CID) {
 		return nil
 	}
 	data, err := n.blobs.Get(b.CID)
@@ -198,7 +231,7 @@ func (n *Node) checkModule(b market.Blob) error {
 	if err := wasm.CheckModule(data); err != nil {
 		return api.Errorf(api.CodeInvalidModule, "%s", strings.TrimPrefix(err.Error(), "exec/wasm: bad module: "))
 	}
-	checkedModules.Store(b.CID, true)
+	n.checked.add(b.CID)
 	return nil
 }
 
@@ -442,9 +475,9 @@ func (n *Node) Offers(ctx context.Context) ([]api.OfferInfo, error) {
 	if o, ok := n.offers.Offer(); ok {
 		out = append(out, info(o, n.now(), true))
 	}
-	for p, ko := range n.disc.known() {
+	for p, ko := range n.disc.Known() {
 		if p != n.ID() {
-			out = append(out, info(ko.offer, ko.fetched, false))
+			out = append(out, info(ko.Offer, ko.Fetched, false))
 		}
 	}
 	sort.Slice(out, func(a, b int) bool {
@@ -458,7 +491,7 @@ func (n *Node) Offers(ctx context.Context) ([]api.OfferInfo, error) {
 
 // Peers implements api.Backend.
 func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
-	known := n.disc.known()
+	known := n.disc.Known()
 	var out []api.PeerInfo
 	for _, p := range n.host.Network().Peers() {
 		pi := api.PeerInfo{PeerID: p.String(), Connected: true, Addrs: []string{}}
@@ -479,7 +512,7 @@ func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	st := api.Status{PeerID: n.ID(), Addrs: n.Addrs(), Version: Version, StartedAt: n.start.UTC(),
 		Peers: len(n.host.Network().Peers()), Selling: n.cfg.Provider.Sell && !n.closing.Load(),
-		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.snapshot(),
+		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.Snapshot(),
 		Misbehaving: n.cfg.Misbehave.Active()}
 	st.LedgerSeq, st.LedgerHead = n.ledger.Head()
 	st.Isolated = n.Isolated()

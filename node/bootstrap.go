@@ -66,7 +66,7 @@ func (n *Node) keepBootstrapped(boot []peer.AddrInfo) {
 			if err := n.dht.Bootstrap(n.ctx); err != nil {
 				n.log.Warn("DHT bootstrap", "err", err)
 			}
-			n.offers.nudge()
+			n.offers.Nudge()
 			wait = bootstrapBase
 			t.Reset(bootstrapMax)
 			continue

@@ -171,16 +171,16 @@ func (d *Devnet) Ready(ctx context.Context) error {
 			if n.cfg.Provider.Sell {
 				want-- // its own offer is not a candidate
 			}
-			if _, err := n.disc.lookup(ctx, caps[0]); err != nil && ctx.Err() != nil {
+			if _, err := n.disc.Lookup(ctx, caps[0]); err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 			got := 0
-			for _, c := range n.disc.cached(caps) {
+			for _, c := range n.disc.Cached(caps) {
 				if c.Peer != n.ID() && !c.Offer.Withdrawn {
 					got++
 				}
 			}
-			if got < want || len(n.gossip.topicPeers(market.RuntimeWasm)) < min(want, 1) {
+			if got < want || len(n.gossip.TopicPeers(market.RuntimeWasm)) < min(want, 1) {
 				ready = false
 				break
 			}

@@ -1,5 +1,6 @@
 // Package node owns a hayek peer's network life and wires the pure parts
-// (market, exec) to it. Only this package imports libp2p.
+// (market, exec) to it. Only this package and those under it import libp2p
+// (imports_test.go holds the rule; docs/architecture.md says who owns what).
 //
 // A Node is started with New and stopped with Close. It owns:
 //
@@ -14,15 +15,16 @@
 //     freshness, replay, per-requester rate limit), and peer scoring with
 //     the invalid-message and behaviour penalties on, the mesh-delivery
 //     penalty off, and loopback/testnet subnets whitelisted from the same-IP
-//     penalty;
+//     penalty (node/internal/gossip);
 //   - the offer service: the node's signed offer, reissued before it
 //     expires, served on /hayek/offer/1.0.0, provided on the DHT under each
 //     capability's CID as soon as there are peers and reprovided on an
 //     interval; on Close the offer is reissued as withdrawn and reproviding
-//     stops;
+//     stops (node/internal/discovery, the Advertiser);
 //   - discovery: DHT provider records are hints; each provider found is
 //     asked for its signed offer, which is verified and cached; lookups are
-//     cached per capability and refreshed in the background;
+//     cached per capability and refreshed in the background
+//     (node/internal/discovery, the Finder);
 //   - the requester: one goroutine per job drives a market.Job machine,
 //     publishing its calls for bids, receiving bids and declines on
 //     /hayek/bid/1.0.0, sending awards and reading acks on
@@ -32,22 +34,28 @@
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
 //     in its exec.Executor (wasm by default), and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
-//     alone;
+//     alone; it countersigns the receipts of what it delivered
+//     (node/internal/provider);
 //   - settlement (settle.go): the node's ledger under <home>/ledger; a
 //     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
 //     and appended with the job's outcomes and the release of its hold in
 //     one synced append; settlements sent to debtors;
 //   - agents (agents.go): tokens, budgets, limits and approval, all
 //     governance entries of the ledger;
-//   - reputation (reputation.go): a reputation.Book fed with first-hand
+//   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
 //     Reputation and replica Decider, credit limits; sampling re-runs
 //     (sampling.go);
-//   - test-only misbehaviour of a provider (misbehave.go);
-//   - a content-addressed blob store under <home>/blobs and a pebble job
+//   - test-only misbehaviour of a provider (node/internal/provider);
+//   - a content-addressed blob store under <home>/blobs, served and
+//     fetched over /hayek/data/1.0.0 (node/internal/blobs), and a pebble job
 //     store under <home>/jobs;
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
 //     agents.go, ledger_api.go).
+//
+// What every protocol shares — protocol IDs, frame caps, framing, the
+// signer and verifier, drop counters, the per-peer stream gate, tracked
+// goroutines and periodic work — lives in node/internal/wire.
 //
 // Every peer message is a canon.Envelope, decoded strictly and verified
 // against the sender's peer ID before use; messages that fail are dropped

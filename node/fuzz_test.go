@@ -21,6 +21,8 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/blobs"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // Fuzz targets of the node's pure stream decoders: frames, result
@@ -34,14 +36,14 @@ var fuzzNow = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // fuzzSigner is a libp2p identity derived from name, so seeds are
 // reproducible and verify with the node's own verifier.
-func fuzzSigner(t testing.TB, name string) *signer {
+func fuzzSigner(t testing.TB, name string) *wire.Signer {
 	t.Helper()
 	seed := sha256.Sum256([]byte("node/fuzz/" + name))
 	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed[:]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newSigner(key)
+	s, err := wire.NewSigner(key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,19 +63,19 @@ func FuzzReadFrame(f *testing.F) {
 		// the declared length up front); the top bit picks a cap in use.
 		limit := int(max32 % (1<<16 + 2))
 		if max32 >= 1<<31 {
-			caps := []int{maxOfferFrame, maxBidFrame, maxAwardFrame, maxAckFrame, maxResultFrame, maxDataReq, 1 << 10, 4 << 10}
+			caps := []int{wire.MaxOfferFrame, wire.MaxBidFrame, wire.MaxAwardFrame, wire.MaxAckFrame, wire.MaxResultFrame, wire.MaxDataReq, 1 << 10, 4 << 10}
 			limit = caps[max32%uint32(len(caps))]
 		}
 		src := bytes.NewReader(data)
 		r := bufio.NewReader(src)
 		for {
 			offset := len(data) - src.Len() - r.Buffered() // where this frame starts
-			b, err := readFrame(r, limit)
+			b, err := wire.ReadFrame(r, limit)
 			if err != nil {
 				if b != nil {
 					t.Fatalf("returned %d bytes with error %v", len(b), err)
 				}
-				if errors.Is(err, errFrameTooLarge) {
+				if errors.Is(err, wire.ErrFrameTooLarge) {
 					// The declared length really was above the cap.
 					n, _ := binary.ReadUvarint(bytes.NewReader(data[offset:]))
 					if n <= uint64(limit) {
@@ -89,10 +91,10 @@ func FuzzReadFrame(f *testing.F) {
 				t.Fatalf("frame of %d bytes is not the %d bytes consumed", len(b), end-offset)
 			}
 			var buf bytes.Buffer
-			if err := writeFrame(&buf, b); err != nil {
+			if err := wire.WriteFrame(&buf, b); err != nil {
 				t.Fatal(err)
 			}
-			again, err := readFrame(bufio.NewReader(&buf), limit)
+			again, err := wire.ReadFrame(bufio.NewReader(&buf), limit)
 			if err != nil || !bytes.Equal(again, b) {
 				t.Fatalf("frame of %d bytes does not round trip: %v", len(b), err)
 			}
@@ -109,18 +111,18 @@ func FuzzResultDelivery(f *testing.F) {
 		f.Add(s.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var del resultDelivery
+		var del wire.ResultDelivery
 		if err := canon.Unmarshal(data, &del); err != nil {
 			return
 		}
 		if !bytes.Equal(canon.MustMarshal(del), data) {
 			t.Fatalf("accepted a non-canonical delivery %x", data)
 		}
-		if len(data) <= maxResultFrame {
-			fuzzFrameRoundTrip(t, data, maxResultFrame)
+		if len(data) <= wire.MaxResultFrame {
+			fuzzFrameRoundTrip(t, data, wire.MaxResultFrame)
 		}
 		for _, b := range del.Blobs {
-			if !matchesCID(canon.BlobCID(b).String(), b) {
+			if !blobs.MatchesCID(canon.BlobCID(b).String(), b) {
 				t.Fatalf("inline blob does not match its own CID")
 			}
 		}
@@ -129,7 +131,7 @@ func FuzzResultDelivery(f *testing.F) {
 			return
 		}
 		var res market.Result
-		v := newVerifier()
+		v := wire.NewVerifier()
 		if err := env.Open(v, market.KindResult, &res); err != nil {
 			// Not signed by the peer it names: the body may still decode;
 			// what the handler reads of it must not panic either.
@@ -137,7 +139,7 @@ func FuzzResultDelivery(f *testing.F) {
 				return
 			}
 		} else {
-			if _, err := decodePeer(res.Provider); err != nil {
+			if _, err := wire.DecodePeer(res.Provider); err != nil {
 				t.Fatalf("opened a result from %q, which is no peer ID", res.Provider)
 			}
 			bad := env
@@ -155,14 +157,14 @@ func FuzzResultDelivery(f *testing.F) {
 	})
 }
 
-// FuzzDataHeader: the header answering a data request, read by fetchBlob
+// FuzzDataHeader: the header answering a data request, read by blobs.Service.Fetch
 // under a 1 KiB frame cap.
 func FuzzDataHeader(f *testing.F) {
 	for _, s := range fuzzHeaderSeeds() {
 		f.Add(s.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var h dataHeader
+		var h blobs.DataHeader
 		if err := canon.Unmarshal(data, &h); err != nil {
 			return
 		}
@@ -182,7 +184,7 @@ func FuzzResultReply(f *testing.F) {
 		f.Add(s.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var rr resultReply
+		var rr wire.ResultReply
 		if err := canon.Unmarshal(data, &rr); err != nil {
 			return
 		}
@@ -195,10 +197,10 @@ func FuzzResultReply(f *testing.F) {
 func fuzzFrameRoundTrip(t *testing.T, b []byte, limit int) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := writeFrame(&buf, b); err != nil {
+	if err := wire.WriteFrame(&buf, b); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readFrame(bufio.NewReader(&buf), limit)
+	got, err := wire.ReadFrame(bufio.NewReader(&buf), limit)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("%d bytes do not round trip a frame capped at %d: %v", len(b), limit, err)
 	}
@@ -214,16 +216,16 @@ func TestReadFrameAllocation(t *testing.T) {
 		limit    int
 		maxBytes uint64
 	}{
-		{"above the cap", binary.AppendUvarint(nil, 1<<40), maxResultFrame, 64 << 10},
-		{"just above the cap", binary.AppendUvarint(nil, maxResultFrame+1), maxResultFrame, 64 << 10},
-		{"declared but not sent", binary.AppendUvarint(nil, 1<<20), maxResultFrame, 1<<20 + 64<<10},
+		{"above the cap", binary.AppendUvarint(nil, 1<<40), wire.MaxResultFrame, 64 << 10},
+		{"just above the cap", binary.AppendUvarint(nil, wire.MaxResultFrame+1), wire.MaxResultFrame, 64 << 10},
+		{"declared but not sent", binary.AppendUvarint(nil, 1<<20), wire.MaxResultFrame, 1<<20 + 64<<10},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := bufio.NewReader(bytes.NewReader(c.data))
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			b, err := readFrame(r, c.limit)
+			b, err := wire.ReadFrame(r, c.limit)
 			runtime.ReadMemStats(&after)
 			if err == nil || b != nil {
 				t.Fatalf("read %d bytes, err %v", len(b), err)
@@ -234,7 +236,7 @@ func TestReadFrameAllocation(t *testing.T) {
 		})
 	}
 	r := bufio.NewReader(bytes.NewReader(nil))
-	if _, err := readFrame(r, 10); err != io.EOF {
+	if _, err := wire.ReadFrame(r, 10); err != io.EOF {
 		t.Fatalf("empty stream: %v, want io.EOF", err)
 	}
 }
@@ -247,7 +249,7 @@ type fuzzSeed struct {
 
 func fuzzFrame(b []byte) []byte {
 	var buf bytes.Buffer
-	if err := writeFrame(&buf, b); err != nil {
+	if err := wire.WriteFrame(&buf, b); err != nil {
 		panic(err)
 	}
 	return buf.Bytes()
@@ -262,7 +264,7 @@ func fuzzFrameSeeds() []fuzzSeed {
 		{"above-cap", fuzzFrame([]byte("hello")), 4},
 		{"at-cap", fuzzFrame([]byte("hello")), 5},
 		{"declared-not-sent", binary.AppendUvarint(nil, 60_000), 60_000},
-		{"result-cap", binary.AppendUvarint(nil, maxResultFrame), 1<<31 + 4}, // caps[4]: maxResultFrame
+		{"result-cap", binary.AppendUvarint(nil, wire.MaxResultFrame), 1<<31 + 4}, // caps[4]: wire.MaxResultFrame
 		{"truncated-body", fuzzFrame(bytes.Repeat([]byte{1}, 200))[:100], 1 << 10},
 		{"non-minimal-length", []byte{0x84, 0x00, 'p', 'i', 'n', 'g'}, 1 << 10},
 		{"overflowing-length", append(bytes.Repeat([]byte{0xff}, 10), 0x01), math.MaxUint32},
@@ -308,33 +310,33 @@ func fuzzDeliverySeeds(t testing.TB) []fuzzSeed {
 		r.Status, r.ExitCode, r.Requester = "weird", -1, "not-a-peer"
 	})
 	return []fuzzSeed{
-		{name: "inline", data: canon.MustMarshal(resultDelivery{Result: good.Encode(), Blobs: [][]byte{out, {}}})},
-		{name: "no-blobs", data: canon.MustMarshal(resultDelivery{Result: good.Encode()})},
-		{name: "forged", data: canon.MustMarshal(resultDelivery{Result: forged.Encode()})},
-		{name: "overflowing-sizes", data: canon.MustMarshal(resultDelivery{Result: overflow.Encode()})},
-		{name: "strange", data: canon.MustMarshal(resultDelivery{Result: strange.Encode()})},
-		{name: "garbage-result", data: canon.MustMarshal(resultDelivery{Result: []byte("nope"), Blobs: [][]byte{nil}})},
-		{name: "empty", data: canon.MustMarshal(resultDelivery{})},
-		{name: "unknown-field", data: append([]byte{0xa3}, append(canon.MustMarshal(resultDelivery{})[1:], 0x61, 'x', 0x00)...)},
+		{name: "inline", data: canon.MustMarshal(wire.ResultDelivery{Result: good.Encode(), Blobs: [][]byte{out, {}}})},
+		{name: "no-blobs", data: canon.MustMarshal(wire.ResultDelivery{Result: good.Encode()})},
+		{name: "forged", data: canon.MustMarshal(wire.ResultDelivery{Result: forged.Encode()})},
+		{name: "overflowing-sizes", data: canon.MustMarshal(wire.ResultDelivery{Result: overflow.Encode()})},
+		{name: "strange", data: canon.MustMarshal(wire.ResultDelivery{Result: strange.Encode()})},
+		{name: "garbage-result", data: canon.MustMarshal(wire.ResultDelivery{Result: []byte("nope"), Blobs: [][]byte{nil}})},
+		{name: "empty", data: canon.MustMarshal(wire.ResultDelivery{})},
+		{name: "unknown-field", data: append([]byte{0xa3}, append(canon.MustMarshal(wire.ResultDelivery{})[1:], 0x61, 'x', 0x00)...)},
 	}
 }
 
 func fuzzHeaderSeeds() []fuzzSeed {
 	return []fuzzSeed{
-		{name: "size", data: canon.MustMarshal(dataHeader{Size: 13})},
-		{name: "big", data: canon.MustMarshal(dataHeader{Size: 1 << 40})},
-		{name: "negative", data: canon.MustMarshal(dataHeader{Size: -1})},
-		{name: "refused", data: canon.MustMarshal(dataHeader{Error: "not authorized for this blob"})},
-		{name: "both", data: canon.MustMarshal(dataHeader{Size: 5, Error: "x"})},
+		{name: "size", data: canon.MustMarshal(blobs.DataHeader{Size: 13})},
+		{name: "big", data: canon.MustMarshal(blobs.DataHeader{Size: 1 << 40})},
+		{name: "negative", data: canon.MustMarshal(blobs.DataHeader{Size: -1})},
+		{name: "refused", data: canon.MustMarshal(blobs.DataHeader{Error: "not authorized for this blob"})},
+		{name: "both", data: canon.MustMarshal(blobs.DataHeader{Size: 5, Error: "x"})},
 		{name: "long-int", data: []byte{0xa2, 0x64, 's', 'i', 'z', 'e', 0x18, 0x05, 0x65, 'e', 'r', 'r', 'o', 'r', 0x60}},
 	}
 }
 
 func fuzzReplySeeds() []fuzzSeed {
 	return []fuzzSeed{
-		{name: "ok", data: canon.MustMarshal(resultReply{OK: true})},
-		{name: "refused", data: canon.MustMarshal(resultReply{Error: "job job-1 is not awarded to you"})},
-		{name: "true-and-error", data: canon.MustMarshal(resultReply{OK: true, Error: "?"})},
+		{name: "ok", data: canon.MustMarshal(wire.ResultReply{OK: true})},
+		{name: "refused", data: canon.MustMarshal(wire.ResultReply{Error: "job job-1 is not awarded to you"})},
+		{name: "true-and-error", data: canon.MustMarshal(wire.ResultReply{OK: true, Error: "?"})},
 	}
 }
 
@@ -367,9 +369,9 @@ func TestWriteFuzzCorpus(t *testing.T) {
 // The delivery seeds are what they claim: the good one opens with the
 // node's verifier, the forged one does not.
 func TestFuzzDeliverySeeds(t *testing.T) {
-	v := newVerifier()
+	v := wire.NewVerifier()
 	for _, s := range fuzzDeliverySeeds(t) {
-		var del resultDelivery
+		var del wire.ResultDelivery
 		if err := canon.Unmarshal(s.data, &del); err != nil {
 			if s.name == "unknown-field" {
 				continue

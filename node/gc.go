@@ -1,46 +1,18 @@
 package node
 
-import (
-	"time"
-)
-
-// startGC collects old blobs on the configured interval.
-func (n *Node) startGC() {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(time.Duration(n.cfg.Storage.GCEvery))
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				n.collectBlobs()
-			}
-		}
-	}()
-}
-
-// collectBlobs deletes blobs past their retention that no live job needs.
-func (n *Node) collectBlobs() {
-	pins := n.pinnedBlobs()
-	deleted, freed, err := n.blobs.collect(time.Duration(n.cfg.Storage.BlobRetention), func(c string) bool { return pins[c] })
-	if err != nil {
-		n.log.Warn("blob collection failed", "err", err)
-		return
-	}
-	if deleted > 0 {
-		n.log.Info("collected old blobs", "blobs", deleted, "bytes", freed)
-	}
-}
-
 // pinnedBlobs are the blobs live jobs need: the module, stdin and inputs of
 // this node's unfinished jobs, and outputs its finished runs still serve.
 func (n *Node) pinnedBlobs() map[string]bool {
 	pins := map[string]bool{}
-	r := n.requester
+	n.requester.pinBlobs(pins)
+	n.provider.PinBlobs(pins)
+	return pins
+}
+
+// pinBlobs adds the module, stdin and inputs of unfinished jobs to pins.
+func (r *requester) pinBlobs(pins map[string]bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, j := range r.jobs {
 		if j.snapshot().State.Terminal() {
 			continue
@@ -53,17 +25,4 @@ func (n *Node) pinnedBlobs() map[string]bool {
 			pins[in.CID] = true
 		}
 	}
-	r.mu.Unlock()
-	p := n.provider
-	p.mu.Lock()
-	for _, run := range p.runs {
-		run.mu.Lock()
-		for c := range run.outputs {
-			pins[c] = true
-		}
-		pins[run.award.Run.Module.CID] = true
-		run.mu.Unlock()
-	}
-	p.mu.Unlock()
-	return pins
 }

@@ -20,13 +20,15 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
 // rogue is a bare libp2p peer that speaks hayek's protocols badly.
 type rogue struct {
 	h  host.Host
 	ps *pubsub.PubSub
-	sg *signer
+	sg *wire.Signer
 }
 
 func newRogue(t *testing.T, target *Node) *rogue {
@@ -45,7 +47,7 @@ func newRogue(t *testing.T, target *Node) *rogue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sg, _ := newSigner(key)
+	sg, _ := wire.NewSigner(key, nil)
 	if err := h.Connect(t.Context(), peer.AddrInfo{ID: target.host.ID(), Addrs: target.host.Addrs()}); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func TestGarbagePublisherIsGraylisted(t *testing.T) {
 			last = time.Now()
 			t.Logf("after %d garbage messages: rogue score %v (known: %v), drops %v", sent, s, ok, n.Drops())
 		}
-		return ok && s < scoreThresholds.GraylistThreshold
+		return ok && s < gossip.ScoreThresholds.GraylistThreshold
 	})
 	t.Logf("graylisted after %d garbage messages", sent)
 	for _, o := range d.Nodes[1:] {
@@ -214,11 +216,11 @@ func TestLateAwardIsRefusedAsExpired(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeFrame(st, env.Encode()); err != nil {
+		if err := wire.WriteFrame(st, env.Encode()); err != nil {
 			t.Fatal(err)
 		}
 		st.CloseWrite()
-		b, err := readFrame(bufio.NewReader(st), maxAckFrame)
+		b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAckFrame)
 		st.Close()
 		if err != nil {
 			t.Fatalf("%s: no ack: %v", name, err)

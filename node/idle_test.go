@@ -54,7 +54,7 @@ func TestIdleNetworkKeepsItsOffers(t *testing.T) {
 	// Background refresh: past half their life, connected providers'
 	// offers are fetched again, so they never expire while idle.
 	jumped.Add(int64(6 * time.Minute))
-	d.Nodes[0].disc.refresh()
+	d.Nodes[0].disc.Refresh(ctx)
 	offers, err = c.Offers(ctx)
 	if err != nil {
 		t.Fatal(err)

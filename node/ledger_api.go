@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -81,7 +82,7 @@ func (n *Node) LedgerBalance(ctx context.Context) (api.Balance, error) {
 		b.Agents = append(b.Agents, n.agentView(a))
 	}
 	for p, v := range n.ledger.Balances() {
-		b.Peers = append(b.Peers, api.PeerBalance{Peer: p, Balance: v, CreditLimit: n.rep.creditLimit(p)})
+		b.Peers = append(b.Peers, api.PeerBalance{Peer: p, Balance: v, CreditLimit: n.rep.CreditLimit(p)})
 	}
 	sort.Slice(b.Peers, func(i, j int) bool { return b.Peers[i].Peer < b.Peers[j].Peer })
 	for _, h := range n.ledger.OpenHolds() {
@@ -129,11 +130,11 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	if s.Amount <= 0 {
 		return api.LedgerEntry{}, api.Errorf(api.CodeBadRequest, "amount must be > 0")
 	}
-	if _, err := decodePeer(s.Peer); err != nil {
+	if _, err := wire.DecodePeer(s.Peer); err != nil {
 		return api.LedgerEntry{}, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
 	if owed := n.ledger.Balance(s.Peer); owed < s.Amount {
-		return api.LedgerEntry{}, api.Errorf(api.CodeBadRequest, "%s owes this node %d; cannot settle %d", shortID(s.Peer), max(owed, 0), s.Amount)
+		return api.LedgerEntry{}, api.Errorf(api.CodeBadRequest, "%s owes this node %d; cannot settle %d", wire.ShortID(s.Peer), max(owed, 0), s.Amount)
 	}
 	ss, err := settlement.SignSettle(n.signer, settlement.Settle{Debtor: s.Peer, Creditor: n.ID(), Amount: s.Amount,
 		Reference: s.Reference, Created: n.now().UnixMilli()})
@@ -146,20 +147,20 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: s.Peer,
 			Capability: reputation.CapRequester, Outcome: string(reputation.Settled), Receipt: canonDocCID(ss)}})
 	if err != nil {
-		return api.LedgerEntry{}, ledgerError(err, "settle with "+shortID(s.Peer), "amount")
+		return api.LedgerEntry{}, ledgerError(err, "settle with "+wire.ShortID(s.Peer), "amount")
 	}
 	e := es[0]
 	// A debtor that settles earns standing as a requester; the signed
 	// settlement is the evidence.
-	n.rep.record(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss))
-	n.rep.attest(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
+	n.rep.Record(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss))
+	n.rep.Attest(n.ctx, s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
 	// Tell the debtor; it records the same signed settlement. Best effort:
 	// our ledger is the creditor's word either way.
-	n.spawn(func() {
+	n.tasks.Go(func() {
 		sctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 		defer cancel()
 		if reply, err := n.sendReceiptMsg(sctx, s.Peer, receiptMsg{Kind: "settle", Settle: &ss}); err != nil || reply.Error != "" {
-			n.log.Warn("debtor did not record the settlement", "peer", shortID(s.Peer), "err", err, "reply", reply.Error)
+			n.log.Warn("debtor did not record the settlement", "peer", wire.ShortID(s.Peer), "err", err, "reply", reply.Error)
 		}
 	})
 

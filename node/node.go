@@ -16,11 +16,9 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -32,6 +30,12 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/blobs"
+	"github.com/hayek-market/hayek/node/internal/discovery"
+	"github.com/hayek-market/hayek/node/internal/evidence"
+	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/provider"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -40,26 +44,15 @@ var Version = "0.1.0-dev"
 
 // Protocol IDs of hayek's streams.
 const (
-	ProtoOffer  protocol.ID = "/hayek/offer/1.0.0"
-	ProtoBid    protocol.ID = "/hayek/bid/1.0.0"
-	ProtoAward  protocol.ID = "/hayek/award/1.0.0"
-	ProtoResult protocol.ID = "/hayek/result/1.0.0"
-	ProtoData   protocol.ID = "/hayek/data/1.0.0"
-	ProtoPing   protocol.ID = "/hayek/ping/1.0.0"
+	ProtoOffer   = wire.ProtoOffer
+	ProtoBid     = wire.ProtoBid
+	ProtoAward   = wire.ProtoAward
+	ProtoResult  = wire.ProtoResult
+	ProtoData    = wire.ProtoData
+	ProtoPing    = wire.ProtoPing
+	ProtoReceipt = wire.ProtoReceipt
 	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
-	DHTPrefix protocol.ID = "/hayek"
-)
-
-// Frame caps per protocol.
-const (
-	maxOfferFrame  = 16 << 10
-	maxBidFrame    = 8 << 10
-	maxAwardFrame  = 256 << 10 // args, env and input lists
-	maxAckFrame    = 4 << 10
-	maxResultFrame = 2 << 20 // the signed result plus inline blobs
-	maxDataReq     = 4 << 10
-	inlineBlobMax  = 64 << 10 // blobs up to this size travel inside the result
-	inlineTotalMax = 1 << 20
+	DHTPrefix = wire.DHTPrefix
 )
 
 // Options are what New needs beyond the config. Zero values take the
@@ -90,33 +83,32 @@ type Node struct {
 
 	host     host.Host
 	dht      *dht.IpfsDHT
-	ps       *pubsub.PubSub
-	signer   *signer
-	verifier *verifier
-	blobs    *blobStore
+	signer   *wire.Signer
+	verifier *wire.Verifier
+	blobs    *blobs.Store
+	data     *blobs.Service
 	exec     exec.Executor
 	ownExec  bool
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	gossip    *gossip
-	disc      *discovery
-	offers    *offerService
+	gossip    *gossip.Service
+	disc      *discovery.Finder
+	offers    *discovery.Advertiser
 	requester *requester
-	provider  *providerService
+	provider  *provider.Service
 	jobs      *jobStore
 	ledger    *settlement.Ledger
-	rep       *repService
+	rep       *evidence.Service
 	rates     agentRates
 	admission admission
-	drops     *dropCounter
-	streams   streamGate // peers' inbound streams in service
+	drops     *wire.Drops
+	streams   wire.Gate // peers' inbound streams in service
+	checked   checkedModules
 
 	ctx     context.Context // lives until Close; background work derives from it
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	spawnMu sync.Mutex // orders spawn's wg.Add before teardown's wg.Wait
+	tasks   *wire.Group     // background work; teardown waits for it before closing the stores
 	closing atomic.Bool
 	closed  chan struct{}
 }
@@ -163,25 +155,24 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	sg, err := newSigner(key)
+	vf := wire.NewVerifier()
+	sg, err := wire.NewSigner(key, vf)
 	if err != nil {
 		return nil, fmt.Errorf("node: identity: %w", err)
 	}
-	blobs, err := newBlobStore(filepath.Join(o.Home, "blobs"), 256<<20)
+	bs, err := blobs.NewStore(filepath.Join(o.Home, "blobs"), 256<<20, now)
 	if err != nil {
 		return nil, err
 	}
-	blobs.now = now
 	n := &Node{
-		cfg: cfg, home: o.Home, log: log.With("peer", shortID(sg.ID())), now: now, start: now(),
-		signer: sg, verifier: newVerifier(), blobs: blobs,
+		cfg: cfg, home: o.Home, log: log.With("peer", wire.ShortID(sg.ID())), now: now, start: now(),
+		signer: sg, verifier: vf, blobs: bs,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		drops:  newDropCounter(),
+		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
 		rates:  agentRates{seen: map[string][]time.Time{}},
 	}
-	sg.seen = n.verifier
-	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.tasks, n.ctx = wire.NewGroup(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
@@ -195,10 +186,17 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.releaseOrphans(ctx); err != nil {
 		return nil, fmt.Errorf("node: release orphaned holds: %w", err)
 	}
-	if n.rep, err = newRepService(n); err != nil {
+	if n.rep, err = evidence.New(evidence.Deps{
+		Signer: n.signer, Verifier: n.verifier, Ledger: n.ledger, Drops: n.drops, Log: n.log, Now: n.now,
+		Config: evidence.Config{
+			HalfLife: time.Duration(cfg.Reputation.HalfLife), AttestEvery: time.Duration(cfg.Reputation.AttestEvery),
+			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
+			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
+		},
+	}); err != nil {
 		return nil, err
 	}
-	if err := n.rep.rebuild(ctx); err != nil {
+	if err := n.rep.Rebuild(ctx); err != nil {
 		return nil, err
 	}
 	if act := cfg.Misbehave.Active(); len(act) > 0 {
@@ -241,14 +239,39 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: DHT: %w", err)
 	}
-	if n.gossip, err = newGossip(n); err != nil {
+	if n.gossip, err = gossip.New(n.ctx, gossip.Deps{
+		Host: n.host, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks,
+		Config: gossip.Config{
+			Freshness: time.Duration(cfg.Gossip.Freshness), MaxCall: int(cfg.Gossip.MaxCall),
+			CallRate: cfg.Gossip.CallRate, CallBurst: cfg.Gossip.CallBurst, Whitelist: cfg.Gossip.Whitelist,
+		},
+	}); err != nil {
 		return nil, err
 	}
-	if err := n.rep.start(); err != nil {
+	n.tasks.Go(func() { n.gossip.Run(n.ctx) })
+	if err := n.rep.Start(n.gossip.PubSub()); err != nil {
 		return nil, err
 	}
-	n.disc = newDiscovery(n)
-	n.offers = newOfferService(n)
+	n.tasks.Go(func() { n.rep.Run(n.ctx) })
+	caps := make([]market.Capability, len(cfg.Provider.Capabilities))
+	for i, c := range cfg.Provider.Capabilities {
+		caps[i] = market.Capability(c)
+	}
+	n.offers = discovery.NewAdvertiser(discovery.AdvertiserDeps{
+		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
+		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
+		Capabilities: caps, TTL: time.Duration(cfg.Offers.TTL), Reprovide: time.Duration(cfg.Network.Reprovide),
+	})
+	n.disc = discovery.NewFinder(discovery.FinderDeps{
+		Host: n.host, Router: n.dht, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
+		Self: n.ID(), OwnOffer: n.offers.Offer, AllowSelf: cfg.Requester.AllowSelf,
+		Every: time.Duration(cfg.Network.Discovery),
+		Stored: func() {
+			if r := n.requester; r != nil {
+				r.queue.poke() // more capacity may let queued jobs go
+			}
+		},
+	})
 	n.requester = newRequester(n)
 	if n.jobs, err = openJobStore(filepath.Join(o.Home, "jobs")); err != nil {
 		return nil, err
@@ -256,14 +279,37 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err := n.requester.open(n.jobs); err != nil {
 		return nil, err
 	}
-	n.provider = newProviderService(n)
-	n.serve(ProtoOffer, n.offers.handle)
-	n.serve(ProtoBid, n.requester.handleBid)
-	n.serve(ProtoResult, n.requester.handleResult)
-	n.serve(ProtoAward, n.provider.handleAward)
-	n.serve(ProtoData, n.handleData)
-	n.serve(ProtoPing, handlePing)
-	n.serve(ProtoReceipt, n.handleReceipt)
+	n.provider = provider.New(provider.Deps{
+		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
+		Exec: n.exec, Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+			return n.data.Fetch(ctx, p, job, b)
+		},
+		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer,
+		Config: provider.Config{
+			Capabilities: caps, Slots: cfg.Provider.Slots, StartBase: time.Duration(cfg.Provider.StartBase),
+			BidUnasked: cfg.Provider.BidUnasked, AllowSelf: cfg.Requester.AllowSelf,
+			Freshness: time.Duration(cfg.Gossip.Freshness),
+			Misbehave: provider.Misbehave{
+				WrongOutputRate: cfg.Misbehave.WrongOutputRate, DropRate: cfg.Misbehave.DropRate,
+				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
+			},
+			Seed: n.randUint64(),
+		},
+	})
+	n.data = blobs.New(blobs.Deps{
+		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
+		Freshness: time.Duration(cfg.Gossip.Freshness),
+		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.authorizeFetch), n.provider},
+		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
+		Pins: n.pinnedBlobs,
+	})
+	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.Handle)
+	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
+	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
+	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(n.ctx))
+	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
+	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
+	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.handleReceipt)
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
 	// failures: a node must start even when a bootstrap peer is down, and
@@ -275,15 +321,18 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: DHT bootstrap: %w", err)
 	}
 	if cfg.Provider.Sell {
-		if err := n.provider.start(); err != nil {
+		if err := n.provider.Subscribe(n.ctx); err != nil {
 			return nil, err
 		}
-		n.offers.start()
+		n.tasks.Go(func() { n.provider.Run(n.ctx) })
+		if n.offers.Start() {
+			n.tasks.Go(func() { n.offers.Run(n.ctx) })
+		}
 	}
-	n.disc.start()
-	n.spawn(func() { n.keepBootstrapped(boot) })
+	n.tasks.Go(func() { n.disc.Run(n.ctx) })
+	n.tasks.Go(func() { n.keepBootstrapped(boot) })
 	n.requester.watchConnections()
-	n.startGC()
+	n.tasks.Go(func() { n.data.Run(n.ctx) })
 	ok = true
 	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
 	return n, nil
@@ -297,7 +346,7 @@ func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	// hayek's own protocols: a generous but finite number of streams.
-	for _, p := range []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt} {
+	for _, p := range wire.Protocols {
 		limits.AddProtocolLimit(p, rcmgr.BaseLimit{Streams: 4096, StreamsInbound: 2048, StreamsOutbound: 2048, Memory: 256 << 20},
 			rcmgr.BaseLimitIncrease{})
 		limits.AddProtocolPeerLimit(p, rcmgr.BaseLimit{Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 64 << 20},
@@ -375,37 +424,17 @@ func (n *Node) Close(ctx context.Context) error {
 		return nil
 	}
 	defer close(n.closed)
-	n.offers.withdraw()
-	n.provider.drain(ctx)
+	n.offers.Withdraw()
+	n.provider.Drain(ctx)
 	n.requester.shutdown(ctx)
 	return n.teardown()
 }
 
-// spawn runs f in a goroutine that teardown waits for, so nothing the node
-// started outlives the stores it writes to. Once teardown has begun it
-// runs nothing and reports false. f should return when n.ctx ends.
-func (n *Node) spawn(f func()) bool {
-	n.spawnMu.Lock()
-	defer n.spawnMu.Unlock()
-	if n.ctx.Err() != nil {
-		return false
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		f()
-	}()
-	return true
-}
-
 // teardown releases everything New acquired, in reverse order.
 func (n *Node) teardown() error {
-	n.spawnMu.Lock()
-	n.cancel()
-	n.spawnMu.Unlock()
-	n.wg.Wait()
+	n.tasks.Stop()
 	if n.provider != nil {
-		n.provider.runWG.Wait() // runs end with n.ctx
+		n.provider.Wait() // runs end with n.ctx
 	}
 	if n.requester != nil {
 		n.requester.wg.Wait() // job goroutines write to the job store as they end
@@ -453,9 +482,13 @@ func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer 
 	}
 }
 
-func shortID(id string) string {
-	if len(id) > 10 {
-		return id[len(id)-6:]
-	}
-	return id
+// Score is gossipsub's current score of a peer, as last inspected.
+func (n *Node) Score(p peer.ID) (float64, bool) { return n.gossip.Score(p) }
+
+// Ping measures one bare request/response round trip on a new stream to p.
+func (n *Node) Ping(ctx context.Context, p string) (time.Duration, error) {
+	return wire.Ping(ctx, n.host, p)
 }
+
+// Drops returns the dropped-message counters.
+func (n *Node) Drops() map[string]int64 { return n.drops.Snapshot() }

@@ -9,6 +9,7 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -131,7 +132,7 @@ func explainOutcomes(t *testing.T, n *Node, c *api.Client) {
 		if o.Outcome == string(reputation.Success) {
 			continue
 		}
-		t.Logf("outcome %s against %s (job %s, receipt %q)", o.Outcome, shortID(o.Peer), o.Job, o.Receipt)
+		t.Logf("outcome %s against %s (job %s, receipt %q)", o.Outcome, wire.ShortID(o.Peer), o.Job, o.Receipt)
 		j, err := c.Job(t.Context(), o.Job)
 		if err != nil {
 			t.Logf("  job %s: %v", o.Job, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -86,7 +87,7 @@ func (r *requester) watchConnections() {
 			if nw.Connectedness(p) == network.Connected {
 				return
 			}
-			n.spawn(func() {
+			n.tasks.Go(func() {
 				t := time.NewTimer(lostGrace)
 				defer t.Stop()
 				select {
@@ -130,7 +131,7 @@ func newRequester(n *Node) *requester {
 	cfg.MaxAttempts = rc.MaxAttempts
 	cfg.AllowSelf = rc.AllowSelf
 	r := &requester{n: n, cfg: cfg, jobs: map[string]*reqJob{}, idem: map[string]string{}}
-	r.queue.capacity = func() int { return min(n.cfg.Requester.MaxActive, max(n.disc.capacity(), 1)) }
+	r.queue.capacity = func() int { return min(n.cfg.Requester.MaxActive, max(n.disc.Capacity(), 1)) }
 	return r
 }
 
@@ -397,17 +398,17 @@ func (r *requester) job(id string) *reqJob {
 func (r *requester) deliver(id, what string, f func(m *market.Job, now time.Time)) bool {
 	j := r.job(id)
 	if j == nil {
-		r.n.drops.add(what + "/unknown_job")
+		r.n.drops.Add(what + "/unknown_job")
 		return false
 	}
 	select {
 	case <-j.done:
-		r.n.drops.add(what + "/job_finished")
+		r.n.drops.Add(what + "/job_finished")
 		return false
 	case j.in <- func(now time.Time) { f(j.machine, now) }:
 		return true
 	default:
-		r.n.drops.add(what + "/job_busy")
+		r.n.drops.Add(what + "/job_busy")
 		return false
 	}
 }
@@ -465,7 +466,7 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 	n := r.n
 	if rd.Discover {
 		caps := j.spec.AllCapabilities()
-		n.spawn(func() {
+		n.tasks.Go(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, 15*time.Second)
 			defer cancel()
 			cands, err := n.disc.Candidates(ctx, caps)
@@ -476,7 +477,7 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 		})
 	}
 	for _, env := range rd.Calls {
-		if err := n.gossip.publish(n.ctx, env, j.spec.Runtime); err != nil {
+		if err := n.gossip.Publish(n.ctx, env, j.spec.Runtime); err != nil {
 			n.log.Warn("cannot publish call for bids", "job", j.id, "err", err)
 		}
 	}
@@ -494,13 +495,13 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 			j.allowed[in.CID] = true
 		}
 		j.mu.Unlock()
-		n.spawn(func() { r.sendAward(j, o) })
+		n.tasks.Go(func() { r.sendAward(j, o) })
 	}
 	for _, o := range rd.Cancels {
 		j.mu.Lock()
 		delete(j.winners, o.To)
 		j.mu.Unlock()
-		n.spawn(func() { r.sendCancel(o) })
+		n.tasks.Go(func() { r.sendCancel(o) })
 	}
 	if len(rd.Events) > 0 {
 		j.mu.Lock()
@@ -534,7 +535,7 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 	n := r.n
 	kind := market.FaultLost
 	ack, err := func() (market.Ack, error) {
-		pid, err := decodePeer(o.To)
+		pid, err := wire.DecodePeer(o.To)
 		if err != nil {
 			return market.Ack{}, err
 		}
@@ -547,12 +548,12 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 		defer st.Close()
 		dl, _ := ctx.Deadline()
 		st.SetDeadline(dl)
-		if err := writeFrame(st, o.Env.Encode()); err != nil {
+		if err := wire.WriteFrame(st, o.Env.Encode()); err != nil {
 			st.Reset()
 			return market.Ack{}, fmt.Errorf("cannot send the award: %w", err)
 		}
 		st.CloseWrite()
-		b, err := readFrame(bufio.NewReader(st), maxAckFrame)
+		b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAckFrame)
 		if err != nil {
 			st.Reset()
 			kind = market.FaultTimeout
@@ -561,17 +562,17 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 		kind = market.FaultRefused // what it sent is not an acknowledgement
 		env, err := canon.DecodeEnvelope(b)
 		if err != nil {
-			n.drops.add("ack/malformed")
+			n.drops.Add("ack/malformed")
 			return market.Ack{}, fmt.Errorf("malformed acknowledgement: %w", err)
 		}
 		var a market.Ack
 		if err := env.Open(n.verifier, market.KindAck, &a); err != nil {
-			n.drops.add("ack/bad_signature")
+			n.drops.Add("ack/bad_signature")
 			return market.Ack{}, fmt.Errorf("bad acknowledgement: %w", err)
 		}
 		if a.Provider != o.To {
-			n.drops.add("ack/wrong_provider")
-			return market.Ack{}, fmt.Errorf("acknowledgement signed by %s", shortID(a.Provider))
+			n.drops.Add("ack/wrong_provider")
+			return market.Ack{}, fmt.Errorf("acknowledgement signed by %s", wire.ShortID(a.Provider))
 		}
 		return a, nil
 	}()
@@ -582,7 +583,7 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 	}
 	r.deliver(j.id, "ack", func(m *market.Job, now time.Time) {
 		if err := m.Ack(now, ack); err != nil {
-			n.drops.add("ack/rejected")
+			n.drops.Add("ack/rejected")
 		}
 	})
 }
@@ -590,7 +591,7 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 // sendCancel tells a provider to stop, best effort.
 func (r *requester) sendCancel(o market.Outgoing) {
 	n := r.n
-	pid, err := decodePeer(o.To)
+	pid, err := wire.DecodePeer(o.To)
 	if err != nil {
 		return
 	}
@@ -601,7 +602,7 @@ func (r *requester) sendCancel(o market.Outgoing) {
 		return
 	}
 	st.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := writeFrame(st, o.Env.Encode()); err != nil {
+	if err := wire.WriteFrame(st, o.Env.Encode()); err != nil {
 		st.Reset()
 		return
 	}
@@ -612,52 +613,50 @@ func (r *requester) sendCancel(o market.Outgoing) {
 func (r *requester) handleBid(st network.Stream) {
 	n := r.n
 	defer st.Close()
-	b, err := readFrame(bufio.NewReader(st), maxBidFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxBidFrame)
 	if err != nil {
-		n.drops.add("bid/unreadable")
+		n.drops.Add("bid/unreadable")
 		st.Reset()
 		return
 	}
 	env, err := canon.DecodeEnvelope(b)
 	if err != nil {
-		n.drops.add("bid/malformed")
+		n.drops.Add("bid/malformed")
 		return
 	}
 	fresh := time.Duration(n.cfg.Gossip.Freshness)
 	switch env.Kind {
 	case market.KindBid:
 		var bid market.Bid
-		if err := env.Open(n.verifier, market.KindBid, &bid); err != nil {
-			n.drops.add(dropReason("bid", err))
+		if !n.drops.Open(n.verifier, env, market.KindBid, "bid", &bid) {
 			return
 		}
 		if market.Fresh(bid.Created, n.now(), fresh) != nil {
-			n.drops.add("bid/stale")
+			n.drops.Add("bid/stale")
 			return
 		}
 		r.deliver(bid.Job, "bid", func(m *market.Job, now time.Time) {
 			if err := m.Bid(now, bid, b); err != nil {
-				n.drops.add("bid/rejected")
+				n.drops.Add("bid/rejected")
 				n.log.Debug("bid rejected", "err", err)
 			}
 		})
 	case market.KindDecline:
 		var d market.Decline
-		if err := env.Open(n.verifier, market.KindDecline, &d); err != nil {
-			n.drops.add(dropReason("decline", err))
+		if !n.drops.Open(n.verifier, env, market.KindDecline, "decline", &d) {
 			return
 		}
 		if market.Fresh(d.Created, n.now(), fresh) != nil {
-			n.drops.add("decline/stale")
+			n.drops.Add("decline/stale")
 			return
 		}
 		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
 			if err := m.Decline(now, d); err != nil {
-				n.drops.add("decline/rejected")
+				n.drops.Add("decline/rejected")
 			}
 		})
 	default:
-		n.drops.add("bid/wrong_kind")
+		n.drops.Add("bid/wrong_kind")
 	}
 }
 
@@ -673,66 +672,45 @@ func faultKind(err error, otherwise market.FaultKind) market.FaultKind {
 	return otherwise
 }
 
-func dropReason(what string, err error) string {
-	if errors.Is(err, canon.ErrBadSignature) {
-		return what + "/bad_signature"
-	}
-	return what + "/malformed"
-}
-
-// resultDelivery is the frame on /hayek/result/1.0.0: the provider's
-// signed result and the blobs small enough to travel with it.
-type resultDelivery struct {
-	Result []byte   `cbor:"result"`
-	Blobs  [][]byte `cbor:"blobs"`
-}
-
-// resultReply tells the provider its result was received. It carries no
-// claim beyond that (the receipt that settles the job is signed).
-type resultReply struct {
-	OK    bool   `cbor:"ok"`
-	Error string `cbor:"error"`
-}
-
 // handleResult receives a result, stores inline blobs, fetches the others
 // from the provider, and feeds the result to the job.
 func (r *requester) handleResult(st network.Stream) {
 	n := r.n
 	defer st.Close()
 	reply := func(err error) {
-		rr := resultReply{OK: err == nil}
+		rr := wire.ResultReply{OK: err == nil}
 		if err != nil {
 			rr.Error = err.Error()
 		}
-		writeFrame(st, canon.MustMarshal(rr))
+		wire.WriteFrame(st, canon.MustMarshal(rr))
 	}
-	b, err := readFrame(bufio.NewReader(st), maxResultFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxResultFrame)
 	if err != nil {
-		n.drops.add("result/unreadable")
+		n.drops.Add("result/unreadable")
 		st.Reset()
 		return
 	}
-	var del resultDelivery
+	var del wire.ResultDelivery
 	if err := canon.Unmarshal(b, &del); err != nil {
-		n.drops.add("result/malformed")
+		n.drops.Add("result/malformed")
 		reply(err)
 		return
 	}
 	env, err := canon.DecodeEnvelope(del.Result)
 	if err != nil {
-		n.drops.add("result/malformed")
+		n.drops.Add("result/malformed")
 		reply(err)
 		return
 	}
 	var res market.Result
 	if err := env.Open(n.verifier, market.KindResult, &res); err != nil {
-		n.drops.add(dropReason("result", err))
+		n.drops.Add(wire.DropReason("result", err))
 		reply(err)
 		return
 	}
 	j := r.job(res.Job)
 	if j == nil {
-		n.drops.add("result/unknown_job")
+		n.drops.Add("result/unknown_job")
 		reply(fmt.Errorf("unknown job %s", res.Job))
 		return
 	}
@@ -752,30 +730,30 @@ func (r *requester) handleResult(st network.Stream) {
 	j.mu.Unlock()
 	switch {
 	case !awarded || res.Requester != n.ID():
-		n.drops.add("result/not_awarded")
-		reply(fmt.Errorf("job %s is not awarded to %s", res.Job, shortID(res.Provider)))
+		n.drops.Add("result/not_awarded")
+		reply(fmt.Errorf("job %s is not awarded to %s", res.Job, wire.ShortID(res.Provider)))
 		return
 	case again && prev == resultCID:
 		reply(nil)
 		return
 	case again:
-		n.drops.add("result/second")
+		n.drops.Add("result/second")
 		reply(fmt.Errorf("a result for this award was already received"))
 		return
 	}
 	// Check declared sizes before storing or fetching anything.
 	// Outputs, stdout and stderr each have their cap; the sum is checked
 	// blob by blob so no choice of sizes can wrap it.
-	bound := j.spec.MaxOutputBytes + 2*stdStreamCap(j.spec)
+	bound := j.spec.MaxOutputBytes + 2*wire.StdoutCap(j.spec.MaxOutputBytes)
 	var total int64
 	for _, bl := range res.Blobs() {
 		if _, err := canon.ParseBlobCID(bl.CID); err != nil || bl.Size < 0 {
-			n.drops.add("result/malformed")
+			n.drops.Add("result/malformed")
 			reply(fmt.Errorf("bad blob %q", bl.CID))
 			return
 		}
 		if bl.Size > bound-total {
-			n.drops.add("result/oversized")
+			n.drops.Add("result/oversized")
 			reply(fmt.Errorf("outputs total more than %d bytes, above the job's limits", bound))
 			return
 		}
@@ -791,7 +769,7 @@ func (r *requester) handleResult(st network.Stream) {
 	for _, blob := range del.Blobs {
 		c := canon.BlobCID(blob).String()
 		if size, ok := named[c]; !ok || size != int64(len(blob)) {
-			n.drops.add("result/unnamed_blob")
+			n.drops.Add("result/unnamed_blob")
 			continue
 		}
 		inline[c] = blob
@@ -804,7 +782,7 @@ func (r *requester) handleResult(st network.Stream) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
-		data, err := n.fetchBlob(ctx, res.Provider, res.Job, bl)
+		data, err := n.data.Fetch(ctx, res.Provider, res.Job, bl)
 		cancel()
 		if err != nil {
 			r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
@@ -812,25 +790,23 @@ func (r *requester) handleResult(st network.Stream) {
 			})
 			return
 		}
-		if err := n.blobs.putKnown(bl.CID, data); err != nil {
+		if err := n.blobs.PutKnown(bl.CID, data); err != nil {
 			n.log.Error("cannot store output", "err", err)
 		}
 	}
 	r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
 		if err := m.Result(now, res, del.Result); err != nil {
-			n.drops.add("result/rejected")
+			n.drops.Add("result/rejected")
 			n.log.Debug("result rejected", "err", err)
 			return
 		}
 		for c, blob := range inline {
-			if err := n.blobs.putKnown(c, blob); err != nil {
+			if err := n.blobs.PutKnown(c, blob); err != nil {
 				n.log.Error("cannot store output", "job", res.Job, "err", err)
 			}
 		}
 	})
 }
-
-func stdStreamCap(s market.JobSpec) int64 { return min(s.MaxOutputBytes, 16<<20) }
 
 // authorizeFetch reports whether peer may fetch blob c of job id: only the
 // provider holding the job's current award may fetch its module and inputs.

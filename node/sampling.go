@@ -10,6 +10,7 @@ import (
 
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -117,7 +118,7 @@ func (r *requester) sampleDone(child *reqJob, o *market.Outcome) {
 	s.runs = append(s.runs, run)
 	cap := string(parent.spec.Runtime)
 	wrong := func(rr market.ReplicaResult) {
-		r.n.rep.record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
+		r.n.rep.Record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
 		if _, err := r.n.ledger.Append(r.n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: rr.Provider,
 			Capability: cap, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
 			r.n.log.Warn("cannot record outcome", "err", err)
@@ -125,17 +126,17 @@ func (r *requester) sampleDone(child *reqJob, o *market.Outcome) {
 	}
 	switch {
 	case len(s.runs) == 1 && run.Digest == s.original.Digest:
-		r.finishSample(parent, "confirmed", fmt.Sprintf("re-run on %s agrees", shortID(run.Provider)))
+		r.finishSample(parent, "confirmed", fmt.Sprintf("re-run on %s agrees", wire.ShortID(run.Provider)))
 	case len(s.runs) == 1:
 		r.setVerification(parent, &api.Verification{Mode: market.VerifySample, State: "disputed",
 			Replicas: []string{s.original.Provider, run.Provider}, Detail: "the re-run disagrees: a third run breaks the tie"})
 		r.spawnSample(parent)
 	case run.Digest == s.original.Digest:
 		wrong(s.runs[0])
-		r.finishSample(parent, "confirmed", fmt.Sprintf("the tie-breaker agrees with the original; %s was wrong", shortID(s.runs[0].Provider)), s.runs[0].Provider)
+		r.finishSample(parent, "confirmed", fmt.Sprintf("the tie-breaker agrees with the original; %s was wrong", wire.ShortID(s.runs[0].Provider)), s.runs[0].Provider)
 	case run.Digest == s.runs[0].Digest:
 		wrong(s.original)
-		r.finishSample(parent, "refuted", fmt.Sprintf("two re-runs agree against the original: %s delivered a wrong result (it was paid once)", shortID(s.original.Provider)), s.original.Provider)
+		r.finishSample(parent, "refuted", fmt.Sprintf("two re-runs agree against the original: %s delivered a wrong result (it was paid once)", wire.ShortID(s.original.Provider)), s.original.Provider)
 	default:
 		r.finishSample(parent, "inconclusive", "three runs, three different results")
 	}

@@ -10,19 +10,14 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
-
-// ProtoReceipt carries receipts to countersign and settlements to record.
-const ProtoReceipt protocol.ID = "/hayek/receipt/1.0.0"
-
-const maxReceiptFrame = 16 << 10
 
 // receiptMsg is a frame on /hayek/receipt/1.0.0: a requester-signed
 // receipt for the provider to countersign, or a creditor-signed settlement
@@ -155,7 +150,7 @@ func (r *requester) settle(j *reqJob, o *market.Outcome) {
 		var receipts []settlement.Draft
 		for _, p := range results {
 			if p.err != nil {
-				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", shortID(p.rr.Provider), p.err)
+				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", wire.ShortID(p.rr.Provider), p.err)
 				if faultKind(p.err, market.FaultLost).Evidence() { // not when this node's own limits or shutdown failed it
 					record(p.rr.Provider, reputation.Failure, "job:"+j.id+":"+p.rr.Provider, nil)
 				}
@@ -205,9 +200,9 @@ func (r *requester) settle(j *reqJob, o *market.Outcome) {
 		}
 	}
 	for _, e := range evs {
-		n.rep.record(e.peer, cap, e.oc, e.id)
+		n.rep.Record(e.peer, cap, e.oc, e.id)
 		if e.receipt != nil {
-			n.rep.attest(e.peer, cap, e.oc, e.id, e.receipt)
+			n.rep.Attest(n.ctx, e.peer, cap, e.oc, e.id, e.receipt)
 		}
 	}
 	j.mu.Lock()
@@ -235,13 +230,13 @@ func (r *requester) exchangeReceipt(ctx context.Context, j *reqJob, rr market.Re
 		if err == nil && reply.Error == "" && reply.Receipt != nil {
 			got, err := settlement.OpenReceipt(n.verifier, *reply.Receipt)
 			if err != nil || got != rc {
-				n.drops.add("receipt/bad_countersignature")
+				n.drops.Add("receipt/bad_countersignature")
 				return settlement.SignedReceipt{}, fmt.Errorf("bad countersignature: %v", err)
 			}
 			return *reply.Receipt, nil
 		}
 		if err == nil {
-			return settlement.SignedReceipt{}, fmt.Errorf("%s refused: %s", shortID(rr.Provider), reply.Error)
+			return settlement.SignedReceipt{}, fmt.Errorf("%s refused: %s", wire.ShortID(rr.Provider), reply.Error)
 		}
 		select {
 		case <-ctx.Done():
@@ -253,7 +248,7 @@ func (r *requester) exchangeReceipt(ctx context.Context, j *reqJob, rr market.Re
 }
 
 func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (receiptMsg, error) {
-	pid, err := decodePeer(to)
+	pid, err := wire.DecodePeer(to)
 	if err != nil {
 		return receiptMsg{}, err
 	}
@@ -263,12 +258,12 @@ func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (rec
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := writeFrame(st, canon.MustMarshal(m)); err != nil {
+	if err := wire.WriteFrame(st, canon.MustMarshal(m)); err != nil {
 		st.Reset()
 		return receiptMsg{}, err
 	}
 	st.CloseWrite()
-	b, err := readFrame(bufio.NewReader(st), maxReceiptFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxReceiptFrame)
 	if err != nil {
 		st.Reset()
 		return receiptMsg{}, err
@@ -284,15 +279,15 @@ func (n *Node) sendReceiptMsg(ctx context.Context, to string, m receiptMsg) (rec
 // records settlements its creditors send.
 func (n *Node) handleReceipt(st network.Stream) {
 	defer st.Close()
-	b, err := readFrame(bufio.NewReader(st), maxReceiptFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxReceiptFrame)
 	if err != nil {
-		n.drops.add("receipt/unreadable")
+		n.drops.Add("receipt/unreadable")
 		st.Reset()
 		return
 	}
-	reply := func(m receiptMsg) { writeFrame(st, canon.MustMarshal(m)) }
+	reply := func(m receiptMsg) { wire.WriteFrame(st, canon.MustMarshal(m)) }
 	refuse := func(drop string, err error) {
-		n.drops.add(drop)
+		n.drops.Add(drop)
 		reply(receiptMsg{Error: err.Error()})
 	}
 	var m receiptMsg
@@ -305,7 +300,7 @@ func (n *Node) handleReceipt(st network.Stream) {
 	st.SetDeadline(time.Now().Add(10 * time.Second)) // the answer waits for a synced append
 	switch {
 	case m.Kind == "receipt" && m.Receipt != nil:
-		out, err := n.provider.countersign(ctx, *m.Receipt)
+		out, err := n.provider.Countersign(ctx, *m.Receipt)
 		if err != nil {
 			refuse("receipt/rejected", err)
 			return
@@ -318,7 +313,7 @@ func (n *Node) handleReceipt(st network.Stream) {
 			return
 		}
 		if s.Debtor != n.ID() {
-			refuse("settle/not_party", fmt.Errorf("settlement names %s as debtor", shortID(s.Debtor)))
+			refuse("settle/not_party", fmt.Errorf("settlement names %s as debtor", wire.ShortID(s.Debtor)))
 			return
 		}
 		if _, err := n.ledger.Append(ctx, settlement.KindSettle, *m.Settle); err != nil && !errors.Is(err, settlement.ErrDuplicate) {
@@ -329,61 +324,6 @@ func (n *Node) handleReceipt(st network.Stream) {
 	default:
 		refuse("receipt/malformed", errors.New("want a receipt or a settlement"))
 	}
-}
-
-// delivered is what a provider remembers of a result it delivered, until
-// the requester's receipt for it arrives.
-type delivered struct {
-	requester string
-	price     int64
-	result    string // CID of the signed result
-	at        time.Time
-	cap       string
-}
-
-// countersign checks a requester's receipt against the run this provider
-// delivered, countersigns it with its ledger head and appends it.
-func (p *providerService) countersign(ctx context.Context, sr settlement.SignedReceipt) (settlement.SignedReceipt, error) {
-	n := p.n
-	rc, err := settlement.OpenReceiptRequest(n.verifier, sr)
-	if err != nil {
-		return settlement.SignedReceipt{}, err
-	}
-	if rc.Provider != n.ID() {
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt names %s as provider", shortID(rc.Provider))
-	}
-	key := runKey{rc.Requester, rc.Job, rc.Attempt}
-	p.mu.Lock()
-	d, ok := p.delivered[key]
-	p.mu.Unlock()
-	switch {
-	case !ok:
-		return settlement.SignedReceipt{}, fmt.Errorf("no delivered result of job %s attempt %d for %s", rc.Job, rc.Attempt, shortID(rc.Requester))
-	case rc.Price != d.price:
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt says %d, the award said %d", rc.Price, d.price)
-	case rc.Result != d.result:
-		return settlement.SignedReceipt{}, fmt.Errorf("receipt names result %s, we delivered %s", rc.Result, d.result)
-	}
-	_, head := n.ledger.Head()
-	out, err := settlement.Countersign(n.signer, sr, head)
-	if err != nil {
-		return settlement.SignedReceipt{}, err
-	}
-	b := canon.MustMarshal(out)
-	cid := canon.DocCID(b).String()
-	_, err = n.ledger.AppendAll(ctx,
-		settlement.Draft{Kind: settlement.KindReceipt, Body: out},
-		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: rc.Requester,
-			Capability: reputation.CapRequester, Outcome: string(reputation.Paid), Job: rc.Job, Receipt: cid}})
-	if err != nil && !errors.Is(err, settlement.ErrDuplicate) {
-		return settlement.SignedReceipt{}, err
-	}
-	p.mu.Lock()
-	delete(p.delivered, key)
-	p.mu.Unlock()
-	n.rep.record(rc.Requester, reputation.CapRequester, reputation.Paid, cid)
-	n.rep.attest(rc.Requester, reputation.CapRequester, reputation.Paid, cid, b)
-	return out, nil
 }
 
 func unmarshalCanon(b []byte, v any) error { return canon.Unmarshal(b, v) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -79,7 +80,7 @@ func TestPaidJobLeavesMatchingReceipts(t *testing.T) {
 	for _, n := range []*Node{req, prov} {
 		rep, err := n.ledger.Verify(ctx, true)
 		if err != nil || rep.Receipts < 1 {
-			t.Fatalf("deep verify of %s: %+v %v", shortID(n.ID()), rep, err)
+			t.Fatalf("deep verify of %s: %+v %v", wire.ShortID(n.ID()), rep, err)
 		}
 	}
 	// The provider can settle the debt: both ledgers record it.
@@ -104,7 +105,7 @@ func TestPaidJobLeavesMatchingReceipts(t *testing.T) {
 		}
 		ins = append(ins, settlement.AuditInput{Name: fmt.Sprintf("node-%d", i), R: &b})
 	}
-	rep, err := settlement.Audit(ctx, newVerifier(), ins...)
+	rep, err := settlement.Audit(ctx, wire.NewVerifier(), ins...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestPaidJobLeavesMatchingReceipts(t *testing.T) {
 			want = 2
 		}
 		if len(p.Findings) != 0 || p.Shared != want || !p.Agree() {
-			t.Errorf("audit of %s and %s: %d shared (want %d), balances %d %d, findings %+v", shortID(p.A), shortID(p.B), p.Shared, want, p.BalanceA, p.BalanceB, p.Findings)
+			t.Errorf("audit of %s and %s: %d shared (want %d), balances %d %d, findings %+v", wire.ShortID(p.A), wire.ShortID(p.B), p.Shared, want, p.BalanceA, p.BalanceB, p.Findings)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 )
 
@@ -123,7 +124,7 @@ func TestStalledRequesterCannotBlockBidding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stalled, _ := newSigner(key)
+	stalled, _ := wire.NewSigner(key, nil)
 	sid, _ := peer.Decode(stalled.ID())
 	hole, _ := ma.NewMultiaddr(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", ln.Addr().(*net.TCPAddr).Port))
 	prov.host.Peerstore().AddAddr(sid, hole, time.Hour)
@@ -174,7 +175,7 @@ func TestStalledRequesterCannotBlockBidding(t *testing.T) {
 func countBlobs(t *testing.T, n *Node) int {
 	t.Helper()
 	count := 0
-	err := filepath.WalkDir(n.blobs.dir, func(p string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(n.blobs.Dir(), func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && filepath.Base(filepath.Dir(p)) != "tmp" {
 			count++
 		}
@@ -214,7 +215,7 @@ func TestWinnerCannotFillTheDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		del := resultDelivery{Result: env.Encode()}
+		del := wire.ResultDelivery{Result: env.Encode()}
 		for k := 0; k < 30; k++ {
 			junk := make([]byte, 16<<10)
 			rand.Read(junk)
@@ -224,11 +225,11 @@ func TestWinnerCannotFillTheDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := writeFrame(st, canon.MustMarshal(del)); err != nil {
+		if err := wire.WriteFrame(st, canon.MustMarshal(del)); err != nil {
 			t.Fatal(err)
 		}
 		st.CloseWrite()
-		readFrame(bufio.NewReader(st), 4<<10) // the reply
+		wire.ReadFrame(bufio.NewReader(st), 4<<10) // the reply
 		st.Close()
 	}
 	drops := n.Drops()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 )
 
@@ -86,7 +87,7 @@ func TestCheaterUnderReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.Stdout.Text != want {
-			t.Fatalf("job %d: accepted stdout %q from %s", i, res.Stdout.Text, shortID(res.Provider))
+			t.Fatalf("job %d: accepted stdout %q from %s", i, res.Stdout.Text, wire.ShortID(res.Provider))
 		}
 		if v := job.Verification; v != nil {
 			for _, l := range v.Losers {
@@ -104,9 +105,9 @@ func TestCheaterUnderReplication(t *testing.T) {
 	if caught == 0 {
 		t.Fatalf("the cheater was never drawn in 12 replicated jobs: the test proves nothing (seed the devnet differently)")
 	}
-	cheat := req.rep.book.Posterior(bad, "runtime/wasm").Mean()
+	cheat := req.rep.Book().Posterior(bad, "runtime/wasm").Mean()
 	for i, n := range d.Nodes[1:cheater] {
-		if honest := req.rep.book.Posterior(n.ID(), "runtime/wasm").Mean(); honest <= cheat {
+		if honest := req.rep.Book().Posterior(n.ID(), "runtime/wasm").Mean(); honest <= cheat {
 			t.Errorf("honest node-%d has mean %.3f, not above the cheater's %.3f", i+1, honest, cheat)
 		}
 	}
@@ -166,7 +167,7 @@ func TestAttestationsCarryReputation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if j = wait(t, c2, j.ID); j.State != api.StateCompleted || j.Provider != d.Nodes[0].ID() {
-			t.Fatalf("node-2's job %d ended %s on %s; want completed on node-0", i, j.State, shortID(j.Provider))
+			t.Fatalf("node-2's job %d ended %s on %s; want completed on node-0", i, j.State, wire.ShortID(j.Provider))
 		}
 	}
 	// node-0 uses node-1, then gossips what it saw.
@@ -177,7 +178,7 @@ func TestAttestationsCarryReputation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if j = wait(t, c0, j.ID); j.State != api.StateCompleted || j.Provider != d.Nodes[1].ID() {
-			t.Fatalf("node-0's job %d ended %s on %s; want completed on node-1", i, j.State, shortID(j.Provider))
+			t.Fatalf("node-0's job %d ended %s on %s; want completed on node-1", i, j.State, wire.ShortID(j.Provider))
 		}
 	}
 	target := d.Nodes[1].ID()

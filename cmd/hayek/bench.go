@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -18,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble"
 	"github.com/spf13/cobra"
 
 	"github.com/hayek-market/hayek/internal/samples"
@@ -590,22 +588,9 @@ func printBench(out io.Writer, r *BenchReport) {
 // appendFloor measures a raw synced pebble batch of a ledger entry's size
 // in the same directory the nodes use: the least each synced append costs.
 func appendFloor(dir string) (float64, error) {
-	db, err := pebble.Open(filepath.Join(dir, "append-floor"), &pebble.Options{})
+	ds, err := node.SyncedAppendFloor(dir, 200)
 	if err != nil {
 		return 0, err
-	}
-	defer db.Close()
-	val := make([]byte, 256)
-	var ds []time.Duration
-	for i := 0; i < 200; i++ {
-		b := db.NewBatch()
-		b.Set([]byte(fmt.Sprintf("e/%08d", i)), val, nil)
-		t0 := time.Now()
-		if err := b.Commit(pebble.Sync); err != nil {
-			return 0, err
-		}
-		ds = append(ds, time.Since(t0))
-		b.Close()
 	}
 	return percentiles(ds).P50, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/hayek-market/hayek/node"
@@ -30,7 +29,7 @@ config is never overwritten.`,
 			if err != nil {
 				return err
 			}
-			id, err := peer.IDFromPrivateKey(key)
+			id, err := node.PeerIDOf(key)
 			if err != nil {
 				return err
 			}

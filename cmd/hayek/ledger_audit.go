@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -59,7 +60,7 @@ the same node.`,
 				ins = append(ins, settlement.AuditInput{Name: path, R: f, AllowUntrailed: allowUntrailed})
 			}
 			start := time.Now()
-			rep, err := settlement.Audit(c.Context(), newPeerVerifier(), ins...)
+			rep, err := settlement.Audit(c.Context(), node.NewVerifier(), ins...)
 			switch {
 			case err == nil:
 			case settlement.IsCorruption(err):

@@ -7,25 +7,23 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/settlement"
 )
 
 // ledgerOf opens a settlement ledger for a fresh libp2p identity.
-func ledgerOf(t *testing.T) (*settlement.Ledger, libp2pSigner) {
+func ledgerOf(t *testing.T) (*settlement.Ledger, canon.Signer) {
 	t.Helper()
-	key, _, err := crypto.GenerateEd25519Key(nil)
+	key, err := node.NewIdentity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := peer.IDFromPrivateKey(key)
+	s, err := node.NewSigner(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := libp2pSigner{id: id.String(), key: key}
-	l, err := settlement.Open(t.Context(), t.TempDir(), settlement.Options{Signer: s, Verifier: newPeerVerifier()})
+	l, err := settlement.Open(t.Context(), t.TempDir(), settlement.Options{Signer: s, Verifier: node.NewVerifier()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +49,7 @@ func auditFixture(t *testing.T, drop bool) (req, prov string) {
 	for i, job := range []string{"j1", "j2", "j3"} {
 		must(rl.Append(ctx, settlement.KindHold, settlement.Hold{Job: job, Agent: "operator", Amount: 100}))
 		_, rh := rl.Head()
-		sr, err := settlement.SignReceipt(rs, settlement.Receipt{Job: job, Attempt: 1, Requester: rs.id, Provider: ps.id,
+		sr, err := settlement.SignReceipt(rs, settlement.Receipt{Job: job, Attempt: 1, Requester: rs.ID(), Provider: ps.ID(),
 			Capability: "runtime/wasm", Price: 40, Result: "bafyresult", Outcome: "success", RequesterHead: rh, Created: 1})
 		must(nil, err)
 		_, ph := pl.Head()

@@ -7,11 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
-	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -63,7 +60,7 @@ verify, the surviving entries are corrupt), 2 on a usage error.`,
 			if err != nil {
 				return withCode(ExitFailed, fmt.Errorf("%w\nTry: hayek --home DIR ledger recover, with the home of the node whose ledger lost writes", err))
 			}
-			signer, err := newKeySigner(key)
+			signer, err := node.NewSigner(key)
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}
@@ -80,7 +77,7 @@ verify, the surviving entries are corrupt), 2 on a usage error.`,
 			if _, err := os.Stat(dir); err != nil {
 				return usageErrorf("no ledger in %s: %v\nTry: hayek --home DIR ledger recover", home, err)
 			}
-			rep, err := settlement.Recover(c.Context(), dir, settlement.Options{Signer: signer, Verifier: newPeerVerifier()}, ro)
+			rep, err := settlement.Recover(c.Context(), dir, settlement.Options{Signer: signer, Verifier: node.NewVerifier()}, ro)
 			switch {
 			case errors.Is(err, settlement.ErrNothingLost):
 				fmt.Fprintf(g.Stderr, "hayek: the ledger in %s lost nothing: it opens as it is\n", dir)
@@ -135,22 +132,3 @@ func printRecovery(w io.Writer, rep settlement.RecoverReport, self string) error
 	_, err := fmt.Fprintf(w, "the ledger now ends at entry %d (%s)\nTry: hayek serve, then hayek ledger verify --deep; check hayek agent list for funds that were lost\n", rep.Seq, rep.Head)
 	return err
 }
-
-// keySigner signs as the node: its libp2p identity.
-type keySigner struct {
-	id  string
-	key crypto.PrivKey
-}
-
-var _ canon.Signer = keySigner{}
-
-func newKeySigner(key crypto.PrivKey) (keySigner, error) {
-	id, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		return keySigner{}, fmt.Errorf("the node's identity: %w", err)
-	}
-	return keySigner{id: id.String(), key: key}, nil
-}
-
-func (s keySigner) ID() string                      { return s.id }
-func (s keySigner) Sign(msg []byte) ([]byte, error) { return s.key.Sign(msg) }

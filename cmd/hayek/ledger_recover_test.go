@@ -21,12 +21,12 @@ func lostHome(t *testing.T) (home, theirs string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	me, err := newKeySigner(key)
+	me, err := node.NewSigner(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(home, node.LedgerDir)
-	opts := settlement.Options{Signer: me, Verifier: newPeerVerifier()}
+	opts := settlement.Options{Signer: me, Verifier: node.NewVerifier()}
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
@@ -43,7 +43,7 @@ func lostHome(t *testing.T) (home, theirs string) {
 	for _, job := range []string{"j1", "j2", "j3"} {
 		must(l.Append(ctx, settlement.KindHold, settlement.Hold{Job: job, Agent: "operator", Amount: 100}))
 		_, rh := l.Head()
-		sr, err := settlement.SignReceipt(me, settlement.Receipt{Job: job, Attempt: 1, Requester: me.id, Provider: ps.id,
+		sr, err := settlement.SignReceipt(me, settlement.Receipt{Job: job, Attempt: 1, Requester: me.ID(), Provider: ps.ID(),
 			Capability: "runtime/wasm", Price: 40, Result: "bafyresult", Outcome: "success", RequesterHead: rh, Created: 1})
 		must(nil, err)
 		_, ph := pl.Head()
@@ -89,8 +89,8 @@ func TestLedgerRecover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	me, _ := newKeySigner(key)
-	l, err := settlement.Open(t.Context(), filepath.Join(home, node.LedgerDir), settlement.Options{Signer: me, Verifier: newPeerVerifier()})
+	me, _ := node.NewSigner(key)
+	l, err := settlement.Open(t.Context(), filepath.Join(home, node.LedgerDir), settlement.Options{Signer: me, Verifier: node.NewVerifier()})
 	if err != nil {
 		t.Fatal(err)
 	}

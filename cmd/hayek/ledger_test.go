@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -176,15 +174,6 @@ func TestRep(t *testing.T) {
 	hayek(t, sock, "", "rep", "12D3KooWNobody").want(t, ExitNotFound, `no peer this node knows matches "12D3KooWNobody"`)
 	hayek(t, sock, "", "rep", "a", "b").want(t, ExitUsage)
 }
-
-// libp2pSigner signs as a libp2p peer, the way a node does.
-type libp2pSigner struct {
-	id  string
-	key crypto.PrivKey
-}
-
-func (s libp2pSigner) ID() string                      { return s.id }
-func (s libp2pSigner) Sign(msg []byte) ([]byte, error) { return s.key.Sign(msg) }
 
 // realExport builds a small ledger with the settlement package, signed by
 // a fresh libp2p identity, and returns its export.

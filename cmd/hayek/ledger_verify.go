@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
-	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -145,7 +142,7 @@ func verifyFile(ctx context.Context, g *globals, path string, deep, allowUntrail
 		defer f.Close()
 		r = f
 	}
-	sr, err := settlement.VerifyExportWith(ctx, r, newPeerVerifier(), settlement.VerifyExportOptions{Deep: deep, AllowUntrailed: allowUntrailed})
+	sr, err := settlement.VerifyExportWith(ctx, r, node.NewVerifier(), settlement.VerifyExportOptions{Deep: deep, AllowUntrailed: allowUntrailed})
 	rep = api.VerifyReport{
 		OK: err == nil, Entries: sr.Entries, Checkpoints: sr.Checkpoints, Receipts: sr.Receipts, Settles: sr.Settles,
 		Deep: sr.Deep, Seconds: sr.Duration.Seconds(), Node: sr.Node, Head: sr.Head, Seq: sr.Seq, Unsealed: sr.Unsealed,
@@ -163,43 +160,6 @@ func verifyFile(ctx context.Context, g *globals, path string, deep, allowUntrail
 		return rep, false, withCode(ExitFailed, fmt.Errorf("verifying %s: %w", path, err))
 	}
 	return rep, noTrailer, nil
-}
-
-// peerVerifier checks signatures against the Ed25519 key every libp2p peer
-// ID embeds, so an export verifies with no node and no key store.
-type peerVerifier struct {
-	mu   sync.Mutex
-	keys map[string]crypto.PubKey
-}
-
-var _ canon.Verifier = (*peerVerifier)(nil)
-
-func newPeerVerifier() *peerVerifier { return &peerVerifier{keys: map[string]crypto.PubKey{}} }
-
-func (v *peerVerifier) Verify(id string, msg, sig []byte) error {
-	v.mu.Lock()
-	pk, ok := v.keys[id]
-	v.mu.Unlock()
-	if !ok {
-		pid, err := peer.Decode(id)
-		if err != nil {
-			return fmt.Errorf("%q is not a peer ID: %w", id, err)
-		}
-		if pk, err = pid.ExtractPublicKey(); err != nil {
-			return fmt.Errorf("peer ID %s does not embed its key: %w", id, err)
-		}
-		v.mu.Lock()
-		v.keys[id] = pk
-		v.mu.Unlock()
-	}
-	ok, err := pk.Verify(msg, sig)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errors.New("signature does not verify")
-	}
-	return nil
 }
 
 // apiLosses shows an export's declared losses as the node's API does.

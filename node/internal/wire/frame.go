@@ -1,4 +1,4 @@
-package node
+package wire
 
 import (
 	"bufio"
@@ -12,9 +12,11 @@ import (
 // bytes. Each protocol caps its frames; a larger length is rejected before
 // anything is allocated.
 
-var errFrameTooLarge = errors.New("frame too large")
+// ErrFrameTooLarge is returned for a frame longer than its protocol's cap.
+var ErrFrameTooLarge = errors.New("frame too large")
 
-func writeFrame(w io.Writer, b []byte) error {
+// WriteFrame writes b as one frame.
+func WriteFrame(w io.Writer, b []byte) error {
 	buf := make([]byte, 0, binary.MaxVarintLen64+len(b))
 	buf = binary.AppendUvarint(buf, uint64(len(b)))
 	buf = append(buf, b...)
@@ -22,7 +24,9 @@ func writeFrame(w io.Writer, b []byte) error {
 	return err
 }
 
-func readFrame(r *bufio.Reader, max int) ([]byte, error) {
+// ReadFrame reads one frame of at most max bytes. A stream that ends
+// before a frame starts reports io.EOF.
+func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -31,7 +35,7 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 		return nil, fmt.Errorf("read frame length: %w", err)
 	}
 	if max < 0 || n > uint64(max) {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, n, max)
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, max)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {

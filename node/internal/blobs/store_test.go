@@ -1,4 +1,4 @@
-package node
+package blobs
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 // Blobs nobody wrote or read within the retention are collected, unless
 // pinned; reading one keeps it.
 func TestBlobCollection(t *testing.T) {
-	s, err := newBlobStore(t.TempDir(), 1<<20)
+	s, err := NewStore(t.TempDir(), 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +28,11 @@ func TestBlobCollection(t *testing.T) {
 	if b, err := s.Get(read); err != nil || !bytes.Equal(b, []byte("read")) {
 		t.Fatalf("get: %q %v", b, err)
 	}
-	n, freed, err := s.collect(7*24*time.Hour, func(c string) bool { return c == pinned })
+	n, freed, err := s.Collect(7*24*time.Hour, func(c string) bool { return c == pinned })
 	if err != nil || n != 1 || freed != 3 {
 		t.Fatalf("collected %d blobs, %d bytes, %v; want the one old blob of 3 bytes", n, freed, err)
 	}
-	if _, err := s.Get(old); !errors.Is(err, errBlobNotFound) {
+	if _, err := s.Get(old); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("old blob after collection: %v, want not found", err)
 	}
 	for _, c := range []string{read, pinned} {

@@ -1,4 +1,4 @@
-package node
+package gossip
 
 import (
 	"context"
@@ -11,16 +11,39 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
+
+// Config is what validation and scoring take from the node's gossip
+// configuration.
+type Config struct {
+	Freshness time.Duration // accepted clock skew of messages
+	MaxCall   int           // size cap of a call for bids
+	CallRate  float64       // calls per second per requester
+	CallBurst int
+	Whitelist []string // subnets exempt from the same-IP colocation penalty
+}
+
+// Deps are what the gossip service needs.
+type Deps struct {
+	Host     host.Host
+	Verifier canon.Verifier
+	Drops    *wire.Drops
+	Now      func() time.Time
+	// Tasks tracks the subscriptions' goroutines.
+	Tasks *wire.Group
+	Config
+}
 
 // Score thresholds of the auction topics' gossipsub. A peer below the
 // graylist threshold has all its messages ignored.
-var scoreThresholds = pubsub.PeerScoreThresholds{
+var ScoreThresholds = pubsub.PeerScoreThresholds{
 	GossipThreshold:             -10,
 	PublishThreshold:            -50,
 	GraylistThreshold:           -80,
@@ -28,11 +51,12 @@ var scoreThresholds = pubsub.PeerScoreThresholds{
 	OpportunisticGraftThreshold: 2,
 }
 
-// gossip owns the pubsub topics: joining them with validators and scores,
+// Service owns the pubsub topics: joining them with validators and scores,
 // publishing calls for bids, and the per-requester rate limits and replay
 // cache behind validation.
-type gossip struct {
-	n *Node
+type Service struct {
+	d  Deps
+	ps *pubsub.PubSub
 
 	mu     sync.Mutex
 	topics map[string]*pubsub.Topic
@@ -43,22 +67,15 @@ type gossip struct {
 	scores  map[peer.ID]*pubsub.PeerScoreSnapshot
 }
 
-// decodedCall is what validation leaves on a message for its subscriber.
-// Pubsub keeps messages for a few heartbeats of gossip history, so it holds
-// the decoded call and its CID, not a second copy of the bytes.
-type decodedCall struct {
-	call market.CallForBids
-	cid  string
-}
-
-func newGossip(n *Node) (*gossip, error) {
-	g := &gossip{n: n, topics: map[string]*pubsub.Topic{}, limits: map[string]*rate.Limiter{},
+// New starts gossipsub on the host; it runs until ctx ends.
+func New(ctx context.Context, d Deps) (*Service, error) {
+	g := &Service{d: d, topics: map[string]*pubsub.Topic{}, limits: map[string]*rate.Limiter{},
 		seen: map[[16]byte]int64{}, scores: map[peer.ID]*pubsub.PeerScoreSnapshot{}}
 	var whitelist []*net.IPNet
-	for _, s := range n.cfg.Gossip.Whitelist {
+	for _, s := range d.Whitelist {
 		_, ipn, err := net.ParseCIDR(s)
 		if err != nil {
-			return nil, fmt.Errorf("node: gossip whitelist %q: %w", s, err)
+			return nil, fmt.Errorf("gossip: whitelist %q: %w", s, err)
 		}
 		whitelist = append(whitelist, ipn)
 	}
@@ -76,9 +93,9 @@ func newGossip(n *Node) (*gossip, error) {
 		DecayToZero:                 0.01,
 		RetainScore:                 10 * time.Minute,
 		// Delivery records live as long as message IDs are remembered.
-		SeenMsgTTL: 2 * time.Duration(n.cfg.Gossip.Freshness),
+		SeenMsgTTL: 2 * d.Freshness,
 	}
-	ps, err := pubsub.NewGossipSub(n.ctx, n.host,
+	ps, err := pubsub.NewGossipSub(ctx, d.Host,
 		// Every call carries the requester's own signature; pubsub's
 		// signature would be checked again at every hop for nothing.
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
@@ -87,46 +104,41 @@ func newGossip(n *Node) (*gossip, error) {
 			h := sha256.Sum256(m.Data)
 			return string(h[:20])
 		}),
-		pubsub.WithPeerScore(params, &scoreThresholds),
+		pubsub.WithPeerScore(params, &ScoreThresholds),
 		pubsub.WithPeerScoreInspect(pubsub.ExtendedPeerScoreInspectFn(g.inspect), time.Second),
-		pubsub.WithMaxMessageSize(int(n.cfg.Gossip.MaxCall)+4<<10),
+		pubsub.WithMaxMessageSize(d.MaxCall+4<<10),
 		pubsub.WithValidateQueueSize(1024),
 		// An exact copy arriving later than this is stale anyway.
-		pubsub.WithSeenMessagesTTL(2*time.Duration(n.cfg.Gossip.Freshness)),
+		pubsub.WithSeenMessagesTTL(2*d.Freshness),
 		pubsub.WithPeerOutboundQueueSize(512),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("node: gossipsub: %w", err)
+		return nil, fmt.Errorf("gossip: gossipsub: %w", err)
 	}
-	n.ps = ps
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				g.expire(n.now())
-			}
-		}
-	}()
+	g.ps = ps
 	return g, nil
 }
 
-func (g *gossip) inspect(m map[peer.ID]*pubsub.PeerScoreSnapshot) {
+// PubSub is the router, for other services' topics.
+func (g *Service) PubSub() *pubsub.PubSub { return g.ps }
+
+// Run forgets old replay keys and idle rate limiters until ctx ends.
+func (g *Service) Run(ctx context.Context) error {
+	wire.Every(ctx, 5*time.Second, func() { g.expire(g.d.Now()) })
+	return nil
+}
+
+func (g *Service) inspect(m map[peer.ID]*pubsub.PeerScoreSnapshot) {
 	g.scoreMu.Lock()
 	g.scores = m
 	g.scoreMu.Unlock()
 }
 
 // Score is gossipsub's current score of a peer, as last inspected.
-func (n *Node) Score(p peer.ID) (float64, bool) {
-	n.gossip.scoreMu.Lock()
-	defer n.gossip.scoreMu.Unlock()
-	s, ok := n.gossip.scores[p]
+func (g *Service) Score(p peer.ID) (float64, bool) {
+	g.scoreMu.Lock()
+	defer g.scoreMu.Unlock()
+	s, ok := g.scores[p]
 	if !ok {
 		return 0, false
 	}
@@ -134,22 +146,22 @@ func (n *Node) Score(p peer.ID) (float64, bool) {
 }
 
 // topic joins (once) the auction topic of capability c.
-func (g *gossip) topic(c market.Capability) (*pubsub.Topic, error) {
+func (g *Service) topic(c market.Capability) (*pubsub.Topic, error) {
 	name := c.Topic()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t, ok := g.topics[name]; ok {
 		return t, nil
 	}
-	err := g.n.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	err := g.ps.RegisterTopicValidator(name, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		return g.validateCall(name, from, m)
 	}, pubsub.WithValidatorInline(true))
 	if err != nil {
-		return nil, fmt.Errorf("node: validator for %s: %w", name, err)
+		return nil, fmt.Errorf("gossip: validator for %s: %w", name, err)
 	}
-	t, err := g.n.ps.Join(name)
+	t, err := g.ps.Join(name)
 	if err != nil {
-		return nil, fmt.Errorf("node: join %s: %w", name, err)
+		return nil, fmt.Errorf("gossip: join %s: %w", name, err)
 	}
 	err = t.SetScoreParams(&pubsub.TopicScoreParams{
 		SkipAtomicValidation: true,
@@ -169,7 +181,7 @@ func (g *gossip) topic(c market.Capability) (*pubsub.Topic, error) {
 		InvalidMessageDeliveriesDecay:  0.9,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("node: score params for %s: %w", name, err)
+		return nil, fmt.Errorf("gossip: score params for %s: %w", name, err)
 	}
 	g.topics[name] = t
 	return t, nil
@@ -179,55 +191,55 @@ func (g *gossip) topic(c market.Capability) (*pubsub.Topic, error) {
 // size, envelope, signature, topic, freshness, replay and rate limit.
 // Garbage and forgeries are rejected (the forwarding peer is penalised);
 // stale, replayed and rate-limited calls are ignored.
-func (g *gossip) validateCall(topic string, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	n := g.n
-	if len(m.Data) > int(n.cfg.Gossip.MaxCall) {
-		n.drops.add("call/oversized")
+func (g *Service) validateCall(topic string, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	d := g.d
+	if len(m.Data) > d.MaxCall {
+		d.Drops.Add("call/oversized")
 		return pubsub.ValidationReject
 	}
 	env, err := canon.DecodeEnvelope(m.Data)
 	if err != nil {
-		n.drops.add("call/malformed")
+		d.Drops.Add("call/malformed")
 		return pubsub.ValidationReject
 	}
 	var c market.CallForBids
-	if err := env.Open(n.verifier, market.KindCall, &c); err != nil {
+	if err := env.Open(d.Verifier, market.KindCall, &c); err != nil {
 		if errors.Is(err, canon.ErrBadSignature) {
-			n.drops.add("call/bad_signature")
+			d.Drops.Add("call/bad_signature")
 		} else {
-			n.drops.add("call/malformed")
+			d.Drops.Add("call/malformed")
 		}
 		return pubsub.ValidationReject
 	}
 	if c.Validate() != nil || c.Needs.Capabilities[0].Topic() != topic {
-		n.drops.add("call/malformed")
+		d.Drops.Add("call/malformed")
 		return pubsub.ValidationReject
 	}
-	now := n.now()
-	if err := market.Fresh(c.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
-		n.drops.add("call/stale")
+	now := d.Now()
+	if err := market.Fresh(c.Created, now, d.Freshness); err != nil {
+		d.Drops.Add("call/stale")
 		return pubsub.ValidationIgnore
 	}
 	key := replayKey(c)
 	g.mu.Lock()
 	if _, dup := g.seen[key]; dup {
 		g.mu.Unlock()
-		n.drops.add("call/replayed")
+		d.Drops.Add("call/replayed")
 		return pubsub.ValidationIgnore
 	}
 	lim, ok := g.limits[c.Requester]
 	if !ok {
-		lim = rate.NewLimiter(rate.Limit(n.cfg.Gossip.CallRate), n.cfg.Gossip.CallBurst)
+		lim = rate.NewLimiter(rate.Limit(d.CallRate), d.CallBurst)
 		g.limits[c.Requester] = lim
 	}
 	if !lim.AllowN(now, 1) {
 		g.mu.Unlock()
-		n.drops.add("call/rate_limited")
+		d.Drops.Add("call/rate_limited")
 		return pubsub.ValidationIgnore
 	}
 	g.seen[key] = now.UnixMilli()
 	g.mu.Unlock()
-	m.ValidatorData = &decodedCall{call: c, cid: env.CID()}
+	m.ValidatorData = &wire.Call{Call: c, CID: env.CID()}
 	return pubsub.ValidationAccept
 }
 
@@ -244,8 +256,8 @@ func replayKey(c market.CallForBids) [16]byte {
 
 // expire forgets replay keys older than twice the freshness window (older
 // calls are rejected as stale anyway) and idle rate limiters.
-func (g *gossip) expire(now time.Time) {
-	horizon := now.Add(-2 * time.Duration(g.n.cfg.Gossip.Freshness)).UnixMilli()
+func (g *Service) expire(now time.Time) {
+	horizon := now.Add(-2 * g.d.Freshness).UnixMilli()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for k, t := range g.seen {
@@ -254,14 +266,14 @@ func (g *gossip) expire(now time.Time) {
 		}
 	}
 	for k, l := range g.limits {
-		if l.TokensAt(now) >= float64(g.n.cfg.Gossip.CallBurst) {
+		if l.TokensAt(now) >= float64(g.d.CallBurst) {
 			delete(g.limits, k)
 		}
 	}
 }
 
-// publish sends a signed call for bids on its capability's topic.
-func (g *gossip) publish(ctx context.Context, env canon.Envelope, c market.Capability) error {
+// Publish sends a signed call for bids on its capability's topic.
+func (g *Service) Publish(ctx context.Context, env canon.Envelope, c market.Capability) error {
 	t, err := g.topic(c)
 	if err != nil {
 		return err
@@ -269,38 +281,37 @@ func (g *gossip) publish(ctx context.Context, env canon.Envelope, c market.Capab
 	return t.Publish(ctx, env.Encode())
 }
 
-// subscribe delivers validated calls on c's topic to fn until the node
-// closes.
-func (g *gossip) subscribe(c market.Capability, fn func(from peer.ID, dc *decodedCall)) error {
+// Subscribe delivers validated calls on c's topic to fn until ctx ends.
+func (g *Service) Subscribe(ctx context.Context, c market.Capability, fn func(from peer.ID, dc *wire.Call)) error {
 	t, err := g.topic(c)
 	if err != nil {
 		return err
 	}
 	sub, err := t.Subscribe(pubsub.WithBufferSize(1024))
 	if err != nil {
-		return fmt.Errorf("node: subscribe %s: %w", c.Topic(), err)
+		return fmt.Errorf("gossip: subscribe %s: %w", c.Topic(), err)
 	}
-	g.n.wg.Add(1)
-	go func() {
-		defer g.n.wg.Done()
+	if !g.d.Tasks.Go(func() {
 		defer sub.Cancel()
 		for {
-			m, err := sub.Next(g.n.ctx)
+			m, err := sub.Next(ctx)
 			if err != nil {
 				return
 			}
-			dc, ok := m.ValidatorData.(*decodedCall)
+			dc, ok := m.ValidatorData.(*wire.Call)
 			if !ok {
 				continue
 			}
 			fn(m.ReceivedFrom, dc)
 		}
-	}()
+	}) {
+		sub.Cancel()
+	}
 	return nil
 }
 
-// topicPeers lists the peers known to subscribe to c's topic.
-func (g *gossip) topicPeers(c market.Capability) []peer.ID {
+// TopicPeers lists the peers known to subscribe to c's topic.
+func (g *Service) TopicPeers(c market.Capability) []peer.ID {
 	t, err := g.topic(c)
 	if err != nil {
 		return nil

@@ -1,10 +1,13 @@
-package node
+package provider
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -16,6 +19,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -28,12 +32,73 @@ const (
 	maxCallWorker = 1024
 )
 
-// providerService sells this node's compute: it answers calls for bids on
+// Ledger is what the provider needs of the node's ledger.
+type Ledger interface {
+	Balance(peer string) int64
+	Head() (seq uint64, cid string)
+	Append(ctx context.Context, kind settlement.Kind, body any) (settlement.Entry, error)
+	AppendAll(ctx context.Context, drafts ...settlement.Draft) ([]settlement.Entry, error)
+}
+
+// Reputation is what the provider needs of the reputation service.
+type Reputation interface {
+	CreditLimit(requester string) int64
+	Record(peer, capability string, o reputation.Outcome, evidence string)
+	Attest(ctx context.Context, subject, capability string, o reputation.Outcome, evidence string, receipt []byte)
+}
+
+// Blobs is what the provider needs of the blob store.
+type Blobs interface {
+	Has(c string) bool
+	Get(c string) ([]byte, error)
+	PutBytes(b []byte) (cid.Cid, error)
+	PutKnown(c string, b []byte) error
+}
+
+// Subscriber delivers validated calls for bids on a capability's topic.
+type Subscriber interface {
+	Subscribe(ctx context.Context, c market.Capability, fn func(from peer.ID, dc *wire.Call)) error
+}
+
+// Config is what the provider takes from the node's configuration.
+type Config struct {
+	Capabilities []market.Capability
+	Slots        int
+	StartBase    time.Duration
+	BidUnasked   bool
+	AllowSelf    bool          // answer this node's own calls
+	Freshness    time.Duration // accepted clock skew of messages
+	Misbehave    Misbehave
+	Seed         uint64 // seeds misbehaviour
+}
+
+// Deps are what the provider needs.
+type Deps struct {
+	Host     host.Host
+	Signer   canon.Signer
+	Verifier canon.Verifier
+	Drops    *wire.Drops
+	Log      *slog.Logger
+	Now      func() time.Time
+	Tasks    *wire.Group // tracks answers and dispute records
+	Exec     exec.Executor
+	Blobs    Blobs
+	// Fetch fetches a blob of a job from its requester.
+	Fetch    func(ctx context.Context, p, job string, b market.Blob) ([]byte, error)
+	Ledger   Ledger
+	Rep      Reputation
+	Gossip   Subscriber
+	OwnOffer func() (market.Offer, bool)
+	Config
+}
+
+// Service sells this node's compute: it answers calls for bids on
 // the topics it subscribes to, accepts awards that match its bids, fetches
 // module and inputs from the requester, runs the job in the executor and
 // delivers a signed result.
-type providerService struct {
-	n       *Node
+type Service struct {
+	d       Deps
+	self    string
 	workers chan struct{} // bounds concurrent answers to calls
 	// answering counts answers in flight per requester: one requester
 	// that stalls its streams holds at most perRequesterAnswers workers.
@@ -70,70 +135,75 @@ type provRun struct {
 	finished time.Time
 }
 
-func newProviderService(n *Node) *providerService {
-	pc := market.DefaultProviderConfig(n.ID())
-	pc.StartBaseMs = time.Duration(n.cfg.Provider.StartBase).Milliseconds()
-	pc.BidUnasked = n.cfg.Provider.BidUnasked
-	if n.cfg.Misbehave.FalseStart {
+// New returns the provider. Serve AwardHandler on /hayek/award/1.0.0; when
+// the node sells, Subscribe to the auction topics and Run the expiry.
+func New(d Deps) *Service {
+	self := d.Signer.ID()
+	pc := market.DefaultProviderConfig(self)
+	pc.StartBaseMs = d.StartBase.Milliseconds()
+	pc.BidUnasked = d.BidUnasked
+	if d.Misbehave.FalseStart {
 		pc.StartBaseMs, pc.FetchBytesPerSec, pc.PrepareBytesPerSec = 1, 0, 0 // promises it cannot keep
 	}
-	return &providerService{n: n, policy: market.NewProvider(pc, n.signer), runs: map[runKey]*provRun{},
-		delivered: map[runKey]delivered{}, misbehave: newMisbehaviour(n.cfg.Misbehave, n.randUint64()),
+	return &Service{d: d, self: self, policy: market.NewProvider(pc, d.Signer), runs: map[runKey]*provRun{},
+		delivered: map[runKey]delivered{}, misbehave: newMisbehaviour(d.Misbehave, d.Seed),
 		workers: make(chan struct{}, maxCallWorker), answering: map[string]int{}, stalled: map[string]stall{}}
 }
 
-// start subscribes to the auction topic of every capability sold.
-func (p *providerService) start() error {
-	for _, c := range p.n.cfg.Provider.Capabilities {
-		if err := p.n.gossip.subscribe(market.Capability(c), p.onCall); err != nil {
+// Subscribe subscribes to the auction topic of every capability sold; calls
+// are answered until ctx ends.
+func (p *Service) Subscribe(ctx context.Context) error {
+	for _, c := range p.d.Capabilities {
+		if err := p.d.Gossip.Subscribe(ctx, c, func(from peer.ID, dc *wire.Call) { p.onCall(ctx, from, dc) }); err != nil {
 			return err
 		}
 	}
-	n := p.n
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				p.expire(n.now())
-			}
-		}
-	}()
 	return nil
 }
 
+// Run forgets finished runs and records undisputed deliveries every five
+// seconds until ctx ends.
+func (p *Service) Run(ctx context.Context) error {
+	wire.Every(ctx, 5*time.Second, func() { p.expire(ctx, p.d.Now()) })
+	return nil
+}
+
+// AwardHandler serves /hayek/award/1.0.0; the runs it starts end with ctx.
+func (p *Service) AwardHandler(ctx context.Context) network.StreamHandler {
+	return func(st network.Stream) { p.handleAward(ctx, st) }
+}
+
+// Wait waits for every run to end (they end with the context given to
+// AwardHandler).
+func (p *Service) Wait() { p.runWG.Wait() }
+
 // Running is the number of jobs this node runs now.
-func (p *providerService) Running() int {
+func (p *Service) Running() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.running
 }
 
-func (p *providerService) onCall(from peer.ID, dc *decodedCall) {
-	n := p.n
-	req := dc.call.Requester
-	if req == n.ID() && !n.cfg.Requester.AllowSelf {
+func (p *Service) onCall(ctx context.Context, from peer.ID, dc *wire.Call) {
+	n := p.d
+	req := dc.Call.Requester
+	if req == p.self && !p.d.AllowSelf {
 		return
 	}
 	if !p.startAnswer(req) {
-		n.drops.add("call/requester_busy")
+		n.Drops.Add("call/requester_busy")
 		return
 	}
 	select {
 	case p.workers <- struct{}{}:
 	default:
 		p.endAnswer(req)
-		n.drops.add("call/overloaded")
+		n.Drops.Add("call/overloaded")
 		return
 	}
-	if !n.spawn(func() {
+	if !p.d.Tasks.Go(func() {
 		defer func() { <-p.workers; p.endAnswer(req) }()
-		p.answer(dc)
+		p.answer(ctx, dc)
 	}) {
 		<-p.workers
 		p.endAnswer(req)
@@ -162,8 +232,8 @@ type stall struct {
 	pause time.Duration
 }
 
-func (p *providerService) startAnswer(req string) bool {
-	now := p.n.now()
+func (p *Service) startAnswer(req string) bool {
+	now := p.d.Now()
 	p.answeringMu.Lock()
 	defer p.answeringMu.Unlock()
 	if s, ok := p.stalled[req]; ok && now.Before(s.until) {
@@ -178,7 +248,7 @@ func (p *providerService) startAnswer(req string) bool {
 
 // answered records how handing a requester its answer went: a timeout
 // sets (or doubles) its pause, a success clears it.
-func (p *providerService) answered(req string, err error) {
+func (p *Service) answered(req string, err error) {
 	p.answeringMu.Lock()
 	defer p.answeringMu.Unlock()
 	if err == nil {
@@ -190,10 +260,10 @@ func (p *providerService) answered(req string, err error) {
 	}
 	s := p.stalled[req]
 	s.pause = min(max(2*s.pause, stallBase), stallMax)
-	s.until = p.n.now().Add(s.pause)
+	s.until = p.d.Now().Add(s.pause)
 	p.stalled[req] = s
 	if len(p.stalled) > maxStalled {
-		now := p.n.now()
+		now := p.d.Now()
 		for r, s := range p.stalled {
 			if now.After(s.until) {
 				delete(p.stalled, r)
@@ -206,7 +276,7 @@ func (p *providerService) answered(req string, err error) {
 // are swept.
 const maxStalled = 10_000
 
-func (p *providerService) endAnswer(req string) {
+func (p *Service) endAnswer(req string) {
 	p.answeringMu.Lock()
 	defer p.answeringMu.Unlock()
 	if p.answering[req]--; p.answering[req] <= 0 {
@@ -215,127 +285,124 @@ func (p *providerService) endAnswer(req string) {
 }
 
 // answer bids on or declines a call, straight to its requester.
-func (p *providerService) answer(dc *decodedCall) {
-	n := p.n
-	offer, ok := n.offers.Offer()
+func (p *Service) answer(ctx context.Context, dc *wire.Call) {
+	n := p.d
+	offer, ok := p.d.OwnOffer()
 	if !ok {
 		return
 	}
 	if p.draining.Load() {
 		offer.Withdrawn = true
 	}
-	now := n.now()
+	now := n.Now()
 	p.mu.Lock()
-	load := market.Load{Running: p.running, Slots: n.cfg.Provider.Slots,
-		RequesterOwes: max(n.ledger.Balance(dc.call.Requester), 0), CreditLimit: n.rep.creditLimit(dc.call.Requester)}
-	env, send, err := p.policy.Answer(now, offer, dc.call, dc.cid, load, p.prep(dc.call.Needs))
+	load := market.Load{Running: p.running, Slots: p.d.Slots,
+		RequesterOwes: max(p.d.Ledger.Balance(dc.Call.Requester), 0), CreditLimit: p.d.Rep.CreditLimit(dc.Call.Requester)}
+	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, load, p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
-		n.log.Error("cannot answer call", "err", err)
+		n.Log.Error("cannot answer call", "err", err)
 		return
 	}
 	if !send {
 		return
 	}
-	pid, err := decodePeer(dc.call.Requester)
+	pid, err := wire.DecodePeer(dc.Call.Requester)
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, answerTimeout)
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
-	st, err := n.host.NewStream(ctx, pid, ProtoBid)
+	st, err := p.d.Host.NewStream(ctx, pid, wire.ProtoBid)
 	if err != nil {
-		n.log.Debug("cannot reach requester to bid", "requester", shortID(dc.call.Requester), "err", err)
-		p.answered(dc.call.Requester, err)
+		n.Log.Debug("cannot reach requester to bid", "requester", wire.ShortID(dc.Call.Requester), "err", err)
+		p.answered(dc.Call.Requester, err)
 		return
 	}
 	dl, _ := ctx.Deadline()
 	st.SetDeadline(dl)
-	if err := writeFrame(st, env.Encode()); err != nil {
+	if err := wire.WriteFrame(st, env.Encode()); err != nil {
 		st.Reset()
-		p.answered(dc.call.Requester, err)
+		p.answered(dc.Call.Requester, err)
 		return
 	}
-	p.answered(dc.call.Requester, st.Close())
+	p.answered(dc.Call.Requester, st.Close())
 }
 
 // prep estimates what must happen before a job with these needs starts
 // here: inputs are always fetched (the call does not name them), the module
 // only when not stored, and compiled only when the executor has not got it
 // ready.
-func (p *providerService) prep(needs market.Needs) market.Prep {
-	n := p.n
+func (p *Service) prep(needs market.Needs) market.Prep {
 	pr := market.Prep{FetchBytes: needs.InputBytes}
-	if !n.blobs.Has(needs.Module) {
+	if !p.d.Blobs.Has(needs.Module) {
 		pr.FetchBytes += needs.ModuleBytes
 	}
-	if w, ok := n.exec.(exec.Warmer); !ok || !w.Warm(needs.Module) {
+	if w, ok := p.d.Exec.(exec.Warmer); !ok || !w.Warm(needs.Module) {
 		pr.PrepareBytes = needs.ModuleBytes
 	}
 	return pr
 }
 
 // handleAward receives awards (answered with a signed ack) and cancels.
-func (p *providerService) handleAward(st network.Stream) {
-	n := p.n
+func (p *Service) handleAward(life context.Context, st network.Stream) {
+	n := p.d
 	defer st.Close()
-	b, err := readFrame(bufio.NewReader(st), maxAwardFrame)
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAwardFrame)
 	if err != nil {
-		n.drops.add("award/unreadable")
+		n.Drops.Add("award/unreadable")
 		st.Reset()
 		return
 	}
 	env, err := canon.DecodeEnvelope(b)
 	if err != nil {
-		n.drops.add("award/malformed")
+		n.Drops.Add("award/malformed")
 		return
 	}
 	switch env.Kind {
 	case market.KindCancel:
 		var c market.Cancel
-		if err := env.Open(n.verifier, market.KindCancel, &c); err != nil {
-			n.drops.add(dropReason("cancel", err))
+		if !n.Drops.Open(n.Verifier, env, market.KindCancel, "cancel", &c) {
 			return
 		}
 		p.mu.Lock()
 		run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
 		p.mu.Unlock()
 		if run == nil || run.awardCID != c.Award {
-			n.drops.add("cancel/unknown_run")
+			n.Drops.Add("cancel/unknown_run")
 			return
 		}
 		run.cancel()
 		return
 	case market.KindAward:
 	default:
-		n.drops.add("award/wrong_kind")
+		n.Drops.Add("award/wrong_kind")
 		return
 	}
 	var a market.Award
-	if err := env.Open(n.verifier, market.KindAward, &a); err != nil {
-		n.drops.add(dropReason("award", err))
+	if !n.Drops.Open(n.Verifier, env, market.KindAward, "award", &a) {
 		return
 	}
-	now := n.now()
+	now := n.Now()
 	awardCID := env.CID()
 	ack := func(accept bool, code market.DeclineReason, reason string) {
-		aenv, err := canon.Seal(n.signer, market.KindAck, market.Ack{Job: a.Job, Attempt: a.Attempt, Award: awardCID,
-			Provider: n.ID(), Requester: a.Requester, Accept: accept, Code: code, Reason: reason, Created: n.now().UnixMilli()})
+		aenv, err := canon.Seal(n.Signer, market.KindAck, market.Ack{Job: a.Job, Attempt: a.Attempt, Award: awardCID,
+			Provider: p.self, Requester: a.Requester, Accept: accept, Code: code, Reason: reason, Created: n.Now().UnixMilli()})
 		if err != nil {
 			st.Reset()
 			return
 		}
-		if err := writeFrame(st, aenv.Encode()); err != nil {
+		if err := wire.WriteFrame(st, aenv.Encode()); err != nil {
 			st.Reset()
 		}
 	}
-	if err := market.Fresh(a.Created, now, time.Duration(n.cfg.Gossip.Freshness)); err != nil {
-		n.drops.add("award/stale")
+	if err := market.Fresh(a.Created, now, n.Freshness); err != nil {
+		n.Drops.Add("award/stale")
 		ack(false, market.DeclineExpired, "the award is stale: "+err.Error())
 		return
 	}
 	if a.ResultBy <= now.UnixMilli() {
-		n.drops.add("award/expired")
+		n.Drops.Add("award/expired")
 		ack(false, market.DeclineExpired, "the award's result deadline has already passed")
 		return
 	}
@@ -345,15 +412,15 @@ func (p *providerService) handleAward(st network.Stream) {
 		ack(false, market.DeclineWithdrawn, "the provider is shutting down")
 		return
 	}
-	if p.running >= n.cfg.Provider.Slots {
+	if p.running >= n.Slots {
 		p.mu.Unlock()
 		ack(false, market.DeclineBusy, "busy: all slots in use")
 		return
 	}
-	bid, err := p.policy.CheckAward(a, n.verifier)
+	bid, err := p.policy.CheckAward(a, n.Verifier)
 	if err != nil {
 		p.mu.Unlock()
-		n.drops.add("award/rejected")
+		n.Drops.Add("award/rejected")
 		code := market.DeclineReason("")
 		if errors.Is(err, market.ErrNoOpenBid) {
 			code = market.DeclineExpired // late: the requester's doing, not ours
@@ -361,7 +428,7 @@ func (p *providerService) handleAward(st network.Stream) {
 		ack(false, code, err.Error())
 		return
 	}
-	ctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(a.ResultBy))
+	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
 	run := &provRun{key: runKey{a.Requester, a.Job, a.Attempt}, award: a, awardCID: awardCID, bid: bid,
 		received: now, cancel: cancel}
 	p.runs[run.key] = run
@@ -369,17 +436,17 @@ func (p *providerService) handleAward(st network.Stream) {
 	p.runWG.Add(1)
 	p.mu.Unlock()
 	ack(true, "", "")
-	go p.execute(ctx, run)
+	go p.execute(life, ctx, run)
 }
 
 // execute fetches, runs and delivers one awarded job.
-func (p *providerService) execute(ctx context.Context, run *provRun) {
-	n := p.n
+func (p *Service) execute(life, ctx context.Context, run *provRun) {
+	n := p.d
 	defer p.runWG.Done()
 	defer func() {
 		run.cancel()
 		run.mu.Lock()
-		run.finished = n.now()
+		run.finished = n.Now()
 		// Only the outputs the requester may still fetch are kept: the
 		// award, with its signed bids and run spec, is done with.
 		run.award, run.bid, run.cancel = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}, func() {}
@@ -397,9 +464,9 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 		p.mu.Unlock()
 	}()
 	a := run.award
-	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: n.ID(), Requester: a.Requester}
+	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: p.self, Requester: a.Requester}
 	if p.misbehave.drop() {
-		n.log.Warn("misbehaving: dropping an accepted award", "job", a.Job)
+		n.Log.Warn("misbehaving: dropping an accepted award", "job", a.Job)
 		<-ctx.Done()
 		return
 	}
@@ -408,23 +475,23 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 	}
 	job, err := p.gather(ctx, run)
 	if err != nil {
-		if ctx.Err() != nil && n.ctx.Err() == nil && !deadlinePassed(ctx) {
+		if ctx.Err() != nil && life.Err() == nil && !deadlinePassed(ctx) {
 			return // cancelled by the requester: it wants no result
 		}
 		res.Status, res.Error = market.StatusFetchFailed, err.Error()
-		p.deliver(ctx, run, res, nil)
+		p.deliver(life, ctx, run, res, nil)
 		return
 	}
-	startedAfter := n.now().Sub(run.received)
+	startedAfter := n.Now().Sub(run.received)
 	res.StartedAfterMs = startedAfter.Milliseconds()
 	res.StartHeld = res.StartedAfterMs <= run.bid.StartWithinMs
-	out, err := n.exec.Run(ctx, job)
-	if ctx.Err() != nil && !deadlinePassed(ctx) && n.ctx.Err() == nil {
+	out, err := n.Exec.Run(ctx, job)
+	if ctx.Err() != nil && !deadlinePassed(ctx) && life.Err() == nil {
 		return // cancelled by the requester
 	}
 	if err != nil {
 		res.Status, res.Error = market.StatusInternal, err.Error()
-		p.deliver(ctx, run, res, nil)
+		p.deliver(life, ctx, run, res, nil)
 		return
 	}
 	res.Status = market.Status(out.Status)
@@ -436,11 +503,11 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 	var blobs [][]byte
 	var inlined int
 	keep := func(b []byte) (market.Blob, error) {
-		c, err := n.blobs.PutBytes(b)
+		c, err := n.Blobs.PutBytes(b)
 		if err != nil {
 			return market.Blob{}, err
 		}
-		if len(b) <= inlineBlobMax && inlined+len(b) <= inlineTotalMax {
+		if len(b) <= wire.InlineBlobMax && inlined+len(b) <= wire.InlineTotalMax {
 			blobs = append(blobs, b)
 			inlined += len(b)
 		} else {
@@ -471,11 +538,11 @@ func (p *providerService) execute(ctx context.Context, run *provRun) {
 	}
 	res.OutputsTruncated = out.Status == exec.StatusOutputLimit
 	if serr != nil {
-		res = market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: n.ID(), Requester: a.Requester,
+		res = market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: p.self, Requester: a.Requester,
 			Status: market.StatusInternal, Error: "cannot store outputs: " + serr.Error()}
 		blobs = nil
 	}
-	p.deliver(ctx, run, res, dedupe(blobs))
+	p.deliver(life, ctx, run, res, dedupe(blobs))
 }
 
 func deadlinePassed(ctx context.Context) bool { return errors.Is(ctx.Err(), context.DeadlineExceeded) }
@@ -494,19 +561,19 @@ func dedupe(blobs [][]byte) [][]byte {
 }
 
 // gather assembles the executor's job, fetching what is not stored here.
-func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, error) {
-	n := p.n
+func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
+	n := p.d
 	a := run.award
 	get := func(b market.Blob) ([]byte, error) {
-		if data, err := n.blobs.Get(b.CID); err == nil {
+		if data, err := n.Blobs.Get(b.CID); err == nil {
 			return data, nil
 		}
-		data, err := n.fetchBlob(ctx, a.Requester, a.Job, b)
+		data, err := n.Fetch(ctx, a.Requester, a.Job, b)
 		if err != nil {
 			return nil, err
 		}
-		if err := n.blobs.putKnown(b.CID, data); err != nil {
-			n.log.Warn("cannot cache fetched blob", "err", err)
+		if err := n.Blobs.PutKnown(b.CID, data); err != nil {
+			n.Log.Warn("cannot cache fetched blob", "err", err)
 		}
 		return data, nil
 	}
@@ -524,7 +591,7 @@ func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, e
 	}
 	results := make([][]byte, len(wants))
 	ch := make(chan got, len(wants))
-	sem := make(chan struct{}, fetchParallel) // the requester serves each peer only so many streams
+	sem := make(chan struct{}, wire.FetchParallel) // the requester serves each peer only so many streams
 	for i, w := range wants {
 		go func() {
 			sem <- struct{}{}
@@ -548,7 +615,7 @@ func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, e
 		ID: a.Job, ModuleCID: a.Run.Module.CID, Module: results[0], Args: a.Run.Args, Env: a.Run.Env,
 		Limits: exec.Limits{
 			MemoryBytes: a.Run.MemoryBytes, Timeout: time.Duration(a.Run.TimeoutMs) * time.Millisecond,
-			StdoutBytes: min(a.Run.MaxOutputBytes, 16<<20), StderrBytes: min(a.Run.MaxOutputBytes, 1<<20),
+			StdoutBytes: wire.StdoutCap(a.Run.MaxOutputBytes), StderrBytes: min(a.Run.MaxOutputBytes, wire.MaxStderr),
 			OutputBytes: a.Run.MaxOutputBytes, OutputFiles: 1024,
 		},
 	}
@@ -565,29 +632,29 @@ func (p *providerService) gather(ctx context.Context, run *provRun) (exec.Job, e
 
 // deliver seals the result and sends it until the requester confirms or
 // the award's deadline passes.
-func (p *providerService) deliver(ctx context.Context, run *provRun, res market.Result, blobs [][]byte) {
-	n := p.n
-	res.Created = n.now().UnixMilli()
-	env, err := canon.Seal(n.signer, market.KindResult, res)
+func (p *Service) deliver(life, ctx context.Context, run *provRun, res market.Result, blobs [][]byte) {
+	n := p.d
+	res.Created = n.Now().UnixMilli()
+	env, err := canon.Seal(n.Signer, market.KindResult, res)
 	if err != nil {
-		n.log.Error("cannot sign result", "err", err)
+		n.Log.Error("cannot sign result", "err", err)
 		return
 	}
-	frame := canon.MustMarshal(resultDelivery{Result: env.Encode(), Blobs: blobs})
-	if len(frame) > maxResultFrame {
-		frame = canon.MustMarshal(resultDelivery{Result: env.Encode()})
+	frame := canon.MustMarshal(wire.ResultDelivery{Result: env.Encode(), Blobs: blobs})
+	if len(frame) > wire.MaxResultFrame {
+		frame = canon.MustMarshal(wire.ResultDelivery{Result: env.Encode()})
 	}
 	if !res.Status.ProviderFault() {
 		// Remembered before sending: the receipt can come right behind the
 		// result's acknowledgement.
 		p.mu.Lock()
 		p.delivered[run.key] = delivered{requester: run.award.Requester, price: run.award.Price,
-			result: canon.DocCID(env.Encode()).String(), at: n.now(), cap: string(market.RuntimeWasm)}
+			result: canon.DocCID(env.Encode()).String(), at: n.Now(), cap: string(market.RuntimeWasm)}
 		p.mu.Unlock()
 	}
 	// The run's own context may have ended with its time limit; delivery
 	// gets until the award's deadline, measured on the node's context.
-	dctx, cancel := context.WithDeadline(n.ctx, time.UnixMilli(run.award.ResultBy))
+	dctx, cancel := context.WithDeadline(life, time.UnixMilli(run.award.ResultBy))
 	defer cancel()
 	backoff := 50 * time.Millisecond
 	for {
@@ -595,11 +662,11 @@ func (p *providerService) deliver(ctx context.Context, run *provRun, res market.
 		if err == nil {
 			return
 		}
-		n.log.Debug("result delivery failed; retrying", "job", run.key.job, "err", err)
+		n.Log.Debug("result delivery failed; retrying", "job", run.key.job, "err", err)
 		select {
 		case <-dctx.Done():
-			if n.ctx.Err() == nil {
-				n.log.Warn("result not delivered by the deadline", "job", run.key.job, "err", err)
+			if life.Err() == nil {
+				n.Log.Warn("result not delivered by the deadline", "job", run.key.job, "err", err)
 			}
 			return
 		case <-time.After(backoff):
@@ -608,42 +675,42 @@ func (p *providerService) deliver(ctx context.Context, run *provRun, res market.
 	}
 }
 
-func (p *providerService) sendResult(ctx context.Context, to string, frame []byte) error {
-	n := p.n
-	pid, err := decodePeer(to)
+func (p *Service) sendResult(ctx context.Context, to string, frame []byte) error {
+	n := p.d
+	pid, err := wire.DecodePeer(to)
 	if err != nil {
 		return err
 	}
-	st, err := n.host.NewStream(ctx, pid, ProtoResult)
+	st, err := n.Host.NewStream(ctx, pid, wire.ProtoResult)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	st.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := writeFrame(st, frame); err != nil {
+	if err := wire.WriteFrame(st, frame); err != nil {
 		st.Reset()
 		return err
 	}
 	st.CloseWrite()
-	b, err := readFrame(bufio.NewReader(st), 4<<10)
+	b, err := wire.ReadFrame(bufio.NewReader(st), 4<<10)
 	if err != nil {
 		st.Reset()
 		return err
 	}
-	var rr resultReply
+	var rr wire.ResultReply
 	if err := canon.Unmarshal(b, &rr); err != nil {
 		return err
 	}
 	if !rr.OK {
 		// The requester read and refused it: resending will not help.
-		n.log.Warn("requester refused result", "reason", rr.Error)
+		n.Log.Warn("requester refused result", "reason", rr.Error)
 	}
 	return nil
 }
 
-// authorizeFetch reports whether peer may fetch blob c of job: only the
+// AuthorizeFetch reports whether peer may fetch blob c of job: only the
 // requester of a run, and only that run's outputs.
-func (p *providerService) authorizeFetch(job, peerID, c string) bool {
+func (p *Service) AuthorizeFetch(job, peerID, c string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k, run := range p.runs {
@@ -660,7 +727,7 @@ func (p *providerService) authorizeFetch(job, peerID, c string) bool {
 }
 
 // expire forgets finished runs after their retention.
-func (p *providerService) expire(now time.Time) {
+func (p *Service) expire(ctx context.Context, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.policy.Expire(now)
@@ -669,7 +736,7 @@ func (p *providerService) expire(now time.Time) {
 	for k, d := range p.delivered {
 		if now.Sub(d.at) > 10*time.Minute {
 			delete(p.delivered, k)
-			p.n.spawn(func() { p.disputed(k, d) })
+			p.d.Tasks.Go(func() { p.disputed(ctx, k, d) })
 		}
 	}
 	keep := p.finished[:0]
@@ -690,9 +757,9 @@ func (p *providerService) expire(now time.Time) {
 	p.finished = keep
 }
 
-// drain stops taking work and waits for running jobs until ctx ends, then
+// Drain stops taking work and waits for running jobs until ctx ends, then
 // cancels what is left.
-func (p *providerService) drain(ctx context.Context) {
+func (p *Service) Drain(ctx context.Context) {
 	p.draining.Store(true)
 	done := make(chan struct{})
 	go func() { p.runWG.Wait(); close(done) }()
@@ -709,12 +776,81 @@ func (p *providerService) drain(ctx context.Context) {
 }
 
 // disputed records that a requester never acknowledged a delivered result.
-func (p *providerService) disputed(k runKey, d delivered) {
-	n := p.n
+func (p *Service) disputed(ctx context.Context, k runKey, d delivered) {
+	n := p.d
 	ev := fmt.Sprintf("unreceipted:%s:%d", k.job, k.attempt)
-	n.rep.record(d.requester, reputation.CapRequester, reputation.Disputed, ev)
-	if _, err := n.ledger.Append(n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: d.requester,
+	n.Rep.Record(d.requester, reputation.CapRequester, reputation.Disputed, ev)
+	if _, err := n.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: d.requester,
 		Capability: reputation.CapRequester, Outcome: string(reputation.Disputed), Job: k.job}); err != nil {
-		n.log.Warn("cannot record outcome", "err", err)
+		n.Log.Warn("cannot record outcome", "err", err)
+	}
+}
+
+// delivered is what a provider remembers of a result it delivered, until
+// the requester's receipt for it arrives.
+type delivered struct {
+	requester string
+	price     int64
+	result    string // CID of the signed result
+	at        time.Time
+	cap       string
+}
+
+// Countersign checks a requester's receipt against the run this provider
+// delivered, countersigns it with its ledger head and appends it.
+func (p *Service) Countersign(ctx context.Context, sr settlement.SignedReceipt) (settlement.SignedReceipt, error) {
+	n := p.d
+	rc, err := settlement.OpenReceiptRequest(n.Verifier, sr)
+	if err != nil {
+		return settlement.SignedReceipt{}, err
+	}
+	if rc.Provider != p.self {
+		return settlement.SignedReceipt{}, fmt.Errorf("receipt names %s as provider", wire.ShortID(rc.Provider))
+	}
+	key := runKey{rc.Requester, rc.Job, rc.Attempt}
+	p.mu.Lock()
+	d, ok := p.delivered[key]
+	p.mu.Unlock()
+	switch {
+	case !ok:
+		return settlement.SignedReceipt{}, fmt.Errorf("no delivered result of job %s attempt %d for %s", rc.Job, rc.Attempt, wire.ShortID(rc.Requester))
+	case rc.Price != d.price:
+		return settlement.SignedReceipt{}, fmt.Errorf("receipt says %d, the award said %d", rc.Price, d.price)
+	case rc.Result != d.result:
+		return settlement.SignedReceipt{}, fmt.Errorf("receipt names result %s, we delivered %s", rc.Result, d.result)
+	}
+	_, head := n.Ledger.Head()
+	out, err := settlement.Countersign(n.Signer, sr, head)
+	if err != nil {
+		return settlement.SignedReceipt{}, err
+	}
+	b := canon.MustMarshal(out)
+	cid := canon.DocCID(b).String()
+	_, err = n.Ledger.AppendAll(ctx,
+		settlement.Draft{Kind: settlement.KindReceipt, Body: out},
+		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: rc.Requester,
+			Capability: reputation.CapRequester, Outcome: string(reputation.Paid), Job: rc.Job, Receipt: cid}})
+	if err != nil && !errors.Is(err, settlement.ErrDuplicate) {
+		return settlement.SignedReceipt{}, err
+	}
+	p.mu.Lock()
+	delete(p.delivered, key)
+	p.mu.Unlock()
+	n.Rep.Record(rc.Requester, reputation.CapRequester, reputation.Paid, cid)
+	n.Rep.Attest(ctx, rc.Requester, reputation.CapRequester, reputation.Paid, cid, b)
+	return out, nil
+}
+
+// PinBlobs adds the outputs runs still serve and their modules to pins.
+func (p *Service) PinBlobs(pins map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, run := range p.runs {
+		run.mu.Lock()
+		for c := range run.outputs {
+			pins[c] = true
+		}
+		pins[run.award.Run.Module.CID] = true
+		run.mu.Unlock()
 	}
 }

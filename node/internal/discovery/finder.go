@@ -1,8 +1,12 @@
-package node
+package discovery
 
 import (
 	"context"
 	"fmt"
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"log/slog"
 	"net"
 	"sort"
 	"sync"
@@ -16,25 +20,56 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
-// discovery finds providers of capabilities: DHT provider records are only
+// Router finds provider records: the DHT.
+type Router interface {
+	FindProvidersAsync(ctx context.Context, key cid.Cid, count int) <-chan peer.AddrInfo
+}
+
+// FinderDeps are what the finder needs.
+type FinderDeps struct {
+	Host     host.Host
+	Router   Router
+	Verifier canon.Verifier
+	Drops    *wire.Drops
+	Log      *slog.Logger
+	Now      func() time.Time
+	Tasks    *wire.Group // tracks background lookups
+	// Self is this node's peer ID; its own offer comes from OwnOffer.
+	Self     string
+	OwnOffer func() (market.Offer, bool)
+	// AllowSelf counts this node's own slots in Capacity.
+	AllowSelf bool
+	// Every is how often wanted lookups are refreshed.
+	Every time.Duration
+	// Stored is called after an offer is stored (more capacity may let
+	// queued jobs go); nil for nothing.
+	Stored func()
+}
+
+// Finder finds providers of capabilities: DHT provider records are only
 // hints, so every provider found is asked for its signed offer, which is
 // verified and cached until it nears expiry. Lookups are cached per
 // capability and refreshed in the background, so an auction rarely waits
 // for the DHT.
-type discovery struct {
-	n  *Node
+type Finder struct {
+	d  FinderDeps
 	sf singleflight.Group
+	// stale receives capabilities whose lookup Candidates found stale; Run
+	// looks them up again in the background.
+	stale chan market.Capability
 
 	mu      sync.Mutex
-	offers  map[string]*knownOffer             // by provider
+	offers  map[string]*KnownOffer             // by provider
 	lookups map[market.Capability]*lookupState // by capability
 }
 
-type knownOffer struct {
-	offer   market.Offer
-	fetched time.Time
+// KnownOffer is a verified offer and when it was fetched.
+type KnownOffer struct {
+	Offer   market.Offer
+	Fetched time.Time
 }
 
 type lookupState struct {
@@ -43,34 +78,35 @@ type lookupState struct {
 	found  int
 }
 
-func newDiscovery(n *Node) *discovery {
-	return &discovery{n: n, offers: map[string]*knownOffer{}, lookups: map[market.Capability]*lookupState{}}
+// NewFinder returns a finder with an empty cache. Run it for background
+// refreshes.
+func NewFinder(d FinderDeps) *Finder {
+	return &Finder{d: d, offers: map[string]*KnownOffer{}, lookups: map[market.Capability]*lookupState{},
+		stale: make(chan market.Capability, 64)}
 }
 
-func (d *discovery) start() {
-	n := d.n
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t := time.NewTicker(time.Duration(n.cfg.Network.Discovery))
-		defer t.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-				d.refresh()
-			}
+// Run refreshes wanted lookups and aging offers every d.Every, and looks
+// up again the capabilities Candidates found stale, until ctx ends.
+func (d *Finder) Run(ctx context.Context) error {
+	// Refreshes run apart, so that a slow one never holds up the lookup of
+	// a stale capability.
+	d.d.Tasks.Go(func() { wire.Every(ctx, d.d.Every, func() { d.Refresh(ctx) }) })
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-d.stale:
+			d.d.Tasks.Go(func() { d.Lookup(ctx, c) })
 		}
-	}()
+	}
 }
 
-// refresh looks up again every capability wanted in the last ten
+// Refresh looks up again every capability wanted in the last ten
 // minutes, and keeps the offers of connected providers fresh however long
 // the node has been idle: an offer is fetched again once half its life
 // has passed, so the next job never finds it expired.
-func (d *discovery) refresh() {
-	now := d.n.now()
+func (d *Finder) Refresh(ctx context.Context) {
+	now := d.d.Now()
 	d.mu.Lock()
 	var caps []market.Capability
 	for c, ls := range d.lookups {
@@ -80,29 +116,28 @@ func (d *discovery) refresh() {
 	}
 	d.mu.Unlock()
 	for _, c := range caps {
-		if _, err := d.lookup(d.n.ctx, c); err != nil {
-			d.n.log.Debug("background discovery failed", "capability", c, "err", err)
+		if _, err := d.Lookup(ctx, c); err != nil {
+			d.d.Log.Debug("background discovery failed", "capability", c, "err", err)
 		}
 	}
-	d.refetchAging(d.n.ctx)
+	d.refetchAging(ctx)
 }
 
 // refetchAging fetches again the offers past half their life whose
 // providers are connected, and forgets offers long expired whose providers
 // are gone.
-func (d *discovery) refetchAging(ctx context.Context) {
-	n := d.n
-	now := n.now().UnixMilli()
+func (d *Finder) refetchAging(ctx context.Context) {
+	now := d.d.Now().UnixMilli()
 	d.mu.Lock()
 	var aging []string
 	for p, ko := range d.offers {
-		life := ko.offer.Expires - ko.offer.Created
+		life := ko.Offer.Expires - ko.Offer.Created
 		switch {
-		case p == n.ID():
-		case now < ko.offer.Expires-life/2:
-		case n.connected(p):
+		case p == d.d.Self:
+		case now < ko.Offer.Expires-life/2:
+		case d.connected(p):
 			aging = append(aging, p)
-		case now > ko.offer.Expires+life:
+		case now > ko.Offer.Expires+life:
 			delete(d.offers, p) // expired a lifetime ago, and gone
 		}
 	}
@@ -112,7 +147,7 @@ func (d *discovery) refetchAging(ctx context.Context) {
 
 // fetchAll fetches and stores the offers of peers, 16 at a time; a peer
 // that does not answer keeps its cached offer until that expires.
-func (d *discovery) fetchAll(ctx context.Context, peers []string) {
+func (d *Finder) fetchAll(ctx context.Context, peers []string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for _, p := range peers {
@@ -123,10 +158,10 @@ func (d *discovery) fetchAll(ctx context.Context, peers []string) {
 			defer func() { <-sem }()
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			if o, err := d.n.fetchOffer(octx, p); err == nil {
+			if o, err := FetchOffer(octx, d.fetchDeps(), p); err == nil {
 				d.store(o)
 			} else {
-				d.n.log.Debug("cannot refresh offer", "peer", shortID(p), "err", err)
+				d.d.Log.Debug("cannot refresh offer", "peer", wire.ShortID(p), "err", err)
 			}
 		}()
 	}
@@ -136,20 +171,20 @@ func (d *discovery) fetchAll(ctx context.Context, peers []string) {
 // askConnected asks every connected peer that speaks the offer protocol
 // for its offer: the last resort when the DHT has no record of anyone
 // selling what a job needs (records can lag behind who is in fact here).
-func (d *discovery) askConnected(ctx context.Context) {
-	n := d.n
+func (d *Finder) askConnected(ctx context.Context) {
+	h := d.d.Host
 	var peers []string
-	for _, p := range n.host.Network().Peers() {
-		if protos, err := n.host.Peerstore().SupportsProtocols(p, ProtoOffer); err == nil && len(protos) > 0 && !d.freshOffer(p.String()) {
+	for _, p := range h.Network().Peers() {
+		if protos, err := h.Peerstore().SupportsProtocols(p, wire.ProtoOffer); err == nil && len(protos) > 0 && !d.freshOffer(p.String()) {
 			peers = append(peers, p.String())
 		}
 	}
 	d.fetchAll(ctx, peers)
 }
 
-func (n *Node) connected(p string) bool {
+func (d *Finder) connected(p string) bool {
 	pid, err := peer.Decode(p)
-	return err == nil && n.host.Network().Connectedness(pid) == network.Connected
+	return err == nil && d.d.Host.Network().Connectedness(pid) == network.Connected
 }
 
 // Candidates returns providers whose verified offers sell every capability
@@ -158,9 +193,9 @@ func (n *Node) connected(p string) bool {
 // none, Candidates looks now — on the DHT, then among connected peers — so
 // that an offer that expired while the node was idle is never the reason a
 // job finds no provider while its provider is reachable.
-func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([]market.Candidate, error) {
+func (d *Finder) Candidates(ctx context.Context, caps []market.Capability) ([]market.Candidate, error) {
 	primary := caps[0]
-	now := d.n.now()
+	now := d.d.Now()
 	d.mu.Lock()
 	ls, ok := d.lookups[primary]
 	if !ok {
@@ -168,20 +203,23 @@ func (d *discovery) Candidates(ctx context.Context, caps []market.Capability) ([
 		d.lookups[primary] = ls
 	}
 	ls.wanted = now
-	fresh := !ls.last.IsZero() && now.Sub(ls.last) < time.Duration(d.n.cfg.Network.Discovery)
+	fresh := !ls.last.IsZero() && now.Sub(ls.last) < d.d.Every
 	d.mu.Unlock()
-	if out := d.cached(caps); usable(out) {
+	if out := d.Cached(caps); usable(out) {
 		if !fresh {
-			d.n.spawn(func() { d.lookup(d.n.ctx, primary) })
+			select {
+			case d.stale <- primary:
+			default: // lookups are already waiting; one of them will do
+			}
 		}
 		return out, nil
 	}
-	_, err := d.lookup(ctx, primary)
-	if out := d.cached(caps); usable(out) {
+	_, err := d.Lookup(ctx, primary)
+	if out := d.Cached(caps); usable(out) {
 		return out, nil
 	}
 	d.askConnected(ctx)
-	out := d.cached(caps)
+	out := d.Cached(caps)
 	if usable(out) {
 		return out, nil
 	}
@@ -198,27 +236,27 @@ func usable(cs []market.Candidate) bool {
 	return false
 }
 
-// cached lists unexpired offers selling all of caps, cheapest first.
-func (d *discovery) cached(caps []market.Capability) []market.Candidate {
-	now := d.n.now().UnixMilli()
+// Cached lists unexpired offers selling all of caps, cheapest first.
+func (d *Finder) Cached(caps []market.Capability) []market.Candidate {
+	now := d.d.Now().UnixMilli()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []market.Candidate
 	for p, ko := range d.offers {
-		if ko.offer.Expires <= now {
+		if ko.Offer.Expires <= now {
 			continue
 		}
 		sellsAll := true
 		for _, c := range caps {
-			sellsAll = sellsAll && ko.offer.Sells(c)
+			sellsAll = sellsAll && ko.Offer.Sells(c)
 		}
-		if sellsAll || ko.offer.Withdrawn {
-			out = append(out, market.Candidate{Peer: p, Offer: ko.offer})
+		if sellsAll || ko.Offer.Withdrawn {
+			out = append(out, market.Candidate{Peer: p, Offer: ko.Offer})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
 	for i := range out {
-		out[i].Subnet = d.n.subnet(out[i].Peer)
+		out[i].Subnet = d.subnet(out[i].Peer)
 	}
 	return out
 }
@@ -227,13 +265,14 @@ func (d *discovery) cached(caps []market.Capability) []market.Candidate {
 // (IPv6), from the address of a live connection, else a known address.
 // Replicas of a job can be kept in distinct subnets, so one operator's
 // machines in one rack cannot fill a replica group.
-func (n *Node) subnet(p string) string {
+func (d *Finder) subnet(p string) string {
+	h := d.d.Host
 	pid, err := peer.Decode(p)
 	if err != nil {
 		return ""
 	}
-	addrs := n.host.Peerstore().Addrs(pid)
-	for _, c := range n.host.Network().ConnsToPeer(pid) {
+	addrs := h.Peerstore().Addrs(pid)
+	for _, c := range h.Network().ConnsToPeer(pid) {
 		addrs = append([]ma.Multiaddr{c.RemoteMultiaddr()}, addrs...)
 	}
 	for _, a := range addrs {
@@ -250,10 +289,10 @@ func (n *Node) subnet(p string) string {
 	return ""
 }
 
-// lookup finds c's providers on the DHT and fetches their offers. It
+// Lookup finds c's providers on the DHT and fetches their offers. It
 // returns how many verified offers it holds for c. Concurrent lookups of
 // the same capability share one query.
-func (d *discovery) lookup(ctx context.Context, c market.Capability) (int, error) {
+func (d *Finder) Lookup(ctx context.Context, c market.Capability) (int, error) {
 	v, err, _ := d.sf.Do(string(c), func() (any, error) {
 		return d.doLookup(ctx, c)
 	})
@@ -263,8 +302,8 @@ func (d *discovery) lookup(ctx context.Context, c market.Capability) (int, error
 	return v.(int), nil
 }
 
-func (d *discovery) doLookup(ctx context.Context, c market.Capability) (int, error) {
-	n := d.n
+func (d *Finder) doLookup(ctx context.Context, c market.Capability) (int, error) {
+	h := d.d.Host
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -272,15 +311,15 @@ func (d *discovery) doLookup(ctx context.Context, c market.Capability) (int, err
 	found := 0
 	var lastErr error
 	sem := make(chan struct{}, 16)
-	for ai := range n.dht.FindProvidersAsync(qctx, c.CID(), 0) {
-		if ai.ID == n.host.ID() {
-			if o, ok := n.offers.Offer(); ok {
+	for ai := range d.d.Router.FindProvidersAsync(qctx, c.CID(), 0) {
+		if ai.ID == h.ID() {
+			if o, ok := d.d.OwnOffer(); ok {
 				d.store(o)
 			}
 			continue
 		}
 		if len(ai.Addrs) > 0 {
-			n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+			h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 		}
 		if d.freshOffer(ai.ID.String()) {
 			mu.Lock()
@@ -295,7 +334,7 @@ func (d *discovery) doLookup(ctx context.Context, c market.Capability) (int, err
 			defer func() { <-sem }()
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			o, err := n.fetchOffer(octx, p.String())
+			o, err := FetchOffer(octx, d.fetchDeps(), p.String())
 			if err != nil {
 				d.forget(p.String())
 				mu.Lock()
@@ -316,79 +355,75 @@ func (d *discovery) doLookup(ctx context.Context, c market.Capability) (int, err
 		ls = &lookupState{}
 		d.lookups[c] = ls
 	}
-	ls.last, ls.found = n.now(), found
+	ls.last, ls.found = d.d.Now(), found
 	d.mu.Unlock()
 	if found == 0 && lastErr != nil {
-		return 0, fmt.Errorf("node: discovery of %s: %w", c, lastErr)
+		return 0, fmt.Errorf("discovery: %s: %w", c, lastErr)
 	}
 	return found, nil
 }
 
 // freshOffer reports whether a cached offer from p is valid for at least
 // another quarter of its lifetime.
-func (d *discovery) freshOffer(p string) bool {
+func (d *Finder) freshOffer(p string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ko, ok := d.offers[p]
-	if !ok || ko.offer.Withdrawn {
+	if !ok || ko.Offer.Withdrawn {
 		return false
 	}
-	life := ko.offer.Expires - ko.offer.Created
-	return d.n.now().UnixMilli() < ko.offer.Expires-life/4
+	life := ko.Offer.Expires - ko.Offer.Created
+	return d.d.Now().UnixMilli() < ko.Offer.Expires-life/4
 }
 
-func (d *discovery) store(o market.Offer) {
+func (d *Finder) store(o market.Offer) {
 	d.mu.Lock()
-	if old, ok := d.offers[o.Provider]; ok && old.offer.Seq > o.Seq {
+	if old, ok := d.offers[o.Provider]; ok && old.Offer.Seq > o.Seq {
 		d.mu.Unlock()
 		return // never go back to an older offer
 	}
-	d.offers[o.Provider] = &knownOffer{offer: o, fetched: d.n.now()}
+	d.offers[o.Provider] = &KnownOffer{Offer: o, Fetched: d.d.Now()}
 	d.mu.Unlock()
-	if r := d.n.requester; r != nil {
-		r.queue.poke() // more capacity may let queued jobs go
+	if d.d.Stored != nil {
+		d.d.Stored()
 	}
 }
 
-// capacity is the number of jobs the known market runs at once: the slots
+// Capacity is the number of jobs the known market runs at once: the slots
 // of every unexpired, unwithdrawn offer from another provider (this node's
 // own too when it may win its own jobs).
-func (d *discovery) capacity() int {
-	now := d.n.now().UnixMilli()
-	self, allowSelf := d.n.ID(), d.n.cfg.Requester.AllowSelf
+func (d *Finder) Capacity() int {
+	now := d.d.Now().UnixMilli()
+	self, allowSelf := d.d.Self, d.d.AllowSelf
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	slots := 0
 	for p, ko := range d.offers {
-		if ko.offer.Withdrawn || ko.offer.Expires <= now || (p == self && !allowSelf) {
+		if ko.Offer.Withdrawn || ko.Offer.Expires <= now || (p == self && !allowSelf) {
 			continue
 		}
-		slots += max(ko.offer.Limits.Slots, 1)
+		slots += max(ko.Offer.Limits.Slots, 1)
 	}
 	return slots
 }
 
-func (d *discovery) forget(p string) {
+func (d *Finder) forget(p string) {
 	d.mu.Lock()
 	delete(d.offers, p)
 	d.mu.Unlock()
 }
 
-// known returns every cached offer.
-func (d *discovery) known() map[string]knownOffer {
+// Known returns every cached offer.
+func (d *Finder) Known() map[string]KnownOffer {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make(map[string]knownOffer, len(d.offers))
+	out := make(map[string]KnownOffer, len(d.offers))
 	for p, ko := range d.offers {
 		out[p] = *ko
 	}
 	return out
 }
 
-func decodePeer(s string) (peer.ID, error) {
-	p, err := peer.Decode(s)
-	if err != nil {
-		return "", fmt.Errorf("node: %q is not a peer ID: %w", s, err)
-	}
-	return p, nil
+func (d *Finder) fetchDeps() FetchDeps {
+	return FetchDeps{Host: d.d.Host, Verifier: d.d.Verifier, Drops: d.d.Drops, Now: d.d.Now}
 }

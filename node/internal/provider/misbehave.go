@@ -1,4 +1,4 @@
-package node
+package provider
 
 import (
 	"context"
@@ -7,16 +7,25 @@ import (
 	"time"
 )
 
+// Misbehave is how a provider cheats, for tests and research only: the
+// node config's [misbehave] section.
+type Misbehave struct {
+	WrongOutputRate float64       // results with corrupted stdout
+	DropRate        float64       // accepted awards never answered
+	Slowness        time.Duration // extra delay before each run
+	FalseStart      bool          // commit to a start it cannot hold
+}
+
 // misbehaviour makes a provider cheat as its config's [misbehave] section
 // says — for tests and research only. A node with any of it on announces
 // it at start and in its status.
 type misbehaviour struct {
-	cfg MisbehaveConfig
+	cfg Misbehave
 	mu  sync.Mutex
 	rng *rand.Rand
 }
 
-func newMisbehaviour(cfg MisbehaveConfig, seed uint64) *misbehaviour {
+func newMisbehaviour(cfg Misbehave, seed uint64) *misbehaviour {
 	return &misbehaviour{cfg: cfg, rng: rand.New(rand.NewPCG(seed, seed^0xbad))}
 }
 

@@ -1,9 +1,10 @@
-package node
+package evidence
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,27 +14,56 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
-	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
 
-// ReputationTopic carries signed attestations: batches of first-hand
-// evidence, each positive report carrying its countersigned receipt.
-const ReputationTopic = "/hayek/reputation/1"
+// Topic carries signed attestations: batches of first-hand evidence, each
+// positive report carrying its countersigned receipt.
+const Topic = "/hayek/reputation/1"
 
 const maxAttestation = 128 << 10
 
 // KindAttestation is the envelope kind of attestations.
 const KindAttestation = "attestation"
 
-// repService is this node's belief about its peers: a reputation.Book fed
+// Ledger is what the service needs of the node's ledger: outcomes and
+// attestations are read back on start, attestations appended.
+type Ledger interface {
+	Entries(ctx context.Context, f settlement.Filter) ([]settlement.Entry, error)
+	Append(ctx context.Context, kind settlement.Kind, body any) (settlement.Entry, error)
+}
+
+// Config is what the service takes from the node's configuration.
+type Config struct {
+	HalfLife    time.Duration // of first-hand evidence
+	AttestEvery time.Duration // longest a report waits to be attested
+	Freshness   time.Duration // accepted clock skew of messages
+	Epsilon     float64       // a replica group is accepted at credibility 1 − Epsilon
+	CreditLimit int64         // a stranger's credit
+	CreditMax   int64         // the most credit anyone gets
+}
+
+// Deps are what the reputation service needs.
+type Deps struct {
+	Signer   canon.Signer
+	Verifier canon.Verifier
+	Ledger   Ledger
+	Drops    *wire.Drops
+	Log      *slog.Logger
+	Now      func() time.Time
+	Config
+}
+
+// Service is this node's belief about its peers: a reputation.Book fed
 // with first-hand evidence (from its own jobs, also written to the ledger
 // as outcome entries, so the book is rebuilt on restart) and with
 // attestations gossiped by peers, weighed by what the node itself knows of
 // each reporter. It is the market's Reputation and replica Decider.
-type repService struct {
-	n    *Node
+type Service struct {
+	d    Deps
+	self string
 	book *reputation.Book
 
 	// Standings and credit limits are read for every bid and call; they
@@ -55,6 +85,7 @@ type repService struct {
 	batcher  *reputation.Batcher
 	lastSeq  map[string]uint64 // reporter → last attestation seq accepted
 	topic    *pubsub.Topic
+	sub      *pubsub.Subscription
 	attested int64
 }
 
@@ -83,36 +114,41 @@ type cachedStanding struct {
 }
 
 var (
-	_ market.Reputation = (*repService)(nil)
-	_ market.Decider    = (*repService)(nil)
+	_ market.Reputation = (*Service)(nil)
+	_ market.Decider    = (*Service)(nil)
 )
 
-func newRepService(n *Node) (*repService, error) {
+// New returns the service with an empty book; Rebuild fills it from the
+// ledger, Start joins the topic, Run receives and attests.
+func New(d Deps) (*Service, error) {
+	self := d.Signer.ID()
 	p := reputation.DefaultParams()
-	p.HalfLife = time.Duration(n.cfg.Reputation.HalfLife)
+	p.HalfLife = d.HalfLife
 	p.EvidenceMemory = 10 * p.HalfLife
-	book, err := reputation.NewBook(p, n.ID())
+	book, err := reputation.NewBook(p, self)
 	if err != nil {
-		return nil, fmt.Errorf("node: reputation: %w", err)
+		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	s := &repService{n: n, book: book, lastSeq: map[string]uint64{}, cache: map[standingKey]cachedStanding{},
+	s := &Service{d: d, self: self, book: book, lastSeq: map[string]uint64{}, cache: map[standingKey]cachedStanding{},
 		pending: map[string][]pendingReport{}, peerGen: map[string]uint64{}}
 	bp := reputation.DefaultBatchParams()
-	bp.MaxDelay = time.Duration(n.cfg.Reputation.AttestEvery)
-	if s.batcher, err = reputation.NewBatcher(n.ID(), bp, uint64(n.now().UnixMilli())); err != nil {
-		return nil, fmt.Errorf("node: reputation: %w", err)
+	bp.MaxDelay = d.AttestEvery
+	if s.batcher, err = reputation.NewBatcher(self, bp, uint64(d.Now().UnixMilli())); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	return s, nil
 }
 
-// rebuild replays the ledger's outcomes and accepted attestations.
-func (s *repService) rebuild(ctx context.Context) error {
-	n := s.n
+// Book is the belief itself, for reading.
+func (s *Service) Book() *reputation.Book { return s.book }
+
+// Rebuild replays the ledger's outcomes and accepted attestations.
+func (s *Service) Rebuild(ctx context.Context) error {
 	var after uint64
 	for {
-		es, err := n.ledger.Entries(ctx, settlement.Filter{After: after, Limit: 4096})
+		es, err := s.d.Ledger.Entries(ctx, settlement.Filter{After: after, Limit: 4096})
 		if err != nil {
-			return fmt.Errorf("node: rebuild reputation: %w", err)
+			return fmt.Errorf("evidence: rebuild: %w", err)
 		}
 		if len(es) == 0 {
 			return nil
@@ -136,7 +172,7 @@ func (s *repService) rebuild(ctx context.Context) error {
 				if canon.Unmarshal(e.Body, &a) != nil {
 					continue
 				}
-				if att, err := s.openEnvelope(a.Envelope); err == nil && att.Reporter != n.ID() {
+				if att, err := s.openEnvelope(a.Envelope); err == nil && att.Reporter != s.self {
 					s.queue(att)
 				}
 			}
@@ -144,33 +180,34 @@ func (s *repService) rebuild(ctx context.Context) error {
 	}
 }
 
-// record is first-hand evidence.
-func (s *repService) record(peer, capability string, o reputation.Outcome, evidence string) {
+// Record is first-hand evidence.
+func (s *Service) Record(peer, capability string, o reputation.Outcome, evidence string) {
 	defer s.changedPeer(peer)
-	if err := s.book.Record(s.n.now(), peer, capability, o, evidence); err != nil && !errors.Is(err, reputation.ErrDuplicate) {
-		s.n.log.Debug("evidence refused", "peer", shortID(peer), "err", err)
+	if err := s.book.Record(s.d.Now(), peer, capability, o, evidence); err != nil && !errors.Is(err, reputation.ErrDuplicate) {
+		s.d.Log.Debug("evidence refused", "peer", wire.ShortID(peer), "err", err)
 	}
 }
 
-// attest queues a report for the next attestation.
-func (s *repService) attest(subject, capability string, o reputation.Outcome, evidence string, receipt []byte) {
+// Attest queues a report for the next attestation; a batch it completes
+// is published and recorded under ctx.
+func (s *Service) Attest(ctx context.Context, subject, capability string, o reputation.Outcome, evidence string, receipt []byte) {
 	s.mu.Lock()
-	batches, err := s.batcher.Add(s.n.now(), reputation.Report{Subject: subject, Capability: capability, Outcome: o,
+	batches, err := s.batcher.Add(s.d.Now(), reputation.Report{Subject: subject, Capability: capability, Outcome: o,
 		Evidence: evidence, Receipt: receipt})
 	s.mu.Unlock()
 	if err != nil {
-		s.n.log.Debug("report not batched", "err", err)
+		s.d.Log.Debug("report not batched", "err", err)
 	}
-	s.publish(batches)
+	s.publish(ctx, batches)
 }
 
 // changed invalidates every cached standing.
-func (s *repService) changed() { s.gen.Add(1) }
+func (s *Service) changed() { s.gen.Add(1) }
 
 // changedPeer invalidates the cached standings of one peer, and of its
 // reports' weight in others' standings — which first-hand evidence about
 // a reporter moves, so everything is invalidated when peer reports too.
-func (s *repService) changedPeer(peer string) {
+func (s *Service) changedPeer(peer string) {
 	s.cacheM.Lock()
 	s.peerGen[peer]++
 	if len(s.peerGen) > 65536 {
@@ -180,20 +217,20 @@ func (s *repService) changedPeer(peer string) {
 	s.cacheM.Unlock()
 }
 
-func (s *repService) cached(k standingKey) (cachedStanding, bool) {
+func (s *Service) cached(k standingKey) (cachedStanding, bool) {
 	s.cacheM.Lock()
 	defer s.cacheM.Unlock()
 	c, ok := s.cache[k]
 	return c, ok && c.gen == s.gen.Load() && c.peerGen == s.peerGen[k.peer]
 }
 
-func (s *repService) gens(peer string) (uint64, uint64) {
+func (s *Service) gens(peer string) (uint64, uint64) {
 	s.cacheM.Lock()
 	defer s.cacheM.Unlock()
 	return s.gen.Load(), s.peerGen[peer]
 }
 
-func (s *repService) store(k standingKey, c cachedStanding) {
+func (s *Service) store(k standingKey, c cachedStanding) {
 	s.cacheM.Lock()
 	defer s.cacheM.Unlock()
 	if len(s.cache) > 65536 {
@@ -203,7 +240,7 @@ func (s *repService) store(k standingKey, c cachedStanding) {
 }
 
 // Standing implements market.Reputation.
-func (s *repService) Standing(peer string, c market.Capability, min float64) market.Standing {
+func (s *Service) Standing(peer string, c market.Capability, min float64) market.Standing {
 	k := standingKey{peer, string(c), min}
 	if cs, ok := s.cached(k); ok {
 		return cs.st
@@ -222,7 +259,7 @@ func (s *repService) Standing(peer string, c market.Capability, min float64) mar
 // Decide implements market.Decider with the odds rule: each replica
 // counts with its provider's reliability, and a group is accepted when its
 // credibility reaches 1 − epsilon.
-func (s *repService) Decide(votes []market.Vote, want, have, max int) market.Decision {
+func (s *Service) Decide(votes []market.Vote, want, have, max int) market.Decision {
 	reps := make([]reputation.Replica, len(votes))
 	for _, v := range votes {
 		s.flush(v.Provider)
@@ -233,7 +270,7 @@ func (s *repService) Decide(votes []market.Vote, want, have, max int) market.Dec
 	if len(votes) < want && have < max {
 		return market.Decision{More: want - len(votes)}
 	}
-	d := reputation.Decide(reputation.GroupReplicas(reps), s.n.cfg.Reputation.Epsilon, max, have)
+	d := reputation.Decide(reputation.GroupReplicas(reps), s.d.Epsilon, max, have)
 	switch d.Verdict {
 	case reputation.Accept:
 		return market.Decision{Accept: d.Digest}
@@ -243,8 +280,8 @@ func (s *repService) Decide(votes []market.Vote, want, have, max int) market.Dec
 	return market.Decision{Fail: d.Reason}
 }
 
-// creditLimit is what requester may owe this node.
-func (s *repService) creditLimit(requester string) int64 {
+// CreditLimit is what requester may owe this node.
+func (s *Service) CreditLimit(requester string) int64 {
 	k := standingKey{peer: requester, capability: "credit"}
 	if cs, ok := s.cached(k); ok {
 		return cs.credit
@@ -254,79 +291,78 @@ func (s *repService) creditLimit(requester string) int64 {
 		return cs.credit
 	}
 	gen, pg := s.gens(requester)
-	c := s.n.cfg.Settlement
-	v := s.book.CreditLimit(requester, c.CreditLimit, c.CreditMax)
+	v := s.book.CreditLimit(requester, s.d.CreditLimit, s.d.CreditMax)
 	s.store(k, cachedStanding{gen: gen, peerGen: pg, credit: v})
 	return v
 }
 
-// start joins the reputation topic and flushes attestations on a timer.
-func (s *repService) start() error {
-	n := s.n
-	if err := n.ps.RegisterTopicValidator(ReputationTopic, s.validate, pubsub.WithValidatorInline(true)); err != nil {
-		return fmt.Errorf("node: validator for %s: %w", ReputationTopic, err)
+// Start joins the reputation topic on ps.
+func (s *Service) Start(ps *pubsub.PubSub) error {
+	if err := ps.RegisterTopicValidator(Topic, s.validate, pubsub.WithValidatorInline(true)); err != nil {
+		return fmt.Errorf("evidence: validator for %s: %w", Topic, err)
 	}
-	t, err := n.ps.Join(ReputationTopic)
+	t, err := ps.Join(Topic)
 	if err != nil {
-		return fmt.Errorf("node: join %s: %w", ReputationTopic, err)
+		return fmt.Errorf("evidence: join %s: %w", Topic, err)
 	}
 	s.topic = t
 	sub, err := t.Subscribe()
 	if err != nil {
-		return fmt.Errorf("node: subscribe %s: %w", ReputationTopic, err)
+		return fmt.Errorf("evidence: subscribe %s: %w", Topic, err)
 	}
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		defer sub.Cancel()
-		for {
-			m, err := sub.Next(n.ctx)
-			if err != nil {
-				return
-			}
-			if att, ok := m.ValidatorData.(*reputation.Attestation); ok {
-				s.receive(*att, m.Data)
-			}
-		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		tk := time.NewTicker(time.Duration(n.cfg.Reputation.AttestEvery) / 2)
-		defer tk.Stop()
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-tk.C:
-				now := n.now()
-				s.book.Tick(now)
-				s.changed() // decay moves every posterior
-				s.mu.Lock()
-				batches := s.batcher.Tick(now)
-				s.mu.Unlock()
-				s.publish(batches)
-			}
-		}
-	}()
+	s.sub = sub
 	return nil
 }
 
-// publish signs, gossips and records attestations.
-func (s *repService) publish(batches []reputation.Attestation) {
-	n := s.n
-	for _, att := range batches {
-		env, err := canon.Seal(n.signer, KindAttestation, att)
+// Run receives peers' attestations and, every AttestEvery/2, decays the
+// book and publishes the batches due, until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		wire.Every(ctx, s.d.AttestEvery/2, func() {
+			now := s.d.Now()
+			s.book.Tick(now)
+			s.changed() // decay moves every posterior
+			s.mu.Lock()
+			batches := s.batcher.Tick(now)
+			s.mu.Unlock()
+			s.publish(ctx, batches)
+		})
+	}()
+	defer wg.Wait()
+	if s.sub == nil {
+		<-ctx.Done()
+		return nil
+	}
+	defer s.sub.Cancel()
+	for {
+		m, err := s.sub.Next(ctx)
 		if err != nil {
-			n.log.Error("cannot sign attestation", "err", err)
+			return nil
+		}
+		if att, ok := m.ValidatorData.(*reputation.Attestation); ok {
+			s.receive(ctx, *att, m.Data)
+		}
+	}
+}
+
+// publish signs, gossips and records attestations.
+func (s *Service) publish(ctx context.Context, batches []reputation.Attestation) {
+	for _, att := range batches {
+		env, err := canon.Seal(s.d.Signer, KindAttestation, att)
+		if err != nil {
+			s.d.Log.Error("cannot sign attestation", "err", err)
 			continue
 		}
 		b := env.Encode()
-		if _, err := n.ledger.Append(n.ctx, settlement.KindAttestation, settlement.Attestation{Envelope: b}); err != nil {
-			n.log.Warn("cannot record attestation", "err", err)
+		if _, err := s.d.Ledger.Append(ctx, settlement.KindAttestation, settlement.Attestation{Envelope: b}); err != nil {
+			s.d.Log.Warn("cannot record attestation", "err", err)
 		}
 		if s.topic != nil {
-			if err := s.topic.Publish(n.ctx, b); err != nil {
-				n.log.Debug("cannot publish attestation", "err", err)
+			if err := s.topic.Publish(ctx, b); err != nil {
+				s.d.Log.Debug("cannot publish attestation", "err", err)
 			}
 		}
 	}
@@ -334,13 +370,13 @@ func (s *repService) publish(batches []reputation.Attestation) {
 
 // openEnvelope decodes an attestation and checks the reporter's signature:
 // what every node checks before forwarding it.
-func (s *repService) openEnvelope(b []byte) (reputation.Attestation, error) {
+func (s *Service) openEnvelope(b []byte) (reputation.Attestation, error) {
 	env, err := canon.DecodeEnvelope(b)
 	if err != nil {
 		return reputation.Attestation{}, err
 	}
 	var att reputation.Attestation
-	if err := env.Open(s.n.verifier, KindAttestation, &att); err != nil {
+	if err := env.Open(s.d.Verifier, KindAttestation, &att); err != nil {
 		return reputation.Attestation{}, err
 	}
 	return att, nil
@@ -348,7 +384,7 @@ func (s *repService) openEnvelope(b []byte) (reputation.Attestation, error) {
 
 // open decodes and verifies an attestation and the receipts behind its
 // reports, keeping the reports worth weighing.
-func (s *repService) open(b []byte) (reputation.Attestation, error) {
+func (s *Service) open(b []byte) (reputation.Attestation, error) {
 	att, err := s.openEnvelope(b)
 	if err != nil {
 		return reputation.Attestation{}, err
@@ -358,10 +394,10 @@ func (s *repService) open(b []byte) (reputation.Attestation, error) {
 
 // checkReports keeps the reports whose receipts prove the reporter and the
 // subject dealt with each other, checking only the subject's signature.
-func (s *repService) checkReports(att reputation.Attestation) reputation.Attestation {
+func (s *Service) checkReports(att reputation.Attestation) reputation.Attestation {
 	memory := s.book.Params().EvidenceMemory
 	kept := att.Reports[:0]
-	if att.Reporter != s.n.ID() && s.book.ReporterWeight(att.Reporter) == 0 {
+	if att.Reporter != s.self && s.book.ReporterWeight(att.Reporter) == 0 {
 		// A reporter this node has no first-hand evidence about weighs
 		// nothing: its reports are not worth checking.
 		att.Reports = nil
@@ -378,9 +414,9 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 			if canon.Unmarshal(r.Receipt, &ss) != nil {
 				continue
 			}
-			st, err := settlement.OpenSettle(s.n.verifier, ss)
+			st, err := settlement.OpenSettle(s.d.Verifier, ss)
 			if err != nil || st.Creditor != att.Reporter || st.Debtor != r.Subject {
-				s.n.drops.add("attestation/bad_settlement")
+				s.d.Drops.Add("attestation/bad_settlement")
 				continue
 			}
 			r.Evidence = canon.DocCID(canon.MustMarshal(ss)).String()
@@ -391,17 +427,17 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 		if canon.Unmarshal(r.Receipt, &sr) != nil {
 			continue
 		}
-		rc, err := settlement.OpenReceiptBy(s.n.verifier, sr, r.Subject)
+		rc, err := settlement.OpenReceiptBy(s.d.Verifier, sr, r.Subject)
 		if err != nil {
-			s.n.drops.add("attestation/bad_receipt")
+			s.d.Drops.Add("attestation/bad_receipt")
 			continue
 		}
 		// The reporter must be a party and the subject the other one; old
 		// receipts are refused, since the book forgets evidence IDs after
 		// EvidenceMemory and would count them again.
 		party := rc.Requester == att.Reporter && rc.Provider == r.Subject || rc.Provider == att.Reporter && rc.Requester == r.Subject
-		if !party || s.n.now().Sub(time.UnixMilli(rc.Created)) > memory {
-			s.n.drops.add("attestation/foreign_receipt")
+		if !party || s.d.Now().Sub(time.UnixMilli(rc.Created)) > memory {
+			s.d.Drops.Add("attestation/foreign_receipt")
 			continue
 		}
 		r.Evidence = canon.DocCID(canon.MustMarshal(sr)).String()
@@ -412,29 +448,29 @@ func (s *repService) checkReports(att reputation.Attestation) reputation.Attesta
 }
 
 // validate checks attestations inline, before they are forwarded.
-func (s *repService) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	n := s.n
+func (s *Service) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	d := s.d
 	if len(m.Data) > maxAttestation {
-		n.drops.add("attestation/oversized")
+		d.Drops.Add("attestation/oversized")
 		return pubsub.ValidationReject
 	}
 	att, err := s.openEnvelope(m.Data)
 	if err != nil {
-		n.drops.add(dropReason("attestation", err))
+		d.Drops.Add(wire.DropReason("attestation", err))
 		return pubsub.ValidationReject
 	}
-	if att.Reporter == n.ID() {
+	if att.Reporter == s.self {
 		return pubsub.ValidationAccept // our own, published locally
 	}
-	if market.Fresh(att.Created, n.now(), 2*time.Duration(n.cfg.Reputation.AttestEvery)+time.Duration(n.cfg.Gossip.Freshness)) != nil {
-		n.drops.add("attestation/stale")
+	if market.Fresh(att.Created, d.Now(), 2*d.AttestEvery+d.Freshness) != nil {
+		d.Drops.Add("attestation/stale")
 		return pubsub.ValidationIgnore
 	}
 	s.mu.Lock()
 	last := s.lastSeq[att.Reporter]
 	if att.Seq <= last {
 		s.mu.Unlock()
-		n.drops.add("attestation/replayed")
+		d.Drops.Add("attestation/replayed")
 		return pubsub.ValidationIgnore
 	}
 	s.lastSeq[att.Reporter] = att.Seq
@@ -447,21 +483,20 @@ func (s *repService) validate(ctx context.Context, from peer.ID, m *pubsub.Messa
 // until this node needs the subject's standing (see flush). Attestations
 // from reporters this node has no first-hand evidence about weigh nothing
 // and are not kept.
-func (s *repService) receive(att reputation.Attestation, raw []byte) {
-	n := s.n
-	if att.Reporter == n.ID() || s.book.ReporterWeight(att.Reporter) == 0 {
+func (s *Service) receive(ctx context.Context, att reputation.Attestation, raw []byte) {
+	if att.Reporter == s.self || s.book.ReporterWeight(att.Reporter) == 0 {
 		return
 	}
 	if s.queue(att) > 0 {
-		if _, err := n.ledger.Append(n.ctx, settlement.KindAttestation, settlement.Attestation{Envelope: raw}); err != nil {
-			n.log.Warn("cannot record attestation", "err", err)
+		if _, err := s.d.Ledger.Append(ctx, settlement.KindAttestation, settlement.Attestation{Envelope: raw}); err != nil {
+			s.d.Log.Warn("cannot record attestation", "err", err)
 		}
 	}
 }
 
 // queue files an attestation's reports under their subjects.
-func (s *repService) queue(att reputation.Attestation) int {
-	self := s.n.ID()
+func (s *Service) queue(att reputation.Attestation) int {
+	self := s.self
 	s.pendM.Lock()
 	defer s.pendM.Unlock()
 	queued := 0
@@ -484,7 +519,7 @@ func (s *repService) queue(att reputation.Attestation) int {
 
 // flush checks the receipts behind the reports waiting about subject and
 // gives the book those that hold.
-func (s *repService) flush(subject string) {
+func (s *Service) flush(subject string) {
 	s.pendM.Lock()
 	q := s.pending[subject]
 	delete(s.pending, subject)
@@ -501,7 +536,7 @@ func (s *repService) flush(subject string) {
 		}
 		a.Reports = append(a.Reports, p.report)
 	}
-	now := s.n.now()
+	now := s.d.Now()
 	added := 0
 	for _, a := range by {
 		checked := s.checkReports(*a)
@@ -510,7 +545,7 @@ func (s *repService) flush(subject string) {
 		}
 		accepted, err := s.book.Attest(now, checked)
 		if err != nil {
-			s.n.log.Debug("reports refused", "reporter", shortID(a.Reporter), "err", err)
+			s.d.Log.Debug("reports refused", "reporter", wire.ShortID(a.Reporter), "err", err)
 		}
 		added += accepted
 	}
@@ -522,8 +557,8 @@ func (s *repService) flush(subject string) {
 	}
 }
 
-// flushAll checks every waiting report (for hayek rep).
-func (s *repService) flushAll() {
+// FlushAll checks every waiting report (for hayek rep).
+func (s *Service) FlushAll() {
 	s.pendM.Lock()
 	subjects := make([]string, 0, len(s.pending))
 	for p := range s.pending {
@@ -533,21 +568,4 @@ func (s *repService) flushAll() {
 	for _, p := range subjects {
 		s.flush(p)
 	}
-}
-
-// Reputation implements api.Admin.
-func (n *Node) Reputation(ctx context.Context, p string) ([]api.RepRow, error) {
-	if err := operatorOnly(ctx); err != nil {
-		return nil, err
-	}
-	n.rep.flushAll()
-	var out []api.RepRow
-	for _, r := range n.rep.book.Snapshot() {
-		if p != "" && r.Peer != p {
-			continue
-		}
-		out = append(out, api.RepRow{Peer: r.Peer, Capability: r.Capability, Alpha: r.Alpha, Beta: r.Beta, Mean: r.Mean,
-			LowerBound: r.LowerBound, Evidence: r.Evidence, FirstHand: r.FirstHand, ThirdParty: r.ThirdParty})
-	}
-	return out, nil
 }

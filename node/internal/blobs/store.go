@@ -1,4 +1,4 @@
-package node
+package blobs
 
 import (
 	"bytes"
@@ -18,18 +18,18 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 )
 
-// errBlobNotFound is returned for content this node does not hold.
-var errBlobNotFound = errors.New("blob not found")
+// ErrNotFound is returned for content this node does not hold.
+var ErrNotFound = errors.New("blob not found")
 
-// errBlobTooLarge is returned when content exceeds its declared cap.
-var errBlobTooLarge = errors.New("blob too large")
+// ErrTooLarge is returned when content exceeds its declared cap.
+var ErrTooLarge = errors.New("blob too large")
 
-// blobStore keeps content by CID in files under dir, with a byte-bounded
+// Store keeps content by CID in files under dir, with a byte-bounded
 // in-memory cache of recently used blobs. Files are written to a temporary
 // name and renamed, without fsync: content addressing makes a torn file
 // detectable, so every read from disk is checked against its CID and a bad
 // file is deleted and reported missing (it will be fetched again).
-type blobStore struct {
+type Store struct {
 	dir string
 
 	mu       sync.Mutex
@@ -46,9 +46,14 @@ type cached struct {
 	data []byte
 }
 
-func newBlobStore(dir string, cacheBytes int64) (*blobStore, error) {
+// NewStore opens the store in dir, keeping up to cacheBytes of recently
+// used blobs in memory; now dates reads for collection (time.Now if nil).
+func NewStore(dir string, cacheBytes int64, now func() time.Time) (*Store, error) {
+	if now == nil {
+		now = time.Now
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
-		return nil, fmt.Errorf("node: blob store: %w", err)
+		return nil, fmt.Errorf("blobs: blob store: %w", err)
 	}
 	// Leftovers of interrupted writes.
 	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err == nil {
@@ -56,27 +61,27 @@ func newBlobStore(dir string, cacheBytes int64) (*blobStore, error) {
 			os.Remove(filepath.Join(dir, "tmp", e.Name()))
 		}
 	}
-	return &blobStore{dir: dir, cache: map[string]*list.Element{}, lru: list.New(), maxBytes: cacheBytes,
-		used: map[string]time.Time{}, now: time.Now}, nil
+	return &Store{dir: dir, cache: map[string]*list.Element{}, lru: list.New(), maxBytes: cacheBytes,
+		used: map[string]time.Time{}, now: now}, nil
 }
 
 // touch records a read of c.
-func (s *blobStore) touch(c string) {
+func (s *Store) touch(c string) {
 	s.mu.Lock()
 	s.used[c] = s.now()
 	s.mu.Unlock()
 }
 
-// collect deletes blobs neither written nor read for longer than retention
+// Collect deletes blobs neither written nor read for longer than retention
 // and not pinned (the module and inputs of live jobs), and returns how many
 // it deleted and their bytes. Content-addressed blobs come back by CID:
 // an agent that needs a collected module again uploads it again (it is
 // told blob_not_found), a provider fetches it again.
-func (s *blobStore) collect(retention time.Duration, pinned func(string) bool) (int, int64, error) {
+func (s *Store) Collect(retention time.Duration, pinned func(string) bool) (int, int64, error) {
 	cutoff := s.now().Add(-retention)
 	shards, err := os.ReadDir(s.dir)
 	if err != nil {
-		return 0, 0, fmt.Errorf("node: collect blobs: %w", err)
+		return 0, 0, fmt.Errorf("blobs: collect blobs: %w", err)
 	}
 	var n int
 	var freed int64
@@ -128,7 +133,10 @@ func (s *blobStore) collect(retention time.Duration, pinned func(string) bool) (
 	return n, freed, nil
 }
 
-func (s *blobStore) path(c string) string {
+// Dir is the directory the store keeps its files in.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) path(c string) string {
 	shard := "00"
 	if len(c) >= 2 {
 		shard = c[len(c)-2:]
@@ -137,10 +145,10 @@ func (s *blobStore) path(c string) string {
 }
 
 // Put streams r into the store, at most limit bytes, and returns its CID.
-func (s *blobStore) Put(ctx context.Context, r io.Reader, limit int64) (cid.Cid, int64, error) {
+func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (cid.Cid, int64, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-")
 	if err != nil {
-		return cid.Undef, 0, fmt.Errorf("node: blob store: %w", err)
+		return cid.Undef, 0, fmt.Errorf("blobs: blob store: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	h := canon.NewBlobHasher()
@@ -148,14 +156,14 @@ func (s *blobStore) Put(ctx context.Context, r io.Reader, limit int64) (cid.Cid,
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
 	if err != nil {
 		tmp.Close()
-		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+		return cid.Undef, 0, fmt.Errorf("blobs: store blob: %w", err)
 	}
 	if n > limit {
 		tmp.Close()
-		return cid.Undef, 0, fmt.Errorf("%w: more than %d bytes", errBlobTooLarge, limit)
+		return cid.Undef, 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	if err := tmp.Close(); err != nil {
-		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+		return cid.Undef, 0, fmt.Errorf("blobs: store blob: %w", err)
 	}
 	c := h.CID()
 	dst := s.path(c.String())
@@ -163,53 +171,53 @@ func (s *blobStore) Put(ctx context.Context, r io.Reader, limit int64) (cid.Cid,
 		return c, n, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+		return cid.Undef, 0, fmt.Errorf("blobs: store blob: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return cid.Undef, 0, fmt.Errorf("node: store blob: %w", err)
+		return cid.Undef, 0, fmt.Errorf("blobs: store blob: %w", err)
 	}
 	return c, n, nil
 }
 
 // PutBytes stores b and caches it.
-func (s *blobStore) PutBytes(b []byte) (cid.Cid, error) {
+func (s *Store) PutBytes(b []byte) (cid.Cid, error) {
 	c := canon.BlobCID(b)
-	if err := s.putKnown(c.String(), b); err != nil {
+	if err := s.PutKnown(c.String(), b); err != nil {
 		return cid.Undef, err
 	}
 	return c, nil
 }
 
-// putKnown stores b, already verified to hash to c.
-func (s *blobStore) putKnown(c string, b []byte) error {
+// PutKnown stores b, already verified to hash to c.
+func (s *Store) PutKnown(c string, b []byte) error {
 	s.remember(c, b)
 	dst := s.path(c)
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return fmt.Errorf("node: store blob: %w", err)
+		return fmt.Errorf("blobs: store blob: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-")
 	if err != nil {
-		return fmt.Errorf("node: store blob: %w", err)
+		return fmt.Errorf("blobs: store blob: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("node: store blob: %w", err)
+		return fmt.Errorf("blobs: store blob: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("node: store blob: %w", err)
+		return fmt.Errorf("blobs: store blob: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("node: store blob: %w", err)
+		return fmt.Errorf("blobs: store blob: %w", err)
 	}
 	return nil
 }
 
 // Has reports whether the store holds c.
-func (s *blobStore) Has(c string) bool {
+func (s *Store) Has(c string) bool {
 	s.mu.Lock()
 	_, ok := s.cache[c]
 	if ok {
@@ -224,7 +232,7 @@ func (s *blobStore) Has(c string) bool {
 }
 
 // Get returns the whole blob, checked against its CID.
-func (s *blobStore) Get(c string) ([]byte, error) {
+func (s *Store) Get(c string) ([]byte, error) {
 	s.mu.Lock()
 	if e, ok := s.cache[c]; ok {
 		s.lru.MoveToFront(e)
@@ -237,14 +245,14 @@ func (s *blobStore) Get(c string) ([]byte, error) {
 	s.touch(c)
 	b, err := os.ReadFile(s.path(c))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errBlobNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("node: read blob %s: %w", c, err)
+		return nil, fmt.Errorf("blobs: read blob %s: %w", c, err)
 	}
-	if !matchesCID(c, b) {
+	if !MatchesCID(c, b) {
 		os.Remove(s.path(c))
-		return nil, fmt.Errorf("%w: stored copy of %s was corrupt and has been removed", errBlobNotFound, c)
+		return nil, fmt.Errorf("%w: stored copy of %s was corrupt and has been removed", ErrNotFound, c)
 	}
 	s.remember(c, b)
 	return b, nil
@@ -252,7 +260,7 @@ func (s *blobStore) Get(c string) ([]byte, error) {
 
 // Open opens a blob for streaming. Callers that need integrity check the
 // bytes against the CID as they read (remote fetchers always do).
-func (s *blobStore) Open(c string) (io.ReadSeekCloser, int64, error) {
+func (s *Store) Open(c string) (io.ReadSeekCloser, int64, error) {
 	s.mu.Lock()
 	if e, ok := s.cache[c]; ok {
 		b := e.Value.(*cached).data
@@ -264,10 +272,10 @@ func (s *blobStore) Open(c string) (io.ReadSeekCloser, int64, error) {
 	s.touch(c)
 	f, err := os.Open(s.path(c))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, errBlobNotFound
+		return nil, 0, ErrNotFound
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("node: open blob %s: %w", c, err)
+		return nil, 0, fmt.Errorf("blobs: open blob %s: %w", c, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -278,7 +286,7 @@ func (s *blobStore) Open(c string) (io.ReadSeekCloser, int64, error) {
 }
 
 // Size is the size of a stored blob.
-func (s *blobStore) Size(c string) (int64, error) {
+func (s *Store) Size(c string) (int64, error) {
 	s.mu.Lock()
 	if e, ok := s.cache[c]; ok {
 		n := int64(len(e.Value.(*cached).data))
@@ -288,7 +296,7 @@ func (s *blobStore) Size(c string) (int64, error) {
 	s.mu.Unlock()
 	st, err := os.Stat(s.path(c))
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, errBlobNotFound
+		return 0, ErrNotFound
 	}
 	if err != nil {
 		return 0, err
@@ -296,7 +304,7 @@ func (s *blobStore) Size(c string) (int64, error) {
 	return st.Size(), nil
 }
 
-func (s *blobStore) remember(c string, b []byte) {
+func (s *Store) remember(c string, b []byte) {
 	if int64(len(b)) > s.maxBytes/4 {
 		return // one blob must not flush the whole cache
 	}
@@ -317,7 +325,8 @@ func (s *blobStore) remember(c string, b []byte) {
 	}
 }
 
-func matchesCID(c string, b []byte) bool { return canon.BlobCID(b).String() == c }
+// MatchesCID reports whether b hashes to the blob CID c.
+func MatchesCID(c string, b []byte) bool { return canon.BlobCID(b).String() == c }
 
 type nopSeekCloser struct{ *bytes.Reader }
 

@@ -1,0 +1,11 @@
+// Package gossip owns the auction topics: gossipsub with application-level
+// signatures (StrictNoSign, content-hash message IDs), peer scoring with
+// the invalid-message and behaviour penalties on and the mesh-delivery
+// penalty off, and an inline validator per topic (size cap, canonical
+// envelope, signature, topic, freshness, replay, per-requester rate limit).
+//
+// New starts the router on the node's host; Run expires replay keys and
+// idle rate limiters. The requester publishes calls with Publish, the
+// provider receives validated ones with Subscribe; the reputation service
+// joins its own topic through PubSub.
+package gossip

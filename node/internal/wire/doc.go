@@ -1,0 +1,11 @@
+// Package wire owns what every hayek protocol shares on the wire and in a
+// node's life: the protocol IDs and their frame caps, length-prefixed
+// frames, the node's signer and verifier, the counters of dropped peer
+// messages, the per-peer gate in front of every inbound stream, and the two
+// helpers background work runs under (Group for tracked goroutines, Every
+// for periodic work).
+//
+// It holds no state of its own beyond what its values carry; the node
+// creates one Signer, one Verifier, one Drops and one Group and hands them
+// to the services that need them.
+package wire

@@ -1,0 +1,53 @@
+package wire
+
+import (
+	"errors"
+	"maps"
+	"sync"
+
+	"github.com/hayek-market/hayek/internal/canon"
+)
+
+// Drops counts peer messages dropped, by reason ("bid/bad_signature",
+// "call/stale", ...), so operators and tests can see misbehaviour without a
+// log line per message. The zero value is not usable: use NewDrops.
+type Drops struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+// NewDrops returns empty counters.
+func NewDrops() *Drops { return &Drops{n: map[string]int64{}} }
+
+// Add counts one message dropped for reason.
+func (d *Drops) Add(reason string) {
+	d.mu.Lock()
+	d.n[reason]++
+	d.mu.Unlock()
+}
+
+// Snapshot returns a copy of the counters.
+func (d *Drops) Snapshot() map[string]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.n)
+}
+
+// DropReason names the drop of a message of kind what that failed to open:
+// a forged or foreign signature, or anything else malformed.
+func DropReason(what string, err error) string {
+	if errors.Is(err, canon.ErrBadSignature) {
+		return what + "/bad_signature"
+	}
+	return what + "/malformed"
+}
+
+// Open verifies env as a message of kind and decodes its body into v. A
+// failure is counted under what (DropReason) and reported false.
+func (d *Drops) Open(vf canon.Verifier, env canon.Envelope, kind, what string, v canon.Message) bool {
+	if err := env.Open(vf, kind, v); err != nil {
+		d.Add(DropReason(what, err))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,102 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/hayek-market/hayek/internal/canon"
+)
+
+func TestFrameRoundTripAndCap(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteFrame(&buf, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFrame(&buf, bytes.Repeat([]byte{1}, 100)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(&buf)
+	b, err := ReadFrame(r, 10)
+	if err != nil || string(b) != "hello" {
+		t.Fatalf("first frame = %q, %v", b, err)
+	}
+	if _, err := ReadFrame(r, 10); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("oversized frame: err = %v, want ErrFrameTooLarge", err)
+	}
+	if _, err := ReadFrame(bufio.NewReader(&bytes.Buffer{}), 10); err != io.EOF {
+		t.Fatalf("empty stream: err = %v, want io.EOF", err)
+	}
+}
+
+func TestSignerVerifier(t *testing.T) {
+	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf := NewVerifier()
+	sg, err := NewSigner(key, vf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := sg.Sign([]byte("msg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NewVerifier().Verify(sg.ID(), []byte("msg"), sig); err != nil {
+		t.Fatalf("a fresh verifier refuses a good signature: %v", err)
+	}
+	if err := NewVerifier().Verify(sg.ID(), []byte("other"), sig); err == nil {
+		t.Fatal("a signature verified over other bytes")
+	}
+	if err := vf.Verify(sg.ID(), []byte("msg"), sig); err != nil {
+		t.Fatalf("the signer's own verifier refuses what it signed: %v", err)
+	}
+}
+
+func TestDropReason(t *testing.T) {
+	if got := DropReason("bid", canon.ErrBadSignature); got != "bid/bad_signature" {
+		t.Fatalf("DropReason(bad signature) = %q", got)
+	}
+	if got := DropReason("bid", errors.New("junk")); got != "bid/malformed" {
+		t.Fatalf("DropReason(junk) = %q", got)
+	}
+	d := NewDrops()
+	d.Add("x")
+	d.Add("x")
+	if d.Snapshot()["x"] != 2 {
+		t.Fatalf("snapshot = %v", d.Snapshot())
+	}
+}
+
+func TestGroupStopWaitsAndRefusesAfter(t *testing.T) {
+	g, ctx := NewGroup(t.Context())
+	var ticks, ended atomic.Int32
+	if !g.Go(func() {
+		Every(ctx, time.Millisecond, func() { ticks.Add(1) })
+		ended.Add(1)
+	}) {
+		t.Fatal("Go refused before Stop")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ticks.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Every never ticked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	g.Stop()
+	if ended.Load() != 1 {
+		t.Fatal("Stop returned before its goroutine ended")
+	}
+	if g.Go(func() {}) {
+		t.Fatal("Go ran after Stop")
+	}
+}
