@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
@@ -39,6 +40,26 @@ func NewIdentity() (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("node: generate identity: %w", err)
 	}
 	return key, nil
+}
+
+// SeededIdentity derives an Ed25519 identity from a 32-byte seed: the
+// private key marshalled as identity.key holds it, and its peer ID. For
+// testnets whose peer IDs must follow from a manifest's seed; never for a
+// node on a real network (anyone who knows the seed has the key).
+func SeededIdentity(seed [32]byte) ([]byte, string, error) {
+	priv, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed[:]))
+	if err != nil {
+		return nil, "", fmt.Errorf("node: seeded identity: %w", err)
+	}
+	b, err := crypto.MarshalPrivateKey(priv)
+	if err != nil {
+		return nil, "", fmt.Errorf("node: seeded identity: %w", err)
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return nil, "", fmt.Errorf("node: seeded identity: %w", err)
+	}
+	return b, id.String(), nil
 }
 
 // PeerIDOf is the peer ID of an identity key, in its canonical form.

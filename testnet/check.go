@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -70,7 +71,7 @@ func Check(ctx context.Context, out string) (*CheckResult, error) {
 	}
 	res := &CheckResult{Reasons: map[string]int{}, Faults: map[string]int{}}
 	fail := func(format string, args ...any) { res.Failures = append(res.Failures, fmt.Sprintf(format, args...)) }
-	v := &peerVerifier{}
+	v := node.NewVerifier() // peer IDs embed their keys: exports verify with no node
 	var ins []settlement.AuditInput
 	for _, s := range states {
 		lc := LedgerCheck{Node: s.Name}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hayek-market/hayek/internal/units"
@@ -222,40 +220,6 @@ func readJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("testnet: %s: %w", path, err)
-	}
-	return nil
-}
-
-// peerVerifier checks signatures against the Ed25519 key every peer ID
-// embeds, so exports verify with no node.
-type peerVerifier struct {
-	mu   sync.Mutex
-	keys map[string]crypto.PubKey
-}
-
-func (v *peerVerifier) Verify(id string, msg, sig []byte) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.keys == nil {
-		v.keys = map[string]crypto.PubKey{}
-	}
-	pk, ok := v.keys[id]
-	if !ok {
-		pid, err := peer.Decode(id)
-		if err != nil {
-			return fmt.Errorf("%q is not a peer ID: %w", id, err)
-		}
-		if pk, err = pid.ExtractPublicKey(); err != nil {
-			return fmt.Errorf("peer ID %s does not embed its key: %w", id, err)
-		}
-		v.keys[id] = pk
-	}
-	ok, err := pk.Verify(msg, sig)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errors.New("signature does not verify")
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package testnet
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -12,8 +11,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
@@ -267,19 +264,11 @@ func hostAddr(p netip.Prefix, i int) (netip.Addr, error) {
 // so a manifest always gives the same peer IDs.
 func seededKey(seed int64, name string) ([]byte, string, error) {
 	h := sha256.Sum256(fmt.Appendf(nil, "hayek/testnet/v1/%d/%s", seed, name))
-	priv, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(h[:]))
+	b, id, err := node.SeededIdentity(h)
 	if err != nil {
 		return nil, "", fmt.Errorf("testnet: key of %s: %w", name, err)
 	}
-	b, err := crypto.MarshalPrivateKey(priv)
-	if err != nil {
-		return nil, "", fmt.Errorf("testnet: key of %s: %w", name, err)
-	}
-	id, err := peer.IDFromPrivateKey(priv)
-	if err != nil {
-		return nil, "", fmt.Errorf("testnet: key of %s: %w", name, err)
-	}
-	return b, id.String(), nil
+	return b, id, nil
 }
 
 // Node returns the node called name.
