@@ -23,6 +23,7 @@ import (
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
+	"github.com/hayek-market/hayek/exec/internal/outdir"
 )
 
 // Paths inside the container.
@@ -311,11 +312,11 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		return res, nil
 	}
 	res.ExitCode = int32(st.exit)
-	files, err := collect(b.rd.out, lim.OutputBytes, lim.OutputFiles)
-	var over *overLimit
+	files, err := collectOut(b.rd.out, lim.OutputBytes, lim.OutputFiles)
+	var over *outdir.OverLimit
 	switch {
 	case errors.As(err, &over):
-		res.Status, res.Error = exec.StatusOutputLimit, over.detail
+		res.Status, res.Error = exec.StatusOutputLimit, over.Detail
 		return res, nil
 	case err != nil:
 		return res, fmt.Errorf("exec/docker: job %s: collect /out: %w", job.ID, err)

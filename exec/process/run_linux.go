@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/internal/outdir"
 	"github.com/hayek-market/hayek/exec/process/internal/wire"
 )
 
@@ -160,11 +161,11 @@ func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limi
 	case exec.StatusOK, exec.StatusExit, exec.StatusTrap:
 		// As in exec/wasm: the job stopped by itself, so what it left is
 		// its result; after a limit, the files are partial.
-		files, err := collect(sb.out, l.OutputBytes, l.OutputFiles)
-		var over *overLimit
+		files, err := collectOut(sb.out, l.OutputBytes, l.OutputFiles)
+		var over *outdir.OverLimit
 		switch {
 		case errors.As(err, &over):
-			res.Status, res.ExitCode, res.Error = exec.StatusOutputLimit, 0, over.detail
+			res.Status, res.ExitCode, res.Error = exec.StatusOutputLimit, 0, over.Detail
 		case err != nil:
 			return exec.Result{}, fmt.Errorf("exec/process: job %s: collect /out: %w", job.ID, err)
 		default:
