@@ -259,6 +259,12 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 			close(b.copied) // discard must not wait for it again
 		case <-time.After(10 * time.Second):
 		}
+		// The engine may report the container's exit before it has
+		// delivered the last of its streams: a shim that wrote both
+		// markers and exited finished the job, whichever came first.
+		if !timedOut && closed(b.stdout.ended) && closed(b.stderr.ended) {
+			finished = true
+		}
 	}
 	b.att.Close()
 	async = finished
@@ -365,4 +371,14 @@ func readStatus(path string) (status, error) {
 		return status{}, fmt.Errorf("malformed status %q: %w", line, err)
 	}
 	return st, nil
+}
+
+// closed reports whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
