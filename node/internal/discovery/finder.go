@@ -171,13 +171,26 @@ func (d *Finder) fetchAll(ctx context.Context, peers []string) {
 // askConnected asks every connected peer that speaks the offer protocol
 // for its offer: the last resort when the DHT has no record of anyone
 // selling what a job needs (records can lag behind who is in fact here).
+// A peer whose protocols are not known yet (identify has not finished: it
+// connected a moment ago) is asked too; the stream's own negotiation says
+// whether it speaks the protocol.
 func (d *Finder) askConnected(ctx context.Context) {
 	h := d.d.Host
 	var peers []string
 	for _, p := range h.Network().Peers() {
-		if protos, err := h.Peerstore().SupportsProtocols(p, wire.ProtoOffer); err == nil && len(protos) > 0 && !d.freshOffer(p.String()) {
-			peers = append(peers, p.String())
+		if d.freshOffer(p.String()) {
+			continue
 		}
+		known, err := h.Peerstore().GetProtocols(p)
+		if err != nil {
+			continue
+		}
+		if len(known) > 0 {
+			if protos, err := h.Peerstore().SupportsProtocols(p, wire.ProtoOffer); err != nil || len(protos) == 0 {
+				continue
+			}
+		}
+		peers = append(peers, p.String())
 	}
 	d.fetchAll(ctx, peers)
 }
