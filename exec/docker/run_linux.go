@@ -293,6 +293,21 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		return exec.Result{}, fmt.Errorf("exec/docker: inspect the container of job %s: %w", job.ID, err)
 	}
 	oom := insp.Container.State != nil && insp.Container.State.OOMKilled
+	// The engine learns of an OOM kill from an event that can come after
+	// the exit it reports: a run that ended without the shim's status
+	// (the killer may take the shim too, when /tmp holds the memory) asks
+	// again for a moment before calling it anything else.
+	for wait := 0; !oom && !finished && !timedOut && stErr != nil && wait < 30; wait++ {
+		select {
+		case <-ictx.Done():
+			wait = 30
+			continue
+		case <-time.After(100 * time.Millisecond):
+		}
+		if again, err := e.cli.ContainerInspect(ictx, b.id, client.ContainerInspectOptions{}); err == nil {
+			oom = again.Container.State != nil && again.Container.State.OOMKilled
+		}
+	}
 
 	switch {
 	case timedOut:
