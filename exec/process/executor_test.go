@@ -208,8 +208,10 @@ func TestCPUQuota(t *testing.T) {
 func TestSweep(t *testing.T) {
 	e := newExecutor(t, nil)
 	closeAtEnd(t, e)
-	// No process has PID 1 with start time 1: the owner is dead.
-	name := cgroupPrefix + "1-1-1-7"
+	// No process has PID 1 with start time 1: the owner is dead. The
+	// counter is this test binary's PID so that two test binaries on one
+	// machine (two checkouts tested at once) do not plant the same name.
+	name := fmt.Sprintf("%s1-1-%d-7", cgroupPrefix, os.Getpid())
 	var dirs []string
 	for _, d := range e.cgroups.dirs() {
 		dir := filepath.Join(d, name)
