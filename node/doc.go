@@ -29,29 +29,33 @@
 //     publishing its calls for bids, receiving bids and declines on
 //     /hayek/bid/1.0.0, sending awards and reading acks on
 //     /hayek/award/1.0.0, receiving results on /hayek/result/1.0.0 and
-//     faulting winners whose connection is lost;
+//     faulting winners whose connection is lost; it queues jobs beyond
+//     the market's capacity, pays and records what they owe, re-runs
+//     sampled ones and keeps finished jobs in a pebble job store under
+//     <home>/jobs (node/internal/requester);
 //   - the provider: answers calls with market.Provider, checks awards,
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
 //     in its exec.Executor (wasm by default), and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - settlement (settle.go): the node's ledger under <home>/ledger; a
-//     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
-//     and appended with the job's outcomes and the release of its hold in
-//     one synced append; settlements sent to debtors;
+//   - settlement (settle.go): the node's ledger under <home>/ledger, the
+//     hold before each auction, orphaned holds released at start, and
+//     /hayek/receipt/1.0.0 (receipts go to the provider service to
+//     countersign, settlements from creditors are recorded); the payer's
+//     side — receipts, outcomes and the release of a job's hold in one
+//     synced append — is the requester's;
 //   - agents (agents.go): tokens, budgets, limits and approval, all
 //     governance entries of the ledger;
 //   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
-//     Reputation and replica Decider, credit limits; sampling re-runs
-//     (sampling.go);
+//     Reputation and replica Decider, credit limits;
 //   - test-only misbehaviour of a provider (node/internal/provider);
 //   - a content-addressed blob store under <home>/blobs, served and
-//     fetched over /hayek/data/1.0.0 (node/internal/blobs), and a pebble job
-//     store under <home>/jobs;
+//     fetched over /hayek/data/1.0.0 (node/internal/blobs);
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
-//     agents.go, ledger_api.go).
+//     agents.go, ledger_api.go); what they show of jobs comes from the
+//     requester service.
 //
 // What every protocol shares — protocol IDs, frame caps, framing, the
 // signer and verifier, drop counters, the per-peer stream gate, tracked

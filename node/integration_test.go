@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -280,7 +281,7 @@ func TestRestartSameIdentity(t *testing.T) {
 	})
 }
 
-func b64(b []byte) string { return encodeBase64(b) }
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 var _ = fmt.Sprint
 

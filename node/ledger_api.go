@@ -159,7 +159,7 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	n.tasks.Go(func() {
 		sctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 		defer cancel()
-		if reply, err := n.sendReceiptMsg(sctx, s.Peer, receiptMsg{Kind: "settle", Settle: &ss}); err != nil || reply.Error != "" {
+		if reply, err := wire.SendReceipt(sctx, n.host, s.Peer, wire.ReceiptMsg{Kind: "settle", Settle: &ss}); err != nil || reply.Error != "" {
 			n.log.Warn("debtor did not record the settlement", "peer", wire.ShortID(s.Peer), "err", err, "reply", reply.Error)
 		}
 	})

@@ -35,6 +35,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/provider"
+	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -96,9 +97,8 @@ type Node struct {
 	gossip    *gossip.Service
 	disc      *discovery.Finder
 	offers    *discovery.Advertiser
-	requester *requester
+	requester *requester.Service
 	provider  *provider.Service
-	jobs      *jobStore
 	ledger    *settlement.Ledger
 	rep       *evidence.Service
 	rates     agentRates
@@ -268,15 +268,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		Every: time.Duration(cfg.Network.Discovery),
 		Stored: func() {
 			if r := n.requester; r != nil {
-				r.queue.poke() // more capacity may let queued jobs go
+				r.Poke() // more capacity may let queued jobs go
 			}
 		},
 	})
-	n.requester = newRequester(n)
-	if n.jobs, err = openJobStore(filepath.Join(o.Home, "jobs")); err != nil {
-		return nil, err
-	}
-	if err := n.requester.open(n.jobs); err != nil {
+	if n.requester, err = n.newRequester(filepath.Join(o.Home, "jobs")); err != nil {
 		return nil, err
 	}
 	n.provider = provider.New(provider.Deps{
@@ -299,13 +295,13 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.data = blobs.New(blobs.Deps{
 		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
 		Freshness: time.Duration(cfg.Gossip.Freshness),
-		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.authorizeFetch), n.provider},
+		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.AuthorizeFetch), n.provider},
 		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
 		Pins: n.pinnedBlobs,
 	})
 	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.Handle)
-	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
-	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
+	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.HandleBid)
+	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.ResultHandler(n.ctx))
 	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(n.ctx))
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
@@ -331,11 +327,37 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.tasks.Go(func() { n.disc.Run(n.ctx) })
 	n.tasks.Go(func() { n.keepBootstrapped(boot) })
-	n.requester.watchConnections()
+	n.requester.WatchConnections()
 	n.tasks.Go(func() { n.data.Run(n.ctx) })
 	ok = true
 	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
 	return n, nil
+}
+
+// newRequester wires the requester service to the node's other services.
+func (n *Node) newRequester(dir string) (*requester.Service, error) {
+	rc := n.cfg.Requester
+	jc := market.DefaultJobConfig(n.ID())
+	jc.BidWindow = time.Duration(rc.BidWindow)
+	jc.MaxInvitees = rc.MaxInvitees
+	jc.AckTimeout = time.Duration(rc.AckTimeout)
+	jc.ResultGrace = time.Duration(rc.ResultGrace)
+	jc.MaxAttempts = rc.MaxAttempts
+	jc.AllowSelf = rc.AllowSelf
+	jc.DistinctSubnets = n.cfg.Reputation.DistinctSubnets
+	return requester.New(requester.Deps{
+		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
+		Rand: n.randUint64, Tasks: n.tasks, Ledger: n.ledger, Rep: n.rep, Blobs: n.blobs,
+		Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+			return n.data.Fetch(ctx, p, job, b)
+		},
+		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish,
+		Admit: n.admitJob, Closing: n.closing.Load,
+		Config: requester.Config{
+			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
+			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
+		},
+	})
 }
 
 func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
@@ -426,7 +448,7 @@ func (n *Node) Close(ctx context.Context) error {
 	defer close(n.closed)
 	n.offers.Withdraw()
 	n.provider.Drain(ctx)
-	n.requester.shutdown(ctx)
+	n.requester.Shutdown(ctx)
 	return n.teardown()
 }
 
@@ -436,9 +458,6 @@ func (n *Node) teardown() error {
 	if n.provider != nil {
 		n.provider.Wait() // runs end with n.ctx
 	}
-	if n.requester != nil {
-		n.requester.wg.Wait() // job goroutines write to the job store as they end
-	}
 	var errs []error
 	if n.dht != nil {
 		errs = append(errs, n.dht.Close())
@@ -446,8 +465,8 @@ func (n *Node) teardown() error {
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
 	}
-	if n.jobs != nil {
-		errs = append(errs, n.jobs.close())
+	if n.requester != nil {
+		errs = append(errs, n.requester.Close()) // its jobs ended with n.tasks
 	}
 	if n.ledger != nil {
 		errs = append(errs, n.ledger.Close())

@@ -13,6 +13,7 @@ type Group struct {
 	mu      sync.Mutex // orders Go's wg.Add before Stop's wg.Wait
 	wg      sync.WaitGroup
 	stopped bool
+	ctx     context.Context // the lifetime GoCtx hands its goroutines
 	cancel  context.CancelFunc
 }
 
@@ -20,7 +21,7 @@ type Group struct {
 // it ends when Stop is called (or parent ends).
 func NewGroup(parent context.Context) (*Group, context.Context) {
 	ctx, cancel := context.WithCancel(parent)
-	return &Group{cancel: cancel}, ctx
+	return &Group{ctx: ctx, cancel: cancel}, ctx
 }
 
 // Go runs f in a tracked goroutine and reports whether it did: once Stop
@@ -37,6 +38,13 @@ func (g *Group) Go(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// GoCtx is Go for work started outside any context of its own (a job an
+// API call submitted, a timer a callback armed): f gets the group's
+// context, which ends when Stop is called.
+func (g *Group) GoCtx(f func(ctx context.Context)) bool {
+	return g.Go(func() { f(g.ctx) })
 }
 
 // Stop ends the group's context and waits for its goroutines.
