@@ -57,6 +57,13 @@
 //     agents.go, ledger_api.go); what they show of jobs comes from the
 //     requester service.
 //
+// New only wires: each service is built from a dependencies struct and
+// its loop (Run) runs in the node's task group (wire.Group, an errgroup:
+// a loop's error stops the node's background work and is returned by
+// Close). Close withdraws the offer, drains the provider, cancels the
+// requester's jobs, then stops the group — ending every loop and every
+// goroutine they started — and only then closes the stores.
+//
 // What every protocol shares — protocol IDs, frame caps, framing, the
 // signer and verifier, drop counters, the per-peer stream gate, tracked
 // goroutines and periodic work — lives in node/internal/wire.

@@ -80,9 +80,14 @@ func (n *Node) holdFor(ctx context.Context, job, agent string, amount int64) err
 	return nil
 }
 
-// handleReceipt countersigns receipts for runs this node delivered, and
-// records settlements its creditors send.
-func (n *Node) handleReceipt(st network.Stream) {
+// receiptHandler serves /hayek/receipt/1.0.0: it countersigns receipts
+// for runs this node delivered, and records settlements its creditors
+// send, until ctx ends.
+func (n *Node) receiptHandler(ctx context.Context) network.StreamHandler {
+	return func(st network.Stream) { n.handleReceipt(ctx, st) }
+}
+
+func (n *Node) handleReceipt(ctx context.Context, st network.Stream) {
 	defer st.Close()
 	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxReceiptFrame)
 	if err != nil {
@@ -100,7 +105,7 @@ func (n *Node) handleReceipt(st network.Stream) {
 		refuse("receipt/malformed", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st.SetDeadline(time.Now().Add(10 * time.Second)) // the answer waits for a synced append
 	switch {

@@ -158,21 +158,17 @@ func (r *Service) Events(ctx context.Context, id string) ([]api.Event, <-chan ap
 		close(ch)
 		return past, ch, nil
 	}
-	j.subs[ch] = struct{}{}
-	j.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-j.done:
-			return
-		}
+	// The reader leaving ends its subscription; the job ending ends them
+	// all (finish). Either way, no goroutine waits for it.
+	j.subs[ch] = context.AfterFunc(ctx, func() {
 		j.mu.Lock()
 		if _, ok := j.subs[ch]; ok {
 			delete(j.subs, ch)
 			close(ch)
 		}
 		j.mu.Unlock()
-	}()
+	})
+	j.mu.Unlock()
 	return past, ch, nil
 }
 

@@ -6,7 +6,7 @@
 // auction topic, awards sent on /hayek/award/1.0.0 — and feeding it the
 // bids and declines that arrive on /hayek/bid/1.0.0 (HandleBid), the
 // results on /hayek/result/1.0.0 (ResultHandler) and the faults of
-// winners whose connection is lost (WatchConnections).
+// winners whose connection is lost (Run).
 //
 // It also owns, per job:
 //

@@ -44,7 +44,7 @@ type job struct {
 	mu       sync.Mutex
 	view     api.Job
 	events   []api.Event
-	subs     map[chan api.Event]struct{}
+	subs     map[chan api.Event]func() bool // each subscriber and what stops watching its reader
 	result   *api.Result
 	winners  map[string]bool   // providers holding an award now
 	resulted map[string]string // award CID → CID of the result received for it
@@ -55,16 +55,17 @@ type job struct {
 // re-auctioned: long enough to ride out a redial, short against a crash.
 const lostGrace = 2 * time.Second
 
-// WatchConnections faults the awards of providers whose last connection
-// closed and did not come back within lostGrace.
-func (r *Service) WatchConnections() {
-	r.d.Host.Network().Notify(&network.NotifyBundle{
+// Run faults the awards of providers whose last connection closed and did
+// not come back within lostGrace, until ctx ends. Jobs run apart from it,
+// in Deps.Tasks.
+func (r *Service) Run(ctx context.Context) error {
+	nb := &network.NotifyBundle{
 		DisconnectedF: func(nw network.Network, c network.Conn) {
 			p := c.RemotePeer()
 			if nw.Connectedness(p) == network.Connected {
 				return
 			}
-			r.d.Tasks.GoCtx(func(ctx context.Context) {
+			r.d.Tasks.Go(func() {
 				t := time.NewTimer(lostGrace)
 				defer t.Stop()
 				select {
@@ -78,7 +79,11 @@ func (r *Service) WatchConnections() {
 				r.faultWinner(p.String(), fmt.Sprintf("lost connection for more than %v", lostGrace))
 			})
 		},
-	})
+	}
+	r.d.Host.Network().Notify(nb)
+	<-ctx.Done()
+	r.d.Host.Network().StopNotify(nb)
+	return nil
 }
 
 // faultWinner reports a fault on every job awarded to peer.
@@ -202,7 +207,7 @@ func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent 
 		id: id, spec: spec, digest: digest, idemKey: idemKey, agent: agent, held: hold,
 		in: make(chan func(time.Time), 256), done: make(chan struct{}), started: make(chan struct{}),
 		admitted: make(chan struct{}), weight: weight(spec),
-		subs: map[chan api.Event]struct{}{},
+		subs: map[chan api.Event]func() bool{},
 	}
 	j.machine = market.NewJob(id, spec, r.cfg, r.d.Signer, r.d.Rep, newJobRand(r.d.Rand()), now)
 	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
@@ -398,7 +403,7 @@ func (r *Service) run(ctx context.Context, j *job) {
 func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 	if rd.Discover {
 		caps := j.spec.AllCapabilities()
-		r.d.Tasks.GoCtx(func(ctx context.Context) {
+		r.d.Tasks.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
 			cands, err := r.d.Candidates(ctx, caps)
@@ -427,13 +432,13 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 			j.allowed[in.CID] = true
 		}
 		j.mu.Unlock()
-		r.d.Tasks.GoCtx(func(ctx context.Context) { r.sendAward(ctx, j, o) })
+		r.d.Tasks.Go(func() { r.sendAward(ctx, j, o) })
 	}
 	for _, o := range rd.Cancels {
 		j.mu.Lock()
 		delete(j.winners, o.To)
 		j.mu.Unlock()
-		r.d.Tasks.GoCtx(func(ctx context.Context) { r.sendCancel(ctx, o) })
+		r.d.Tasks.Go(func() { r.sendCancel(ctx, o) })
 	}
 	if len(rd.Events) > 0 {
 		j.mu.Lock()
@@ -853,7 +858,8 @@ func (r *Service) finish(j *job, o *market.Outcome, final []market.Event) {
 			r.d.Log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
 		}
 	}
-	for ch := range j.subs {
+	for ch, stop := range j.subs {
+		stop()
 		close(ch)
 	}
 	j.subs = nil

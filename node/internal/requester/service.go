@@ -103,9 +103,8 @@ type Service struct {
 }
 
 // New opens the job store and returns the requester. Serve HandleBid on
-// /hayek/bid/1.0.0 and ResultHandler on /hayek/result/1.0.0; call
-// WatchConnections once the host runs; Close closes the store once the
-// task group has stopped.
+// /hayek/bid/1.0.0 and ResultHandler on /hayek/result/1.0.0, and Run it;
+// Close closes the store once the task group has stopped.
 func New(d Deps) (*Service, error) {
 	store, err := openJobStore(d.Dir)
 	if err != nil {
