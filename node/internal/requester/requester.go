@@ -314,16 +314,7 @@ func (r *Service) CancelAgentJobs(ctx context.Context, agent, reason string) {
 func (r *Service) appendEvent(j *job, e api.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	e.Seq = int64(len(j.events) + 1)
-	j.events = append(j.events, e)
-	for ch := range j.subs {
-		select {
-		case ch <- e:
-		default:
-			delete(j.subs, ch)
-			close(ch)
-		}
-	}
+	j.emitLocked(e)
 }
 
 func (r *Service) job(id string) *job {
@@ -447,22 +438,28 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 	}
 }
 
-// publishLocked appends the machine's events to the job's history and
-// hands them to subscribers. A subscriber that cannot keep up is cut off;
-// it resumes from its last event ID. j.mu must be held.
+// publishLocked emits the machine's events. j.mu must be held.
 func (j *job) publishLocked(evs []market.Event) {
 	for _, e := range evs {
-		ae := api.Event{Seq: int64(len(j.events) + 1), Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
+		ae := api.Event{Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
 			Attempt: e.Attempt, Provider: e.Provider, Price: e.Price, Reason: e.Reason, Message: e.Message,
 			Invitees: e.Invitees, StartWithinMs: e.StartWithinMs, Status: string(e.Status), ExitCode: e.ExitCode}
-		j.events = append(j.events, ae)
-		for ch := range j.subs {
-			select {
-			case ch <- ae:
-			default:
-				delete(j.subs, ch)
-				close(ch)
-			}
+		j.emitLocked(ae)
+	}
+}
+
+// emitLocked numbers an event, appends it to the job's history and hands
+// it to subscribers. A subscriber that cannot keep up is cut off; it
+// resumes from its last event ID. j.mu must be held.
+func (j *job) emitLocked(e api.Event) {
+	e.Seq = int64(len(j.events) + 1)
+	j.events = append(j.events, e)
+	for ch := range j.subs {
+		select {
+		case ch <- e:
+		default:
+			delete(j.subs, ch)
+			close(ch)
 		}
 	}
 }
