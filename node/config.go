@@ -241,20 +241,23 @@ var defaultConfigTOML []byte
 func DefaultConfigFile() []byte { return bytes.Clone(defaultConfigTOML) }
 
 // ErrConfig is wrapped by every configuration error.
-var ErrConfig = errors.New("invalid configuration")
+var ErrConfig = errors.New("node: invalid configuration")
 
-// ConfigError is one bad field.
+// ConfigError is one bad field: the field-error shape of every package
+// ({Field, Value, Err}, unwrapping to the package's sentinel and the
+// cause).
 type ConfigError struct {
-	Field string
+	Field string // dotted TOML path, e.g. "requester.max_active"
 	Value any
-	Err   error
+	Err   error // why
 }
 
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("config %s = %v: %v", e.Field, e.Value, e.Err)
 }
 
-func (e *ConfigError) Unwrap() error { return ErrConfig }
+// Unwrap lets errors.Is match ErrConfig and the cause.
+func (e *ConfigError) Unwrap() []error { return []error{ErrConfig, e.Err} }
 
 // ParseConfig reads TOML over the defaults: fields not in r keep their
 // default. Unknown keys are errors (a typo must not silently do nothing).
@@ -262,10 +265,10 @@ func ParseConfig(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
 	md, err := toml.NewDecoder(r).Decode(&cfg)
 	if err != nil {
-		return Config{}, fmt.Errorf("node: %w: %v", ErrConfig, err)
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return Config{}, fmt.Errorf("node: %w: unknown key %q (check the spelling against `hayek init`'s config.toml)", ErrConfig, und[0].String())
+		return Config{}, fmt.Errorf("%w: unknown key %q (check the spelling against `hayek init`'s config.toml)", ErrConfig, und[0].String())
 	}
 	return cfg, cfg.Validate()
 }

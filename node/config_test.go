@@ -41,6 +41,9 @@ func TestParseConfigErrors(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v does not wrap ErrConfig", tc.name, err)
 		}
+		if ce := (*ConfigError)(nil); errors.As(err, &ce) && (!errors.Is(ce, ErrConfig) || !errors.Is(ce, ce.Err)) {
+			t.Errorf("%s: field error %v does not unwrap to both ErrConfig and its cause", tc.name, ce)
+		}
 	}
 	_, err := ParseConfig(strings.NewReader("[requester]\nmax_attempts = 0\nmax_invitees = 0\n"))
 	if !strings.Contains(err.Error(), "requester.max_attempts") {
