@@ -83,6 +83,11 @@
 // bid, the second price against the runner-up's signed bid, and that the
 // job to run is the one it bid on.
 //
+// Decide is the same decision without its effects (the Verdict: a price
+// and committed start, or a decline reason), and AnswerQuote signs it as a
+// QuoteAnswer to a Quote — a dry-run call for bids. A quote books nothing,
+// so a provider answers quotes and calls by one set of rules.
+//
 // # Replication
 //
 // A job with verify "replicate:K" awards K distinct providers (in distinct
