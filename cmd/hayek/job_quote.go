@@ -47,25 +47,12 @@ Exits 0 when some provider would bid, 3 when none would.`,
 }
 
 func runQuote(c *cobra.Command, g *globals, f *submitFlags, args []string) error {
-	in, err := checkSubmit(c, f, args)
-	if err != nil {
-		return err
-	}
-	files, err := openSubmitFiles(g, f, in.inputs)
-	if err != nil {
-		return err
-	}
-	defer files.close()
-	cl, err := connect(g)
+	ctx := c.Context()
+	cl, req, err := flagsSpec(c, g, f, args)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	ctx := c.Context()
-	req, err := submitRequest(ctx, cl, f, in, files)
-	if err != nil {
-		return err
-	}
 	q, err := cl.Quote(ctx, req)
 	if err != nil {
 		var e *api.Error

@@ -124,25 +124,12 @@ func openFile(flag, path string) (*os.File, error) {
 // does not travel inline, submits the job, and then prints its ID or, with
 // --wait, follows it and delivers its result.
 func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) error {
-	in, err := checkSubmit(c, f, args)
-	if err != nil {
-		return err
-	}
-	files, err := openSubmitFiles(g, f, in.inputs)
-	if err != nil {
-		return err
-	}
-	defer files.close()
-	cl, err := connect(g)
+	ctx := c.Context()
+	cl, req, err := flagsSpec(c, g, f, args)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	ctx := c.Context()
-	req, err := submitRequest(ctx, cl, f, in, files)
-	if err != nil {
-		return err
-	}
 	job, err := cl.Submit(ctx, req)
 	if err != nil {
 		return submitError(ctx, cl, err)
@@ -151,6 +138,31 @@ func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) erro
 		return printSubmitted(g, job, f.json)
 	}
 	return waitSubmitted(ctx, g, cl, job, f)
+}
+
+// flagsSpec checks the command line, opens every file named and uploads
+// what does not travel inline: the spec the flags describe, and the
+// client to send it with, which the caller closes.
+func flagsSpec(c *cobra.Command, g *globals, f *submitFlags, args []string) (*api.Client, api.SubmitRequest, error) {
+	in, err := checkSubmit(c, f, args)
+	if err != nil {
+		return nil, api.SubmitRequest{}, err
+	}
+	files, err := openSubmitFiles(g, f, in.inputs)
+	if err != nil {
+		return nil, api.SubmitRequest{}, err
+	}
+	defer files.close()
+	cl, err := connect(g)
+	if err != nil {
+		return nil, api.SubmitRequest{}, err
+	}
+	req, err := submitRequest(c.Context(), cl, f, in, files)
+	if err != nil {
+		cl.Close()
+		return nil, api.SubmitRequest{}, err
+	}
+	return cl, req, nil
 }
 
 // submitInput is what the command line gives beyond the flags' own values.
