@@ -34,8 +34,13 @@
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
 //     in its exec.Executor (wasm by default), and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
-//     alone; it countersigns the receipts of what it delivered
+//     alone; it countersigns the receipts of what it delivered, and answers
+//     quotes on /hayek/quote/1.0.0 by the same rules, booking nothing
 //     (node/internal/provider);
+//   - quotes: a job spec priced as a dry-run auction — candidates filtered
+//     as for invitees, the rest asked on /hayek/quote/1.0.0 — with the
+//     funnel of who would bid and why the others would not; nothing held,
+//     nothing written (node/internal/quote);
 //   - settlement (settle.go): the node's ledger under <home>/ledger; a
 //     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
 //     and appended with the job's outcomes and the release of its hold in
