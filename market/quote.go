@@ -14,6 +14,13 @@ const (
 	KindQuoteAnswer = "quote-answer"
 )
 
+// Reasons a provider drops out of a quote's funnel, or out of an auction,
+// beyond its own decline codes: the requester's view of it.
+const (
+	ReasonReputation  = "reputation"  // below the job's minimum reputation
+	ReasonUnreachable = "unreachable" // asked, and no valid answer came
+)
+
 // QuoteTTL is how long a provider's answer to a quote is good for: its
 // price follows its load, so a quote says what it would bid now, not later.
 const QuoteTTL = 30 * time.Second

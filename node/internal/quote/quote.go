@@ -24,12 +24,10 @@ import (
 // MaxAsk is the most providers one quote asks, cheapest offers first.
 const MaxAsk = 64
 
-// Reasons of the funnel beyond the providers' decline codes.
-const (
-	ReasonReputation  = "reputation"  // below the job's min_reputation, in this node's view
-	ReasonUnreachable = "unreachable" // no valid signed answer in time
-	ReasonNotAsked    = "not_asked"   // beyond MaxAsk
-)
+// ReasonNotAsked is the funnel's reason for a provider beyond MaxAsk;
+// the others are the decline codes, market.ReasonReputation and
+// market.ReasonUnreachable, which a failed auction reports too.
+const ReasonNotAsked = "not_asked"
 
 // Config tunes the service.
 type Config struct {
@@ -136,7 +134,7 @@ func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) 
 		}
 		q.Fit++
 		if st := s.d.Reputation.Standing(c.Peer, spec.Runtime, spec.MinReputation); !st.Eligible {
-			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageReputation, Reason: ReasonReputation, Detail: st.Reason})
+			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageReputation, Reason: market.ReasonReputation, Detail: st.Reason})
 			continue
 		}
 		q.Eligible++
@@ -174,7 +172,7 @@ func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) 
 	for i, a := range answers {
 		p := ask[i].c.Peer
 		if a == nil {
-			drop(api.QuoteProvider{Provider: p, Stage: api.StageUnreachable, Reason: ReasonUnreachable,
+			drop(api.QuoteProvider{Provider: p, Stage: api.StageUnreachable, Reason: market.ReasonUnreachable,
 				Detail: "no valid signed answer within " + s.d.Timeout.String()})
 			continue
 		}

@@ -146,8 +146,8 @@ func TestQuoteFunnel(t *testing.T) {
 		got[p.Provider] = p
 	}
 	want := []struct{ stage, reason string }{
-		{api.StageBid, ""}, {api.StageOffer, "price_floor"}, {api.StageUnreachable, ReasonUnreachable},
-		{api.StageUnreachable, ReasonUnreachable}, {api.StageOffer, "too_large"}, {api.StageReputation, ReasonReputation},
+		{api.StageBid, ""}, {api.StageOffer, "price_floor"}, {api.StageUnreachable, market.ReasonUnreachable},
+		{api.StageUnreachable, market.ReasonUnreachable}, {api.StageOffer, "too_large"}, {api.StageReputation, market.ReasonReputation},
 	}
 	for i, w := range want {
 		if p := got[n.peers[i]]; p.Stage != w.stage || p.Reason != w.reason {
