@@ -3,6 +3,7 @@ package provider
 import (
 	"bufio"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"golang.org/x/time/rate"
@@ -30,7 +31,7 @@ type quoteLimits struct {
 	per map[string]*rate.Limiter
 }
 
-func (l *quoteLimits) allow(peer string) bool {
+func (l *quoteLimits) allow(peer string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.per == nil || len(l.per) >= maxQuoteLimiters {
@@ -41,7 +42,7 @@ func (l *quoteLimits) allow(peer string) bool {
 		lim = rate.NewLimiter(quoteRate, quoteBurst)
 		l.per[peer] = lim
 	}
-	return lim.Allow()
+	return lim.AllowN(now, 1)
 }
 
 // HandleQuote serves /hayek/quote/1.0.0: a requester's signed quote (a
@@ -59,7 +60,7 @@ func (p *Service) HandleQuote(st network.Stream) {
 		st.Reset()
 		return
 	}
-	if !p.quotes.allow(from) {
+	if !p.quotes.allow(from, d.Now()) {
 		d.Drops.Add("quote/rate")
 		st.Reset()
 		return
