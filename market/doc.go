@@ -83,11 +83,6 @@
 // bid, the second price against the runner-up's signed bid, and that the
 // job to run is the one it bid on.
 //
-// Decide is the same decision without its effects (the Verdict: a price
-// and committed start, or a decline reason), and AnswerQuote signs it as a
-// QuoteAnswer to a Quote — a dry-run call for bids. A quote books nothing,
-// so a provider answers quotes and calls by one set of rules.
-//
 // # Replication
 //
 // A job with verify "replicate:K" awards K distinct providers (in distinct
@@ -106,6 +101,15 @@
 // job's own), Outcome.Losers the results verification rejected (unpaid,
 // evidence against their providers). "sample:P" is the caller's: the
 // node re-runs a delivered job elsewhere with probability P.
+//
+// # Quotes
+//
+// Provider.Decide is Answer's decision without its effects (the Verdict: a
+// price and committed start, or a decline reason), and AnswerQuote signs
+// it as a QuoteAnswer to a Quote — a dry-run call for bids. A quote books
+// nothing, so a provider answers quotes and calls by one set of rules. A
+// job that finds no provider or no bid ends with the same funnel
+// (Outcome.Reasons: decline codes, ReasonReputation, ReasonUnreachable).
 //
 // Behaviour is pinned by the datadriven scripts in testdata/job; run
 // `go test ./market -run Scripts -rewrite` to regenerate them after a

@@ -34,13 +34,8 @@
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
 //     in its exec.Executor (wasm by default), and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
-//     alone; it countersigns the receipts of what it delivered, and answers
-//     quotes on /hayek/quote/1.0.0 by the same rules, booking nothing
+//     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - quotes: a job spec priced as a dry-run auction — candidates filtered
-//     as for invitees, the rest asked on /hayek/quote/1.0.0 — with the
-//     funnel of who would bid and why the others would not; nothing held,
-//     nothing written (node/internal/quote);
 //   - settlement (settle.go): the node's ledger under <home>/ledger; a
 //     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
 //     and appended with the job's outcomes and the release of its hold in
@@ -66,6 +61,13 @@
 // against the sender's peer ID before use; messages that fail are dropped
 // and counted by reason (Node.Drops, GET /v1/status). Stream frames are
 // length-prefixed and capped per protocol.
+//
+// Quotes (quote.go, node/internal/quote) price a job spec as a dry-run
+// auction: candidates filtered as an auction filters its invitees, the
+// rest asked on /hayek/quote/1.0.0, which the provider answers by the
+// rules it answers calls with, booking nothing; the answer is the funnel
+// of who would bid and why the others would not. Nothing is held and
+// nothing is written to a ledger.
 //
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.

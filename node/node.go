@@ -35,7 +35,6 @@ import (
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/provider"
-	"github.com/hayek-market/hayek/node/internal/quote"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -99,7 +98,6 @@ type Node struct {
 	offers    *discovery.Advertiser
 	requester *requester
 	provider  *provider.Service
-	quotes    *quote.Service
 	jobs      *jobStore
 	ledger    *settlement.Ledger
 	rep       *evidence.Service
@@ -108,6 +106,7 @@ type Node struct {
 	drops     *wire.Drops
 	streams   wire.Gate // peers' inbound streams in service
 	checked   checkedModules
+	quotes    quoteService
 
 	ctx     context.Context // lives until Close; background work derives from it
 	tasks   *wire.Group     // background work; teardown waits for it before closing the stores
@@ -298,11 +297,6 @@ func New(ctx context.Context, o Options) (*Node, error) {
 			Seed: n.randUint64(),
 		},
 	})
-	n.quotes = quote.New(quote.Deps{
-		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Now: n.now,
-		Candidates: n.disc.Candidates, Reputation: n.rep, Rand: n.randUint64,
-		Config: quote.Config{Self: n.ID(), AllowSelf: cfg.Requester.AllowSelf, Freshness: time.Duration(cfg.Gossip.Freshness)},
-	})
 	n.data = blobs.New(blobs.Deps{
 		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
 		Freshness: time.Duration(cfg.Gossip.Freshness),
@@ -317,7 +311,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
 	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.handleReceipt)
-	n.streams.Serve(n.host, n.drops, wire.ProtoQuote, n.provider.HandleQuote)
+	n.serveQuotes()
 
 	// Join the network: connect to bootstrap peers (in parallel, tolerating
 	// failures: a node must start even when a bootstrap peer is down, and

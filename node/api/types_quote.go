@@ -11,7 +11,7 @@ import "time"
 // WouldBid, and Reasons says, by reason, why each of the others dropped out.
 type Quote struct {
 	Capabilities []string `json:"capabilities"` // what the job needs, its runtime first
-	Found        int      `json:"found"`        // providers discovery knows for the runtime
+	Found        int      `json:"found"`        // providers discovery knows: for the runtime, and others whose offers it holds
 	Fit          int      `json:"fit"`          // whose signed offers fit the job (capabilities, limits, price floor)
 	Eligible     int      `json:"eligible"`     // of those, with the reputation the job asks for
 	Asked        int      `json:"asked"`        // of those, asked for a quote (at most 64, cheapest offers first)

@@ -52,6 +52,10 @@ type Deps struct {
 	Now      func() time.Time
 	// Candidates is discovery's: providers whose verified offers sell caps.
 	Candidates func(ctx context.Context, caps []market.Capability) ([]market.Candidate, error)
+	// Known lists every provider discovery holds an offer of, whatever it
+	// sells, so that those lacking the job's runtime are reported; nil
+	// reports only the runtime's providers.
+	Known      func() []market.Candidate
 	Reputation market.Reputation
 	// Rand names quotes (crypto/rand when nil).
 	Rand func() uint64
@@ -111,9 +115,17 @@ func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) 
 	for _, c := range caps {
 		q.Capabilities = append(q.Capabilities, string(c))
 	}
-	// The runtime alone: providers lacking another capability the job
-	// needs are found, and say so, rather than missing from the funnel.
+	// The runtime alone, and every other offer held: providers lacking the
+	// runtime or another capability the job needs are found, and say so,
+	// rather than missing from the funnel.
 	cands, _ := s.d.Candidates(ctx, caps[:1])
+	if s.d.Known != nil {
+		for _, k := range s.d.Known() {
+			if !k.Offer.Sells(spec.Runtime) && !slices.ContainsFunc(cands, func(c market.Candidate) bool { return c.Peer == k.Peer }) {
+				cands = append(cands, k)
+			}
+		}
+	}
 	type asked struct {
 		c     market.Candidate
 		quote int64

@@ -54,12 +54,14 @@ type net struct {
 	svc   *Service
 	drops *wire.Drops
 	peers []string // cheap, dear, forger, silent, big, shunned
+	other string   // a provider of another runtime, known to discovery
 }
 
 // newNet is a requester and six providers on a mocknet: cheap (base 10)
 // and dear (30) answer honestly, forger signs its answer for another
 // quote, silent serves no quotes, big's offer is too small for the job,
-// and shunned is below the job's minimum reputation.
+// and shunned is below the job's minimum reputation. Discovery also holds
+// the offer of a provider of another runtime.
 func newNet(t *testing.T, burst int) *net {
 	t.Helper()
 	mn := mocknet.New()
@@ -74,7 +76,8 @@ func newNet(t *testing.T, burst int) *net {
 		return h, sg
 	}
 	rh, rsg := add(1)
-	n := &net{drops: wire.NewDrops()}
+	_, other := key(t, 9)
+	n := &net{drops: wire.NewDrops(), other: other.ID()}
 	var cands []market.Candidate
 	for i, base := range []int64{10, 30, 20, 5, 1, 1} {
 		h, sg := add(byte(i + 2))
@@ -123,6 +126,12 @@ func newNet(t *testing.T, burst int) *net {
 			}
 			return append(cands, market.Candidate{Peer: rsg.ID(), Offer: offer(rsg.ID(), 1, now)}), nil
 		},
+		Known: func() []market.Candidate {
+			// A provider of another runtime, and one Candidates listed.
+			gpu := offer(other.ID(), 1, now)
+			gpu.Capabilities = []market.Capability{"gpu/nvidia/h100"}
+			return []market.Candidate{{Peer: other.ID(), Offer: gpu}, cands[0]}
+		},
 		Reputation: ineligible(n.peers[5]),
 		Config:     Config{Self: rsg.ID(), Freshness: 30 * time.Second, Timeout: 2 * time.Second, AgentBurst: burst}})
 	return n
@@ -154,11 +163,14 @@ func TestQuoteFunnel(t *testing.T) {
 			t.Errorf("provider %d: %+v, want %s %q", i, p, w.stage, w.reason)
 		}
 	}
-	if q.Found != 6 || q.Fit != 4 || q.Eligible != 3 || q.Asked != 3 || q.Reachable != 1 || q.WouldBid != 1 ||
-		q.Price == nil || q.Price.Min != 10 || q.Price.Max != 10 || len(q.Providers) != 6 {
+	if p := got[n.other]; p.Stage != api.StageOffer || p.Reason != "capability_missing" {
+		t.Errorf("provider of another runtime: %+v", p)
+	}
+	if q.Found != 7 || q.Fit != 4 || q.Eligible != 3 || q.Asked != 3 || q.Reachable != 1 || q.WouldBid != 1 ||
+		q.Price == nil || q.Price.Min != 10 || q.Price.Max != 10 || len(q.Providers) != 7 {
 		t.Fatalf("funnel %+v", q)
 	}
-	if q.Reasons["unreachable"] != 2 || q.Reasons["price_floor"] != 1 || q.Reasons["too_large"] != 1 || q.Reasons["reputation"] != 1 {
+	if q.Reasons["unreachable"] != 2 || q.Reasons["price_floor"] != 1 || q.Reasons["too_large"] != 1 || q.Reasons["reputation"] != 1 || q.Reasons["capability_missing"] != 1 {
 		t.Fatalf("reasons %v", q.Reasons)
 	}
 	if d := n.drops.Snapshot(); d["quote_answer/wrong_quote"] != 1 {
