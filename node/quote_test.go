@@ -3,6 +3,7 @@ package node
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
@@ -31,11 +32,12 @@ func TestQuote(t *testing.T) {
 	before := heads()
 	spec := api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, Stdin: &api.BlobRef{Text: "quote"}, MaxPrice: 500}
 
+	start := time.Now()
 	q, err := c.Quote(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("quote: %+v", q)
+	t.Logf("quote in %v: %+v", time.Since(start), q)
 	if q.Found != 2 || q.Fit != 2 || q.Eligible != 2 || q.Asked != 2 || q.Reachable != 2 || q.WouldBid != 2 || len(q.Reasons) != 0 {
 		t.Fatalf("funnel %d/%d/%d/%d/%d/%d, reasons %v", q.Found, q.Fit, q.Eligible, q.Asked, q.Reachable, q.WouldBid, q.Reasons)
 	}
