@@ -12,11 +12,17 @@ import (
 // TestQuote asks a devnet of a buyer and two providers (bases 10 and 30)
 // what a job would cost: both would bid, at their own prices; below every
 // price, the funnel says price; a quote writes nothing to any ledger and
-// books nothing, so the job submitted next runs as it would have.
+// books nothing, so the job submitted next runs as it would have. Once
+// that job is paid for, the cheaper provider's signed answer is a decline:
+// its credit limit.
 func TestQuote(t *testing.T) {
 	d := startDevnet(t, 3, func(i int, c *Config) {
 		c.Provider.Sell = i > 0
 		c.Provider.Pricing.Base = 10 + 20*int64(i-1)
+		if i == 1 {
+			// node-1 lets node-0 owe it one job's price, not two.
+			c.Settlement.CreditLimit, c.Settlement.CreditMax = 50, 50
+		}
 	})
 	ctx := t.Context()
 	c := api.NewClient(d.Sockets[0])
@@ -87,6 +93,21 @@ func TestQuote(t *testing.T) {
 	}
 	if job = wait(t, c, job.ID); job.State != api.StateCompleted || who[job.Provider] != "node-1" {
 		t.Fatalf("job after quotes: %s on %s (%+v)", job.State, who[job.Provider], job.Error)
+	}
+
+	// node-0 owes node-1 for that job now: node-1's signed answer says it
+	// would pass its credit limit, and node-2 would still bid.
+	q, err = c.Quote(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.WouldBid != 1 || q.Reachable != 2 || q.Reasons["requester_limit"] != 1 {
+		t.Fatalf("after a paid job: %+v", q)
+	}
+	for _, p := range q.Providers {
+		if who[p.Provider] == "node-1" && (p.Stage != api.StageDeclined || !strings.Contains(p.Detail, "credit limit")) {
+			t.Fatalf("node-1 after a paid job: %+v", p)
+		}
 	}
 }
 
