@@ -147,6 +147,16 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	return n.requester.Submit(ctx, spec, req.IdempotencyKey, api.CallerFrom(ctx).Agent)
 }
 
+// Quote implements api.Backend: the quote service prices the spec as the
+// auction would, holding and booking nothing.
+func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, error) {
+	spec, err := n.specFrom(req)
+	if err != nil {
+		return api.Quote{}, err
+	}
+	return n.quotes.Quote(ctx, api.CallerFrom(ctx).Agent, spec)
+}
+
 func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
 	var spec market.JobSpec
 	switch strings.TrimPrefix(req.Runtime, "runtime/") {

@@ -73,6 +73,13 @@
 // and counted by reason (Node.Drops, GET /v1/status). Stream frames are
 // length-prefixed and capped per protocol.
 //
+// Quotes (quote.go, node/internal/quote) price a job spec as a dry-run
+// auction: candidates filtered as an auction filters its invitees, the
+// rest asked on /hayek/quote/1.0.0, which the provider answers by the
+// rules it answers calls with, booking nothing; the answer is the funnel
+// of who would bid and why the others would not. Nothing is held and
+// nothing is written to a ledger.
+//
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.
 package node

@@ -106,6 +106,7 @@ type Node struct {
 	drops     *wire.Drops
 	streams   wire.Gate // peers' inbound streams in service
 	checked   checkedModules
+	quotes    quoteService
 
 	tasks   *wire.Group // the services' loops and every goroutine they start; teardown stops it before closing the stores
 	closing atomic.Bool
@@ -385,6 +386,7 @@ func (n *Node) serve(life context.Context) {
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
 	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receiptHandler(life))
+	n.serveQuotes()
 }
 
 // join connects to the bootstrap peers (in parallel, tolerating failures:

@@ -5,7 +5,10 @@
 // module and inputs from the requester, runs the job in the executor,
 // delivers the signed result (small blobs inline, the rest served to the
 // requester alone), countersigns the requester's receipt, and records a
-// requester that never sends one as disputing. Test-only misbehaviour
+// requester that never sends one as disputing. It answers quotes
+// (HandleQuote, /hayek/quote/1.0.0) with market.Provider.AnswerQuote: the
+// decision a call would get, signed, with nothing booked, per peer
+// rate-limited. Test-only misbehaviour
 // (Misbehave) lives here too.
 //
 // Its siblings are narrow interfaces in Deps: the ledger, the reputation

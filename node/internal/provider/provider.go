@@ -105,6 +105,7 @@ type Service struct {
 	answering   map[string]int
 	stalled     map[string]stall // requesters whose bid streams timed out
 	answeringMu sync.Mutex
+	quotes      quoteLimits
 
 	mu        sync.Mutex
 	policy    *market.Provider
@@ -296,9 +297,7 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	}
 	now := n.Now()
 	p.mu.Lock()
-	load := market.Load{Running: p.running, Slots: p.d.Slots,
-		RequesterOwes: max(p.d.Ledger.Balance(dc.Call.Requester), 0), CreditLimit: p.d.Rep.CreditLimit(dc.Call.Requester)}
-	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, load, p.prep(dc.Call.Needs))
+	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, p.loadFor(dc.Call.Requester), p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
 		n.Log.Error("cannot answer call", "err", err)
@@ -327,6 +326,13 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 		return
 	}
 	p.answered(dc.Call.Requester, st.Close())
+}
+
+// loadFor is this provider's occupancy and what it lets requester owe it,
+// as a call or a quote from requester finds them. p.mu must be held.
+func (p *Service) loadFor(requester string) market.Load {
+	return market.Load{Running: p.running, Slots: p.d.Slots,
+		RequesterOwes: max(p.d.Ledger.Balance(requester), 0), CreditLimit: p.d.Rep.CreditLimit(requester)}
 }
 
 // prep estimates what must happen before a job with these needs starts
