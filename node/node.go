@@ -26,6 +26,7 @@ import (
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/wasm"
@@ -104,7 +105,8 @@ type Node struct {
 	rates     agentRates
 	admission admission
 	drops     *wire.Drops
-	streams   wire.Gate // peers' inbound streams in service
+	metrics   *prometheus.Registry // this node's own: a devnet runs many nodes in one process
+	streams   wire.Gate            // peers' inbound streams in service
 	checked   checkedModules
 
 	ctx     context.Context // lives until Close; background work derives from it
@@ -172,6 +174,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		closed: make(chan struct{}),
 		rates:  agentRates{seen: map[string][]time.Time{}},
 	}
+	n.metrics = newMetrics(n.drops)
+	streamMetrics := wire.NewStreamMetrics(n.metrics)
+	n.streams.Metrics = streamMetrics
 	n.tasks, n.ctx = wire.NewGroup(context.Background())
 	ok := false
 	defer func() {
@@ -218,9 +223,13 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		n.ownExec = true
 	}
 
-	if n.host, err = newHost(cfg, key); err != nil {
+	// hayek's services get a host that counts the streams they open; the
+	// DHT and gossipsub keep the bare one (they count their own traffic).
+	bare, err := newHost(cfg, key)
+	if err != nil {
 		return nil, err
 	}
+	n.host = streamMetrics.CountStreams(bare)
 	var boot []peer.AddrInfo
 	for _, a := range cfg.Network.Bootstrap {
 		ai, err := peer.AddrInfoFromString(a)
@@ -231,7 +240,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 			boot = append(boot, *ai)
 		}
 	}
-	n.dht, err = dht.New(n.ctx, n.host,
+	n.dht, err = dht.New(n.ctx, bare,
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(DHTPrefix),
 		dht.BootstrapPeers(boot...),
@@ -240,7 +249,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node: DHT: %w", err)
 	}
 	if n.gossip, err = gossip.New(n.ctx, gossip.Deps{
-		Host: n.host, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks,
+		Host: bare, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks, Metrics: n.metrics,
 		Config: gossip.Config{
 			Freshness: time.Duration(cfg.Gossip.Freshness), MaxCall: int(cfg.Gossip.MaxCall),
 			CallRate: cfg.Gossip.CallRate, CallBurst: cfg.Gossip.CallBurst, Whitelist: cfg.Gossip.Whitelist,
@@ -249,7 +258,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.tasks.Go(func() { n.gossip.Run(n.ctx) })
-	if err := n.rep.Start(n.gossip.PubSub()); err != nil {
+	if err := n.rep.Start(n.gossip.PubSub(), n.gossip.Published); err != nil {
 		return nil, err
 	}
 	n.tasks.Go(func() { n.rep.Run(n.ctx) })
@@ -261,11 +270,12 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
 		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
 		Capabilities: caps, TTL: time.Duration(cfg.Offers.TTL), Reprovide: time.Duration(cfg.Network.Reprovide),
+		Metrics: n.metrics,
 	})
 	n.disc = discovery.NewFinder(discovery.FinderDeps{
 		Host: n.host, Router: n.dht, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
 		Self: n.ID(), OwnOffer: n.offers.Offer, AllowSelf: cfg.Requester.AllowSelf,
-		Every: time.Duration(cfg.Network.Discovery),
+		Every: time.Duration(cfg.Network.Discovery), Metrics: n.metrics,
 		Stored: func() {
 			if r := n.requester; r != nil {
 				r.queue.poke() // more capacity may let queued jobs go
@@ -284,7 +294,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		Exec: n.exec, Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
-		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer,
+		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer, Metrics: n.metrics,
 		Config: provider.Config{
 			Capabilities: caps, Slots: cfg.Provider.Slots, StartBase: time.Duration(cfg.Provider.StartBase),
 			BidUnasked: cfg.Provider.BidUnasked, AllowSelf: cfg.Requester.AllowSelf,
@@ -303,6 +313,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
 		Pins: n.pinnedBlobs,
 	})
+	n.registerNodeMetrics()
 	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.Handle)
 	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
 	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
