@@ -4,9 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/hayek-market/hayek/node/api"
@@ -86,3 +91,53 @@ func (n *Node) WriteMetrics(ctx context.Context, w io.Writer) error {
 	}
 	return nil
 }
+
+// checkMetricsListen accepts "" or host:port with a loopback IP literal.
+func checkMetricsListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port with a loopback address, e.g. 127.0.0.1:9464: %w", err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback IP: the node opens no listener on a public interface but libp2p's; "+
+			"use 127.0.0.1:%s or [::1]:%s (a Prometheus elsewhere can reach it through an SSH tunnel or a local agent)", host, port, port)
+	}
+	return nil
+}
+
+// serveMetrics serves GET /metrics on the configured loopback address
+// until the node stops.
+func (n *Node) serveMetrics() error {
+	addr := n.cfg.Metrics.Listen
+	if addr == "" {
+		return nil
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(n.ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("node: metrics.listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	if !n.tasks.Go(func() { srv.Serve(ln) }) {
+		return ln.Close()
+	}
+	n.tasks.Go(func() {
+		<-n.ctx.Done()
+		srv.Close()
+	})
+	n.metricsAddr = ln.Addr().String()
+	n.log.Info("serving metrics", "addr", n.metricsAddr)
+	return nil
+}
+
+// MetricsAddr is the address the metrics listener listens on, or "".
+func (n *Node) MetricsAddr() string { return n.metricsAddr }

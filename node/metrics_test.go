@@ -1,6 +1,9 @@
 package node
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +90,34 @@ func TestMetrics(t *testing.T) {
 	waitFor(t, 5*time.Second, "the winner's provider record put", func() bool {
 		return scrape(d.Sockets[winner]).Sum("hayek_dht_provides_total", map[string]string{"result": "ok"}) >= 1
 	})
+}
+
+// TestMetricsListener serves the counters over HTTP on loopback when
+// [metrics] listen asks for it, and stops with the node.
+func TestMetricsListener(t *testing.T) {
+	d := startDevnet(t, 1, func(_ int, c *Config) { c.Metrics.Listen = "127.0.0.1:0" })
+	addr := d.Nodes[0].MetricsAddr()
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("metrics listener on %q, want 127.0.0.1", addr)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", "http://"+addr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), "hayek_auctions_total 0") {
+		t.Fatalf("GET /metrics: %d %v\n%s", resp.StatusCode, err, body)
+	}
+	if err := d.Nodes[0].Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req.Clone(t.Context())); err == nil {
+		resp.Body.Close()
+		t.Fatal("the metrics listener outlived its node")
+	}
 }

@@ -94,20 +94,21 @@ type Node struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	gossip    *gossip.Service
-	disc      *discovery.Finder
-	offers    *discovery.Advertiser
-	requester *requester
-	provider  *provider.Service
-	jobs      *jobStore
-	ledger    *settlement.Ledger
-	rep       *evidence.Service
-	rates     agentRates
-	admission admission
-	drops     *wire.Drops
-	metrics   *prometheus.Registry // this node's own: a devnet runs many nodes in one process
-	streams   wire.Gate            // peers' inbound streams in service
-	checked   checkedModules
+	gossip      *gossip.Service
+	disc        *discovery.Finder
+	offers      *discovery.Advertiser
+	requester   *requester
+	provider    *provider.Service
+	jobs        *jobStore
+	ledger      *settlement.Ledger
+	rep         *evidence.Service
+	rates       agentRates
+	admission   admission
+	drops       *wire.Drops
+	metrics     *prometheus.Registry // this node's own: a devnet runs many nodes in one process
+	metricsAddr string               // the [metrics] listener's address, if any
+	streams     wire.Gate            // peers' inbound streams in service
+	checked     checkedModules
 
 	ctx     context.Context // lives until Close; background work derives from it
 	tasks   *wire.Group     // background work; teardown waits for it before closing the stores
@@ -344,6 +345,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.tasks.Go(func() { n.keepBootstrapped(boot) })
 	n.requester.watchConnections()
 	n.tasks.Go(func() { n.data.Run(n.ctx) })
+	if err := n.serveMetrics(); err != nil {
+		return nil, err
+	}
 	ok = true
 	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
 	return n, nil
