@@ -71,6 +71,7 @@ func TestMetrics(t *testing.T) {
 		{"hayek_streams_served_total", map[string]string{"protocol": "bid"}, 1},
 		{"hayek_streams_opened_total", map[string]string{"protocol": "award"}, 1},
 		{"hayek_dht_provider_finds_total", nil, 1},
+		{"hayek_dht_queries_total", map[string]string{"op": "find"}, 1},
 		{"hayek_jobs", map[string]string{"state": "completed"}, 1},
 		{"hayek_peers", nil, 2},
 		{"go_goroutines", nil, 1},
@@ -88,7 +89,9 @@ func TestMetrics(t *testing.T) {
 	})
 	// Provider records go out in the background once the DHT has peers.
 	waitFor(t, 5*time.Second, "the winner's provider record put", func() bool {
-		return scrape(d.Sockets[winner]).Sum("hayek_dht_provides_total", map[string]string{"result": "ok"}) >= 1
+		m := scrape(d.Sockets[winner])
+		return m.Sum("hayek_dht_provides_total", map[string]string{"result": "ok"}) >= 1 &&
+			m.Sum("hayek_dht_queries_total", map[string]string{"op": "provide"}) >= 1
 	})
 }
 

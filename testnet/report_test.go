@@ -197,6 +197,8 @@ hayek_gossip_received_total{topic="/hayek/auction/1/runtime/wasm"} 1
 hayek_streams_opened_total{protocol="award"} 4
 hayek_streams_opened_total{protocol="offer"} 2
 hayek_dht_provider_finds_total 2
+hayek_dht_queries_total{op="find"} 7
+hayek_dht_queries_total{op="provide"} 3
 hayek_dht_provides_total{result="ok"} 1
 `)},
 		{Name: "b", Metrics: parse(`hayek_gossip_wire_sent_total{topic="/hayek/auction/1/runtime/wasm"} 12
@@ -210,7 +212,7 @@ hayek_dht_provides_total{result="error"} 1
 	}
 	tr := trafficOf(states, 4)
 	want := TrafficSums{Auctions: 4, GossipMessages: 32, GossipDeliveries: 5, GossipControl: 8, ReputationMessages: 6,
-		Streams: 10, DHTLookups: 2, DHTProvides: 3}
+		Streams: 10, DHTLookups: 2, DHTQueries: 7, DHTProvides: 3}
 	if tr == nil || tr.Total != want || len(tr.Nodes) != 2 {
 		t.Fatalf("traffic %+v, want total %+v", tr, want)
 	}
@@ -225,7 +227,8 @@ hayek_dht_provides_total{result="error"} 1
 	}
 	var b strings.Builder
 	tr.markdown(&b)
-	if !strings.Contains(b.String(), "| gossip messages (call copies sent) | 32 | 8.0 |") {
+	if !strings.Contains(b.String(), "| gossip messages (call copies sent) | 32 | 8.0 |") ||
+		!strings.Contains(b.String(), "DHT queries per lookup: 3.5.") {
 		t.Errorf("markdown:\n%s", b.String())
 	}
 	if trafficOf(states[2:], 4) != nil {

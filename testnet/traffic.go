@@ -49,8 +49,10 @@ type TrafficSums struct {
 	ReputationMessages float64 `json:"reputation_messages"`
 	// Streams are the direct streams opened (offer, bid, award, result,
 	// data, ping, receipt).
-	Streams     float64 `json:"streams"`
-	DHTLookups  float64 `json:"dht_lookups"`  // provider-record finds
+	Streams    float64 `json:"streams"`
+	DHTLookups float64 `json:"dht_lookups"` // provider-record finds
+	// DHTQueries are the DHT RPCs those lookups sent (one per peer asked).
+	DHTQueries  float64 `json:"dht_queries"`
 	DHTProvides float64 `json:"dht_provides"` // provider records put
 }
 
@@ -69,6 +71,7 @@ func sums(m api.Metrics) TrafficSums {
 		ReputationMessages: m.Sum("hayek_gossip_wire_sent_total", map[string]string{"topic": "/hayek/reputation/*"}),
 		Streams:            m.Sum("hayek_streams_opened_total", nil),
 		DHTLookups:         m.Sum("hayek_dht_provider_finds_total", nil),
+		DHTQueries:         m.Sum("hayek_dht_queries_total", map[string]string{"op": "find"}),
 		DHTProvides:        m.Sum("hayek_dht_provides_total", nil),
 	}
 }
@@ -81,6 +84,7 @@ func (s *TrafficSums) add(o TrafficSums) {
 	s.ReputationMessages += o.ReputationMessages
 	s.Streams += o.Streams
 	s.DHTLookups += o.DHTLookups
+	s.DHTQueries += o.DHTQueries
 	s.DHTProvides += o.DHTProvides
 }
 
@@ -88,7 +92,7 @@ func (s TrafficSums) div(n float64) TrafficSums {
 	return TrafficSums{
 		Auctions: s.Auctions / n, GossipMessages: s.GossipMessages / n, GossipDeliveries: s.GossipDeliveries / n,
 		GossipControl: s.GossipControl / n, ReputationMessages: s.ReputationMessages / n, Streams: s.Streams / n,
-		DHTLookups: s.DHTLookups / n, DHTProvides: s.DHTProvides / n,
+		DHTLookups: s.DHTLookups / n, DHTQueries: s.DHTQueries / n, DHTProvides: s.DHTProvides / n,
 	}
 }
 
@@ -138,7 +142,11 @@ func (t *Traffic) markdown(b io.Writer) {
 	row("reputation gossip (attestation copies sent)", t.Total.ReputationMessages, t.PerJob.ReputationMessages)
 	row("direct streams opened", t.Total.Streams, t.PerJob.Streams)
 	row("DHT lookups (provider-record finds)", t.Total.DHTLookups, t.PerJob.DHTLookups)
+	row("DHT queries of those lookups (peers asked)", t.Total.DHTQueries, t.PerJob.DHTQueries)
 	row("DHT provides (records put)", t.Total.DHTProvides, t.PerJob.DHTProvides)
+	if t.Total.DHTLookups > 0 {
+		fmt.Fprintf(b, "\nDHT queries per lookup: %.1f.\n", t.Total.DHTQueries/t.Total.DHTLookups)
+	}
 	if len(t.StreamsPerJob) > 0 {
 		protos := slices.Sorted(maps.Keys(t.StreamsPerJob))
 		for i, p := range protos {

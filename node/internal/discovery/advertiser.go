@@ -161,7 +161,9 @@ func (s *Advertiser) provideAll(ctx context.Context) error {
 	}
 	for _, c := range s.d.Capabilities {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ctx, stopCounting := countQueries(ctx, s.m.queries)
 		err := s.d.DHT.Provide(ctx, c.CID(), true)
+		stopCounting()
 		cancel()
 		if err != nil {
 			s.m.provides.WithLabelValues("error").Inc()

@@ -323,6 +323,8 @@ func (d *Finder) doLookup(ctx context.Context, c market.Capability) (int, error)
 	h := d.d.Host
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	qctx, stopCounting := countQueries(qctx, d.m.queries)
+	defer stopCounting()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	found := 0
