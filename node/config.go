@@ -30,6 +30,7 @@ type Config struct {
 	API        APIConfig        `toml:"api"`
 	Storage    StorageConfig    `toml:"storage"`
 	Offers     OffersConfig     `toml:"offers"`
+	Metrics    MetricsConfig    `toml:"metrics"`
 	Misbehave  MisbehaveConfig  `toml:"misbehave"`
 }
 
@@ -165,6 +166,17 @@ type GossipConfig struct {
 	Whitelist []string `toml:"whitelist"`
 }
 
+// MetricsConfig is the opt-in Prometheus listener. The counters are
+// always on the operator socket (GET /v1/metrics); a Prometheus server
+// cannot scrape a unix socket, so Listen serves them over HTTP too — on
+// a loopback address only: the node opens no listener on a public
+// interface but libp2p's.
+type MetricsConfig struct {
+	// Listen is host:port with a loopback IP (127.0.0.1:9464,
+	// [::1]:9464), serving GET /metrics; empty for none.
+	Listen string `toml:"listen"`
+}
+
 // APIConfig configures the local sockets.
 type APIConfig struct {
 	MaxBlob units.Size `toml:"max_blob"`
@@ -278,6 +290,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(field string, v any, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Value: v, Err: fmt.Errorf(format, args...)})
+	}
+	if err := checkMetricsListen(c.Metrics.Listen); err != nil {
+		bad("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
 	if len(c.Network.Listen) == 0 {
 		bad("network.listen", c.Network.Listen, "need at least one listen address, e.g. /ip4/0.0.0.0/tcp/4001")

@@ -26,6 +26,7 @@ import (
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/wasm"
@@ -108,6 +109,10 @@ type Node struct {
 	checked   checkedModules
 	quotes    quoteService
 
+	metrics       *prometheus.Registry // this node's own: a devnet runs many nodes in one process
+	streamMetrics *wire.StreamMetrics
+	metricsAddr   string // the [metrics] listener's address, if any
+
 	tasks   *wire.Group // the services' loops and every goroutine they start; teardown stops it before closing the stores
 	closing atomic.Bool
 	closed  chan struct{}
@@ -137,6 +142,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.metrics = newMetrics(n.drops)
+	n.streamMetrics = wire.NewStreamMetrics(n.metrics)
+	n.streams.Metrics = n.streamMetrics
 	tasks, life := wire.NewGroup(context.Background())
 	n.tasks = tasks
 	ok := false
@@ -160,6 +168,9 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}
 	n.serve(life)
 	if err := n.join(ctx, life, boot); err != nil {
+		return nil, err
+	}
+	if err := n.serveMetrics(life); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -284,9 +295,13 @@ func (n *Node) openExecutor(ctx context.Context, o Options) error {
 func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.AddrInfo, error) {
 	cfg := n.cfg
 	var err error
-	if n.host, err = newHost(cfg, key); err != nil {
+	// hayek's services get a host that counts the streams they open; the
+	// DHT and gossipsub keep the bare one (they count their own traffic).
+	bare, err := newHost(cfg, key)
+	if err != nil {
 		return nil, err
 	}
+	n.host = n.streamMetrics.CountStreams(bare)
 	var boot []peer.AddrInfo
 	for _, a := range cfg.Network.Bootstrap {
 		ai, err := peer.AddrInfoFromString(a)
@@ -297,7 +312,7 @@ func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.Add
 			boot = append(boot, *ai)
 		}
 	}
-	n.dht, err = dht.New(life, n.host,
+	n.dht, err = dht.New(life, bare,
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(DHTPrefix),
 		dht.BootstrapPeers(boot...),
@@ -306,7 +321,7 @@ func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.Add
 		return nil, fmt.Errorf("node: DHT: %w", err)
 	}
 	if n.gossip, err = gossip.New(life, gossip.Deps{
-		Host: n.host, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks,
+		Host: bare, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks, Metrics: n.metrics,
 		Config: gossip.Config{
 			Freshness: time.Duration(cfg.Gossip.Freshness), MaxCall: int(cfg.Gossip.MaxCall),
 			CallRate: cfg.Gossip.CallRate, CallBurst: cfg.Gossip.CallBurst, Whitelist: cfg.Gossip.Whitelist,
@@ -315,7 +330,7 @@ func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.Add
 		return nil, err
 	}
 	n.run("gossip", n.gossip.Run)
-	if err := n.rep.Start(n.gossip.PubSub()); err != nil {
+	if err := n.rep.Start(n.gossip.PubSub(), n.gossip.Published); err != nil {
 		return nil, err
 	}
 	n.run("evidence", n.rep.Run)
@@ -334,11 +349,12 @@ func (n *Node) newServices(jobsDir string) error {
 		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
 		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
 		Capabilities: caps, TTL: time.Duration(cfg.Offers.TTL), Reprovide: time.Duration(cfg.Network.Reprovide),
+		Metrics: n.metrics,
 	})
 	n.disc = discovery.NewFinder(discovery.FinderDeps{
 		Host: n.host, Router: n.dht, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
 		Self: n.ID(), OwnOffer: n.offers.Offer, AllowSelf: cfg.Requester.AllowSelf,
-		Every: time.Duration(cfg.Network.Discovery),
+		Every: time.Duration(cfg.Network.Discovery), Metrics: n.metrics,
 		Stored: func() {
 			if r := n.requester; r != nil {
 				r.Poke() // more capacity may let queued jobs go
@@ -354,7 +370,7 @@ func (n *Node) newServices(jobsDir string) error {
 		Exec: n.exec, Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
-		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer,
+		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer, Metrics: n.metrics,
 		Config: provider.Config{
 			Capabilities: caps, Slots: cfg.Provider.Slots, StartBase: time.Duration(cfg.Provider.StartBase),
 			BidUnasked: cfg.Provider.BidUnasked, AllowSelf: cfg.Requester.AllowSelf,
@@ -373,6 +389,7 @@ func (n *Node) newServices(jobsDir string) error {
 		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
 		Pins: n.pinnedBlobs,
 	})
+	n.registerNodeMetrics()
 	return nil
 }
 

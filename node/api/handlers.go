@@ -36,6 +36,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/v1/offers", s.offers, anyone, ""},
 		{"GET", "/v1/peers", s.peers, anyone, ""},
 		{"GET", "/v1/status", s.status, anyone, ""},
+		{"GET", "/v1/metrics", s.metrics, operatorOnly, "metrics"},
 		{"POST", "/v1/agents", s.createAgent, operatorOnly, "creating agents"},
 		{"GET", "/v1/agents", s.listAgents, operatorOnly, "listing agents"},
 		{"GET", "/v1/agents/{name}", s.getAgent, selfAgent, ""},

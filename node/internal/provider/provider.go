@@ -15,6 +15,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
@@ -89,6 +91,8 @@ type Deps struct {
 	Rep      Reputation
 	Gossip   Subscriber
 	OwnOffer func() (market.Offer, bool)
+	// Metrics registers the provider's counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 	Config
 }
 
@@ -99,7 +103,8 @@ type Deps struct {
 type Service struct {
 	d       Deps
 	self    string
-	workers chan struct{} // bounds concurrent answers to calls
+	answers *prometheus.CounterVec // bids and declines sent, by kind
+	workers chan struct{}          // bounds concurrent answers to calls
 	// answering counts answers in flight per requester: one requester
 	// that stalls its streams holds at most perRequesterAnswers workers.
 	answering   map[string]int
@@ -146,7 +151,11 @@ func New(d Deps) *Service {
 	if d.Misbehave.FalseStart {
 		pc.StartBaseMs, pc.FetchBytesPerSec, pc.PrepareBytesPerSec = 1, 0, 0 // promises it cannot keep
 	}
-	return &Service{d: d, self: self, policy: market.NewProvider(pc, d.Signer), runs: map[runKey]*provRun{},
+	answers := promauto.With(d.Metrics).NewCounterVec(prometheus.CounterOpts{Name: "hayek_answers_sent_total",
+		Help: "Answers to calls for bids this node sent as a provider, by kind (bid, decline)."}, []string{"kind"})
+	answers.WithLabelValues("bid")
+	answers.WithLabelValues("decline")
+	return &Service{d: d, self: self, answers: answers, policy: market.NewProvider(pc, d.Signer), runs: map[runKey]*provRun{},
 		delivered: map[runKey]delivered{}, misbehave: newMisbehaviour(d.Misbehave, d.Seed),
 		workers: make(chan struct{}, maxCallWorker), answering: map[string]int{}, stalled: map[string]stall{}}
 }
@@ -324,6 +333,11 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 		st.Reset()
 		p.answered(dc.Call.Requester, err)
 		return
+	}
+	if env.Kind == market.KindDecline {
+		p.answers.WithLabelValues("decline").Inc()
+	} else {
+		p.answers.WithLabelValues("bid").Inc()
 	}
 	p.answered(dc.Call.Requester, st.Close())
 }
