@@ -214,8 +214,9 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 		"memory": "2GiB", "wait": true}, &job, false); e != "" {
 		t.Fatalf("too big: %s", e)
 	}
-	if job.State != "failed" || job.Error == nil || job.Error.Code != "no_providers" || !strings.Contains(job.Error.Message, "too_large") {
-		t.Errorf("a job nobody can run: %+v, want failed no_providers naming too_large", job)
+	if job.State != "failed" || job.Error == nil || job.Error.Code != "no_providers" || !strings.Contains(job.Error.Message, "too_large") ||
+		!strings.HasPrefix(job.Next, "quote") {
+		t.Errorf("a job nobody can run: %+v, want failed no_providers naming too_large, and quote next", job)
 	}
 	if _, e := call(t, cs, "submit_job", map[string]any{"module": map[string]any{"base64": base64.StdEncoding.EncodeToString(samples.Hello)}, "max_price": 100,
 		"timeout": "soon"}, nil, false); !strings.Contains(e, "timeout") {

@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -153,7 +154,11 @@ func jobInfo(j api.Job) JobInfo {
 		info.Next = "it waits for the operator's approval (hayek job approve " + j.ID + "); wait_job follows it"
 	case api.StateCompleted:
 		info.Next = "get_result reads its output"
-	case api.StateFailed, api.StateCancelled:
+	case api.StateFailed:
+		if e := j.Error; e != nil && (e.Code == string(market.FailNoProviders) || e.Code == string(market.FailNoBids)) {
+			info.Next = "quote, with the same job, shows who could run it now, at what price, and why the others would not"
+		}
+	case api.StateCancelled:
 	default:
 		info.Next = "wait_job follows it to its end"
 	}
