@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/v1/agents/{name}", s.getAgent, selfAgent, ""},
 		{"POST", "/v1/agents/{name}/fund", s.fundAgent, operatorOnly, "funding agents"},
 		{"POST", "/v1/agents/{name}/revoke", s.revokeAgent, operatorOnly, "revoking agents"},
+		{"PUT", "/v1/agents/{name}/policy", s.setAgentPolicy, operatorOnly, "setting agent policies"},
 		{"GET", "/v1/ledger", s.ledger, operatorOnly, "the ledger"},
 		{"GET", "/v1/ledger/balance", s.ledgerBalance, operatorOnly, "the ledger"},
 		{"POST", "/v1/ledger/verify", s.verifyLedger, operatorOnly, "the ledger"},

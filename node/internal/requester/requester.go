@@ -27,6 +27,7 @@ import (
 type job struct {
 	id       string
 	spec     market.JobSpec
+	place    Placement // who may be invited and awarded
 	digest   string
 	idemKey  string
 	agent    string // whose budget holds it
@@ -112,15 +113,15 @@ func (r *Service) newID() string {
 	return "j" + jobIDEncoding.EncodeToString(b[:])
 }
 
-// submit starts a validated spec as a job for agent, honouring its
+// submitPlaced starts a validated spec as a job for agent, honouring its
 // idempotency key: the agent's limits are checked, its max cost is put on
 // hold, and the job starts — or waits for approval when it costs more than
 // the agent may spend unasked.
-func (r *Service) submit(ctx context.Context, spec market.JobSpec, idemKey, agent string) (*job, bool, error) {
+func (r *Service) submitPlaced(ctx context.Context, spec market.JobSpec, pl Placement, idemKey, agent string) (*job, bool, error) {
 	if r.d.Closing() {
 		return nil, false, api.Errorf(api.CodeUnavailable, "the node is shutting down; submit to another node or restart it")
 	}
-	digest := spec.Digest()
+	digest := spec.Digest() + pl.key()
 	now := r.d.Now()
 	r.mu.Lock()
 	if idemKey != "" {
@@ -155,6 +156,11 @@ func (r *Service) submit(ctx context.Context, spec market.JobSpec, idemKey, agen
 		return nil, false, err
 	}
 	j := r.newJob(id, spec, digest, idemKey, agent, hold, now)
+	j.place = pl
+	for _, p := range pl.Deny {
+		j.machine.Exclude(p, "on the job's deny list")
+	}
+	j.view.Placement = pl.view(spec.MinReputation)
 	if approval {
 		j.approval = true
 		j.view.State = api.StateApproval
@@ -401,6 +407,7 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 			if err != nil {
 				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
+			cands = j.place.filter(cands)
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
 		})
 	}
@@ -564,6 +571,10 @@ func (r *Service) HandleBid(st network.Stream) {
 		}
 		if market.Fresh(bid.Created, r.d.Now(), fresh) != nil {
 			r.d.Drops.Add("bid/stale")
+			return
+		}
+		if j := r.job(bid.Job); j != nil && !j.place.permits(bid.Provider) {
+			r.d.Drops.Add("bid/placement") // an unasked bidder the job's placement forbids
 			return
 		}
 		r.deliver(bid.Job, "bid", func(m *market.Job, now time.Time) {
