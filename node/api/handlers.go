@@ -31,6 +31,7 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/v1/jobs/{id}/cancel", s.cancel, ownJob, ""},
 		{"GET", "/v1/jobs/{id}/result", s.result, ownJob, ""},
 		{"GET", "/v1/jobs/{id}/events", s.events, ownJob, ""},
+		{"GET", "/v1/jobs/{id}/audit", s.audit, ownJob, ""},
 		{"POST", "/v1/jobs/{id}/approve", s.approve, operatorOnly, "approving jobs"},
 		{"POST", "/v1/jobs/{id}/reject", s.reject, operatorOnly, "rejecting jobs"},
 		{"GET", "/v1/offers", s.offers, anyone, ""},

@@ -47,9 +47,11 @@ type job struct {
 	events   []api.Event
 	subs     map[chan api.Event]func() bool // each subscriber and what stops watching its reader
 	result   *api.Result
-	winners  map[string]bool   // providers holding an award now
-	resulted map[string]string // award CID → CID of the result received for it
-	allowed  map[string]bool   // blobs they may fetch
+	winners  map[string]bool     // providers holding an award now
+	resulted map[string]string   // award CID → CID of the result received for it
+	allowed  map[string]bool     // blobs they may fetch
+	signed   []api.SignedMessage // every signed message sent or accepted, for the audit
+	offers   []api.OfferSeen     // what discovery found
 }
 
 // lostGrace is how long a winner may be disconnected before its job is
@@ -407,11 +409,13 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 			if err != nil {
 				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
+			j.saw(cands)
 			cands = j.place.filter(cands)
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
 		})
 	}
 	for _, env := range rd.Calls {
+		j.keep(market.KindCall, r.self, env.Encode(), r.d.Now())
 		if err := r.d.Publish(ctx, env, j.spec.Runtime); err != nil {
 			r.d.Log.Warn("cannot publish call for bids", "job", j.id, "err", err)
 		}
@@ -422,6 +426,7 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 			j.winners = map[string]bool{}
 		}
 		j.winners[o.To] = true
+		j.keepLocked(market.KindAward, r.self, o.Env.Encode(), r.d.Now())
 		j.allowed = map[string]bool{j.spec.Module.CID: true}
 		if j.spec.Stdin != nil {
 			j.allowed[j.spec.Stdin.CID] = true
@@ -581,7 +586,9 @@ func (r *Service) HandleBid(st network.Stream) {
 			if err := m.Bid(now, bid, b); err != nil {
 				r.d.Drops.Add("bid/rejected")
 				r.d.Log.Debug("bid rejected", "err", err)
+				return
 			}
+			r.keep(bid.Job, market.KindBid, bid.Provider, b, now)
 		})
 	case market.KindDecline:
 		var d market.Decline
@@ -595,7 +602,9 @@ func (r *Service) HandleBid(st network.Stream) {
 		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
 			if err := m.Decline(now, d); err != nil {
 				r.d.Drops.Add("decline/rejected")
+				return
 			}
+			r.keep(d.Job, market.KindDecline, d.Provider, b, now)
 		})
 	default:
 		r.d.Drops.Add("bid/wrong_kind")
@@ -687,6 +696,7 @@ func (r *Service) handleResult(ctx context.Context, st network.Stream) {
 		reply(fmt.Errorf("a result for this award was already received"))
 		return
 	}
+	j.keep(market.KindResult, res.Provider, del.Result, r.d.Now())
 	// Check declared sizes before storing or fetching anything.
 	// Outputs, stdout and stderr each have their cap; the sum is checked
 	// blob by blob so no choice of sizes can wrap it.
@@ -858,7 +868,8 @@ func (r *Service) finish(j *job, o *market.Outcome, final []market.Event) {
 	j.view, j.result = v, result
 	j.winners, j.allowed = nil, nil
 	j.publishLocked(final)
-	sj := &storedJob{Job: cloneJob(j.view), Result: j.result, Events: slices.Clone(j.events), Digest: j.digest}
+	sj := &storedJob{Job: cloneJob(j.view), Result: j.result, Events: slices.Clone(j.events), Digest: j.digest,
+		Spec: &j.spec, Signed: j.signed, Offers: j.offers}
 	if j.parent == nil {
 		// Stored under the lock: readers see it terminal only once the
 		// store (which lists finished jobs) has it too.
@@ -909,8 +920,12 @@ func (r *Service) lookup(id string) (*job, error) {
 
 // storedJobView is a finished job read back from the store.
 func storedJobView(id string, sj *storedJob) *job {
-	return &job{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
-		events: sj.Events, agent: sj.Job.Agent, digest: sj.Digest}
+	j := &job{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
+		events: sj.Events, agent: sj.Job.Agent, digest: sj.Digest, signed: sj.Signed, offers: sj.Offers}
+	if sj.Spec != nil {
+		j.spec = *sj.Spec
+	}
+	return j
 }
 
 // stream describes captured output, inline when small and printable.

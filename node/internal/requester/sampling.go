@@ -162,7 +162,8 @@ func (r *Service) finishSample(ctx context.Context, parent *job, state, detail s
 		st.Pending = false
 		parent.view.Settlement = &st
 	}
-	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest}
+	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest,
+		Spec: &parent.spec, Signed: parent.signed, Offers: parent.offers}
 	if err := r.store.put(sj); err != nil {
 		r.d.Log.Error("cannot store job", "job", parent.id, "err", err)
 	}
