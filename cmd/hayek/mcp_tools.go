@@ -57,6 +57,7 @@ func newMCPServer(cl *api.Client) *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "list_offers", Title: "List offers", Description: "The providers this node knows and what they sell: capabilities, prices, limits.", Annotations: ro}, t.offers)
 	mcp.AddTool(s, &mcp.Tool{Name: "my_limits", Title: "My limits", Description: "This agent's budget left, what is held for running jobs, what it spent, its caps (max job price, jobs per hour) and approval threshold.",
 		Annotations: ro}, t.limits)
+	addAuditTool(s, t)
 	s.AddResourceTemplate(&mcp.ResourceTemplate{Name: "blob", Title: "A blob held by the node", URITemplate: "hayek://blob/{cid}",
 		Description: "Content by CID: a job's outputs, stdout and stderr, or anything uploaded (up to 16 MiB as a resource)."}, t.readBlob)
 	s.AddResourceTemplate(&mcp.ResourceTemplate{Name: "result", Title: "A job's result", URITemplate: "hayek://job/{id}/result", MIMEType: "application/json",
