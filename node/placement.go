@@ -167,14 +167,19 @@ func (n *Node) place(agent string, spec *market.JobSpec, job *api.Placement) (re
 		return requester.Placement{}, forbidden("policy.max_input", "the job's inputs total %s, more than the %s %s lets leave this node",
 			units.Size(spec.InputBytes()), units.Size(pol.MaxInputBytes), who)
 	}
+	deny := union(jDeny, pol.Deny)
 	if local {
 		rule, whose := "placement.local", "the job's placement"
 		if pol.Local {
 			rule, whose = "policy.local", who
 		}
-		return requester.Placement{}, forbidden(rule, "%s keeps the job on this node's own provider, and this node cannot run its own jobs yet (a job never reaches its own provider); run it on a node of your own with --allow PEER instead", whose)
+		if err := n.canRunLocally(spec, deny, jAllow, pol.Allow); err != nil {
+			return requester.Placement{}, forbidden(rule, "%s keeps the job on this node's own provider, but %v", whose, err)
+		}
+		spec.MinReputation = max(spec.MinReputation, jp.MinReputation, float64(pol.MinReputationPermill)/1000)
+		return requester.Placement{Local: true}, nil
 	}
-	pl := requester.Placement{Allow: jAllow, Deny: union(jDeny, pol.Deny)}
+	pl := requester.Placement{Allow: jAllow, Deny: deny}
 	if len(pol.Allow) > 0 {
 		if len(jAllow) == 0 {
 			pl.Allow = pol.Allow
@@ -190,6 +195,48 @@ func (n *Node) place(agent string, spec *market.JobSpec, job *api.Placement) (re
 	}
 	spec.MinReputation = max(spec.MinReputation, jp.MinReputation, float64(pol.MinReputationPermill)/1000)
 	return pl, nil
+}
+
+// canRunLocally says why this node cannot run spec on its own provider,
+// or nil.
+func (n *Node) canRunLocally(spec *market.JobSpec, deny []string, allows ...[]string) error {
+	self := n.ID()
+	for _, allow := range allows {
+		if len(allow) > 0 && !slices.Contains(allow, self) {
+			return fmt.Errorf("this node is not on the allow list")
+		}
+	}
+	if slices.Contains(deny, self) {
+		return fmt.Errorf("this node is on the deny list")
+	}
+	if spec.Verify != "" && spec.Verify != market.VerifyNone {
+		return fmt.Errorf("verify %s needs other providers; use verify none", spec.Verify)
+	}
+	c, ok := n.ownCandidate()
+	if !ok {
+		return fmt.Errorf("this node sells nothing (provider.sell is off, or it is stopping)")
+	}
+	for _, k := range spec.AllCapabilities() {
+		if !c.Offer.Sells(k) {
+			return fmt.Errorf("this node does not sell %s", k)
+		}
+	}
+	if reason, detail := c.Offer.Fits(spec.Needs()); reason != "" {
+		return fmt.Errorf("this node's provider cannot run it: %s (%s)", reason, detail)
+	}
+	return nil
+}
+
+// ownCandidate is this node's own offer, when it sells.
+func (n *Node) ownCandidate() (market.Candidate, bool) {
+	if !n.cfg.Provider.Sell {
+		return market.Candidate{}, false
+	}
+	o, ok := n.offers.Offer()
+	if !ok || o.Withdrawn {
+		return market.Candidate{}, false
+	}
+	return market.Candidate{Peer: n.ID(), Offer: o}, true
 }
 
 func union(a, b []string) []string {

@@ -57,6 +57,31 @@ func TestPlacement(t *testing.T) {
 		}
 	})
 
+	t.Run("a local job runs on this node's own provider, though another is cheaper", func(t *testing.T) {
+		self := d.Nodes[0].ID()
+		job, err := op.Submit(ctx, api.SubmitRequest{Module: hello, Stdin: &api.BlobRef{Text: "here"}, MaxPrice: 500,
+			Placement: &api.Placement{Local: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = wait(t, op, job.ID)
+		if job.State != api.StateCompleted || job.Provider != self {
+			t.Fatalf("job ended %s on %s (%+v), want completed on node-0 itself", job.State, who[job.Provider], job.Error)
+		}
+		for _, a := range job.Attempts {
+			if !slices.Equal(a.Invitees, []string{self}) {
+				t.Errorf("attempt %d invited %v, want node-0 alone", a.Number, a.Invitees)
+			}
+		}
+		res, err := op.Result(ctx, job.ID)
+		if err != nil || res.Stdout.Text != "hello from hayek\nhere" {
+			t.Fatalf("result %+v (%v)", res.Stdout, err)
+		}
+		if st := job.Settlement; st == nil || st.Paid != 0 || len(st.Receipts) != 0 || st.Released != st.Held {
+			t.Errorf("settlement %+v: a local run pays nobody and releases its whole hold", st)
+		}
+	})
+
 	tok, err := op.CreateAgent(ctx, api.AgentCreate{Name: "bot", Budget: 10_000})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +110,7 @@ func TestPlacement(t *testing.T) {
 		}
 		refused(t, api.SubmitRequest{Module: hello, MaxPrice: 500}, "policy.max_price")
 		refused(t, api.SubmitRequest{Module: hello, MaxPrice: 50, Stdin: &api.BlobRef{Text: "too much"}}, "policy.max_input")
-		refused(t, api.SubmitRequest{Module: hello, MaxPrice: 50, Placement: &api.Placement{Local: true}}, "placement.local")
+		refused(t, api.SubmitRequest{Module: hello, MaxPrice: 50, Verify: "replicate:2", Placement: &api.Placement{Local: true}}, "placement.local")
 		if a, _ := bot.Agent(ctx, "me"); a.Held != 0 || a.BudgetLeft != 10_000 {
 			t.Errorf("refused jobs held money: %+v", a)
 		}

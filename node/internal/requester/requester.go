@@ -158,11 +158,7 @@ func (r *Service) submitPlaced(ctx context.Context, spec market.JobSpec, pl Plac
 		return nil, false, err
 	}
 	j := r.newJob(id, spec, digest, idemKey, agent, hold, now)
-	j.place = pl
-	for _, p := range pl.Deny {
-		j.machine.Exclude(p, "on the job's deny list")
-	}
-	j.view.Placement = pl.view(spec.MinReputation)
+	r.placeJob(j, pl, now)
 	if approval {
 		j.approval = true
 		j.view.State = api.StateApproval
@@ -405,12 +401,10 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 		r.d.Tasks.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			cands, err := r.d.Candidates(ctx, caps)
+			cands, err := r.candidates(ctx, j, caps)
 			if err != nil {
 				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
-			j.saw(cands)
-			cands = j.place.filter(cands)
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
 		})
 	}

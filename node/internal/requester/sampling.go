@@ -94,10 +94,7 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 	spec.Verify = market.VerifyNone
 	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, r.d.Now())
 	child.parent = parent
-	child.place = parent.place // a check runs only where the job itself may
-	for _, p := range parent.place.Deny {
-		child.machine.Exclude(p, "on the job's deny list")
-	}
+	r.placeJob(child, parent.place, r.d.Now()) // a check runs only where the job itself may
 	child.machine.Exclude(s.original.Provider, "ran the job being checked")
 	for _, run := range s.runs {
 		child.machine.Exclude(run.Provider, "already re-ran it")
