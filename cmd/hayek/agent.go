@@ -155,6 +155,9 @@ func printAgent(w io.Writer, a api.Agent) error {
 		rate += fmt.Sprintf(" (%d in the last hour)", a.JobsLastHour)
 	}
 	fmt.Fprintf(t, "rate\t%s\n", rate)
+	if a.Policy != nil {
+		fmt.Fprintf(t, "policy\t%s\n", policyLine(*a.Policy))
+	}
 	return t.Flush()
 }
 

@@ -47,3 +47,20 @@ func TestAuditBundleFromTheCLI(t *testing.T) {
 	hayek(t, "/nonexistent.sock", "", "audit", "verify", bad).want(t, ExitFailed, "does not verify")
 	hayek(t, m.sock, "", "job", "audit", job.ID, "--json", "--bundle", file).want(t, ExitUsage)
 }
+
+// TestAgentPolicyFromTheCLI: the operator sets a policy with hayek agent
+// policy; the agent's job that breaks it is refused naming the rule.
+func TestAgentPolicyFromTheCLI(t *testing.T) {
+	m := startMCPNet(t)
+	hayek(t, m.sock, "", "agent", "policy", "claude", "--cap", "gpu/nvidia/h100", "--max-input", "1KiB").
+		stdoutHas(t, "policy set", "capabilities [gpu/nvidia/h100]", "max input 1KiB")
+	hayek(t, m.sock, "", "agent", "show", "claude").stdoutHas(t, "policy", "gpu/nvidia/h100")
+	mod := filepath.Join(t.TempDir(), "hello.wasm")
+	if err := os.WriteFile(mod, samples.Hello, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hayekEnv(t, m.sock, map[string]string{"HAYEK_TOKEN": m.token}, "job", "submit", "--wasm", mod, "--max-price", "100").
+		want(t, ExitNotRun, "policy.capabilities", "runtime/wasm")
+	hayek(t, m.sock, "", "agent", "policy", "claude", "--min-rep", "1.5").want(t, ExitUsage, "--min-rep")
+	hayek(t, m.sock, "", "agent", "policy", "claude").stdoutHas(t, "policy cleared")
+}

@@ -435,7 +435,7 @@ var specFlags = map[string]string{
 // budget or limits could not be run (exit 3), with where to look.
 func submitError(ctx context.Context, cl *api.Client, err error) error {
 	var e *api.Error
-	if errors.As(err, &e) && (e.Code == api.CodeBudgetExceeded || e.Code == api.CodeOverLimit) {
+	if errors.As(err, &e) && (e.Code == api.CodeBudgetExceeded || e.Code == api.CodeOverLimit || e.Code == api.CodePolicy) {
 		name := "me"
 		if me, merr := cl.Me(ctx); merr == nil && me.Name != "" {
 			name = me.Name
