@@ -18,6 +18,7 @@ import (
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/blobs"
+	"github.com/hayek-market/hayek/node/internal/quote"
 )
 
 // maxInlineBlob is the largest blob a job spec may carry inline.
@@ -159,7 +160,17 @@ func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, err
 	if err != nil {
 		return api.Quote{}, err
 	}
-	return n.quotes.Quote(ctx, api.CallerFrom(ctx).Agent, spec)
+	agent := api.CallerFrom(ctx).Agent
+	pl, err := n.place(agent, &spec, req.Placement)
+	if err != nil {
+		return api.Quote{}, err
+	}
+	qp := quote.Placement{Permit: pl.Why}
+	if pl.Local {
+		c, _ := n.ownCandidate() // place checked it
+		qp = quote.Placement{Own: &c}
+	}
+	return n.quotes.QuotePlaced(ctx, agent, spec, qp)
 }
 
 func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {

@@ -82,6 +82,23 @@ func TestPlacement(t *testing.T) {
 		}
 	})
 
+	t.Run("quotes follow the placement", func(t *testing.T) {
+		q, err := op.Quote(ctx, api.SubmitRequest{Module: hello, MaxPrice: 500, Placement: &api.Placement{Deny: []string{cheap}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Reasons["placement"] != 1 || q.WouldBid != 1 {
+			t.Errorf("quote with node-1 denied: %+v, want node-1 left out for its placement and node-2 bidding", q)
+		}
+		q, err = op.Quote(ctx, api.SubmitRequest{Module: hello, MaxPrice: 500, Placement: &api.Placement{Local: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Found != 1 || q.WouldBid != 1 || len(q.Providers) != 1 || q.Providers[0].Provider != d.Nodes[0].ID() {
+			t.Errorf("local quote: %+v, want node-0 alone, bidding", q)
+		}
+	})
+
 	tok, err := op.CreateAgent(ctx, api.AgentCreate{Name: "bot", Budget: 10_000})
 	if err != nil {
 		t.Fatal(err)

@@ -84,8 +84,8 @@ func (p *Service) HandleQuote(st network.Stream) {
 		d.Drops.Add("quote/stale")
 	case q.Validate() != nil:
 		d.Drops.Add("quote/invalid")
-	case q.Requester == p.self && !d.AllowSelf:
-		d.Drops.Add("quote/self")
+	// A quote from this node itself reaches here only over the loopback,
+	// which its quote service uses for a local job alone: answered.
 	default:
 		ans, err := p.answerQuote(q, env.CID())
 		if err != nil {

@@ -20,6 +20,17 @@ type Placement struct {
 	Deny  []string // never these
 }
 
+// Why says why provider p may not run the job, "" when it may.
+func (pl Placement) Why(p string) string {
+	switch {
+	case slices.Contains(pl.Deny, p):
+		return "on the deny list"
+	case len(pl.Allow) > 0 && !slices.Contains(pl.Allow, p):
+		return "not on the allow list"
+	}
+	return ""
+}
+
 // permits reports whether provider p may be invited, bid and be awarded.
 func (pl Placement) permits(p string) bool {
 	if slices.Contains(pl.Deny, p) {
