@@ -72,6 +72,16 @@ func TestAudit(t *testing.T) {
 	tamper("a removed bid", "has no signed bid", func(b *api.Audit) {
 		b.Signed = slices.DeleteFunc(b.Signed, func(s api.SignedMessage) bool { return s.Kind == "bid" && s.Signer != job.Provider })
 	})
+	tamper("a removed bid, row and envelope", "the bundle lists 1", func(b *api.Audit) {
+		loser := ""
+		for _, bid := range b.Auctions[0].Bids {
+			if !bid.Won {
+				loser = bid.Provider
+			}
+		}
+		b.Auctions[0].Bids = slices.DeleteFunc(b.Auctions[0].Bids, func(x api.AuditBid) bool { return x.Provider == loser })
+		b.Signed = slices.DeleteFunc(b.Signed, func(s api.SignedMessage) bool { return s.Kind == "bid" && s.Signer == loser })
+	})
 	tamper("a flipped byte in a signature", "bad signature", func(b *api.Audit) {
 		for i, s := range b.Signed {
 			if s.Kind == "result" {
@@ -87,6 +97,7 @@ func TestAudit(t *testing.T) {
 		env[len(env)-1] ^= 1
 		b.Signed[0].Envelope = env
 	})
+
 }
 
 // cloneAudit deep-copies a bundle the way a file would: through JSON.

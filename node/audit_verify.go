@@ -174,6 +174,8 @@ func (v *auditCheck) claims() {
 				v.fail("%s: winner %s has no signed award in the bundle", at, w)
 			case aw.Price != au.Price:
 				v.fail("%s: the bundle says %s was paid %d, the signed award says %d", at, w, au.Price, aw.Price)
+			default:
+				v.awardBids(at, au, aw)
 			}
 		}
 	}
@@ -202,6 +204,33 @@ func (v *auditCheck) claims() {
 					v.fail("execution: output %s is %s in the bundle, %s in the signed result", o.Name, o.CID, signed[o.Name])
 				}
 			}
+		}
+	}
+}
+
+// awardBids checks the bids an award rests on against the auction the
+// bundle shows: the signed award counts the bids it ranked and carries the
+// bid that set the price, so a bid dropped from the bundle, row and
+// envelope both, is still noticed.
+func (v *auditCheck) awardBids(at string, au api.AuditAuction, aw market.Award) {
+	if n := aw.Ranking.Bids; n > len(au.Bids) {
+		v.fail("%s: the signed award ranked %d bids, the bundle lists %d", at, n, len(au.Bids))
+	}
+	for _, raw := range [][]byte{aw.WinningBid, aw.PriceBid} {
+		if len(raw) == 0 {
+			continue
+		}
+		env, err := canon.DecodeEnvelope(raw)
+		var b market.Bid
+		if err == nil {
+			err = env.Open(v.verifier, market.KindBid, &b)
+		}
+		if err != nil {
+			v.fail("%s: a bid inside the signed award: %v", at, err)
+			continue
+		}
+		if !slices.ContainsFunc(au.Bids, func(x api.AuditBid) bool { return x.Provider == b.Provider && x.Price == b.Price }) {
+			v.fail("%s: the signed award rests on %s's bid of %d, which the bundle does not list", at, b.Provider, b.Price)
 		}
 	}
 }
