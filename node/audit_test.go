@@ -57,6 +57,29 @@ func TestAudit(t *testing.T) {
 		t.Error("nothing is only the node's word: the intent should be")
 	}
 
+	t.Run("replicas and their votes", func(t *testing.T) {
+		job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 500, Verify: "replicate:2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job = wait(t, c, job.ID); job.State != api.StateCompleted {
+			t.Fatalf("job ended %s (%+v)", job.State, job.Error)
+		}
+		a, err := c.Audit(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := VerifyAudit(a)
+		if !rep.OK {
+			t.Fatalf("replicated job's bundle fails: %v", rep.Failures)
+		}
+		for _, p := range job.Verification.Replicas {
+			if !provenBy(rep, p, "agrees with the accepted one") {
+				t.Errorf("replica %s's vote is not proven: %+v", p, rep.Proven)
+			}
+		}
+	})
+
 	tamper := func(name, want string, change func(a *api.Audit)) {
 		t.Run(name, func(t *testing.T) {
 			b := cloneAudit(t, a)

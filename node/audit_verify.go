@@ -185,6 +185,7 @@ func (v *auditCheck) claims() {
 			v.fail("job: the bundle says %s was paid %d, and no signed award says so", j.Provider, j.Price)
 		}
 	}
+	v.votes()
 	if ex := v.a.Execution; ex != nil {
 		r, ok := v.results[ex.Provider]
 		switch {
@@ -206,6 +207,35 @@ func (v *auditCheck) claims() {
 			}
 		}
 	}
+}
+
+// votes proves, for a replicated job, which replicas' signed results
+// carry the same outputs as the accepted one.
+func (v *auditCheck) votes() {
+	vf, ex := v.a.Verification, v.a.Execution
+	if vf == nil || ex == nil || len(vf.Replicas) == 0 {
+		return
+	}
+	accepted, ok := v.results[ex.Provider]
+	if !ok {
+		return // claims reports the missing result
+	}
+	for _, p := range vf.Replicas {
+		r, ok := v.results[p]
+		switch {
+		case !ok:
+			v.fail("verification: replica %s has no signed result in the bundle", p)
+		case sameOutputs(r, accepted):
+			v.prove(p, v.resultCIDs[p], "replica %s's result agrees with the accepted one (stdout %s, %d outputs)", p, r.Stdout.CID, len(r.Outputs))
+		default:
+			v.prove(p, v.resultCIDs[p], "replica %s's result differs from the accepted one", p)
+		}
+	}
+}
+
+func sameOutputs(a, b market.Result) bool {
+	return a.Stdout.CID == b.Stdout.CID && a.Status == b.Status && a.ExitCode == b.ExitCode &&
+		slices.EqualFunc(a.Outputs, b.Outputs, func(x, y market.Output) bool { return x.Name == y.Name && x.CID == y.CID })
 }
 
 // awardBids checks the bids an award rests on against the auction the
