@@ -199,6 +199,12 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 	if q.WouldBid != 0 || q.Reasons["price_floor"] < 2 || !strings.Contains(q.Summary, "price_floor") {
 		t.Errorf("quote below every price %+v: want price_floor for each provider", q)
 	}
+	if _, e := call(t, cs, "quote", map[string]any{"module": hello, "max_price": 300, "placement": map[string]any{"local": true}}, &q, false); e != "" {
+		t.Fatalf("local quote: %s", e)
+	}
+	if q.Found != 1 || q.WouldBid != 1 {
+		t.Errorf("local quote %+v: want this node's own provider alone", q)
+	}
 	var after LimitsInfo
 	call(t, cs, "my_limits", map[string]any{}, &after, false)
 	if after.BudgetLeft != lim.BudgetLeft || after.Held != lim.Held {

@@ -95,14 +95,14 @@ type SpecArgs struct {
 	Deadline      string            `json:"deadline,omitempty" jsonschema:"the whole job, retries and approval included, e.g. 2m (default 3 × timeout + 30s)"`
 	Verify        string            `json:"verify,omitempty" jsonschema:"none (default), replicate:K (K providers must agree), or sample:P (a share P re-run elsewhere afterwards)"`
 	MinReputation float64           `json:"min_reputation,omitempty" jsonschema:"the lowest reputation (lower credible bound, 0 to 1) a provider needs to win"`
+	Placement     *PlacementArgs    `json:"placement,omitempty" jsonschema:"where the job may run; your operator's policy for you applies as well, and the stricter rule wins"`
 }
 
 // SubmitArgs are submit_job's arguments.
 type SubmitArgs struct {
 	SpecArgs
-	IdempotencyKey string         `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
-	Wait           bool           `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
-	Placement      *PlacementArgs `json:"placement,omitempty" jsonschema:"where the job may run; your operator's policy for you applies as well, and the stricter rule wins"`
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
+	Wait           bool   `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
 }
 
 // PlacementArgs say where a job may run.
@@ -197,9 +197,6 @@ func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in Subm
 		return nil, JobInfo{}, err
 	}
 	sr.IdempotencyKey = in.IdempotencyKey
-	if p := in.Placement; p != nil {
-		sr.Placement = &api.Placement{Local: p.Local, Allow: p.Allow, Deny: p.Deny, MinReputation: p.MinReputation}
-	}
 	j, err := t.cl.Submit(ctx, sr)
 	if err != nil {
 		return nil, JobInfo{}, toolError(err)
@@ -214,6 +211,9 @@ func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in Subm
 
 func (t *mcpTools) submitRequest(ctx context.Context, in SpecArgs) (api.SubmitRequest, error) {
 	sr := api.SubmitRequest{Args: in.Args, Env: in.Env, MaxPrice: in.MaxPrice, Verify: in.Verify, MinReputation: in.MinReputation}
+	if p := in.Placement; p != nil {
+		sr.Placement = &api.Placement{Local: p.Local, Allow: p.Allow, Deny: p.Deny, MinReputation: p.MinReputation}
+	}
 	var err error
 	if sr.Module, err = t.blobRef(ctx, "module", in.Module); err != nil {
 		return sr, err
