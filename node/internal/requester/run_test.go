@@ -11,6 +11,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -156,4 +157,44 @@ func TestRequesterRunsAJobAgainstAFakeProvider(t *testing.T) {
 	if got := g.ledger.Balance(g.psg.ID()); got != -30 {
 		t.Errorf("balance with the provider %d, want -30", got)
 	}
+}
+
+// Bids and declines that cannot be used are dropped and counted by why:
+// garbage, a stale bid, a fresh bid for a job this node does not have.
+func TestHandleBidCountsWhatItDrops(t *testing.T) {
+	g := newSettleRig(t)
+	g.r.d.Host.SetStreamHandler(wire.ProtoBid, g.r.HandleBid)
+	send := func(frame []byte) {
+		t.Helper()
+		st, err := g.prov.NewStream(t.Context(), g.r.d.Host.ID(), wire.ProtoBid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := wire.WriteFrame(st, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bid := func(created time.Time) []byte {
+		t.Helper()
+		env, err := canon.Seal(g.psg, market.KindBid, market.Bid{Job: "jnone", Attempt: 1, Call: "call",
+			Provider: g.psg.ID(), Requester: g.r.self, Price: 10, Created: created.UnixMilli()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env.Encode()
+	}
+	send([]byte("not an envelope"))
+	send(bid(time.Now().Add(-time.Hour)))
+	send(bid(time.Now()))
+	want := map[string]int64{"bid/malformed": 1, "bid/stale": 1, "bid/unknown_job": 1}
+	apitest.WaitFor(t, 2*time.Second, "every bad bid counted", func() bool {
+		got := g.r.d.Drops.Snapshot()
+		for k, n := range want {
+			if got[k] != n {
+				return false
+			}
+		}
+		return true
+	})
 }
