@@ -951,7 +951,11 @@ func (r *Service) Shutdown(ctx context.Context) {
 		}
 	}
 	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
+	// The waiter is a task too: if ctx ends first, stopping the tasks ends
+	// the jobs, then it.
+	if !r.d.Tasks.Go(func() { r.wg.Wait(); close(done) }) {
+		return // the tasks have stopped, and the jobs with them
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
