@@ -105,7 +105,7 @@ func TestSubmitToRealNodes(t *testing.T) {
 	}
 	r = hayek(t, sock, "", "offers")
 	r.want(t, ExitOK)
-	if strings.Count(r.stdout, "runtime/wasm") < 3 {
+	if strings.Count(r.stdout, " wasm ") < 3 {
 		t.Fatalf("offers should list all three nodes:\n%s", r.stdout)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -81,8 +82,13 @@ type Deps struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	Tasks    *wire.Group // tracks answers and dispute records
-	Exec     exec.Executor
-	Blobs    Blobs
+	// Executors run the jobs of each runtime sold.
+	Executors map[market.Capability]exec.Executor
+	// GPUs hands whole devices to jobs that ask for them; nil without
+	// GPUs. GPURuntimes are the runtimes whose jobs may have them.
+	GPUs        *gpu.Allocator
+	GPURuntimes []market.Capability
+	Blobs       Blobs
 	// Fetch fetches a blob of a job from its requester.
 	Fetch    func(ctx context.Context, p, job string, b market.Blob) ([]byte, error)
 	Ledger   Ledger
@@ -129,6 +135,7 @@ type provRun struct {
 	bid      market.Bid
 	received time.Time
 	cancel   context.CancelFunc
+	gpus     *gpu.Allocation // nil for a job without GPUs
 
 	mu       sync.Mutex
 	outputs  map[string]bool // blobs the requester may fetch
@@ -298,6 +305,10 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	p.mu.Lock()
 	load := market.Load{Running: p.running, Slots: p.d.Slots,
 		RequesterOwes: max(p.d.Ledger.Balance(dc.Call.Requester), 0), CreditLimit: p.d.Rep.CreditLimit(dc.Call.Requester)}
+	if g := dc.Call.Needs.GPUs; g != nil {
+		load.GPUsUnusable = p.gpusUnusable(dc.Call.Needs.Runtime())
+		load.GPUsBusy = !p.gpusFree(*g)
+	}
 	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, load, p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
@@ -338,7 +349,7 @@ func (p *Service) prep(needs market.Needs) market.Prep {
 	if !p.d.Blobs.Has(needs.Module) {
 		pr.FetchBytes += needs.ModuleBytes
 	}
-	if w, ok := p.d.Exec.(exec.Warmer); !ok || !w.Warm(needs.Module) {
+	if w, ok := p.d.Executors[needs.Runtime()].(exec.Warmer); !ok || !w.Warm(needs.Module) {
 		pr.PrepareBytes = needs.ModuleBytes
 	}
 	return pr
@@ -428,9 +439,23 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 		ack(false, code, err.Error())
 		return
 	}
+	key := runKey{a.Requester, a.Job, a.Attempt}
+	var devices *gpu.Allocation
+	if a.Run.GPUs != nil {
+		// Taken before the ack: a job is never accepted without the
+		// devices it bid for, and never two jobs get one device.
+		if devices, err = p.acquireGPUs(key, a.Run.RunRuntime(), *a.Run.GPUs); err != nil {
+			p.mu.Unlock()
+			code := market.DeclineBusy
+			if errors.Is(err, gpu.ErrUnfit) {
+				code = market.DeclineNoGPU
+			}
+			ack(false, code, err.Error())
+			return
+		}
+	}
 	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
-	run := &provRun{key: runKey{a.Requester, a.Job, a.Attempt}, award: a, awardCID: awardCID, bid: bid,
-		received: now, cancel: cancel}
+	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices}
 	p.runs[run.key] = run
 	p.running++
 	p.runWG.Add(1)
@@ -445,6 +470,9 @@ func (p *Service) execute(life, ctx context.Context, run *provRun) {
 	defer p.runWG.Done()
 	defer func() {
 		run.cancel()
+		if run.gpus != nil {
+			run.gpus.Release() // on every way out: delivered, failed, cancelled, dropped
+		}
 		run.mu.Lock()
 		run.finished = n.Now()
 		// Only the outputs the requester may still fetch are kept: the
@@ -485,11 +513,12 @@ func (p *Service) execute(life, ctx context.Context, run *provRun) {
 	startedAfter := n.Now().Sub(run.received)
 	res.StartedAfterMs = startedAfter.Milliseconds()
 	res.StartHeld = res.StartedAfterMs <= run.bid.StartWithinMs
-	out, err := n.Exec.Run(ctx, job)
+	out, err := p.run(ctx, run, job)
 	if ctx.Err() != nil && !deadlinePassed(ctx) && life.Err() == nil {
 		return // cancelled by the requester
 	}
 	if err != nil {
+		n.Log.Warn("the executor failed", "job", a.Job, "runtime", a.Run.RunRuntime(), "err", err)
 		res.Status, res.Error = market.StatusInternal, err.Error()
 		p.deliver(life, ctx, run, res, nil)
 		return
@@ -634,6 +663,16 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 // the award's deadline passes.
 func (p *Service) deliver(life, ctx context.Context, run *provRun, res market.Result, blobs [][]byte) {
 	n := p.d
+	// A result without a run (fetch failed, executor failed) still names
+	// its streams: empty, carried inline, as requesters check every blob
+	// a result names.
+	for _, st := range []*market.Stream{&res.Stdout, &res.Stderr} {
+		if st.CID == "" {
+			st.Blob = market.Blob{CID: canon.BlobCID(nil).String()}
+			blobs = append(blobs, []byte{})
+		}
+	}
+	blobs = dedupe(blobs)
 	res.Created = n.Now().UnixMilli()
 	env, err := canon.Seal(n.Signer, market.KindResult, res)
 	if err != nil {
@@ -649,7 +688,7 @@ func (p *Service) deliver(life, ctx context.Context, run *provRun, res market.Re
 		// result's acknowledgement.
 		p.mu.Lock()
 		p.delivered[run.key] = delivered{requester: run.award.Requester, price: run.award.Price,
-			result: canon.DocCID(env.Encode()).String(), at: n.Now(), cap: string(market.RuntimeWasm)}
+			result: canon.DocCID(env.Encode()).String(), at: n.Now(), cap: string(run.award.Run.RunRuntime())}
 		p.mu.Unlock()
 	}
 	// The run's own context may have ended with its time limit; delivery
