@@ -56,8 +56,10 @@ type DevnetOptions struct {
 // 127.0.0.1, real DHT, real gossipsub, each with its own home and socket.
 type Devnet struct {
 	Nodes []*Node
-	// Runtimes are the executors beyond wasm the nodes share.
+	// Runtimes are the executors beyond wasm the nodes share; Missing
+	// says why one the options asked for is not there.
 	Runtimes map[market.Capability]exec.Executor
+	Missing  map[market.Capability]string
 	Sockets  []string
 	Homes    []string
 	opts     DevnetOptions
@@ -94,7 +96,7 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 	if o.Dir == "" {
 		return nil, errors.New("node: DevnetOptions.Dir is required")
 	}
-	d := &Devnet{opts: o, Runtimes: map[market.Capability]exec.Executor{}}
+	d := &Devnet{opts: o, Runtimes: map[market.Capability]exec.Executor{}, Missing: map[market.Capability]string{}}
 	d.startRuntimes(ctx)
 	sctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
@@ -258,6 +260,7 @@ func (d *Devnet) startRuntimes(ctx context.Context) {
 		e, err := newProcessExecutor(ctx, DefaultConfig().Provider.Process)
 		if err != nil {
 			log.Warn("devnet: not selling runtime/process", "err", err)
+			d.Missing[market.RuntimeProcess] = err.Error()
 		} else {
 			d.Runtimes[market.RuntimeProcess] = e
 		}
@@ -266,6 +269,7 @@ func (d *Devnet) startRuntimes(ctx context.Context) {
 		e, err := newDockerExecutor(ctx, DefaultConfig().Provider.Docker)
 		if err != nil {
 			log.Warn("devnet: not selling runtime/docker", "err", err)
+			d.Missing[market.RuntimeDocker] = err.Error()
 		} else {
 			d.Runtimes[market.RuntimeDocker] = e
 		}
