@@ -50,6 +50,9 @@ type DevnetOptions struct {
 	Process, Docker bool
 	// GPUs gives node i a fake device set (tests of GPU allocation).
 	GPUs func(i int) []gpu.Device
+	// Runtimes are executors every node sells besides those above (tests
+	// give fakes); the caller closes them.
+	Runtimes map[market.Capability]exec.Executor
 }
 
 // Devnet is N complete nodes in one process: real TCP and QUIC on
@@ -243,8 +246,10 @@ func (d *Devnet) Close(ctx context.Context) error {
 	for _, s := range d.Sockets {
 		os.Remove(s)
 	}
-	for _, e := range d.Runtimes {
-		errs = append(errs, e.Close(ctx))
+	for rt, e := range d.Runtimes {
+		if d.opts.Runtimes[rt] == nil {
+			errs = append(errs, e.Close(ctx))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -255,6 +260,9 @@ func (d *Devnet) startRuntimes(ctx context.Context) {
 	log := d.opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for rt, e := range d.opts.Runtimes {
+		d.Runtimes[rt] = e
 	}
 	if d.opts.Process {
 		e, err := newProcessExecutor(ctx, DefaultConfig().Provider.Process)

@@ -350,7 +350,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.requester.watchConnections()
 	n.tasks.Go(func() { n.data.Run(n.ctx) })
 	ok = true
-	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
+	if cfg.Provider.Sell {
+		n.log.Info("node started", "addrs", n.Addrs(), "selling", fmt.Sprint(caps))
+	} else {
+		n.log.Info("node started", "addrs", n.Addrs(), "selling", "nothing (provider.sell = false)")
+	}
 	return n, nil
 }
 

@@ -1,12 +1,23 @@
 package node
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/docker"
 	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/internal/samples/native"
+	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -133,5 +144,215 @@ func TestGPUJobsAllocateAndDecline(t *testing.T) {
 		if !strings.Contains(job.Error.Message, want) {
 			t.Errorf("the failure does not say %s: %s", want, job.Error.Message)
 		}
+	}
+}
+
+// A provider whose GPUs are all held declines a GPU job busy (not held
+// against it), and a cancelled run gives its GPUs back: the job that
+// waited then runs on them.
+func TestGPUsBusyThenReleasedOnCancel(t *testing.T) {
+	needToolbox(t)
+	d := startDevnetWith(t, DevnetOptions{Nodes: 2, Process: true, GPUs: func(i int) []gpu.Device {
+		if i == 1 {
+			return fakeGPUs
+		}
+		return nil
+	}})
+	if !d.Sells(market.RuntimeProcess) {
+		t.Skip("the process sandbox cannot run on this host (the devnet logged why)")
+	}
+	ctx := t.Context()
+	c := api.NewClient(d.Sockets[0])
+	mod, err := c.PutBlobBytes(ctx, native.Toolbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(count int, args ...string) api.Job {
+		t.Helper()
+		j, err := c.Submit(ctx, api.SubmitRequest{Runtime: "process", Module: api.BlobRef{CID: mod.CID}, Args: args,
+			GPUs: &api.GPURequest{Count: count}, Timeout: units.Duration(time.Minute), MaxPrice: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	alloc := d.Nodes[1].sell.gpus
+	hog := submit(2, "spin")
+	waitFor(t, 10*time.Second, "the spinning job to hold both GPUs", func() bool { return alloc.Free() == 0 })
+
+	waiter := submit(1, "env")
+	waitFor(t, 10*time.Second, "the GPU node to decline busy", func() bool {
+		j, err := c.Job(ctx, waiter.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range j.Attempts {
+			for _, dc := range a.Declines {
+				if dc.Reason == "busy" && strings.Contains(dc.Detail, "GPU") {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if _, err := c.Cancel(ctx, hog.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the cancelled run's GPUs to come back", func() bool { return alloc.Free() >= 1 })
+	j := wait(t, c, waiter.ID)
+	if j.State != api.StateCompleted || j.Provider != d.Nodes[1].ID() {
+		t.Fatalf("the waiting job ended %s on %s (%+v)", j.State, names(d)[j.Provider], j.Error)
+	}
+	waitFor(t, 5*time.Second, "every GPU to be free again", func() bool { return alloc.Free() == 2 })
+}
+
+// A node logs what it sells and why it does not sell the rest, and
+// advertises only what works: here docker is turned on but no engine
+// answers at its address, and GPUs are turned on but the driver fails.
+func TestStartupSaysWhatIsSoldAndWhy(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg := DevnetConfig()
+	cfg.Provider.Docker.Sell = true
+	cfg.Provider.Docker.Host = "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")
+	cfg.Provider.GPUs.Sell = true
+	cfg.Provider.CPUs, cfg.Provider.Memory = 3, 6<<30
+	n, err := New(t.Context(), Options{Home: homeDir(t), Config: cfg, Logger: log, CompileCache: compileCache,
+		DetectGPUs: func(context.Context, string, ...string) ([]byte, error) {
+			return nil, errors.New("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n.Close(cctx)
+	})
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	for _, want := range []string{
+		`msg="selling runtime/wasm"`,
+		`msg="not selling runtime/process: not enabled (set [provider.process] sell = true)"`,
+		`msg="not selling runtime/docker: no usable engine"`, "no-engine.sock",
+		// docker is not sold, so GPUs (which go to docker jobs) are not either
+		`msg="not selling GPUs: GPUs go to docker jobs (as device requests), and runtime/docker is not sold"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the start-up log lacks %q:\n%s", want, out)
+		}
+	}
+	o, ok := n.offers.Offer()
+	if !ok || len(o.Capabilities) != 1 || o.Capabilities[0] != market.RuntimeWasm {
+		t.Fatalf("the offer sells %v, want runtime/wasm alone", o.Capabilities)
+	}
+	if r := o.Resources; r == nil || r.CPUs != 3 || r.MemoryBytes != 6<<30 || r.Arch != runtime.GOARCH || len(r.GPUs) != 0 {
+		t.Fatalf("the offer's resources %+v, want the configured 3 cores and 6GiB", o.Resources)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// fakeDocker stands in for a docker executor where none is needed: the
+// test only looks at what the node advertises.
+type fakeDocker struct{}
+
+func (fakeDocker) Run(context.Context, exec.Job) (exec.Result, error) {
+	return exec.Result{}, errors.New("fake")
+}
+func (fakeDocker) Close(context.Context) error { return nil }
+
+// With docker sold, a node detects its GPUs with nvidia-smi and
+// advertises each model with its count and memory, from the recorded
+// output of a machine with four A100s; a failing driver is logged and
+// nothing is advertised.
+func TestGPUsDetectedAndAdvertised(t *testing.T) {
+	a100s, err := os.ReadFile("../exec/gpu/testdata/a100x4.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		smi    gpu.Runner
+		sells  []market.GPUOffered
+		logged string
+	}{
+		{"four a100s", func(_ context.Context, _ string, args ...string) ([]byte, error) {
+			if len(args) > 0 && args[0] == "-L" {
+				return nil, errors.New("no listing")
+			}
+			return a100s, nil
+		}, []market.GPUOffered{{Model: "a100-sxm4-80gb", Count: 4, VRAMMiB: 81920}}, `capability=gpu/nvidia/a100-sxm4-80gb count=4 vram_mib=81920 to=[runtime/docker]`},
+		{"no driver", func(context.Context, string, ...string) ([]byte, error) {
+			return []byte("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."), errors.New("exit status 9")
+		}, nil, `msg="not selling GPUs: exec/gpu: no NVIDIA driver: nvidia-smi failed`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logs strings.Builder
+			var mu sync.Mutex
+			log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return logs.Write(p)
+			}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			cfg := DevnetConfig()
+			cfg.Provider.GPUs.Sell = true
+			n, err := New(t.Context(), Options{Home: homeDir(t), Config: cfg, Logger: log, CompileCache: compileCache,
+				Runtimes: map[market.Capability]exec.Executor{market.RuntimeDocker: fakeDocker{}}, DetectGPUs: c.smi})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				n.Close(cctx)
+			})
+			o, _ := n.offers.Offer()
+			if err := o.Validate(time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(o.Resources.GPUs, c.sells) {
+				t.Errorf("the offer sells GPUs %+v, want %+v", o.Resources.GPUs, c.sells)
+			}
+			for _, g := range c.sells {
+				if !o.Sells(g.Capability()) {
+					t.Errorf("the offer lacks %s: %v", g.Capability(), o.Capabilities)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(logs.String(), c.logged) {
+				t.Errorf("the start-up log lacks %q:\n%s", c.logged, logs.String())
+			}
+		})
+	}
+}
+
+// A provider whose executor fails reports it (status internal, a provider
+// fault) in a result the requester can read: the job is re-auctioned,
+// and when every provider fails it ends with their faults, long before
+// its deadline.
+func TestExecutorFailureIsAProviderFault(t *testing.T) {
+	d := startDevnetWith(t, DevnetOptions{Nodes: 3, Runtimes: map[market.Capability]exec.Executor{market.RuntimeDocker: fakeDocker{}}})
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(t.Context(), api.SubmitRequest{Runtime: "docker", Module: api.BlobRef{Text: "not an image"},
+		MaxPrice: 500, Timeout: units.Duration(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = wait(t, c, job.ID)
+	if job.State != api.StateFailed || job.Error == nil || job.Error.Code == "deadline" || len(job.Attempts) < 2 {
+		t.Fatalf("job ended %s after %d attempts: %+v", job.State, len(job.Attempts), job.Error)
+	}
+	if !strings.Contains(job.Error.Message, "fake") {
+		t.Errorf("the failure does not carry the executor's error: %s", job.Error.Message)
 	}
 }
