@@ -43,8 +43,10 @@ type Load struct {
 	RequesterOwes int64
 	CreditLimit   int64
 	// GPUsBusy: the GPUs the call asks for exist here but other jobs hold
-	// them now.
-	GPUsBusy bool
+	// them now. GPUsUnusable says why this provider's GPUs cannot serve
+	// the call's runtime ("" when they can).
+	GPUsBusy     bool
+	GPUsUnusable string
 }
 
 func (l Load) fraction() float64 {
@@ -113,6 +115,9 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	}
 	if load.Running >= load.Slots {
 		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
+	}
+	if call.Needs.GPUs != nil && load.GPUsUnusable != "" {
+		return decline(DeclineNoGPU, load.GPUsUnusable)
 	}
 	if call.Needs.GPUs != nil && load.GPUsBusy {
 		return decline(DeclineBusy, fmt.Sprintf("the %s the job needs are held by other jobs", call.Needs.GPUs))

@@ -146,6 +146,10 @@ func TestProviderAnswer(t *testing.T) {
 			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
 			f.call.Needs.GPUs = &GPUs{Count: 1}
 		}, Load{Running: 0, Slots: 4, GPUsBusy: true}, true, DeclineBusy},
+		{"gpus not for this runtime", nil, func(f *provFixture) {
+			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
+			f.call.Needs.GPUs = &GPUs{Count: 1}
+		}, Load{Running: 0, Slots: 4, GPUsUnusable: "GPUs go to runtime/docker jobs only"}, true, DeclineNoGPU},
 		{"gpus free", nil, func(f *provFixture) {
 			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
 			f.call.Needs.GPUs = &GPUs{Count: 1}

@@ -100,14 +100,13 @@ var fakeGPUs = []gpu.Device{
 	{Index: "1", UUID: "GPU-00000000-0000-0000-0000-00000000fa1e", Name: "NVIDIA L4", Model: "l4", MemoryMiB: 23034, Driver: "550.54"},
 }
 
-// A GPU job goes to the one provider with (fake) GPUs, which gives it a
-// whole device — named in its environment — and takes it back when the
-// job ends; providers without GPUs are not asked, each named with
-// no_gpu; a job wanting more GPUs than anyone has fails saying why.
-func TestGPUJobsAllocateAndDecline(t *testing.T) {
+// gpuDevnet is n nodes selling process, the last with fakeGPUs; it skips
+// where the process sandbox cannot run.
+func gpuDevnet(t *testing.T, n int) *Devnet {
+	t.Helper()
 	needToolbox(t)
-	d := startDevnetWith(t, DevnetOptions{Nodes: 3, Process: true, GPUs: func(i int) []gpu.Device {
-		if i == 2 {
+	d := startDevnetWith(t, DevnetOptions{Nodes: n, Process: true, GPUs: func(i int) []gpu.Device {
+		if i == n-1 {
 			return fakeGPUs
 		}
 		return nil
@@ -115,6 +114,15 @@ func TestGPUJobsAllocateAndDecline(t *testing.T) {
 	if !d.Sells(market.RuntimeProcess) {
 		t.Skip("the process sandbox cannot run on this host (the devnet logged why)")
 	}
+	return d
+}
+
+// A GPU job goes to the one provider with (fake) GPUs, which gives it a
+// whole device — named in its environment — and takes it back when the
+// job ends; providers without GPUs are not asked, each named with
+// no_gpu; a job wanting more GPUs than anyone has fails saying why.
+func TestGPUJobsAllocateAndDecline(t *testing.T) {
+	d := gpuDevnet(t, 3)
 	gpuNode := d.Nodes[2]
 	o, _ := gpuNode.offers.Offer()
 	if !o.Sells("gpu/nvidia/l4") || o.Resources == nil || len(o.Resources.GPUs) != 1 || o.Resources.GPUs[0].Count != 2 {
@@ -151,16 +159,7 @@ func TestGPUJobsAllocateAndDecline(t *testing.T) {
 // against it), and a cancelled run gives its GPUs back: the job that
 // waited then runs on them.
 func TestGPUsBusyThenReleasedOnCancel(t *testing.T) {
-	needToolbox(t)
-	d := startDevnetWith(t, DevnetOptions{Nodes: 2, Process: true, GPUs: func(i int) []gpu.Device {
-		if i == 1 {
-			return fakeGPUs
-		}
-		return nil
-	}})
-	if !d.Sells(market.RuntimeProcess) {
-		t.Skip("the process sandbox cannot run on this host (the devnet logged why)")
-	}
+	d := gpuDevnet(t, 2)
 	ctx := t.Context()
 	c := api.NewClient(d.Sockets[0])
 	mod, err := c.PutBlobBytes(ctx, native.Toolbox)
@@ -210,13 +209,7 @@ func TestGPUsBusyThenReleasedOnCancel(t *testing.T) {
 // advertises only what works: here docker is turned on but no engine
 // answers at its address, and GPUs are turned on but the driver fails.
 func TestStartupSaysWhatIsSoldAndWhy(t *testing.T) {
-	var logs strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, logged := logCapture()
 	cfg := DevnetConfig()
 	cfg.Provider.Docker.Sell = true
 	cfg.Provider.Docker.Host = "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")
@@ -234,9 +227,7 @@ func TestStartupSaysWhatIsSoldAndWhy(t *testing.T) {
 		defer cancel()
 		n.Close(cctx)
 	})
-	mu.Lock()
-	out := logs.String()
-	mu.Unlock()
+	out := logged()
 	for _, want := range []string{
 		`msg="selling runtime/wasm"`,
 		`msg="not selling runtime/process: not enabled (set [provider.process] sell = true)"`,
@@ -254,6 +245,22 @@ func TestStartupSaysWhatIsSoldAndWhy(t *testing.T) {
 	}
 	if r := o.Resources; r == nil || r.CPUs != 3 || r.MemoryBytes != 6<<30 || r.Arch != runtime.GOARCH || len(r.GPUs) != 0 {
 		t.Fatalf("the offer's resources %+v, want the configured 3 cores and 6GiB", o.Resources)
+	}
+}
+
+// logCapture is a logger at info and what it has logged so far.
+func logCapture() (*slog.Logger, func() string) {
+	var mu sync.Mutex
+	var b strings.Builder
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return b.Write(p)
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})), func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return b.String()
 	}
 }
 
@@ -296,13 +303,7 @@ func TestGPUsDetectedAndAdvertised(t *testing.T) {
 		}, nil, `msg="not selling GPUs: exec/gpu: no NVIDIA driver: nvidia-smi failed`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var logs strings.Builder
-			var mu sync.Mutex
-			log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				return logs.Write(p)
-			}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			log, logged := logCapture()
 			cfg := DevnetConfig()
 			cfg.Provider.GPUs.Sell = true
 			n, err := New(t.Context(), Options{Home: homeDir(t), Config: cfg, Logger: log, CompileCache: compileCache,
@@ -327,10 +328,8 @@ func TestGPUsDetectedAndAdvertised(t *testing.T) {
 					t.Errorf("the offer lacks %s: %v", g.Capability(), o.Capabilities)
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if !strings.Contains(logs.String(), c.logged) {
-				t.Errorf("the start-up log lacks %q:\n%s", c.logged, logs.String())
+			if out := logged(); !strings.Contains(out, c.logged) {
+				t.Errorf("the start-up log lacks %q:\n%s", c.logged, out)
 			}
 		})
 	}
