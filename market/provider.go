@@ -47,6 +47,11 @@ type Load struct {
 	// the call's runtime ("" when they can).
 	GPUsBusy     bool
 	GPUsUnusable string
+	// CPUMilliFree is how many thousandths of a core the jobs running
+	// here leave unclaimed; a call asking for more is declined busy. It
+	// counts only with CPUMilliKnown (a provider that tracks it).
+	CPUMilliFree  int64
+	CPUMilliKnown bool
 }
 
 func (l Load) fraction() float64 {
@@ -118,6 +123,9 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	}
 	if call.Needs.GPUs != nil && load.GPUsUnusable != "" {
 		return decline(DeclineNoGPU, load.GPUsUnusable)
+	}
+	if n := call.Needs.CPUMilli; n > 0 && load.CPUMilliKnown && n > load.CPUMilliFree {
+		return decline(DeclineBusy, fmt.Sprintf("the job needs %s CPUs; running jobs leave %s free", FormatCPUs(n), FormatCPUs(max(load.CPUMilliFree, 0))))
 	}
 	if call.Needs.GPUs != nil && load.GPUsBusy {
 		return decline(DeclineBusy, fmt.Sprintf("the %s the job needs are held by other jobs", call.Needs.GPUs))

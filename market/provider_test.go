@@ -150,6 +150,12 @@ func TestProviderAnswer(t *testing.T) {
 			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
 			f.call.Needs.GPUs = &GPUs{Count: 1}
 		}, Load{Running: 0, Slots: 4, GPUsUnusable: "GPUs go to runtime/docker jobs only"}, true, DeclineNoGPU},
+		{"cpus taken by running jobs", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 2000 },
+			Load{Running: 1, Slots: 4, CPUMilliKnown: true, CPUMilliFree: 1500}, true, DeclineBusy},
+		{"cpus free", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 1500 },
+			Load{Running: 0, Slots: 4, CPUMilliKnown: true, CPUMilliFree: 1500}, true, ""},
+		{"cpus not tracked", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 64000 },
+			Load{Running: 0, Slots: 4}, true, ""},
 		{"gpus free", nil, func(f *provFixture) {
 			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
 			f.call.Needs.GPUs = &GPUs{Count: 1}

@@ -309,7 +309,8 @@ func New(ctx context.Context, o Options) (*Node, error) {
 				WrongOutputRate: cfg.Misbehave.WrongOutputRate, DropRate: cfg.Misbehave.DropRate,
 				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
 			},
-			Seed: n.randUint64(),
+			Seed:     n.randUint64(),
+			CPUMilli: n.sell.cpuMilli(),
 		},
 	})
 	n.data = blobs.New(blobs.Deps{

@@ -209,3 +209,12 @@ func (s *selling) gpuRuntimesOrNil() []market.Capability {
 	}
 	return s.gpuRuntimes
 }
+
+// cpuMilli is the cores the offer states, in thousandths: what the jobs
+// running here may claim together.
+func (s *selling) cpuMilli() int64 {
+	if s == nil {
+		return 0
+	}
+	return int64(s.resources.CPUs) * 1000
+}

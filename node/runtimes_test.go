@@ -160,49 +160,77 @@ func TestGPUJobsAllocateAndDecline(t *testing.T) {
 // waited then runs on them.
 func TestGPUsBusyThenReleasedOnCancel(t *testing.T) {
 	d := gpuDevnet(t, 2)
+	alloc := d.Nodes[1].sell.gpus
+	busyThenFree(t, d, "GPU",
+		func(r *api.SubmitRequest) { r.GPUs = &api.GPURequest{Count: 2} },
+		func(r *api.SubmitRequest) { r.GPUs = &api.GPURequest{Count: 1} },
+		func() bool { return alloc.Free() == 0 }, func() bool { return alloc.Free() == 2 })
+}
+
+// A job claims the cores it asks for: a provider whose running jobs have
+// claimed its cores declines busy, and takes the next job when they end.
+func TestCPUsClaimedThenReleasedOnCancel(t *testing.T) {
+	needToolbox(t)
+	d := startDevnetWith(t, DevnetOptions{Nodes: 2, Process: true, Configure: func(i int, c *Config) { c.Provider.CPUs = 2 }})
+	if !d.Sells(market.RuntimeProcess) {
+		t.Skip("the process sandbox cannot run on this host (the devnet logged why)")
+	}
+	p := d.Nodes[1].provider
+	claimed := func() int64 { return p.CPUsClaimed() }
+	busyThenFree(t, d, "CPUs",
+		func(r *api.SubmitRequest) { r.CPUs = 1.5 },
+		func(r *api.SubmitRequest) { r.CPUs = 1 },
+		func() bool { return claimed() == 1500 }, func() bool { return claimed() == 0 })
+}
+
+// busyThenFree has node 0 submit a spinning job (hog's resources) that
+// node 1 runs, then a job (waiter's) that node 1 must decline busy with a
+// detail naming what, then cancels the spinning job: the waiting one then
+// runs on node 1, and what it held is given back.
+func busyThenFree(t *testing.T, d *Devnet, what string, hog, waiter func(*api.SubmitRequest), held, free func() bool) {
+	t.Helper()
 	ctx := t.Context()
 	c := api.NewClient(d.Sockets[0])
 	mod, err := c.PutBlobBytes(ctx, native.Toolbox)
 	if err != nil {
 		t.Fatal(err)
 	}
-	submit := func(count int, args ...string) api.Job {
+	submit := func(set func(*api.SubmitRequest), args ...string) api.Job {
 		t.Helper()
-		j, err := c.Submit(ctx, api.SubmitRequest{Runtime: "process", Module: api.BlobRef{CID: mod.CID}, Args: args,
-			GPUs: &api.GPURequest{Count: count}, Timeout: units.Duration(time.Minute), MaxPrice: 5000})
+		r := api.SubmitRequest{Runtime: "process", Module: api.BlobRef{CID: mod.CID}, Args: args,
+			Timeout: units.Duration(time.Minute), MaxPrice: 5000}
+		set(&r)
+		j, err := c.Submit(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return j
 	}
-	alloc := d.Nodes[1].sell.gpus
-	hog := submit(2, "spin")
-	waitFor(t, 10*time.Second, "the spinning job to hold both GPUs", func() bool { return alloc.Free() == 0 })
-
-	waiter := submit(1, "env")
-	waitFor(t, 10*time.Second, "the GPU node to decline busy", func() bool {
-		j, err := c.Job(ctx, waiter.ID)
+	spin := submit(hog, "spin")
+	waitFor(t, 10*time.Second, "the spinning job to hold its "+what, held)
+	w := submit(waiter, "env")
+	waitFor(t, 10*time.Second, "node 1 to decline busy", func() bool {
+		j, err := c.Job(ctx, w.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range j.Attempts {
 			for _, dc := range a.Declines {
-				if dc.Reason == "busy" && strings.Contains(dc.Detail, "GPU") {
+				if dc.Reason == "busy" && strings.Contains(dc.Detail, what) {
 					return true
 				}
 			}
 		}
 		return false
 	})
-	if _, err := c.Cancel(ctx, hog.ID); err != nil {
+	if _, err := c.Cancel(ctx, spin.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the cancelled run's GPUs to come back", func() bool { return alloc.Free() >= 1 })
-	j := wait(t, c, waiter.ID)
+	j := wait(t, c, w.ID)
 	if j.State != api.StateCompleted || j.Provider != d.Nodes[1].ID() {
 		t.Fatalf("the waiting job ended %s on %s (%+v)", j.State, names(d)[j.Provider], j.Error)
 	}
-	waitFor(t, 5*time.Second, "every GPU to be free again", func() bool { return alloc.Free() == 2 })
+	waitFor(t, 5*time.Second, "every "+what+" to be free again", free)
 }
 
 // A node logs what it sells and why it does not sell the rest, and

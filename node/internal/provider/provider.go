@@ -71,6 +71,9 @@ type Config struct {
 	Freshness    time.Duration // accepted clock skew of messages
 	Misbehave    Misbehave
 	Seed         uint64 // seeds misbehaviour
+	// CPUMilli is the cores jobs may claim together (their cpus), in
+	// thousandths; 0 does not count them.
+	CPUMilli int64
 }
 
 // Deps are what the provider needs.
@@ -115,6 +118,7 @@ type Service struct {
 	mu        sync.Mutex
 	policy    *market.Provider
 	running   int
+	cpuInUse  int64 // thousandths of a core claimed by running jobs
 	runs      map[runKey]*provRun
 	finished  []runKey             // oldest first
 	delivered map[runKey]delivered // results awaiting their receipt
@@ -136,6 +140,7 @@ type provRun struct {
 	received time.Time
 	cancel   context.CancelFunc
 	gpus     *gpu.Allocation // nil for a job without GPUs
+	cpus     int64           // thousandths of a core it claims
 
 	mu       sync.Mutex
 	outputs  map[string]bool // blobs the requester may fetch
@@ -183,6 +188,13 @@ func (p *Service) AwardHandler(ctx context.Context) network.StreamHandler {
 // Wait waits for every run to end (they end with the context given to
 // AwardHandler).
 func (p *Service) Wait() { p.runWG.Wait() }
+
+// CPUsClaimed is the thousandths of a core the running jobs claim.
+func (p *Service) CPUsClaimed() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cpuInUse
+}
 
 // Running is the number of jobs this node runs now.
 func (p *Service) Running() int {
@@ -305,6 +317,9 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	p.mu.Lock()
 	load := market.Load{Running: p.running, Slots: p.d.Slots,
 		RequesterOwes: max(p.d.Ledger.Balance(dc.Call.Requester), 0), CreditLimit: p.d.Rep.CreditLimit(dc.Call.Requester)}
+	if p.d.CPUMilli > 0 {
+		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
+	}
 	if g := dc.Call.Needs.GPUs; g != nil {
 		load.GPUsUnusable = p.gpusUnusable(dc.Call.Needs.Runtime())
 		load.GPUsBusy = !p.gpusFree(*g)
@@ -454,8 +469,19 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 			return
 		}
 	}
+	if c := a.Run.CPUMilli; c > 0 && n.CPUMilli > 0 && p.cpuInUse+c > n.CPUMilli {
+		p.mu.Unlock()
+		if devices != nil {
+			devices.Release()
+		}
+		ack(false, market.DeclineBusy, fmt.Sprintf("busy: the job needs %s CPUs, running jobs leave %s",
+			market.FormatCPUs(c), market.FormatCPUs(max(n.CPUMilli-p.cpuInUse, 0))))
+		return
+	}
+	p.cpuInUse += a.Run.CPUMilli
 	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
-	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices}
+	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices,
+		cpus: a.Run.CPUMilli}
 	p.runs[run.key] = run
 	p.running++
 	p.runWG.Add(1)
@@ -482,6 +508,7 @@ func (p *Service) execute(life, ctx context.Context, run *provRun) {
 		run.mu.Unlock()
 		p.mu.Lock()
 		p.running--
+		p.cpuInUse -= run.cpus
 		if servable {
 			p.finished = append(p.finished, run.key)
 		} else {
