@@ -264,7 +264,7 @@ func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agen
 		subs: map[chan api.Event]struct{}{},
 	}
 	j.machine = market.NewJob(id, spec, r.jobConfig(), r.n.signer, r.n.rep, newJobRand(r.n.randUint64()), now)
-	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
+	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID, Runtime: string(spec.Runtime),
 		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
 		Deadline: j.machine.Deadline(),
 		Agent:    agent, Verify: spec.Verify, Settlement: &api.Settlement{Held: hold, Receipts: []string{}}}

@@ -68,8 +68,8 @@ func TestProcessJobRunsAndSettles(t *testing.T) {
 	if res.Status != "ok" || res.Stdout.Text != "hello from hayek\nand its stdin" {
 		t.Fatalf("result %s %q %q", res.Status, res.Stdout.Text, res.Stderr.Text)
 	}
-	if job.Provider != d.Nodes[1].ID() {
-		t.Fatalf("ran on %s", names(d)[job.Provider])
+	if job.Provider != d.Nodes[1].ID() || job.Runtime != "runtime/process" {
+		t.Fatalf("ran on %s, runtime %q", names(d)[job.Provider], job.Runtime)
 	}
 	if mine, theirs := receiptCIDs(t, d.Nodes[0], job.ID), receiptCIDs(t, d.Nodes[1], job.ID); len(mine) != 1 || len(theirs) != 1 || mine[0] != theirs[0] {
 		t.Fatalf("receipts: requester %v, provider %v", mine, theirs)

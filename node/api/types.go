@@ -139,7 +139,8 @@ type Job struct {
 	ID             string        `json:"id"`
 	State          JobState      `json:"state"`
 	IdempotencyKey string        `json:"idempotency_key,omitempty"`
-	Module         string        `json:"module"` // CID
+	Module         string        `json:"module"`            // CID
+	Runtime        string        `json:"runtime,omitempty"` // runtime/wasm, runtime/process or runtime/docker
 	MaxPrice       int64         `json:"max_price"`
 	Provider       string        `json:"provider,omitempty"` // peer ID of the winner
 	Price          int64         `json:"price"`              // agreed price; 0 until awarded
