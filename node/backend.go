@@ -502,7 +502,7 @@ func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	st := api.Status{PeerID: n.ID(), Addrs: n.Addrs(), Version: Version, StartedAt: n.start.UTC(),
 		Peers: len(n.host.Network().Peers()), Selling: n.cfg.Provider.Sell && !n.closing.Load(),
-		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.Snapshot(),
+		Capabilities: soldStrings(n.soldCapabilities()), Jobs: map[api.JobState]int{}, Dropped: n.drops.Snapshot(),
 		Misbehaving: n.cfg.Misbehave.Active()}
 	st.LedgerSeq, st.LedgerHead = n.ledger.Head()
 	st.Isolated = n.Isolated()

@@ -218,3 +218,12 @@ func (s *selling) cpuMilli() int64 {
 	}
 	return int64(s.resources.CPUs) * 1000
 }
+
+// soldStrings is what a node sells, for the API.
+func soldStrings(caps []market.Capability) []string {
+	out := make([]string, len(caps))
+	for i, c := range caps {
+		out[i] = string(c)
+	}
+	return out
+}

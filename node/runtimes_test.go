@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,10 @@ func TestProcessJobRunsAndSettles(t *testing.T) {
 	d := startDevnetWith(t, DevnetOptions{Nodes: 2, Process: true})
 	if !d.Sells(market.RuntimeProcess) {
 		t.Skip("the process sandbox cannot run on this host (the devnet logged why)")
+	}
+	st, err := api.NewClient(d.Sockets[1]).Status(t.Context())
+	if err != nil || !slices.Contains(st.Capabilities, "runtime/process") {
+		t.Fatalf("node 1's status says it sells %v (%v)", st.Capabilities, err)
 	}
 	job, res := nativeJob(t, d, "process", native.Toolbox, nil, "hello")
 	if job.State != api.StateCompleted || job.Settlement == nil || job.Settlement.Paid != job.Price || job.Settlement.Pending {
