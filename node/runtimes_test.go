@@ -97,6 +97,29 @@ func TestDockerJobRuns(t *testing.T) {
 	if job.State != api.StateCompleted || res.Status != "ok" || res.Stdout.Text != "hello from hayek\nand its stdin" {
 		t.Fatalf("job ended %s (%+v): %s %q %q", job.State, job.Error, res.Status, res.Stdout.Text, res.Stderr.Text)
 	}
+
+	// An image named by digest travels as its reference; a provider
+	// that does not allow it says so in the result (the job's own
+	// failure: bad_module), and a reference elsewhere is refused at once.
+	c := api.NewClient(d.Sockets[0])
+	ref := "sha256:" + strings.Repeat("ab", 32)
+	job, err = c.Submit(t.Context(), api.SubmitRequest{Runtime: "docker", Image: ref, MaxPrice: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job = wait(t, c, job.ID); job.State != api.StateCompleted || job.Status != "bad_module" {
+		t.Fatalf("a job naming an image no provider allows ended %s with status %q (%+v)", job.State, job.Status, job.Error)
+	}
+	for _, bad := range []api.SubmitRequest{
+		{Runtime: "wasm", Image: ref, MaxPrice: 500},
+		{Runtime: "docker", Image: "alpine:latest", MaxPrice: 500},
+		{Runtime: "docker", Image: ref, Module: api.BlobRef{Text: "x"}, MaxPrice: 500},
+	} {
+		var e *api.Error
+		if _, err := c.Submit(t.Context(), bad); !errors.As(err, &e) || e.Code != api.CodeInvalidSpec || e.Fields[0].Field != "image" {
+			t.Errorf("submitting %+v: %v, want invalid_spec naming image", bad, err)
+		}
+	}
 }
 
 // fakeGPUs are two l4s that exist only in the test.
