@@ -45,7 +45,7 @@ func TestServeFlagDefaultsAreTheConfigDefaults(t *testing.T) {
 	// Flags with no config field, and their defaults.
 	own := map[string]map[string]string{
 		"serve":  {"config": "", "log-level": "info", "drain": "30s"},
-		"devnet": {"nodes": "5", "dir": "", "log-level": "warn", "quic": "false"},
+		"devnet": {"nodes": "5", "dir": "", "log-level": "warn", "quic": "false", "no-process": "false", "no-docker": "false"},
 	}
 	root := newRoot(&globals{Streams: Streams{Getenv: func(string) string { return "" }}})
 	for _, name := range []string{"serve", "devnet"} {

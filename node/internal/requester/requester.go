@@ -210,7 +210,7 @@ func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent 
 		subs: map[chan api.Event]func() bool{},
 	}
 	j.machine = market.NewJob(id, spec, r.cfg, r.d.Signer, r.d.Rep, newJobRand(r.d.Rand()), now)
-	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
+	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID, Runtime: string(spec.Runtime),
 		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
 		Deadline: j.machine.Deadline(),
 		Agent:    agent, Verify: spec.Verify, Settlement: &api.Settlement{Held: hold, Receipts: []string{}}}
