@@ -44,7 +44,9 @@ type submitFlags struct {
 	wait, json                bool
 }
 
-const submitTry = "\nTry: hayek job submit --wasm prog.wasm|--exec ./static-binary|--image-file image.tar [--stdin FILE] [--input NAME=FILE] [-- ARGS...]"
+const submitTry = "\nTry: hayek job submit" + specTryArgs
+
+const specTryArgs = " --wasm prog.wasm|--exec ./static-binary|--image-file image.tar [--stdin FILE] [--input NAME=FILE] [-- ARGS...]"
 
 func newJobSubmitCmd(g *globals) *cobra.Command {
 	var f submitFlags
@@ -206,9 +208,10 @@ type namedFile struct{ name, path string }
 // checkSubmit checks the flags and arguments that need no file and no
 // node, so a mistake is a usage error before anything is uploaded.
 func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, error) {
+	try := "\nTry: " + c.CommandPath() + specTryArgs // job submit or job quote
 	var in submitInput
 	if dash := c.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
-		return in, usageErrorf("unexpected argument %q: the program goes in --wasm, --exec, --image or --image-file, its arguments after --%s", args[0], submitTry)
+		return in, usageErrorf("unexpected argument %q: the program goes in --wasm, --exec, --image or --image-file, its arguments after --%s", args[0], try)
 	}
 	in.args = args
 	var given []string
@@ -219,32 +222,32 @@ func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, 
 	}
 	switch {
 	case len(given) == 0:
-		return in, usageErrorf("what to run is required: --wasm FILE, --exec FILE, --image REF or --image-file FILE%s", submitTry)
+		return in, usageErrorf("what to run is required: --wasm FILE, --exec FILE, --image REF or --image-file FILE%s", try)
 	case len(given) > 1:
-		return in, usageErrorf("%s: give one program only%s", strings.Join(given, " and "), submitTry)
+		return in, usageErrorf("%s: give one program only%s", strings.Join(given, " and "), try)
 	case f.wasm != "" && f.gpus != 0:
-		return in, usageErrorf("--gpus: a wasm job has no GPU; use --exec or --image%s", submitTry)
+		return in, usageErrorf("--gpus: a wasm job has no GPU; use --exec or --image%s", try)
 	case f.gpus < 0 || f.gpus > market.MaxGPUs:
-		return in, usageErrorf("--gpus %d: want 1 to %d whole GPUs%s", f.gpus, market.MaxGPUs, submitTry)
+		return in, usageErrorf("--gpus %d: want 1 to %d whole GPUs%s", f.gpus, market.MaxGPUs, try)
 	case f.gpus == 0 && (f.gpuModel != "" || f.gpuVRAM != 0):
-		return in, usageErrorf("--gpu-model and --gpu-vram describe the GPUs of --gpus N%s", submitTry)
+		return in, usageErrorf("--gpu-model and --gpu-vram describe the GPUs of --gpus N%s", try)
 	case !(f.cpus >= 0):
-		return in, usageErrorf("--cpus %v: want a number of cores ≥ 0, e.g. 2 or 0.5%s", f.cpus, submitTry)
+		return in, usageErrorf("--cpus %v: want a number of cores ≥ 0, e.g. 2 or 0.5%s", f.cpus, try)
 	}
 	if f.maxPrice <= 0 {
-		return in, usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", submitTry)
+		return in, usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", try)
 	}
 	if _, err := market.ParseVerify(f.verify); err != nil {
-		return in, usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, submitTry)
+		return in, usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, try)
 	}
 	if !(f.minReputation >= 0 && f.minReputation < 1) {
-		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, submitTry)
+		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, try)
 	}
 	in.env = map[string]string{}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return in, usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, submitTry)
+			return in, usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, try)
 		}
 		in.env[k] = v
 	}
@@ -252,10 +255,10 @@ func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, 
 	for _, nf := range f.inputs {
 		name, path, ok := strings.Cut(nf, "=")
 		if !ok || name == "" || path == "" {
-			return in, usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, submitTry)
+			return in, usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, try)
 		}
 		if seen[name] {
-			return in, usageErrorf("--input %s is given twice%s", name, submitTry)
+			return in, usageErrorf("--input %s is given twice%s", name, try)
 		}
 		seen[name] = true
 		in.inputs = append(in.inputs, namedFile{name, path})
