@@ -1,6 +1,9 @@
 package reputation
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // JudgeCheck judges the runs of one adaptively checked job (the
 // delivery first, then the checks) by the odds rule rather than by a
@@ -20,8 +23,18 @@ import "fmt"
 // be drawn four times running to have its output accepted, where it
 // needed to be drawn twice. A check by a provider with a long clean
 // record still settles it in two runs.
+// MaxCheckReliability caps what one run weighs in JudgeCheck: a record
+// makes a run credible, not infallible. At 0.995 (odds 199) two trusted
+// checkers that agree always outweigh a single run, however long its
+// provider's record — otherwise a veteran that starts cheating could
+// only be convicted by more checkers than a check may have.
+const MaxCheckReliability = 0.995
+
 func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 	rs := firstDistinct(runs, func(r Replica) string { return r.Provider }, maxRuns)
+	for i := range rs {
+		rs[i].Reliability = math.Min(rs[i].Reliability, MaxCheckReliability)
+	}
 	if len(rs) < 2 {
 		return SampleDecision{Verdict: SampleRerun, Reason: "checked: run on another provider"}
 	}
