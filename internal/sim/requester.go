@@ -620,7 +620,7 @@ func reasonUnchecked(root *rootJob) string {
 const checkEpsilon = 0.01
 
 // maxCheckRuns bounds the runs of one adaptively checked job, the
-// original included (reputation.JudgeRuns).
+// original included (reputation.JudgeCheck).
 const maxCheckRuns = 5
 
 // checkerDraw is how many providers discovery found are invited to bid
