@@ -216,7 +216,7 @@
 // 1 − ε; below that it asks for another run, up to its cap, then blames
 // nobody. With ε = 0.01: a stranger and a trusted checker settle it in
 // two runs, three agreeing strangers do, a pair of strangers does not
-// outvote a veteran, and two trusted checkers always outvote one run.
+// outvote a veteran, and two veteran checkers always outweigh one run.
 // (JudgeRuns, the first digest two runs share, is what it replaced.)
 // SubnetGuard bars newcomers from a subnet in which a wrong result was
 // caught, for a quarantine, and the subnet's /16 once two of its /24s
@@ -294,8 +294,8 @@
 // was blamed, and the cheat kept the Success of every check of its right
 // results — intermittent cheats at 20% built long clean records with a
 // requester and slipped 81 wrong results past spot-checks. Now a
-// reliability counts at most MaxCheckReliability (two trusted checkers
-// always outvote one run), and a tie-breaker no trusted provider can
+// reliability counts at most MaxCheckReliability (two veteran checkers
+// always outweigh one run), and a tie-breaker no trusted provider can
 // give is drawn from the wider market.
 //
 // 8. Spot-checking was earned too cheaply. At Proven 0.8 (~13 clean

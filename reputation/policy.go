@@ -13,7 +13,7 @@ import (
 // where the evidence is thin:
 //
 //	LowerBound < Proven:   rate 1 (strangers, whitewashed identities, anyone
-//	                       with fewer than ~13 clean jobs for this requester)
+//	                       with fewer than ~28 clean jobs for this requester)
 //	otherwise:             rate max(MinRate, (1 − LowerBound) · max(1, value/RefValue))
 //
 // so no result of a provider without a record is taken unchecked, one with
@@ -32,7 +32,10 @@ type CheckPolicy struct {
 	RefValue int64   // job value (max price) at which the rate is not scaled; ≤ 0: no scaling
 }
 
-// DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.8, at least 5%.
+// DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.9, at least 5%.
+// Proven was 0.8 (~13 clean jobs): an on-off cheat that gave one
+// requester 13 of its honest runs earned spot-checks there and slipped
+// wrong results through (reputation's doc, "Design choices", 8).
 func DefaultCheckPolicy() CheckPolicy { return CheckPolicy{Trusted: 0.5, Proven: 0.9, MinRate: 0.05} }
 
 // Rate is the probability that a result from a provider with standing st,
