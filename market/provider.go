@@ -47,6 +47,9 @@ type Load struct {
 	// the call's runtime ("" when they can).
 	GPUsBusy     bool
 	GPUsUnusable string
+	// ImageNotAllowed: the call names an image this provider does not
+	// run.
+	ImageNotAllowed bool
 	// CPUMilliFree is how many thousandths of a core the jobs running
 	// here leave unclaimed; a call asking for more is declined busy. It
 	// counts only with CPUMilliKnown (a provider that tracks it).
@@ -117,6 +120,9 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	}
 	if reason, detail := offer.Fits(call.Needs); reason != "" {
 		return decline(reason, detail)
+	}
+	if call.Needs.Image != "" && load.ImageNotAllowed {
+		return decline(DeclineImage, fmt.Sprintf("%s is not among the images this provider runs; ship it as an archive instead", call.Needs.Image))
 	}
 	if load.Running >= load.Slots {
 		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))

@@ -310,7 +310,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
 			},
 			Seed:     n.randUint64(),
-			CPUMilli: n.sell.cpuMilli(),
+			CPUMilli: n.sell.cpuMilli(), AllowedImages: cfg.Provider.Docker.AllowedImages,
 		},
 	})
 	n.data = blobs.New(blobs.Deps{

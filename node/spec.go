@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 
 	"github.com/hayek-market/hayek/market"
@@ -34,10 +33,10 @@ func (n *Node) moduleFrom(req api.SubmitRequest, spec *market.JobSpec) error {
 			return specError("image", "only a docker job names an image; set runtime to \"docker\"")
 		case mod != (api.BlobRef{}):
 			return specError("image", "give the image either by reference (image) or as an archive (module), not both")
-		case !imageRefRE.MatchString(req.Image):
+		case !market.ImageRef.MatchString(req.Image):
 			return specError("image", fmt.Sprintf("%q is not an image by digest: want name@sha256:<64 hex> or sha256:<64 hex> (tags move; docker images --digests shows digests)", req.Image))
 		}
-		mod = api.BlobRef{Text: req.Image}
+		mod, spec.Image = api.BlobRef{Text: req.Image}, req.Image
 	}
 	if mod == (api.BlobRef{}) {
 		what := map[market.Capability]string{market.RuntimeWasm: "the wasm module", market.RuntimeProcess: "the static executable",
@@ -53,9 +52,6 @@ func (n *Node) moduleFrom(req api.SubmitRequest, spec *market.JobSpec) error {
 	}
 	return nil
 }
-
-// imageRefRE is an image by digest, as exec/docker accepts it.
-var imageRefRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._/:-]{1,2}[a-z0-9]+)*@)?sha256:[0-9a-f]{64}$`)
 
 // resourcesFrom sets a submitted job's CPUs and GPUs.
 func resourcesFrom(req api.SubmitRequest, spec *market.JobSpec) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,8 @@ type Config struct {
 	// CPUMilli is the cores jobs may claim together (their cpus), in
 	// thousandths; 0 does not count them.
 	CPUMilli int64
+	// AllowedImages are the images by digest docker jobs may name.
+	AllowedImages []string
 }
 
 // Deps are what the provider needs.
@@ -320,6 +323,7 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	if p.d.CPUMilli > 0 {
 		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
 	}
+	load.ImageNotAllowed = dc.Call.Needs.Image != "" && !slices.Contains(p.d.AllowedImages, dc.Call.Needs.Image)
 	if g := dc.Call.Needs.GPUs; g != nil {
 		load.GPUsUnusable = p.gpusUnusable(dc.Call.Needs.Runtime())
 		load.GPUsBusy = !p.gpusFree(*g)
