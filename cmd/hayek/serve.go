@@ -242,7 +242,7 @@ func printServing(out, errw io.Writer, n *node.Node, cfg node.Config, sock strin
 		fmt.Fprintf(errw, "hayek: WARNING: this node misbehaves as a provider (testing only): %s\n", strings.Join(act, ", "))
 	}
 	if cfg.Provider.Sell {
-		fmt.Fprintf(out, "selling %s, %d slots, base price %d\n", strings.Join(cfg.Provider.Capabilities, ", "),
+		fmt.Fprintf(out, "selling %s, %d slots, base price %d\n", strings.Join(n.Sells(), ", "),
 			cfg.Provider.Slots, cfg.Provider.Pricing.Base)
 	} else {
 		fmt.Fprintln(out, "not selling (provider.sell = false)")
