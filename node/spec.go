@@ -1,11 +1,15 @@
 package node
 
 import (
+	"bytes"
+	"debug/elf"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 
+	"github.com/hayek-market/hayek/exec/docker"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -47,8 +51,56 @@ func (n *Node) moduleFrom(req api.SubmitRequest, spec *market.JobSpec) error {
 	if spec.Module, err = n.resolveBlob("module", mod); err != nil {
 		return err
 	}
-	if spec.Runtime == market.RuntimeWasm {
+	switch {
+	case spec.Runtime == market.RuntimeWasm:
 		return n.checkModule(spec.Module)
+	case spec.Image != "":
+		return nil // the reference's text, checked above
+	}
+	return n.checkNativeModule(spec.Runtime, spec.Module)
+}
+
+// checkNativeModule refuses, before any auction, a process module that is
+// not a static ELF executable and a docker module that is not an image
+// archive: a provider would run neither, and the job would pay for a
+// bad_module result. What it cannot know here — the provider's
+// architecture — the provider checks.
+func (n *Node) checkNativeModule(rt market.Capability, b market.Blob) error {
+	if n.checked.has(b.CID) {
+		return nil
+	}
+	data, err := n.blobs.Get(b.CID)
+	if err != nil {
+		return fmt.Errorf("node: read module: %w", err)
+	}
+	if rt == market.RuntimeProcess {
+		err = checkStaticELF(data)
+	} else if _, perr := docker.ParseArchive(data, docker.DefaultMaxArchiveBytes); perr != nil {
+		err = fmt.Errorf("not an image archive as docker save writes it (%v); or name an image by digest in image", perr)
+	}
+	if err != nil {
+		return api.Errorf(api.CodeInvalidModule, "%s", err)
+	}
+	n.checked.add(b.CID)
+	return nil
+}
+
+// checkStaticELF accepts a static 64-bit ELF executable.
+func checkStaticELF(data []byte) error {
+	if bytes.HasPrefix(data, []byte("#!")) {
+		return errors.New("a script, and the process sandbox has no interpreter: submit a static executable")
+	}
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("not an ELF executable (%v): the process sandbox runs static Linux executables", err)
+	}
+	if f.Class != elf.ELFCLASS64 || (f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN) || f.Entry == 0 {
+		return fmt.Errorf("not a 64-bit ELF executable (%s, %s)", f.Class, f.Type)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return errors.New("dynamically linked, and the sandbox has no shared libraries: link it statically (Go: CGO_ENABLED=0; C: -static)")
+		}
 	}
 	return nil
 }
