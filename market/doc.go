@@ -114,6 +114,15 @@
 // evidence against their providers). "sample:P" is the caller's: the
 // node re-runs a delivered job elsewhere with probability P.
 //
+// # Quotes
+//
+// Provider.Decide is Answer's decision without its effects (the Verdict: a
+// price and committed start, or a decline reason), and AnswerQuote signs
+// it as a QuoteAnswer to a Quote — a dry-run call for bids. A quote books
+// nothing, so a provider answers quotes and calls by one set of rules. A
+// job that finds no provider or no bid ends with the same funnel
+// (Outcome.Reasons: decline codes, ReasonReputation, ReasonUnreachable).
+//
 // Behaviour is pinned by the datadriven scripts in testdata/job; run
 // `go test ./market -run Scripts -rewrite` to regenerate them after a
 // deliberate change and review the diff.

@@ -825,6 +825,8 @@ func fzSeeds(t testing.TB, target string) []fzNamed {
 		o = fzOffer("p1", -5)
 		o.Capabilities = []Capability{"GPU"}
 		add("offer-invalid", seal(KindOffer, o))
+	case "FuzzOpenQuote", "FuzzOpenQuoteAnswer":
+		return fzQuoteSeeds(t, target, ids, w)
 	case "FuzzJobSpec":
 		for _, s := range fzSpecSeeds() {
 			out = append(out, fzNamed{s.name, fzCorpusFile(s.args.values()...)})
@@ -884,7 +886,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		t.Skip("run with -gencorpus to rewrite testdata/fuzz")
 	}
 	for _, target := range []string{"FuzzOpenCall", "FuzzOpenBid", "FuzzOpenDecline", "FuzzOpenAward", "FuzzOpenAck",
-		"FuzzOpenResult", "FuzzOpenCancel", "FuzzOpenDataRequest", "FuzzOpenOffer", "FuzzJobSpec"} {
+		"FuzzOpenResult", "FuzzOpenCancel", "FuzzOpenDataRequest", "FuzzOpenOffer", "FuzzJobSpec", "FuzzOpenQuote", "FuzzOpenQuoteAnswer"} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,9 @@
 package market
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -137,6 +139,10 @@ type Outcome struct {
 	// Faults are the providers dropped for a fault, with why, for
 	// reputation.
 	Faults []Fault
+	// Reasons is, for a job that found no provider or no bid, the funnel a
+	// quote reports: how many providers dropped out for each reason (the
+	// decline codes, ReasonReputation, ReasonUnreachable).
+	Reasons map[string]int
 }
 
 // Fault is a provider dropped from a job.
@@ -475,6 +481,7 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 	}
 	var picks []pick
 	var unfit []string
+	why := map[string]int{}
 	for _, c := range cands {
 		if c.Subnet != "" {
 			j.subnets[c.Peer] = c.Subnet
@@ -490,16 +497,19 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 		}
 		if reason, detail := c.Offer.Fits(needs); reason != "" {
 			unfit = append(unfit, fmt.Sprintf("%s: %s (%s)", short(c.Peer), reason, detail))
+			why[string(reason)]++
 			continue
 		}
 		quote, err := c.Offer.Pricing.Quote(needs)
 		if err != nil { // Fits checked the quote; a surprise is still no fit
 			unfit = append(unfit, fmt.Sprintf("%s: %s (%v)", short(c.Peer), DeclinePrice, err))
+			why[string(DeclinePrice)]++
 			continue
 		}
 		st := j.rep.Standing(c.Peer, primary, j.spec.MinReputation)
 		if !st.Eligible {
 			unfit = append(unfit, fmt.Sprintf("%s: ineligible (%s)", short(c.Peer), st.Reason))
+			why[ReasonReputation]++
 			continue
 		}
 		picks = append(picks, pick{c: c, quote: quote, st: st, tie: j.rng.Uint64()})
@@ -507,7 +517,7 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 	if len(picks) == 0 {
 		msg := fmt.Sprintf("no provider found for %s", strings.Join(capStrings(j.spec.AllCapabilities()), ", "))
 		if len(unfit) > 0 {
-			msg = fmt.Sprintf("no provider can run this job: %s", strings.Join(unfit, "; "))
+			msg = fmt.Sprintf("no provider can run this job (%s): %s", reasonCounts(why), strings.Join(unfit, "; "))
 		}
 		switch {
 		case len(j.live) > 0 || len(j.results) > 0:
@@ -518,9 +528,9 @@ func (j *Job) Candidates(now time.Time, cands []Candidate) {
 		case len(j.attempts) > 0 && j.hasFaults():
 			j.fail(now, FailFaults, j.faultSummary()+"; then "+msg)
 		case len(j.attempts) > 0:
-			j.fail(now, FailNoBids, j.noBidsMessage())
+			j.failFunnel(now, FailNoBids, j.noBidsMessage(), j.answerReasons())
 		default:
-			j.fail(now, FailNoProviders, msg)
+			j.failFunnel(now, FailNoProviders, msg, why)
 		}
 		return
 	}
@@ -728,7 +738,7 @@ func (j *Job) noWinners(now time.Time, cur *AttemptRecord, silent []string) {
 		j.restart(now)
 		return
 	}
-	j.fail(now, FailNoBids, j.noBidsMessage())
+	j.failFunnel(now, FailNoBids, j.noBidsMessage(), j.answerReasons())
 }
 
 // MaxBusyRetries bounds the auctions a job gets while the market is busy;
@@ -1113,6 +1123,16 @@ func (j *Job) fail(now time.Time, code FailCode, msg string) {
 	j.finish(now, &Outcome{State: StateFailed, Code: code, Message: msg, Faults: j.faults})
 }
 
+// failFunnel fails a job that found no provider or no bid, with the
+// reasons each provider dropped out (nil or empty: none was found).
+func (j *Job) failFunnel(now time.Time, code FailCode, msg string, reasons map[string]int) {
+	done := j.done
+	j.fail(now, code, msg)
+	if !done && len(reasons) > 0 {
+		j.ready.Done.Reasons = reasons
+	}
+}
+
 func (j *Job) finish(now time.Time, o *Outcome) {
 	if j.done {
 		return
@@ -1127,7 +1147,41 @@ func (j *Job) noBidsMessage() string {
 	if len(parts) == 0 {
 		return "no bids"
 	}
-	return "no bids: " + strings.Join(parts, "; ")
+	return "no bids (" + reasonCounts(j.answerReasons()) + "): " + strings.Join(parts, "; ")
+}
+
+// answerReasons counts why the job's auctions found no one, by reason:
+// declines by their codes, ineligible bidders as ReasonReputation,
+// invitees that never answered as ReasonUnreachable.
+func (j *Job) answerReasons() map[string]int {
+	why := map[string]int{}
+	var silent []string
+	for _, a := range j.attempts {
+		for _, d := range a.Declines {
+			why[string(d.Reason)]++
+		}
+		why[ReasonReputation] += len(a.Ineligible)
+		for _, p := range a.Silent() {
+			if !slices.Contains(silent, p) {
+				silent = append(silent, p)
+			}
+		}
+	}
+	why[ReasonUnreachable] += len(silent)
+	maps.DeleteFunc(why, func(_ string, n int) bool { return n == 0 })
+	return why
+}
+
+// reasonCounts says a funnel's reasons in one line, the commonest first:
+// "price_floor 2, busy 1".
+func reasonCounts(why map[string]int) string {
+	reasons := slices.Collect(maps.Keys(why))
+	slices.SortFunc(reasons, func(a, b string) int { return cmp.Or(cmp.Compare(why[b], why[a]), cmp.Compare(a, b)) })
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%s %d", r, why[r])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // answers summarises why the job's auctions found no one: declines with

@@ -329,6 +329,9 @@ func formatReady(r Ready, now time.Time, v canon.Verifier) string {
 			fmt.Fprintf(&b, " provider=%s price=%d (%s)", o.Provider, o.Price, o.Basis)
 		}
 		fmt.Fprintf(&b, ": %s\n", o.Message)
+		if len(o.Reasons) > 0 {
+			fmt.Fprintf(&b, "reasons: %s\n", reasonCounts(o.Reasons))
+		}
 		if len(o.Paid) > 1 || len(o.Losers) > 0 || len(o.Faults) > 0 {
 			var paid, losers, faults []string
 			for _, p := range o.Paid {

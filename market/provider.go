@@ -118,45 +118,13 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 		})
 		return env, err == nil, err
 	}
-	if reason, detail := offer.Fits(call.Needs); reason != "" {
-		return decline(reason, detail)
-	}
-	if call.Needs.Image != "" && load.ImageNotAllowed {
-		return decline(DeclineImage, fmt.Sprintf("%s is not among the images this provider runs; ship it as an archive instead", call.Needs.Image))
-	}
-	if load.Running >= load.Slots {
-		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
-	}
-	if call.Needs.GPUs != nil && load.GPUsUnusable != "" {
-		return decline(DeclineNoGPU, load.GPUsUnusable)
-	}
-	if n := call.Needs.CPUMilli; n > 0 && load.CPUMilliKnown && n > load.CPUMilliFree {
-		return decline(DeclineBusy, fmt.Sprintf("the job needs %s CPUs; running jobs leave %s free", FormatCPUs(n), FormatCPUs(max(load.CPUMilliFree, 0))))
-	}
-	if call.Needs.GPUs != nil && load.GPUsBusy {
-		return decline(DeclineBusy, fmt.Sprintf("the %s the job needs are held by other jobs", call.Needs.GPUs))
-	}
-	price, err := offer.Pricing.Bid(call.Needs, load.fraction())
-	switch {
-	case err != nil:
-		return decline(DeclinePrice, fmt.Sprintf("price at current load does not fit in an int64 (%v), far above the max price %d", err, call.Needs.MaxPrice))
-	case price > call.Needs.MaxPrice:
-		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, call.Needs.MaxPrice))
-	}
-	// price > 0, so only a debt near the largest int64 overflows: far
-	// past any credit limit.
-	if owes, ok := add64(load.RequesterOwes, price); load.CreditLimit > 0 && (!ok || owes > load.CreditLimit) {
-		return decline(DeclineRequester, fmt.Sprintf("requester owes %d; with this job's %d it would pass its credit limit of %d: settle first",
-			load.RequesterOwes, price, load.CreditLimit))
-	}
-	start, ok := p.committedStart(prep)
-	if !ok {
-		return decline(DeclineTooLarge, fmt.Sprintf("cannot commit to start within %v: %d bytes to fetch, %d to prepare",
-			MaxStartWithin, prep.FetchBytes, prep.PrepareBytes))
+	v := p.Decide(offer, call.Needs, load, prep)
+	if !v.Bids() {
+		return decline(v.Reason, v.Detail)
 	}
 	bid := Bid{
 		Job: call.Job, Attempt: call.Attempt, Call: callCID, Provider: p.cfg.Self, Requester: call.Requester,
-		Price: price, StartWithinMs: start, Load: uint16(load.fraction() * 1000), Created: now.UnixMilli(),
+		Price: v.Price, StartWithinMs: v.StartWithinMs, Load: v.Load, Created: now.UnixMilli(),
 	}
 	env, err = canon.Seal(p.signer, KindBid, bid)
 	if err != nil {
@@ -170,6 +138,65 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	p.book[bookKey{call.Requester, call.Job, call.Attempt}] = bookEntry{bidCID: env.CID(), price: bid.Price,
 		start: bid.StartWithinMs, needs: needs, runtime: call.Needs.Runtime(), expires: now.Add(window)}
 	return env, true, nil
+}
+
+// Verdict is what a provider would answer a call: a bid (Reason empty) at
+// Price, committing to start within StartWithinMs, or a decline with Reason
+// and Detail.
+type Verdict struct {
+	Price         int64
+	StartWithinMs int64
+	Load          uint16 // permille of slots in use
+	Reason        DeclineReason
+	Detail        string
+}
+
+// Bids reports whether the verdict is a bid.
+func (v Verdict) Bids() bool { return v.Reason == "" }
+
+// Decide is Answer's decision without its effects: whether this provider
+// would bid on a job with these needs now, and at what price and start, or
+// why not. It signs nothing and books nothing, so a quote (a dry-run call)
+// is answered by the very rules an auction is.
+func (p *Provider) Decide(offer Offer, needs Needs, load Load, prep Prep) Verdict {
+	decline := func(r DeclineReason, detail string) Verdict { return Verdict{Reason: r, Detail: detail} }
+	if reason, detail := offer.Fits(needs); reason != "" {
+		return decline(reason, detail)
+	}
+	if needs.Image != "" && load.ImageNotAllowed {
+		return decline(DeclineImage, fmt.Sprintf("%s is not among the images this provider runs; ship it as an archive instead", needs.Image))
+	}
+	if load.Running >= load.Slots {
+		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
+	}
+	if needs.GPUs != nil && load.GPUsUnusable != "" {
+		return decline(DeclineNoGPU, load.GPUsUnusable)
+	}
+	if n := needs.CPUMilli; n > 0 && load.CPUMilliKnown && n > load.CPUMilliFree {
+		return decline(DeclineBusy, fmt.Sprintf("the job needs %s CPUs; running jobs leave %s free", FormatCPUs(n), FormatCPUs(max(load.CPUMilliFree, 0))))
+	}
+	if needs.GPUs != nil && load.GPUsBusy {
+		return decline(DeclineBusy, fmt.Sprintf("the %s the job needs are held by other jobs", needs.GPUs))
+	}
+	price, err := offer.Pricing.Bid(needs, load.fraction())
+	switch {
+	case err != nil:
+		return decline(DeclinePrice, fmt.Sprintf("price at current load does not fit in an int64 (%v), far above the max price %d", err, needs.MaxPrice))
+	case price > needs.MaxPrice:
+		return decline(DeclinePrice, fmt.Sprintf("price %d at current load > max price %d", price, needs.MaxPrice))
+	}
+	// price > 0, so only a debt near the largest int64 overflows: far
+	// past any credit limit.
+	if owes, ok := add64(load.RequesterOwes, price); load.CreditLimit > 0 && (!ok || owes > load.CreditLimit) {
+		return decline(DeclineRequester, fmt.Sprintf("requester owes %d; with this job's %d it would pass its credit limit of %d: settle first",
+			load.RequesterOwes, price, load.CreditLimit))
+	}
+	start, ok := p.committedStart(prep)
+	if !ok {
+		return decline(DeclineTooLarge, fmt.Sprintf("cannot commit to start within %v: %d bytes to fetch, %d to prepare",
+			MaxStartWithin, prep.FetchBytes, prep.PrepareBytes))
+	}
+	return Verdict{Price: price, StartWithinMs: start, Load: uint16(load.fraction() * 1000)}
 }
 
 // committedStart is the start this provider commits to: the base, plus

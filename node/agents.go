@@ -13,6 +13,7 @@ import (
 
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -208,7 +209,7 @@ func (n *Node) RevokeAgent(ctx context.Context, name string) (api.Agent, error) 
 			return api.Agent{}, fmt.Errorf("node: revoke %s: %w", name, err)
 		}
 	}
-	n.requester.cancelAgentJobs(ctx, name, "the agent's token was revoked")
+	n.requester.CancelAgentJobs(ctx, name, "the agent's token was revoked")
 	return n.Agent(ctx, name)
 }
 
@@ -217,7 +218,7 @@ func (n *Node) Approve(ctx context.Context, id string, d api.Decision) (api.Job,
 	if err := operatorOnly(ctx); err != nil {
 		return api.Job{}, err
 	}
-	return n.requester.decide(ctx, id, approveJob, d.Reason)
+	return n.requester.Decide(ctx, id, requester.Approve, d.Reason)
 }
 
 // Reject implements api.Admin.
@@ -225,7 +226,21 @@ func (n *Node) Reject(ctx context.Context, id string, d api.Decision) (api.Job, 
 	if err := operatorOnly(ctx); err != nil {
 		return api.Job{}, err
 	}
-	return n.requester.decide(ctx, id, rejectJob, d.Reason)
+	return n.requester.Decide(ctx, id, requester.Reject, d.Reason)
+}
+
+// admitJob checks the agent's limits and holds the job's max cost as one
+// decision per agent. Only an accepted job uses up the agent's rate.
+func (n *Node) admitJob(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error) {
+	defer n.admission.lock(agent)()
+	if hold, approval, err = n.admit(agent, spec); err != nil {
+		return 0, false, err
+	}
+	if err := n.holdFor(ctx, id, agent, hold); err != nil {
+		return 0, false, err
+	}
+	n.rates.take(agent, 0, now)
+	return hold, approval, nil
 }
 
 // admit checks an agent's limits for a new job and returns the amount to

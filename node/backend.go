@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -145,11 +144,17 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	if err != nil {
 		return api.Job{}, false, err
 	}
-	j, created, err := n.requester.submit(ctx, spec, req.IdempotencyKey, api.CallerFrom(ctx).Agent)
+	return n.requester.Submit(ctx, spec, req.IdempotencyKey, api.CallerFrom(ctx).Agent)
+}
+
+// Quote implements api.Backend: the quote service prices the spec as the
+// auction would, holding and booking nothing.
+func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, error) {
+	spec, err := n.specFrom(req)
 	if err != nil {
-		return api.Job{}, false, err
+		return api.Quote{}, err
 	}
-	return j.snapshot(), created, nil
+	return n.quotes.Quote(ctx, api.CallerFrom(ctx).Agent, spec)
 }
 
 func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
@@ -225,227 +230,32 @@ func (n *Node) checkModule(b market.Blob) error {
 	return nil
 }
 
-// snapshot is a deep copy of the job's view: callers encode it (JSON, CBOR)
-// without the job's lock while its goroutine keeps changing the original.
-func (j *reqJob) snapshot() api.Job {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return cloneJob(j.view)
-}
-
-// cloneJob copies every pointer and slice of a job view, so no part of the
-// copy is shared with the original. A field added to api.Job that holds a
-// pointer or a slice must be copied here (TestCloneJobSharesNothing checks).
-func cloneJob(v api.Job) api.Job {
-	v.ExitCode = clonePtr(v.ExitCode)
-	v.Usage = clonePtr(v.Usage)
-	v.FinishedAt = clonePtr(v.FinishedAt)
-	v.Error = clonePtr(v.Error)
-	v.Outputs = slices.Clone(v.Outputs)
-	if v.Attempts != nil {
-		atts := make([]api.Attempt, len(v.Attempts))
-		for i, a := range v.Attempts {
-			a.Invitees = slices.Clone(a.Invitees)
-			a.Silent = slices.Clone(a.Silent)
-			a.Winners = slices.Clone(a.Winners)
-			a.Bids = slices.Clone(a.Bids)
-			a.Declines = slices.Clone(a.Declines)
-			atts[i] = a
-		}
-		v.Attempts = atts
-	}
-	if v.Verification != nil {
-		vf := *v.Verification
-		vf.Replicas = slices.Clone(vf.Replicas)
-		vf.Losers = slices.Clone(vf.Losers)
-		v.Verification = &vf
-	}
-	if v.Settlement != nil {
-		st := *v.Settlement
-		st.Receipts = slices.Clone(st.Receipts)
-		v.Settlement = &st
-	}
-	return v
-}
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	c := *p
-	return &c
-}
-
-// jobOrErr finds a job the caller may see: agents see only their own, and
-// another agent's job is "not found" so agents cannot probe for them.
-func (n *Node) jobOrErr(ctx context.Context, id string) (*reqJob, error) {
-	j, err := n.requester.lookup(id)
-	if err != nil {
-		return nil, err
-	}
-	if j != nil && j.parent != nil {
-		j = nil // hidden sample runs
-	}
-	if c := api.CallerFrom(ctx); j != nil && !c.Operator && j.agent != c.Agent {
-		j = nil
-	}
-	if j == nil {
-		return nil, api.Errorf(api.CodeNotFound, "no job %s on this node (hayek job list shows the jobs it knows)", id)
-	}
-	return j, nil
-}
-
-// Jobs implements api.Backend: newest first, live jobs from memory and
-// finished ones from the job store.
+// Jobs implements api.Backend.
 func (n *Node) Jobs(ctx context.Context, f api.JobFilter) ([]api.Job, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	r := n.requester
-	r.mu.Lock()
-	live := make([]*reqJob, 0, len(r.jobs))
-	for _, j := range r.jobs {
-		live = append(live, j)
-	}
-	r.mu.Unlock()
-	seen := map[string]bool{}
-	var out []api.Job
-	c := api.CallerFrom(ctx)
-	mine := func(v api.Job) bool {
-		return (c.Operator || v.Agent == c.Agent) && (f.Agent == "" || v.Agent == f.Agent)
-	}
-	for _, j := range live {
-		if j.parent != nil {
-			continue
-		}
-		v := j.snapshot()
-		if v.State.Terminal() || !mine(v) {
-			continue // the store has it
-		}
-		if f.State == "" || v.State == f.State {
-			out = append(out, v)
-			seen[v.ID] = true
-		}
-	}
-	want := limit
-	if !c.Operator || f.Agent != "" {
-		want = 10 * limit // the store is not indexed by agent: read further
-	}
-	stored, err := r.store.list(f.State, want)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range stored {
-		if !seen[v.ID] && mine(v) {
-			out = append(out, v)
-		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return n.requester.Jobs(ctx, f)
 }
 
 // Job implements api.Backend.
-func (n *Node) Job(ctx context.Context, id string) (api.Job, error) {
-	j, err := n.jobOrErr(ctx, id)
-	if err != nil {
-		return api.Job{}, err
-	}
-	return j.snapshot(), nil
-}
+func (n *Node) Job(ctx context.Context, id string) (api.Job, error) { return n.requester.Job(ctx, id) }
 
 // Cancel implements api.Backend.
 func (n *Node) Cancel(ctx context.Context, id string) (api.Job, error) {
-	j, err := n.jobOrErr(ctx, id)
-	if err != nil {
-		return api.Job{}, err
-	}
-	switch v := j.snapshot(); {
-	case v.State.Terminal():
-		return v, nil
-	case v.State == api.StateApproval:
-		// Not started: no goroutine reads its inputs; decide it now.
-		if v, err := n.requester.decide(ctx, id, cancelJob, "cancelled by the caller"); err == nil || !api.IsCode(err, api.CodeNotApproval) {
-			return v, err
-		}
-	}
-	n.requester.deliver(id, "cancel", func(m *market.Job, now time.Time) { m.Cancel(now, "cancelled by the caller") })
-	select {
-	case <-j.done:
-	case <-ctx.Done():
-		return api.Job{}, ctx.Err()
-	case <-time.After(5 * time.Second):
-	}
-	return j.snapshot(), nil
+	return n.requester.Cancel(ctx, id)
 }
 
 // Wait implements api.Backend.
 func (n *Node) Wait(ctx context.Context, id string) (api.Job, error) {
-	j, err := n.jobOrErr(ctx, id)
-	if err != nil {
-		return api.Job{}, err
-	}
-	select {
-	case <-j.done:
-	case <-ctx.Done():
-	}
-	return j.snapshot(), nil
+	return n.requester.Wait(ctx, id)
 }
 
 // Events implements api.Backend.
 func (n *Node) Events(ctx context.Context, id string) ([]api.Event, <-chan api.Event, error) {
-	j, err := n.jobOrErr(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	j.mu.Lock()
-	past := append([]api.Event(nil), j.events...)
-	ch := make(chan api.Event, 256)
-	if j.subs == nil { // finished
-		j.mu.Unlock()
-		close(ch)
-		return past, ch, nil
-	}
-	j.subs[ch] = struct{}{}
-	j.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-j.done:
-			return
-		}
-		j.mu.Lock()
-		if _, ok := j.subs[ch]; ok {
-			delete(j.subs, ch)
-			close(ch)
-		}
-		j.mu.Unlock()
-	}()
-	return past, ch, nil
+	return n.requester.Events(ctx, id)
 }
 
 // Result implements api.Backend.
 func (n *Node) Result(ctx context.Context, id string) (api.Result, error) {
-	j, err := n.jobOrErr(ctx, id)
-	if err != nil {
-		return api.Result{}, err
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.result != nil {
-		return *j.result, nil
-	}
-	if j.view.State.Terminal() {
-		msg := "the job " + string(j.view.State)
-		if j.view.Error != nil {
-			msg += ": " + j.view.Error.Message
-		}
-		return api.Result{}, api.Errorf(api.CodeNotFinished, "job %s has no result: %s", id, msg)
-	}
-	return api.Result{}, api.Errorf(api.CodeNotFinished, "job %s is %s; wait for it (GET /v1/jobs/%s?wait=30s)", id, j.view.State, id)
+	return n.requester.Result(ctx, id)
 }
 
 // Offers implements api.Backend.
@@ -510,22 +320,6 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 		st.Capabilities = []string{}
 	}
 	st.Running = n.provider.Running()
-	r := n.requester
-	r.mu.Lock()
-	jobs := make([]*reqJob, 0, len(r.jobs))
-	for _, j := range r.jobs {
-		jobs = append(jobs, j)
-	}
-	for s, c := range r.finished {
-		st.Jobs[s] += c
-	}
-	r.mu.Unlock()
-	for _, j := range jobs {
-		j.mu.Lock()
-		if !j.view.State.Terminal() {
-			st.Jobs[j.view.State]++
-		}
-		j.mu.Unlock()
-	}
+	n.requester.Counts(st.Jobs)
 	return st, nil
 }

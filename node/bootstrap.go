@@ -42,18 +42,18 @@ func (n *Node) connectBootstrap(ctx context.Context, boot []peer.AddrInfo) int {
 }
 
 // keepBootstrapped redials the bootstrap peers whenever the node has no
-// peer, with a growing pause, until the node closes.
-func (n *Node) keepBootstrapped(boot []peer.AddrInfo) {
+// peer, with a growing pause, until ctx ends.
+func (n *Node) keepBootstrapped(ctx context.Context, boot []peer.AddrInfo) error {
 	if len(boot) == 0 {
-		return
+		return nil
 	}
 	wait := bootstrapBase
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
-		case <-n.ctx.Done():
-			return
+		case <-ctx.Done():
+			return nil
 		case <-t.C:
 		}
 		if len(n.host.Network().Peers()) > 0 {
@@ -61,9 +61,9 @@ func (n *Node) keepBootstrapped(boot []peer.AddrInfo) {
 			t.Reset(bootstrapMax) // look again later: peers can all leave
 			continue
 		}
-		if c := n.connectBootstrap(n.ctx, boot); c > 0 {
+		if c := n.connectBootstrap(ctx, boot); c > 0 {
 			n.log.Info("reached bootstrap peers; no longer isolated", "connected", c)
-			if err := n.dht.Bootstrap(n.ctx); err != nil {
+			if err := n.dht.Bootstrap(ctx); err != nil {
 				n.log.Warn("DHT bootstrap", "err", err)
 			}
 			n.offers.Nudge()

@@ -31,6 +31,7 @@ type Config struct {
 	API        APIConfig        `toml:"api"`
 	Storage    StorageConfig    `toml:"storage"`
 	Offers     OffersConfig     `toml:"offers"`
+	Metrics    MetricsConfig    `toml:"metrics"`
 	Misbehave  MisbehaveConfig  `toml:"misbehave"`
 }
 
@@ -216,6 +217,17 @@ type GossipConfig struct {
 	Whitelist []string `toml:"whitelist"`
 }
 
+// MetricsConfig is the opt-in Prometheus listener. The counters are
+// always on the operator socket (GET /v1/metrics); a Prometheus server
+// cannot scrape a unix socket, so Listen serves them over HTTP too — on
+// a loopback address only: the node opens no listener on a public
+// interface but libp2p's.
+type MetricsConfig struct {
+	// Listen is host:port with a loopback IP (127.0.0.1:9464,
+	// [::1]:9464), serving GET /metrics; empty for none.
+	Listen string `toml:"listen"`
+}
+
 // APIConfig configures the local sockets.
 type APIConfig struct {
 	MaxBlob units.Size `toml:"max_blob"`
@@ -294,20 +306,23 @@ var defaultConfigTOML []byte
 func DefaultConfigFile() []byte { return bytes.Clone(defaultConfigTOML) }
 
 // ErrConfig is wrapped by every configuration error.
-var ErrConfig = errors.New("invalid configuration")
+var ErrConfig = errors.New("node: invalid configuration")
 
-// ConfigError is one bad field.
+// ConfigError is one bad field: the field-error shape of every package
+// ({Field, Value, Err}, unwrapping to the package's sentinel and the
+// cause).
 type ConfigError struct {
-	Field string
+	Field string // dotted TOML path, e.g. "requester.max_active"
 	Value any
-	Err   error
+	Err   error // why
 }
 
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("config %s = %v: %v", e.Field, e.Value, e.Err)
 }
 
-func (e *ConfigError) Unwrap() error { return ErrConfig }
+// Unwrap lets errors.Is match ErrConfig and the cause.
+func (e *ConfigError) Unwrap() []error { return []error{ErrConfig, e.Err} }
 
 // ParseConfig reads TOML over the defaults: fields not in r keep their
 // default. Unknown keys are errors (a typo must not silently do nothing).
@@ -315,10 +330,10 @@ func ParseConfig(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
 	md, err := toml.NewDecoder(r).Decode(&cfg)
 	if err != nil {
-		return Config{}, fmt.Errorf("node: %w: %v", ErrConfig, err)
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return Config{}, fmt.Errorf("node: %w: unknown key %q (check the spelling against `hayek init`'s config.toml)", ErrConfig, und[0].String())
+		return Config{}, fmt.Errorf("%w: unknown key %q (check the spelling against `hayek init`'s config.toml)", ErrConfig, und[0].String())
 	}
 	return cfg, cfg.Validate()
 }
@@ -328,6 +343,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(field string, v any, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Value: v, Err: fmt.Errorf(format, args...)})
+	}
+	if err := checkMetricsListen(c.Metrics.Listen); err != nil {
+		bad("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
 	if len(c.Network.Listen) == 0 {
 		bad("network.listen", c.Network.Listen, "need at least one listen address, e.g. /ip4/0.0.0.0/tcp/4001")

@@ -33,6 +33,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"no wasm", "[provider]\ncapabilities = [\"gpu/nvidia/h100\"]\n", "runtime/wasm"},
 		{"free", "[provider.pricing]\nbase = 0\nper_second = 0\nper_gib_second = 0\n", "provider.pricing.base"},
 		{"many at once", "[requester]\nmax_attempts = 0\nmax_invitees = 0\n", "requester.max_invitees"},
+		{"metrics on all interfaces", "[metrics]\nlisten = \"0.0.0.0:9464\"\n", "not a loopback IP"},
+		{"metrics on a public IP", "[metrics]\nlisten = \"192.0.2.1:9464\"\n", "metrics.listen"},
+		{"metrics without a host", "[metrics]\nlisten = \":9464\"\n", "not a loopback IP"},
+		{"metrics by name", "[metrics]\nlisten = \"localhost:9464\"\n", "not a loopback IP"},
+		{"metrics without a port", "[metrics]\nlisten = \"127.0.0.1\"\n", "host:port"},
 	} {
 		_, err := ParseConfig(strings.NewReader(tc.toml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -41,9 +46,20 @@ func TestParseConfigErrors(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v does not wrap ErrConfig", tc.name, err)
 		}
+		if ce := (*ConfigError)(nil); errors.As(err, &ce) && (!errors.Is(ce, ErrConfig) || !errors.Is(ce, ce.Err)) {
+			t.Errorf("%s: field error %v does not unwrap to both ErrConfig and its cause", tc.name, ce)
+		}
 	}
 	_, err := ParseConfig(strings.NewReader("[requester]\nmax_attempts = 0\nmax_invitees = 0\n"))
 	if !strings.Contains(err.Error(), "requester.max_attempts") {
 		t.Errorf("want every bad field reported, got %v", err)
+	}
+}
+
+func TestMetricsListenOnLoopback(t *testing.T) {
+	for _, addr := range []string{"", "127.0.0.1:9464", "[::1]:9464", "127.0.0.2:0"} {
+		if err := checkMetricsListen(addr); err != nil {
+			t.Errorf("%q refused: %v", addr, err)
+		}
 	}
 }

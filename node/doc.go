@@ -29,7 +29,10 @@
 //     publishing its calls for bids, receiving bids and declines on
 //     /hayek/bid/1.0.0, sending awards and reading acks on
 //     /hayek/award/1.0.0, receiving results on /hayek/result/1.0.0 and
-//     faulting winners whose connection is lost;
+//     faulting winners whose connection is lost; it queues jobs beyond
+//     the market's capacity, pays and records what they owe, re-runs
+//     sampled ones and keeps finished jobs in a pebble job store under
+//     <home>/jobs (node/internal/requester);
 //   - the provider: answers calls with market.Provider, checks awards,
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
 //     in the executor of the job's runtime — wasm always, exec/process and
@@ -39,22 +42,30 @@
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - settlement (settle.go): the node's ledger under <home>/ledger; a
-//     hold before each auction, receipts exchanged on /hayek/receipt/1.0.0
-//     and appended with the job's outcomes and the release of its hold in
-//     one synced append; settlements sent to debtors;
+//   - settlement (settle.go): the node's ledger under <home>/ledger, the
+//     hold before each auction, orphaned holds released at start, and
+//     /hayek/receipt/1.0.0 (receipts go to the provider service to
+//     countersign, settlements from creditors are recorded); the payer's
+//     side — receipts, outcomes and the release of a job's hold in one
+//     synced append — is the requester's;
 //   - agents (agents.go): tokens, budgets, limits and approval, all
 //     governance entries of the ledger;
 //   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
-//     Reputation and replica Decider, credit limits; sampling re-runs
-//     (sampling.go);
+//     Reputation and replica Decider, credit limits;
 //   - test-only misbehaviour of a provider (node/internal/provider);
 //   - a content-addressed blob store under <home>/blobs, served and
-//     fetched over /hayek/data/1.0.0 (node/internal/blobs), and a pebble job
-//     store under <home>/jobs;
+//     fetched over /hayek/data/1.0.0 (node/internal/blobs);
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
-//     agents.go, ledger_api.go).
+//     agents.go, ledger_api.go); what they show of jobs comes from the
+//     requester service.
+//
+// New only wires: each service is built from a dependencies struct and
+// its loop (Run) runs in the node's task group (wire.Group, an errgroup:
+// a loop's error stops the node's background work and is returned by
+// Close). Close withdraws the offer, drains the provider, cancels the
+// requester's jobs, then stops the group — ending every loop and every
+// goroutine they started — and only then closes the stores.
 //
 // What every protocol shares — protocol IDs, frame caps, framing, the
 // signer and verifier, drop counters, the per-peer stream gate, tracked
@@ -64,6 +75,13 @@
 // against the sender's peer ID before use; messages that fail are dropped
 // and counted by reason (Node.Drops, GET /v1/status). Stream frames are
 // length-prefixed and capped per protocol.
+//
+// Quotes (quote.go, node/internal/quote) price a job spec as a dry-run
+// auction: candidates filtered as an auction filters its invitees, the
+// rest asked on /hayek/quote/1.0.0, which the provider answers by the
+// rules it answers calls with, booking nothing; the answer is the funnel
+// of who would bid and why the others would not. Nothing is held and
+// nothing is written to a ledger.
 //
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.

@@ -17,28 +17,11 @@ import (
 	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
-// waitFor polls cond until it holds or the deadline passes. Tests never
-// sleep a fixed time: they wait for the condition they need. within is
-// what the condition needs on an idle machine; the wait allows slack times
-// that, since the race detector and other packages' tests share the cores
-// (a slow wait is logged, so it is seen before it becomes a failure).
+// waitFor is apitest.WaitFor: one poll-until-deadline for every test.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	start := time.Now()
-	deadline := start.Add(within * slack)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within*slack, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if d := time.Since(start); d > within {
-		t.Logf("waited %v for %s, expected within %v: is the machine busy?", d.Round(time.Millisecond), what, within)
-	}
+	apitest.WaitFor(t, within, what, cond)
 }
-
-// slack is how much longer than on an idle machine a test waits.
-const slack = 5
 
 // testLogger logs to the test at warn and above, so failures come with
 // the node's complaints.

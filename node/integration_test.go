@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -136,8 +137,8 @@ func TestMarketFlow(t *testing.T) {
 		}
 		job = wait(t, c, job.ID)
 		if job.State != api.StateFailed || job.Error == nil || job.Error.Code != "no_providers" ||
-			strings.Count(job.Error.Message, "too_large") != 4 {
-			t.Fatalf("job ended %s with %+v; want no_providers naming 4 too_large offers", job.State, job.Error)
+			strings.Count(job.Error.Message, ": too_large (") != 4 || !strings.Contains(job.Error.Message, "(too_large 4)") {
+			t.Fatalf("job ended %s with %+v; want no_providers counting and naming 4 too_large offers", job.State, job.Error)
 		}
 		// Prices below every floor: declines say so.
 		job, err = c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{CID: toolbox.CID}, MaxPrice: 1})
@@ -280,7 +281,7 @@ func TestRestartSameIdentity(t *testing.T) {
 	})
 }
 
-func b64(b []byte) string { return encodeBase64(b) }
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 var _ = fmt.Sprint
 

@@ -153,13 +153,13 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 	// A debtor that settles earns standing as a requester; the signed
 	// settlement is the evidence.
 	n.rep.Record(s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss))
-	n.rep.Attest(n.ctx, s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
+	n.rep.Attest(ctx, s.Peer, reputation.CapRequester, reputation.Settled, canonDocCID(ss), b)
 	// Tell the debtor; it records the same signed settlement. Best effort:
 	// our ledger is the creditor's word either way.
-	n.tasks.Go(func() {
-		sctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	n.tasks.GoCtx(func(ctx context.Context) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if reply, err := n.sendReceiptMsg(sctx, s.Peer, receiptMsg{Kind: "settle", Settle: &ss}); err != nil || reply.Error != "" {
+		if reply, err := wire.SendReceipt(sctx, n.host, s.Peer, wire.ReceiptMsg{Kind: "settle", Settle: &ss}); err != nil || reply.Error != "" {
 			n.log.Warn("debtor did not record the settlement", "peer", wire.ShortID(s.Peer), "err", err, "reply", reply.Error)
 		}
 	})

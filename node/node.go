@@ -26,6 +26,7 @@ import (
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
@@ -36,6 +37,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/provider"
+	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -109,9 +111,8 @@ type Node struct {
 	gossip    *gossip.Service
 	disc      *discovery.Finder
 	offers    *discovery.Advertiser
-	requester *requester
+	requester *requester.Service
 	provider  *provider.Service
-	jobs      *jobStore
 	ledger    *settlement.Ledger
 	rep       *evidence.Service
 	rates     agentRates
@@ -119,9 +120,13 @@ type Node struct {
 	drops     *wire.Drops
 	streams   wire.Gate // peers' inbound streams in service
 	checked   checkedModules
+	quotes    quoteService
 
-	ctx     context.Context // lives until Close; background work derives from it
-	tasks   *wire.Group     // background work; teardown waits for it before closing the stores
+	metrics       *prometheus.Registry // this node's own: a devnet runs many nodes in one process
+	streamMetrics *wire.StreamMetrics
+	metricsAddr   string // the [metrics] listener's address, if any
+
+	tasks   *wire.Group // the services' loops and every goroutine they start; teardown stops it before closing the stores
 	closing atomic.Bool
 	closed  chan struct{}
 }
@@ -129,9 +134,71 @@ type Node struct {
 // New starts a node: it listens, joins the DHT through the bootstrap peers,
 // subscribes to the topics of what it sells and advertises its offer. The
 // node runs until Close; ctx only bounds startup.
+//
+// New only wires: it opens the stores, builds the host and each service
+// from its dependencies, registers the stream handlers and runs the
+// services' loops in the node's task group (wire.Group, an errgroup).
+// The lifetime context the handlers and loops are handed is the group's:
+// Close stops the group, which ends them all, before the stores close.
 func New(ctx context.Context, o Options) (*Node, error) {
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	key := o.Key
+	if key == nil {
+		if key, _, err = LoadOrCreateIdentity(o.Home); err != nil {
+			return nil, err
+		}
+	}
+	n, err := newNode(o, cfg, key)
+	if err != nil {
+		return nil, err
+	}
+	n.metrics = newMetrics(n.drops)
+	n.streamMetrics = wire.NewStreamMetrics(n.metrics)
+	n.streams.Metrics = n.streamMetrics
+	tasks, life := wire.NewGroup(context.Background())
+	n.tasks = tasks
+	ok := false
+	defer func() {
+		if !ok {
+			n.teardown()
+		}
+	}()
+	if err := n.openStores(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.openExecutor(ctx, o); err != nil {
+		return nil, err
+	}
+	boot, err := n.openNetwork(life, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.newServices(filepath.Join(o.Home, "jobs")); err != nil {
+		return nil, err
+	}
+	n.serve(life)
+	if err := n.join(ctx, life, boot); err != nil {
+		return nil, err
+	}
+	if err := n.serveMetrics(life); err != nil {
+		return nil, err
+	}
+	ok = true
+	if cfg.Provider.Sell {
+		n.log.Info("node started", "addrs", n.Addrs(), "selling", fmt.Sprint(n.soldCapabilities()))
+	} else {
+		n.log.Info("node started", "addrs", n.Addrs(), "selling", "nothing (provider.sell = false)")
+	}
+	return n, nil
+}
+
+// config is the validated configuration, with the home made and private.
+func (o Options) config() (Config, error) {
 	if o.Home == "" {
-		return nil, errors.New("node: Options.Home is required")
+		return Config{}, errors.New("node: Options.Home is required")
 	}
 	// A zero Config means the defaults. Anything else is taken as given and
 	// validated: a partly filled config is refused naming what is missing,
@@ -141,21 +208,20 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		cfg = DefaultConfig()
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return Config{}, err
 	}
 	if err := os.MkdirAll(o.Home, 0o700); err != nil {
-		return nil, fmt.Errorf("node: create home %s: %w", o.Home, err)
+		return Config{}, fmt.Errorf("node: create home %s: %w", o.Home, err)
 	}
 	if err := privateHome(o.Home); err != nil {
-		return nil, err
+		return Config{}, err
 	}
-	key := o.Key
-	if key == nil {
-		var err error
-		if key, _, err = LoadOrCreateIdentity(o.Home); err != nil {
-			return nil, err
-		}
-	}
+	return cfg, nil
+}
+
+// newNode is the node before it opens anything but its blob store: its
+// identity, clock, randomness and logger.
+func newNode(o Options, cfg Config, key crypto.PrivKey) (*Node, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -177,28 +243,27 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{
+	return &Node{
 		cfg: cfg, home: o.Home, log: log.With("peer", wire.ShortID(sg.ID())), now: now, start: now(),
 		signer: sg, verifier: vf, blobs: bs,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
 		rates:  agentRates{seen: map[string][]time.Time{}},
-	}
-	n.tasks, n.ctx = wire.NewGroup(context.Background())
-	ok := false
-	defer func() {
-		if !ok {
-			n.teardown()
-		}
-	}()
+	}, nil
+}
 
+// openStores opens the ledger, releases the holds a previous run left
+// open, and rebuilds reputation from the ledger.
+func (n *Node) openStores(ctx context.Context) error {
+	cfg := n.cfg
 	if err := n.openLedger(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.releaseOrphans(ctx); err != nil {
-		return nil, fmt.Errorf("node: release orphaned holds: %w", err)
+		return fmt.Errorf("node: release orphaned holds: %w", err)
 	}
+	var err error
 	if n.rep, err = evidence.New(evidence.Deps{
 		Signer: n.signer, Verifier: n.verifier, Ledger: n.ledger, Drops: n.drops, Log: n.log, Now: n.now,
 		Config: evidence.Config{
@@ -207,38 +272,56 @@ func New(ctx context.Context, o Options) (*Node, error) {
 			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
 		},
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.rep.Rebuild(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if act := cfg.Misbehave.Active(); len(act) > 0 {
 		n.log.Warn("THIS NODE IS CONFIGURED TO MISBEHAVE AS A PROVIDER (testing only)", "misbehave", act)
 	}
+	return nil
+}
 
+// openExecutor takes the executor given, or makes a wasm one if the node
+// sells, and sets up what else the node sells (process, docker, GPUs).
+func (n *Node) openExecutor(ctx context.Context, o Options) error {
+	if !n.cfg.Provider.Sell {
+		n.exec = o.Executor
+		return nil
+	}
 	if o.Executor != nil {
 		n.exec = o.Executor
-	} else if cfg.Provider.Sell {
+	} else {
 		wc := wasm.DefaultConfig()
 		wc.CacheDir = o.CompileCache
 		if wc.CacheDir == "" {
 			wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
 		}
-		wc.MaxCachedModules = cfg.Provider.ModuleCache
+		wc.MaxCachedModules = n.cfg.Provider.ModuleCache
+		var err error
 		if n.exec, err = wasm.New(ctx, wc); err != nil {
-			return nil, fmt.Errorf("node: wasm executor: %w", err)
+			return fmt.Errorf("node: wasm executor: %w", err)
 		}
 		n.ownExec = true
 	}
-	if cfg.Provider.Sell {
-		if n.sell, err = n.setupSelling(ctx, o, n.exec); err != nil {
-			return nil, err
-		}
-	}
+	var err error
+	n.sell, err = n.setupSelling(ctx, o, n.exec)
+	return err
+}
 
-	if n.host, err = newHost(cfg, key); err != nil {
+// openNetwork makes the libp2p host, the DHT and gossipsub, whose own
+// goroutines live until life ends; it returns the bootstrap peers.
+func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.AddrInfo, error) {
+	cfg := n.cfg
+	var err error
+	// hayek's services get a host that counts the streams they open; the
+	// DHT and gossipsub keep the bare one (they count their own traffic).
+	bare, err := newHost(cfg, key)
+	if err != nil {
 		return nil, err
 	}
+	n.host = n.streamMetrics.CountStreams(bare)
 	var boot []peer.AddrInfo
 	for _, a := range cfg.Network.Bootstrap {
 		ai, err := peer.AddrInfoFromString(a)
@@ -249,7 +332,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 			boot = append(boot, *ai)
 		}
 	}
-	n.dht, err = dht.New(n.ctx, n.host,
+	n.dht, err = dht.New(life, bare,
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(DHTPrefix),
 		dht.BootstrapPeers(boot...),
@@ -257,8 +340,8 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: DHT: %w", err)
 	}
-	if n.gossip, err = gossip.New(n.ctx, gossip.Deps{
-		Host: n.host, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks,
+	if n.gossip, err = gossip.New(life, gossip.Deps{
+		Host: bare, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks, Metrics: n.metrics,
 		Config: gossip.Config{
 			Freshness: time.Duration(cfg.Gossip.Freshness), MaxCall: int(cfg.Gossip.MaxCall),
 			CallRate: cfg.Gossip.CallRate, CallBurst: cfg.Gossip.CallBurst, Whitelist: cfg.Gossip.Whitelist,
@@ -266,33 +349,38 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	}); err != nil {
 		return nil, err
 	}
-	n.tasks.Go(func() { n.gossip.Run(n.ctx) })
-	if err := n.rep.Start(n.gossip.PubSub()); err != nil {
+	n.run("gossip", n.gossip.Run)
+	if err := n.rep.Start(n.gossip.PubSub(), n.gossip.Published); err != nil {
 		return nil, err
 	}
-	n.tasks.Go(func() { n.rep.Run(n.ctx) })
+	n.run("evidence", n.rep.Run)
+	return boot, nil
+}
+
+// newServices builds the offer, discovery, requester, provider and data
+// services, each from its dependencies.
+func (n *Node) newServices(jobsDir string) error {
+	cfg := n.cfg
 	caps := n.soldCapabilities()
 	n.offers = discovery.NewAdvertiser(discovery.AdvertiserDeps{
 		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
 		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
 		Capabilities: caps, TTL: time.Duration(cfg.Offers.TTL), Reprovide: time.Duration(cfg.Network.Reprovide),
+		Metrics: n.metrics,
 	})
 	n.disc = discovery.NewFinder(discovery.FinderDeps{
 		Host: n.host, Router: n.dht, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
 		Self: n.ID(), OwnOffer: n.offers.Offer, AllowSelf: cfg.Requester.AllowSelf,
-		Every: time.Duration(cfg.Network.Discovery),
+		Every: time.Duration(cfg.Network.Discovery), Metrics: n.metrics,
 		Stored: func() {
 			if r := n.requester; r != nil {
-				r.queue.poke() // more capacity may let queued jobs go
+				r.Poke() // more capacity may let queued jobs go
 			}
 		},
 	})
-	n.requester = newRequester(n)
-	if n.jobs, err = openJobStore(filepath.Join(o.Home, "jobs")); err != nil {
-		return nil, err
-	}
-	if err := n.requester.open(n.jobs); err != nil {
-		return nil, err
+	var err error
+	if n.requester, err = n.newRequester(jobsDir); err != nil {
+		return err
 	}
 	n.provider = provider.New(provider.Deps{
 		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
@@ -300,7 +388,7 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
-		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer,
+		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer, Metrics: n.metrics,
 		Config: provider.Config{
 			Capabilities: caps, Slots: cfg.Provider.Slots, StartBase: time.Duration(cfg.Provider.StartBase),
 			BidUnasked: cfg.Provider.BidUnasked, AllowSelf: cfg.Requester.AllowSelf,
@@ -316,47 +404,90 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	n.data = blobs.New(blobs.Deps{
 		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
 		Freshness: time.Duration(cfg.Gossip.Freshness),
-		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.authorizeFetch), n.provider},
+		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.AuthorizeFetch), n.provider},
 		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
 		Pins: n.pinnedBlobs,
 	})
+	n.registerNodeMetrics()
+	return nil
+}
+
+// serve registers every protocol's stream handler; the work the handlers
+// start ends with life.
+func (n *Node) serve(life context.Context) {
 	n.streams.Serve(n.host, n.drops, ProtoOffer, n.offers.Handle)
-	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.handleBid)
-	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.handleResult)
-	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(n.ctx))
+	n.streams.Serve(n.host, n.drops, ProtoBid, n.requester.HandleBid)
+	n.streams.Serve(n.host, n.drops, ProtoResult, n.requester.ResultHandler(life))
+	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(life))
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
-	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.handleReceipt)
+	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receiptHandler(life))
+	n.serveQuotes()
+}
 
-	// Join the network: connect to bootstrap peers (in parallel, tolerating
-	// failures: a node must start even when a bootstrap peer is down, and
-	// keeps trying in the background).
+// join connects to the bootstrap peers (in parallel, tolerating failures:
+// a node must start even when a bootstrap peer is down, and keeps trying
+// in the background), bootstraps the DHT and runs the services' loops.
+func (n *Node) join(ctx, life context.Context, boot []peer.AddrInfo) error {
 	if len(boot) > 0 && n.connectBootstrap(ctx, boot) == 0 {
 		n.log.Warn("isolated: no bootstrap peer reachable; retrying in the background", "bootstrap", len(boot))
 	}
-	if err := n.dht.Bootstrap(n.ctx); err != nil {
-		return nil, fmt.Errorf("node: DHT bootstrap: %w", err)
+	if err := n.dht.Bootstrap(life); err != nil {
+		return fmt.Errorf("node: DHT bootstrap: %w", err)
 	}
-	if cfg.Provider.Sell {
-		if err := n.provider.Subscribe(n.ctx); err != nil {
-			return nil, err
+	if n.cfg.Provider.Sell {
+		if err := n.provider.Subscribe(life); err != nil {
+			return err
 		}
-		n.tasks.Go(func() { n.provider.Run(n.ctx) })
+		n.run("provider", n.provider.Run)
 		if n.offers.Start() {
-			n.tasks.Go(func() { n.offers.Run(n.ctx) })
+			n.run("offers", n.offers.Run)
 		}
 	}
-	n.tasks.Go(func() { n.disc.Run(n.ctx) })
-	n.tasks.Go(func() { n.keepBootstrapped(boot) })
-	n.requester.watchConnections()
-	n.tasks.Go(func() { n.data.Run(n.ctx) })
-	ok = true
-	if cfg.Provider.Sell {
-		n.log.Info("node started", "addrs", n.Addrs(), "selling", fmt.Sprint(caps))
-	} else {
-		n.log.Info("node started", "addrs", n.Addrs(), "selling", "nothing (provider.sell = false)")
-	}
-	return n, nil
+	n.run("discovery", n.disc.Run)
+	n.run("bootstrap", func(ctx context.Context) error { return n.keepBootstrapped(ctx, boot) })
+	n.run("requester", n.requester.Run)
+	n.run("data", n.data.Run)
+	return nil
+}
+
+// run runs a service's loop in the node's task group. A loop that fails
+// stops the group, and with it the node's background work: Close reports
+// the error.
+func (n *Node) run(name string, loop func(ctx context.Context) error) {
+	n.tasks.Run(func(ctx context.Context) error {
+		if err := loop(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("service failed; the node's background work stops", "service", name, "err", err)
+			return fmt.Errorf("node: %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// newRequester wires the requester service to the node's other services.
+func (n *Node) newRequester(dir string) (*requester.Service, error) {
+	rc := n.cfg.Requester
+	jc := market.DefaultJobConfig(n.ID())
+	jc.BidWindow = time.Duration(rc.BidWindow)
+	jc.MaxInvitees = rc.MaxInvitees
+	jc.AckTimeout = time.Duration(rc.AckTimeout)
+	jc.ResultGrace = time.Duration(rc.ResultGrace)
+	jc.MaxAttempts = rc.MaxAttempts
+	jc.AllowSelf = rc.AllowSelf
+	jc.DistinctSubnets = n.cfg.Reputation.DistinctSubnets
+	return requester.New(requester.Deps{
+		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
+		Rand: n.randUint64, Tasks: n.tasks, Ledger: n.ledger, Rep: n.rep, Blobs: n.blobs,
+		Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+			return n.data.Fetch(ctx, p, job, b)
+		},
+		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish,
+		Admit: n.admitJob, Closing: n.closing.Load,
+		Config: requester.Config{
+			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
+			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
+		},
+	})
 }
 
 func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
@@ -447,28 +578,24 @@ func (n *Node) Close(ctx context.Context) error {
 	defer close(n.closed)
 	n.offers.Withdraw()
 	n.provider.Drain(ctx)
-	n.requester.shutdown(ctx)
+	n.requester.Shutdown(ctx)
 	return n.teardown()
 }
 
 // teardown releases everything New acquired, in reverse order.
 func (n *Node) teardown() error {
-	n.tasks.Stop()
+	errs := []error{n.tasks.Stop()}
 	if n.provider != nil {
-		n.provider.Wait() // runs end with n.ctx
+		n.provider.Wait() // runs end with the task group's context
 	}
-	if n.requester != nil {
-		n.requester.wg.Wait() // job goroutines write to the job store as they end
-	}
-	var errs []error
 	if n.dht != nil {
 		errs = append(errs, n.dht.Close())
 	}
 	if n.host != nil {
 		errs = append(errs, n.host.Close())
 	}
-	if n.jobs != nil {
-		errs = append(errs, n.jobs.close())
+	if n.requester != nil {
+		errs = append(errs, n.requester.Close()) // its jobs ended with n.tasks
 	}
 	if n.ledger != nil {
 		errs = append(errs, n.ledger.Close())

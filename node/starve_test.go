@@ -198,17 +198,13 @@ func TestWinnerCannotFillTheDisk(t *testing.T) {
 	// White box: the rogue holds the award of a job that never started.
 	spec := market.JobSpec{Module: market.Blob{CID: canon.BlobCID(samples.Hello).String(), Size: int64(len(samples.Hello))}, MaxPrice: 100}
 	spec.Defaults()
-	j := n.requester.newJob("jdisk", spec, spec.Digest(), "", api.OperatorAgent, 100, n.now())
-	j.winners = map[string]bool{r.h.ID().String(): true}
-	close(j.started) // so that shutdown does not wait for a goroutine it never had
-	n.requester.mu.Lock()
-	n.requester.jobs[j.id] = j
-	n.requester.mu.Unlock()
+	const job = "jdisk"
+	n.requester.AwardForTest(job, spec, r.h.ID().String())
 
 	before := countBlobs(t, n)
 	out := []byte("the real stdout")
 	for i := 0; i < 50; i++ {
-		res := market.Result{Job: j.id, Attempt: 1, Award: "bafy-award", Provider: r.h.ID().String(), Requester: n.ID(),
+		res := market.Result{Job: job, Attempt: 1, Award: "bafy-award", Provider: r.h.ID().String(), Requester: n.ID(),
 			Status: market.StatusOK, Stdout: market.Stream{Blob: market.Blob{CID: canon.BlobCID(out).String(), Size: int64(len(out))}},
 			Stderr: market.Stream{Blob: market.Blob{CID: canon.BlobCID(nil).String()}}, Created: time.Now().UnixMilli() + int64(i)}
 		env, err := canon.Seal(r.sg, market.KindResult, res)

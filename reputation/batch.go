@@ -1,6 +1,7 @@
 package reputation
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -21,13 +22,13 @@ func DefaultBatchParams() BatchParams {
 func (p BatchParams) Validate() error {
 	var e ParamsError
 	if p.MaxReports < 1 {
-		e.Fields = append(e.Fields, &FieldError{Field: "max_reports", Value: p.MaxReports, Reason: "must be at least 1"})
+		e.Fields = append(e.Fields, &FieldError{Field: "max_reports", Value: p.MaxReports, Err: errors.New("must be at least 1")})
 	}
 	if p.MaxDelay <= 0 {
-		e.Fields = append(e.Fields, &FieldError{Field: "max_delay", Value: p.MaxDelay, Reason: "must be positive"})
+		e.Fields = append(e.Fields, &FieldError{Field: "max_delay", Value: p.MaxDelay, Err: errors.New("must be positive")})
 	}
 	if p.MaxBytes < 1<<10 {
-		e.Fields = append(e.Fields, &FieldError{Field: "max_bytes", Value: p.MaxBytes, Reason: "must be at least 1KiB"})
+		e.Fields = append(e.Fields, &FieldError{Field: "max_bytes", Value: p.MaxBytes, Err: errors.New("must be at least 1KiB")})
 	}
 	if len(e.Fields) > 0 {
 		return &e

@@ -35,16 +35,20 @@ var (
 	ErrTooLarge = errors.New("reputation: report too large for a batch")
 )
 
-// FieldError says what is wrong with one parameter.
+// FieldError says what is wrong with one parameter, in the field-error
+// shape of every package ({Field, Value, Err}).
 type FieldError struct {
-	Field  string // e.g. "half_life"
-	Value  any
-	Reason string
+	Field string // e.g. "half_life"
+	Value any
+	Err   error // why
 }
 
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("%s: %s (got %v)", e.Field, e.Reason, e.Value)
+	return fmt.Sprintf("%s: %v (got %v)", e.Field, e.Err, e.Value)
 }
+
+// Unwrap lets errors.Is match ErrParams and the cause.
+func (e *FieldError) Unwrap() []error { return []error{ErrParams, e.Err} }
 
 // ParamsError lists every bad parameter, so an operator fixes them all at
 // once. It matches ErrParams under errors.Is.

@@ -1,6 +1,7 @@
 package reputation
 
 import (
+	"errors"
 	"math"
 	"time"
 )
@@ -117,7 +118,7 @@ func DefaultParams() Params {
 func (p Params) Validate() error {
 	var e ParamsError
 	bad := func(field string, v any, reason string) {
-		e.Fields = append(e.Fields, &FieldError{Field: field, Value: v, Reason: reason})
+		e.Fields = append(e.Fields, &FieldError{Field: field, Value: v, Err: errors.New(reason)})
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	if p.HalfLife <= 0 {

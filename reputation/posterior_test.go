@@ -143,6 +143,9 @@ func TestParams(t *testing.T) {
 	if !errorsIs(err, ErrParams) {
 		t.Fatalf("Validate = %v, not ErrParams", err)
 	}
+	if f := pe.Fields[0]; !errorsIs(f, ErrParams) || f.Err == nil || !errorsIs(f, f.Err) {
+		t.Fatalf("field error %v does not unwrap to both ErrParams and its cause", f)
+	}
 	if _, err := NewBook(p, self); !errorsIs(err, ErrParams) {
 		t.Fatalf("NewBook with bad params = %v", err)
 	}

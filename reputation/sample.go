@@ -134,17 +134,7 @@ func JudgeSample(runs []SampleRun) SampleDecision {
 // provider — no longer end the question: a fourth run finds the digest
 // that stands. With maxRuns 3 it is JudgeSample.
 func JudgeRuns(runs []SampleRun, maxRuns int) SampleDecision {
-	var rs []SampleRun
-	seen := map[string]bool{}
-	for _, r := range runs {
-		if len(rs) == maxRuns {
-			break
-		}
-		if !seen[r.Provider] {
-			seen[r.Provider] = true
-			rs = append(rs, r)
-		}
-	}
+	rs := firstDistinct(runs, func(r SampleRun) string { return r.Provider }, maxRuns)
 	count := map[string]int{}
 	stands := ""
 	for _, r := range rs {
@@ -173,4 +163,22 @@ func JudgeRuns(runs []SampleRun, maxRuns int) SampleDecision {
 		return SampleDecision{Verdict: SampleTieBreak, Reason: fmt.Sprintf("checked: %d runs, %d results: one more", len(rs), len(count))}
 	}
 	return SampleDecision{Verdict: SampleUnresolved, Reason: fmt.Sprintf("checked: %d runs, no two agree; nobody blamed", len(rs))}
+}
+
+// firstDistinct keeps the first run of each provider, at most max of
+// them: a provider that answered twice does not get two votes, and runs
+// beyond the cap do not count.
+func firstDistinct[T any](runs []T, provider func(T) string, max int) []T {
+	var out []T
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if len(out) == max {
+			break
+		}
+		if p := provider(r); !seen[p] {
+			seen[p] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -77,6 +77,15 @@ func (b *Book) Reliability(peer, capability string) float64 {
 	return b.reliability(b.views(peer)[capability].posterior())
 }
 
+// DirectReliability is Reliability from this node's first-hand evidence
+// alone: what a check by peer is worth (JudgeCheck). Praise from third
+// parties can make a peer look reliable; it cannot make its checks count.
+func (b *Book) DirectReliability(peer, capability string) float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reliability(b.views(peer)[capability].direct.posterior())
+}
+
 func (b *Book) reliability(post Posterior) float64 {
 	m, s := b.p.VerifyPriorMean, b.p.VerifyPriorStrength
 	return (post.Alpha - 1 + m*s) / (post.Evidence() + s)

@@ -147,3 +147,35 @@ func TestCredibilityProperty(t *testing.T) {
 		}
 	}
 }
+
+// JudgeCheck weighs runs by their providers' records: a pair of
+// strangers does not condemn a veteran without a tie-breaker, strangers
+// alone need three agreeing runs at ε = 0.01, and a veteran's check
+// settles a stranger's result in two.
+func TestJudgeCheck(t *testing.T) {
+	const eps = 0.01
+	for _, c := range []struct {
+		name  string
+		runs  []Replica
+		want  SampleVerdict
+		dig   string
+		wrong []string
+	}{
+		{"one run", []Replica{{"a", "x", 0.9}}, SampleRerun, "", nil},
+		{"two strangers agree", []Replica{{"a", "x", 0.9}, {"b", "x", 0.9}}, SampleTieBreak, "", nil},
+		{"three strangers agree", []Replica{{"a", "x", 0.9}, {"b", "x", 0.9}, {"c", "x", 0.9}}, SampleAgree, "x", nil},
+		{"veteran checks a stranger", []Replica{{"a", "x", 0.9}, {"v", "x", 0.99}}, SampleAgree, "x", nil},
+		{"pair against a veteran", []Replica{{"v", "y", 0.99}, {"a", "x", 0.9}, {"b", "x", 0.9}}, SampleTieBreak, "", nil},
+		{"veterans condemn a stranger", []Replica{{"a", "x", 0.9}, {"v", "y", 0.995}, {"w", "y", 0.995}}, SampleResolved, "y", []string{"a"}},
+		{"a veteran alone condemns nobody", []Replica{{"a", "x", 0.9}, {"v", "y", 0.999}}, SampleTieBreak, "", nil},
+		{"cap", []Replica{{"a", "x", 0.9}, {"b", "y", 0.9}, {"c", "z", 0.9}, {"d", "x", 0.9}, {"e", "y", 0.9}}, SampleUnresolved, "", nil},
+		{"a provider counts once", []Replica{{"a", "x", 0.9}, {"a", "x", 0.9}, {"a", "x", 0.9}}, SampleRerun, "", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := JudgeCheck(c.runs, eps, 5)
+			if d.Verdict != c.want || d.Digest != c.dig || !slices.Equal(d.Wrong, c.wrong) {
+				t.Fatalf("JudgeCheck = %v %q wrong %v (%s), want %v %q wrong %v", d.Verdict, d.Digest, d.Wrong, d.Reason, c.want, c.dig, c.wrong)
+			}
+		})
+	}
+}

@@ -170,7 +170,7 @@ func TestOptions(t *testing.T) {
 	} {
 		c.o.EnsureDefaults()
 		var oe *OptionsError
-		if err := c.o.Validate(); !errors.As(err, &oe) || oe.Field != c.field {
+		if err := c.o.Validate(); !errors.As(err, &oe) || oe.Field != c.field || !errors.Is(err, ErrOptions) {
 			t.Fatalf("%s: %v", c.field, err)
 		}
 		if _, err := Open(t.Context(), t.TempDir(), c.o); !errors.As(err, &oe) {

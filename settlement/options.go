@@ -58,9 +58,14 @@ func (o *Options) EnsureDefaults() {
 	}
 }
 
-// OptionsError names the Options field that is wrong.
+// ErrOptions is wrapped by every OptionsError.
+var ErrOptions = errors.New("settlement: invalid options")
+
+// OptionsError names the Options field that is wrong, in the field-error
+// shape of every package ({Field, Value, Err}).
 type OptionsError struct {
 	Field string
+	Value any // the offending value, when it can be shown
 	Err   error
 }
 
@@ -68,26 +73,27 @@ func (e *OptionsError) Error() string {
 	return fmt.Sprintf("settlement: Options.%s: %v", e.Field, e.Err)
 }
 
-func (e *OptionsError) Unwrap() error { return e.Err }
+// Unwrap lets errors.Is match ErrOptions and the cause.
+func (e *OptionsError) Unwrap() []error { return []error{ErrOptions, e.Err} }
 
 // Validate reports the first unusable field. It expects EnsureDefaults to
 // have run.
 func (o Options) Validate() error {
 	switch {
 	case o.Signer == nil:
-		return &OptionsError{"Signer", errors.New("nil: pass the node's identity")}
+		return &OptionsError{Field: "Signer", Err: errors.New("nil: pass the node's identity")}
 	case o.Signer.ID() == "":
-		return &OptionsError{"Signer", errors.New("has an empty ID")}
+		return &OptionsError{Field: "Signer", Err: errors.New("has an empty ID")}
 	case o.Verifier == nil:
-		return &OptionsError{"Verifier", errors.New("nil: pass a verifier of peer signatures")}
+		return &OptionsError{Field: "Verifier", Err: errors.New("nil: pass a verifier of peer signatures")}
 	case o.FS == nil:
-		return &OptionsError{"FS", errors.New("nil: call EnsureDefaults first")}
+		return &OptionsError{Field: "FS", Err: errors.New("nil: call EnsureDefaults first")}
 	case o.Now == nil:
-		return &OptionsError{"Now", errors.New("nil: call EnsureDefaults first")}
+		return &OptionsError{Field: "Now", Err: errors.New("nil: call EnsureDefaults first")}
 	case o.MaxBatch < 1:
-		return &OptionsError{"MaxBatch", fmt.Errorf("%d: must be at least 1", o.MaxBatch)}
+		return &OptionsError{Field: "MaxBatch", Value: o.MaxBatch, Err: fmt.Errorf("%d: must be at least 1", o.MaxBatch)}
 	case o.Logger == nil:
-		return &OptionsError{"Logger", errors.New("nil: call EnsureDefaults first")}
+		return &OptionsError{Field: "Logger", Err: errors.New("nil: call EnsureDefaults first")}
 	}
 	return nil
 }

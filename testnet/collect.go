@@ -42,11 +42,14 @@ type NodeState struct {
 	Status  *api.Status       `json:"status,omitempty"`
 	Verify  *api.VerifyReport `json:"verify,omitempty"` // POST /v1/ledger/verify, deep
 	Balance *api.Balance      `json:"balance,omitempty"`
-	Error   string            `json:"error,omitempty"` // the node could not be reached
+	// Metrics are the node's hayek_* counters (GET /v1/metrics), taken
+	// last, once the net is at rest.
+	Metrics api.Metrics `json:"metrics,omitempty"`
+	Error   string      `json:"error,omitempty"` // the node could not be reached
 }
 
 // Collect gathers into out/collected every node's status, deep ledger
-// verification, balance and ledger export, and every job's state and
+// verification, balance, ledger export and counters, and every job's state and
 // events. First it waits (bounded by ctx) until every node answers, every
 // job has ended and every hold is released, so exports are taken at rest.
 func (r *Runner) Collect(ctx context.Context, out string) error {
@@ -159,6 +162,15 @@ func (r *Runner) collectNode(ctx context.Context, n *Node, exportPath string) No
 	defer f.Close()
 	if err := c.ExportLedger(ctx, f); err != nil {
 		return fail("export", err)
+	}
+	// Metrics missing leave the report without traffic figures, not the
+	// check without a node.
+	if text, err := c.Metrics(ctx); err != nil {
+		r.logf("collect: metrics of %s: %v", n.Name, err)
+	} else if m, err := api.ParseMetrics(text); err != nil {
+		r.logf("collect: metrics of %s: %v", n.Name, err)
+	} else {
+		s.Metrics = m.Only("hayek_")
 	}
 	return s
 }

@@ -48,6 +48,17 @@ func TestDevnetRun(t *testing.T) {
 	if len(res.Report.Plots) < 3 {
 		t.Fatalf("%d plots", len(res.Report.Plots))
 	}
+	// Every node's counters were collected; each job's call went out on
+	// the wire and reached the other nodes, its requester looked up
+	// providers on the DHT at least once.
+	tr := res.Report.Traffic
+	if tr == nil || len(tr.Nodes) != 3 || len(tr.Missing) > 0 || tr.Jobs != 6 {
+		t.Fatalf("traffic %+v, want the counters of 3 nodes over 6 jobs", tr)
+	}
+	if tr.Total.Auctions < 6 || tr.PerJob.GossipMessages < 1 || tr.PerJob.GossipDeliveries < 1 ||
+		tr.Total.DHTLookups < 1 || tr.PerJob.Streams < 3 {
+		t.Errorf("traffic %+v", tr.Total)
+	}
 	crash, _ := LoadScenario("crash")
 	if _, err := runDevnet(t.Context(), RunOptions{Out: filepath.Join(dir, "crash"), Devnet: 3}, mix, crash); err == nil {
 		t.Fatal("a devnet ran the crash scenario, which needs containers")

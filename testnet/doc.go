@@ -17,6 +17,6 @@
 // Down removes by that label.
 //
 // Report works on collected files only (ledger exports, job timelines,
-// reputation samples, the perturbation log), so it is tested with crafted
-// inputs and no Docker.
+// reputation samples, the perturbation log, each node's counters from GET
+// /v1/metrics), so it is tested with crafted inputs and no Docker.
 package testnet

@@ -37,9 +37,11 @@ type Report struct {
 	CheaterShare  float64        `json:"cheater_award_share"`
 	SybilShare    float64        `json:"sybil_award_share"`
 	// Memory of the nodes' containers at collection, in MiB.
-	MemoryMeanMiB float64        `json:"memory_mean_mib"`
-	MemoryMaxMiB  float64        `json:"memory_max_mib"`
-	Money         *CheckResult   `json:"check,omitempty"`
+	MemoryMeanMiB float64      `json:"memory_mean_mib"`
+	MemoryMaxMiB  float64      `json:"memory_max_mib"`
+	Money         *CheckResult `json:"check,omitempty"`
+	// Traffic is messages and DHT lookups, from the nodes' counters.
+	Traffic       *Traffic       `json:"traffic,omitempty"`
 	Perturbations []Perturbation `json:"perturbations"`
 	Heads         []LedgerHead   `json:"ledger_heads"`
 	Timelines     []Timeline     `json:"timelines"`
@@ -107,6 +109,7 @@ func WriteReport(out string) (*Report, error) {
 				rep.Heads = append(rep.Heads, LedgerHead{Node: st.Name, Seq: st.Status.LedgerSeq, Head: st.Status.LedgerHead})
 			}
 		}
+		rep.Traffic = trafficOf(states, rep.Jobs-rep.Refused)
 	}
 	var mem map[string]int64
 	if err := readJSON(filepath.Join(dir, "memory.json"), &mem); err == nil && len(mem) > 0 {
@@ -319,6 +322,11 @@ func (r *Report) Markdown() string {
 	row("wrong results accepted", "%d", r.WrongAccepted)
 	row("cheater award share", "%.1f%%", 100*r.CheaterShare)
 	row("sybil award share", "%.1f%%", 100*r.SybilShare)
+	if t := r.Traffic; t != nil {
+		row("gossip messages per job (reaching nodes)", "%.1f (%.1f)", t.PerJob.GossipMessages, t.PerJob.GossipDeliveries)
+		row("direct streams per job", "%.1f", t.PerJob.Streams)
+		row("DHT lookups per job", "%.2f", t.PerJob.DHTLookups)
+	}
 	if r.MemoryMaxMiB > 0 {
 		row("memory per node, mean / max", "%.0f / %.0f MiB", r.MemoryMeanMiB, r.MemoryMaxMiB)
 	}
@@ -332,6 +340,9 @@ func (r *Report) Markdown() string {
 			verdict = "FAIL"
 		}
 		row("check", "%s", verdict)
+	}
+	if r.Traffic != nil {
+		r.Traffic.markdown(&b)
 	}
 	b.WriteString("\n## Awards per provider\n\n| provider | awards |\n|---|---|\n")
 	var provs []string

@@ -179,3 +179,59 @@ func TestBuildCrafted(t *testing.T) {
 		t.Errorf("latency %+v", r.Latency)
 	}
 }
+
+// TestTrafficCrafted sums made-up counters of two nodes, one without any.
+func TestTrafficCrafted(t *testing.T) {
+	parse := func(text string) api.Metrics {
+		m, err := api.ParseMetrics([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	states := []NodeState{
+		{Name: "a", Metrics: parse(`hayek_auctions_total 4
+hayek_gossip_wire_sent_total{topic="/hayek/auction/1/runtime/wasm"} 20
+hayek_gossip_wire_sent_total{topic="/hayek/reputation/1"} 6
+hayek_gossip_received_total{topic="/hayek/auction/1/runtime/wasm"} 1
+hayek_streams_opened_total{protocol="award"} 4
+hayek_streams_opened_total{protocol="offer"} 2
+hayek_dht_provider_finds_total 2
+hayek_dht_queries_total{op="find"} 7
+hayek_dht_queries_total{op="provide"} 3
+hayek_dht_provides_total{result="ok"} 1
+`)},
+		{Name: "b", Metrics: parse(`hayek_gossip_wire_sent_total{topic="/hayek/auction/1/runtime/wasm"} 12
+hayek_gossip_received_total{topic="/hayek/auction/1/runtime/wasm"} 4
+hayek_gossip_control_sent_total{type="ihave"} 8
+hayek_streams_opened_total{protocol="bid"} 4
+hayek_dht_provides_total{result="ok"} 1
+hayek_dht_provides_total{result="error"} 1
+`)},
+		{Name: "gone", Error: "status: unreachable"},
+	}
+	tr := trafficOf(states, 4)
+	want := TrafficSums{Auctions: 4, GossipMessages: 32, GossipDeliveries: 5, GossipControl: 8, ReputationMessages: 6,
+		Streams: 10, DHTLookups: 2, DHTQueries: 7, DHTProvides: 3}
+	if tr == nil || tr.Total != want || len(tr.Nodes) != 2 {
+		t.Fatalf("traffic %+v, want total %+v", tr, want)
+	}
+	if tr.PerJob.GossipMessages != 8 || tr.PerJob.DHTLookups != 0.5 {
+		t.Errorf("per job %+v", tr.PerJob)
+	}
+	if tr.StreamsPerJob["bid"] != 1 || tr.StreamsPerJob["offer"] != 0.5 || len(tr.StreamsPerJob) != 3 {
+		t.Errorf("streams per job %v", tr.StreamsPerJob)
+	}
+	if len(tr.Missing) != 1 || tr.Missing[0] != "gone" {
+		t.Errorf("missing %v, want [gone]", tr.Missing)
+	}
+	var b strings.Builder
+	tr.markdown(&b)
+	if !strings.Contains(b.String(), "| gossip messages (call copies sent) | 32 | 8.0 |") ||
+		!strings.Contains(b.String(), "DHT queries per lookup: 3.5.") {
+		t.Errorf("markdown:\n%s", b.String())
+	}
+	if trafficOf(states[2:], 4) != nil {
+		t.Error("traffic from no counters at all")
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,17 +212,10 @@ func TestApprovalGatedSubmit(t *testing.T) {
 // waitState waits until the fake's job id is in state s.
 func waitState(t *testing.T, f *apitest.Node, id string, s api.JobState) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	apitest.WaitFor(t, 2*time.Second, fmt.Sprintf("job %s in state %s", id, s), func() bool {
 		j, err := f.Job(t.Context(), id)
-		if err == nil && j.State == s {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s: %v %v, want state %s", id, j.State, err, s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err == nil && j.State == s
+	})
 }
 
 func TestSubmitVerifyAndReputationFlags(t *testing.T) {

@@ -39,7 +39,7 @@ func newJobCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobResultCmd(g), newJobWatchCmd(g),
-		newJobCancelCmd(g), newJobListCmd(g), newJobApproveCmd(g), newJobRejectCmd(g))
+		newJobCancelCmd(g), newJobListCmd(g), newJobApproveCmd(g), newJobRejectCmd(g), newJobQuoteCmd(g))
 	return c
 }
 
@@ -280,7 +280,7 @@ func notRun(job api.Job) error {
 	}
 	hint := ""
 	if code == string(market.FailNoProviders) {
-		hint = "\nTry: hayek offers, to see which providers this node knows"
+		hint = "\nTry: hayek job quote with the same flags, to see who could run it and why not (hayek offers lists the providers this node knows)"
 	}
 	if n := len(job.Attempts); n > 0 && job.State == api.StateFailed {
 		a := job.Attempts[n-1]

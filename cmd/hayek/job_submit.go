@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
@@ -98,6 +99,17 @@ paid, so replicate:K costs up to K times --max-price.
 		RunE: func(c *cobra.Command, args []string) error { return runSubmit(c, g, &f, args) },
 	}
 	fl := c.Flags()
+	addSpecFlags(fl, &f)
+	fl.StringVar(&f.idemKey, "idempotency-key", "", "the same `KEY` with the same spec returns the same job instead of a new one, so a submission can be retried safely")
+	fl.BoolVar(&f.wait, "wait", false, "follow the job to its end, write its stdout and stderr, and exit with its outcome")
+	fl.BoolVar(&f.json, "json", false, "print the job as JSON; with --wait, the finished job, without progress or the job's stdout")
+	fl.StringVar(&f.out, "out", "", "write the job's outputs to `DIR`/<name>, creating DIR (implies --wait)")
+	return c
+}
+
+// addSpecFlags registers the flags that describe a job, which hayek job
+// submit and hayek job quote share.
+func addSpecFlags(fl *pflag.FlagSet, f *submitFlags) {
 	fl.StringVar(&f.wasm, "wasm", "", "the WebAssembly module `FILE` to run (runtime/wasm)")
 	fl.StringVar(&f.exec, "exec", "", "a static Linux executable `FILE` to run in the process sandbox (runtime/process)")
 	fl.StringVar(&f.image, "image", "", "a container image by digest, `REF` = name@sha256:<hex> or sha256:<hex>, that the provider allows (runtime/docker)")
@@ -118,14 +130,9 @@ paid, so replicate:K costs up to K times --max-price.
 	fl.Int64Var(&f.valueOfTime, "value-of-time", 0, "what one second of earlier start is worth to you: bids rank by price + this × committed start (default: price alone)")
 	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
 	fl.Float64Var(&f.minReputation, "min-reputation", 0, "the lowest reputation (lower credible bound, 0 to 1) a provider needs to run the job (hayek rep shows them)")
-	fl.StringVar(&f.idemKey, "idempotency-key", "", "the same `KEY` with the same spec returns the same job instead of a new one, so a submission can be retried safely")
-	fl.BoolVar(&f.wait, "wait", false, "follow the job to its end, write its stdout and stderr, and exit with its outcome")
-	fl.BoolVar(&f.json, "json", false, "print the job as JSON; with --wait, the finished job, without progress or the job's stdout")
-	fl.StringVar(&f.out, "out", "", "write the job's outputs to `DIR`/<name>, creating DIR (implies --wait)")
 	for _, n := range []string{"timeout", "memory", "max-output", "deadline", "gpu-vram"} {
 		fl.Lookup(n).DefValue = "" // the node's defaults apply; the help text names them
 	}
-	return c
 }
 
 // openFile opens a file named on the command line; a missing or unreadable
@@ -146,25 +153,12 @@ func openFile(flag, path string) (*os.File, error) {
 // does not travel inline, submits the job, and then prints its ID or, with
 // --wait, follows it and delivers its result.
 func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) error {
-	in, err := checkSubmit(c, f, args)
-	if err != nil {
-		return err
-	}
-	files, err := openSubmitFiles(g, f, in.inputs)
-	if err != nil {
-		return err
-	}
-	defer files.close()
-	cl, err := connect(g)
+	ctx := c.Context()
+	cl, req, err := flagsSpec(c, g, f, args)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	ctx := c.Context()
-	req, err := submitRequest(ctx, cl, f, in, files)
-	if err != nil {
-		return err
-	}
 	job, err := cl.Submit(ctx, req)
 	if err != nil {
 		return submitError(ctx, cl, err)
@@ -173,6 +167,31 @@ func runSubmit(c *cobra.Command, g *globals, f *submitFlags, args []string) erro
 		return printSubmitted(g, job, f.json)
 	}
 	return waitSubmitted(ctx, g, cl, job, f)
+}
+
+// flagsSpec checks the command line, opens every file named and uploads
+// what does not travel inline: the spec the flags describe, and the
+// client to send it with, which the caller closes.
+func flagsSpec(c *cobra.Command, g *globals, f *submitFlags, args []string) (*api.Client, api.SubmitRequest, error) {
+	in, err := checkSubmit(c, f, args)
+	if err != nil {
+		return nil, api.SubmitRequest{}, err
+	}
+	files, err := openSubmitFiles(g, f, in.inputs)
+	if err != nil {
+		return nil, api.SubmitRequest{}, err
+	}
+	defer files.close()
+	cl, err := connect(g)
+	if err != nil {
+		return nil, api.SubmitRequest{}, err
+	}
+	req, err := submitRequest(c.Context(), cl, f, in, files)
+	if err != nil {
+		cl.Close()
+		return nil, api.SubmitRequest{}, err
+	}
+	return cl, req, nil
 }
 
 // submitInput is what the command line gives beyond the flags' own values.

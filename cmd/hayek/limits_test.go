@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/api/apitest"
 )
 
 // timeoutResult is what a provider reports for a run stopped at its time
@@ -91,15 +92,9 @@ func TestRunStatusSaysEachHintOnce(t *testing.T) {
 	}
 }
 
-// waitFor polls until cond holds; a minute is far more than any fake
-// node needs, and only bounds a test that would otherwise hang.
+// waitFor polls until cond holds (apitest.WaitFor); a fake node needs far
+// less than the wait allows, which only bounds a test that would hang.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition did not hold within a minute")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	apitest.WaitFor(t, 12*time.Second, "the condition", cond)
 }

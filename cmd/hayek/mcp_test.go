@@ -125,7 +125,7 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 	for _, tl := range tools.Tools {
 		names = append(names, tl.Name)
 	}
-	for _, want := range []string{"submit_job", "wait_job", "job_status", "get_result", "cancel_job", "list_offers", "my_limits"} {
+	for _, want := range []string{"quote", "submit_job", "wait_job", "job_status", "get_result", "cancel_job", "list_offers", "my_limits"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("tools %v lack %s", names, want)
 		}
@@ -177,6 +177,27 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 		t.Errorf("my_limits %+v: want claude's account (funded 1000, approval above 400)", lim)
 	}
 
+	// A quote: who would bid and at what, or why not; nothing held.
+	var q QuoteInfo
+	hello := map[string]any{"base64": base64.StdEncoding.EncodeToString(samples.Hello)}
+	if _, e := call(t, cs, "quote", map[string]any{"module": hello, "max_price": 300}, &q, false); e != "" {
+		t.Fatalf("quote: %s", e)
+	}
+	if q.WouldBid < 2 || q.Price == nil || q.Price.Min <= 0 || !strings.Contains(q.Summary, "would bid, at") {
+		t.Errorf("quote %+v: want the devnet's providers bidding", q)
+	}
+	if _, e := call(t, cs, "quote", map[string]any{"module": hello, "max_price": 1}, &q, false); e != "" {
+		t.Fatalf("quote below every price: %s", e)
+	}
+	if q.WouldBid != 0 || q.Reasons["price_floor"] < 2 || !strings.Contains(q.Summary, "price_floor") {
+		t.Errorf("quote below every price %+v: want price_floor for each provider", q)
+	}
+	var after LimitsInfo
+	call(t, cs, "my_limits", map[string]any{}, &after, false)
+	if after.BudgetLeft != lim.BudgetLeft || after.Held != lim.Held {
+		t.Errorf("quotes changed the budget: %+v -> %+v", lim, after)
+	}
+
 	if _, e := call(t, cs, "submit_job", map[string]any{"module": map[string]any{"base64": base64.StdEncoding.EncodeToString(samples.Hello)}, "max_price": 5000}, nil, false); !strings.Contains(e, "budget_exceeded") {
 		t.Errorf("over-budget job: %q, want budget_exceeded", e)
 	}
@@ -193,8 +214,9 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 		"memory": "2GiB", "wait": true}, &job, false); e != "" {
 		t.Fatalf("too big: %s", e)
 	}
-	if job.State != "failed" || job.Error == nil || job.Error.Code != "no_providers" || !strings.Contains(job.Error.Message, "too_large") {
-		t.Errorf("a job nobody can run: %+v, want failed no_providers naming too_large", job)
+	if job.State != "failed" || job.Error == nil || job.Error.Code != "no_providers" || !strings.Contains(job.Error.Message, "too_large") ||
+		!strings.HasPrefix(job.Next, "quote") {
+		t.Errorf("a job nobody can run: %+v, want failed no_providers naming too_large, and quote next", job)
 	}
 	if _, e := call(t, cs, "submit_job", map[string]any{"module": map[string]any{"base64": base64.StdEncoding.EncodeToString(samples.Hello)}, "max_price": 100,
 		"timeout": "soon"}, nil, false); !strings.Contains(e, "timeout") {

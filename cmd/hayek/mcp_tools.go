@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -32,7 +35,7 @@ const (
 func newMCPServer(cl *api.Client) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "hayek", Title: "hayek compute market", Version: node.Version}, &mcp.ServerOptions{
 		Instructions: "Run programs (WebAssembly/WASI modules, static Linux executables, container images) on providers of a peer-to-peer compute market, paid from this agent's budget. " +
-			"submit_job, then wait_job (progress is notified), then get_result. my_limits tells the budget, caps and approval threshold; " +
+			"quote tells what a job would cost and who could run it; submit_job, then wait_job (progress is notified), then get_result. my_limits tells the budget, caps and approval threshold; " +
 			"a job above the threshold waits for the operator's approval. Outputs are resources hayek://blob/CID.",
 	})
 	t := &mcpTools{cl: cl}
@@ -40,6 +43,11 @@ func newMCPServer(cl *api.Client) *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "submit_job", Title: "Submit a job", Description: "Submit a program to run on the market: a WebAssembly (WASI preview 1) module (runtime wasm), a static Linux executable (process) or a container image (docker: an archive, or an image by digest), " +
 		"with its inputs (mounted read-only at /in/NAME), args, env, limits and the most you will pay. Files are given by local path, by CID " +
 		"of a blob the node holds, or inline as text or base64. The job's maximum cost is held from your budget at once. Set wait to follow it to the end."}, t.submit)
+	mcp.AddTool(s, &mcp.Tool{Name: "quote", Title: "Quote a job", Description: "What a job would cost and who could run it, without submitting it: " +
+		"providers of its runtime are asked what they would bid now (each answers with a signed price and committed start, or why it would decline). " +
+		"Nothing is held from your budget and nothing is reserved. The answer is a funnel (found, fit, eligible, asked, reachable, would_bid), " +
+		"the price range and expected start, and the reasons the others would not run it (price_floor, too_large, busy, reputation, ...). " +
+		"Takes submit_job's job description; a quote holds for valid_until (about 30s).", Annotations: ro}, t.quote)
 	mcp.AddTool(s, &mcp.Tool{Name: "wait_job", Title: "Wait for a job", Description: "Wait until a job ends (or the timeout), sending a progress notification for each step: auction, bids, award, run, result.",
 		Annotations: ro}, t.wait)
 	mcp.AddTool(s, &mcp.Tool{Name: "job_status", Title: "Job status", Description: "A job's state, where it ran, what it cost, and why it failed if it did.", Annotations: ro}, t.status)
@@ -72,28 +80,33 @@ type InputFile struct {
 	FileRef
 }
 
+// SpecArgs describe a job, for submit_job and quote.
+type SpecArgs struct {
+	Runtime       string            `json:"runtime,omitempty" jsonschema:"wasm (default), process (a static Linux executable) or docker (a container image); list_offers shows who sells which"`
+	Module        FileRef           `json:"module,omitempty" jsonschema:"the program: a WebAssembly module (GOOS=wasip1 GOARCH=wasm go build, ...), a static executable (CGO_ENABLED=0 go build), or a docker save archive; not with image"`
+	Image         string            `json:"image,omitempty" jsonschema:"docker only, instead of module: an image by digest, name@sha256:<hex>, that the provider allows"`
+	CPUs          float64           `json:"cpus,omitempty" jsonschema:"cores the job needs, e.g. 2 (at most 1 for wasm)"`
+	GPUs          int               `json:"gpus,omitempty" jsonschema:"whole GPUs the job needs (process or docker)"`
+	GPUModel      string            `json:"gpu_model,omitempty" jsonschema:"the GPU model, as offers name it: a100 takes any a100-..."`
+	GPUVRAM       string            `json:"gpu_vram,omitempty" jsonschema:"the least memory of each GPU, e.g. 40GiB"`
+	Stdin         *FileRef          `json:"stdin,omitempty" jsonschema:"what the program reads on stdin"`
+	Inputs        []InputFile       `json:"inputs,omitempty" jsonschema:"files mounted read-only at /in/NAME"`
+	Args          []string          `json:"args,omitempty" jsonschema:"the program's arguments (argv[1:])"`
+	Env           map[string]string `json:"env,omitempty" jsonschema:"environment variables"`
+	MaxPrice      int64             `json:"max_price" jsonschema:"the most you will pay for one run, in the smallest money unit (my_limits shows your budget; list_offers the prices)"`
+	Memory        string            `json:"memory,omitempty" jsonschema:"memory limit, e.g. 64MiB (default 64MiB)"`
+	Timeout       string            `json:"timeout,omitempty" jsonschema:"time limit of the run, e.g. 3s (default 10s)"`
+	MaxOutput     string            `json:"max_output,omitempty" jsonschema:"limit on all files written to /out, e.g. 16MiB (default 64MiB)"`
+	Deadline      string            `json:"deadline,omitempty" jsonschema:"the whole job, retries and approval included, e.g. 2m (default 3 × timeout + 30s)"`
+	Verify        string            `json:"verify,omitempty" jsonschema:"none (default), replicate:K (K providers must agree), or sample:P (a share P re-run elsewhere afterwards)"`
+	MinReputation float64           `json:"min_reputation,omitempty" jsonschema:"the lowest reputation (lower credible bound, 0 to 1) a provider needs to win"`
+}
+
 // SubmitArgs are submit_job's arguments.
 type SubmitArgs struct {
-	Runtime        string            `json:"runtime,omitempty" jsonschema:"wasm (default), process (a static Linux executable) or docker (a container image); list_offers shows who sells which"`
-	Module         FileRef           `json:"module,omitempty" jsonschema:"the program: a WebAssembly module (GOOS=wasip1 GOARCH=wasm go build, ...), a static executable (CGO_ENABLED=0 go build), or a docker save archive; not with image"`
-	Image          string            `json:"image,omitempty" jsonschema:"docker only, instead of module: an image by digest, name@sha256:<hex>, that the provider allows"`
-	CPUs           float64           `json:"cpus,omitempty" jsonschema:"cores the job needs, e.g. 2 (at most 1 for wasm)"`
-	GPUs           int               `json:"gpus,omitempty" jsonschema:"whole GPUs the job needs (process or docker)"`
-	GPUModel       string            `json:"gpu_model,omitempty" jsonschema:"the GPU model, as offers name it: a100 takes any a100-..."`
-	GPUVRAM        string            `json:"gpu_vram,omitempty" jsonschema:"the least memory of each GPU, e.g. 40GiB"`
-	Stdin          *FileRef          `json:"stdin,omitempty" jsonschema:"what the program reads on stdin"`
-	Inputs         []InputFile       `json:"inputs,omitempty" jsonschema:"files mounted read-only at /in/NAME"`
-	Args           []string          `json:"args,omitempty" jsonschema:"the program's arguments (argv[1:])"`
-	Env            map[string]string `json:"env,omitempty" jsonschema:"environment variables"`
-	MaxPrice       int64             `json:"max_price" jsonschema:"the most you will pay for one run, in the smallest money unit (my_limits shows your budget; list_offers the prices)"`
-	Memory         string            `json:"memory,omitempty" jsonschema:"memory limit, e.g. 64MiB (default 64MiB)"`
-	Timeout        string            `json:"timeout,omitempty" jsonschema:"time limit of the run, e.g. 3s (default 10s)"`
-	MaxOutput      string            `json:"max_output,omitempty" jsonschema:"limit on all files written to /out, e.g. 16MiB (default 64MiB)"`
-	Deadline       string            `json:"deadline,omitempty" jsonschema:"the whole job, retries and approval included, e.g. 2m (default 3 × timeout + 30s)"`
-	Verify         string            `json:"verify,omitempty" jsonschema:"none (default), replicate:K (K providers must agree), or sample:P (a share P re-run elsewhere afterwards)"`
-	MinReputation  float64           `json:"min_reputation,omitempty" jsonschema:"the lowest reputation (lower credible bound, 0 to 1) a provider needs to win"`
-	IdempotencyKey string            `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
-	Wait           bool              `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
+	SpecArgs
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
+	Wait           bool   `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
 }
 
 // JobIDArgs name a job.
@@ -147,7 +160,11 @@ func jobInfo(j api.Job) JobInfo {
 		info.Next = "it waits for the operator's approval (hayek job approve " + j.ID + "); wait_job follows it"
 	case api.StateCompleted:
 		info.Next = "get_result reads its output"
-	case api.StateFailed, api.StateCancelled:
+	case api.StateFailed:
+		if e := j.Error; e != nil && (e.Code == string(market.FailNoProviders) || e.Code == string(market.FailNoBids)) {
+			info.Next = "quote, with the same job, shows who could run it now, at what price, and why the others would not"
+		}
+	case api.StateCancelled:
 	default:
 		info.Next = "wait_job follows it to its end"
 	}
@@ -171,10 +188,11 @@ func toolError(err error) error {
 }
 
 func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in SubmitArgs) (*mcp.CallToolResult, JobInfo, error) {
-	sr, err := t.submitRequest(ctx, in)
+	sr, err := t.submitRequest(ctx, in.SpecArgs)
 	if err != nil {
 		return nil, JobInfo{}, err
 	}
+	sr.IdempotencyKey = in.IdempotencyKey
 	j, err := t.cl.Submit(ctx, sr)
 	if err != nil {
 		return nil, JobInfo{}, toolError(err)
@@ -187,9 +205,9 @@ func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in Subm
 	return nil, jobInfo(j), nil
 }
 
-func (t *mcpTools) submitRequest(ctx context.Context, in SubmitArgs) (api.SubmitRequest, error) {
+func (t *mcpTools) submitRequest(ctx context.Context, in SpecArgs) (api.SubmitRequest, error) {
 	sr := api.SubmitRequest{Args: in.Args, Env: in.Env, MaxPrice: in.MaxPrice, Verify: in.Verify, MinReputation: in.MinReputation,
-		IdempotencyKey: in.IdempotencyKey, Runtime: in.Runtime, Image: in.Image, CPUs: in.CPUs}
+		Runtime: in.Runtime, Image: in.Image, CPUs: in.CPUs}
 	var err error
 	if in.Image == "" || in.Module != (FileRef{}) {
 		if sr.Module, err = t.blobRef(ctx, "module", in.Module); err != nil {
@@ -235,6 +253,53 @@ func (t *mcpTools) submitRequest(ctx context.Context, in SubmitArgs) (api.Submit
 		}
 	}
 	return sr, nil
+}
+
+// QuoteInfo is what the quote tool answers: the node's quote and a line
+// saying it.
+type QuoteInfo struct {
+	api.Quote
+	Summary string `json:"summary" jsonschema:"the quote in one line"`
+}
+
+func (t *mcpTools) quote(ctx context.Context, req *mcp.CallToolRequest, in SpecArgs) (*mcp.CallToolResult, QuoteInfo, error) {
+	sr, err := t.submitRequest(ctx, in)
+	if err != nil {
+		return nil, QuoteInfo{}, err
+	}
+	q, err := t.cl.Quote(ctx, sr)
+	if err != nil {
+		return nil, QuoteInfo{}, toolError(err)
+	}
+	return nil, QuoteInfo{Quote: q, Summary: quoteSummary(q)}, nil
+}
+
+// quoteSummary says a quote in one line: who would bid at what, and why
+// the others would not, commonest reason first.
+func quoteSummary(q api.Quote) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d providers found would bid", q.WouldBid, q.Found)
+	if q.Price != nil {
+		fmt.Fprintf(&b, ", at %d to %d, the best starting within %v", q.Price.Min, q.Price.Max, time.Duration(q.ExpectedStartMs)*time.Millisecond)
+	}
+	if len(q.Reasons) > 0 {
+		reasons := make([]string, 0, len(q.Reasons))
+		for r := range q.Reasons {
+			reasons = append(reasons, r)
+		}
+		slices.SortFunc(reasons, func(a, c string) int { return cmp.Or(cmp.Compare(q.Reasons[c], q.Reasons[a]), cmp.Compare(a, c)) })
+		b.WriteString("; the others would not:")
+		for i, r := range reasons {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " %s %d", r, q.Reasons[r])
+		}
+	}
+	if q.Found == 0 {
+		b.WriteString("; no provider of " + strings.Join(q.Capabilities, ", ") + " is known")
+	}
+	return b.String()
 }
 
 // blobRef uploads a local file, or passes a CID or inline content on.

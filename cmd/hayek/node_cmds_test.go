@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node"
+	"github.com/hayek-market/hayek/node/api"
 )
 
 func runCLI(t *testing.T, args ...string) result {
@@ -107,6 +109,20 @@ func TestSubmitToRealNodes(t *testing.T) {
 	r.want(t, ExitOK)
 	if strings.Count(r.stdout, " wasm ") < 3 {
 		t.Fatalf("offers should list all three nodes:\n%s", r.stdout)
+	}
+	r = hayek(t, sock, "", "metrics")
+	r.want(t, ExitOK)
+	if !strings.Contains(r.stdout, "# TYPE hayek_auctions_total counter") {
+		t.Fatalf("metrics is not the text exposition format:\n%s", r.stdout)
+	}
+	r = hayek(t, sock, "", "metrics", "--json")
+	r.want(t, ExitOK)
+	var fams api.Metrics
+	if err := json.Unmarshal([]byte(r.stdout), &fams); err != nil {
+		t.Fatalf("metrics --json: %v\n%s", err, r.stdout)
+	}
+	if n := fams.Sum("hayek_auctions_total", nil); n < 3 {
+		t.Errorf("metrics --json: %v auctions after three jobs ran", n)
 	}
 }
 

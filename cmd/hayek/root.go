@@ -141,7 +141,7 @@ func commands(g *globals) []commandGroup {
 		{"node", "Run nodes:", []*cobra.Command{
 			newInitCmd(g), newServeCmd(g), newDevnetCmd(g), newDemoCmd(g), newBenchCmd(g), newSimCmd(g)}},
 		{"client", "Use a running node:", []*cobra.Command{
-			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g), newMCPCmd(g)}},
+			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g), newMetricsCmd(g), newMCPCmd(g)}},
 		{"research", "Research:", []*cobra.Command{newTestnetCmd(g)}},
 		{"money", "Agents, money and trust:", []*cobra.Command{
 			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},

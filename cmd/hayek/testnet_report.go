@@ -17,7 +17,9 @@ func newTestnetReportCmd(g *globals) *cobra.Command {
 		Long: `Write OUT/report.json, OUT/report.md and PNG plots (latency CDF, jobs completed
 over time with the faults marked, providers' reputation over time, award
 share per provider) from OUT/collected, which hayek testnet check writes. It
-needs no running net.`,
+needs no running net. Messages and DHT lookups per job, net-wide and per
+node, come from the counters check collected from every node (hayek
+metrics).`,
 		Example: `  hayek testnet check --out /tmp/run && hayek testnet report --out /tmp/run`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

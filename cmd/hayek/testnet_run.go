@@ -92,4 +92,8 @@ func printReportFigures(w io.Writer, r *testnet.Report) {
 		r.Jobs, r.Completed, r.Failed, r.Lost, 100*r.SuccessRate, r.Reauctions, r.WrongAccepted)
 	fmt.Fprintf(w, "latency submit→result p50 %.0f ms, p90 %.0f ms, p99 %.0f ms; auction p50 %.0f ms, p99 %.0f ms; throughput %.2f jobs/s\n",
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.AuctionLatency.P50, r.AuctionLatency.P99, r.Throughput)
+	if t := r.Traffic; t != nil {
+		fmt.Fprintf(w, "per job: gossip messages %.1f (reaching %.1f nodes), direct streams %.1f, DHT lookups %.2f\n",
+			t.PerJob.GossipMessages, t.PerJob.GossipDeliveries, t.PerJob.Streams, t.PerJob.DHTLookups)
+	}
 }

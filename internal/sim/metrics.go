@@ -212,6 +212,7 @@ func (m *metrics) report() *Report {
 	rep.SybilAwardShare = round(share(float64(sum(m.awardsAfter, isSybil)), float64(sum(m.awardsAfter, all))), 4)
 	rep.ReplicasPerJob = round(share(float64(m.runs), float64(m.jobs)), 3)
 	rep.AwardsByKind = maps.Clone(m.awards)
+	rep.AwardsAfterByKind = maps.Clone(m.awardsAfter)
 	rep.WrongByKind = maps.Clone(m.wrongBy)
 	if m.wrong > 0 {
 		rep.AttackerCostPerWrong = round(float64(m.attackerCost)/float64(m.wrong), 1)

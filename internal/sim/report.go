@@ -44,12 +44,13 @@ type Report struct {
 	NonPayingDebt        int64   `json:"non_paying_debt"`         // providers' unsettled claims on non-paying requesters at the end
 	NonPayingMaxExposure int64   `json:"non_paying_max_exposure"` // the most one provider is owed by one non-paying requester
 
-	AwardsByKind map[string]int `json:"awards_by_kind"`
-	WrongByKind  map[string]int `json:"wrong_by_kind"` // the kind of provider whose wrong result was accepted, and whether it was checked
-	FailCodes    map[string]int `json:"fail_codes"`
-	SampleRuns   int            `json:"sample_runs"`
-	MessagesLost int            `json:"messages_lost"`
-	WallSeconds  float64        `json:"wall_seconds,omitempty"`
+	AwardsByKind      map[string]int `json:"awards_by_kind"`
+	AwardsAfterByKind map[string]int `json:"awards_after_burn_in_by_kind"`
+	WrongByKind       map[string]int `json:"wrong_by_kind"` // the kind of provider whose wrong result was accepted, and whether it was checked
+	FailCodes         map[string]int `json:"fail_codes"`
+	SampleRuns        int            `json:"sample_runs"`
+	MessagesLost      int            `json:"messages_lost"`
+	WallSeconds       float64        `json:"wall_seconds,omitempty"`
 
 	detectTime time.Duration
 	detectJobs []int

@@ -174,7 +174,7 @@ func TestBackendWithoutAdmin(t *testing.T) {
 	do(t, sock, "GET", "/v1/status", nil).want(t, 200)
 	// A token is refused, not ignored: its sender expects an agent's limits.
 	do(t, sock, "GET", "/v1/status", nil, bearer("tok-x")...).apiError(t, 401, api.CodeUnauthorized)
-	for _, p := range []string{"/v1/agents", "/v1/ledger", "/v1/rep", "/v1/agents/me"} {
+	for _, p := range []string{"/v1/agents", "/v1/ledger", "/v1/rep", "/v1/agents/me", "/v1/metrics"} {
 		do(t, sock, "GET", p, nil).apiError(t, 404, api.CodeNotFound)
 	}
 }
@@ -276,6 +276,7 @@ func TestAgentsAreForbiddenTheOperatorsRoutes(t *testing.T) {
 		{"GET", "/v1/ledger/export", ""},
 		{"POST", "/v1/ledger/settle", `{"peer":"p","amount":1}`},
 		{"GET", "/v1/rep", ""},
+		{"GET", "/v1/metrics", ""},
 	} {
 		e := do(t, sock, rt.method, rt.path, strings.NewReader(rt.body), bearer(alice)...).apiError(t, 403, api.CodeForbidden)
 		if !strings.Contains(e.Message, "operator") {

@@ -23,6 +23,9 @@ type Backend interface {
 	// Submit accepts a job; created is false when an idempotency key named an
 	// existing job with the same spec.
 	Submit(ctx context.Context, req SubmitRequest) (job Job, created bool, err error)
+	// Quote asks the market what the job would cost and who could run it,
+	// reserving nothing (no hold, no ledger entry, no bid booked).
+	Quote(ctx context.Context, req SubmitRequest) (Quote, error)
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
 	Job(ctx context.Context, id string) (Job, error)
 	Cancel(ctx context.Context, id string) (Job, error)

@@ -257,6 +257,26 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Job, error) {
 	return job, c.doRequest(r, &job)
 }
 
+// Quote asks what a job would cost and who could run it, without
+// submitting it: nothing is held or reserved (POST /v1/quote).
+func (c *Client) Quote(ctx context.Context, req SubmitRequest) (Quote, error) {
+	req.IdempotencyKey = ""
+	body, err := json.Marshal(req)
+	if err != nil {
+		return Quote{}, fmt.Errorf("hayek: encoding the job spec: %w", err)
+	}
+	r, err := c.newRequest(ctx, http.MethodPost, "/v1/quote", bytes.NewReader(body))
+	if err != nil {
+		return Quote{}, err
+	}
+	r.Header["Content-Type"] = contentJSON
+	// A quote changes nothing, so net/http may resend it on a kept-alive
+	// connection found closed; a nil value marks it so without sending it.
+	r.Header["Idempotency-Key"] = nil
+	var q Quote
+	return q, c.doRequest(r, &q)
+}
+
 // Jobs lists this node's jobs, newest first: an agent's own only, when
 // the client has its token.
 func (c *Client) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {

@@ -135,7 +135,7 @@
 //
 // The server enforces who may do what, whatever the backend does (the
 // backend should enforce it too: defence in depth). Agents may use blobs,
-// submit jobs, list, read, follow, wait for and cancel their own jobs, and
+// ask for quotes (POST /v1/quote, which reserves nothing), submit jobs, list, read, follow, wait for and cancel their own jobs, and
 // read their own account (GET /v1/agents/me), offers, peers and status.
 // Another agent's job is 404 not_found with the same message as a job that
 // does not exist, so agents cannot probe for each other's work; GET

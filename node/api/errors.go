@@ -30,6 +30,7 @@ const (
 	CodeOutOfRange      = "out_of_range"           // 422: an amount would overflow what the ledger can hold; see fields
 	CodeConflict        = "conflict"               // 409: the ledger's rules refuse it as things stand (a hold closed, a debt smaller)
 	CodeInternal        = "internal"               // 500
+	CodeRateLimited     = "rate_limited"           // 429: the caller asks for quotes faster than the node answers them
 )
 
 // StatusOf is the HTTP status a code is served with.
@@ -51,7 +52,7 @@ func StatusOf(code string) int {
 		return http.StatusServiceUnavailable
 	case CodeTimeout:
 		return http.StatusRequestTimeout
-	case CodeTooManyConns:
+	case CodeTooManyConns, CodeRateLimited:
 		return http.StatusTooManyRequests
 	case CodeUnauthorized:
 		return http.StatusUnauthorized

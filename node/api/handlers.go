@@ -25,6 +25,7 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/v1/blobs", s.putBlob, anyone, ""},
 		{"GET", "/v1/blobs/{cid}", s.getBlob, anyone, ""},
 		{"POST", "/v1/jobs", s.submit, anyone, ""},
+		{"POST", "/v1/quote", s.quote, anyone, ""},
 		{"GET", "/v1/jobs", s.listJobs, anyone, ""},
 		{"GET", "/v1/jobs/{id}", s.getJob, ownJob, ""},
 		{"POST", "/v1/jobs/{id}/cancel", s.cancel, ownJob, ""},
@@ -35,6 +36,7 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/v1/offers", s.offers, anyone, ""},
 		{"GET", "/v1/peers", s.peers, anyone, ""},
 		{"GET", "/v1/status", s.status, anyone, ""},
+		{"GET", "/v1/metrics", s.metrics, operatorOnly, "metrics"},
 		{"POST", "/v1/agents", s.createAgent, operatorOnly, "creating agents"},
 		{"GET", "/v1/agents", s.listAgents, operatorOnly, "listing agents"},
 		{"GET", "/v1/agents/{name}", s.getAgent, selfAgent, ""},
@@ -150,18 +152,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	buf := getBuf()
-	defer putBuf(buf)
-	if err := readBody(w, r, buf, "the job spec", s.specLimit); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var req SubmitRequest
-	if err := decodeStrict(buf.Bytes(), &req, "the job spec"); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := checkZeroLimits(buf.Bytes(), &req); err != nil {
+	req, err := s.readSpec(w, r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -200,6 +192,45 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	s.reply(w, r, status, normalize(job))
+}
+
+// readSpec reads a job spec body: strict JSON within the spec limit, no
+// limit given as 0.
+func (s *Server) readSpec(w http.ResponseWriter, r *http.Request) (SubmitRequest, error) {
+	buf := getBuf()
+	defer putBuf(buf)
+	var req SubmitRequest
+	if err := readBody(w, r, buf, "the job spec", s.specLimit); err != nil {
+		return req, err
+	}
+	if err := decodeStrict(buf.Bytes(), &req, "the job spec"); err != nil {
+		return req, err
+	}
+	err := checkZeroLimits(buf.Bytes(), &req)
+	return req, err
+}
+
+// quote answers POST /v1/quote: the body is a job spec, as for POST
+// /v1/jobs (an idempotency key is ignored: a quote creates nothing).
+func (s *Server) quote(w http.ResponseWriter, r *http.Request) {
+	req, err := s.readSpec(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req.IdempotencyKey = ""
+	q, err := s.b.Quote(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if q.Reasons == nil {
+		q.Reasons = map[string]int{}
+	}
+	if q.Providers == nil {
+		q.Providers = []QuoteProvider{}
+	}
+	s.reply(w, r, http.StatusOK, q)
 }
 
 // waitParam reads ?wait=DURATION, capped at the server's max wait.

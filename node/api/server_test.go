@@ -496,16 +496,10 @@ func within[T any](t *testing.T, d time.Duration, ch <-chan T, what string) T {
 	}
 }
 
-// eventually waits up to d for cond, checking it every few milliseconds.
+// eventually is apitest.WaitFor, with d what cond needs on an idle machine.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	apitest.WaitFor(t, d, what, cond)
 }
 
 func TestNoGoroutinesLeftByAbandonedRequests(t *testing.T) {

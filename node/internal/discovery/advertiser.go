@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
@@ -36,6 +37,8 @@ type AdvertiserDeps struct {
 	Capabilities []market.Capability
 	TTL          time.Duration // an offer's lifetime; it is reissued every TTL/2
 	Reprovide    time.Duration
+	// Metrics registers the advertiser's counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 }
 
 // Advertiser keeps this node's signed offer fresh, serves it on
@@ -44,6 +47,7 @@ type AdvertiserDeps struct {
 // expire, and no longer once the node stops (it then answers "withdrawn").
 type Advertiser struct {
 	d       AdvertiserDeps
+	m       advertiserMetrics
 	mu      sync.Mutex
 	seq     uint64
 	current atomic.Pointer[signedOffer]
@@ -60,7 +64,7 @@ type signedOffer struct {
 // NewAdvertiser returns an advertiser with no offer yet: Start signs the
 // first, Run keeps it fresh and provided.
 func NewAdvertiser(d AdvertiserDeps) *Advertiser {
-	return &Advertiser{d: d, provide: make(chan struct{}, 1)}
+	return &Advertiser{d: d, m: newAdvertiserMetrics(d.Metrics), provide: make(chan struct{}, 1)}
 }
 
 // reissue signs a new offer with the next sequence number.
@@ -157,11 +161,15 @@ func (s *Advertiser) provideAll(ctx context.Context) error {
 	}
 	for _, c := range s.d.Capabilities {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ctx, stopCounting := countQueries(ctx, s.m.queries)
 		err := s.d.DHT.Provide(ctx, c.CID(), true)
+		stopCounting()
 		cancel()
 		if err != nil {
+			s.m.provides.WithLabelValues("error").Inc()
 			return fmt.Errorf("provide %s: %w", c, err)
 		}
+		s.m.provides.WithLabelValues("ok").Inc()
 	}
 	return nil
 }

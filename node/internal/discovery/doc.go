@@ -6,5 +6,6 @@
 // its provider records on the DHT until it withdraws.
 //
 // Both are given what they use as a deps struct: the host, the DHT behind a
-// narrow interface, the signer or verifier, drop counters, a clock.
+// narrow interface, the signer or verifier, drop counters, a clock, and a
+// metrics registry in which they count their DHT lookups and provides.
 package discovery

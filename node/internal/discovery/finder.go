@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hayek-market/hayek/market"
@@ -47,6 +48,8 @@ type FinderDeps struct {
 	// Stored is called after an offer is stored (more capacity may let
 	// queued jobs go); nil for nothing.
 	Stored func()
+	// Metrics registers the finder's counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 }
 
 // Finder finds providers of capabilities: DHT provider records are only
@@ -56,6 +59,7 @@ type FinderDeps struct {
 // for the DHT.
 type Finder struct {
 	d  FinderDeps
+	m  finderMetrics
 	sf singleflight.Group
 	// stale receives capabilities whose lookup Candidates found stale; Run
 	// looks them up again in the background.
@@ -81,7 +85,7 @@ type lookupState struct {
 // NewFinder returns a finder with an empty cache. Run it for background
 // refreshes.
 func NewFinder(d FinderDeps) *Finder {
-	return &Finder{d: d, offers: map[string]*KnownOffer{}, lookups: map[market.Capability]*lookupState{},
+	return &Finder{d: d, m: newFinderMetrics(d.Metrics), offers: map[string]*KnownOffer{}, lookups: map[market.Capability]*lookupState{},
 		stale: make(chan market.Capability, 64)}
 }
 
@@ -319,12 +323,16 @@ func (d *Finder) doLookup(ctx context.Context, c market.Capability) (int, error)
 	h := d.d.Host
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	qctx, stopCounting := countQueries(qctx, d.m.queries)
+	defer stopCounting()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	found := 0
 	var lastErr error
 	sem := make(chan struct{}, 16)
+	d.m.finds.Inc()
 	for ai := range d.d.Router.FindProvidersAsync(qctx, c.CID(), 0) {
+		d.m.found.Inc()
 		if ai.ID == h.ID() {
 			if o, ok := d.d.OwnOffer(); ok {
 				d.store(o)

@@ -81,12 +81,13 @@ type Service struct {
 	pendM   sync.Mutex
 	pending map[string][]pendingReport
 
-	mu       sync.Mutex
-	batcher  *reputation.Batcher
-	lastSeq  map[string]uint64 // reporter → last attestation seq accepted
-	topic    *pubsub.Topic
-	sub      *pubsub.Subscription
-	attested int64
+	mu        sync.Mutex
+	batcher   *reputation.Batcher
+	lastSeq   map[string]uint64 // reporter → last attestation seq accepted
+	topic     *pubsub.Topic
+	published func(topic string) // counts attestations published
+	sub       *pubsub.Subscription
+	attested  int64
 }
 
 type standingKey struct {
@@ -296,8 +297,10 @@ func (s *Service) CreditLimit(requester string) int64 {
 	return v
 }
 
-// Start joins the reputation topic on ps.
-func (s *Service) Start(ps *pubsub.PubSub) error {
+// Start joins the reputation topic on ps; published, if not nil, is told
+// of every attestation this node publishes there (pubsub's tracers are not).
+func (s *Service) Start(ps *pubsub.PubSub, published func(topic string)) error {
+	s.published = published
 	if err := ps.RegisterTopicValidator(Topic, s.validate, pubsub.WithValidatorInline(true)); err != nil {
 		return fmt.Errorf("evidence: validator for %s: %w", Topic, err)
 	}
@@ -363,6 +366,8 @@ func (s *Service) publish(ctx context.Context, batches []reputation.Attestation)
 		if s.topic != nil {
 			if err := s.topic.Publish(ctx, b); err != nil {
 				s.d.Log.Debug("cannot publish attestation", "err", err)
+			} else if s.published != nil {
+				s.published(Topic)
 			}
 		}
 	}

@@ -7,5 +7,8 @@
 // New starts the router on the node's host; Run expires replay keys and
 // idle rate limiters. The requester publishes calls with Publish, the
 // provider receives validated ones with Subscribe; the reputation service
-// joins its own topic through PubSub.
+// joins its own topic through PubSub and reports what it publishes there
+// with Published. A raw tracer counts every topic's traffic into the
+// node's metrics registry (published, received, duplicate, rejected,
+// copies on the wire, control messages).
 package gossip

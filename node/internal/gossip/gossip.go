@@ -13,6 +13,7 @@ import (
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/hayek-market/hayek/internal/canon"
@@ -38,6 +39,8 @@ type Deps struct {
 	Now      func() time.Time
 	// Tasks tracks the subscriptions' goroutines.
 	Tasks *wire.Group
+	// Metrics registers the gossip counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 	Config
 }
 
@@ -55,8 +58,9 @@ var ScoreThresholds = pubsub.PeerScoreThresholds{
 // publishing calls for bids, and the per-requester rate limits and replay
 // cache behind validation.
 type Service struct {
-	d  Deps
-	ps *pubsub.PubSub
+	d     Deps
+	ps    *pubsub.PubSub
+	trace *tracer
 
 	mu     sync.Mutex
 	topics map[string]*pubsub.Topic
@@ -70,7 +74,8 @@ type Service struct {
 // New starts gossipsub on the host; it runs until ctx ends.
 func New(ctx context.Context, d Deps) (*Service, error) {
 	g := &Service{d: d, topics: map[string]*pubsub.Topic{}, limits: map[string]*rate.Limiter{},
-		seen: map[[16]byte]int64{}, scores: map[peer.ID]*pubsub.PeerScoreSnapshot{}}
+		seen: map[[16]byte]int64{}, scores: map[peer.ID]*pubsub.PeerScoreSnapshot{},
+		trace: newTracer(d.Metrics)}
 	var whitelist []*net.IPNet
 	for _, s := range d.Whitelist {
 		_, ipn, err := net.ParseCIDR(s)
@@ -111,6 +116,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		// An exact copy arriving later than this is stale anyway.
 		pubsub.WithSeenMessagesTTL(2*d.Freshness),
 		pubsub.WithPeerOutboundQueueSize(512),
+		pubsub.WithRawTracer(g.trace),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: gossipsub: %w", err)
@@ -184,6 +190,7 @@ func (g *Service) topic(c market.Capability) (*pubsub.Topic, error) {
 		return nil, fmt.Errorf("gossip: score params for %s: %w", name, err)
 	}
 	g.topics[name] = t
+	g.trace.Join(name) // a publisher that never subscribes counts under its topic too
 	return t, nil
 }
 
@@ -278,7 +285,19 @@ func (g *Service) Publish(ctx context.Context, env canon.Envelope, c market.Capa
 	if err != nil {
 		return err
 	}
-	return t.Publish(ctx, env.Encode())
+	if err := t.Publish(ctx, env.Encode()); err != nil {
+		return err
+	}
+	g.trace.auctions.Inc()
+	g.Published(c.Topic())
+	return nil
+}
+
+// Published counts a message this node published on topic: pubsub tells
+// its tracers of others' messages only. The reputation service publishes
+// on its own topic and calls it.
+func (g *Service) Published(topic string) {
+	g.trace.published.WithLabelValues(g.trace.topic(topic)).Inc()
 }
 
 // Subscribe delivers validated calls on c's topic to fn until ctx ends.

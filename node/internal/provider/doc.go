@@ -6,7 +6,10 @@
 // its runtime (Deps.Executors: wasm, and process and docker where sold),
 // delivers the signed result (small blobs inline, the rest served to the
 // requester alone), countersigns the requester's receipt, and records a
-// requester that never sends one as disputing. Test-only misbehaviour
+// requester that never sends one as disputing. It answers quotes
+// (HandleQuote, /hayek/quote/1.0.0) with market.Provider.AnswerQuote: the
+// decision a call would get, signed, with nothing booked, per peer
+// rate-limited. Test-only misbehaviour
 // (Misbehave) lives here too.
 //
 // Jobs that ask for GPUs get whole devices from Deps.GPUs (an

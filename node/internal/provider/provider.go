@@ -16,6 +16,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
@@ -101,6 +103,8 @@ type Deps struct {
 	Rep      Reputation
 	Gossip   Subscriber
 	OwnOffer func() (market.Offer, bool)
+	// Metrics registers the provider's counters; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 	Config
 }
 
@@ -111,12 +115,14 @@ type Deps struct {
 type Service struct {
 	d       Deps
 	self    string
-	workers chan struct{} // bounds concurrent answers to calls
+	answers *prometheus.CounterVec // bids and declines sent, by kind
+	workers chan struct{}          // bounds concurrent answers to calls
 	// answering counts answers in flight per requester: one requester
 	// that stalls its streams holds at most perRequesterAnswers workers.
 	answering   map[string]int
 	stalled     map[string]stall // requesters whose bid streams timed out
 	answeringMu sync.Mutex
+	quotes      quoteLimits
 
 	mu        sync.Mutex
 	policy    *market.Provider
@@ -160,7 +166,11 @@ func New(d Deps) *Service {
 	if d.Misbehave.FalseStart {
 		pc.StartBaseMs, pc.FetchBytesPerSec, pc.PrepareBytesPerSec = 1, 0, 0 // promises it cannot keep
 	}
-	return &Service{d: d, self: self, policy: market.NewProvider(pc, d.Signer), runs: map[runKey]*provRun{},
+	answers := promauto.With(d.Metrics).NewCounterVec(prometheus.CounterOpts{Name: "hayek_answers_sent_total",
+		Help: "Answers to calls for bids this node sent as a provider, by kind (bid, decline)."}, []string{"kind"})
+	answers.WithLabelValues("bid")
+	answers.WithLabelValues("decline")
+	return &Service{d: d, self: self, answers: answers, policy: market.NewProvider(pc, d.Signer), runs: map[runKey]*provRun{},
 		delivered: map[runKey]delivered{}, misbehave: newMisbehaviour(d.Misbehave, d.Seed),
 		workers: make(chan struct{}, maxCallWorker), answering: map[string]int{}, stalled: map[string]stall{}}
 }
@@ -318,17 +328,7 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	}
 	now := n.Now()
 	p.mu.Lock()
-	load := market.Load{Running: p.running, Slots: p.d.Slots,
-		RequesterOwes: max(p.d.Ledger.Balance(dc.Call.Requester), 0), CreditLimit: p.d.Rep.CreditLimit(dc.Call.Requester)}
-	if p.d.CPUMilli > 0 {
-		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
-	}
-	load.ImageNotAllowed = dc.Call.Needs.Image != "" && !slices.Contains(p.d.AllowedImages, dc.Call.Needs.Image)
-	if g := dc.Call.Needs.GPUs; g != nil {
-		load.GPUsUnusable = p.gpusUnusable(dc.Call.Needs.Runtime())
-		load.GPUsBusy = !p.gpusFree(*g)
-	}
-	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, load, p.prep(dc.Call.Needs))
+	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, p.loadFor(dc.Call.Requester, dc.Call.Needs), p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
 		n.Log.Error("cannot answer call", "err", err)
@@ -356,7 +356,29 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 		p.answered(dc.Call.Requester, err)
 		return
 	}
+	if env.Kind == market.KindDecline {
+		p.answers.WithLabelValues("decline").Inc()
+	} else {
+		p.answers.WithLabelValues("bid").Inc()
+	}
 	p.answered(dc.Call.Requester, st.Close())
+}
+
+// loadFor is this provider's occupancy (slots, cores, the GPUs a job with
+// these needs would take) and what it lets requester owe it, as a call or
+// a quote from requester finds them. p.mu must be held.
+func (p *Service) loadFor(requester string, needs market.Needs) market.Load {
+	load := market.Load{Running: p.running, Slots: p.d.Slots,
+		RequesterOwes: max(p.d.Ledger.Balance(requester), 0), CreditLimit: p.d.Rep.CreditLimit(requester)}
+	if p.d.CPUMilli > 0 {
+		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
+	}
+	load.ImageNotAllowed = needs.Image != "" && !slices.Contains(p.d.AllowedImages, needs.Image)
+	if g := needs.GPUs; g != nil {
+		load.GPUsUnusable = p.gpusUnusable(needs.Runtime())
+		load.GPUsBusy = !p.gpusFree(*g)
+	}
+	return load
 }
 
 // prep estimates what must happen before a job with these needs starts

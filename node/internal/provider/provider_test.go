@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -73,13 +74,12 @@ func signer(t *testing.T, b byte) (crypto.PrivKey, *wire.Signer) {
 	return key, sg
 }
 
-// A provider invited to a call it can serve bids straight to the
-// requester on /hayek/bid/1.0.0 — here a fake requester on a mocknet, with
-// fakes for the provider's ledger, reputation, blobs and executor.
-func TestProviderBidsOnAnInvitation(t *testing.T) {
-	ctx := t.Context()
+// providerAndRequester are two linked peers of a mocknet, closed with
+// the test: the provider (key 5) and a requester (key 6).
+func providerAndRequester(t *testing.T) (mocknet.Mocknet, host.Host, *wire.Signer, host.Host, *wire.Signer) {
+	t.Helper()
 	mn := mocknet.New()
-	defer mn.Close()
+	t.Cleanup(func() { mn.Close() })
 	pkey, psg := signer(t, 5)
 	rkey, rsg := signer(t, 6)
 	ph, err := mn.AddPeer(pkey, ma.StringCast("/ip4/10.0.0.1/tcp/4001"))
@@ -93,6 +93,24 @@ func TestProviderBidsOnAnInvitation(t *testing.T) {
 	if err := mn.LinkAll(); err != nil {
 		t.Fatal(err)
 	}
+	return mn, ph, psg, rh, rsg
+}
+
+// testOffer is the provider's offer in these tests: runtime/wasm at a
+// base of 10, two slots.
+func testOffer(p string, now time.Time) market.Offer {
+	return market.Offer{Provider: p, Seq: 1, Capabilities: []market.Capability{market.RuntimeWasm},
+		Pricing: market.Pricing{Base: 10}, Limits: market.Limits{Slots: 2, MaxMemoryBytes: 64 << 20, MaxTimeoutMs: 10_000,
+			MaxModuleBytes: 1 << 20, MaxInputBytes: 1 << 20, MaxOutputBytes: 1 << 20},
+		Version: "test", Created: now.UnixMilli(), Expires: now.Add(time.Hour).UnixMilli()}
+}
+
+// A provider invited to a call it can serve bids straight to the
+// requester on /hayek/bid/1.0.0 — here a fake requester on a mocknet, with
+// fakes for the provider's ledger, reputation, blobs and executor.
+func TestProviderBidsOnAnInvitation(t *testing.T) {
+	ctx := t.Context()
+	mn, ph, psg, rh, rsg := providerAndRequester(t)
 	if err := mn.ConnectAllButSelf(); err != nil {
 		t.Fatal(err)
 	}
@@ -109,10 +127,7 @@ func TestProviderBidsOnAnInvitation(t *testing.T) {
 	})
 
 	now := time.Now()
-	offer := market.Offer{Provider: psg.ID(), Seq: 1, Capabilities: []market.Capability{market.RuntimeWasm},
-		Pricing: market.Pricing{Base: 10}, Limits: market.Limits{Slots: 2, MaxMemoryBytes: 64 << 20, MaxTimeoutMs: 10_000,
-			MaxModuleBytes: 1 << 20, MaxInputBytes: 1 << 20, MaxOutputBytes: 1 << 20},
-		Version: "test", Created: now.UnixMilli(), Expires: now.Add(time.Hour).UnixMilli()}
+	offer := testOffer(psg.ID(), now)
 	tasks, life := wire.NewGroup(ctx)
 	defer tasks.Stop()
 	sub := &fakeSub{}

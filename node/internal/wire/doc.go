@@ -1,7 +1,9 @@
 // Package wire owns what every hayek protocol shares on the wire and in a
 // node's life: the protocol IDs and their frame caps, length-prefixed
 // frames, the node's signer and verifier, the counters of dropped peer
-// messages, the per-peer gate in front of every inbound stream, and the two
+// messages and of streams opened and served per protocol (StreamMetrics,
+// whose host wrapper counts what the node's services open), the per-peer
+// gate in front of every inbound stream, and the two
 // helpers background work runs under (Group for tracked goroutines, Every
 // for periodic work).
 //

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +28,9 @@ import (
 // Gate counts each peer's streams in service, per protocol, and serves
 // hayek's protocols behind those counts. The zero value is ready to use.
 type Gate struct {
+	// Metrics, when set before the first Serve, counts the streams served.
+	Metrics *StreamMetrics
+
 	mu sync.Mutex
 	in map[gateKey]int
 }
@@ -66,7 +68,7 @@ func (g *Gate) Serve(h host.Host, drops *Drops, proto protocol.ID, hd network.St
 	if limit == 0 {
 		panic("node: no per-peer stream limit for " + string(proto))
 	}
-	name := strings.Split(strings.TrimPrefix(string(proto), "/hayek/"), "/")[0]
+	name := ProtoName(proto)
 	h.SetStreamHandler(proto, func(st network.Stream) {
 		k := gateKey{proto, st.Conn().RemotePeer()}
 		if !g.enter(k, limit) {
@@ -75,6 +77,7 @@ func (g *Gate) Serve(h host.Host, drops *Drops, proto protocol.ID, hd network.St
 			return
 		}
 		defer g.leave(k)
+		g.Metrics.serve(proto)
 		st.SetDeadline(time.Now().Add(RequestTimeout(proto)))
 		hd(st)
 	})

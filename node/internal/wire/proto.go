@@ -15,12 +15,13 @@ const (
 	ProtoData    protocol.ID = "/hayek/data/1.0.0"
 	ProtoPing    protocol.ID = "/hayek/ping/1.0.0"
 	ProtoReceipt protocol.ID = "/hayek/receipt/1.0.0" // receipts to countersign and settlements to record
+	ProtoQuote   protocol.ID = "/hayek/quote/1.0.0"   // dry-run calls for bids, answered without reserving anything
 	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
 	DHTPrefix protocol.ID = "/hayek"
 )
 
 // Protocols are all of hayek's stream protocols.
-var Protocols = []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt}
+var Protocols = []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt, ProtoQuote}
 
 // Frame caps per protocol.
 const (
@@ -31,6 +32,8 @@ const (
 	MaxResultFrame  = 2 << 20 // the signed result plus inline blobs
 	MaxDataReq      = 4 << 10
 	MaxReceiptFrame = 16 << 10
+	MaxQuoteFrame   = 4 << 10 // a quote: needs, as in a call, without invitees
+	MaxQuoteAnswer  = 2 << 10
 	InlineBlobMax   = 64 << 10 // blobs up to this size travel inside the result
 	InlineTotalMax  = 1 << 20
 )
@@ -75,4 +78,5 @@ var PerPeerStreams = map[protocol.ID]int{
 	ProtoData:    2 * FetchParallel,
 	ProtoPing:    4,
 	ProtoReceipt: 32,
+	ProtoQuote:   8,
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"io"
@@ -98,5 +99,28 @@ func TestGroupStopWaitsAndRefusesAfter(t *testing.T) {
 	}
 	if g.Go(func() {}) {
 		t.Fatal("Go ran after Stop")
+	}
+}
+
+// A loop that fails ends the group's context, so the others stop, and
+// Stop returns its error; an error after the group stopped is no failure.
+func TestGroupRunSeesErrors(t *testing.T) {
+	g, ctx := NewGroup(t.Context())
+	boom := errors.New("boom")
+	g.Go(func() { <-ctx.Done() })
+	g.Run(func(ctx context.Context) error { return boom })
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a failed loop did not end the group's context")
+	}
+	if err := g.Stop(); !errors.Is(err, boom) {
+		t.Fatalf("Stop = %v, want %v", err, boom)
+	}
+
+	g, _ = NewGroup(t.Context())
+	g.Run(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+	if err := g.Stop(); err != nil {
+		t.Fatalf("Stop = %v, want nil: the loop ended because the group stopped", err)
 	}
 }

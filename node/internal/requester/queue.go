@@ -1,6 +1,7 @@
-package node
+package requester
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -21,15 +22,15 @@ type jobQueue struct {
 	capacity func() int // the market's capacity now
 
 	mu      sync.Mutex
-	active  int       // slots held by running jobs
-	waiting []*reqJob // oldest first
+	active  int    // slots held by running jobs
+	waiting []*job // oldest first
 }
 
 // enter admits j at once (true) or queues it (false); a queued job's
 // admitted channel closes when its turn comes. A job larger than the
 // whole capacity is admitted when nothing else runs, so it is never
 // stuck.
-func (q *jobQueue) enter(j *reqJob) bool {
+func (q *jobQueue) enter(j *job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.waiting) == 0 && q.fits(j.weight) {
@@ -45,7 +46,7 @@ func (q *jobQueue) fits(w int) bool { return q.active == 0 || q.active+w <= q.ca
 
 // leave takes j out of the queue, or gives back the slots it held once
 // admitted, and admits the jobs whose turn has come.
-func (q *jobQueue) leave(j *reqJob) {
+func (q *jobQueue) leave(j *job) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	queued := false
@@ -116,21 +117,20 @@ func weight(spec market.JobSpec) int {
 // deadline, or the node stops. It reports whether the job may go to
 // auction; otherwise the machine has reached a terminal state and the job
 // must finish.
-func (r *requester) waitTurn(j *reqJob) bool {
-	n := r.n
+func (r *Service) waitTurn(ctx context.Context, j *job) bool {
 	r.setQueued(j)
-	deadline := time.NewTimer(max(j.machine.Deadline().Sub(n.now()), 0))
+	deadline := time.NewTimer(max(j.machine.Deadline().Sub(r.d.Now()), 0))
 	defer deadline.Stop()
 	for {
 		select {
 		case <-j.admitted:
 			return true
 		case f := <-j.in:
-			f(n.now())
+			f(r.d.Now())
 		case <-deadline.C:
-			j.machine.Tick(n.now())
-		case <-n.ctx.Done():
-			j.machine.Cancel(n.now(), "the node shut down")
+			j.machine.Tick(r.d.Now())
+		case <-ctx.Done():
+			j.machine.Cancel(r.d.Now(), "the node shut down")
 		}
 		if j.machine.State().Terminal() {
 			return false
@@ -138,11 +138,11 @@ func (r *requester) waitTurn(j *reqJob) bool {
 	}
 }
 
-func (r *requester) setQueued(j *reqJob) {
+func (r *Service) setQueued(j *job) {
 	j.mu.Lock()
 	pos := j.view.QueuePosition
 	j.view.State = api.StateQueued
 	j.mu.Unlock()
-	r.appendEvent(j, api.Event{Time: r.n.now(), Job: j.id, Type: "state", State: api.StateQueued,
+	r.appendEvent(j, api.Event{Time: r.d.Now(), Job: j.id, Type: "state", State: api.StateQueued,
 		Message: fmt.Sprintf("queued at position %d: this node's jobs already use what the market can take", pos)})
 }

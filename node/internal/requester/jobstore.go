@@ -1,4 +1,4 @@
-package node
+package requester
 
 import (
 	"encoding/binary"
@@ -41,7 +41,7 @@ func (quietLogger) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a
 func openJobStore(dir string) (*jobStore, error) {
 	db, err := pebble.Open(dir, &pebble.Options{FS: privatefs.Default, Logger: quietLogger{}})
 	if err != nil {
-		return nil, fmt.Errorf("node: open job store %s: %w (is another node using this home?)", dir, err)
+		return nil, fmt.Errorf("requester: open job store %s: %w (is another node using this home?)", dir, err)
 	}
 	return &jobStore{db: db}, nil
 }
@@ -69,7 +69,7 @@ func (s *jobStore) put(sj *storedJob) error {
 		batch.Set([]byte("k/"+sj.Job.Agent+"/"+sj.Job.IdempotencyKey), []byte(sj.Job.ID), nil)
 	}
 	if err := batch.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("node: store job %s: %w", sj.Job.ID, err)
+		return fmt.Errorf("requester: store job %s: %w", sj.Job.ID, err)
 	}
 	return nil
 }
@@ -80,12 +80,12 @@ func (s *jobStore) get(id string) (*storedJob, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("node: read job %s: %w", id, err)
+		return nil, fmt.Errorf("requester: read job %s: %w", id, err)
 	}
 	defer closer.Close()
 	var sj storedJob
 	if err := json.Unmarshal(v, &sj); err != nil {
-		return nil, fmt.Errorf("node: job store record %s is corrupt: %w", id, err)
+		return nil, fmt.Errorf("requester: job store record %s is corrupt: %w", id, err)
 	}
 	return &sj, nil
 }

@@ -1,4 +1,4 @@
-package node
+package requester
 
 import (
 	"bufio"
@@ -24,29 +24,7 @@ import (
 	"github.com/hayek-market/hayek/settlement"
 )
 
-// maxRetainedJobs bounds the finished jobs kept in memory; older ones live
-// on in the job store only, so memory stays flat however many jobs run.
-const maxRetainedJobs = 256
-
-// requester runs this node's side of its agents' jobs: one goroutine per
-// job drives a market.Job machine, carrying out what it asks (discovery,
-// publishing calls, sending awards) and feeding it the bids, declines, acks
-// and results that arrive on streams.
-type requester struct {
-	n     *Node
-	cfg   market.JobConfig
-	store *jobStore
-
-	mu       sync.Mutex
-	jobs     map[string]*reqJob // live jobs and the most recent finished ones
-	idem     map[string]string  // idempotency key → job ID, live jobs
-	queue    jobQueue           // admits jobs as the market can take them
-	order    []string           // finished job IDs in memory, oldest first
-	finished map[api.JobState]int
-	wg       sync.WaitGroup
-}
-
-type reqJob struct {
+type job struct {
 	id       string
 	spec     market.JobSpec
 	digest   string
@@ -55,7 +33,7 @@ type reqJob struct {
 	held     int64  // its hold
 	approval bool   // waiting for the operator's decision; the machine has not started
 	sampling *sampling
-	parent   *reqJob       // set on the hidden runs that check a sampled job
+	parent   *job          // set on the hidden runs that check a sampled job
 	machine  *market.Job   // owned by the job's goroutine
 	weight   int           // provider slots it holds at once (replicas)
 	admitted chan struct{} // closed when a queued job's turn comes
@@ -66,7 +44,7 @@ type reqJob struct {
 	mu       sync.Mutex
 	view     api.Job
 	events   []api.Event
-	subs     map[chan api.Event]struct{}
+	subs     map[chan api.Event]func() bool // each subscriber and what stops watching its reader
 	result   *api.Result
 	winners  map[string]bool   // providers holding an award now
 	resulted map[string]string // award CID → CID of the result received for it
@@ -77,35 +55,39 @@ type reqJob struct {
 // re-auctioned: long enough to ride out a redial, short against a crash.
 const lostGrace = 2 * time.Second
 
-// watchConnections faults the awards of providers whose last connection
-// closed and did not come back within lostGrace.
-func (r *requester) watchConnections() {
-	n := r.n
-	n.host.Network().Notify(&network.NotifyBundle{
+// Run faults the awards of providers whose last connection closed and did
+// not come back within lostGrace, until ctx ends. Jobs run apart from it,
+// in Deps.Tasks.
+func (r *Service) Run(ctx context.Context) error {
+	nb := &network.NotifyBundle{
 		DisconnectedF: func(nw network.Network, c network.Conn) {
 			p := c.RemotePeer()
 			if nw.Connectedness(p) == network.Connected {
 				return
 			}
-			n.tasks.Go(func() {
+			r.d.Tasks.Go(func() {
 				t := time.NewTimer(lostGrace)
 				defer t.Stop()
 				select {
-				case <-n.ctx.Done():
+				case <-ctx.Done():
 					return
 				case <-t.C:
 				}
-				if n.host.Network().Connectedness(p) == network.Connected {
+				if r.d.Host.Network().Connectedness(p) == network.Connected {
 					return
 				}
 				r.faultWinner(p.String(), fmt.Sprintf("lost connection for more than %v", lostGrace))
 			})
 		},
-	})
+	}
+	r.d.Host.Network().Notify(nb)
+	<-ctx.Done()
+	r.d.Host.Network().StopNotify(nb)
+	return nil
 }
 
 // faultWinner reports a fault on every job awarded to peer.
-func (r *requester) faultWinner(peerID, reason string) {
+func (r *Service) faultWinner(peerID, reason string) {
 	r.mu.Lock()
 	var hit []string
 	for id, j := range r.jobs {
@@ -121,36 +103,12 @@ func (r *requester) faultWinner(peerID, reason string) {
 	}
 }
 
-func newRequester(n *Node) *requester {
-	rc := n.cfg.Requester
-	cfg := market.DefaultJobConfig(n.ID())
-	cfg.BidWindow = time.Duration(rc.BidWindow)
-	cfg.MaxInvitees = rc.MaxInvitees
-	cfg.AckTimeout = time.Duration(rc.AckTimeout)
-	cfg.ResultGrace = time.Duration(rc.ResultGrace)
-	cfg.MaxAttempts = rc.MaxAttempts
-	cfg.AllowSelf = rc.AllowSelf
-	r := &requester{n: n, cfg: cfg, jobs: map[string]*reqJob{}, idem: map[string]string{}}
-	r.queue.capacity = func() int { return min(n.cfg.Requester.MaxActive, max(n.disc.Capacity(), 1)) }
-	return r
-}
-
-// open attaches the job store and counts what it holds.
-func (r *requester) open(store *jobStore) error {
-	counts, err := store.counts()
-	if err != nil {
-		return fmt.Errorf("node: job store: %w", err)
-	}
-	r.store, r.finished = store, counts
-	return nil
-}
-
 var jobIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-func (r *requester) newID() string {
+func (r *Service) newID() string {
 	var b [10]byte
-	binary.BigEndian.PutUint64(b[:8], r.n.randUint64())
-	binary.BigEndian.PutUint16(b[8:], uint16(r.n.randUint64()))
+	binary.BigEndian.PutUint64(b[:8], r.d.Rand())
+	binary.BigEndian.PutUint16(b[8:], uint16(r.d.Rand()))
 	return "j" + jobIDEncoding.EncodeToString(b[:])
 }
 
@@ -158,12 +116,12 @@ func (r *requester) newID() string {
 // idempotency key: the agent's limits are checked, its max cost is put on
 // hold, and the job starts — or waits for approval when it costs more than
 // the agent may spend unasked.
-func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, agent string) (*reqJob, bool, error) {
-	if r.n.closing.Load() {
+func (r *Service) submit(ctx context.Context, spec market.JobSpec, idemKey, agent string) (*job, bool, error) {
+	if r.d.Closing() {
 		return nil, false, api.Errorf(api.CodeUnavailable, "the node is shutting down; submit to another node or restart it")
 	}
 	digest := spec.Digest()
-	now := r.n.now()
+	now := r.d.Now()
 	r.mu.Lock()
 	if idemKey != "" {
 		key := agent + "/" + idemKey // agents' keys never collide
@@ -182,7 +140,7 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 			}
 			sj, err := r.store.get(id)
 			if err != nil || sj == nil {
-				return nil, false, fmt.Errorf("node: idempotency key %q names job %s, which cannot be read: %v", idemKey, id, err)
+				return nil, false, fmt.Errorf("requester: idempotency key %q names job %s, which cannot be read: %v", idemKey, id, err)
 			}
 			if sj.Digest != digest {
 				return nil, false, api.Errorf(api.CodeIdempotencyUsed, "idempotency key %q was used for job %s with a different spec; use a new key", idemKey, id)
@@ -192,7 +150,7 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 	}
 	r.mu.Unlock()
 	id := r.newID()
-	hold, approval, err := r.admit(ctx, id, agent, spec, now)
+	hold, approval, err := r.d.Admit(ctx, id, agent, spec, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -207,7 +165,7 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 		if other, ok := r.idem[key]; ok {
 			// A concurrent submit with the same key won: give back our hold.
 			r.mu.Unlock()
-			r.n.releaseAll(ctx, id, "duplicate submission")
+			r.releaseAll(ctx, id, "duplicate submission")
 			oj := r.job(other)
 			if oj == nil || oj.digest != digest {
 				return nil, false, api.Errorf(api.CodeIdempotencyUsed, "idempotency key %q was used for another spec; use a new key", idemKey)
@@ -224,46 +182,34 @@ func (r *requester) submit(ctx context.Context, spec market.JobSpec, idemKey, ag
 		// Unanswered by its deadline, the job is rejected.
 		deadline := j.machine.Deadline()
 		r.wg.Add(1)
-		go func() {
+		if !r.d.Tasks.GoCtx(func(ctx context.Context) {
 			defer r.wg.Done()
-			t := time.NewTimer(deadline.Sub(r.n.now()))
+			t := time.NewTimer(deadline.Sub(r.d.Now()))
 			defer t.Stop()
 			select {
 			case <-t.C:
-				r.decide(r.n.ctx, id, expireJob, "")
+				r.Decide(ctx, id, Expire, "")
 			case <-j.started:
 			case <-j.done:
-			case <-r.n.ctx.Done():
+			case <-ctx.Done():
 			}
-		}()
+		}) {
+			r.wg.Done()
+		}
 		return j, true, nil
 	}
 	r.start(j)
 	return j, true, nil
 }
 
-// admit checks the agent's limits and holds the job's max cost as one
-// decision per agent. Only an accepted job uses up the agent's rate.
-func (r *requester) admit(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error) {
-	defer r.n.admission.lock(agent)()
-	if hold, approval, err = r.n.admit(agent, spec); err != nil {
-		return 0, false, err
-	}
-	if err := r.n.holdFor(ctx, id, agent, hold); err != nil {
-		return 0, false, err
-	}
-	r.n.rates.take(agent, 0, now)
-	return hold, approval, nil
-}
-
-func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agent string, hold int64, now time.Time) *reqJob {
-	j := &reqJob{
+func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent string, hold int64, now time.Time) *job {
+	j := &job{
 		id: id, spec: spec, digest: digest, idemKey: idemKey, agent: agent, held: hold,
 		in: make(chan func(time.Time), 256), done: make(chan struct{}), started: make(chan struct{}),
 		admitted: make(chan struct{}), weight: weight(spec),
-		subs: map[chan api.Event]struct{}{},
+		subs: map[chan api.Event]func() bool{},
 	}
-	j.machine = market.NewJob(id, spec, r.jobConfig(), r.n.signer, r.n.rep, newJobRand(r.n.randUint64()), now)
+	j.machine = market.NewJob(id, spec, r.cfg, r.d.Signer, r.d.Rep, newJobRand(r.d.Rand()), now)
 	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID, Runtime: string(spec.Runtime),
 		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
 		Deadline: j.machine.Deadline(),
@@ -271,33 +217,26 @@ func (r *requester) newJob(id string, spec market.JobSpec, digest, idemKey, agen
 	return j
 }
 
-// jobConfig is the auction configuration with this node's reputation as
-// the replica decider.
-func (r *requester) jobConfig() market.JobConfig {
-	cfg := r.cfg
-	cfg.Decider = r.n.rep
-	cfg.DistinctSubnets = r.n.cfg.Reputation.DistinctSubnets
-	return cfg
-}
-
-func (r *requester) start(j *reqJob) {
+func (r *Service) start(j *job) {
 	close(j.started)
 	r.wg.Add(1)
-	go r.run(j)
+	if !r.d.Tasks.GoCtx(func(ctx context.Context) { r.run(ctx, j) }) {
+		r.wg.Done() // the node is stopping
+	}
 }
 
-// decision is what becomes of a job waiting for approval.
-type decision int
+// Decision is what becomes of a job waiting for approval.
+type Decision int
 
 const (
-	approveJob decision = iota // the operator approved it
-	rejectJob                  // the operator rejected it
-	expireJob                  // nobody decided by its deadline
-	cancelJob                  // its agent was revoked, or the node is stopping
+	Approve Decision = iota // the operator approved it
+	Reject                  // the operator rejected it
+	Expire                  // nobody decided by its deadline
+	Cancel                  // its agent was revoked, or the node is stopping
 )
 
-// decide approves, rejects, expires or cancels a job waiting for approval.
-func (r *requester) decide(ctx context.Context, id string, d decision, reason string) (api.Job, error) {
+// Decide approves, rejects, expires or cancels a job waiting for approval.
+func (r *Service) Decide(ctx context.Context, id string, d Decision, reason string) (api.Job, error) {
 	j := r.job(id)
 	if j == nil {
 		return api.Job{}, api.Errorf(api.CodeNotFound, "no job %s waiting on this node", id)
@@ -309,27 +248,27 @@ func (r *requester) decide(ctx context.Context, id string, d decision, reason st
 	if !waiting {
 		return api.Job{}, api.Errorf(api.CodeNotApproval, "job %s is %s, not waiting for approval", id, j.snapshot().State)
 	}
-	action := map[decision]string{approveJob: settlement.ActionJobApprove, rejectJob: settlement.ActionJobReject,
-		expireJob: settlement.ActionJobExpire, cancelJob: settlement.ActionJobCancel}[d]
-	if _, err := r.n.ledger.Append(ctx, settlement.KindGovernance, settlement.Governance{Action: action, Agent: j.agent, Job: id, Detail: reason}); err != nil {
-		r.n.log.Error("cannot record decision", "job", id, "err", err)
+	action := map[Decision]string{Approve: settlement.ActionJobApprove, Reject: settlement.ActionJobReject,
+		Expire: settlement.ActionJobExpire, Cancel: settlement.ActionJobCancel}[d]
+	if _, err := r.d.Ledger.Append(ctx, settlement.KindGovernance, settlement.Governance{Action: action, Agent: j.agent, Job: id, Detail: reason}); err != nil {
+		r.d.Log.Error("cannot record decision", "job", id, "err", err)
 	}
-	now := r.n.now()
-	if d == approveJob {
+	now := r.d.Now()
+	if d == Approve {
 		r.appendEvent(j, api.Event{Time: now, Job: id, Type: "state", State: api.StatePending, Message: withReason("approved", reason)})
 		r.start(j)
 		return j.snapshot(), nil
 	}
-	released := r.n.releaseAll(ctx, id, action)
+	released := r.releaseAll(ctx, id, action)
 	j.mu.Lock()
 	j.view.Settlement = &api.Settlement{Held: j.held, Released: released, Receipts: []string{}}
 	created := j.view.CreatedAt
 	j.mu.Unlock()
 	var o *market.Outcome
 	switch d {
-	case rejectJob:
+	case Reject:
 		o = &market.Outcome{State: market.StateFailed, Code: codeRejected, Message: withReason("rejected by the operator", reason)}
-	case expireJob:
+	case Expire:
 		o = &market.Outcome{State: market.StateFailed, Code: codeExpired,
 			Message: fmt.Sprintf("expired: no decision within %v (its deadline); approve sooner or give it a later --deadline", now.Sub(created).Round(time.Second))}
 	default:
@@ -352,10 +291,10 @@ func withReason(s, reason string) string {
 	return s + ": " + reason
 }
 
-// cancelAgentJobs cancels every unfinished job of agent.
-func (r *requester) cancelAgentJobs(ctx context.Context, agent, reason string) {
+// CancelAgentJobs cancels every unfinished job of agent.
+func (r *Service) CancelAgentJobs(ctx context.Context, agent, reason string) {
 	r.mu.Lock()
-	var mine []*reqJob
+	var mine []*job
 	for _, j := range r.jobs {
 		if j.agent == agent {
 			mine = append(mine, j)
@@ -364,7 +303,7 @@ func (r *requester) cancelAgentJobs(ctx context.Context, agent, reason string) {
 	r.mu.Unlock()
 	for _, j := range mine {
 		if j.snapshot().State == api.StateApproval {
-			r.decide(ctx, j.id, cancelJob, reason)
+			r.Decide(ctx, j.id, Cancel, reason)
 			continue
 		}
 		r.deliver(j.id, "cancel", func(m *market.Job, now time.Time) { m.Cancel(now, reason) })
@@ -372,22 +311,13 @@ func (r *requester) cancelAgentJobs(ctx context.Context, agent, reason string) {
 }
 
 // appendEvent records an event that does not come from the machine.
-func (r *requester) appendEvent(j *reqJob, e api.Event) {
+func (r *Service) appendEvent(j *job, e api.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	e.Seq = int64(len(j.events) + 1)
-	j.events = append(j.events, e)
-	for ch := range j.subs {
-		select {
-		case ch <- e:
-		default:
-			delete(j.subs, ch)
-			close(ch)
-		}
-	}
+	j.emitLocked(e)
 }
 
-func (r *requester) job(id string) *reqJob {
+func (r *Service) job(id string) *job {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.jobs[id]
@@ -395,20 +325,20 @@ func (r *requester) job(id string) *reqJob {
 
 // deliver hands an input to a job's goroutine; inputs for unknown or
 // finished jobs, or beyond a job's queue, are dropped and counted.
-func (r *requester) deliver(id, what string, f func(m *market.Job, now time.Time)) bool {
+func (r *Service) deliver(id, what string, f func(m *market.Job, now time.Time)) bool {
 	j := r.job(id)
 	if j == nil {
-		r.n.drops.Add(what + "/unknown_job")
+		r.d.Drops.Add(what + "/unknown_job")
 		return false
 	}
 	select {
 	case <-j.done:
-		r.n.drops.Add(what + "/job_finished")
+		r.d.Drops.Add(what + "/job_finished")
 		return false
 	case j.in <- func(now time.Time) { f(j.machine, now) }:
 		return true
 	default:
-		r.n.drops.Add(what + "/job_busy")
+		r.d.Drops.Add(what + "/job_busy")
 		return false
 	}
 }
@@ -416,12 +346,11 @@ func (r *requester) deliver(id, what string, f func(m *market.Job, now time.Time
 // run drives one job until it is terminal. A job's terminal state, its
 // result, its settlement and its last events become visible together, in
 // finish: no reader ever sees "completed" without a result to fetch.
-func (r *requester) run(j *reqJob) {
+func (r *Service) run(ctx context.Context, j *job) {
 	defer r.wg.Done()
-	n := r.n
 	defer r.queue.leave(j)
 	if !r.queue.enter(j) {
-		r.waitTurn(j) // admitted, or ended (cancel, deadline) while queued
+		r.waitTurn(ctx, j) // admitted, or ended (cancel, deadline) while queued
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -430,55 +359,54 @@ func (r *requester) run(j *reqJob) {
 		if o := rd.Done; o != nil {
 			final := rd.Events
 			rd.Events, rd.Discover = nil, false
-			r.carryOut(j, rd)
+			r.carryOut(ctx, j, rd)
 			r.syncView(j)
 			r.decideSample(j, o)
-			r.settle(j, o)
+			r.settle(ctx, j, o)
 			r.finish(j, o, final)
 			if j.parent != nil {
-				r.sampleDone(j, o)
+				r.sampleDone(ctx, j, o)
 			} else if j.sampling != nil {
-				r.spawnSample(j)
+				r.spawnSample(ctx, j)
 			}
 			return
 		}
-		r.carryOut(j, rd)
+		r.carryOut(ctx, j, rd)
 		r.syncView(j)
 		var tick <-chan time.Time
 		if nt := j.machine.NextTimer(); !nt.IsZero() {
-			timer.Reset(max(nt.Sub(n.now()), 0))
+			timer.Reset(max(nt.Sub(r.d.Now()), 0))
 			tick = timer.C
 		}
 		select {
 		case f := <-j.in:
-			f(n.now())
+			f(r.d.Now())
 		case <-tick:
-			j.machine.Tick(n.now())
-		case <-n.ctx.Done():
-			j.machine.Cancel(n.now(), "the node shut down")
+			j.machine.Tick(r.d.Now())
+		case <-ctx.Done():
+			j.machine.Cancel(r.d.Now(), "the node shut down")
 		}
 	}
 }
 
 // carryOut performs what the machine asked for. Network sends run in their
 // own goroutines and report back as inputs.
-func (r *requester) carryOut(j *reqJob, rd market.Ready) {
-	n := r.n
+func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 	if rd.Discover {
 		caps := j.spec.AllCapabilities()
-		n.tasks.Go(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, 15*time.Second)
+		r.d.Tasks.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			cands, err := n.disc.Candidates(ctx, caps)
+			cands, err := r.d.Candidates(ctx, caps)
 			if err != nil {
-				n.log.Warn("discovery failed", "job", j.id, "err", err)
+				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
 		})
 	}
 	for _, env := range rd.Calls {
-		if err := n.gossip.Publish(n.ctx, env, j.spec.Runtime); err != nil {
-			n.log.Warn("cannot publish call for bids", "job", j.id, "err", err)
+		if err := r.d.Publish(ctx, env, j.spec.Runtime); err != nil {
+			r.d.Log.Warn("cannot publish call for bids", "job", j.id, "err", err)
 		}
 	}
 	for _, o := range rd.Awards {
@@ -495,13 +423,13 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 			j.allowed[in.CID] = true
 		}
 		j.mu.Unlock()
-		n.tasks.Go(func() { r.sendAward(j, o) })
+		r.d.Tasks.Go(func() { r.sendAward(ctx, j, o) })
 	}
 	for _, o := range rd.Cancels {
 		j.mu.Lock()
 		delete(j.winners, o.To)
 		j.mu.Unlock()
-		n.tasks.Go(func() { r.sendCancel(o) })
+		r.d.Tasks.Go(func() { r.sendCancel(ctx, o) })
 	}
 	if len(rd.Events) > 0 {
 		j.mu.Lock()
@@ -510,38 +438,43 @@ func (r *requester) carryOut(j *reqJob, rd market.Ready) {
 	}
 }
 
-// publishLocked appends the machine's events to the job's history and
-// hands them to subscribers. A subscriber that cannot keep up is cut off;
-// it resumes from its last event ID. j.mu must be held.
-func (j *reqJob) publishLocked(evs []market.Event) {
+// publishLocked emits the machine's events. j.mu must be held.
+func (j *job) publishLocked(evs []market.Event) {
 	for _, e := range evs {
-		ae := api.Event{Seq: int64(len(j.events) + 1), Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
+		ae := api.Event{Time: e.Time, Job: j.id, Type: e.Type, State: apiState(e.State),
 			Attempt: e.Attempt, Provider: e.Provider, Price: e.Price, Reason: e.Reason, Message: e.Message,
 			Invitees: e.Invitees, StartWithinMs: e.StartWithinMs, Status: string(e.Status), ExitCode: e.ExitCode}
-		j.events = append(j.events, ae)
-		for ch := range j.subs {
-			select {
-			case ch <- ae:
-			default:
-				delete(j.subs, ch)
-				close(ch)
-			}
+		j.emitLocked(ae)
+	}
+}
+
+// emitLocked numbers an event, appends it to the job's history and hands
+// it to subscribers. A subscriber that cannot keep up is cut off; it
+// resumes from its last event ID. j.mu must be held.
+func (j *job) emitLocked(e api.Event) {
+	e.Seq = int64(len(j.events) + 1)
+	j.events = append(j.events, e)
+	for ch := range j.subs {
+		select {
+		case ch <- e:
+		default:
+			delete(j.subs, ch)
+			close(ch)
 		}
 	}
 }
 
 // sendAward delivers an award and waits for the signed acknowledgement.
-func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
-	n := r.n
+func (r *Service) sendAward(ctx context.Context, j *job, o market.Outgoing) {
 	kind := market.FaultLost
 	ack, err := func() (market.Ack, error) {
 		pid, err := wire.DecodePeer(o.To)
 		if err != nil {
 			return market.Ack{}, err
 		}
-		ctx, cancel := context.WithTimeout(n.ctx, r.cfg.AckTimeout)
+		ctx, cancel := context.WithTimeout(ctx, r.cfg.AckTimeout)
 		defer cancel()
-		st, err := n.host.NewStream(ctx, pid, ProtoAward)
+		st, err := r.d.Host.NewStream(ctx, pid, wire.ProtoAward)
 		if err != nil {
 			return market.Ack{}, fmt.Errorf("cannot reach the winner: %w", err)
 		}
@@ -562,16 +495,16 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 		kind = market.FaultRefused // what it sent is not an acknowledgement
 		env, err := canon.DecodeEnvelope(b)
 		if err != nil {
-			n.drops.Add("ack/malformed")
+			r.d.Drops.Add("ack/malformed")
 			return market.Ack{}, fmt.Errorf("malformed acknowledgement: %w", err)
 		}
 		var a market.Ack
-		if err := env.Open(n.verifier, market.KindAck, &a); err != nil {
-			n.drops.Add("ack/bad_signature")
+		if err := env.Open(r.d.Verifier, market.KindAck, &a); err != nil {
+			r.d.Drops.Add("ack/bad_signature")
 			return market.Ack{}, fmt.Errorf("bad acknowledgement: %w", err)
 		}
 		if a.Provider != o.To {
-			n.drops.Add("ack/wrong_provider")
+			r.d.Drops.Add("ack/wrong_provider")
 			return market.Ack{}, fmt.Errorf("acknowledgement signed by %s", wire.ShortID(a.Provider))
 		}
 		return a, nil
@@ -583,21 +516,20 @@ func (r *requester) sendAward(j *reqJob, o market.Outgoing) {
 	}
 	r.deliver(j.id, "ack", func(m *market.Job, now time.Time) {
 		if err := m.Ack(now, ack); err != nil {
-			n.drops.Add("ack/rejected")
+			r.d.Drops.Add("ack/rejected")
 		}
 	})
 }
 
 // sendCancel tells a provider to stop, best effort.
-func (r *requester) sendCancel(o market.Outgoing) {
-	n := r.n
+func (r *Service) sendCancel(ctx context.Context, o market.Outgoing) {
 	pid, err := wire.DecodePeer(o.To)
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := n.host.NewStream(ctx, pid, ProtoAward)
+	st, err := r.d.Host.NewStream(ctx, pid, wire.ProtoAward)
 	if err != nil {
 		return
 	}
@@ -609,55 +541,59 @@ func (r *requester) sendCancel(o market.Outgoing) {
 	st.Close()
 }
 
-// handleBid receives bids and declines from providers.
-func (r *requester) handleBid(st network.Stream) {
-	n := r.n
+// HandleBid receives bids and declines from providers.
+func (r *Service) HandleBid(st network.Stream) {
 	defer st.Close()
 	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxBidFrame)
 	if err != nil {
-		n.drops.Add("bid/unreadable")
+		r.d.Drops.Add("bid/unreadable")
 		st.Reset()
 		return
 	}
 	env, err := canon.DecodeEnvelope(b)
 	if err != nil {
-		n.drops.Add("bid/malformed")
+		r.d.Drops.Add("bid/malformed")
 		return
 	}
-	fresh := time.Duration(n.cfg.Gossip.Freshness)
 	switch env.Kind {
 	case market.KindBid:
 		var bid market.Bid
-		if !n.drops.Open(n.verifier, env, market.KindBid, "bid", &bid) {
-			return
-		}
-		if market.Fresh(bid.Created, n.now(), fresh) != nil {
-			n.drops.Add("bid/stale")
+		if !r.openFresh(env, "bid", &bid, func() int64 { return bid.Created }) {
 			return
 		}
 		r.deliver(bid.Job, "bid", func(m *market.Job, now time.Time) {
 			if err := m.Bid(now, bid, b); err != nil {
-				n.drops.Add("bid/rejected")
-				n.log.Debug("bid rejected", "err", err)
+				r.d.Drops.Add("bid/rejected")
+				r.d.Log.Debug("bid rejected", "err", err)
 			}
 		})
 	case market.KindDecline:
 		var d market.Decline
-		if !n.drops.Open(n.verifier, env, market.KindDecline, "decline", &d) {
-			return
-		}
-		if market.Fresh(d.Created, n.now(), fresh) != nil {
-			n.drops.Add("decline/stale")
+		if !r.openFresh(env, "decline", &d, func() int64 { return d.Created }) {
 			return
 		}
 		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
 			if err := m.Decline(now, d); err != nil {
-				n.drops.Add("decline/rejected")
+				r.d.Drops.Add("decline/rejected")
 			}
 		})
 	default:
-		n.drops.Add("bid/wrong_kind")
+		r.d.Drops.Add("bid/wrong_kind")
 	}
+}
+
+// openFresh opens env, of its own kind, into v and checks that it was
+// created (as created reads it from v) within the freshness window; a
+// failure is counted under what.
+func (r *Service) openFresh(env canon.Envelope, what string, v canon.Message, created func() int64) bool {
+	if !r.d.Drops.Open(r.d.Verifier, env, env.Kind, what, v) {
+		return false
+	}
+	if market.Fresh(created(), r.d.Now(), r.d.Freshness) != nil {
+		r.d.Drops.Add(what + "/stale")
+		return false
+	}
+	return true
 }
 
 // faultKind classifies a failed exchange with a winner: a failure of this
@@ -672,10 +608,14 @@ func faultKind(err error, otherwise market.FaultKind) market.FaultKind {
 	return otherwise
 }
 
-// handleResult receives a result, stores inline blobs, fetches the others
-// from the provider, and feeds the result to the job.
-func (r *requester) handleResult(st network.Stream) {
-	n := r.n
+// ResultHandler serves /hayek/result/1.0.0: it receives a result, stores
+// inline blobs, fetches the others from the provider (until ctx ends), and
+// feeds the result to the job.
+func (r *Service) ResultHandler(ctx context.Context) network.StreamHandler {
+	return func(st network.Stream) { r.handleResult(ctx, st) }
+}
+
+func (r *Service) handleResult(ctx context.Context, st network.Stream) {
 	defer st.Close()
 	reply := func(err error) {
 		rr := wire.ResultReply{OK: err == nil}
@@ -686,31 +626,31 @@ func (r *requester) handleResult(st network.Stream) {
 	}
 	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxResultFrame)
 	if err != nil {
-		n.drops.Add("result/unreadable")
+		r.d.Drops.Add("result/unreadable")
 		st.Reset()
 		return
 	}
 	var del wire.ResultDelivery
 	if err := canon.Unmarshal(b, &del); err != nil {
-		n.drops.Add("result/malformed")
+		r.d.Drops.Add("result/malformed")
 		reply(err)
 		return
 	}
 	env, err := canon.DecodeEnvelope(del.Result)
 	if err != nil {
-		n.drops.Add("result/malformed")
+		r.d.Drops.Add("result/malformed")
 		reply(err)
 		return
 	}
 	var res market.Result
-	if err := env.Open(n.verifier, market.KindResult, &res); err != nil {
-		n.drops.Add(wire.DropReason("result", err))
+	if err := env.Open(r.d.Verifier, market.KindResult, &res); err != nil {
+		r.d.Drops.Add(wire.DropReason("result", err))
 		reply(err)
 		return
 	}
 	j := r.job(res.Job)
 	if j == nil {
-		n.drops.Add("result/unknown_job")
+		r.d.Drops.Add("result/unknown_job")
 		reply(fmt.Errorf("unknown job %s", res.Job))
 		return
 	}
@@ -721,7 +661,7 @@ func (r *requester) handleResult(st network.Stream) {
 	j.mu.Lock()
 	awarded := j.winners[res.Provider]
 	prev, again := j.resulted[res.Award]
-	if awarded && !again && res.Requester == n.ID() {
+	if awarded && !again && res.Requester == r.self {
 		if j.resulted == nil {
 			j.resulted = map[string]string{}
 		}
@@ -729,15 +669,15 @@ func (r *requester) handleResult(st network.Stream) {
 	}
 	j.mu.Unlock()
 	switch {
-	case !awarded || res.Requester != n.ID():
-		n.drops.Add("result/not_awarded")
+	case !awarded || res.Requester != r.self:
+		r.d.Drops.Add("result/not_awarded")
 		reply(fmt.Errorf("job %s is not awarded to %s", res.Job, wire.ShortID(res.Provider)))
 		return
 	case again && prev == resultCID:
 		reply(nil)
 		return
 	case again:
-		n.drops.Add("result/second")
+		r.d.Drops.Add("result/second")
 		reply(fmt.Errorf("a result for this award was already received"))
 		return
 	}
@@ -748,12 +688,12 @@ func (r *requester) handleResult(st network.Stream) {
 	var total int64
 	for _, bl := range res.Blobs() {
 		if _, err := canon.ParseBlobCID(bl.CID); err != nil || bl.Size < 0 {
-			n.drops.Add("result/malformed")
+			r.d.Drops.Add("result/malformed")
 			reply(fmt.Errorf("bad blob %q", bl.CID))
 			return
 		}
 		if bl.Size > bound-total {
-			n.drops.Add("result/oversized")
+			r.d.Drops.Add("result/oversized")
 			reply(fmt.Errorf("outputs total more than %d bytes, above the job's limits", bound))
 			return
 		}
@@ -769,7 +709,7 @@ func (r *requester) handleResult(st network.Stream) {
 	for _, blob := range del.Blobs {
 		c := canon.BlobCID(blob).String()
 		if size, ok := named[c]; !ok || size != int64(len(blob)) {
-			n.drops.Add("result/unnamed_blob")
+			r.d.Drops.Add("result/unnamed_blob")
 			continue
 		}
 		inline[c] = blob
@@ -778,11 +718,11 @@ func (r *requester) handleResult(st network.Stream) {
 	// Everything the result names must now be here: inline, already stored,
 	// or fetched from the provider (who serves outputs to us alone).
 	for _, bl := range res.Blobs() {
-		if _, ok := inline[bl.CID]; ok || n.blobs.Has(bl.CID) {
+		if _, ok := inline[bl.CID]; ok || r.d.Blobs.Has(bl.CID) {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
-		data, err := n.data.Fetch(ctx, res.Provider, res.Job, bl)
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		data, err := r.d.Fetch(ctx, res.Provider, res.Job, bl)
 		cancel()
 		if err != nil {
 			r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
@@ -790,27 +730,27 @@ func (r *requester) handleResult(st network.Stream) {
 			})
 			return
 		}
-		if err := n.blobs.PutKnown(bl.CID, data); err != nil {
-			n.log.Error("cannot store output", "err", err)
+		if err := r.d.Blobs.PutKnown(bl.CID, data); err != nil {
+			r.d.Log.Error("cannot store output", "err", err)
 		}
 	}
 	r.deliver(res.Job, "result", func(m *market.Job, now time.Time) {
 		if err := m.Result(now, res, del.Result); err != nil {
-			n.drops.Add("result/rejected")
-			n.log.Debug("result rejected", "err", err)
+			r.d.Drops.Add("result/rejected")
+			r.d.Log.Debug("result rejected", "err", err)
 			return
 		}
 		for c, blob := range inline {
-			if err := n.blobs.PutKnown(c, blob); err != nil {
-				n.log.Error("cannot store output", "job", res.Job, "err", err)
+			if err := r.d.Blobs.PutKnown(c, blob); err != nil {
+				r.d.Log.Error("cannot store output", "job", res.Job, "err", err)
 			}
 		}
 	})
 }
 
-// authorizeFetch reports whether peer may fetch blob c of job id: only the
+// AuthorizeFetch reports whether peer may fetch blob c of job id: only the
 // provider holding the job's current award may fetch its module and inputs.
-func (r *requester) authorizeFetch(id, peerID, c string) bool {
+func (r *Service) AuthorizeFetch(id, peerID, c string) bool {
 	j := r.job(id)
 	if j == nil {
 		return false
@@ -821,9 +761,9 @@ func (r *requester) authorizeFetch(id, peerID, c string) bool {
 }
 
 // syncView copies the machine's state into the API view.
-func (r *requester) syncView(j *reqJob) {
+func (r *Service) syncView(j *job) {
 	m := j.machine
-	now := r.n.now()
+	now := r.d.Now()
 	atts := m.Attempts()
 	view := make([]api.Attempt, len(atts))
 	var provider string
@@ -869,8 +809,8 @@ func (r *requester) syncView(j *reqJob) {
 // finish records a job's outcome, wakes waiters and ends subscriptions.
 // The finished view goes to the job store before it is visible in memory,
 // so a reader listing jobs finds it in one place or the other.
-func (r *requester) finish(j *reqJob, o *market.Outcome, final []market.Event) {
-	now := r.n.now()
+func (r *Service) finish(j *job, o *market.Outcome, final []market.Event) {
+	now := r.d.Now()
 	j.mu.Lock()
 	v := cloneJob(j.view)
 	j.mu.Unlock()
@@ -917,10 +857,11 @@ func (r *requester) finish(j *reqJob, o *market.Outcome, final []market.Event) {
 		// Stored under the lock: readers see it terminal only once the
 		// store (which lists finished jobs) has it too.
 		if err := r.store.put(sj); err != nil {
-			r.n.log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
+			r.d.Log.Error("cannot store finished job; it stays in memory", "job", j.id, "err", err)
 		}
 	}
-	for ch := range j.subs {
+	for ch, stop := range j.subs {
+		stop()
 		close(ch)
 	}
 	j.subs = nil
@@ -949,7 +890,7 @@ func (r *requester) finish(j *reqJob, o *market.Outcome, final []market.Event) {
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // lookup finds a job in memory or, finished, in the store.
-func (r *requester) lookup(id string) (*reqJob, error) {
+func (r *Service) lookup(id string) (*job, error) {
 	if j := r.job(id); j != nil {
 		return j, nil
 	}
@@ -961,18 +902,18 @@ func (r *requester) lookup(id string) (*reqJob, error) {
 }
 
 // storedJobView is a finished job read back from the store.
-func storedJobView(id string, sj *storedJob) *reqJob {
-	return &reqJob{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
+func storedJobView(id string, sj *storedJob) *job {
+	return &job{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
 		events: sj.Events, agent: sj.Job.Agent, digest: sj.Digest}
 }
 
 // stream describes captured output, inline when small and printable.
-func (r *requester) stream(s market.Stream) api.Stream {
+func (r *Service) stream(s market.Stream) api.Stream {
 	out := api.Stream{CID: s.CID, Size: s.Size, Truncated: s.Truncated}
 	if s.Size > 1<<20 {
 		return out
 	}
-	b, err := r.n.blobs.Get(s.CID)
+	b, err := r.d.Blobs.Get(s.CID)
 	if err != nil {
 		return out
 	}
@@ -984,17 +925,18 @@ func (r *requester) stream(s market.Stream) api.Stream {
 	return out
 }
 
-// shutdown cancels unfinished jobs and waits for their goroutines.
-func (r *requester) shutdown(ctx context.Context) {
+// Shutdown cancels unfinished jobs and waits for their goroutines until
+// ctx ends.
+func (r *Service) Shutdown(ctx context.Context) {
 	r.mu.Lock()
-	var live []*reqJob
+	var live []*job
 	for _, j := range r.jobs {
 		live = append(live, j)
 	}
 	r.mu.Unlock()
 	for _, j := range live {
 		if j.snapshot().State == api.StateApproval {
-			r.decide(ctx, j.id, cancelJob, "the node is shutting down")
+			r.Decide(ctx, j.id, Cancel, "the node is shutting down")
 			continue
 		}
 		select {
@@ -1009,7 +951,11 @@ func (r *requester) shutdown(ctx context.Context) {
 		}
 	}
 	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
+	// The waiter is a task too: if ctx ends first, stopping the tasks ends
+	// the jobs, then it.
+	if !r.d.Tasks.Go(func() { r.wg.Wait(); close(done) }) {
+		return // the tasks have stopped, and the jobs with them
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():

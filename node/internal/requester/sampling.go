@@ -1,4 +1,4 @@
-package node
+package requester
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func sampled(jobID string, p float64) bool {
 
 // decideSample marks a completed sampled job for a re-run, before its
 // settlement so that its hold is kept for the re-runs.
-func (r *requester) decideSample(j *reqJob, o *market.Outcome) {
+func (r *Service) decideSample(j *job, o *market.Outcome) {
 	if j.parent != nil || o.State != market.StateCompleted || len(o.Paid) == 0 {
 		return
 	}
@@ -68,7 +68,7 @@ func providers(rs []market.ReplicaResult) []string {
 	return out
 }
 
-func (r *requester) setVerification(j *reqJob, v *api.Verification) {
+func (r *Service) setVerification(j *job, v *api.Verification) {
 	j.mu.Lock()
 	j.view.Verification = v
 	j.mu.Unlock()
@@ -76,24 +76,23 @@ func (r *requester) setVerification(j *reqJob, v *api.Verification) {
 
 // spawnSample starts the next hidden run of a sampled job, on a provider
 // that has not run it yet, with its hold carved from the job's.
-func (r *requester) spawnSample(parent *reqJob) {
-	n := r.n
+func (r *Service) spawnSample(ctx context.Context, parent *job) {
 	s := parent.sampling
 	s.spawned++
 	id := fmt.Sprintf("%s-s%d", parent.id, s.spawned)
-	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	amount := parent.spec.MaxPrice
-	_, err := n.ledger.AppendAll(ctx,
+	_, err := r.d.Ledger.AppendAll(hctx,
 		settlement.Draft{Kind: settlement.KindRelease, Body: settlement.Release{Job: parent.id, Amount: amount, Reason: "moved to the sample run " + id}},
 		settlement.Draft{Kind: settlement.KindHold, Body: settlement.Hold{Job: id, Agent: parent.agent, Amount: amount}})
 	if err != nil {
-		r.finishSample(parent, "unverified", fmt.Sprintf("cannot hold the sample run: %v", err))
+		r.finishSample(ctx, parent, "unverified", fmt.Sprintf("cannot hold the sample run: %v", err))
 		return
 	}
 	spec := parent.spec
 	spec.Verify = market.VerifyNone
-	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, n.now())
+	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, r.d.Now())
 	child.parent = parent
 	child.machine.Exclude(s.original.Provider, "ran the job being checked")
 	for _, run := range s.runs {
@@ -107,49 +106,49 @@ func (r *requester) spawnSample(parent *reqJob) {
 
 // sampleDone compares a sample run with the original, and settles the
 // question or asks for a tie-breaker.
-func (r *requester) sampleDone(child *reqJob, o *market.Outcome) {
+func (r *Service) sampleDone(ctx context.Context, child *job, o *market.Outcome) {
 	parent := child.parent
 	s := parent.sampling
 	if o.State != market.StateCompleted || len(o.Paid) == 0 {
-		r.finishSample(parent, "unverified", "the re-run could not be done: "+o.Message)
+		r.finishSample(ctx, parent, "unverified", "the re-run could not be done: "+o.Message)
 		return
 	}
 	run := o.Paid[0]
 	s.runs = append(s.runs, run)
 	cap := string(parent.spec.Runtime)
 	wrong := func(rr market.ReplicaResult) {
-		r.n.rep.Record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
-		if _, err := r.n.ledger.Append(r.n.ctx, settlement.KindOutcome, settlement.Outcome{Peer: rr.Provider,
+		r.d.Rep.Record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
+		if _, err := r.d.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: rr.Provider,
 			Capability: cap, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
-			r.n.log.Warn("cannot record outcome", "err", err)
+			r.d.Log.Warn("cannot record outcome", "err", err)
 		}
 	}
 	switch {
 	case len(s.runs) == 1 && run.Digest == s.original.Digest:
-		r.finishSample(parent, "confirmed", fmt.Sprintf("re-run on %s agrees", wire.ShortID(run.Provider)))
+		r.finishSample(ctx, parent, "confirmed", fmt.Sprintf("re-run on %s agrees", wire.ShortID(run.Provider)))
 	case len(s.runs) == 1:
 		r.setVerification(parent, &api.Verification{Mode: market.VerifySample, State: "disputed",
 			Replicas: []string{s.original.Provider, run.Provider}, Detail: "the re-run disagrees: a third run breaks the tie"})
-		r.spawnSample(parent)
+		r.spawnSample(ctx, parent)
 	case run.Digest == s.original.Digest:
 		wrong(s.runs[0])
-		r.finishSample(parent, "confirmed", fmt.Sprintf("the tie-breaker agrees with the original; %s was wrong", wire.ShortID(s.runs[0].Provider)), s.runs[0].Provider)
+		r.finishSample(ctx, parent, "confirmed", fmt.Sprintf("the tie-breaker agrees with the original; %s was wrong", wire.ShortID(s.runs[0].Provider)), s.runs[0].Provider)
 	case run.Digest == s.runs[0].Digest:
 		wrong(s.original)
-		r.finishSample(parent, "refuted", fmt.Sprintf("two re-runs agree against the original: %s delivered a wrong result (it was paid once)", wire.ShortID(s.original.Provider)), s.original.Provider)
+		r.finishSample(ctx, parent, "refuted", fmt.Sprintf("two re-runs agree against the original: %s delivered a wrong result (it was paid once)", wire.ShortID(s.original.Provider)), s.original.Provider)
 	default:
-		r.finishSample(parent, "inconclusive", "three runs, three different results")
+		r.finishSample(ctx, parent, "inconclusive", "three runs, three different results")
 	}
 }
 
 // finishSample records the verdict and returns the rest of the hold.
-func (r *requester) finishSample(parent *reqJob, state, detail string, losers ...string) {
+func (r *Service) finishSample(ctx context.Context, parent *job, state, detail string, losers ...string) {
 	s := parent.sampling
 	reps := []string{s.original.Provider}
 	for _, run := range s.runs {
 		reps = append(reps, run.Provider)
 	}
-	released := r.n.releaseAll(r.n.ctx, parent.id, "sampling "+state)
+	released := r.releaseAll(ctx, parent.id, "sampling "+state)
 	parent.mu.Lock()
 	defer parent.mu.Unlock()
 	parent.view.Verification = &api.Verification{Mode: market.VerifySample, State: state, Replicas: reps, Losers: losers, Detail: detail}
@@ -161,6 +160,6 @@ func (r *requester) finishSample(parent *reqJob, state, detail string, losers ..
 	}
 	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest}
 	if err := r.store.put(sj); err != nil {
-		r.n.log.Error("cannot store job", "job", parent.id, "err", err)
+		r.d.Log.Error("cannot store job", "job", parent.id, "err", err)
 	}
 }

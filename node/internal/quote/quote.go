@@ -1,0 +1,290 @@
+package quote
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"golang.org/x/time/rate"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
+)
+
+// MaxAsk is the most providers one quote asks, cheapest offers first.
+const MaxAsk = 64
+
+// ReasonNotAsked is the funnel's reason for a provider beyond MaxAsk;
+// the others are the decline codes, market.ReasonReputation and
+// market.ReasonUnreachable, which a failed auction reports too.
+const ReasonNotAsked = "not_asked"
+
+// Config tunes the service.
+type Config struct {
+	Self      string // this node's peer ID
+	AllowSelf bool   // ask this node's own provider too
+	Freshness time.Duration
+	// Timeout bounds asking providers (default 3s): a provider that has
+	// not answered by then is unreachable.
+	Timeout time.Duration
+	// AgentRate and AgentBurst are each agent's allowance of quotes (per
+	// second, at once); defaults 1 and 5.
+	AgentRate  float64
+	AgentBurst int
+}
+
+// Deps are what the service needs.
+type Deps struct {
+	Host     host.Host
+	Signer   canon.Signer
+	Verifier canon.Verifier
+	Drops    *wire.Drops
+	Now      func() time.Time
+	// Candidates is discovery's: providers whose verified offers sell caps.
+	Candidates func(ctx context.Context, caps []market.Capability) ([]market.Candidate, error)
+	// Known lists every provider discovery holds an offer of, whatever it
+	// sells, so that those lacking the job's runtime are reported; nil
+	// reports only the runtime's providers.
+	Known      func() []market.Candidate
+	Reputation market.Reputation
+	// Rand names quotes (crypto/rand when nil).
+	Rand func() uint64
+	Config
+}
+
+// Service answers quotes.
+type Service struct {
+	d Deps
+
+	mu     sync.Mutex
+	agents map[string]*rate.Limiter
+}
+
+// maxAgents bounds the agents' limiters remembered.
+const maxAgents = 10_000
+
+// New returns the service.
+func New(d Deps) *Service {
+	if d.Timeout <= 0 {
+		d.Timeout = 3 * time.Second
+	}
+	if d.AgentRate <= 0 {
+		d.AgentRate = 1
+	}
+	if d.AgentBurst <= 0 {
+		d.AgentBurst = 5
+	}
+	return &Service{d: d, agents: map[string]*rate.Limiter{}}
+}
+
+func (s *Service) allow(agent string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lim, ok := s.agents[agent]
+	if !ok {
+		if len(s.agents) >= maxAgents {
+			clear(s.agents)
+		}
+		lim = rate.NewLimiter(rate.Limit(s.d.AgentRate), s.d.AgentBurst)
+		s.agents[agent] = lim
+	}
+	return lim.AllowN(s.d.Now(), 1)
+}
+
+// Quote asks the market what spec (valid, with defaults) would cost on
+// behalf of agent, and why providers that would not bid would not.
+func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) (api.Quote, error) {
+	if !s.allow(agent) {
+		return api.Quote{}, api.Errorf(api.CodeRateLimited, "%s asks for quotes faster than the node answers them (%g a second, %d at once); ask again in a moment",
+			agent, s.d.AgentRate, s.d.AgentBurst)
+	}
+	now := s.d.Now()
+	needs := spec.Needs()
+	caps := spec.AllCapabilities()
+	q := api.Quote{Reasons: map[string]int{}, Providers: []api.QuoteProvider{}, QuotedAt: now.UTC()}
+	for _, c := range caps {
+		q.Capabilities = append(q.Capabilities, string(c))
+	}
+	// The runtime alone, and every other offer held: providers lacking the
+	// runtime or another capability the job needs are found, and say so,
+	// rather than missing from the funnel.
+	cands, _ := s.d.Candidates(ctx, caps[:1])
+	if s.d.Known != nil {
+		for _, k := range s.d.Known() {
+			if !k.Offer.Sells(spec.Runtime) && !slices.ContainsFunc(cands, func(c market.Candidate) bool { return c.Peer == k.Peer }) {
+				cands = append(cands, k)
+			}
+		}
+	}
+	type asked struct {
+		c     market.Candidate
+		quote int64
+	}
+	var ask []asked
+	drop := func(p api.QuoteProvider) {
+		q.Providers = append(q.Providers, p)
+		q.Reasons[p.Reason]++
+	}
+	for _, c := range cands {
+		if c.Peer == s.d.Self && !s.d.AllowSelf {
+			continue
+		}
+		q.Found++
+		if reason, detail := c.Offer.Fits(needs); reason != "" {
+			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageOffer, Reason: string(reason), Detail: detail})
+			continue
+		}
+		q.Fit++
+		if st := s.d.Reputation.Standing(c.Peer, spec.Runtime, spec.MinReputation); !st.Eligible {
+			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageReputation, Reason: market.ReasonReputation, Detail: st.Reason})
+			continue
+		}
+		q.Eligible++
+		price, _ := c.Offer.Pricing.Quote(needs) // Fits checked it
+		ask = append(ask, asked{c, price})
+	}
+	slices.SortFunc(ask, func(a, b asked) int { return cmp.Or(cmp.Compare(a.quote, b.quote), cmp.Compare(a.c.Peer, b.c.Peer)) })
+	if len(ask) > MaxAsk {
+		for _, a := range ask[MaxAsk:] {
+			drop(api.QuoteProvider{Provider: a.c.Peer, Stage: api.StageNotAsked, Reason: ReasonNotAsked,
+				Detail: fmt.Sprintf("a quote asks the %d cheapest offers", MaxAsk)})
+		}
+		ask = ask[:MaxAsk]
+	}
+	q.Asked = len(ask)
+	ttl := now.Add(market.QuoteTTL)
+	q.ValidUntil = ttl.UTC()
+	if len(ask) == 0 {
+		return q, nil
+	}
+	env, err := canon.Seal(s.d.Signer, market.KindQuote, market.Quote{ID: s.newID(), Requester: s.d.Self, Needs: needs, Created: now.UnixMilli()})
+	if err != nil {
+		return api.Quote{}, fmt.Errorf("quote: sign: %w", err)
+	}
+	answers := make([]*market.QuoteAnswer, len(ask))
+	ctx, cancel := context.WithTimeout(ctx, s.d.Timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, a := range ask {
+		wg.Go(func() { answers[i] = s.ask(ctx, a.c.Peer, env) })
+	}
+	wg.Wait()
+	var best *api.QuoteProvider
+	var bestScore int64
+	for i, a := range answers {
+		p := ask[i].c.Peer
+		if a == nil {
+			drop(api.QuoteProvider{Provider: p, Stage: api.StageUnreachable, Reason: market.ReasonUnreachable,
+				Detail: "no valid signed answer within " + s.d.Timeout.String()})
+			continue
+		}
+		q.Reachable++
+		exp := time.UnixMilli(a.Expires).UTC()
+		if !a.WouldBid {
+			drop(api.QuoteProvider{Provider: p, Stage: api.StageDeclined, Reason: string(a.Reason), Detail: a.Detail,
+				Load: a.Load, ExpiresAt: exp})
+			continue
+		}
+		if a.Price > needs.MaxPrice { // a provider above the max price would not be paid it
+			drop(api.QuoteProvider{Provider: p, Stage: api.StageDeclined, Reason: string(market.DeclinePrice),
+				Detail: fmt.Sprintf("would bid %d > max price %d", a.Price, needs.MaxPrice), ExpiresAt: exp})
+			continue
+		}
+		q.WouldBid++
+		qp := api.QuoteProvider{Provider: p, Stage: api.StageBid, Price: a.Price, StartWithinMs: a.StartWithinMs, Load: a.Load, ExpiresAt: exp}
+		q.Providers = append(q.Providers, qp)
+		if q.Price == nil {
+			q.Price, q.StartWithinMs = &api.Range{Min: a.Price, Max: a.Price}, &api.Range{Min: a.StartWithinMs, Max: a.StartWithinMs}
+			q.ValidUntil = exp
+		}
+		q.Price.Min, q.Price.Max = min(q.Price.Min, a.Price), max(q.Price.Max, a.Price)
+		q.StartWithinMs.Min, q.StartWithinMs.Max = min(q.StartWithinMs.Min, a.StartWithinMs), max(q.StartWithinMs.Max, a.StartWithinMs)
+		if exp.Before(q.ValidUntil) {
+			q.ValidUntil = exp
+		}
+		if score, err := market.Score(a.Price, a.StartWithinMs, needs.ValueOfTime); err == nil && (best == nil || score < bestScore) {
+			best, bestScore = &qp, score
+		}
+	}
+	if best != nil {
+		q.ExpectedStartMs = best.StartWithinMs
+	}
+	return q, nil
+}
+
+// ask sends the quote to p and returns its verified answer, or nil.
+func (s *Service) ask(ctx context.Context, p string, env canon.Envelope) *market.QuoteAnswer {
+	pid, err := wire.DecodePeer(p)
+	if err != nil {
+		return nil
+	}
+	st, err := s.d.Host.NewStream(ctx, pid, wire.ProtoQuote)
+	if err != nil {
+		return nil
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
+	if err := wire.WriteFrame(st, env.Encode()); err != nil {
+		st.Reset()
+		return nil
+	}
+	st.CloseWrite()
+	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxQuoteAnswer)
+	if err != nil {
+		st.Reset()
+		return nil
+	}
+	a, ok := s.open(b, p, env.CID())
+	if !ok {
+		return nil
+	}
+	return &a
+}
+
+// open verifies an answer from p to the quote quoteCID, counting what it
+// drops.
+func (s *Service) open(b []byte, p, quoteCID string) (market.QuoteAnswer, bool) {
+	var a market.QuoteAnswer
+	aenv, err := canon.DecodeEnvelope(b)
+	if err != nil {
+		s.d.Drops.Add("quote_answer/malformed")
+		return a, false
+	}
+	if !s.d.Drops.Open(s.d.Verifier, aenv, market.KindQuoteAnswer, "quote_answer", &a) {
+		return a, false
+	}
+	switch {
+	case a.Provider != p || a.Requester != s.d.Self || a.Quote != quoteCID:
+		s.d.Drops.Add("quote_answer/wrong_quote")
+	case market.Fresh(a.Created, s.d.Now(), s.d.Freshness) != nil:
+		s.d.Drops.Add("quote_answer/stale")
+	case a.Validate() != nil:
+		s.d.Drops.Add("quote_answer/invalid")
+	default:
+		return a, true
+	}
+	return a, false
+}
+
+func (s *Service) newID() string {
+	var b [16]byte
+	if s.d.Rand != nil {
+		binary.BigEndian.PutUint64(b[:8], s.d.Rand())
+		binary.BigEndian.PutUint64(b[8:], s.d.Rand())
+	} else {
+		rand.Read(b[:])
+	}
+	return "q-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,36 @@
+// Package requester owns the requester service: how this node buys
+// compute for its agents. Submit takes a validated spec (the node checks
+// the agent's limits and holds the job's max cost through Deps.Admit);
+// each job then gets one goroutine that drives a market.Job machine,
+// carrying out what it asks — discovery, calls for bids published on the
+// auction topic, awards sent on /hayek/award/1.0.0 — and feeding it the
+// bids and declines that arrive on /hayek/bid/1.0.0 (HandleBid), the
+// results on /hayek/result/1.0.0 (ResultHandler) and the faults of
+// winners whose connection is lost (Run).
+//
+// It also owns, per job:
+//
+//   - the queue (queue.go): jobs beyond what the known providers can take
+//     wait in state queued, first in first out;
+//   - the payer's side of settlement (settle.go): a receipt per paid run,
+//     countersigned by its provider over /hayek/receipt/1.0.0, appended
+//     with the job's outcomes and the release of its hold in one synced
+//     ledger append, and the evidence recorded and attested;
+//   - sampling (sampling.go): hidden re-runs of jobs drawn for
+//     "sample:P", paid from the job's hold;
+//   - approval: jobs above their agent's threshold wait for Decide;
+//   - the job store (jobstore.go): finished jobs in a pebble database, so
+//     history survives restarts while memory keeps live jobs and a few
+//     recent ones.
+//
+// The API reads jobs only through this package's methods (api.go), which
+// read under the job's lock or return snapshots (deep copies): a job's
+// goroutine keeps changing the original.
+//
+// Its siblings are narrow interfaces and functions in Deps: the ledger,
+// the reputation service, the blob store, blob fetching, discovery's
+// candidates and capacity, gossip's publish, the node's admission and
+// whether it is closing. Jobs and their sends run in Deps.Tasks and end
+// with its context; Shutdown cancels unfinished jobs and waits for them;
+// Close closes the job store once Tasks has stopped.
+package requester

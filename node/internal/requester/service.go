@@ -1,0 +1,132 @@
+package requester
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/reputation"
+	"github.com/hayek-market/hayek/settlement"
+)
+
+// maxRetainedJobs bounds the finished jobs kept in memory; older ones live
+// on in the job store only, so memory stays flat however many jobs run.
+const maxRetainedJobs = 256
+
+// Ledger is what the requester needs of the node's ledger.
+type Ledger interface {
+	Head() (seq uint64, cid string)
+	Hold(job string) (settlement.HoldState, bool)
+	Append(ctx context.Context, kind settlement.Kind, body any) (settlement.Entry, error)
+	AppendAll(ctx context.Context, drafts ...settlement.Draft) ([]settlement.Entry, error)
+}
+
+// Reputation is what the requester needs of the reputation service: the
+// auction's standings and replica decider, and somewhere to put evidence.
+type Reputation interface {
+	market.Reputation
+	market.Decider
+	Record(peer, capability string, o reputation.Outcome, evidence string)
+	Attest(ctx context.Context, subject, capability string, o reputation.Outcome, evidence string, receipt []byte)
+}
+
+// Blobs is what the requester needs of the blob store.
+type Blobs interface {
+	Has(c string) bool
+	Get(c string) ([]byte, error)
+	PutKnown(c string, b []byte) error
+}
+
+// Config is what the requester takes from the node's configuration.
+type Config struct {
+	Job            market.JobConfig // the auction's; its Decider is Deps.Rep
+	MaxActive      int              // the most job slots in the market at once
+	Freshness      time.Duration    // accepted clock skew of bids and declines
+	ReceiptTimeout time.Duration    // how long a provider has to countersign
+	Dir            string           // the job store's directory
+}
+
+// Deps are what the requester needs.
+type Deps struct {
+	Host     host.Host
+	Signer   canon.Signer
+	Verifier canon.Verifier
+	Drops    *wire.Drops
+	Log      *slog.Logger
+	Now      func() time.Time
+	Rand     func() uint64 // job IDs and the auctions' tie-breaks
+	Tasks    *wire.Group   // runs jobs and their sends; Stop ends them
+	Ledger   Ledger
+	Rep      Reputation
+	Blobs    Blobs
+	// Fetch fetches a blob of a job from the provider holding its award.
+	Fetch func(ctx context.Context, p, job string, b market.Blob) ([]byte, error)
+	// Candidates finds the providers that may be invited for capabilities.
+	Candidates func(ctx context.Context, caps []market.Capability) ([]market.Candidate, error)
+	// Capacity is the slots of the providers known now.
+	Capacity func() int
+	// Publish publishes a call for bids on a capability's topic.
+	Publish func(ctx context.Context, env canon.Envelope, c market.Capability) error
+	// Admit checks an agent's limits for a job and holds its max cost:
+	// the amount held, and whether the job waits for approval.
+	Admit func(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error)
+	// Closing reports whether the node is shutting down.
+	Closing func() bool
+	Config
+}
+
+// Service runs this node's side of its agents' jobs: one goroutine per
+// job drives a market.Job machine, carrying out what it asks (discovery,
+// publishing calls, sending awards) and feeding it the bids, declines, acks
+// and results that arrive on streams.
+type Service struct {
+	d     Deps
+	self  string
+	cfg   market.JobConfig
+	store *jobStore
+
+	mu       sync.Mutex
+	jobs     map[string]*job   // live jobs and the most recent finished ones
+	idem     map[string]string // idempotency key → job ID, live jobs
+	queue    jobQueue          // admits jobs as the market can take them
+	order    []string          // finished job IDs in memory, oldest first
+	finished map[api.JobState]int
+	wg       sync.WaitGroup // job goroutines and approval timers, for Shutdown
+}
+
+// New opens the job store and returns the requester. Serve HandleBid on
+// /hayek/bid/1.0.0 and ResultHandler on /hayek/result/1.0.0, and Run it;
+// Close closes the store once the task group has stopped.
+func New(d Deps) (*Service, error) {
+	store, err := openJobStore(d.Dir)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := store.counts()
+	if err != nil {
+		store.close()
+		return nil, fmt.Errorf("requester: job store: %w", err)
+	}
+	cfg := d.Job
+	cfg.Decider = d.Rep
+	r := &Service{d: d, self: d.Signer.ID(), cfg: cfg, store: store, finished: counts,
+		jobs: map[string]*job{}, idem: map[string]string{}}
+	r.queue.capacity = func() int { return min(d.MaxActive, max(d.Capacity(), 1)) }
+	return r, nil
+}
+
+// Close closes the job store. Jobs write to it as they end: stop the task
+// group first.
+func (r *Service) Close() error { return r.store.close() }
+
+// Poke admits queued jobs after the market's capacity grew (offers
+// arrived).
+func (r *Service) Poke() { r.queue.poke() }

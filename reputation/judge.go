@@ -1,0 +1,59 @@
+package reputation
+
+import "fmt"
+
+// JudgeCheck judges the runs of one adaptively checked job (the
+// delivery first, then the checks) by the odds rule rather than by a
+// count: a digest stands when at least two runs share it and its
+// Credibility over all runs so far, each weighed by its provider's
+// first-hand reliability here (Book.DirectReliability), reaches
+// 1 − epsilon. Below that, up to maxRuns runs, it asks for one more
+// (SampleTieBreak); at maxRuns it gives up and blames nobody
+// (SampleUnresolved).
+//
+// Counting, as JudgeRuns does, lets any two runs that agree condemn a
+// third: two colluders drawn together outvote an honest veteran, and two
+// strangers that agree are taken at their word. By credibility, a pair
+// of strangers (0.9 each, odds 81) does not outweigh a veteran's single
+// run (odds 1/(1 − r), 99 at r = 0.99) without a tie-breaker, and
+// strangers alone need four agreeing runs at ε = 0.001 — so a ring must
+// be drawn four times running to have its output accepted, where it
+// needed to be drawn twice. A check by a provider with a long clean
+// record still settles it in two runs.
+func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
+	rs := firstDistinct(runs, func(r Replica) string { return r.Provider }, maxRuns)
+	if len(rs) < 2 {
+		return SampleDecision{Verdict: SampleRerun, Reason: "checked: run on another provider"}
+	}
+	groups := GroupReplicas(rs)
+	cred := Credibility(groups)
+	lead := 0
+	for i := range groups {
+		if cred[i] > cred[lead] || cred[i] == cred[lead] && len(groups[i].Replicas) > len(groups[lead].Replicas) {
+			lead = i
+		}
+	}
+	g := groups[lead]
+	if len(g.Replicas) >= 2 && cred[lead] >= 1-epsilon {
+		d := SampleDecision{Verdict: SampleAgree, Digest: g.Digest, OriginalWrong: rs[0].Digest != g.Digest}
+		for _, r := range rs {
+			if r.Digest != g.Digest {
+				d.Wrong = append(d.Wrong, r.Provider)
+			}
+		}
+		if len(d.Wrong) > 0 {
+			d.Verdict = SampleResolved
+			d.Reason = fmt.Sprintf("checked: %d of %d runs agree, credibility %.4f; %d returned wrong results",
+				len(g.Replicas), len(rs), cred[lead], len(d.Wrong))
+		} else {
+			d.Reason = fmt.Sprintf("checked: %d runs agree, credibility %.4f", len(rs), cred[lead])
+		}
+		return d
+	}
+	if len(rs) < maxRuns {
+		return SampleDecision{Verdict: SampleTieBreak, Reason: fmt.Sprintf(
+			"checked: best credibility %.4f < %.4f with %d of %d runs agreeing: one more", cred[lead], 1-epsilon, len(g.Replicas), len(rs))}
+	}
+	return SampleDecision{Verdict: SampleUnresolved, Reason: fmt.Sprintf(
+		"checked: no result credible after %d runs (best %.4f); nobody blamed", len(rs), cred[lead])}
+}
