@@ -398,7 +398,7 @@ func (n *Node) newServices(jobsDir string) error {
 				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
 			},
 			Seed:     n.randUint64(),
-			CPUMilli: n.sell.cpuMilli(),
+			CPUMilli: n.sell.cpuMilli(), AllowedImages: cfg.Provider.Docker.AllowedImages,
 		},
 	})
 	n.data = blobs.New(blobs.Deps{

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,8 @@ type Config struct {
 	// CPUMilli is the cores jobs may claim together (their cpus), in
 	// thousandths; 0 does not count them.
 	CPUMilli int64
+	// AllowedImages are the images by digest docker jobs may name.
+	AllowedImages []string
 }
 
 // Deps are what the provider needs.
@@ -370,6 +373,7 @@ func (p *Service) loadFor(requester string, needs market.Needs) market.Load {
 	if p.d.CPUMilli > 0 {
 		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
 	}
+	load.ImageNotAllowed = needs.Image != "" && !slices.Contains(p.d.AllowedImages, needs.Image)
 	if g := needs.GPUs; g != nil {
 		load.GPUsUnusable = p.gpusUnusable(needs.Runtime())
 		load.GPUsBusy = !p.gpusFree(*g)
