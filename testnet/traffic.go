@@ -48,7 +48,7 @@ type TrafficSums struct {
 	// ReputationMessages are the copies of attestation batches sent.
 	ReputationMessages float64 `json:"reputation_messages"`
 	// Streams are the direct streams opened (offer, bid, award, result,
-	// data, ping, receipt).
+	// data, ping, receipt, quote).
 	Streams    float64 `json:"streams"`
 	DHTLookups float64 `json:"dht_lookups"` // provider-record finds
 	// DHTQueries are the DHT RPCs those lookups sent (one per peer asked).
