@@ -144,7 +144,12 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	if err != nil {
 		return api.Job{}, false, err
 	}
-	return n.requester.Submit(ctx, spec, req.IdempotencyKey, api.CallerFrom(ctx).Agent)
+	agent := api.CallerFrom(ctx).Agent
+	pl, err := n.place(agent, &spec, req.Placement)
+	if err != nil {
+		return api.Job{}, false, err
+	}
+	return n.requester.SubmitPlaced(ctx, spec, pl, req.IdempotencyKey, agent)
 }
 
 // Quote implements api.Backend: the quote service prices the spec as the

@@ -57,6 +57,7 @@ func newMCPServer(cl *api.Client) *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "list_offers", Title: "List offers", Description: "The providers this node knows and what they sell: capabilities, prices, limits.", Annotations: ro}, t.offers)
 	mcp.AddTool(s, &mcp.Tool{Name: "my_limits", Title: "My limits", Description: "This agent's budget left, what is held for running jobs, what it spent, its caps (max job price, jobs per hour) and approval threshold.",
 		Annotations: ro}, t.limits)
+	addAuditTool(s, t)
 	s.AddResourceTemplate(&mcp.ResourceTemplate{Name: "blob", Title: "A blob held by the node", URITemplate: "hayek://blob/{cid}",
 		Description: "Content by CID: a job's outputs, stdout and stderr, or anything uploaded (up to 16 MiB as a resource)."}, t.readBlob)
 	s.AddResourceTemplate(&mcp.ResourceTemplate{Name: "result", Title: "A job's result", URITemplate: "hayek://job/{id}/result", MIMEType: "application/json",
@@ -105,8 +106,17 @@ type SpecArgs struct {
 // SubmitArgs are submit_job's arguments.
 type SubmitArgs struct {
 	SpecArgs
-	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
-	Wait           bool   `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
+	Wait           bool           `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
+	Placement      *PlacementArgs `json:"placement,omitempty" jsonschema:"where the job may run; your operator's policy for you applies as well, and the stricter rule wins"`
+}
+
+// PlacementArgs say where a job may run.
+type PlacementArgs struct {
+	Local         bool     `json:"local,omitempty" jsonschema:"run only on this node's own provider: nothing leaves the node"`
+	Allow         []string `json:"allow,omitempty" jsonschema:"only these providers (peer IDs, as list_offers shows them) may run it"`
+	Deny          []string `json:"deny,omitempty" jsonschema:"these providers (peer IDs) never run it"`
+	MinReputation float64  `json:"min_reputation,omitempty" jsonschema:"providers below this reputation (lower credible bound, 0 to 1) are never invited"`
 }
 
 // JobIDArgs name a job.
@@ -193,6 +203,9 @@ func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in Subm
 		return nil, JobInfo{}, err
 	}
 	sr.IdempotencyKey = in.IdempotencyKey
+	if p := in.Placement; p != nil {
+		sr.Placement = &api.Placement{Local: p.Local, Allow: p.Allow, Deny: p.Deny, MinReputation: p.MinReputation}
+	}
 	j, err := t.cl.Submit(ctx, sr)
 	if err != nil {
 		return nil, JobInfo{}, toolError(err)

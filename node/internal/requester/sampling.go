@@ -94,6 +94,7 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 	spec.Verify = market.VerifyNone
 	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, r.d.Now())
 	child.parent = parent
+	r.placeJob(child, parent.place, r.d.Now()) // a check runs only where the job itself may
 	child.machine.Exclude(s.original.Provider, "ran the job being checked")
 	for _, run := range s.runs {
 		child.machine.Exclude(run.Provider, "already re-ran it")
@@ -158,7 +159,8 @@ func (r *Service) finishSample(ctx context.Context, parent *job, state, detail s
 		st.Pending = false
 		parent.view.Settlement = &st
 	}
-	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest}
+	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest,
+		Spec: &parent.spec, Signed: parent.signed, Offers: parent.offers}
 	if err := r.store.put(sj); err != nil {
 		r.d.Log.Error("cannot store job", "job", parent.id, "err", err)
 	}
