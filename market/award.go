@@ -103,6 +103,7 @@ func (j *Job) award(now time.Time, cur *AttemptRecord, ranked int, pool []*BidRe
 			Job: j.id, Attempt: cur.Number, Requester: j.cfg.Self, Provider: w.Bid.Provider, Price: pw.price,
 			WinningBid: w.Env, PriceBid: pw.by, Ranking: rk,
 			Run: RunSpec{
+				Runtime: j.spec.runRuntime(), CPUMilli: j.spec.CPUMilli, GPUs: j.spec.GPUs,
 				Module: j.spec.Module, Stdin: j.spec.Stdin, Inputs: j.spec.Inputs, Args: j.spec.Args, Env: j.spec.Env,
 				MemoryBytes: j.spec.MemoryBytes, TimeoutMs: j.spec.TimeoutMs, MaxOutputBytes: j.spec.MaxOutputBytes,
 			},

@@ -78,10 +78,22 @@
 // # The provider's machine: Provider
 //
 // Provider answers verified calls for bids with a signed Bid or Decline
-// (capability missing, busy, price floor, too large, withdrawn), keeps the
+// (runtime or capability missing, no_gpu, gpu_model, vram, busy — slots
+// full or the job's GPUs held —, price floor, too large, withdrawn),
+// keeps the
 // bids it made, and checks awards against them with CheckAward: its own
 // bid, the second price against the runner-up's signed bid, and that the
 // job to run is the one it bid on.
+//
+// # Runtimes and resources
+//
+// A job runs in runtime/wasm, runtime/process or runtime/docker (its
+// primary capability); native runtimes take more memory than wasm's 4
+// GiB (MemoryRange), CPUs and whole GPUs (JobSpec.GPUs). Offers state the
+// machine (Resources: cores, memory, architecture, GPU models with their
+// count and memory), and Offer.Fits judges a job against them before
+// anyone is invited. Every field added for this is omitted when unset, so
+// a plain wasm job's messages encode as they did before.
 //
 // # Replication
 //

@@ -274,12 +274,19 @@ func FuzzOpenCall(f *testing.F) {
 		env, _ := canon.DecodeEnvelope(raw)
 		callCID := env.CID()
 		_ = Fresh(call.Created, fzNow, fzFresh)
-		offer := fzOffer("p1", 100)
+		native := fzOffer("p1", 100)
+		native.Capabilities = []Capability{RuntimeWasm, RuntimeProcess, RuntimeDocker, "gpu/nvidia/a100-sxm4-80gb"}
+		native.Resources = &Resources{CPUs: 8, MemoryBytes: 64 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "a100-sxm4-80gb", Count: 2, VRAMMiB: 80 << 10}}}
+		native.Limits.MaxMemoryBytes = 64 << 30
 		for _, c := range []struct {
 			unasked bool
 			load    Load
 			cached  bool
-		}{{false, Load{Running: 0, Slots: 4}, false}, {true, Load{Running: 3, Slots: 4}, true}, {false, Load{Running: 4, Slots: 4}, false}} {
+			offer   Offer
+		}{{false, Load{Running: 0, Slots: 4}, false, fzOffer("p1", 100)}, {true, Load{Running: 3, Slots: 4}, true, fzOffer("p1", 100)},
+			{false, Load{Running: 4, Slots: 4}, false, fzOffer("p1", 100)}, {false, Load{Running: 0, Slots: 4}, false, native},
+			{false, Load{Running: 1, Slots: 4, GPUsBusy: true}, true, native}} {
+			offer := c.offer
 			cfg := DefaultProviderConfig("p1")
 			cfg.BidUnasked = c.unasked
 			p := NewProvider(cfg, ids.Signer("p1"))
@@ -319,7 +326,7 @@ func fzCheckAnswer(t *testing.T, ids fzIDs, p *Provider, cfg ProviderConfig, off
 			b.Requester != call.Requester || b.Created != fzNow.UnixMilli() {
 			t.Fatalf("bid %+v does not answer call %+v", b, call)
 		}
-		if fit != "" || load.Running >= load.Slots {
+		if fit != "" || load.Running >= load.Slots || load.GPUsBusy && call.Needs.GPUs != nil {
 			t.Fatalf("bid although %q / load %+v", fit, load)
 		}
 		q, qerr := offer.Pricing.Quote(call.Needs)
@@ -351,15 +358,16 @@ func fzCheckAnswer(t *testing.T, ids fzIDs, p *Provider, cfg ProviderConfig, off
 			// Either the unloaded quote is above the max price, or the
 			// price at the current load is.
 			bid, berr := offer.Pricing.Bid(call.Needs, load.fraction())
-			if fit != DeclinePrice && (fit != "" || load.Running >= load.Slots || berr == nil && bid <= call.Needs.MaxPrice) {
+			if fit != DeclinePrice && (fit != "" || load.Running >= load.Slots || load.GPUsBusy && call.Needs.GPUs != nil ||
+				berr == nil && bid <= call.Needs.MaxPrice) {
 				t.Fatalf("declined on price: fit %q, load %+v", fit, load)
 			}
-		case DeclineCapability, DeclineTooLarge, DeclineWithdrawn:
+		case DeclineCapability, DeclineRuntime, DeclineNoGPU, DeclineGPUModel, DeclineVRAM, DeclineTooLarge, DeclineWithdrawn:
 			if d.Reason != fit {
 				t.Fatalf("declined %s, offer says %q", d.Reason, fit)
 			}
 		case DeclineBusy:
-			if fit != "" || load.Running < load.Slots {
+			if fit != "" || load.Running < load.Slots && !(load.GPUsBusy && call.Needs.GPUs != nil) {
 				t.Fatalf("busy at %+v, fit %q", load, fit)
 			}
 		default:
@@ -662,6 +670,14 @@ func fzSeeds(t testing.TB, target string) []fzNamed {
 		c.Needs.Capabilities = append(c.Needs.Capabilities, "gpu/nvidia/h100")
 		add("call-gpu", seal(KindCall, c))
 		c = w.call
+		c.Needs.Capabilities = []Capability{RuntimeDocker}
+		c.Needs.MemoryBytes, c.Needs.CPUMilli, c.Needs.GPUs = 64<<30, 4000, &GPUs{Count: 2, Model: "a100", MinVRAMMiB: 40 << 10}
+		add("call-docker-gpus", seal(KindCall, c))
+		c = w.call
+		c.Needs.Capabilities = []Capability{RuntimeProcess}
+		c.Needs.MemoryBytes, c.Needs.CPUMilli, c.Needs.GPUs = 1<<41, -1, &GPUs{Count: 0, Model: "A/B", MinVRAMMiB: -1}
+		add("call-native-out-of-range", seal(KindCall, c))
+		c = w.call
 		c.Needs.MaxPrice = 121
 		add("call-price-at-quote", seal(KindCall, c))
 		c = w.call
@@ -784,6 +800,12 @@ func fzSeeds(t testing.TB, target string) []fzNamed {
 	case "FuzzOpenOffer":
 		add("offer", seal(KindOffer, fzOffer("p1", 100)))
 		o := fzOffer("p1", 100)
+		o.Capabilities = []Capability{RuntimeWasm, RuntimeProcess, RuntimeDocker, "gpu/nvidia/h100"}
+		o.Resources = &Resources{CPUs: 32, MemoryBytes: 256 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "h100", Count: 8, VRAMMiB: 80 << 10}}}
+		add("offer-resources", seal(KindOffer, o))
+		o.Resources = &Resources{CPUs: 1, MemoryBytes: 1 << 20, Arch: "amd64"}
+		add("offer-small-machine", seal(KindOffer, o))
+		o = fzOffer("p1", 100)
 		o.Withdrawn, o.Capabilities, o.Pricing, o.Limits = true, nil, Pricing{}, Limits{}
 		add("offer-withdrawn", seal(KindOffer, o))
 		o = fzOffer("p1", 100)

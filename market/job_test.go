@@ -82,6 +82,15 @@ func testOffer(peer string, base int64) Offer {
 	}
 }
 
+// resourcesOf is the offer's resources, or a small machine's when it
+// states none yet.
+func resourcesOf(o Offer) *Resources {
+	if o.Resources != nil {
+		return o.Resources
+	}
+	return &Resources{CPUs: 4, MemoryBytes: 16 << 30, Arch: "amd64"}
+}
+
 func TestJobScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/job", func(t *testing.T, path string) {
 		h := &jobHarness{keys: canontest.NewKeyring(), now: t0, rep: scriptRep{}}
@@ -115,7 +124,11 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 	case "job":
 		spec := JobSpec{Module: Blob{CID: testModule, Size: 100}, MaxPrice: argInt(d, "max-price", 100),
 			TimeoutMs: argDur(d, "timeout", time.Second).Milliseconds(), ValueOfTime: argInt(d, "vot", 0),
-			DeadlineMs: argDur(d, "deadline", time.Minute).Milliseconds(), Verify: argStr(d, "verify", "")}
+			DeadlineMs: argDur(d, "deadline", time.Minute).Milliseconds(), Verify: argStr(d, "verify", ""),
+			Runtime: Capability(argStr(d, "runtime", "")), MemoryBytes: argInt(d, "memory-mib", 0) << 20, CPUMilli: argInt(d, "cpus-milli", 0)}
+		if n := argInt(d, "gpus", 0); n > 0 {
+			spec.GPUs = &GPUs{Count: int(n), Model: argStr(d, "gpu-model", ""), MinVRAMMiB: argInt(d, "vram-mib", 0)}
+		}
 		spec.Defaults()
 		if err := spec.Validate(); err != nil {
 			d.Fatalf(t, "spec: %v", err)
@@ -164,10 +177,31 @@ func (h *jobHarness) run(t *testing.T, d *datadriven.TestData) string {
 					o.Pricing.PerSecond = n
 				case "max-timeout":
 					o.Limits.MaxTimeoutMs = n
+				case "max-memory-mib":
+					o.Limits.MaxMemoryBytes = n << 20
 				case "withdrawn":
 					o.Withdrawn = true
 				case "no-wasm":
 					o.Capabilities = []Capability{"gpu/nvidia/h100"}
+				case "runtimes": // runtimes=process,docker: what it sells instead of wasm
+					o.Capabilities = nil
+					for _, r := range strings.Split(v, ",") {
+						o.Capabilities = append(o.Capabilities, Capability("runtime/"+r))
+					}
+				case "cpus": // the machine, stated in the offer
+					o.Resources = resourcesOf(o)
+					o.Resources.CPUs = int(n)
+				case "memory-mib":
+					o.Resources = resourcesOf(o)
+					o.Resources.MemoryBytes = n << 20
+				case "gpu": // gpu=model:count:vram-mib
+					o.Resources = resourcesOf(o)
+					f := strings.Split(v, ":")
+					count, _ := strconv.Atoi(f[1])
+					vram, _ := strconv.ParseInt(f[2], 10, 64)
+					g := GPUOffered{Model: f[0], Count: count, VRAMMiB: vram}
+					o.Resources.GPUs = append(o.Resources.GPUs, g)
+					o.Capabilities = append(o.Capabilities, g.Capability())
 				case "subnet":
 					sub = v
 				default:

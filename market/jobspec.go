@@ -3,11 +3,13 @@ package market
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/internal/units"
 )
 
 // Blob names content by CID with its size in bytes.
@@ -79,6 +81,18 @@ type JobSpec struct {
 	ValueOfTime    int64             `cbor:"value_of_time"` // money per second of committed start
 	MinReputation  float64           `cbor:"min_reputation"`
 	Verify         string            `cbor:"verify"`
+	// CPUMilli is the CPU the job needs, in thousandths of a core; 0
+	// asks for no particular share. GPUs, when set, are whole devices
+	// (process and docker runtimes only). Both are left out of the
+	// encoding when unset, so a spec that asks for neither encodes (and
+	// digests) exactly as before they existed.
+	CPUMilli int64 `cbor:"cpus,omitempty"`
+	GPUs     *GPUs `cbor:"gpus,omitempty"`
+	// Image names a docker job's image by digest instead of shipping it:
+	// the module is then the reference's own text, so providers fetch
+	// and check it like any module, and the call can name it for
+	// providers to decline an image they do not allow.
+	Image string `cbor:"image,omitempty"`
 }
 
 // Defaults fills unset optional fields.
@@ -112,8 +126,8 @@ func (s *JobSpec) Defaults() {
 // Validate checks every field and reports all problems at once.
 func (s *JobSpec) Validate() error {
 	c := &checker{what: "job spec"}
-	if s.Runtime != RuntimeWasm {
-		c.add("runtime", s.Runtime, ErrInvalid, "only %q is supported", "wasm")
+	if !KnownRuntime(s.Runtime) {
+		c.add("runtime", s.Runtime, ErrInvalid, "want %s, %s or %s", RuntimeWasm, RuntimeProcess, RuntimeDocker)
 	}
 	if len(s.Capabilities) > 8 {
 		c.add("capabilities", len(s.Capabilities), ErrTooLarge, "at most 8")
@@ -124,6 +138,12 @@ func (s *JobSpec) Validate() error {
 		}
 	}
 	checkBlob(c, "module", s.Module, MaxModuleBytes, true)
+	if s.Image != "" {
+		checkImage(c, "image", s.Runtime, s.Image)
+		if b := canon.BlobCID([]byte(s.Image)).String(); s.Module.CID != b || s.Module.Size != int64(len(s.Image)) {
+			c.add("image", s.Image, ErrInvalid, "the module must be the reference's text (%s, %d bytes)", b, len(s.Image))
+		}
+	}
 	if s.Stdin != nil {
 		checkBlob(c, "stdin", *s.Stdin, MaxInputBytes, true)
 	}
@@ -166,9 +186,7 @@ func (s *JobSpec) Validate() error {
 			c.add("env."+k, nil, ErrInvalid, "values must be valid UTF-8 without NUL, at most %d bytes", MaxArgBytes)
 		}
 	}
-	if s.MemoryBytes < MinMemoryBytes || s.MemoryBytes > MaxMemoryBytes {
-		c.add("memory", s.MemoryBytes, ErrRange, "must be between 64KiB and 4GiB")
-	}
+	checkResources(c, "", s.Runtime, s.MemoryBytes, s.CPUMilli, s.GPUs)
 	if s.TimeoutMs < 1 || s.TimeoutMs > MaxTimeout.Milliseconds() {
 		c.add("timeout", time.Duration(s.TimeoutMs)*time.Millisecond, ErrRange, "must be between 1ms and 24h")
 	}
@@ -297,7 +315,66 @@ func (s *JobSpec) Needs() Needs {
 		InputBytes:   s.InputBytes(),
 		MaxPrice:     s.MaxPrice,
 		ValueOfTime:  s.ValueOfTime,
+		CPUMilli:     s.CPUMilli,
+		GPUs:         s.GPUs,
+		Image:        s.Image,
 	}
+}
+
+// ImageRef matches an image named by digest: "sha256:<64 hex>" (an image
+// ID) or "name@sha256:<64 hex>" (a repository digest). Tags are refused:
+// they can be moved to another image.
+var ImageRef = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._/:-]{1,2}[a-z0-9]+)*@)?sha256:[0-9a-f]{64}$`)
+
+func checkImage(c *checker, field string, rt Capability, image string) {
+	if rt != RuntimeDocker {
+		c.add(field, image, ErrInvalid, "only a %s job names an image", RuntimeDocker)
+	}
+	if len(image) > 512 || !ImageRef.MatchString(image) {
+		c.add(field, image, ErrInvalid, "want an image by digest: name@sha256:<64 hex> or sha256:<64 hex> (tags move)")
+	}
+}
+
+// checkResources checks memory, CPUs and GPUs against the runtime's
+// bounds. An unknown runtime gets wasm's bounds (and is reported on its
+// own).
+func checkResources(c *checker, prefix string, rt Capability, memory, cpuMilli int64, gpus *GPUs) {
+	lo, hi := MemoryRange(rt)
+	if memory < lo || memory > hi {
+		c.add(prefix+"memory", memory, ErrRange, "must be between %s and %s for %s", units.FormatSize(lo), units.FormatSize(hi), rt)
+	}
+	native := rt == RuntimeProcess || rt == RuntimeDocker
+	maxCPU := int64(MaxCPUMilli)
+	if !native {
+		maxCPU = 1000 // a wasm module runs on one thread
+	}
+	if cpuMilli < 0 || cpuMilli > maxCPU {
+		c.add(prefix+"cpus", FormatCPUs(cpuMilli), ErrRange, "must be between 0 and %s for %s", FormatCPUs(maxCPU), rt)
+	}
+	if gpus != nil {
+		if !native {
+			c.add(prefix+"gpus", gpus.String(), ErrInvalid, "%s cannot use GPUs: use %s or %s", rt, RuntimeProcess, RuntimeDocker)
+		}
+		gpus.validate(c, prefix+"gpus")
+	}
+}
+
+// runRuntime is the runtime an award names: none for wasm, whose awards
+// encode as before other runtimes existed.
+func (s *JobSpec) runRuntime() Capability {
+	if s.Runtime == RuntimeWasm {
+		return ""
+	}
+	return s.Runtime
+}
+
+// RunRuntime is the runtime the award's job runs in: wasm when it names
+// none.
+func (r RunSpec) RunRuntime() Capability {
+	if r.Runtime == "" {
+		return RuntimeWasm
+	}
+	return r.Runtime
 }
 
 // Digest is the CID of the spec's canonical encoding: equal specs have equal

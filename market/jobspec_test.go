@@ -1,6 +1,7 @@
 package market
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,15 @@ import (
 
 	"github.com/hayek-market/hayek/internal/canon"
 )
+
+const testDigest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+// withImage makes s a docker job naming image, its module the
+// reference's text.
+func withImage(s *JobSpec, image string) {
+	s.Runtime, s.Image = RuntimeDocker, image
+	s.Module = Blob{CID: canon.BlobCID([]byte(image)).String(), Size: int64(len(image))}
+}
 
 func goodJobSpec() JobSpec {
 	s := JobSpec{
@@ -128,7 +138,39 @@ func TestJobSpecValidate(t *testing.T) {
 		{"args and env over the total", func(s *JobSpec) {
 			s.Args = specArgs(strings.Repeat("a", MaxArgBytes), 17)
 		}, map[string]error{"args": ErrTooLarge}},
-		{"runtime", func(s *JobSpec) { s.Runtime = "runtime/docker" }, map[string]error{"runtime": ErrInvalid}},
+		{"runtime", func(s *JobSpec) { s.Runtime = "runtime/jvm" }, map[string]error{"runtime": ErrInvalid}},
+		{"runtime: process", func(s *JobSpec) { s.Runtime = RuntimeProcess }, nil},
+		{"runtime: docker", func(s *JobSpec) { s.Runtime = RuntimeDocker }, nil},
+		{"native memory above 4GiB", func(s *JobSpec) { s.Runtime, s.MemoryBytes = RuntimeDocker, 64<<30 }, nil},
+		{"native memory at its bounds", func(s *JobSpec) { s.Runtime, s.MemoryBytes = RuntimeProcess, MaxNativeMemoryBytes }, nil},
+		{"native memory above 1TiB", func(s *JobSpec) { s.Runtime, s.MemoryBytes = RuntimeProcess, MaxNativeMemoryBytes+1 },
+			map[string]error{"memory": ErrRange}},
+		{"native memory below 8MiB", func(s *JobSpec) { s.Runtime, s.MemoryBytes = RuntimeDocker, MinNativeMemoryBytes-1 },
+			map[string]error{"memory": ErrRange}},
+		{"cpus", func(s *JobSpec) { s.Runtime, s.CPUMilli = RuntimeProcess, 4500 }, nil},
+		{"cpus: at the bound", func(s *JobSpec) { s.Runtime, s.CPUMilli = RuntimeDocker, MaxCPUMilli }, nil},
+		{"cpus: above the bound", func(s *JobSpec) { s.Runtime, s.CPUMilli = RuntimeDocker, MaxCPUMilli+1 },
+			map[string]error{"cpus": ErrRange}},
+		{"cpus: negative", func(s *JobSpec) { s.CPUMilli = -1 }, map[string]error{"cpus": ErrRange}},
+		{"cpus: wasm has one thread", func(s *JobSpec) { s.CPUMilli = 1001 }, map[string]error{"cpus": ErrRange}},
+		{"gpus", func(s *JobSpec) {
+			s.Runtime, s.GPUs = RuntimeDocker, &GPUs{Count: 2, Model: "a100", MinVRAMMiB: 40 << 10}
+		}, nil},
+		{"gpus: any model", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeProcess, &GPUs{Count: MaxGPUs} }, nil},
+		{"gpus: wasm", func(s *JobSpec) { s.GPUs = &GPUs{Count: 1} }, map[string]error{"gpus": ErrInvalid}},
+		{"gpus: none", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeDocker, &GPUs{} }, map[string]error{"gpus.count": ErrRange}},
+		{"gpus: too many", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeDocker, &GPUs{Count: MaxGPUs + 1} },
+			map[string]error{"gpus.count": ErrRange}},
+		{"gpus: bad model", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeDocker, &GPUs{Count: 1, Model: "H100/x"} },
+			map[string]error{"gpus.model": ErrInvalid}},
+		{"image", func(s *JobSpec) { withImage(s, "ghcr.io/acme/solver@"+testDigest) }, nil},
+		{"image by id", func(s *JobSpec) { withImage(s, testDigest) }, nil},
+		{"image by tag", func(s *JobSpec) { withImage(s, "alpine:latest") }, map[string]error{"image": ErrInvalid}},
+		{"image of wasm", func(s *JobSpec) { withImage(s, testDigest); s.Runtime = RuntimeWasm }, map[string]error{"image": ErrInvalid}},
+		{"image not the module", func(s *JobSpec) { withImage(s, testDigest); s.Module = Blob{CID: fzModule, Size: 71} },
+			map[string]error{"image": ErrInvalid}},
+		{"gpus: negative vram", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeDocker, &GPUs{Count: 1, MinVRAMMiB: -1} },
+			map[string]error{"gpus.min_vram": ErrRange}},
 		{"capabilities: too many", func(s *JobSpec) { s.Capabilities = caps(9) }, map[string]error{"capabilities": ErrTooLarge}},
 		{"capabilities: syntax", func(s *JobSpec) { s.Capabilities = []Capability{"gpu/a", "GPU/b"} },
 			map[string]error{"capabilities[1]": ErrInvalid}},
@@ -203,7 +245,7 @@ func TestJobSpecValidate(t *testing.T) {
 		{"verify: junk", func(s *JobSpec) { s.Verify = "trust me" }, map[string]error{"verify": ErrInvalid}},
 
 		{"several at once", func(s *JobSpec) {
-			s.Runtime, s.Module.CID, s.MemoryBytes, s.MaxPrice, s.Verify = "runtime/docker", "", -1, 0, "sample:1.5"
+			s.Runtime, s.Module.CID, s.MemoryBytes, s.MaxPrice, s.Verify = "runtime/jvm", "", -1, 0, "sample:1.5"
 			s.Inputs[0].Name = "../etc"
 		}, map[string]error{"runtime": ErrInvalid, "module.cid": ErrRequired, "inputs[0].name": ErrInvalid,
 			"memory": ErrRange, "max_price": ErrRange, "verify": ErrInvalid}},
@@ -265,7 +307,7 @@ func TestJobSpecErrorMessages(t *testing.T) {
 	s := goodJobSpec()
 	s.Module.CID, s.MemoryBytes = "", -1
 	err := s.Validate()
-	want := "market: invalid job spec: module.cid: is required; memory: is out of range: must be between 64KiB and 4GiB (got -1)"
+	want := "market: invalid job spec: module.cid: is required; memory: is out of range: must be between 64KiB and 4GiB for runtime/wasm (got -1)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n got %v\nwant %s", err, want)
 	}
@@ -430,5 +472,52 @@ func TestJobSpecNeeds(t *testing.T) {
 	}
 	if n.InputBytes != 110 || n.ModuleBytes != 1<<20 || n.Module != fzModule || n.MaxPrice != 100 {
 		t.Fatalf("needs %+v", n)
+	}
+}
+
+// A wasm job that asks for neither CPUs nor GPUs encodes exactly as
+// before those fields existed, so nodes of the previous version take its
+// calls and awards and its digest (idempotency keys) is unchanged.
+func TestWasmEncodingUnchanged(t *testing.T) {
+	type legacyNeeds struct {
+		Capabilities []Capability `cbor:"caps"`
+		MemoryBytes  int64        `cbor:"memory"`
+		TimeoutMs    int64        `cbor:"timeout_ms"`
+		Module       string       `cbor:"module"`
+		ModuleBytes  int64        `cbor:"module_size"`
+		InputBytes   int64        `cbor:"input_size"`
+		MaxPrice     int64        `cbor:"max_price"`
+		ValueOfTime  int64        `cbor:"value_of_time"`
+	}
+	type legacyRun struct {
+		Module         Blob              `cbor:"module"`
+		Stdin          *Blob             `cbor:"stdin"`
+		Inputs         []Input           `cbor:"inputs"`
+		Args           []string          `cbor:"args"`
+		Env            map[string]string `cbor:"env"`
+		MemoryBytes    int64             `cbor:"memory"`
+		TimeoutMs      int64             `cbor:"timeout_ms"`
+		MaxOutputBytes int64             `cbor:"max_output"`
+	}
+	s := goodJobSpec()
+	n := s.Needs()
+	old := legacyNeeds{n.Capabilities, n.MemoryBytes, n.TimeoutMs, n.Module, n.ModuleBytes, n.InputBytes, n.MaxPrice, n.ValueOfTime}
+	if !bytes.Equal(canon.MustMarshal(n), canon.MustMarshal(old)) {
+		t.Fatal("a wasm job's needs encode differently from before")
+	}
+	run := RunSpec{Runtime: s.runRuntime(), Module: s.Module, Stdin: s.Stdin, Inputs: s.Inputs, Args: s.Args, Env: s.Env,
+		MemoryBytes: s.MemoryBytes, TimeoutMs: s.TimeoutMs, MaxOutputBytes: s.MaxOutputBytes}
+	oldRun := legacyRun{s.Module, s.Stdin, s.Inputs, s.Args, s.Env, s.MemoryBytes, s.TimeoutMs, s.MaxOutputBytes}
+	if !bytes.Equal(canon.MustMarshal(run), canon.MustMarshal(oldRun)) {
+		t.Fatal("a wasm job's run spec encodes differently from before")
+	}
+	// An explicit zero is not canonical: one encoding per meaning.
+	withZero := struct {
+		legacyNeeds
+		CPUs int64 `cbor:"cpus"`
+	}{legacyNeeds: old}
+	var back Needs
+	if err := canon.Unmarshal(canon.MustMarshal(withZero), &back); !errors.Is(err, canon.ErrNonCanonical) {
+		t.Fatalf("needs with an explicit cpus 0 decoded: %v", err)
 	}
 }

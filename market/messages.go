@@ -27,6 +27,19 @@ type Needs struct {
 	InputBytes   int64        `cbor:"input_size" json:"input_size"`
 	MaxPrice     int64        `cbor:"max_price" json:"max_price"`
 	ValueOfTime  int64        `cbor:"value_of_time" json:"value_of_time"`
+	// Absent when unset, so a call for a job that asks for neither
+	// encodes as before they existed.
+	CPUMilli int64  `cbor:"cpus,omitempty" json:"cpus_milli,omitempty"`
+	GPUs     *GPUs  `cbor:"gpus,omitempty" json:"gpus,omitempty"`
+	Image    string `cbor:"image,omitempty" json:"image,omitempty"` // a docker job's image by digest
+}
+
+// Runtime is the job's runtime: its primary capability.
+func (n Needs) Runtime() Capability {
+	if len(n.Capabilities) == 0 {
+		return ""
+	}
+	return n.Capabilities[0]
 }
 
 // CallForBids is published on the primary capability's topic. Invitees must
@@ -69,8 +82,9 @@ func (c CallForBids) Validate() error {
 			k.add(fmt.Sprintf("needs.capabilities[%d]", i), cp, ErrInvalid, "%w", err)
 		}
 	}
-	if n.MemoryBytes < MinMemoryBytes || n.MemoryBytes > MaxMemoryBytes {
-		k.add("needs.memory", n.MemoryBytes, ErrRange, "")
+	checkResources(k, "needs.", n.Runtime(), n.MemoryBytes, n.CPUMilli, n.GPUs)
+	if n.Image != "" {
+		checkImage(k, "needs.image", n.Runtime(), n.Image)
 	}
 	if n.TimeoutMs < 1 || n.TimeoutMs > MaxTimeout.Milliseconds() {
 		k.add("needs.timeout_ms", n.TimeoutMs, ErrRange, "")
@@ -120,8 +134,13 @@ type DeclineReason string
 
 // Decline reasons.
 const (
-	DeclineCapability DeclineReason = "capability_missing" // does not sell the runtime or a capability
-	DeclineBusy       DeclineReason = "busy"               // all slots in use
+	DeclineRuntime    DeclineReason = "runtime_missing"    // does not sell the job's runtime
+	DeclineCapability DeclineReason = "capability_missing" // does not sell a capability the job requires
+	DeclineNoGPU      DeclineReason = "no_gpu"             // the job wants GPUs; this provider has none
+	DeclineGPUModel   DeclineReason = "gpu_model"          // not enough GPUs of the model asked for
+	DeclineVRAM       DeclineReason = "vram"               // not enough GPUs with the memory asked for
+	DeclineImage      DeclineReason = "image_not_allowed"  // the job's image is not on the provider's allow-list
+	DeclineBusy       DeclineReason = "busy"               // all slots (or the GPUs the job needs) in use
 	DeclinePrice      DeclineReason = "price_floor"        // its price is above the max price
 	DeclineTooLarge   DeclineReason = "too_large"          // beyond its memory/time/size limits
 	DeclineRequester  DeclineReason = "requester_limit"    // requester over credit or below reputation limit
@@ -161,8 +180,13 @@ type Ranking struct {
 	Pool int `cbor:"pool"`
 }
 
-// RunSpec is what the winner needs to run the job.
+// RunSpec is what the winner needs to run the job. Runtime, CPUMilli and
+// GPUs are absent from a wasm job's encoding (Runtime "" is wasm), so it
+// encodes as before they existed.
 type RunSpec struct {
+	Runtime        Capability        `cbor:"runtime,omitempty"`
+	CPUMilli       int64             `cbor:"cpus,omitempty"`
+	GPUs           *GPUs             `cbor:"gpus,omitempty"`
 	Module         Blob              `cbor:"module"`
 	Stdin          *Blob             `cbor:"stdin"`
 	Inputs         []Input           `cbor:"inputs"`

@@ -128,6 +128,10 @@ type Offer struct {
 	Created      int64        `cbor:"created" json:"created_ms"` // Unix ms
 	Expires      int64        `cbor:"expires" json:"expires_ms"` // Unix ms
 	Withdrawn    bool         `cbor:"withdrawn" json:"withdrawn"`
+	// Resources are the machine's CPUs, memory, architecture and GPUs.
+	// Absent from offers of providers that do not state them (older
+	// versions): their limits alone then say what fits.
+	Resources *Resources `cbor:"resources,omitempty" json:"resources,omitempty"`
 }
 
 // Sender implements canon.Message.
@@ -166,6 +170,9 @@ func (o Offer) Validate(now time.Time) error {
 				c.add("limits."+f.name, f.v, ErrRange, "must be > 0")
 			}
 		}
+		if o.Resources != nil {
+			o.Resources.validate(c, o.Capabilities)
+		}
 	}
 	if o.Expires <= o.Created || o.Expires-o.Created > (7*24*time.Hour).Milliseconds() {
 		c.add("expires", o.Expires, ErrRange, "must be after created, by at most 7 days")
@@ -195,10 +202,16 @@ func (o Offer) Fits(n Needs) (reason DeclineReason, detail string) {
 	if o.Withdrawn {
 		return DeclineWithdrawn, "the provider has withdrawn its offer"
 	}
-	for _, k := range n.Capabilities {
+	for i, k := range n.Capabilities {
 		if !o.Sells(k) {
+			if i == 0 && KnownRuntime(k) {
+				return DeclineRuntime, fmt.Sprintf("does not sell %s", k)
+			}
 			return DeclineCapability, fmt.Sprintf("does not sell %s", k)
 		}
+	}
+	if reason, detail := o.fitsResources(n); reason != "" {
+		return reason, detail
 	}
 	l := o.Limits
 	switch {

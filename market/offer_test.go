@@ -58,6 +58,20 @@ func TestOfferValidate(t *testing.T) {
 		{"expires now", func(o *Offer) { o.Expires = now.UnixMilli() }, map[string]error{"expires": ErrRange}},
 		{"expired long ago", func(o *Offer) { o.Created, o.Expires = 0, 1 }, map[string]error{"expires": ErrRange}},
 		{"version too long", func(o *Offer) { o.Version = strings.Repeat("v", 65) }, map[string]error{"version": ErrTooLarge}},
+		{"resources", func(o *Offer) {
+			o.Resources = &Resources{CPUs: 2, MemoryBytes: 1 << 30, Arch: "arm64"}
+			withGPUs(o)
+		}, nil},
+		{"resources out of range", func(o *Offer) { o.Resources = &Resources{MemoryBytes: MaxNativeMemoryBytes + 1, Arch: "AMD 64"} },
+			map[string]error{"resources.cpus": ErrRange, "resources.memory": ErrRange, "resources.arch": ErrInvalid}},
+		{"gpus not sold", func(o *Offer) {
+			o.Resources = &Resources{CPUs: 2, MemoryBytes: 1 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "h100", Count: 1}}}
+		}, map[string]error{"resources.gpus[0].model": ErrInvalid}},
+		{"gpus out of range", func(o *Offer) {
+			o.Resources = &Resources{CPUs: 2, MemoryBytes: 1 << 30, Arch: "amd64",
+				GPUs: []GPUOffered{{Model: "h100", Count: 0, VRAMMiB: -1}, {Model: "h100", Count: 1}}}
+			o.Capabilities = append(o.Capabilities, "gpu/nvidia/h100")
+		}, map[string]error{"resources.gpus[0].count": ErrRange, "resources.gpus[0].vram": ErrRange, "resources.gpus[1].model": ErrInvalid}},
 		{"withdrawn still expires", func(o *Offer) { o.Withdrawn, o.Expires = true, now.UnixMilli() },
 			map[string]error{"expires": ErrRange}},
 		{"withdrawn still names its provider", func(o *Offer) { o.Withdrawn, o.Provider = true, "" },
@@ -75,6 +89,14 @@ func TestOfferValidate(t *testing.T) {
 				t.Errorf("message %q", err)
 			}
 		})
+	}
+}
+
+// withGPUs sells two a100s of 80 GiB and one l4 of 24 GiB.
+func withGPUs(o *Offer) {
+	o.Resources.GPUs = []GPUOffered{{Model: "a100-sxm4-80gb", Count: 2, VRAMMiB: 80 << 10}, {Model: "l4", Count: 1, VRAMMiB: 24 << 10}}
+	for _, g := range o.Resources.GPUs {
+		o.Capabilities = append(o.Capabilities, g.Capability())
 	}
 }
 
@@ -96,7 +118,23 @@ func TestOfferFits(t *testing.T) {
 		}, func(n *Needs) { n.MaxPrice = 120 }, ""},
 		{"withdrawn", func(o *Offer) { o.Withdrawn = true }, nil, DeclineWithdrawn},
 		{"withdrawn before anything else", func(o *Offer) { o.Withdrawn, o.Capabilities = true, nil }, nil, DeclineWithdrawn},
-		{"runtime missing", func(o *Offer) { o.Capabilities = []Capability{"gpu/nvidia/h100"} }, nil, DeclineCapability},
+		{"runtime missing", func(o *Offer) { o.Capabilities = []Capability{"gpu/nvidia/h100"} }, nil, DeclineRuntime},
+		{"process missing", nil, func(n *Needs) { n.Capabilities[0] = RuntimeProcess }, DeclineRuntime},
+		{"an unknown primary capability", nil, func(n *Needs) { n.Capabilities[0] = "runtime/jvm" }, DeclineCapability},
+		{"no gpu", nil, func(n *Needs) { n.GPUs = &GPUs{Count: 1} }, DeclineNoGPU},
+		{"no gpu in an offer without resources", func(o *Offer) { o.Resources = nil }, func(n *Needs) { n.GPUs = &GPUs{Count: 1} }, DeclineNoGPU},
+		{"gpu", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 2} }, ""},
+		{"gpu of a model", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 2, Model: "a100"} }, ""},
+		{"gpus of two models", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 3} }, ""},
+		{"gpu model", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 1, Model: "h100"} }, DeclineGPUModel},
+		{"too few of the model", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 3, Model: "a100"} }, DeclineGPUModel},
+		{"a prefix is not a model", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 1, Model: "a10"} }, DeclineGPUModel},
+		{"vram", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 3, MinVRAMMiB: 40 << 10} }, DeclineVRAM},
+		{"vram of one", withGPUs, func(n *Needs) { n.GPUs = &GPUs{Count: 1, MinVRAMMiB: 40 << 10} }, ""},
+		{"cpus", nil, func(n *Needs) { n.CPUMilli = 8000 }, ""},
+		{"cpus beyond the machine", nil, func(n *Needs) { n.CPUMilli = 8001 }, DeclineTooLarge},
+		{"cpus of an offer without resources", func(o *Offer) { o.Resources = nil }, func(n *Needs) { n.CPUMilli = 64000 }, ""},
+		{"memory beyond the machine", func(o *Offer) { o.Resources.MemoryBytes = 1 << 20 }, nil, DeclineTooLarge},
 		{"extra capability missing", nil, func(n *Needs) { n.Capabilities = append(n.Capabilities, "gpu/nvidia/h100") }, DeclineCapability},
 		{"memory", nil, func(n *Needs) { n.MemoryBytes = 1<<30 + 1 }, DeclineTooLarge},
 		{"timeout", nil, func(n *Needs) { n.TimeoutMs = 60_001 }, DeclineTooLarge},
@@ -107,6 +145,7 @@ func TestOfferFits(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o, n := fzOffer("p1", 100), base
+			o.Resources = &Resources{CPUs: 8, MemoryBytes: 16 << 30, Arch: "amd64"}
 			n.Capabilities = append([]Capability(nil), base.Capabilities...)
 			if c.offer != nil {
 				c.offer(&o)

@@ -42,6 +42,19 @@ type Load struct {
 	// lets it owe; 0 means no limit.
 	RequesterOwes int64
 	CreditLimit   int64
+	// GPUsBusy: the GPUs the call asks for exist here but other jobs hold
+	// them now. GPUsUnusable says why this provider's GPUs cannot serve
+	// the call's runtime ("" when they can).
+	GPUsBusy     bool
+	GPUsUnusable string
+	// ImageNotAllowed: the call names an image this provider does not
+	// run.
+	ImageNotAllowed bool
+	// CPUMilliFree is how many thousandths of a core the jobs running
+	// here leave unclaimed; a call asking for more is declined busy. It
+	// counts only with CPUMilliKnown (a provider that tracks it).
+	CPUMilliFree  int64
+	CPUMilliKnown bool
 }
 
 func (l Load) fraction() float64 {
@@ -71,6 +84,7 @@ type bookEntry struct {
 	price   int64
 	start   int64
 	needs   Needs // without capabilities
+	runtime Capability
 	expires time.Time
 }
 
@@ -122,7 +136,7 @@ func (p *Provider) Answer(now time.Time, offer Offer, call CallForBids, callCID 
 	needs := call.Needs
 	needs.Capabilities = nil
 	p.book[bookKey{call.Requester, call.Job, call.Attempt}] = bookEntry{bidCID: env.CID(), price: bid.Price,
-		start: bid.StartWithinMs, needs: needs, expires: now.Add(window)}
+		start: bid.StartWithinMs, needs: needs, runtime: call.Needs.Runtime(), expires: now.Add(window)}
 	return env, true, nil
 }
 
@@ -149,8 +163,20 @@ func (p *Provider) Decide(offer Offer, needs Needs, load Load, prep Prep) Verdic
 	if reason, detail := offer.Fits(needs); reason != "" {
 		return decline(reason, detail)
 	}
+	if needs.Image != "" && load.ImageNotAllowed {
+		return decline(DeclineImage, fmt.Sprintf("%s is not among the images this provider runs; ship it as an archive instead", needs.Image))
+	}
 	if load.Running >= load.Slots {
 		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))
+	}
+	if needs.GPUs != nil && load.GPUsUnusable != "" {
+		return decline(DeclineNoGPU, load.GPUsUnusable)
+	}
+	if n := needs.CPUMilli; n > 0 && load.CPUMilliKnown && n > load.CPUMilliFree {
+		return decline(DeclineBusy, fmt.Sprintf("the job needs %s CPUs; running jobs leave %s free", FormatCPUs(n), FormatCPUs(max(load.CPUMilliFree, 0))))
+	}
+	if needs.GPUs != nil && load.GPUsBusy {
+		return decline(DeclineBusy, fmt.Sprintf("the %s the job needs are held by other jobs", needs.GPUs))
 	}
 	price, err := offer.Pricing.Bid(needs, load.fraction())
 	switch {
@@ -262,7 +288,9 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 	switch {
 	case run.Module.CID != n.Module || run.Module.Size != n.ModuleBytes:
 		return Bid{}, fmt.Errorf("market: award runs module %s, we bid on %s", run.Module.CID, n.Module)
-	case run.MemoryBytes != n.MemoryBytes || run.TimeoutMs != n.TimeoutMs:
+	case run.RunRuntime() != e.runtime || (run.Runtime == RuntimeWasm):
+		return Bid{}, fmt.Errorf("market: award runs %s, we bid on %s", run.RunRuntime(), e.runtime)
+	case run.MemoryBytes != n.MemoryBytes || run.TimeoutMs != n.TimeoutMs || run.CPUMilli != n.CPUMilli || !sameGPUs(run.GPUs, n.GPUs):
 		return Bid{}, fmt.Errorf("market: award's limits differ from the call's")
 	case runInputBytes(run) != n.InputBytes || !sizesValid(run):
 		return Bid{}, fmt.Errorf("market: award's inputs total %d bytes, the call said %d", runInputBytes(run), n.InputBytes)
@@ -277,6 +305,13 @@ func (p *Provider) CheckAward(a Award, v canon.Verifier) (Bid, error) {
 	}
 	delete(p.book, k)
 	return own, nil
+}
+
+func sameGPUs(a, b *GPUs) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func sizesValid(r RunSpec) bool {

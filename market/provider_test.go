@@ -132,7 +132,42 @@ func TestProviderAnswer(t *testing.T) {
 			f.call.Needs.Capabilities = append(f.call.Needs.Capabilities, "gpu/nvidia/h100")
 		}, Load{Running: 0, Slots: 4}, true, DeclineCapability},
 		{"runtime not sold", nil, func(f *provFixture) { f.offer.Capabilities = []Capability{"gpu/nvidia/h100"} },
-			Load{Running: 0, Slots: 4}, true, DeclineCapability},
+			Load{Running: 0, Slots: 4}, true, DeclineRuntime},
+		{"no gpu", nil, func(f *provFixture) { f.call.Needs.GPUs = &GPUs{Count: 1} }, Load{Running: 0, Slots: 4}, true, DeclineNoGPU},
+		{"gpu model", nil, func(f *provFixture) {
+			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
+			f.call.Needs.GPUs = &GPUs{Count: 1, Model: "h100"}
+		}, Load{Running: 0, Slots: 4}, true, DeclineGPUModel},
+		{"vram", nil, func(f *provFixture) {
+			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
+			f.call.Needs.GPUs = &GPUs{Count: 1, MinVRAMMiB: 40 << 10}
+		}, Load{Running: 0, Slots: 4}, true, DeclineVRAM},
+		{"gpus held by other jobs", nil, func(f *provFixture) {
+			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
+			f.call.Needs.GPUs = &GPUs{Count: 1}
+		}, Load{Running: 0, Slots: 4, GPUsBusy: true}, true, DeclineBusy},
+		{"gpus not for this runtime", nil, func(f *provFixture) {
+			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
+			f.call.Needs.GPUs = &GPUs{Count: 1}
+		}, Load{Running: 0, Slots: 4, GPUsUnusable: "GPUs go to runtime/docker jobs only"}, true, DeclineNoGPU},
+		{"image not allowed", nil, func(f *provFixture) {
+			f.call.Needs.Capabilities[0], f.call.Needs.Image = RuntimeDocker, testDigest
+			f.offer.Capabilities = []Capability{RuntimeDocker}
+		}, Load{Running: 0, Slots: 4, ImageNotAllowed: true}, true, DeclineImage},
+		{"image allowed", nil, func(f *provFixture) {
+			f.call.Needs.Capabilities[0], f.call.Needs.Image = RuntimeDocker, testDigest
+			f.offer.Capabilities = []Capability{RuntimeDocker}
+		}, Load{Running: 0, Slots: 4}, true, ""},
+		{"cpus taken by running jobs", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 2000 },
+			Load{Running: 1, Slots: 4, CPUMilliKnown: true, CPUMilliFree: 1500}, true, DeclineBusy},
+		{"cpus free", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 1500 },
+			Load{Running: 0, Slots: 4, CPUMilliKnown: true, CPUMilliFree: 1500}, true, ""},
+		{"cpus not tracked", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 64000 },
+			Load{Running: 0, Slots: 4}, true, ""},
+		{"gpus free", nil, func(f *provFixture) {
+			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
+			f.call.Needs.GPUs = &GPUs{Count: 1}
+		}, Load{Running: 0, Slots: 4}, true, ""},
 		{"too much memory", nil, func(f *provFixture) { f.call.Needs.MemoryBytes = 1<<30 + 1 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
 		{"too long", nil, func(f *provFixture) { f.call.Needs.TimeoutMs = 60_001 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
 		{"module too big", nil, func(f *provFixture) { f.call.Needs.ModuleBytes = 64<<20 + 1 }, Load{Running: 0, Slots: 4}, true, DeclineTooLarge},
@@ -299,6 +334,10 @@ func TestProviderCheckAwardRejects(t *testing.T) {
 		msg  string
 	}{
 		{"award for someone else", func(t *testing.T, f *provFixture, a *Award) { a.Provider = "p2" }, nil, "not us"},
+		{"another runtime", func(t *testing.T, f *provFixture, a *Award) { a.Run.Runtime = RuntimeDocker }, nil, "award runs runtime/docker"},
+		{"wasm named, not implied", func(t *testing.T, f *provFixture, a *Award) { a.Run.Runtime = RuntimeWasm }, nil, "award runs"},
+		{"gpus the call did not ask for", func(t *testing.T, f *provFixture, a *Award) { a.Run.GPUs = &GPUs{Count: 1} }, nil, "limits differ"},
+		{"cpus the call did not ask for", func(t *testing.T, f *provFixture, a *Award) { a.Run.CPUMilli = 500 }, nil, "limits differ"},
 		{"no bid on that job", func(t *testing.T, f *provFixture, a *Award) { a.Job = "job-other" }, ErrNoOpenBid, "no open bid"},
 		{"no bid on that attempt", func(t *testing.T, f *provFixture, a *Award) { a.Attempt = 2 }, ErrNoOpenBid, "no open bid"},
 		{"another requester", func(t *testing.T, f *provFixture, a *Award) { a.Requester = "p3" }, ErrNoOpenBid, "no open bid"},
@@ -392,6 +431,36 @@ func TestProviderCheckAwardRejects(t *testing.T) {
 				t.Fatalf("the honest award after a rejected one: %v", err)
 			}
 		})
+	}
+}
+
+// An award of a native job with GPUs names its runtime, CPUs and GPUs;
+// the provider takes it only when they are the call's.
+func TestProviderCheckAwardNative(t *testing.T) {
+	f := newProvFixture(t, nil)
+	f.offer.Capabilities = []Capability{RuntimeDocker, "gpu/nvidia/l4"}
+	f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 2, VRAMMiB: 24 << 10}}}
+	f.call.Needs.Capabilities = []Capability{RuntimeDocker}
+	f.call.Needs.CPUMilli, f.call.Needs.GPUs = 2000, &GPUs{Count: 2, Model: "l4"}
+	f.seal(t)
+	ours, bid := f.ourBid(t)
+	a := f.award(ours, nil, bid.Price)
+	a.Run.Runtime, a.Run.CPUMilli, a.Run.GPUs = RuntimeDocker, 2000, &GPUs{Count: 2, Model: "l4"}
+	for _, bad := range []func(*Award){
+		func(a *Award) { a.Run.Runtime = "" },
+		func(a *Award) { a.Run.Runtime = RuntimeProcess },
+		func(a *Award) { a.Run.GPUs = nil },
+		func(a *Award) { a.Run.GPUs = &GPUs{Count: 1, Model: "l4"} },
+		func(a *Award) { a.Run.CPUMilli = 0 },
+	} {
+		b := a
+		bad(&b)
+		if _, err := f.p.CheckAward(b, f.keys); err == nil {
+			t.Fatalf("accepted %+v", b.Run)
+		}
+	}
+	if _, err := f.p.CheckAward(a, f.keys); err != nil {
+		t.Fatal(err)
 	}
 }
 

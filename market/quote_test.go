@@ -23,7 +23,7 @@ func TestAnswerQuoteAgreesWithAnswer(t *testing.T) {
 	}{
 		{"bid", nil, Load{Slots: 4}, Prep{}, ""},
 		{"bid at load, fetching", nil, Load{Running: 2, Slots: 4}, Prep{FetchBytes: 1 << 20}, ""},
-		{"runtime missing", func(f *provFixture) { f.offer.Capabilities = []Capability{"gpu/nvidia/h100"} }, Load{Slots: 4}, Prep{}, DeclineCapability},
+		{"runtime missing", func(f *provFixture) { f.offer.Capabilities = []Capability{"gpu/nvidia/h100"} }, Load{Slots: 4}, Prep{}, DeclineRuntime},
 		{"memory", func(f *provFixture) { f.call.Needs.MemoryBytes = 1<<30 + 1 }, Load{Slots: 4}, Prep{}, DeclineTooLarge},
 		{"price above max", func(f *provFixture) { f.call.Needs.MaxPrice = 50 }, Load{Slots: 4}, Prep{}, DeclinePrice},
 		{"price above max at load", func(f *provFixture) { f.call.Needs.MaxPrice = 120 }, Load{Running: 3, Slots: 4}, Prep{}, DeclinePrice},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,12 +43,17 @@ type fzSpecArgs struct {
 	VOT        int64
 	MinRep     float64
 	Verify     string
+	CPUs       int64 // millicores
+	GPUCount   int64 // > 0 asks for GPUs
+	GPUModel   string
+	GPUVRAM    int64 // MiB
+	Image      string
 }
 
 func (a fzSpecArgs) values() []any {
 	return []any{a.Runtime, a.Caps, a.ModuleCID, a.ModuleSize, a.HasStdin, a.StdinCID, a.StdinSize, a.Inputs, a.InName,
 		a.NameMod, a.InCID, a.InSize, a.InSizeOdd, a.Arg, a.Args, a.EnvKey, a.EnvVal, a.Envs, a.Memory, a.Timeout,
-		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify}
+		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify, a.CPUs, a.GPUCount, a.GPUModel, a.GPUVRAM, a.Image}
 }
 
 // addTo adds a as a seed; f.Add is spelled out for vet's fuzz-arguments
@@ -55,14 +61,18 @@ func (a fzSpecArgs) values() []any {
 func (a fzSpecArgs) addTo(f *testing.F) {
 	f.Add(a.Runtime, a.Caps, a.ModuleCID, a.ModuleSize, a.HasStdin, a.StdinCID, a.StdinSize, a.Inputs, a.InName,
 		a.NameMod, a.InCID, a.InSize, a.InSizeOdd, a.Arg, a.Args, a.EnvKey, a.EnvVal, a.Envs, a.Memory, a.Timeout,
-		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify)
+		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify, a.CPUs, a.GPUCount, a.GPUModel, a.GPUVRAM, a.Image)
 }
 
 func (a fzSpecArgs) spec() JobSpec {
 	s := JobSpec{
 		Runtime: Capability(a.Runtime), Module: Blob{CID: a.ModuleCID, Size: a.ModuleSize},
 		MemoryBytes: a.Memory, TimeoutMs: a.Timeout, MaxOutputBytes: a.MaxOutput, MaxPrice: a.MaxPrice,
-		DeadlineMs: a.Deadline, ValueOfTime: a.VOT, MinReputation: a.MinRep, Verify: a.Verify,
+		DeadlineMs: a.Deadline, ValueOfTime: a.VOT, MinReputation: a.MinRep, Verify: a.Verify, CPUMilli: a.CPUs,
+		Image: a.Image,
+	}
+	if a.GPUCount != 0 {
+		s.GPUs = &GPUs{Count: int(max(min(a.GPUCount, math.MaxInt32), math.MinInt32)), Model: a.GPUModel, MinVRAMMiB: a.GPUVRAM}
 	}
 	if a.Caps != "" {
 		for _, c := range strings.Split(a.Caps, ",") {
@@ -153,6 +163,25 @@ func fzSpecSeeds() []fzSpecSeed {
 	add("hold-wraps", func(a *fzSpecArgs) { a.MaxPrice, a.Verify = 2049638230412172402, "replicate:6" })
 	add("hold-overflows", func(a *fzSpecArgs) { a.MaxPrice, a.Verify = 2305843009213693951, "replicate:3" })
 	add("hold-just-fits", func(a *fzSpecArgs) { a.MaxPrice, a.Verify = math.MaxInt64/9, "replicate:6" })
+	// Issue 8: native runtimes, their larger memory, CPUs and GPUs.
+	add("process", func(a *fzSpecArgs) { a.Runtime, a.Memory, a.CPUs = "runtime/process", 16<<30, 2500 })
+	add("docker-gpus", func(a *fzSpecArgs) {
+		a.Runtime, a.Memory, a.GPUCount, a.GPUModel, a.GPUVRAM = "runtime/docker", 64<<30, 2, "a100-sxm4-80gb", 80<<10
+	})
+	add("native-at-bounds", func(a *fzSpecArgs) {
+		a.Runtime, a.Memory, a.CPUs, a.GPUCount, a.GPUVRAM = "runtime/docker", MaxNativeMemoryBytes, MaxCPUMilli, MaxGPUs, MaxVRAMMiB
+	})
+	add("native-past-bounds", func(a *fzSpecArgs) {
+		a.Runtime, a.Memory, a.CPUs, a.GPUCount, a.GPUVRAM = "runtime/process", MaxNativeMemoryBytes+1, MaxCPUMilli+1, MaxGPUs+1, MaxVRAMMiB+1
+		a.GPUModel = "H100/x"
+	})
+	add("wasm-gpus", func(a *fzSpecArgs) { a.GPUCount, a.CPUs = 1, 1001 })
+	add("gpu-count-wraps", func(a *fzSpecArgs) { a.Runtime, a.GPUCount = "runtime/docker", 1<<32+1 })
+	add("image", func(a *fzSpecArgs) {
+		a.Runtime, a.Image = "runtime/docker", "ghcr.io/acme/solver@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		a.ModuleCID, a.ModuleSize = canon.BlobCID([]byte(a.Image)).String(), int64(len(a.Image))
+	})
+	add("image-by-tag", func(a *fzSpecArgs) { a.Runtime, a.Image = "runtime/docker", "alpine:latest" })
 	return out
 }
 
@@ -167,9 +196,11 @@ func FuzzJobSpec(f *testing.F) {
 	fzSpecArgs{ModuleCID: fzModule, MaxPrice: 1, MinRep: math.Inf(-1)}.addTo(f)
 	f.Fuzz(func(t *testing.T, runtime, caps, moduleCID string, moduleSize int64, hasStdin bool, stdinCID string, stdinSize int64,
 		inputs uint16, inName string, nameMod uint16, inCID string, inSize, inSizeOdd int64, arg string, args uint16,
-		envKey, envVal string, envs uint16, memory, timeout, maxOutput, maxPrice, deadline, vot int64, minRep float64, verify string) {
+		envKey, envVal string, envs uint16, memory, timeout, maxOutput, maxPrice, deadline, vot int64, minRep float64, verify string,
+		cpus, gpuCount int64, gpuModel string, gpuVRAM int64, image string) {
 		a := fzSpecArgs{runtime, caps, moduleCID, moduleSize, hasStdin, stdinCID, stdinSize, inputs, inName, nameMod, inCID,
-			inSize, inSizeOdd, arg, args, envKey, envVal, envs, memory, timeout, maxOutput, maxPrice, deadline, vot, minRep, verify}
+			inSize, inSizeOdd, arg, args, envKey, envVal, envs, memory, timeout, maxOutput, maxPrice, deadline, vot, minRep, verify,
+			cpus, gpuCount, gpuModel, gpuVRAM, image}
 		s := a.spec()
 		s.Defaults()
 		err := s.Validate()
@@ -193,8 +224,26 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 			want[field] = sentinel
 		}
 	}
-	bad(s.Runtime != RuntimeWasm, "runtime", ErrInvalid)
-	bad(s.MemoryBytes < 64<<10 || s.MemoryBytes > 4<<30, "memory", ErrRange)
+	native := s.Runtime == "runtime/process" || s.Runtime == "runtime/docker"
+	bad(s.Runtime != "runtime/wasm" && !native, "runtime", ErrInvalid)
+	if native {
+		bad(s.MemoryBytes < 8<<20 || s.MemoryBytes > 1<<40, "memory", ErrRange)
+		bad(s.CPUMilli < 0 || s.CPUMilli > 1024*1000, "cpus", ErrRange)
+	} else {
+		bad(s.MemoryBytes < 64<<10 || s.MemoryBytes > 4<<30, "memory", ErrRange)
+		bad(s.CPUMilli < 0 || s.CPUMilli > 1000, "cpus", ErrRange)
+	}
+	if g := s.GPUs; g != nil {
+		bad(!native, "gpus", ErrInvalid)
+		bad(g.Count < 1 || g.Count > 64, "gpus.count", ErrRange)
+		bad(g.MinVRAMMiB < 0 || g.MinVRAMMiB > 1<<30, "gpus.min_vram", ErrRange)
+		bad(g.Model != "" && Capability("gpu/nvidia/"+g.Model).Validate() != nil || strings.Contains(g.Model, "/"), "gpus.model", ErrInvalid)
+	}
+	if s.Image != "" {
+		digest := regexp.MustCompile(`^([a-z0-9]+([._/:-]{1,2}[a-z0-9]+)*@)?sha256:[0-9a-f]{64}$`).MatchString(s.Image)
+		bad(s.Runtime != "runtime/docker" || !digest || len(s.Image) > 512 || s.Module.CID != canon.BlobCID([]byte(s.Image)).String() ||
+			s.Module.Size != int64(len(s.Image)), "image", ErrInvalid)
+	}
 	bad(s.TimeoutMs < 1 || s.TimeoutMs > 24*3600*1000, "timeout", ErrRange)
 	bad(s.MaxOutputBytes < 1 || s.MaxOutputBytes > 1<<30, "max_output", ErrRange)
 	// max_price × the most runs any job may need fits in an int64.
@@ -212,7 +261,8 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 	if errors.As(err, &ve) {
 		for _, fe := range ve.Fields {
 			if _, scalar := map[string]bool{"runtime": true, "memory": true, "timeout": true, "max_output": true, "max_price": true,
-				"deadline": true, "value_of_time": true, "min_reputation": true, "verify": true}[fe.Field]; scalar {
+				"deadline": true, "value_of_time": true, "min_reputation": true, "verify": true, "cpus": true, "gpus": true,
+				"gpus.count": true, "gpus.min_vram": true, "gpus.model": true, "image": true}[fe.Field]; scalar {
 				got[fe.Field] = fe.Err
 			}
 		}
@@ -362,8 +412,15 @@ func fzCheckAcceptedSpec(t *testing.T, s JobSpec) {
 		fail("max price %d and value of time %d whose scores overflow: %v", s.MaxPrice, s.ValueOfTime, err)
 	}
 	n := s.Needs()
-	if n.InputBytes != s.InputBytes() || n.Capabilities[0] != RuntimeWasm || n.Module != s.Module.CID {
+	if n.InputBytes != s.InputBytes() || n.Capabilities[0] != s.Runtime || !KnownRuntime(s.Runtime) || n.Module != s.Module.CID ||
+		n.CPUMilli != s.CPUMilli || n.GPUs != s.GPUs {
 		fail("needs %+v", n)
+	}
+	// What an accepted spec asks of providers passes their check of
+	// calls, so no honest job is dropped on the way.
+	call := CallForBids{Job: "j", Attempt: 1, Requester: "r", Needs: n, WindowMs: 1000}
+	if err := call.Validate(); err != nil {
+		fail("needs no provider accepts: %v", err)
 	}
 	// Defaults are idempotent and the spec survives its canonical encoding
 	// (Digest is how idempotency keys are compared).

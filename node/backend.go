@@ -175,20 +175,7 @@ func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, err
 
 func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
 	var spec market.JobSpec
-	switch strings.TrimPrefix(req.Runtime, "runtime/") {
-	case "", "wasm":
-		spec.Runtime = market.RuntimeWasm
-	default:
-		return spec, specError("runtime", fmt.Sprintf("%q is not supported; use \"wasm\"", req.Runtime))
-	}
-	if req.Module == (api.BlobRef{}) {
-		return spec, specError("module", "required: a cid from POST /v1/blobs, or inline base64")
-	}
-	var err error
-	if spec.Module, err = n.resolveBlob("module", req.Module); err != nil {
-		return spec, err
-	}
-	if err := n.checkModule(spec.Module); err != nil {
+	if err := n.moduleFrom(req, &spec); err != nil {
 		return spec, err
 	}
 	if req.Stdin != nil {
@@ -220,6 +207,9 @@ func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
 	spec.ValueOfTime = req.ValueOfTime
 	spec.MinReputation = req.MinReputation
 	spec.Verify = req.Verify
+	if err := resourcesFrom(req, &spec); err != nil {
+		return spec, err
+	}
 	spec.Defaults()
 	if err := spec.Validate(); err != nil {
 		return spec, specErrors(err)
@@ -295,7 +285,7 @@ func (n *Node) Offers(ctx context.Context) ([]api.OfferInfo, error) {
 		pricing, _ := json.Marshal(o.Pricing)
 		limits, _ := json.Marshal(o.Limits)
 		return api.OfferInfo{Provider: o.Provider, Self: self, Seq: o.Seq, Capabilities: caps, Pricing: pricing,
-			Limits: limits, Version: o.Version, ExpiresAt: time.UnixMilli(o.Expires).UTC(), FetchedAt: fetched.UTC(),
+			Limits: limits, Resources: resourcesJSON(o), Version: o.Version, ExpiresAt: time.UnixMilli(o.Expires).UTC(), FetchedAt: fetched.UTC(),
 			Withdrawn: o.Withdrawn}
 	}
 	if o, ok := n.offers.Offer(); ok {
@@ -338,7 +328,7 @@ func (n *Node) Peers(ctx context.Context) ([]api.PeerInfo, error) {
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	st := api.Status{PeerID: n.ID(), Addrs: n.Addrs(), Version: Version, StartedAt: n.start.UTC(),
 		Peers: len(n.host.Network().Peers()), Selling: n.cfg.Provider.Sell && !n.closing.Load(),
-		Capabilities: n.cfg.Provider.Capabilities, Jobs: map[api.JobState]int{}, Dropped: n.drops.Snapshot(),
+		Capabilities: soldStrings(n.soldCapabilities()), Jobs: map[api.JobState]int{}, Dropped: n.drops.Snapshot(),
 		Misbehaving: n.cfg.Misbehave.Active()}
 	st.LedgerSeq, st.LedgerHead = n.ledger.Head()
 	st.Isolated = n.Isolated()

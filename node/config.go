@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -139,6 +140,56 @@ type ProviderConfig struct {
 	StartBase units.Duration `toml:"start_base"`
 	// ModuleCache is how many compiled modules are kept in memory.
 	ModuleCache int `toml:"module_cache"`
+	// CPUs and Memory are what the offer says the machine has for jobs:
+	// 0 means all that is detected. A job asking for more is declined
+	// too_large before it is invited.
+	CPUs   int        `toml:"cpus"`
+	Memory units.Size `toml:"memory"`
+	// Process, Docker and GPUs sell more than wasm; each is off unless the
+	// operator turns it on (hayek devnet turns process on for its nodes,
+	// all the user's own, and docker when an engine answers).
+	Process ProcessConfig `toml:"process"`
+	Docker  DockerConfig  `toml:"docker"`
+	GPUs    GPUConfig     `toml:"gpus"`
+}
+
+// ProcessConfig sells runtime/process: static Linux executables in the
+// process sandbox (exec/process).
+type ProcessConfig struct {
+	Sell bool `toml:"sell"`
+	// Programs are executables this provider offers by host path (a
+	// static Python, a solver); a job runs one by naming its CID.
+	Programs []string `toml:"programs"`
+	// JobExecutables lets jobs bring their own executable.
+	JobExecutables bool `toml:"job_executables"`
+	// CPUsPerJob caps each job's CPU time per second of wall time, in
+	// cores; 0 sets no quota.
+	CPUsPerJob float64 `toml:"cpus_per_job"`
+}
+
+// DockerConfig sells runtime/docker: container images through the local
+// Docker engine (exec/docker).
+type DockerConfig struct {
+	Sell bool `toml:"sell"`
+	// Host is the engine's address; empty means DOCKER_HOST or the
+	// default socket.
+	Host string `toml:"host"`
+	// AllowedImages are images by digest jobs may name (name@sha256:… or
+	// sha256:…), present in the engine.
+	AllowedImages []string `toml:"allowed_images"`
+	// JobImages lets jobs ship their image as a `docker save` archive.
+	JobImages bool `toml:"job_images"`
+	// OCIRuntime is the engine runtime jobs run with ("runsc" for
+	// gVisor); empty is the engine's default.
+	OCIRuntime string `toml:"oci_runtime"`
+	// CPUsPerJob caps each job's CPU, in cores; 0 sets no quota.
+	CPUsPerJob float64 `toml:"cpus_per_job"`
+}
+
+// GPUConfig sells this machine's NVIDIA GPUs, found with nvidia-smi, whole
+// to jobs of the docker runtime.
+type GPUConfig struct {
+	Sell bool `toml:"sell"`
 }
 
 // RequesterConfig tunes the auctions this node runs for its agents.
@@ -212,6 +263,8 @@ func DefaultConfig() Config {
 			Pricing:      market.Pricing{Base: 10, PerSecond: 2, PerGiBSecond: 8, Surge: 1},
 			StartBase:    units.Duration(50 * time.Millisecond),
 			ModuleCache:  64,
+			Process:      ProcessConfig{JobExecutables: true, Programs: []string{}},
+			Docker:       DockerConfig{JobImages: true, AllowedImages: []string{}},
 		},
 		Requester: RequesterConfig{
 			BidWindow:   units.Duration(time.Second),
@@ -330,13 +383,41 @@ func (c Config) Validate() error {
 			}
 		}
 		if !contains(p.Capabilities, string(market.RuntimeWasm)) {
-			bad("provider.capabilities", p.Capabilities, "this version runs only wasm: include %q", market.RuntimeWasm)
+			bad("provider.capabilities", p.Capabilities, "every provider runs wasm: include %q", market.RuntimeWasm)
+		}
+		for _, k := range p.Capabilities {
+			switch {
+			case k == string(market.RuntimeProcess):
+				bad("provider.capabilities", k, "sold when it works: set [provider.process] sell = true instead")
+			case k == string(market.RuntimeDocker):
+				bad("provider.capabilities", k, "sold when it works: set [provider.docker] sell = true instead")
+			case strings.HasPrefix(k, market.GPUCapabilityPrefix):
+				bad("provider.capabilities", k, "GPUs are sold as detected: set [provider.gpus] sell = true instead")
+			}
+		}
+		if p.CPUs < 0 || p.CPUs > market.MaxCPUMilli/1000 {
+			bad("provider.cpus", p.CPUs, "must be between 0 (all) and %d", market.MaxCPUMilli/1000)
+		}
+		if p.Memory != 0 && (p.Memory < market.MinMemoryBytes || p.Memory > market.MaxNativeMemoryBytes) {
+			bad("provider.memory", p.Memory, "must be 0 (all) or between 64KiB and 1TiB")
+		}
+		if c := p.Process.CPUsPerJob; c < 0 || (c > 0 && c < 0.01) {
+			bad("provider.process.cpus_per_job", c, "must be 0 (no quota) or at least 0.01 cores")
+		}
+		if c := p.Docker.CPUsPerJob; c < 0 || (c > 0 && c < 0.01) {
+			bad("provider.docker.cpus_per_job", c, "must be 0 (no quota) or at least 0.01 cores")
+		}
+		if p.Process.Sell && !p.Process.JobExecutables && len(p.Process.Programs) == 0 {
+			bad("provider.process", "job_executables = false", "with no programs either, no job could run")
+		}
+		if p.Docker.Sell && !p.Docker.JobImages && len(p.Docker.AllowedImages) == 0 {
+			bad("provider.docker", "job_images = false", "with no allowed_images either, no job could run")
 		}
 		if p.Slots < 1 || p.Slots > 1024 {
 			bad("provider.slots", p.Slots, "must be between 1 and 1024")
 		}
-		if p.MaxMemory < market.MinMemoryBytes || p.MaxMemory > market.MaxMemoryBytes {
-			bad("provider.max_memory", p.MaxMemory, "must be between 64KiB and 4GiB")
+		if p.MaxMemory < market.MinMemoryBytes || p.MaxMemory > market.MaxNativeMemoryBytes {
+			bad("provider.max_memory", p.MaxMemory, "must be between 64KiB and 1TiB (wasm jobs take at most 4GiB of it)")
 		}
 		if d := time.Duration(p.MaxTimeout); d < time.Millisecond || d > market.MaxTimeout {
 			bad("provider.max_timeout", d, "must be between 1ms and 24h")

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
@@ -40,18 +43,32 @@ type DevnetOptions struct {
 	// Now is the nodes' clock (time.Now if nil): tests share a fake one to
 	// age offers, reputation and deadlines without waiting.
 	Now func() time.Time
+	// Process sells runtime/process on every node (they are all the
+	// user's own), and Docker runtime/docker when an engine answers: one
+	// executor of each, shared by the nodes. Either that cannot run here
+	// is logged with the reason and left out.
+	Process, Docker bool
+	// GPUs gives node i a fake device set (tests of GPU allocation).
+	GPUs func(i int) []gpu.Device
+	// Runtimes are executors every node sells besides those above (tests
+	// give fakes); the caller closes them.
+	Runtimes map[market.Capability]exec.Executor
 }
 
 // Devnet is N complete nodes in one process: real TCP and QUIC on
 // 127.0.0.1, real DHT, real gossipsub, each with its own home and socket.
 type Devnet struct {
-	Nodes   []*Node
-	Sockets []string
-	Homes   []string
-	opts    DevnetOptions
-	servers []*api.Server
-	serveWG sync.WaitGroup
-	cancel  context.CancelFunc
+	Nodes []*Node
+	// Runtimes are the executors beyond wasm the nodes share; Missing
+	// says why one the options asked for is not there.
+	Runtimes map[market.Capability]exec.Executor
+	Missing  map[market.Capability]string
+	Sockets  []string
+	Homes    []string
+	opts     DevnetOptions
+	servers  []*api.Server
+	serveWG  sync.WaitGroup
+	cancel   context.CancelFunc
 }
 
 // DevnetConfig is the config of a devnet node: a loopback TCP listener on
@@ -82,7 +99,8 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 	if o.Dir == "" {
 		return nil, errors.New("node: DevnetOptions.Dir is required")
 	}
-	d := &Devnet{opts: o}
+	d := &Devnet{opts: o, Runtimes: map[market.Capability]exec.Executor{}, Missing: map[market.Capability]string{}}
+	d.startRuntimes(ctx)
 	sctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	ok := false
@@ -125,7 +143,12 @@ func StartDevnet(ctx context.Context, o DevnetOptions) (*Devnet, error) {
 		if cc == "" {
 			cc = filepath.Join(o.Dir, "wasm-cache")
 		}
-		n, err := New(ctx, Options{Home: home, Config: cfg, Logger: log, Seed: seed, CompileCache: cc, Now: o.Now})
+		var gpus []gpu.Device
+		if o.GPUs != nil {
+			gpus = o.GPUs(i)
+		}
+		n, err := New(ctx, Options{Home: home, Config: cfg, Logger: log, Seed: seed, CompileCache: cc, Now: o.Now,
+			Runtimes: d.Runtimes, GPUs: gpus})
 		if err != nil {
 			return nil, fmt.Errorf("node: devnet node %d: %w", i, err)
 		}
@@ -223,7 +246,47 @@ func (d *Devnet) Close(ctx context.Context) error {
 	for _, s := range d.Sockets {
 		os.Remove(s)
 	}
+	for rt, e := range d.Runtimes {
+		if d.opts.Runtimes[rt] == nil {
+			errs = append(errs, e.Close(ctx))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// startRuntimes starts the executors the options ask for and the host can
+// run, saying why any cannot.
+func (d *Devnet) startRuntimes(ctx context.Context) {
+	log := d.opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for rt, e := range d.opts.Runtimes {
+		d.Runtimes[rt] = e
+	}
+	if d.opts.Process {
+		e, err := newProcessExecutor(ctx, DefaultConfig().Provider.Process)
+		if err != nil {
+			log.Warn("devnet: not selling runtime/process", "err", err)
+			d.Missing[market.RuntimeProcess] = err.Error()
+		} else {
+			d.Runtimes[market.RuntimeProcess] = e
+		}
+	}
+	if d.opts.Docker {
+		e, err := newDockerExecutor(ctx, DefaultConfig().Provider.Docker)
+		if err != nil {
+			log.Warn("devnet: not selling runtime/docker", "err", err)
+			d.Missing[market.RuntimeDocker] = err.Error()
+		} else {
+			d.Runtimes[market.RuntimeDocker] = e
+		}
+	}
+}
+
+// Sells reports whether the devnet's nodes sell runtime rt.
+func (d *Devnet) Sells(rt market.Capability) bool {
+	return rt == market.RuntimeWasm || d.Runtimes[rt] != nil
 }
 
 // DefaultCompileCache is where local devnets keep compiled modules:

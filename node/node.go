@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/blobs"
@@ -71,6 +72,17 @@ type Options struct {
 	// (default <Home>/cache/wasm). Nodes of one devnet share one, so a
 	// module is compiled once per devnet rather than once per node.
 	CompileCache string
+	// Runtimes are executors of other runtimes (runtime/process,
+	// runtime/docker) to sell whatever the config says: the caller owns
+	// and closes them (a devnet shares one among its nodes). Without one,
+	// the node makes its own when [provider.process] or [provider.docker]
+	// turns it on.
+	Runtimes map[market.Capability]exec.Executor
+	// GPUs is a fake device set to sell instead of detecting any, for
+	// tests: jobs of the native runtimes get its devices by environment
+	// (CUDA_VISIBLE_DEVICES). DetectGPUs replaces running nvidia-smi.
+	GPUs       []gpu.Device
+	DetectGPUs gpu.Runner
 }
 
 // Node is one hayek peer: a libp2p host with the DHT and gossipsub, a
@@ -91,6 +103,7 @@ type Node struct {
 	data     *blobs.Service
 	exec     exec.Executor
 	ownExec  bool
+	sell     *selling // nil when the node does not sell
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -174,7 +187,11 @@ func New(ctx context.Context, o Options) (*Node, error) {
 		return nil, err
 	}
 	ok = true
-	n.log.Info("node started", "addrs", n.Addrs(), "selling", cfg.Provider.Sell)
+	if cfg.Provider.Sell {
+		n.log.Info("node started", "addrs", n.Addrs(), "selling", fmt.Sprint(n.soldCapabilities()))
+	} else {
+		n.log.Info("node started", "addrs", n.Addrs(), "selling", "nothing (provider.sell = false)")
+	}
 	return n, nil
 }
 
@@ -267,27 +284,30 @@ func (n *Node) openStores(ctx context.Context) error {
 }
 
 // openExecutor takes the executor given, or makes a wasm one if the node
-// sells.
+// sells, and sets up what else the node sells (process, docker, GPUs).
 func (n *Node) openExecutor(ctx context.Context, o Options) error {
-	if o.Executor != nil {
+	if !n.cfg.Provider.Sell {
 		n.exec = o.Executor
 		return nil
 	}
-	if !n.cfg.Provider.Sell {
-		return nil
+	if o.Executor != nil {
+		n.exec = o.Executor
+	} else {
+		wc := wasm.DefaultConfig()
+		wc.CacheDir = o.CompileCache
+		if wc.CacheDir == "" {
+			wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
+		}
+		wc.MaxCachedModules = n.cfg.Provider.ModuleCache
+		var err error
+		if n.exec, err = wasm.New(ctx, wc); err != nil {
+			return fmt.Errorf("node: wasm executor: %w", err)
+		}
+		n.ownExec = true
 	}
-	wc := wasm.DefaultConfig()
-	wc.CacheDir = o.CompileCache
-	if wc.CacheDir == "" {
-		wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
-	}
-	wc.MaxCachedModules = n.cfg.Provider.ModuleCache
 	var err error
-	if n.exec, err = wasm.New(ctx, wc); err != nil {
-		return fmt.Errorf("node: wasm executor: %w", err)
-	}
-	n.ownExec = true
-	return nil
+	n.sell, err = n.setupSelling(ctx, o, n.exec)
+	return err
 }
 
 // openNetwork makes the libp2p host, the DHT and gossipsub, whose own
@@ -341,10 +361,7 @@ func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.Add
 // services, each from its dependencies.
 func (n *Node) newServices(jobsDir string) error {
 	cfg := n.cfg
-	caps := make([]market.Capability, len(cfg.Provider.Capabilities))
-	for i, c := range cfg.Provider.Capabilities {
-		caps[i] = market.Capability(c)
-	}
+	caps := n.soldCapabilities()
 	n.offers = discovery.NewAdvertiser(discovery.AdvertiserDeps{
 		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
 		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
@@ -367,7 +384,8 @@ func (n *Node) newServices(jobsDir string) error {
 	}
 	n.provider = provider.New(provider.Deps{
 		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
-		Exec: n.exec, Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
+		Executors: n.sell.executorsOrNil(), GPUs: n.sell.allocator(), GPURuntimes: n.sell.gpuRuntimesOrNil(),
+		Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
 		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer, Metrics: n.metrics,
@@ -379,7 +397,8 @@ func (n *Node) newServices(jobsDir string) error {
 				WrongOutputRate: cfg.Misbehave.WrongOutputRate, DropRate: cfg.Misbehave.DropRate,
 				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
 			},
-			Seed: n.randUint64(),
+			Seed:     n.randUint64(),
+			CPUMilli: n.sell.cpuMilli(), AllowedImages: cfg.Provider.Docker.AllowedImages,
 		},
 	})
 	n.data = blobs.New(blobs.Deps{
@@ -586,6 +605,12 @@ func (n *Node) teardown() error {
 		errs = append(errs, n.exec.Close(ctx))
 		cancel()
 	}
+	if n.sell != nil {
+		// Containers are removed through the engine, which can be slow.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		errs = append(errs, n.sell.closeOwned(ctx, n.log))
+		cancel()
+	}
 	return errors.Join(errs...)
 }
 
@@ -595,12 +620,13 @@ func (n *Node) Closing() bool { return n.closing.Load() }
 // offerFor builds this node's offer from its config.
 func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer {
 	p := n.cfg.Provider
-	caps := make([]market.Capability, len(p.Capabilities))
-	for i, c := range p.Capabilities {
-		caps[i] = market.Capability(c)
+	var res *market.Resources
+	if n.sell != nil {
+		r := n.sell.resources
+		res = &r
 	}
 	return market.Offer{
-		Provider: n.ID(), Seq: seq, Capabilities: caps, Pricing: p.Pricing,
+		Provider: n.ID(), Seq: seq, Capabilities: n.soldCapabilities(), Pricing: p.Pricing, Resources: res,
 		Limits: market.Limits{
 			MaxMemoryBytes: int64(p.MaxMemory), MaxTimeoutMs: time.Duration(p.MaxTimeout).Milliseconds(),
 			MaxModuleBytes: int64(p.MaxModule), MaxInputBytes: int64(p.MaxInput), MaxOutputBytes: int64(p.MaxOutput),
@@ -609,6 +635,19 @@ func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer 
 		Version: Version, Created: now.UnixMilli(),
 		Expires: now.Add(time.Duration(n.cfg.Offers.TTL)).UnixMilli(), Withdrawn: withdrawn,
 	}
+}
+
+// soldCapabilities is what the node advertises: what works of what the
+// config sells.
+func (n *Node) soldCapabilities() []market.Capability {
+	if n.sell != nil {
+		return n.sell.caps
+	}
+	caps := make([]market.Capability, len(n.cfg.Provider.Capabilities))
+	for i, c := range n.cfg.Provider.Capabilities {
+		caps[i] = market.Capability(c)
+	}
+	return caps
 }
 
 // Score is gossipsub's current score of a peer, as last inspected.

@@ -3,12 +3,14 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/settlement"
@@ -19,18 +21,16 @@ import (
 // sharing it (libp2p's TCP transport sets SO_REUSEPORT by default).
 func TestSecondNodeOnAPortIsRefused(t *testing.T) {
 	ctx := t.Context()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	// The first node takes a port of the kernel's choosing (nothing else
+	// can take it between a pick and a bind); the second asks for that one.
 	cfg := DevnetConfig()
-	cfg.Network.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
+	cfg.Network.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	first, err := New(ctx, Options{Home: homeDir(t), Config: cfg, Logger: testLogger(t), CompileCache: compileCache})
 	if err != nil {
 		t.Fatal(err)
 	}
+	port := tcpPort(t, first)
+	cfg.Network.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -97,4 +97,18 @@ func TestNodeRefusesALedgerThatLostWrites(t *testing.T) {
 		t.Fatalf("restart on a ledger whose log was cut: %v; want lost writes naming hayek ledger recover", err)
 	}
 	t.Logf("refused: %v", err)
+}
+
+// tcpPort is the TCP port a node listens on.
+func tcpPort(t *testing.T, n *Node) int {
+	t.Helper()
+	for _, a := range n.Host().Addrs() {
+		if v, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+			if port, err := strconv.Atoi(v); err == nil {
+				return port
+			}
+		}
+	}
+	t.Fatalf("the node listens on no TCP port: %v", n.Host().Addrs())
+	return 0
 }

@@ -19,7 +19,7 @@ func TestRecordWeights(t *testing.T) {
 		{Failure, wasm, 1, 3},
 		{Timeout, wasm, 1, 3},
 		{WrongResult, wasm, 1, 9},
-		{MissedStart, wasm, 1, 1.5},
+		{MissedStart, wasm, 1, 3},
 		{Paid, CapRequester, 1.5, 1},
 		{Disputed, CapRequester, 1, 3},
 		{Settled, CapRequester, 2, 1},
@@ -84,19 +84,26 @@ func TestRecordCountsEvidenceOnce(t *testing.T) {
 	if got := b.Posterior("p", wasm); got != (Posterior{2, 9}) {
 		t.Fatalf("posterior %+v, want {2 9}", got)
 	}
-	// A heavier outcome on the same job replaces a lighter one: a missed
-	// start that became a failure counts as one failure.
+	// A heavier outcome on the same job replaces a lighter one, and one
+	// as heavy adds nothing: a missed start that became a failure counts
+	// as one failure, one that proved a wrong result as one wrong result.
 	if err := b.Record(t0, "q", wasm, MissedStart, "job9"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Record(t0, "q", wasm, Failure, "job9"); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Record(t0, "q", wasm, Timeout, "job9"); !errorsIs(err, ErrDuplicate) {
-		t.Fatalf("timeout after failure on one job = %v, want ErrDuplicate", err)
+	if err := b.Record(t0, "q", wasm, Failure, "job9"); !errorsIs(err, ErrDuplicate) {
+		t.Fatalf("failure after a missed start on one job = %v, want ErrDuplicate", err)
 	}
 	if got := b.Posterior("q", wasm); got != (Posterior{1, 3}) {
 		t.Fatalf("posterior %+v, want {1 3}", got)
+	}
+	if err := b.Record(t0, "q", wasm, WrongResult, "job9"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Record(t0, "q", wasm, Timeout, "job9"); !errorsIs(err, ErrDuplicate) {
+		t.Fatalf("timeout after a wrong result on one job = %v, want ErrDuplicate", err)
+	}
+	if got := b.Posterior("q", wasm); got != (Posterior{1, 9}) {
+		t.Fatalf("posterior %+v, want {1 9}", got)
 	}
 	// The same evidence ID about another peer is other evidence.
 	if err := b.Record(t0, "q", wasm, Success, "r1"); err != nil {
@@ -151,8 +158,10 @@ func TestStanding(t *testing.T) {
 	if st := b.Standing(self, wasm, 0.99); !st.Eligible || st.Newcomer {
 		t.Fatalf("own standing: %+v", st)
 	}
-	// Less than one observation is a newcomer still.
+	// Less than one observation is a newcomer still: two, decayed over
+	// two half-lives, are half of one.
 	mustRecord(t, b, t0, "late", wasm, MissedStart, 1)
+	b.Tick(t0.Add(2 * DefaultParams().HalfLife))
 	if st := b.Standing("late", wasm, 0); !st.Newcomer || !st.Eligible {
 		t.Fatalf("half an observation: %+v", st)
 	}

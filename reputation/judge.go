@@ -1,6 +1,16 @@
 package reputation
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
+
+// MaxCheckReliability caps what one run weighs in JudgeCheck: a record
+// makes a run credible, not infallible. At 0.995 (odds 199) two veteran
+// checkers that agree always outweigh a single run, however long its
+// provider's record — otherwise a veteran that starts cheating could
+// only be convicted by more checkers than a check may have.
+const MaxCheckReliability = 0.995
 
 // JudgeCheck judges the runs of one adaptively checked job (the
 // delivery first, then the checks) by the odds rule rather than by a
@@ -15,13 +25,17 @@ import "fmt"
 // third: two colluders drawn together outvote an honest veteran, and two
 // strangers that agree are taken at their word. By credibility, a pair
 // of strangers (0.9 each, odds 81) does not outweigh a veteran's single
-// run (odds 1/(1 − r), 99 at r = 0.99) without a tie-breaker, and
-// strangers alone need four agreeing runs at ε = 0.001 — so a ring must
-// be drawn four times running to have its output accepted, where it
-// needed to be drawn twice. A check by a provider with a long clean
-// record still settles it in two runs.
+// run (odds r/(1 − r), 199 at the cap) without a tie-breaker, and
+// strangers alone need three agreeing runs at ε = 0.01 (four at 0.001) —
+// so a ring must be drawn three times running to have its output
+// accepted, where it needed to be drawn twice. A check by a trusted
+// provider settles a stranger's result in two runs. Reliabilities count
+// at most MaxCheckReliability.
 func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 	rs := firstDistinct(runs, func(r Replica) string { return r.Provider }, maxRuns)
+	for i := range rs {
+		rs[i].Reliability = math.Min(rs[i].Reliability, MaxCheckReliability)
+	}
 	if len(rs) < 2 {
 		return SampleDecision{Verdict: SampleRerun, Reason: "checked: run on another provider"}
 	}

@@ -97,7 +97,7 @@ func DefaultParams() Params {
 	return Params{
 		HalfLife: 14 * day,
 		Weights: Weights{
-			Success: 1, Failure: 2, Timeout: 2, WrongResult: 8, MissedStart: 0.5,
+			Success: 1, Failure: 2, Timeout: 2, WrongResult: 8, MissedStart: 2,
 			Paid: 0.5, Disputed: 2, Settled: 1,
 		},
 		Quantile:            0.05,

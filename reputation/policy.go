@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"math"
+	"net/netip"
 	"time"
 )
 
@@ -12,7 +13,7 @@ import (
 // where the evidence is thin:
 //
 //	LowerBound < Proven:   rate 1 (strangers, whitewashed identities, anyone
-//	                       with fewer than ~13 clean jobs for this requester)
+//	                       with fewer than ~28 clean jobs for this requester)
 //	otherwise:             rate max(MinRate, (1 − LowerBound) · max(1, value/RefValue))
 //
 // so no result of a provider without a record is taken unchecked, one with
@@ -31,8 +32,11 @@ type CheckPolicy struct {
 	RefValue int64   // job value (max price) at which the rate is not scaled; ≤ 0: no scaling
 }
 
-// DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.8, at least 5%.
-func DefaultCheckPolicy() CheckPolicy { return CheckPolicy{Trusted: 0.5, Proven: 0.8, MinRate: 0.05} }
+// DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.9, at least 5%.
+// Proven was 0.8 (~13 clean jobs): an on-off cheat that gave one
+// requester 13 of its honest runs earned spot-checks there and slipped
+// wrong results through (reputation's doc, "Design choices", 8).
+func DefaultCheckPolicy() CheckPolicy { return CheckPolicy{Trusted: 0.5, Proven: 0.9, MinRate: 0.05} }
 
 // Rate is the probability that a result from a provider with standing st,
 // on a job worth value, is checked.
@@ -53,28 +57,78 @@ func (p CheckPolicy) Rate(st Standing, value int64) float64 {
 // whitewasher coming back under a new name from the same machines pays
 // with its addresses instead of winning one job per identity. Providers
 // with a record of their own are judged on it, not on their neighbours.
+//
+// Addresses come in blocks: an operator with many /24s usually has them
+// in one wider allocation (a cloud region, an ISP's range). Once wrong
+// results were caught in Block distinct subnets of one block (the /16 of
+// an IPv4 subnet, 8 bits wider; for IPv6, 16 bits wider) within the
+// quarantine, newcomers from the whole block are barred too — two
+// independent catches, so one cheat cannot get a neighbourhood barred.
+// Subnets that are not CIDR prefixes are barred one by one.
+//
 // It is a pure value: the caller gives the time. Not safe for concurrent
 // use.
 type SubnetGuard struct {
 	Quarantine time.Duration // how long a subnet stays barred to newcomers after a wrong result
+	Block      int           // distinct subnets caught in one block that bar the block (0: never)
 	caught     map[string]time.Time
+	blocks     map[string]map[string]time.Time // block → subnet → last caught
 }
 
 // NewSubnetGuard bars a subnet to newcomers for quarantine after each
-// wrong result caught in it.
+// wrong result caught in it, and a block once two of its subnets were.
 func NewSubnetGuard(quarantine time.Duration) *SubnetGuard {
-	return &SubnetGuard{Quarantine: quarantine, caught: map[string]time.Time{}}
+	return &SubnetGuard{Quarantine: quarantine, Block: 2, caught: map[string]time.Time{}, blocks: map[string]map[string]time.Time{}}
 }
 
 // Caught records a wrong result from a provider in subnet at now.
 func (g *SubnetGuard) Caught(subnet string, now time.Time) {
-	if subnet != "" {
-		g.caught[subnet] = now
+	if subnet == "" {
+		return
+	}
+	g.caught[subnet] = now
+	if b := block(subnet); b != "" {
+		if g.blocks[b] == nil {
+			g.blocks[b] = map[string]time.Time{}
+		}
+		g.blocks[b][subnet] = now
 	}
 }
 
 // Bars reports whether a newcomer from subnet is barred at now.
 func (g *SubnetGuard) Bars(subnet string, now time.Time) bool {
-	t, ok := g.caught[subnet]
-	return ok && subnet != "" && now.Sub(t) < g.Quarantine
+	if subnet == "" {
+		return false
+	}
+	if t, ok := g.caught[subnet]; ok && now.Sub(t) < g.Quarantine {
+		return true
+	}
+	if g.Block <= 0 {
+		return false
+	}
+	n := 0
+	for _, t := range g.blocks[block(subnet)] {
+		if now.Sub(t) < g.Quarantine {
+			n++
+		}
+	}
+	return n >= g.Block
+}
+
+// block is the wider allocation subnet lies in: 8 bits wider for IPv4,
+// 16 for IPv6; "" when subnet is not a CIDR prefix.
+func block(subnet string) string {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return ""
+	}
+	wider := 8
+	if p.Addr().Is6() {
+		wider = 16
+	}
+	b, err := p.Addr().Prefix(max(0, p.Bits()-wider))
+	if err != nil {
+		return ""
+	}
+	return b.String()
 }

@@ -14,8 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hayek-market/hayek/exec/docker"
 	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/internal/samples/native"
 	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node"
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -35,6 +38,9 @@ type demoJob struct {
 	title string
 	about string
 	req   api.SubmitRequest
+	// runtime is a runtime beyond wasm the job needs; the demo says why
+	// it skips the job when the network cannot sell it here.
+	runtime market.Capability
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -45,7 +51,10 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `Start a devnet of N nodes on loopback (real TCP with Noise, Kademlia DHT, gossipsub;
 providers priced apart), submit sample agent jobs to node-0 through its local
 socket API as an agent would, and print for each the auction (bids, declines,
-winner, price and why), where it ran and its result. Then stop cleanly.`,
+winner, price and why), where it ran and its result. Beside the wasm jobs, a
+static executable runs in the process sandbox and an image shipped as an
+archive in a container, where this machine can run them (a Docker engine for
+the container); otherwise the demo says why it skips them. Then stop cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nodes < 3 || nodes > 32 {
@@ -106,6 +115,15 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 	defer dm.agent.Close()
 	for i, dj := range jobs {
 		fmt.Fprintf(out, "job %d/%d  %s — %s\n", i+1, len(jobs), dj.title, dj.about)
+		if dj.runtime != "" && (!net.Sells(dj.runtime) || dj.req.Module.CID == "") {
+			why := net.Missing[dj.runtime]
+			if why == "" {
+				why = "no native toolbox for this platform"
+			}
+			dm.line("skipped", "%s is not sold on this machine: %s", dj.runtime, why)
+			fmt.Fprintln(out)
+			continue
+		}
 		if err := dm.run(ctx, dj); err != nil {
 			return withCode(ExitNotRun, fmt.Errorf("%s: %w", dj.title, err))
 		}
@@ -123,7 +141,7 @@ func runDemo(ctx context.Context, g *globals, out io.Writer, nodes int) error {
 // something to catch.
 func startDemoNet(ctx context.Context, g *globals, dir string, nodes int) (*node.Devnet, error) {
 	log := slog.New(slog.NewTextHandler(g.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	return node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, Seed: demoSeed,
+	return node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, Seed: demoSeed, Process: true, Docker: true,
 		Configure: func(i int, c *node.Config) {
 			c.Provider.Pricing.Base = 10 + 6*int64(i)
 			c.Provider.Pricing.PerSecond = 1 + int64(i%3)
@@ -166,42 +184,71 @@ func (dm *demo) prepare(ctx context.Context) ([]demoJob, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(dm.out, "agent uploaded 2 modules to node-0: hello.wasm (%d B, %s) and toolbox.wasm (%s, Go-built, %s)\n\n",
+	fmt.Fprintf(dm.out, "agent uploaded 2 modules to node-0: hello.wasm (%d B, %s) and toolbox.wasm (%s, Go-built, %s)\n",
 		hello.Size, short(hello.CID), units.FormatSize(toolbox.Size), short(toolbox.CID))
+	var exe, image string
+	if dm.net.Sells(market.RuntimeProcess) && native.Toolbox != nil {
+		b, err := dm.agent.PutBlobBytes(ctx, native.Toolbox)
+		if err != nil {
+			return nil, err
+		}
+		exe = b.CID
+		fmt.Fprintf(dm.out, "  and the toolbox as a static Linux executable (%s, %s)\n", units.FormatSize(b.Size), short(b.CID))
+	}
+	if dm.net.Sells(market.RuntimeDocker) && native.Toolbox != nil {
+		ar, err := docker.ScratchArchive(map[string][]byte{"toolbox": native.Toolbox}, []string{"/toolbox"})
+		if err != nil {
+			return nil, err
+		}
+		b, err := dm.agent.PutBlobBytes(ctx, ar)
+		if err != nil {
+			return nil, err
+		}
+		image = b.CID
+		fmt.Fprintf(dm.out, "  and as an image FROM scratch, a docker save archive (%s, %s)\n", units.FormatSize(b.Size), short(b.CID))
+	}
+	fmt.Fprintln(dm.out)
 	// Every provider runs the replicated job, the cheater included.
-	return demoJobs(hello.CID, toolbox.CID, min(len(dm.net.Nodes)-1, 9)), nil
+	return demoJobs(hello.CID, toolbox.CID, exe, image, min(len(dm.net.Nodes)-1, 9)), nil
 }
 
-// demoJobs are the sample jobs, one for each thing the market does.
-func demoJobs(hello, toolbox string, replicas int) []demoJob {
+// demoJobs are the sample jobs, one for each thing the market does. exe
+// and image are the native toolbox's CIDs, "" when not uploaded.
+func demoJobs(hello, toolbox, exe, image string, replicas int) []demoJob {
 	poem := "The curious task of economics is to demonstrate to men\nhow little they really know about what they imagine they can design.\n"
 	return []demoJob{
 		{"hello", "hand-written 337-byte module echoing stdin", api.SubmitRequest{
-			Module: api.BlobRef{CID: hello}, Stdin: &api.BlobRef{Text: "agents of hayek\n"}, MaxPrice: 200}},
+			Module: api.BlobRef{CID: hello}, Stdin: &api.BlobRef{Text: "agents of hayek\n"}, MaxPrice: 200}, ""},
 		{"word count", "toolbox wc over two input files mounted read-only at /in", api.SubmitRequest{
 			Module: api.BlobRef{CID: toolbox}, Args: []string{"wc", "/in/hayek.txt", "/in/lorem.txt"},
 			Inputs: []api.InputRef{{Name: "hayek.txt", BlobRef: api.BlobRef{Text: poem}},
 				{Name: "lorem.txt", BlobRef: api.BlobRef{Text: strings.Repeat("lorem ipsum dolor sit amet\n", 40)}}},
-			MaxPrice: 200}},
+			MaxPrice: 200}, ""},
 		{"checksums", "toolbox sha256 hashes /in and writes /out/manifest.sha256", api.SubmitRequest{
 			Module: api.BlobRef{CID: toolbox}, Args: []string{"sha256"},
 			Inputs:   []api.InputRef{{Name: "hayek.txt", BlobRef: api.BlobRef{Text: poem}}},
-			MaxPrice: 200}},
+			MaxPrice: 200}, ""},
 		{"primes", "CPU-bound: count the primes below 2,000,000", api.SubmitRequest{
 			Module: api.BlobRef{CID: toolbox}, Args: []string{"primes", "2000000"},
-			Timeout: units.Duration(30 * time.Second), MaxPrice: 500}},
+			Timeout: units.Duration(30 * time.Second), MaxPrice: 500}, ""},
+		{"a native program", "the same count by the toolbox built as a static Linux executable, in the process sandbox", api.SubmitRequest{
+			Runtime: "process", Module: api.BlobRef{CID: exe}, Args: []string{"primes", "2000000"},
+			Timeout: units.Duration(30 * time.Second), MaxPrice: 500}, market.RuntimeProcess},
+		{"a container", "the toolbox in an image shipped with the job as an archive: no registry, no network, read-only root", api.SubmitRequest{
+			Runtime: "docker", Module: api.BlobRef{CID: image}, Args: []string{"hello"}, Stdin: &api.BlobRef{Text: "from a container\n"},
+			Timeout: units.Duration(30 * time.Second), MaxPrice: 500}, market.RuntimeDocker},
 		{"a failing job", "exits 3: a job's own failure is a result, and is paid", api.SubmitRequest{
-			Module: api.BlobRef{CID: toolbox}, Args: []string{"exit", "3"}, MaxPrice: 200}},
+			Module: api.BlobRef{CID: toolbox}, Args: []string{"exit", "3"}, MaxPrice: 200}, ""},
 		{"a runaway job", "loops forever: stopped at its 300ms limit, reported, paid", api.SubmitRequest{
 			Module: api.BlobRef{CID: toolbox}, Args: []string{"spin"}, Timeout: units.Duration(300 * time.Millisecond),
-			MaxPrice: 200}},
+			MaxPrice: 200}, ""},
 		{"verified by replication", fmt.Sprintf("replicate:%d — every provider runs it, results must agree", replicas), api.SubmitRequest{
 			Module: api.BlobRef{CID: hello}, Stdin: &api.BlobRef{Text: "replicated\n"}, MaxPrice: 100,
-			Verify: fmt.Sprintf("replicate:%d", replicas)}},
+			Verify: fmt.Sprintf("replicate:%d", replicas)}, ""},
 		{"needs approval", fmt.Sprintf("max price 700 is above the agent's approval threshold of %d", demoApproveAbove), api.SubmitRequest{
-			Module: api.BlobRef{CID: hello}, Stdin: &api.BlobRef{Text: "approved\n"}, MaxPrice: 700}},
+			Module: api.BlobRef{CID: hello}, Stdin: &api.BlobRef{Text: "approved\n"}, MaxPrice: 700}, ""},
 		{"too big for anyone", "asks for 2GiB of memory; every provider's limit is 512MiB", api.SubmitRequest{
-			Module: api.BlobRef{CID: hello}, Memory: 2 << 30, MaxPrice: 200}},
+			Module: api.BlobRef{CID: hello}, Memory: 2 << 30, MaxPrice: 200}, ""},
 	}
 }
 

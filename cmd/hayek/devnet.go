@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node"
 )
 
@@ -17,14 +19,20 @@ func newDevnetCmd(g *globals) *cobra.Command {
 		dir      string
 		logLevel string
 		quic     bool
+		noProc   bool
+		noDocker bool
 		offerTTL = node.DevnetConfig().Offers.TTL
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
 		Short: "Run N complete nodes on loopback in one process",
 		Long: `Run N complete nodes in one process on 127.0.0.1: real TCP (QUIC too with
---quic), real DHT, real gossipsub, all selling wasm compute, each with its
-own home and socket under DIR/node-<i>/. Prints one line per node (index,
+--quic), real DHT, real gossipsub, each with its own home and socket under
+DIR/node-<i>/. Every node sells wasm; runtime/process too (static executables
+in the process sandbox: every node is yours) unless --no-process, and
+runtime/docker when a Docker engine answers unless --no-docker. What a node
+cannot sell here is logged with the reason (--log-level info shows what each
+sells). Prints one line per node (index,
 peer ID, socket), then "ready" once every node can discover the others'
 offers, and runs until interrupted. Point client commands at a node with
 --socket or HAYEK_SOCKET. Without --dir a temporary directory is used and
@@ -54,6 +62,7 @@ come back next time.`,
 			}
 			ctx := cmd.Context()
 			d, err := node.StartDevnet(ctx, node.DevnetOptions{Nodes: nodes, Dir: dir, Logger: log, QUIC: quic,
+				Process: !noProc, Docker: !noDocker,
 				Configure: func(_ int, c *node.Config) { c.Offers.TTL = offerTTL }})
 			if err != nil {
 				return withCode(ExitNotRun, err)
@@ -67,6 +76,13 @@ come back next time.`,
 			for i, n := range d.Nodes {
 				fmt.Fprintf(out, "node-%d %s %s\n", i, n.ID(), d.Sockets[i])
 			}
+			sold := []string{"wasm"}
+			for _, rt := range []market.Capability{market.RuntimeProcess, market.RuntimeDocker} {
+				if d.Sells(rt) {
+					sold = append(sold, strings.TrimPrefix(string(rt), "runtime/"))
+				}
+			}
+			fmt.Fprintf(out, "selling %s\n", strings.Join(sold, ", "))
 			rctx, cancel := context.WithTimeout(ctx, time.Minute)
 			err = d.Ready(rctx)
 			cancel()
@@ -84,6 +100,8 @@ come back next time.`,
 	cmd.Flags().IntVar(&nodes, "nodes", 5, "number of nodes")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the nodes' homes (default: a temporary one)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&noProc, "no-process", false, "do not sell runtime/process")
+	cmd.Flags().BoolVar(&noDocker, "no-docker", false, "do not sell runtime/docker, even when an engine answers")
 	cmd.Flags().BoolVar(&quic, "quic", false, "listen on QUIC too (TCP only by default: in one process QUIC costs CPU the nodes share)")
 	cmd.Flags().Var(&offerTTL, "offer-ttl", "how long each signed offer is valid (offers.ttl, 10s to 24h); offers are refreshed long before, so an idle devnet keeps them")
 	return cmd

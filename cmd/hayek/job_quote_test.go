@@ -39,5 +39,5 @@ func TestJobQuote(t *testing.T) {
 	if jobs, _ := f.Jobs(t.Context(), api.JobFilter{}); len(jobs) != 0 {
 		t.Fatalf("a quote submitted %d jobs", len(jobs))
 	}
-	hayek(t, sock, "", "job", "quote", "--max-price", "5").want(t, ExitUsage, "--wasm FILE is required")
+	hayek(t, sock, "", "job", "quote", "--max-price", "5").want(t, ExitUsage, "what to run is required", "Try: hayek job quote")
 }

@@ -82,6 +82,9 @@ func printJob(w io.Writer, j api.Job) error {
 		state += " (waiting for the operator: hayek job approve " + j.ID + ")"
 	}
 	fmt.Fprintf(t, "state\t%s\n", state)
+	if j.Runtime != "" {
+		fmt.Fprintf(t, "runtime\t%s\n", j.Runtime)
+	}
 	if j.Agent != "" {
 		fmt.Fprintf(t, "agent\t%s\n", j.Agent)
 	}

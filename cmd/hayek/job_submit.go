@@ -30,6 +30,11 @@ const inlineMax = 16 << 10
 
 type submitFlags struct {
 	wasm, stdin, out, idemKey string
+	exec, image, imageFile    string // the other runtimes' programs
+	gpus                      int
+	gpuModel                  string
+	gpuVRAM                   units.Size
+	cpus                      float64
 	verify                    string
 	minReputation             float64
 	inputs, args, env         []string
@@ -40,14 +45,30 @@ type submitFlags struct {
 	place                     placementFlags
 }
 
-const submitTry = "\nTry: hayek job submit --wasm prog.wasm [--stdin FILE] [--input NAME=FILE] [-- ARGS...]"
+const submitTry = "\nTry: hayek job submit" + specTryArgs
+
+const specTryArgs = " --wasm prog.wasm|--exec ./static-binary|--image-file image.tar [--stdin FILE] [--input NAME=FILE] [-- ARGS...]"
 
 func newJobSubmitCmd(g *globals) *cobra.Command {
 	var f submitFlags
 	c := &cobra.Command{
-		Use:   "submit --wasm FILE [flags] [-- ARGS...]",
-		Short: "Submit a WebAssembly job to the market",
-		Long: `Submit a WebAssembly (WASI command) module to run on the market.
+		Use:   "submit --wasm FILE|--exec FILE|--image REF|--image-file FILE [flags] [-- ARGS...]",
+		Short: "Submit a job to the market: a wasm module, a static executable or a container image",
+		Long: `Submit a job to run on the market, in one of three runtimes:
+
+  --wasm FILE        a WebAssembly (WASI command) module: runtime/wasm, sold by
+                     every provider
+  --exec FILE        a static Linux executable: runtime/process, run in the
+                     provider's process sandbox (namespaces, cgroup, seccomp)
+  --image REF        a container image by digest (name@sha256:… or sha256:…)
+                     the provider allows: runtime/docker
+  --image-file FILE  a container image as a "docker save" archive, shipped with
+                     the job: runtime/docker, no registry needed
+
+Arguments after -- go to the program (for an image, after its entrypoint).
+--cpus, --gpus, --gpu-model and --gpu-vram ask for a share of the machine:
+only providers whose offers have it are invited (hayek offers shows them);
+GPUs are whole devices, never shared with another job, and wasm has none.
 
 The module, stdin and input files are uploaded to the local node (small ones
 travel inside the spec), the job is submitted and its ID printed. The node
@@ -70,6 +91,9 @@ paid, so replicate:K costs up to K times --max-price.
 
 ` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
+  hayek job submit --exec ./toolbox --cpus 2 --memory 8GiB --wait -- primes 10000000
+  hayek job submit --image-file toolbox.tar --wait -- hello
+  hayek job submit --image ghcr.io/acme/train@sha256:… --gpus 1 --gpu-model a100 --gpu-vram 40GiB --wait
   hayek job submit --wasm wc.wasm --stdin book.txt --wait
   hayek job submit --wasm convert.wasm --input in.png=photo.png --out results/ -- --width 640
   id=$(hayek job submit --wasm job.wasm --max-price 5000 --idempotency-key batch-17)
@@ -90,7 +114,14 @@ paid, so replicate:K costs up to K times --max-price.
 // addSpecFlags registers the flags that describe a job, which hayek job
 // submit and hayek job quote share.
 func addSpecFlags(fl *pflag.FlagSet, f *submitFlags) {
-	fl.StringVar(&f.wasm, "wasm", "", "the WebAssembly module `FILE` to run (required)")
+	fl.StringVar(&f.wasm, "wasm", "", "the WebAssembly module `FILE` to run (runtime/wasm)")
+	fl.StringVar(&f.exec, "exec", "", "a static Linux executable `FILE` to run in the process sandbox (runtime/process)")
+	fl.StringVar(&f.image, "image", "", "a container image by digest, `REF` = name@sha256:<hex> or sha256:<hex>, that the provider allows (runtime/docker)")
+	fl.StringVar(&f.imageFile, "image-file", "", "a container image as a `docker save` archive `FILE`, shipped with the job (runtime/docker)")
+	fl.Float64Var(&f.cpus, "cpus", 0, "cores the job needs, e.g. 2 or 0.5; only providers with as many are invited")
+	fl.IntVar(&f.gpus, "gpus", 0, "whole GPUs the job needs (runtime/process or docker)")
+	fl.StringVar(&f.gpuModel, "gpu-model", "", "the GPU model, as offers name it: a100 takes any a100-…, h100, l4 (with --gpus)")
+	fl.Var(&f.gpuVRAM, "gpu-vram", "the least memory of each GPU, e.g. 40GiB (with --gpus)")
 	fl.StringVar(&f.stdin, "stdin", "", "`FILE` given to the job as standard input (- for this command's stdin)")
 	fl.StringArrayVar(&f.inputs, "input", nil, "a file for the job to read at /in/NAME, as `NAME=FILE` (repeatable)")
 	fl.StringArrayVar(&f.args, "arg", nil, "`ARG` to pass to the module (repeatable; or list them after --)")
@@ -104,7 +135,7 @@ func addSpecFlags(fl *pflag.FlagSet, f *submitFlags) {
 	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
 	fl.Float64Var(&f.minReputation, "min-reputation", 0, "the lowest reputation (lower credible bound, 0 to 1) a provider needs to run the job (hayek rep shows them)")
 	addPlacementFlags(fl, &f.place, "the job")
-	for _, n := range []string{"timeout", "memory", "max-output", "deadline"} {
+	for _, n := range []string{"timeout", "memory", "max-output", "deadline", "gpu-vram"} {
 		fl.Lookup(n).DefValue = "" // the node's defaults apply; the help text names them
 	}
 }
@@ -180,31 +211,49 @@ type namedFile struct{ name, path string }
 // checkSubmit checks the flags and arguments that need no file and no
 // node, so a mistake is a usage error before anything is uploaded.
 func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, error) {
+	try := "\nTry: " + c.CommandPath() + specTryArgs // job submit or job quote
 	var in submitInput
 	if dash := c.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
-		return in, usageErrorf("unexpected argument %q: the module goes in --wasm FILE, its arguments after --%s", args[0], submitTry)
+		return in, usageErrorf("unexpected argument %q: the program goes in --wasm, --exec, --image or --image-file, its arguments after --%s", args[0], try)
 	}
 	in.args = args
-	if f.wasm == "" {
-		return in, usageErrorf("--wasm FILE is required: the WebAssembly module to run%s", submitTry)
+	var given []string
+	for _, p := range []struct{ flag, v string }{{"--wasm", f.wasm}, {"--exec", f.exec}, {"--image", f.image}, {"--image-file", f.imageFile}} {
+		if p.v != "" {
+			given = append(given, p.flag)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		return in, usageErrorf("what to run is required: --wasm FILE, --exec FILE, --image REF or --image-file FILE%s", try)
+	case len(given) > 1:
+		return in, usageErrorf("%s: give one program only%s", strings.Join(given, " and "), try)
+	case f.wasm != "" && f.gpus != 0:
+		return in, usageErrorf("--gpus: a wasm job has no GPU; use --exec or --image%s", try)
+	case f.gpus < 0 || f.gpus > market.MaxGPUs:
+		return in, usageErrorf("--gpus %d: want 1 to %d whole GPUs%s", f.gpus, market.MaxGPUs, try)
+	case f.gpus == 0 && (f.gpuModel != "" || f.gpuVRAM != 0):
+		return in, usageErrorf("--gpu-model and --gpu-vram describe the GPUs of --gpus N%s", try)
+	case !(f.cpus >= 0):
+		return in, usageErrorf("--cpus %v: want a number of cores ≥ 0, e.g. 2 or 0.5%s", f.cpus, try)
 	}
 	if f.maxPrice <= 0 {
-		return in, usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", submitTry)
+		return in, usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", try)
 	}
 	if _, err := market.ParseVerify(f.verify); err != nil {
-		return in, usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, submitTry)
+		return in, usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, try)
 	}
 	if !(f.minReputation >= 0 && f.minReputation < 1) {
-		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, submitTry)
+		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, try)
 	}
-	if _, err := f.place.value(submitTry); err != nil {
+	if _, err := f.place.value(try); err != nil {
 		return in, err
 	}
 	in.env = map[string]string{}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return in, usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, submitTry)
+			return in, usageErrorf("--env %q: want K=V, e.g. --env LANG=C%s", kv, try)
 		}
 		in.env[k] = v
 	}
@@ -212,10 +261,10 @@ func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, 
 	for _, nf := range f.inputs {
 		name, path, ok := strings.Cut(nf, "=")
 		if !ok || name == "" || path == "" {
-			return in, usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, submitTry)
+			return in, usageErrorf("--input %q: want NAME=FILE, e.g. --input data.csv=./data.csv (the job reads /in/NAME)%s", nf, try)
 		}
 		if seen[name] {
-			return in, usageErrorf("--input %s is given twice%s", name, submitTry)
+			return in, usageErrorf("--input %s is given twice%s", name, try)
 		}
 		seen[name] = true
 		in.inputs = append(in.inputs, namedFile{name, path})
@@ -249,9 +298,11 @@ func openSubmitFiles(g *globals, f *submitFlags, inputs []namedFile) (*submitFil
 		return file, err
 	}
 	var err error
-	if s.module, err = open("--wasm", f.wasm); err != nil {
-		s.close()
-		return nil, err
+	if flag, path := moduleFlag(f); path != "" {
+		if s.module, err = open(flag, path); err != nil {
+			s.close()
+			return nil, err
+		}
 	}
 	switch f.stdin {
 	case "":
@@ -279,12 +330,10 @@ func openSubmitFiles(g *globals, f *submitFlags, inputs []namedFile) (*submitFil
 // submitRequest uploads the module, and stdin and inputs too large to go
 // inline, and returns the job spec the flags describe.
 func submitRequest(ctx context.Context, cl *api.Client, f *submitFlags, in submitInput, files *submitFiles) (api.SubmitRequest, error) {
-	mod, err := cl.PutBlob(ctx, files.module)
-	if err != nil {
-		return api.SubmitRequest{}, uploadError("--wasm", f.wasm, err)
-	}
 	req := api.SubmitRequest{
-		Module:         api.BlobRef{CID: mod.CID},
+		Runtime:        submitRuntime(f),
+		Image:          f.image,
+		CPUs:           f.cpus,
 		Args:           append(append([]string(nil), f.args...), in.args...),
 		Memory:         f.memory,
 		Timeout:        f.timeout,
@@ -294,6 +343,17 @@ func submitRequest(ctx context.Context, cl *api.Client, f *submitFlags, in submi
 		ValueOfTime:    f.valueOfTime,
 		MinReputation:  f.minReputation,
 		IdempotencyKey: f.idemKey,
+	}
+	if files.module != nil {
+		flag, path := moduleFlag(f)
+		mod, err := cl.PutBlob(ctx, files.module)
+		if err != nil {
+			return api.SubmitRequest{}, uploadError(flag, path, err)
+		}
+		req.Module = api.BlobRef{CID: mod.CID}
+	}
+	if f.gpus > 0 {
+		req.GPUs = &api.GPURequest{Count: f.gpus, Model: f.gpuModel, MinVRAM: f.gpuVRAM}
 	}
 	if f.verify != "none" {
 		req.Verify = f.verify
@@ -321,6 +381,31 @@ func submitRequest(ctx context.Context, cl *api.Client, f *submitFlags, in submi
 		req.Inputs = append(req.Inputs, api.InputRef{Name: in.inputs[i].name, BlobRef: ref})
 	}
 	return req, nil
+}
+
+// moduleFlag is the flag naming the file to upload as the job's module,
+// and that file; "" for a job naming an image by reference.
+func moduleFlag(f *submitFlags) (flag, path string) {
+	switch {
+	case f.wasm != "":
+		return "--wasm", f.wasm
+	case f.exec != "":
+		return "--exec", f.exec
+	case f.imageFile != "":
+		return "--image-file", f.imageFile
+	}
+	return "--image", ""
+}
+
+// submitRuntime is the runtime the program flag asks for.
+func submitRuntime(f *submitFlags) string {
+	switch {
+	case f.exec != "":
+		return "process"
+	case f.image != "" || f.imageFile != "":
+		return "docker"
+	}
+	return "" // wasm, the node's default
 }
 
 // printSubmitted prints a job submitted without --wait: its ID, or the job
@@ -424,7 +509,8 @@ func uploadError(flag, path string, err error) error {
 // specFlags maps job spec fields to the flags that set them, to point at
 // the flag when the node rejects a field.
 var specFlags = map[string]string{
-	"module": "--wasm", "stdin": "--stdin", "inputs": "--input", "args": "--arg", "env": "--env",
+	"module": "--wasm/--exec/--image-file", "image": "--image", "runtime": "--wasm/--exec/--image", "cpus": "--cpus", "gpus": "--gpus",
+	"stdin": "--stdin", "inputs": "--input", "args": "--arg", "env": "--env",
 	"memory": "--memory", "timeout": "--timeout", "max_output": "--max-output", "max_price": "--max-price",
 	"deadline": "--deadline", "value_of_time": "--value-of-time", "idempotency_key": "--idempotency-key",
 	"verify": "--verify", "min_reputation": "--min-reputation",

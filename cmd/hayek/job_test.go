@@ -168,7 +168,11 @@ func TestSubmitUsageErrors(t *testing.T) {
 		args []string
 		say  string
 	}{
-		{"no wasm", nil, "--wasm FILE is required"},
+		{"no wasm", nil, "what to run is required: --wasm FILE, --exec FILE, --image REF or --image-file FILE"},
+		{"two programs", []string{"--exec", "a", "--image-file", "b"}, "--exec and --image-file: give one program only"},
+		{"wasm with gpus", []string{"--wasm", "a", "--gpus", "1"}, "a wasm job has no GPU"},
+		{"gpu model without gpus", []string{"--exec", "a", "--gpu-model", "l4"}, "describe the GPUs of --gpus N"},
+		{"negative cpus", []string{"--exec", "a", "--cpus", "-1"}, "--cpus -1: want a number of cores"},
 		{"missing wasm", []string{"--wasm", filepath.Join(dir, "nope.wasm")}, "no such file"},
 		{"wasm is a dir", []string{"--wasm", dir}, "is a directory"},
 		{"missing stdin", []string{"--wasm", wasm, "--stdin", filepath.Join(dir, "nope")}, "--stdin"},
@@ -313,7 +317,8 @@ func TestNodeCommands(t *testing.T) {
 	_, sock := startNode(t)
 	r := hayek(t, sock, "", "offers")
 	r.want(t, 0)
-	if !strings.Contains(r.stdout, "12D3…111111  runtime/wasm  base=10 per_second=3") {
+	if !strings.Contains(r.stdout, "PROVIDER     RUNTIMES  CPUS  MEMORY  GPUS  PRICING               LIMITS           EXPIRES\n"+
+		"12D3…111111  wasm      -     -       -     base=10 per_second=3  max_memory=1GiB  in ") {
 		t.Errorf("offers:\n%s", r.stdout)
 	}
 	r = hayek(t, sock, "", "peers")
@@ -346,5 +351,20 @@ func TestNotRunDoesNotRepeatTheNode(t *testing.T) {
 	want := "job j9 could not be run: 2 declined: …aaaa price_floor (floor 90 > max 50); …bbbb busy\nTry: a higher --max-price (hayek offers shows what providers charge)"
 	if err.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", err, want)
+	}
+}
+
+// An offer's runtimes, machine and GPUs, as hayek offers shows them.
+func TestMachineOf(t *testing.T) {
+	got := machineOf(api.OfferInfo{
+		Capabilities: []string{"runtime/wasm", "runtime/process", "runtime/docker", "gpu/nvidia/l4", "gpu/nvidia/h100", "fpga/x"},
+		Resources: json.RawMessage(`{"cpus":16,"memory":68719476736,"arch":"amd64","gpus":[{"model":"h100","count":1,"vram_mib":81559},` +
+			`{"model":"l4","count":2,"vram_mib":23034}]}`),
+	})
+	if want := (machine{runtimes: "wasm,process,docker,fpga/x", cpus: "16 amd64", memory: "64GiB", gpus: "1×h100 79.6GiB,2×l4 22.5GiB"}); got != want {
+		t.Fatalf("machineOf = %+v, want %+v", got, want)
+	}
+	if got := machineOf(api.OfferInfo{Capabilities: []string{"runtime/wasm"}}); got != (machine{"wasm", "-", "-", "-"}) {
+		t.Fatalf("an offer without resources: %+v", got)
 	}
 }

@@ -34,13 +34,13 @@ const (
 
 func newMCPServer(cl *api.Client) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "hayek", Title: "hayek compute market", Version: node.Version}, &mcp.ServerOptions{
-		Instructions: "Run programs (WebAssembly/WASI modules) on providers of a peer-to-peer compute market, paid from this agent's budget. " +
+		Instructions: "Run programs (WebAssembly/WASI modules, static Linux executables, container images) on providers of a peer-to-peer compute market, paid from this agent's budget. " +
 			"quote tells what a job would cost and who could run it; submit_job, then wait_job (progress is notified), then get_result. my_limits tells the budget, caps and approval threshold; " +
 			"a job above the threshold waits for the operator's approval. Outputs are resources hayek://blob/CID.",
 	})
 	t := &mcpTools{cl: cl}
 	ro := &mcp.ToolAnnotations{ReadOnlyHint: true}
-	mcp.AddTool(s, &mcp.Tool{Name: "submit_job", Title: "Submit a job", Description: "Submit a WebAssembly (WASI preview 1) module to run on the market, " +
+	mcp.AddTool(s, &mcp.Tool{Name: "submit_job", Title: "Submit a job", Description: "Submit a program to run on the market: a WebAssembly (WASI preview 1) module (runtime wasm), a static Linux executable (process) or a container image (docker: an archive, or an image by digest), " +
 		"with its inputs (mounted read-only at /in/NAME), args, env, limits and the most you will pay. Files are given by local path, by CID " +
 		"of a blob the node holds, or inline as text or base64. The job's maximum cost is held from your budget at once. Set wait to follow it to the end."}, t.submit)
 	mcp.AddTool(s, &mcp.Tool{Name: "quote", Title: "Quote a job", Description: "What a job would cost and who could run it, without submitting it: " +
@@ -83,7 +83,13 @@ type InputFile struct {
 
 // SpecArgs describe a job, for submit_job and quote.
 type SpecArgs struct {
-	Module        FileRef           `json:"module" jsonschema:"the WebAssembly module to run (GOOS=wasip1 GOARCH=wasm go build, cargo build --target wasm32-wasip1, ...)"`
+	Runtime       string            `json:"runtime,omitempty" jsonschema:"wasm (default), process (a static Linux executable) or docker (a container image); list_offers shows who sells which"`
+	Module        FileRef           `json:"module,omitempty" jsonschema:"the program: a WebAssembly module (GOOS=wasip1 GOARCH=wasm go build, ...), a static executable (CGO_ENABLED=0 go build), or a docker save archive; not with image"`
+	Image         string            `json:"image,omitempty" jsonschema:"docker only, instead of module: an image by digest, name@sha256:<hex>, that the provider allows"`
+	CPUs          float64           `json:"cpus,omitempty" jsonschema:"cores the job needs, e.g. 2 (at most 1 for wasm)"`
+	GPUs          int               `json:"gpus,omitempty" jsonschema:"whole GPUs the job needs (process or docker)"`
+	GPUModel      string            `json:"gpu_model,omitempty" jsonschema:"the GPU model, as offers name it: a100 takes any a100-..."`
+	GPUVRAM       string            `json:"gpu_vram,omitempty" jsonschema:"the least memory of each GPU, e.g. 40GiB"`
 	Stdin         *FileRef          `json:"stdin,omitempty" jsonschema:"what the program reads on stdin"`
 	Inputs        []InputFile       `json:"inputs,omitempty" jsonschema:"files mounted read-only at /in/NAME"`
 	Args          []string          `json:"args,omitempty" jsonschema:"the program's arguments (argv[1:])"`
@@ -210,13 +216,24 @@ func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in Subm
 }
 
 func (t *mcpTools) submitRequest(ctx context.Context, in SpecArgs) (api.SubmitRequest, error) {
-	sr := api.SubmitRequest{Args: in.Args, Env: in.Env, MaxPrice: in.MaxPrice, Verify: in.Verify, MinReputation: in.MinReputation}
+	sr := api.SubmitRequest{Args: in.Args, Env: in.Env, MaxPrice: in.MaxPrice, Verify: in.Verify, MinReputation: in.MinReputation,
+		Runtime: in.Runtime, Image: in.Image, CPUs: in.CPUs}
 	if p := in.Placement; p != nil {
 		sr.Placement = &api.Placement{Local: p.Local, Allow: p.Allow, Deny: p.Deny, MinReputation: p.MinReputation}
 	}
 	var err error
-	if sr.Module, err = t.blobRef(ctx, "module", in.Module); err != nil {
-		return sr, err
+	if in.Image == "" || in.Module != (FileRef{}) {
+		if sr.Module, err = t.blobRef(ctx, "module", in.Module); err != nil {
+			return sr, err
+		}
+	}
+	if in.GPUs != 0 {
+		sr.GPUs = &api.GPURequest{Count: in.GPUs, Model: in.GPUModel}
+		if in.GPUVRAM != "" {
+			if err := sr.GPUs.MinVRAM.Set(in.GPUVRAM); err != nil {
+				return sr, fmt.Errorf("gpu_vram: %w", err)
+			}
+		}
 	}
 	if in.Stdin != nil {
 		ref, err := t.blobRef(ctx, "stdin", *in.Stdin)

@@ -107,7 +107,7 @@ func TestSubmitToRealNodes(t *testing.T) {
 	}
 	r = hayek(t, sock, "", "offers")
 	r.want(t, ExitOK)
-	if strings.Count(r.stdout, "runtime/wasm") < 3 {
+	if strings.Count(r.stdout, " wasm ") < 3 {
 		t.Fatalf("offers should list all three nodes:\n%s", r.stdout)
 	}
 	r = hayek(t, sock, "", "metrics")
@@ -137,6 +137,20 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	checkDemoLayout(t, r.stdout)
+	// The native runtimes run where this machine can sell them, and are
+	// skipped with the reason where it cannot.
+	for _, c := range []struct{ title, ran string }{
+		{"a native program", "primes below 2000000: 148933"}, {"a container", "hello from hayek\n            from a container"}} {
+		i := strings.Index(r.stdout, c.title+" — ")
+		if i < 0 {
+			t.Errorf("demo output lacks the job %q", c.title)
+			continue
+		}
+		block, _, _ := strings.Cut(r.stdout[i:], "\n\n")
+		if !strings.Contains(block, c.ran) && !strings.Contains(block, "  skipped   runtime/") {
+			t.Errorf("the job %q neither ran nor was skipped with a reason:\n%s", c.title, block)
+		}
+	}
 }
 
 // checkDemoLayout checks that each job's lines keep their two columns, that

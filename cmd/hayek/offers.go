@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hayek-market/hayek/internal/units"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -21,9 +22,11 @@ func newOffersCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "offers",
 		Short: "List the providers' offers this node knows",
-		Long: `List the signed offers this node has fetched from providers: what each
-sells, its price formula and limits, and when the offer expires. Prices are in
-the smallest money unit; a job's price is
+		Long: `List the signed offers this node has fetched from providers: the runtimes
+each sells (wasm, process: static executables, docker: container images),
+its machine (cores and architecture, memory), its GPUs (count × model, memory
+of each), its price formula and limits, and when the offer expires. Prices are
+in the smallest money unit; a job's price is
   base + per_second × timeout(s) + per_gib_second × memory(GiB) × timeout(s).`,
 		Example: `  hayek offers
   hayek offers --json | jq '.[].pricing'`,
@@ -40,7 +43,7 @@ the smallest money unit; a job's price is
 				_, err := fmt.Fprintln(g.Stderr, "no offers known yet: is this node connected to peers? (hayek peers)")
 				return err
 			}
-			return writeTable(g.Stdout, "PROVIDER\tCAPABILITIES\tPRICING\tLIMITS\tEXPIRES", offers, func(t io.Writer, o api.OfferInfo) {
+			return writeTable(g.Stdout, "PROVIDER\tRUNTIMES\tCPUS\tMEMORY\tGPUS\tPRICING\tLIMITS\tEXPIRES", offers, func(t io.Writer, o api.OfferInfo) {
 				who := shortPeer(o.Provider)
 				if o.Self {
 					who += " (self)"
@@ -51,12 +54,50 @@ the smallest money unit; a job's price is
 				} else if time.Until(o.ExpiresAt) <= 0 {
 					expires = "expired"
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", who, strings.Join(o.Capabilities, ","), flat(o.Pricing), flat(o.Limits), expires)
+				m := machineOf(o)
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", who, m.runtimes, m.cpus, m.memory, m.gpus,
+					flat(o.Pricing), flat(o.Limits), expires)
 			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the offers as a JSON array, with full peer IDs")
 	return c
+}
+
+// machine is what an offer's table row says of the runtimes and the
+// machine.
+type machine struct{ runtimes, cpus, memory, gpus string }
+
+// machineOf reads an offer's capabilities and resources: runtimes by
+// their short names, with any capability that is neither a runtime nor a
+// GPU after them; "-" for what the offer does not state.
+func machineOf(o api.OfferInfo) machine {
+	m := machine{cpus: "-", memory: "-", gpus: "-"}
+	var rts []string
+	for _, c := range o.Capabilities {
+		switch {
+		case strings.HasPrefix(c, "runtime/"):
+			rts = append(rts, strings.TrimPrefix(c, "runtime/"))
+		case strings.HasPrefix(c, market.GPUCapabilityPrefix):
+		default:
+			rts = append(rts, c)
+		}
+	}
+	m.runtimes = orDash(strings.Join(rts, ","))
+	var r market.Resources
+	if len(o.Resources) == 0 || json.Unmarshal(o.Resources, &r) != nil {
+		return m
+	}
+	m.cpus = fmt.Sprintf("%d %s", r.CPUs, r.Arch)
+	m.memory = units.FormatSize(r.MemoryBytes)
+	var gs []string
+	for _, g := range r.GPUs {
+		gs = append(gs, fmt.Sprintf("%d×%s %s", g.Count, g.Model, units.FormatSize(g.VRAMMiB<<20)))
+	}
+	if len(gs) > 0 {
+		m.gpus = strings.Join(gs, ",")
+	}
+	return m
 }
 
 // flat renders a JSON object as "k=v k=v", keys sorted, for a table cell.

@@ -123,6 +123,12 @@ func connect(ctx context.Context, cfg Config, cli *client.Client) (*Executor, er
 	if err := os.MkdirAll(work, 0o711); err != nil {
 		return nil, fmt.Errorf("exec/docker: work directory: %w", err)
 	}
+	// Every mode is set past the process's umask: a node makes its files
+	// private (umask 077), yet the job's user must reach the shim, its
+	// spec and /in through these directories.
+	if err := os.Chmod(work, 0o711); err != nil {
+		return nil, fmt.Errorf("exec/docker: work directory: %w", err)
+	}
 	instance, err := newInstanceID()
 	if err != nil {
 		return nil, err
@@ -143,11 +149,11 @@ func connect(ctx context.Context, cfg Config, cli *client.Client) (*Executor, er
 	if err := e.Sweep(ctx); err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(e.dir, 0o711); err != nil {
+	if err := mkdirMode(e.dir, 0o711); err != nil {
 		return nil, fmt.Errorf("exec/docker: %w", err)
 	}
 	e.shim = filepath.Join(e.dir, "shim")
-	if err := os.WriteFile(e.shim, shimBinary, 0o555); err != nil {
+	if err := writeFileMode(e.shim, shimBinary, 0o555); err != nil {
 		os.RemoveAll(e.dir)
 		return nil, fmt.Errorf("exec/docker: write the shim: %w", err)
 	}

@@ -47,7 +47,7 @@ func (e *Executor) newRunDir(lim exec.Limits) (*runDir, error) {
 
 func (rd *runDir) make(lim exec.Limits) error {
 	for _, d := range []string{rd.dir, rd.in, rd.rw} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		if err := mkdirMode(d, 0o755); err != nil {
 			return err
 		}
 	}
@@ -83,11 +83,11 @@ func (rd *runDir) make(lim exec.Limits) error {
 // reads them.
 func (rd *runDir) writeJob(inputs []exec.File, spec []byte) error {
 	for _, f := range inputs {
-		if err := os.WriteFile(filepath.Join(rd.in, f.Name), f.Data, 0o444); err != nil {
+		if err := writeFileMode(filepath.Join(rd.in, f.Name), f.Data, 0o444); err != nil {
 			return err
 		}
 	}
-	return os.WriteFile(filepath.Join(rd.ctl, "spec"), spec, 0o444)
+	return writeFileMode(filepath.Join(rd.ctl, "spec"), spec, 0o444)
 }
 
 func (rd *runDir) remove() {
@@ -95,4 +95,20 @@ func (rd *runDir) remove() {
 		unix.Unmount(rd.rw, unix.MNT_DETACH)
 	}
 	os.RemoveAll(rd.dir)
+}
+
+// mkdirMode and writeFileMode create with exactly mode, whatever the
+// process's umask: the job's user, not the node's, reads what they make.
+func mkdirMode(path string, mode os.FileMode) error {
+	if err := os.Mkdir(path, mode); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
+}
+
+func writeFileMode(path string, data []byte, mode os.FileMode) error {
+	if err := os.WriteFile(path, data, mode); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
 }

@@ -40,12 +40,16 @@
 // requester can choose today) or "adaptive", the design issue 10 led to:
 // each job runs once and its result is checked before delivery at the
 // rate reputation.CheckPolicy gives its provider, by checkers drawn at
-// random among the requester's trusted providers, judged with
-// reputation.JudgeRuns; a result under check earns its provider nothing
-// until the verdict; a provider without a record holds one unjudged award
-// per requester; reputation.SubnetGuard bars newcomers from subnets caught
-// cheating; beyond a probation share of jobs (Config.Probation), only
-// trusted providers may win. This policy lives in the simulated requester
+// random (never chosen by price) among the requester's trusted providers
+// that have not run the job, or among those discovery found while it
+// trusts too few or all of them have, judged with reputation.JudgeCheck;
+// a result under check earns its provider nothing until the verdict; a
+// provider without a record holds one unjudged award per requester;
+// reputation.SubnetGuard bars newcomers from subnets, and blocks of them,
+// caught cheating; beyond a probation share of jobs (Config.Probation),
+// only trusted providers may win. Each honest provider has an address
+// block of its own, each attacking population one block for all its
+// identities. This policy lives in the simulated requester
 // (requester.go, repview.go); the node does not run it yet.
 //
 // Run(ctx, cfg) is deterministic: one seeded PCG drives the network and

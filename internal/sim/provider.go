@@ -43,16 +43,17 @@ type activeRun struct {
 func (w *world) newProvider(p *Population, pi, i int) *provider {
 	pr := &provider{w: w, pop: p, popIdx: pi, cost: w.uniform(p.CostMin, p.CostMax)}
 	pr.setIdentity(fmt.Sprintf("%s-%03d", p.Name, i))
-	// Each honest provider has its own /24; an attacker's identities share
-	// a few (one operator's machines), except the sybils', which are
-	// spread over 20.
+	// Each honest provider is its own operator: its own /24, in a /16 of
+	// its own. Each attacking population is one operator: an identity per
+	// /24, all in one /16 (reputation.SubnetGuard's block); the sybils'
+	// 100 identities share 20 /24s of one /16.
 	switch p.Kind {
 	case KindHonest:
-		pr.subnet = fmt.Sprintf("10.%d.%d.0/24", pi, i)
+		pr.subnet = fmt.Sprintf("10.%d.%d.0/24", i%256, i/256+pi)
 	case KindSybil:
 		pr.subnet = fmt.Sprintf("172.16.%d.0/24", i%20)
 	default:
-		pr.subnet = fmt.Sprintf("192.168.%d.%d/24", pi, i)
+		pr.subnet = fmt.Sprintf("192.%d.%d.0/24", (168+pi)%256, i%256)
 	}
 	w.provs = append(w.provs, pr)
 	return pr

@@ -43,11 +43,14 @@ type rootJob struct {
 	sample      *sampleState
 	adaptive    bool // verification chosen per result by reputation.CheckPolicy
 	pending     bool // completed, held back from the agent until its check ends
+	reviewed    bool // pending, and its provider under review until then
 }
 
 type sampleState struct {
 	runs    []reputation.SampleRun
 	spawned int
+	// fromTrusted: the current check run is drawn among trusted providers
+	fromTrusted bool
 	// receipts of runs whose Success waits for the check's verdict
 	receipts map[string]paidRun
 }
@@ -64,8 +67,10 @@ type run struct {
 	root  *rootJob
 	id    string
 	child bool
-	timer time.Time
-	done  bool
+	// exclude: providers that ran this job already (a check's earlier runs)
+	exclude []string
+	timer   time.Time
+	done    bool
 	// reviewing: unproven winners of this run, under review until it
 	// ends, so each holds one unjudged award here at a time.
 	reviewing []string
@@ -160,7 +165,7 @@ func (r *requester) start(id string, spec market.JobSpec, root *rootJob, child b
 	for _, p := range exclude {
 		j.Exclude(p, "ran this job already")
 	}
-	ru := &run{r: r, j: j, root: root, id: id, child: child}
+	ru := &run{r: r, j: j, root: root, id: id, child: child, exclude: exclude}
 	r.runs[id] = ru
 	w.roots[id] = root
 	w.m.open++
@@ -176,8 +181,8 @@ func (r *requester) pump(ru *run) {
 		w.clk.after(5*time.Millisecond, func() {
 			if !ru.done {
 				cands := w.discover(r.trusted)
-				if ru.child && ru.root.adaptive && len(r.trusted) >= minTrusted {
-					cands = w.checkers(r.trusted, 6)
+				if ru.child && ru.root.adaptive {
+					cands = r.checkCandidates(ru, cands)
 				}
 				ru.j.Candidates(w.clk.now, cands)
 				r.pump(ru)
@@ -205,7 +210,7 @@ func (r *requester) pump(ru *run) {
 			return
 		}
 		w.m.awarded(ru.root, p, a.Price)
-		if ru.root.adaptive && !w.cfg.Legacy && r.rep.standing(p.id, 0).LowerBound < w.check.Proven {
+		if ru.root.adaptive && !w.cfg.Legacy && r.unproven(p.id) {
 			r.rep.review[p.id]++
 			ru.reviewing = append(ru.reviewing, p.id)
 		}
@@ -314,7 +319,9 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 		rate := r.w.check.Rate(r.rep.standing(first.Provider, 0), root.value)
 		if reputation.ShouldSample(r.secret, root.id, rate) {
 			root.pending = true
-			r.rep.review[first.Provider]++
+			if root.reviewed = r.unproven(first.Provider); root.reviewed {
+				r.rep.review[first.Provider]++
+			}
 			root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: first.Provider, Digest: first.Digest}},
 				receipts: map[string]paidRun{}}
 			r.settle(ru, o, root.sample.receipts)
@@ -430,15 +437,22 @@ func (r *requester) spawnSample(root *rootJob) {
 	id := fmt.Sprintf("%s-s%d", root.id, s.spawned)
 	spec := market.JobSpec{Runtime: market.RuntimeWasm, Module: r.w.module, MaxPrice: r.w.cfg.MaxPrice, TimeoutMs: 30_000,
 		Verify: market.VerifyNone}
-	if root.adaptive && len(r.trusted) >= minTrusted {
-		// A check is worth what its checker is: only trusted providers.
-		spec.MinReputation = r.w.check.Trusted
-	}
-	spec.Defaults()
 	var ex []string
 	for _, sr := range s.runs {
 		ex = append(ex, sr.Provider)
 	}
+	s.fromTrusted = false
+	if root.adaptive && len(r.trusted) >= minTrusted {
+		// A check is worth what its checker is: only trusted providers —
+		// unless all of them have run this job already; then the tie is
+		// broken in the wider market rather than left unresolved, which
+		// would cost the run under check nothing.
+		s.fromTrusted = len(r.w.checkers(r.trusted, ex, 1)) > 0
+	}
+	if s.fromTrusted {
+		spec.MinReputation = r.w.check.Trusted
+	}
+	spec.Defaults()
 	r.w.m.sampleRuns++
 	r.start(id, spec, root, true, ex)
 }
@@ -477,8 +491,7 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 			w.m.wrongBy[w.byID[s.runs[0].Provider].pop.Kind+"/checked"]++
 		}
 		if root.pending {
-			root.pending = false
-			r.endReview(s.runs[0].Provider)
+			r.endCheck(root)
 			w.m.completed(root, digest != root.rightDigest)
 		}
 	}
@@ -486,8 +499,7 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		if root.pending {
 			// The check could not run: the job fails rather than hand
 			// the agent a result nobody vouched for; nobody is blamed.
-			root.pending = false
-			r.endReview(s.runs[0].Provider)
+			r.endCheck(root)
 			w.m.failed(root, "unchecked")
 		}
 		return
@@ -495,7 +507,7 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 	s.runs = append(s.runs, reputation.SampleRun{Provider: o.Paid[0].Provider, Digest: o.Paid[0].Digest})
 	d := reputation.JudgeSample(s.runs)
 	if root.adaptive {
-		d = reputation.JudgeRuns(s.runs, maxCheckRuns)
+		d = reputation.JudgeCheck(r.replicas(s.runs), checkEpsilon, maxCheckRuns)
 	}
 	switch d.Verdict {
 	case reputation.SampleTieBreak:
@@ -514,10 +526,48 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		deliver(d.Digest)
 	default:
 		if root.pending {
-			root.pending = false
-			r.endReview(s.runs[0].Provider)
+			r.endCheck(root)
 			w.m.failed(root, string(market.FailVerify))
 		}
+	}
+}
+
+// checkCandidates are the candidates of a check run: six of the
+// requester's trusted providers that have not run the job, drawn at
+// random; while it trusts fewer than minTrusted, or none of them is
+// left, checkerDraw of those discovery found.
+func (r *requester) checkCandidates(ru *run, discovered []market.Candidate) []market.Candidate {
+	w := r.w
+	if ru.root.sample.fromTrusted {
+		return w.checkers(r.trusted, ru.exclude, 6)
+	}
+	return w.drawn(discovered, ru.exclude, checkerDraw)
+}
+
+// replicas weighs each run of a check by what its provider's record here
+// says, first-hand (reputation.JudgeCheck).
+func (r *requester) replicas(runs []reputation.SampleRun) []reputation.Replica {
+	out := make([]reputation.Replica, len(runs))
+	for i, sr := range runs {
+		out[i] = reputation.Replica{Provider: sr.Provider, Digest: sr.Digest, Reliability: r.book.DirectReliability(sr.Provider, capWasm)}
+	}
+	return out
+}
+
+// unproven: p has no record here yet (below CheckPolicy.Trusted), so it
+// holds one unjudged award here at a time. Providers with a record keep
+// winning while a result of theirs is checked: they have it to lose.
+func (r *requester) unproven(p string) bool {
+	return r.rep.standing(p, 0).LowerBound < r.w.check.Trusted
+}
+
+// endCheck ends a root job's check: its result is judged (or the check
+// could not run), and its provider's review, if any, ends.
+func (r *requester) endCheck(root *rootJob) {
+	root.pending = false
+	if root.reviewed {
+		root.reviewed = false
+		r.endReview(root.sample.runs[0].Provider)
 	}
 }
 
@@ -561,9 +611,22 @@ func reasonUnchecked(root *rootJob) string {
 	return root.verify.String()
 }
 
+// checkEpsilon is the credibility a check's verdict needs
+// (reputation.JudgeCheck): 1 − 0.01, reached by three agreeing strangers
+// or by a stranger and a trusted checker. At the jobs' ε (0.001) strangers
+// needed four agreeing runs of at most five: while a requester trusted
+// nobody, most checks ended unresolved, blaming nobody, and cheats built
+// records on the checks of their right results.
+const checkEpsilon = 0.01
+
 // maxCheckRuns bounds the runs of one adaptively checked job, the
-// original included (reputation.JudgeRuns).
+// original included (reputation.JudgeCheck).
 const maxCheckRuns = 5
+
+// checkerDraw is how many providers discovery found are invited to bid
+// for a check run while the requester trusts too few to draw from them:
+// few, so that price hardly decides who checks.
+const checkerDraw = 2
 
 // minTrusted is how many trusted providers a requester needs before it
 // keeps its jobs (beyond the probation share) and its checks to them;

@@ -160,10 +160,10 @@ func (w *world) discover(known map[string]bool) []market.Candidate {
 // checkers are the candidates of a check run: a few of the requester's
 // proven providers drawn at random, so that no provider can count on
 // checking (or being checked by) its friends by bidding low.
-func (w *world) checkers(known map[string]bool, n int) []market.Candidate {
+func (w *world) checkers(known map[string]bool, exclude []string, n int) []market.Candidate {
 	var ids []string
 	for _, id := range slices.Sorted(maps.Keys(known)) {
-		if p := w.byID[id]; p != nil && p.online {
+		if p := w.byID[id]; p != nil && p.online && !slices.Contains(exclude, id) {
 			ids = append(ids, id)
 		}
 	}
@@ -171,6 +171,24 @@ func (w *world) checkers(known map[string]bool, n int) []market.Candidate {
 	for _, i := range w.rng.Perm(len(ids))[:min(n, len(ids))] {
 		p := w.byID[ids[i]]
 		out = append(out, market.Candidate{Peer: p.id, Offer: p.offer, Subnet: p.subnet})
+	}
+	return out
+}
+
+// drawn is n of cands, drawn at random, none of them in exclude: the
+// candidates of a check run while the requester trusts too few providers
+// to draw its checkers from them. Drawn, not chosen by price, so that
+// no provider can buy its way into checking by bidding low.
+func (w *world) drawn(cands []market.Candidate, exclude []string, n int) []market.Candidate {
+	var pool []market.Candidate
+	for _, c := range cands {
+		if !slices.Contains(exclude, c.Peer) {
+			pool = append(pool, c)
+		}
+	}
+	var out []market.Candidate
+	for _, i := range w.rng.Perm(len(pool))[:min(n, len(pool))] {
+		out = append(out, pool[i])
 	}
 	return out
 }

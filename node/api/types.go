@@ -43,9 +43,14 @@ type InputRef struct {
 
 // SubmitRequest is the body of POST /v1/jobs.
 type SubmitRequest struct {
-	Runtime        string            `json:"runtime,omitempty"` // "wasm" (default)
-	Capabilities   []string          `json:"capabilities,omitempty"`
-	Module         BlobRef           `json:"module"`
+	Runtime      string   `json:"runtime,omitempty"` // "wasm" (default), "process" or "docker"
+	Capabilities []string `json:"capabilities,omitempty"`
+	Module       BlobRef  `json:"module"`
+	// Image names a docker job's image by digest ("name@sha256:<hex>" or
+	// "sha256:<hex>") instead of shipping it as a module archive.
+	Image          string            `json:"image,omitempty"`
+	CPUs           float64           `json:"cpus,omitempty"` // cores, e.g. 1.5
+	GPUs           *GPURequest       `json:"gpus,omitempty"`
 	Stdin          *BlobRef          `json:"stdin,omitempty"`
 	Inputs         []InputRef        `json:"inputs,omitempty"`
 	Args           []string          `json:"args,omitempty"`
@@ -60,6 +65,15 @@ type SubmitRequest struct {
 	Verify         string            `json:"verify,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 	Placement      *Placement        `json:"placement,omitempty"` // where it may run (see Placement)
+}
+
+// GPURequest asks for whole GPUs: Count of them, of Model (a model key as
+// offers name it, "a100" for any a100-…) when set, each with at least
+// MinVRAM of memory.
+type GPURequest struct {
+	Count   int        `json:"count"`
+	Model   string     `json:"model,omitempty"`
+	MinVRAM units.Size `json:"min_vram,omitempty"`
 }
 
 // Blob is stored content.
@@ -126,7 +140,8 @@ type Job struct {
 	ID             string        `json:"id"`
 	State          JobState      `json:"state"`
 	IdempotencyKey string        `json:"idempotency_key,omitempty"`
-	Module         string        `json:"module"` // CID
+	Module         string        `json:"module"`            // CID
+	Runtime        string        `json:"runtime,omitempty"` // runtime/wasm, runtime/process or runtime/docker
 	MaxPrice       int64         `json:"max_price"`
 	Provider       string        `json:"provider,omitempty"` // peer ID of the winner
 	Price          int64         `json:"price"`              // agreed price; 0 until awarded
@@ -209,10 +224,14 @@ type OfferInfo struct {
 	Capabilities []string        `json:"capabilities"`
 	Pricing      json.RawMessage `json:"pricing"`
 	Limits       json.RawMessage `json:"limits"`
-	Version      string          `json:"version"`
-	ExpiresAt    time.Time       `json:"expires_at"`
-	FetchedAt    time.Time       `json:"fetched_at"`
-	Withdrawn    bool            `json:"withdrawn"`
+	// Resources are the machine as the offer states it: cpus, memory,
+	// arch and gpus ([{model, count, vram_mib}]); absent from offers of
+	// providers that do not state them.
+	Resources json.RawMessage `json:"resources,omitempty"`
+	Version   string          `json:"version"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	FetchedAt time.Time       `json:"fetched_at"`
+	Withdrawn bool            `json:"withdrawn"`
 }
 
 // PeerInfo is a connected or known peer.

@@ -26,7 +26,7 @@ type Quote struct {
 	// as the auction does not here: a guide, not a promise.
 	ExpectedStartMs int64 `json:"expected_start_ms,omitempty"`
 	// Reasons counts why providers dropped out of the funnel: the decline
-	// codes of offers and answers (capability_missing, too_large,
+	// codes of offers and answers (runtime_missing, capability_missing, too_large,
 	// price_floor, requester_limit, busy, withdrawn), reputation (below the
 	// job's min_reputation), unreachable (no valid answer in time) and
 	// not_asked (beyond the 64 asked).

@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -72,6 +74,11 @@ type Config struct {
 	Freshness    time.Duration // accepted clock skew of messages
 	Misbehave    Misbehave
 	Seed         uint64 // seeds misbehaviour
+	// CPUMilli is the cores jobs may claim together (their cpus), in
+	// thousandths; 0 does not count them.
+	CPUMilli int64
+	// AllowedImages are the images by digest docker jobs may name.
+	AllowedImages []string
 }
 
 // Deps are what the provider needs.
@@ -83,8 +90,13 @@ type Deps struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	Tasks    *wire.Group // tracks answers and dispute records
-	Exec     exec.Executor
-	Blobs    Blobs
+	// Executors run the jobs of each runtime sold.
+	Executors map[market.Capability]exec.Executor
+	// GPUs hands whole devices to jobs that ask for them; nil without
+	// GPUs. GPURuntimes are the runtimes whose jobs may have them.
+	GPUs        *gpu.Allocator
+	GPURuntimes []market.Capability
+	Blobs       Blobs
 	// Fetch fetches a blob of a job from its requester.
 	Fetch    func(ctx context.Context, p, job string, b market.Blob) ([]byte, error)
 	Ledger   Ledger
@@ -115,6 +127,7 @@ type Service struct {
 	mu        sync.Mutex
 	policy    *market.Provider
 	running   int
+	cpuInUse  int64 // thousandths of a core claimed by running jobs
 	runs      map[runKey]*provRun
 	finished  []runKey             // oldest first
 	delivered map[runKey]delivered // results awaiting their receipt
@@ -135,6 +148,8 @@ type provRun struct {
 	bid      market.Bid
 	received time.Time
 	cancel   context.CancelFunc
+	gpus     *gpu.Allocation // nil for a job without GPUs
+	cpus     int64           // thousandths of a core it claims
 
 	mu       sync.Mutex
 	outputs  map[string]bool // blobs the requester may fetch
@@ -186,6 +201,13 @@ func (p *Service) AwardHandler(ctx context.Context) network.StreamHandler {
 // Wait waits for every run to end (they end with the context given to
 // AwardHandler).
 func (p *Service) Wait() { p.runWG.Wait() }
+
+// CPUsClaimed is the thousandths of a core the running jobs claim.
+func (p *Service) CPUsClaimed() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cpuInUse
+}
 
 // Running is the number of jobs this node runs now.
 func (p *Service) Running() int {
@@ -306,7 +328,7 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	}
 	now := n.Now()
 	p.mu.Lock()
-	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, p.loadFor(dc.Call.Requester), p.prep(dc.Call.Needs))
+	env, send, err := p.policy.Answer(now, offer, dc.Call, dc.CID, p.loadFor(dc.Call.Requester, dc.Call.Needs), p.prep(dc.Call.Needs))
 	p.mu.Unlock()
 	if err != nil {
 		n.Log.Error("cannot answer call", "err", err)
@@ -342,11 +364,21 @@ func (p *Service) answer(ctx context.Context, dc *wire.Call) {
 	p.answered(dc.Call.Requester, st.Close())
 }
 
-// loadFor is this provider's occupancy and what it lets requester owe it,
-// as a call or a quote from requester finds them. p.mu must be held.
-func (p *Service) loadFor(requester string) market.Load {
-	return market.Load{Running: p.running, Slots: p.d.Slots,
+// loadFor is this provider's occupancy (slots, cores, the GPUs a job with
+// these needs would take) and what it lets requester owe it, as a call or
+// a quote from requester finds them. p.mu must be held.
+func (p *Service) loadFor(requester string, needs market.Needs) market.Load {
+	load := market.Load{Running: p.running, Slots: p.d.Slots,
 		RequesterOwes: max(p.d.Ledger.Balance(requester), 0), CreditLimit: p.d.Rep.CreditLimit(requester)}
+	if p.d.CPUMilli > 0 {
+		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
+	}
+	load.ImageNotAllowed = needs.Image != "" && !slices.Contains(p.d.AllowedImages, needs.Image)
+	if g := needs.GPUs; g != nil {
+		load.GPUsUnusable = p.gpusUnusable(needs.Runtime())
+		load.GPUsBusy = !p.gpusFree(*g)
+	}
+	return load
 }
 
 // prep estimates what must happen before a job with these needs starts
@@ -358,7 +390,7 @@ func (p *Service) prep(needs market.Needs) market.Prep {
 	if !p.d.Blobs.Has(needs.Module) {
 		pr.FetchBytes += needs.ModuleBytes
 	}
-	if w, ok := p.d.Exec.(exec.Warmer); !ok || !w.Warm(needs.Module) {
+	if w, ok := p.d.Executors[needs.Runtime()].(exec.Warmer); !ok || !w.Warm(needs.Module) {
 		pr.PrepareBytes = needs.ModuleBytes
 	}
 	return pr
@@ -448,9 +480,34 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 		ack(false, code, err.Error())
 		return
 	}
+	key := runKey{a.Requester, a.Job, a.Attempt}
+	var devices *gpu.Allocation
+	if a.Run.GPUs != nil {
+		// Taken before the ack: a job is never accepted without the
+		// devices it bid for, and never two jobs get one device.
+		if devices, err = p.acquireGPUs(key, a.Run.RunRuntime(), *a.Run.GPUs); err != nil {
+			p.mu.Unlock()
+			code := market.DeclineBusy
+			if errors.Is(err, gpu.ErrUnfit) {
+				code = market.DeclineNoGPU
+			}
+			ack(false, code, err.Error())
+			return
+		}
+	}
+	if c := a.Run.CPUMilli; c > 0 && n.CPUMilli > 0 && p.cpuInUse+c > n.CPUMilli {
+		p.mu.Unlock()
+		if devices != nil {
+			devices.Release()
+		}
+		ack(false, market.DeclineBusy, fmt.Sprintf("busy: the job needs %s CPUs, running jobs leave %s",
+			market.FormatCPUs(c), market.FormatCPUs(max(n.CPUMilli-p.cpuInUse, 0))))
+		return
+	}
+	p.cpuInUse += a.Run.CPUMilli
 	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
-	run := &provRun{key: runKey{a.Requester, a.Job, a.Attempt}, award: a, awardCID: awardCID, bid: bid,
-		received: now, cancel: cancel}
+	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices,
+		cpus: a.Run.CPUMilli}
 	p.runs[run.key] = run
 	p.running++
 	p.runWG.Add(1)
@@ -465,6 +522,9 @@ func (p *Service) execute(life, ctx context.Context, run *provRun) {
 	defer p.runWG.Done()
 	defer func() {
 		run.cancel()
+		if run.gpus != nil {
+			run.gpus.Release() // on every way out: delivered, failed, cancelled, dropped
+		}
 		run.mu.Lock()
 		run.finished = n.Now()
 		// Only the outputs the requester may still fetch are kept: the
@@ -474,6 +534,7 @@ func (p *Service) execute(life, ctx context.Context, run *provRun) {
 		run.mu.Unlock()
 		p.mu.Lock()
 		p.running--
+		p.cpuInUse -= run.cpus
 		if servable {
 			p.finished = append(p.finished, run.key)
 		} else {
@@ -505,11 +566,12 @@ func (p *Service) execute(life, ctx context.Context, run *provRun) {
 	startedAfter := n.Now().Sub(run.received)
 	res.StartedAfterMs = startedAfter.Milliseconds()
 	res.StartHeld = res.StartedAfterMs <= run.bid.StartWithinMs
-	out, err := n.Exec.Run(ctx, job)
+	out, err := p.run(ctx, run, job)
 	if ctx.Err() != nil && !deadlinePassed(ctx) && life.Err() == nil {
 		return // cancelled by the requester
 	}
 	if err != nil {
+		n.Log.Warn("the executor failed", "job", a.Job, "runtime", a.Run.RunRuntime(), "err", err)
 		res.Status, res.Error = market.StatusInternal, err.Error()
 		p.deliver(life, ctx, run, res, nil)
 		return
@@ -654,6 +716,16 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 // the award's deadline passes.
 func (p *Service) deliver(life, ctx context.Context, run *provRun, res market.Result, blobs [][]byte) {
 	n := p.d
+	// A result without a run (fetch failed, executor failed) still names
+	// its streams: empty, carried inline, as requesters check every blob
+	// a result names.
+	for _, st := range []*market.Stream{&res.Stdout, &res.Stderr} {
+		if st.CID == "" {
+			st.Blob = market.Blob{CID: canon.BlobCID(nil).String()}
+			blobs = append(blobs, []byte{})
+		}
+	}
+	blobs = dedupe(blobs)
 	res.Created = n.Now().UnixMilli()
 	env, err := canon.Seal(n.Signer, market.KindResult, res)
 	if err != nil {
@@ -670,7 +742,7 @@ func (p *Service) deliver(life, ctx context.Context, run *provRun, res market.Re
 		// receipt: nobody pays itself.
 		p.mu.Lock()
 		p.delivered[run.key] = delivered{requester: run.award.Requester, price: run.award.Price,
-			result: canon.DocCID(env.Encode()).String(), at: n.Now(), cap: string(market.RuntimeWasm)}
+			result: canon.DocCID(env.Encode()).String(), at: n.Now(), cap: string(run.award.Run.RunRuntime())}
 		p.mu.Unlock()
 	}
 	// The run's own context may have ended with its time limit; delivery

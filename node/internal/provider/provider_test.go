@@ -133,7 +133,7 @@ func TestProviderBidsOnAnInvitation(t *testing.T) {
 	sub := &fakeSub{}
 	p := New(Deps{Host: ph, Signer: psg, Verifier: wire.NewVerifier(), Drops: wire.NewDrops(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now, Tasks: tasks,
-		Exec: fakeExec{}, Blobs: fakeBlobs{}, Ledger: fakeLedger{}, Rep: fakeRep{}, Gossip: sub,
+		Executors: map[market.Capability]exec.Executor{market.RuntimeWasm: fakeExec{}}, Blobs: fakeBlobs{}, Ledger: fakeLedger{}, Rep: fakeRep{}, Gossip: sub,
 		OwnOffer: func() (market.Offer, bool) { return offer, true },
 		Config: Config{Capabilities: []market.Capability{market.RuntimeWasm}, Slots: 2, StartBase: 100 * time.Millisecond,
 			Freshness: 30 * time.Second, Seed: 1}})

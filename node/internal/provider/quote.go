@@ -109,5 +109,5 @@ func (p *Service) answerQuote(q market.Quote, quoteCID string) (canon.Envelope, 
 	now := p.d.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.policy.AnswerQuote(now, offer, q, quoteCID, p.loadFor(q.Requester), p.prep(q.Needs))
+	return p.policy.AnswerQuote(now, offer, q, quoteCID, p.loadFor(q.Requester, q.Needs), p.prep(q.Needs))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 
+	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -28,7 +29,7 @@ func TestProviderAnswersQuotes(t *testing.T) {
 	drops := wire.NewDrops()
 	p := New(Deps{Host: ph, Signer: psg, Verifier: wire.NewVerifier(), Drops: drops,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }, Tasks: tasks,
-		Exec: fakeExec{}, Blobs: fakeBlobs{}, Ledger: fakeLedger{}, Rep: fakeRep{}, Gossip: &fakeSub{},
+		Executors: map[market.Capability]exec.Executor{market.RuntimeWasm: fakeExec{}}, Blobs: fakeBlobs{}, Ledger: fakeLedger{}, Rep: fakeRep{}, Gossip: &fakeSub{},
 		OwnOffer: func() (market.Offer, bool) { return offer, true },
 		Config: Config{Capabilities: []market.Capability{market.RuntimeWasm}, Slots: 2, StartBase: 100 * time.Millisecond,
 			Freshness: 30 * time.Second, Seed: 1}})

@@ -163,14 +163,14 @@ func TestQuoteFunnel(t *testing.T) {
 			t.Errorf("provider %d: %+v, want %s %q", i, p, w.stage, w.reason)
 		}
 	}
-	if p := got[n.other]; p.Stage != api.StageOffer || p.Reason != "capability_missing" {
+	if p := got[n.other]; p.Stage != api.StageOffer || p.Reason != "runtime_missing" {
 		t.Errorf("provider of another runtime: %+v", p)
 	}
 	if q.Found != 7 || q.Fit != 4 || q.Eligible != 3 || q.Asked != 3 || q.Reachable != 1 || q.WouldBid != 1 ||
 		q.Price == nil || q.Price.Min != 10 || q.Price.Max != 10 || len(q.Providers) != 7 {
 		t.Fatalf("funnel %+v", q)
 	}
-	if q.Reasons["unreachable"] != 2 || q.Reasons["price_floor"] != 1 || q.Reasons["too_large"] != 1 || q.Reasons["reputation"] != 1 || q.Reasons["capability_missing"] != 1 {
+	if q.Reasons["unreachable"] != 2 || q.Reasons["price_floor"] != 1 || q.Reasons["too_large"] != 1 || q.Reasons["reputation"] != 1 || q.Reasons["runtime_missing"] != 1 {
 		t.Fatalf("reasons %v", q.Reasons)
 	}
 	if d := n.drops.Snapshot(); d["quote_answer/wrong_quote"] != 1 {

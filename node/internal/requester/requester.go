@@ -214,7 +214,7 @@ func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent 
 		subs: map[chan api.Event]func() bool{},
 	}
 	j.machine = market.NewJob(id, spec, r.cfg, r.d.Signer, r.d.Rep, newJobRand(r.d.Rand()), now)
-	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID,
+	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID, Runtime: string(spec.Runtime),
 		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
 		Deadline: j.machine.Deadline(),
 		Agent:    agent, Verify: spec.Verify, Settlement: &api.Settlement{Held: hold, Receipts: []string{}}}
@@ -561,15 +561,10 @@ func (r *Service) HandleBid(st network.Stream) {
 		r.d.Drops.Add("bid/malformed")
 		return
 	}
-	fresh := r.d.Freshness
 	switch env.Kind {
 	case market.KindBid:
 		var bid market.Bid
-		if !r.d.Drops.Open(r.d.Verifier, env, market.KindBid, "bid", &bid) {
-			return
-		}
-		if market.Fresh(bid.Created, r.d.Now(), fresh) != nil {
-			r.d.Drops.Add("bid/stale")
+		if !r.openFresh(env, "bid", &bid, func() int64 { return bid.Created }) {
 			return
 		}
 		if j := r.job(bid.Job); j != nil && !j.place.permits(bid.Provider) {
@@ -586,11 +581,7 @@ func (r *Service) HandleBid(st network.Stream) {
 		})
 	case market.KindDecline:
 		var d market.Decline
-		if !r.d.Drops.Open(r.d.Verifier, env, market.KindDecline, "decline", &d) {
-			return
-		}
-		if market.Fresh(d.Created, r.d.Now(), fresh) != nil {
-			r.d.Drops.Add("decline/stale")
+		if !r.openFresh(env, "decline", &d, func() int64 { return d.Created }) {
 			return
 		}
 		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
@@ -603,6 +594,20 @@ func (r *Service) HandleBid(st network.Stream) {
 	default:
 		r.d.Drops.Add("bid/wrong_kind")
 	}
+}
+
+// openFresh opens env, of its own kind, into v and checks that it was
+// created (as created reads it from v) within the freshness window; a
+// failure is counted under what.
+func (r *Service) openFresh(env canon.Envelope, what string, v canon.Message, created func() int64) bool {
+	if !r.d.Drops.Open(r.d.Verifier, env, env.Kind, what, v) {
+		return false
+	}
+	if market.Fresh(created(), r.d.Now(), r.d.Freshness) != nil {
+		r.d.Drops.Add(what + "/stale")
+		return false
+	}
+	return true
 }
 
 // faultKind classifies a failed exchange with a winner: a failure of this
@@ -966,7 +971,11 @@ func (r *Service) Shutdown(ctx context.Context) {
 		}
 	}
 	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
+	// The waiter is a task too: if ctx ends first, stopping the tasks ends
+	// the jobs, then it.
+	if !r.d.Tasks.Go(func() { r.wg.Wait(); close(done) }) {
+		return // the tasks have stopped, and the jobs with them
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():

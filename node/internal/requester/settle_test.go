@@ -80,7 +80,7 @@ type settleRig struct {
 	psg    *wire.Signer
 }
 
-func newSettleRig(t *testing.T) *settleRig {
+func newSettleRig(t *testing.T, change ...func(*Deps)) *settleRig {
 	t.Helper()
 	ctx := t.Context()
 	mn := mocknet.New()
@@ -114,14 +114,18 @@ func newSettleRig(t *testing.T) *settleRig {
 	}
 	tasks, _ := wire.NewGroup(ctx)
 	rep := &fakeRep{recorded: map[string][]reputation.Outcome{}}
-	r, err := New(Deps{Host: rh, Signer: rsg, Verifier: vf, Drops: wire.NewDrops(),
+	d := Deps{Host: rh, Signer: rsg, Verifier: vf, Drops: wire.NewDrops(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now, Rand: func() uint64 { return 7 },
 		Tasks: tasks, Ledger: l, Rep: rep, Blobs: noBlobs{},
 		Capacity: func() int { return 1 },
 		Closing:  func() bool { return false },
 		Config: Config{Job: market.DefaultJobConfig(rsg.ID()), MaxActive: 1, Freshness: 30 * time.Second,
 			ReceiptTimeout: 2 * time.Second, Dir: filepath.Join(t.TempDir(), "jobs")},
-	})
+	}
+	for _, c := range change {
+		c(&d)
+	}
+	r, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +134,15 @@ func newSettleRig(t *testing.T) *settleRig {
 		r.Close()
 	})
 	return &settleRig{r: r, ledger: l, rep: rep, prov: ph, psg: psg}
+}
+
+// countersign is a provider that countersigns every receipt.
+func (g *settleRig) countersign(sr settlement.SignedReceipt) wire.ReceiptMsg {
+	out, err := settlement.Countersign(g.psg, sr, "")
+	if err != nil {
+		return wire.ReceiptMsg{Error: err.Error()}
+	}
+	return wire.ReceiptMsg{Kind: "receipt", Receipt: &out}
 }
 
 // answerReceipts has the provider answer every receipt with answer's reply.
@@ -175,13 +188,7 @@ func (g *settleRig) completed(t *testing.T, price int64) (*job, *market.Outcome)
 // a success on the provider's record.
 func TestSettlePaysACountersignedRun(t *testing.T) {
 	g := newSettleRig(t)
-	g.answerReceipts(func(sr settlement.SignedReceipt) wire.ReceiptMsg {
-		out, err := settlement.Countersign(g.psg, sr, "")
-		if err != nil {
-			return wire.ReceiptMsg{Error: err.Error()}
-		}
-		return wire.ReceiptMsg{Kind: "receipt", Receipt: &out}
-	})
+	g.answerReceipts(g.countersign)
 	j, o := g.completed(t, 40)
 	g.r.settle(t.Context(), j, o)
 
