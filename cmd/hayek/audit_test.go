@@ -25,6 +25,15 @@ func TestAuditBundleFromTheCLI(t *testing.T) {
 	if job, err = m.op.Wait(ctx, job.ID); err != nil || job.State != api.StateCompleted {
 		t.Fatalf("job ended %s (%v)", job.State, err)
 	}
+	local, err := m.op.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: base64.StdEncoding.EncodeToString(samples.Hello)},
+		MaxPrice: 300, Placement: &api.Placement{Local: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local, err = m.op.Wait(ctx, local.ID); err != nil || local.State != api.StateCompleted {
+		t.Fatalf("local job ended %s (%v)", local.State, err)
+	}
+	hayek(t, m.sock, "", "job", "status", local.ID).stdoutHas(t, "placement", "local only")
 	hayek(t, m.sock, "", "job", "audit", job.ID).stdoutHas(t, "intent", "auction 1", "WON", "execution by "+job.Provider, "timeline")
 	file := filepath.Join(t.TempDir(), "job.audit.json")
 	hayek(t, m.sock, "", "job", "audit", job.ID, "--bundle", file).want(t, 0)
