@@ -105,6 +105,10 @@ func TestAudit(t *testing.T) {
 		b.Auctions[0].Bids = slices.DeleteFunc(b.Auctions[0].Bids, func(x api.AuditBid) bool { return x.Provider == loser })
 		b.Signed = slices.DeleteFunc(b.Signed, func(s api.SignedMessage) bool { return s.Kind == "bid" && s.Signer == loser })
 	})
+	tamper("a removed receipt", "has no countersigned receipt", func(b *api.Audit) {
+		b.Entries = slices.DeleteFunc(b.Entries, func(e api.AuditEntry) bool { return e.Kind == "receipt" })
+	})
+	tamper("a changed payment", "its receipts add up to", func(b *api.Audit) { b.Settlement.Paid++ })
 	tamper("a flipped byte in a signature", "bad signature", func(b *api.Audit) {
 		for i, s := range b.Signed {
 			if s.Kind == "result" {

@@ -31,6 +31,7 @@ func VerifyAudit(a api.Audit) api.AuditReport {
 	for _, e := range a.Entries {
 		v.entry(e)
 	}
+	v.payments()
 	v.rep.Unproven = append(v.rep.Unproven,
 		"the intent: the spec, the agent, its limits and policy, the approval (the node's own ledger entries, listed with their CIDs)",
 		"discovery: which offers the node saw",
@@ -58,6 +59,7 @@ type auditCheck struct {
 	awards     map[answerKey]market.Award
 	results    map[string]market.Result // by provider, the latest
 	resultCIDs map[string]string
+	receipts   map[string]int64 // CID of each countersigned receipt of the job → its price
 }
 
 func (v *auditCheck) fail(format string, args ...any) {
@@ -300,7 +302,35 @@ func (v *auditCheck) entry(e api.AuditEntry) {
 	if res, ok := v.resultCIDs[r.Provider]; ok && r.Result != "" && r.Result != res && r.Job == v.a.Job.ID {
 		v.fail("%s: the receipt pays for result %s, %s's signed result in the bundle is %s", what, r.Result, r.Provider, res)
 	}
+	if r.Job == v.a.Job.ID {
+		if v.receipts == nil {
+			v.receipts = map[string]int64{}
+		}
+		v.receipts[canon.DocCID(canon.MustMarshal(sr)).String()] = r.Price
+	}
 	v.prove(r.Requester+" + "+r.Provider, e.CID, "%s owes %s %d for job %s attempt %d (result %s), countersigned", r.Requester, r.Provider, r.Price, r.Job, r.Attempt, r.Result)
+}
+
+// payments checks what the job says it paid against the countersigned
+// receipts in the bundle: each receipt it names must be there, and they
+// must add up to what it says was paid.
+func (v *auditCheck) payments() {
+	st := v.a.Settlement
+	if st == nil {
+		return
+	}
+	var sum int64
+	for _, c := range st.Receipts {
+		price, ok := v.receipts[c]
+		if !ok {
+			v.fail("settlement: receipt %s has no countersigned receipt in the bundle", c)
+			continue
+		}
+		sum += price
+	}
+	if sum != st.Paid && len(st.Receipts) > 0 {
+		v.fail("settlement: the bundle says %d was paid, its receipts add up to %d", st.Paid, sum)
+	}
 }
 
 func sorted(s []string) []string {
