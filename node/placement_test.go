@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
@@ -19,6 +20,7 @@ func TestPlacement(t *testing.T) {
 		c.Provider.Pricing.Base = 40
 		if i == 1 {
 			c.Provider.Pricing.Base = 10
+			c.Provider.BidUnasked = true // it bids on calls that do not invite it
 		}
 	})
 	ctx := t.Context()
@@ -55,6 +57,15 @@ func TestPlacement(t *testing.T) {
 		if job.State != api.StateCompleted || job.Provider != dear || !slices.Equal(job.Attempts[0].Invitees, []string{dear}) {
 			t.Fatalf("job ended %s on %s, invited %v; want only node-2", job.State, who[job.Provider], job.Attempts[0].Invitees)
 		}
+		for _, b := range job.Attempts[0].Bids {
+			if b.Provider != dear {
+				t.Errorf("a bid from %s, outside the allow list, reached the auction", who[b.Provider])
+			}
+		}
+		waitFor(t, 10*time.Second, "node-1's unasked bid dropped for the placement", func() bool {
+			st, err := op.Status(ctx)
+			return err == nil && st.Dropped["bid/placement"] > 0
+		})
 	})
 
 	t.Run("a local job runs on this node's own provider, though another is cheaper", func(t *testing.T) {

@@ -83,6 +83,9 @@ func (pl Placement) filter(cands []market.Candidate) []market.Candidate {
 // placeJob gives j its placement: denied providers are excluded from its
 // auctions, and a local job's machine may award this node itself.
 func (r *Service) placeJob(j *job, pl Placement, now time.Time) {
+	if pl.Local {
+		pl.Allow = []string{r.self} // unasked bidders too: nobody else may win it
+	}
 	j.place = pl
 	if pl.Local {
 		cfg := r.cfg
