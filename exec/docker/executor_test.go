@@ -31,6 +31,7 @@ func TestConformance(t *testing.T) {
 			return exectest.ToolboxPrograms(toolboxCID, toolboxArchive)(b)
 		},
 		Leaks:     func(e exec.Executor) []string { return e.(*Executor).Leaks() },
+		CPUQuotas: func(e exec.Executor) []float64 { return e.(*Executor).CPUQuotas() },
 		Processes: true,
 	})
 }

@@ -137,21 +137,29 @@ func setupCgroups(cfg Config) (*cgroups, error) {
 		}
 		return filepath.Join(h.own, parentName)
 	}
+	// The CPU controller holds each job to its own quota (exec.Limits.CPUs)
+	// as well as Config.CPUs; it is required only for the latter. Without
+	// it, jobs asking for a quota are refused (Run says why).
 	needCPU := cfg.CPUs > 0
 	var v2err error
 	if v2 != nil {
 		var c *cgroups
-		if c, v2err = setupV2(v2, parentPath(v2), needCPU); v2err == nil {
+		if c, v2err = setupV2(v2, parentPath(v2), true); v2err == nil {
 			return c, nil
+		}
+		if !needCPU {
+			if c, err := setupV2(v2, parentPath(v2), false); err == nil {
+				return c, nil
+			}
 		}
 	}
 	if v1["memory"] != nil && v1["pids"] != nil && (!needCPU || v1["cpu"] != nil) {
 		c := &cgroups{version: 1}
 		for _, ctl := range []string{"memory", "pids", "cpu"} {
-			if ctl == "cpu" && !needCPU {
-				continue
-			}
 			h := v1[ctl]
+			if h == nil {
+				continue // only cpu can be missing here, and is not needed
+			}
 			dir, err := h.dir(parentPath(h))
 			if err != nil {
 				return nil, err
@@ -279,6 +287,13 @@ func (c *cgroups) String() string {
 	return fmt.Sprintf("cgroup v%d (%s) under %s", c.version, ctls, strings.Join(c.dirs(), ", "))
 }
 
+// The CFS bandwidth period job quotas are set in, and the least quota
+// the kernel accepts, both in µs.
+const (
+	cfsPeriod = 100000
+	minQuota  = 1000
+)
+
 // jobCgroup is one run's cgroup, in every hierarchy used.
 type jobCgroup struct {
 	c    *cgroups
@@ -342,14 +357,16 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *
 	if err := writeFile(pid, "pids.max", strconv.Itoa(pids)); err != nil {
 		return j, err
 	}
-	if c.cpu != "" && cpus > 0 {
-		const period = 100000 // µs
-		quota := strconv.FormatInt(int64(cpus*period), 10)
+	if cpus > 0 && c.cpu == "" {
+		return j, errors.New("the job asks for a CPU quota and this host's cgroups have no cpu controller")
+	}
+	if cpus > 0 {
+		quota := strconv.FormatInt(max(int64(cpus*cfsPeriod), minQuota), 10)
 		cpu := filepath.Join(c.cpu, name)
 		if c.version == 2 {
-			err = writeFile(cpu, "cpu.max", quota+" "+strconv.Itoa(period))
+			err = writeFile(cpu, "cpu.max", quota+" "+strconv.Itoa(cfsPeriod))
 		} else {
-			err = writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(period))
+			err = writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod))
 			if err == nil {
 				err = writeFile(cpu, "cpu.cfs_quota_us", quota)
 			}
@@ -359,6 +376,28 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *
 		}
 	}
 	return j, nil
+}
+
+// cpuQuota reads back the CPU quota the kernel holds the job cgroup in
+// dir to, in cores: 0 for none.
+func cpuQuota(dir string, version int) float64 {
+	var quota, period int64
+	if version == 2 {
+		b, err := os.ReadFile(filepath.Join(dir, "cpu.max"))
+		if err != nil {
+			return 0
+		}
+		q, p, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		quota, _ = strconv.ParseInt(q, 10, 64) // "max": no quota, 0
+		period, _ = strconv.ParseInt(p, 10, 64)
+	} else {
+		quota = fileValue(filepath.Join(dir, "cpu.cfs_quota_us")) // -1: no quota
+		period = fileValue(filepath.Join(dir, "cpu.cfs_period_us"))
+	}
+	if quota <= 0 || period <= 0 {
+		return 0
+	}
+	return float64(quota) / float64(period)
 }
 
 // oomEvents registers an eventfd for the v1 memory cgroup's OOM

@@ -33,8 +33,10 @@ type Config struct {
 	AddressSpaceBytes int64
 
 	// CPUs caps how much CPU time a job gets per second of wall time, in
-	// cores (the cgroup's CPU quota): 0.5 is half a core, 2 is two.
-	// Zero sets no quota; the job competes for the CPU like any process.
+	// cores (the cgroup's CPU quota): 0.5 is half a core, 2 is two. A job
+	// asking for less (exec.Limits.CPUs) gets its own quota. Zero sets no
+	// cap: a job without CPUs of its own competes for the CPU like any
+	// process.
 	CPUs float64
 
 	// CgroupParent is the cgroup, as a path from the hierarchy's root

@@ -126,8 +126,9 @@
 //     the clocks; any other system-call ABI (x32, i386) kills the process.
 //   - Exhausting the host: memory (the cgroup, /tmp and /out included, no
 //     swap), processes and threads (the pids cgroup; RLIMIT_NPROC at twice
-//     that as a backstop), CPU (Config.CPUs as a cgroup quota; a CPU-time
-//     rlimit derived from the timeout), wall time, open files, file size,
+//     that as a backstop), CPU (a cgroup quota, cfs_quota_us on v1 and
+//     cpu.max on v2: the job's own exec.Limits.CPUs, within Config.CPUs;
+//     a CPU-time rlimit derived from the timeout and that quota), wall time, open files, file size,
 //     address space (Config.AddressSpaceBytes), output sizes; no core
 //     dumps (RLIMIT_CORE is 1, which the kernel reads as "not even to a
 //     core_pattern pipe", so a crash never hands the job's memory to a

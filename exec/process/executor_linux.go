@@ -290,7 +290,7 @@ func (e *Executor) limits(job exec.Job) (exec.Limits, error) {
 	invalid := func(format string, args ...any) (exec.Limits, error) {
 		return exec.Limits{}, fmt.Errorf("%w %s: %s", ErrInvalidJob, job.ID, fmt.Sprintf(format, args...))
 	}
-	if l.MemoryBytes < 0 || l.Timeout < 0 || l.StdoutBytes < 0 || l.StderrBytes < 0 || l.OutputBytes < 0 || l.OutputFiles < 0 {
+	if l.MemoryBytes < 0 || l.Timeout < 0 || l.StdoutBytes < 0 || l.StderrBytes < 0 || l.OutputBytes < 0 || l.OutputFiles < 0 || !(l.CPUs >= 0) {
 		return invalid("negative limit in %+v; use zero for the executor's default", l)
 	}
 	fill := func(v *int64, def int64) {
@@ -308,6 +308,7 @@ func (e *Executor) limits(job exec.Job) (exec.Limits, error) {
 	if l.OutputFiles == 0 {
 		l.OutputFiles = d.OutputFiles
 	}
+	l.CPUs = exec.CPUQuota(l.CPUs, e.cfg.CPUs)
 	if l.MemoryBytes < minMemoryBytes {
 		return invalid("memory limit of %d bytes is below the %d MiB a sandbox needs to start", l.MemoryBytes, minMemoryBytes>>20)
 	}

@@ -46,7 +46,7 @@ const (
 
 func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limits) (res exec.Result, err error) {
 	name := fmt.Sprintf("%s-%d", e.instance, e.seq.Add(1))
-	cg, err := e.cgroups.newJob(name, l.MemoryBytes, e.cfg.MaxProcesses, e.cfg.CPUs)
+	cg, err := e.cgroups.newJob(name, l.MemoryBytes, e.cfg.MaxProcesses, l.CPUs)
 	if err != nil {
 		return exec.Result{}, &setupError{"make cgroup " + name, err}
 	}

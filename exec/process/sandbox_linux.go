@@ -450,5 +450,9 @@ func (e *Executor) baseSpec(l exec.Limits) *wire.Spec {
 // processes could use in its wall time on the cores it may use. It only
 // backs up the wall-time limit.
 func (e *Executor) cpuSeconds(l exec.Limits) uint64 {
-	return uint64(math.Ceil(l.Timeout.Seconds()*e.cfg.cpuCount())) + 1
+	cores := l.CPUs
+	if cores <= 0 {
+		cores = e.cfg.cpuCount()
+	}
+	return uint64(math.Ceil(l.Timeout.Seconds()*cores)) + 1
 }
