@@ -298,8 +298,9 @@ func TestStartupSaysWhatIsSoldAndWhy(t *testing.T) {
 		`msg="selling runtime/wasm"`,
 		`msg="not selling runtime/process: not enabled (set [provider.process] sell = true)"`,
 		`msg="not selling runtime/docker: no usable engine"`, "no-engine.sock",
-		// docker is not sold, so GPUs (which go to docker jobs) are not either
-		`msg="not selling GPUs: GPUs go to docker jobs (as device requests), and runtime/docker is not sold"`,
+		// neither docker nor process is sold, so GPUs (which go to their
+		// jobs) are not either
+		`msg="not selling GPUs: GPUs go to docker jobs (as device requests) and process jobs (as device nodes), and neither runtime is sold"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the start-up log lacks %q:\n%s", want, out)
@@ -423,5 +424,18 @@ func TestExecutorFailureIsAProviderFault(t *testing.T) {
 	}
 	if !strings.Contains(job.Error.Message, "fake") {
 		t.Errorf("the failure does not carry the executor's error: %s", job.Error.Message)
+	}
+}
+
+// Real GPUs go to process jobs only when the sandbox can bind every
+// device's node: not a MIG instance's, not one the driver did not make.
+func TestDeviceNodesMissing(t *testing.T) {
+	mig := gpu.Device{Index: "0/1", UUID: "MIG-1", MIG: true}
+	if why := deviceNodesMissing([]gpu.Device{mig}); !strings.Contains(why, "MIG instance") {
+		t.Errorf("a MIG instance: %q", why)
+	}
+	gone := gpu.Device{Index: "0", UUID: "GPU-0", Minor: "250"}
+	if why := deviceNodesMissing([]gpu.Device{gone}); !strings.Contains(why, "/dev/nvidia250") {
+		t.Errorf("a GPU without its node: %q", why)
 	}
 }

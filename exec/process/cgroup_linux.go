@@ -42,7 +42,8 @@ type cgroups struct {
 	version int
 	memory  string
 	pids    string
-	cpu     string // "" without a CPU quota
+	cpu     string // "" without the cpu controller
+	devices string // v1's devices controller; "" without it (and always on v2)
 }
 
 // findHierarchies reads what is mounted and where this process sits.
@@ -89,7 +90,7 @@ func findHierarchies() (v2 *hierarchy, v1 map[string]*hierarchy, err error) {
 		case "cgroup":
 			for opt := range strings.SplitSeq(fields[sep+3], ",") {
 				switch opt {
-				case "memory", "pids", "cpu":
+				case "memory", "pids", "cpu", "devices":
 					if v1[opt] == nil {
 						v1[opt] = &hierarchy{mount: mnt, root: root, controllers: []string{opt}, own: own[opt]}
 					}
@@ -174,6 +175,15 @@ func setupCgroups(cfg Config) (*cgroups, error) {
 				c.pids = dir
 			case "cpu":
 				c.cpu = dir
+			}
+		}
+		// The devices controller lets a job open only the device nodes
+		// its root holds. It backs up the mount namespace, and is not
+		// required: without it (a node not allowed to make cgroups
+		// there), Protections does not list it.
+		if h := v1["devices"]; h != nil {
+			if dir, err := h.dir(parentPath(h)); err == nil && os.MkdirAll(dir, 0o755) == nil {
+				c.devices = dir
 			}
 		}
 		return c, nil
@@ -271,7 +281,7 @@ func (c *cgroups) makeParent(dir string) error {
 // dirs are the distinct parent directories.
 func (c *cgroups) dirs() []string {
 	var d []string
-	for _, p := range []string{c.memory, c.pids, c.cpu} {
+	for _, p := range []string{c.memory, c.pids, c.cpu, c.devices} {
 		if p != "" && !slices.Contains(d, p) {
 			d = append(d, p)
 		}
@@ -283,6 +293,9 @@ func (c *cgroups) String() string {
 	ctls := "memory, pids"
 	if c.cpu != "" {
 		ctls += ", cpu"
+	}
+	if c.devices != "" {
+		ctls += ", devices"
 	}
 	return fmt.Sprintf("cgroup v%d (%s) under %s", c.version, ctls, strings.Join(c.dirs(), ", "))
 }
@@ -308,8 +321,17 @@ func writeFile(dir, name, value string) error {
 	return nil
 }
 
-// newJob makes the cgroup of one run with its limits.
-func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *jobCgroup, err error) {
+// devNode is a character device a job may open: its path on the host
+// and its numbers.
+type devNode struct {
+	path         string
+	major, minor uint32
+}
+
+// newJob makes the cgroup of one run with its limits. devices are the
+// only device nodes the job may open, where the devices controller is
+// used.
+func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64, devices []devNode) (j *jobCgroup, err error) {
 	j = &jobCgroup{c: c, name: name}
 	defer func() {
 		if err != nil {
@@ -375,6 +397,17 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *
 			return j, err
 		}
 	}
+	if c.devices != "" {
+		dev := filepath.Join(c.devices, name)
+		if err := writeFile(dev, "devices.deny", "a"); err != nil {
+			return j, err
+		}
+		for _, d := range devices {
+			if err := writeFile(dev, "devices.allow", fmt.Sprintf("c %d:%d rw", d.major, d.minor)); err != nil {
+				return j, err
+			}
+		}
+	}
 	return j, nil
 }
 
@@ -433,10 +466,11 @@ func (j *jobCgroup) join(pid int) error {
 
 // jobStats is what the kernel counted for a run.
 type jobStats struct {
-	oomKills    int64 // processes the OOM killer ended
-	peakMemory  int64 // bytes, 0 when the kernel does not say
-	pidsRefused int64 // forks refused at the pids limit
-	throttled   int64 // CPU periods in which the quota stopped the job
+	oomKills    int64  // processes the OOM killer ended
+	peakMemory  int64  // bytes, 0 when the kernel does not say
+	pidsRefused int64  // forks refused at the pids limit
+	throttled   int64  // CPU periods in which the quota stopped the job
+	devices     string // v1: the devices the job may open (devices.list)
 }
 
 func (j *jobCgroup) stats() jobStats {
@@ -452,6 +486,10 @@ func (j *jobCgroup) stats() jobStats {
 	s.pidsRefused = keyedValue(filepath.Join(pid, "pids.events"), "max")
 	if j.c.cpu != "" {
 		s.throttled = keyedValue(filepath.Join(j.c.cpu, j.name, "cpu.stat"), "nr_throttled")
+	}
+	if j.c.devices != "" {
+		b, _ := os.ReadFile(filepath.Join(j.c.devices, j.name, "devices.list"))
+		s.devices = string(b)
 	}
 	return s
 }

@@ -98,6 +98,26 @@
 // tmpfs outlives the mount namespace while the descriptor is open),
 // removes the cgroup, killing anything still in it, and closes the rest.
 //
+// # GPUs
+//
+// RunWithDevices gives a run the GPUs of an exec/gpu Allocation: a fresh
+// init (not a pooled one: the nodes are bound while the root is built)
+// binds each GPU's own node (/dev/nvidia<minor>, Config.DeviceDir in
+// tests) and the driver's control nodes that exist (nvidiactl,
+// nvidia-uvm, nvidia-uvm-tools) read-write into the job's /dev, Landlock
+// allows read, write and ioctl on them, and CUDA_VISIBLE_DEVICES names
+// the GPUs by UUID. No other GPU's node is in the root. On cgroup v1 the
+// devices controller backs this up: a job cgroup denies every device
+// but the base ones and the run's GPU nodes (for every run, with or
+// without GPUs). On cgroup v2 that would take an eBPF program
+// (BPF_CGROUP_DEVICE) attached to the job's cgroup, which the executor
+// does not load: there the mount namespace alone decides which nodes a
+// job reaches (it cannot make nodes: no CAP_MKNOD, and nodes on its own
+// tmpfs mounts are unusable in a user namespace). MIG instances are
+// refused: they need the capability nodes of /dev/nvidia-caps. The
+// driver's user-space libraries (libcuda) are not bound: a job brings
+// what it drives the device with.
+//
 // A run leaves nothing on the host but its cgroup, and only while it runs:
 // its mounts live in its own namespace, its files in tmpfs and memfds that
 // vanish with the last process or descriptor, and the init ends the
@@ -139,7 +159,8 @@
 // interface is allowed until it is listed); the CPU's side channels
 // (Spectre-class leaks between jobs on shared cores); a job's timing or
 // use of the disk cache of its own files; the host's devices it is given
-// (null, zero, full, random, urandom). Before Linux 5.14, RLIMIT_NPROC is
+// (null, zero, full, random, urandom, and the GPU nodes of a run with
+// GPUs, whose driver it can talk to). Before Linux 5.14, RLIMIT_NPROC is
 // counted per host user, so with a shared HostUID one job's processes
 // count against another's backstop (the pids cgroup is per job either
 // way). The names and contents of outputs are the job's: whatever serves

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/exec/process/internal/wire"
 	"github.com/hayek-market/hayek/internal/canon"
 )
@@ -26,7 +27,8 @@ type Executor struct {
 	cfg         Config
 	uid, gid    int
 	cgroups     *cgroups
-	init        *os.File // the sealed initproc binary
+	devices     []devNode // the base devices every job may open
+	init        *os.File  // the sealed initproc binary
 	seccomp     []byte
 	staging     string
 	instance    string // prefix of this executor's cgroup names
@@ -56,6 +58,11 @@ type Executor struct {
 var (
 	_ exec.Executor = (*Executor)(nil)
 	_ exec.Warmer   = (*Executor)(nil)
+	// Not named here (exec/process does not import the node): the
+	// provider's DeviceRunner.
+	_ interface {
+		RunWithDevices(context.Context, exec.Job, []gpu.Device) (exec.Result, error)
+	} = (*Executor)(nil)
 )
 
 // ArgV0 is the program name every job sees as argv[0], as in exec/wasm.
@@ -111,6 +118,9 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	if e.cgroups, err = setupCgroups(cfg); err != nil {
 		return nil, unavailable("cgroups", err, "")
+	}
+	if e.devices, err = hostBaseDevices(); err != nil {
+		return nil, unavailable("the host's /dev", err, "")
 	}
 	if e.init, err = sealedMemfd("hayek-init", initBinary); err != nil {
 		return nil, unavailable("sealed memfd for the sandbox init", err, "")
@@ -234,6 +244,11 @@ func moduleKey(job exec.Job) string {
 // the executor itself fails (a sandbox that could not be built or
 // cleaned up); everything the job does is a Result.
 func (e *Executor) Run(ctx context.Context, job exec.Job) (exec.Result, error) {
+	return e.runWith(ctx, job, nil)
+}
+
+// runWith is Run with the GPU device nodes the job gets.
+func (e *Executor) runWith(ctx context.Context, job exec.Job, gpus []devNode) (exec.Result, error) {
 	limits, err := e.limits(job)
 	if err != nil {
 		return exec.Result{}, err
@@ -262,7 +277,7 @@ func (e *Executor) Run(ctx context.Context, job exec.Job) (exec.Result, error) {
 		return exec.Result{}, fmt.Errorf("exec/process: job %s: load module: %w", job.ID, err)
 	}
 	defer e.modules.release(m)
-	return e.run(runCtx, m, job, limits)
+	return e.run(runCtx, m, job, limits, gpus)
 }
 
 func (e *Executor) isProgram(cid string) bool {

@@ -1,0 +1,139 @@
+//go:build linux
+
+package process
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
+	"github.com/hayek-market/hayek/exec/process/internal/wire"
+)
+
+// fakeDevices makes character device nodes named like a driver's in a
+// temporary directory: GPUs 0 and 1 and the control node, all /dev/null
+// (1:3) but nvidia-uvm, which is /dev/zero (1:5) so that the devices a
+// run may open can be told apart. It skips the test when it cannot make
+// them (not root).
+func fakeDevices(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	// The init opens them as the job's user.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, dev := range map[string][2]uint32{"nvidia0": {1, 3}, "nvidia1": {1, 3}, "nvidiactl": {1, 3}, "nvidia-uvm": {1, 5}} {
+		if err := unix.Mknod(filepath.Join(dir, name), unix.S_IFCHR|0o666, int(unix.Mkdev(dev[0], dev[1]))); err != nil {
+			t.Skipf("cannot make device nodes (as root this works): %v", err)
+		}
+		if err := unix.Chmod(filepath.Join(dir, name), 0o666); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestGPUDevices: a run with GPUs sees exactly its own device nodes and
+// the driver's control nodes, can use them, and is named them in
+// CUDA_VISIBLE_DEVICES; the GPUs it was not given are not there.
+func TestGPUDevices(t *testing.T) {
+	t.Parallel()
+	dir := fakeDevices(t)
+	var (
+		mu      sync.Mutex
+		devices []string
+	)
+	e := newExecutor(t, func(c *Config) { c.DeviceDir = dir })
+	closeAtEnd(t, e)
+	e.testHookStats = func(s jobStats, _ *wire.Exit) {
+		mu.Lock()
+		defer mu.Unlock()
+		devices = append(devices, s.devices)
+	}
+	gpus := []gpu.Device{{Index: "1", UUID: "GPU-bbbb", Model: "t4"}}
+	// Under Landlock: its nodes are usable (nvidia-uvm is /dev/zero).
+	res, err := e.RunWithDevices(t.Context(), toolbox("gpu", "fsops", "write", "/dev/nvidia1", "x",
+		"write", "/dev/nvidiactl", "x", "write", "/dev/nvidia-uvm", "x", "cat", "/dev/nvidia0"), gpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"write /dev/nvidia1 x: ok", "write /dev/nvidiactl x: ok", "write /dev/nvidia-uvm x: ok",
+		"cat /dev/nvidia0: error: no such file or directory"} {
+		if !strings.Contains(string(res.Stdout), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	res, err = e.RunWithDevices(t.Context(), toolbox("gpu-env", "env"), gpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CUDA_VISIBLE_DEVICES=GPU-bbbb\n", "NVIDIA_VISIBLE_DEVICES=GPU-bbbb\n"} {
+		if !strings.Contains(string(res.Stdout), want) {
+			t.Errorf("environment lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	// A run without GPUs has none of their nodes.
+	res, err = e.Run(t.Context(), toolbox("no-gpu", "fsops", "write", "/dev/nvidia1", "x", "write", "/dev/nvidiactl", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"write /dev/nvidia1 x: error: ", "write /dev/nvidiactl x: error: "} {
+		if !strings.Contains(string(res.Stdout), want) {
+			t.Errorf("a run without GPUs: stdout lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	// Without Landlock the job may list /dev: exactly its nodes are there.
+	open := newExecutor(t, func(c *Config) { c.DeviceDir, c.Landlock = dir, false })
+	closeAtEnd(t, open)
+	res, err = open.RunWithDevices(t.Context(), toolbox("gpu-ls", "fsops", "ls", "/dev"), gpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ls /dev: full null nvidia-uvm nvidia1 nvidiactl random urandom zero\n"; !strings.Contains(string(res.Stdout), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, res.Stdout)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if e.cgroups.devices == "" {
+		t.Log("no devices controller (cgroup v2, or not allowed): only the mount namespace limits the devices")
+		return
+	}
+	// The devices controller lets the GPU runs open the base devices and
+	// theirs, and the other run only the base ones (zero is 1:5 too).
+	if len(devices) != 3 {
+		t.Fatalf("saw %d runs' devices, want 3", len(devices))
+	}
+	for i, list := range devices {
+		if strings.Contains(list, "a *:*") || !strings.Contains(list, "c 1:3 rw") || !strings.Contains(list, "c 1:5 rw") {
+			t.Errorf("run %d may open:\n%s\nwant only character devices it holds", i, list)
+		}
+	}
+}
+
+// TestGPUDevicesRefused: a MIG instance, or a GPU whose node is missing,
+// is not run.
+func TestGPUDevicesRefused(t *testing.T) {
+	t.Parallel()
+	dir := fakeDevices(t)
+	e := newExecutor(t, func(c *Config) { c.DeviceDir = dir })
+	closeAtEnd(t, e)
+	_, err := e.RunWithDevices(t.Context(), toolbox("mig", "exit", "0"), []gpu.Device{{Index: "0/1", UUID: "MIG-x", MIG: true}})
+	if !errors.Is(err, ErrInvalidJob) {
+		t.Errorf("a MIG instance: err %v, want ErrInvalidJob", err)
+	}
+	_, err = e.RunWithDevices(t.Context(), toolbox("missing", "exit", "0"), []gpu.Device{{Index: "7", UUID: "GPU-7"}})
+	if err == nil || !strings.Contains(err.Error(), "nvidia7") {
+		t.Errorf("a GPU without a node: err %v", err)
+	}
+	var _ exec.Executor = e
+}
