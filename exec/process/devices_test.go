@@ -3,12 +3,15 @@
 package process
 
 import (
+	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -136,4 +139,39 @@ func TestGPUDevicesRefused(t *testing.T) {
 		t.Errorf("a GPU without a node: err %v", err)
 	}
 	var _ exec.Executor = e
+}
+
+// TestJobCPUQuota: a job's own CPUs is its cgroup's quota, within the
+// executor's cap, read back from the kernel while it runs.
+func TestJobCPUQuota(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, func(c *Config) { c.CPUs = 0.5 })
+	closeAtEnd(t, e)
+	for _, tc := range []struct{ job, want float64 }{{0, 0.5}, {0.2, 0.2}, {3, 0.5}, {0.001, 0.01}} {
+		job := toolbox("quota", "spin")
+		job.Limits.CPUs, job.Limits.Timeout = tc.job, time.Hour
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = e.Run(ctx, job)
+		}()
+		// The cgroup is there a moment before its quota is written: wait
+		// for the one wanted, up to a deadline.
+		var seen []float64
+		matches := func() bool { return len(seen) == 1 && math.Abs(seen[0]-tc.want) < 1e-9 }
+		for deadline := time.Now().Add(time.Minute); !matches() && time.Now().Before(deadline); {
+			select {
+			case <-done:
+				t.Fatalf("job asking for %v CPUs ended before its quota was seen", tc.job)
+			case <-time.After(5 * time.Millisecond):
+			}
+			seen = e.CPUQuotas()
+		}
+		cancel()
+		<-done
+		if !matches() {
+			t.Errorf("a job asking for %v CPUs under a cap of 0.5 ran with quotas %v, want [%v]", tc.job, seen, tc.want)
+		}
+	}
 }
