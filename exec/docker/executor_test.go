@@ -5,6 +5,7 @@ package docker
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -237,6 +238,20 @@ func TestNoProgram(t *testing.T) {
 	}
 }
 
+// TestBadCPUs: a job's cpus must be a number of cores.
+func TestBadCPUs(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	for _, c := range []float64{-1, math.NaN(), math.Inf(1)} {
+		job := toolbox("bad-cpus", "exit", "0")
+		job.Limits.CPUs = c
+		if _, err := e.Run(t.Context(), job); !errors.Is(err, ErrInvalidJob) {
+			t.Errorf("cpus %v: err %v, want ErrInvalidJob", c, err)
+		}
+	}
+}
+
 // TestCgroupLimits: the limits reach the container's cgroups, on a
 // container started for the run and on a warm one whose memory limit the
 // run changes.
@@ -260,7 +275,10 @@ func TestCgroupLimits(t *testing.T) {
 		cpus  float64
 		quota int
 	}{{e, 48 << 20, 0, 50000}, {e, 40 << 20, 0, 50000}, {e, 40 << 20, 0.25, 25000}, {e, 40 << 20, 2, 50000},
-		{uncapped, 48 << 20, 0, -1}, {uncapped, 48 << 20, 0.25, 25000}} {
+		{uncapped, 48 << 20, 0, -1}, {uncapped, 48 << 20, 0.25, 25000},
+		// More cores than the host has (the engine would refuse them) is
+		// all of them.
+		{uncapped, 48 << 20, 1000, runtime.NumCPU() * 100000}} {
 		tc.e.waitFills()
 		job := toolbox("cg", append([]string{"cat"}, files...)...)
 		job.Limits.MemoryBytes, job.Limits.CPUs = tc.mem, tc.cpus

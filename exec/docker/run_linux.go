@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,7 +99,9 @@ func (e *Executor) limits(l exec.Limits) exec.Limits {
 		l.OutputFiles = d.OutputFiles
 	}
 	l.MemoryBytes = max(l.MemoryBytes, minMemoryBytes)
-	l.CPUs = exec.CPUQuota(l.CPUs, e.cfg.CPUs)
+	// The engine refuses a quota above the host's cores, which would be
+	// no limit anyway; the engine is local (New insists).
+	l.CPUs = min(exec.CPUQuota(l.CPUs, e.cfg.CPUs), float64(runtime.NumCPU()))
 	return l
 }
 
@@ -106,6 +110,9 @@ func (e *Executor) limits(l exec.Limits) exec.Limits {
 func nanoCPUs(l exec.Limits) int64 { return int64(l.CPUs * 1e9) }
 
 func checkJob(job exec.Job) error {
+	if c := job.Limits.CPUs; !(c >= 0) || math.IsInf(c, 1) {
+		return fmt.Errorf("%w: cpus %v: want a number of cores, or zero for the executor's cap", ErrInvalidJob, c)
+	}
 	seen := map[string]bool{}
 	for _, f := range job.Inputs {
 		if f.Name == "" || f.Name == "." || f.Name == ".." || strings.ContainsAny(f.Name, "/\x00") {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -305,7 +306,7 @@ func (e *Executor) limits(job exec.Job) (exec.Limits, error) {
 	invalid := func(format string, args ...any) (exec.Limits, error) {
 		return exec.Limits{}, fmt.Errorf("%w %s: %s", ErrInvalidJob, job.ID, fmt.Sprintf(format, args...))
 	}
-	if l.MemoryBytes < 0 || l.Timeout < 0 || l.StdoutBytes < 0 || l.StderrBytes < 0 || l.OutputBytes < 0 || l.OutputFiles < 0 || !(l.CPUs >= 0) {
+	if l.MemoryBytes < 0 || l.Timeout < 0 || l.StdoutBytes < 0 || l.StderrBytes < 0 || l.OutputBytes < 0 || l.OutputFiles < 0 || !(l.CPUs >= 0) || math.IsInf(l.CPUs, 1) {
 		return invalid("negative limit in %+v; use zero for the executor's default", l)
 	}
 	fill := func(v *int64, def int64) {
