@@ -17,6 +17,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/docker"
 	"github.com/hayek-market/hayek/exec/gpu"
+	"github.com/hayek-market/hayek/exec/process"
 	"github.com/hayek-market/hayek/internal/samples/native"
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
@@ -207,6 +208,8 @@ func TestGPUsBusyThenReleasedOnCancel(t *testing.T) {
 
 // A job claims the cores it asks for: a provider whose running jobs have
 // claimed its cores declines busy, and takes the next job when they end.
+// The cores it asked for are its CPU quota in the sandbox, as the kernel
+// says while it runs.
 func TestCPUsClaimedThenReleasedOnCancel(t *testing.T) {
 	needToolbox(t)
 	d := startDevnetWith(t, DevnetOptions{Nodes: 2, Process: true, Configure: func(i int, c *Config) { c.Provider.CPUs = 2 }})
@@ -215,10 +218,12 @@ func TestCPUsClaimedThenReleasedOnCancel(t *testing.T) {
 	}
 	p := d.Nodes[1].provider
 	claimed := func() int64 { return p.CPUsClaimed() }
+	quotas := d.Runtimes[market.RuntimeProcess].(*process.Executor).CPUQuotas
 	busyThenFree(t, d, "CPUs",
 		func(r *api.SubmitRequest) { r.CPUs = 1.5 },
 		func(r *api.SubmitRequest) { r.CPUs = 1 },
-		func() bool { return claimed() == 1500 }, func() bool { return claimed() == 0 })
+		func() bool { return claimed() == 1500 && slices.Equal(quotas(), []float64{1.5}) },
+		func() bool { return claimed() == 0 })
 }
 
 // busyThenFree has node 0 submit a spinning job (hog's resources) that
