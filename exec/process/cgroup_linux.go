@@ -44,6 +44,9 @@ type cgroups struct {
 	pids    string
 	cpu     string // "" without the cpu controller
 	devices string // v1's devices controller; "" without it (and always on v2)
+	// v2: an eBPF device program is attached to every job cgroup (where
+	// this process may load one).
+	deviceFilter bool
 }
 
 // findHierarchies reads what is mounted and where this process sits.
@@ -232,7 +235,10 @@ func setupV2(h *hierarchy, parent string, needCPU bool) (*cgroups, error) {
 	if err := enableControllers(dir, want); err != nil {
 		return nil, err
 	}
-	c := &cgroups{version: 2, memory: dir, pids: dir}
+	// Not required: loading the program takes CAP_BPF (or
+	// CAP_SYS_ADMIN), which an unprivileged node lacks; Protections says
+	// whether it is in force.
+	c := &cgroups{version: 2, memory: dir, pids: dir, deviceFilter: canFilterDevices() == nil}
 	if needCPU {
 		c.cpu = dir
 	}
@@ -296,6 +302,9 @@ func (c *cgroups) String() string {
 	}
 	if c.devices != "" {
 		ctls += ", devices"
+	}
+	if c.deviceFilter {
+		ctls += ", devices (eBPF)"
 	}
 	return fmt.Sprintf("cgroup v%d (%s) under %s", c.version, ctls, strings.Join(c.dirs(), ", "))
 }
@@ -394,6 +403,11 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64, devi
 			}
 		}
 		if err != nil {
+			return j, err
+		}
+	}
+	if c.deviceFilter {
+		if err := attachDeviceFilter(mem, devices); err != nil {
 			return j, err
 		}
 	}

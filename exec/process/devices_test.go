@@ -5,11 +5,14 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,6 +175,54 @@ func TestJobCPUQuota(t *testing.T) {
 		<-done
 		if !matches() {
 			t.Errorf("a job asking for %v CPUs under a cap of 0.5 ran with quotas %v, want [%v]", tc.job, seen, tc.want)
+		}
+	}
+}
+
+// TestDeviceFilter: the cgroup v2 device program lets a process in its
+// cgroup open the devices it allows, and no other. It runs wherever a
+// cgroup2 hierarchy is mounted and this process may load the program,
+// whichever version the executor uses.
+func TestDeviceFilter(t *testing.T) {
+	t.Parallel()
+	v2, _, err := findHierarchies()
+	if err != nil || v2 == nil {
+		t.Skip("no cgroup2 hierarchy mounted")
+	}
+	if err := canFilterDevices(); err != nil {
+		t.Skipf("cannot load a cgroup device program here: %v", err)
+	}
+	parent, err := v2.dir(v2.own)
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := filepath.Join(parent, fmt.Sprintf("hayek-devfilter-test-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot make a cgroup2 cgroup: %v", err)
+	}
+	t.Cleanup(func() { _ = removeCgroup(context.Background(), dir, 2) })
+	null, err := charDevice("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := attachDeviceFilter(dir, []devNode{null}); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	cmd := osexec.CommandContext(t.Context(), "/bin/sh", "-c",
+		"echo x >/dev/null && echo null-written; cat /dev/null && echo null-read; echo x >/dev/zero || echo zero-refused; head -c1 /dev/zero >/dev/null || echo zero-read-refused")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Logf("sh: %v", err)
+	}
+	for _, want := range []string{"null-written\n", "null-read\n", "zero-refused\n", "zero-read-refused\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

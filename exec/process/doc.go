@@ -109,11 +109,13 @@
 // the GPUs by UUID. No other GPU's node is in the root. On cgroup v1 the
 // devices controller backs this up: a job cgroup denies every device
 // but the base ones and the run's GPU nodes (for every run, with or
-// without GPUs). On cgroup v2 that would take an eBPF program
-// (BPF_CGROUP_DEVICE) attached to the job's cgroup, which the executor
-// does not load: there the mount namespace alone decides which nodes a
-// job reaches (it cannot make nodes: no CAP_MKNOD, and nodes on its own
-// tmpfs mounts are unusable in a user namespace). MIG instances are
+// without GPUs). On cgroup v2 the same rule is an eBPF program
+// (BPF_PROG_TYPE_CGROUP_DEVICE, devfilter_linux.go) attached to each job
+// cgroup, where the node may load one (CAP_BPF or CAP_SYS_ADMIN;
+// Protections.Cgroup lists "devices (eBPF)"). Without either, the mount
+// namespace alone decides which nodes a job reaches (it cannot make
+// nodes: no CAP_MKNOD, and nodes on its own tmpfs mounts are unusable in
+// a user namespace). MIG instances are
 // refused: they need the capability nodes of /dev/nvidia-caps. The
 // driver's user-space libraries (libcuda) are not bound: a job brings
 // what it drives the device with.
