@@ -226,3 +226,47 @@ func TestDeviceFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestDevicesCgroup: a job cgroup lets its processes open the devices it
+// allows and no other: the v1 devices controller, or v2's eBPF program.
+func TestDevicesCgroup(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	if e.cgroups.devices == "" && !e.cgroups.deviceFilter {
+		t.Skipf("no device rule on this host's job cgroups: %s", e.cgroups)
+	}
+	null, err := charDevice("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := e.cgroups.newJob(e.instance+"-devtest", 64<<20, 16, 0, []devNode{null})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.destroy(context.Background()) })
+	// The shell waits for a line, so that it opens nothing before it is
+	// in the cgroup.
+	cmd := osexec.CommandContext(t.Context(), "/bin/sh", "-c",
+		"read x; echo x >/dev/null && echo null-written; echo x >/dev/zero || echo zero-refused")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.join(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = stdin.Write([]byte("go\n"))
+	stdin.Close()
+	_ = cmd.Wait()
+	for _, want := range []string{"null-written\n", "zero-refused\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
