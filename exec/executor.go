@@ -33,6 +33,32 @@ type Limits struct {
 	StderrBytes int64
 	OutputBytes int64 // total bytes of files written under /out
 	OutputFiles int   // number of files and directories under /out
+
+	// CPUs is the CPU time the job may use per second of wall time, in
+	// cores (0.5 is half a core, 2 is two): the job's own quota. Native
+	// executors hold it to the smaller of this and their own cap
+	// (CPUQuota); zero leaves only their cap. A wasm module runs on one
+	// thread, and exec/wasm ignores it.
+	CPUs float64
+}
+
+// MinCPUs is the smallest CPU quota executors keep to: below a
+// hundredth of a core the kernel's CFS period would hand out slices
+// shorter than it enforces.
+const MinCPUs = 0.01
+
+// CPUQuota is the quota a run is held to: the smaller of the job's own
+// (cpus) and the executor's cap (limit), either zero meaning none, and at
+// least MinCPUs. Zero means no quota.
+func CPUQuota(cpus, limit float64) float64 {
+	q := cpus
+	if q <= 0 || (limit > 0 && limit < q) {
+		q = limit
+	}
+	if q <= 0 {
+		return 0
+	}
+	return max(q, MinCPUs)
 }
 
 // Status is how a run ended.

@@ -163,7 +163,8 @@ type ProcessConfig struct {
 	// JobExecutables lets jobs bring their own executable.
 	JobExecutables bool `toml:"job_executables"`
 	// CPUsPerJob caps each job's CPU time per second of wall time, in
-	// cores; 0 sets no quota.
+	// cores; a job asking for fewer cpus gets its own quota. 0 sets no
+	// cap.
 	CPUsPerJob float64 `toml:"cpus_per_job"`
 }
 
@@ -182,12 +183,14 @@ type DockerConfig struct {
 	// OCIRuntime is the engine runtime jobs run with ("runsc" for
 	// gVisor); empty is the engine's default.
 	OCIRuntime string `toml:"oci_runtime"`
-	// CPUsPerJob caps each job's CPU, in cores; 0 sets no quota.
+	// CPUsPerJob caps each job's CPU, in cores; a job asking for fewer
+	// cpus gets its own quota. 0 sets no cap.
 	CPUsPerJob float64 `toml:"cpus_per_job"`
 }
 
 // GPUConfig sells this machine's NVIDIA GPUs, found with nvidia-smi, whole
-// to jobs of the docker runtime.
+// to jobs of the docker runtime, and of the process runtime when every
+// device has its node in /dev.
 type GPUConfig struct {
 	Sell bool `toml:"sell"`
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/docker"
 	"github.com/hayek-market/hayek/exec/gpu"
+	"github.com/hayek-market/hayek/exec/process"
 	"github.com/hayek-market/hayek/internal/samples/native"
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
@@ -207,6 +208,8 @@ func TestGPUsBusyThenReleasedOnCancel(t *testing.T) {
 
 // A job claims the cores it asks for: a provider whose running jobs have
 // claimed its cores declines busy, and takes the next job when they end.
+// The cores it asked for are its CPU quota in the sandbox, as the kernel
+// says while it runs.
 func TestCPUsClaimedThenReleasedOnCancel(t *testing.T) {
 	needToolbox(t)
 	d := startDevnetWith(t, DevnetOptions{Nodes: 2, Process: true, Configure: func(i int, c *Config) { c.Provider.CPUs = 2 }})
@@ -215,10 +218,12 @@ func TestCPUsClaimedThenReleasedOnCancel(t *testing.T) {
 	}
 	p := d.Nodes[1].provider
 	claimed := func() int64 { return p.CPUsClaimed() }
+	quotas := d.Runtimes[market.RuntimeProcess].(*process.Executor).CPUQuotas
 	busyThenFree(t, d, "CPUs",
 		func(r *api.SubmitRequest) { r.CPUs = 1.5 },
 		func(r *api.SubmitRequest) { r.CPUs = 1 },
-		func() bool { return claimed() == 1500 }, func() bool { return claimed() == 0 })
+		func() bool { return claimed() == 1500 && slices.Equal(quotas(), []float64{1.5}) },
+		func() bool { return claimed() == 0 })
 }
 
 // busyThenFree has node 0 submit a spinning job (hog's resources) that
@@ -298,8 +303,9 @@ func TestStartupSaysWhatIsSoldAndWhy(t *testing.T) {
 		`msg="selling runtime/wasm"`,
 		`msg="not selling runtime/process: not enabled (set [provider.process] sell = true)"`,
 		`msg="not selling runtime/docker: no usable engine"`, "no-engine.sock",
-		// docker is not sold, so GPUs (which go to docker jobs) are not either
-		`msg="not selling GPUs: GPUs go to docker jobs (as device requests), and runtime/docker is not sold"`,
+		// neither docker nor process is sold, so GPUs (which go to their
+		// jobs) are not either
+		`msg="not selling GPUs: GPUs go to docker jobs (as device requests) and process jobs (as device nodes), and neither runtime is sold"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the start-up log lacks %q:\n%s", want, out)
@@ -423,5 +429,18 @@ func TestExecutorFailureIsAProviderFault(t *testing.T) {
 	}
 	if !strings.Contains(job.Error.Message, "fake") {
 		t.Errorf("the failure does not carry the executor's error: %s", job.Error.Message)
+	}
+}
+
+// Real GPUs go to process jobs only when the sandbox can bind every
+// device's node: not a MIG instance's, not one the driver did not make.
+func TestDeviceNodesMissing(t *testing.T) {
+	mig := gpu.Device{Index: "0/1", UUID: "MIG-1", MIG: true}
+	if why := deviceNodesMissing([]gpu.Device{mig}); !strings.Contains(why, "MIG instance") {
+		t.Errorf("a MIG instance: %q", why)
+	}
+	gone := gpu.Device{Index: "0", UUID: "GPU-0", Minor: "250"}
+	if why := deviceNodesMissing([]gpu.Device{gone}); !strings.Contains(why, "/dev/nvidia250") {
+		t.Errorf("a GPU without its node: %q", why)
 	}
 }

@@ -28,11 +28,12 @@ import (
 // directory, argv and env into the shim's spec file, the memory limit is
 // updated if it differs, and one byte on stdin starts the job.
 type box struct {
-	id      string
-	image   string
-	rd      *runDir
-	memory  int64 // the memory limit it was created with, and /tmp's size
-	devices bool
+	id       string
+	image    string
+	rd       *runDir
+	memory   int64 // the memory limit it was created with, and /tmp's size
+	nanoCPUs int64 // the CPU quota it was created with
+	devices  bool
 
 	att            client.ContainerAttachResult
 	stdout, stderr *capped
@@ -47,7 +48,7 @@ func (e *Executor) startBox(ctx context.Context, img *image, lim exec.Limits, de
 	if err != nil {
 		return nil, err
 	}
-	b := &box{image: img.id, rd: rd, memory: lim.MemoryBytes, devices: len(devices) > 0,
+	b := &box{image: img.id, rd: rd, memory: lim.MemoryBytes, nanoCPUs: nanoCPUs(lim), devices: len(devices) > 0,
 		stdout: newCapped(), stderr: newCapped(), copied: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -166,7 +167,7 @@ func (e *Executor) containerConfig(img *image, rd *runDir, lim exec.Limits, devi
 			Memory:     lim.MemoryBytes,
 			MemorySwap: lim.MemoryBytes, // no swap: the limit is the limit
 			PidsLimit:  &pids,
-			NanoCPUs:   int64(e.cfg.CPUs * 1e9),
+			NanoCPUs:   nanoCPUs(lim),
 			Ulimits: []*container.Ulimit{
 				{Name: "nofile", Soft: int64(e.cfg.MaxOpenFiles), Hard: int64(e.cfg.MaxOpenFiles)},
 				{Name: "core", Soft: 0, Hard: 0},

@@ -34,7 +34,8 @@ type Config struct {
 	MaxOpenFiles int
 
 	// CPUs caps the CPU time a job gets per second of wall time, in cores
-	// (the engine's NanoCPUs). Zero sets no quota.
+	// (the engine's NanoCPUs); a job asking for less (exec.Limits.CPUs)
+	// gets its own quota. Zero sets no cap.
 	CPUs float64
 
 	// User is the user:group jobs run as, numeric so that no image's

@@ -32,8 +32,8 @@
 // a non-root numeric user (Config.User; by default nobody when the node
 // is root, the node's own user otherwise), a private IPC namespace, the
 // memory limit on the memory cgroup without swap, a pids limit
-// (Config.MaxProcesses), RLIMIT_NOFILE, an optional CPU quota
-// (Config.CPUs), no logs kept by the engine, /tmp a tmpfs whose files
+// (Config.MaxProcesses), RLIMIT_NOFILE, a CPU quota (NanoCPUs: the
+// job's own exec.Limits.CPUs, within Config.CPUs), no logs kept by the engine, /tmp a tmpfs whose files
 // count against the memory limit, /in the job's inputs bound read-only,
 // /out bound read-write and collected afterwards with the same caps as
 // every executor (files by path, sorted, directories counted, links and

@@ -354,3 +354,32 @@ func ownerAlive(instance string) bool {
 	got, err := processStart(pid)
 	return err == nil && got == start
 }
+
+// CPUQuotas reads back, from the engine, the CPU quota of each run's
+// container in flight, in cores (0 for a run without one), in no
+// particular order; warm containers waiting for a run are not listed. It
+// is how a test or an operator sees that a job is held to
+// exec.Limits.CPUs.
+func (e *Executor) CPUQuotas() []float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	warm, _ := e.warmIDs()
+	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
+		Filters: make(client.Filters).Add("label", LabelExecutor+"="+e.instance),
+	})
+	if err != nil {
+		return nil
+	}
+	var quotas []float64
+	for _, c := range list.Items {
+		if warm[c.ID] {
+			continue
+		}
+		insp, err := e.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil || insp.Container.HostConfig == nil {
+			continue // gone since the list
+		}
+		quotas = append(quotas, float64(insp.Container.HostConfig.NanoCPUs)/1e9)
+	}
+	return quotas
+}

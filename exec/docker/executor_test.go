@@ -5,6 +5,7 @@ package docker
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,6 +32,7 @@ func TestConformance(t *testing.T) {
 			return exectest.ToolboxPrograms(toolboxCID, toolboxArchive)(b)
 		},
 		Leaks:     func(e exec.Executor) []string { return e.(*Executor).Leaks() },
+		CPUQuotas: func(e exec.Executor) []float64 { return e.(*Executor).CPUQuotas() },
 		Processes: true,
 	})
 }
@@ -236,6 +238,20 @@ func TestNoProgram(t *testing.T) {
 	}
 }
 
+// TestBadCPUs: a job's cpus must be a number of cores.
+func TestBadCPUs(t *testing.T) {
+	t.Parallel()
+	e := newExecutor(t, nil)
+	closeAtEnd(t, e)
+	for _, c := range []float64{-1, math.NaN(), math.Inf(1)} {
+		job := toolbox("bad-cpus", "exit", "0")
+		job.Limits.CPUs = c
+		if _, err := e.Run(t.Context(), job); !errors.Is(err, ErrInvalidJob) {
+			t.Errorf("cpus %v: err %v, want ErrInvalidJob", c, err)
+		}
+	}
+}
+
 // TestCgroupLimits: the limits reach the container's cgroups, on a
 // container started for the run and on a warm one whose memory limit the
 // run changes.
@@ -248,15 +264,30 @@ func TestCgroupLimits(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
 		t.Skip("the engine's host has no cgroup v1 memory hierarchy: this test reads v1 files")
 	}
-	for i, mem := range []int64{48 << 20, 40 << 20} { // the second run takes the warm box
-		e.waitFills()
+	// The second and later runs take the warm box; a job's own CPUs
+	// lower its quota below the executor's cap, and an executor without
+	// a cap gives a job its own.
+	uncapped := newExecutor(t, nil)
+	closeAtEnd(t, uncapped)
+	for i, tc := range []struct {
+		e     *Executor
+		mem   int64
+		cpus  float64
+		quota int
+	}{{e, 48 << 20, 0, 50000}, {e, 40 << 20, 0, 50000}, {e, 40 << 20, 0.25, 25000}, {e, 40 << 20, 2, 50000},
+		{uncapped, 48 << 20, 0, -1}, {uncapped, 48 << 20, 0.25, 25000},
+		// More cores than the host has (the engine would refuse them) is
+		// all of them.
+		{uncapped, 48 << 20, 1000, runtime.NumCPU() * 100000}} {
+		tc.e.waitFills()
 		job := toolbox("cg", append([]string{"cat"}, files...)...)
-		job.Limits.MemoryBytes = mem
-		res := run(t, e, job)
+		job.Limits.MemoryBytes, job.Limits.CPUs = tc.mem, tc.cpus
+		res := run(t, tc.e, job)
 		if res.Status != exec.StatusOK {
 			t.Fatalf("run %d: %s %s %s", i, res.Status, res.Error, res.Stderr)
 		}
-		want := fmt.Sprintf("50000\n100000\n%d\n%d\n%d\n", DefaultMaxProcesses+1, mem, mem)
+		mem := tc.mem
+		want := fmt.Sprintf("%d\n100000\n%d\n%d\n%d\n", tc.quota, DefaultMaxProcesses+1, mem, mem)
 		if !strings.HasSuffix(string(res.Stdout), "\n") || !strings.Contains(string(res.Stdout), want) {
 			t.Errorf("run %d: cgroup files say %q, want %q", i, res.Stdout, want)
 		}

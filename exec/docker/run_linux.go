@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,10 +99,20 @@ func (e *Executor) limits(l exec.Limits) exec.Limits {
 		l.OutputFiles = d.OutputFiles
 	}
 	l.MemoryBytes = max(l.MemoryBytes, minMemoryBytes)
+	// The engine refuses a quota above the host's cores, which would be
+	// no limit anyway; the engine is local (New insists).
+	l.CPUs = min(exec.CPUQuota(l.CPUs, e.cfg.CPUs), float64(runtime.NumCPU()))
 	return l
 }
 
+// nanoCPUs is the engine's form of a run's CPU quota: billionths of a
+// core, 0 for none.
+func nanoCPUs(l exec.Limits) int64 { return int64(l.CPUs * 1e9) }
+
 func checkJob(job exec.Job) error {
+	if c := job.Limits.CPUs; !(c >= 0) || math.IsInf(c, 1) {
+		return fmt.Errorf("%w: cpus %v: want a number of cores, or zero for the executor's cap", ErrInvalidJob, c)
+	}
 	seen := map[string]bool{}
 	for _, f := range job.Inputs {
 		if f.Name == "" || f.Name == "." || f.Name == ".." || strings.ContainsAny(f.Name, "/\x00") {
@@ -184,11 +196,19 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 	if err := b.rd.writeJob(job.Inputs, spec); err != nil {
 		return exec.Result{}, fmt.Errorf("exec/docker: job %s: write its inputs: %w", job.ID, err)
 	}
+	// A warm box was made with the executor's defaults; the engine leaves
+	// the zero fields of an update as they are. A job's CPU quota is never
+	// above the box's (the executor's cap), so it never needs to be lifted.
+	var update container.Resources
 	if lim.MemoryBytes != b.memory {
-		if _, err := e.cli.ContainerUpdate(setup, b.id, client.ContainerUpdateOptions{Resources: &container.Resources{
-			Memory: lim.MemoryBytes, MemorySwap: lim.MemoryBytes,
-		}}); err != nil {
-			return exec.Result{}, fmt.Errorf("exec/docker: job %s: set its memory limit: %w", job.ID, err)
+		update.Memory, update.MemorySwap = lim.MemoryBytes, lim.MemoryBytes
+	}
+	if nano := nanoCPUs(lim); nano != b.nanoCPUs {
+		update.NanoCPUs = nano
+	}
+	if update.Memory != 0 || update.NanoCPUs != 0 {
+		if _, err := e.cli.ContainerUpdate(setup, b.id, client.ContainerUpdateOptions{Resources: &update}); err != nil {
+			return exec.Result{}, fmt.Errorf("exec/docker: job %s: set its memory and CPU limits: %w", job.ID, err)
 		}
 	}
 	b.stdout.setJob(lim.StdoutBytes, end)

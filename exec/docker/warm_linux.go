@@ -17,7 +17,9 @@ func (e *Executor) take(image string, lim exec.Limits, devices []gpu.Device) *bo
 	}
 	e.mu.Lock()
 	b := e.warm[image]
-	if b == nil || lim.MemoryBytes > b.memory {
+	// The box's CPU quota can be lowered for the run, not lifted (an
+	// update cannot set "none").
+	if b == nil || lim.MemoryBytes > b.memory || (b.nanoCPUs > 0 && (nanoCPUs(lim) == 0 || nanoCPUs(lim) > b.nanoCPUs)) {
 		e.mu.Unlock()
 		return nil
 	}

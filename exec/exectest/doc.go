@@ -57,7 +57,10 @@
 // plants, by any path: absolute, escaping a mount, through /proc), writes
 // nowhere but /out and /tmp, and reaches no listener on the host's
 // loopback (TCP, UDP, Unix sockets by path and abstract); runs are safe
-// concurrently; Run after Close fails with exec.ErrClosed.
+// concurrently; Run after Close fails with exec.ErrClosed; and, for an
+// executor that gives Target.CPUQuotas, a job's exec.Limits.CPUs is the
+// CPU quota its run gets, read back from the kernel or engine while the
+// job runs (a setting, never a speed).
 //
 // New is called once per subtest and must return a fresh executor with
 // default limits no tighter than the suite's jobs need (a few seconds of

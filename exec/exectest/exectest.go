@@ -97,6 +97,13 @@ type Target struct {
 	// limit reach every one of them. Otherwise it checks that Fork fails.
 	Processes bool
 
+	// CPUQuotas reads back, from the kernel or the engine, the CPU quota
+	// in cores of each of e's runs in flight (0 for a run without one).
+	// The suite then checks that a job's exec.Limits.CPUs is the quota its
+	// run gets. Nil for an executor that does not enforce a job's CPUs
+	// (exec/wasm runs one thread).
+	CPUQuotas func(e exec.Executor) []float64
+
 	// Deterministic is true when the executor promises the same bytes for
 	// the same job (a fake clock, randomness seeded by the job ID), as
 	// exec/wasm does: the suite then checks it.
@@ -133,6 +140,7 @@ func Run(t *testing.T, target Target) {
 		{"CancelStopsEveryProcess", s.cancelStopsEveryProcess},
 		{"ForkBomb", s.forkBomb},
 		{"MemoryLimit", s.memoryLimit},
+		{"CPUQuota", s.cpuQuota},
 		{"LogLimits", s.logLimits},
 		{"OutputLimits", s.outputLimits},
 		{"BadModule", s.badModule},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -264,4 +265,49 @@ func (s *suite) scratchTmpCountsAsMemory(t *testing.T) {
 	job = s.toolbox("fill", "fsops", "fill", "/tmp/small", fmt.Sprint(4<<20))
 	job.Limits.MemoryBytes = limit
 	expectOK(t, run(t, e, job))
+}
+
+// cpuQuota: a job's own CPUs is the quota its run is held to, as the
+// kernel or engine reports it while the job runs. Nothing is timed: the
+// setting is read back, not the speed measured.
+func (s *suite) cpuQuota(t *testing.T) {
+	if s.CPUQuotas == nil {
+		t.Skip("the executor does not enforce a job's CPUs")
+	}
+	e := s.start(t)
+	const want = 0.25
+	job := s.toolbox("cpu-quota", "spin")
+	job.Limits.CPUs = want
+	job.Limits.Timeout = time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Run(ctx, job)
+		done <- err
+	}()
+	deadline := time.Now().Add(stopBound)
+	var seen []float64
+	for found := false; !found; {
+		seen = s.CPUQuotas(e)
+		for _, q := range seen {
+			found = found || math.Abs(q-want) < 1e-6
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a job asking for %v CPUs never ran under that quota; the runs in flight had %v", want, seen)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the spinning job ended (%v) before its quota of %v CPUs was seen; last seen %v", err, want, seen)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("a cancelled run returned no error")
+	}
+	s.noLeaks(t, e, "after a job with a CPU quota was cancelled")
 }

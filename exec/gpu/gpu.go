@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -23,6 +24,7 @@ type Device struct {
 	MemoryMiB int64  // its memory; 0 when the driver does not say
 	Driver    string // driver version
 	MIG       bool   // a MIG instance rather than a whole GPU
+	Minor     string // its device node's minor number, as the driver says (/dev/nvidia<Minor>); "" when unknown
 }
 
 // Capability is the market capability a device is sold under:
@@ -64,6 +66,7 @@ func Detect(ctx context.Context, run Runner) ([]Device, error) {
 	if len(gpus) == 0 {
 		return nil, nil
 	}
+	gpus = ApplyMinors(gpus, ReadMinors(os.DirFS(DriverInfoDir)))
 	list, err := run(ctx, "nvidia-smi", "-L")
 	if err != nil {
 		return gpus, nil // no MIG listing: the whole GPUs are what there is

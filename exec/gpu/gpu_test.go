@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,5 +223,35 @@ func TestAllocatorNeverSharesADevice(t *testing.T) {
 	wg.Wait()
 	if a.Free() != len(fleet()) {
 		t.Fatalf("after every release %d devices free, want %d", a.Free(), len(fleet()))
+	}
+}
+
+// TestMinors: device nodes are named by the minor number the driver
+// reports, which need not follow nvidia-smi's index; without the
+// driver's word, by the index; never for a MIG instance.
+func TestMinors(t *testing.T) {
+	b, err := os.ReadFile("testdata/a100x4.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, err := ParseQuery(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The driver's directories are PCI addresses (0000:07:00.0); the
+	// recorded ones have dashes, which every file system takes.
+	devs = ApplyMinors(devs, ReadMinors(os.DirFS("testdata/proc-gpus")))
+	var got []string
+	for _, d := range devs {
+		got = append(got, d.NodeName())
+	}
+	if want := []string{"nvidia1", "nvidia0", "nvidia2", "nvidia3"}; !slices.Equal(got, want) {
+		t.Errorf("node names %q, want %q", got, want)
+	}
+	if n := (Device{Index: "0/1", UUID: "MIG-x", MIG: true}).NodeName(); n != "" {
+		t.Errorf("a MIG instance is named %q, want none", n)
+	}
+	if m := ReadMinors(os.DirFS("testdata/no-such-dir")); len(m) != 0 {
+		t.Errorf("no driver: minors %v", m)
 	}
 }

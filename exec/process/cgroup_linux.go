@@ -42,7 +42,11 @@ type cgroups struct {
 	version int
 	memory  string
 	pids    string
-	cpu     string // "" without a CPU quota
+	cpu     string // "" without the cpu controller
+	devices string // v1's devices controller; "" without it (and always on v2)
+	// v2: an eBPF device program is attached to every job cgroup (where
+	// this process may load one).
+	deviceFilter bool
 }
 
 // findHierarchies reads what is mounted and where this process sits.
@@ -89,7 +93,7 @@ func findHierarchies() (v2 *hierarchy, v1 map[string]*hierarchy, err error) {
 		case "cgroup":
 			for opt := range strings.SplitSeq(fields[sep+3], ",") {
 				switch opt {
-				case "memory", "pids", "cpu":
+				case "memory", "pids", "cpu", "devices":
 					if v1[opt] == nil {
 						v1[opt] = &hierarchy{mount: mnt, root: root, controllers: []string{opt}, own: own[opt]}
 					}
@@ -137,21 +141,29 @@ func setupCgroups(cfg Config) (*cgroups, error) {
 		}
 		return filepath.Join(h.own, parentName)
 	}
+	// The CPU controller holds each job to its own quota (exec.Limits.CPUs)
+	// as well as Config.CPUs; it is required only for the latter. Without
+	// it, jobs asking for a quota are refused (Run says why).
 	needCPU := cfg.CPUs > 0
 	var v2err error
 	if v2 != nil {
 		var c *cgroups
-		if c, v2err = setupV2(v2, parentPath(v2), needCPU); v2err == nil {
+		if c, v2err = setupV2(v2, parentPath(v2), true); v2err == nil {
 			return c, nil
+		}
+		if !needCPU {
+			if c, err := setupV2(v2, parentPath(v2), false); err == nil {
+				return c, nil
+			}
 		}
 	}
 	if v1["memory"] != nil && v1["pids"] != nil && (!needCPU || v1["cpu"] != nil) {
 		c := &cgroups{version: 1}
 		for _, ctl := range []string{"memory", "pids", "cpu"} {
-			if ctl == "cpu" && !needCPU {
-				continue
-			}
 			h := v1[ctl]
+			if h == nil {
+				continue // only cpu can be missing here, and is not needed
+			}
 			dir, err := h.dir(parentPath(h))
 			if err != nil {
 				return nil, err
@@ -166,6 +178,15 @@ func setupCgroups(cfg Config) (*cgroups, error) {
 				c.pids = dir
 			case "cpu":
 				c.cpu = dir
+			}
+		}
+		// The devices controller lets a job open only the device nodes
+		// its root holds. It backs up the mount namespace, and is not
+		// required: without it (a node not allowed to make cgroups
+		// there), Protections does not list it.
+		if h := v1["devices"]; h != nil {
+			if dir, err := h.dir(parentPath(h)); err == nil && os.MkdirAll(dir, 0o755) == nil {
+				c.devices = dir
 			}
 		}
 		return c, nil
@@ -214,7 +235,10 @@ func setupV2(h *hierarchy, parent string, needCPU bool) (*cgroups, error) {
 	if err := enableControllers(dir, want); err != nil {
 		return nil, err
 	}
-	c := &cgroups{version: 2, memory: dir, pids: dir}
+	// Not required: loading the program takes CAP_BPF (or
+	// CAP_SYS_ADMIN), which an unprivileged node lacks; Protections says
+	// whether it is in force.
+	c := &cgroups{version: 2, memory: dir, pids: dir, deviceFilter: canFilterDevices() == nil}
 	if needCPU {
 		c.cpu = dir
 	}
@@ -263,7 +287,7 @@ func (c *cgroups) makeParent(dir string) error {
 // dirs are the distinct parent directories.
 func (c *cgroups) dirs() []string {
 	var d []string
-	for _, p := range []string{c.memory, c.pids, c.cpu} {
+	for _, p := range []string{c.memory, c.pids, c.cpu, c.devices} {
 		if p != "" && !slices.Contains(d, p) {
 			d = append(d, p)
 		}
@@ -276,8 +300,21 @@ func (c *cgroups) String() string {
 	if c.cpu != "" {
 		ctls += ", cpu"
 	}
+	if c.devices != "" {
+		ctls += ", devices"
+	}
+	if c.deviceFilter {
+		ctls += ", devices (eBPF)"
+	}
 	return fmt.Sprintf("cgroup v%d (%s) under %s", c.version, ctls, strings.Join(c.dirs(), ", "))
 }
+
+// The CFS bandwidth period job quotas are set in, and the least quota
+// the kernel accepts, both in µs.
+const (
+	cfsPeriod = 100000
+	minQuota  = 1000
+)
 
 // jobCgroup is one run's cgroup, in every hierarchy used.
 type jobCgroup struct {
@@ -293,8 +330,17 @@ func writeFile(dir, name, value string) error {
 	return nil
 }
 
-// newJob makes the cgroup of one run with its limits.
-func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *jobCgroup, err error) {
+// devNode is a character device a job may open: its path on the host
+// and its numbers.
+type devNode struct {
+	path         string
+	major, minor uint32
+}
+
+// newJob makes the cgroup of one run with its limits. devices are the
+// only device nodes the job may open, where the devices controller is
+// used.
+func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64, devices []devNode) (j *jobCgroup, err error) {
 	j = &jobCgroup{c: c, name: name}
 	defer func() {
 		if err != nil {
@@ -342,14 +388,16 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *
 	if err := writeFile(pid, "pids.max", strconv.Itoa(pids)); err != nil {
 		return j, err
 	}
-	if c.cpu != "" && cpus > 0 {
-		const period = 100000 // µs
-		quota := strconv.FormatInt(int64(cpus*period), 10)
+	if cpus > 0 && c.cpu == "" {
+		return j, errors.New("the job asks for a CPU quota and this host's cgroups have no cpu controller")
+	}
+	if cpus > 0 {
+		quota := strconv.FormatInt(max(int64(cpus*cfsPeriod), minQuota), 10)
 		cpu := filepath.Join(c.cpu, name)
 		if c.version == 2 {
-			err = writeFile(cpu, "cpu.max", quota+" "+strconv.Itoa(period))
+			err = writeFile(cpu, "cpu.max", quota+" "+strconv.Itoa(cfsPeriod))
 		} else {
-			err = writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(period))
+			err = writeFile(cpu, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod))
 			if err == nil {
 				err = writeFile(cpu, "cpu.cfs_quota_us", quota)
 			}
@@ -358,7 +406,45 @@ func (c *cgroups) newJob(name string, memory int64, pids int, cpus float64) (j *
 			return j, err
 		}
 	}
+	if c.deviceFilter {
+		if err := attachDeviceFilter(mem, devices); err != nil {
+			return j, err
+		}
+	}
+	if c.devices != "" {
+		dev := filepath.Join(c.devices, name)
+		if err := writeFile(dev, "devices.deny", "a"); err != nil {
+			return j, err
+		}
+		for _, d := range devices {
+			if err := writeFile(dev, "devices.allow", fmt.Sprintf("c %d:%d rw", d.major, d.minor)); err != nil {
+				return j, err
+			}
+		}
+	}
 	return j, nil
+}
+
+// cpuQuota reads back the CPU quota the kernel holds the job cgroup in
+// dir to, in cores: 0 for none.
+func cpuQuota(dir string, version int) float64 {
+	var quota, period int64
+	if version == 2 {
+		b, err := os.ReadFile(filepath.Join(dir, "cpu.max"))
+		if err != nil {
+			return 0
+		}
+		q, p, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		quota, _ = strconv.ParseInt(q, 10, 64) // "max": no quota, 0
+		period, _ = strconv.ParseInt(p, 10, 64)
+	} else {
+		quota = fileValue(filepath.Join(dir, "cpu.cfs_quota_us")) // -1: no quota
+		period = fileValue(filepath.Join(dir, "cpu.cfs_period_us"))
+	}
+	if quota <= 0 || period <= 0 {
+		return 0
+	}
+	return float64(quota) / float64(period)
 }
 
 // oomEvents registers an eventfd for the v1 memory cgroup's OOM
@@ -394,10 +480,11 @@ func (j *jobCgroup) join(pid int) error {
 
 // jobStats is what the kernel counted for a run.
 type jobStats struct {
-	oomKills    int64 // processes the OOM killer ended
-	peakMemory  int64 // bytes, 0 when the kernel does not say
-	pidsRefused int64 // forks refused at the pids limit
-	throttled   int64 // CPU periods in which the quota stopped the job
+	oomKills    int64  // processes the OOM killer ended
+	peakMemory  int64  // bytes, 0 when the kernel does not say
+	pidsRefused int64  // forks refused at the pids limit
+	throttled   int64  // CPU periods in which the quota stopped the job
+	devices     string // v1: the devices the job may open (devices.list)
 }
 
 func (j *jobCgroup) stats() jobStats {
@@ -413,6 +500,10 @@ func (j *jobCgroup) stats() jobStats {
 	s.pidsRefused = keyedValue(filepath.Join(pid, "pids.events"), "max")
 	if j.c.cpu != "" {
 		s.throttled = keyedValue(filepath.Join(j.c.cpu, j.name, "cpu.stat"), "nr_throttled")
+	}
+	if j.c.devices != "" {
+		b, _ := os.ReadFile(filepath.Join(j.c.devices, j.name, "devices.list"))
+		s.devices = string(b)
 	}
 	return s
 }

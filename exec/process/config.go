@@ -3,6 +3,7 @@ package process
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -33,8 +34,10 @@ type Config struct {
 	AddressSpaceBytes int64
 
 	// CPUs caps how much CPU time a job gets per second of wall time, in
-	// cores (the cgroup's CPU quota): 0.5 is half a core, 2 is two.
-	// Zero sets no quota; the job competes for the CPU like any process.
+	// cores (the cgroup's CPU quota): 0.5 is half a core, 2 is two. A job
+	// asking for less (exec.Limits.CPUs) gets its own quota. Zero sets no
+	// cap: a job without CPUs of its own competes for the CPU like any
+	// process.
 	CPUs float64
 
 	// CgroupParent is the cgroup, as a path from the hierarchy's root
@@ -86,6 +89,11 @@ type Config struct {
 	// SetupTimeout bounds how long building a sandbox may take before the
 	// run fails as the executor's fault. It is not part of the job's time.
 	SetupTimeout time.Duration
+
+	// DeviceDir is where the GPU device nodes are (nvidia0, nvidiactl...)
+	// for RunWithDevices: "/dev" when empty. Tests point it at nodes of
+	// their own.
+	DeviceDir string
 
 	// WarmSandboxes is how many sandbox inits are kept launched ahead of
 	// the runs that will use them, so that the clone of the namespaces and
@@ -207,6 +215,8 @@ func (c Config) Validate() error {
 		return &ConfigError{"CgroupParent", c.CgroupParent, errors.New(`must be absolute in the hierarchy, like "/hayek"`)}
 	case c.WarmSandboxes < 0 || c.WarmSandboxes > 64:
 		return &ConfigError{"WarmSandboxes", c.WarmSandboxes, errors.New("must be between 0 and 64")}
+	case c.DeviceDir != "" && !filepath.IsAbs(c.DeviceDir):
+		return &ConfigError{"DeviceDir", c.DeviceDir, errors.New(`must be absolute, like "/dev"`)}
 	case !c.RunJobModules && len(c.Programs) == 0:
 		return &ConfigError{"RunJobModules", false, errors.New("with no Programs either, no job could run")}
 	}
@@ -220,4 +230,11 @@ func (c Config) cpuCount() float64 {
 		return c.CPUs
 	}
 	return float64(runtime.NumCPU())
+}
+
+func (c Config) deviceDir() string {
+	if c.DeviceDir == "" {
+		return "/dev"
+	}
+	return c.DeviceDir
 }

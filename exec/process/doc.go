@@ -98,6 +98,28 @@
 // tmpfs outlives the mount namespace while the descriptor is open),
 // removes the cgroup, killing anything still in it, and closes the rest.
 //
+// # GPUs
+//
+// RunWithDevices gives a run the GPUs of an exec/gpu Allocation: a fresh
+// init (not a pooled one: the nodes are bound while the root is built)
+// binds each GPU's own node (/dev/nvidia<minor>, Config.DeviceDir in
+// tests) and the driver's control nodes that exist (nvidiactl,
+// nvidia-uvm, nvidia-uvm-tools) read-write into the job's /dev, Landlock
+// allows read, write and ioctl on them, and CUDA_VISIBLE_DEVICES names
+// the GPUs by UUID. No other GPU's node is in the root. On cgroup v1 the
+// devices controller backs this up: a job cgroup denies every device
+// but the base ones and the run's GPU nodes (for every run, with or
+// without GPUs). On cgroup v2 the same rule is an eBPF program
+// (BPF_PROG_TYPE_CGROUP_DEVICE, devfilter_linux.go) attached to each job
+// cgroup, where the node may load one (CAP_BPF or CAP_SYS_ADMIN;
+// Protections.Cgroup lists "devices (eBPF)"). Without either, the mount
+// namespace alone decides which nodes a job reaches (it cannot make
+// nodes: no CAP_MKNOD, and nodes on its own tmpfs mounts are unusable in
+// a user namespace). MIG instances are
+// refused: they need the capability nodes of /dev/nvidia-caps. The
+// driver's user-space libraries (libcuda) are not bound: a job brings
+// what it drives the device with.
+//
 // A run leaves nothing on the host but its cgroup, and only while it runs:
 // its mounts live in its own namespace, its files in tmpfs and memfds that
 // vanish with the last process or descriptor, and the init ends the
@@ -126,8 +148,9 @@
 //     the clocks; any other system-call ABI (x32, i386) kills the process.
 //   - Exhausting the host: memory (the cgroup, /tmp and /out included, no
 //     swap), processes and threads (the pids cgroup; RLIMIT_NPROC at twice
-//     that as a backstop), CPU (Config.CPUs as a cgroup quota; a CPU-time
-//     rlimit derived from the timeout), wall time, open files, file size,
+//     that as a backstop), CPU (a cgroup quota, cfs_quota_us on v1 and
+//     cpu.max on v2: the job's own exec.Limits.CPUs, within Config.CPUs;
+//     a CPU-time rlimit derived from the timeout and that quota), wall time, open files, file size,
 //     address space (Config.AddressSpaceBytes), output sizes; no core
 //     dumps (RLIMIT_CORE is 1, which the kernel reads as "not even to a
 //     core_pattern pipe", so a crash never hands the job's memory to a
@@ -138,7 +161,8 @@
 // interface is allowed until it is listed); the CPU's side channels
 // (Spectre-class leaks between jobs on shared cores); a job's timing or
 // use of the disk cache of its own files; the host's devices it is given
-// (null, zero, full, random, urandom). Before Linux 5.14, RLIMIT_NPROC is
+// (null, zero, full, random, urandom, and the GPU nodes of a run with
+// GPUs, whose driver it can talk to). Before Linux 5.14, RLIMIT_NPROC is
 // counted per host user, so with a shared HostUID one job's processes
 // count against another's backstop (the pids cgroup is per job either
 // way). The names and contents of outputs are the job's: whatever serves

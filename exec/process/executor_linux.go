@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/exec/process/internal/wire"
 	"github.com/hayek-market/hayek/internal/canon"
 )
@@ -26,7 +28,8 @@ type Executor struct {
 	cfg         Config
 	uid, gid    int
 	cgroups     *cgroups
-	init        *os.File // the sealed initproc binary
+	devices     []devNode // the base devices every job may open
+	init        *os.File  // the sealed initproc binary
 	seccomp     []byte
 	staging     string
 	instance    string // prefix of this executor's cgroup names
@@ -56,6 +59,11 @@ type Executor struct {
 var (
 	_ exec.Executor = (*Executor)(nil)
 	_ exec.Warmer   = (*Executor)(nil)
+	// Not named here (exec/process does not import the node): the
+	// provider's DeviceRunner.
+	_ interface {
+		RunWithDevices(context.Context, exec.Job, []gpu.Device) (exec.Result, error)
+	} = (*Executor)(nil)
 )
 
 // ArgV0 is the program name every job sees as argv[0], as in exec/wasm.
@@ -111,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	if e.cgroups, err = setupCgroups(cfg); err != nil {
 		return nil, unavailable("cgroups", err, "")
+	}
+	if e.devices, err = hostBaseDevices(); err != nil {
+		return nil, unavailable("the host's /dev", err, "")
 	}
 	if e.init, err = sealedMemfd("hayek-init", initBinary); err != nil {
 		return nil, unavailable("sealed memfd for the sandbox init", err, "")
@@ -234,6 +245,11 @@ func moduleKey(job exec.Job) string {
 // the executor itself fails (a sandbox that could not be built or
 // cleaned up); everything the job does is a Result.
 func (e *Executor) Run(ctx context.Context, job exec.Job) (exec.Result, error) {
+	return e.runWith(ctx, job, nil)
+}
+
+// runWith is Run with the GPU device nodes the job gets.
+func (e *Executor) runWith(ctx context.Context, job exec.Job, gpus []devNode) (exec.Result, error) {
 	limits, err := e.limits(job)
 	if err != nil {
 		return exec.Result{}, err
@@ -262,7 +278,7 @@ func (e *Executor) Run(ctx context.Context, job exec.Job) (exec.Result, error) {
 		return exec.Result{}, fmt.Errorf("exec/process: job %s: load module: %w", job.ID, err)
 	}
 	defer e.modules.release(m)
-	return e.run(runCtx, m, job, limits)
+	return e.run(runCtx, m, job, limits, gpus)
 }
 
 func (e *Executor) isProgram(cid string) bool {
@@ -290,7 +306,7 @@ func (e *Executor) limits(job exec.Job) (exec.Limits, error) {
 	invalid := func(format string, args ...any) (exec.Limits, error) {
 		return exec.Limits{}, fmt.Errorf("%w %s: %s", ErrInvalidJob, job.ID, fmt.Sprintf(format, args...))
 	}
-	if l.MemoryBytes < 0 || l.Timeout < 0 || l.StdoutBytes < 0 || l.StderrBytes < 0 || l.OutputBytes < 0 || l.OutputFiles < 0 {
+	if l.MemoryBytes < 0 || l.Timeout < 0 || l.StdoutBytes < 0 || l.StderrBytes < 0 || l.OutputBytes < 0 || l.OutputFiles < 0 || !(l.CPUs >= 0) || math.IsInf(l.CPUs, 1) {
 		return invalid("negative limit in %+v; use zero for the executor's default", l)
 	}
 	fill := func(v *int64, def int64) {
@@ -308,6 +324,7 @@ func (e *Executor) limits(job exec.Job) (exec.Limits, error) {
 	if l.OutputFiles == 0 {
 		l.OutputFiles = d.OutputFiles
 	}
+	l.CPUs = exec.CPUQuota(l.CPUs, e.cfg.CPUs)
 	if l.MemoryBytes < minMemoryBytes {
 		return invalid("memory limit of %d bytes is below the %d MiB a sandbox needs to start", l.MemoryBytes, minMemoryBytes>>20)
 	}

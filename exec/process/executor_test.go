@@ -82,6 +82,7 @@ func TestConformance(t *testing.T) {
 		Program:    exectest.ToolboxPrograms(toolboxCID, native.Toolbox),
 		Leaks:      func(e exec.Executor) []string { return e.(*Executor).Leaks() },
 		BadModules: bad,
+		CPUQuotas:  func(e exec.Executor) []float64 { return e.(*Executor).CPUQuotas() },
 		Processes:  true,
 	})
 }

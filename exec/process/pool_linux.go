@@ -27,7 +27,7 @@ func (e *Executor) fill() {
 			return
 		default:
 		}
-		sb, err := e.launch(true)
+		sb, err := e.launch(true, nil)
 		if err != nil {
 			// The probe launched one a moment ago, so this is passing
 			// (out of processes, memory); runs launch their own meanwhile.
@@ -50,18 +50,25 @@ func (e *Executor) fill() {
 // take prepares a sandbox for a run: one from the pool when there is one,
 // else a fresh one. A pooled init that died while it waited (the node's
 // cgroup ran out of memory, say) is replaced once.
+//
+// A run with GPUs always gets a fresh one: the init binds their device
+// nodes while it builds the root, before it knows its job.
 func (e *Executor) take(ctx context.Context, spec *wire.Spec, inputs []exec.File, module *os.File, cg *jobCgroup,
-	stdin []byte, stdout, stderr io.Writer) (*sandbox, error) {
+	gpus []devNode, stdin []byte, stdout, stderr io.Writer) (*sandbox, error) {
+	pool := e.pool
+	if len(gpus) > 0 {
+		pool = nil // a receive from nil never proceeds: launch
+	}
 	for attempt := 0; ; attempt++ {
 		var sb *sandbox
 		pooled := false
 		select {
-		case sb = <-e.pool:
+		case sb = <-pool:
 			pooled = true
 			e.setIdle(sb, false)
 		default:
 			var err error
-			if sb, err = e.launch(false); err != nil {
+			if sb, err = e.launch(false, gpus); err != nil {
 				return nil, err
 			}
 		}

@@ -31,14 +31,14 @@ func Probe(ctx context.Context, cfg Config) (Protections, error) {
 func (e *Executor) probe(ctx context.Context) (Protections, error) {
 	l := e.cfg.DefaultLimits
 	name := fmt.Sprintf("%s-probe", e.instance)
-	cg, err := e.cgroups.newJob(name, l.MemoryBytes, e.cfg.MaxProcesses, e.cfg.CPUs)
+	cg, err := e.cgroups.newJob(name, l.MemoryBytes, e.cfg.MaxProcesses, e.cfg.CPUs, e.devices)
 	if err != nil {
 		return Protections{}, unavailable("make a job cgroup in "+e.cgroups.String(), err, "")
 	}
 	defer cg.destroy(context.WithoutCancel(ctx))
 	spec := e.baseSpec(l)
 	spec.Probe = true
-	sb, err := e.launch(false)
+	sb, err := e.launch(false, nil)
 	if err == nil {
 		defer sb.release()
 		sb.attach(nil, io.Discard, io.Discard)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -44,9 +45,9 @@ const (
 	stoppedContext
 )
 
-func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limits) (res exec.Result, err error) {
+func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limits, gpus []devNode) (res exec.Result, err error) {
 	name := fmt.Sprintf("%s-%d", e.instance, e.seq.Add(1))
-	cg, err := e.cgroups.newJob(name, l.MemoryBytes, e.cfg.MaxProcesses, e.cfg.CPUs)
+	cg, err := e.cgroups.newJob(name, l.MemoryBytes, e.cfg.MaxProcesses, l.CPUs, append(slices.Clip(e.devices), gpus...))
 	if err != nil {
 		return exec.Result{}, &setupError{"make cgroup " + name, err}
 	}
@@ -59,7 +60,7 @@ func (e *Executor) run(ctx context.Context, m *module, job exec.Job, l exec.Limi
 
 	stdout := &capture{limit: l.StdoutBytes}
 	stderr := &capture{limit: l.StderrBytes}
-	sb, err := e.take(ctx, e.runSpec(job, l), job.Inputs, m.file, cg, job.Stdin, stdout, stderr)
+	sb, err := e.take(ctx, e.runSpec(job, l), job.Inputs, m.file, cg, gpus, job.Stdin, stdout, stderr)
 	if sb != nil {
 		defer sb.release()
 	}

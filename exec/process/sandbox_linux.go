@@ -84,7 +84,8 @@ const cloneFlags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_N
 // sandbox can be kept ready ahead of a run and the clone and the init's
 // start-up are not on the run's path. Its standard streams are pipes the
 // run attaches to.
-func (e *Executor) launch(pooled bool) (sb *sandbox, err error) {
+// gpus are device nodes the init binds into the root's /dev.
+func (e *Executor) launch(pooled bool, gpus []devNode) (sb *sandbox, err error) {
 	var closeOnError []*os.File
 	defer func() {
 		if err != nil {
@@ -128,7 +129,8 @@ func (e *Executor) launch(pooled bool) (sb *sandbox, err error) {
 		// The init's memfd as the child sees it after ExtraFiles are
 		// placed: /proc/self is the child itself.
 		Path: "/proc/self/fd/" + strconv.Itoa(wire.FDInit),
-		Args: []string{"hayek-sandbox-init", e.staging, map[bool]string{true: "proc", false: "noproc"}[e.cfg.Proc], Hostname},
+		Args: append([]string{"hayek-sandbox-init", e.staging, map[bool]string{true: "proc", false: "noproc"}[e.cfg.Proc], Hostname},
+			devicePaths(gpus)...),
 		// Fewer runtime threads: they count against the job's process
 		// limit while the init waits as PID 1.
 		Env:    []string{"GOMAXPROCS=1"},
@@ -450,5 +452,17 @@ func (e *Executor) baseSpec(l exec.Limits) *wire.Spec {
 // processes could use in its wall time on the cores it may use. It only
 // backs up the wall-time limit.
 func (e *Executor) cpuSeconds(l exec.Limits) uint64 {
-	return uint64(math.Ceil(l.Timeout.Seconds()*e.cfg.cpuCount())) + 1
+	cores := l.CPUs
+	if cores <= 0 {
+		cores = e.cfg.cpuCount()
+	}
+	return uint64(math.Ceil(l.Timeout.Seconds()*cores)) + 1
+}
+
+func devicePaths(nodes []devNode) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.path
+	}
+	return out
 }

@@ -87,3 +87,21 @@ func (e *Executor) Leaks() []string {
 	}
 	return leaks
 }
+
+// CPUQuotas reads back, from the kernel, the CPU quota of each run in
+// flight, in cores (0 for a run without one), in no particular order. It
+// is how a test or an operator sees that a job is held to
+// exec.Limits.CPUs.
+func (e *Executor) CPUQuotas() []float64 {
+	if e.cgroups.cpu == "" {
+		return nil
+	}
+	var quotas []float64
+	entries, _ := os.ReadDir(e.cgroups.cpu)
+	for _, ent := range entries {
+		if strings.HasPrefix(ent.Name(), e.instance+"-") {
+			quotas = append(quotas, cpuQuota(filepath.Join(e.cgroups.cpu, ent.Name()), e.cgroups.version))
+		}
+	}
+	return quotas
+}

@@ -699,6 +699,7 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 			MemoryBytes: a.Run.MemoryBytes, Timeout: time.Duration(a.Run.TimeoutMs) * time.Millisecond,
 			StdoutBytes: wire.StdoutCap(a.Run.MaxOutputBytes), StderrBytes: min(a.Run.MaxOutputBytes, wire.MaxStderr),
 			OutputBytes: a.Run.MaxOutputBytes, OutputFiles: 1024,
+			CPUs: float64(a.Run.CPUMilli) / 1000, // the executor holds the job to it, within its own cap
 		},
 	}
 	i := 1

@@ -87,6 +87,12 @@ func landlock(proc bool) (int, string) {
 			rights uint64
 		}{"/dev/" + d, unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE})
 	}
+	for _, d := range gpuNodes {
+		rules = append(rules, struct {
+			path   string
+			rights uint64
+		}{"/dev/" + d, unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_IOCTL_DEV})
+	}
 	if proc {
 		rules = append(rules, struct {
 			path   string

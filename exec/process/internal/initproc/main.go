@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -32,11 +34,12 @@ func main() {
 		syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGXCPU, syscall.SIGXFSZ)
 	ctl = os.NewFile(wire.FDControl, "control")
 
-	// argv: the staging directory, "proc" or "noproc", the host name.
-	if len(os.Args) != 4 {
-		fail("arguments", nil, "want STAGING proc|noproc HOSTNAME")
+	// argv: the staging directory, "proc" or "noproc", the host name,
+	// then the host paths of the GPU device nodes the job is given.
+	if len(os.Args) < 4 {
+		fail("arguments", nil, "want STAGING proc|noproc HOSTNAME [DEVICE...]")
 	}
-	buildRoot(os.Args[1], os.Args[2] == "proc", os.Args[3])
+	buildRoot(os.Args[1], os.Args[2] == "proc", os.Args[3], os.Args[4:])
 	receiveModule()
 	typ, payload, err := wire.ReadFrame(ctl)
 	if err != nil || typ != wire.MsgSpec {
@@ -110,18 +113,31 @@ func tmpfsOptions(sz wire.Size, mode string) string {
 	return "size=" + strconv.FormatInt(sz.Bytes, 10) + ",nr_inodes=" + strconv.FormatInt(sz.Inodes, 10) + ",mode=" + mode
 }
 
-// devices are bind-mounted from the host: the only ones a job gets.
+// devices are bind-mounted from the host: the only ones a job gets, with
+// the GPU device nodes of its run (gpuNodes).
 var devices = []string{"null", "zero", "full", "random", "urandom"}
+
+// gpuNodes are the names under /dev of the GPU device nodes bound for
+// this run: read, write and ioctl, which is how a GPU is driven.
+var gpuNodes []string
 
 // buildRoot makes the job's root, before there is a job: everything here
 // is the same for every run of an executor, so an init launched ahead of
 // its run has done it by the time the run needs it. It pivots into a
 // tmpfs holding the mount points, the devices and /proc, detaches the
 // host's tree, and makes / and /dev read-only.
-func buildRoot(staging string, proc bool, hostname string) {
+func buildRoot(staging string, proc bool, hostname string, gpus []string) {
 	// Nothing mounted from here on may reach the host's mount table.
 	check("make mounts private", unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""))
 	root := staging
+	// The GPU nodes are held open first: the root may be mounted over
+	// where they are (a staging /tmp over a test's /tmp/.../nvidia0).
+	gpuFDs := make([]int, len(gpus))
+	for i, src := range gpus {
+		fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+		check("open "+src, err)
+		gpuFDs[i] = fd
+	}
 	check("mount root tmpfs", unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
 		tmpfsOptions(wire.Size{Bytes: 256 << 10, Inodes: 64}, "0755")))
 	dirs := []string{"in", "out", "tmp", "dev"}
@@ -139,6 +155,20 @@ func buildRoot(staging string, proc bool, hostname string) {
 		check("create /dev/"+d, err)
 		unix.Close(fd)
 		check("bind /dev/"+d, unix.Mount("/dev/"+d, target, "", unix.MS_BIND, ""))
+	}
+	for i, src := range gpus {
+		name := src[strings.LastIndexByte(src, '/')+1:]
+		if name == "" || slices.Contains(devices, name) || slices.Contains(gpuNodes, name) {
+			fail("bind a GPU device", nil, "bad or repeated device node "+src)
+		}
+		target := root + "/dev/" + name
+		fd, err := unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
+		check("create /dev/"+name, err)
+		unix.Close(fd)
+		// The host's /proc is still here: its magic link reaches the node.
+		check("bind "+src, unix.Mount("/proc/self/fd/"+strconv.Itoa(gpuFDs[i]), target, "", unix.MS_BIND, ""))
+		unix.Close(gpuFDs[i])
+		gpuNodes = append(gpuNodes, name)
 	}
 	if proc {
 		// Only while the host's /proc is still in this mount namespace may
