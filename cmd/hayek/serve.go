@@ -73,7 +73,7 @@ a second one stops at once.`,
 	fl.Var(&f.maxTimeout, "max-timeout", "longest job timeout accepted (provider.max_timeout)")
 	fl.BoolVar(&f.sellProcess, "sell-process", f.sellProcess, "also sell runtime/process: static executables in the process sandbox, where it can run (provider.process.sell)")
 	fl.BoolVar(&f.sellDocker, "sell-docker", f.sellDocker, "also sell runtime/docker: container images, where a Docker engine answers (provider.docker.sell)")
-	fl.BoolVar(&f.sellGPUs, "sell-gpus", f.sellGPUs, "also sell this machine's NVIDIA GPUs to docker jobs (provider.gpus.sell)")
+	fl.BoolVar(&f.sellGPUs, "sell-gpus", f.sellGPUs, "also sell this machine's NVIDIA GPUs to the container and process jobs that can take them (provider.gpus.sell)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.Var(&f.drain, "drain", "on shutdown, how long running jobs may finish")
 	return cmd
