@@ -3,6 +3,7 @@ package discovery
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -241,19 +242,13 @@ func FetchOffer(ctx context.Context, d FetchDeps, p string) (market.Offer, error
 		d.Drops.Add("offer/unreadable")
 		return market.Offer{}, fmt.Errorf("discovery: offer from %s: %w", wire.ShortID(p), err)
 	}
-	env, err := canon.DecodeEnvelope(b)
-	if err != nil {
-		d.Drops.Add("offer/malformed")
-		return market.Offer{}, fmt.Errorf("discovery: offer from %s: %w", wire.ShortID(p), err)
-	}
+	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now}
 	var o market.Offer
-	if err := env.Open(d.Verifier, market.KindOffer, &o); err != nil {
-		d.Drops.Add("offer/bad_signature")
+	if _, err := in.OpenFrame(b, wire.Expect{What: "offer", Kind: market.KindOffer, From: p, WrongFrom: "wrong_provider"}, &o); err != nil {
+		if errors.Is(err, wire.ErrWrongSender) {
+			return market.Offer{}, fmt.Errorf("discovery: %s served an offer signed by %s", wire.ShortID(p), wire.ShortID(o.Provider))
+		}
 		return market.Offer{}, fmt.Errorf("discovery: offer from %s: %w", wire.ShortID(p), err)
-	}
-	if o.Provider != p {
-		d.Drops.Add("offer/wrong_provider")
-		return market.Offer{}, fmt.Errorf("discovery: %s served an offer signed by %s", wire.ShortID(p), wire.ShortID(o.Provider))
 	}
 	if err := o.Validate(d.Now()); err != nil {
 		d.Drops.Add("offer/invalid")

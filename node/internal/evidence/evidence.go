@@ -459,16 +459,17 @@ func (s *Service) validate(ctx context.Context, from peer.ID, m *pubsub.Message)
 		d.Drops.Add("attestation/oversized")
 		return pubsub.ValidationReject
 	}
-	att, err := s.openEnvelope(m.Data)
-	if err != nil {
-		d.Drops.Add(wire.DropReason("attestation", err))
+	// Batches go out every AttestEvery: one may be that much older than
+	// a message sent at once.
+	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now, Freshness: 2*d.AttestEvery + d.Freshness}
+	var att reputation.Attestation
+	if _, err := in.OpenFrame(m.Data, wire.Expect{What: "attestation", Kind: KindAttestation}, &att); err != nil {
 		return pubsub.ValidationReject
 	}
 	if att.Reporter == s.self {
 		return pubsub.ValidationAccept // our own, published locally
 	}
-	if market.Fresh(att.Created, d.Now(), 2*d.AttestEvery+d.Freshness) != nil {
-		d.Drops.Add("attestation/stale")
+	if in.Fresh("attestation", att.Created) != nil {
 		return pubsub.ValidationIgnore
 	}
 	s.mu.Lock()

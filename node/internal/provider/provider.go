@@ -156,6 +156,11 @@ type provRun struct {
 	finished time.Time
 }
 
+// inbox takes in the signed messages peers send the provider.
+func (p *Service) inbox() wire.Inbox {
+	return wire.Inbox{Verifier: p.d.Verifier, Drops: p.d.Drops, Now: p.d.Now, Freshness: p.d.Freshness}
+}
+
 // New returns the provider. Serve AwardHandler on /hayek/award/1.0.0; when
 // the node sells, Subscribe to the auction topics and Run the expiry.
 func New(d Deps) *Service {
@@ -400,21 +405,19 @@ func (p *Service) prep(needs market.Needs) market.Prep {
 func (p *Service) handleAward(life context.Context, st network.Stream) {
 	n := p.d
 	defer st.Close()
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAwardFrame)
-	if err != nil {
-		n.Drops.Add("award/unreadable")
-		st.Reset()
+	in := p.inbox()
+	b, ok := in.ReadFrame(st, wire.MaxAwardFrame, "award")
+	if !ok {
 		return
 	}
-	env, err := canon.DecodeEnvelope(b)
+	env, err := in.Decode(b, "award")
 	if err != nil {
-		n.Drops.Add("award/malformed")
 		return
 	}
 	switch env.Kind {
 	case market.KindCancel:
 		var c market.Cancel
-		if !n.Drops.Open(n.Verifier, env, market.KindCancel, "cancel", &c) {
+		if in.Open(env, wire.Expect{What: "cancel", Kind: market.KindCancel}, &c) != nil {
 			return
 		}
 		p.mu.Lock()
@@ -432,7 +435,8 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 		return
 	}
 	var a market.Award
-	if !n.Drops.Open(n.Verifier, env, market.KindAward, "award", &a) {
+	err = in.Open(env, wire.Expect{What: "award", Kind: market.KindAward, Created: func() int64 { return a.Created }}, &a)
+	if err != nil && !errors.Is(err, wire.ErrStale) {
 		return
 	}
 	now := n.Now()
@@ -448,8 +452,7 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 			st.Reset()
 		}
 	}
-	if err := market.Fresh(a.Created, now, n.Freshness); err != nil {
-		n.Drops.Add("award/stale")
+	if err != nil { // stale: counted, and told so
 		ack(false, market.DeclineExpired, "the award is stale: "+err.Error())
 		return
 	}
