@@ -585,9 +585,6 @@ func (n *Node) Close(ctx context.Context) error {
 // teardown releases everything New acquired, in reverse order.
 func (n *Node) teardown() error {
 	errs := []error{n.tasks.Stop()}
-	if n.provider != nil {
-		n.provider.Wait() // runs end with the task group's context
-	}
 	if n.dht != nil {
 		errs = append(errs, n.dht.Close())
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
@@ -89,7 +90,7 @@ type Deps struct {
 	Drops    *wire.Drops
 	Log      *slog.Logger
 	Now      func() time.Time
-	Tasks    *wire.Group // tracks answers and dispute records
+	Tasks    *wire.Group // tracks answers, runs and dispute records
 	// Executors run the jobs of each runtime sold.
 	Executors map[market.Capability]exec.Executor
 	// GPUs hands whole devices to jobs that ask for them; nil without
@@ -133,7 +134,7 @@ type Service struct {
 	delivered map[runKey]delivered // results awaiting their receipt
 	misbehave *misbehaviour
 	draining  atomic.Bool
-	runWG     sync.WaitGroup
+	runWG     sync.WaitGroup // the runs Drain waits for
 }
 
 type runKey struct {
@@ -198,14 +199,11 @@ func (p *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// AwardHandler serves /hayek/award/1.0.0; the runs it starts end with ctx.
+// AwardHandler serves /hayek/award/1.0.0; the runs it starts go through
+// Deps.Tasks and end with ctx.
 func (p *Service) AwardHandler(ctx context.Context) network.StreamHandler {
 	return func(st network.Stream) { p.handleAward(ctx, st) }
 }
-
-// Wait waits for every run to end (they end with the context given to
-// AwardHandler).
-func (p *Service) Wait() { p.runWG.Wait() }
 
 // CPUsClaimed is the thousandths of a core the running jobs claim.
 func (p *Service) CPUsClaimed() int64 {
@@ -515,38 +513,53 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 	p.running++
 	p.runWG.Add(1)
 	p.mu.Unlock()
+	// The run starts once the requester has its acknowledgement: it
+	// serves the inputs only to a winner that acknowledged.
+	acked := make(chan struct{})
+	if !n.Tasks.Go(func() {
+		defer p.finish(run)
+		<-acked
+		p.execute(life, ctx, run)
+	}) {
+		p.finish(run) // the node is stopping
+		ack(false, market.DeclineWithdrawn, "the provider is shutting down")
+		return
+	}
 	ack(true, "", "")
-	go p.execute(life, ctx, run)
+	close(acked)
+}
+
+// finish ends a run on every way out: delivered, failed, cancelled,
+// dropped, never started.
+func (p *Service) finish(run *provRun) {
+	defer p.runWG.Done()
+	run.cancel()
+	if run.gpus != nil {
+		run.gpus.Release()
+	}
+	run.mu.Lock()
+	run.finished = p.d.Now()
+	// Only the outputs the requester may still fetch are kept: the
+	// award, with its signed bids and run spec, is done with.
+	run.award, run.bid, run.cancel = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}, func() {}
+	servable := len(run.outputs) > 0
+	run.mu.Unlock()
+	p.mu.Lock()
+	p.running--
+	p.cpuInUse -= run.cpus
+	if servable {
+		p.finished = append(p.finished, run.key)
+	} else {
+		// Everything travelled inline with the result: nothing is left
+		// to serve, so nothing is kept.
+		delete(p.runs, run.key)
+	}
+	p.mu.Unlock()
 }
 
 // execute fetches, runs and delivers one awarded job.
 func (p *Service) execute(life, ctx context.Context, run *provRun) {
 	n := p.d
-	defer p.runWG.Done()
-	defer func() {
-		run.cancel()
-		if run.gpus != nil {
-			run.gpus.Release() // on every way out: delivered, failed, cancelled, dropped
-		}
-		run.mu.Lock()
-		run.finished = n.Now()
-		// Only the outputs the requester may still fetch are kept: the
-		// award, with its signed bids and run spec, is done with.
-		run.award, run.bid, run.cancel = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}, func() {}
-		servable := len(run.outputs) > 0
-		run.mu.Unlock()
-		p.mu.Lock()
-		p.running--
-		p.cpuInUse -= run.cpus
-		if servable {
-			p.finished = append(p.finished, run.key)
-		} else {
-			// Everything travelled inline with the result: nothing is left
-			// to serve, so nothing is kept.
-			delete(p.runs, run.key)
-		}
-		p.mu.Unlock()
-	}()
 	a := run.award
 	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: p.self, Requester: a.Requester}
 	if p.misbehave.drop() {
@@ -649,7 +662,7 @@ func dedupe(blobs [][]byte) [][]byte {
 func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 	n := p.d
 	a := run.award
-	get := func(b market.Blob) ([]byte, error) {
+	get := func(ctx context.Context, b market.Blob) ([]byte, error) {
 		if data, err := n.Blobs.Get(b.CID); err == nil {
 			return data, nil
 		}
@@ -662,11 +675,6 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 		}
 		return data, nil
 	}
-	type got struct {
-		i    int
-		data []byte
-		err  error
-	}
 	wants := []market.Blob{a.Run.Module}
 	if a.Run.Stdin != nil {
 		wants = append(wants, *a.Run.Stdin)
@@ -675,26 +683,22 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 		wants = append(wants, in.Blob)
 	}
 	results := make([][]byte, len(wants))
-	ch := make(chan got, len(wants))
-	sem := make(chan struct{}, wire.FetchParallel) // the requester serves each peer only so many streams
+	// The requester serves each peer only so many streams at once; the
+	// first fetch that fails stops the others.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(wire.FetchParallel)
 	for i, w := range wants {
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			d, err := get(w)
-			ch <- got{i, d, err}
-		}()
+		g.Go(func() error {
+			data, err := get(gctx, w)
+			if err != nil {
+				return fmt.Errorf("fetch %s: %w", w.CID, err)
+			}
+			results[i] = data
+			return nil
+		})
 	}
-	var firstErr error
-	for range wants {
-		g := <-ch
-		if g.err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("fetch %s: %w", wants[g.i].CID, g.err)
-		}
-		results[g.i] = g.data
-	}
-	if firstErr != nil {
-		return exec.Job{}, firstErr
+	if err := g.Wait(); err != nil {
+		return exec.Job{}, err
 	}
 	job := exec.Job{
 		ID: a.Job, ModuleCID: a.Run.Module.CID, Module: results[0], Args: a.Run.Args, Env: a.Run.Env,
@@ -854,21 +858,28 @@ func (p *Service) expire(ctx context.Context, now time.Time) {
 }
 
 // Drain stops taking work and waits for running jobs until ctx ends, then
-// cancels what is left.
+// cancels what is left and waits for it to end.
 func (p *Service) Drain(ctx context.Context) {
-	p.draining.Store(true)
-	done := make(chan struct{})
-	go func() { p.runWG.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		p.mu.Lock()
-		for _, r := range p.runs {
-			r.cancel()
+	p.mu.Lock()
+	p.draining.Store(true) // under mu: no run is added once the wait begins
+	p.mu.Unlock()
+	drained := make(chan struct{})
+	var g errgroup.Group
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			for _, r := range p.runs {
+				r.cancel()
+			}
+			p.mu.Unlock()
+		case <-drained:
 		}
-		p.mu.Unlock()
-		<-done
-	}
+		return nil
+	})
+	p.runWG.Wait()
+	close(drained)
+	g.Wait()
 }
 
 // disputed records that a requester never acknowledged a delivered result.
