@@ -401,7 +401,6 @@ func (p *Service) prep(needs market.Needs) market.Prep {
 
 // handleAward receives awards (answered with a signed ack) and cancels.
 func (p *Service) handleAward(life context.Context, st network.Stream) {
-	n := p.d
 	defer st.Close()
 	in := p.inbox()
 	b, ok := in.ReadFrame(st, wire.MaxAwardFrame, "award")
@@ -414,26 +413,36 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 	}
 	switch env.Kind {
 	case market.KindCancel:
-		var c market.Cancel
-		if in.Open(env, wire.Expect{What: "cancel", Kind: market.KindCancel}, &c) != nil {
-			return
-		}
-		p.mu.Lock()
-		run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
-		p.mu.Unlock()
-		if run == nil || run.awardCID != c.Award {
-			n.Drops.Add("cancel/unknown_run")
-			return
-		}
-		run.cancel()
-		return
+		p.cancelRun(in, env)
 	case market.KindAward:
+		p.takeAward(life, st, in, env)
 	default:
-		n.Drops.Add("award/wrong_kind")
+		p.d.Drops.Add("award/wrong_kind")
+	}
+}
+
+// cancelRun stops the run a requester's signed cancel names.
+func (p *Service) cancelRun(in wire.Inbox, env canon.Envelope) {
+	var c market.Cancel
+	if in.Open(env, wire.Expect{What: "cancel", Kind: market.KindCancel}, &c) != nil {
 		return
 	}
+	p.mu.Lock()
+	run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
+	p.mu.Unlock()
+	if run == nil || run.awardCID != c.Award {
+		p.d.Drops.Add("cancel/unknown_run")
+		return
+	}
+	run.cancel()
+}
+
+// takeAward answers an award with a signed ack and starts the run it
+// accepts.
+func (p *Service) takeAward(life context.Context, st network.Stream, in wire.Inbox, env canon.Envelope) {
+	n := p.d
 	var a market.Award
-	err = in.Open(env, wire.Expect{What: "award", Kind: market.KindAward, Created: func() int64 { return a.Created }}, &a)
+	err := in.Open(env, wire.Expect{What: "award", Kind: market.KindAward, Created: func() int64 { return a.Created }}, &a)
 	if err != nil && !errors.Is(err, wire.ErrStale) {
 		return
 	}
@@ -454,65 +463,13 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 		ack(false, market.DeclineExpired, "the award is stale: "+err.Error())
 		return
 	}
-	if a.ResultBy <= now.UnixMilli() {
-		n.Drops.Add("award/expired")
-		ack(false, market.DeclineExpired, "the award's result deadline has already passed")
-		return
-	}
-	p.mu.Lock()
-	if p.draining.Load() {
-		p.mu.Unlock()
-		ack(false, market.DeclineWithdrawn, "the provider is shutting down")
-		return
-	}
-	if p.running >= n.Slots {
-		p.mu.Unlock()
-		ack(false, market.DeclineBusy, "busy: all slots in use")
-		return
-	}
-	bid, err := p.policy.CheckAward(a, n.Verifier)
-	if err != nil {
-		p.mu.Unlock()
-		n.Drops.Add("award/rejected")
-		code := market.DeclineReason("")
-		if errors.Is(err, market.ErrNoOpenBid) {
-			code = market.DeclineExpired // late: the requester's doing, not ours
-		}
-		ack(false, code, err.Error())
-		return
-	}
-	key := runKey{a.Requester, a.Job, a.Attempt}
-	var devices *gpu.Allocation
-	if a.Run.GPUs != nil {
-		// Taken before the ack: a job is never accepted without the
-		// devices it bid for, and never two jobs get one device.
-		if devices, err = p.acquireGPUs(key, a.Run.RunRuntime(), *a.Run.GPUs); err != nil {
-			p.mu.Unlock()
-			code := market.DeclineBusy
-			if errors.Is(err, gpu.ErrUnfit) {
-				code = market.DeclineNoGPU
-			}
-			ack(false, code, err.Error())
-			return
-		}
-	}
-	if c := a.Run.CPUMilli; c > 0 && n.CPUMilli > 0 && p.cpuInUse+c > n.CPUMilli {
-		p.mu.Unlock()
-		if devices != nil {
-			devices.Release()
-		}
-		ack(false, market.DeclineBusy, fmt.Sprintf("busy: the job needs %s CPUs, running jobs leave %s",
-			market.FormatCPUs(c), market.FormatCPUs(max(n.CPUMilli-p.cpuInUse, 0))))
-		return
-	}
-	p.cpuInUse += a.Run.CPUMilli
 	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
-	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices,
-		cpus: a.Run.CPUMilli}
-	p.runs[run.key] = run
-	p.running++
-	p.runWG.Add(1)
-	p.mu.Unlock()
+	run, code, reason := p.accept(a, awardCID, now, cancel)
+	if run == nil {
+		cancel()
+		ack(false, code, reason)
+		return
+	}
 	// The run starts once the requester has its acknowledgement: it
 	// serves the inputs only to a winner that acknowledged.
 	acked := make(chan struct{})
@@ -527,6 +484,62 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 	}
 	ack(true, "", "")
 	close(acked)
+}
+
+// accept checks a fresh award against its deadline, this node's state,
+// the bid it names and the slots, cores and GPUs free, and books its run
+// (ended with finish; cancel stops it); a declined award gets no run, and
+// the code and reason its ack gives.
+func (p *Service) accept(a market.Award, awardCID string, now time.Time, cancel context.CancelFunc) (*provRun, market.DeclineReason, string) {
+	n := p.d
+	if a.ResultBy <= now.UnixMilli() {
+		n.Drops.Add("award/expired")
+		return nil, market.DeclineExpired, "the award's result deadline has already passed"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.draining.Load() {
+		return nil, market.DeclineWithdrawn, "the provider is shutting down"
+	}
+	if p.running >= n.Slots {
+		return nil, market.DeclineBusy, "busy: all slots in use"
+	}
+	bid, err := p.policy.CheckAward(a, n.Verifier)
+	if err != nil {
+		n.Drops.Add("award/rejected")
+		code := market.DeclineReason("")
+		if errors.Is(err, market.ErrNoOpenBid) {
+			code = market.DeclineExpired // late: the requester's doing, not ours
+		}
+		return nil, code, err.Error()
+	}
+	key := runKey{a.Requester, a.Job, a.Attempt}
+	var devices *gpu.Allocation
+	if a.Run.GPUs != nil {
+		// Taken before the ack: a job is never accepted without the
+		// devices it bid for, and never two jobs get one device.
+		if devices, err = p.acquireGPUs(key, a.Run.RunRuntime(), *a.Run.GPUs); err != nil {
+			code := market.DeclineBusy
+			if errors.Is(err, gpu.ErrUnfit) {
+				code = market.DeclineNoGPU
+			}
+			return nil, code, err.Error()
+		}
+	}
+	if c := a.Run.CPUMilli; c > 0 && n.CPUMilli > 0 && p.cpuInUse+c > n.CPUMilli {
+		if devices != nil {
+			devices.Release()
+		}
+		return nil, market.DeclineBusy, fmt.Sprintf("busy: the job needs %s CPUs, running jobs leave %s",
+			market.FormatCPUs(c), market.FormatCPUs(max(n.CPUMilli-p.cpuInUse, 0)))
+	}
+	p.cpuInUse += a.Run.CPUMilli
+	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices,
+		cpus: a.Run.CPUMilli}
+	p.runs[run.key] = run
+	p.running++
+	p.runWG.Add(1)
+	return run, "", ""
 }
 
 // finish ends a run on every way out: delivered, failed, cancelled,
