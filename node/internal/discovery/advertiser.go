@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -109,10 +111,8 @@ func (s *Advertiser) Start() bool {
 
 // Run reissues the offer every TTL/2 and provides it until ctx ends.
 func (s *Advertiser) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	var g errgroup.Group
+	g.Go(func() error {
 		wire.Every(ctx, s.d.TTL/2, func() {
 			if !s.stopped.Load() {
 				if err := s.reissue(false); err != nil {
@@ -120,10 +120,10 @@ func (s *Advertiser) Run(ctx context.Context) error {
 				}
 			}
 		})
-	}()
+		return nil
+	})
 	s.provideLoop(ctx)
-	wg.Wait()
-	return nil
+	return g.Wait()
 }
 
 // provideLoop puts provider records for every capability sold on the DHT,

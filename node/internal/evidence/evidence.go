@@ -12,6 +12,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -320,10 +322,9 @@ func (s *Service) Start(ps *pubsub.PubSub, published func(topic string)) error {
 // Run receives peers' attestations and, every AttestEvery/2, decays the
 // book and publishes the batches due, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	var g errgroup.Group
+	defer g.Wait()
+	g.Go(func() error {
 		wire.Every(ctx, s.d.AttestEvery/2, func() {
 			now := s.d.Now()
 			s.book.Tick(now)
@@ -333,8 +334,8 @@ func (s *Service) Run(ctx context.Context) error {
 			s.mu.Unlock()
 			s.publish(ctx, batches)
 		})
-	}()
-	defer wg.Wait()
+		return nil
+	})
 	if s.sub == nil {
 		<-ctx.Done()
 		return nil
