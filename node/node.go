@@ -321,7 +321,7 @@ func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.Add
 	if err != nil {
 		return nil, err
 	}
-	n.host = n.streamMetrics.CountStreams(bare)
+	n.host = n.streamMetrics.CountStreams(bare, n.tasks)
 	var boot []peer.AddrInfo
 	for _, a := range cfg.Network.Bootstrap {
 		ai, err := peer.AddrInfoFromString(a)
