@@ -2,27 +2,18 @@ package node
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net/http"
 	"sort"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/quote"
 )
-
-// maxInlineBlob is the largest blob a job spec may carry inline.
-const maxInlineBlob = 1 << 20
 
 var _ api.Backend = (*Node)(nil)
 
@@ -49,94 +40,6 @@ func (n *Node) OpenBlob(ctx context.Context, c string) (io.ReadCloser, int64, er
 		return nil, 0, api.Errorf(api.CodeBlobNotFound, "this node holds no blob %s", c)
 	}
 	return r, size, err
-}
-
-// checkedModules remembers the last maxCheckedModules modules that passed
-// the wasm check, so a module submitted again is not parsed again.
-type checkedModules struct {
-	mu   sync.Mutex
-	ok   map[string]struct{}
-	ring []string // insertion order of ok, for eviction
-	next int
-}
-
-const maxCheckedModules = 4096
-
-func (c *checkedModules) has(cid string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.ok[cid]
-	return ok
-}
-
-func (c *checkedModules) add(cid string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.ok[cid]; ok {
-		return
-	}
-	if c.ok == nil {
-		c.ok, c.ring = map[string]struct{}{}, make([]string, maxCheckedModules)
-	}
-	if old := c.ring[c.next]; old != "" {
-		delete(c.ok, old)
-	}
-	c.ring[c.next] = cid
-	c.ok[cid] = struct{}{}
-	c.next = (c.next + 1) % len(c.ring)
-}
-
-// resolveBlob stores an inline blob or checks that a CID is held here.
-func (n *Node) resolveBlob(field string, ref api.BlobRef) (market.Blob, error) {
-	set := 0
-	for _, s := range []string{ref.CID, ref.Text, ref.Base64} {
-		if s != "" {
-			set++
-		}
-	}
-	if set > 1 {
-		return market.Blob{}, specError(field, "give exactly one of cid, text, base64")
-	}
-	switch {
-	case ref.CID != "":
-		if _, err := canon.ParseBlobCID(ref.CID); err != nil {
-			return market.Blob{}, specError(field+".cid", err.Error())
-		}
-		size, err := n.blobs.Size(ref.CID)
-		if err != nil {
-			return market.Blob{}, &api.Error{Status: http.StatusUnprocessableEntity, Code: api.CodeBlobNotFound,
-				Message: fmt.Sprintf("%s: this node holds no blob %s; upload it first with POST /v1/blobs", field, ref.CID)}
-		}
-		return market.Blob{CID: ref.CID, Size: size}, nil
-	case ref.Text != "" || ref.Base64 != "":
-		data := []byte(ref.Text)
-		if ref.Base64 != "" {
-			var err error
-			if data, err = base64.StdEncoding.DecodeString(ref.Base64); err != nil {
-				return market.Blob{}, specError(field+".base64", "not valid base64: "+err.Error())
-			}
-		}
-		if len(data) > maxInlineBlob {
-			return market.Blob{}, api.Errorf(api.CodeTooLarge, "%s: inline content is %d bytes; above 1MiB upload it with POST /v1/blobs and pass its cid", field, len(data))
-		}
-		c, err := n.blobs.PutBytes(data)
-		if err != nil {
-			return market.Blob{}, err
-		}
-		return market.Blob{CID: c.String(), Size: int64(len(data))}, nil
-	}
-	// Nothing given: an empty file, which must be stored like any other so
-	// the winner can fetch it.
-	c, err := n.blobs.PutBytes(nil)
-	if err != nil {
-		return market.Blob{}, err
-	}
-	return market.Blob{CID: c.String()}, nil
-}
-
-func specError(field, msg string) *api.Error {
-	return &api.Error{Code: api.CodeInvalidSpec, Message: field + ": " + msg,
-		Fields: []api.FieldError{{Field: field, Message: msg}}}
 }
 
 // Submit implements api.Backend.
@@ -171,79 +74,6 @@ func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, err
 		qp = quote.Placement{Own: &c}
 	}
 	return n.quotes.QuotePlaced(ctx, agent, spec, qp)
-}
-
-func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {
-	var spec market.JobSpec
-	if err := n.moduleFrom(req, &spec); err != nil {
-		return spec, err
-	}
-	if req.Stdin != nil {
-		b, err := n.resolveBlob("stdin", *req.Stdin)
-		if err != nil {
-			return spec, err
-		}
-		spec.Stdin = &b
-	}
-	for i, in := range req.Inputs {
-		b, err := n.resolveBlob(fmt.Sprintf("inputs[%d]", i), in.BlobRef)
-		if err != nil {
-			return spec, err
-		}
-		spec.Inputs = append(spec.Inputs, market.Input{Name: in.Name, Blob: b})
-	}
-	for _, c := range req.Capabilities {
-		spec.Capabilities = append(spec.Capabilities, market.Capability(c))
-	}
-	spec.Args, spec.Env = req.Args, req.Env
-	spec.MemoryBytes = int64(req.Memory)
-	spec.TimeoutMs = time.Duration(req.Timeout).Milliseconds()
-	if req.Timeout > 0 && spec.TimeoutMs == 0 {
-		spec.TimeoutMs = 1
-	}
-	spec.MaxOutputBytes = int64(req.MaxOutput)
-	spec.MaxPrice = req.MaxPrice
-	spec.DeadlineMs = time.Duration(req.Deadline).Milliseconds()
-	spec.ValueOfTime = req.ValueOfTime
-	spec.MinReputation = req.MinReputation
-	spec.Verify = req.Verify
-	if err := resourcesFrom(req, &spec); err != nil {
-		return spec, err
-	}
-	spec.Defaults()
-	if err := spec.Validate(); err != nil {
-		return spec, specErrors(err)
-	}
-	return spec, nil
-}
-
-// specErrors turns market's validation errors into the API's invalid_spec
-// (422) with one entry per field; other errors pass through.
-func specErrors(err error) error {
-	var ve *market.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	ae := &api.Error{Code: api.CodeInvalidSpec, Message: err.Error()}
-	for _, f := range ve.Fields {
-		ae.Fields = append(ae.Fields, api.FieldError{Field: f.Field, Message: strings.TrimPrefix(f.Error(), f.Field+": ")})
-	}
-	return ae
-}
-
-func (n *Node) checkModule(b market.Blob) error {
-	if n.checked.has(b.CID) {
-		return nil
-	}
-	data, err := n.blobs.Get(b.CID)
-	if err != nil {
-		return fmt.Errorf("node: read module: %w", err)
-	}
-	if err := wasm.CheckModule(data); err != nil {
-		return api.Errorf(api.CodeInvalidModule, "%s", strings.TrimPrefix(err.Error(), "exec/wasm: bad module: "))
-	}
-	n.checked.add(b.CID)
-	return nil
 }
 
 // Jobs implements api.Backend.

@@ -341,41 +341,75 @@ func ParseConfig(r io.Reader) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// Validate checks every field and returns all problems joined.
+// Validate checks every field and returns all problems joined, section
+// by section.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(field string, v any, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Value: v, Err: fmt.Errorf(format, args...)})
 	}
-	if err := checkMetricsListen(c.Metrics.Listen); err != nil {
-		bad("metrics.listen", c.Metrics.Listen, "%v", err)
+	c.Metrics.validate(bad)
+	c.Network.validate(bad)
+	c.Offers.validate(bad)
+	c.Provider.validate(bad)
+	c.Requester.validate(bad)
+	c.Gossip.validate(bad)
+	c.Settlement.validate(bad)
+	c.Reputation.validate(bad)
+	c.Storage.validate(bad)
+	c.Misbehave.validate(bad)
+	c.API.validate(bad)
+	if len(errs) == 0 {
+		return nil
 	}
-	if len(c.Network.Listen) == 0 {
-		bad("network.listen", c.Network.Listen, "need at least one listen address, e.g. /ip4/0.0.0.0/tcp/4001")
+	return fmt.Errorf("node: %w", errors.Join(errs...))
+}
+
+// badField reports one bad field of the configuration.
+type badField func(field string, v any, format string, args ...any)
+
+// validate reports the bad fields of [metrics].
+func (m MetricsConfig) validate(bad badField) {
+	if err := checkMetricsListen(m.Listen); err != nil {
+		bad("metrics.listen", m.Listen, "%v", err)
 	}
-	for _, a := range c.Network.Listen {
+}
+
+// validate reports the bad fields of [network].
+func (n NetworkConfig) validate(bad badField) {
+	if len(n.Listen) == 0 {
+		bad("network.listen", n.Listen, "need at least one listen address, e.g. /ip4/0.0.0.0/tcp/4001")
+	}
+	for _, a := range n.Listen {
 		if _, err := ma.NewMultiaddr(a); err != nil {
 			bad("network.listen", a, "not a multiaddr: %v", err)
 		}
 	}
-	for _, a := range c.Network.Bootstrap {
+	for _, a := range n.Bootstrap {
 		if _, err := peer.AddrInfoFromString(a); err != nil {
 			bad("network.bootstrap", a, "want a multiaddr ending in /p2p/<peer ID>: %v", err)
 		}
 	}
-	if c.Network.ConnLow < 1 || c.Network.ConnHigh < c.Network.ConnLow {
-		bad("network.conn_low/conn_high", fmt.Sprintf("%d/%d", c.Network.ConnLow, c.Network.ConnHigh), "need 1 ≤ conn_low ≤ conn_high")
+	if n.ConnLow < 1 || n.ConnHigh < n.ConnLow {
+		bad("network.conn_low/conn_high", fmt.Sprintf("%d/%d", n.ConnLow, n.ConnHigh), "need 1 ≤ conn_low ≤ conn_high")
 	}
-	if d := time.Duration(c.Network.Reprovide); d < time.Second || d > 24*time.Hour {
+	if d := time.Duration(n.Reprovide); d < time.Second || d > 24*time.Hour {
 		bad("network.reprovide", d, "must be between 1s and 24h (DHT records live 48h)")
 	}
-	if d := time.Duration(c.Offers.TTL); d < 10*time.Second || d > 24*time.Hour {
-		bad("offers.ttl", d, "must be between 10s and 24h")
-	}
-	if d := time.Duration(c.Network.Discovery); d < 100*time.Millisecond || d > time.Hour {
+	if d := time.Duration(n.Discovery); d < 100*time.Millisecond || d > time.Hour {
 		bad("network.discovery", d, "must be between 100ms and 1h")
 	}
-	p := c.Provider
+}
+
+// validate reports the bad fields of [offers].
+func (o OffersConfig) validate(bad badField) {
+	if d := time.Duration(o.TTL); d < 10*time.Second || d > 24*time.Hour {
+		bad("offers.ttl", d, "must be between 10s and 24h")
+	}
+}
+
+// validate reports the bad fields of [provider] (only checked when it sells).
+func (p ProviderConfig) validate(bad badField) {
 	if p.Sell {
 		if len(p.Capabilities) == 0 {
 			bad("provider.capabilities", p.Capabilities, "a seller must sell something, e.g. [\"runtime/wasm\"]")
@@ -452,7 +486,10 @@ func (c Config) Validate() error {
 			bad("provider.module_cache", p.ModuleCache, "must be ≥ 1")
 		}
 	}
-	r := c.Requester
+}
+
+// validate reports the bad fields of [requester].
+func (r RequesterConfig) validate(bad badField) {
 	if d := time.Duration(r.BidWindow); d < 10*time.Millisecond || d > time.Minute {
 		bad("requester.bid_window", d, "must be between 10ms and 1m")
 	}
@@ -471,7 +508,10 @@ func (c Config) Validate() error {
 	if r.MaxActive < 1 || r.MaxActive > 100_000 {
 		bad("requester.max_active", r.MaxActive, "must be between 1 and 100000")
 	}
-	g := c.Gossip
+}
+
+// validate reports the bad fields of [gossip].
+func (g GossipConfig) validate(bad badField) {
 	if d := time.Duration(g.Freshness); d < time.Second || d > 10*time.Minute {
 		bad("gossip.freshness", d, "must be between 1s and 10m")
 	}
@@ -486,7 +526,10 @@ func (c Config) Validate() error {
 			bad("gossip.whitelist", s, "not a subnet like 10.0.0.0/8: %v", err)
 		}
 	}
-	st := c.Settlement
+}
+
+// validate reports the bad fields of [settlement].
+func (st SettlementConfig) validate(bad badField) {
 	if st.OperatorBudget < 0 || st.CreditLimit < 0 || st.CreditMax < st.CreditLimit {
 		bad("settlement", fmt.Sprintf("%d/%d/%d", st.OperatorBudget, st.CreditLimit, st.CreditMax),
 			"need operator_budget ≥ 0 and 0 ≤ credit_limit ≤ credit_max")
@@ -494,7 +537,10 @@ func (c Config) Validate() error {
 	if d := time.Duration(st.ReceiptTimeout); d < 100*time.Millisecond || d > time.Hour {
 		bad("settlement.receipt_timeout", d, "must be between 100ms and 1h")
 	}
-	rp := c.Reputation
+}
+
+// validate reports the bad fields of [reputation].
+func (rp ReputationConfig) validate(bad badField) {
 	if d := time.Duration(rp.HalfLife); d < time.Minute || d > 10*365*24*time.Hour {
 		bad("reputation.half_life", d, "must be between 1m and 10 years")
 	}
@@ -504,23 +550,30 @@ func (c Config) Validate() error {
 	if d := time.Duration(rp.AttestEvery); d < 100*time.Millisecond || d > time.Hour {
 		bad("reputation.attest_every", d, "must be between 100ms and 1h")
 	}
-	if d := time.Duration(c.Storage.BlobRetention); d < time.Minute {
+}
+
+// validate reports the bad fields of [storage].
+func (s StorageConfig) validate(bad badField) {
+	if d := time.Duration(s.BlobRetention); d < time.Minute {
 		bad("storage.blob_retention", d, "must be at least 1m")
 	}
-	if d := time.Duration(c.Storage.GCEvery); d < time.Second || d > 24*time.Hour {
+	if d := time.Duration(s.GCEvery); d < time.Second || d > 24*time.Hour {
 		bad("storage.gc_every", d, "must be between 1s and 24h")
 	}
-	m := c.Misbehave
+}
+
+// validate reports the bad fields of [misbehave].
+func (m MisbehaveConfig) validate(bad badField) {
 	if !(m.WrongOutputRate >= 0 && m.WrongOutputRate <= 1) || !(m.DropRate >= 0 && m.DropRate <= 1) || m.Slowness < 0 {
 		bad("misbehave", m.Active(), "rates must be between 0 and 1, slowness ≥ 0")
 	}
-	if c.API.MaxBlob < 1<<10 || c.API.MaxBlob > 4<<30 {
-		bad("api.max_blob", c.API.MaxBlob, "must be between 1KiB and 4GiB")
+}
+
+// validate reports the bad fields of [api].
+func (a APIConfig) validate(bad badField) {
+	if a.MaxBlob < 1<<10 || a.MaxBlob > 4<<30 {
+		bad("api.max_blob", a.MaxBlob, "must be between 1KiB and 4GiB")
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("node: %w", errors.Join(errs...))
 }
 
 func contains(ss []string, s string) bool {

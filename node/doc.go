@@ -68,12 +68,15 @@
 // goroutine they started — and only then closes the stores.
 //
 // What every protocol shares — protocol IDs, frame caps, framing, the
-// signer and verifier, drop counters, the per-peer stream gate, tracked
-// goroutines and periodic work — lives in node/internal/wire.
+// signer and verifier, the inbox signed messages come in through, drop
+// counters, the per-peer stream gate, tracked goroutines and periodic
+// work — lives in node/internal/wire.
 //
 // Every peer message is a canon.Envelope, decoded strictly and verified
-// against the sender's peer ID before use; messages that fail are dropped
-// and counted by reason (Node.Drops, GET /v1/status). Stream frames are
+// against the sender's peer ID before use (wire.Inbox, which also checks
+// the signer is the peer that sent it and the message is fresh);
+// messages that fail are dropped and counted by reason (Node.Drops, GET
+// /v1/status). Stream frames are
 // length-prefixed and capped per protocol.
 //
 // Quotes (quote.go, node/internal/quote) price a job spec as a dry-run

@@ -321,7 +321,7 @@ func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.Add
 	if err != nil {
 		return nil, err
 	}
-	n.host = n.streamMetrics.CountStreams(bare)
+	n.host = n.streamMetrics.CountStreams(bare, n.tasks)
 	var boot []peer.AddrInfo
 	for _, a := range cfg.Network.Bootstrap {
 		ai, err := peer.AddrInfoFromString(a)
@@ -585,9 +585,6 @@ func (n *Node) Close(ctx context.Context) error {
 // teardown releases everything New acquired, in reverse order.
 func (n *Node) teardown() error {
 	errs := []error{n.tasks.Stop()}
-	if n.provider != nil {
-		n.provider.Wait() // runs end with the task group's context
-	}
 	if n.dht != nil {
 		errs = append(errs, n.dht.Close())
 	}

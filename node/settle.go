@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -89,10 +88,8 @@ func (n *Node) receiptHandler(ctx context.Context) network.StreamHandler {
 
 func (n *Node) handleReceipt(ctx context.Context, st network.Stream) {
 	defer st.Close()
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxReceiptFrame)
-	if err != nil {
-		n.drops.Add("receipt/unreadable")
-		st.Reset()
+	b, ok := wire.Inbox{Drops: n.drops}.ReadFrame(st, wire.MaxReceiptFrame, "receipt")
+	if !ok {
 		return
 	}
 	reply := func(m wire.ReceiptMsg) { wire.WriteFrame(st, canon.MustMarshal(m)) }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Defaults of the server's options and limits.
@@ -248,9 +250,13 @@ func (s *Server) Serve(ctx context.Context, socketPath string) error {
 	s.mu.Unlock()
 	close(s.ready) // the kernel queues connections from here on
 
+	// Every way out below closes hs first, which ends each Serve: the
+	// wait returns at once.
+	var serving errgroup.Group
+	defer serving.Wait()
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		go func() { errc <- hs.Serve(l) }()
+		serving.Go(func() error { errc <- hs.Serve(l); return nil })
 	}
 	select {
 	case err := <-errc:

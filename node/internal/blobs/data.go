@@ -73,28 +73,15 @@ func (s *Service) HandleData(st network.Stream) {
 		d.Drops.Add(drop)
 		wire.WriteFrame(st, canon.MustMarshal(DataHeader{Error: msg}))
 	}
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxDataReq)
-	if err != nil {
-		d.Drops.Add("data/unreadable")
-		st.Reset()
-		return
-	}
-	env, err := canon.DecodeEnvelope(b)
-	if err != nil {
-		refuse("data/malformed", "malformed request")
+	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now, Freshness: d.Freshness}
+	b, ok := in.ReadFrame(st, wire.MaxDataReq, "data")
+	if !ok {
 		return
 	}
 	var req market.DataRequest
-	if err := env.Open(d.Verifier, market.KindData, &req); err != nil {
-		refuse(wire.DropReason("data", err), "bad request signature")
-		return
-	}
-	if req.From != st.Conn().RemotePeer().String() {
-		refuse("data/wrong_peer", "request signed by another peer")
-		return
-	}
-	if market.Fresh(req.Created, d.Now(), d.Freshness) != nil {
-		refuse("data/stale", "stale request")
+	if _, err := in.OpenFrame(b, wire.Expect{What: "data", Kind: market.KindData, From: st.Conn().RemotePeer().String(),
+		WrongFrom: "wrong_peer", Created: func() int64 { return req.Created }}, &req); err != nil {
+		wire.WriteFrame(st, canon.MustMarshal(DataHeader{Error: refusal(err)}))
 		return
 	}
 	if !s.authorized(req.Job, req.From, req.CID) {
@@ -125,6 +112,19 @@ func (s *Service) HandleData(st network.Stream) {
 	if _, err := io.Copy(st, r); err != nil {
 		st.Reset()
 	}
+}
+
+// refusal is what a peer whose request Inbox dropped is told.
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, wire.ErrNotEnvelope):
+		return "malformed request"
+	case errors.Is(err, wire.ErrWrongSender):
+		return "request signed by another peer"
+	case errors.Is(err, wire.ErrStale):
+		return "stale request"
+	}
+	return "bad request signature"
 }
 
 // Fetch fetches blob b of job from peer p, resuming after broken

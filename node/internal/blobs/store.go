@@ -153,7 +153,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, limit int64) (cid.Cid, int
 	defer os.Remove(tmp.Name())
 	h := canon.NewBlobHasher()
 	// Read one byte past the limit to tell "exactly limit" from "more".
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(stopWith(ctx, r), limit+1))
 	if err != nil {
 		tmp.Close()
 		return cid.Undef, 0, fmt.Errorf("blobs: store blob: %w", err)
@@ -332,15 +332,17 @@ type nopSeekCloser struct{ *bytes.Reader }
 
 func (nopSeekCloser) Close() error { return nil }
 
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
+// readerFunc is an io.Reader made of a function.
+type readerFunc func(p []byte) (int, error)
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// stopWith stops a long copy from r when ctx ends.
+func stopWith(ctx context.Context, r io.Reader) io.Reader {
+	return readerFunc(func(p []byte) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		return r.Read(p)
+	})
 }

@@ -3,6 +3,7 @@ package discovery
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
@@ -108,10 +111,8 @@ func (s *Advertiser) Start() bool {
 
 // Run reissues the offer every TTL/2 and provides it until ctx ends.
 func (s *Advertiser) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	var g errgroup.Group
+	g.Go(func() error {
 		wire.Every(ctx, s.d.TTL/2, func() {
 			if !s.stopped.Load() {
 				if err := s.reissue(false); err != nil {
@@ -119,10 +120,10 @@ func (s *Advertiser) Run(ctx context.Context) error {
 				}
 			}
 		})
-	}()
+		return nil
+	})
 	s.provideLoop(ctx)
-	wg.Wait()
-	return nil
+	return g.Wait()
 }
 
 // provideLoop puts provider records for every capability sold on the DHT,
@@ -241,19 +242,13 @@ func FetchOffer(ctx context.Context, d FetchDeps, p string) (market.Offer, error
 		d.Drops.Add("offer/unreadable")
 		return market.Offer{}, fmt.Errorf("discovery: offer from %s: %w", wire.ShortID(p), err)
 	}
-	env, err := canon.DecodeEnvelope(b)
-	if err != nil {
-		d.Drops.Add("offer/malformed")
-		return market.Offer{}, fmt.Errorf("discovery: offer from %s: %w", wire.ShortID(p), err)
-	}
+	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now}
 	var o market.Offer
-	if err := env.Open(d.Verifier, market.KindOffer, &o); err != nil {
-		d.Drops.Add("offer/bad_signature")
+	if _, err := in.OpenFrame(b, wire.Expect{What: "offer", Kind: market.KindOffer, From: p, WrongFrom: "wrong_provider"}, &o); err != nil {
+		if errors.Is(err, wire.ErrWrongSender) {
+			return market.Offer{}, fmt.Errorf("discovery: %s served an offer signed by %s", wire.ShortID(p), wire.ShortID(o.Provider))
+		}
 		return market.Offer{}, fmt.Errorf("discovery: offer from %s: %w", wire.ShortID(p), err)
-	}
-	if o.Provider != p {
-		d.Drops.Add("offer/wrong_provider")
-		return market.Offer{}, fmt.Errorf("discovery: %s served an offer signed by %s", wire.ShortID(p), wire.ShortID(o.Provider))
 	}
 	if err := o.Validate(d.Now()); err != nil {
 		d.Drops.Add("offer/invalid")

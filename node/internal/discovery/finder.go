@@ -3,6 +3,8 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -149,17 +151,16 @@ func (d *Finder) refetchAging(ctx context.Context) {
 	d.fetchAll(ctx, aging)
 }
 
-// fetchAll fetches and stores the offers of peers, 16 at a time; a peer
+// fetchParallel bounds the offers asked for at once.
+const fetchParallel = 16
+
+// fetchAll fetches and stores the offers of peers, fetchParallel at a time; a peer
 // that does not answer keeps its cached offer until that expires.
 func (d *Finder) fetchAll(ctx context.Context, peers []string) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	var g errgroup.Group
+	g.SetLimit(fetchParallel)
 	for _, p := range peers {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			if o, err := FetchOffer(octx, d.fetchDeps(), p); err == nil {
@@ -167,9 +168,10 @@ func (d *Finder) fetchAll(ctx context.Context, peers []string) {
 			} else {
 				d.d.Log.Debug("cannot refresh offer", "peer", wire.ShortID(p), "err", err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }
 
 // askConnected asks every connected peer that speaks the offer protocol
@@ -325,11 +327,11 @@ func (d *Finder) doLookup(ctx context.Context, c market.Capability) (int, error)
 	defer cancel()
 	qctx, stopCounting := countQueries(qctx, d.m.queries)
 	defer stopCounting()
-	var wg sync.WaitGroup
+	var g errgroup.Group // a peer that fails is forgotten, not an error of the lookup
+	g.SetLimit(fetchParallel)
 	var mu sync.Mutex
 	found := 0
 	var lastErr error
-	sem := make(chan struct{}, 16)
 	d.m.finds.Inc()
 	for ai := range d.d.Router.FindProvidersAsync(qctx, c.CID(), 0) {
 		d.m.found.Inc()
@@ -348,11 +350,8 @@ func (d *Finder) doLookup(ctx context.Context, c market.Capability) (int, error)
 			mu.Unlock()
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(p peer.ID) {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
+			p := ai.ID
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			o, err := FetchOffer(octx, d.fetchDeps(), p.String())
@@ -361,15 +360,16 @@ func (d *Finder) doLookup(ctx context.Context, c market.Capability) (int, error)
 				mu.Lock()
 				lastErr = err
 				mu.Unlock()
-				return
+				return nil
 			}
 			d.store(o)
 			mu.Lock()
 			found++
 			mu.Unlock()
-		}(ai.ID)
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	d.mu.Lock()
 	ls := d.lookups[c]
 	if ls == nil {

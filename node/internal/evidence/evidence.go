@@ -12,6 +12,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -320,10 +322,9 @@ func (s *Service) Start(ps *pubsub.PubSub, published func(topic string)) error {
 // Run receives peers' attestations and, every AttestEvery/2, decays the
 // book and publishes the batches due, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	var g errgroup.Group
+	defer g.Wait()
+	g.Go(func() error {
 		wire.Every(ctx, s.d.AttestEvery/2, func() {
 			now := s.d.Now()
 			s.book.Tick(now)
@@ -333,8 +334,8 @@ func (s *Service) Run(ctx context.Context) error {
 			s.mu.Unlock()
 			s.publish(ctx, batches)
 		})
-	}()
-	defer wg.Wait()
+		return nil
+	})
 	if s.sub == nil {
 		<-ctx.Done()
 		return nil
@@ -459,16 +460,17 @@ func (s *Service) validate(ctx context.Context, from peer.ID, m *pubsub.Message)
 		d.Drops.Add("attestation/oversized")
 		return pubsub.ValidationReject
 	}
-	att, err := s.openEnvelope(m.Data)
-	if err != nil {
-		d.Drops.Add(wire.DropReason("attestation", err))
+	// Batches go out every AttestEvery: one may be that much older than
+	// a message sent at once.
+	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now, Freshness: 2*d.AttestEvery + d.Freshness}
+	var att reputation.Attestation
+	if _, err := in.OpenFrame(m.Data, wire.Expect{What: "attestation", Kind: KindAttestation}, &att); err != nil {
 		return pubsub.ValidationReject
 	}
 	if att.Reporter == s.self {
 		return pubsub.ValidationAccept // our own, published locally
 	}
-	if market.Fresh(att.Created, d.Now(), 2*d.AttestEvery+d.Freshness) != nil {
-		d.Drops.Add("attestation/stale")
+	if in.Fresh("attestation", att.Created) != nil {
 		return pubsub.ValidationIgnore
 	}
 	s.mu.Lock()

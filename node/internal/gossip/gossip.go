@@ -3,7 +3,6 @@ package gossip
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -204,29 +203,20 @@ func (g *Service) validateCall(topic string, from peer.ID, m *pubsub.Message) pu
 		d.Drops.Add("call/oversized")
 		return pubsub.ValidationReject
 	}
-	env, err := canon.DecodeEnvelope(m.Data)
-	if err != nil {
-		d.Drops.Add("call/malformed")
-		return pubsub.ValidationReject
-	}
+	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now, Freshness: d.Freshness}
 	var c market.CallForBids
-	if err := env.Open(d.Verifier, market.KindCall, &c); err != nil {
-		if errors.Is(err, canon.ErrBadSignature) {
-			d.Drops.Add("call/bad_signature")
-		} else {
-			d.Drops.Add("call/malformed")
-		}
+	env, err := in.OpenFrame(m.Data, wire.Expect{What: "call", Kind: market.KindCall}, &c)
+	if err != nil {
 		return pubsub.ValidationReject
 	}
 	if c.Validate() != nil || c.Needs.Capabilities[0].Topic() != topic {
 		d.Drops.Add("call/malformed")
 		return pubsub.ValidationReject
 	}
-	now := d.Now()
-	if err := market.Fresh(c.Created, now, d.Freshness); err != nil {
-		d.Drops.Add("call/stale")
+	if in.Fresh("call", c.Created) != nil {
 		return pubsub.ValidationIgnore
 	}
+	now := d.Now()
 	key := replayKey(c)
 	g.mu.Lock()
 	if _, dup := g.seen[key]; dup {

@@ -25,5 +25,10 @@
 // Its siblings are narrow interfaces in Deps: the ledger, the reputation
 // service, the blob store and a fetch function, the gossip subscription,
 // this node's own offer. AwardHandler and Subscribe are given the node's
-// lifetime context, which runs end with; Drain stops new work and waits.
+// lifetime context, which runs end with. Every goroutine it starts is
+// tracked: answers, runs and dispute records go through Deps.Tasks (the
+// node's group, which Close waits for); a run fetches its blobs in an
+// errgroup it waits on, wire.FetchParallel at a time, the first failure
+// cancelling the rest; Drain stops new work and waits for the runs,
+// cancelling them when its context ends.
 package provider

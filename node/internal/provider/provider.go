@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
@@ -89,7 +90,7 @@ type Deps struct {
 	Drops    *wire.Drops
 	Log      *slog.Logger
 	Now      func() time.Time
-	Tasks    *wire.Group // tracks answers and dispute records
+	Tasks    *wire.Group // tracks answers, runs and dispute records
 	// Executors run the jobs of each runtime sold.
 	Executors map[market.Capability]exec.Executor
 	// GPUs hands whole devices to jobs that ask for them; nil without
@@ -133,7 +134,7 @@ type Service struct {
 	delivered map[runKey]delivered // results awaiting their receipt
 	misbehave *misbehaviour
 	draining  atomic.Bool
-	runWG     sync.WaitGroup
+	runWG     sync.WaitGroup // the runs Drain waits for
 }
 
 type runKey struct {
@@ -154,6 +155,11 @@ type provRun struct {
 	mu       sync.Mutex
 	outputs  map[string]bool // blobs the requester may fetch
 	finished time.Time
+}
+
+// inbox takes in the signed messages peers send the provider.
+func (p *Service) inbox() wire.Inbox {
+	return wire.Inbox{Verifier: p.d.Verifier, Drops: p.d.Drops, Now: p.d.Now, Freshness: p.d.Freshness}
 }
 
 // New returns the provider. Serve AwardHandler on /hayek/award/1.0.0; when
@@ -193,14 +199,11 @@ func (p *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// AwardHandler serves /hayek/award/1.0.0; the runs it starts end with ctx.
+// AwardHandler serves /hayek/award/1.0.0; the runs it starts go through
+// Deps.Tasks and end with ctx.
 func (p *Service) AwardHandler(ctx context.Context) network.StreamHandler {
 	return func(st network.Stream) { p.handleAward(ctx, st) }
 }
-
-// Wait waits for every run to end (they end with the context given to
-// AwardHandler).
-func (p *Service) Wait() { p.runWG.Wait() }
 
 // CPUsClaimed is the thousandths of a core the running jobs claim.
 func (p *Service) CPUsClaimed() int64 {
@@ -398,41 +401,49 @@ func (p *Service) prep(needs market.Needs) market.Prep {
 
 // handleAward receives awards (answered with a signed ack) and cancels.
 func (p *Service) handleAward(life context.Context, st network.Stream) {
-	n := p.d
 	defer st.Close()
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxAwardFrame)
-	if err != nil {
-		n.Drops.Add("award/unreadable")
-		st.Reset()
+	in := p.inbox()
+	b, ok := in.ReadFrame(st, wire.MaxAwardFrame, "award")
+	if !ok {
 		return
 	}
-	env, err := canon.DecodeEnvelope(b)
+	env, err := in.Decode(b, "award")
 	if err != nil {
-		n.Drops.Add("award/malformed")
 		return
 	}
 	switch env.Kind {
 	case market.KindCancel:
-		var c market.Cancel
-		if !n.Drops.Open(n.Verifier, env, market.KindCancel, "cancel", &c) {
-			return
-		}
-		p.mu.Lock()
-		run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
-		p.mu.Unlock()
-		if run == nil || run.awardCID != c.Award {
-			n.Drops.Add("cancel/unknown_run")
-			return
-		}
-		run.cancel()
-		return
+		p.cancelRun(in, env)
 	case market.KindAward:
+		p.takeAward(life, st, in, env)
 	default:
-		n.Drops.Add("award/wrong_kind")
+		p.d.Drops.Add("award/wrong_kind")
+	}
+}
+
+// cancelRun stops the run a requester's signed cancel names.
+func (p *Service) cancelRun(in wire.Inbox, env canon.Envelope) {
+	var c market.Cancel
+	if in.Open(env, wire.Expect{What: "cancel", Kind: market.KindCancel}, &c) != nil {
 		return
 	}
+	p.mu.Lock()
+	run := p.runs[runKey{c.Requester, c.Job, c.Attempt}]
+	p.mu.Unlock()
+	if run == nil || run.awardCID != c.Award {
+		p.d.Drops.Add("cancel/unknown_run")
+		return
+	}
+	run.cancel()
+}
+
+// takeAward answers an award with a signed ack and starts the run it
+// accepts.
+func (p *Service) takeAward(life context.Context, st network.Stream, in wire.Inbox, env canon.Envelope) {
+	n := p.d
 	var a market.Award
-	if !n.Drops.Open(n.Verifier, env, market.KindAward, "award", &a) {
+	err := in.Open(env, wire.Expect{What: "award", Kind: market.KindAward, Created: func() int64 { return a.Created }}, &a)
+	if err != nil && !errors.Is(err, wire.ErrStale) {
 		return
 	}
 	now := n.Now()
@@ -448,37 +459,59 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 			st.Reset()
 		}
 	}
-	if err := market.Fresh(a.Created, now, n.Freshness); err != nil {
-		n.Drops.Add("award/stale")
+	if err != nil { // stale: counted, and told so
 		ack(false, market.DeclineExpired, "the award is stale: "+err.Error())
 		return
 	}
-	if a.ResultBy <= now.UnixMilli() {
-		n.Drops.Add("award/expired")
-		ack(false, market.DeclineExpired, "the award's result deadline has already passed")
+	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
+	run, code, reason := p.accept(a, awardCID, now, cancel)
+	if run == nil {
+		cancel()
+		ack(false, code, reason)
 		return
 	}
-	p.mu.Lock()
-	if p.draining.Load() {
-		p.mu.Unlock()
+	// The run starts once the requester has its acknowledgement: it
+	// serves the inputs only to a winner that acknowledged.
+	acked := make(chan struct{})
+	if !n.Tasks.Go(func() {
+		defer p.finish(run)
+		<-acked
+		p.execute(life, ctx, run)
+	}) {
+		p.finish(run) // the node is stopping
 		ack(false, market.DeclineWithdrawn, "the provider is shutting down")
 		return
 	}
+	ack(true, "", "")
+	close(acked)
+}
+
+// accept checks a fresh award against its deadline, this node's state,
+// the bid it names and the slots, cores and GPUs free, and books its run
+// (ended with finish; cancel stops it); a declined award gets no run, and
+// the code and reason its ack gives.
+func (p *Service) accept(a market.Award, awardCID string, now time.Time, cancel context.CancelFunc) (*provRun, market.DeclineReason, string) {
+	n := p.d
+	if a.ResultBy <= now.UnixMilli() {
+		n.Drops.Add("award/expired")
+		return nil, market.DeclineExpired, "the award's result deadline has already passed"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.draining.Load() {
+		return nil, market.DeclineWithdrawn, "the provider is shutting down"
+	}
 	if p.running >= n.Slots {
-		p.mu.Unlock()
-		ack(false, market.DeclineBusy, "busy: all slots in use")
-		return
+		return nil, market.DeclineBusy, "busy: all slots in use"
 	}
 	bid, err := p.policy.CheckAward(a, n.Verifier)
 	if err != nil {
-		p.mu.Unlock()
 		n.Drops.Add("award/rejected")
 		code := market.DeclineReason("")
 		if errors.Is(err, market.ErrNoOpenBid) {
 			code = market.DeclineExpired // late: the requester's doing, not ours
 		}
-		ack(false, code, err.Error())
-		return
+		return nil, code, err.Error()
 	}
 	key := runKey{a.Requester, a.Job, a.Attempt}
 	var devices *gpu.Allocation
@@ -486,64 +519,60 @@ func (p *Service) handleAward(life context.Context, st network.Stream) {
 		// Taken before the ack: a job is never accepted without the
 		// devices it bid for, and never two jobs get one device.
 		if devices, err = p.acquireGPUs(key, a.Run.RunRuntime(), *a.Run.GPUs); err != nil {
-			p.mu.Unlock()
 			code := market.DeclineBusy
 			if errors.Is(err, gpu.ErrUnfit) {
 				code = market.DeclineNoGPU
 			}
-			ack(false, code, err.Error())
-			return
+			return nil, code, err.Error()
 		}
 	}
 	if c := a.Run.CPUMilli; c > 0 && n.CPUMilli > 0 && p.cpuInUse+c > n.CPUMilli {
-		p.mu.Unlock()
 		if devices != nil {
 			devices.Release()
 		}
-		ack(false, market.DeclineBusy, fmt.Sprintf("busy: the job needs %s CPUs, running jobs leave %s",
-			market.FormatCPUs(c), market.FormatCPUs(max(n.CPUMilli-p.cpuInUse, 0))))
-		return
+		return nil, market.DeclineBusy, fmt.Sprintf("busy: the job needs %s CPUs, running jobs leave %s",
+			market.FormatCPUs(c), market.FormatCPUs(max(n.CPUMilli-p.cpuInUse, 0)))
 	}
 	p.cpuInUse += a.Run.CPUMilli
-	ctx, cancel := context.WithDeadline(life, time.UnixMilli(a.ResultBy))
 	run := &provRun{key: key, award: a, awardCID: awardCID, bid: bid, received: now, cancel: cancel, gpus: devices,
 		cpus: a.Run.CPUMilli}
 	p.runs[run.key] = run
 	p.running++
 	p.runWG.Add(1)
+	return run, "", ""
+}
+
+// finish ends a run on every way out: delivered, failed, cancelled,
+// dropped, never started.
+func (p *Service) finish(run *provRun) {
+	defer p.runWG.Done()
+	run.cancel()
+	if run.gpus != nil {
+		run.gpus.Release()
+	}
+	run.mu.Lock()
+	run.finished = p.d.Now()
+	// Only the outputs the requester may still fetch are kept: the
+	// award, with its signed bids and run spec, is done with.
+	run.award, run.bid, run.cancel = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}, func() {}
+	servable := len(run.outputs) > 0
+	run.mu.Unlock()
+	p.mu.Lock()
+	p.running--
+	p.cpuInUse -= run.cpus
+	if servable {
+		p.finished = append(p.finished, run.key)
+	} else {
+		// Everything travelled inline with the result: nothing is left
+		// to serve, so nothing is kept.
+		delete(p.runs, run.key)
+	}
 	p.mu.Unlock()
-	ack(true, "", "")
-	go p.execute(life, ctx, run)
 }
 
 // execute fetches, runs and delivers one awarded job.
 func (p *Service) execute(life, ctx context.Context, run *provRun) {
 	n := p.d
-	defer p.runWG.Done()
-	defer func() {
-		run.cancel()
-		if run.gpus != nil {
-			run.gpus.Release() // on every way out: delivered, failed, cancelled, dropped
-		}
-		run.mu.Lock()
-		run.finished = n.Now()
-		// Only the outputs the requester may still fetch are kept: the
-		// award, with its signed bids and run spec, is done with.
-		run.award, run.bid, run.cancel = market.Award{Requester: run.award.Requester, Job: run.award.Job}, market.Bid{}, func() {}
-		servable := len(run.outputs) > 0
-		run.mu.Unlock()
-		p.mu.Lock()
-		p.running--
-		p.cpuInUse -= run.cpus
-		if servable {
-			p.finished = append(p.finished, run.key)
-		} else {
-			// Everything travelled inline with the result: nothing is left
-			// to serve, so nothing is kept.
-			delete(p.runs, run.key)
-		}
-		p.mu.Unlock()
-	}()
 	a := run.award
 	res := market.Result{Job: a.Job, Attempt: a.Attempt, Award: run.awardCID, Provider: p.self, Requester: a.Requester}
 	if p.misbehave.drop() {
@@ -646,7 +675,7 @@ func dedupe(blobs [][]byte) [][]byte {
 func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 	n := p.d
 	a := run.award
-	get := func(b market.Blob) ([]byte, error) {
+	get := func(ctx context.Context, b market.Blob) ([]byte, error) {
 		if data, err := n.Blobs.Get(b.CID); err == nil {
 			return data, nil
 		}
@@ -659,11 +688,6 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 		}
 		return data, nil
 	}
-	type got struct {
-		i    int
-		data []byte
-		err  error
-	}
 	wants := []market.Blob{a.Run.Module}
 	if a.Run.Stdin != nil {
 		wants = append(wants, *a.Run.Stdin)
@@ -672,26 +696,22 @@ func (p *Service) gather(ctx context.Context, run *provRun) (exec.Job, error) {
 		wants = append(wants, in.Blob)
 	}
 	results := make([][]byte, len(wants))
-	ch := make(chan got, len(wants))
-	sem := make(chan struct{}, wire.FetchParallel) // the requester serves each peer only so many streams
+	// The requester serves each peer only so many streams at once; the
+	// first fetch that fails stops the others.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(wire.FetchParallel)
 	for i, w := range wants {
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			d, err := get(w)
-			ch <- got{i, d, err}
-		}()
+		g.Go(func() error {
+			data, err := get(gctx, w)
+			if err != nil {
+				return fmt.Errorf("fetch %s: %w", w.CID, err)
+			}
+			results[i] = data
+			return nil
+		})
 	}
-	var firstErr error
-	for range wants {
-		g := <-ch
-		if g.err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("fetch %s: %w", wants[g.i].CID, g.err)
-		}
-		results[g.i] = g.data
-	}
-	if firstErr != nil {
-		return exec.Job{}, firstErr
+	if err := g.Wait(); err != nil {
+		return exec.Job{}, err
 	}
 	job := exec.Job{
 		ID: a.Job, ModuleCID: a.Run.Module.CID, Module: results[0], Args: a.Run.Args, Env: a.Run.Env,
@@ -852,21 +872,28 @@ func (p *Service) expire(ctx context.Context, now time.Time) {
 }
 
 // Drain stops taking work and waits for running jobs until ctx ends, then
-// cancels what is left.
+// cancels what is left and waits for it to end.
 func (p *Service) Drain(ctx context.Context) {
-	p.draining.Store(true)
-	done := make(chan struct{})
-	go func() { p.runWG.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		p.mu.Lock()
-		for _, r := range p.runs {
-			r.cancel()
+	p.mu.Lock()
+	p.draining.Store(true) // under mu: no run is added once the wait begins
+	p.mu.Unlock()
+	drained := make(chan struct{})
+	var g errgroup.Group
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			for _, r := range p.runs {
+				r.cancel()
+			}
+			p.mu.Unlock()
+		case <-drained:
 		}
-		p.mu.Unlock()
-		<-done
-	}
+		return nil
+	})
+	p.runWG.Wait()
+	close(drained)
+	g.Wait()
 }
 
 // disputed records that a requester never acknowledged a delivered result.

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bufio"
 	"sync"
 	"time"
 
@@ -54,10 +53,9 @@ func (p *Service) HandleQuote(st network.Stream) {
 	defer st.Close()
 	d := p.d
 	from := st.Conn().RemotePeer().String()
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxQuoteFrame)
-	if err != nil {
-		d.Drops.Add("quote/unreadable")
-		st.Reset()
+	in := p.inbox()
+	b, ok := in.ReadFrame(st, wire.MaxQuoteFrame, "quote")
+	if !ok {
 		return
 	}
 	if !p.quotes.allow(from, d.Now()) {
@@ -65,23 +63,14 @@ func (p *Service) HandleQuote(st network.Stream) {
 		st.Reset()
 		return
 	}
-	env, err := canon.DecodeEnvelope(b)
-	if err != nil {
-		d.Drops.Add("quote/malformed")
-		st.Reset()
-		return
-	}
 	var q market.Quote
-	if !d.Drops.Open(d.Verifier, env, market.KindQuote, "quote", &q) {
+	env, err := in.OpenFrame(b, wire.Expect{What: "quote", Kind: market.KindQuote, From: from,
+		Created: func() int64 { return q.Created }}, &q)
+	if err != nil {
 		st.Reset()
 		return
 	}
-	now := d.Now()
 	switch {
-	case q.Requester != from:
-		d.Drops.Add("quote/wrong_sender")
-	case market.Fresh(q.Created, now, d.Freshness) != nil:
-		d.Drops.Add("quote/stale")
 	case q.Validate() != nil:
 		d.Drops.Add("quote/invalid")
 	default: // a quote from this node itself comes only over the loopback, for a local job: answered too

@@ -286,20 +286,16 @@ func (s *Service) ask(ctx context.Context, p string, env canon.Envelope) *market
 // open verifies an answer from p to the quote quoteCID, counting what it
 // drops.
 func (s *Service) open(b []byte, p, quoteCID string) (market.QuoteAnswer, bool) {
+	in := wire.Inbox{Verifier: s.d.Verifier, Drops: s.d.Drops, Now: s.d.Now, Freshness: s.d.Freshness}
 	var a market.QuoteAnswer
-	aenv, err := canon.DecodeEnvelope(b)
-	if err != nil {
-		s.d.Drops.Add("quote_answer/malformed")
-		return a, false
-	}
-	if !s.d.Drops.Open(s.d.Verifier, aenv, market.KindQuoteAnswer, "quote_answer", &a) {
+	if _, err := in.OpenFrame(b, wire.Expect{What: "quote_answer", Kind: market.KindQuoteAnswer, From: p,
+		WrongFrom: "wrong_quote"}, &a); err != nil {
 		return a, false
 	}
 	switch {
-	case a.Provider != p || a.Requester != s.d.Self || a.Quote != quoteCID:
+	case a.Requester != s.d.Self || a.Quote != quoteCID:
 		s.d.Drops.Add("quote_answer/wrong_quote")
-	case market.Fresh(a.Created, s.d.Now(), s.d.Freshness) != nil:
-		s.d.Drops.Add("quote_answer/stale")
+	case in.Fresh("quote_answer", a.Created) != nil: // counted as stale
 	case a.Validate() != nil:
 		s.d.Drops.Add("quote_answer/invalid")
 	default:

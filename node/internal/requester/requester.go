@@ -499,19 +499,15 @@ func (r *Service) sendAward(ctx context.Context, j *job, o market.Outgoing) {
 			return market.Ack{}, fmt.Errorf("no acknowledgement: %w", err)
 		}
 		kind = market.FaultRefused // what it sent is not an acknowledgement
-		env, err := canon.DecodeEnvelope(b)
-		if err != nil {
-			r.d.Drops.Add("ack/malformed")
-			return market.Ack{}, fmt.Errorf("malformed acknowledgement: %w", err)
-		}
 		var a market.Ack
-		if err := env.Open(r.d.Verifier, market.KindAck, &a); err != nil {
-			r.d.Drops.Add("ack/bad_signature")
-			return market.Ack{}, fmt.Errorf("bad acknowledgement: %w", err)
-		}
-		if a.Provider != o.To {
-			r.d.Drops.Add("ack/wrong_provider")
+		_, err = r.inbox().OpenFrame(b, wire.Expect{What: "ack", Kind: market.KindAck, From: o.To, WrongFrom: "wrong_provider"}, &a)
+		switch {
+		case errors.Is(err, wire.ErrNotEnvelope):
+			return market.Ack{}, fmt.Errorf("malformed acknowledgement: %w", err)
+		case errors.Is(err, wire.ErrWrongSender):
 			return market.Ack{}, fmt.Errorf("acknowledgement signed by %s", wire.ShortID(a.Provider))
+		case err != nil:
+			return market.Ack{}, fmt.Errorf("bad acknowledgement: %w", err)
 		}
 		return a, nil
 	}()
@@ -550,21 +546,19 @@ func (r *Service) sendCancel(ctx context.Context, o market.Outgoing) {
 // HandleBid receives bids and declines from providers.
 func (r *Service) HandleBid(st network.Stream) {
 	defer st.Close()
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxBidFrame)
-	if err != nil {
-		r.d.Drops.Add("bid/unreadable")
-		st.Reset()
+	in := r.inbox()
+	b, ok := in.ReadFrame(st, wire.MaxBidFrame, "bid")
+	if !ok {
 		return
 	}
-	env, err := canon.DecodeEnvelope(b)
+	env, err := in.Decode(b, "bid")
 	if err != nil {
-		r.d.Drops.Add("bid/malformed")
 		return
 	}
 	switch env.Kind {
 	case market.KindBid:
 		var bid market.Bid
-		if !r.openFresh(env, "bid", &bid, func() int64 { return bid.Created }) {
+		if in.Open(env, wire.Expect{What: "bid", Kind: market.KindBid, Created: func() int64 { return bid.Created }}, &bid) != nil {
 			return
 		}
 		if j := r.job(bid.Job); j != nil && !j.place.permits(bid.Provider) {
@@ -581,7 +575,7 @@ func (r *Service) HandleBid(st network.Stream) {
 		})
 	case market.KindDecline:
 		var d market.Decline
-		if !r.openFresh(env, "decline", &d, func() int64 { return d.Created }) {
+		if in.Open(env, wire.Expect{What: "decline", Kind: market.KindDecline, Created: func() int64 { return d.Created }}, &d) != nil {
 			return
 		}
 		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
@@ -596,18 +590,9 @@ func (r *Service) HandleBid(st network.Stream) {
 	}
 }
 
-// openFresh opens env, of its own kind, into v and checks that it was
-// created (as created reads it from v) within the freshness window; a
-// failure is counted under what.
-func (r *Service) openFresh(env canon.Envelope, what string, v canon.Message, created func() int64) bool {
-	if !r.d.Drops.Open(r.d.Verifier, env, env.Kind, what, v) {
-		return false
-	}
-	if market.Fresh(created(), r.d.Now(), r.d.Freshness) != nil {
-		r.d.Drops.Add(what + "/stale")
-		return false
-	}
-	return true
+// inbox takes in the signed messages peers send the requester.
+func (r *Service) inbox() wire.Inbox {
+	return wire.Inbox{Verifier: r.d.Verifier, Drops: r.d.Drops, Now: r.d.Now, Freshness: r.d.Freshness}
 }
 
 // faultKind classifies a failed exchange with a winner: a failure of this
@@ -638,10 +623,9 @@ func (r *Service) handleResult(ctx context.Context, st network.Stream) {
 		}
 		wire.WriteFrame(st, canon.MustMarshal(rr))
 	}
-	b, err := wire.ReadFrame(bufio.NewReader(st), wire.MaxResultFrame)
-	if err != nil {
-		r.d.Drops.Add("result/unreadable")
-		st.Reset()
+	in := r.inbox()
+	b, ok := in.ReadFrame(st, wire.MaxResultFrame, "result")
+	if !ok {
 		return
 	}
 	var del wire.ResultDelivery
@@ -650,15 +634,9 @@ func (r *Service) handleResult(ctx context.Context, st network.Stream) {
 		reply(err)
 		return
 	}
-	env, err := canon.DecodeEnvelope(del.Result)
-	if err != nil {
-		r.d.Drops.Add("result/malformed")
-		reply(err)
-		return
-	}
 	var res market.Result
-	if err := env.Open(r.d.Verifier, market.KindResult, &res); err != nil {
-		r.d.Drops.Add(wire.DropReason("result", err))
+	env, err := in.OpenFrame(del.Result, wire.Expect{What: "result", Kind: market.KindResult}, &res)
+	if err != nil {
 		reply(err)
 		return
 	}

@@ -33,21 +33,11 @@ func (d *Drops) Snapshot() map[string]int64 {
 	return maps.Clone(d.n)
 }
 
-// DropReason names the drop of a message of kind what that failed to open:
+// dropReason names the drop of a message of kind what that failed to open:
 // a forged or foreign signature, or anything else malformed.
-func DropReason(what string, err error) string {
+func dropReason(what string, err error) string {
 	if errors.Is(err, canon.ErrBadSignature) {
 		return what + "/bad_signature"
 	}
 	return what + "/malformed"
-}
-
-// Open verifies env as a message of kind and decodes its body into v. A
-// failure is counted under what (DropReason) and reported false.
-func (d *Drops) Open(vf canon.Verifier, env canon.Envelope, kind, what string, v canon.Message) bool {
-	if err := env.Open(vf, kind, v); err != nil {
-		d.Add(DropReason(what, err))
-		return false
-	}
-	return true
 }

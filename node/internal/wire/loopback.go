@@ -24,8 +24,9 @@ import (
 
 // loopHandlers are the stream handlers the node registered, by protocol.
 type loopHandlers struct {
-	mu sync.Mutex
-	h  map[protocol.ID]network.StreamHandler
+	tasks *Group // runs the handlers, as the host's own goroutines would
+	mu    sync.Mutex
+	h     map[protocol.ID]network.StreamHandler
 }
 
 func (l *loopHandlers) set(p protocol.ID, h network.StreamHandler) {
@@ -55,7 +56,9 @@ func (l *loopHandlers) open(self peer.ID, pids []protocol.ID) (network.Stream, e
 			id := loopIDs.Add(1)
 			out := &loopStream{id: fmt.Sprintf("loop-%d-out", id), proto: p, conn: c, r: b2a, w: a2b, dir: network.DirOutbound}
 			in := &loopStream{id: fmt.Sprintf("loop-%d-in", id), proto: p, conn: c, r: a2b, w: b2a, dir: network.DirInbound}
-			go h(in)
+			if !l.tasks.Go(func() { h(in) }) {
+				return nil, fmt.Errorf("wire: this node is stopping: %w", network.ErrReset)
+			}
 			return out, nil
 		}
 	}

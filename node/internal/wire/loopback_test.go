@@ -16,7 +16,9 @@ import (
 // its protocol, carries bytes both ways with half-close, names this node
 // as the remote peer, and ends at its deadline.
 func TestLoopback(t *testing.T) {
-	var l loopHandlers
+	tasks, _ := NewGroup(t.Context())
+	defer tasks.Stop()
+	l := loopHandlers{tasks: tasks}
 	self := peer.ID("self")
 	l.set(ProtoPing, func(st network.Stream) {
 		defer st.Close()
@@ -50,5 +52,17 @@ func TestLoopback(t *testing.T) {
 	st.SetDeadline(time.Now().Add(10 * time.Millisecond))
 	if _, err := st.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read past the deadline: %v", err)
+	}
+}
+
+// TestLoopbackAfterStop: a stopping node serves itself nothing, so no
+// handler outlives its group.
+func TestLoopbackAfterStop(t *testing.T) {
+	tasks, _ := NewGroup(t.Context())
+	l := loopHandlers{tasks: tasks}
+	l.set(ProtoPing, func(st network.Stream) { st.Close() })
+	tasks.Stop()
+	if _, err := l.open(peer.ID("self"), []protocol.ID{ProtoPing}); !errors.Is(err, network.ErrReset) {
+		t.Fatalf("open after Stop = %v, want a reset", err)
 	}
 }

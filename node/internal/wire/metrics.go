@@ -58,9 +58,9 @@ func ProtoName(p protocol.ID) string {
 // CountStreams returns h with NewStream counted per protocol. The node
 // gives it to its own services; the DHT and gossipsub keep the bare host.
 // A stream it opens to this node itself is a loopback to the handler set
-// through it (see loopback.go).
-func (m *StreamMetrics) CountStreams(h host.Host) host.Host {
-	return countingHost{Host: h, m: m, loop: &loopHandlers{}}
+// through it (see loopback.go), run in tasks.
+func (m *StreamMetrics) CountStreams(h host.Host, tasks *Group) host.Host {
+	return countingHost{Host: h, m: m, loop: &loopHandlers{tasks: tasks}}
 }
 
 type countingHost struct {

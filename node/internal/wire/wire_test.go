@@ -63,11 +63,11 @@ func TestSignerVerifier(t *testing.T) {
 }
 
 func TestDropReason(t *testing.T) {
-	if got := DropReason("bid", canon.ErrBadSignature); got != "bid/bad_signature" {
-		t.Fatalf("DropReason(bad signature) = %q", got)
+	if got := dropReason("bid", canon.ErrBadSignature); got != "bid/bad_signature" {
+		t.Fatalf("dropReason(bad signature) = %q", got)
 	}
-	if got := DropReason("bid", errors.New("junk")); got != "bid/malformed" {
-		t.Fatalf("DropReason(junk) = %q", got)
+	if got := dropReason("bid", errors.New("junk")); got != "bid/malformed" {
+		t.Fatalf("dropReason(junk) = %q", got)
 	}
 	d := NewDrops()
 	d.Add("x")
