@@ -117,18 +117,23 @@ func (c *checkRep) Standing(peer string, capability market.Capability, min float
 }
 
 // checkCandidates draws a check run's candidates from those discovery
-// found: trusted providers that have not run the job, else a few of the
-// others, at random.
+// found that may win it: trusted providers that have not run the job,
+// else a few of the others, at random. (The simulator draws among all it
+// discovered, the ineligible too; there the requester is no provider.)
 func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Candidate {
 	var pool, trusted []market.Candidate
 	nTrusted := 0
 	for _, c := range cands {
+		if c.Peer == r.self {
+			continue // this node does not check its own jobs
+		}
 		t := r.prob.trusted(c.Peer, j.spec.Runtime)
 		if t {
 			nTrusted++
 		}
-		if slices.Contains(j.exclude, c.Peer) {
-			continue
+		if slices.Contains(j.exclude, c.Peer) ||
+			!r.prob.Standing(c.Peer, j.spec.Runtime, j.spec.MinReputation).Eligible {
+			continue // drawn among those that may win, or a draw could leave none
 		}
 		pool = append(pool, c)
 		if t {
