@@ -97,23 +97,61 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 		Replicas: []string{first.Provider}, Detail: fmt.Sprintf("checked on another provider before it is accepted (rate %.3g)", rate)})
 }
 
-// checkRep is a check run's view of reputation: probation, and only the
-// providers drawn to check may win (no one buys a check by bidding
-// unasked and low).
-type checkRep struct {
+// drawnRep is an adaptive job's view of reputation: probation, and,
+// once it is set, only the providers drawn for the job may win — the
+// checkers drawn for a check run, the trusted providers for a job closed
+// to the rest (no one buys a check, or a closed job, by bidding unasked
+// and low).
+type drawnRep struct {
 	*probation
-	mu    sync.Mutex
-	drawn map[string]bool
+	mu   sync.Mutex
+	only map[string]bool // nil: every eligible provider
 }
 
-func (c *checkRep) Standing(peer string, capability market.Capability, min float64) market.Standing {
+func (c *drawnRep) Standing(peer string, capability market.Capability, min float64) market.Standing {
 	c.mu.Lock()
-	ok := c.drawn[peer]
+	ok := c.only == nil || c.only[peer]
 	c.mu.Unlock()
 	if !ok {
-		return market.Standing{Reason: "not drawn to check this job"}
+		return market.Standing{Reason: "not drawn for this job"}
 	}
 	return c.probation.Standing(peer, capability, min)
+}
+
+func (c *drawnRep) restrict(only map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.only = only
+}
+
+// probationShare is the share of adaptive jobs open to providers this
+// node does not trust yet once it trusts minTrusted: the rest go to
+// trusted providers only (the simulator's Probation). Newcomers earn
+// their record on the open share, under full checks.
+const probationShare = 0.1
+
+// closeToTrusted keeps an adaptive job that is not drawn for the open
+// share to the trusted providers among cands, when there are at least
+// minTrusted of them; otherwise to anyone.
+func (r *Service) closeToTrusted(j *job, cands []market.Candidate) []market.Candidate {
+	if reputation.ShouldSample(r.secret, "probation/"+j.id, probationShare) {
+		return cands
+	}
+	var trusted []market.Candidate
+	only := map[string]bool{}
+	for _, c := range cands {
+		if c.Peer != r.self && r.prob.trusted(c.Peer, j.spec.Runtime) {
+			trusted = append(trusted, c)
+			only[c.Peer] = true
+		}
+	}
+	if len(trusted) < minTrusted {
+		return cands
+	}
+	if dr, ok := j.rep.(*drawnRep); ok {
+		dr.restrict(only)
+	}
+	return trusted
 }
 
 // checkCandidates draws a check run's candidates from those discovery
@@ -151,10 +189,8 @@ func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Can
 		out = append(out, pool[i])
 		drawn[pool[i].Peer] = true
 	}
-	if cr, ok := j.rep.(*checkRep); ok {
-		cr.mu.Lock()
-		cr.drawn = drawn
-		cr.mu.Unlock()
+	if dr, ok := j.rep.(*drawnRep); ok {
+		dr.restrict(drawn)
 	}
 	return out
 }

@@ -23,7 +23,10 @@ import (
 //     its /16 once two of its /24s were. Identities are free; addresses
 //     are not.
 //
-// Jobs with other verify modes use the book's standing alone, as before.
+// On top of both, an adaptive job outside the open share goes to trusted
+// providers only once this node trusts minTrusted (adaptive.go,
+// closeToTrusted). Jobs with other verify modes use the book's standing
+// alone, as before.
 type probation struct {
 	Reputation
 	policy reputation.CheckPolicy

@@ -1,6 +1,8 @@
 package requester
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,5 +68,57 @@ func TestProbation(t *testing.T) {
 	}
 	if got := guardedSubnet("203.0.113.7/24"); got != "203.0.113.0/24" {
 		t.Fatalf("guardedSubnet = %q, want the canonical 203.0.113.0/24", got)
+	}
+}
+
+// ranked: peers' lower bounds are given; no one else is known.
+type ranked struct {
+	*fakeRep
+	lb map[string]float64
+}
+
+func (r *ranked) Standing(peer string, _ market.Capability, min float64) market.Standing {
+	return market.Standing{Eligible: r.lb[peer] >= min, Newcomer: r.lb[peer] < 0.2, Score: r.lb[peer]}
+}
+
+func (r *ranked) BookStanding(peer, _ string, min float64) reputation.Standing {
+	return reputation.Standing{Eligible: r.lb[peer] >= min, LowerBound: r.lb[peer]}
+}
+
+// TestCloseToTrusted: once this node trusts three providers, adaptive
+// jobs outside the open share go to trusted providers only, unasked
+// bidders included; with two, every job is open.
+func TestCloseToTrusted(t *testing.T) {
+	rep := &ranked{&fakeRep{}, map[string]float64{"t1": 0.6, "t2": 0.7, "t3": 0.8, "new": 0.05}}
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy()}
+	r.prob = newProbation(rep, r.policy, time.Now)
+	cands := []market.Candidate{{Peer: "t1"}, {Peer: "t2"}, {Peer: "new"}, {Peer: "me"}}
+	var open, closed string
+	for i := 0; open == "" || closed == ""; i++ {
+		id := fmt.Sprintf("j%d", i)
+		if reputation.ShouldSample(r.secret, "probation/"+id, probationShare) {
+			open = id
+		} else {
+			closed = id
+		}
+	}
+	job := func(id string) *job {
+		return &job{id: id, spec: market.JobSpec{Runtime: market.RuntimeWasm}, rep: &drawnRep{probation: r.prob}}
+	}
+
+	j := job(closed)
+	if got := r.closeToTrusted(j, cands); len(got) != len(cands) {
+		t.Fatalf("two trusted providers closed the job to %v", got)
+	}
+	cands = append(cands, market.Candidate{Peer: "t3"})
+	got := r.closeToTrusted(j, cands)
+	if len(got) != 3 || slices.ContainsFunc(got, func(c market.Candidate) bool { return c.Peer == "new" || c.Peer == "me" }) {
+		t.Fatalf("closed job's candidates %v, want t1, t2, t3", got)
+	}
+	if j.rep.Standing("new", market.RuntimeWasm, 0).Eligible || !j.rep.Standing("t2", market.RuntimeWasm, 0).Eligible {
+		t.Fatal("a closed job must refuse a bid from a provider it does not trust, and take one from a trusted one")
+	}
+	if got := r.closeToTrusted(job(open), cands); len(got) != len(cands) {
+		t.Fatalf("a job of the open share was closed to %v", got)
 	}
 }

@@ -214,7 +214,7 @@ func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent 
 	}
 	j.rep = r.d.Rep
 	if adaptive(spec) {
-		j.rep = r.prob
+		j.rep = &drawnRep{probation: r.prob}
 	}
 	j.machine = r.newMachine(j, now)
 	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID, Runtime: string(spec.Runtime),
@@ -428,8 +428,11 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
 			r.prob.seen(cands)
-			if j.parent != nil && checkOf(j) != nil {
+			switch {
+			case j.parent != nil && checkOf(j) != nil:
 				cands = r.checkCandidates(j, cands)
+			case j.parent == nil && adaptive(j.spec):
+				cands = r.closeToTrusted(j, cands)
 			}
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
 		})

@@ -111,7 +111,7 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 	child.parent = parent
 	if s.adaptive {
 		// Only the providers drawn to check may win (checkCandidates).
-		child.rep = &checkRep{probation: r.prob}
+		child.rep = &drawnRep{probation: r.prob, only: map[string]bool{}}
 		child.machine = r.newMachine(child, r.d.Now())
 	}
 	child.exclude = []string{s.original.Provider}
