@@ -72,3 +72,34 @@ func TestAdaptiveVerification(t *testing.T) {
 		t.Logf("the cheater was paid %d for its wrong result (a result under check is paid; it earns no reputation)", -d.Nodes[0].ledger.Balance(bad))
 	}
 }
+
+// TestAdaptiveWithoutChecker: with no other provider to check with, an
+// adaptive job of a provider without a record fails rather than hand the
+// agent a result nobody vouched for, and its hold comes back but for the
+// run it paid (why adaptive is not the default: docs/protocol.md).
+func TestAdaptiveWithoutChecker(t *testing.T) {
+	d := startDevnet(t, 2, nil)
+	ctx := t.Context()
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 100, Verify: "adaptive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = wait(t, c, job.ID)
+	if job.State != api.StateFailed || job.Error == nil || job.Error.Code != "verification_failed" {
+		t.Fatalf("job ended %s (%+v), want failed: verification_failed", job.State, job.Error)
+	}
+	if v := job.Verification; v == nil || v.State != "unverified" {
+		t.Fatalf("verification %+v, want unverified", job.Verification)
+	}
+	if _, err := c.Result(ctx, job.ID); err == nil {
+		t.Fatal("an unchecked result was handed over")
+	}
+	a, err := c.Agent(ctx, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Held != 0 {
+		t.Fatalf("%d still held after the job failed", a.Held)
+	}
+}

@@ -107,6 +107,15 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 	}
 	spec := parent.spec
 	spec.Verify = market.VerifyNone
+	if s.adaptive {
+		// A check is part of the job the agent waits for: it ends by the
+		// job's deadline (give or take one run's timeout), not a whole
+		// deadline after it.
+		parent.mu.Lock()
+		left := parent.view.Deadline.Sub(r.d.Now())
+		parent.mu.Unlock()
+		spec.DeadlineMs = max(spec.TimeoutMs, left.Milliseconds())
+	}
 	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, r.d.Now())
 	child.parent = parent
 	if s.adaptive {
