@@ -3,6 +3,7 @@ package market
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,6 +88,11 @@ type JobSpec struct {
 	// digests) exactly as before they existed.
 	CPUMilli int64 `cbor:"cpus,omitempty"`
 	GPUs     *GPUs `cbor:"gpus,omitempty"`
+	// Image names a docker job's image by digest instead of shipping it:
+	// the module is then the reference's own text, so providers fetch
+	// and check it like any module, and the call can name it for
+	// providers to decline an image they do not allow.
+	Image string `cbor:"image,omitempty"`
 }
 
 // Defaults fills unset optional fields.
@@ -132,6 +138,12 @@ func (s *JobSpec) Validate() error {
 		}
 	}
 	checkBlob(c, "module", s.Module, MaxModuleBytes, true)
+	if s.Image != "" {
+		checkImage(c, "image", s.Runtime, s.Image)
+		if b := canon.BlobCID([]byte(s.Image)).String(); s.Module.CID != b || s.Module.Size != int64(len(s.Image)) {
+			c.add("image", s.Image, ErrInvalid, "the module must be the reference's text (%s, %d bytes)", b, len(s.Image))
+		}
+	}
 	if s.Stdin != nil {
 		checkBlob(c, "stdin", *s.Stdin, MaxInputBytes, true)
 	}
@@ -305,6 +317,21 @@ func (s *JobSpec) Needs() Needs {
 		ValueOfTime:  s.ValueOfTime,
 		CPUMilli:     s.CPUMilli,
 		GPUs:         s.GPUs,
+		Image:        s.Image,
+	}
+}
+
+// ImageRef matches an image named by digest: "sha256:<64 hex>" (an image
+// ID) or "name@sha256:<64 hex>" (a repository digest). Tags are refused:
+// they can be moved to another image.
+var ImageRef = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._/:-]{1,2}[a-z0-9]+)*@)?sha256:[0-9a-f]{64}$`)
+
+func checkImage(c *checker, field string, rt Capability, image string) {
+	if rt != RuntimeDocker {
+		c.add(field, image, ErrInvalid, "only a %s job names an image", RuntimeDocker)
+	}
+	if len(image) > 512 || !ImageRef.MatchString(image) {
+		c.add(field, image, ErrInvalid, "want an image by digest: name@sha256:<64 hex> or sha256:<64 hex> (tags move)")
 	}
 }
 

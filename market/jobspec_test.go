@@ -12,6 +12,15 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 )
 
+const testDigest = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+// withImage makes s a docker job naming image, its module the
+// reference's text.
+func withImage(s *JobSpec, image string) {
+	s.Runtime, s.Image = RuntimeDocker, image
+	s.Module = Blob{CID: canon.BlobCID([]byte(image)).String(), Size: int64(len(image))}
+}
+
 func goodJobSpec() JobSpec {
 	s := JobSpec{
 		Module:   Blob{CID: fzModule, Size: 1 << 20},
@@ -154,6 +163,12 @@ func TestJobSpecValidate(t *testing.T) {
 			map[string]error{"gpus.count": ErrRange}},
 		{"gpus: bad model", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeDocker, &GPUs{Count: 1, Model: "H100/x"} },
 			map[string]error{"gpus.model": ErrInvalid}},
+		{"image", func(s *JobSpec) { withImage(s, "ghcr.io/acme/solver@"+testDigest) }, nil},
+		{"image by id", func(s *JobSpec) { withImage(s, testDigest) }, nil},
+		{"image by tag", func(s *JobSpec) { withImage(s, "alpine:latest") }, map[string]error{"image": ErrInvalid}},
+		{"image of wasm", func(s *JobSpec) { withImage(s, testDigest); s.Runtime = RuntimeWasm }, map[string]error{"image": ErrInvalid}},
+		{"image not the module", func(s *JobSpec) { withImage(s, testDigest); s.Module = Blob{CID: fzModule, Size: 71} },
+			map[string]error{"image": ErrInvalid}},
 		{"gpus: negative vram", func(s *JobSpec) { s.Runtime, s.GPUs = RuntimeDocker, &GPUs{Count: 1, MinVRAMMiB: -1} },
 			map[string]error{"gpus.min_vram": ErrRange}},
 		{"capabilities: too many", func(s *JobSpec) { s.Capabilities = caps(9) }, map[string]error{"capabilities": ErrTooLarge}},

@@ -29,8 +29,9 @@ type Needs struct {
 	ValueOfTime  int64        `cbor:"value_of_time" json:"value_of_time"`
 	// Absent when unset, so a call for a job that asks for neither
 	// encodes as before they existed.
-	CPUMilli int64 `cbor:"cpus,omitempty" json:"cpus_milli,omitempty"`
-	GPUs     *GPUs `cbor:"gpus,omitempty" json:"gpus,omitempty"`
+	CPUMilli int64  `cbor:"cpus,omitempty" json:"cpus_milli,omitempty"`
+	GPUs     *GPUs  `cbor:"gpus,omitempty" json:"gpus,omitempty"`
+	Image    string `cbor:"image,omitempty" json:"image,omitempty"` // a docker job's image by digest
 }
 
 // Runtime is the job's runtime: its primary capability.
@@ -82,6 +83,9 @@ func (c CallForBids) Validate() error {
 		}
 	}
 	checkResources(k, "needs.", n.Runtime(), n.MemoryBytes, n.CPUMilli, n.GPUs)
+	if n.Image != "" {
+		checkImage(k, "needs.image", n.Runtime(), n.Image)
+	}
 	if n.TimeoutMs < 1 || n.TimeoutMs > MaxTimeout.Milliseconds() {
 		k.add("needs.timeout_ms", n.TimeoutMs, ErrRange, "")
 	}
@@ -135,6 +139,7 @@ const (
 	DeclineNoGPU      DeclineReason = "no_gpu"             // the job wants GPUs; this provider has none
 	DeclineGPUModel   DeclineReason = "gpu_model"          // not enough GPUs of the model asked for
 	DeclineVRAM       DeclineReason = "vram"               // not enough GPUs with the memory asked for
+	DeclineImage      DeclineReason = "image_not_allowed"  // the job's image is not on the provider's allow-list
 	DeclineBusy       DeclineReason = "busy"               // all slots (or the GPUs the job needs) in use
 	DeclinePrice      DeclineReason = "price_floor"        // its price is above the max price
 	DeclineTooLarge   DeclineReason = "too_large"          // beyond its memory/time/size limits

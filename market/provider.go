@@ -47,6 +47,9 @@ type Load struct {
 	// the call's runtime ("" when they can).
 	GPUsBusy     bool
 	GPUsUnusable string
+	// ImageNotAllowed: the call names an image this provider does not
+	// run.
+	ImageNotAllowed bool
 	// CPUMilliFree is how many thousandths of a core the jobs running
 	// here leave unclaimed; a call asking for more is declined busy. It
 	// counts only with CPUMilliKnown (a provider that tracks it).
@@ -159,6 +162,9 @@ func (p *Provider) Decide(offer Offer, needs Needs, load Load, prep Prep) Verdic
 	decline := func(r DeclineReason, detail string) Verdict { return Verdict{Reason: r, Detail: detail} }
 	if reason, detail := offer.Fits(needs); reason != "" {
 		return decline(reason, detail)
+	}
+	if needs.Image != "" && load.ImageNotAllowed {
+		return decline(DeclineImage, fmt.Sprintf("%s is not among the images this provider runs; ship it as an archive instead", needs.Image))
 	}
 	if load.Running >= load.Slots {
 		return decline(DeclineBusy, fmt.Sprintf("all %d slots in use", load.Slots))

@@ -150,6 +150,14 @@ func TestProviderAnswer(t *testing.T) {
 			f.offer.Resources = &Resources{CPUs: 4, MemoryBytes: 8 << 30, Arch: "amd64", GPUs: []GPUOffered{{Model: "l4", Count: 1, VRAMMiB: 24 << 10}}}
 			f.call.Needs.GPUs = &GPUs{Count: 1}
 		}, Load{Running: 0, Slots: 4, GPUsUnusable: "GPUs go to runtime/docker jobs only"}, true, DeclineNoGPU},
+		{"image not allowed", nil, func(f *provFixture) {
+			f.call.Needs.Capabilities[0], f.call.Needs.Image = RuntimeDocker, testDigest
+			f.offer.Capabilities = []Capability{RuntimeDocker}
+		}, Load{Running: 0, Slots: 4, ImageNotAllowed: true}, true, DeclineImage},
+		{"image allowed", nil, func(f *provFixture) {
+			f.call.Needs.Capabilities[0], f.call.Needs.Image = RuntimeDocker, testDigest
+			f.offer.Capabilities = []Capability{RuntimeDocker}
+		}, Load{Running: 0, Slots: 4}, true, ""},
 		{"cpus taken by running jobs", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 2000 },
 			Load{Running: 1, Slots: 4, CPUMilliKnown: true, CPUMilliFree: 1500}, true, DeclineBusy},
 		{"cpus free", nil, func(f *provFixture) { f.call.Needs.CPUMilli = 1500 },

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,12 +47,13 @@ type fzSpecArgs struct {
 	GPUCount   int64 // > 0 asks for GPUs
 	GPUModel   string
 	GPUVRAM    int64 // MiB
+	Image      string
 }
 
 func (a fzSpecArgs) values() []any {
 	return []any{a.Runtime, a.Caps, a.ModuleCID, a.ModuleSize, a.HasStdin, a.StdinCID, a.StdinSize, a.Inputs, a.InName,
 		a.NameMod, a.InCID, a.InSize, a.InSizeOdd, a.Arg, a.Args, a.EnvKey, a.EnvVal, a.Envs, a.Memory, a.Timeout,
-		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify, a.CPUs, a.GPUCount, a.GPUModel, a.GPUVRAM}
+		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify, a.CPUs, a.GPUCount, a.GPUModel, a.GPUVRAM, a.Image}
 }
 
 // addTo adds a as a seed; f.Add is spelled out for vet's fuzz-arguments
@@ -59,7 +61,7 @@ func (a fzSpecArgs) values() []any {
 func (a fzSpecArgs) addTo(f *testing.F) {
 	f.Add(a.Runtime, a.Caps, a.ModuleCID, a.ModuleSize, a.HasStdin, a.StdinCID, a.StdinSize, a.Inputs, a.InName,
 		a.NameMod, a.InCID, a.InSize, a.InSizeOdd, a.Arg, a.Args, a.EnvKey, a.EnvVal, a.Envs, a.Memory, a.Timeout,
-		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify, a.CPUs, a.GPUCount, a.GPUModel, a.GPUVRAM)
+		a.MaxOutput, a.MaxPrice, a.Deadline, a.VOT, a.MinRep, a.Verify, a.CPUs, a.GPUCount, a.GPUModel, a.GPUVRAM, a.Image)
 }
 
 func (a fzSpecArgs) spec() JobSpec {
@@ -67,6 +69,7 @@ func (a fzSpecArgs) spec() JobSpec {
 		Runtime: Capability(a.Runtime), Module: Blob{CID: a.ModuleCID, Size: a.ModuleSize},
 		MemoryBytes: a.Memory, TimeoutMs: a.Timeout, MaxOutputBytes: a.MaxOutput, MaxPrice: a.MaxPrice,
 		DeadlineMs: a.Deadline, ValueOfTime: a.VOT, MinReputation: a.MinRep, Verify: a.Verify, CPUMilli: a.CPUs,
+		Image: a.Image,
 	}
 	if a.GPUCount != 0 {
 		s.GPUs = &GPUs{Count: int(max(min(a.GPUCount, math.MaxInt32), math.MinInt32)), Model: a.GPUModel, MinVRAMMiB: a.GPUVRAM}
@@ -174,6 +177,11 @@ func fzSpecSeeds() []fzSpecSeed {
 	})
 	add("wasm-gpus", func(a *fzSpecArgs) { a.GPUCount, a.CPUs = 1, 1001 })
 	add("gpu-count-wraps", func(a *fzSpecArgs) { a.Runtime, a.GPUCount = "runtime/docker", 1<<32+1 })
+	add("image", func(a *fzSpecArgs) {
+		a.Runtime, a.Image = "runtime/docker", "ghcr.io/acme/solver@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		a.ModuleCID, a.ModuleSize = canon.BlobCID([]byte(a.Image)).String(), int64(len(a.Image))
+	})
+	add("image-by-tag", func(a *fzSpecArgs) { a.Runtime, a.Image = "runtime/docker", "alpine:latest" })
 	return out
 }
 
@@ -189,10 +197,10 @@ func FuzzJobSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, runtime, caps, moduleCID string, moduleSize int64, hasStdin bool, stdinCID string, stdinSize int64,
 		inputs uint16, inName string, nameMod uint16, inCID string, inSize, inSizeOdd int64, arg string, args uint16,
 		envKey, envVal string, envs uint16, memory, timeout, maxOutput, maxPrice, deadline, vot int64, minRep float64, verify string,
-		cpus, gpuCount int64, gpuModel string, gpuVRAM int64) {
+		cpus, gpuCount int64, gpuModel string, gpuVRAM int64, image string) {
 		a := fzSpecArgs{runtime, caps, moduleCID, moduleSize, hasStdin, stdinCID, stdinSize, inputs, inName, nameMod, inCID,
 			inSize, inSizeOdd, arg, args, envKey, envVal, envs, memory, timeout, maxOutput, maxPrice, deadline, vot, minRep, verify,
-			cpus, gpuCount, gpuModel, gpuVRAM}
+			cpus, gpuCount, gpuModel, gpuVRAM, image}
 		s := a.spec()
 		s.Defaults()
 		err := s.Validate()
@@ -231,6 +239,11 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 		bad(g.MinVRAMMiB < 0 || g.MinVRAMMiB > 1<<30, "gpus.min_vram", ErrRange)
 		bad(g.Model != "" && Capability("gpu/nvidia/"+g.Model).Validate() != nil || strings.Contains(g.Model, "/"), "gpus.model", ErrInvalid)
 	}
+	if s.Image != "" {
+		digest := regexp.MustCompile(`^([a-z0-9]+([._/:-]{1,2}[a-z0-9]+)*@)?sha256:[0-9a-f]{64}$`).MatchString(s.Image)
+		bad(s.Runtime != "runtime/docker" || !digest || len(s.Image) > 512 || s.Module.CID != canon.BlobCID([]byte(s.Image)).String() ||
+			s.Module.Size != int64(len(s.Image)), "image", ErrInvalid)
+	}
 	bad(s.TimeoutMs < 1 || s.TimeoutMs > 24*3600*1000, "timeout", ErrRange)
 	bad(s.MaxOutputBytes < 1 || s.MaxOutputBytes > 1<<30, "max_output", ErrRange)
 	// max_price × the most runs any job may need fits in an int64.
@@ -249,7 +262,7 @@ func fzCheckScalarFields(t *testing.T, s JobSpec, err error) {
 		for _, fe := range ve.Fields {
 			if _, scalar := map[string]bool{"runtime": true, "memory": true, "timeout": true, "max_output": true, "max_price": true,
 				"deadline": true, "value_of_time": true, "min_reputation": true, "verify": true, "cpus": true, "gpus": true,
-				"gpus.count": true, "gpus.min_vram": true, "gpus.model": true}[fe.Field]; scalar {
+				"gpus.count": true, "gpus.min_vram": true, "gpus.model": true, "image": true}[fe.Field]; scalar {
 				got[fe.Field] = fe.Err
 			}
 		}

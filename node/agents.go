@@ -143,7 +143,7 @@ func (n *Node) CreateAgent(ctx context.Context, req api.AgentCreate) (api.AgentT
 func (n *Node) agentView(a settlement.Account) api.Agent {
 	return api.Agent{Name: a.Name, Funded: a.Funded, BudgetLeft: a.Budget, Held: a.Held, Spent: a.Spent,
 		MaxJobPrice: a.MaxJobPrice, ApproveAbove: a.ApproveAbove, RatePerHour: a.RatePerHour,
-		JobsLastHour: n.rates.recent(a.Name, n.now()), Revoked: a.Revoked}
+		JobsLastHour: n.rates.recent(a.Name, n.now()), Revoked: a.Revoked, Policy: apiPolicy(a.Policy)}
 }
 
 // Agents implements api.Admin.

@@ -18,6 +18,7 @@ import (
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/blobs"
+	"github.com/hayek-market/hayek/node/internal/quote"
 )
 
 // maxInlineBlob is the largest blob a job spec may carry inline.
@@ -144,7 +145,12 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	if err != nil {
 		return api.Job{}, false, err
 	}
-	return n.requester.Submit(ctx, spec, req.IdempotencyKey, api.CallerFrom(ctx).Agent)
+	agent := api.CallerFrom(ctx).Agent
+	pl, err := n.place(agent, &spec, req.Placement)
+	if err != nil {
+		return api.Job{}, false, err
+	}
+	return n.requester.SubmitPlaced(ctx, spec, pl, req.IdempotencyKey, agent)
 }
 
 // Quote implements api.Backend: the quote service prices the spec as the
@@ -154,7 +160,17 @@ func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, err
 	if err != nil {
 		return api.Quote{}, err
 	}
-	return n.quotes.Quote(ctx, api.CallerFrom(ctx).Agent, spec)
+	agent := api.CallerFrom(ctx).Agent
+	pl, err := n.place(agent, &spec, req.Placement)
+	if err != nil {
+		return api.Quote{}, err
+	}
+	qp := quote.Placement{Permit: pl.Why}
+	if pl.Local {
+		c, _ := n.ownCandidate() // place checked it
+		qp = quote.Placement{Own: &c}
+	}
+	return n.quotes.QuotePlaced(ctx, agent, spec, qp)
 }
 
 func (n *Node) specFrom(req api.SubmitRequest) (market.JobSpec, error) {

@@ -35,7 +35,10 @@
 //     <home>/jobs (node/internal/requester);
 //   - the provider: answers calls with market.Provider, checks awards,
 //     fetches module and inputs by CID over /hayek/data/1.0.0, runs the job
-//     in its exec.Executor (wasm by default), and delivers the signed
+//     in the executor of the job's runtime — wasm always, exec/process and
+//     exec/docker when [provider.process] and [provider.docker] turn them
+//     on and they work here, GPUs from exec/gpu (runtimes.go finds what
+//     is sold at start and logs why anything is not) —, and delivers the signed
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);

@@ -115,3 +115,44 @@ func TestCrashReleasesLostHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLocalJobOnALoneNode: a node with no peer at all runs a local job on
+// its own provider, and the job's audit, read back after a restart,
+// verifies.
+func TestLocalJobOnALoneNode(t *testing.T) {
+	home := apitest.SocketDir(t)
+	start := func() *Node {
+		n, err := New(t.Context(), Options{Home: home, Config: DevnetConfig(), Logger: testLogger(t), CompileCache: compileCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	stop := func(n *Node) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := start()
+	job, _, err := n.Submit(t.Context(), api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 100,
+		Placement: &api.Placement{Local: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job, err = n.Wait(t.Context(), job.ID); err != nil || job.State != api.StateCompleted || job.Provider != n.ID() {
+		t.Fatalf("local job ended %s on %s (%+v, %v); want completed here", job.State, job.Provider, job.Error, err)
+	}
+	stop(n)
+
+	n = start()
+	defer stop(n)
+	a, err := n.Audit(t.Context(), job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := VerifyAudit(a); !rep.OK || a.Execution == nil || a.Execution.Provider != n.ID() || len(a.Signed) < 4 {
+		t.Fatalf("audit after restart: ok %t %v, execution %+v, %d signed", rep.OK, rep.Failures, a.Execution, len(a.Signed))
+	}
+}

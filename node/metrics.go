@@ -49,23 +49,18 @@ var jobsDesc = prometheus.NewDesc("hayek_jobs",
 	"Jobs this node requested, by state; terminal states count every job its job store holds "+
 		"(the sum over states is the jobs submitted).", []string{"state"}, nil)
 
-// jobsCollector reports the job counts of Status, so the requester needs
-// no counters of its own.
+// jobsCollector reports the requester's job counts (as Status does), so
+// the requester needs no counters of its own.
 type jobsCollector struct{ n *Node }
 
 func (c jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
 
 func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
-	st, err := c.n.Status(context.Background())
-	if err != nil {
-		return
+	jobs := map[api.JobState]int{
+		api.StateCompleted: 0, api.StateFailed: 0, // always present, so a rate can be taken from the first scrape
 	}
-	for _, s := range []api.JobState{api.StateCompleted, api.StateFailed} {
-		if _, ok := st.Jobs[s]; !ok {
-			st.Jobs[s] = 0 // always present, so a rate can be taken from the first scrape
-		}
-	}
-	for s, k := range st.Jobs {
+	c.n.requester.Counts(jobs)
+	for s, k := range jobs {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(k), string(s))
 	}
 }
@@ -113,7 +108,7 @@ func checkMetricsListen(addr string) error {
 }
 
 // serveMetrics serves GET /metrics on the configured loopback address
-// until the node stops.
+// until life ends.
 func (n *Node) serveMetrics(life context.Context) error {
 	addr := n.cfg.Metrics.Listen
 	if addr == "" {
@@ -130,10 +125,12 @@ func (n *Node) serveMetrics(life context.Context) error {
 	if !n.tasks.Go(func() { srv.Serve(ln) }) {
 		return ln.Close()
 	}
-	n.tasks.Go(func() {
-		<-life.Done()
+	if !n.tasks.GoCtx(func(ctx context.Context) {
+		<-ctx.Done()
 		srv.Close()
-	})
+	}) {
+		return srv.Close()
+	}
 	n.metricsAddr = ln.Addr().String()
 	n.log.Info("serving metrics", "addr", n.metricsAddr)
 	return nil

@@ -398,7 +398,7 @@ func (n *Node) newServices(jobsDir string) error {
 				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
 			},
 			Seed:     n.randUint64(),
-			CPUMilli: n.sell.cpuMilli(),
+			CPUMilli: n.sell.cpuMilli(), AllowedImages: cfg.Provider.Docker.AllowedImages,
 		},
 	})
 	n.data = blobs.New(blobs.Deps{
@@ -481,7 +481,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 		Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
-		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish,
+		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Own: n.ownCandidate,
 		Admit: n.admitJob, Closing: n.closing.Load,
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),

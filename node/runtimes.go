@@ -86,6 +86,8 @@ func (n *Node) setupSelling(ctx context.Context, o Options, wasmExec exec.Execut
 			n.log.Info("selling GPUs", "capability", g.Capability(), "count", g.Count, "vram_mib", g.VRAMMiB,
 				"to", fmt.Sprint(gpuRuntimes))
 		}
+	} else if why != "" && (p.GPUs.Sell || o.GPUs != nil) {
+		n.log.Warn("not selling GPUs: " + why)
 	} else if why != "" {
 		n.log.Info("not selling GPUs: " + why)
 	}
@@ -218,6 +220,10 @@ func (s *selling) cpuMilli() int64 {
 	}
 	return int64(s.resources.CPUs) * 1000
 }
+
+// Sells lists what the node sells, as found at start: the runtimes that
+// work here and its GPU models.
+func (n *Node) Sells() []string { return soldStrings(n.soldCapabilities()) }
 
 // soldStrings is what a node sells, for the API.
 func soldStrings(caps []market.Capability) []string {

@@ -98,17 +98,27 @@ func TestDockerJobRuns(t *testing.T) {
 		t.Fatalf("job ended %s (%+v): %s %q %q", job.State, job.Error, res.Status, res.Stdout.Text, res.Stderr.Text)
 	}
 
-	// An image named by digest travels as its reference; a provider
-	// that does not allow it says so in the result (the job's own
-	// failure: bad_module), and a reference elsewhere is refused at once.
+	// An image named by digest travels as its reference, named in the
+	// call: a provider that does not allow it declines, and a reference
+	// elsewhere is refused at once.
 	c := api.NewClient(d.Sockets[0])
 	ref := "sha256:" + strings.Repeat("ab", 32)
 	job, err = c.Submit(t.Context(), api.SubmitRequest{Runtime: "docker", Image: ref, MaxPrice: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job = wait(t, c, job.ID); job.State != api.StateCompleted || job.Status != "bad_module" {
-		t.Fatalf("a job naming an image no provider allows ended %s with status %q (%+v)", job.State, job.Status, job.Error)
+	if job = wait(t, c, job.ID); job.State != api.StateFailed || job.Error == nil || !strings.Contains(job.Error.Message, "image_not_allowed") {
+		t.Fatalf("a job naming an image no provider allows ended %s (%+v)", job.State, job.Error)
+	}
+	for _, bad := range []api.SubmitRequest{
+		{Runtime: "docker", Module: api.BlobRef{Text: "not an archive"}, MaxPrice: 500},
+		{Runtime: "process", Module: api.BlobRef{Text: "#!/bin/sh\necho hi\n"}, MaxPrice: 500},
+		{Runtime: "process", Module: api.BlobRef{Base64: b64([]byte("\x7fELF\x02\x01\x01 not really"))}, MaxPrice: 500},
+	} {
+		var e *api.Error
+		if _, err := c.Submit(t.Context(), bad); !errors.As(err, &e) || e.Code != api.CodeInvalidModule {
+			t.Errorf("submitting a %s job of the wrong module: %v, want invalid_module", bad.Runtime, err)
+		}
 	}
 	for _, bad := range []api.SubmitRequest{
 		{Runtime: "wasm", Image: ref, MaxPrice: 500},
@@ -398,7 +408,11 @@ func TestGPUsDetectedAndAdvertised(t *testing.T) {
 func TestExecutorFailureIsAProviderFault(t *testing.T) {
 	d := startDevnetWith(t, DevnetOptions{Nodes: 3, Runtimes: map[market.Capability]exec.Executor{market.RuntimeDocker: fakeDocker{}}})
 	c := api.NewClient(d.Sockets[0])
-	job, err := c.Submit(t.Context(), api.SubmitRequest{Runtime: "docker", Module: api.BlobRef{Text: "not an image"},
+	ar, err := docker.ScratchArchive(map[string][]byte{"prog": []byte("never run")}, []string{"/prog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := c.Submit(t.Context(), api.SubmitRequest{Runtime: "docker", Module: api.BlobRef{Base64: b64(ar)},
 		MaxPrice: 500, Timeout: units.Duration(time.Minute)})
 	if err != nil {
 		t.Fatal(err)

@@ -9,12 +9,13 @@ type Account struct {
 	Spent  int64  `cbor:"spent" json:"spent"`   // paid out on receipts
 	Funded int64  `cbor:"funded" json:"funded"` // ever funded
 	// From governance entries:
-	Created      bool   `cbor:"created" json:"created"` // an agent_create was recorded
-	Revoked      bool   `cbor:"revoked" json:"revoked"`
-	TokenHash    []byte `cbor:"token_hash" json:"token_hash"`
-	MaxJobPrice  int64  `cbor:"max_job_price" json:"max_job_price"` // 0: no cap beyond the budget
-	ApproveAbove int64  `cbor:"approve_above" json:"approve_above"` // 0: never ask
-	RatePerHour  int64  `cbor:"rate_per_hour" json:"rate_per_hour"` // 0: unlimited
+	Created      bool    `cbor:"created" json:"created"` // an agent_create was recorded
+	Revoked      bool    `cbor:"revoked" json:"revoked"`
+	TokenHash    []byte  `cbor:"token_hash" json:"token_hash"`
+	MaxJobPrice  int64   `cbor:"max_job_price" json:"max_job_price"`       // 0: no cap beyond the budget
+	ApproveAbove int64   `cbor:"approve_above" json:"approve_above"`       // 0: never ask
+	RatePerHour  int64   `cbor:"rate_per_hour" json:"rate_per_hour"`       // 0: unlimited
+	Policy       *Policy `cbor:"policy,omitempty" json:"policy,omitempty"` // from the latest agent_policy
 }
 
 // HoldState is a job's budget hold. Amount = Remaining + Paid + Released.

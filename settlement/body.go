@@ -33,6 +33,7 @@ const (
 	ActionAgentCreate = "agent_create"
 	ActionAgentLimits = "agent_limits"
 	ActionAgentRevoke = "agent_revoke"
+	ActionAgentPolicy = "agent_policy"
 	ActionJobApprove  = "job_approve"
 	ActionJobReject   = "job_reject"
 	ActionJobExpire   = "job_expire"
@@ -350,10 +351,41 @@ func checkGovernance(g Governance) error {
 			return invalidf("negative limit for agent %s (0 means no limit)", g.Agent)
 		}
 		return nil
+	case ActionAgentPolicy:
+		if err := checkName("governance agent", g.Agent); err != nil {
+			return err
+		}
+		if g.Policy == nil {
+			return invalidf("agent_policy for %s carries no policy", g.Agent)
+		}
+		return checkPolicy(*g.Policy)
 	case ActionJobApprove, ActionJobReject, ActionJobExpire, ActionJobCancel:
 		return firstErr(checkName("governance job", g.Job), checkOptName("governance agent", g.Agent))
 	}
 	return invalidf("unknown governance action %q", g.Action)
+}
+
+func checkPolicy(p Policy) error {
+	if p.MinReputationPermill < 0 || p.MinReputationPermill > 1000 {
+		return invalidf("policy minimum reputation %d‰ is outside 0..1000", p.MinReputationPermill)
+	}
+	if p.MaxPrice < 0 || p.MaxInputBytes < 0 {
+		return invalidf("negative policy limit (0 means no limit)")
+	}
+	if n := len(p.Allow) + len(p.Deny) + len(p.Capabilities); n > 256 {
+		return invalidf("policy names %d peers and capabilities, more than 256", n)
+	}
+	var errs []error
+	for _, v := range p.Allow {
+		errs = append(errs, checkName("policy allow", v))
+	}
+	for _, v := range p.Deny {
+		errs = append(errs, checkName("policy deny", v))
+	}
+	for _, v := range p.Capabilities {
+		errs = append(errs, checkName("policy capability", v))
+	}
+	return firstErr(errs...)
 }
 
 // lostReasons are the Reason values a Lost entry may give.

@@ -95,7 +95,7 @@
 //	            recorded once. Creditor = self: Balance(debtor) -= amount;
 //	            debtor = self: Balance(creditor) += amount; more than the
 //	            debt is ErrOverSettle; neither is ErrNotParty.
-//	governance  agent_create (ErrDuplicate if created before), agent_limits,
+//	governance  agent_create (ErrDuplicate if created before), agent_limits, agent_policy,
 //	            agent_revoke (ErrUnknownAgent, ErrRevoked) update the Account;
 //	            job_approve, job_reject, job_expire, job_cancel are recorded only.
 //	outcome     recorded (a valid outcome value; not about self).

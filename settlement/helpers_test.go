@@ -193,7 +193,9 @@ func snapshotState(l *Ledger) string {
 	seq, head := l.Head()
 	fmt.Fprintf(&b, "head %d %s\ntotals %+v\n", seq, head, l.Totals())
 	for _, a := range l.Agents() {
-		fmt.Fprintf(&b, "agent %+v\n", a)
+		pol := a.Policy
+		a.Policy = nil
+		fmt.Fprintf(&b, "agent %+v policy %+v\n", a, pol) // the policy's contents, not its address
 	}
 	bals := l.Balances()
 	for _, p := range slices.Sorted(maps.Keys(bals)) {

@@ -227,17 +227,21 @@ func (s *state) governance(p *prepared, g Governance) error {
 		a.TokenHash, a.MaxJobPrice, a.ApproveAbove, a.RatePerHour = g.TokenHash, g.MaxJobPrice, g.ApproveAbove, g.RatePerHour
 		s.putAgent(a)
 	case ActionAgentLimits:
-		a, ok := s.agents[g.Agent]
-		switch {
-		case !ok || !a.Created:
-			return fmt.Errorf("%w: %s (create the agent first)", ErrUnknownAgent, g.Agent)
-		case a.Revoked:
-			return fmt.Errorf("%w: cannot change the limits of %s", ErrRevoked, g.Agent)
+		a, err := s.changeable(g.Agent, "limits")
+		if err != nil {
+			return err
 		}
 		if len(g.TokenHash) > 0 {
 			a.TokenHash = g.TokenHash
 		}
 		a.MaxJobPrice, a.ApproveAbove, a.RatePerHour = g.MaxJobPrice, g.ApproveAbove, g.RatePerHour
+		s.putAgent(a)
+	case ActionAgentPolicy:
+		a, err := s.changeable(g.Agent, "policy")
+		if err != nil {
+			return err
+		}
+		a.Policy = g.Policy
 		s.putAgent(a)
 	case ActionAgentRevoke:
 		a, ok := s.agents[g.Agent]
@@ -251,6 +255,19 @@ func (s *state) governance(p *prepared, g Governance) error {
 		s.putAgent(a)
 	}
 	return nil
+}
+
+// changeable is an agent whose limits or policy (what) may change: created
+// and not revoked.
+func (s *state) changeable(name, what string) (Account, error) {
+	a, ok := s.agents[name]
+	switch {
+	case !ok || !a.Created:
+		return a, fmt.Errorf("%w: %s (create the agent first)", ErrUnknownAgent, name)
+	case a.Revoked:
+		return a, fmt.Errorf("%w: cannot change the %s of %s", ErrRevoked, what, name)
+	}
+	return a, nil
 }
 
 // checkpoint checks that c seals the chain as it stands. Its signature is

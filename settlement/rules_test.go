@@ -249,6 +249,25 @@ func TestRules(t *testing.T) {
 				t.Fatalf("limits not kept: %+v", a)
 			}
 		}},
+		{name: "agent policy", op: func(e *env) error {
+			return e.append(KindGovernance, Governance{Action: ActionAgentPolicy, Agent: "alice",
+				Policy: &Policy{Deny: []string{"p2"}, MinReputationPermill: 500, Capabilities: []string{"runtime/wasm"}}})
+		}, check: func(t *testing.T, e *env) {
+			a, _ := e.l.Agent("alice")
+			if a.Policy == nil || a.Policy.MinReputationPermill != 500 || a.Policy.Deny[0] != "p2" || a.MaxJobPrice != 500 {
+				t.Fatalf("policy not kept beside the limits: %+v", a)
+			}
+		}},
+		{name: "policy without a policy", op: func(e *env) error {
+			return e.append(KindGovernance, Governance{Action: ActionAgentPolicy, Agent: "alice"})
+		}, want: ErrInvalid},
+		{name: "policy with a reputation above 1", op: func(e *env) error {
+			return e.append(KindGovernance, Governance{Action: ActionAgentPolicy, Agent: "alice", Policy: &Policy{MinReputationPermill: 1001}})
+		}, want: ErrInvalid},
+		{name: "policy of a revoked agent", op: func(e *env) error {
+			e.must(e.append(KindGovernance, Governance{Action: ActionAgentRevoke, Agent: "alice"}))
+			return e.append(KindGovernance, Governance{Action: ActionAgentPolicy, Agent: "alice", Policy: &Policy{}})
+		}, want: ErrRevoked},
 		{name: "limits of an agent never created", op: func(e *env) error {
 			return e.append(KindGovernance, Governance{Action: ActionAgentLimits, Agent: "bob"})
 		}, want: ErrUnknownAgent},

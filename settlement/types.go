@@ -132,7 +132,7 @@ type Outcome struct {
 
 // Governance records an operator's or a policy's decision.
 type Governance struct {
-	Action string `cbor:"action" json:"action"` // agent_create, agent_limits, agent_revoke, job_approve, job_reject, job_expire, job_cancel
+	Action string `cbor:"action" json:"action"` // agent_create, agent_limits, agent_policy, agent_revoke, job_approve, job_reject, job_expire, job_cancel
 	Agent  string `cbor:"agent" json:"agent"`
 	Job    string `cbor:"job" json:"job"`
 	// For agent_create and agent_limits:
@@ -141,6 +141,21 @@ type Governance struct {
 	ApproveAbove int64  `cbor:"approve_above" json:"approve_above"` // 0: never ask
 	RatePerHour  int64  `cbor:"rate_per_hour" json:"rate_per_hour"` // 0: unlimited
 	Detail       string `cbor:"detail" json:"detail"`
+	// For agent_policy: the whole policy from now on (empty: none).
+	Policy *Policy `cbor:"policy,omitempty" json:"policy,omitempty"`
+}
+
+// Policy is where an operator lets an agent's jobs run and what they may
+// use; agent_policy entries set it, so every change is on the chain with
+// its time. Zero values mean no rule.
+type Policy struct {
+	Local                bool     `cbor:"local" json:"local"`                     // only this node's own provider
+	Allow                []string `cbor:"allow" json:"allow"`                     // only these providers (peer IDs)
+	Deny                 []string `cbor:"deny" json:"deny"`                       // never these providers
+	MinReputationPermill int64    `cbor:"min_rep_permill" json:"min_rep_permill"` // lower credible bound ×1000 (no floats in the ledger)
+	MaxPrice             int64    `cbor:"max_price" json:"max_price"`             // per run
+	Capabilities         []string `cbor:"caps" json:"caps"`                       // the runtime and capabilities its jobs may ask for
+	MaxInputBytes        int64    `cbor:"max_input_bytes" json:"max_input_bytes"` // inputs and stdin that may leave the node
 }
 
 // Checkpoint is the node's signature over the chain up to and including

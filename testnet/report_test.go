@@ -216,7 +216,7 @@ hayek_dht_provides_total{result="error"} 1
 	if tr == nil || tr.Total != want || len(tr.Nodes) != 2 {
 		t.Fatalf("traffic %+v, want total %+v", tr, want)
 	}
-	if tr.PerJob.GossipMessages != 8 || tr.PerJob.DHTLookups != 0.5 {
+	if tr.PerJob.GossipMessages != 8 || tr.PerJob.DHTLookups != 0.5 || tr.GossipPerAuction != 8 {
 		t.Errorf("per job %+v", tr.PerJob)
 	}
 	if tr.StreamsPerJob["bid"] != 1 || tr.StreamsPerJob["offer"] != 0.5 || len(tr.StreamsPerJob) != 3 {

@@ -26,6 +26,9 @@ type Traffic struct {
 	Total TrafficSums `json:"total"`
 	// PerJob is Total divided by Jobs.
 	PerJob TrafficSums `json:"per_job"`
+	// GossipPerAuction are the call copies sent per call published: per
+	// job, less the re-auctions.
+	GossipPerAuction float64 `json:"gossip_messages_per_auction"`
 	// StreamsPerJob are the direct streams opened per job, by protocol.
 	StreamsPerJob map[string]float64 `json:"streams_per_job"`
 	Nodes         []NodeTraffic      `json:"nodes"`
@@ -48,7 +51,7 @@ type TrafficSums struct {
 	// ReputationMessages are the copies of attestation batches sent.
 	ReputationMessages float64 `json:"reputation_messages"`
 	// Streams are the direct streams opened (offer, bid, award, result,
-	// data, ping, receipt).
+	// data, ping, receipt, quote).
 	Streams    float64 `json:"streams"`
 	DHTLookups float64 `json:"dht_lookups"` // provider-record finds
 	// DHTQueries are the DHT RPCs those lookups sent (one per peer asked).
@@ -125,6 +128,9 @@ func trafficOf(states []NodeState, jobs int) *Traffic {
 	if jobs > 0 {
 		t.PerJob = t.Total.div(float64(jobs))
 	}
+	if t.Total.Auctions > 0 {
+		t.GossipPerAuction = t.Total.GossipMessages / t.Total.Auctions
+	}
 	return t
 }
 
@@ -144,6 +150,9 @@ func (t *Traffic) markdown(b io.Writer) {
 	row("DHT lookups (provider-record finds)", t.Total.DHTLookups, t.PerJob.DHTLookups)
 	row("DHT queries of those lookups (peers asked)", t.Total.DHTQueries, t.PerJob.DHTQueries)
 	row("DHT provides (records put)", t.Total.DHTProvides, t.PerJob.DHTProvides)
+	if t.Total.Auctions > 0 {
+		fmt.Fprintf(b, "\nGossip messages per auction (re-auctions publish again): %.1f.\n", t.GossipPerAuction)
+	}
 	if t.Total.DHTLookups > 0 {
 		fmt.Fprintf(b, "\nDHT queries per lookup: %.1f.\n", t.Total.DHTQueries/t.Total.DHTLookups)
 	}

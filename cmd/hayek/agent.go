@@ -31,6 +31,7 @@ node's config).`,
 		Example: `  export HAYEK_TOKEN=$(hayek agent create crawler --budget 50000 --approve-above 2000 --rate 100/hour)
   hayek agent list
   hayek agent fund crawler 10000
+  hayek agent policy crawler --deny 12D3KooW... --min-rep 0.6
   hayek agent revoke crawler`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -39,7 +40,7 @@ node's config).`,
 			return c.Help()
 		},
 	}
-	c.AddCommand(newAgentCreateCmd(g), newAgentListCmd(g), newAgentShowCmd(g), newAgentFundCmd(g), newAgentRevokeCmd(g))
+	c.AddCommand(newAgentCreateCmd(g), newAgentListCmd(g), newAgentShowCmd(g), newAgentFundCmd(g), newAgentRevokeCmd(g), newAgentPolicyCmd(g))
 	return c
 }
 
@@ -154,6 +155,9 @@ func printAgent(w io.Writer, a api.Agent) error {
 		rate += fmt.Sprintf(" (%d in the last hour)", a.JobsLastHour)
 	}
 	fmt.Fprintf(t, "rate\t%s\n", rate)
+	if a.Policy != nil {
+		fmt.Fprintf(t, "policy\t%s\n", policyLine(*a.Policy))
+	}
 	return t.Flush()
 }
 

@@ -271,3 +271,21 @@ func TestStatusShowsLedgerAndMisbehaviour(t *testing.T) {
 	r.stdoutHas(t, "MISBEHAVING", "wrong_output_rate=0.2")
 	hayek(t, sock, "", "status", "--json").want(t, 0, "WARNING")
 }
+
+func TestSubmitPlacementFlags(t *testing.T) {
+	f, sock := startNode(t)
+	dir := files(t, "m.wasm", "\x00asm")
+	mod := filepath.Join(dir, "m.wasm")
+	hayek(t, sock, "", "job", "submit", "--wasm", mod, "--deny", "12D3KooWA", "--deny", "12D3KooWB", "--allow", "12D3KooWC",
+		"--min-rep", "0.5", "--max-price", "50", "--wait").want(t, 0)
+	pl := f.LastSubmit().Placement
+	if pl == nil || len(pl.Deny) != 2 || pl.Allow[0] != "12D3KooWC" || pl.MinReputation != 0.5 || pl.Local {
+		t.Errorf("placement sent: %+v", pl)
+	}
+	hayek(t, sock, "", "job", "submit", "--wasm", mod, "--wait").want(t, 0)
+	if pl := f.LastSubmit().Placement; pl != nil {
+		t.Errorf("no placement flags sent placement %+v, want none", pl)
+	}
+	hayek(t, sock, "", "job", "submit", "--wasm", mod, "--placement", "elsewhere").want(t, ExitUsage, "--placement")
+	hayek(t, sock, "", "job", "submit", "--wasm", mod, "--min-rep", "2").want(t, ExitUsage, "--min-rep")
+}

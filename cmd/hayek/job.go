@@ -39,7 +39,7 @@ func newJobCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobResultCmd(g), newJobWatchCmd(g),
-		newJobCancelCmd(g), newJobListCmd(g), newJobApproveCmd(g), newJobRejectCmd(g), newJobQuoteCmd(g))
+		newJobCancelCmd(g), newJobListCmd(g), newJobApproveCmd(g), newJobRejectCmd(g), newJobQuoteCmd(g), newJobAuditCmd(g))
 	return c
 }
 

@@ -18,7 +18,7 @@ import (
 func newJobQuoteCmd(g *globals) *cobra.Command {
 	var f submitFlags
 	c := &cobra.Command{
-		Use:   "quote --wasm FILE [flags] [-- ARGS...]",
+		Use:   "quote --wasm FILE|--exec FILE|--image REF|--image-file FILE [flags] [-- ARGS...]",
 		Short: "Ask what a job would cost and who could run it, without submitting it",
 		Long: `Ask the market what a job would cost, without submitting it.
 
@@ -37,7 +37,8 @@ not run the job. Prices follow providers' load: a quote holds for 30s.
 Exits 0 when some provider would bid, 3 when none would.`,
 		Example: `  hayek job quote --wasm hello.wasm
   hayek job quote --wasm job.wasm --max-price 40 --memory 2GiB
-  hayek job quote --wasm job.wasm --min-reputation 0.8 --json`,
+  hayek job quote --wasm job.wasm --min-reputation 0.8 --json
+  hayek job quote --exec ./solver --cpus 4 --gpus 1 --gpu-model a100`,
 		RunE: func(c *cobra.Command, args []string) error { return runQuote(c, g, &f, args) },
 	}
 	fl := c.Flags()

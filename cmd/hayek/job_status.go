@@ -113,6 +113,9 @@ func printJob(w io.Writer, j api.Job) error {
 	} else if j.Verify != "" && j.Verify != "none" {
 		fmt.Fprintf(t, "verify\t%s\n", j.Verify)
 	}
+	if p := j.Placement; p != nil {
+		fmt.Fprintf(t, "placement\t%s\n", policyLine(api.AgentPolicy{Placement: *p}))
+	}
 	fmt.Fprintf(t, "module\t%s\n", j.Module)
 	fmt.Fprintf(t, "created\t%s\n", j.CreatedAt.Local().Format(time.DateTime))
 	if j.FinishedAt != nil {

@@ -42,6 +42,7 @@ type submitFlags struct {
 	timeout, deadline         units.Duration
 	memory, maxOutput         units.Size
 	wait, json                bool
+	place                     placementFlags
 }
 
 const submitTry = "\nTry: hayek job submit" + specTryArgs
@@ -101,6 +102,7 @@ veteran's. Each run is paid, so replicate:K costs up to K times --max-price
   id=$(hayek job submit --wasm job.wasm --max-price 5000 --idempotency-key batch-17)
   hayek job submit --wasm job.wasm --verify replicate:3 --min-reputation 0.8 --wait
   hayek job submit --wasm job.wasm --verify adaptive --wait
+  hayek job submit --wasm job.wasm --deny 12D3KooW... --min-rep 0.5
   HAYEK_TOKEN=$TOKEN hayek --socket ~node/.hayek/agent.sock job submit --wasm job.wasm`,
 		RunE: func(c *cobra.Command, args []string) error { return runSubmit(c, g, &f, args) },
 	}
@@ -136,6 +138,7 @@ func addSpecFlags(fl *pflag.FlagSet, f *submitFlags) {
 	fl.Int64Var(&f.valueOfTime, "value-of-time", 0, "what one second of earlier start is worth to you: bids rank by price + this × committed start (default: price alone)")
 	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, adaptive (checked before acceptance at a rate set by the provider's record), replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
 	fl.Float64Var(&f.minReputation, "min-reputation", 0, "the lowest reputation (lower credible bound, 0 to 1) a provider needs to run the job (hayek rep shows them)")
+	addPlacementFlags(fl, &f.place, "the job")
 	for _, n := range []string{"timeout", "memory", "max-output", "deadline", "gpu-vram"} {
 		fl.Lookup(n).DefValue = "" // the node's defaults apply; the help text names them
 	}
@@ -247,6 +250,9 @@ func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, 
 	if !(f.minReputation >= 0 && f.minReputation < 1) {
 		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, try)
 	}
+	if _, err := f.place.value(try); err != nil {
+		return in, err
+	}
 	in.env = map[string]string{}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
@@ -355,6 +361,11 @@ func submitRequest(ctx context.Context, cl *api.Client, f *submitFlags, in submi
 	}
 	if f.verify != "none" {
 		req.Verify = f.verify
+	}
+	if pl, err := f.place.value(submitTry); err != nil {
+		return api.SubmitRequest{}, err
+	} else if !(api.AgentPolicy{Placement: pl}).Empty() {
+		req.Placement = &pl
 	}
 	if len(in.env) > 0 {
 		req.Env = in.env
@@ -514,7 +525,7 @@ var specFlags = map[string]string{
 // budget or limits could not be run (exit 3), with where to look.
 func submitError(ctx context.Context, cl *api.Client, err error) error {
 	var e *api.Error
-	if errors.As(err, &e) && (e.Code == api.CodeBudgetExceeded || e.Code == api.CodeOverLimit) {
+	if errors.As(err, &e) && (e.Code == api.CodeBudgetExceeded || e.Code == api.CodeOverLimit || e.Code == api.CodePolicy) {
 		name := "me"
 		if me, merr := cl.Me(ctx); merr == nil && me.Name != "" {
 			name = me.Name

@@ -125,7 +125,7 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 	for _, tl := range tools.Tools {
 		names = append(names, tl.Name)
 	}
-	for _, want := range []string{"quote", "submit_job", "wait_job", "job_status", "get_result", "cancel_job", "list_offers", "my_limits"} {
+	for _, want := range []string{"quote", "submit_job", "wait_job", "job_status", "get_result", "cancel_job", "list_offers", "my_limits", "audit_job"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("tools %v lack %s", names, want)
 		}
@@ -148,6 +148,13 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 	}
 	if p := progress(); len(p) < 3 || !slices.ContainsFunc(p, func(s string) bool { return strings.HasPrefix(s, "awarded to") }) {
 		t.Errorf("progress notifications %q: want the auction's steps, the award among them", p)
+	}
+	var audit AuditInfo
+	if _, e := call(t, cs, "audit_job", map[string]any{"id": job.ID}, &audit, false); e != "" {
+		t.Fatalf("audit_job: %s", e)
+	}
+	if !audit.Verified || audit.Agent != "claude" || audit.Execution == nil || len(audit.Proven) == 0 || len(audit.Auctions) == 0 {
+		t.Errorf("audit_job %+v: want claude's job, its run, verified", audit)
 	}
 	var res ResultInfo
 	r, e := call(t, cs, "get_result", map[string]any{"id": job.ID}, &res, false)
@@ -191,6 +198,12 @@ func TestMCPAgentRunsJobs(t *testing.T) {
 	}
 	if q.WouldBid != 0 || q.Reasons["price_floor"] < 2 || !strings.Contains(q.Summary, "price_floor") {
 		t.Errorf("quote below every price %+v: want price_floor for each provider", q)
+	}
+	if _, e := call(t, cs, "quote", map[string]any{"module": hello, "max_price": 300, "placement": map[string]any{"local": true}}, &q, false); e != "" {
+		t.Fatalf("local quote: %s", e)
+	}
+	if q.Found != 1 || q.WouldBid != 1 {
+		t.Errorf("local quote %+v: want this node's own provider alone", q)
 	}
 	var after LimitsInfo
 	call(t, cs, "my_limits", map[string]any{}, &after, false)

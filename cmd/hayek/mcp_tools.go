@@ -57,6 +57,7 @@ func newMCPServer(cl *api.Client) *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "list_offers", Title: "List offers", Description: "The providers this node knows and what they sell: capabilities, prices, limits.", Annotations: ro}, t.offers)
 	mcp.AddTool(s, &mcp.Tool{Name: "my_limits", Title: "My limits", Description: "This agent's budget left, what is held for running jobs, what it spent, its caps (max job price, jobs per hour) and approval threshold.",
 		Annotations: ro}, t.limits)
+	addAuditTool(s, t)
 	s.AddResourceTemplate(&mcp.ResourceTemplate{Name: "blob", Title: "A blob held by the node", URITemplate: "hayek://blob/{cid}",
 		Description: "Content by CID: a job's outputs, stdout and stderr, or anything uploaded (up to 16 MiB as a resource)."}, t.readBlob)
 	s.AddResourceTemplate(&mcp.ResourceTemplate{Name: "result", Title: "A job's result", URITemplate: "hayek://job/{id}/result", MIMEType: "application/json",
@@ -100,6 +101,7 @@ type SpecArgs struct {
 	Deadline      string            `json:"deadline,omitempty" jsonschema:"the whole job, retries and approval included, e.g. 2m (default 3 × timeout + 30s)"`
 	Verify        string            `json:"verify,omitempty" jsonschema:"none (default), adaptive (checked on other providers before acceptance, always for providers without a record), replicate:K (K providers must agree), or sample:P (a share P re-run elsewhere afterwards)"`
 	MinReputation float64           `json:"min_reputation,omitempty" jsonschema:"the lowest reputation (lower credible bound, 0 to 1) a provider needs to win"`
+	Placement     *PlacementArgs    `json:"placement,omitempty" jsonschema:"where the job may run; your operator's policy for you applies as well, and the stricter rule wins"`
 }
 
 // SubmitArgs are submit_job's arguments.
@@ -107,6 +109,14 @@ type SubmitArgs struct {
 	SpecArgs
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"submitting the same spec with the same key again returns the same job"`
 	Wait           bool   `json:"wait,omitempty" jsonschema:"follow the job to its end before answering (as wait_job does)"`
+}
+
+// PlacementArgs say where a job may run.
+type PlacementArgs struct {
+	Local         bool     `json:"local,omitempty" jsonschema:"run only on this node's own provider: nothing leaves the node"`
+	Allow         []string `json:"allow,omitempty" jsonschema:"only these providers (peer IDs, as list_offers shows them) may run it"`
+	Deny          []string `json:"deny,omitempty" jsonschema:"these providers (peer IDs) never run it"`
+	MinReputation float64  `json:"min_reputation,omitempty" jsonschema:"providers below this reputation (lower credible bound, 0 to 1) are never invited"`
 }
 
 // JobIDArgs name a job.
@@ -208,6 +218,9 @@ func (t *mcpTools) submit(ctx context.Context, req *mcp.CallToolRequest, in Subm
 func (t *mcpTools) submitRequest(ctx context.Context, in SpecArgs) (api.SubmitRequest, error) {
 	sr := api.SubmitRequest{Args: in.Args, Env: in.Env, MaxPrice: in.MaxPrice, Verify: in.Verify, MinReputation: in.MinReputation,
 		Runtime: in.Runtime, Image: in.Image, CPUs: in.CPUs}
+	if p := in.Placement; p != nil {
+		sr.Placement = &api.Placement{Local: p.Local, Allow: p.Allow, Deny: p.Deny, MinReputation: p.MinReputation}
+	}
 	var err error
 	if in.Image == "" || in.Module != (FileRef{}) {
 		if sr.Module, err = t.blobRef(ctx, "module", in.Module); err != nil {

@@ -144,7 +144,7 @@ func commands(g *globals) []commandGroup {
 			newJobCmd(g), newOffersCmd(g), newPeersCmd(g), newStatusCmd(g), newMetricsCmd(g), newMCPCmd(g)}},
 		{"research", "Research:", []*cobra.Command{newTestnetCmd(g)}},
 		{"money", "Agents, money and trust:", []*cobra.Command{
-			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g)}},
+			newAgentCmd(g), newLedgerCmd(g), newRepCmd(g), newAuditCmd(g)}},
 		{"", "", []*cobra.Command{newVersionCmd(g)}}, // beside help and completion
 	}
 }

@@ -33,6 +33,8 @@ type serveFlags struct {
 	maxTimeout units.Duration
 	logLevel   string
 	drain      units.Duration
+	// the executors beyond wasm (provider.process.sell, ...)
+	sellProcess, sellDocker, sellGPUs bool
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -41,7 +43,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		sell: def.Provider.Sell, slots: def.Provider.Slots,
 		base: def.Provider.Pricing.Base, perSecond: def.Provider.Pricing.PerSecond,
 		maxMemory: def.Provider.MaxMemory, maxTimeout: def.Provider.MaxTimeout,
-		drain: units.Duration(30 * time.Second),
+		drain:       units.Duration(30 * time.Second),
+		sellProcess: def.Provider.Process.Sell, sellDocker: def.Provider.Docker.Sell, sellGPUs: def.Provider.GPUs.Sell,
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -53,7 +56,8 @@ stops gracefully: the offer is withdrawn, running jobs get --drain to finish;
 a second one stops at once.`,
 		Example: `  hayek init && hayek serve
   hayek serve --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...
-  hayek serve --config /etc/hayek.toml --sell=false`,
+  hayek serve --config /etc/hayek.toml --sell=false
+  hayek serve --sell-process --sell-docker    # also static executables and container images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, g, &f) },
 	}
@@ -67,6 +71,9 @@ a second one stops at once.`,
 	fl.Int64Var(&f.perSecond, "price-per-second", f.perSecond, "price per second of timeout (provider.pricing.per_second)")
 	fl.Var(&f.maxMemory, "max-memory", "largest job memory accepted (provider.max_memory)")
 	fl.Var(&f.maxTimeout, "max-timeout", "longest job timeout accepted (provider.max_timeout)")
+	fl.BoolVar(&f.sellProcess, "sell-process", f.sellProcess, "also sell runtime/process: static executables in the process sandbox, where it can run (provider.process.sell)")
+	fl.BoolVar(&f.sellDocker, "sell-docker", f.sellDocker, "also sell runtime/docker: container images, where a Docker engine answers (provider.docker.sell)")
+	fl.BoolVar(&f.sellGPUs, "sell-gpus", f.sellGPUs, "also sell this machine's NVIDIA GPUs to docker jobs (provider.gpus.sell)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.Var(&f.drain, "drain", "on shutdown, how long running jobs may finish")
 	return cmd
@@ -149,6 +156,15 @@ func serveConfig(cmd *cobra.Command, g *globals, home string, f *serveFlags) (no
 	if set("max-timeout") {
 		cfg.Provider.MaxTimeout = f.maxTimeout
 	}
+	if set("sell-process") {
+		cfg.Provider.Process.Sell = f.sellProcess
+	}
+	if set("sell-docker") {
+		cfg.Provider.Docker.Sell = f.sellDocker
+	}
+	if set("sell-gpus") {
+		cfg.Provider.GPUs.Sell = f.sellGPUs
+	}
 	if err := cfg.Validate(); err != nil {
 		return node.Config{}, withCode(ExitUsage, err)
 	}
@@ -226,7 +242,7 @@ func printServing(out, errw io.Writer, n *node.Node, cfg node.Config, sock strin
 		fmt.Fprintf(errw, "hayek: WARNING: this node misbehaves as a provider (testing only): %s\n", strings.Join(act, ", "))
 	}
 	if cfg.Provider.Sell {
-		fmt.Fprintf(out, "selling %s, %d slots, base price %d\n", strings.Join(cfg.Provider.Capabilities, ", "),
+		fmt.Fprintf(out, "selling %s, %d slots, base price %d\n", strings.Join(n.Sells(), ", "),
 			cfg.Provider.Slots, cfg.Provider.Pricing.Base)
 	} else {
 		fmt.Fprintln(out, "not selling (provider.sell = false)")

@@ -39,6 +39,9 @@ func TestServeFlagDefaultsAreTheConfigDefaults(t *testing.T) {
 			"price-per-second": fmt.Sprint(def.Provider.Pricing.PerSecond),
 			"max-memory":       def.Provider.MaxMemory.String(),
 			"max-timeout":      def.Provider.MaxTimeout.String(),
+			"sell-process":     fmt.Sprint(def.Provider.Process.Sell),
+			"sell-docker":      fmt.Sprint(def.Provider.Docker.Sell),
+			"sell-gpus":        fmt.Sprint(def.Provider.GPUs.Sell),
 		},
 		"devnet": {"offer-ttl": node.DevnetConfig().Offers.TTL.String()},
 	}
@@ -73,5 +76,29 @@ func TestServeFlagDefaultsAreTheConfigDefaults(t *testing.T) {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("serve --help lacks %q:\n%s", s, r.stdout)
 		}
+	}
+}
+
+// The --sell-* flags turn the executors beyond wasm on over the config.
+func TestServeSellFlags(t *testing.T) {
+	g := &globals{Streams: Streams{Getenv: func(string) string { return "" }, Stderr: &strings.Builder{}}}
+	cmd, _, err := newRoot(g).Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.ParseFlags([]string{"--sell-process", "--sell-docker", "--sell-gpus"}); err != nil {
+		t.Fatal(err)
+	}
+	// The command's own flag values live in its closure: read them back.
+	f := &serveFlags{}
+	for name, v := range map[string]*bool{"sell-process": &f.sellProcess, "sell-docker": &f.sellDocker, "sell-gpus": &f.sellGPUs} {
+		*v, _ = cmd.Flags().GetBool(name)
+	}
+	cfg, err := serveConfig(cmd, g, t.TempDir(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Provider; !p.Process.Sell || !p.Docker.Sell || !p.GPUs.Sell {
+		t.Fatalf("--sell-process --sell-docker --sell-gpus gave %+v %+v %+v", p.Process, p.Docker, p.GPUs)
 	}
 }

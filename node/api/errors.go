@@ -31,6 +31,7 @@ const (
 	CodeConflict        = "conflict"               // 409: the ledger's rules refuse it as things stand (a hold closed, a debt smaller)
 	CodeInternal        = "internal"               // 500
 	CodeRateLimited     = "rate_limited"           // 429: the caller asks for quotes faster than the node answers them
+	CodePolicy          = "policy_forbids"         // 403: the job's placement or its agent's policy forbids it; fields name the rule
 )
 
 // StatusOf is the HTTP status a code is served with.
@@ -56,7 +57,7 @@ func StatusOf(code string) int {
 		return http.StatusTooManyRequests
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case CodeForbidden, CodeOverLimit:
+	case CodeForbidden, CodeOverLimit, CodePolicy:
 		return http.StatusForbidden
 	case CodeBudgetExceeded:
 		return http.StatusPaymentRequired

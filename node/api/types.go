@@ -64,6 +64,7 @@ type SubmitRequest struct {
 	MinReputation  float64           `json:"min_reputation,omitempty"`
 	Verify         string            `json:"verify,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	Placement      *Placement        `json:"placement,omitempty"` // where it may run (see Placement)
 }
 
 // GPURequest asks for whole GPUs: Count of them, of Model (a model key as
@@ -154,6 +155,7 @@ type Job struct {
 	Agent          string        `json:"agent"`                    // the agent that submitted it ("operator" for the operator)
 	Verify         string        `json:"verify"`                   // none, adaptive, replicate:K, sample:P
 	Verification   *Verification `json:"verification,omitempty"`   // how the result was checked
+	Placement      *Placement    `json:"placement,omitempty"`      // where it may run: the job's and its agent's rules merged
 	Settlement     *Settlement   `json:"settlement,omitempty"`     // what it was held, paid, released
 	CreatedAt      time.Time     `json:"created_at"`
 	Deadline       time.Time     `json:"deadline"` // the job fails if it has not completed by then (approval included)

@@ -61,6 +61,7 @@ type QuoteProvider struct {
 // Quote stages.
 const (
 	StageOffer       = "offer"
+	StagePlacement   = "placement" // the job's placement or its agent's policy forbids it
 	StageReputation  = "reputation"
 	StageNotAsked    = "not_asked"
 	StageUnreachable = "unreachable"

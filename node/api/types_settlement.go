@@ -41,16 +41,17 @@ type AgentToken struct {
 // Agent is an agent's account and limits, as GET /v1/agents/{name} and
 // GET /v1/agents/me return it.
 type Agent struct {
-	Name         string `json:"name"`
-	Funded       int64  `json:"funded"`
-	BudgetLeft   int64  `json:"budget_left"`
-	Held         int64  `json:"held"`
-	Spent        int64  `json:"spent"`
-	MaxJobPrice  int64  `json:"max_job_price"`
-	ApproveAbove int64  `json:"approve_above"`
-	RatePerHour  int64  `json:"rate_per_hour"`
-	JobsLastHour int    `json:"jobs_last_hour"`
-	Revoked      bool   `json:"revoked"`
+	Name         string       `json:"name"`
+	Funded       int64        `json:"funded"`
+	BudgetLeft   int64        `json:"budget_left"`
+	Held         int64        `json:"held"`
+	Spent        int64        `json:"spent"`
+	MaxJobPrice  int64        `json:"max_job_price"`
+	ApproveAbove int64        `json:"approve_above"`
+	RatePerHour  int64        `json:"rate_per_hour"`
+	JobsLastHour int          `json:"jobs_last_hour"`
+	Revoked      bool         `json:"revoked"`
+	Policy       *AgentPolicy `json:"policy,omitempty"` // where its jobs may run and what they may use
 }
 
 // Fund is the body of POST /v1/agents/{name}/fund.

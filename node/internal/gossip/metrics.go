@@ -64,10 +64,15 @@ func (t *tracer) topic(name string) string {
 	return otherTopic
 }
 
+// Join labels topic by name from now on, and shows its counters at zero
+// so that a rate can be taken from the first scrape.
 func (t *tracer) Join(topic string) {
 	t.mu.Lock()
 	t.joined[topic] = true
 	t.mu.Unlock()
+	for _, v := range []*prometheus.CounterVec{t.published, t.delivered, t.duplicates, t.wireSent, t.wireRecv} {
+		v.WithLabelValues(topic)
+	}
 }
 
 // DeliverMessage is told of peers' messages only, never of this node's own.

@@ -2,7 +2,8 @@
 // It answers calls for bids (market.Provider decides the bid or decline;
 // answers are bounded overall and per requester, and a requester whose
 // streams stall is paused), accepts awards that match its bids, fetches
-// module and inputs from the requester, runs the job in the executor,
+// module and inputs from the requester, runs the job in the executor of
+// its runtime (Deps.Executors: wasm, and process and docker where sold),
 // delivers the signed result (small blobs inline, the rest served to the
 // requester alone), countersigns the requester's receipt, and records a
 // requester that never sends one as disputing. It answers quotes
@@ -10,6 +11,16 @@
 // decision a call would get, signed, with nothing booked, per peer
 // rate-limited. Test-only misbehaviour
 // (Misbehave) lives here too.
+//
+// Jobs that ask for GPUs get whole devices from Deps.GPUs (an
+// exec/gpu.Allocator): taken when the award is checked, before the ack
+// (none free: the award is refused busy), passed to a DeviceRunner
+// executor as devices or else named in CUDA_VISIBLE_DEVICES, and given
+// back when the run ends, however it ends. The cores jobs ask for are
+// claimed against Config.CPUMilli the same way. A call the provider
+// cannot serve now (slots, cores, GPUs taken) is declined busy; one it
+// cannot serve at all (no GPU for the runtime, an image it does not
+// allow) with the reason.
 //
 // Its siblings are narrow interfaces in Deps: the ledger, the reputation
 // service, the blob store and a fetch function, the gossip subscription,

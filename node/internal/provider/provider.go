@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,8 @@ type Config struct {
 	// CPUMilli is the cores jobs may claim together (their cpus), in
 	// thousandths; 0 does not count them.
 	CPUMilli int64
+	// AllowedImages are the images by digest docker jobs may name.
+	AllowedImages []string
 }
 
 // Deps are what the provider needs.
@@ -216,8 +219,8 @@ func (p *Service) Running() int {
 func (p *Service) onCall(ctx context.Context, from peer.ID, dc *wire.Call) {
 	n := p.d
 	req := dc.Call.Requester
-	if req == p.self && !p.d.AllowSelf {
-		return
+	if req == p.self && !p.d.AllowSelf && !dc.Call.Invited(p.self) {
+		return // this node's own job, unless it asked itself (a local placement)
 	}
 	if !p.startAnswer(req) {
 		n.Drops.Add("call/requester_busy")
@@ -370,6 +373,7 @@ func (p *Service) loadFor(requester string, needs market.Needs) market.Load {
 	if p.d.CPUMilli > 0 {
 		load.CPUMilliKnown, load.CPUMilliFree = true, p.d.CPUMilli-p.cpuInUse
 	}
+	load.ImageNotAllowed = needs.Image != "" && !slices.Contains(p.d.AllowedImages, needs.Image)
 	if g := needs.GPUs; g != nil {
 		load.GPUsUnusable = p.gpusUnusable(needs.Runtime())
 		load.GPUsBusy = !p.gpusFree(*g)
@@ -732,9 +736,10 @@ func (p *Service) deliver(life, ctx context.Context, run *provRun, res market.Re
 	if len(frame) > wire.MaxResultFrame {
 		frame = canon.MustMarshal(wire.ResultDelivery{Result: env.Encode()})
 	}
-	if !res.Status.ProviderFault() {
+	if !res.Status.ProviderFault() && run.award.Requester != p.self {
 		// Remembered before sending: the receipt can come right behind the
-		// result's acknowledgement.
+		// result's acknowledgement. This node's own (local) jobs have no
+		// receipt: nobody pays itself.
 		p.mu.Lock()
 		p.delivered[run.key] = delivered{requester: run.award.Requester, price: run.award.Price,
 			result: canon.DocCID(env.Encode()).String(), at: n.Now(), cap: string(run.award.Run.RunRuntime())}

@@ -29,6 +29,19 @@ const MaxAsk = 64
 // market.ReasonUnreachable, which a failed auction reports too.
 const ReasonNotAsked = "not_asked"
 
+// ReasonPlacement is the funnel's reason for a provider the job's
+// placement or its agent's policy forbids.
+const ReasonPlacement = "placement"
+
+// Placement narrows a quote to where the job may run.
+type Placement struct {
+	// Permit says why a provider may not run the job, "" when it may.
+	Permit func(peer string) string
+	// Own, for a local job, is this node's own offer: the only candidate,
+	// asked though the node does not otherwise quote itself.
+	Own *market.Candidate
+}
+
 // Config tunes the service.
 type Config struct {
 	Self      string // this node's peer ID
@@ -104,6 +117,12 @@ func (s *Service) allow(agent string) bool {
 // Quote asks the market what spec (valid, with defaults) would cost on
 // behalf of agent, and why providers that would not bid would not.
 func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) (api.Quote, error) {
+	return s.QuotePlaced(ctx, agent, spec, Placement{})
+}
+
+// QuotePlaced is Quote for a job with a placement: providers it forbids
+// are in the funnel with ReasonPlacement and are never asked.
+func (s *Service) QuotePlaced(ctx context.Context, agent string, spec market.JobSpec, pl Placement) (api.Quote, error) {
 	if !s.allow(agent) {
 		return api.Quote{}, api.Errorf(api.CodeRateLimited, "%s asks for quotes faster than the node answers them (%g a second, %d at once); ask again in a moment",
 			agent, s.d.AgentRate, s.d.AgentBurst)
@@ -118,8 +137,13 @@ func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) 
 	// The runtime alone, and every other offer held: providers lacking the
 	// runtime or another capability the job needs are found, and say so,
 	// rather than missing from the funnel.
-	cands, _ := s.d.Candidates(ctx, caps[:1])
-	if s.d.Known != nil {
+	var cands []market.Candidate
+	if pl.Own != nil {
+		cands = []market.Candidate{*pl.Own}
+	} else {
+		cands, _ = s.d.Candidates(ctx, caps[:1])
+	}
+	if s.d.Known != nil && pl.Own == nil {
 		for _, k := range s.d.Known() {
 			if !k.Offer.Sells(spec.Runtime) && !slices.ContainsFunc(cands, func(c market.Candidate) bool { return c.Peer == k.Peer }) {
 				cands = append(cands, k)
@@ -136,10 +160,16 @@ func (s *Service) Quote(ctx context.Context, agent string, spec market.JobSpec) 
 		q.Reasons[p.Reason]++
 	}
 	for _, c := range cands {
-		if c.Peer == s.d.Self && !s.d.AllowSelf {
+		if c.Peer == s.d.Self && !s.d.AllowSelf && pl.Own == nil {
 			continue
 		}
 		q.Found++
+		if pl.Permit != nil {
+			if why := pl.Permit(c.Peer); why != "" {
+				drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StagePlacement, Reason: ReasonPlacement, Detail: why})
+				continue
+			}
+		}
 		if reason, detail := c.Offer.Fits(needs); reason != "" {
 			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageOffer, Reason: string(reason), Detail: detail})
 			continue

@@ -17,7 +17,7 @@ import (
 // Submit starts a validated spec as a job for agent (see submit) and
 // returns a snapshot of it, and whether it was created.
 func (r *Service) Submit(ctx context.Context, spec market.JobSpec, idemKey, agent string) (api.Job, bool, error) {
-	j, created, err := r.submit(ctx, spec, idemKey, agent)
+	j, created, err := r.submitPlaced(ctx, spec, Placement{}, idemKey, agent)
 	if err != nil {
 		return api.Job{}, false, err
 	}
@@ -266,6 +266,11 @@ func cloneJob(v api.Job) api.Job {
 		vf.Replicas = slices.Clone(vf.Replicas)
 		vf.Losers = slices.Clone(vf.Losers)
 		v.Verification = &vf
+	}
+	if v.Placement != nil {
+		pl := *v.Placement
+		pl.Allow, pl.Deny = slices.Clone(pl.Allow), slices.Clone(pl.Deny)
+		v.Placement = &pl
 	}
 	if v.Settlement != nil {
 		st := *v.Settlement

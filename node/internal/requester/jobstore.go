@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"github.com/hayek-market/hayek/internal/privatefs"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 )
 
@@ -31,6 +32,10 @@ type storedJob struct {
 	Result *api.Result `json:"result,omitempty"`
 	Events []api.Event `json:"events"`
 	Digest string      `json:"digest"`
+	// For the job's audit:
+	Spec   *market.JobSpec     `json:"spec,omitempty"`
+	Signed []api.SignedMessage `json:"signed,omitempty"`
+	Offers []api.OfferSeen     `json:"offers,omitempty"`
 }
 
 type quietLogger struct{}

@@ -27,6 +27,7 @@ import (
 type job struct {
 	id        string
 	spec      market.JobSpec
+	place     Placement // who may be invited and awarded
 	digest    string
 	idemKey   string
 	agent     string // whose budget holds it
@@ -49,9 +50,11 @@ type job struct {
 	events   []api.Event
 	subs     map[chan api.Event]func() bool // each subscriber and what stops watching its reader
 	result   *api.Result
-	winners  map[string]bool   // providers holding an award now
-	resulted map[string]string // award CID → CID of the result received for it
-	allowed  map[string]bool   // blobs they may fetch
+	winners  map[string]bool     // providers holding an award now
+	resulted map[string]string   // award CID → CID of the result received for it
+	allowed  map[string]bool     // blobs they may fetch
+	signed   []api.SignedMessage // every signed message sent or accepted, for the audit
+	offers   []api.OfferSeen     // what discovery found
 }
 
 // lostGrace is how long a winner may be disconnected before its job is
@@ -115,15 +118,15 @@ func (r *Service) newID() string {
 	return "j" + jobIDEncoding.EncodeToString(b[:])
 }
 
-// submit starts a validated spec as a job for agent, honouring its
+// submitPlaced starts a validated spec as a job for agent, honouring its
 // idempotency key: the agent's limits are checked, its max cost is put on
 // hold, and the job starts — or waits for approval when it costs more than
 // the agent may spend unasked.
-func (r *Service) submit(ctx context.Context, spec market.JobSpec, idemKey, agent string) (*job, bool, error) {
+func (r *Service) submitPlaced(ctx context.Context, spec market.JobSpec, pl Placement, idemKey, agent string) (*job, bool, error) {
 	if r.d.Closing() {
 		return nil, false, api.Errorf(api.CodeUnavailable, "the node is shutting down; submit to another node or restart it")
 	}
-	digest := spec.Digest()
+	digest := spec.Digest() + pl.key()
 	now := r.d.Now()
 	r.mu.Lock()
 	if idemKey != "" {
@@ -158,6 +161,7 @@ func (r *Service) submit(ctx context.Context, spec market.JobSpec, idemKey, agen
 		return nil, false, err
 	}
 	j := r.newJob(id, spec, digest, idemKey, agent, hold, now)
+	r.placeJob(j, pl, now)
 	if approval {
 		j.approval = true
 		j.view.State = api.StateApproval
@@ -423,7 +427,7 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 		r.d.Tasks.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			cands, err := r.d.Candidates(ctx, caps)
+			cands, err := r.candidates(ctx, j, caps)
 			if err != nil {
 				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
@@ -438,6 +442,7 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 		})
 	}
 	for _, env := range rd.Calls {
+		j.keep(market.KindCall, r.self, env.Encode(), r.d.Now())
 		if err := r.d.Publish(ctx, env, j.spec.Runtime); err != nil {
 			r.d.Log.Warn("cannot publish call for bids", "job", j.id, "err", err)
 		}
@@ -452,6 +457,7 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 			j.winners = map[string]bool{}
 		}
 		j.winners[o.To] = true
+		j.keepLocked(market.KindAward, r.self, o.Env.Encode(), r.d.Now())
 		j.allowed = map[string]bool{j.spec.Module.CID: true}
 		if j.spec.Stdin != nil {
 			j.allowed[j.spec.Stdin.CID] = true
@@ -598,11 +604,17 @@ func (r *Service) HandleBid(st network.Stream) {
 		if !r.openFresh(env, "bid", &bid, func() int64 { return bid.Created }) {
 			return
 		}
+		if j := r.job(bid.Job); j != nil && !j.place.permits(bid.Provider) {
+			r.d.Drops.Add("bid/placement") // an unasked bidder the job's placement forbids
+			return
+		}
 		r.deliver(bid.Job, "bid", func(m *market.Job, now time.Time) {
 			if err := m.Bid(now, bid, b); err != nil {
 				r.d.Drops.Add("bid/rejected")
 				r.d.Log.Debug("bid rejected", "err", err)
+				return
 			}
+			r.keep(bid.Job, market.KindBid, bid.Provider, b, now)
 		})
 	case market.KindDecline:
 		var d market.Decline
@@ -612,7 +624,9 @@ func (r *Service) HandleBid(st network.Stream) {
 		r.deliver(d.Job, "decline", func(m *market.Job, now time.Time) {
 			if err := m.Decline(now, d); err != nil {
 				r.d.Drops.Add("decline/rejected")
+				return
 			}
+			r.keep(d.Job, market.KindDecline, d.Provider, b, now)
 		})
 	default:
 		r.d.Drops.Add("bid/wrong_kind")
@@ -718,6 +732,7 @@ func (r *Service) handleResult(ctx context.Context, st network.Stream) {
 		reply(fmt.Errorf("a result for this award was already received"))
 		return
 	}
+	j.keep(market.KindResult, res.Provider, del.Result, r.d.Now())
 	// Check declared sizes before storing or fetching anything.
 	// Outputs, stdout and stderr each have their cap; the sum is checked
 	// blob by blob so no choice of sizes can wrap it.
@@ -889,7 +904,8 @@ func (r *Service) finish(j *job, o *market.Outcome, final []market.Event) {
 	j.view, j.result = v, result
 	j.winners, j.allowed = nil, nil
 	j.publishLocked(final)
-	sj := &storedJob{Job: cloneJob(j.view), Result: j.result, Events: slices.Clone(j.events), Digest: j.digest}
+	sj := &storedJob{Job: cloneJob(j.view), Result: j.result, Events: slices.Clone(j.events), Digest: j.digest,
+		Spec: &j.spec, Signed: j.signed, Offers: j.offers}
 	if j.parent == nil {
 		// Stored under the lock: readers see it terminal only once the
 		// store (which lists finished jobs) has it too.
@@ -940,8 +956,12 @@ func (r *Service) lookup(id string) (*job, error) {
 
 // storedJobView is a finished job read back from the store.
 func storedJobView(id string, sj *storedJob) *job {
-	return &job{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
-		events: sj.Events, agent: sj.Job.Agent, digest: sj.Digest}
+	j := &job{id: id, view: sj.Job, done: closedChan, started: closedChan, result: sj.Result,
+		events: sj.Events, agent: sj.Job.Agent, digest: sj.Digest, signed: sj.Signed, offers: sj.Offers}
+	if sj.Spec != nil {
+		j.spec = *sj.Spec
+	}
+	return j
 }
 
 // stream describes captured output, inline when small and printable.

@@ -123,6 +123,7 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 		child.rep = &drawnRep{probation: r.prob, only: map[string]bool{}}
 		child.machine = r.newMachine(child, r.d.Now())
 	}
+	r.placeJob(child, parent.place, r.d.Now()) // a check runs only where the job itself may
 	child.exclude = []string{s.original.Provider}
 	child.machine.Exclude(s.original.Provider, "ran the job being checked")
 	for _, run := range s.runs {
@@ -188,7 +189,8 @@ func (r *Service) finishSample(ctx context.Context, parent *job, state, detail s
 		st.Pending = false
 		parent.view.Settlement = &st
 	}
-	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest}
+	sj := &storedJob{Job: cloneJob(parent.view), Result: parent.result, Events: slices.Clone(parent.events), Digest: parent.digest,
+		Spec: &parent.spec, Signed: parent.signed, Offers: parent.offers}
 	if err := r.store.put(sj); err != nil {
 		r.d.Log.Error("cannot store job", "job", parent.id, "err", err)
 	}

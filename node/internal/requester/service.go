@@ -77,6 +77,9 @@ type Deps struct {
 	Fetch func(ctx context.Context, p, job string, b market.Blob) ([]byte, error)
 	// Candidates finds the providers that may be invited for capabilities.
 	Candidates func(ctx context.Context, caps []market.Capability) ([]market.Candidate, error)
+	// Own is this node's own offer as a candidate, if it sells now: the
+	// only one a local job invites.
+	Own func() (market.Candidate, bool)
 	// Capacity is the slots of the providers known now.
 	Capacity func() int
 	// Publish publishes a call for bids on a capability's topic.

@@ -2,6 +2,7 @@ package requester
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -13,6 +14,9 @@ import (
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
+
+// errLocal marks a run by this node itself, which is not paid.
+var errLocal = errors.New("requester: run locally")
 
 // releaseAll returns what is left of a job's hold to its agent.
 func (r *Service) releaseAll(ctx context.Context, job, reason string) int64 {
@@ -44,6 +48,9 @@ func (r *Service) settle(ctx context.Context, j *job, o *market.Outcome) {
 	}
 	var evs []evidence
 	record := func(peer string, oc reputation.Outcome, id string, receipt []byte) {
+		if peer == r.self {
+			return // a local run: no evidence about this node itself
+		}
 		evs = append(evs, evidence{peer, oc, id, receipt})
 		drafts = append(drafts, settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{
 			Peer: peer, Capability: cap, Outcome: string(oc), Job: j.id, Receipt: id}})
@@ -58,6 +65,12 @@ func (r *Service) settle(ctx context.Context, j *job, o *market.Outcome) {
 		results := make([]paid, len(o.Paid))
 		var wg sync.WaitGroup
 		for i, rr := range o.Paid {
+			if rr.Provider == r.self {
+				// A local run: nobody to pay, no receipt; its price stays
+				// in the hold and goes back to the agent.
+				results[i] = paid{rr: rr, err: errLocal}
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -68,6 +81,9 @@ func (r *Service) settle(ctx context.Context, j *job, o *market.Outcome) {
 		wg.Wait()
 		var receipts []settlement.Draft
 		for _, p := range results {
+			if p.err == errLocal {
+				continue
+			}
 			if p.err != nil {
 				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", wire.ShortID(p.rr.Provider), p.err)
 				if faultKind(p.err, market.FaultLost).Evidence() { // not when this node's own limits or shutdown failed it

@@ -57,13 +57,21 @@ func ProtoName(p protocol.ID) string {
 
 // CountStreams returns h with NewStream counted per protocol. The node
 // gives it to its own services; the DHT and gossipsub keep the bare host.
+// A stream it opens to this node itself is a loopback to the handler set
+// through it (see loopback.go).
 func (m *StreamMetrics) CountStreams(h host.Host) host.Host {
-	return countingHost{Host: h, m: m}
+	return countingHost{Host: h, m: m, loop: &loopHandlers{}}
 }
 
 type countingHost struct {
 	host.Host
-	m *StreamMetrics
+	m    *StreamMetrics
+	loop *loopHandlers
+}
+
+func (h countingHost) SetStreamHandler(p protocol.ID, hd network.StreamHandler) {
+	h.loop.set(p, hd)
+	h.Host.SetStreamHandler(p, hd)
 }
 
 func (h countingHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
@@ -71,7 +79,13 @@ func (h countingHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol
 	if len(pids) > 0 {
 		name = ProtoName(pids[0])
 	}
-	st, err := h.Host.NewStream(ctx, p, pids...)
+	var st network.Stream
+	var err error
+	if p == h.ID() {
+		st, err = h.loop.open(p, pids)
+	} else {
+		st, err = h.Host.NewStream(ctx, p, pids...)
+	}
 	if err != nil {
 		h.m.failed.WithLabelValues(name).Inc()
 		return nil, err
