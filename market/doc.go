@@ -112,7 +112,11 @@
 // to pay (the accepted group; outvoted limit runs too, a limit being the
 // job's own), Outcome.Losers the results verification rejected (unpaid,
 // evidence against their providers). "sample:P" is the caller's: the
-// node re-runs a delivered job elsewhere with probability P.
+// node re-runs a delivered job elsewhere with probability P. "adaptive"
+// is the caller's too: the machine runs it as "none" (one winner), and
+// the node checks the result on other providers before accepting it, at
+// the rate reputation.CheckPolicy gives the winner; its hold covers
+// MaxCheckRuns runs.
 //
 // # Quotes
 //

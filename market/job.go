@@ -321,8 +321,9 @@ func NewJob(id string, spec JobSpec, cfg JobConfig, signer canon.Signer, rep Rep
 		cfg.Decider = MajorityDecider{}
 	}
 	v, err := ParseVerify(spec.Verify)
-	if err != nil || v.Mode == VerifySample {
-		// Sampling is the caller's: it runs a second job after delivery.
+	if err != nil || v.Mode == VerifySample || v.Mode == VerifyAdaptive {
+		// Sampling and checks are the caller's: it runs further jobs,
+		// after delivery or before accepting the result.
 		v = Verification{Mode: VerifyNone, K: 1}
 	}
 	j := &Job{

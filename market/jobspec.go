@@ -209,7 +209,7 @@ func (s *JobSpec) Validate() error {
 		c.add("min_reputation", s.MinReputation, ErrRange, "must be between 0 and 1")
 	}
 	if _, err := ParseVerify(s.Verify); err != nil {
-		c.add("verify", s.Verify, ErrInvalid, "want none, replicate:K (2 ≤ K ≤ %d) or sample:P (0 < P ≤ 1)", MaxReplicas)
+		c.add("verify", s.Verify, ErrInvalid, "want none, adaptive, replicate:K (2 ≤ K ≤ %d) or sample:P (0 < P ≤ 1)", MaxReplicas)
 	}
 	return c.err()
 }

@@ -11,7 +11,7 @@ import (
 
 // Verification is how a job's result is checked.
 type Verification struct {
-	Mode string  // "none", "replicate" or "sample"
+	Mode string  // "none", "replicate", "sample" or "adaptive"
 	K    int     // replicate: replicas that must agree at first
 	P    float64 // sample: probability of re-running after delivery
 }
@@ -21,17 +21,27 @@ const (
 	VerifyNone      = "none"
 	VerifyReplicate = "replicate"
 	VerifySample    = "sample"
+	VerifyAdaptive  = "adaptive"
 )
+
+// MaxCheckRuns bounds the runs of one adaptively checked job, the
+// delivery included: the check and up to three tie-breakers
+// (reputation.JudgeCheck's maxRuns).
+const MaxCheckRuns = 5
 
 // MaxReplicas bounds replicate:K.
 const MaxReplicas = 9
 
-// ParseVerify reads "none", "replicate:K" (2 ≤ K ≤ 9) or "sample:P"
-// (0 < P ≤ 1).
+// ParseVerify reads "none", "replicate:K" (2 ≤ K ≤ 9), "sample:P"
+// (0 < P ≤ 1) or "adaptive" (one run, checked on other providers before
+// it is accepted at a rate the winner's record sets: the caller's, like
+// sampling; reputation.CheckPolicy).
 func ParseVerify(s string) (Verification, error) {
 	switch {
 	case s == "" || s == VerifyNone:
 		return Verification{Mode: VerifyNone, K: 1}, nil
+	case s == VerifyAdaptive:
+		return Verification{Mode: VerifyAdaptive, K: 1}, nil
 	case strings.HasPrefix(s, VerifyReplicate+":"):
 		k, err := strconv.Atoi(strings.TrimPrefix(s, VerifyReplicate+":"))
 		if err != nil || k < 2 || k > MaxReplicas {
@@ -45,7 +55,7 @@ func ParseVerify(s string) (Verification, error) {
 		}
 		return Verification{Mode: VerifySample, K: 1, P: p}, nil
 	}
-	return Verification{}, fmt.Errorf("market: verify %q: want none, replicate:K or sample:P", s)
+	return Verification{}, fmt.Errorf("market: verify %q: want none, adaptive, replicate:K or sample:P", s)
 }
 
 // String is the spec form.
@@ -55,6 +65,8 @@ func (v Verification) String() string {
 		return fmt.Sprintf("replicate:%d", v.K)
 	case VerifySample:
 		return "sample:" + strconv.FormatFloat(v.P, 'g', -1, 64)
+	case VerifyAdaptive:
+		return VerifyAdaptive
 	}
 	return VerifyNone
 }
@@ -67,6 +79,8 @@ func (v Verification) MaxRuns() int {
 		return v.K + max(2, v.K/2)
 	case VerifySample:
 		return 3
+	case VerifyAdaptive:
+		return MaxCheckRuns
 	}
 	return 1
 }

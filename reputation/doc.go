@@ -359,6 +359,10 @@
 //	provider refused an award or reported a fault  Record(now, provider, cap, Failure, jobID)
 //	Decide accepted (replicate:K)                  Success for Agree (their receipts), WrongResult for Disagree (jobID)
 //	JudgeSample resolved                           WrongResult for Wrong (the receipt CID, or jobID)
+//	adaptive job completed                         CheckPolicy.Rate(Standing of the winner) → ShouldSample: check it?
+//	  check run ended                              JudgeCheck over DirectReliability: verdict, or one more run
+//	  verdict                                      Success (deferred) for runs of the digest that stands, WrongResult for Wrong
+//	  WrongResult recorded                         SubnetGuard.Caught(the provider's subnet)
 //	receipt countersigned (as provider)            Record(now, requester, CapRequester, Paid, receiptCID)
 //	requester refused to sign                      Record(now, requester, CapRequester, Disputed, jobID)
 //	settle entry appended                          Record(now, requester, CapRequester, Settled, settleCID)

@@ -86,8 +86,11 @@ by its deadline, it is rejected.
 
 --verify checks the result: replicate:K runs it on K distinct providers and
 accepts the output they agree on; sample:P re-runs a fraction P of jobs
-elsewhere after delivery (it catches a cheater after the fact). Each run is
-paid, so replicate:K costs up to K times --max-price.
+elsewhere after delivery (it catches a cheater after the fact); adaptive
+runs it once and checks the result on other providers before accepting it:
+always for a provider without a record with this node, a small share of a
+veteran's. Each run is paid, so replicate:K costs up to K times --max-price
+(adaptive holds up to 5 times, and returns what the checks did not use).
 
 ` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
@@ -98,6 +101,7 @@ paid, so replicate:K costs up to K times --max-price.
   hayek job submit --wasm convert.wasm --input in.png=photo.png --out results/ -- --width 640
   id=$(hayek job submit --wasm job.wasm --max-price 5000 --idempotency-key batch-17)
   hayek job submit --wasm job.wasm --verify replicate:3 --min-reputation 0.8 --wait
+  hayek job submit --wasm job.wasm --verify adaptive --wait
   hayek job submit --wasm job.wasm --deny 12D3KooW... --min-rep 0.5
   HAYEK_TOKEN=$TOKEN hayek --socket ~node/.hayek/agent.sock job submit --wasm job.wasm`,
 		RunE: func(c *cobra.Command, args []string) error { return runSubmit(c, g, &f, args) },
@@ -132,7 +136,7 @@ func addSpecFlags(fl *pflag.FlagSet, f *submitFlags) {
 	fl.Var(&f.maxOutput, "max-output", "limit on what the job writes: stdout, stderr and outputs, e.g. 16MiB (default 64MiB)")
 	fl.Var(&f.deadline, "deadline", "limit on the whole job, re-auctions included (default 3 × timeout + 30s)")
 	fl.Int64Var(&f.valueOfTime, "value-of-time", 0, "what one second of earlier start is worth to you: bids rank by price + this × committed start (default: price alone)")
-	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
+	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, adaptive (checked before acceptance at a rate set by the provider's record), replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
 	fl.Float64Var(&f.minReputation, "min-reputation", 0, "the lowest reputation (lower credible bound, 0 to 1) a provider needs to run the job (hayek rep shows them)")
 	addPlacementFlags(fl, &f.place, "the job")
 	for _, n := range []string{"timeout", "memory", "max-output", "deadline", "gpu-vram"} {
@@ -241,7 +245,7 @@ func checkSubmit(c *cobra.Command, f *submitFlags, args []string) (submitInput, 
 		return in, usageErrorf("--max-price must be > 0: it is the most you will pay for the job%s", try)
 	}
 	if _, err := market.ParseVerify(f.verify); err != nil {
-		return in, usageErrorf("--verify %q: want none, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify replicate:3%s", f.verify, try)
+		return in, usageErrorf("--verify %q: want none, adaptive, replicate:K (K from 2) or sample:P (0 < P ≤ 1), e.g. --verify adaptive%s", f.verify, try)
 	}
 	if !(f.minReputation >= 0 && f.minReputation < 1) {
 		return in, usageErrorf("--min-reputation %g: want a number from 0 to below 1, e.g. 0.5 (hayek rep shows providers' lower bounds)%s", f.minReputation, try)

@@ -50,7 +50,10 @@
 // only trusted providers may win. Each honest provider has an address
 // block of its own, each attacking population one block for all its
 // identities. This policy lives in the simulated requester
-// (requester.go, repview.go); the node does not run it yet.
+// (requester.go, repview.go); the node runs it for jobs with verify
+// "adaptive" (node/internal/requester, adaptive.go and probation.go),
+// and node/simagree_test.go checks that both reach the same awards and
+// verdicts for one population.
 //
 // Run(ctx, cfg) is deterministic: one seeded PCG drives the network and
 // the populations, each Job gets its own seeded rand, and events at the

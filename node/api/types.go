@@ -153,7 +153,7 @@ type Job struct {
 	Usage          *Usage        `json:"usage,omitempty"`
 	QueuePosition  int           `json:"queue_position,omitempty"` // in state queued: 1 is next
 	Agent          string        `json:"agent"`                    // the agent that submitted it ("operator" for the operator)
-	Verify         string        `json:"verify"`                   // none, replicate:K, sample:P
+	Verify         string        `json:"verify"`                   // none, adaptive, replicate:K, sample:P
 	Verification   *Verification `json:"verification,omitempty"`   // how the result was checked
 	Placement      *Placement    `json:"placement,omitempty"`      // where it may run: the job's and its agent's rules merged
 	Settlement     *Settlement   `json:"settlement,omitempty"`     // what it was held, paid, released

@@ -176,7 +176,7 @@ type RepRow struct {
 
 // Verification is how a job's result is being checked, on Job.
 type Verification struct {
-	Mode     string   `json:"mode"`               // none, replicate, sample
+	Mode     string   `json:"mode"`               // none, replicate, sample, adaptive
 	State    string   `json:"state"`              // pending, accepted, confirmed, disputed, failed, skipped
 	Replicas []string `json:"replicas,omitempty"` // providers whose results were compared
 	Losers   []string `json:"losers,omitempty"`   // providers whose results were rejected

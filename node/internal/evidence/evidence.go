@@ -259,6 +259,19 @@ func (s *Service) Standing(peer string, c market.Capability, min float64) market
 	return out
 }
 
+// BookStanding is the book's full standing of peer, its lower bound
+// included: what adaptive verification's CheckPolicy reads.
+func (s *Service) BookStanding(peer, capability string, min float64) reputation.Standing {
+	s.flush(peer)
+	return s.book.Standing(peer, capability, min)
+}
+
+// DirectReliability is peer's reliability from this node's first-hand
+// evidence alone: what its run weighs in reputation.JudgeCheck.
+func (s *Service) DirectReliability(peer, capability string) float64 {
+	return s.book.DirectReliability(peer, capability)
+}
+
 // Decide implements market.Decider with the odds rule: each replica
 // counts with its provider's reliability, and a group is accepted when its
 // credibility reaches 1 − epsilon.

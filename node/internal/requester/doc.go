@@ -18,6 +18,13 @@
 //     ledger append, and the evidence recorded and attested;
 //   - sampling (sampling.go): hidden re-runs of jobs drawn for
 //     "sample:P", paid from the job's hold;
+//   - adaptive verification (adaptive.go, probation.go): a job with
+//     verify "adaptive" is held back after its run while hidden check
+//     runs, drawn at random among trusted providers, are judged by
+//     reputation.JudgeCheck, at the rate reputation.CheckPolicy gives its
+//     provider; providers without a record hold one unjudged award at a
+//     time, and newcomers from a subnet caught cheating are barred
+//     (reputation.SubnetGuard) — the rules hayek sim measured;
 //   - approval: jobs above their agent's threshold wait for Decide;
 //   - the job store (jobstore.go): finished jobs in a pebble database, so
 //     history survives restarts while memory keeps live jobs and a few

@@ -90,7 +90,7 @@ func (r *Service) placeJob(j *job, pl Placement, now time.Time) {
 	if pl.Local {
 		cfg := r.cfg
 		cfg.AllowSelf = true
-		j.machine = market.NewJob(j.id, j.spec, cfg, r.d.Signer, r.d.Rep, newJobRand(r.d.Rand()), now)
+		j.machine = market.NewJob(j.id, j.spec, cfg, r.d.Signer, j.rep, newJobRand(r.d.Rand()), now)
 	}
 	for _, p := range pl.Deny {
 		j.machine.Exclude(p, "on the job's deny list")

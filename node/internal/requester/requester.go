@@ -25,22 +25,25 @@ import (
 )
 
 type job struct {
-	id       string
-	spec     market.JobSpec
-	place    Placement // who may be invited and awarded
-	digest   string
-	idemKey  string
-	agent    string // whose budget holds it
-	held     int64  // its hold
-	approval bool   // waiting for the operator's decision; the machine has not started
-	sampling *sampling
-	parent   *job          // set on the hidden runs that check a sampled job
-	machine  *market.Job   // owned by the job's goroutine
-	weight   int           // provider slots it holds at once (replicas)
-	admitted chan struct{} // closed when a queued job's turn comes
-	in       chan func(now time.Time)
-	done     chan struct{}
-	started  chan struct{} // closed when the machine starts
+	id        string
+	spec      market.JobSpec
+	place     Placement // who may be invited and awarded
+	digest    string
+	idemKey   string
+	agent     string // whose budget holds it
+	held      int64  // its hold
+	approval  bool   // waiting for the operator's decision; the machine has not started
+	sampling  *sampling
+	parent    *job              // set on the hidden runs that check a sampled job
+	exclude   []string          // a check run's: providers that ran the job already
+	rep       market.Reputation // the machine's: the book, or probation (adaptive.go)
+	reviewing []string          // unproven winners of its awards, under review until it ends
+	machine   *market.Job       // owned by the job's goroutine
+	weight    int               // provider slots it holds at once (replicas)
+	admitted  chan struct{}     // closed when a queued job's turn comes
+	in        chan func(now time.Time)
+	done      chan struct{}
+	started   chan struct{} // closed when the machine starts
 
 	mu       sync.Mutex
 	view     api.Job
@@ -213,7 +216,11 @@ func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent 
 		admitted: make(chan struct{}), weight: weight(spec),
 		subs: map[chan api.Event]func() bool{},
 	}
-	j.machine = market.NewJob(id, spec, r.cfg, r.d.Signer, r.d.Rep, newJobRand(r.d.Rand()), now)
+	j.rep = r.d.Rep
+	if adaptive(spec) {
+		j.rep = &drawnRep{probation: r.prob}
+	}
+	j.machine = r.newMachine(j, now)
 	j.view = api.Job{ID: id, State: api.StatePending, IdempotencyKey: idemKey, Module: spec.Module.CID, Runtime: string(spec.Runtime),
 		MaxPrice: spec.MaxPrice, Outputs: []api.Output{}, Attempts: []api.Attempt{}, CreatedAt: now, UpdatedAt: now,
 		Deadline: j.machine.Deadline(),
@@ -221,12 +228,19 @@ func (r *Service) newJob(id string, spec market.JobSpec, digest, idemKey, agent 
 	return j
 }
 
-func (r *Service) start(j *job) {
+func (r *Service) newMachine(j *job, now time.Time) *market.Job {
+	return market.NewJob(j.id, j.spec, r.cfg, r.d.Signer, j.rep, newJobRand(r.d.Rand()), now)
+}
+
+// start runs a job; false when the node is stopping.
+func (r *Service) start(j *job) bool {
 	close(j.started)
 	r.wg.Add(1)
 	if !r.d.Tasks.GoCtx(func(ctx context.Context) { r.run(ctx, j) }) {
 		r.wg.Done() // the node is stopping
+		return false
 	}
+	return true
 }
 
 // Decision is what becomes of a job waiting for approval.
@@ -365,8 +379,20 @@ func (r *Service) run(ctx context.Context, j *job) {
 			rd.Events, rd.Discover = nil, false
 			r.carryOut(ctx, j, rd)
 			r.syncView(j)
+			for _, p := range j.reviewing {
+				r.prob.release(p)
+			}
 			r.decideSample(j, o)
 			r.settle(ctx, j, o)
+			if s := j.sampling; s != nil && s.adaptive {
+				// Held back until the check's verdict (adaptive.go).
+				s.outcome, s.final = o, final
+				j.mu.Lock()
+				j.winners, j.allowed = nil, nil
+				j.mu.Unlock()
+				r.spawnSample(ctx, j)
+				return
+			}
 			r.finish(j, o, final)
 			if j.parent != nil {
 				r.sampleDone(ctx, j, o)
@@ -405,6 +431,13 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 			if err != nil {
 				r.d.Log.Warn("discovery failed", "job", j.id, "err", err)
 			}
+			r.prob.seen(cands)
+			switch {
+			case j.parent != nil && checkOf(j) != nil:
+				cands = r.checkCandidates(j, cands)
+			case j.parent == nil && adaptive(j.spec):
+				cands = r.closeToTrusted(j, cands)
+			}
 			r.deliver(j.id, "discovery", func(m *market.Job, now time.Time) { m.Candidates(now, cands) })
 		})
 	}
@@ -415,6 +448,10 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 		}
 	}
 	for _, o := range rd.Awards {
+		if j.rep != r.d.Rep && r.prob.unproven(o.To, string(j.spec.Runtime)) {
+			r.prob.hold(o.To) // released when the job ends
+			j.reviewing = append(j.reviewing, o.To)
+		}
 		j.mu.Lock()
 		if j.winners == nil {
 			j.winners = map[string]bool{}

@@ -11,7 +11,6 @@ import (
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
-	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -26,6 +25,14 @@ type sampling struct {
 	original market.ReplicaResult
 	runs     []market.ReplicaResult
 	spawned  int
+
+	// An adaptive check (adaptive.go) holds the job back until its verdict.
+	adaptive bool
+	reviewed string                     // an unproven winner held under review until the verdict
+	outcome  *market.Outcome            // the checked job's, delivered if its digest stands
+	final    []market.Event             // its last events, published with it
+	outcomes map[string]*market.Outcome // digest → the first check run's outcome with it
+	deferred []deferred                 // paid runs' evidence, waiting for the verdict
 }
 
 // sampled decides, from the job ID alone, whether a job is re-run: the
@@ -43,6 +50,10 @@ func (r *Service) decideSample(j *job, o *market.Outcome) {
 		return
 	}
 	v, err := market.ParseVerify(j.spec.Verify)
+	if err == nil && v.Mode == market.VerifyAdaptive {
+		r.decideCheck(j, o)
+		return
+	}
 	if err != nil || v.Mode != market.VerifySample {
 		if len(o.Paid) > 1 || len(o.Losers) > 0 {
 			r.setVerification(j, &api.Verification{Mode: market.VerifyReplicate, State: "accepted",
@@ -87,22 +98,44 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 		settlement.Draft{Kind: settlement.KindRelease, Body: settlement.Release{Job: parent.id, Amount: amount, Reason: "moved to the sample run " + id}},
 		settlement.Draft{Kind: settlement.KindHold, Body: settlement.Hold{Job: id, Agent: parent.agent, Amount: amount}})
 	if err != nil {
-		r.finishSample(ctx, parent, "unverified", fmt.Sprintf("cannot hold the sample run: %v", err))
+		if s.adaptive {
+			r.finishCheck(ctx, parent, "", "unverified", fmt.Sprintf("cannot hold the check run: %v", err))
+		} else {
+			r.finishSample(ctx, parent, "unverified", fmt.Sprintf("cannot hold the sample run: %v", err))
+		}
 		return
 	}
 	spec := parent.spec
 	spec.Verify = market.VerifyNone
+	if s.adaptive {
+		// A check is part of the job the agent waits for: it ends by the
+		// job's deadline (give or take one run's timeout), not a whole
+		// deadline after it.
+		parent.mu.Lock()
+		left := parent.view.Deadline.Sub(r.d.Now())
+		parent.mu.Unlock()
+		spec.DeadlineMs = max(spec.TimeoutMs, left.Milliseconds())
+	}
 	child := r.newJob(id, spec, spec.Digest(), "", parent.agent, amount, r.d.Now())
 	child.parent = parent
+	if s.adaptive {
+		// Only the providers drawn to check may win (checkCandidates).
+		child.rep = &drawnRep{probation: r.prob, only: map[string]bool{}}
+		child.machine = r.newMachine(child, r.d.Now())
+	}
 	r.placeJob(child, parent.place, r.d.Now()) // a check runs only where the job itself may
+	child.exclude = []string{s.original.Provider}
 	child.machine.Exclude(s.original.Provider, "ran the job being checked")
 	for _, run := range s.runs {
 		child.machine.Exclude(run.Provider, "already re-ran it")
+		child.exclude = append(child.exclude, run.Provider)
 	}
 	r.mu.Lock()
 	r.jobs[id] = child
 	r.mu.Unlock()
-	r.start(child)
+	if !r.start(child) && s.adaptive {
+		r.finishCheck(ctx, parent, "", "unverified", "the node is stopping")
+	}
 }
 
 // sampleDone compares a sample run with the original, and settles the
@@ -110,20 +143,17 @@ func (r *Service) spawnSample(ctx context.Context, parent *job) {
 func (r *Service) sampleDone(ctx context.Context, child *job, o *market.Outcome) {
 	parent := child.parent
 	s := parent.sampling
+	if s.adaptive {
+		r.checkDone(ctx, child, o)
+		return
+	}
 	if o.State != market.StateCompleted || len(o.Paid) == 0 {
 		r.finishSample(ctx, parent, "unverified", "the re-run could not be done: "+o.Message)
 		return
 	}
 	run := o.Paid[0]
 	s.runs = append(s.runs, run)
-	cap := string(parent.spec.Runtime)
-	wrong := func(rr market.ReplicaResult) {
-		r.d.Rep.Record(rr.Provider, cap, reputation.WrongResult, "sample:"+parent.id+":"+rr.Provider)
-		if _, err := r.d.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: rr.Provider,
-			Capability: cap, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
-			r.d.Log.Warn("cannot record outcome", "err", err)
-		}
-	}
+	wrong := func(rr market.ReplicaResult) { r.wrongResult(ctx, parent, rr.Provider) }
 	switch {
 	case len(s.runs) == 1 && run.Digest == s.original.Digest:
 		r.finishSample(ctx, parent, "confirmed", fmt.Sprintf("re-run on %s agrees", wire.ShortID(run.Provider)))

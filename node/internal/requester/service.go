@@ -2,6 +2,7 @@ package requester
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -35,6 +36,11 @@ type Reputation interface {
 	market.Reputation
 	market.Decider
 	Record(peer, capability string, o reputation.Outcome, evidence string)
+	// BookStanding and DirectReliability are what adaptive verification
+	// reads: the lower bound CheckPolicy rates a provider by, and what a
+	// run weighs when a check is judged.
+	BookStanding(peer, capability string, min float64) reputation.Standing
+	DirectReliability(peer, capability string) float64
 	Attest(ctx context.Context, subject, capability string, o reputation.Outcome, evidence string, receipt []byte)
 }
 
@@ -96,6 +102,11 @@ type Service struct {
 	cfg   market.JobConfig
 	store *jobStore
 
+	// Adaptive verification (adaptive.go, probation.go).
+	policy reputation.CheckPolicy
+	secret []byte // keys which results are checked; providers cannot tell
+	prob   *probation
+
 	mu       sync.Mutex
 	jobs     map[string]*job   // live jobs and the most recent finished ones
 	idem     map[string]string // idempotency key → job ID, live jobs
@@ -121,7 +132,12 @@ func New(d Deps) (*Service, error) {
 	cfg := d.Job
 	cfg.Decider = d.Rep
 	r := &Service{d: d, self: d.Signer.ID(), cfg: cfg, store: store, finished: counts,
-		jobs: map[string]*job{}, idem: map[string]string{}}
+		jobs: map[string]*job{}, idem: map[string]string{}, policy: reputation.DefaultCheckPolicy()}
+	r.prob = newProbation(d.Rep, r.policy, d.Now)
+	r.secret = make([]byte, 32)
+	for i := 0; i < len(r.secret); i += 8 {
+		binary.LittleEndian.PutUint64(r.secret[i:], d.Rand())
+	}
 	r.queue.capacity = func() int { return min(d.MaxActive, max(d.Capacity(), 1)) }
 	return r, nil
 }

@@ -96,14 +96,23 @@ func (r *Service) settle(ctx context.Context, j *job, o *market.Outcome) {
 			receipts = append(receipts, settlement.Draft{Kind: settlement.KindReceipt, Body: p.sr})
 			st.Paid += p.rr.Price
 			st.Receipts = append(st.Receipts, cid)
-			record(p.rr.Provider, reputation.Success, cid, b)
-			if !p.rr.Result.StartHeld {
-				record(p.rr.Provider, reputation.MissedStart, cid+"#start", nil)
+			if c := checkOf(j); c != nil {
+				// Under check: paid, but no Success before the verdict.
+				c.deferred = append(c.deferred, deferred{p.rr.Provider, p.rr.Digest, reputation.Success, cid, b})
+				if !p.rr.Result.StartHeld {
+					c.deferred = append(c.deferred, deferred{p.rr.Provider, p.rr.Digest, reputation.MissedStart, cid + "#start", nil})
+				}
+			} else {
+				record(p.rr.Provider, reputation.Success, cid, b)
+				if !p.rr.Result.StartHeld {
+					record(p.rr.Provider, reputation.MissedStart, cid+"#start", nil)
+				}
 			}
 		}
 		drafts = append(receipts, drafts...) // receipts first: outcomes rest on them
 		for _, l := range o.Losers {
 			record(l.Provider, reputation.WrongResult, "job:"+j.id+":"+l.Provider, nil)
+			r.prob.caught(l.Provider)
 		}
 	}
 	for _, f := range o.Faults {

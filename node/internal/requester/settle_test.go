@@ -43,6 +43,12 @@ func (f *fakeRep) Record(peer, _ string, o reputation.Outcome, _ string) {
 	f.recorded[peer] = append(f.recorded[peer], o)
 }
 
+func (f *fakeRep) BookStanding(string, string, float64) reputation.Standing {
+	return reputation.Standing{Eligible: true, Newcomer: true, LowerBound: 0.05}
+}
+
+func (f *fakeRep) DirectReliability(string, string) float64 { return 0.9 }
+
 func (f *fakeRep) Attest(context.Context, string, string, reputation.Outcome, string, []byte) {}
 
 func (f *fakeRep) outcomes(peer string) []reputation.Outcome {

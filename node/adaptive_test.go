@@ -1,0 +1,105 @@
+package node
+
+import (
+	"testing"
+
+	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
+)
+
+// TestAdaptiveVerification: under verify "adaptive" a cheap cheater's
+// wrong result is checked before it is accepted, outvoted by honest
+// checkers, never handed to the agent, and the cheater wins nothing more.
+func TestAdaptiveVerification(t *testing.T) {
+	const cheater = 5
+	d := startDevnet(t, 6, func(i int, c *Config) {
+		if i == cheater {
+			c.Misbehave.WrongOutputRate = 1
+			c.Provider.Pricing.Base = 1 // the cheapest: it wins while it is eligible
+		}
+	})
+	ctx := t.Context()
+	c := api.NewClient(d.Sockets[0])
+	bad := d.Nodes[cheater].ID()
+	who := names(d)
+	want := "hello from hayek\nchecked"
+	caught, checked := false, 0
+	for i := 0; i < 4; i++ {
+		job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+			Stdin: &api.BlobRef{Text: "checked"}, MaxPrice: 100, Verify: "adaptive"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = wait(t, c, job.ID)
+		v := job.Verification
+		if v == nil || v.Mode != "adaptive" {
+			t.Fatalf("job %d: verification %+v, want adaptive", i, v)
+		}
+		t.Logf("job %d: %s on %s; verification %s: %s (replicas %d)", i, job.State, who[job.Provider], v.State, v.Detail, len(v.Replicas))
+		if v.State == "confirmed" {
+			checked++
+		}
+		for _, l := range v.Losers {
+			if l == bad {
+				caught = true
+			}
+		}
+		if job.State != api.StateCompleted {
+			continue // a check without a verdict fails the job: allowed, never a wrong result
+		}
+		res, err := c.Result(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stdout.Text != want {
+			t.Fatalf("job %d: accepted stdout %q from %s", i, res.Stdout.Text, wire.ShortID(res.Provider))
+		}
+		if i > 0 && job.Provider == bad {
+			t.Fatalf("job %d: the cheater won again after its first job", i)
+		}
+	}
+	if !caught {
+		t.Fatalf("the cheater, cheapest and a stranger, was never caught")
+	}
+	if checked == 0 {
+		t.Fatalf("no result of a provider without a record was checked")
+	}
+	if a, _ := c.Agent(ctx, "me"); a.Held != 0 {
+		t.Fatalf("after the checks, %d is still held", a.Held)
+	}
+	if d.Nodes[0].ledger.Balance(bad) < 0 {
+		t.Logf("the cheater was paid %d for its wrong result (a result under check is paid; it earns no reputation)", -d.Nodes[0].ledger.Balance(bad))
+	}
+}
+
+// TestAdaptiveWithoutChecker: with no other provider to check with, an
+// adaptive job of a provider without a record fails rather than hand the
+// agent a result nobody vouched for, and its hold comes back but for the
+// run it paid (why adaptive is not the default: docs/protocol.md).
+func TestAdaptiveWithoutChecker(t *testing.T) {
+	d := startDevnet(t, 2, nil)
+	ctx := t.Context()
+	c := api.NewClient(d.Sockets[0])
+	job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 100, Verify: "adaptive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = wait(t, c, job.ID)
+	if job.State != api.StateFailed || job.Error == nil || job.Error.Code != "verification_failed" {
+		t.Fatalf("job ended %s (%+v), want failed: verification_failed", job.State, job.Error)
+	}
+	if v := job.Verification; v == nil || v.State != "unverified" {
+		t.Fatalf("verification %+v, want unverified", job.Verification)
+	}
+	if _, err := c.Result(ctx, job.ID); err == nil {
+		t.Fatal("an unchecked result was handed over")
+	}
+	a, err := c.Agent(ctx, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Held != 0 {
+		t.Fatalf("%d still held after the job failed", a.Held)
+	}
+}

@@ -1,0 +1,312 @@
+package requester
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/reputation"
+	"github.com/hayek-market/hayek/settlement"
+)
+
+// Adaptive verification (verify "adaptive") runs a job once and checks
+// its result on other providers before the agent gets it, at the rate
+// reputation.CheckPolicy gives the winner: every result of a provider
+// without a proven record here, a small share of a veteran's — the rules
+// hayek sim measured (internal/sim/requester.go). The check runs are
+// hidden jobs ("<id>-s1", …) paid from the job's hold, their providers
+// drawn at random, never by price: among the providers this node trusts
+// (CheckPolicy.Trusted) that have not run the job, or, while it trusts
+// fewer than minTrusted or all of them ran it, checkerDraw of those
+// discovery found. reputation.JudgeCheck weighs each run by its
+// provider's first-hand reliability; until it reaches a verdict it asks
+// for another run, up to market.MaxCheckRuns. The job completes with the
+// result that stands — the checker's when the delivery was wrong — or
+// fails (verification_failed) when none does: an unvouched result is not
+// handed over. Runs under check are paid, but earn their Success only
+// with the verdict.
+
+// checkEpsilon is the credibility a check's verdict needs
+// (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
+// or a stranger and a trusted checker, reach it.
+const checkEpsilon = 0.01
+
+// checkerDraw is how many providers discovery found are invited to bid
+// for a check run while this node trusts too few: few, so that price
+// hardly decides who checks.
+const checkerDraw = 2
+
+// trustedDraw is how many trusted providers are invited to a check run.
+const trustedDraw = 6
+
+// minTrusted is how many trusted providers this node needs before it
+// draws checkers among them only.
+const minTrusted = 3
+
+// deferred is the evidence of a paid run under check, recorded with the
+// verdict when the run's digest stands.
+type deferred struct {
+	peer, digest string
+	oc           reputation.Outcome
+	id           string
+	receipt      []byte
+}
+
+// checkOf is the adaptive check j belongs to, as the checked job or as
+// one of its runs; nil when none.
+func checkOf(j *job) *sampling {
+	if j.parent != nil {
+		j = j.parent
+	}
+	if j.sampling != nil && j.sampling.adaptive {
+		return j.sampling
+	}
+	return nil
+}
+
+// adaptive reports whether a spec's result is checked adaptively.
+func adaptive(spec market.JobSpec) bool {
+	v, err := market.ParseVerify(spec.Verify)
+	return err == nil && v.Mode == market.VerifyAdaptive
+}
+
+// decideCheck draws whether a completed adaptive job is checked, before
+// its settlement so that its hold is kept for the check runs.
+func (r *Service) decideCheck(j *job, o *market.Outcome) {
+	first := o.Paid[0]
+	if first.Provider == r.self {
+		r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "skipped",
+			Replicas: []string{first.Provider}, Detail: "ran on this node, which trusts itself"})
+		return
+	}
+	capability := string(j.spec.Runtime)
+	st := r.d.Rep.BookStanding(first.Provider, capability, 0)
+	rate := r.policy.Rate(st, j.spec.MaxPrice)
+	if !reputation.ShouldSample(r.secret, j.id, rate) {
+		r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "skipped",
+			Replicas: []string{first.Provider}, Detail: fmt.Sprintf("not drawn for a check (rate %.3g: lower bound %.3f)", rate, st.LowerBound)})
+		return
+	}
+	s := &sampling{original: first, adaptive: true}
+	if st.LowerBound < r.policy.Trusted {
+		r.prob.hold(first.Provider)
+		s.reviewed = first.Provider
+	}
+	j.sampling = s
+	r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "pending",
+		Replicas: []string{first.Provider}, Detail: fmt.Sprintf("checked on another provider before it is accepted (rate %.3g)", rate)})
+}
+
+// drawnRep is an adaptive job's view of reputation: probation, and,
+// once it is set, only the providers drawn for the job may win — the
+// checkers drawn for a check run, the trusted providers for a job closed
+// to the rest (no one buys a check, or a closed job, by bidding unasked
+// and low).
+type drawnRep struct {
+	*probation
+	mu   sync.Mutex
+	only map[string]bool // nil: every eligible provider
+}
+
+func (c *drawnRep) Standing(peer string, capability market.Capability, min float64) market.Standing {
+	c.mu.Lock()
+	ok := c.only == nil || c.only[peer]
+	c.mu.Unlock()
+	if !ok {
+		return market.Standing{Reason: "not drawn for this job"}
+	}
+	return c.probation.Standing(peer, capability, min)
+}
+
+func (c *drawnRep) restrict(only map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.only = only
+}
+
+// probationShare is the share of adaptive jobs open to providers this
+// node does not trust yet once it trusts minTrusted: the rest go to
+// trusted providers only (the simulator's Probation). Newcomers earn
+// their record on the open share, under full checks.
+const probationShare = 0.1
+
+// closeToTrusted keeps an adaptive job that is not drawn for the open
+// share to the trusted providers among cands, when there are at least
+// minTrusted of them; otherwise to anyone.
+func (r *Service) closeToTrusted(j *job, cands []market.Candidate) []market.Candidate {
+	if reputation.ShouldSample(r.secret, "probation/"+j.id, probationShare) {
+		return cands
+	}
+	var trusted []market.Candidate
+	only := map[string]bool{}
+	for _, c := range cands {
+		if c.Peer != r.self && r.prob.trusted(c.Peer, j.spec.Runtime) {
+			trusted = append(trusted, c)
+			only[c.Peer] = true
+		}
+	}
+	if len(trusted) < minTrusted {
+		return cands
+	}
+	if dr, ok := j.rep.(*drawnRep); ok {
+		dr.restrict(only)
+	}
+	return trusted
+}
+
+// checkCandidates draws a check run's candidates from those discovery
+// found that may win it: trusted providers that have not run the job,
+// else a few of the others, at random. (The simulator draws among all it
+// discovered, the ineligible too; there the requester is no provider.)
+func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Candidate {
+	var pool, trusted []market.Candidate
+	nTrusted := 0
+	for _, c := range cands {
+		if c.Peer == r.self {
+			continue // this node does not check its own jobs
+		}
+		t := r.prob.trusted(c.Peer, j.spec.Runtime)
+		if t {
+			nTrusted++
+		}
+		if slices.Contains(j.exclude, c.Peer) ||
+			!r.prob.Standing(c.Peer, j.spec.Runtime, j.spec.MinReputation).Eligible {
+			continue // drawn among those that may win, or a draw could leave none
+		}
+		pool = append(pool, c)
+		if t {
+			trusted = append(trusted, c)
+		}
+	}
+	n := checkerDraw
+	if nTrusted >= minTrusted && len(trusted) > 0 {
+		pool, n = trusted, trustedDraw
+	}
+	rng := rand.New(rand.NewPCG(r.d.Rand(), r.d.Rand()))
+	var out []market.Candidate
+	drawn := map[string]bool{}
+	for _, i := range rng.Perm(len(pool))[:min(n, len(pool))] {
+		out = append(out, pool[i])
+		drawn[pool[i].Peer] = true
+	}
+	if dr, ok := j.rep.(*drawnRep); ok {
+		dr.restrict(drawn)
+	}
+	return out
+}
+
+// checkDone judges an adaptive check after one of its runs ended.
+func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) {
+	parent := child.parent
+	s := parent.sampling
+	if o.State != market.StateCompleted || len(o.Paid) == 0 {
+		r.finishCheck(ctx, parent, "", "unverified", "the check could not run: "+o.Message)
+		return
+	}
+	run := o.Paid[0]
+	s.runs = append(s.runs, run)
+	if s.outcomes == nil {
+		s.outcomes = map[string]*market.Outcome{}
+	}
+	if _, ok := s.outcomes[run.Digest]; !ok {
+		s.outcomes[run.Digest] = o
+	}
+	capability := string(parent.spec.Runtime)
+	all := append([]market.ReplicaResult{s.original}, s.runs...)
+	reps := make([]reputation.Replica, len(all))
+	for i, rr := range all {
+		reps[i] = reputation.Replica{Provider: rr.Provider, Digest: rr.Digest, Reliability: r.d.Rep.DirectReliability(rr.Provider, capability)}
+	}
+	d := reputation.JudgeCheck(reps, checkEpsilon, market.MaxCheckRuns)
+	switch d.Verdict {
+	case reputation.SampleRerun, reputation.SampleTieBreak:
+		r.setVerification(parent, &api.Verification{Mode: market.VerifyAdaptive, State: "pending",
+			Replicas: providers(all), Detail: d.Reason})
+		r.spawnSample(ctx, parent)
+	case reputation.SampleAgree, reputation.SampleResolved:
+		for _, p := range d.Wrong {
+			r.wrongResult(ctx, parent, p)
+		}
+		r.finishCheck(ctx, parent, d.Digest, "confirmed", d.Reason, d.Wrong...)
+	default:
+		r.finishCheck(ctx, parent, "", "inconclusive", d.Reason)
+	}
+}
+
+// wrongResult records a wrong result caught by a check or a sample.
+func (r *Service) wrongResult(ctx context.Context, parent *job, p string) {
+	capability := string(parent.spec.Runtime)
+	r.d.Rep.Record(p, capability, reputation.WrongResult, "sample:"+parent.id+":"+p)
+	r.prob.caught(p)
+	if _, err := r.d.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: p,
+		Capability: capability, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
+		r.d.Log.Warn("cannot record outcome", "err", err)
+	}
+}
+
+// finishCheck ends an adaptive check: the runs whose digest stands earn
+// their deferred evidence, the rest of the hold goes back, and the job
+// completes with that digest's result — or, with digest "", fails.
+func (r *Service) finishCheck(ctx context.Context, parent *job, digest, state, detail string, losers ...string) {
+	s := parent.sampling
+	if s.reviewed != "" {
+		r.prob.release(s.reviewed)
+		s.reviewed = ""
+	}
+	capability := string(parent.spec.Runtime)
+	var drafts []settlement.Draft
+	var earned []deferred
+	for _, e := range s.deferred {
+		if digest != "" && e.digest == digest {
+			earned = append(earned, e)
+			drafts = append(drafts, settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{
+				Peer: e.peer, Capability: capability, Outcome: string(e.oc), Job: parent.id, Receipt: e.id}})
+		}
+	}
+	if len(drafts) > 0 {
+		if _, err := r.d.Ledger.AppendAll(ctx, drafts...); err != nil {
+			r.d.Log.Error("cannot record the check's outcomes", "job", parent.id, "err", err)
+		}
+	}
+	for _, e := range earned {
+		r.d.Rep.Record(e.peer, capability, e.oc, e.id)
+		if e.receipt != nil {
+			r.d.Rep.Attest(ctx, e.peer, capability, e.oc, e.id, e.receipt)
+		}
+	}
+	o := s.outcome
+	if digest != s.original.Digest {
+		o = s.outcomes[digest]
+	}
+	if digest == "" || o == nil {
+		o = &market.Outcome{State: market.StateFailed, Code: market.FailVerify,
+			Message: "the result was not accepted: " + detail + "; submit it again"}
+	}
+	reps := []string{s.original.Provider}
+	for _, run := range s.runs {
+		reps = append(reps, run.Provider)
+	}
+	released := r.releaseAll(ctx, parent.id, "check "+state)
+	parent.mu.Lock()
+	parent.view.Verification = &api.Verification{Mode: market.VerifyAdaptive, State: state, Replicas: reps, Losers: losers, Detail: detail}
+	if old := parent.view.Settlement; old != nil {
+		st := *old
+		st.Released += released
+		st.Pending = false
+		parent.view.Settlement = &st
+	}
+	parent.mu.Unlock()
+	var final []market.Event
+	if o == s.outcome {
+		final = s.final
+	} else if digest != "" {
+		r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify", Provider: o.Provider,
+			Message: fmt.Sprintf("the check outvoted %s: the result delivered is %s's", wire.ShortID(s.original.Provider), wire.ShortID(o.Provider))})
+	}
+	r.finish(parent, o, final)
+}

@@ -1,0 +1,124 @@
+package requester
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/reputation"
+)
+
+// probation is the auction's view of reputation for adaptive jobs and
+// their checks, as hayek sim measured it (internal/sim, repView): the
+// book's standing, and two rules on top of it.
+//
+//   - Review hold: a provider without a record here (lower bound below
+//     CheckPolicy.Trusted) that holds an award of an adaptive job, or
+//     whose result is under check, wins nothing more here until that run
+//     ends or that check is judged: a fresh identity cannot collect many
+//     awards before its first check comes back.
+//   - Subnet guard (reputation.SubnetGuard): newcomers from a subnet in
+//     which this node caught a wrong result are barred for a day, and from
+//     its /16 once two of its /24s were. Identities are free; addresses
+//     are not.
+//
+// On top of both, an adaptive job outside the open share goes to trusted
+// providers only once this node trusts minTrusted (adaptive.go,
+// closeToTrusted). Jobs with other verify modes use the book's standing
+// alone, as before.
+type probation struct {
+	Reputation
+	policy reputation.CheckPolicy
+	now    func() time.Time
+
+	mu      sync.Mutex
+	review  map[string]int    // provider → runs and checks holding it
+	subnets map[string]string // provider → its subnet, from discovery
+	guard   *reputation.SubnetGuard
+}
+
+// quarantine is how long a subnet in which a wrong result was caught
+// stays barred to newcomers (the simulator's setting).
+const quarantine = 24 * time.Hour
+
+func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
+	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, subnets: map[string]string{},
+		guard: reputation.NewSubnetGuard(quarantine)}
+}
+
+var _ market.Reputation = (*probation)(nil)
+
+// Standing implements market.Reputation.
+func (p *probation) Standing(peer string, c market.Capability, min float64) market.Standing {
+	st := p.Reputation.Standing(peer, c, min)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.review[peer] > 0 {
+		return market.Standing{Reason: "a newcomer with a result under check here", Newcomer: st.Newcomer, Score: st.Score}
+	}
+	if st.Newcomer && p.guard.Bars(p.subnets[peer], p.now()) {
+		return market.Standing{Reason: "a newcomer from a subnet that returned a wrong result", Newcomer: true, Score: st.Score}
+	}
+	return st
+}
+
+// unproven: peer has no record here yet (below CheckPolicy.Trusted), so
+// it holds one unjudged award here at a time.
+func (p *probation) unproven(peer, capability string) bool {
+	return p.BookStanding(peer, capability, 0).LowerBound < p.policy.Trusted
+}
+
+// trusted: peer may check others' results (CheckPolicy.Trusted), and may
+// win here now.
+func (p *probation) trusted(peer string, c market.Capability) bool {
+	return p.Standing(peer, c, p.policy.Trusted).Eligible && p.BookStanding(peer, string(c), 0).LowerBound >= p.policy.Trusted
+}
+
+// hold puts peer under review until release.
+func (p *probation) hold(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.review[peer]++
+}
+
+func (p *probation) release(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.review[peer]--; p.review[peer] <= 0 {
+		delete(p.review, peer)
+	}
+}
+
+// seen remembers the subnets discovery found the candidates in.
+func (p *probation) seen(cands []market.Candidate) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.subnets) > 65536 {
+		clear(p.subnets)
+	}
+	for _, c := range cands {
+		if s := guardedSubnet(c.Subnet); s != "" {
+			p.subnets[c.Peer] = s
+		}
+	}
+}
+
+// caught: a wrong result from peer was recorded.
+func (p *probation) caught(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.guard.Caught(p.subnets[peer], p.now())
+}
+
+// guardedSubnet is subnet in canonical CIDR form (e.g. 203.0.113.0/24),
+// or "" for what the guard must not bar: unparsable, or loopback — every
+// peer of an in-process devnet is on 127.0.0.1, and one cheat among them
+// says nothing about the others.
+func guardedSubnet(subnet string) string {
+	pf, err := netip.ParsePrefix(subnet)
+	if err != nil || pf.Addr().IsLoopback() || pf.Addr().IsUnspecified() {
+		return ""
+	}
+	return pf.Masked().String()
+}

@@ -1,0 +1,124 @@
+package requester
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/reputation"
+)
+
+// newcomers: every peer is an eligible newcomer without a record.
+type newcomers struct{ *fakeRep }
+
+func (*newcomers) Standing(string, market.Capability, float64) market.Standing {
+	return market.Standing{Eligible: true, Newcomer: true, Score: 0.5}
+}
+
+func TestProbation(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newProbation(&newcomers{&fakeRep{}}, reputation.DefaultCheckPolicy(), func() time.Time { return now })
+	p.seen([]market.Candidate{
+		{Peer: "a", Subnet: "203.0.113.0/24"}, {Peer: "b", Subnet: "203.0.113.0/24"},
+		{Peer: "c", Subnet: "203.0.7.0/24"}, {Peer: "d", Subnet: "203.0.9.0/24"},
+		{Peer: "l1", Subnet: "127.0.0.0/24"}, {Peer: "l2", Subnet: "127.0.0.0/24"},
+	})
+	eligible := func(peer string) bool { return p.Standing(peer, market.RuntimeWasm, 0).Eligible }
+
+	// The review hold: an unproven provider under review wins nothing
+	// more here until its run or check ends.
+	if !p.unproven("a", "runtime/wasm") {
+		t.Fatal("a stranger is not unproven")
+	}
+	p.hold("a")
+	p.hold("a")
+	if eligible("a") || !eligible("b") {
+		t.Fatal("the hold must bar its provider alone")
+	}
+	p.release("a")
+	if eligible("a") {
+		t.Fatal("a second hold was released by the first release")
+	}
+	p.release("a")
+	if !eligible("a") {
+		t.Fatal("released, a is still barred")
+	}
+
+	// The subnet guard: one catch bars the newcomers of its /24, a catch
+	// in a second /24 of the same /16 bars the /16, for a day.
+	p.caught("a")
+	if eligible("b") || !eligible("c") {
+		t.Fatal("a catch in 203.0.113.0/24 must bar b there, not c elsewhere")
+	}
+	p.caught("c")
+	if eligible("d") {
+		t.Fatal("two caught /24s of 203.0.0.0/16 must bar d in a third")
+	}
+	now = now.Add(quarantine)
+	if !eligible("b") || !eligible("d") {
+		t.Fatal("the quarantine has passed")
+	}
+
+	// Loopback is never barred: an in-process devnet is one machine.
+	p.caught("l1")
+	if !eligible("l2") {
+		t.Fatal("a loopback catch barred another loopback peer")
+	}
+	if got := guardedSubnet("203.0.113.7/24"); got != "203.0.113.0/24" {
+		t.Fatalf("guardedSubnet = %q, want the canonical 203.0.113.0/24", got)
+	}
+}
+
+// ranked: peers' lower bounds are given; no one else is known.
+type ranked struct {
+	*fakeRep
+	lb map[string]float64
+}
+
+func (r *ranked) Standing(peer string, _ market.Capability, min float64) market.Standing {
+	return market.Standing{Eligible: r.lb[peer] >= min, Newcomer: r.lb[peer] < 0.2, Score: r.lb[peer]}
+}
+
+func (r *ranked) BookStanding(peer, _ string, min float64) reputation.Standing {
+	return reputation.Standing{Eligible: r.lb[peer] >= min, LowerBound: r.lb[peer]}
+}
+
+// TestCloseToTrusted: once this node trusts three providers, adaptive
+// jobs outside the open share go to trusted providers only, unasked
+// bidders included; with two, every job is open.
+func TestCloseToTrusted(t *testing.T) {
+	rep := &ranked{&fakeRep{}, map[string]float64{"t1": 0.6, "t2": 0.7, "t3": 0.8, "new": 0.05}}
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy()}
+	r.prob = newProbation(rep, r.policy, time.Now)
+	cands := []market.Candidate{{Peer: "t1"}, {Peer: "t2"}, {Peer: "new"}, {Peer: "me"}}
+	var open, closed string
+	for i := 0; open == "" || closed == ""; i++ {
+		id := fmt.Sprintf("j%d", i)
+		if reputation.ShouldSample(r.secret, "probation/"+id, probationShare) {
+			open = id
+		} else {
+			closed = id
+		}
+	}
+	job := func(id string) *job {
+		return &job{id: id, spec: market.JobSpec{Runtime: market.RuntimeWasm}, rep: &drawnRep{probation: r.prob}}
+	}
+
+	j := job(closed)
+	if got := r.closeToTrusted(j, cands); len(got) != len(cands) {
+		t.Fatalf("two trusted providers closed the job to %v", got)
+	}
+	cands = append(cands, market.Candidate{Peer: "t3"})
+	got := r.closeToTrusted(j, cands)
+	if len(got) != 3 || slices.ContainsFunc(got, func(c market.Candidate) bool { return c.Peer == "new" || c.Peer == "me" }) {
+		t.Fatalf("closed job's candidates %v, want t1, t2, t3", got)
+	}
+	if j.rep.Standing("new", market.RuntimeWasm, 0).Eligible || !j.rep.Standing("t2", market.RuntimeWasm, 0).Eligible {
+		t.Fatal("a closed job must refuse a bid from a provider it does not trust, and take one from a trusted one")
+	}
+	if got := r.closeToTrusted(job(open), cands); len(got) != len(cands) {
+		t.Fatalf("a job of the open share was closed to %v", got)
+	}
+}
