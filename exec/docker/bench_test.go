@@ -92,6 +92,7 @@ func BenchmarkStart(b *testing.B) {
 		})
 	}
 	b.Run("cold", func(b *testing.B) {
+		setup(b) // the engine's client, when this runs alone (-bench Start/cold)
 		ctx := context.Background()
 		id, err := buildImage(ctx, testClient, map[string][]byte{
 			"Dockerfile": []byte("FROM scratch\nCOPY toolbox /toolbox\nLABEL hayek.test.cold=1\nENTRYPOINT [\"/toolbox\"]\n"),

@@ -159,7 +159,7 @@ func saveImage(ctx context.Context, cli *client.Client, id string) ([]byte, erro
 func removeImage(cli *client.Client, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+	if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !isNotFound(err) {
 		fmt.Fprintf(os.Stderr, "exec/docker tests: remove image %s: %v\n", id, err)
 	}
 }
