@@ -2,21 +2,15 @@ package blobs
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/ed25519"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/host"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	ma "github.com/multiformats/go-multiaddr"
-
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 )
 
 // onlyPeer lets one peer fetch anything of job "j".
@@ -24,40 +18,11 @@ type onlyPeer string
 
 func (o onlyPeer) AuthorizeFetch(job, peer, _ string) bool { return job == "j" && peer == string(o) }
 
-// peers are n linked hosts of a mocknet with their signers, closed with
-// the test.
-func peers(t *testing.T, n int) ([]host.Host, []*wire.Signer) {
-	t.Helper()
-	mn := mocknet.New()
-	t.Cleanup(func() { mn.Close() })
-	var hs []host.Host
-	var sgs []*wire.Signer
-	for i := range n {
-		key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sg, err := wire.NewSigner(key, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := mn.AddPeer(key, ma.StringCast("/ip4/10.0.0."+string(rune('1'+i))+"/tcp/4001"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs, sgs = append(hs, h), append(sgs, sg)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	return hs, sgs
-}
-
 // The data protocol serves a blob to the peer allowed it, and refuses —
 // saying why, and counting it — a peer not allowed, a stale request and
 // a request signed by another peer than the one on the stream.
 func TestDataServesOnlyWhomItMay(t *testing.T) {
-	hs, sgs := peers(t, 3)
+	_, hs, sgs := wiretest.Peers(t, 1, 2, 3)
 	now := time.Now()
 	clock := func() time.Time { return now }
 	store, err := NewStore(t.TempDir(), 1<<20, nil)
