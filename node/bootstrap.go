@@ -2,11 +2,11 @@ package node
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/errgroup"
 )
 
 // A node whose bootstrap peers are all unreachable at start (a peer that
@@ -22,22 +22,21 @@ const (
 // connectBootstrap dials the bootstrap peers in parallel and reports how
 // many answered.
 func (n *Node) connectBootstrap(ctx context.Context, boot []peer.AddrInfo) int {
-	var wg sync.WaitGroup
+	var g errgroup.Group // an unreachable peer is not an error of the whole
 	var connected atomic.Int32
 	for _, ai := range boot {
-		wg.Add(1)
-		go func(ai peer.AddrInfo) {
-			defer wg.Done()
+		g.Go(func() error {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			if err := n.host.Connect(cctx, ai); err != nil {
 				n.log.Debug("bootstrap peer unreachable", "peer", ai.ID, "err", err)
-				return
+				return nil
 			}
 			connected.Add(1)
-		}(ai)
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	return int(connected.Load())
 }
 

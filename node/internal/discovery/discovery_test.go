@@ -1,21 +1,17 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 )
 
 type noDHT struct{}
@@ -26,27 +22,8 @@ func (noDHT) Provide(context.Context, cid.Cid, bool) error { return nil }
 // verifies it, and after Withdraw the peer is told it is withdrawn.
 func TestAdvertiserServesOfferAndWithdrawal(t *testing.T) {
 	ctx := t.Context()
-	mn := mocknet.New()
-	defer mn.Close()
-	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph, err := mn.AddPeer(key, ma.StringCast("/ip4/10.0.0.1/tcp/4001"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rh, err := mn.GenPeer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	sg, err := wire.NewSigner(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mn, hs, sgs := wiretest.Peers(t, 3, 4)
+	ph, rh, sg := hs[0], hs[1], sgs[0]
 	now := time.Now()
 	clock := func() time.Time { return now }
 	adv := NewAdvertiser(AdvertiserDeps{

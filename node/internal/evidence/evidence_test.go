@@ -1,31 +1,21 @@
 package evidence
 
 import (
-	"bytes"
-	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
 
 func testSigner(t *testing.T, b byte) *wire.Signer {
 	t.Helper()
-	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg, err := wire.NewSigner(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sg := wiretest.Identity(t, b)
 	return sg
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 )
 
 // TestGatherStopsAtFirstFailure: fetches run at most wire.FetchParallel
@@ -29,7 +30,7 @@ func TestGatherStopsAtFirstFailure(t *testing.T) {
 	// others (blocked until cancelled) never fill the limit for good.
 	inputs[wire.FetchParallel-2].Blob = bad
 	var inFlight, most, cancelled atomic.Int32
-	_, sg := signer(t, 5)
+	_, sg := wiretest.Identity(t, 5)
 	p := New(Deps{Signer: sg, Log: slog.New(slog.DiscardHandler), Now: time.Now, Blobs: fakeBlobs{},
 		Fetch: func(ctx context.Context, _, _ string, b market.Blob) ([]byte, error) {
 			n := inFlight.Add(1)

@@ -2,9 +2,7 @@ package provider
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,17 +10,16 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -61,39 +58,12 @@ func (s *fakeSub) Subscribe(_ context.Context, _ market.Capability, fn func(peer
 	return nil
 }
 
-func signer(t *testing.T, b byte) (crypto.PrivKey, *wire.Signer) {
-	t.Helper()
-	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg, err := wire.NewSigner(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, sg
-}
-
 // providerAndRequester are two linked peers of a mocknet, closed with
 // the test: the provider (key 5) and a requester (key 6).
 func providerAndRequester(t *testing.T) (mocknet.Mocknet, host.Host, *wire.Signer, host.Host, *wire.Signer) {
 	t.Helper()
-	mn := mocknet.New()
-	t.Cleanup(func() { mn.Close() })
-	pkey, psg := signer(t, 5)
-	rkey, rsg := signer(t, 6)
-	ph, err := mn.AddPeer(pkey, ma.StringCast("/ip4/10.0.0.1/tcp/4001"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rh, err := mn.AddPeer(rkey, ma.StringCast("/ip4/10.0.0.2/tcp/4001"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
-	return mn, ph, psg, rh, rsg
+	mn, hs, sgs := wiretest.Peers(t, 5, 6)
+	return mn, hs[0], sgs[0], hs[1], sgs[1]
 }
 
 // testOffer is the provider's offer in these tests: runtime/wasm at a

@@ -13,6 +13,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 )
 
 // A provider answers a requester's quotes with signed answers that book
@@ -21,7 +22,7 @@ import (
 func TestProviderAnswersQuotes(t *testing.T) {
 	ctx := t.Context()
 	_, ph, psg, rh, rsg := providerAndRequester(t)
-	_, other := signer(t, 7)
+	_, other := wiretest.Identity(t, 7)
 	now := time.Now()
 	offer := testOffer(psg.ID(), now)
 	tasks, _ := wire.NewGroup(ctx)

@@ -134,66 +134,8 @@ func (s *Service) QuotePlaced(ctx context.Context, agent string, spec market.Job
 	for _, c := range caps {
 		q.Capabilities = append(q.Capabilities, string(c))
 	}
-	// The runtime alone, and every other offer held: providers lacking the
-	// runtime or another capability the job needs are found, and say so,
-	// rather than missing from the funnel.
-	var cands []market.Candidate
-	if pl.Own != nil {
-		cands = []market.Candidate{*pl.Own}
-	} else {
-		cands, _ = s.d.Candidates(ctx, caps[:1])
-	}
-	if s.d.Known != nil && pl.Own == nil {
-		for _, k := range s.d.Known() {
-			if !k.Offer.Sells(spec.Runtime) && !slices.ContainsFunc(cands, func(c market.Candidate) bool { return c.Peer == k.Peer }) {
-				cands = append(cands, k)
-			}
-		}
-	}
-	type asked struct {
-		c     market.Candidate
-		quote int64
-	}
-	var ask []asked
-	drop := func(p api.QuoteProvider) {
-		q.Providers = append(q.Providers, p)
-		q.Reasons[p.Reason]++
-	}
-	for _, c := range cands {
-		if c.Peer == s.d.Self && !s.d.AllowSelf && pl.Own == nil {
-			continue
-		}
-		q.Found++
-		if pl.Permit != nil {
-			if why := pl.Permit(c.Peer); why != "" {
-				drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StagePlacement, Reason: ReasonPlacement, Detail: why})
-				continue
-			}
-		}
-		if reason, detail := c.Offer.Fits(needs); reason != "" {
-			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageOffer, Reason: string(reason), Detail: detail})
-			continue
-		}
-		q.Fit++
-		if st := s.d.Reputation.Standing(c.Peer, spec.Runtime, spec.MinReputation); !st.Eligible {
-			drop(api.QuoteProvider{Provider: c.Peer, Stage: api.StageReputation, Reason: market.ReasonReputation, Detail: st.Reason})
-			continue
-		}
-		q.Eligible++
-		price, _ := c.Offer.Pricing.Quote(needs) // Fits checked it
-		ask = append(ask, asked{c, price})
-	}
-	slices.SortFunc(ask, func(a, b asked) int { return cmp.Or(cmp.Compare(a.quote, b.quote), cmp.Compare(a.c.Peer, b.c.Peer)) })
-	if len(ask) > MaxAsk {
-		for _, a := range ask[MaxAsk:] {
-			drop(api.QuoteProvider{Provider: a.c.Peer, Stage: api.StageNotAsked, Reason: ReasonNotAsked,
-				Detail: fmt.Sprintf("a quote asks the %d cheapest offers", MaxAsk)})
-		}
-		ask = ask[:MaxAsk]
-	}
-	q.Asked = len(ask)
-	ttl := now.Add(market.QuoteTTL)
-	q.ValidUntil = ttl.UTC()
+	ask := s.sift(&q, s.candidates(ctx, spec, caps, pl), spec, needs, pl)
+	q.ValidUntil = now.Add(market.QuoteTTL).UTC()
 	if len(ask) == 0 {
 		return q, nil
 	}
@@ -209,24 +151,105 @@ func (s *Service) QuotePlaced(ctx context.Context, agent string, spec market.Job
 		wg.Go(func() { answers[i] = s.ask(ctx, a.c.Peer, env) })
 	}
 	wg.Wait()
+	s.tally(&q, ask, answers, needs)
+	return q, nil
+}
+
+// candidates are the providers a quote considers: those selling the
+// runtime, and every other offer held, so that providers lacking the
+// runtime or another capability the job needs are found, and say so,
+// rather than missing from the funnel. A local job has its own offer
+// alone.
+func (s *Service) candidates(ctx context.Context, spec market.JobSpec, caps []market.Capability, pl Placement) []market.Candidate {
+	if pl.Own != nil {
+		return []market.Candidate{*pl.Own}
+	}
+	cands, _ := s.d.Candidates(ctx, caps[:1])
+	if s.d.Known != nil {
+		for _, k := range s.d.Known() {
+			if !k.Offer.Sells(spec.Runtime) && !slices.ContainsFunc(cands, func(c market.Candidate) bool { return c.Peer == k.Peer }) {
+				cands = append(cands, k)
+			}
+		}
+	}
+	return cands
+}
+
+// asked is a provider a quote asks, with the price its offer quotes.
+type asked struct {
+	c     market.Candidate
+	quote int64
+}
+
+// drop puts a provider that would not bid in the funnel, with why.
+func drop(q *api.Quote, p api.QuoteProvider) {
+	q.Providers = append(q.Providers, p)
+	q.Reasons[p.Reason]++
+}
+
+// sift filters the candidates as an auction filters its invitees
+// (placement, offer, reputation), counting each stage into q, and returns
+// the MaxAsk cheapest of the rest to ask.
+func (s *Service) sift(q *api.Quote, cands []market.Candidate, spec market.JobSpec, needs market.Needs, pl Placement) []asked {
+	var ask []asked
+	for _, c := range cands {
+		if c.Peer == s.d.Self && !s.d.AllowSelf && pl.Own == nil {
+			continue
+		}
+		q.Found++
+		if pl.Permit != nil {
+			if why := pl.Permit(c.Peer); why != "" {
+				drop(q, api.QuoteProvider{Provider: c.Peer, Stage: api.StagePlacement, Reason: ReasonPlacement, Detail: why})
+				continue
+			}
+		}
+		if reason, detail := c.Offer.Fits(needs); reason != "" {
+			drop(q, api.QuoteProvider{Provider: c.Peer, Stage: api.StageOffer, Reason: string(reason), Detail: detail})
+			continue
+		}
+		q.Fit++
+		if st := s.d.Reputation.Standing(c.Peer, spec.Runtime, spec.MinReputation); !st.Eligible {
+			drop(q, api.QuoteProvider{Provider: c.Peer, Stage: api.StageReputation, Reason: market.ReasonReputation, Detail: st.Reason})
+			continue
+		}
+		q.Eligible++
+		price, _ := c.Offer.Pricing.Quote(needs) // Fits checked it
+		ask = append(ask, asked{c, price})
+	}
+	slices.SortFunc(ask, func(a, b asked) int { return cmp.Or(cmp.Compare(a.quote, b.quote), cmp.Compare(a.c.Peer, b.c.Peer)) })
+	if len(ask) > MaxAsk {
+		for _, a := range ask[MaxAsk:] {
+			drop(q, api.QuoteProvider{Provider: a.c.Peer, Stage: api.StageNotAsked, Reason: ReasonNotAsked,
+				Detail: fmt.Sprintf("a quote asks the %d cheapest offers", MaxAsk)})
+		}
+		ask = ask[:MaxAsk]
+	}
+	q.Asked = len(ask)
+	return ask
+}
+
+// tally counts the answers (answers[i] is ask[i]'s, nil when it gave no
+// valid one) into q: who would bid, the price and start ranges, how long
+// the quote holds, and the start of the bid an auction would rank first.
+func (s *Service) tally(q *api.Quote, ask []asked, answers []*market.QuoteAnswer, needs market.Needs) {
 	var best *api.QuoteProvider
 	var bestScore int64
 	for i, a := range answers {
 		p := ask[i].c.Peer
 		if a == nil {
-			drop(api.QuoteProvider{Provider: p, Stage: api.StageUnreachable, Reason: market.ReasonUnreachable,
+			drop(q, api.QuoteProvider{Provider: p, Stage: api.StageUnreachable, Reason: market.ReasonUnreachable,
 				Detail: "no valid signed answer within " + s.d.Timeout.String()})
 			continue
 		}
 		q.Reachable++
 		exp := time.UnixMilli(a.Expires).UTC()
 		if !a.WouldBid {
-			drop(api.QuoteProvider{Provider: p, Stage: api.StageDeclined, Reason: string(a.Reason), Detail: a.Detail,
+			drop(q, api.QuoteProvider{Provider: p, Stage: api.StageDeclined, Reason: string(a.Reason), Detail: a.Detail,
 				Load: a.Load, ExpiresAt: exp})
 			continue
 		}
 		if a.Price > needs.MaxPrice { // a provider above the max price would not be paid it
-			drop(api.QuoteProvider{Provider: p, Stage: api.StageDeclined, Reason: string(market.DeclinePrice),
+			drop(q, api.QuoteProvider{Provider: p, Stage: api.StageDeclined, Reason: string(market.DeclinePrice),
 				Detail: fmt.Sprintf("would bid %d > max price %d", a.Price, needs.MaxPrice), ExpiresAt: exp})
 			continue
 		}
@@ -249,7 +272,6 @@ func (s *Service) QuotePlaced(ctx context.Context, agent string, spec market.Job
 	if best != nil {
 		q.ExpectedStartMs = best.StartWithinMs
 	}
-	return q, nil
 }
 
 // ask sends the quote to p and returns its verified answer, or nil.

@@ -2,13 +2,10 @@ package quote
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -18,20 +15,8 @@ import (
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 )
-
-func key(t testing.TB, b byte) (crypto.PrivKey, *wire.Signer) {
-	t.Helper()
-	k, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg, err := wire.NewSigner(k, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k, sg
-}
 
 func offer(p string, base int64, now time.Time) market.Offer {
 	return market.Offer{Provider: p, Seq: 1, Capabilities: []market.Capability{market.RuntimeWasm},
@@ -68,7 +53,7 @@ func newNet(t *testing.T, burst int) *net {
 	t.Cleanup(func() { mn.Close() })
 	now := time.Now()
 	add := func(b byte) (host.Host, *wire.Signer) {
-		k, sg := key(t, b)
+		k, sg := wiretest.Identity(t, b)
 		h, err := mn.AddPeer(k, ma.StringCast("/ip4/10.0.0."+string('0'+b)+"/tcp/4001"))
 		if err != nil {
 			t.Fatal(err)
@@ -76,7 +61,7 @@ func newNet(t *testing.T, burst int) *net {
 		return h, sg
 	}
 	rh, rsg := add(1)
-	_, other := key(t, 9)
+	_, other := wiretest.Identity(t, 9)
 	n := &net{drops: wire.NewDrops(), other: other.ID()}
 	var cands []market.Candidate
 	for i, base := range []int64{10, 30, 20, 5, 1, 1} {
@@ -197,8 +182,8 @@ func TestQuoteRateLimitPerAgent(t *testing.T) {
 // bytes: it never panics, and accepts only a valid answer signed by the
 // provider asked, naming this node and the quote asked.
 func FuzzQuoteAnswer(f *testing.F) {
-	_, psg := key(f, 2)
-	_, rsg := key(f, 1)
+	_, psg := wiretest.Identity(f, 2)
+	_, rsg := wiretest.Identity(f, 1)
 	now := time.Now()
 	qcid := canon.DocCID([]byte("quote")).String()
 	seal := func(a market.QuoteAnswer) []byte {
