@@ -25,18 +25,42 @@ import (
 // clean jobs): between Trusted and Proven it works, and every result is
 // checked — where an intermittent cheat is caught before it is trusted
 // with unchecked work.
+//
+// ProbationReliability is the first-hand reliability a provider on
+// probation (below Trusted) must keep to stay eligible here, above the
+// book's MinReliability: a provider that has not earned trust yet gets
+// fewer second chances than a veteran with a bad day. A lazy provider
+// dropping half its jobs (reliability → 1/3) used to stay eligible for
+// about ten jobs per requester and an intermittent cheat caught once
+// kept bidding until its second catch, winning probation jobs on price;
+// at 0.44 they are out after about six, while an honest stranger whose
+// first job was lost (0.45) is not.
 type CheckPolicy struct {
-	Trusted  float64 // lower bound to win non-probation jobs and to check others
-	Proven   float64 // lower bound from which results are spot-checked rather than always checked
-	MinRate  float64 // the least any result is checked
-	RefValue int64   // job value (max price) at which the rate is not scaled; ≤ 0: no scaling
+	Trusted              float64 // lower bound to win non-probation jobs and to check others
+	Proven               float64 // lower bound from which results are spot-checked rather than always checked
+	MinRate              float64 // the least any result is checked
+	RefValue             int64   // job value (max price) at which the rate is not scaled; ≤ 0: no scaling
+	ProbationReliability float64 // the least first-hand reliability of a provider below Trusted; 0: the book's floor alone
 }
 
 // DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.9, at least 5%.
 // Proven was 0.8 (~13 clean jobs): an on-off cheat that gave one
 // requester 13 of its honest runs earned spot-checks there and slipped
 // wrong results through (reputation's doc, "Design choices", 8).
-func DefaultCheckPolicy() CheckPolicy { return CheckPolicy{Trusted: 0.5, Proven: 0.9, MinRate: 0.05} }
+// ProbationReliability was the book's MinReliability, 0.4 (reputation's
+// doc, "Design choices", 11).
+func DefaultCheckPolicy() CheckPolicy {
+	return CheckPolicy{Trusted: 0.5, Proven: 0.9, MinRate: 0.05, ProbationReliability: 0.44}
+}
+
+// Probation reports whether a provider with standing st and first-hand
+// reliability rel (Book.DirectReliability) is barred while on probation:
+// below Trusted, with a first-hand record under ProbationReliability.
+// A stranger's reliability is the verification prior's mean, so
+// strangers are never barred by it.
+func (p CheckPolicy) Probation(st Standing, rel float64) bool {
+	return p.ProbationReliability > 0 && st.LowerBound < p.Trusted && rel < p.ProbationReliability
+}
 
 // Rate is the probability that a result from a provider with standing st,
 // on a job worth value, is checked.

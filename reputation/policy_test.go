@@ -44,3 +44,32 @@ func TestCheckPolicyRate(t *testing.T) {
 		t.Errorf("a veteran caught once is checked at %.3f, want 1", got)
 	}
 }
+
+// A provider on probation (below Trusted) must keep a first-hand
+// reliability of ProbationReliability: an honest stranger whose first
+// job was lost stays eligible, a provider that dropped three of six does
+// not, and a trusted veteran is left to the book's floor.
+func TestCheckPolicyProbation(t *testing.T) {
+	p := DefaultCheckPolicy()
+	b := newBook(t)
+	barred := func(peer string) bool {
+		return p.Probation(b.Standing(peer, wasm, 0), b.DirectReliability(peer, wasm))
+	}
+	if barred("stranger") {
+		t.Error("a stranger is barred")
+	}
+	mustRecord(t, b, t0, "lost", wasm, Timeout, 1)
+	if barred("lost") {
+		t.Errorf("a stranger with one timeout (reliability %.3f) is barred", b.DirectReliability("lost", wasm))
+	}
+	mustRecord(t, b, t0, "lazy", wasm, Success, 3)
+	mustRecord(t, b, t0, "lazy", wasm, Timeout, 3)
+	if !barred("lazy") {
+		t.Errorf("a provider that dropped half its six jobs (reliability %.3f) is not barred", b.DirectReliability("lazy", wasm))
+	}
+	mustRecord(t, b, t0, "veteran", wasm, Success, 40)
+	mustRecord(t, b, t0, "veteran", wasm, Timeout, 12)
+	if st := b.Standing("veteran", wasm, 0); st.LowerBound < p.Trusted || barred("veteran") {
+		t.Errorf("a trusted veteran (bound %.3f) is barred by the probation floor", st.LowerBound)
+	}
+}

@@ -94,10 +94,10 @@ func TestAttacks(t *testing.T) {
 		// jobs), and spot-checking lets about (1 − p)/p of its wrong
 		// results through before that requester catches it. What is
 		// asserted here is the design's current bound, so that a change
-		// that loses ground fails.
+		// that loses ground fails; TestOnOffSeeds bounds it over seeds.
 		{KindOnOff, 8, func(p *Population) { p.HonestJobs = 40 }, []func(*testing.T, *Report){share(g.DishonestAwardShare), func(t *testing.T, r *Report) {
-			if r.WrongPer10k > 20 {
-				t.Errorf("%.2f wrong results per 10,000 jobs, want ≤ 20", r.WrongPer10k)
+			if r.WrongPer10k > 22.5 {
+				t.Errorf("%.2f wrong results per 10,000 jobs, want ≤ 22.5", r.WrongPer10k)
 			}
 		}}},
 	} {
@@ -113,6 +113,30 @@ func TestAttacks(t *testing.T) {
 				check(t, r)
 			}
 		})
+	}
+}
+
+// The on-off cheat of TestAttacks over seeds 1–5, whose figures one seed
+// moves a lot: wrong results accepted in all five runs (20,000 jobs).
+// Before a result was checked whenever an earlier one of its provider
+// was under check, 35 slipped through (7, 4, 2, 3, 19); now 22 (8, 4,
+// 1, 5, 4). The goal (≤ 1 per 10,000 jobs) would allow 2.
+func TestOnOffSeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("five runs")
+	}
+	wrong := 0
+	for seed := uint64(1); seed <= 5; seed++ {
+		cfg := attackConfig(KindOnOff, 8, func(p *Population) { p.HonestJobs = 40 })
+		cfg.Seed = seed
+		r := runAttack(t, cfg)
+		wrong += r.WrongAccepted
+		if g := DefaultGoals(); r.HonestExcludedShare > g.HonestExcludedShare {
+			t.Errorf("seed %d: %.4f of honest providers excluded, want ≤ %v", seed, r.HonestExcludedShare, g.HonestExcludedShare)
+		}
+	}
+	if wrong > 25 {
+		t.Errorf("%d wrong results accepted over seeds 1–5, want ≤ 25 (35 before the under-check rule)", wrong)
 	}
 }
 

@@ -43,8 +43,10 @@
 // random (never chosen by price) among the requester's trusted providers
 // that have not run the job, or among those discovery found while it
 // trusts too few or all of them have, judged with reputation.JudgeCheck;
-// a result under check earns its provider nothing until the verdict; a
-// provider without a record holds one unjudged award per requester;
+// a result under check earns its provider nothing until the verdict,
+// and the provider's next results are checked until then; a provider
+// without a record holds one unjudged award per requester, and is
+// barred below reputation.CheckPolicy's ProbationReliability;
 // reputation.SubnetGuard bars newcomers from subnets, and blocks of them,
 // caught cheating; beyond a probation share of jobs (Config.Probation),
 // only trusted providers may win. Each honest provider has an address

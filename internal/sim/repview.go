@@ -27,6 +27,9 @@ type repView struct {
 	guard  *reputation.SubnetGuard
 	subnet func(peer string) string
 	now    func() time.Time
+	// check, when set, bars providers on probation whose first-hand
+	// record fell below its ProbationReliability.
+	check *reputation.CheckPolicy
 }
 
 type standingKey struct {
@@ -78,6 +81,9 @@ func (v *repView) Standing(peer string, _ market.Capability, min float64) market
 	}
 	if v.guard != nil && st.Newcomer && v.guard.Bars(v.subnet(peer), v.now()) {
 		return market.Standing{Reason: "a newcomer from a subnet that returned a wrong result", Newcomer: true, Score: st.Score}
+	}
+	if v.check != nil && st.Eligible && v.check.Probation(st, v.book.DirectReliability(peer, capWasm)) {
+		return market.Standing{Reason: "on probation with too poor a record", Newcomer: st.Newcomer, Score: st.Score}
 	}
 	return market.Standing{Eligible: st.Eligible, Reason: st.Reason, Newcomer: st.Newcomer, Score: st.Score}
 }

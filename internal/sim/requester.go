@@ -27,6 +27,7 @@ type requester struct {
 	runs      map[string]*run
 	owes      map[string]int64 // provider → debt acknowledged, not settled
 	trusted   map[string]bool  // providers at the CheckPolicy's Trusted bound here
+	checking  map[string]int   // provider → its results under check here
 	jobCfg    market.JobConfig
 }
 
@@ -86,7 +87,7 @@ func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
 		return nil, err
 	}
 	r := &requester{w: w, id: id, sg: signer(id), book: book, rep: newRepView(book, w.cfg.Epsilon), nonPaying: nonPaying,
-		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, trusted: map[string]bool{}}
+		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, trusted: map[string]bool{}, checking: map[string]int{}}
 	if w.cfg.Verify == "adaptive" && !w.cfg.Legacy {
 		r.rep.guard = reputation.NewSubnetGuard(24 * time.Hour)
 		r.rep.subnet = func(p string) string {
@@ -96,6 +97,7 @@ func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
 			return ""
 		}
 		r.rep.now = func() time.Time { return w.clk.now }
+		r.rep.check = &w.check
 	}
 	r.jobCfg = market.DefaultJobConfig(id)
 	r.jobCfg.Decider = r.rep
@@ -317,8 +319,15 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 		// it, at the rate the winner's record calls for. A result under
 		// check earns its provider nothing until the verdict.
 		rate := r.w.check.Rate(r.rep.standing(first.Provider, 0), root.value)
+		if r.checking[first.Provider] > 0 && !w.cfg.Legacy {
+			// A result of this provider is under check already: until
+			// its verdict, the record that would excuse this one from a
+			// check is in question.
+			rate = 1
+		}
 		if reputation.ShouldSample(r.secret, root.id, rate) {
 			root.pending = true
+			r.checking[first.Provider]++
 			if root.reviewed = r.unproven(first.Provider); root.reviewed {
 				r.rep.review[first.Provider]++
 			}
@@ -565,6 +574,11 @@ func (r *requester) unproven(p string) bool {
 // could not run), and its provider's review, if any, ends.
 func (r *requester) endCheck(root *rootJob) {
 	root.pending = false
+	if p := root.sample.runs[0].Provider; r.checking[p] <= 1 {
+		delete(r.checking, p)
+	} else {
+		r.checking[p]--
+	}
 	if root.reviewed {
 		root.reviewed = false
 		r.endReview(root.sample.runs[0].Provider)

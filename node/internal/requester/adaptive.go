@@ -87,12 +87,19 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 	capability := string(j.spec.Runtime)
 	st := r.d.Rep.BookStanding(first.Provider, capability, 0)
 	rate := r.policy.Rate(st, j.spec.MaxPrice)
+	if r.prob.underCheck(first.Provider) {
+		// An earlier result of this provider is under check: until its
+		// verdict the record that would excuse this one is in question
+		// (an on-off cheat's switch would slip through unchecked).
+		rate = 1
+	}
 	if !reputation.ShouldSample(r.secret, j.id, rate) {
 		r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "skipped",
 			Replicas: []string{first.Provider}, Detail: fmt.Sprintf("not drawn for a check (rate %.3g: lower bound %.3f)", rate, st.LowerBound)})
 		return
 	}
-	s := &sampling{original: first, adaptive: true}
+	s := &sampling{original: first, adaptive: true, checked: first.Provider}
+	r.prob.checking(first.Provider)
 	if st.LowerBound < r.policy.Trusted {
 		r.prob.hold(first.Provider)
 		s.reviewed = first.Provider
@@ -257,6 +264,10 @@ func (r *Service) finishCheck(ctx context.Context, parent *job, digest, state, d
 	if s.reviewed != "" {
 		r.prob.release(s.reviewed)
 		s.reviewed = ""
+	}
+	if s.checked != "" {
+		r.prob.unchecked(s.checked)
+		s.checked = ""
 	}
 	capability := string(parent.spec.Runtime)
 	var drafts []settlement.Draft

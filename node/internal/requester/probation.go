@@ -22,6 +22,9 @@ import (
 //     which this node caught a wrong result are barred for a day, and from
 //     its /16 once two of its /24s were. Identities are free; addresses
 //     are not.
+//   - Probation floor: a provider without a record here whose first-hand
+//     reliability fell below CheckPolicy.ProbationReliability is not
+//     eligible (reputation.CheckPolicy.Probation).
 //
 // On top of both, an adaptive job outside the open share goes to trusted
 // providers only once this node trusts minTrusted (adaptive.go,
@@ -34,6 +37,7 @@ type probation struct {
 
 	mu      sync.Mutex
 	review  map[string]int    // provider → runs and checks holding it
+	checks  map[string]int    // provider → its results under check (any record)
 	subnets map[string]string // provider → its subnet, from discovery
 	guard   *reputation.SubnetGuard
 }
@@ -43,7 +47,7 @@ type probation struct {
 const quarantine = 24 * time.Hour
 
 func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
-	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, subnets: map[string]string{},
+	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, checks: map[string]int{}, subnets: map[string]string{},
 		guard: reputation.NewSubnetGuard(quarantine)}
 }
 
@@ -52,6 +56,9 @@ var _ market.Reputation = (*probation)(nil)
 // Standing implements market.Reputation.
 func (p *probation) Standing(peer string, c market.Capability, min float64) market.Standing {
 	st := p.Reputation.Standing(peer, c, min)
+	if st.Eligible && p.policy.Probation(p.BookStanding(peer, string(c), 0), p.DirectReliability(peer, string(c))) {
+		return market.Standing{Reason: "on probation with too poor a record", Newcomer: st.Newcomer, Score: st.Score}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.review[peer] > 0 {
@@ -88,6 +95,30 @@ func (p *probation) release(peer string) {
 	if p.review[peer]--; p.review[peer] <= 0 {
 		delete(p.review, peer)
 	}
+}
+
+// checking counts a result of peer under check until unchecked.
+func (p *probation) checking(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checks[peer]++
+}
+
+func (p *probation) unchecked(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.checks[peer]--; p.checks[peer] <= 0 {
+		delete(p.checks, peer)
+	}
+}
+
+// underCheck: a result of peer is being checked here. Until its verdict,
+// the record that would excuse peer's next result from a check is in
+// question, so that result is checked too (Service.decideCheck).
+func (p *probation) underCheck(peer string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.checks[peer] > 0
 }
 
 // seen remembers the subnets discovery found the candidates in.

@@ -29,6 +29,7 @@ type sampling struct {
 	// An adaptive check (adaptive.go) holds the job back until its verdict.
 	adaptive bool
 	reviewed string                     // an unproven winner held under review until the verdict
+	checked  string                     // the provider whose result is under check, until the verdict
 	outcome  *market.Outcome            // the checked job's, delivered if its digest stands
 	final    []market.Event             // its last events, published with it
 	outcomes map[string]*market.Outcome // digest → the first check run's outcome with it
