@@ -86,6 +86,9 @@
 // of who would bid and why the others would not. Nothing is held and
 // nothing is written to a ledger.
 //
+// An audit bundle is checked offline by node/internal/audit, which cmd
+// reaches through VerifyAudit (offline.go).
+//
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.
 package node
