@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/agents"
 	"github.com/hayek-market/hayek/node/internal/evidence"
 )
 
@@ -16,7 +17,7 @@ const KindAttestation = evidence.KindAttestation
 
 // Reputation implements api.Admin.
 func (n *Node) Reputation(ctx context.Context, p string) ([]api.RepRow, error) {
-	if err := operatorOnly(ctx); err != nil {
+	if err := agents.OperatorOnly(ctx); err != nil {
 		return nil, err
 	}
 	n.rep.FlushAll()
