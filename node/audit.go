@@ -10,6 +10,7 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/agents"
 	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -105,7 +106,7 @@ func (n *Node) intent(ctx context.Context, rec requester.Record, jobEntries []se
 		in.Governance = append(in.Governance, limitsCID)
 	}
 	if policyCID != "" {
-		in.Policy = apiPolicy(acc.Policy)
+		in.Policy = agents.APIPolicy(acc.Policy)
 		in.Governance = append(in.Governance, policyCID)
 	}
 	in.Approval = "no approval needed"

@@ -42,14 +42,16 @@
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - settlement (settle.go): the node's ledger under <home>/ledger, the
-//     hold before each auction, orphaned holds released at start, and
+//   - settlement (settle.go): the node's ledger under <home>/ledger,
+//     orphaned holds released at start, and
 //     /hayek/receipt/1.0.0 (receipts go to the provider service to
 //     countersign, settlements from creditors are recorded); the payer's
 //     side — receipts, outcomes and the release of a job's hold in one
 //     synced append — is the requester's;
-//   - agents (agents.go): tokens, budgets, limits and approval, all
-//     governance entries of the ledger;
+//   - agents (node/internal/agents): tokens, budgets, limits and
+//     policies, all governance entries of the ledger; each job's admission
+//     (the hold before its auction) and placement; approval is the
+//     requester's;
 //   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
 //     Reputation and replica Decider, credit limits;
@@ -57,8 +59,8 @@
 //   - a content-addressed blob store under <home>/blobs, served and
 //     fetched over /hayek/data/1.0.0 (node/internal/blobs);
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
-//     agents.go, ledger_api.go); what they show of jobs comes from the
-//     requester service.
+//     agents.go delegating to node/internal/agents, ledger_api.go); what
+//     they show of jobs comes from the requester service.
 //
 // New only wires: each service is built from a dependencies struct and
 // its loop (Run) runs in the node's task group (wire.Group, an errgroup:
@@ -85,6 +87,9 @@
 // rules it answers calls with, booking nothing; the answer is the funnel
 // of who would bid and why the others would not. Nothing is held and
 // nothing is written to a ledger.
+//
+// An audit bundle is checked offline by node/internal/audit, which cmd
+// reaches through VerifyAudit (offline.go).
 //
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.

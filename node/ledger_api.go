@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/agents"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
@@ -17,7 +18,7 @@ var _ api.Admin = (*Node)(nil)
 
 // Ledger implements api.Admin.
 func (n *Node) Ledger(ctx context.Context, f api.LedgerFilter) ([]api.LedgerEntry, error) {
-	if err := operatorOnly(ctx); err != nil {
+	if err := agents.OperatorOnly(ctx); err != nil {
 		return nil, err
 	}
 	limit := f.Limit
@@ -71,7 +72,7 @@ func readableBody(b any) any {
 
 // LedgerBalance implements api.Admin.
 func (n *Node) LedgerBalance(ctx context.Context) (api.Balance, error) {
-	if err := operatorOnly(ctx); err != nil {
+	if err := agents.OperatorOnly(ctx); err != nil {
 		return api.Balance{}, err
 	}
 	t := n.ledger.Totals()
@@ -79,7 +80,7 @@ func (n *Node) LedgerBalance(ctx context.Context) (api.Balance, error) {
 	b := api.Balance{Head: head, Seq: seq, Funded: t.Funded, Budgets: t.BudgetsLeft, Held: t.Held, Paid: t.Paid, Earned: t.Earned,
 		Agents: []api.Agent{}, Holds: []api.HoldInfo{}, Peers: []api.PeerBalance{}}
 	for _, a := range n.ledger.Agents() {
-		b.Agents = append(b.Agents, n.agentView(a))
+		b.Agents = append(b.Agents, n.agents.View(a))
 	}
 	for p, v := range n.ledger.Balances() {
 		b.Peers = append(b.Peers, api.PeerBalance{Peer: p, Balance: v, CreditLimit: n.rep.CreditLimit(p)})
@@ -94,7 +95,7 @@ func (n *Node) LedgerBalance(ctx context.Context) (api.Balance, error) {
 
 // VerifyLedger implements api.Admin.
 func (n *Node) VerifyLedger(ctx context.Context, deep bool) (api.VerifyReport, error) {
-	if err := operatorOnly(ctx); err != nil {
+	if err := agents.OperatorOnly(ctx); err != nil {
 		return api.VerifyReport{}, err
 	}
 	rep, err := n.ledger.Verify(ctx, deep)
@@ -114,7 +115,7 @@ func (n *Node) VerifyLedger(ctx context.Context, deep bool) (api.VerifyReport, e
 
 // ExportLedger implements api.Admin.
 func (n *Node) ExportLedger(ctx context.Context, w io.Writer) error {
-	if err := operatorOnly(ctx); err != nil {
+	if err := agents.OperatorOnly(ctx); err != nil {
 		return err
 	}
 	return n.ledger.Export(ctx, w)
@@ -124,7 +125,7 @@ func (n *Node) ExportLedger(ctx context.Context, w io.Writer) error {
 // payment received outside the ledger; the debtor is sent the signed
 // settlement so both ledgers record it.
 func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, error) {
-	if err := operatorOnly(ctx); err != nil {
+	if err := agents.OperatorOnly(ctx); err != nil {
 		return api.LedgerEntry{}, err
 	}
 	if s.Amount <= 0 {
@@ -147,7 +148,7 @@ func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, e
 		settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{Peer: s.Peer,
 			Capability: reputation.CapRequester, Outcome: string(reputation.Settled), Receipt: canonDocCID(ss)}})
 	if err != nil {
-		return api.LedgerEntry{}, ledgerError(err, "settle with "+wire.ShortID(s.Peer), "amount")
+		return api.LedgerEntry{}, agents.LedgerError(err, "settle with "+wire.ShortID(s.Peer), "amount")
 	}
 	e := es[0]
 	// A debtor that settles earns standing as a requester; the signed

@@ -32,6 +32,7 @@ import (
 	"github.com/hayek-market/hayek/exec/gpu"
 	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/agents"
 	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
@@ -115,8 +116,7 @@ type Node struct {
 	provider  *provider.Service
 	ledger    *settlement.Ledger
 	rep       *evidence.Service
-	rates     agentRates
-	admission admission
+	agents    *agents.Service
 	drops     *wire.Drops
 	streams   wire.Gate // peers' inbound streams in service
 	checked   checkedModules
@@ -249,7 +249,6 @@ func newNode(o Options, cfg Config, key crypto.PrivKey) (*Node, error) {
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
-		rates:  agentRates{seen: map[string][]time.Time{}},
 	}, nil
 }
 
@@ -379,6 +378,8 @@ func (n *Node) newServices(jobsDir string) error {
 		},
 	})
 	var err error
+	n.agents = agents.New(agents.Deps{Ledger: n.ledger, Now: n.now, Self: n.ID(), Own: n.ownCandidate, SpecError: specErrors,
+		CancelAgentJobs: func(ctx context.Context, agent, reason string) { n.requester.CancelAgentJobs(ctx, agent, reason) }})
 	if n.requester, err = n.newRequester(jobsDir); err != nil {
 		return err
 	}
@@ -482,7 +483,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
 		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Own: n.ownCandidate,
-		Admit: n.admitJob, Closing: n.closing.Load,
+		Admit: n.agents.Admit, Closing: n.closing.Load,
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,

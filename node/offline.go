@@ -12,6 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/hayek-market/hayek/internal/canon"
+	"github.com/hayek-market/hayek/node/api"
+	"github.com/hayek-market/hayek/node/internal/audit"
 	"github.com/hayek-market/hayek/node/internal/wire"
 )
 
@@ -22,6 +24,10 @@ import (
 // ID embeds, so an export verifies with no node and no key store. It is the
 // node's own verifier, with its bounds on what it caches.
 func NewVerifier() canon.Verifier { return wire.NewVerifier() }
+
+// VerifyAudit checks an audit bundle offline, against the signatures it
+// carries (node/internal/audit), with the node's own verifier.
+func VerifyAudit(a api.Audit) api.AuditReport { return audit.Verify(NewVerifier(), a) }
 
 // NewSigner signs as the peer whose identity key is key.
 func NewSigner(key crypto.PrivKey) (canon.Signer, error) {

@@ -62,23 +62,6 @@ func (n *Node) releaseOrphans(ctx context.Context) error {
 	return err
 }
 
-// holdFor puts a job's max cost on hold against its agent's budget.
-func (n *Node) holdFor(ctx context.Context, job, agent string, amount int64) error {
-	_, err := n.ledger.Append(ctx, settlement.KindHold, settlement.Hold{Job: job, Agent: agent, Amount: amount})
-	switch {
-	case errors.Is(err, settlement.ErrBudgetExceeded):
-		acct, _ := n.ledger.Agent(agent)
-		return &api.Error{Code: api.CodeBudgetExceeded, Message: fmt.Sprintf(
-			"agent %s has %d left and this job may cost up to %d (max price × runs allowed); lower --max-price or fund it: hayek agent fund %s N",
-			agent, acct.Budget, amount, agent)}
-	case errors.Is(err, settlement.ErrRevoked):
-		return api.Errorf(api.CodeUnauthorized, "agent %s is revoked", agent)
-	case err != nil:
-		return ledgerError(err, "hold for job "+job, "max_price")
-	}
-	return nil
-}
-
 // receiptHandler serves /hayek/receipt/1.0.0: it countersigns receipts
 // for runs this node delivered, and records settlements its creditors
 // send, until ctx ends.

@@ -1,4 +1,4 @@
-package node
+package agents
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // request's field (apiField) and the largest value that fits; refusals by
 // the ledger's rules are 4xx; only a ledger that is closed or broken is
 // 5xx. what says what was being done, for the message.
-func ledgerError(err error, what, apiField string) error {
+func LedgerError(err error, what, apiField string) error {
 	if err == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package node
+package agents
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
-	"github.com/hayek-market/hayek/node/internal/requester"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
 )
 
@@ -18,12 +18,21 @@ import (
 // (set by the operator, recorded as agent_policy governance entries) are
 // merged into one rule set before any hold or auction. A job either rule
 // forbids is refused with CodePolicy naming the rule; the rest reach the
-// requester as a requester.Placement, which keeps every provider it does
-// not permit out of the auction.
+// requester as a Placement (the node hands it on as a
+// requester.Placement), which keeps every provider it does not permit out
+// of the auction.
+
+// Placement is where a job may run: what the requester's Placement is
+// built from.
+type Placement struct {
+	Local bool     // only this node's own provider
+	Allow []string // only these providers may be invited or awarded
+	Deny  []string // never these
+}
 
 // SetAgentPolicy implements api.PolicyAdmin.
-func (n *Node) SetAgentPolicy(ctx context.Context, name string, p api.AgentPolicy) (api.Agent, error) {
-	if err := operatorOnly(ctx); err != nil {
+func (s *Service) SetAgentPolicy(ctx context.Context, name string, p api.AgentPolicy) (api.Agent, error) {
+	if err := OperatorOnly(ctx); err != nil {
 		return api.Agent{}, err
 	}
 	if err := api.CheckPolicy(p); err != nil {
@@ -33,7 +42,7 @@ func (n *Node) SetAgentPolicy(ctx context.Context, name string, p api.AgentPolic
 	if err != nil {
 		return api.Agent{}, err
 	}
-	a, ok := n.ledger.Agent(name)
+	a, ok := s.d.Ledger.Agent(name)
 	if !ok {
 		return api.Agent{}, api.Errorf(api.CodeNotFound, "no agent %s (hayek agent list shows them)", name)
 	}
@@ -45,10 +54,10 @@ func (n *Node) SetAgentPolicy(ctx context.Context, name string, p api.AgentPolic
 		detail = "cleared by the operator"
 	}
 	g := settlement.Governance{Action: settlement.ActionAgentPolicy, Agent: name, Policy: &sp, Detail: detail}
-	if _, err := n.ledger.Append(ctx, settlement.KindGovernance, g); err != nil {
+	if _, err := s.d.Ledger.Append(ctx, settlement.KindGovernance, g); err != nil {
 		return api.Agent{}, fmt.Errorf("node: record the policy of %s: %w", name, err)
 	}
-	return n.Agent(ctx, name)
+	return s.Agent(ctx, name)
 }
 
 // ledgerPolicy is p as the ledger records it, peer IDs in canonical form.
@@ -66,8 +75,8 @@ func ledgerPolicy(p api.AgentPolicy) (settlement.Policy, error) {
 		Capabilities: slices.Clone(p.Capabilities), MaxInputBytes: int64(p.MaxInput)}, nil
 }
 
-// apiPolicy is the ledger's policy as the API shows it; nil for none.
-func apiPolicy(p *settlement.Policy) *api.AgentPolicy {
+// APIPolicy is the ledger's policy as the API shows it; nil for none.
+func APIPolicy(p *settlement.Policy) *api.AgentPolicy {
 	if p == nil {
 		return nil
 	}
@@ -109,13 +118,13 @@ func describePolicy(p api.AgentPolicy) string {
 func peerList(field string, ids []string) ([]string, error) {
 	var out []string
 	for i, s := range ids {
-		id, err := ParsePeerID(s)
+		id, err := wire.DecodePeer(s)
 		if err != nil {
 			msg := fmt.Sprintf("%q is not a peer ID: %v", s, err)
 			return nil, &api.Error{Code: api.CodeInvalidSpec, Message: fmt.Sprintf("%s[%d]: %s", field, i, msg),
 				Fields: []api.FieldError{{Field: fmt.Sprintf("%s[%d]", field, i), Message: msg}}}
 		}
-		out = append(out, id)
+		out = append(out, id.String())
 	}
 	return out, nil
 }
@@ -130,41 +139,41 @@ func forbidden(rule, format string, a ...any) error {
 // place merges the job's placement with its agent's policy, refuses what
 // they forbid, raises spec's minimum reputation to theirs, and returns
 // where the job may run.
-func (n *Node) place(agent string, spec *market.JobSpec, job *api.Placement) (requester.Placement, error) {
+func (s *Service) Place(agent string, spec *market.JobSpec, job *api.Placement) (Placement, error) {
 	var jp api.Placement
 	if job != nil {
 		jp = *job
 	}
 	if err := api.CheckPlacement("placement", jp); err != nil {
-		return requester.Placement{}, err
+		return Placement{}, err
 	}
 	jAllow, err := peerList("placement.allow", jp.Allow)
 	if err != nil {
-		return requester.Placement{}, err
+		return Placement{}, err
 	}
 	jDeny, err := peerList("placement.deny", jp.Deny)
 	if err != nil {
-		return requester.Placement{}, err
+		return Placement{}, err
 	}
 	var pol settlement.Policy
-	if a, ok := n.ledger.Agent(agent); ok && a.Policy != nil {
+	if a, ok := s.d.Ledger.Agent(agent); ok && a.Policy != nil {
 		pol = *a.Policy
 	}
 	who := fmt.Sprintf("agent %s's policy", agent)
 	if pol.MaxPrice > 0 && spec.MaxPrice > pol.MaxPrice {
-		return requester.Placement{}, forbidden("policy.max_price", "max price %d is above the %d per run %s allows", spec.MaxPrice, pol.MaxPrice, who)
+		return Placement{}, forbidden("policy.max_price", "max price %d is above the %d per run %s allows", spec.MaxPrice, pol.MaxPrice, who)
 	}
 	if len(pol.Capabilities) > 0 {
 		for _, c := range spec.AllCapabilities() {
 			if !slices.Contains(pol.Capabilities, string(c)) {
-				return requester.Placement{}, forbidden("policy.capabilities", "%s does not allow %s (it allows %s); the operator changes it with hayek agent policy %s --cap ...",
+				return Placement{}, forbidden("policy.capabilities", "%s does not allow %s (it allows %s); the operator changes it with hayek agent policy %s --cap ...",
 					who, c, strings.Join(pol.Capabilities, ", "), agent)
 			}
 		}
 	}
 	local := jp.Local || pol.Local
 	if pol.MaxInputBytes > 0 && !local && spec.InputBytes() > pol.MaxInputBytes {
-		return requester.Placement{}, forbidden("policy.max_input", "the job's inputs total %s, more than the %s %s lets leave this node",
+		return Placement{}, forbidden("policy.max_input", "the job's inputs total %s, more than the %s %s lets leave this node",
 			units.Size(spec.InputBytes()), units.Size(pol.MaxInputBytes), who)
 	}
 	deny := union(jDeny, pol.Deny)
@@ -173,25 +182,25 @@ func (n *Node) place(agent string, spec *market.JobSpec, job *api.Placement) (re
 		if pol.Local {
 			rule, whose = "policy.local", who
 		}
-		if err := n.canRunLocally(spec, deny, jAllow, pol.Allow); err != nil {
-			return requester.Placement{}, forbidden(rule, "%s keeps the job on this node's own provider, but %v", whose, err)
+		if err := s.canRunLocally(spec, deny, jAllow, pol.Allow); err != nil {
+			return Placement{}, forbidden(rule, "%s keeps the job on this node's own provider, but %v", whose, err)
 		}
 		spec.MinReputation = max(spec.MinReputation, jp.MinReputation, float64(pol.MinReputationPermill)/1000)
-		return requester.Placement{Local: true}, nil
+		return Placement{Local: true}, nil
 	}
-	pl := requester.Placement{Allow: jAllow, Deny: deny}
+	pl := Placement{Allow: jAllow, Deny: deny}
 	if len(pol.Allow) > 0 {
 		if len(jAllow) == 0 {
 			pl.Allow = pol.Allow
 		} else {
 			pl.Allow = slices.DeleteFunc(slices.Clone(jAllow), func(p string) bool { return !slices.Contains(pol.Allow, p) })
 			if len(pl.Allow) == 0 {
-				return requester.Placement{}, forbidden("policy.allow", "none of the job's allowed providers is on %s allow list", who)
+				return Placement{}, forbidden("policy.allow", "none of the job's allowed providers is on %s allow list", who)
 			}
 		}
 	}
 	if len(pl.Allow) > 0 && !slices.ContainsFunc(pl.Allow, func(p string) bool { return !slices.Contains(pl.Deny, p) }) {
-		return requester.Placement{}, forbidden("placement.deny", "every allowed provider is also denied: nobody may run the job")
+		return Placement{}, forbidden("placement.deny", "every allowed provider is also denied: nobody may run the job")
 	}
 	spec.MinReputation = max(spec.MinReputation, jp.MinReputation, float64(pol.MinReputationPermill)/1000)
 	return pl, nil
@@ -199,8 +208,8 @@ func (n *Node) place(agent string, spec *market.JobSpec, job *api.Placement) (re
 
 // canRunLocally says why this node cannot run spec on its own provider,
 // or nil.
-func (n *Node) canRunLocally(spec *market.JobSpec, deny []string, allows ...[]string) error {
-	self := n.ID()
+func (s *Service) canRunLocally(spec *market.JobSpec, deny []string, allows ...[]string) error {
+	self := s.d.Self
 	for _, allow := range allows {
 		if len(allow) > 0 && !slices.Contains(allow, self) {
 			return fmt.Errorf("this node is not on the allow list")
@@ -212,7 +221,7 @@ func (n *Node) canRunLocally(spec *market.JobSpec, deny []string, allows ...[]st
 	if spec.Verify != "" && spec.Verify != market.VerifyNone {
 		return fmt.Errorf("verify %s needs other providers; use verify none", spec.Verify)
 	}
-	c, ok := n.ownCandidate()
+	c, ok := s.d.Own()
 	if !ok {
 		return fmt.Errorf("this node sells nothing (provider.sell is off, or it is stopping)")
 	}
@@ -225,18 +234,6 @@ func (n *Node) canRunLocally(spec *market.JobSpec, deny []string, allows ...[]st
 		return fmt.Errorf("this node's provider cannot run it: %s (%s)", reason, detail)
 	}
 	return nil
-}
-
-// ownCandidate is this node's own offer, when it sells.
-func (n *Node) ownCandidate() (market.Candidate, bool) {
-	if !n.cfg.Provider.Sell {
-		return market.Candidate{}, false
-	}
-	o, ok := n.offers.Offer()
-	if !ok || o.Withdrawn {
-		return market.Candidate{}, false
-	}
-	return market.Candidate{Peer: n.ID(), Offer: o}, true
 }
 
 func union(a, b []string) []string {

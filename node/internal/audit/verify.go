@@ -1,4 +1,4 @@
-package node
+package audit
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 	"github.com/hayek-market/hayek/settlement"
 )
 
-// VerifyAudit checks an audit bundle offline, against the signatures it
+// Verify checks an audit bundle offline, against the signatures it
 // carries: every signed message and countersigned receipt must verify and
 // match its CID, and every bid, decline, award, price and result the
 // bundle states must be the one its signer signed. It reports the facts
 // proven and by whose signature, what is only the auditing node's word,
 // and every failure, naming it.
-func VerifyAudit(a api.Audit) api.AuditReport {
-	v := &auditCheck{a: a, verifier: NewVerifier(), bids: map[answerKey]market.Bid{}, declines: map[answerKey]market.Decline{},
+func Verify(verifier canon.Verifier, a api.Audit) api.AuditReport {
+	v := &auditCheck{a: a, verifier: verifier, bids: map[answerKey]market.Bid{}, declines: map[answerKey]market.Decline{},
 		awards: map[answerKey]market.Award{}, calls: map[uint32]market.CallForBids{}, results: map[string]market.Result{}, resultCIDs: map[string]string{}}
 	if a.Format != api.AuditFormat {
 		v.fail("format %q is not %s", a.Format, api.AuditFormat)
