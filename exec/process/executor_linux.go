@@ -18,6 +18,7 @@ import (
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
+	"github.com/hayek-market/hayek/exec/internal/seccomp"
 	"github.com/hayek-market/hayek/exec/process/internal/wire"
 	"github.com/hayek-market/hayek/internal/canon"
 )
@@ -91,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	e := &Executor{
 		cfg:      cfg,
-		seccomp:  seccompFilter(),
+		seccomp:  seccomp.Filter(),
 		modules:  newModuleCache(cfg.MaxCachedModules, cfg.MaxCachedBytes),
 		running:  map[uint64]context.CancelCauseFunc{},
 		instance: instanceName(os.Getpid(), instances.Add(1)),

@@ -1,6 +1,6 @@
 //go:build linux
 
-package process
+package seccomp
 
 import "golang.org/x/sys/unix"
 

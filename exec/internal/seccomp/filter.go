@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package process
+package seccomp
 
 import (
 	"encoding/binary"
@@ -50,9 +50,9 @@ const (
 	retNoSys = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 )
 
-// seccompFilter returns the filter as the init installs it: sock_filter
-// structs in native byte order.
-func seccompFilter() []byte {
+// Filter returns the filter as it is installed: sock_filter structs in
+// native byte order, for SECCOMP_SET_MODE_FILTER.
+func Filter() []byte {
 	var prog []unix.SockFilter
 	add := func(code uint16, jt, jf uint8, k uint32) {
 		prog = append(prog, unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k})
@@ -87,7 +87,7 @@ func seccompFilter() []byte {
 		b = binary.NativeEndian.AppendUint32(b, ins.K)
 	}
 	if len(b) != len(prog)*int(unsafe.Sizeof(unix.SockFilter{})) {
-		panic("exec/process: sock_filter is not 8 bytes")
+		panic("seccomp: sock_filter is not 8 bytes")
 	}
 	return b
 }
