@@ -483,7 +483,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
 		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Own: n.ownCandidate,
-		Admit: n.agents.Admit, Closing: n.closing.Load,
+		Admit: n.agents.Admit, Closing: n.closing.Load, EntryView: entryView, AgentPolicy: agents.APIPolicy,
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,

@@ -26,6 +26,9 @@
 //     time, and newcomers from a subnet caught cheating are barred
 //     (reputation.SubnetGuard) — the rules hayek sim measured;
 //   - approval: jobs above their agent's threshold wait for Decide;
+//   - the audit bundle (audit.go, audit_views.go): the job's signed
+//     messages with its ledger entries and its agent's governance before
+//     it; how an entry and a policy are shown comes from Deps;
 //   - the job store (jobstore.go): finished jobs in a pebble database, so
 //     history survives restarts while memory keeps live jobs and a few
 //     recent ones.
@@ -37,7 +40,8 @@
 // Its siblings are narrow interfaces and functions in Deps: the ledger,
 // the reputation service, the blob store, blob fetching, discovery's
 // candidates and capacity, gossip's publish, the node's admission and
-// whether it is closing. Jobs and their sends run in Deps.Tasks and end
+// whether it is closing, and the API's views of a
+// ledger entry and an agent policy. Jobs and their sends run in Deps.Tasks and end
 // with its context; Shutdown cancels unfinished jobs and waits for them;
 // Close closes the job store once Tasks has stopped.
 package requester

@@ -28,6 +28,7 @@ type Ledger interface {
 	Hold(job string) (settlement.HoldState, bool)
 	Append(ctx context.Context, kind settlement.Kind, body any) (settlement.Entry, error)
 	AppendAll(ctx context.Context, drafts ...settlement.Draft) ([]settlement.Entry, error)
+	Entries(ctx context.Context, f settlement.Filter) ([]settlement.Entry, error) // a job's audit
 }
 
 // Reputation is what the requester needs of the reputation service: the
@@ -89,6 +90,10 @@ type Deps struct {
 	Admit func(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error)
 	// Closing reports whether the node is shutting down.
 	Closing func() bool
+	// EntryView and AgentPolicy are how the API shows a ledger entry and
+	// an agent's policy, for a job's audit.
+	EntryView   func(settlement.Entry) api.LedgerEntry
+	AgentPolicy func(*settlement.Policy) *api.AgentPolicy
 	Config
 }
 
