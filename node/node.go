@@ -37,6 +37,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
 	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -117,6 +118,7 @@ type Node struct {
 	ledger    *settlement.Ledger
 	rep       *evidence.Service
 	agents    *agents.Service
+	views     *ledgerview.Views // the ledger's read-only views for the API
 	drops     *wire.Drops
 	streams   wire.Gate // peers' inbound streams in service
 	checked   checkedModules
@@ -380,6 +382,7 @@ func (n *Node) newServices(jobsDir string) error {
 	var err error
 	n.agents = agents.New(agents.Deps{Ledger: n.ledger, Now: n.now, Self: n.ID(), Own: n.ownCandidate, SpecError: specErrors,
 		CancelAgentJobs: func(ctx context.Context, agent, reason string) { n.requester.CancelAgentJobs(ctx, agent, reason) }})
+	n.views = ledgerview.New(ledgerview.Deps{Ledger: n.ledger, Agent: n.agents.View, CreditLimit: n.rep.CreditLimit})
 	if n.requester, err = n.newRequester(jobsDir); err != nil {
 		return err
 	}
@@ -483,7 +486,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
 		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Own: n.ownCandidate,
-		Admit: n.agents.Admit, Closing: n.closing.Load, EntryView: entryView, AgentPolicy: agents.APIPolicy,
+		Admit: n.agents.Admit, Closing: n.closing.Load, EntryView: ledgerview.Entry, AgentPolicy: agents.APIPolicy,
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
