@@ -19,7 +19,6 @@ var bareGo = map[string]string{
 	"node/devnet.go StartDevnet":                      "each API server's Serve, waited on by Devnet.Close (serveWG)",
 	"node/devnet.go Close":                            "the nodes close in parallel, waited on at once",
 	"node/internal/discovery/metrics.go countQueries": "drains the DHT's query events; the stop it returns waits for it",
-	"node/internal/requester/settle.go settle":        "receipts exchanged in parallel, waited on at once",
 	"node/api/apitest/serve.go ServeAt":               "a test server, stopped and waited on by the test's cleanup",
 }
 

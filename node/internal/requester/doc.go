@@ -12,7 +12,7 @@
 //
 //   - the queue (queue.go): jobs beyond what the known providers can take
 //     wait in state queued, first in first out;
-//   - the payer's side of settlement (settle.go): a receipt per paid run,
+//   - the payer's side of settlement (settle.go, bill.go): a receipt per paid run,
 //     countersigned by its provider over /hayek/receipt/1.0.0, appended
 //     with the job's outcomes and the release of its hold in one synced
 //     ledger append, and the evidence recorded and attested;

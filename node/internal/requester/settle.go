@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
@@ -34,124 +35,91 @@ func (r *Service) releaseAll(ctx context.Context, job, reason string) int64 {
 // settle pays what a finished job owes and records what it says about the
 // providers: a countersigned receipt per paid run, the unspent hold back to
 // the agent, and reputation evidence for every provider involved — all in
-// one ledger append (one fsync on the job's path).
+// one ledger append (one fsync on the job's path). Its steps: exchange the
+// receipts, turn them into payments, blame the losers and the faulty,
+// release the rest of the hold, commit.
 func (r *Service) settle(ctx context.Context, j *job, o *market.Outcome) {
 	rctx, cancel := context.WithTimeout(ctx, r.d.ReceiptTimeout)
 	defer cancel()
-	cap := string(j.spec.Runtime)
-	var drafts []settlement.Draft
-	type evidence struct {
-		peer    string
-		oc      reputation.Outcome
-		id      string
-		receipt []byte
-	}
-	var evs []evidence
-	record := func(peer string, oc reputation.Outcome, id string, receipt []byte) {
-		if peer == r.self {
-			return // a local run: no evidence about this node itself
-		}
-		evs = append(evs, evidence{peer, oc, id, receipt})
-		drafts = append(drafts, settlement.Draft{Kind: settlement.KindOutcome, Body: settlement.Outcome{
-			Peer: peer, Capability: cap, Outcome: string(oc), Job: j.id, Receipt: id}})
-	}
-	st := &api.Settlement{Held: j.held, Receipts: []string{}}
+	b := &bill{job: j.id, self: r.self, cap: string(j.spec.Runtime), st: &api.Settlement{Held: j.held, Receipts: []string{}}}
 	if o.State == market.StateCompleted {
-		type paid struct {
-			rr  market.ReplicaResult
-			sr  settlement.SignedReceipt
-			err error
-		}
-		results := make([]paid, len(o.Paid))
-		var wg sync.WaitGroup
-		for i, rr := range o.Paid {
-			if rr.Provider == r.self {
-				// A local run: nobody to pay, no receipt; its price stays
-				// in the hold and goes back to the agent.
-				results[i] = paid{rr: rr, err: errLocal}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sr, err := r.exchangeReceipt(rctx, j, rr)
-				results[i] = paid{rr, sr, err}
-			}()
-		}
-		wg.Wait()
-		var receipts []settlement.Draft
-		for _, p := range results {
-			if p.err == errLocal {
-				continue
-			}
-			if p.err != nil {
-				st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", wire.ShortID(p.rr.Provider), p.err)
-				if faultKind(p.err, market.FaultLost).Evidence() { // not when this node's own limits or shutdown failed it
-					record(p.rr.Provider, reputation.Failure, "job:"+j.id+":"+p.rr.Provider, nil)
-				}
-				continue
-			}
-			b := canon.MustMarshal(p.sr)
-			cid := canon.DocCID(b).String()
-			receipts = append(receipts, settlement.Draft{Kind: settlement.KindReceipt, Body: p.sr})
-			st.Paid += p.rr.Price
-			st.Receipts = append(st.Receipts, cid)
-			if c := checkOf(j); c != nil {
-				// Under check: paid, but no Success before the verdict.
-				c.deferred = append(c.deferred, deferred{p.rr.Provider, p.rr.Digest, reputation.Success, cid, b})
-				if !p.rr.Result.StartHeld {
-					c.deferred = append(c.deferred, deferred{p.rr.Provider, p.rr.Digest, reputation.MissedStart, cid + "#start", nil})
-				}
-			} else {
-				record(p.rr.Provider, reputation.Success, cid, b)
-				if !p.rr.Result.StartHeld {
-					record(p.rr.Provider, reputation.MissedStart, cid+"#start", nil)
-				}
-			}
-		}
-		drafts = append(receipts, drafts...) // receipts first: outcomes rest on them
+		r.pay(j, b, r.exchangeReceipts(rctx, j, o.Paid))
 		for _, l := range o.Losers {
-			record(l.Provider, reputation.WrongResult, "job:"+j.id+":"+l.Provider, nil)
+			b.record(l.Provider, reputation.WrongResult, "job:"+j.id+":"+l.Provider, nil)
 			r.prob.caught(l.Provider)
 		}
 	}
-	for _, f := range o.Faults {
-		if !f.Kind.Evidence() {
-			continue // busy, or this node's own limits: nothing the provider did
+	b.faults(o.Faults)
+	r.releaseRest(j, b, o.State)
+	r.commit(ctx, rctx, j, b)
+}
+
+// paidRun is a paid run with its countersigned receipt, or why it has none.
+type paidRun struct {
+	rr  market.ReplicaResult
+	sr  settlement.SignedReceipt
+	err error
+}
+
+// exchangeReceipts has each paid run's provider countersign its receipt,
+// all at once, and waits for every answer. One provider's refusal does not
+// cut the others short: the group has no shared context.
+func (r *Service) exchangeReceipts(ctx context.Context, j *job, runs []market.ReplicaResult) []paidRun {
+	out := make([]paidRun, len(runs))
+	var g errgroup.Group
+	for i, rr := range runs {
+		if rr.Provider == r.self {
+			// A local run: nobody to pay, no receipt; its price stays
+			// in the hold and goes back to the agent.
+			out[i] = paidRun{rr: rr, err: errLocal}
+			continue
 		}
-		oc := reputation.Failure
-		if f.Timeout() {
-			oc = reputation.Timeout
-		}
-		record(f.Provider, oc, fmt.Sprintf("job:%s:%d:%s", j.id, f.Attempt, f.Provider), nil)
+		g.Go(func() error {
+			sr, err := r.exchangeReceipt(ctx, j, rr)
+			out[i] = paidRun{rr, sr, err}
+			return nil
+		})
 	}
-	if j.sampling == nil {
-		if h, ok := r.d.Ledger.Hold(j.id); ok && !h.Closed {
-			if rest := h.Remaining - st.Paid; rest > 0 {
-				drafts = append(drafts, settlement.Draft{Kind: settlement.KindRelease,
-					Body: settlement.Release{Job: j.id, Amount: rest, Reason: "job " + string(o.State)}})
-				st.Released = rest
+	g.Wait()
+	return out
+}
+
+// pay turns countersigned receipts into payments and Success evidence
+// (deferred while the job is under an adaptive check); a provider that
+// did not countersign is not paid, and blamed unless this node failed the
+// exchange. The receipts go first in the append: outcomes rest on them.
+func (r *Service) pay(j *job, b *bill, runs []paidRun) {
+	var receipts []settlement.Draft
+	for _, p := range runs {
+		if p.err == errLocal {
+			continue
+		}
+		if p.err != nil {
+			b.st.Error = fmt.Sprintf("%s did not countersign its receipt (%v): nothing paid to it", wire.ShortID(p.rr.Provider), p.err)
+			if faultKind(p.err, market.FaultLost).Evidence() { // not when this node's own limits or shutdown failed it
+				b.record(p.rr.Provider, reputation.Failure, "job:"+j.id+":"+p.rr.Provider, nil)
+			}
+			continue
+		}
+		sb := canon.MustMarshal(p.sr)
+		cid := canon.DocCID(sb).String()
+		receipts = append(receipts, settlement.Draft{Kind: settlement.KindReceipt, Body: p.sr})
+		b.st.Paid += p.rr.Price
+		b.st.Receipts = append(b.st.Receipts, cid)
+		if c := checkOf(j); c != nil {
+			// Under check: paid, but no Success before the verdict.
+			c.deferred = append(c.deferred, deferred{p.rr.Provider, p.rr.Digest, reputation.Success, cid, sb})
+			if !p.rr.Result.StartHeld {
+				c.deferred = append(c.deferred, deferred{p.rr.Provider, p.rr.Digest, reputation.MissedStart, cid + "#start", nil})
+			}
+		} else {
+			b.record(p.rr.Provider, reputation.Success, cid, sb)
+			if !p.rr.Result.StartHeld {
+				b.record(p.rr.Provider, reputation.MissedStart, cid+"#start", nil)
 			}
 		}
-	} else {
-		st.Pending = true // the sample runs are paid from the rest of the hold
 	}
-	if len(drafts) > 0 {
-		if _, err := r.d.Ledger.AppendAll(rctx, drafts...); err != nil {
-			r.d.Log.Error("cannot record the job's settlement", "job", j.id, "err", err)
-			st.Error = "the ledger refused the settlement: " + err.Error()
-			st.Paid, st.Released, st.Receipts = 0, 0, []string{}
-		}
-	}
-	for _, e := range evs {
-		r.d.Rep.Record(e.peer, cap, e.oc, e.id)
-		if e.receipt != nil {
-			r.d.Rep.Attest(ctx, e.peer, cap, e.oc, e.id, e.receipt)
-		}
-	}
-	j.mu.Lock()
-	j.view.Settlement = st
-	j.mu.Unlock()
+	b.drafts = append(receipts, b.drafts...)
 }
 
 // exchangeReceipt signs a receipt for one paid run and has its provider
