@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/hayek-market/hayek/internal/canon"
@@ -146,11 +147,11 @@ func (s *Service) QuotePlaced(ctx context.Context, agent string, spec market.Job
 	answers := make([]*market.QuoteAnswer, len(ask))
 	ctx, cancel := context.WithTimeout(ctx, s.d.Timeout)
 	defer cancel()
-	var wg sync.WaitGroup
+	var g errgroup.Group // every peer is asked to the end: one failing cuts nobody short
 	for i, a := range ask {
-		wg.Go(func() { answers[i] = s.ask(ctx, a.c.Peer, env) })
+		g.Go(func() error { answers[i] = s.ask(ctx, a.c.Peer, env); return nil })
 	}
-	wg.Wait()
+	g.Wait()
 	s.tally(&q, ask, answers, needs)
 	return q, nil
 }
