@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
@@ -49,23 +46,14 @@ type net struct {
 // the offer of a provider of another runtime.
 func newNet(t *testing.T, burst int) *net {
 	t.Helper()
-	mn := mocknet.New()
-	t.Cleanup(func() { mn.Close() })
+	_, hs, sgs := wiretest.Peers(t, 1, 2, 3, 4, 5, 6, 7)
 	now := time.Now()
-	add := func(b byte) (host.Host, *wire.Signer) {
-		k, sg := wiretest.Identity(t, b)
-		h, err := mn.AddPeer(k, ma.StringCast("/ip4/10.0.0."+string('0'+b)+"/tcp/4001"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h, sg
-	}
-	rh, rsg := add(1)
+	rh, rsg := hs[0], sgs[0]
 	_, other := wiretest.Identity(t, 9)
 	n := &net{drops: wire.NewDrops(), other: other.ID()}
 	var cands []market.Candidate
 	for i, base := range []int64{10, 30, 20, 5, 1, 1} {
-		h, sg := add(byte(i + 2))
+		h, sg := hs[i+1], sgs[i+1]
 		o := offer(sg.ID(), base, now)
 		if i == 4 {
 			o.Limits.MaxMemoryBytes = 1 << 20
@@ -100,9 +88,6 @@ func newNet(t *testing.T, burst int) *net {
 			}
 			wire.WriteFrame(st, ans.Encode())
 		})
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
 	}
 	n.svc = New(Deps{Host: rh, Signer: rsg, Verifier: wire.NewVerifier(), Drops: n.drops, Now: time.Now,
 		Candidates: func(_ context.Context, caps []market.Capability) ([]market.Candidate, error) {

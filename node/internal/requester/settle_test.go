@@ -2,9 +2,7 @@ package requester
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,16 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/node/internal/wire/wiretest"
 	"github.com/hayek-market/hayek/reputation"
 	"github.com/hayek-market/hayek/settlement"
 )
@@ -63,19 +59,6 @@ func (noBlobs) Has(string) bool               { return false }
 func (noBlobs) Get(string) ([]byte, error)    { return nil, io.EOF }
 func (noBlobs) PutKnown(string, []byte) error { return nil }
 
-func signer(t *testing.T, b byte) (crypto.PrivKey, *wire.Signer) {
-	t.Helper()
-	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg, err := wire.NewSigner(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, sg
-}
-
 // settleRig is a requester on a mocknet with a real, funded ledger, and
 // one provider peer whose receipt handler the test sets.
 type settleRig struct {
@@ -89,21 +72,8 @@ type settleRig struct {
 func newSettleRig(t *testing.T, change ...func(*Deps)) *settleRig {
 	t.Helper()
 	ctx := t.Context()
-	mn := mocknet.New()
-	t.Cleanup(func() { mn.Close() })
-	rkey, rsg := signer(t, 1)
-	pkey, psg := signer(t, 2)
-	rh, err := mn.AddPeer(rkey, ma.StringCast("/ip4/10.0.0.1/tcp/4001"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ph, err := mn.AddPeer(pkey, ma.StringCast("/ip4/10.0.0.2/tcp/4001"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mn.LinkAll(); err != nil {
-		t.Fatal(err)
-	}
+	mn, hs, sgs := wiretest.Peers(t, 1, 2)
+	rh, ph, rsg, psg := hs[0], hs[1], sgs[0], sgs[1]
 	if err := mn.ConnectAllButSelf(); err != nil {
 		t.Fatal(err)
 	}
