@@ -42,7 +42,7 @@
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - settlement (settle.go): the node's ledger under <home>/ledger,
+//   - settlement (settle.go, settle_debt.go): the node's ledger under <home>/ledger,
 //     orphaned holds released at start, and
 //     /hayek/receipt/1.0.0 (receipts go to the provider service to
 //     countersign, settlements from creditors are recorded); the payer's
@@ -59,8 +59,12 @@
 //   - a content-addressed blob store under <home>/blobs, served and
 //     fetched over /hayek/data/1.0.0 (node/internal/blobs);
 //   - the api.Backend and api.Admin the local sockets serve (backend.go,
-//     agents.go delegating to node/internal/agents, ledger_api.go); what
-//     they show of jobs comes from the requester service.
+//     agents.go delegating to node/internal/agents, ledger_api.go to
+//     node/internal/ledgerview after its operator check, audit.go to the
+//     requester, which assembles a job's audit bundle); what they show of
+//     jobs comes from the requester service. SettleDebt (settle_debt.go),
+//     the creditor's signed settlement, is the node's, beside the
+//     receipt protocol that carries it.
 //
 // New only wires: each service is built from a dependencies struct and
 // its loop (Run) runs in the node's task group (wire.Group, an errgroup:
