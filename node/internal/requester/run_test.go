@@ -3,6 +3,7 @@ package requester
 import (
 	"bufio"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,6 +157,48 @@ func TestRequesterRunsAJobAgainstAFakeProvider(t *testing.T) {
 	}
 	if got := g.ledger.Balance(g.psg.ID()); got != -30 {
 		t.Errorf("balance with the provider %d, want -30", got)
+	}
+	checkAudit(t, g, job)
+}
+
+// checkAudit: the job's audit bundle holds every signed message of its
+// auction and run, its ledger entries after the agent's governance, and
+// explains the auction.
+func checkAudit(t *testing.T, g *settleRig, job api.Job) {
+	t.Helper()
+	a, err := g.r.Audit(t.Context(), job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, s := range a.Signed {
+		kinds = append(kinds, s.Kind)
+	}
+	for _, k := range []string{market.KindCall, market.KindBid, market.KindAward, market.KindResult} {
+		if !slices.Contains(kinds, k) {
+			t.Errorf("no signed %s in the bundle (%v)", k, kinds)
+		}
+	}
+	var entries []string
+	for _, e := range a.Entries {
+		entries = append(entries, e.Kind)
+	}
+	if want := []string{"governance", "hold", "receipt"}; !slices.Equal(slices.DeleteFunc(slices.Clone(entries), func(k string) bool {
+		return k != "governance" && k != "hold" && k != "receipt"
+	}), want) {
+		t.Errorf("ledger entries %v, want the agent's governance, then the hold and the receipt", entries)
+	}
+	if a.Node != g.r.self || a.Format != api.AuditFormat || a.Intent.Agent != api.OperatorAgent || len(a.Intent.Governance) != 1 {
+		t.Errorf("bundle of node %s, format %s, intent %+v", a.Node, a.Format, a.Intent)
+	}
+	if len(a.Auctions) != 1 || len(a.Auctions[0].Bids) != 1 || !a.Auctions[0].Bids[0].Won || a.Auctions[0].Why == "" {
+		t.Errorf("auctions %+v", a.Auctions)
+	}
+	if a.Execution == nil || a.Execution.Provider != g.psg.ID() || a.Execution.ResultCID == "" || len(a.Timeline) == 0 {
+		t.Errorf("execution %+v, %d timeline lines", a.Execution, len(a.Timeline))
+	}
+	if _, err := g.r.Audit(api.WithCaller(t.Context(), api.Caller{Agent: "other"}), job.ID); err == nil {
+		t.Error("another agent audits the operator's job")
 	}
 }
 

@@ -95,6 +95,10 @@ func newSettleRig(t *testing.T, change ...func(*Deps)) *settleRig {
 		Tasks: tasks, Ledger: l, Rep: rep, Blobs: noBlobs{},
 		Capacity: func() int { return 1 },
 		Closing:  func() bool { return false },
+		EntryView: func(e settlement.Entry) api.LedgerEntry {
+			return api.LedgerEntry{Seq: e.Seq, CID: e.CID(), Kind: string(e.Kind)}
+		},
+		AgentPolicy: func(*settlement.Policy) *api.AgentPolicy { return nil },
 		Config: Config{Job: market.DefaultJobConfig(rsg.ID()), MaxActive: 1, Freshness: 30 * time.Second,
 			ReceiptTimeout: 2 * time.Second, Dir: filepath.Join(t.TempDir(), "jobs")},
 	}
