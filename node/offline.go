@@ -14,7 +14,9 @@ import (
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/audit"
+	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/settlement"
 )
 
 // What the CLI needs of a node's identity and storage without running a
@@ -28,6 +30,11 @@ func NewVerifier() canon.Verifier { return wire.NewVerifier() }
 // VerifyAudit checks an audit bundle offline, against the signatures it
 // carries (node/internal/audit), with the node's own verifier.
 func VerifyAudit(a api.Audit) api.AuditReport { return audit.Verify(NewVerifier(), a) }
+
+// LedgerLosses shows the losses a ledger or its export declared as the
+// node's API does (node/internal/ledgerview), for an export checked
+// offline.
+func LedgerLosses(ls []settlement.LostRange) []api.LedgerLoss { return ledgerview.Losses(ls) }
 
 // NewSigner signs as the peer whose identity key is key.
 func NewSigner(key crypto.PrivKey) (canon.Signer, error) {

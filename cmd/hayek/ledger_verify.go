@@ -146,7 +146,7 @@ func verifyFile(ctx context.Context, g *globals, path string, deep, allowUntrail
 	rep = api.VerifyReport{
 		OK: err == nil, Entries: sr.Entries, Checkpoints: sr.Checkpoints, Receipts: sr.Receipts, Settles: sr.Settles,
 		Deep: sr.Deep, Seconds: sr.Duration.Seconds(), Node: sr.Node, Head: sr.Head, Seq: sr.Seq, Unsealed: sr.Unsealed,
-		Lost: apiLosses(sr.Lost), Untrailed: err == nil && !sr.Trailer,
+		Lost: node.LedgerLosses(sr.Lost), Untrailed: err == nil && !sr.Trailer,
 	}
 	switch {
 	case err == nil:
@@ -160,14 +160,4 @@ func verifyFile(ctx context.Context, g *globals, path string, deep, allowUntrail
 		return rep, false, withCode(ExitFailed, fmt.Errorf("verifying %s: %w", path, err))
 	}
 	return rep, noTrailer, nil
-}
-
-// apiLosses shows an export's declared losses as the node's API does.
-func apiLosses(ls []settlement.LostRange) []api.LedgerLoss {
-	var out []api.LedgerLoss
-	for _, l := range ls {
-		out = append(out, api.LedgerLoss{Seq: l.Seq, Reason: l.Reason, Kept: l.Kept, Want: l.Want, Missing: l.Missing(),
-			Reapplied: l.Reapplied, Covered: l.Covered})
-	}
-	return out
 }

@@ -86,7 +86,7 @@ func (v *Views) Verify(ctx context.Context, deep bool) (api.VerifyReport, error)
 	rep, err := v.d.Ledger.Verify(ctx, deep)
 	out := api.VerifyReport{OK: err == nil, Entries: rep.Entries, Checkpoints: rep.Checkpoints, Receipts: rep.Receipts,
 		Settles: rep.Settles, Deep: deep, Seconds: rep.Duration.Seconds(), Node: rep.Node, Head: rep.Head, Seq: rep.Seq,
-		Unsealed: rep.Unsealed, Lost: losses(rep.Lost)}
+		Unsealed: rep.Unsealed, Lost: Losses(rep.Lost)}
 	if err != nil {
 		out.Error = err.Error()
 		if seq, ok := settlement.CorruptSeq(err); ok {
@@ -101,8 +101,8 @@ func (v *Views) Verify(ctx context.Context, deep bool) (api.VerifyReport, error)
 // Export writes the ledger's export to w.
 func (v *Views) Export(ctx context.Context, w io.Writer) error { return v.d.Ledger.Export(ctx, w) }
 
-// losses is how the API shows the losses a ledger declared.
-func losses(ls []settlement.LostRange) []api.LedgerLoss {
+// Losses is how the API shows the losses a ledger declared.
+func Losses(ls []settlement.LostRange) []api.LedgerLoss {
 	var out []api.LedgerLoss
 	for _, l := range ls {
 		out = append(out, api.LedgerLoss{Seq: l.Seq, Reason: l.Reason, Kept: l.Kept, Want: l.Want, Missing: l.Missing(),
