@@ -16,7 +16,7 @@ import (
 // discovery found) and the ledger (the job's entries, and the agent's
 // governance entries up to the job). An agent may audit only its own jobs.
 func (r *Service) Audit(ctx context.Context, id string) (api.Audit, error) {
-	rec, err := r.Record(ctx, id)
+	rec, err := r.recordOf(ctx, id)
 	if err != nil {
 		return api.Audit{}, err
 	}
@@ -73,7 +73,7 @@ func (r *Service) governanceBefore(ctx context.Context, agent string, job []sett
 	return out
 }
 
-func (r *Service) intent(ctx context.Context, rec Record, jobEntries []settlement.Entry) (api.AuditIntent, error) {
+func (r *Service) intent(ctx context.Context, rec auditRecord, jobEntries []settlement.Entry) (api.AuditIntent, error) {
 	in := api.AuditIntent{Agent: rec.Job.Agent, Placement: rec.Job.Placement, Governance: []string{}}
 	if rec.Spec != nil {
 		b, err := json.Marshal(rec.Spec)

@@ -15,7 +15,7 @@ import (
 
 // auctions pairs each attempt of the job's view with the CIDs of its
 // signed messages and explains its outcome.
-func auctions(rec Record) []api.AuditAuction {
+func auctions(rec auditRecord) []api.AuditAuction {
 	type key struct {
 		attempt uint32
 		peer    string
@@ -92,7 +92,7 @@ func auctions(rec Record) []api.AuditAuction {
 }
 
 // execution is the accepted run, with the provider's signed result.
-func execution(rec Record) *api.AuditExecution {
+func execution(rec auditRecord) *api.AuditExecution {
 	j := rec.Job
 	if j.Provider == "" || j.Status == "" {
 		return nil

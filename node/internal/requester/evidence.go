@@ -51,8 +51,8 @@ func (j *job) saw(cands []market.Candidate) {
 	}
 }
 
-// Record is what the requester knows of a job, for its audit.
-type Record struct {
+// auditRecord is what the requester knows of a job, for its audit.
+type auditRecord struct {
 	Job    api.Job
 	Spec   *market.JobSpec // nil for jobs stored before specs were kept
 	Events []api.Event
@@ -60,16 +60,16 @@ type Record struct {
 	Offers []api.OfferSeen
 }
 
-// Record returns the job's record, for the caller's own jobs only (as
+// recordOf returns the job's record, for the caller's own jobs only (as
 // Job).
-func (r *Service) Record(ctx context.Context, id string) (Record, error) {
+func (r *Service) recordOf(ctx context.Context, id string) (auditRecord, error) {
 	j, err := r.jobOrErr(ctx, id)
 	if err != nil {
-		return Record{}, err
+		return auditRecord{}, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	rec := Record{Job: cloneJob(j.view), Events: slices.Clone(j.events), Signed: slices.Clone(j.signed), Offers: slices.Clone(j.offers)}
+	rec := auditRecord{Job: cloneJob(j.view), Events: slices.Clone(j.events), Signed: slices.Clone(j.signed), Offers: slices.Clone(j.offers)}
 	if j.spec.Module.CID != "" {
 		spec := j.spec
 		rec.Spec = &spec
