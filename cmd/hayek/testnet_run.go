@@ -58,7 +58,7 @@ Scenarios (testnet/scenarios/, or a file of your own):
 				if errors.Is(err, testnet.ErrManifest) {
 					return withCode(ExitUsage, err)
 				}
-				if errors.Is(err, testnet.ErrNoDocker) || errors.Is(err, testnet.ErrNoImage) {
+				if errors.Is(err, testnet.ErrNoDocker) || errors.Is(err, testnet.ErrNoCompose) || errors.Is(err, testnet.ErrNoImage) {
 					return withCode(ExitNotRun, err)
 				}
 				if res != nil {
