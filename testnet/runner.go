@@ -226,6 +226,9 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 	}
 	var errs []error
 	if _, err := r.compose(ctx, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
+		// The sweep by label below still removes what compose left;
+		// say so, or a compose that cannot read the file goes unseen.
+		r.logf("down: compose down failed, removing by label: %v", err)
 		errs = append(errs, err)
 	}
 	for _, kind := range []string{"container", "network", "volume"} {
