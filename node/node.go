@@ -55,6 +55,7 @@ const (
 	ProtoData    = wire.ProtoData
 	ProtoPing    = wire.ProtoPing
 	ProtoReceipt = wire.ProtoReceipt
+	ProtoCall    = wire.ProtoCall
 	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
 	DHTPrefix = wire.DHTPrefix
 )
@@ -423,6 +424,7 @@ func (n *Node) serve(life context.Context) {
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
 	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receiptHandler(life))
+	n.streams.Serve(n.host, n.drops, ProtoCall, n.gossip.HandleCall)
 	n.serveQuotes()
 }
 
@@ -487,6 +489,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
+			CallGossip: rc.CallGossip,
 		},
 	})
 }
