@@ -340,10 +340,13 @@ func (g *Service) Publish(ctx context.Context, env canon.Envelope, c market.Capa
 	if err := t.Publish(ctx, env.Encode()); err != nil {
 		return err
 	}
-	g.trace.auctions.Inc()
 	g.Published(c.Topic())
 	return nil
 }
+
+// Auction counts one call for bids this node sent as a requester, however
+// it went out (to its invitees, gossiped, or both).
+func (g *Service) Auction() { g.trace.auctions.Inc() }
 
 // Published counts a message this node published on topic: pubsub tells
 // its tracers of others' messages only. The reputation service publishes

@@ -41,6 +41,9 @@ func (r *Service) sendCall(ctx context.Context, j *job, env canon.Envelope) {
 		r.d.Log.Error("cannot read own call for bids", "job", j.id, "err", err)
 		return
 	}
+	if r.d.Auction != nil {
+		r.d.Auction()
+	}
 	gossiped := r.gossips(j, c) && r.publish(ctx, j, env)
 	for _, to := range c.Invitees {
 		if to == r.self && gossiped {

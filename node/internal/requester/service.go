@@ -90,6 +90,8 @@ type Deps struct {
 	// calls Config.CallGossip gossips; every call also goes straight to
 	// its invitees on /hayek/call/1.0.0 through Host.
 	Publish func(ctx context.Context, env canon.Envelope, c market.Capability) error
+	// Auction counts a call for bids sent; nil counts nothing.
+	Auction func()
 	// Admit checks an agent's limits for a job and holds its max cost:
 	// the amount held, and whether the job waits for approval.
 	Admit func(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error)
