@@ -190,9 +190,12 @@ func TestCallDirectAndGossipOnce(t *testing.T) {
 	if f.g.Direct(f.hosts[0].ID(), second.Encode()) {
 		t.Fatal("a direct copy of a gossiped call was delivered again")
 	}
+	if f.g.Direct(f.hosts[0].ID(), second.Encode()) {
+		t.Fatal("a second direct copy was delivered")
+	}
 	got := f.drops.Snapshot()
-	if got["call/replayed"] != 2 || got["call/seen_direct"] != 1 {
-		t.Fatalf("drops = %v, want two replays and one direct call seen again by gossip", got)
+	if got["call/replayed"] != 2 || got["call/seen_direct"] != 1 || got["call/seen_gossip"] != 1 {
+		t.Fatalf("drops = %v, want two replays, one direct call seen again by gossip and one gossiped call seen again directly", got)
 	}
 	f.expectCall(t, "direct-first")
 	f.expectNothing(t)

@@ -279,6 +279,14 @@ func (g *Service) check(b []byte, how via, ex wire.Expect, rule func(market.Call
 			d.Drops.Add("call/seen_direct")
 			return nil, forwardOnly
 		}
+		if how == viaDirect && s.via&viaDirect == 0 {
+			// The requester gossiped it too (a thin market) and gossip
+			// was faster: expected, not a replay.
+			s.via |= viaDirect
+			g.seen[key] = s
+			d.Drops.Add("call/seen_gossip")
+			return nil, ignored
+		}
 		d.Drops.Add("call/replayed")
 		return nil, ignored
 	}
