@@ -225,6 +225,9 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 		return err
 	}
 	var errs []error
+	if err := r.detach(ctx); err != nil {
+		r.logf("down: %v", err)
+	}
 	if _, err := r.compose(ctx, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
 		// The sweep by label below still removes what compose left;
 		// say so, or a compose that cannot read the file goes unseen.
@@ -282,6 +285,37 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 		}
 	}
 	r.logf("down: %s removed", r.T.Name)
+	return nil
+}
+
+// detach takes every container off every network of the testnet while
+// the containers still exist. Docker Engine 20.10 can leave a network
+// with a stale endpoint ("has active endpoints" with no container left,
+// until the daemon restarts) when a container that was connected at run
+// time (a heal, a second network) is removed while Compose removes the
+// network; disconnecting first frees each endpoint through the daemon's
+// ordinary path. Seen with Compose v5 on 20- and 50-node nets.
+func (r *Runner) detach(ctx context.Context) error {
+	nets, err := r.T.labelled(ctx, "network")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range nets {
+		out, err := docker(ctx, "network", "inspect", "-f", "{{range $id, $c := .Containers}}{{$id}} {{end}}", id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, c := range strings.Fields(out) {
+			if _, err := docker(ctx, "network", "disconnect", "--force", id, c); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("testnet: detaching containers before compose down: %w", errors.Join(errs...))
+	}
 	return nil
 }
 
