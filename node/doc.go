@@ -55,6 +55,9 @@
 //   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
 //     Reputation and replica Decider, credit limits;
+//   - job intake (node/internal/jobspec): a submitted request turned into
+//     a job spec, its blobs resolved and its module checked before any
+//     auction, for both Submit and Quote;
 //   - test-only misbehaviour of a provider (node/internal/provider);
 //   - a content-addressed blob store under <home>/blobs, served and
 //     fetched over /hayek/data/1.0.0 (node/internal/blobs);

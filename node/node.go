@@ -37,6 +37,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/jobspec"
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
 	"github.com/hayek-market/hayek/node/internal/requester"
@@ -120,8 +121,8 @@ type Node struct {
 	agents    *agents.Service
 	views     *ledgerview.Views // the ledger's read-only views for the API
 	drops     *wire.Drops
-	streams   wire.Gate // peers' inbound streams in service
-	checked   checkedModules
+	streams   wire.Gate       // peers' inbound streams in service
+	intake    *jobspec.Intake // job specs from submissions and quotes
 	quotes    quoteService
 
 	metrics       *prometheus.Registry // this node's own: a devnet runs many nodes in one process
@@ -380,7 +381,8 @@ func (n *Node) newServices(jobsDir string) error {
 		},
 	})
 	var err error
-	n.agents = agents.New(agents.Deps{Ledger: n.ledger, Now: n.now, Self: n.ID(), Own: n.ownCandidate, SpecError: specErrors,
+	n.intake = jobspec.New(jobspec.Deps{Blobs: n.blobs})
+	n.agents = agents.New(agents.Deps{Ledger: n.ledger, Now: n.now, Self: n.ID(), Own: n.ownCandidate, SpecError: jobspec.Errors,
 		CancelAgentJobs: func(ctx context.Context, agent, reason string) { n.requester.CancelAgentJobs(ctx, agent, reason) }})
 	n.views = ledgerview.New(ledgerview.Deps{Ledger: n.ledger, Agent: n.agents.View, CreditLimit: n.rep.CreditLimit})
 	if n.requester, err = n.newRequester(jobsDir); err != nil {
