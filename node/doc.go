@@ -42,10 +42,12 @@
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - settlement (settle.go, settle_debt.go): the node's ledger under <home>/ledger,
-//     orphaned holds released at start, and
-//     /hayek/receipt/1.0.0 (receipts go to the provider service to
-//     countersign, settlements from creditors are recorded); the payer's
+//   - the ledger (ledger.go): opened under <home>/ledger, the operator's
+//     account made the first time, orphaned holds released at start;
+//   - receipts (node/internal/receipts): /hayek/receipt/1.0.0's receiving
+//     side (receipts go to the provider service to countersign,
+//     settlements from creditors are recorded) and SettleDebt, the
+//     creditor's signed settlement sent to the debtor on it; the payer's
 //     side — receipts, outcomes and the release of a job's hold in one
 //     synced append — is the requester's;
 //   - agents (node/internal/agents): tokens, budgets, limits and
@@ -65,9 +67,8 @@
 //     agents.go delegating to node/internal/agents, ledger_api.go to
 //     node/internal/ledgerview after its operator check, audit.go to the
 //     requester, which assembles a job's audit bundle); what they show of
-//     jobs comes from the requester service. SettleDebt (settle_debt.go),
-//     the creditor's signed settlement, is the node's, beside the
-//     receipt protocol that carries it.
+//     jobs comes from the requester service, SettleDebt is the receipts
+//     service's.
 //
 // New only wires: each service is built from a dependencies struct and
 // its loop (Run) runs in the node's task group (wire.Group, an errgroup:

@@ -40,6 +40,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/jobspec"
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
+	"github.com/hayek-market/hayek/node/internal/receipts"
 	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
@@ -123,6 +124,7 @@ type Node struct {
 	drops     *wire.Drops
 	streams   wire.Gate       // peers' inbound streams in service
 	intake    *jobspec.Intake // job specs from submissions and quotes
+	receipts  *receipts.Service
 	quotes    quoteService
 
 	metrics       *prometheus.Registry // this node's own: a devnet runs many nodes in one process
@@ -407,6 +409,11 @@ func (n *Node) newServices(jobsDir string) error {
 			CPUMilli: n.sell.cpuMilli(), AllowedImages: cfg.Provider.Docker.AllowedImages,
 		},
 	})
+	n.receipts = receipts.New(receipts.Deps{
+		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
+		Ledger: n.ledger, Rep: n.rep, Countersign: n.provider.Countersign,
+		OperatorOnly: agents.OperatorOnly, LedgerError: agents.LedgerError, Entry: ledgerview.Entry,
+	})
 	n.data = blobs.New(blobs.Deps{
 		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
 		Freshness: time.Duration(cfg.Gossip.Freshness),
@@ -427,7 +434,7 @@ func (n *Node) serve(life context.Context) {
 	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(life))
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
-	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receiptHandler(life))
+	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receipts.Handler(life))
 	n.serveQuotes()
 }
 
