@@ -37,6 +37,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/homecheck"
 	"github.com/hayek-market/hayek/node/internal/jobspec"
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
@@ -218,7 +219,7 @@ func (o Options) config() (Config, error) {
 	if err := os.MkdirAll(o.Home, 0o700); err != nil {
 		return Config{}, fmt.Errorf("node: create home %s: %w", o.Home, err)
 	}
-	if err := privateHome(o.Home); err != nil {
+	if err := homecheck.Private(o.Home); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
