@@ -443,7 +443,10 @@ func (n *Node) serve(life context.Context) {
 // a node must start even when a bootstrap peer is down, and keeps trying
 // in the background), bootstraps the DHT and runs the services' loops.
 func (n *Node) join(ctx, life context.Context, boot []peer.AddrInfo) error {
-	if len(boot) > 0 && n.connectBootstrap(ctx, boot) == 0 {
+	bs := discovery.NewBootstrapper(discovery.BootstrapDeps{
+		Host: n.host, Peers: boot, DHTBootstrap: n.dht.Bootstrap, Joined: n.offers.Nudge, Log: n.log,
+	})
+	if len(boot) > 0 && bs.Connect(ctx) == 0 {
 		n.log.Warn("isolated: no bootstrap peer reachable; retrying in the background", "bootstrap", len(boot))
 	}
 	if err := n.dht.Bootstrap(life); err != nil {
@@ -459,7 +462,7 @@ func (n *Node) join(ctx, life context.Context, boot []peer.AddrInfo) error {
 		}
 	}
 	n.run("discovery", n.disc.Run)
-	n.run("bootstrap", func(ctx context.Context) error { return n.keepBootstrapped(ctx, boot) })
+	n.run("bootstrap", bs.Run)
 	n.run("requester", n.requester.Run)
 	n.run("data", n.data.Run)
 	return nil
@@ -558,6 +561,13 @@ func (n *Node) Addrs() []string {
 		out = append(out, a.String()+"/p2p/"+n.host.ID().String())
 	}
 	return out
+}
+
+// Isolated reports whether the node has no peer at all although it was
+// given bootstrap peers (a node started alone is a network of one, not
+// isolated).
+func (n *Node) Isolated() bool {
+	return len(n.cfg.Network.Bootstrap) > 0 && len(n.host.Network().Peers()) == 0
 }
 
 // Host is the libp2p host, for tests and the devnet.
