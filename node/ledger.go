@@ -12,6 +12,28 @@ import (
 // LedgerDir is the ledger's directory in the node's home.
 const LedgerDir = "ledger"
 
+// openStores opens the ledger, releases the holds a previous run left
+// open, and rebuilds reputation from the ledger.
+func (n *Node) openStores(ctx context.Context) error {
+	if err := n.openLedger(ctx); err != nil {
+		return err
+	}
+	if err := n.releaseOrphans(ctx); err != nil {
+		return fmt.Errorf("node: release orphaned holds: %w", err)
+	}
+	var err error
+	if n.rep, err = n.newEvidence(); err != nil {
+		return err
+	}
+	if err := n.rep.Rebuild(ctx); err != nil {
+		return err
+	}
+	if act := n.cfg.Misbehave.Active(); len(act) > 0 {
+		n.log.Warn("THIS NODE IS CONFIGURED TO MISBEHAVE AS A PROVIDER (testing only)", "misbehave", act)
+	}
+	return nil
+}
+
 // openLedger opens the node's ledger and gives the operator an account the
 // first time. A ledger that lost acknowledged writes is refused
 // (settlement.IsLostWrites): the error says to run hayek ledger recover.
