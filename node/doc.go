@@ -43,7 +43,8 @@
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
 //   - the ledger (ledger.go): opened under <home>/ledger, the operator's
-//     account made the first time, orphaned holds released at start;
+//     account made the first time (agents.EnsureOperator), holds orphaned
+//     by a restart released (requester.ReleaseOrphans);
 //   - receipts (node/internal/receipts): /hayek/receipt/1.0.0's receiving
 //     side (receipts go to the provider service to countersign,
 //     settlements from creditors are recorded) and SettleDebt, the
