@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -125,3 +126,6 @@ func (n *Node) newGossip(life context.Context, bare host.Host) (*gossip.Service,
 		},
 	})
 }
+
+// parsePrefix reads a subnet of the config (gossip.whitelist).
+func parsePrefix(s string) (netip.Prefix, error) { return netip.ParsePrefix(s) }

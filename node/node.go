@@ -152,9 +152,6 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.metrics = newMetrics(n.drops)
-	n.streamMetrics = wire.NewStreamMetrics(n.metrics)
-	n.streams.Metrics = n.streamMetrics
 	tasks, life := wire.NewGroup(context.Background())
 	n.tasks = tasks
 	ok := false
@@ -217,7 +214,7 @@ func (o Options) config() (Config, error) {
 }
 
 // newNode is the node before it opens anything but its blob store: its
-// identity, clock, randomness and logger.
+// identity, clock, randomness, logger, drop counters and metrics registry.
 func newNode(o Options, cfg Config, key crypto.PrivKey) (*Node, error) {
 	log := o.Logger
 	if log == nil {
@@ -240,19 +237,26 @@ func newNode(o Options, cfg Config, key crypto.PrivKey) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{
+	n := &Node{
 		cfg: cfg, home: o.Home, log: log.With("peer", wire.ShortID(sg.ID())), now: now, start: now(),
 		signer: sg, verifier: vf, blobs: bs,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
-	}, nil
+	}
+	n.metrics = newMetrics(n.drops)
+	n.streamMetrics = wire.NewStreamMetrics(n.metrics)
+	n.streams.Metrics = n.streamMetrics
+	return n, nil
 }
 
 // newServices builds the offer, discovery, intake, agents, requester,
-// provider, receipts and data services, each from its dependencies (the
-// order is the draws of the node's seeded randomness, and each uses only
-// those built before it).
+// provider, receipts and data services, each from its dependencies
+// (services.go; the requester's is below). A service is handed those built
+// before it; one built after it (the requester for discovery and agents,
+// the data service for the provider) it reaches through the node, only
+// once the node runs. The order also fixes the draws of the node's seeded
+// randomness.
 func (n *Node) newServices(jobsDir string) error {
 	caps := n.soldCapabilities()
 	n.offers = n.newAdvertiser(caps)
