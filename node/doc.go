@@ -8,7 +8,9 @@
 //     TCP and QUIC listeners, Noise and TLS, yamux, a connection manager and
 //     a resource manager with limits on hayek's own protocols;
 //   - a Kademlia DHT in server mode under the prefix /hayek (it never joins
-//     the public IPFS DHT), bootstrapped from the configured peers;
+//     the public IPFS DHT), bootstrapped from the configured peers, which
+//     are dialled again while the node is isolated (node/internal/discovery,
+//     the Bootstrapper);
 //   - gossipsub with application-level signatures (pubsub's own signing is
 //     StrictNoSign with content-hash message IDs), an inline validator per
 //     auction topic (size cap, canonical envelope, signature, topic,
@@ -71,8 +73,10 @@
 //     jobs comes from the requester service, SettleDebt is the receipts
 //     service's.
 //
-// New only wires: each service is built from a dependencies struct and
-// its loop (Run) runs in the node's task group (wire.Group, an errgroup:
+// New only wires, in named steps: the stores (ledger.go), the executors
+// (runtimes.go), the network (network.go), the services, each built from
+// a dependencies struct (services.go), their handlers, and their loops. A
+// service's loop (Run) runs in the node's task group (wire.Group, an errgroup:
 // a loop's error stops the node's background work and is returned by
 // Close). Close withdraws the offer, drains the provider, cancels the
 // requester's jobs, then stops the group — ending every loop and every
@@ -98,7 +102,9 @@
 // nothing is written to a ledger.
 //
 // An audit bundle is checked offline by node/internal/audit, which cmd
-// reaches through VerifyAudit (offline.go).
+// reaches through VerifyAudit (offline.go). The home must be private to
+// the node's user: node/internal/homecheck checks it at start, and
+// CheckHome (home.go) is its check for tools.
 //
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.
