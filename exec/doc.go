@@ -12,4 +12,9 @@
 // named behaviours and what it could leak, and the suite checks limits,
 // cancellation, outputs and isolation. exec/gpu finds NVIDIA GPUs and
 // hands them to jobs whole.
+//
+// Each implementation validates its Config the same way: a field that is
+// wrong is an exec.ConfigError wrapping the package's own sentinel (an
+// InvalidConfig, such as wasm.ErrInvalidConfig) and the reason, and
+// Limits.Validate checks the default limits every executor falls back on.
 package exec

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hayek-market/hayek/internal/units"
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/requester"
 )
 
 // Config is a node's configuration, read from <home>/config.toml. Every
@@ -207,6 +209,10 @@ type RequesterConfig struct {
 	// market at once; beyond it, or beyond the slots of the providers it
 	// knows, jobs wait in a local queue.
 	MaxActive int `toml:"max_active"`
+	// CallGossip is when a call for bids is gossiped on its capability's
+	// topic as well as sent to its invitees: "thin" (fewer candidates
+	// than max_invitees), "always" or "never".
+	CallGossip string `toml:"call_gossip"`
 }
 
 // GossipConfig is the hygiene of the auction topics.
@@ -272,6 +278,7 @@ func DefaultConfig() Config {
 		Requester: RequesterConfig{
 			BidWindow:   units.Duration(time.Second),
 			MaxInvitees: 16,
+			CallGossip:  "thin",
 			AckTimeout:  units.Duration(3 * time.Second),
 			ResultGrace: units.Duration(10 * time.Second),
 			MaxAttempts: 3,
@@ -507,6 +514,9 @@ func (r RequesterConfig) validate(bad badField) {
 	}
 	if r.MaxActive < 1 || r.MaxActive > 100_000 {
 		bad("requester.max_active", r.MaxActive, "must be between 1 and 100000")
+	}
+	if !slices.Contains(requester.CallGossipModes, r.CallGossip) {
+		bad("requester.call_gossip", r.CallGossip, "must be one of %s", strings.Join(requester.CallGossipModes, ", "))
 	}
 }
 

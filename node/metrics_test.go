@@ -70,6 +70,7 @@ func TestMetrics(t *testing.T) {
 		{"hayek_gossip_wire_sent_total", auction, 1},
 		{"hayek_streams_served_total", map[string]string{"protocol": "bid"}, 1},
 		{"hayek_streams_opened_total", map[string]string{"protocol": "award"}, 1},
+		{"hayek_streams_opened_total", map[string]string{"protocol": "call"}, 1}, // calls go to invitees directly
 		{"hayek_dht_provider_finds_total", nil, 1},
 		{"hayek_dht_queries_total", map[string]string{"op": "find"}, 1},
 		{"hayek_jobs", map[string]string{"state": "completed"}, 1},
@@ -85,6 +86,7 @@ func TestMetrics(t *testing.T) {
 		{"hayek_answers_sent_total", map[string]string{"kind": "bid"}, 1},
 		{"hayek_streams_opened_total", map[string]string{"protocol": "bid"}, 1},
 		{"hayek_streams_served_total", map[string]string{"protocol": "award"}, 1},
+		{"hayek_streams_served_total", map[string]string{"protocol": "call"}, 1},
 		{"hayek_streams_opened_total", map[string]string{"protocol": "result"}, 1},
 	})
 	// Provider records go out in the background once the DHT has peers.

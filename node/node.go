@@ -50,6 +50,7 @@ const (
 	ProtoData    = wire.ProtoData
 	ProtoPing    = wire.ProtoPing
 	ProtoReceipt = wire.ProtoReceipt
+	ProtoCall    = wire.ProtoCall
 	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
 	DHTPrefix = wire.DHTPrefix
 )
@@ -285,6 +286,7 @@ func (n *Node) serve(life context.Context) {
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
 	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receipts.Handler(life))
+	n.streams.Serve(n.host, n.drops, ProtoCall, n.gossip.HandleCall)
 	n.serveQuotes()
 }
 
@@ -347,11 +349,12 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 		Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
 			return n.data.Fetch(ctx, p, job, b)
 		},
-		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Own: n.ownCandidate,
+		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Auction: n.gossip.Auction, Own: n.ownCandidate,
 		Admit: n.agents.Admit, Closing: n.closing.Load, EntryView: ledgerview.Entry, AgentPolicy: agents.APIPolicy,
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
+			CallGossip: rc.CallGossip,
 		},
 	})
 }

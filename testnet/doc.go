@@ -11,8 +11,9 @@
 // operator socket through its bind-mounted home, so the nodes' containers
 // run as the host user (homes 0700, sockets 0600, as the node demands).
 //
-// Docker is reached through the docker and docker-compose command-line
-// tools, so the compose file works with Compose v1 (1.29) and v2. Every
+// Docker is reached through the docker command-line tool and Compose
+// (FindCompose: the docker compose plugin, v2 or later, else
+// docker-compose 1.29); the compose file works with both. Every
 // container, network and volume carries the label hayek.testnet=<name>;
 // Down removes by that label.
 //

@@ -43,17 +43,29 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// compose runs docker-compose (v1) or, without it, docker compose (v2) on
-// the testnet's compose file and project.
-func (t *Testnet) compose(ctx context.Context, args ...string) (string, error) {
-	base := []string{"-p", t.Project, "-f", t.Dir + "/" + ComposeFile}
-	if _, err := exec.LookPath("docker-compose"); err == nil {
-		return run(ctx, "docker-compose", append(base, args...)...)
+// composeCommand finds the Compose command once per runner and names it
+// in the log: which Compose drove a run is part of its record.
+func (r *Runner) composeCommand(ctx context.Context) (ComposeCmd, error) {
+	if r.composeCmd.Name != "" {
+		return r.composeCmd, nil
 	}
-	if _, err := docker(ctx, "compose", "version"); err != nil {
-		return "", fmt.Errorf("testnet: neither docker-compose nor the docker compose plugin is installed")
+	c, err := FindCompose(ctx)
+	if err != nil {
+		return c, err
 	}
-	return docker(ctx, append(append([]string{"compose"}, base...), args...)...)
+	r.composeCmd = c
+	r.logf("compose: %s (%s=\"docker compose\" or \"docker-compose\" picks one)", c, ComposeEnv)
+	return c, nil
+}
+
+// compose runs Compose on the testnet's compose file and project.
+func (r *Runner) compose(ctx context.Context, args ...string) (string, error) {
+	c, err := r.composeCommand(ctx)
+	if err != nil {
+		return "", err
+	}
+	base := append(append([]string{}, c.Args...), "-p", r.T.Project, "-f", r.T.Dir+"/"+ComposeFile)
+	return run(ctx, c.Name, append(base, args...)...)
 }
 
 // labelled lists the IDs of Docker objects of kind (container, network,

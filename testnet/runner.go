@@ -23,6 +23,8 @@ type Runner struct {
 	// NoDocker: the nodes are a devnet in this process, not containers.
 	NoDocker bool
 
+	composeCmd ComposeCmd // found by the first compose call
+
 	agentsMu  sync.Mutex
 	nextAgent map[string]int // requester → its agent for the next job
 }
@@ -60,6 +62,9 @@ func (r *Runner) Up(ctx context.Context) error {
 	if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", r.T.Image); err != nil {
 		return fmt.Errorf("%w: %s; build it (no registry needed) with: scripts/testnet-image %s", ErrNoImage, r.T.Image, r.T.Image)
 	}
+	if _, err := r.composeCommand(ctx); err != nil {
+		return err
+	}
 	if err := r.T.checkARP(); err != nil {
 		return err
 	}
@@ -67,7 +72,7 @@ func (r *Runner) Up(ctx context.Context) error {
 		return err
 	}
 	r.logf("up: starting %d containers of %s", len(r.T.Nodes), r.T.Name)
-	if _, err := r.T.compose(ctx, "up", "-d", "--no-build"); err != nil {
+	if _, err := r.compose(ctx, "up", "-d", "--no-build"); err != nil {
 		return fmt.Errorf("testnet: up: %w\nTo inspect: docker ps -a --filter label=%s=%s; to remove: hayek testnet down --dir %s", err, LabelKey, r.T.Name, r.T.Dir)
 	}
 	r.record(Perturbation{Action: "up"})
@@ -220,7 +225,10 @@ func (r *Runner) Down(ctx context.Context, keepHomes bool) error {
 		return err
 	}
 	var errs []error
-	if _, err := r.T.compose(ctx, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
+	if _, err := r.compose(ctx, "down", "-v", "--remove-orphans", "-t", "10"); err != nil {
+		// The sweep by label below still removes what compose left;
+		// say so, or a compose that cannot read the file goes unseen.
+		r.logf("down: compose down failed, removing by label: %v", err)
 		errs = append(errs, err)
 	}
 	for _, kind := range []string{"container", "network", "volume"} {

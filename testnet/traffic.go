@@ -38,7 +38,7 @@ type Traffic struct {
 
 // TrafficSums are counters summed over nodes.
 type TrafficSums struct {
-	Auctions float64 `json:"auctions"` // calls for bids published (re-auctions included)
+	Auctions float64 `json:"auctions"` // calls for bids sent, directly or gossiped (re-auctions included)
 	// GossipMessages are the copies of calls for bids sent on the wire
 	// (each forward to each peer once): the gossip a job's auction takes.
 	GossipMessages float64 `json:"gossip_messages"`
@@ -141,7 +141,7 @@ func (t *Traffic) markdown(b io.Writer) {
 		"(warm-up jobs included; the counters also cover the wait for offers and background refreshes).\n\n", t.Jobs)
 	fmt.Fprintf(b, "| figure | net-wide | per job |\n|---|---|---|\n")
 	row := func(k string, total, per float64) { fmt.Fprintf(b, "| %s | %.0f | %.1f |\n", k, total, per) }
-	row("auctions (calls for bids published)", t.Total.Auctions, t.PerJob.Auctions)
+	row("auctions (calls for bids sent)", t.Total.Auctions, t.PerJob.Auctions)
 	row("gossip messages (call copies sent)", t.Total.GossipMessages, t.PerJob.GossipMessages)
 	row("gossip deliveries (nodes a call reached)", t.Total.GossipDeliveries, t.PerJob.GossipDeliveries)
 	row("gossip metadata (IHAVE/IWANT/GRAFT/PRUNE)", t.Total.GossipControl, t.PerJob.GossipControl)
@@ -151,7 +151,7 @@ func (t *Traffic) markdown(b io.Writer) {
 	row("DHT queries of those lookups (peers asked)", t.Total.DHTQueries, t.PerJob.DHTQueries)
 	row("DHT provides (records put)", t.Total.DHTProvides, t.PerJob.DHTProvides)
 	if t.Total.Auctions > 0 {
-		fmt.Fprintf(b, "\nGossip messages per auction (re-auctions publish again): %.1f.\n", t.GossipPerAuction)
+		fmt.Fprintf(b, "\nGossip messages per auction (re-auctions call again; calls sent only to their invitees count zero): %.1f.\n", t.GossipPerAuction)
 	}
 	if t.Total.DHTLookups > 0 {
 		fmt.Fprintf(b, "\nDHT queries per lookup: %.1f.\n", t.Total.DHTQueries/t.Total.DHTLookups)

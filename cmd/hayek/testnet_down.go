@@ -16,7 +16,7 @@ func newTestnetDownCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "down",
 		Short: "Remove every container, network and volume of the testnet, and its homes",
-		Long: `Remove the testnet: docker-compose down, then every container, network and
+		Long: `Remove the testnet: compose down, then every container, network and
 volume still labelled hayek.testnet=NAME, then the nodes' homes (keep them,
 ledgers included, with --keep-homes). Collected data and reports stay.`,
 		Args: cobra.NoArgs,

@@ -26,6 +26,10 @@ load with the scenario's faults, bring every node back, check, report into
 DIR, and down. Exits 0 when the check passes; otherwise 1, leaving the net up
 for inspection and saying how to take it down.
 
+Compose is the docker compose plugin where it answers, else docker-compose;
+HAYEK_COMPOSE="docker compose" or "docker-compose" picks one, and the log
+names the one used.
+
 Without Docker, --devnet N runs the scenario on N nodes in this process
 (hayek devnet) instead: the same load, check and report, but no container
 faults, so only scenarios without them (baseline); MANIFEST is then
@@ -58,7 +62,7 @@ Scenarios (testnet/scenarios/, or a file of your own):
 				if errors.Is(err, testnet.ErrManifest) {
 					return withCode(ExitUsage, err)
 				}
-				if errors.Is(err, testnet.ErrNoDocker) || errors.Is(err, testnet.ErrNoImage) {
+				if errors.Is(err, testnet.ErrNoDocker) || errors.Is(err, testnet.ErrNoCompose) || errors.Is(err, testnet.ErrNoImage) {
 					return withCode(ExitNotRun, err)
 				}
 				if res != nil {

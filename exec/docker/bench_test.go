@@ -10,36 +10,14 @@ package docker
 import (
 	"context"
 	"fmt"
-	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/exectest"
 	"github.com/hayek-market/hayek/internal/samples/native"
 )
-
-// nativeToolbox writes the static toolbox to a file to run it directly.
-func nativeToolbox(b *testing.B) string {
-	b.Helper()
-	if native.Toolbox == nil {
-		b.Skip("no native toolbox for this platform")
-	}
-	path := filepath.Join(b.TempDir(), "toolbox")
-	if err := os.WriteFile(path, native.Toolbox, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
-
-func runOK(b *testing.B, e *Executor, job exec.Job, want string) {
-	b.Helper()
-	res, err := e.Run(context.Background(), job)
-	if err != nil || res.Status != exec.StatusOK || string(res.Stdout) != want {
-		b.Fatalf("%v %s %s %q", err, res.Status, res.Error, res.Stdout)
-	}
-}
 
 // BenchmarkStart is the start-to-exit latency of a trivial job (`toolbox
 // exit 0`, a static Go program), from Run to its result, the container
@@ -55,7 +33,7 @@ func runOK(b *testing.B, e *Executor, job exec.Job, want string) {
 //	cold          WarmImages 0 and an image the engine does not have: the
 //	              archive is checked and loaded first
 func BenchmarkStart(b *testing.B) {
-	bin := nativeToolbox(b)
+	bin := exectest.NativeToolbox(b, native.Toolbox)
 	b.Run("native", func(b *testing.B) {
 		for range b.N {
 			if out, err := osexec.Command(bin, "exit", "0").CombinedOutput(); err != nil {
@@ -79,7 +57,7 @@ func BenchmarkStart(b *testing.B) {
 			})
 			defer e.Close(context.Background())
 			job := toolbox("start", "exit", "0")
-			runOK(b, e, job, "")
+			exectest.RunOK(b, e, job, "")
 			b.ResetTimer()
 			for range b.N {
 				if tc.wait {
@@ -87,7 +65,7 @@ func BenchmarkStart(b *testing.B) {
 					e.waitFills()
 					b.StartTimer()
 				}
-				runOK(b, e, job, "")
+				exectest.RunOK(b, e, job, "")
 			}
 		})
 	}
@@ -113,7 +91,7 @@ func BenchmarkStart(b *testing.B) {
 		b.ResetTimer()
 		for i := range b.N {
 			job.ModuleCID = fmt.Sprintf("cold-%d-%d", b.N, i)
-			runOK(b, e, job, "")
+			exectest.RunOK(b, e, job, "")
 			b.StopTimer()
 			e.waitFills() // the container's teardown, which holds the image
 			removeImage(testClient, id)
@@ -129,7 +107,7 @@ func BenchmarkStart(b *testing.B) {
 // tenths of a second, below 4*10^6 several seconds, where the start-up's
 // share is small.
 func BenchmarkPrimesRatio(b *testing.B) {
-	bin := nativeToolbox(b)
+	bin := exectest.NativeToolbox(b, native.Toolbox)
 	e := newExecutor(b, nil)
 	defer e.Close(context.Background())
 	for _, tc := range []struct{ below, want string }{
@@ -138,7 +116,7 @@ func BenchmarkPrimesRatio(b *testing.B) {
 	} {
 		b.Run(tc.below, func(b *testing.B) {
 			job := toolbox("primes", "primes", tc.below)
-			runOK(b, e, job, tc.want)
+			exectest.RunOK(b, e, job, tc.want)
 			var nat, sandboxed time.Duration
 			b.ResetTimer()
 			for range b.N {
@@ -149,7 +127,7 @@ func BenchmarkPrimesRatio(b *testing.B) {
 					b.Fatalf("native: %v %q", err, out)
 				}
 				start = time.Now()
-				runOK(b, e, job, tc.want)
+				exectest.RunOK(b, e, job, tc.want)
 				sandboxed += time.Since(start)
 			}
 			n := float64(b.N)

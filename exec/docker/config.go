@@ -127,70 +127,48 @@ func DefaultConfig() Config {
 }
 
 // ErrInvalidConfig is wrapped by every ConfigError.
-var ErrInvalidConfig = errors.New("exec/docker: invalid config")
+var ErrInvalidConfig = &exec.InvalidConfig{Pkg: "exec/docker"}
 
 // ConfigError names the Config field that is wrong, its value and why.
-type ConfigError struct {
-	Field string
-	Value any
-	Err   error
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("exec/docker: config field %s = %v: %v", e.Field, e.Value, e.Err)
-}
-
-// Unwrap lets errors.Is match ErrInvalidConfig and the underlying reason.
-func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
+type ConfigError = exec.ConfigError
 
 // Validate reports the first field that would make the executor unsafe or
 // unusable. It does not look at the engine (New does).
 func (c Config) Validate() error {
-	positive := func(field string, v int64) error {
-		if v <= 0 {
-			return &ConfigError{field, v, errors.New("must be positive; start from docker.DefaultConfig()")}
-		}
-		return nil
-	}
 	l := c.DefaultLimits
-	for _, err := range []error{
-		positive("DefaultLimits.MemoryBytes", l.MemoryBytes),
-		positive("DefaultLimits.Timeout", int64(l.Timeout)),
-		positive("DefaultLimits.StdoutBytes", l.StdoutBytes),
-		positive("DefaultLimits.StderrBytes", l.StderrBytes),
-		positive("DefaultLimits.OutputBytes", l.OutputBytes),
-		positive("DefaultLimits.OutputFiles", int64(l.OutputFiles)),
-		positive("MaxProcesses", int64(c.MaxProcesses)),
-		positive("MaxOpenFiles", int64(c.MaxOpenFiles)),
-		positive("MaxArchiveBytes", c.MaxArchiveBytes),
-		positive("SetupTimeout", int64(c.SetupTimeout)),
-	} {
-		if err != nil {
-			return err
-		}
+	if err := l.Validate(ErrInvalidConfig, "DefaultLimits"); err != nil {
+		return err
+	}
+	if err := ErrInvalidConfig.CheckPositive(
+		exec.Positive{Field: "MaxProcesses", Value: int64(c.MaxProcesses)},
+		exec.Positive{Field: "MaxOpenFiles", Value: int64(c.MaxOpenFiles)},
+		exec.Positive{Field: "MaxArchiveBytes", Value: c.MaxArchiveBytes},
+		exec.Positive{Field: "SetupTimeout", Value: int64(c.SetupTimeout)},
+	); err != nil {
+		return err
 	}
 	if l.MemoryBytes < minMemoryBytes {
-		return &ConfigError{"DefaultLimits.MemoryBytes", l.MemoryBytes, fmt.Errorf("is below the %d MiB a container needs to start", minMemoryBytes>>20)}
+		return ErrInvalidConfig.Field("DefaultLimits.MemoryBytes", l.MemoryBytes, fmt.Errorf("is below the %d MiB a container needs to start", minMemoryBytes>>20))
 	}
 	if c.MaxOpenFiles < 16 {
-		return &ConfigError{"MaxOpenFiles", c.MaxOpenFiles, errors.New("is below 16: not even a runtime's own descriptors fit")}
+		return ErrInvalidConfig.Field("MaxOpenFiles", c.MaxOpenFiles, errors.New("is below 16: not even a runtime's own descriptors fit"))
 	}
 	if c.WarmImages < 0 || c.WarmImages > 64 {
-		return &ConfigError{"WarmImages", c.WarmImages, errors.New("must be between 0 and 64")}
+		return ErrInvalidConfig.Field("WarmImages", c.WarmImages, errors.New("must be between 0 and 64"))
 	}
 	if c.CPUs < 0 || (c.CPUs > 0 && c.CPUs < 0.01) {
-		return &ConfigError{"CPUs", c.CPUs, errors.New("must be zero (no quota) or at least 0.01 cores")}
+		return ErrInvalidConfig.Field("CPUs", c.CPUs, errors.New("must be zero (no quota) or at least 0.01 cores"))
 	}
 	if err := checkUser(c.User); c.User != "" && err != nil {
-		return &ConfigError{"User", c.User, err}
+		return ErrInvalidConfig.Field("User", c.User, err)
 	}
 	for _, ref := range c.AllowedImages {
 		if _, err := parseReference(ref); err != nil {
-			return &ConfigError{"AllowedImages", ref, err}
+			return ErrInvalidConfig.Field("AllowedImages", ref, err)
 		}
 	}
 	if !c.RunJobImages && len(c.AllowedImages) == 0 {
-		return &ConfigError{"RunJobImages", false, errors.New("with no AllowedImages either, no job could run")}
+		return ErrInvalidConfig.Field("RunJobImages", false, errors.New("with no AllowedImages either, no job could run"))
 	}
 	return nil
 }

@@ -10,35 +10,13 @@ package process
 import (
 	"context"
 	"fmt"
-	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/hayek-market/hayek/exec"
+	"github.com/hayek-market/hayek/exec/exectest"
 	"github.com/hayek-market/hayek/internal/samples/native"
 )
-
-// nativeToolbox writes the static toolbox to a file to run it directly.
-func nativeToolbox(b *testing.B) string {
-	b.Helper()
-	if native.Toolbox == nil {
-		b.Skip("no native toolbox for this platform")
-	}
-	path := filepath.Join(b.TempDir(), "toolbox")
-	if err := os.WriteFile(path, native.Toolbox, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
-
-func runOK(b *testing.B, e *Executor, job exec.Job, want string) {
-	res, err := e.Run(context.Background(), job)
-	if err != nil || res.Status != exec.StatusOK || string(res.Stdout) != want {
-		b.Fatalf("%v %s %s %q", err, res.Status, res.Error, res.Stdout)
-	}
-}
 
 // BenchmarkNew is what starting an executor costs: finding cgroups,
 // sweeping leftovers, and one probe sandbox.
@@ -62,7 +40,7 @@ func BenchmarkNew(b *testing.B) {
 //	cold          an executable the executor has not seen (checked and
 //	              sealed into a memfd first), pool warm
 func BenchmarkStart(b *testing.B) {
-	bin := nativeToolbox(b)
+	bin := exectest.NativeToolbox(b, native.Toolbox)
 	b.Run("native", func(b *testing.B) {
 		for range b.N {
 			if out, err := osexec.Command(bin, "exit", "0").CombinedOutput(); err != nil {
@@ -85,7 +63,7 @@ func BenchmarkStart(b *testing.B) {
 			e := newExecutor(b, func(c *Config) { c.WarmSandboxes = tc.pool })
 			defer e.Close(context.Background())
 			job := toolbox("start", "exit", "0")
-			runOK(b, e, job, "")
+			exectest.RunOK(b, e, job, "")
 			b.ResetTimer()
 			for i := range b.N {
 				if tc.cold {
@@ -96,7 +74,7 @@ func BenchmarkStart(b *testing.B) {
 					waitPoolFull(b, e)
 					b.StartTimer()
 				}
-				runOK(b, e, job, "")
+				exectest.RunOK(b, e, job, "")
 			}
 		})
 	}
@@ -120,7 +98,7 @@ func waitPoolFull(b *testing.B, e *Executor) {
 // tenths of a second (exec/wasm's benchmark uses the same), below 4*10^6
 // several seconds, where the start-up's share is small.
 func BenchmarkPrimesRatio(b *testing.B) {
-	bin := nativeToolbox(b)
+	bin := exectest.NativeToolbox(b, native.Toolbox)
 	e := newExecutor(b, nil)
 	defer e.Close(context.Background())
 	for _, tc := range []struct{ below, want string }{
@@ -129,7 +107,7 @@ func BenchmarkPrimesRatio(b *testing.B) {
 	} {
 		b.Run(tc.below, func(b *testing.B) {
 			job := toolbox("primes", "primes", tc.below)
-			runOK(b, e, job, tc.want)
+			exectest.RunOK(b, e, job, tc.want)
 			var nat, sandboxed time.Duration
 			b.ResetTimer()
 			for range b.N {
@@ -140,7 +118,7 @@ func BenchmarkPrimesRatio(b *testing.B) {
 					b.Fatalf("native: %v %q", err, out)
 				}
 				start = time.Now()
-				runOK(b, e, job, tc.want)
+				exectest.RunOK(b, e, job, tc.want)
 				sandboxed += time.Since(start)
 			}
 			n := float64(b.N)

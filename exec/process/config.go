@@ -151,74 +151,52 @@ func DefaultConfig() Config {
 }
 
 // ErrInvalidConfig is wrapped by every ConfigError.
-var ErrInvalidConfig = errors.New("exec/process: invalid config")
+var ErrInvalidConfig = &exec.InvalidConfig{Pkg: "exec/process"}
 
 // ConfigError names the Config field that is wrong, its value and why.
-type ConfigError struct {
-	Field string
-	Value any
-	Err   error
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("exec/process: config field %s = %v: %v", e.Field, e.Value, e.Err)
-}
-
-// Unwrap lets errors.Is match ErrInvalidConfig and the underlying reason.
-func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
+type ConfigError = exec.ConfigError
 
 // Validate reports the first field that would make the executor unsafe or
 // unusable. It never changes c and does not look at the host (Probe does).
 func (c Config) Validate() error {
-	positive := func(field string, v int64) error {
-		if v <= 0 {
-			return &ConfigError{field, v, errors.New("must be positive; start from process.DefaultConfig()")}
-		}
-		return nil
-	}
 	l := c.DefaultLimits
-	for _, err := range []error{
-		positive("DefaultLimits.MemoryBytes", l.MemoryBytes),
-		positive("DefaultLimits.Timeout", int64(l.Timeout)),
-		positive("DefaultLimits.StdoutBytes", l.StdoutBytes),
-		positive("DefaultLimits.StderrBytes", l.StderrBytes),
-		positive("DefaultLimits.OutputBytes", l.OutputBytes),
-		positive("DefaultLimits.OutputFiles", int64(l.OutputFiles)),
-		positive("MaxProcesses", int64(c.MaxProcesses)),
-		positive("MaxOpenFiles", int64(c.MaxOpenFiles)),
-		positive("MaxCachedModules", int64(c.MaxCachedModules)),
-		positive("MaxCachedBytes", c.MaxCachedBytes),
-		positive("SetupTimeout", int64(c.SetupTimeout)),
-	} {
-		if err != nil {
-			return err
-		}
+	if err := l.Validate(ErrInvalidConfig, "DefaultLimits"); err != nil {
+		return err
+	}
+	if err := ErrInvalidConfig.CheckPositive(
+		exec.Positive{Field: "MaxProcesses", Value: int64(c.MaxProcesses)},
+		exec.Positive{Field: "MaxOpenFiles", Value: int64(c.MaxOpenFiles)},
+		exec.Positive{Field: "MaxCachedModules", Value: int64(c.MaxCachedModules)},
+		exec.Positive{Field: "MaxCachedBytes", Value: c.MaxCachedBytes},
+		exec.Positive{Field: "SetupTimeout", Value: int64(c.SetupTimeout)},
+	); err != nil {
+		return err
 	}
 	switch {
 	case l.MemoryBytes < minMemoryBytes:
-		return &ConfigError{"DefaultLimits.MemoryBytes", l.MemoryBytes,
-			fmt.Errorf("is below the %d MiB a sandbox needs to start", minMemoryBytes>>20)}
+		return ErrInvalidConfig.Field("DefaultLimits.MemoryBytes", l.MemoryBytes,
+			fmt.Errorf("is below the %d MiB a sandbox needs to start", minMemoryBytes>>20))
 	case c.MaxOpenFiles < 16:
-		return &ConfigError{"MaxOpenFiles", c.MaxOpenFiles, errors.New("is below 16: not even a runtime's own descriptors fit")}
+		return ErrInvalidConfig.Field("MaxOpenFiles", c.MaxOpenFiles, errors.New("is below 16: not even a runtime's own descriptors fit"))
 	case c.AddressSpaceBytes < 0:
-		return &ConfigError{"AddressSpaceBytes", c.AddressSpaceBytes, errors.New("must be zero (unlimited) or positive")}
+		return ErrInvalidConfig.Field("AddressSpaceBytes", c.AddressSpaceBytes, errors.New("must be zero (unlimited) or positive"))
 	case c.AddressSpaceBytes > 0 && c.AddressSpaceBytes < 1<<30:
-		return &ConfigError{"AddressSpaceBytes", c.AddressSpaceBytes,
-			errors.New("is below 1 GiB, which Go and JVM programs reserve at start-up; the memory limit is what caps memory")}
+		return ErrInvalidConfig.Field("AddressSpaceBytes", c.AddressSpaceBytes,
+			errors.New("is below 1 GiB, which Go and JVM programs reserve at start-up; the memory limit is what caps memory"))
 	case c.CPUs < 0 || c.CPUs > float64(1<<20):
-		return &ConfigError{"CPUs", c.CPUs, errors.New("must be zero (no quota) or a positive number of cores")}
+		return ErrInvalidConfig.Field("CPUs", c.CPUs, errors.New("must be zero (no quota) or a positive number of cores"))
 	case c.CPUs > 0 && c.CPUs < 0.01:
-		return &ConfigError{"CPUs", c.CPUs, errors.New("is below 0.01 cores, the smallest quota the kernel keeps to")}
+		return ErrInvalidConfig.Field("CPUs", c.CPUs, errors.New("is below 0.01 cores, the smallest quota the kernel keeps to"))
 	case c.HostUID < -1 || c.HostGID < -1:
-		return &ConfigError{"HostUID/HostGID", fmt.Sprint(c.HostUID, "/", c.HostGID), errors.New("must be -1 (pick) or a host id")}
+		return ErrInvalidConfig.Field("HostUID/HostGID", fmt.Sprint(c.HostUID, "/", c.HostGID), errors.New("must be -1 (pick) or a host id"))
 	case c.CgroupParent != "" && c.CgroupParent[0] != '/':
-		return &ConfigError{"CgroupParent", c.CgroupParent, errors.New(`must be absolute in the hierarchy, like "/hayek"`)}
+		return ErrInvalidConfig.Field("CgroupParent", c.CgroupParent, errors.New(`must be absolute in the hierarchy, like "/hayek"`))
 	case c.WarmSandboxes < 0 || c.WarmSandboxes > 64:
-		return &ConfigError{"WarmSandboxes", c.WarmSandboxes, errors.New("must be between 0 and 64")}
+		return ErrInvalidConfig.Field("WarmSandboxes", c.WarmSandboxes, errors.New("must be between 0 and 64"))
 	case c.DeviceDir != "" && !filepath.IsAbs(c.DeviceDir):
-		return &ConfigError{"DeviceDir", c.DeviceDir, errors.New(`must be absolute, like "/dev"`)}
+		return ErrInvalidConfig.Field("DeviceDir", c.DeviceDir, errors.New(`must be absolute, like "/dev"`))
 	case !c.RunJobModules && len(c.Programs) == 0:
-		return &ConfigError{"RunJobModules", false, errors.New("with no Programs either, no job could run")}
+		return ErrInvalidConfig.Field("RunJobModules", false, errors.New("with no Programs either, no job could run"))
 	}
 	return nil
 }

@@ -76,54 +76,32 @@ func DefaultConfig() Config {
 }
 
 // ErrInvalidConfig is wrapped by every ConfigError.
-var ErrInvalidConfig = errors.New("exec/wasm: invalid config")
+var ErrInvalidConfig = &exec.InvalidConfig{Pkg: "exec/wasm"}
 
 // ConfigError names the Config field that is wrong, its value and why.
-type ConfigError struct {
-	Field string
-	Value any
-	Err   error
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("exec/wasm: config field %s = %v: %v", e.Field, e.Value, e.Err)
-}
-
-// Unwrap lets errors.Is match ErrInvalidConfig and the underlying reason.
-func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
+type ConfigError = exec.ConfigError
 
 // Validate reports the first field that would make the executor unsafe or
 // unusable. It never changes c.
 func (c Config) Validate() error {
-	positive := func(field string, v int64) error {
-		if v <= 0 {
-			return &ConfigError{field, v, errors.New("must be positive; start from wasm.DefaultConfig()")}
-		}
-		return nil
-	}
 	l := c.DefaultLimits
-	for _, err := range []error{
-		positive("MaxCachedModules", int64(c.MaxCachedModules)),
-		positive("MaxCachedBytes", c.MaxCachedBytes),
-		positive("CompileWorkers", int64(c.CompileWorkers)),
-		positive("DefaultLimits.MemoryBytes", l.MemoryBytes),
-		positive("DefaultLimits.Timeout", int64(l.Timeout)),
-		positive("DefaultLimits.StdoutBytes", l.StdoutBytes),
-		positive("DefaultLimits.StderrBytes", l.StderrBytes),
-		positive("DefaultLimits.OutputBytes", l.OutputBytes),
-		positive("DefaultLimits.OutputFiles", int64(l.OutputFiles)),
-	} {
-		if err != nil {
-			return err
-		}
+	if err := ErrInvalidConfig.CheckPositive(
+		exec.Positive{Field: "MaxCachedModules", Value: int64(c.MaxCachedModules)},
+		exec.Positive{Field: "MaxCachedBytes", Value: c.MaxCachedBytes},
+		exec.Positive{Field: "CompileWorkers", Value: int64(c.CompileWorkers)},
+	); err != nil {
+		return err
+	}
+	if err := l.Validate(ErrInvalidConfig, "DefaultLimits"); err != nil {
+		return err
 	}
 	if l.MemoryBytes < pageSize {
-		return &ConfigError{"DefaultLimits.MemoryBytes", l.MemoryBytes,
-			fmt.Errorf("is less than one %d-byte wasm page, so no module with memory could run", pageSize)}
+		return ErrInvalidConfig.Field("DefaultLimits.MemoryBytes", l.MemoryBytes,
+			fmt.Errorf("is less than one %d-byte wasm page, so no module with memory could run", pageSize))
 	}
 	if l.MemoryBytes > maxMemoryBytes {
-		return &ConfigError{"DefaultLimits.MemoryBytes", l.MemoryBytes,
-			errors.New("exceeds the 4 GiB a wasm32 module can address")}
+		return ErrInvalidConfig.Field("DefaultLimits.MemoryBytes", l.MemoryBytes,
+			errors.New("exceeds the 4 GiB a wasm32 module can address"))
 	}
 	return nil
 }

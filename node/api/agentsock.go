@@ -8,7 +8,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // DefaultAgentSocket is the agent socket's file name, beside the operator
@@ -79,7 +78,7 @@ func (s *Server) warnUnreachable(ctx context.Context, path string) {
 	if err != nil {
 		return
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	dirGID, ok := fileGID(fi)
 	if !ok {
 		return
 	}
@@ -88,7 +87,7 @@ func (s *Server) warnUnreachable(ctx context.Context, path string) {
 	if gid < 0 {
 		gid = os.Getgid()
 	}
-	if mode&0o001 != 0 || (mode&0o010 != 0 && int(st.Gid) == gid) {
+	if mode&0o001 != 0 || (mode&0o010 != 0 && dirGID == gid) {
 		return
 	}
 	group := s.agentPerm.group

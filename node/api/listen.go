@@ -16,6 +16,9 @@ import (
 // (sun_path is 108 bytes on Linux, 104 on the BSDs, including the NUL).
 const maxSocketPath = 103
 
+// errLocked is lockFile's answer when another process holds the lock.
+var errLocked = errors.New("api: locked by another process")
+
 // socketFile is a listening unix socket that this process created and will
 // remove.
 type socketFile struct {
@@ -61,9 +64,9 @@ func listenUnix(ctx context.Context, path string, perm sockPerm) (*socketFile, e
 	if err != nil {
 		return nil, fmt.Errorf("api: cannot create the socket's lock file: %w (does %s exist and is it writable?)", err, dir)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(lock); err != nil {
 		lock.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLocked) {
 			return nil, fmt.Errorf("api: another hayek node is serving on %s (it holds %s.lock): stop it first, or give this node another home or socket", path, path)
 		}
 		return nil, fmt.Errorf("api: locking %s.lock: %w", path, err)

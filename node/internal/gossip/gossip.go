@@ -63,8 +63,9 @@ type Service struct {
 
 	mu     sync.Mutex
 	topics map[string]*pubsub.Topic
-	limits map[string]*rate.Limiter // per requester
-	seen   map[[16]byte]int64       // hash of requester/job/attempt → first seen, Unix ms
+	limits map[string]*rate.Limiter                       // per requester
+	seen   map[[16]byte]seenCall                          // hash of requester/job/attempt → first seen, and how
+	subs   map[string][]func(from peer.ID, dc *wire.Call) // by topic: who takes direct calls
 
 	scoreMu sync.Mutex
 	scores  map[peer.ID]*pubsub.PeerScoreSnapshot
@@ -73,7 +74,7 @@ type Service struct {
 // New starts gossipsub on the host; it runs until ctx ends.
 func New(ctx context.Context, d Deps) (*Service, error) {
 	g := &Service{d: d, topics: map[string]*pubsub.Topic{}, limits: map[string]*rate.Limiter{},
-		seen: map[[16]byte]int64{}, scores: map[peer.ID]*pubsub.PeerScoreSnapshot{},
+		seen: map[[16]byte]seenCall{}, subs: map[string][]func(peer.ID, *wire.Call){}, scores: map[peer.ID]*pubsub.PeerScoreSnapshot{},
 		trace: newTracer(d.Metrics)}
 	var whitelist []*net.IPNet
 	for _, s := range d.Whitelist {
@@ -193,36 +194,101 @@ func (g *Service) topic(c market.Capability) (*pubsub.Topic, error) {
 	return t, nil
 }
 
-// validateCall runs inline on every call for bids, received or published:
-// size, envelope, signature, topic, freshness, replay and rate limit.
-// Garbage and forgeries are rejected (the forwarding peer is penalised);
-// stale, replayed and rate-limited calls are ignored.
+// validateCall runs inline on every call for bids received or published
+// on a topic: the one validation a call gets however it arrived (see
+// check). Garbage and forgeries are rejected (the forwarding peer is
+// penalised); stale, replayed and rate-limited calls are ignored. A call
+// this node already took in directly is forwarded but not delivered again.
 func (g *Service) validateCall(topic string, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	d := g.d
-	if len(m.Data) > d.MaxCall {
-		d.Drops.Add("call/oversized")
+	dc, v := g.check(m.Data, viaGossip, wire.Expect{What: "call", Kind: market.KindCall},
+		func(c market.CallForBids) string {
+			if c.Needs.Capabilities[0].Topic() != topic {
+				return "call/malformed"
+			}
+			return ""
+		})
+	switch v {
+	case accepted:
+		m.ValidatorData = dc
+		return pubsub.ValidationAccept
+	case forwardOnly:
+		return pubsub.ValidationAccept // ValidatorData nil: Subscribe skips it
+	case rejected:
 		return pubsub.ValidationReject
+	}
+	return pubsub.ValidationIgnore
+}
+
+// via is how a call reached this node.
+type via uint8
+
+const (
+	viaGossip via = 1 << iota
+	viaDirect
+)
+
+// verdict is what check decided about a call.
+type verdict int
+
+const (
+	accepted    verdict = iota // deliver it
+	rejected                   // garbage or a forgery: penalise who sent it
+	ignored                    // stale, replayed, rate-limited: drop quietly
+	forwardOnly                // already taken in directly: relay the gossip copy, deliver nothing
+)
+
+// check is the one validation path of a call for bids, gossiped or sent
+// directly: size, envelope and signature (and, through ex, the signer),
+// fields, the caller's own rule (topic, invitation) returning a drop
+// reason, freshness, replay and the requester's rate limit. The replay
+// set is shared by both ways in, so a call that arrives both ways is
+// delivered once.
+func (g *Service) check(b []byte, how via, ex wire.Expect, rule func(market.CallForBids) string) (*wire.Call, verdict) {
+	d := g.d
+	if len(b) > d.MaxCall {
+		d.Drops.Add("call/oversized")
+		return nil, rejected
 	}
 	in := wire.Inbox{Verifier: d.Verifier, Drops: d.Drops, Now: d.Now, Freshness: d.Freshness}
 	var c market.CallForBids
-	env, err := in.OpenFrame(m.Data, wire.Expect{What: "call", Kind: market.KindCall}, &c)
+	env, err := in.OpenFrame(b, ex, &c)
 	if err != nil {
-		return pubsub.ValidationReject
+		return nil, rejected
 	}
-	if c.Validate() != nil || c.Needs.Capabilities[0].Topic() != topic {
+	if c.Validate() != nil {
 		d.Drops.Add("call/malformed")
-		return pubsub.ValidationReject
+		return nil, rejected
+	}
+	if reason := rule(c); reason != "" {
+		d.Drops.Add(reason)
+		return nil, rejected
 	}
 	if in.Fresh("call", c.Created) != nil {
-		return pubsub.ValidationIgnore
+		return nil, ignored
 	}
 	now := d.Now()
 	key := replayKey(c)
 	g.mu.Lock()
-	if _, dup := g.seen[key]; dup {
-		g.mu.Unlock()
+	defer g.mu.Unlock()
+	if s, dup := g.seen[key]; dup {
+		if how == viaGossip && s.via == viaDirect {
+			// Taken in directly: relay it so peers beyond the invitees
+			// hear of it, but hand it to no one here again.
+			s.via |= viaGossip
+			g.seen[key] = s
+			d.Drops.Add("call/seen_direct")
+			return nil, forwardOnly
+		}
+		if how == viaDirect && s.via&viaDirect == 0 {
+			// The requester gossiped it too (a thin market) and gossip
+			// was faster: expected, not a replay.
+			s.via |= viaDirect
+			g.seen[key] = s
+			d.Drops.Add("call/seen_gossip")
+			return nil, ignored
+		}
 		d.Drops.Add("call/replayed")
-		return pubsub.ValidationIgnore
+		return nil, ignored
 	}
 	lim, ok := g.limits[c.Requester]
 	if !ok {
@@ -230,14 +296,18 @@ func (g *Service) validateCall(topic string, from peer.ID, m *pubsub.Message) pu
 		g.limits[c.Requester] = lim
 	}
 	if !lim.AllowN(now, 1) {
-		g.mu.Unlock()
 		d.Drops.Add("call/rate_limited")
-		return pubsub.ValidationIgnore
+		return nil, ignored
 	}
-	g.seen[key] = now.UnixMilli()
-	g.mu.Unlock()
-	m.ValidatorData = &wire.Call{Call: c, CID: env.CID()}
-	return pubsub.ValidationAccept
+	g.seen[key] = seenCall{at: now.UnixMilli(), via: how}
+	return &wire.Call{Call: c, CID: env.CID()}, accepted
+}
+
+// seenCall is when a call's replay key was first seen and how it has
+// arrived since.
+type seenCall struct {
+	at  int64 // Unix ms
+	via via
 }
 
 // replayKey identifies a call for replay detection: the same requester, job
@@ -257,8 +327,8 @@ func (g *Service) expire(now time.Time) {
 	horizon := now.Add(-2 * g.d.Freshness).UnixMilli()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for k, t := range g.seen {
-		if t < horizon {
+	for k, s := range g.seen {
+		if s.at < horizon {
 			delete(g.seen, k)
 		}
 	}
@@ -278,10 +348,13 @@ func (g *Service) Publish(ctx context.Context, env canon.Envelope, c market.Capa
 	if err := t.Publish(ctx, env.Encode()); err != nil {
 		return err
 	}
-	g.trace.auctions.Inc()
 	g.Published(c.Topic())
 	return nil
 }
+
+// Auction counts one call for bids this node sent as a requester, however
+// it went out (to its invitees, gossiped, or both).
+func (g *Service) Auction() { g.trace.auctions.Inc() }
 
 // Published counts a message this node published on topic: pubsub tells
 // its tracers of others' messages only. The reputation service publishes
@@ -290,7 +363,9 @@ func (g *Service) Published(topic string) {
 	g.trace.published.WithLabelValues(g.trace.topic(topic)).Inc()
 }
 
-// Subscribe delivers validated calls on c's topic to fn until ctx ends.
+// Subscribe delivers validated calls for capability c to fn until ctx
+// ends: those gossiped on c's topic and those sent directly on
+// /hayek/call/1.0.0 (HandleCall), each once.
 func (g *Service) Subscribe(ctx context.Context, c market.Capability, fn func(from peer.ID, dc *wire.Call)) error {
 	t, err := g.topic(c)
 	if err != nil {
@@ -300,6 +375,9 @@ func (g *Service) Subscribe(ctx context.Context, c market.Capability, fn func(fr
 	if err != nil {
 		return fmt.Errorf("gossip: subscribe %s: %w", c.Topic(), err)
 	}
+	g.mu.Lock()
+	g.subs[c.Topic()] = append(g.subs[c.Topic()], fn)
+	g.mu.Unlock()
 	if !g.d.Tasks.Go(func() {
 		defer sub.Cancel()
 		for {

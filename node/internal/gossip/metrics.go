@@ -51,7 +51,7 @@ func newTracer(reg prometheus.Registerer) *tracer {
 		control: f.NewCounterVec(prometheus.CounterOpts{Name: "hayek_gossip_control_sent_total",
 			Help: "Gossip control messages sent, by type (ihave, iwant, graft, prune, idontwant)."}, []string{"type"}),
 		auctions: f.NewCounter(prometheus.CounterOpts{Name: "hayek_auctions_total",
-			Help: "Calls for bids this node published as a requester: one per auction round, re-auctions included."}),
+			Help: "Calls for bids this node sent as a requester, directly or by gossip: one per auction round, re-auctions included."}),
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/hayek-market/hayek/node/api"
 )
@@ -61,7 +60,9 @@ func (e *Error) Is(target error) bool { return target == ErrNotPrivate }
 // store and cache it runs, including those of libraries (pebble's job
 // store, wazero's compile cache) that pick their own modes.
 func Private(home string) error {
-	syscall.Umask(0o077)
+	if err := privateUmask(); err != nil {
+		return err
+	}
 	return Check(home)
 }
 
@@ -98,8 +99,7 @@ type homeCheck struct {
 }
 
 func (c *homeCheck) walk(dir string, top bool) {
-	if st, ok := statOf(dir); ok {
-		id := [2]uint64{uint64(st.Dev), st.Ino}
+	if id, ok := fileID(dir); ok {
 		if c.seen[id] {
 			return
 		}
@@ -151,9 +151,9 @@ func (c *homeCheck) judge(shown, path string, fi fs.FileInfo, forbidden fs.FileM
 	if fi.IsDir() {
 		kind = "directory mode"
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != c.uid {
-		c.problems = append(c.problems, Problem{Path: shown, Mode: perm, Owner: int(st.Uid),
-			Why: fmt.Sprintf("owned by %s, not by the node's user %s", userName(int(st.Uid)), userName(c.uid)),
+	if uid, ok := fileOwner(fi); ok && uid != c.uid {
+		c.problems = append(c.problems, Problem{Path: shown, Mode: perm, Owner: uid,
+			Why: fmt.Sprintf("owned by %s, not by the node's user %s", userName(uid), userName(c.uid)),
 			Fix: fmt.Sprintf("chown %s %s", userName(c.uid), shellQuote(path))})
 	}
 	if perm&forbidden == 0 {
@@ -176,15 +176,6 @@ func symbolic(forbidden fs.FileMode) string {
 		return "o-rwx"
 	}
 	return "go-rwx"
-}
-
-func statOf(path string) (*syscall.Stat_t, bool) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return st, ok
 }
 
 func userName(uid int) string {

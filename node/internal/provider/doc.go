@@ -1,5 +1,7 @@
 // Package provider owns the provider service: how this node sells compute.
-// It answers calls for bids (market.Provider decides the bid or decline;
+// It answers calls for bids, gossiped or sent to it directly as an
+// invitee — both arrive validated through the gossip service's Subscribe,
+// each call once, and are answered alike (market.Provider decides the bid or decline;
 // answers are bounded overall and per requester, and a requester whose
 // streams stall is paused), accepts awards that match its bids, fetches
 // module and inputs from the requester, runs the job in the executor of

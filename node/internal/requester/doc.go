@@ -2,8 +2,11 @@
 // compute for its agents. Submit takes a validated spec (the node checks
 // the agent's limits and holds the job's max cost through Deps.Admit);
 // each job then gets one goroutine that drives a market.Job machine,
-// carrying out what it asks — discovery, calls for bids published on the
-// auction topic, awards sent on /hayek/award/1.0.0 — and feeding it the
+// carrying out what it asks — discovery, calls for bids (call.go: sent
+// to each invitee on /hayek/call/1.0.0, one tracked goroutine per
+// invitee, and gossiped on the auction topic too only when the market is
+// thin: fewer invitees than B, per Config.CallGossip), awards sent on
+// /hayek/award/1.0.0 — and feeding it the
 // bids and declines that arrive on /hayek/bid/1.0.0 (HandleBid), the
 // results on /hayek/result/1.0.0 (ResultHandler) and the faults of
 // winners whose connection is lost (Run).
@@ -39,9 +42,9 @@
 //
 // Its siblings are narrow interfaces and functions in Deps: the ledger,
 // the reputation service, the blob store, blob fetching, discovery's
-// candidates and capacity, gossip's publish, the node's admission and
-// whether it is closing, and the API's views of a
-// ledger entry and an agent policy. Jobs and their sends run in Deps.Tasks and end
+// candidates and capacity, gossip's publish and auction count, the node's
+// admission and whether it is closing, and the API's views of a ledger
+// entry and an agent policy. Jobs and their sends run in Deps.Tasks and end
 // with its context; Shutdown cancels unfinished jobs and waits for them;
 // Close closes the job store once Tasks has stopped.
 package requester

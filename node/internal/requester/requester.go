@@ -443,9 +443,7 @@ func (r *Service) carryOut(ctx context.Context, j *job, rd market.Ready) {
 	}
 	for _, env := range rd.Calls {
 		j.keep(market.KindCall, r.self, env.Encode(), r.d.Now())
-		if err := r.d.Publish(ctx, env, j.spec.Runtime); err != nil {
-			r.d.Log.Warn("cannot publish call for bids", "job", j.id, "err", err)
-		}
+		r.sendCall(ctx, j, env)
 	}
 	for _, o := range rd.Awards {
 		if j.rep != r.d.Rep && r.prob.unproven(o.To, string(j.spec.Runtime)) {

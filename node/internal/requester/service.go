@@ -59,6 +59,10 @@ type Config struct {
 	Freshness      time.Duration    // accepted clock skew of bids and declines
 	ReceiptTimeout time.Duration    // how long a provider has to countersign
 	Dir            string           // the job store's directory
+	// CallGossip is when calls for bids are gossiped as well as sent to
+	// their invitees: CallGossipThin (also ""), CallGossipAlways or
+	// CallGossipNever.
+	CallGossip string
 }
 
 // Deps are what the requester needs.
@@ -83,8 +87,12 @@ type Deps struct {
 	Own func() (market.Candidate, bool)
 	// Capacity is the slots of the providers known now.
 	Capacity func() int
-	// Publish publishes a call for bids on a capability's topic.
+	// Publish publishes a call for bids on a capability's topic, for the
+	// calls Config.CallGossip gossips; every call also goes straight to
+	// its invitees on /hayek/call/1.0.0 through Host.
 	Publish func(ctx context.Context, env canon.Envelope, c market.Capability) error
+	// Auction counts a call for bids sent; nil counts nothing.
+	Auction func()
 	// Admit checks an agent's limits for a job and holds its max cost:
 	// the amount held, and whether the job waits for approval.
 	Admit func(ctx context.Context, id, agent string, spec market.JobSpec, now time.Time) (hold int64, approval bool, err error)

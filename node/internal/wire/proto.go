@@ -16,12 +16,13 @@ const (
 	ProtoPing    protocol.ID = "/hayek/ping/1.0.0"
 	ProtoReceipt protocol.ID = "/hayek/receipt/1.0.0" // receipts to countersign and settlements to record
 	ProtoQuote   protocol.ID = "/hayek/quote/1.0.0"   // dry-run calls for bids, answered without reserving anything
+	ProtoCall    protocol.ID = "/hayek/call/1.0.0"    // a signed call for bids, straight from its requester to an invitee
 	// DHTPrefix keeps hayek's DHT apart from the public IPFS DHT.
 	DHTPrefix protocol.ID = "/hayek"
 )
 
 // Protocols are all of hayek's stream protocols.
-var Protocols = []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt, ProtoQuote}
+var Protocols = []protocol.ID{ProtoOffer, ProtoBid, ProtoAward, ProtoResult, ProtoData, ProtoPing, ProtoReceipt, ProtoQuote, ProtoCall}
 
 // Frame caps per protocol.
 const (
@@ -34,8 +35,11 @@ const (
 	MaxReceiptFrame = 16 << 10
 	MaxQuoteFrame   = 4 << 10 // a quote: needs, as in a call, without invitees
 	MaxQuoteAnswer  = 2 << 10
-	InlineBlobMax   = 64 << 10 // blobs up to this size travel inside the result
-	InlineTotalMax  = 1 << 20
+	// MaxCallFrame caps a direct call's frame at the largest
+	// gossip.max_call allows; the receiver enforces its own, smaller cap.
+	MaxCallFrame   = 1 << 20
+	InlineBlobMax  = 64 << 10 // blobs up to this size travel inside the result
+	InlineTotalMax = 1 << 20
 )
 
 // A job's stdout is capped at MaxStdout and its stderr at MaxStderr, both
@@ -79,4 +83,7 @@ var PerPeerStreams = map[protocol.ID]int{
 	ProtoPing:    4,
 	ProtoReceipt: 32,
 	ProtoQuote:   8,
+	// A requester sends each invitee one short call stream per auction;
+	// a busy requester has many auctions open at once.
+	ProtoCall: 64,
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command shim is PID 1 of every exec/docker container. The executor
 // bind-mounts it read-only at /.hayek-init and makes it the container's
 // entrypoint:
