@@ -44,7 +44,7 @@ func (n *Node) OpenBlob(ctx context.Context, c string) (io.ReadCloser, int64, er
 
 // Submit implements api.Backend.
 func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool, error) {
-	spec, err := n.specFrom(req)
+	spec, err := n.intake.Spec(req)
 	if err != nil {
 		return api.Job{}, false, err
 	}
@@ -59,7 +59,7 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 // Quote implements api.Backend: the quote service prices the spec as the
 // auction would, holding and booking nothing.
 func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, error) {
-	spec, err := n.specFrom(req)
+	spec, err := n.intake.Spec(req)
 	if err != nil {
 		return api.Quote{}, err
 	}
@@ -168,4 +168,14 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	st.Running = n.provider.Running()
 	n.requester.Counts(st.Jobs)
 	return st, nil
+}
+
+// resourcesJSON is an offer's resources for the API, or nothing when it
+// states none.
+func resourcesJSON(o market.Offer) json.RawMessage {
+	if o.Resources == nil {
+		return nil
+	}
+	b, _ := json.Marshal(o.Resources)
+	return b
 }

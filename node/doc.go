@@ -8,7 +8,9 @@
 //     TCP and QUIC listeners, Noise and TLS, yamux, a connection manager and
 //     a resource manager with limits on hayek's own protocols;
 //   - a Kademlia DHT in server mode under the prefix /hayek (it never joins
-//     the public IPFS DHT), bootstrapped from the configured peers;
+//     the public IPFS DHT), bootstrapped from the configured peers, which
+//     are dialled again while the node is isolated (node/internal/discovery,
+//     the Bootstrapper);
 //   - gossipsub with application-level signatures (pubsub's own signing is
 //     StrictNoSign with content-hash message IDs), an inline validator per
 //     auction topic (size cap, canonical envelope, signature, topic,
@@ -42,10 +44,13 @@
 //     result, with small blobs inline and the rest served to the requester
 //     alone; it countersigns the receipts of what it delivered
 //     (node/internal/provider);
-//   - settlement (settle.go, settle_debt.go): the node's ledger under <home>/ledger,
-//     orphaned holds released at start, and
-//     /hayek/receipt/1.0.0 (receipts go to the provider service to
-//     countersign, settlements from creditors are recorded); the payer's
+//   - the ledger (ledger.go): opened under <home>/ledger, the operator's
+//     account made the first time (agents.EnsureOperator), holds orphaned
+//     by a restart released (requester.ReleaseOrphans);
+//   - receipts (node/internal/receipts): /hayek/receipt/1.0.0's receiving
+//     side (receipts go to the provider service to countersign,
+//     settlements from creditors are recorded) and SettleDebt, the
+//     creditor's signed settlement sent to the debtor on it; the payer's
 //     side — receipts, outcomes and the release of a job's hold in one
 //     synced append — is the requester's;
 //   - agents (node/internal/agents): tokens, budgets, limits and
@@ -55,6 +60,9 @@
 //   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
 //     Reputation and replica Decider, credit limits;
+//   - job intake (node/internal/jobspec): a submitted request turned into
+//     a job spec, its blobs resolved and its module checked before any
+//     auction, for both Submit and Quote;
 //   - test-only misbehaviour of a provider (node/internal/provider);
 //   - a content-addressed blob store under <home>/blobs, served and
 //     fetched over /hayek/data/1.0.0 (node/internal/blobs);
@@ -62,12 +70,13 @@
 //     agents.go delegating to node/internal/agents, ledger_api.go to
 //     node/internal/ledgerview after its operator check, audit.go to the
 //     requester, which assembles a job's audit bundle); what they show of
-//     jobs comes from the requester service. SettleDebt (settle_debt.go),
-//     the creditor's signed settlement, is the node's, beside the
-//     receipt protocol that carries it.
+//     jobs comes from the requester service, SettleDebt is the receipts
+//     service's.
 //
-// New only wires: each service is built from a dependencies struct and
-// its loop (Run) runs in the node's task group (wire.Group, an errgroup:
+// New only wires, in named steps: the stores (ledger.go), the executors
+// (runtimes.go), the network (network.go), the services, each built from
+// a dependencies struct (services.go), their handlers, and their loops. A
+// service's loop (Run) runs in the node's task group (wire.Group, an errgroup:
 // a loop's error stops the node's background work and is returned by
 // Close). Close withdraws the offer, drains the provider, cancels the
 // requester's jobs, then stops the group — ending every loop and every
@@ -93,7 +102,9 @@
 // nothing is written to a ledger.
 //
 // An audit bundle is checked offline by node/internal/audit, which cmd
-// reaches through VerifyAudit (offline.go).
+// reaches through VerifyAudit (offline.go). The home must be private to
+// the node's user: node/internal/homecheck checks it at start, and
+// CheckHome (home.go) is its check for tools.
 //
 // Devnet starts N complete nodes in one process on loopback; the CLI's
 // devnet, demo and bench commands and the integration tests use it.

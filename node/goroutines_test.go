@@ -76,6 +76,10 @@ func TestNoUntrackedGoroutines(t *testing.T) {
 			t.Errorf("bareGo names %s, which has no go statement any more: remove it", where)
 		}
 	}
+	if t.Failed() {
+		t.Logf("%d go statements found; see the errors above for those not accounted for", len(found))
+		return
+	}
 	t.Logf("%d go statements, all accounted for", len(found))
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/api/apitest"
@@ -163,7 +164,7 @@ func (n *Node) crash() {
 	}
 }
 
-func docCIDOf(v any) string { return canonDocCID(v) }
+func docCIDOf(v any) string { return canon.DocCID(canon.MustMarshal(v)).String() }
 
 // homeDir is a fresh node home for a test: a path inside the test's temp
 // directory that New creates private (t.TempDir itself is 0755, which the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -79,5 +78,3 @@ func LoadIdentity(path string) (crypto.PrivKey, error) {
 	}
 	return key, nil
 }
-
-func parsePrefix(s string) (netip.Prefix, error) { return netip.ParsePrefix(s) }

@@ -40,8 +40,8 @@ func TestImportBoundaries(t *testing.T) {
 			if to == "node" || inner && top(other) != svc && top(other) != "wire" {
 				return false, "a service imports neither node nor another service, only wire"
 			}
-			if to == "node/api" && svc != "requester" && svc != "quote" && svc != "audit" && svc != "agents" && svc != "evidence" && svc != "ledgerview" {
-				return false, "of the services only the requester, quote, audit, agents, evidence and ledgerview, which own what the API shows of jobs, of quotes, of audits, of agents, of reputation and of the ledger, import node/api"
+			if to == "node/api" && svc != "requester" && svc != "quote" && svc != "audit" && svc != "agents" && svc != "evidence" && svc != "ledgerview" && svc != "jobspec" && svc != "receipts" && svc != "homecheck" {
+				return false, "of the services only the requester, quote, audit, agents, evidence, ledgerview, jobspec, receipts and homecheck, which own what the API shows of jobs, of quotes, of audits, of agents, of reputation and of the ledger, what it takes of a job, its settlements and the modes of its sockets, import node/api"
 			}
 		}
 		to := top(strings.TrimPrefix(imp, mod))

@@ -13,7 +13,8 @@ var _ api.Admin = (*Node)(nil)
 // The ledger's part of api.Admin. The views are node/internal/ledgerview's
 // (n.views, wired in newServices); the operator check lives here, at the
 // API boundary, so that the views stay plain reads. SettleDebt, the one
-// write, is in settle_debt.go.
+// write, is the receipts service's (node/internal/receipts), beside the
+// receiving side of /hayek/receipt/1.0.0 it sends the settlement on.
 
 // Ledger implements api.Admin.
 func (n *Node) Ledger(ctx context.Context, f api.LedgerFilter) ([]api.LedgerEntry, error) {
@@ -45,4 +46,10 @@ func (n *Node) ExportLedger(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	return n.views.Export(ctx, w)
+}
+
+// SettleDebt implements api.Admin: the receipts service signs the
+// settlement as this node, appends it and sends it to the debtor.
+func (n *Node) SettleDebt(ctx context.Context, s api.Settle) (api.LedgerEntry, error) {
+	return n.receipts.SettleDebt(ctx, s)
 }

@@ -14,31 +14,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hayek-market/hayek/exec"
 	"github.com/hayek-market/hayek/exec/gpu"
-	"github.com/hayek-market/hayek/exec/wasm"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/internal/agents"
 	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
 	"github.com/hayek-market/hayek/node/internal/gossip"
+	"github.com/hayek-market/hayek/node/internal/homecheck"
+	"github.com/hayek-market/hayek/node/internal/jobspec"
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
+	"github.com/hayek-market/hayek/node/internal/receipts"
 	"github.com/hayek-market/hayek/node/internal/requester"
 	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/settlement"
@@ -121,8 +115,9 @@ type Node struct {
 	agents    *agents.Service
 	views     *ledgerview.Views // the ledger's read-only views for the API
 	drops     *wire.Drops
-	streams   wire.Gate // peers' inbound streams in service
-	checked   checkedModules
+	streams   wire.Gate       // peers' inbound streams in service
+	intake    *jobspec.Intake // job specs from submissions and quotes
+	receipts  *receipts.Service
 	quotes    quoteService
 
 	metrics       *prometheus.Registry // this node's own: a devnet runs many nodes in one process
@@ -158,9 +153,6 @@ func New(ctx context.Context, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.metrics = newMetrics(n.drops)
-	n.streamMetrics = wire.NewStreamMetrics(n.metrics)
-	n.streams.Metrics = n.streamMetrics
 	tasks, life := wire.NewGroup(context.Background())
 	n.tasks = tasks
 	ok := false
@@ -216,14 +208,14 @@ func (o Options) config() (Config, error) {
 	if err := os.MkdirAll(o.Home, 0o700); err != nil {
 		return Config{}, fmt.Errorf("node: create home %s: %w", o.Home, err)
 	}
-	if err := privateHome(o.Home); err != nil {
+	if err := homecheck.Private(o.Home); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
 // newNode is the node before it opens anything but its blob store: its
-// identity, clock, randomness and logger.
+// identity, clock, randomness, logger, drop counters and metrics registry.
 func newNode(o Options, cfg Config, key crypto.PrivKey) (*Node, error) {
 	log := o.Logger
 	if log == nil {
@@ -246,173 +238,40 @@ func newNode(o Options, cfg Config, key crypto.PrivKey) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{
+	n := &Node{
 		cfg: cfg, home: o.Home, log: log.With("peer", wire.ShortID(sg.ID())), now: now, start: now(),
 		signer: sg, verifier: vf, blobs: bs,
 		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		drops:  wire.NewDrops(),
 		closed: make(chan struct{}),
-	}, nil
+	}
+	n.metrics = newMetrics(n.drops)
+	n.streamMetrics = wire.NewStreamMetrics(n.metrics)
+	n.streams.Metrics = n.streamMetrics
+	return n, nil
 }
 
-// openStores opens the ledger, releases the holds a previous run left
-// open, and rebuilds reputation from the ledger.
-func (n *Node) openStores(ctx context.Context) error {
-	cfg := n.cfg
-	if err := n.openLedger(ctx); err != nil {
-		return err
-	}
-	if err := n.releaseOrphans(ctx); err != nil {
-		return fmt.Errorf("node: release orphaned holds: %w", err)
-	}
-	var err error
-	if n.rep, err = evidence.New(evidence.Deps{
-		Signer: n.signer, Verifier: n.verifier, Ledger: n.ledger, Drops: n.drops, Log: n.log, Now: n.now,
-		Config: evidence.Config{
-			HalfLife: time.Duration(cfg.Reputation.HalfLife), AttestEvery: time.Duration(cfg.Reputation.AttestEvery),
-			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
-			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
-		},
-	}); err != nil {
-		return err
-	}
-	if err := n.rep.Rebuild(ctx); err != nil {
-		return err
-	}
-	if act := cfg.Misbehave.Active(); len(act) > 0 {
-		n.log.Warn("THIS NODE IS CONFIGURED TO MISBEHAVE AS A PROVIDER (testing only)", "misbehave", act)
-	}
-	return nil
-}
-
-// openExecutor takes the executor given, or makes a wasm one if the node
-// sells, and sets up what else the node sells (process, docker, GPUs).
-func (n *Node) openExecutor(ctx context.Context, o Options) error {
-	if !n.cfg.Provider.Sell {
-		n.exec = o.Executor
-		return nil
-	}
-	if o.Executor != nil {
-		n.exec = o.Executor
-	} else {
-		wc := wasm.DefaultConfig()
-		wc.CacheDir = o.CompileCache
-		if wc.CacheDir == "" {
-			wc.CacheDir = filepath.Join(o.Home, "cache", "wasm")
-		}
-		wc.MaxCachedModules = n.cfg.Provider.ModuleCache
-		var err error
-		if n.exec, err = wasm.New(ctx, wc); err != nil {
-			return fmt.Errorf("node: wasm executor: %w", err)
-		}
-		n.ownExec = true
-	}
-	var err error
-	n.sell, err = n.setupSelling(ctx, o, n.exec)
-	return err
-}
-
-// openNetwork makes the libp2p host, the DHT and gossipsub, whose own
-// goroutines live until life ends; it returns the bootstrap peers.
-func (n *Node) openNetwork(life context.Context, key crypto.PrivKey) ([]peer.AddrInfo, error) {
-	cfg := n.cfg
-	var err error
-	// hayek's services get a host that counts the streams they open; the
-	// DHT and gossipsub keep the bare one (they count their own traffic).
-	bare, err := newHost(cfg, key)
-	if err != nil {
-		return nil, err
-	}
-	n.host = n.streamMetrics.CountStreams(bare, n.tasks)
-	var boot []peer.AddrInfo
-	for _, a := range cfg.Network.Bootstrap {
-		ai, err := peer.AddrInfoFromString(a)
-		if err != nil {
-			return nil, fmt.Errorf("node: bootstrap %q: %w", a, err)
-		}
-		if ai.ID != n.host.ID() {
-			boot = append(boot, *ai)
-		}
-	}
-	n.dht, err = dht.New(life, bare,
-		dht.Mode(dht.ModeServer),
-		dht.ProtocolPrefix(DHTPrefix),
-		dht.BootstrapPeers(boot...),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("node: DHT: %w", err)
-	}
-	if n.gossip, err = gossip.New(life, gossip.Deps{
-		Host: bare, Verifier: n.verifier, Drops: n.drops, Now: n.now, Tasks: n.tasks, Metrics: n.metrics,
-		Config: gossip.Config{
-			Freshness: time.Duration(cfg.Gossip.Freshness), MaxCall: int(cfg.Gossip.MaxCall),
-			CallRate: cfg.Gossip.CallRate, CallBurst: cfg.Gossip.CallBurst, Whitelist: cfg.Gossip.Whitelist,
-		},
-	}); err != nil {
-		return nil, err
-	}
-	n.run("gossip", n.gossip.Run)
-	if err := n.rep.Start(n.gossip.PubSub(), n.gossip.Published); err != nil {
-		return nil, err
-	}
-	n.run("evidence", n.rep.Run)
-	return boot, nil
-}
-
-// newServices builds the offer, discovery, requester, provider and data
-// services, each from its dependencies.
+// newServices builds the offer, discovery, intake, agents, requester,
+// provider, receipts and data services, each from its dependencies
+// (services.go; the requester's is below). A service is handed those built
+// before it; one built after it (the requester for discovery and agents,
+// the data service for the provider) it reaches through the node, only
+// once the node runs. The order also fixes the draws of the node's seeded
+// randomness.
 func (n *Node) newServices(jobsDir string) error {
-	cfg := n.cfg
 	caps := n.soldCapabilities()
-	n.offers = discovery.NewAdvertiser(discovery.AdvertiserDeps{
-		DHT: n.dht, HasPeers: func() bool { return len(n.dht.RoutingTable().ListPeers()) > 0 },
-		Signer: n.signer, Log: n.log, Now: n.now, OfferFor: n.offerFor,
-		Capabilities: caps, TTL: time.Duration(cfg.Offers.TTL), Reprovide: time.Duration(cfg.Network.Reprovide),
-		Metrics: n.metrics,
-	})
-	n.disc = discovery.NewFinder(discovery.FinderDeps{
-		Host: n.host, Router: n.dht, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
-		Self: n.ID(), OwnOffer: n.offers.Offer, AllowSelf: cfg.Requester.AllowSelf,
-		Every: time.Duration(cfg.Network.Discovery), Metrics: n.metrics,
-		Stored: func() {
-			if r := n.requester; r != nil {
-				r.Poke() // more capacity may let queued jobs go
-			}
-		},
-	})
-	var err error
-	n.agents = agents.New(agents.Deps{Ledger: n.ledger, Now: n.now, Self: n.ID(), Own: n.ownCandidate, SpecError: specErrors,
-		CancelAgentJobs: func(ctx context.Context, agent, reason string) { n.requester.CancelAgentJobs(ctx, agent, reason) }})
+	n.offers = n.newAdvertiser(caps)
+	n.disc = n.newFinder()
+	n.intake = jobspec.New(jobspec.Deps{Blobs: n.blobs})
+	n.agents = n.newAgents()
 	n.views = ledgerview.New(ledgerview.Deps{Ledger: n.ledger, Agent: n.agents.View, CreditLimit: n.rep.CreditLimit})
+	var err error
 	if n.requester, err = n.newRequester(jobsDir); err != nil {
 		return err
 	}
-	n.provider = provider.New(provider.Deps{
-		Host: n.host, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now, Tasks: n.tasks,
-		Executors: n.sell.executorsOrNil(), GPUs: n.sell.allocator(), GPURuntimes: n.sell.gpuRuntimesOrNil(),
-		Blobs: n.blobs, Fetch: func(ctx context.Context, p, job string, b market.Blob) ([]byte, error) {
-			return n.data.Fetch(ctx, p, job, b)
-		},
-		Ledger: n.ledger, Rep: n.rep, Gossip: n.gossip, OwnOffer: n.offers.Offer, Metrics: n.metrics,
-		Config: provider.Config{
-			Capabilities: caps, Slots: cfg.Provider.Slots, StartBase: time.Duration(cfg.Provider.StartBase),
-			BidUnasked: cfg.Provider.BidUnasked, AllowSelf: cfg.Requester.AllowSelf,
-			Freshness: time.Duration(cfg.Gossip.Freshness),
-			Misbehave: provider.Misbehave{
-				WrongOutputRate: cfg.Misbehave.WrongOutputRate, DropRate: cfg.Misbehave.DropRate,
-				Slowness: time.Duration(cfg.Misbehave.Slowness), FalseStart: cfg.Misbehave.FalseStart,
-			},
-			Seed:     n.randUint64(),
-			CPUMilli: n.sell.cpuMilli(), AllowedImages: cfg.Provider.Docker.AllowedImages,
-		},
-	})
-	n.data = blobs.New(blobs.Deps{
-		Host: n.host, Store: n.blobs, Signer: n.signer, Verifier: n.verifier, Drops: n.drops, Log: n.log, Now: n.now,
-		Freshness: time.Duration(cfg.Gossip.Freshness),
-		Authorize: []blobs.Authorizer{blobs.AuthorizeFunc(n.requester.AuthorizeFetch), n.provider},
-		GCEvery:   time.Duration(cfg.Storage.GCEvery), Retention: time.Duration(cfg.Storage.BlobRetention),
-		Pins: n.pinnedBlobs,
-	})
+	n.provider = n.newProvider(caps)
+	n.receipts = n.newReceipts()
+	n.data = n.newData()
 	n.registerNodeMetrics()
 	return nil
 }
@@ -426,7 +285,7 @@ func (n *Node) serve(life context.Context) {
 	n.streams.Serve(n.host, n.drops, ProtoAward, n.provider.AwardHandler(life))
 	n.streams.Serve(n.host, n.drops, ProtoData, n.data.HandleData)
 	n.streams.Serve(n.host, n.drops, ProtoPing, wire.HandlePing)
-	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receiptHandler(life))
+	n.streams.Serve(n.host, n.drops, ProtoReceipt, n.receipts.Handler(life))
 	n.streams.Serve(n.host, n.drops, ProtoCall, n.gossip.HandleCall)
 	n.serveQuotes()
 }
@@ -435,7 +294,10 @@ func (n *Node) serve(life context.Context) {
 // a node must start even when a bootstrap peer is down, and keeps trying
 // in the background), bootstraps the DHT and runs the services' loops.
 func (n *Node) join(ctx, life context.Context, boot []peer.AddrInfo) error {
-	if len(boot) > 0 && n.connectBootstrap(ctx, boot) == 0 {
+	bs := discovery.NewBootstrapper(discovery.BootstrapDeps{
+		Host: n.host, Peers: boot, DHTBootstrap: n.dht.Bootstrap, Joined: n.offers.Nudge, Log: n.log,
+	})
+	if len(boot) > 0 && bs.Connect(ctx) == 0 {
 		n.log.Warn("isolated: no bootstrap peer reachable; retrying in the background", "bootstrap", len(boot))
 	}
 	if err := n.dht.Bootstrap(life); err != nil {
@@ -451,7 +313,7 @@ func (n *Node) join(ctx, life context.Context, boot []peer.AddrInfo) error {
 		}
 	}
 	n.run("discovery", n.disc.Run)
-	n.run("bootstrap", func(ctx context.Context) error { return n.keepBootstrapped(ctx, boot) })
+	n.run("bootstrap", bs.Run)
 	n.run("requester", n.requester.Run)
 	n.run("data", n.data.Run)
 	return nil
@@ -497,46 +359,6 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 	})
 }
 
-func newHost(cfg Config, key crypto.PrivKey) (host.Host, error) {
-	cm, err := connmgr.NewConnManager(cfg.Network.ConnLow, cfg.Network.ConnHigh, connmgr.WithGracePeriod(time.Minute))
-	if err != nil {
-		return nil, fmt.Errorf("node: connection manager: %w", err)
-	}
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	// hayek's own protocols: a generous but finite number of streams.
-	for _, p := range wire.Protocols {
-		limits.AddProtocolLimit(p, rcmgr.BaseLimit{Streams: 4096, StreamsInbound: 2048, StreamsOutbound: 2048, Memory: 256 << 20},
-			rcmgr.BaseLimitIncrease{})
-		limits.AddProtocolPeerLimit(p, rcmgr.BaseLimit{Streams: 512, StreamsInbound: 256, StreamsOutbound: 256, Memory: 64 << 20},
-			rcmgr.BaseLimitIncrease{})
-	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
-	if err != nil {
-		return nil, fmt.Errorf("node: resource manager: %w", err)
-	}
-	h, err := libp2p.New(
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(cfg.Network.Listen...),
-		// No SO_REUSEPORT: a second node on the same port must fail with
-		// "address already in use", not share the port silently.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ConnectionManager(cm),
-		libp2p.ResourceManager(rm),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-		libp2p.UserAgent("hayek/"+Version),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("node: libp2p host (listen %v): %w", cfg.Network.Listen, err)
-	}
-	return h, nil
-}
-
 // ID is the node's peer ID.
 func (n *Node) ID() string { return n.signer.ID() }
 
@@ -551,6 +373,13 @@ func (n *Node) Addrs() []string {
 		out = append(out, a.String()+"/p2p/"+n.host.ID().String())
 	}
 	return out
+}
+
+// Isolated reports whether the node has no peer at all although it was
+// given bootstrap peers (a node started alone is a network of one, not
+// isolated).
+func (n *Node) Isolated() bool {
+	return len(n.cfg.Network.Bootstrap) > 0 && len(n.host.Network().Peers()) == 0
 }
 
 // Host is the libp2p host, for tests and the devnet.
@@ -620,39 +449,6 @@ func (n *Node) teardown() error {
 
 // Closing reports whether Close has begun.
 func (n *Node) Closing() bool { return n.closing.Load() }
-
-// offerFor builds this node's offer from its config.
-func (n *Node) offerFor(now time.Time, seq uint64, withdrawn bool) market.Offer {
-	p := n.cfg.Provider
-	var res *market.Resources
-	if n.sell != nil {
-		r := n.sell.resources
-		res = &r
-	}
-	return market.Offer{
-		Provider: n.ID(), Seq: seq, Capabilities: n.soldCapabilities(), Pricing: p.Pricing, Resources: res,
-		Limits: market.Limits{
-			MaxMemoryBytes: int64(p.MaxMemory), MaxTimeoutMs: time.Duration(p.MaxTimeout).Milliseconds(),
-			MaxModuleBytes: int64(p.MaxModule), MaxInputBytes: int64(p.MaxInput), MaxOutputBytes: int64(p.MaxOutput),
-			Slots: p.Slots,
-		},
-		Version: Version, Created: now.UnixMilli(),
-		Expires: now.Add(time.Duration(n.cfg.Offers.TTL)).UnixMilli(), Withdrawn: withdrawn,
-	}
-}
-
-// soldCapabilities is what the node advertises: what works of what the
-// config sells.
-func (n *Node) soldCapabilities() []market.Capability {
-	if n.sell != nil {
-		return n.sell.caps
-	}
-	caps := make([]market.Capability, len(n.cfg.Provider.Capabilities))
-	for i, c := range n.cfg.Provider.Capabilities {
-		caps[i] = market.Capability(c)
-	}
-	return caps
-}
 
 // Score is gossipsub's current score of a peer, as last inspected.
 func (n *Node) Score(p peer.ID) (float64, bool) { return n.gossip.Score(p) }

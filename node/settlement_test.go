@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -33,7 +34,7 @@ func receiptCIDs(t *testing.T, n *Node, job string) []string {
 	var out []string
 	for _, e := range es {
 		var sr settlement.SignedReceipt
-		if err := unmarshalCanon(e.Body, &sr); err != nil {
+		if err := canon.Unmarshal(e.Body, &sr); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, docCIDOf(sr))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // with arbitrary requests: it never panics, refusals are API errors with a
 // code, and whatever it accepts is a valid spec naming blobs it holds.
 func FuzzSubmitSpec(f *testing.F) {
-	home := f.TempDir()
+	home := filepath.Join(f.TempDir(), "home") // f.TempDir itself is 0755, which New refuses as a home
 	cfg := DevnetConfig()
 	cfg.Provider.Sell = false
 	n, err := New(f.Context(), Options{Home: home, Config: cfg})
@@ -49,7 +50,7 @@ func FuzzSubmitSpec(f *testing.F) {
 		if json.Unmarshal(body, &req) != nil {
 			return
 		}
-		spec, err := n.specFrom(req)
+		spec, err := n.intake.Spec(req)
 		if err != nil {
 			var ae *api.Error
 			if !errors.As(err, &ae) || ae.Code == "" || ae.Message == "" {

@@ -7,8 +7,8 @@
 // market.Job and every provider a market.Provider, exchanging signed
 // calls, bids, declines, awards, acks and results (canon envelopes) over
 // a simulated network with latency, jitter and loss; every requester
-// keeps a reputation.Book fed exactly as node/requester.go and
-// node/settle.go feed theirs (Success, MissedStart, WrongResult, Failure,
+// keeps a reputation.Book fed exactly as node/internal/requester
+// feeds its own (Success, MissedStart, WrongResult, Failure,
 // Timeout), decides replica groups with the odds rule (reputation.Decide
 // through the same market.Decider adapter the node uses), samples with
 // reputation.ShouldSample and JudgeSample, and books every hold,

@@ -350,7 +350,7 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 }
 
 // settle pays a finished job's runs and records what it says about its
-// providers, as node/settle.go does: a countersigned receipt per paid run
+// providers, as node/internal/requester's settle.go does: a countersigned receipt per paid run
 // (appended to the ledger with the release of the rest of the hold),
 // Success and MissedStart for paid runs, WrongResult for losers, Failure
 // or Timeout for faults.

@@ -5,8 +5,8 @@
 //
 // It only reads: what writes the ledger stays with its writers (agents,
 // the requester's settlement, the provider's countersigning, and the
-// node's SettleDebt and receipt handler). Who may read is decided before
-// it is called: the node's ledger API checks that the caller is the
-// operator (agents.OperatorOnly). How an agent is shown and a peer's
+// receipts service's SettleDebt and receipt handler). Who may read is
+// decided before it is called: the node's ledger API checks that the
+// caller is the operator (agents.OperatorOnly). How an agent is shown and a peer's
 // credit limit come in Deps, from the agents and evidence services.
 package ledgerview

@@ -1,4 +1,4 @@
-package node
+package homecheck
 
 import (
 	"errors"
@@ -13,32 +13,19 @@ import (
 	"github.com/hayek-market/hayek/node/api"
 )
 
-// The home holds what no other Unix user may read or change: the identity
-// key, the ledger (agents' names, budgets and token hashes), the job store
-// and blobs. Everything in it is for the node's user only (directories
-// 0700, files 0600), except the home itself, which may let a group search
-// it (0710) so that agents under other users reach the agent socket, and
-// the agent socket, which its group may use (0660).
-//
-// The node creates everything that way (privateHome sets the umask to
-// 0077, and the stores create their files 0600 themselves), and it
-// refuses to start in a home where anything is wider or belongs to
-// another user, naming each path and the command that fixes it, rather
-// than narrowing modes itself: a file that was readable may already have
-// been read, and the operator should know.
+// ErrNotPrivate matches (errors.Is) the error of a home that other
+// users could read or write. Its text is the node's (node.ErrHomeNotPrivate
+// is this), as users meet it from the node.
+var ErrNotPrivate = errors.New("node: the node's home is not private")
 
-// ErrHomeNotPrivate matches (errors.Is) the error of a home that other
-// users could read or write.
-var ErrHomeNotPrivate = errors.New("node: the node's home is not private")
-
-// HomeError is the error of a home that other users could read or write.
-type HomeError struct {
+// Error is the error of a home that other users could read or write.
+type Error struct {
 	Home     string
-	Problems []HomeProblem
+	Problems []Problem
 }
 
-// HomeProblem is one path of a home that is not private.
-type HomeProblem struct {
+// Problem is one path of a home that is not private.
+type Problem struct {
 	Path  string // as found under the home (a symlink's target is named in Why)
 	Mode  fs.FileMode
 	Why   string // what is wrong, for people
@@ -49,7 +36,7 @@ type HomeProblem struct {
 // maxListed is how many problems the error lists one by one.
 const maxListed = 10
 
-func (e *HomeError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "node: the node's home %s is open to other users, who could read or change its identity key, its ledger (agents, budgets, token hashes) or its jobs; the node will not start until it is private:", e.Home)
 	for i, p := range e.Problems {
@@ -64,28 +51,28 @@ func (e *HomeError) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrHomeNotPrivate) true.
-func (e *HomeError) Is(target error) bool { return target == ErrHomeNotPrivate }
+// Is makes errors.Is(err, ErrNotPrivate) true.
+func (e *Error) Is(target error) bool { return target == ErrNotPrivate }
 
-// privateHome makes every file the node creates from now on private, and
-// refuses a home that is not (CheckHome). The umask is the process's: the
+// Private makes every file the node creates from now on private, and
+// refuses a home that is not (Check). The umask is the process's: the
 // node owns its process, as a daemon does, and the umask reaches every
 // store and cache it runs, including those of libraries (pebble's job
 // store, wazero's compile cache) that pick their own modes.
-func privateHome(home string) error {
+func Private(home string) error {
 	if err := privateUmask(); err != nil {
 		return err
 	}
-	return CheckHome(home)
+	return Check(home)
 }
 
-// CheckHome walks home and returns a *HomeError naming every path another
+// Check walks home and returns an *Error naming every path another
 // user could read or write, or that another user owns: anything with a
 // group or other permission bit, except search (x) on the home itself
 // and read and write for the group on the agent socket. A symlink is
 // judged by its target, and a symlinked directory walked. nil means the
 // home is private.
-func CheckHome(home string) error {
+func Check(home string) error {
 	fi, err := os.Stat(home)
 	if err != nil {
 		return fmt.Errorf("node: check the home's modes: %w", err)
@@ -99,7 +86,7 @@ func CheckHome(home string) error {
 		return c.err
 	}
 	if len(c.problems) > 0 {
-		return &HomeError{Home: home, Problems: c.problems}
+		return &Error{Home: home, Problems: c.problems}
 	}
 	return nil
 }
@@ -107,7 +94,7 @@ func CheckHome(home string) error {
 type homeCheck struct {
 	uid      int
 	seen     map[[2]uint64]bool // directories walked, by device and inode: symlink loops end
-	problems []HomeProblem
+	problems []Problem
 	err      error
 }
 
@@ -165,7 +152,7 @@ func (c *homeCheck) judge(shown, path string, fi fs.FileInfo, forbidden fs.FileM
 		kind = "directory mode"
 	}
 	if uid, ok := fileOwner(fi); ok && uid != c.uid {
-		c.problems = append(c.problems, HomeProblem{Path: shown, Mode: perm, Owner: uid,
+		c.problems = append(c.problems, Problem{Path: shown, Mode: perm, Owner: uid,
 			Why: fmt.Sprintf("owned by %s, not by the node's user %s", userName(uid), userName(c.uid)),
 			Fix: fmt.Sprintf("chown %s %s", userName(c.uid), shellQuote(path))})
 	}
@@ -175,7 +162,7 @@ func (c *homeCheck) judge(shown, path string, fi fs.FileInfo, forbidden fs.FileM
 	if why == "" {
 		why = "readable or writable by group or others"
 	}
-	c.problems = append(c.problems, HomeProblem{Path: shown, Mode: perm, Owner: c.uid,
+	c.problems = append(c.problems, Problem{Path: shown, Mode: perm, Owner: c.uid,
 		Why: fmt.Sprintf("%s %04o: %s", kind, perm, why),
 		Fix: fmt.Sprintf("chmod %s %s", symbolic(forbidden), shellQuote(path))})
 }
