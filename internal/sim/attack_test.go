@@ -155,3 +155,35 @@ func TestNonPayingRequesters(t *testing.T) {
 		t.Errorf("%d of %d jobs completed, %d wrong", r.Completed, r.Jobs, r.WrongAccepted)
 	}
 }
+
+// sybilAdaptiveConfig is testnet scenario sybil-adaptive in the
+// simulator: 3 honest providers, 5 sybils on one subnet that undercut
+// them and return the same wrong output on half their jobs, requesters
+// verifying adaptively. Cheating newcomers outnumber the honest
+// providers a requester knows, so checkers drawn among strangers are
+// mostly sybils too.
+func sybilAdaptiveConfig(seed uint64) Config {
+	ms := func(n int) units.Duration { return units.Duration(time.Duration(n) * time.Millisecond) }
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Jobs, cfg.Requesters, cfg.NonPaying, cfg.Ledger = seed, 600, 2, 0, false
+	cfg.Interval = ms(1000)
+	cfg.Populations = []Population{
+		{Name: "honest", Kind: KindHonest, Count: 3, CostMin: 50, CostMax: 150, RunMin: ms(500), RunMax: ms(3000), Slots: 4},
+		{Name: "sybil", Kind: KindSybil, Count: 5, CostMin: 50, CostMax: 150, PriceFactor: 0.5, RunMin: ms(500), RunMax: ms(3000),
+			Slots: 4, Rate: 0.5, Collude: true, Subnets: 1},
+	}
+	return cfg
+}
+
+// Colluding sybils drawn as each other's checkers must not get their
+// shared wrong output accepted (reputation.JudgeCheck counts a subnet as
+// one voice; checkers are drawn from other subnets than the runs so
+// far, among the requester's trusted providers whenever it has one).
+func TestSybilAdaptive(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		r := runAttack(t, sybilAdaptiveConfig(seed))
+		if r.WrongAccepted > 0 {
+			t.Errorf("seed %d: %d wrong results accepted (%v), want none", seed, r.WrongAccepted, r.WrongByKind)
+		}
+	}
+}

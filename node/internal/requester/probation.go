@@ -135,6 +135,16 @@ func (p *probation) seen(cands []market.Candidate) {
 	}
 }
 
+// cohort is peer's subnet as discovery found it, "" when unknown or
+// loopback: reputation.JudgeCheck counts agreeing runs of one cohort as
+// one voice, and a check run is drawn outside the cohorts of the runs so
+// far (checkCandidates).
+func (p *probation) cohort(peer string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.subnets[peer]
+}
+
 // caught: a wrong result from peer was recorded.
 func (p *probation) caught(peer string) {
 	p.mu.Lock()
