@@ -342,6 +342,7 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 	w.m.completed(root, first.Digest != root.rightDigest)
 	if first.Digest != root.rightDigest {
 		w.m.wrongBy[w.byID[first.Provider].pop.Kind+"/"+reasonUnchecked(root)]++
+		w.m.slipped(w.byID[first.Provider], root)
 	}
 	if root.verify.Mode == market.VerifySample && reputation.ShouldSample(r.secret, root.id, root.verify.P) {
 		root.sample = &sampleState{runs: []reputation.SampleRun{{Provider: first.Provider, Digest: first.Digest}}}
@@ -502,6 +503,11 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		}
 		if root.pending && digest != root.rightDigest {
 			w.m.wrongBy[w.byID[s.runs[0].Provider].pop.Kind+"/checked"]++
+			for _, run := range s.runs {
+				if run.Digest == digest {
+					w.m.slipped(w.byID[run.Provider], root)
+				}
+			}
 		}
 		if root.pending {
 			r.endCheck(root)

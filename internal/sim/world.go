@@ -96,6 +96,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return w.m.report(), nil
 }
 
+func (w *world) reqByID(id string) *requester {
+	for _, r := range w.reqs {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
 func (w *world) fail(err error) {
 	if w.err == nil {
 		w.err = err
