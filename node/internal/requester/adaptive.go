@@ -189,7 +189,7 @@ func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Can
 		if t {
 			nTrusted++
 		}
-		if s := guardedSubnet(c.Subnet); s != "" && ran[s] {
+		if s := r.prob.guarded(c.Subnet); s != "" && ran[s] {
 			continue // one operator's machines do not check each other
 		}
 		if slices.Contains(j.exclude, c.Peer) ||

@@ -71,6 +71,27 @@ func TestProbation(t *testing.T) {
 	}
 }
 
+// A testnet's subnets (Config.SharedSubnets) say nothing about who runs
+// a peer: neither a catch there nor a check's cohorts count them, while
+// other subnets still do.
+func TestSharedSubnets(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newProbation(&newcomers{&fakeRep{}}, reputation.DefaultCheckPolicy(), func() time.Time { return now })
+	p.shared = parseShared([]string{"10.201.0.0/16", "not a subnet"})
+	p.seen([]market.Candidate{
+		{Peer: "t1", Subnet: "10.201.1.0/24"}, {Peer: "t2", Subnet: "10.201.1.0/24"},
+		{Peer: "s1", Subnet: "198.51.100.0/24"}, {Peer: "s2", Subnet: "198.51.100.0/24"},
+	})
+	if p.cohort("t1") != "" || p.cohort("s1") != "198.51.100.0/24" {
+		t.Fatalf("cohorts %q and %q, want none inside the shared subnet and 198.51.100.0/24 outside", p.cohort("t1"), p.cohort("s1"))
+	}
+	p.caught("t1")
+	p.caught("s1")
+	if !p.Standing("t2", market.RuntimeWasm, 0).Eligible || p.Standing("s2", market.RuntimeWasm, 0).Eligible {
+		t.Fatal("a catch in a shared subnet barred a neighbour, or one outside it did not")
+	}
+}
+
 // ranked: peers' lower bounds are given; no one else is known.
 type ranked struct {
 	*fakeRep
