@@ -143,3 +143,28 @@ func TestCloseToTrusted(t *testing.T) {
 		t.Fatalf("a job of the open share was closed to %v", got)
 	}
 }
+
+// TestCheckCandidatesCohorts: a check run is drawn outside the subnets
+// of the runs so far, so that sybils of one operator do not check each
+// other (reputation.JudgeCheck's cohorts); shared subnets do not count.
+func TestCheckCandidatesCohorts(t *testing.T) {
+	rep := &ranked{&fakeRep{}, map[string]float64{}}
+	seed := uint64(7)
+	t.Logf("seed %d", seed)
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy(),
+		d: Deps{Rand: func() uint64 { seed++; return seed }}}
+	r.prob = newProbation(rep, r.policy, time.Now)
+	r.prob.shared = parseShared([]string{"10.201.0.0/16"})
+	cands := []market.Candidate{
+		{Peer: "s1", Subnet: "198.51.100.0/24"}, {Peer: "s2", Subnet: "198.51.100.0/24"}, {Peer: "s3", Subnet: "198.51.100.0/24"},
+		{Peer: "h1", Subnet: "203.0.113.0/24"}, {Peer: "t1", Subnet: "10.201.1.0/24"},
+	}
+	r.prob.seen(cands)
+	for i := range 20 {
+		j := &job{id: fmt.Sprint("c", i), spec: market.JobSpec{Runtime: market.RuntimeWasm}, exclude: []string{"s1"}, rep: &drawnRep{probation: r.prob}}
+		got := r.checkCandidates(j, cands)
+		if len(got) != 2 || slices.ContainsFunc(got, func(c market.Candidate) bool { return c.Peer[0] == 's' }) {
+			t.Fatalf("check of s1's result drawn from %v, want h1 and t1: none of s1's subnet", got)
+		}
+	}
+}
