@@ -114,6 +114,12 @@ type Config struct {
 	// table: the reputation parameters of then (legacyParams) and none of
 	// the adaptive policy (a fixed Verify).
 	Legacy bool `toml:"legacy"`
+	// ShareCatches: under adaptive verification, a requester that
+	// catches a wrong result tells the others, who check the cheat's
+	// results at rate 1 if they trust one of the checkers whose results
+	// contradicted it (requester.shareCatch). A design the node does not
+	// have yet: off by default.
+	ShareCatches bool `toml:"share_catches"`
 
 	Network     Network      `toml:"network"`
 	Populations []Population `toml:"population"`
