@@ -32,9 +32,11 @@ import (
 // On the ramp the first results past Proven are still almost always
 // checked: the honest work an on-off cheat must do per wrong result
 // slipped rises, for a few more checks of every honest provider on its
-// way from ~28 to ~58 clean jobs. Whether one job is checked is ShouldSample with the
-// rate: keyed by the requester's secret, so no provider can tell which of
-// its jobs will be. Trusted is the lower bound from which a provider may
+// way from ~28 to ~58 clean jobs.
+//
+// Whether one job is checked is ShouldSample with the rate: keyed by
+// the requester's secret, so no provider can tell which of its jobs
+// will be. Trusted is the lower bound from which a provider may
 // win jobs outside the probation share and check others' results (~4
 // clean jobs): between Trusted and Proven it works, and every result is
 // checked — where an intermittent cheat is caught before it is trusted
