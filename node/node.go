@@ -354,7 +354,8 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
-			CallGossip: rc.CallGossip,
+			CallGossip:    rc.CallGossip,
+			SharedSubnets: n.cfg.Gossip.Whitelist,
 		},
 	})
 }

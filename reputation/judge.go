@@ -31,10 +31,28 @@ const MaxCheckReliability = 0.995
 // accepted, where it needed to be drawn twice. A check by a trusted
 // provider settles a stranger's result in two runs. Reliabilities count
 // at most MaxCheckReliability.
+//
+// The odds rule assumes runs are independent; a check drawn among
+// strangers assumes an honest majority among them. Sybils on one
+// operator's machines break both: drawn as each other's checkers, they
+// agreed on their shared wrong output and it was accepted (testnet
+// scenario sybil-adaptive). So runs are weighed by cohort (Replica.Cohort,
+// the subnet): a run that agrees with an earlier run of its cohort adds
+// no weight, and a digest stands only on runs of at least two cohorts.
+// A cohort still counts once for each digest it returned: two machines of
+// one operator that disagree are not colluding.
 func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 	rs := firstDistinct(runs, func(r Replica) string { return r.Provider }, maxRuns)
+	voiced := map[[2]string]bool{} // (cohort, digest) already counted
 	for i := range rs {
 		rs[i].Reliability = math.Min(rs[i].Reliability, MaxCheckReliability)
+		if c := rs[i].Cohort; c != "" {
+			k := [2]string{c, rs[i].Digest}
+			if voiced[k] {
+				rs[i].Reliability = 0.5 // log-odds 0: an echo, not a voice
+			}
+			voiced[k] = true
+		}
 	}
 	if len(rs) < 2 {
 		return SampleDecision{Verdict: SampleRerun, Reason: "checked: run on another provider"}
@@ -48,7 +66,7 @@ func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 		}
 	}
 	g := groups[lead]
-	if len(g.Replicas) >= 2 && cred[lead] >= 1-epsilon {
+	if voices(g) >= 2 && cred[lead] >= 1-epsilon {
 		d := SampleDecision{Verdict: SampleAgree, Digest: g.Digest, OriginalWrong: rs[0].Digest != g.Digest}
 		for _, r := range rs {
 			if r.Digest != g.Digest {
@@ -66,8 +84,22 @@ func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 	}
 	if len(rs) < maxRuns {
 		return SampleDecision{Verdict: SampleTieBreak, Reason: fmt.Sprintf(
-			"checked: best credibility %.4f < %.4f with %d of %d runs agreeing: one more", cred[lead], 1-epsilon, len(g.Replicas), len(rs))}
+			"checked: best credibility %.4f < %.4f with %d of %d runs agreeing (%d cohorts): one more", cred[lead], 1-epsilon, len(g.Replicas), len(rs), voices(g))}
 	}
 	return SampleDecision{Verdict: SampleUnresolved, Reason: fmt.Sprintf(
 		"checked: no result credible after %d runs (best %.4f); nobody blamed", len(rs), cred[lead])}
+}
+
+// voices is how many independent cohorts a group's runs come from: a
+// run without a cohort is its own.
+func voices(g Group) int {
+	seen := map[string]bool{}
+	for _, r := range g.Replicas {
+		k := "cohort:" + r.Cohort
+		if r.Cohort == "" {
+			k = "peer:" + r.Provider
+		}
+		seen[k] = true
+	}
+	return len(seen)
 }

@@ -14,13 +14,29 @@ import (
 //
 //	LowerBound < Proven:   rate 1 (strangers, whitewashed identities, anyone
 //	                       with fewer than ~28 clean jobs for this requester)
-//	otherwise:             rate max(MinRate, (1 − LowerBound) · max(1, value/RefValue))
+//	Proven ≤ LB < Settled: rate 1 − (LB − Proven)/(Settled − Proven) · Settled,
+//	                       from 1 down to 1 − Settled (~28 to ~58 clean jobs)
+//	otherwise:             rate 1 − LowerBound
 //
-// so no result of a provider without a record is taken unchecked, one with
-// 60 clean jobs is checked 5% of the time, and a job worth twice RefValue
-// twice as often. Whether one job is checked is ShouldSample with the
-// rate: keyed by the requester's secret, so no provider can tell which of
-// its jobs will be. Trusted is the lower bound from which a provider may
+// each then scaled by max(1, value/RefValue), at least MinRate and at
+// most 1; so no result of a provider without a record is taken
+// unchecked, one with 60 clean jobs is checked 5% of the time, and a job
+// worth twice RefValue twice as often.
+//
+// The ramp from Proven to Settled is for on-off cheats. With the rate
+// dropping from 1 to 1 − Proven (~0.1) at once, a provider that gave a
+// requester just enough honest runs to cross Proven there and then
+// cheated slipped about (1 − p)/p ≈ 9 wrong results through before its
+// first check of one; no other requester had caught it yet, so no
+// evidence from elsewhere could have helped (hayek sim, seeds 2 and 5).
+// On the ramp the first results past Proven are still almost always
+// checked: the honest work an on-off cheat must do per wrong result
+// slipped rises, for a few more checks of every honest provider on its
+// way from ~28 to ~58 clean jobs.
+//
+// Whether one job is checked is ShouldSample with the rate: keyed by
+// the requester's secret, so no provider can tell which of its jobs
+// will be. Trusted is the lower bound from which a provider may
 // win jobs outside the probation share and check others' results (~4
 // clean jobs): between Trusted and Proven it works, and every result is
 // checked — where an intermittent cheat is caught before it is trusted
@@ -41,16 +57,22 @@ type CheckPolicy struct {
 	MinRate              float64 // the least any result is checked
 	RefValue             int64   // job value (max price) at which the rate is not scaled; ≤ 0: no scaling
 	ProbationReliability float64 // the least first-hand reliability of a provider below Trusted; 0: the book's floor alone
+	// Settled is the lower bound from which results are spot-checked at
+	// 1 − LowerBound; from Proven to Settled the rate falls linearly from
+	// 1 to 1 − Settled. ≤ Proven: it drops from 1 to 1 − Proven at once.
+	Settled float64
 }
 
-// DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.9, at least 5%.
+// DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.9 on a ramp
+// down to 5% at 0.95, at least 5%.
 // Proven was 0.8 (~13 clean jobs): an on-off cheat that gave one
 // requester 13 of its honest runs earned spot-checks there and slipped
 // wrong results through (reputation's doc, "Design choices", 8).
 // ProbationReliability was the book's MinReliability, 0.4 (reputation's
-// doc, "Design choices", 11).
+// doc, "Design choices", 11). Settled was Proven: the rate fell from 1 to
+// ~0.1 at once (reputation's doc, "Design choices", 14).
 func DefaultCheckPolicy() CheckPolicy {
-	return CheckPolicy{Trusted: 0.5, Proven: 0.9, MinRate: 0.05, ProbationReliability: 0.44}
+	return CheckPolicy{Trusted: 0.5, Proven: 0.9, Settled: 0.95, MinRate: 0.05, ProbationReliability: 0.44}
 }
 
 // Probation reports whether a provider with standing st and first-hand
@@ -69,6 +91,10 @@ func (p CheckPolicy) Rate(st Standing, value int64) float64 {
 		return 1
 	}
 	r := 1 - st.LowerBound
+	if p.Settled > p.Proven && st.LowerBound < p.Settled {
+		f := (st.LowerBound - p.Proven) / (p.Settled - p.Proven)
+		r = 1 - f*p.Settled
+	}
 	if p.RefValue > 0 && value > p.RefValue {
 		r *= float64(value) / float64(p.RefValue)
 	}

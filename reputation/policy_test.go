@@ -6,7 +6,8 @@ import (
 )
 
 // A provider's results are always checked until its lower bound reaches
-// Proven, then at 1 − bound, never below MinRate, more for dearer jobs.
+// Proven, then at a rate falling linearly to 1 − Settled at Settled, then
+// at 1 − bound, never below MinRate, more for dearer jobs.
 func TestCheckPolicyRate(t *testing.T) {
 	p := DefaultCheckPolicy()
 	p.RefValue = 100
@@ -25,9 +26,10 @@ func TestCheckPolicyRate(t *testing.T) {
 	}{
 		{0, 100, 1},      // a stranger
 		{27, 100, 1},     // lower bound 0.05^(1/28) = 0.8985: not proven yet
-		{28, 100, 0.098}, // 0.05^(1/29) = 0.9018
-		{28, 200, 0.196}, // a job worth twice the reference: twice the rate
-		{58, 100, 0.05},  // 0.05^(1/59) = 0.9505: at the floor
+		{28, 100, 0.966}, // 0.05^(1/29) = 0.9018: on the ramp, 1 − 0.036·0.95
+		{40, 100, 0.439}, // 0.05^(1/41) = 0.9295: halfway down it
+		{40, 200, 0.878}, // a job worth twice the reference: twice the rate
+		{58, 100, 0.05},  // 0.05^(1/59) = 0.9505: settled, at the floor
 		{500, 10, 0.05},
 	} {
 		if got := rate(c.clean, c.value); !near(got, c.want, 0.01) {

@@ -18,6 +18,12 @@ type Replica struct {
 	// Standing.Score, the mean under the uniform prior, which is ½ for a
 	// stranger and would make agreeing strangers never credible.
 	Reliability float64
+	// Cohort names who may control this provider as far as the judging
+	// node can tell — its subnet, SubnetGuard's notion of an operator —
+	// or "" when unknown (the provider is its own cohort). JudgeCheck
+	// counts agreeing runs of one cohort as one voice; Decide ignores it
+	// (its replicas are kept apart when they are drawn).
+	Cohort string
 }
 
 // Group is the replicas that returned the same digest.

@@ -151,7 +151,8 @@ func TestCredibilityProperty(t *testing.T) {
 // JudgeCheck weighs runs by their providers' records: a pair of
 // strangers does not condemn a veteran without a tie-breaker, strangers
 // alone need three agreeing runs at ε = 0.01, and a veteran's check
-// settles a stranger's result in two.
+// settles a stranger's result in two. Agreeing runs of one cohort (a
+// subnet) are one voice.
 func TestJudgeCheck(t *testing.T) {
 	const eps = 0.01
 	for _, c := range []struct {
@@ -161,15 +162,21 @@ func TestJudgeCheck(t *testing.T) {
 		dig   string
 		wrong []string
 	}{
-		{"one run", []Replica{{"a", "x", 0.9}}, SampleRerun, "", nil},
-		{"two strangers agree", []Replica{{"a", "x", 0.9}, {"b", "x", 0.9}}, SampleTieBreak, "", nil},
-		{"three strangers agree", []Replica{{"a", "x", 0.9}, {"b", "x", 0.9}, {"c", "x", 0.9}}, SampleAgree, "x", nil},
-		{"veteran checks a stranger", []Replica{{"a", "x", 0.9}, {"v", "x", 0.99}}, SampleAgree, "x", nil},
-		{"pair against a veteran", []Replica{{"v", "y", 0.99}, {"a", "x", 0.9}, {"b", "x", 0.9}}, SampleTieBreak, "", nil},
-		{"veterans condemn a stranger", []Replica{{"a", "x", 0.9}, {"v", "y", 0.995}, {"w", "y", 0.995}}, SampleResolved, "y", []string{"a"}},
-		{"a veteran alone condemns nobody", []Replica{{"a", "x", 0.9}, {"v", "y", 0.999}}, SampleTieBreak, "", nil},
-		{"cap", []Replica{{"a", "x", 0.9}, {"b", "y", 0.9}, {"c", "z", 0.9}, {"d", "x", 0.9}, {"e", "y", 0.9}}, SampleUnresolved, "", nil},
-		{"a provider counts once", []Replica{{"a", "x", 0.9}, {"a", "x", 0.9}, {"a", "x", 0.9}}, SampleRerun, "", nil},
+		{"one run", []Replica{{"a", "x", 0.9, ""}}, SampleRerun, "", nil},
+		{"two strangers agree", []Replica{{"a", "x", 0.9, ""}, {"b", "x", 0.9, ""}}, SampleTieBreak, "", nil},
+		{"three strangers agree", []Replica{{"a", "x", 0.9, ""}, {"b", "x", 0.9, ""}, {"c", "x", 0.9, ""}}, SampleAgree, "x", nil},
+		{"veteran checks a stranger", []Replica{{"a", "x", 0.9, ""}, {"v", "x", 0.99, ""}}, SampleAgree, "x", nil},
+		{"pair against a veteran", []Replica{{"v", "y", 0.99, ""}, {"a", "x", 0.9, ""}, {"b", "x", 0.9, ""}}, SampleTieBreak, "", nil},
+		{"veterans condemn a stranger", []Replica{{"a", "x", 0.9, ""}, {"v", "y", 0.995, ""}, {"w", "y", 0.995, ""}}, SampleResolved, "y", []string{"a"}},
+		{"a veteran alone condemns nobody", []Replica{{"a", "x", 0.9, ""}, {"v", "y", 0.999, ""}}, SampleTieBreak, "", nil},
+		{"cap", []Replica{{"a", "x", 0.9, ""}, {"b", "y", 0.9, ""}, {"c", "z", 0.9, ""}, {"d", "x", 0.9, ""}, {"e", "y", 0.9, ""}}, SampleUnresolved, "", nil},
+		{"a provider counts once", []Replica{{"a", "x", 0.9, ""}, {"a", "x", 0.9, ""}, {"a", "x", 0.9, ""}}, SampleRerun, "", nil},
+		// Sybils on one subnet drawn as each other's checkers: one voice.
+		{"a cohort is one voice", []Replica{{"s1", "bad", 0.9, "net1"}, {"s2", "bad", 0.9, "net1"}, {"s3", "bad", 0.9, "net1"}}, SampleTieBreak, "", nil},
+		{"a trusted cohort-mate is one voice", []Replica{{"s1", "bad", 0.9, "net1"}, {"s2", "bad", 0.995, "net1"}}, SampleTieBreak, "", nil},
+		{"cohort against strangers", []Replica{{"s1", "bad", 0.9, "net1"}, {"s2", "bad", 0.9, "net1"}, {"a", "ok", 0.9, "net2"}, {"b", "ok", 0.9, "net3"}, {"c", "ok", 0.9, "net4"}}, SampleUnresolved, "", nil},
+		{"two cohorts condemn a sybil pair", []Replica{{"s1", "bad", 0.9, "net1"}, {"s2", "bad", 0.9, "net1"}, {"v", "ok", 0.995, "net2"}, {"w", "ok", 0.995, "net3"}}, SampleResolved, "ok", []string{"s1", "s2"}},
+		{"cohort-mates that disagree are two voices", []Replica{{"s1", "bad", 0.9, "net1"}, {"s2", "ok", 0.995, "net1"}, {"w", "ok", 0.995, "net2"}}, SampleResolved, "ok", []string{"s1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := JudgeCheck(c.runs, eps, 5)

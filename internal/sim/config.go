@@ -57,6 +57,13 @@ type Population struct {
 	JoinAt float64 `toml:"join_at"`
 	// LateBy: how late a falsestart provider starts after committing to 0.
 	LateBy units.Duration `toml:"late_by"`
+	// Collude: the population's wrong results are all the same output
+	// (as the ring's are), so its members agree when drawn as each
+	// other's checkers.
+	Collude bool `toml:"collude"`
+	// Subnets: how many /24s the population's identities share (0: the
+	// kind's default — one each, twenty for sybils).
+	Subnets int `toml:"subnets"`
 }
 
 // Network is the simulated network between peers.
@@ -107,6 +114,12 @@ type Config struct {
 	// table: the reputation parameters of then (legacyParams) and none of
 	// the adaptive policy (a fixed Verify).
 	Legacy bool `toml:"legacy"`
+	// ShareCatches: under adaptive verification, a requester that
+	// catches a wrong result tells the others, who check the cheat's
+	// results at rate 1 if they trust one of the checkers whose results
+	// contradicted it (requester.shareCatch). A design the node does not
+	// have yet: off by default.
+	ShareCatches bool `toml:"share_catches"`
 
 	Network     Network      `toml:"network"`
 	Populations []Population `toml:"population"`
@@ -254,8 +267,8 @@ func (c Config) Validate() error {
 		if p.Count < 0 || p.CostMin < 1 || p.CostMax < p.CostMin || p.RunMin <= 0 || p.RunMax < p.RunMin || p.Slots < 1 {
 			bad(f, p.Name, "count ≥ 0, 1 ≤ cost_min ≤ cost_max, 0 < run_min ≤ run_max, slots ≥ 1")
 		}
-		if p.Rate < 0 || p.Rate > 1 || p.JoinAt < 0 || p.JoinAt >= 1 || p.PriceFactor < 0 {
-			bad(f, p.Name, "rate in [0, 1], join_at in [0, 1), price_factor ≥ 0")
+		if p.Rate < 0 || p.Rate > 1 || p.JoinAt < 0 || p.JoinAt >= 1 || p.PriceFactor < 0 || p.Subnets < 0 || p.Subnets > 256 {
+			bad(f, p.Name, "rate in [0, 1], join_at in [0, 1), price_factor ≥ 0, subnets in [0, 256]")
 		}
 		total += p.Count
 	}

@@ -42,7 +42,8 @@
 // rate reputation.CheckPolicy gives its provider, by checkers drawn at
 // random (never chosen by price) among the requester's trusted providers
 // that have not run the job, or among those discovery found while it
-// trusts too few or all of them have, judged with reputation.JudgeCheck;
+// trusts too few or all of them have — never in the subnet of a run so
+// far — judged with reputation.JudgeCheck (runs of one subnet one voice);
 // a result under check earns its provider nothing until the verdict,
 // and the provider's next results are checked until then; a provider
 // without a record holds one unjudged award per requester, and is
@@ -51,7 +52,12 @@
 // caught cheating; beyond a probation share of jobs (Config.Probation),
 // only trusted providers may win. Each honest provider has an address
 // block of its own, each attacking population one block for all its
-// identities. This policy lives in the simulated requester
+// identities (Population.Subnets narrows it; Population.Collude gives a
+// population one shared wrong output). Config.ShareCatches adds what the
+// node does not have yet: a requester that catches a wrong result tells
+// the others at once, and those that trust a checker that contradicted
+// it check the cheat's results every time for a day. This policy lives
+// in the simulated requester
 // (requester.go, repview.go); the node runs it for jobs with verify
 // "adaptive" (node/internal/requester, adaptive.go and probation.go),
 // and node/simagree_test.go checks that both reach the same awards and

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/hayek-market/hayek/market"
 )
 
 // metrics collects what a run shows as it goes.
@@ -45,6 +47,7 @@ type detState struct {
 	first    time.Time
 	detected bool
 	after    time.Duration
+	slipped  int // its wrong results this requester accepted
 }
 
 func newMetrics(w *world) *metrics {
@@ -126,6 +129,13 @@ func (m *metrics) delivered(p *provider, root *rootJob, wrong bool) {
 	}
 	if !d.detected {
 		d.jobs++
+	}
+}
+
+// slipped: root's requester accepted p's wrong result.
+func (m *metrics) slipped(p *provider, root *rootJob) {
+	if d := m.det[detKey{p.id, root.req.id}]; d != nil {
+		d.slipped++
 	}
 }
 
@@ -228,7 +238,13 @@ func (m *metrics) report() *Report {
 	}) {
 		d := m.det[k]
 		detJobs = append(detJobs, d.jobs)
-		if !d.detected {
+		if !d.detected && d.slipped == 0 && !w.reqByID(k.requester).rep.Standing(k.provider, market.RuntimeWasm, 0).Eligible {
+			// Never judged here — its checks ended without a verdict, so
+			// this requester holds no evidence on it — but none of its
+			// wrong results was accepted and it cannot win here (the
+			// subnet guard bars it): nothing slipped.
+			rep.BarredUnjudged++
+		} else if !d.detected {
 			rep.Undetected++
 		} else if d.after > rep.detectTime {
 			rep.detectTime = d.after

@@ -47,10 +47,13 @@ func (w *world) newProvider(p *Population, pi, i int) *provider {
 	// its own. Each attacking population is one operator: an identity per
 	// /24, all in one /16 (reputation.SubnetGuard's block); the sybils'
 	// 100 identities share 20 /24s of one /16.
-	switch p.Kind {
-	case KindHonest:
+	// Subnets overrides how many /24s a population's identities share.
+	switch {
+	case p.Kind == KindHonest:
 		pr.subnet = fmt.Sprintf("10.%d.%d.0/24", i%256, i/256+pi)
-	case KindSybil:
+	case p.Subnets > 0:
+		pr.subnet = fmt.Sprintf("192.%d.%d.0/24", (168+pi)%256, i%p.Subnets)
+	case p.Kind == KindSybil:
 		pr.subnet = fmt.Sprintf("172.16.%d.0/24", i%20)
 	default:
 		pr.subnet = fmt.Sprintf("192.%d.%d.0/24", (168+pi)%256, i%256)
@@ -218,10 +221,11 @@ func (p *provider) cheats() bool {
 	return false
 }
 
-// fakeTag is what makes a wrong result: the ring's members all return the
-// same one; everyone else's garbage is its own.
+// fakeTag is what makes a wrong result: the ring's members (and a
+// colluding population's) all return the same one; everyone else's
+// garbage is its own.
 func (p *provider) fakeTag() string {
-	if p.pop.Kind == KindRing {
+	if p.pop.Kind == KindRing || p.pop.Collude {
 		return "ring/" + p.pop.Name
 	}
 	return p.id

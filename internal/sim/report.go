@@ -37,7 +37,8 @@ type Report struct {
 	DetectJobsMax    int    `json:"detect_jobs_max"` // an always-cheater's runs for one requester until it ranks below every honest provider there
 	DetectJobsMedian int    `json:"detect_jobs_median"`
 	DetectTimeMax    string `json:"detect_time_max"`
-	Undetected       int    `json:"undetected"` // (always-cheater, requester) pairs never detected
+	Undetected       int    `json:"undetected"`      // (always-cheater, requester) pairs never detected that could still win there or slipped a wrong result through
+	BarredUnjudged   int    `json:"barred_unjudged"` // pairs never judged (checks without a verdict) but barred there, no wrong result accepted
 
 	AttackerCostPerWrong float64 `json:"attacker_cost_per_wrong"` // honest work dishonest identities paid for, per wrong result accepted
 	PriceToHonestCost    float64 `json:"price_to_honest_cost"`    // what requesters paid honest providers over what their runs cost them
@@ -136,6 +137,9 @@ func WriteTable(w io.Writer, rs ...*Report) error {
 		s := fmt.Sprintf("%d (%d)", r.DetectJobsMax, r.DetectJobsMedian)
 		if r.Undetected > 0 {
 			s += fmt.Sprintf(" %d undetected", r.Undetected)
+		}
+		if r.BarredUnjudged > 0 {
+			s += fmt.Sprintf(" %d barred unjudged", r.BarredUnjudged)
 		}
 		return s
 	})

@@ -96,6 +96,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return w.m.report(), nil
 }
 
+func (w *world) reqByID(id string) *requester {
+	for _, r := range w.reqs {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
 func (w *world) fail(err error) {
 	if w.err == nil {
 		w.err = err
@@ -158,12 +167,14 @@ func (w *world) discover(known map[string]bool) []market.Candidate {
 }
 
 // checkers are the candidates of a check run: a few of the requester's
-// proven providers drawn at random, so that no provider can count on
-// checking (or being checked by) its friends by bidding low.
+// proven providers drawn at random, none in the subnet of a run so far,
+// so that no provider can count on checking (or being checked by) its
+// friends by bidding low.
 func (w *world) checkers(known map[string]bool, exclude []string, n int) []market.Candidate {
+	nets := w.subnets(exclude)
 	var ids []string
 	for _, id := range slices.Sorted(maps.Keys(known)) {
-		if p := w.byID[id]; p != nil && p.online && !slices.Contains(exclude, id) {
+		if p := w.byID[id]; p != nil && p.online && !slices.Contains(exclude, id) && !nets[p.subnet] {
 			ids = append(ids, id)
 		}
 	}
@@ -175,20 +186,35 @@ func (w *world) checkers(known map[string]bool, exclude []string, n int) []marke
 	return out
 }
 
-// drawn is n of cands, drawn at random, none of them in exclude: the
+// drawn is n of cands, drawn at random, none of them in exclude or in
+// the subnet of one that is: the
 // candidates of a check run while the requester trusts too few providers
 // to draw its checkers from them. Drawn, not chosen by price, so that
 // no provider can buy its way into checking by bidding low.
 func (w *world) drawn(cands []market.Candidate, exclude []string, n int) []market.Candidate {
+	nets := w.subnets(exclude)
 	var pool []market.Candidate
 	for _, c := range cands {
-		if !slices.Contains(exclude, c.Peer) {
+		if !slices.Contains(exclude, c.Peer) && !nets[c.Subnet] {
 			pool = append(pool, c)
 		}
 	}
 	var out []market.Candidate
 	for _, i := range w.rng.Perm(len(pool))[:min(n, len(pool))] {
 		out = append(out, pool[i])
+	}
+	return out
+}
+
+// subnets are the subnets of providers that ran a job already: a
+// checker is drawn from none of them, so that one operator's machines
+// do not check each other (reputation.JudgeCheck's cohorts).
+func (w *world) subnets(ran []string) map[string]bool {
+	out := map[string]bool{}
+	for _, id := range ran {
+		if p := w.byID[id]; p != nil && p.subnet != "" {
+			out[p.subnet] = true
+		}
 	}
 	return out
 }

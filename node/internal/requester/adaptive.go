@@ -20,16 +20,17 @@ import (
 // without a proven record here, a small share of a veteran's — the rules
 // hayek sim measured (internal/sim/requester.go). The check runs are
 // hidden jobs ("<id>-s1", …) paid from the job's hold, their providers
-// drawn at random, never by price: among the providers this node trusts
-// (CheckPolicy.Trusted) that have not run the job, or, while it trusts
-// fewer than minTrusted or all of them ran it, checkerDraw of those
-// discovery found. reputation.JudgeCheck weighs each run by its
-// provider's first-hand reliability; until it reaches a verdict it asks
-// for another run, up to market.MaxCheckRuns. The job completes with the
-// result that stands — the checker's when the delivery was wrong — or
-// fails (verification_failed) when none does: an unvouched result is not
-// handed over. Runs under check are paid, but earn their Success only
-// with the verdict.
+// drawn at random, never by price, and never in the subnet of a run so
+// far: among the providers this node trusts (CheckPolicy.Trusted) that
+// have not run the job, or, while it trusts fewer than minTrusted or all
+// of them ran it, checkerDraw of those discovery found.
+// reputation.JudgeCheck weighs each run by its provider's first-hand
+// reliability, agreeing runs of one subnet as one voice; until it
+// reaches a verdict it asks for another run, up to market.MaxCheckRuns.
+// The job completes with the result that stands — the checker's when the
+// delivery was wrong — or fails (verification_failed) when none does: an
+// unvouched result is not handed over. Runs under check are paid, but
+// earn their Success only with the verdict.
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -168,11 +169,18 @@ func (r *Service) closeToTrusted(j *job, cands []market.Candidate) []market.Cand
 
 // checkCandidates draws a check run's candidates from those discovery
 // found that may win it: trusted providers that have not run the job,
-// else a few of the others, at random. (The simulator draws among all it
+// else a few of the others, at random — none in the subnet of a run so
+// far (reputation.JudgeCheck's cohorts). (The simulator draws among all it
 // discovered, the ineligible too; there the requester is no provider.)
 func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Candidate {
 	var pool, trusted []market.Candidate
 	nTrusted := 0
+	ran := map[string]bool{} // the cohorts of the runs so far
+	for _, p := range j.exclude {
+		if c := r.prob.cohort(p); c != "" {
+			ran[c] = true
+		}
+	}
 	for _, c := range cands {
 		if c.Peer == r.self {
 			continue // this node does not check its own jobs
@@ -180,6 +188,9 @@ func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Can
 		t := r.prob.trusted(c.Peer, j.spec.Runtime)
 		if t {
 			nTrusted++
+		}
+		if s := r.prob.guarded(c.Subnet); s != "" && ran[s] {
+			continue // one operator's machines do not check each other
 		}
 		if slices.Contains(j.exclude, c.Peer) ||
 			!r.prob.Standing(c.Peer, j.spec.Runtime, j.spec.MinReputation).Eligible {
@@ -227,7 +238,8 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 	all := append([]market.ReplicaResult{s.original}, s.runs...)
 	reps := make([]reputation.Replica, len(all))
 	for i, rr := range all {
-		reps[i] = reputation.Replica{Provider: rr.Provider, Digest: rr.Digest, Reliability: r.d.Rep.DirectReliability(rr.Provider, capability)}
+		reps[i] = reputation.Replica{Provider: rr.Provider, Digest: rr.Digest, Reliability: r.d.Rep.DirectReliability(rr.Provider, capability),
+			Cohort: r.prob.cohort(rr.Provider)}
 	}
 	d := reputation.JudgeCheck(reps, checkEpsilon, market.MaxCheckRuns)
 	switch d.Verdict {

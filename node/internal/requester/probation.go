@@ -40,6 +40,7 @@ type probation struct {
 	checks  map[string]int    // provider → its results under check (any record)
 	subnets map[string]string // provider → its subnet, from discovery
 	guard   *reputation.SubnetGuard
+	shared  []netip.Prefix // subnets that say nothing about a peer's operator (Config.SharedSubnets)
 }
 
 // quarantine is how long a subnet in which a wrong result was caught
@@ -129,10 +130,20 @@ func (p *probation) seen(cands []market.Candidate) {
 		clear(p.subnets)
 	}
 	for _, c := range cands {
-		if s := guardedSubnet(c.Subnet); s != "" {
+		if s := p.guarded(c.Subnet); s != "" {
 			p.subnets[c.Peer] = s
 		}
 	}
+}
+
+// cohort is peer's subnet as discovery found it, "" when unknown or
+// loopback: reputation.JudgeCheck counts agreeing runs of one cohort as
+// one voice, and a check run is drawn outside the cohorts of the runs so
+// far (checkCandidates).
+func (p *probation) cohort(peer string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.subnets[peer]
 }
 
 // caught: a wrong result from peer was recorded.
@@ -140,6 +151,36 @@ func (p *probation) caught(peer string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.guard.Caught(p.subnets[peer], p.now())
+}
+
+// guarded is guardedSubnet, "" too for a subnet inside a shared one:
+// on a testnet every peer has an address in the same few /24s, and
+// counting them as one operator would bar every newcomer after one catch
+// and leave a check no independent checker.
+func (p *probation) guarded(subnet string) string {
+	s := guardedSubnet(subnet)
+	if s == "" {
+		return ""
+	}
+	pf := netip.MustParsePrefix(s)
+	for _, sh := range p.shared {
+		if sh.Bits() <= pf.Bits() && sh.Contains(pf.Addr()) {
+			return ""
+		}
+	}
+	return s
+}
+
+// parseShared parses Config.SharedSubnets, skipping what does not parse
+// (the node's config validated them as the gossip whitelist).
+func parseShared(subnets []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range subnets {
+		if pf, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, pf.Masked())
+		}
+	}
+	return out
 }
 
 // guardedSubnet is subnet in canonical CIDR form (e.g. 203.0.113.0/24),

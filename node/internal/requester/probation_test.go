@@ -71,6 +71,27 @@ func TestProbation(t *testing.T) {
 	}
 }
 
+// A testnet's subnets (Config.SharedSubnets) say nothing about who runs
+// a peer: neither a catch there nor a check's cohorts count them, while
+// other subnets still do.
+func TestSharedSubnets(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newProbation(&newcomers{&fakeRep{}}, reputation.DefaultCheckPolicy(), func() time.Time { return now })
+	p.shared = parseShared([]string{"10.201.0.0/16", "not a subnet"})
+	p.seen([]market.Candidate{
+		{Peer: "t1", Subnet: "10.201.1.0/24"}, {Peer: "t2", Subnet: "10.201.1.0/24"},
+		{Peer: "s1", Subnet: "198.51.100.0/24"}, {Peer: "s2", Subnet: "198.51.100.0/24"},
+	})
+	if p.cohort("t1") != "" || p.cohort("s1") != "198.51.100.0/24" {
+		t.Fatalf("cohorts %q and %q, want none inside the shared subnet and 198.51.100.0/24 outside", p.cohort("t1"), p.cohort("s1"))
+	}
+	p.caught("t1")
+	p.caught("s1")
+	if !p.Standing("t2", market.RuntimeWasm, 0).Eligible || p.Standing("s2", market.RuntimeWasm, 0).Eligible {
+		t.Fatal("a catch in a shared subnet barred a neighbour, or one outside it did not")
+	}
+}
+
 // ranked: peers' lower bounds are given; no one else is known.
 type ranked struct {
 	*fakeRep
@@ -120,5 +141,30 @@ func TestCloseToTrusted(t *testing.T) {
 	}
 	if got := r.closeToTrusted(job(open), cands); len(got) != len(cands) {
 		t.Fatalf("a job of the open share was closed to %v", got)
+	}
+}
+
+// TestCheckCandidatesCohorts: a check run is drawn outside the subnets
+// of the runs so far, so that sybils of one operator do not check each
+// other (reputation.JudgeCheck's cohorts); shared subnets do not count.
+func TestCheckCandidatesCohorts(t *testing.T) {
+	rep := &ranked{&fakeRep{}, map[string]float64{}}
+	seed := uint64(7)
+	t.Logf("seed %d", seed)
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy(),
+		d: Deps{Rand: func() uint64 { seed++; return seed }}}
+	r.prob = newProbation(rep, r.policy, time.Now)
+	r.prob.shared = parseShared([]string{"10.201.0.0/16"})
+	cands := []market.Candidate{
+		{Peer: "s1", Subnet: "198.51.100.0/24"}, {Peer: "s2", Subnet: "198.51.100.0/24"}, {Peer: "s3", Subnet: "198.51.100.0/24"},
+		{Peer: "h1", Subnet: "203.0.113.0/24"}, {Peer: "t1", Subnet: "10.201.1.0/24"},
+	}
+	r.prob.seen(cands)
+	for i := range 20 {
+		j := &job{id: fmt.Sprint("c", i), spec: market.JobSpec{Runtime: market.RuntimeWasm}, exclude: []string{"s1"}, rep: &drawnRep{probation: r.prob}}
+		got := r.checkCandidates(j, cands)
+		if len(got) != 2 || slices.ContainsFunc(got, func(c market.Candidate) bool { return c.Peer[0] == 's' }) {
+			t.Fatalf("check of s1's result drawn from %v, want h1 and t1: none of s1's subnet", got)
+		}
 	}
 }

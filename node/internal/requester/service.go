@@ -63,6 +63,10 @@ type Config struct {
 	// their invitees: CallGossipThin (also ""), CallGossipAlways or
 	// CallGossipNever.
 	CallGossip string
+	// SharedSubnets are subnets whose addresses say nothing about who
+	// runs a peer (a testnet's, the gossip whitelist): the subnet guard
+	// and a check's cohorts ignore them, as they ignore loopback.
+	SharedSubnets []string
 }
 
 // Deps are what the requester needs.
@@ -147,6 +151,7 @@ func New(d Deps) (*Service, error) {
 	r := &Service{d: d, self: d.Signer.ID(), cfg: cfg, store: store, finished: counts,
 		jobs: map[string]*job{}, idem: map[string]string{}, policy: reputation.DefaultCheckPolicy()}
 	r.prob = newProbation(d.Rep, r.policy, d.Now)
+	r.prob.shared = parseShared(d.SharedSubnets)
 	r.secret = make([]byte, 32)
 	for i := 0; i < len(r.secret); i += 8 {
 		binary.LittleEndian.PutUint64(r.secret[i:], d.Rand())
