@@ -201,6 +201,8 @@ func nodeConfig(m *Manifest, t *Testnet, n *Node, g NodeGroup) (node.Config, err
 	c.Settlement.CreditLimit = 1 << 40
 	c.Settlement.CreditMax = 1 << 40
 	c.Provider.Slots = 2
+	// The shared networks' subnets say nothing about who runs a node: the
+	// node must not read them as cohorts. Unshared ones it must.
 	c.Gossip.Whitelist = append(c.Gossip.Whitelist, subnets(t)...)
 	for _, b := range t.Nodes {
 		if b.Bootstrap && b != n {
@@ -248,6 +250,7 @@ func nodeConfig(m *Manifest, t *Testnet, n *Node, g NodeGroup) (node.Config, err
 	return c, nil
 }
 
+// subnets are the testnet's shared subnets, for every node's whitelist.
 func subnets(t *Testnet) []string {
 	var out []string
 	for _, n := range t.Networks {
