@@ -17,6 +17,12 @@
 // container, network and volume carries the label hayek.testnet=<name>;
 // Down removes by that label.
 //
+// Networks are shared by default: every node whitelists their subnets
+// (gossip.whitelist), so it reads no cohort (reputation.JudgeCheck) from
+// them. A network with shared = false is left out and gives each
+// operator (NodeGroup.Operator, else each node) a /24 of its own, so a
+// scenario can put a sybil flood in one provider's address block.
+//
 // Report works on collected files only (ledger exports, job timelines,
 // reputation samples, the perturbation log, each node's counters from GET
 // /v1/metrics), so it is tested with crafted inputs and no Docker.

@@ -35,10 +35,24 @@ type Manifest struct {
 }
 
 // Network is a private Docker network with a fixed subnet.
+//
+// A shared network (the default) is the testnet's plumbing: every node
+// has an address in its subnet, which says nothing about who runs the
+// node, so every node lists the subnet in its gossip whitelist and
+// ignores it as a cohort (reputation.JudgeCheck) and in the subnet
+// guard. A network with Shared = false models the internet instead: it is
+// left out of the whitelist, and each node's address on it is in a /24
+// of its own — its operator's address block — unless its group names an
+// Operator, whose nodes then share one /24, as one provider's machines
+// would. Such a network needs room for a /24 per operator: /16 to /23.
 type Network struct {
 	Name   string `toml:"name"`
 	Subnet string `toml:"subnet"` // an IPv4 /16 to /28; nodes get .10 upwards
+	Shared *bool  `toml:"shared"` // default true: in every node's gossip whitelist
 }
+
+// shared is Shared with its default.
+func (n Network) shared() bool { return n.Shared == nil || *n.Shared }
 
 // NodeGroup is one node or, with Count, several alike: name-0, name-1, ...
 // Zero fields take Manifest.Defaults' values, then the built-in ones.
@@ -51,10 +65,14 @@ type NodeGroup struct {
 	Requester *bool    `toml:"requester"` // load submits jobs through it
 	Sell      *bool    `toml:"sell"`      // default true
 	Sybil     bool     `toml:"sybil"`     // a fresh identity of a sybil flood (reports count its awards)
-	Slots     int      `toml:"slots"`
-	PriceBase int64    `toml:"price_base"`
-	PerSecond int64    `toml:"price_per_second"`
-	Budget    int64    `toml:"budget"` // the operator's budget, which load spends without agents
+	// Operator names who runs the group's nodes: on a network with
+	// shared = false, nodes of one operator share a /24 (of any group
+	// naming it); a node without one has a /24 of its own.
+	Operator  string `toml:"operator"`
+	Slots     int    `toml:"slots"`
+	PriceBase int64  `toml:"price_base"`
+	PerSecond int64  `toml:"price_per_second"`
+	Budget    int64  `toml:"budget"` // the operator's budget, which load spends without agents
 	// Agents is how many agents load creates on a requester and submits
 	// through (round-robin, each with its own token and AgentBudget);
 	// none: load submits as the operator.
@@ -149,6 +167,9 @@ func (m *Manifest) Validate() error {
 			bad("network %s: subnet %q: want an IPv4 network from /16 to /28, e.g. 10.201.1.0/24", n.Name, n.Subnet)
 			continue
 		}
+		if !n.shared() && p.Bits() > 23 {
+			bad("network %s: subnet %s with shared = false: want /16 to /23, room for a /24 per operator, e.g. 10.210.0.0/16", n.Name, p)
+		}
 		for _, q := range prefixes {
 			if q.Overlaps(p) {
 				bad("network %s: subnet %s overlaps %s", n.Name, p, q)
@@ -174,6 +195,9 @@ func (m *Manifest) Validate() error {
 		}
 		if g.LogLevel != "" && !slices.Contains([]string{"debug", "info", "warn", "error"}, g.LogLevel) {
 			bad("node group %q: log_level %q: want debug, info, warn or error", g.Name, g.LogLevel)
+		}
+		if g.Operator != "" && !nameRE.MatchString(g.Operator) {
+			bad("node group %q: operator %q: want lower-case letters, digits and dashes, starting with a letter", g.Name, g.Operator)
 		}
 		if g.Memory != 0 && g.Memory < 32<<20 {
 			bad("node group %q: memory %v: want at least 32MiB", g.Name, g.Memory)

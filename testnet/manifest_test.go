@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,6 +147,8 @@ func TestManifestErrors(t *testing.T) {
 		{"name = \"a\"\n[[network]]\nname=\"n\"\nsubnet=\"10.0.0.0/8\"", "want an IPv4 network from /16 to /28"},
 		{"name = \"a\"\n[[network]]\nname=\"n\"\nsubnet=\"10.1.0.0/24\"\n[[nodes]]\nname=\"x\"\nnetworks=[\"zz\"]", `network "zz" is not declared`},
 		{"name = \"a\"", "no [[mix]]"},
+		{"name = \"a\"\n[[network]]\nname=\"n\"\nsubnet=\"10.1.0.0/24\"\nshared=false", "with shared = false: want /16 to /23"},
+		{"name = \"a\"\n[[nodes]]\nname=\"x\"\noperator=\"Big Co\"", `operator "Big Co"`},
 	} {
 		_, err := ParseManifest(strings.NewReader(tc.toml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrManifest) {
@@ -167,5 +170,75 @@ func TestARPEstimate(t *testing.T) {
 		if got := arpEntries(tn); got != want {
 			t.Errorf("%s: %d neighbour entries, want %d", name, got, want)
 		}
+	}
+}
+
+// TestUnsharedNetworkWhitelist: a network with shared = false is left out
+// of every node's gossip whitelist (as its config.toml says), each node
+// without an operator has a /24 of its own on it, and one operator's
+// nodes share one.
+func TestUnsharedNetworkWhitelist(t *testing.T) {
+	m, err := ParseManifest(strings.NewReader(`name = "w"
+[[network]]
+name = "a"
+subnet = "10.201.1.0/24"
+[[network]]
+name = "inet"
+subnet = "10.210.0.0/16"
+shared = false
+[[nodes]]
+name = "r"
+requester = true
+[[nodes]]
+name = "p"
+count = 2
+[[nodes]]
+name = "s"
+count = 3
+networks = ["inet"]
+operator = "big"
+[[mix]]
+name = "hello"
+module = "hello"
+max_price = 10
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := Resolve(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // node → its address on inet
+		"r": "10.210.1.10", "p-0": "10.210.2.10", "p-1": "10.210.3.10",
+		"s-0": "10.210.4.10", "s-1": "10.210.4.11", "s-2": "10.210.4.12",
+	}
+	for _, n := range tn.Nodes {
+		var got []string
+		for _, ad := range n.Addrs {
+			got = append(got, ad.Network+"="+ad.IP)
+		}
+		wantAddrs := []string{"a=10.201.1." + strconv.Itoa(10+n.Index), "inet=" + want[n.Name]}
+		if n.Group == "s" {
+			wantAddrs = wantAddrs[1:]
+		}
+		if strings.Join(got, " ") != strings.Join(wantAddrs, " ") {
+			t.Errorf("node %s: addresses %q, want %q", n.Name, got, wantAddrs)
+		}
+		// The whitelist as the node reads it from its config.toml.
+		var buf bytes.Buffer
+		if err := toml.NewEncoder(&buf).Encode(n.Config); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := node.ParseConfig(&buf)
+		if err != nil {
+			t.Fatalf("node %s: config does not parse: %v", n.Name, err)
+		}
+		if got, want := strings.Join(cfg.Gossip.Whitelist, " "), "127.0.0.0/8 ::1/128 10.201.1.0/24"; got != want {
+			t.Errorf("node %s: gossip whitelist %q, want %q", n.Name, got, want)
+		}
+	}
+	if !tn.Networks[1].Unshared || tn.Networks[0].Unshared {
+		t.Errorf("networks %+v: want only inet unshared", tn.Networks)
 	}
 }

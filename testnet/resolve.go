@@ -48,6 +48,9 @@ type NetworkRes struct {
 	Name   string `json:"name"`   // as the manifest calls it
 	Docker string `json:"docker"` // the Docker network: <project>-<name>
 	Subnet string `json:"subnet"`
+	// Unshared: the manifest's shared = false. Left out of the nodes'
+	// gossip whitelist; each operator has a /24 of its own in it.
+	Unshared bool `json:"unshared,omitempty"`
 }
 
 // Node is one resolved node.
@@ -101,14 +104,17 @@ func Resolve(m *Manifest) (*Testnet, error) {
 		t.Image = DefaultImage
 	}
 	prefixes := map[string]netip.Prefix{}
+	unshared := map[string]bool{}
 	var allNets []string
 	for _, n := range m.Networks {
 		p := netip.MustParsePrefix(n.Subnet)
 		prefixes[n.Name] = p
+		unshared[n.Name] = !n.shared()
 		allNets = append(allNets, n.Name)
-		t.Networks = append(t.Networks, NetworkRes{Name: n.Name, Docker: t.Project + "-" + n.Name, Subnet: p.String()})
+		t.Networks = append(t.Networks, NetworkRes{Name: n.Name, Docker: t.Project + "-" + n.Name, Subnet: p.String(), Unshared: !n.shared()})
 	}
 	d := m.Defaults
+	var ops operators
 	for _, g := range m.Nodes {
 		count, single := g.Count, g.Count == 0
 		if single {
@@ -136,8 +142,12 @@ func Resolve(m *Manifest) (*Testnet, error) {
 			if len(nets) == 0 {
 				nets = allNets
 			}
+			block, inBlock := ops.place(pick(g.Operator, d.Operator, ""), name)
 			for _, net := range nets {
 				ip, err := hostAddr(prefixes[net], n.Index)
+				if unshared[net] {
+					ip, err = blockAddr(prefixes[net], block, inBlock)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%w: node %s on network %s: %v", ErrManifest, name, net, err)
 				}
@@ -191,6 +201,8 @@ func nodeConfig(m *Manifest, t *Testnet, n *Node, g NodeGroup) (node.Config, err
 	c.Settlement.CreditLimit = 1 << 40
 	c.Settlement.CreditMax = 1 << 40
 	c.Provider.Slots = 2
+	// The shared networks' subnets say nothing about who runs a node: the
+	// node must not read them as cohorts. Unshared ones it must.
 	c.Gossip.Whitelist = append(c.Gossip.Whitelist, subnets(t)...)
 	for _, b := range t.Nodes {
 		if b.Bootstrap && b != n {
@@ -238,12 +250,57 @@ func nodeConfig(m *Manifest, t *Testnet, n *Node, g NodeGroup) (node.Config, err
 	return c, nil
 }
 
+// subnets are the testnet's shared subnets, for every node's whitelist.
 func subnets(t *Testnet) []string {
 	var out []string
 	for _, n := range t.Networks {
-		out = append(out, n.Subnet)
+		if !n.Unshared {
+			out = append(out, n.Subnet)
+		}
 	}
 	return out
+}
+
+// operators hands out address blocks (/24s of an unshared network) in
+// the order nodes resolve: one per operator, one per node without one.
+type operators struct {
+	block map[string]int // operator → its block
+	nodes map[string]int // operator → nodes placed in its block
+}
+
+// place is the block of a node and its place in that block.
+func (o *operators) place(operator, node string) (block, inBlock int) {
+	if o.block == nil {
+		o.block, o.nodes = map[string]int{}, map[string]int{}
+	}
+	key := "operator/" + operator
+	if operator == "" {
+		key = "node/" + node
+	}
+	b, ok := o.block[key]
+	if !ok {
+		b = len(o.block)
+		o.block[key] = b
+	}
+	k := o.nodes[key]
+	o.nodes[key]++
+	return b, k
+}
+
+// blockAddr is the k-th address of block b in p: the (b+1)-th /24 of p
+// (the first holds the gateway), .10 upwards.
+func blockAddr(p netip.Prefix, b, k int) (netip.Addr, error) {
+	a := p.Addr().As4()
+	base := binary.BigEndian.Uint32(a[:])
+	blocks := 1 << (24 - p.Bits())
+	if b+1 >= blocks {
+		return netip.Addr{}, fmt.Errorf("subnet %s has room for %d operators' /24s, need %d: use a wider subnet", p, blocks-1, b+1)
+	}
+	if 10+k > 254 {
+		return netip.Addr{}, fmt.Errorf("an operator's /24 holds 245 nodes, not %d: split the group's operators", k+1)
+	}
+	binary.BigEndian.PutUint32(a[:], base+uint32(b+1)<<8+uint32(10+k))
+	return netip.AddrFrom4(a), nil
 }
 
 // hostAddr is the i-th node's address in p: .10 upwards, so the gateway

@@ -28,6 +28,7 @@ type Scenario struct {
 	Verify    string               `toml:"verify"`
 	Steps     []Step               `toml:"step"`
 	Nodes     []NodeGroup          `toml:"nodes"`     // groups added to the manifest
+	Networks  []Network            `toml:"network"`   // networks added to the manifest
 	Misbehave map[string]Misbehave `toml:"misbehave"` // by group: cheaters
 }
 
@@ -112,6 +113,7 @@ func parseWhen(w string, jobs int) (string, int, error) {
 
 // Apply changes the manifest as the scenario needs.
 func (s *Scenario) Apply(m *Manifest) error {
+	m.Networks = append(m.Networks, s.Networks...)
 	m.Nodes = append(m.Nodes, s.Nodes...)
 	for group, mis := range s.Misbehave {
 		i := slices.IndexFunc(m.Nodes, func(g NodeGroup) bool { return g.Name == group })

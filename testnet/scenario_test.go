@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,46 @@ func TestSelect(t *testing.T) {
 	}
 	if _, err := tn.Select("nobody"); err == nil {
 		t.Error("Select(nobody) found someone")
+	}
+}
+
+// TestSybilAdaptiveCohorts: on ci.toml the scenario's sybils are one
+// operator on a network no node whitelists, where each honest node has
+// a /24 of its own, so requesters can tell the sybils' runs apart.
+func TestSybilAdaptiveCohorts(t *testing.T) {
+	sc, err := LoadScenario("sybil-adaptive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadManifest("networks/ci.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Apply(m); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := Resolve(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := map[string][]string{} // /24 on inet → its nodes
+	for _, n := range tn.Nodes {
+		for _, ad := range n.Addrs {
+			if ad.Network == "inet" {
+				b := ad.IP[:strings.LastIndex(ad.IP, ".")]
+				blocks[b] = append(blocks[b], n.Name)
+			} else if n.Sybil {
+				t.Errorf("sybil %s is on network %s: a connection there would hide its /24", n.Name, ad.Network)
+			}
+		}
+		if slices.Contains(n.Config.Gossip.Whitelist, "10.210.0.0/16") {
+			t.Errorf("node %s whitelists inet", n.Name)
+		}
+	}
+	if got := blocks["10.210.6"]; strings.Join(got, " ") != "sybil-0 sybil-1 sybil-2 sybil-3 sybil-4" {
+		t.Errorf("the sybils' /24 holds %q", got)
+	}
+	if len(blocks) != 6 {
+		t.Errorf("inet /24s %v: want one per honest node and one for the sybils", blocks)
 	}
 }
