@@ -13,6 +13,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
 	"github.com/hayek-market/hayek/node/internal/receipts"
+	"github.com/hayek-market/hayek/reputation"
 )
 
 // Each service built from the node's config and the services built
@@ -28,6 +29,7 @@ func (n *Node) newEvidence() (*evidence.Service, error) {
 			HalfLife: time.Duration(cfg.Reputation.HalfLife), AttestEvery: time.Duration(cfg.Reputation.AttestEvery),
 			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
 			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
+			CatchWindow: time.Duration(cfg.Reputation.CatchWindow), CatchTrust: reputation.DefaultCheckPolicy().Trusted,
 		},
 	})
 }

@@ -45,6 +45,14 @@ type Config struct {
 	Epsilon     float64       // a replica group is accepted at credibility 1 − Epsilon
 	CreditLimit int64         // a stranger's credit
 	CreditMax   int64         // the most credit anyone gets
+	// CatchWindow is how long a provider another requester caught stays
+	// a suspect here (its results checked every time); 0: catches are
+	// neither sent nor received.
+	CatchWindow time.Duration
+	// CatchTrust is the lower bound a checker of a catch needs here, with
+	// a first-hand reliability above a stranger's, for the catch to be
+	// acted on: CheckPolicy's Trusted.
+	CatchTrust float64
 }
 
 // Deps are what the reputation service needs.
@@ -90,6 +98,8 @@ type Service struct {
 	published func(topic string) // counts attestations published
 	sub       *pubsub.Subscription
 	attested  int64
+
+	catch catches // shared catches (catch.go)
 }
 
 type standingKey struct {
@@ -329,7 +339,7 @@ func (s *Service) Start(ps *pubsub.PubSub, published func(topic string)) error {
 		return fmt.Errorf("evidence: subscribe %s: %w", Topic, err)
 	}
 	s.sub = sub
-	return nil
+	return s.startCatches(ps)
 }
 
 // Run receives peers' attestations and, every AttestEvery/2, decays the
@@ -349,6 +359,7 @@ func (s *Service) Run(ctx context.Context) error {
 		})
 		return nil
 	})
+	g.Go(func() error { return s.runCatches(ctx) })
 	if s.sub == nil {
 		<-ctx.Done()
 		return nil
