@@ -121,7 +121,7 @@ func OpenCatch(v canon.Verifier, c Catch) (CatchProof, error) {
 	}
 	aw, res, err := open(c.Accused)
 	if err != nil {
-		return bad("accused: %v", err)
+		return CatchProof{}, fmt.Errorf("%w: accused: %w", ErrCatch, err)
 	}
 	if aw.Job != c.Job {
 		return bad("the accused's award is for job %s, not %s", aw.Job, c.Job)
@@ -134,7 +134,7 @@ func OpenCatch(v canon.Verifier, c Catch) (CatchProof, error) {
 	for i, run := range c.Checkers {
 		_, r, err := open(run)
 		if err != nil {
-			return bad("checker %d: %v", i, err)
+			return CatchProof{}, fmt.Errorf("%w: checker %d: %w", ErrCatch, i, err)
 		}
 		if seen[r.Provider] {
 			return bad("checker %d: %s is the accused or another checker", i, r.Provider)
