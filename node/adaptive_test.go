@@ -1,7 +1,11 @@
 package node
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hayek-market/hayek/internal/samples"
 	"github.com/hayek-market/hayek/node/api"
@@ -101,5 +105,100 @@ func TestAdaptiveWithoutChecker(t *testing.T) {
 	}
 	if a.Held != 0 {
 		t.Fatalf("%d still held after the job failed", a.Held)
+	}
+}
+
+// TestAdaptiveCatchShared: requester A catches a cheat with an adaptive
+// check and gossips the catch; requester B, which has paid the honest
+// providers that checked it, marks the cheat a suspect and checks its
+// next result because of it. Requester C, which has paid nobody, ignores
+// the catch.
+func TestAdaptiveCatchShared(t *testing.T) {
+	const reqA, reqB, reqC, cheater = 0, 1, 2, 5
+	d := startDevnet(t, 6, func(i int, c *Config) {
+		if i == cheater {
+			c.Misbehave.WrongOutputRate = 1
+			c.Provider.Pricing.Base = 1 // the cheapest: it wins while it is eligible
+		}
+	})
+	ctx := t.Context()
+	bad := d.Nodes[cheater].ID()
+	who := names(d)
+	ca, cb := api.NewClient(d.Sockets[reqA]), api.NewClient(d.Sockets[reqB])
+	// B pays every honest provider for a few clean jobs: first-hand trust
+	// (above CheckPolicy.Trusted) in whoever checks A's job.
+	var ids []string
+	for i, n := range d.Nodes {
+		if i == reqB || i == cheater {
+			continue
+		}
+		for k := 0; k < 5; k++ {
+			job, err := cb.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+				Stdin: &api.BlobRef{Text: fmt.Sprintf("pay %d", k)}, MaxPrice: 100, Placement: &api.Placement{Allow: []string{n.ID()}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, job.ID)
+		}
+	}
+	for _, id := range ids {
+		if j := wait(t, cb, id); j.State != api.StateCompleted {
+			t.Fatalf("B's job %s on %s: %s %+v", id, who[j.Provider], j.State, j.Error)
+		}
+	}
+	// A: the cheat, cheapest and a stranger, wins and is caught.
+	caught := false
+	for i := 0; i < 4 && !caught; i++ {
+		job, err := ca.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+			Stdin: &api.BlobRef{Text: fmt.Sprintf("checked %d", i)}, MaxPrice: 100, Verify: "adaptive"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = wait(t, ca, job.ID)
+		if v := job.Verification; v != nil {
+			t.Logf("A's job %d: %s on %s; %s: %s", i, job.State, who[job.Provider], v.State, v.Detail)
+			caught = slices.Contains(v.Losers, bad)
+		}
+	}
+	if !caught {
+		t.Fatal("A never caught the cheat")
+	}
+	if st := d.Nodes[reqA].rep.CatchStats(); st.Sent == 0 {
+		t.Fatalf("A caught the cheat and sent no catch: %+v", st)
+	}
+	waitFor(t, 30*time.Second, "B acts on A's catch", func() bool { return d.Nodes[reqB].rep.Suspect(bad) })
+	waitFor(t, 30*time.Second, "C receives A's catch", func() bool { return d.Nodes[reqC].rep.CatchStats().Received > 0 })
+	if d.Nodes[reqC].rep.Suspect(bad) {
+		t.Error("C, which has paid none of the checkers, acted on the catch")
+	}
+	// B's next adaptive job: the cheat, still the cheapest, is checked
+	// because of the catch.
+	job, err := cb.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+		Stdin: &api.BlobRef{Text: "after the catch"}, MaxPrice: 100, Verify: "adaptive", Placement: &api.Placement{Deny: []string{d.Nodes[reqA].ID()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = wait(t, cb, job.ID)
+	t.Logf("B's job: %s on %s; %+v", job.State, who[job.Provider], job.Verification)
+	if job.State == api.StateCompleted {
+		res, err := cb.Result(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stdout.Text != "hello from hayek\nafter the catch" {
+			t.Fatalf("B accepted stdout %q from %s", res.Stdout.Text, who[res.Provider])
+		}
+	}
+	var suspected bool
+	if err := cb.Events(ctx, job.ID, func(e api.Event) error {
+		suspected = suspected || e.Type == "verify" && e.Provider == bad && strings.Contains(e.Message, "another requester caught")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if won := slices.ContainsFunc(job.Verification.Replicas, func(p string) bool { return p == bad }); won && !suspected {
+		t.Fatal("B checked the cheat's result, but not because of the catch")
+	} else if !won {
+		t.Logf("the cheat did not win B's job (%s did); the catch's effect on B was its suspicion alone", who[job.Provider])
 	}
 }

@@ -119,6 +119,8 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 	detail := fmt.Sprintf("checked on another provider before it is accepted (rate %.3g)", rate)
 	if suspect {
 		detail += ": another requester caught this provider with a wrong result"
+		r.appendEvent(j, api.Event{Time: r.d.Now(), Job: j.id, Type: "verify", Provider: first.Provider,
+			Message: fmt.Sprintf("checked every time: another requester caught %s with a wrong result, contradicted by a provider this node trusts", wire.ShortID(first.Provider))})
 	}
 	r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "pending",
 		Replicas: []string{first.Provider}, Detail: detail})
