@@ -77,10 +77,10 @@ type CatchProof struct {
 
 // OpenCatch checks a catch's proof: every award is the reporter's and
 // every result its provider's, each result answers its award, every award
-// runs the catch's spec, the accused is none of the checkers, the
-// checkers are distinct and agree among themselves, and the accused's
-// result differs from theirs. The catch's own signature is the caller's
-// to check (it arrives in an envelope).
+// runs the catch's spec, neither the accused nor the reporter is a
+// checker, the checkers are distinct and agree among themselves, and the
+// accused's result differs from theirs. The catch's own signature is the
+// caller's to check (it arrives in an envelope).
 func OpenCatch(v canon.Verifier, c Catch) (CatchProof, error) {
 	bad := func(format string, a ...any) (CatchProof, error) {
 		return CatchProof{}, fmt.Errorf("%w: %s", ErrCatch, fmt.Sprintf(format, a...))
@@ -130,14 +130,18 @@ func OpenCatch(v canon.Verifier, c Catch) (CatchProof, error) {
 	if p.Capability == "" {
 		p.Capability = RuntimeWasm
 	}
-	seen := map[string]bool{p.Accused: true}
+	if p.Accused == c.Reporter {
+		return bad("the reporter accuses itself")
+	}
+	// A requester never checks its own jobs: its own word is no checker's.
+	seen := map[string]bool{p.Accused: true, c.Reporter: true}
 	for i, run := range c.Checkers {
 		_, r, err := open(run)
 		if err != nil {
 			return CatchProof{}, fmt.Errorf("%w: checker %d: %w", ErrCatch, i, err)
 		}
 		if seen[r.Provider] {
-			return bad("checker %d: %s is the accused or another checker", i, r.Provider)
+			return bad("checker %d: %s is the accused, the reporter or another checker", i, r.Provider)
 		}
 		seen[r.Provider] = true
 		d := r.Digest()

@@ -192,6 +192,11 @@ func TestCatchRefusals(t *testing.T) {
 		{"accused is a checker", func(r *catchRig) []byte {
 			return r.seal(market.KindCatch, r.catch("c1", cCheat))
 		}, "catch/bad_proof", pubsub.ValidationReject},
+		{"reporter is a checker", func(r *catchRig) []byte {
+			k := r.catch("c1")
+			k.Checkers = append(k.Checkers, r.run(cJob+"-s2", cReporter, "right"))
+			return r.seal(market.KindCatch, k)
+		}, "catch/bad_proof", pubsub.ValidationReject},
 		{"checkers disagree", func(r *catchRig) []byte {
 			k := r.catch("c1")
 			k.Checkers = append(k.Checkers, r.run(cJob+"-s2", "c2", "other"))
