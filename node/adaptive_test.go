@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/reputation"
 )
 
 // TestAdaptiveVerification: under verify "adaptive" a cheap cheater's
@@ -108,11 +110,12 @@ func TestAdaptiveWithoutChecker(t *testing.T) {
 	}
 }
 
-// TestAdaptiveCatchShared: requester A catches a cheat with an adaptive
-// check and gossips the catch; requester B, which has paid the honest
-// providers that checked it, marks the cheat a suspect and checks its
-// next result because of it. Requester C, which has paid nobody, ignores
-// the catch.
+// TestAdaptiveCatchShared: an on-off cheat that B has a settled record
+// with (B would check its results at 5%) cheats; requester A, a stranger
+// to it, catches it with an adaptive check and gossips the catch. B, which
+// has paid the honest providers that checked it, marks the cheat a
+// suspect and checks its next result because of it — and does not accept
+// the wrong output. C, which has paid nobody, ignores the catch.
 func TestAdaptiveCatchShared(t *testing.T) {
 	const reqA, reqB, reqC, cheater = 0, 1, 2, 5
 	d := startDevnet(t, 6, func(i int, c *Config) {
@@ -125,6 +128,15 @@ func TestAdaptiveCatchShared(t *testing.T) {
 	bad := d.Nodes[cheater].ID()
 	who := names(d)
 	ca, cb := api.NewClient(d.Sockets[reqA]), api.NewClient(d.Sockets[reqB])
+	// The cheat's honest past with B, as first-hand evidence: settled,
+	// so B spot-checks it.
+	for k := 0; k < 100; k++ {
+		d.Nodes[reqB].rep.Record(bad, string(market.RuntimeWasm), reputation.Success, fmt.Sprintf("past-%d", k))
+	}
+	policy := reputation.DefaultCheckPolicy()
+	if rate := policy.Rate(d.Nodes[reqB].rep.BookStanding(bad, string(market.RuntimeWasm), 0), 100); rate > 0.1 {
+		t.Fatalf("B checks the settled cheat at rate %.3f, want spot-checks", rate)
+	}
 	// B pays every honest provider for a few clean jobs: first-hand trust
 	// (above CheckPolicy.Trusted) in whoever checks A's job.
 	var ids []string
@@ -146,7 +158,7 @@ func TestAdaptiveCatchShared(t *testing.T) {
 			t.Fatalf("B's job %s on %s: %s %+v", id, who[j.Provider], j.State, j.Error)
 		}
 	}
-	// A: the cheat, cheapest and a stranger, wins and is caught.
+	// A: the cheat, cheapest and a stranger here, wins and is caught.
 	caught := false
 	for i := 0; i < 4 && !caught; i++ {
 		job, err := ca.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
@@ -171,15 +183,16 @@ func TestAdaptiveCatchShared(t *testing.T) {
 	if d.Nodes[reqC].rep.Suspect(bad) {
 		t.Error("C, which has paid none of the checkers, acted on the catch")
 	}
-	// B's next adaptive job: the cheat, still the cheapest, is checked
-	// because of the catch.
+	// B's next adaptive job: the cheat, settled here and the cheapest,
+	// wins it, and is checked because of the catch.
 	job, err := cb.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
-		Stdin: &api.BlobRef{Text: "after the catch"}, MaxPrice: 100, Verify: "adaptive", Placement: &api.Placement{Deny: []string{d.Nodes[reqA].ID()}}})
+		Stdin: &api.BlobRef{Text: "after the catch"}, MaxPrice: 100, Verify: "adaptive"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	job = wait(t, cb, job.ID)
-	t.Logf("B's job: %s on %s; %+v", job.State, who[job.Provider], job.Verification)
+	v := job.Verification
+	t.Logf("B's job: %s on %s; %+v", job.State, who[job.Provider], v)
 	if job.State == api.StateCompleted {
 		res, err := cb.Result(ctx, job.ID)
 		if err != nil {
@@ -189,6 +202,9 @@ func TestAdaptiveCatchShared(t *testing.T) {
 			t.Fatalf("B accepted stdout %q from %s", res.Stdout.Text, who[res.Provider])
 		}
 	}
+	if v == nil || len(v.Replicas) == 0 || v.Replicas[0] != bad {
+		t.Fatalf("the cheat did not win B's job: %+v", v)
+	}
 	var suspected bool
 	if err := cb.Events(ctx, job.ID, func(e api.Event) error {
 		suspected = suspected || e.Type == "verify" && e.Provider == bad && strings.Contains(e.Message, "another requester caught")
@@ -196,9 +212,7 @@ func TestAdaptiveCatchShared(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if won := slices.ContainsFunc(job.Verification.Replicas, func(p string) bool { return p == bad }); won && !suspected {
-		t.Fatal("B checked the cheat's result, but not because of the catch")
-	} else if !won {
-		t.Logf("the cheat did not win B's job (%s did); the catch's effect on B was its suspicion alone", who[job.Provider])
+	if !suspected || !slices.Contains(v.Losers, bad) {
+		t.Fatalf("B did not check the cheat's result because of the catch (event %v, verification %+v)", suspected, v)
 	}
 }
