@@ -97,15 +97,8 @@ func (s *Service) ShareCatch(ctx context.Context, c market.Catch) {
 	if !s.sharing() || s.catch.topic == nil {
 		return
 	}
-	c.Reporter, c.Created = s.self, s.d.Now().UnixMilli()
-	env, err := canon.Seal(s.d.Signer, market.KindCatch, c)
-	if err != nil {
-		s.d.Log.Error("cannot sign catch", "err", err)
-		return
-	}
-	b := env.Encode()
-	if len(b) > maxCatch {
-		s.d.Log.Warn("catch too large to share", "job", c.Job, "bytes", len(b))
+	b := s.sealCatch(c)
+	if b == nil {
 		return
 	}
 	if err := s.catch.topic.Publish(ctx, b); err != nil {
@@ -115,6 +108,30 @@ func (s *Service) ShareCatch(ctx context.Context, c market.Catch) {
 	s.catch.sent.Add(1)
 	if s.published != nil {
 		s.published(CatchTopic)
+	}
+}
+
+// sealCatch signs c as this node's, now, dropping checkers from the end
+// while it is over the frame cap; nil if it cannot be sent.
+func (s *Service) sealCatch(c market.Catch) []byte {
+	c.Reporter, c.Created = s.self, s.d.Now().UnixMilli()
+	for {
+		env, err := canon.Seal(s.d.Signer, market.KindCatch, c)
+		if err != nil {
+			s.d.Log.Error("cannot sign catch", "err", err)
+			return nil
+		}
+		if b := env.Encode(); len(b) <= maxCatch {
+			return b
+		}
+		// Awards repeat the job's run spec: a job with many inputs may
+		// not fit with every checker. One is proof enough, more reach
+		// more receivers.
+		if len(c.Checkers) <= 1 {
+			s.d.Log.Warn("catch too large to share", "job", c.Job)
+			return nil
+		}
+		c.Checkers = c.Checkers[:len(c.Checkers)-1]
 	}
 }
 

@@ -305,6 +305,38 @@ func TestCatchSuspectsBounded(t *testing.T) {
 	}
 }
 
+// TestSealCatchFits: a catch over the frame cap sheds checkers until it
+// fits, and still proves itself to a receiver.
+func TestSealCatchFits(t *testing.T) {
+	// The reporter's own rig: catches are sealed as this node's.
+	r := newCatchRig(t, 24*time.Hour)
+	s, err := New(Deps{Signer: r.ids.Signer(cReporter), Verifier: r.ids, Drops: wire.NewDrops(), Log: r.s.d.Log,
+		Now: func() time.Time { return r.now }, Config: r.s.d.Config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := r.catch("c1", "c2", "c3", "c4")
+	if b := s.sealCatch(k); b == nil || r.deliver(b) != pubsub.ValidationAccept {
+		t.Fatal("a small catch was not sealed whole, or not accepted")
+	}
+	one := len(k.Checkers[0].Award) + len(k.Checkers[0].Result)
+	k.Job = "job-2"
+	k.Accused.Award = bytes.Repeat([]byte{0}, maxCatch-2*one) // an accused award that leaves room for one checker
+	b := s.sealCatch(k)
+	if b == nil || len(b) > maxCatch {
+		t.Fatalf("sealed %d bytes, want a catch within %d", len(b), maxCatch)
+	}
+	env, _ := canon.DecodeEnvelope(b)
+	var got market.Catch
+	if err := canon.Unmarshal(env.Body, &got); err != nil || len(got.Checkers) == 0 || len(got.Checkers) >= len(k.Checkers) {
+		t.Fatalf("%d checkers kept of %d (%v), want fewer but some", len(got.Checkers), len(k.Checkers), err)
+	}
+	k.Accused.Award = bytes.Repeat([]byte{0}, maxCatch)
+	if s.sealCatch(k) != nil {
+		t.Fatal("sealed a catch that cannot fit")
+	}
+}
+
 func TestCatchWindowZeroSharesNothing(t *testing.T) {
 	r := newCatchRig(t, 0)
 	r.s.ShareCatch(t.Context(), r.catch("c1")) // no topic joined: a no-op
