@@ -9,6 +9,7 @@ import (
 	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
+	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/jobspec"
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
@@ -30,6 +31,7 @@ func (n *Node) newEvidence() (*evidence.Service, error) {
 			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
 			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
 			CatchWindow: time.Duration(cfg.Reputation.CatchWindow), CatchTrust: reputation.DefaultCheckPolicy().Trusted,
+			MaxGossip: gossip.MaxMessage(int(cfg.Gossip.MaxCall)),
 		},
 	})
 }

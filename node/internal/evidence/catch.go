@@ -111,6 +111,15 @@ func (s *Service) ShareCatch(ctx context.Context, c market.Catch) {
 	}
 }
 
+// catchCap is the largest catch this node sends: maxCatch, or less when
+// the gossip router carries less.
+func (s *Service) catchCap() int {
+	if m := s.d.MaxGossip; m > 0 && m < maxCatch {
+		return m
+	}
+	return maxCatch
+}
+
 // sealCatch signs c as this node's, now, dropping checkers from the end
 // while it is over the frame cap; nil if it cannot be sent.
 func (s *Service) sealCatch(c market.Catch) []byte {
@@ -121,7 +130,8 @@ func (s *Service) sealCatch(c market.Catch) []byte {
 			s.d.Log.Error("cannot sign catch", "err", err)
 			return nil
 		}
-		if b := env.Encode(); len(b) <= maxCatch {
+		if b := env.Encode(); len(b) <= s.catchCap() {
+			s.d.Log.Debug("catch sealed", "job", c.Job, "checkers", len(c.Checkers), "bytes", len(b))
 			return b
 		}
 		// Awards repeat the job's run spec: a job with many inputs may

@@ -53,6 +53,9 @@ type Config struct {
 	// a first-hand reliability above a stranger's, for the catch to be
 	// acted on: CheckPolicy's Trusted.
 	CatchTrust float64
+	// MaxGossip is the largest message the gossip router carries: a
+	// catch is kept within it and maxCatch. 0: maxCatch alone.
+	MaxGossip int
 }
 
 // Deps are what the reputation service needs.

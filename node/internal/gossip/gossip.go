@@ -111,7 +111,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		}),
 		pubsub.WithPeerScore(params, &ScoreThresholds),
 		pubsub.WithPeerScoreInspect(pubsub.ExtendedPeerScoreInspectFn(g.inspect), time.Second),
-		pubsub.WithMaxMessageSize(d.MaxCall+4<<10),
+		pubsub.WithMaxMessageSize(MaxMessage(d.MaxCall)),
 		pubsub.WithValidateQueueSize(1024),
 		// An exact copy arriving later than this is stale anyway.
 		pubsub.WithSeenMessagesTTL(2*d.Freshness),
@@ -124,6 +124,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	g.ps = ps
 	return g, nil
 }
+
+// MaxMessage is the largest message the router carries on any topic,
+// with calls for bids capped at maxCall: a call and room for its
+// envelope. Other services' topics share it.
+func MaxMessage(maxCall int) int { return maxCall + 4<<10 }
 
 // PubSub is the router, for other services' topics.
 func (g *Service) PubSub() *pubsub.PubSub { return g.ps }
