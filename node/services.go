@@ -31,7 +31,7 @@ func (n *Node) newEvidence() (*evidence.Service, error) {
 			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
 			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
 			CatchWindow: time.Duration(cfg.Reputation.CatchWindow), CatchTrust: reputation.DefaultCheckPolicy().Trusted,
-			MaxGossip: gossip.MaxMessage(int(cfg.Gossip.MaxCall)),
+			MaxGossip: gossip.MaxMessage(int(cfg.Gossip.MaxCall)), CatchScore: gossip.TopicScore(),
 		},
 	})
 }

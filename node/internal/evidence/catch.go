@@ -83,6 +83,11 @@ func (s *Service) startCatches(ps *pubsub.PubSub) error {
 	if err != nil {
 		return fmt.Errorf("evidence: join %s: %w", CatchTopic, err)
 	}
+	if s.d.CatchScore != nil {
+		if err := t.SetScoreParams(s.d.CatchScore); err != nil {
+			return fmt.Errorf("evidence: score params for %s: %w", CatchTopic, err)
+		}
+	}
 	sub, err := t.Subscribe()
 	if err != nil {
 		return fmt.Errorf("evidence: subscribe %s: %w", CatchTopic, err)

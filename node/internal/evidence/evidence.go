@@ -56,6 +56,9 @@ type Config struct {
 	// MaxGossip is the largest message the gossip router carries: a
 	// catch is kept within it and maxCatch. 0: maxCatch alone.
 	MaxGossip int
+	// CatchScore is the peer scoring of the catch topic (the auction
+	// topics': a forwarder of forged catches loses score); nil: none.
+	CatchScore *pubsub.TopicScoreParams
 }
 
 // Deps are what the reputation service needs.
