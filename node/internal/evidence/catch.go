@@ -107,7 +107,7 @@ func (s *Service) ShareCatch(ctx context.Context, c market.Catch) {
 		return
 	}
 	if err := s.catch.topic.Publish(ctx, b); err != nil {
-		s.d.Log.Debug("cannot publish catch", "err", err)
+		s.d.Log.Warn("cannot publish catch", "job", c.Job, "err", err)
 		return
 	}
 	s.catch.sent.Add(1)
