@@ -140,6 +140,10 @@ func TestCatchActedOnWhenACheckerIsTrusted(t *testing.T) {
 	if after := r.s.Book().Posterior(cCheat, string(market.RuntimeWasm)); after != before {
 		t.Errorf("the catch changed the accused's record: %+v → %+v", before, after)
 	}
+	r.pay(cCheat, 1) // a row for the accused
+	if rows := r.s.Rows(cCheat); len(rows) != 1 || rows[0].SuspectUntil == nil || !rows[0].SuspectUntil.Equal(r.now.Add(24*time.Hour)) {
+		t.Errorf("rows %+v, want the suspicion's end shown", rows)
+	}
 	r.now = r.now.Add(24*time.Hour - time.Second)
 	if !r.s.Suspect(cCheat) {
 		t.Fatal("suspicion ended before the window")
