@@ -1,11 +1,17 @@
 package node
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hayek-market/hayek/internal/samples"
+	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
+	"github.com/hayek-market/hayek/reputation"
 )
 
 // TestAdaptiveVerification: under verify "adaptive" a cheap cheater's
@@ -101,5 +107,112 @@ func TestAdaptiveWithoutChecker(t *testing.T) {
 	}
 	if a.Held != 0 {
 		t.Fatalf("%d still held after the job failed", a.Held)
+	}
+}
+
+// TestAdaptiveCatchShared: an on-off cheat that B has a settled record
+// with (B would check its results at 5%) cheats; requester A, a stranger
+// to it, catches it with an adaptive check and gossips the catch. B, which
+// has paid the honest providers that checked it, marks the cheat a
+// suspect and checks its next result because of it — and does not accept
+// the wrong output. C, which has paid nobody, ignores the catch.
+func TestAdaptiveCatchShared(t *testing.T) {
+	const reqA, reqB, reqC, cheater = 0, 1, 2, 5
+	d := startDevnet(t, 6, func(i int, c *Config) {
+		if i == cheater {
+			c.Misbehave.WrongOutputRate = 1
+			c.Provider.Pricing.Base = 1 // the cheapest: it wins while it is eligible
+		}
+	})
+	ctx := t.Context()
+	bad := d.Nodes[cheater].ID()
+	who := names(d)
+	ca, cb := api.NewClient(d.Sockets[reqA]), api.NewClient(d.Sockets[reqB])
+	// The cheat's honest past with B, as first-hand evidence: settled,
+	// so B spot-checks it.
+	for k := 0; k < 100; k++ {
+		d.Nodes[reqB].rep.Record(bad, string(market.RuntimeWasm), reputation.Success, fmt.Sprintf("past-%d", k))
+	}
+	policy := reputation.DefaultCheckPolicy()
+	if rate := policy.Rate(d.Nodes[reqB].rep.BookStanding(bad, string(market.RuntimeWasm), 0), 100); rate > 0.1 {
+		t.Fatalf("B checks the settled cheat at rate %.3f, want spot-checks", rate)
+	}
+	// B pays every honest provider for a few clean jobs: first-hand trust
+	// (above CheckPolicy.Trusted) in whoever checks A's job.
+	var ids []string
+	for i, n := range d.Nodes {
+		if i == reqB || i == cheater {
+			continue
+		}
+		for k := 0; k < 5; k++ {
+			job, err := cb.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+				Stdin: &api.BlobRef{Text: fmt.Sprintf("pay %d", k)}, MaxPrice: 100, Placement: &api.Placement{Allow: []string{n.ID()}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, job.ID)
+		}
+	}
+	for _, id := range ids {
+		if j := wait(t, cb, id); j.State != api.StateCompleted {
+			t.Fatalf("B's job %s on %s: %s %+v", id, who[j.Provider], j.State, j.Error)
+		}
+	}
+	// A: the cheat, cheapest and a stranger here, wins and is caught.
+	caught := false
+	for i := 0; i < 4 && !caught; i++ {
+		job, err := ca.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+			Stdin: &api.BlobRef{Text: fmt.Sprintf("checked %d", i)}, MaxPrice: 100, Verify: "adaptive"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job = wait(t, ca, job.ID)
+		if v := job.Verification; v != nil {
+			t.Logf("A's job %d: %s on %s; %s: %s", i, job.State, who[job.Provider], v.State, v.Detail)
+			caught = slices.Contains(v.Losers, bad)
+		}
+	}
+	if !caught {
+		t.Fatal("A never caught the cheat")
+	}
+	if st := d.Nodes[reqA].rep.CatchStats(); st.Sent == 0 {
+		t.Fatalf("A caught the cheat and sent no catch: %+v", st)
+	}
+	waitFor(t, 30*time.Second, "B acts on A's catch", func() bool { return d.Nodes[reqB].rep.Suspect(bad) })
+	waitFor(t, 30*time.Second, "C receives A's catch", func() bool { return d.Nodes[reqC].rep.CatchStats().Received > 0 })
+	if d.Nodes[reqC].rep.Suspect(bad) {
+		t.Error("C, which has paid none of the checkers, acted on the catch")
+	}
+	// B's next adaptive job: the cheat, settled here and the cheapest,
+	// wins it, and is checked because of the catch.
+	job, err := cb.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+		Stdin: &api.BlobRef{Text: "after the catch"}, MaxPrice: 100, Verify: "adaptive"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = wait(t, cb, job.ID)
+	v := job.Verification
+	t.Logf("B's job: %s on %s; %+v", job.State, who[job.Provider], v)
+	if job.State == api.StateCompleted {
+		res, err := cb.Result(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stdout.Text != "hello from hayek\nafter the catch" {
+			t.Fatalf("B accepted stdout %q from %s", res.Stdout.Text, who[res.Provider])
+		}
+	}
+	if v == nil || len(v.Replicas) == 0 || v.Replicas[0] != bad {
+		t.Fatalf("the cheat did not win B's job: %+v", v)
+	}
+	var suspected bool
+	if err := cb.Events(ctx, job.ID, func(e api.Event) error {
+		suspected = suspected || e.Type == "verify" && e.Provider == bad && strings.Contains(e.Message, "another requester caught")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !suspected || !slices.Contains(v.Losers, bad) {
+		t.Fatalf("B did not check the cheat's result because of the catch (event %v, verification %+v)", suspected, v)
 	}
 }

@@ -73,6 +73,11 @@ type ReputationConfig struct {
 	DistinctSubnets bool `toml:"distinct_subnets"`
 	// AttestEvery is how often this node gossips the evidence it gathered.
 	AttestEvery units.Duration `toml:"attest_every"`
+	// CatchWindow is how long a provider another requester caught with
+	// an adaptive check has every result checked here, when this node
+	// trusts one of the checkers that contradicted it; 0 shares no
+	// catches, either way.
+	CatchWindow units.Duration `toml:"catch_window"`
 }
 
 // MisbehaveConfig makes a provider cheat, for tests and research only. It
@@ -301,6 +306,7 @@ func DefaultConfig() Config {
 			HalfLife:    units.Duration(14 * 24 * time.Hour),
 			Epsilon:     0.01,
 			AttestEvery: units.Duration(10 * time.Second),
+			CatchWindow: units.Duration(24 * time.Hour),
 		},
 		API:     APIConfig{MaxBlob: 256 << 20},
 		Storage: StorageConfig{BlobRetention: units.Duration(7 * 24 * time.Hour), GCEvery: units.Duration(time.Hour)},
@@ -559,6 +565,9 @@ func (rp ReputationConfig) validate(bad badField) {
 	}
 	if d := time.Duration(rp.AttestEvery); d < 100*time.Millisecond || d > time.Hour {
 		bad("reputation.attest_every", d, "must be between 100ms and 1h")
+	}
+	if d := time.Duration(rp.CatchWindow); d != 0 && (d < time.Minute || d > 30*24*time.Hour) {
+		bad("reputation.catch_window", d, "must be 0 (share no catches) or between 1m and 30 days, e.g. 24h")
 	}
 }
 

@@ -38,6 +38,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"metrics without a host", "[metrics]\nlisten = \":9464\"\n", "not a loopback IP"},
 		{"metrics by name", "[metrics]\nlisten = \"localhost:9464\"\n", "not a loopback IP"},
 		{"metrics without a port", "[metrics]\nlisten = \"127.0.0.1\"\n", "host:port"},
+		{"catch window too short", "[reputation]\ncatch_window = \"30s\"\n", "reputation.catch_window"},
+		{"catch window negative", "[reputation]\ncatch_window = \"-1h\"\n", "reputation.catch_window"},
 	} {
 		_, err := ParseConfig(strings.NewReader(tc.toml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -49,6 +51,9 @@ func TestParseConfigErrors(t *testing.T) {
 		if ce := (*ConfigError)(nil); errors.As(err, &ce) && (!errors.Is(ce, ErrConfig) || !errors.Is(ce, ce.Err)) {
 			t.Errorf("%s: field error %v does not unwrap to both ErrConfig and its cause", tc.name, ce)
 		}
+	}
+	if c, err := ParseConfig(strings.NewReader("[reputation]\ncatch_window = \"0s\"\n")); err != nil || c.Reputation.CatchWindow != 0 {
+		t.Errorf("catch_window 0 (sharing off): %v, %v", c.Reputation.CatchWindow, err)
 	}
 	_, err := ParseConfig(strings.NewReader("[requester]\nmax_attempts = 0\nmax_invitees = 0\n"))
 	if !strings.Contains(err.Error(), "requester.max_attempts") {

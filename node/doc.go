@@ -59,7 +59,9 @@
 //     requester's;
 //   - reputation (node/internal/evidence): a reputation.Book fed with first-hand
 //     outcomes and with attestations on /hayek/reputation/1, the market's
-//     Reputation and replica Decider, credit limits;
+//     Reputation and replica Decider, credit limits, and the catches
+//     requesters share on /hayek/catch/1 (suspects the requester checks
+//     every time);
 //   - job intake (node/internal/jobspec): a submitted request turned into
 //     a job spec, its blobs resolved and its module checked before any
 //     auction, for both Submit and Quote;

@@ -41,6 +41,15 @@ func (n *Node) registerNodeMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hayek_provider_running",
 			Help: "Jobs this node runs as a provider now."},
 			func() float64 { return float64(n.provider.Running()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hayek_catches_sent_total",
+			Help: "Wrong results this node caught with an adaptive check and told other requesters of."},
+			func() float64 { return float64(n.rep.CatchStats().Sent) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hayek_catches_received_total",
+			Help: "Valid catches received from other requesters (drops: hayek_dropped_total{reason=~\"catch/.*\"})."},
+			func() float64 { return float64(n.rep.CatchStats().Received) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hayek_catches_acted_total",
+			Help: "Catches acted on: this node trusts a checker, so the accused's results are checked every time for reputation.catch_window."},
+			func() float64 { return float64(n.rep.CatchStats().Acted) }),
 		jobsCollector{n},
 	)
 }

@@ -351,6 +351,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 		},
 		Candidates: n.disc.Candidates, Capacity: n.disc.Capacity, Publish: n.gossip.Publish, Auction: n.gossip.Auction, Own: n.ownCandidate,
 		Admit: n.agents.Admit, Closing: n.closing.Load, EntryView: ledgerview.Entry, AgentPolicy: agents.APIPolicy,
+		ShareCatch: n.rep.ShareCatch, Suspect: n.rep.Suspect,
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,

@@ -9,10 +9,12 @@ import (
 	"github.com/hayek-market/hayek/node/internal/blobs"
 	"github.com/hayek-market/hayek/node/internal/discovery"
 	"github.com/hayek-market/hayek/node/internal/evidence"
+	"github.com/hayek-market/hayek/node/internal/gossip"
 	"github.com/hayek-market/hayek/node/internal/jobspec"
 	"github.com/hayek-market/hayek/node/internal/ledgerview"
 	"github.com/hayek-market/hayek/node/internal/provider"
 	"github.com/hayek-market/hayek/node/internal/receipts"
+	"github.com/hayek-market/hayek/reputation"
 )
 
 // Each service built from the node's config and the services built
@@ -28,6 +30,8 @@ func (n *Node) newEvidence() (*evidence.Service, error) {
 			HalfLife: time.Duration(cfg.Reputation.HalfLife), AttestEvery: time.Duration(cfg.Reputation.AttestEvery),
 			Freshness: time.Duration(cfg.Gossip.Freshness), Epsilon: cfg.Reputation.Epsilon,
 			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
+			CatchWindow: time.Duration(cfg.Reputation.CatchWindow), CatchTrust: reputation.DefaultCheckPolicy().Trusted,
+			MaxGossip: gossip.MaxMessage(int(cfg.Gossip.MaxCall)), CatchScore: gossip.TopicScore(),
 		},
 	})
 }

@@ -430,7 +430,8 @@
 // has paid, moves nothing. And it only checks: the receiver checks the
 // accused's results at rate 1 for a day, so a false accusation costs
 // checks, never a record. Measured in the simulator as an option
-// (internal/sim Config.ShareCatches; the node does not have it yet):
+// (internal/sim Config.ShareCatches; the node shares catches the same
+// way, on /hayek/catch/1 with reputation.catch_window, docs/protocol.md):
 // sent at once, 42 → 7 and 38 → 9; batched with attestations (a minute),
 // 42 → 42 — a settled cheat wins most of a requester's jobs, and its
 // slips come in bursts (17 in 90 s). The default setting on seeds 1–5

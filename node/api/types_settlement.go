@@ -172,6 +172,10 @@ type RepRow struct {
 	Evidence   float64 `json:"evidence"`
 	FirstHand  float64 `json:"first_hand"`
 	ThirdParty float64 `json:"third_party"`
+	// SuspectUntil is set while another requester's catch, backed by a
+	// checker this node trusts, has every adaptive result of the peer
+	// checked here (docs/protocol.md, "Shared catches").
+	SuspectUntil *time.Time `json:"suspect_until,omitempty"`
 }
 
 // Verification is how a job's result is being checked, on Job.

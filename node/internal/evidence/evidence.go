@@ -45,6 +45,20 @@ type Config struct {
 	Epsilon     float64       // a replica group is accepted at credibility 1 − Epsilon
 	CreditLimit int64         // a stranger's credit
 	CreditMax   int64         // the most credit anyone gets
+	// CatchWindow is how long a provider another requester caught stays
+	// a suspect here (its results checked every time); 0: catches are
+	// neither sent nor received.
+	CatchWindow time.Duration
+	// CatchTrust is the lower bound a checker of a catch needs here, with
+	// a first-hand reliability above a stranger's, for the catch to be
+	// acted on: CheckPolicy's Trusted.
+	CatchTrust float64
+	// MaxGossip is the largest message the gossip router carries: a
+	// catch is kept within it and maxCatch. 0: maxCatch alone.
+	MaxGossip int
+	// CatchScore is the peer scoring of the catch topic (the auction
+	// topics': a forwarder of forged catches loses score); nil: none.
+	CatchScore *pubsub.TopicScoreParams
 }
 
 // Deps are what the reputation service needs.
@@ -90,6 +104,8 @@ type Service struct {
 	published func(topic string) // counts attestations published
 	sub       *pubsub.Subscription
 	attested  int64
+
+	catch catches // shared catches (catch.go)
 }
 
 type standingKey struct {
@@ -329,7 +345,7 @@ func (s *Service) Start(ps *pubsub.PubSub, published func(topic string)) error {
 		return fmt.Errorf("evidence: subscribe %s: %w", Topic, err)
 	}
 	s.sub = sub
-	return nil
+	return s.startCatches(ps)
 }
 
 // Run receives peers' attestations and, every AttestEvery/2, decays the
@@ -349,6 +365,7 @@ func (s *Service) Run(ctx context.Context) error {
 		})
 		return nil
 	})
+	g.Go(func() error { return s.runCatches(ctx) })
 	if s.sub == nil {
 		<-ctx.Done()
 		return nil

@@ -111,7 +111,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		}),
 		pubsub.WithPeerScore(params, &ScoreThresholds),
 		pubsub.WithPeerScoreInspect(pubsub.ExtendedPeerScoreInspectFn(g.inspect), time.Second),
-		pubsub.WithMaxMessageSize(d.MaxCall+4<<10),
+		pubsub.WithMaxMessageSize(MaxMessage(d.MaxCall)),
 		pubsub.WithValidateQueueSize(1024),
 		// An exact copy arriving later than this is stale anyway.
 		pubsub.WithSeenMessagesTTL(2*d.Freshness),
@@ -124,6 +124,34 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	g.ps = ps
 	return g, nil
 }
+
+// TopicScore is the peer scoring of a topic: the auction topics', and
+// other services' topics whose invalid messages should cost their
+// forwarder as much.
+func TopicScore() *pubsub.TopicScoreParams {
+	return &pubsub.TopicScoreParams{
+		SkipAtomicValidation: true,
+		TopicWeight:          1,
+		// Time in mesh and first deliveries reward staying and forwarding.
+		TimeInMeshWeight:             0.01,
+		TimeInMeshQuantum:            time.Second,
+		TimeInMeshCap:                100,
+		FirstMessageDeliveriesWeight: 0.5,
+		FirstMessageDeliveriesDecay:  0.9,
+		FirstMessageDeliveriesCap:    20,
+		// The mesh-delivery penalty is off: auction topics are quiet, and
+		// silence is not misbehaviour.
+		// Invalid messages (bad signature, garbage) are penalised
+		// quadratically: a few push a peer below the graylist threshold.
+		InvalidMessageDeliveriesWeight: -10,
+		InvalidMessageDeliveriesDecay:  0.9,
+	}
+}
+
+// MaxMessage is the largest message the router carries on any topic,
+// with calls for bids capped at maxCall: a call and room for its
+// envelope. Other services' topics share it.
+func MaxMessage(maxCall int) int { return maxCall + 4<<10 }
 
 // PubSub is the router, for other services' topics.
 func (g *Service) PubSub() *pubsub.PubSub { return g.ps }
@@ -169,23 +197,7 @@ func (g *Service) topic(c market.Capability) (*pubsub.Topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip: join %s: %w", name, err)
 	}
-	err = t.SetScoreParams(&pubsub.TopicScoreParams{
-		SkipAtomicValidation: true,
-		TopicWeight:          1,
-		// Time in mesh and first deliveries reward staying and forwarding.
-		TimeInMeshWeight:             0.01,
-		TimeInMeshQuantum:            time.Second,
-		TimeInMeshCap:                100,
-		FirstMessageDeliveriesWeight: 0.5,
-		FirstMessageDeliveriesDecay:  0.9,
-		FirstMessageDeliveriesCap:    20,
-		// The mesh-delivery penalty is off: auction topics are quiet, and
-		// silence is not misbehaviour.
-		// Invalid messages (bad signature, garbage) are penalised
-		// quadratically: a few push a peer below the graylist threshold.
-		InvalidMessageDeliveriesWeight: -10,
-		InvalidMessageDeliveriesDecay:  0.9,
-	})
+	err = t.SetScoreParams(TopicScore())
 	if err != nil {
 		return nil, fmt.Errorf("gossip: score params for %s: %w", name, err)
 	}

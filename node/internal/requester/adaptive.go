@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/node/internal/wire"
@@ -94,20 +95,35 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 		// (an on-off cheat's switch would slip through unchecked).
 		rate = 1
 	}
+	suspect := r.d.Suspect != nil && r.d.Suspect(first.Provider)
+	if suspect {
+		// Another requester caught it, on the word of checkers this node
+		// has paid and found right (the reputation service's catches).
+		rate = 1
+	}
 	if !reputation.ShouldSample(r.secret, j.id, rate) {
 		r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "skipped",
 			Replicas: []string{first.Provider}, Detail: fmt.Sprintf("not drawn for a check (rate %.3g: lower bound %.3f)", rate, st.LowerBound)})
 		return
 	}
-	s := &sampling{original: first, adaptive: true, checked: first.Provider}
+	s := &sampling{original: first, adaptive: true, checked: first.Provider, awards: map[string][]byte{}}
+	if a := j.signedEnv(market.KindAward, first.Result.Award); a != nil {
+		s.awards[first.Result.Award] = a
+	}
 	r.prob.checking(first.Provider)
 	if st.LowerBound < r.policy.Trusted {
 		r.prob.hold(first.Provider)
 		s.reviewed = first.Provider
 	}
 	j.sampling = s
+	detail := fmt.Sprintf("checked on another provider before it is accepted (rate %.3g)", rate)
+	if suspect {
+		detail += ": another requester caught this provider with a wrong result"
+		r.appendEvent(j, api.Event{Time: r.d.Now(), Job: j.id, Type: "verify", Provider: first.Provider,
+			Message: fmt.Sprintf("checked every time: another requester caught %s with a wrong result, contradicted by a provider this node trusts", wire.ShortID(first.Provider))})
+	}
 	r.setVerification(j, &api.Verification{Mode: market.VerifyAdaptive, State: "pending",
-		Replicas: []string{first.Provider}, Detail: fmt.Sprintf("checked on another provider before it is accepted (rate %.3g)", rate)})
+		Replicas: []string{first.Provider}, Detail: detail})
 }
 
 // drawnRep is an adaptive job's view of reputation: probation, and,
@@ -228,6 +244,9 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 	}
 	run := o.Paid[0]
 	s.runs = append(s.runs, run)
+	if a := child.signedEnv(market.KindAward, run.Result.Award); a != nil && s.awards != nil {
+		s.awards[run.Result.Award] = a
+	}
 	if s.outcomes == nil {
 		s.outcomes = map[string]*market.Outcome{}
 	}
@@ -251,6 +270,7 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 		for _, p := range d.Wrong {
 			r.wrongResult(ctx, parent, p)
 		}
+		r.shareCatches(ctx, parent, all, d.Digest, d.Wrong)
 		r.finishCheck(ctx, parent, d.Digest, "confirmed", d.Reason, d.Wrong...)
 	default:
 		r.finishCheck(ctx, parent, "", "inconclusive", d.Reason)
@@ -332,4 +352,69 @@ func (r *Service) finishCheck(ctx context.Context, parent *job, digest, state, d
 			Message: fmt.Sprintf("the check outvoted %s: the result delivered is %s's", wire.ShortID(s.original.Provider), wire.ShortID(o.Provider))})
 	}
 	r.finish(parent, o, final)
+}
+
+// shareCatches tells other requesters at once of each wrong result this
+// check caught, with the proof a receiver checks: the wrong run's signed
+// result and award, and those of every run whose digest stood
+// (market.Catch). Sent at once, not batched with attestations: a settled
+// on-off cheat's wrong results come in bursts (reputation's doc, 15).
+func (r *Service) shareCatches(ctx context.Context, parent *job, all []market.ReplicaResult, right string, wrong []string) {
+	if r.d.ShareCatch == nil || len(wrong) == 0 {
+		return
+	}
+	s := parent.sampling
+	caught := func(rr market.ReplicaResult) (market.CaughtRun, bool) {
+		a := s.awards[rr.Result.Award]
+		return market.CaughtRun{Award: a, Result: rr.Env}, a != nil && rr.Env != nil
+	}
+	var checkers []market.CaughtRun
+	var spec string
+	for _, rr := range all {
+		if rr.Digest != right || len(checkers) == market.MaxCatchCheckers {
+			continue
+		}
+		if c, ok := caught(rr); ok {
+			checkers = append(checkers, c)
+		}
+	}
+	if len(checkers) == 0 {
+		return
+	}
+	for _, p := range wrong {
+		for _, rr := range all {
+			if rr.Provider != p || rr.Digest == right {
+				continue
+			}
+			acc, ok := caught(rr)
+			if !ok {
+				continue
+			}
+			if spec == "" {
+				spec = awardSpec(acc.Award)
+			}
+			if spec == "" {
+				return
+			}
+			// A wrong check run answers its own hidden job's award: the
+			// catch names that job, which the award proves.
+			job := rr.Result.Job
+			r.d.ShareCatch(ctx, market.Catch{Job: job, Spec: spec, Accused: acc, Checkers: checkers})
+			break
+		}
+	}
+}
+
+// awardSpec is the market.SpecDigest of an encoded award, "" if it does
+// not decode.
+func awardSpec(env []byte) string {
+	e, err := canon.DecodeEnvelope(env)
+	if err != nil {
+		return ""
+	}
+	var a market.Award
+	if canon.Unmarshal(e.Body, &a) != nil {
+		return ""
+	}
+	return market.SpecDigest(a.Run)
 }

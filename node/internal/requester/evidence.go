@@ -76,3 +76,18 @@ func (r *Service) recordOf(ctx context.Context, id string) (auditRecord, error) 
 	}
 	return rec, nil
 }
+
+// signedEnv is the envelope of kind with CID c that j kept, nil if none.
+func (j *job) signedEnv(kind, c string) []byte {
+	if c == "" {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, m := range j.signed {
+		if m.Kind == kind && m.CID == c {
+			return m.Envelope
+		}
+	}
+	return nil
+}

@@ -34,6 +34,7 @@ type sampling struct {
 	final    []market.Event             // its last events, published with it
 	outcomes map[string]*market.Outcome // digest → the first check run's outcome with it
 	deferred []deferred                 // paid runs' evidence, waiting for the verdict
+	awards   map[string][]byte          // award CID → the signed award of each run, for a catch's proof
 }
 
 // sampled decides, from the job ID alone, whether a job is re-run: the

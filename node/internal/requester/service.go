@@ -106,6 +106,12 @@ type Deps struct {
 	// an agent's policy, for a job's audit.
 	EntryView   func(settlement.Entry) api.LedgerEntry
 	AgentPolicy func(*settlement.Policy) *api.AgentPolicy
+	// ShareCatch tells other requesters at once of a wrong result an
+	// adaptive check caught (the reputation service signs and gossips
+	// it); Suspect reports whether another requester's catch makes a
+	// provider's results checked every time here. Either nil: no sharing.
+	ShareCatch func(ctx context.Context, c market.Catch)
+	Suspect    func(peer string) bool
 	Config
 }
 
