@@ -48,6 +48,9 @@ type BenchReport struct {
 	Jobs        int `json:"jobs"`           // per trivial-module phase
 	GoJobs      int `json:"go_module_jobs"` // per Go-module phase
 	Concurrency int `json:"concurrency"`
+	// Modules are the phases measured (--modules); the others' figures
+	// stay zero and are not printed.
+	Modules []string `json:"modules"`
 	// Trivial module (hello.wasm, 337 bytes), modules warm.
 	Latency        Percentiles `json:"latency_ms"`        // unloaded: one job at a time
 	LoadedLatency  Percentiles `json:"loaded_latency_ms"` // with Concurrency jobs in flight
@@ -184,6 +187,11 @@ func runBench(ctx context.Context, g *globals, o benchOptions) (*BenchReport, er
 	b := &bench{o: o, g: g, dir: dir, progress: func(format string, args ...any) { fmt.Fprintf(g.Stderr, "bench: "+format+"\n", args...) },
 		rep: &BenchReport{Nodes: o.nodes, Jobs: o.jobs, GoJobs: goPhaseJobs(o.jobs), Concurrency: o.conc, GoModuleBytes: len(samples.Toolbox),
 			QUIC: o.quic, GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}}
+	for _, m := range []string{"trivial", "go"} {
+		if o.modules[m] {
+			b.rep.Modules = append(b.rep.Modules, m)
+		}
+	}
 	err = b.startNet(ctx)
 	if b.net != nil {
 		defer func() {
@@ -565,10 +573,15 @@ func printBench(out io.Writer, r *BenchReport) {
 		}
 		fmt.Fprintf(out, "%-34s %6d %8.2f %8.2f %8.2f %10s\n", name, jobs, p.P50, p.P90, p.P99, rs)
 	}
-	row("trivial module, one at a time", r.Jobs, r.Latency, 0)
-	row(fmt.Sprintf("trivial module, %d in flight", r.Concurrency), r.Jobs, r.LoadedLatency, r.JobsPerSecond)
-	row(fmt.Sprintf("Go module (%.1f MB), one at a time", float64(r.GoModuleBytes)/1e6), r.GoJobs, r.GoLatency, 0)
-	row(fmt.Sprintf("Go module, %d in flight", r.Concurrency), r.GoJobs, r.GoLoaded, r.GoJobsPerSec)
+	measured := func(m string) bool { return len(r.Modules) == 0 || slices.Contains(r.Modules, m) }
+	if measured("trivial") {
+		row("trivial module, one at a time", r.Jobs, r.Latency, 0)
+		row(fmt.Sprintf("trivial module, %d in flight", r.Concurrency), r.Jobs, r.LoadedLatency, r.JobsPerSecond)
+	}
+	if measured("go") {
+		row(fmt.Sprintf("Go module (%.1f MB), one at a time", float64(r.GoModuleBytes)/1e6), r.GoJobs, r.GoLatency, 0)
+		row(fmt.Sprintf("Go module, %d in flight", r.Concurrency), r.GoJobs, r.GoLoaded, r.GoJobsPerSec)
+	}
 	fmt.Fprintf(out, "\nfloor: bare libp2p stream round trip %.3f ms; trivial p50 = %.1f × floor\n", r.FloorRTT, r.P50OverFloor)
 	fmt.Fprintf(out, "floor: one synced pebble batch %.3f ms (a job appends a hold, then its receipts and release, on the requester; a receipt on the provider)\n", r.AppendFloor)
 	fmt.Fprintf(out, "memory: RSS %.1f → %.1f MB, live heap %.1f → %.1f MB across the measured phases\n",

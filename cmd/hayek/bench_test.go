@@ -21,6 +21,13 @@ func TestBenchSaysHowManyJobsEachPhaseRan(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", row, s)
 		}
 	}
+	// A phase not measured (--modules trivial) prints no row of zeros.
+	r.Modules = []string{"trivial"}
+	out.Reset()
+	printBench(&out, r)
+	if strings.Contains(out.String(), "Go module") {
+		t.Errorf("--modules trivial printed the Go-module rows:\n%s", out.String())
+	}
 	if goPhaseJobs(12) != 10 {
 		t.Errorf("a Go-module phase runs at least 10 jobs, not %d", goPhaseJobs(12))
 	}
