@@ -26,7 +26,7 @@ type Expect struct {
 	WrongAcceptedMax *int `toml:"wrong_accepted_max" json:"wrong_accepted_max,omitempty"`
 	// AwardShareMax bounds, by tag (or group name), the share of all
 	// awards won by the nodes carrying it: 0.5 is half.
-	AwardShareMax map[string]float64 `toml:"award_share_max" json:"award_share_max,omitempty"`
+	AwardShareMax Shares `toml:"award_share_max" json:"award_share_max,omitempty"`
 	// SuccessMin is the least share of submitted jobs that completed
 	// (Report.SuccessRate): 0.9 is 90%.
 	SuccessMin *float64 `toml:"success_min" json:"success_min,omitempty"`
@@ -39,6 +39,30 @@ type Expect struct {
 	// WrongAcceptedDefault: WrongAcceptedMax is the default above, not
 	// the file's.
 	WrongAcceptedDefault bool `toml:"-" json:"wrong_accepted_default,omitempty"`
+}
+
+// Shares are shares (0 to 1) by tag: award_share_max = { sybil = 0.5 }.
+type Shares map[string]float64
+
+// UnmarshalTOML refuses what is not a table of numbers, which the TOML
+// decoder would otherwise drop without a word (award_share_max = 0.5).
+func (s *Shares) UnmarshalTOML(v any) error {
+	tab, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("[expect] award_share_max = %v: want a table of shares by tag, e.g. { sybil = 0.5 }", v)
+	}
+	*s = Shares{}
+	for tag, x := range tab {
+		switch n := x.(type) {
+		case float64:
+			(*s)[tag] = n
+		case int64:
+			(*s)[tag] = float64(n)
+		default:
+			return fmt.Errorf("[expect] award_share_max.%s = %v: want a share from 0 to 1", tag, x)
+		}
+	}
+	return nil
 }
 
 // ExpectResult is one expectation as Check found it.

@@ -39,6 +39,8 @@ failed_reasons = ["verification_failed"]`))
 		{`wrong_accepted_max = 0.5`, "wrong_accepted_max"},
 		{`award_share_max = { sybil = 1.5 }`, "award_share_max.sybil = 1.5: want a tag and a share from 0 to 1"},
 		{`award_share_max = { sybil = -0.1 }`, "award_share_max.sybil"},
+		{`award_share_max = 0.5`, "award_share_max = 0.5: want a table of shares by tag"},
+		{`award_share_max = { sybil = "half" }`, "award_share_max.sybil = half: want a share from 0 to 1"},
 		{`success_min = 90`, "success_min = 90: want a share of jobs from 0 to 1"},
 		{`failed_reasons = ["no_bids", ""]`, "failed_reasons[1] is empty"},
 		{`wrong_max = 0`, `unknown key "expect.wrong_max"`},
