@@ -36,6 +36,8 @@ type CheckResult struct {
 	Reasons    map[string]int `json:"failure_reasons,omitempty"`
 	Reauctions int            `json:"reauctions"` // auctions after a job's first
 	Faults     map[string]int `json:"provider_faults,omitempty"`
+	// Expectations: the scenario's [expect], each measured (Expect).
+	Expectations []ExpectResult `json:"expectations,omitempty"`
 }
 
 // LedgerCheck is one node's ledger.
@@ -54,7 +56,8 @@ type LedgerCheck struct {
 // verified deep on the node and its export verifies deep offline; the audit
 // of all exports finds no fault and every pair's balances agree; what
 // requesters paid equals what providers earned and no hold is left; every
-// job completed, or failed with a reason.
+// job completed, or failed with a reason; and the scenario's expectations
+// (Testnet.Expect) hold.
 func Check(ctx context.Context, out string) (*CheckResult, error) {
 	dir := filepath.Join(out, collectedDir)
 	var t Testnet
@@ -155,6 +158,12 @@ func Check(ctx context.Context, out string) (*CheckResult, error) {
 		fail("%d still held on budget holds after every job ended", res.Held)
 	}
 	checkJobs(res, jobs, t.PeerName(), fail)
+	res.Expectations = t.Expect.Evaluate(&t, Build(&t, jobs, nil), res)
+	for _, e := range res.Expectations {
+		if !e.OK {
+			fail("expect: %s", e.Text)
+		}
+	}
 	res.OK = len(res.Failures) == 0
 	return res, nil
 }
@@ -233,6 +242,15 @@ func (c *CheckResult) Summary() string {
 	sort.Strings(reasons)
 	for _, k := range reasons {
 		s += fmt.Sprintf("  failed %s: %d\n", k, c.Reasons[k])
+	}
+	if n := len(c.Expectations); n > 0 {
+		held := 0
+		for _, e := range c.Expectations {
+			if e.OK {
+				held++
+			}
+		}
+		s += fmt.Sprintf("expectations: %d of %d hold\n", held, n)
 	}
 	for _, f := range c.Failures {
 		s += "  FAIL " + f + "\n"

@@ -45,6 +45,9 @@ func runDevnet(ctx context.Context, o RunOptions, mix []MixEntry, sc *Scenario) 
 		t.Nodes = append(t.Nodes, &Node{Name: fmt.Sprintf("node-%d", i), Group: "node", Index: i, PeerID: n.ID(),
 			Requester: i < min(2, o.Devnet-1), Sell: true, Bootstrap: i == 0, LogLevel: "warn"})
 	}
+	if t.Expect, err = sc.expectations([]NodeGroup{{Name: "node"}}, mix); err != nil {
+		return res, err
+	}
 	if err := t.save(); err != nil {
 		return res, err
 	}

@@ -32,6 +32,9 @@ type Manifest struct {
 	// Config is node configuration (as in config.toml) applied to every
 	// node before its group's own settings.
 	Config map[string]any `toml:"config"`
+	// Expect is the scenario's [expect] (Scenario.Apply), which Resolve
+	// keeps in the testnet for Check.
+	Expect *Expect `toml:"-"`
 }
 
 // Network is a private Docker network with a fixed subnet.

@@ -335,11 +335,7 @@ func (r *Report) Markdown() string {
 		row("money: left on holds", "%d", c.Held)
 		row("ledgers verified (deep)", "%d of %d", countOK(c.Ledgers), len(c.Ledgers))
 		row("audit faults / pairs agreeing", "%d / %d of %d", c.AuditFaults, c.PairsAgree, c.Pairs)
-		verdict := "PASS"
-		if !c.OK {
-			verdict = "FAIL"
-		}
-		row("check", "%s", verdict)
+		row("check", "%s", passFail(c.OK))
 	}
 	if r.Traffic != nil {
 		r.Traffic.markdown(&b)
@@ -369,6 +365,12 @@ func (r *Report) Markdown() string {
 			b.WriteString("\n")
 		}
 	}
+	if c := r.Money; c != nil && len(c.Expectations) > 0 {
+		b.WriteString("\n## Expectations\n\n| expectation | result | measured against the bound |\n|---|---|---|\n")
+		for _, e := range c.Expectations {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", e.Name, passFail(e.OK), e.Text)
+		}
+	}
 	if c := r.Money; c != nil && len(c.Failures) > 0 {
 		b.WriteString("\n## Check failures\n\n")
 		for _, f := range c.Failures {
@@ -382,6 +384,13 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
 }
 
 func yes(ok bool) string {

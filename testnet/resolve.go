@@ -36,6 +36,8 @@ type Testnet struct {
 	Networks []NetworkRes `json:"networks"`
 	Nodes    []*Node      `json:"nodes"`
 	Mix      []MixEntry   `json:"mix"`
+	// Expect is the scenario's expectations, which Check enforces.
+	Expect *Expect `json:"expect,omitempty"`
 	// Dir is the testnet's directory on the host (absolute), UID and GID
 	// the host user the containers run as; set by Setup, not by Resolve.
 	Dir string `json:"dir,omitempty"`
@@ -99,7 +101,7 @@ func Resolve(m *Manifest) (*Testnet, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Testnet{Name: m.Name, Project: "hayek-" + m.Name, Image: m.Image, Seed: m.Seed, Mix: m.Mix}
+	t := &Testnet{Name: m.Name, Project: "hayek-" + m.Name, Image: m.Image, Seed: m.Seed, Mix: m.Mix, Expect: m.Expect}
 	if t.Image == "" {
 		t.Image = DefaultImage
 	}

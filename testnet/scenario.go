@@ -30,6 +30,9 @@ type Scenario struct {
 	Nodes     []NodeGroup          `toml:"nodes"`     // groups added to the manifest
 	Networks  []Network            `toml:"network"`   // networks added to the manifest
 	Misbehave map[string]Misbehave `toml:"misbehave"` // by group: cheaters
+	// Expect is what the run must show beyond what every run proves;
+	// Check enforces it (see Expect for the default).
+	Expect *Expect `toml:"expect"`
 }
 
 // Step is one perturbation, taken once its condition holds.
@@ -73,6 +76,9 @@ func LoadScenario(name string) (*Scenario, error) {
 func (s *Scenario) validate() error {
 	if s.Jobs < 1 || s.Rate <= 0 {
 		return fmt.Errorf("testnet: scenario %s: want jobs ≥ 1 and rate > 0", s.Name)
+	}
+	if err := s.Expect.validate(); err != nil {
+		return fmt.Errorf("testnet: scenario %s: %w", s.Name, err)
 	}
 	for i, st := range s.Steps {
 		if _, _, err := parseWhen(st.When, s.Jobs); err != nil {
@@ -127,6 +133,11 @@ func (s *Scenario) Apply(m *Manifest) error {
 			m.Mix[i].Verify = s.Verify
 		}
 	}
+	e, err := s.expectations(m.Nodes, m.Mix)
+	if err != nil {
+		return err
+	}
+	m.Expect = e
 	return m.Validate()
 }
 

@@ -29,6 +29,8 @@ export, and every job's state and events; then prove, from those files:
   - money is conserved: what requesters paid equals what providers earned,
     and nothing is left on holds
   - no job is lost: each completed, or failed with a reason the agent reads
+  - the scenario's [expect] holds (wrong results accepted, award share by
+    tag, share of jobs completed, failure reasons), on a net run set up
 Writes OUT/check.json; exits 1 when anything fails. --offline checks what is
 already collected, without a net.`,
 		Args: cobra.NoArgs,
