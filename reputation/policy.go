@@ -62,8 +62,9 @@ import (
 // runs that took the market over 1.3 per job). With the bar at 17 — more
 // than two wrong results' weight: a third catch within about a week, or
 // a failure on top of two — it is out at the third catch whatever it ran
-// in between. Honest providers are not caught, so the bar costs them
-// nothing; a veteran (at Trusted or above) is left to the book's floor.
+// in between. An honest provider is caught only when its checkers
+// collude against it, which JudgeCheck's cohorts make rare; a veteran
+// (at Trusted or above) is left to the book's floor.
 type CheckPolicy struct {
 	Trusted              float64 // lower bound to win non-probation jobs and to check others
 	Proven               float64 // lower bound from which results are spot-checked rather than always checked
