@@ -240,12 +240,13 @@
 //	        replicate:2; after: the rules below with adaptive verification.
 //	hayek sim, default setting, seed 1 (README, "Market integrity").
 //
-//	after, seeds 1–5 (--seed N --design after), before rules 11–12 → before rules 13–14 → now:
-//	wrong_per_10k          0, 0, 0, 0, 10.05 → 0, 3.53, 0, 0, 1.5 → 0, 0, 0, 0, 0
+//	after, seeds 1–5 (--seed N --design after), before rules 11–12 → before rules 13–14
+//	→ before rule 16 → now:
+//	wrong_per_10k          0, 0, 0, 0, 10.05 → 0, 3.53, 0, 0, 1.5 → 0, 0, 0, 0, 0 → 0, 0, 0, 0, 0
 //	dishonest_award_share  0.0118, 0.0243, 0.0211, 0.0178, 0.0088 → 0.0109, 0.0099, 0.0109, 0.0106, 0.0087
-//	                       → 0.0092, 0.0119, 0.0118, 0.0111, 0.0087
+//	                       → 0.0092, 0.0119, 0.0118, 0.0111, 0.0087 → 0.0075, 0.0117, 0.0145, 0.0071, 0.0046
 //	replicas_per_job       1.181, 1.173, 1.231, 1.188, 1.220 → 1.226, 1.235, 1.241, 1.244, 1.240
-//	                       → 1.257, 1.271, 1.210, 1.237, 1.276
+//	                       → 1.257, 1.271, 1.210, 1.237, 1.276 → 1.264, 1.218, 1.195, 1.293, 1.268
 //	honest_excluded_share  0 on every seed, before and now
 //	detect_jobs_max        3 or 2 on every seed since rule 10; the 10–16 pairs per seed once
 //	                       counted "undetected" are barred unjudged (rule 14), none slipped
@@ -253,9 +254,9 @@
 //	                          before       before        after      goal
 //	                          sample:0.1   replicate:2   adaptive
 //	wrong_per_10k             8799.5       0 (79% fail)  0          ≤ 1
-//	replicas_per_job          1.199        3.832         1.257      ≤ 1.3
+//	replicas_per_job          1.199        3.832         1.264      ≤ 1.3
 //	detect_jobs_max           112          16            3          ≤ 10
-//	dishonest_award_share     1.000        0.933         0.0092     ≤ 0.02
+//	dishonest_award_share     1.000        0.933         0.0075     ≤ 0.02
 //	sybil_award_share         1.000        0.854         0.0013     ≤ 0.05
 //	honest_excluded_share     0            0             0          ≤ 0.01
 //
@@ -403,8 +404,9 @@
 // 22. The price: more checks while every provider earns its record —
 // in that small market (3 requesters, each proving its providers itself)
 // the intermittent cheats' run went from 1.257 to 1.328 runs per job and
-// a dishonest share of 0.0006 to 0.0213 (more checks, more check runs
-// for trusted cheats to win), above the goals; and the non-paying
+// a dishonest share of 0.0006 to 0.0213, above the goals (the share,
+// and most of the runs, were cheats kept on probation, not the ramp's
+// checks: rule 16); and the non-paying
 // requester, whose calls providers decline over their credit limits,
 // has more checks fail for want of a checker (failed jobs 59, 239, 989,
 // 973, 121 on seeds 1–5, were 95, 158, 40, 52, 54; on seed 3, 951 of
@@ -438,6 +440,49 @@
 // is unchanged by it (no wrong result slips there any more), and in the
 // 200-run case it costs nothing either: 1.232 runs per job instead of
 // 1.248, dishonest share 0.0107 instead of 0.0145.
+//
+// 16. Probation bounded a cheat's record by a ratio, not a count. The
+// intermittent cheats' share in attack_test's small market under rule 14
+// (0.0213 on seed 1, 0.0186 over seeds 1–5) was not the ramp's doing: 67
+// of their 77 awards after burn-in on seed 1 (2 before rule 14; which
+// seed is unlucky moved) were probation jobs won on price by cheats below
+// Trusted, caught, some several times, that kept a first-hand
+// reliability above ProbationReliability: (S + 1.8)/(S + 8W + 2) ≥ 0.44
+// while S ≥ 6.3·W − 1.6, so a cheat with a lucky run of clean jobs
+// between catches stays on probation, and each of its jobs costs a check
+// and often a tie-break. Standing.Against is this node's own evidence
+// against a peer (β − 1 of the first-hand posterior, decayed;
+// attestations never count in it), and a provider on probation with
+// CheckPolicy.ProbationAgainst (17: more than two wrong results' weight,
+// so a third catch within about a week, or a failure on top of two) is
+// barred there. A veteran answers to MinReliability alone. No honest
+// provider reached the bar in any attack_test run or on the default
+// setting's seed 1 (the most evidence against one was 14, at a
+// requester that trusted it, where the bar does not apply).
+//
+//	attack_test's market, seed 1 (seeds 1–5, means)   before          after
+//	intermittent replicas_per_job                      1.328 (1.346)   1.280 (1.312)
+//	intermittent dishonest_award_share                 0.0213 (0.0186) 0 (0.0014)
+//	onoff replicas_per_job                             1.300 (1.555)   1.307 (1.516)
+//	onoff wrong accepted over seeds 1–5 (TestOnOffSeeds) 2             2
+//
+// The lazy run went from 1.297 to 1.287 runs per job and a share of
+// 0.0192 to 0.0162; every other attack there is unchanged on seed 1.
+// Intermittent seeds 4 and 5 still run over 1.3 (1.376, 1.324). Default setting,
+// seeds 1–5: wrong_per_10k 0 on all five as before; replicas_per_job
+// 1.257, 1.271, 1.210, 1.237, 1.276 → 1.264, 1.218, 1.195, 1.293, 1.268;
+// dishonest share 0.0092, 0.0119, 0.0118, 0.0111, 0.0087 → 0.0075,
+// 0.0117, 0.0145, 0.0071, 0.0046; no honest provider excluded. Tried and
+// dropped: a bar at 8 or 12 (a second catch): the same intermittent
+// share, but on seed 1 an on-off cheat that had given one requester all
+// its 40 honest runs (lower bound 0.93, rate 0.44 there) slipped 2 wrong
+// results, at 1.314 runs per job; the bar for trusted providers too (24,
+// 32): nothing changed. The on-off run's 1.307 is over the goal; its
+// extra runs are checks that switched cheats, still trusted and drawn as
+// checkers, leave without a verdict (on seed 5, 723 jobs failed so and
+// the on-off cheats won 0.43 of awards after burn-in, at lower bounds of
+// 0.5–0.8: a check without a verdict blames nobody, so they stay
+// trusted). That is the next thing to fix.
 //
 // Still missed: an on-off cheat that gives one requester the ~58 honest
 // runs that settle it there is spot-checked at MinRate and slips about

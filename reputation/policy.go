@@ -51,6 +51,20 @@ import (
 // kept bidding until its second catch, winning probation jobs on price;
 // at 0.44 they are out after about six, while an honest stranger whose
 // first job was lost (0.45) is not.
+//
+// ProbationAgainst bounds how often a provider on probation may be caught
+// at all. A reliability floor is a ratio: (S + 1.8)/(S + 8W + 2) ≥ 0.44
+// holds for S clean jobs and W wrong results while S ≥ 6.3·W − 1.6, so an
+// intermittent cheat lucky enough to run about six clean jobs per catch
+// kept its probation indefinitely and won probation jobs on price, each
+// costing a check and often a tie-break (internal/sim's 3-requester
+// market: 1.9% of awards after burn-in over seeds 1–5, and on seed 1 the
+// runs that took the market over 1.3 per job). With the bar at 17 — more
+// than two wrong results' weight: a third catch within about a week, or
+// a failure on top of two — it is out at the third catch whatever it ran
+// in between. An honest provider is caught only when its checkers
+// collude against it, which JudgeCheck's cohorts make rare; a veteran
+// (at Trusted or above) is left to the book's floor.
 type CheckPolicy struct {
 	Trusted              float64 // lower bound to win non-probation jobs and to check others
 	Proven               float64 // lower bound from which results are spot-checked rather than always checked
@@ -61,6 +75,10 @@ type CheckPolicy struct {
 	// 1 − LowerBound; from Proven to Settled the rate falls linearly from
 	// 1 to 1 − Settled. ≤ Proven: it drops from 1 to 1 − Proven at once.
 	Settled float64
+	// ProbationAgainst: a provider on probation (below Trusted) with at
+	// least this much first-hand evidence against it (Standing.Against,
+	// decayed) is barred here, whatever its reliability. 0: no such bar.
+	ProbationAgainst float64
 }
 
 // DefaultCheckPolicy: trusted at 0.5, spot-checked from 0.9 on a ramp
@@ -70,18 +88,24 @@ type CheckPolicy struct {
 // wrong results through (reputation's doc, "Design choices", 8).
 // ProbationReliability was the book's MinReliability, 0.4 (reputation's
 // doc, "Design choices", 11). Settled was Proven: the rate fell from 1 to
-// ~0.1 at once (reputation's doc, "Design choices", 14).
+// ~0.1 at once (reputation's doc, "Design choices", 14). ProbationAgainst
+// was 0: only the reliability floor (reputation's doc, "Design choices",
+// 15).
 func DefaultCheckPolicy() CheckPolicy {
-	return CheckPolicy{Trusted: 0.5, Proven: 0.9, Settled: 0.95, MinRate: 0.05, ProbationReliability: 0.44}
+	return CheckPolicy{Trusted: 0.5, Proven: 0.9, Settled: 0.95, MinRate: 0.05, ProbationReliability: 0.44, ProbationAgainst: 17}
 }
 
 // Probation reports whether a provider with standing st and first-hand
 // reliability rel (Book.DirectReliability) is barred while on probation:
-// below Trusted, with a first-hand record under ProbationReliability.
+// below Trusted, with a first-hand record under ProbationReliability or
+// at least ProbationAgainst of first-hand evidence against it.
 // A stranger's reliability is the verification prior's mean, so
 // strangers are never barred by it.
 func (p CheckPolicy) Probation(st Standing, rel float64) bool {
-	return p.ProbationReliability > 0 && st.LowerBound < p.Trusted && rel < p.ProbationReliability
+	if st.LowerBound >= p.Trusted {
+		return false
+	}
+	return p.ProbationReliability > 0 && rel < p.ProbationReliability || p.ProbationAgainst > 0 && st.Against >= p.ProbationAgainst
 }
 
 // Rate is the probability that a result from a provider with standing st,

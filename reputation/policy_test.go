@@ -75,3 +75,33 @@ func TestCheckPolicyProbation(t *testing.T) {
 		t.Errorf("a trusted veteran (bound %.3f) is barred by the probation floor", st.LowerBound)
 	}
 }
+
+// A provider on probation caught three times is barred, even when its
+// clean runs between catches keep its reliability above
+// ProbationReliability; caught twice, its reliability decides; a trusted
+// veteran is left to the book's floor.
+func TestCheckPolicyProbationAgainst(t *testing.T) {
+	p := DefaultCheckPolicy()
+	b := newBook(t)
+	barred := func(peer string) bool {
+		return p.Probation(b.Standing(peer, wasm, 0), b.DirectReliability(peer, wasm))
+	}
+	mustRecord(t, b, t0, "twice", wasm, Success, 20)
+	mustRecord(t, b, t0, "twice", wasm, WrongResult, 2)
+	if barred("twice") {
+		t.Errorf("caught twice in 22 jobs (against %.0f, reliability %.3f): barred", b.Standing("twice", wasm, 0).Against, b.DirectReliability("twice", wasm))
+	}
+	mustRecord(t, b, t0, "thrice", wasm, Success, 20)
+	mustRecord(t, b, t0, "thrice", wasm, WrongResult, 3)
+	if st := b.Standing("thrice", wasm, 0); st.Against != 24 || b.DirectReliability("thrice", wasm) < p.ProbationReliability || !barred("thrice") {
+		t.Errorf("caught three times in 23 jobs (against %.0f, reliability %.3f): not barred", st.Against, b.DirectReliability("thrice", wasm))
+	}
+	if st := b.Standing("thrice", wasm, 0); st.LowerBound >= p.Trusted {
+		t.Errorf("caught three times in 23 jobs: bound %.3f, not on probation", st.LowerBound)
+	}
+	mustRecord(t, b, t0, "veteran", wasm, Success, 200)
+	mustRecord(t, b, t0, "veteran", wasm, WrongResult, 3)
+	if st := b.Standing("veteran", wasm, 0); st.LowerBound < p.Trusted || barred("veteran") {
+		t.Errorf("a trusted veteran (bound %.3f) is barred by the probation bar", st.LowerBound)
+	}
+}

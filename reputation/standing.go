@@ -19,6 +19,11 @@ type Standing struct {
 	Mean       float64 `json:"mean"`
 	LowerBound float64 `json:"lower_bound"`
 	Evidence   float64 `json:"evidence"` // α + β − 2, decayed
+	// Against is this node's own evidence against the peer on the
+	// capability, decayed: β − 1 of the first-hand posterior (a wrong
+	// result weighs Weights.WrongResult). Reports from others never
+	// count in it, so no attestation can bar a peer from probation.
+	Against float64 `json:"against,omitempty"`
 }
 
 // Standing returns peer's standing on capability at the book's clock,
@@ -38,6 +43,7 @@ func (b *Book) Standing(peer, capability string, minReputation float64) Standing
 		Mean:       post.Mean(),
 		LowerBound: post.LowerBound(b.p.Quantile),
 		Evidence:   post.Evidence(),
+		Against:    v.direct.Neg,
 	}
 	st.Score = st.Mean
 	st.Newcomer = st.Evidence < b.p.NewcomerEvidence
