@@ -117,8 +117,10 @@ type Config struct {
 	// ShareCatches: under adaptive verification, a requester that
 	// catches a wrong result tells the others, who check the cheat's
 	// results at rate 1 if they trust one of the checkers whose results
-	// contradicted it (requester.shareCatch). A design the node does not
-	// have yet: off by default.
+	// contradicted it (requester.shareCatch). The node does the same
+	// (node/internal/evidence/catch.go, [reputation] catch_window); off
+	// by default here, where the default setting's figures do not move
+	// with it and the earlier designs' columns are measured without it.
 	ShareCatches bool `toml:"share_catches"`
 
 	Network     Network      `toml:"network"`

@@ -54,7 +54,7 @@
 // block of its own, each attacking population one block for all its
 // identities (Population.Subnets narrows it; Population.Collude gives a
 // population one shared wrong output). Config.ShareCatches adds what the
-// node does not have yet: a requester that catches a wrong result tells
+// node does by default (shared catches): a requester that catches a wrong result tells
 // the others at once, and those that trust a checker that contradicted
 // it check the cheat's results every time for a day. This policy lives
 // in the simulated requester
