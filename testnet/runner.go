@@ -25,6 +25,7 @@ type Runner struct {
 
 	composeCmd ComposeCmd // found by the first compose call
 
+	jobsMu    sync.Mutex // appends to jobs.jsonl from concurrent warm-up jobs
 	agentsMu  sync.Mutex
 	nextAgent map[string]int // requester → its agent for the next job
 }
@@ -198,9 +199,9 @@ func (r *Runner) warmUp(ctx context.Context) error {
 		if !n.Requester {
 			continue
 		}
-		rec := JobRecord{Seq: seq, Node: n.Name, Mix: warmUpMix.Name, Submitted: time.Now().UTC()}
+		rec := JobRecord{Seq: seq, Node: n.Name, Mix: warmUpMix.Name, WarmUp: true, Submitted: time.Now().UTC()}
 		seq++
-		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods, nil)
+		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods, nil, nil)
 		if err != nil {
 			return fmt.Errorf("testnet: warm-up job on %s: %w", n.Name, err)
 		}
