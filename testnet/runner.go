@@ -108,7 +108,8 @@ func (r *Runner) logsHint(n *Node) string {
 // WaitOffers waits until the net can trade: every node is connected to
 // others, then each requester runs one warm-up job (a node looks providers
 // up on the DHT only for capabilities its jobs want; the warm-up jobs are
-// recorded in jobs.jsonl like any other), then every requester (every node,
+// recorded in jobs.jsonl, marked WarmUp; WarmUpProviders warms the
+// providers as well), then every requester (every node,
 // with all) holds at least want live offers from other nodes; want < 0
 // means every other selling node's, up to maxWantOffers (a DHT lookup
 // returns at most 20 providers: a big net is ready well before each node
