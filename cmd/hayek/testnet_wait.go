@@ -29,6 +29,9 @@ until every job load submitted has completed, failed or been cancelled. With
 provider (pinned by placement, two at a time), as a scenario's warm_up = "providers".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(testnet.WarmUpModes, warm) {
+				return usageErrorf("--warm-up %q: want %s", warm, strings.Join(testnet.WarmUpModes, " or "))
+			}
 			r, err := testnetRunner(g, dir)
 			if err != nil {
 				return err
@@ -37,9 +40,6 @@ provider (pinned by placement, two at a time), as a scenario's warm_up = "provid
 			defer cancel()
 			if jobs {
 				return r.WaitJobs(ctx)
-			}
-			if warm != "" && !slices.Contains(testnet.WarmUpModes, warm) {
-				return usageErrorf("--warm-up %q: want %s", warm, strings.Join(testnet.WarmUpModes, " or "))
 			}
 			if err := r.WaitOffers(ctx, offers, all); err != nil || warm != testnet.WarmProviders {
 				return err
