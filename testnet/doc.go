@@ -23,6 +23,12 @@
 // operator (NodeGroup.Operator, else each node) a /24 of its own, so a
 // scenario can put a sybil flood in one provider's address block.
 //
+// Before load the wait stage warms the net: one job per requester, and
+// with a scenario's warm_up = "providers" every module of the job mix once
+// on every provider (WarmUpPlan, pinned by placement), so a scale run
+// measures a warm market rather than cold compiles on shared cores. The
+// report leaves warm-up jobs out of its latencies.
+//
 // Report works on collected files only (ledger exports, job timelines,
 // reputation samples, the perturbation log, each node's counters from GET
 // /v1/metrics), so it is tested with crafted inputs and no Docker.

@@ -41,7 +41,14 @@ type JobRecord struct {
 	Mix       string    `json:"mix"`
 	Submitted time.Time `json:"submitted"`
 	Error     string    `json:"error,omitempty"` // the submission was refused
+	// WarmUp: a job of the wait stage's warm-up, not of the load; the
+	// report's latencies and awards leave it out.
+	WarmUp bool `json:"warm_up,omitempty"`
 }
+
+// isWarmUp tells a warm-up job, also in jobs.jsonl files written before
+// WarmUp was recorded (their warm-up jobs had warmUpMix's name).
+func (rec JobRecord) isWarmUp() bool { return rec.WarmUp || rec.Mix == warmUpMix.Name }
 
 const (
 	jobsLog = "jobs.jsonl"
@@ -119,7 +126,7 @@ func (r *Runner) Load(ctx context.Context, o LoadOptions) ([]JobRecord, error) {
 		x := drawMix(mix, total, rng)
 		n := reqs[seq%len(reqs)]
 		rec := JobRecord{Seq: seq, Node: n.Name, Mix: x.Name, Submitted: time.Now().UTC()}
-		job, err := r.submit(ctx, n, x, seq, mods, &rec)
+		job, err := r.submit(ctx, n, x, seq, mods, &rec, nil)
 		if err != nil {
 			rec.Error = err.Error()
 			r.logf("load: job %d on %s refused: %v", seq, n.Name, err)
@@ -244,7 +251,8 @@ func moduleBytes(name string) ([]byte, error) {
 	return b, nil
 }
 
-func (r *Runner) submit(ctx context.Context, n *Node, x MixEntry, seq int, mods *moduleCache, rec *JobRecord) (api.Job, error) {
+// submit submits x on n; a non-nil pl places it.
+func (r *Runner) submit(ctx context.Context, n *Node, x MixEntry, seq int, mods *moduleCache, rec *JobRecord, pl *api.Placement) (api.Job, error) {
 	c := r.Client(n)
 	if n.Agents > 0 && rec != nil {
 		toks, err := r.agentTokens(ctx, n)
@@ -281,7 +289,7 @@ func (r *Runner) submit(ctx context.Context, n *Node, x MixEntry, seq int, mods 
 	}
 	req := api.SubmitRequest{Module: api.BlobRef{CID: cid}, Args: x.Args, MaxPrice: x.MaxPrice,
 		Timeout: x.Timeout, Deadline: x.Deadline, Memory: x.Memory, Verify: x.Verify,
-		IdempotencyKey: fmt.Sprintf("testnet-%s-%d-%d", r.T.Name, r.T.Seed, seq)}
+		IdempotencyKey: fmt.Sprintf("testnet-%s-%d-%d", r.T.Name, r.T.Seed, seq), Placement: pl}
 	if x.Stdin != "" {
 		req.Stdin = &api.BlobRef{Text: x.Stdin}
 	}

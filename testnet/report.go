@@ -23,11 +23,15 @@ type Report struct {
 	Refused     int     `json:"refused"`
 	Lost        int     `json:"lost"`
 	SuccessRate float64 `json:"success_rate"` // completed / submitted
-	// Latency, submit to result, of completed jobs, in ms.
+	// WarmUp counts the jobs above that the wait stage ran before load
+	// (JobRecord.WarmUp); the latencies, throughput and awards below
+	// leave them out.
+	WarmUp int `json:"warm_up_jobs"`
+	// Latency, submit to result, of completed load jobs, in ms.
 	Latency Percentiles `json:"latency_ms"`
-	// AuctionLatency, submit to the first award, in ms.
+	// AuctionLatency, submit to the first award, of load jobs, in ms.
 	AuctionLatency Percentiles `json:"auction_latency_ms"`
-	Throughput     float64     `json:"throughput_per_s"` // completed jobs per second of the run
+	Throughput     float64     `json:"throughput_per_s"` // completed load jobs per second of the load
 	DurationS      float64     `json:"duration_s"`
 	Reauctions     int         `json:"reauctions"`
 	// WrongAccepted counts completed jobs whose stdout differs from the
@@ -155,9 +159,14 @@ func Build(t *Testnet, jobs []JobTimeline, perts []Perturbation) *Report {
 	rep := &Report{Testnet: t.Name, Nodes: len(t.Nodes), Awards: map[string]int{}, Perturbations: perts}
 	var lat, auc []float64
 	var first, last time.Time
+	warmDone := 0                          // completed warm-up jobs
 	outputs := map[string]map[string]int{} // mix → stdout CID → count
 	for _, tl := range jobs {
 		rep.Jobs++
+		warm := tl.Record.isWarmUp()
+		if warm {
+			rep.WarmUp++
+		}
 		if tl.Record.ID == "" {
 			rep.Refused++
 			continue
@@ -182,6 +191,9 @@ func Build(t *Testnet, jobs []JobTimeline, perts []Perturbation) *Report {
 				line.Auction = ms(e.Time)
 			case e.Type == "award" && line.Award == 0:
 				line.Award = ms(e.Time)
+				if warm {
+					break
+				}
 				for _, p := range awardees(e, j) {
 					rep.Awards[nameOf(names, p)]++
 				}
@@ -193,11 +205,11 @@ func Build(t *Testnet, jobs []JobTimeline, perts []Perturbation) *Report {
 		}
 		if j.FinishedAt != nil {
 			line.Finished = ms(*j.FinishedAt)
-			if last.Before(*j.FinishedAt) {
+			if !warm && last.Before(*j.FinishedAt) {
 				last = *j.FinishedAt
 			}
 		}
-		if first.IsZero() || j.CreatedAt.Before(first) {
+		if !warm && (first.IsZero() || j.CreatedAt.Before(first)) {
 			first = j.CreatedAt
 		}
 		if len(j.Attempts) > 1 {
@@ -206,11 +218,16 @@ func Build(t *Testnet, jobs []JobTimeline, perts []Perturbation) *Report {
 		switch j.State {
 		case api.StateCompleted:
 			rep.Completed++
+			if warm {
+				warmDone++
+			}
 			end := line.Result
 			if end == 0 {
 				end = line.Finished
 			}
-			lat = append(lat, end)
+			if !warm {
+				lat = append(lat, end)
+			}
 			if tl.Stdout != "" {
 				if outputs[line.Mix] == nil {
 					outputs[line.Mix] = map[string]int{}
@@ -220,7 +237,7 @@ func Build(t *Testnet, jobs []JobTimeline, perts []Perturbation) *Report {
 		case api.StateFailed:
 			rep.Failed++
 		}
-		if line.Award > 0 {
+		if line.Award > 0 && !warm {
 			auc = append(auc, line.Award)
 		}
 		rep.Timelines = append(rep.Timelines, line)
@@ -239,7 +256,7 @@ func Build(t *Testnet, jobs []JobTimeline, perts []Perturbation) *Report {
 	rep.Latency, rep.AuctionLatency = percentiles(lat), percentiles(auc)
 	if !first.IsZero() && last.After(first) {
 		rep.DurationS = last.Sub(first).Seconds()
-		rep.Throughput = float64(rep.Completed) / rep.DurationS
+		rep.Throughput = float64(rep.Completed-warmDone) / rep.DurationS
 	}
 	total, ch, sy := 0, 0, 0
 	for who, n := range rep.Awards {
@@ -310,13 +327,14 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "| figure | value |\n|---|---|\n")
 	row := func(k, format string, args ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(format, args...)) }
 	row("jobs submitted", "%d", r.Jobs)
+	row("of them warm-up (left out of latencies, throughput, awards)", "%d", r.WarmUp)
 	row("completed", "%d", r.Completed)
 	row("failed (with a reason)", "%d", r.Failed)
 	row("refused at submission", "%d", r.Refused)
 	row("lost", "%d", r.Lost)
 	row("success rate", "%.1f%%", 100*r.SuccessRate)
-	row("latency submit→result p50 / p90 / p99", "%.0f / %.0f / %.0f ms", r.Latency.P50, r.Latency.P90, r.Latency.P99)
-	row("auction submit→award p50 / p90 / p99", "%.0f / %.0f / %.0f ms", r.AuctionLatency.P50, r.AuctionLatency.P90, r.AuctionLatency.P99)
+	row("latency submit→result p50 / p90 / p99 (load jobs)", "%.0f / %.0f / %.0f ms", r.Latency.P50, r.Latency.P90, r.Latency.P99)
+	row("auction submit→award p50 / p90 / p99 (load jobs)", "%.0f / %.0f / %.0f ms", r.AuctionLatency.P50, r.AuctionLatency.P90, r.AuctionLatency.P99)
 	row("throughput", "%.2f jobs/s", r.Throughput)
 	row("re-auctions", "%d", r.Reauctions)
 	row("wrong results accepted", "%d", r.WrongAccepted)

@@ -109,8 +109,10 @@ func TestReportFromCollectedRun(t *testing.T) {
 	if rep.Jobs != 8 || rep.Completed != 8 || rep.Reauctions != 1 || rep.WrongAccepted != 0 {
 		t.Errorf("report %+v", rep)
 	}
-	if rep.Latency.N != 8 || rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
-		t.Errorf("latency %+v", rep.Latency)
+	// The fixture's two warm-up jobs (mix "warmup", written before
+	// JobRecord.WarmUp) count as jobs but not in the latencies.
+	if rep.WarmUp != 2 || rep.Latency.N != 6 || rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
+		t.Errorf("warm-up %d, latency %+v: want 2 and the 6 load jobs", rep.WarmUp, rep.Latency)
 	}
 	if len(rep.Heads) != 5 || rep.Heads[0].Head == "" {
 		t.Errorf("ledger heads %+v", rep.Heads)
@@ -233,5 +235,43 @@ hayek_dht_provides_total{result="error"} 1
 	}
 	if trafficOf(states[2:], 4) != nil {
 		t.Error("traffic from no counters at all")
+	}
+}
+
+// TestBuildLeavesWarmUpOut: warm-up jobs are counted as jobs but not in
+// the latencies, throughput or awards, which describe the load.
+func TestBuildLeavesWarmUpOut(t *testing.T) {
+	tn := &Testnet{Name: "x", Nodes: []*Node{
+		{Name: "r", PeerID: "R", Requester: true},
+		{Name: "p", PeerID: "P", Sell: true},
+	}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var jobs []JobTimeline
+	add := func(id string, rec JobRecord, start, latency time.Duration) {
+		created, fin := t0.Add(start), t0.Add(start+latency)
+		j := &api.Job{ID: id, State: api.StateCompleted, Provider: "P", CreatedAt: created, FinishedAt: &fin,
+			Attempts: []api.Attempt{{Number: 1, Winner: "P"}}}
+		rec.ID, rec.Node = id, "r"
+		jobs = append(jobs, JobTimeline{Record: rec, Job: j, Events: []api.Event{
+			{Type: "award", Attempt: 1, Provider: "P", Time: created.Add(latency / 2)},
+			{Type: "result", Time: fin},
+		}})
+	}
+	add("w0", JobRecord{Mix: warmUpMix.Name}, 0, 9*time.Second) // written before WarmUp was recorded
+	add("w1", JobRecord{Mix: "warmup-primes", WarmUp: true}, 0, 20*time.Second)
+	add("l0", JobRecord{Mix: "hello"}, 30*time.Second, 100*time.Millisecond)
+	add("l1", JobRecord{Mix: "hello"}, 31*time.Second, 200*time.Millisecond)
+	r := Build(tn, jobs, nil)
+	if r.Jobs != 4 || r.Completed != 4 || r.WarmUp != 2 {
+		t.Errorf("jobs %d completed %d warm-up %d, want 4, 4, 2", r.Jobs, r.Completed, r.WarmUp)
+	}
+	if r.Latency.N != 2 || r.Latency.Max != 200 || r.AuctionLatency.N != 2 || r.AuctionLatency.Max != 100 {
+		t.Errorf("latency %+v, auction %+v: want the two load jobs only", r.Latency, r.AuctionLatency)
+	}
+	if r.Awards["p"] != 2 {
+		t.Errorf("awards %v, want p: 2 (the load's)", r.Awards)
+	}
+	if r.DurationS != 1.2 || r.Throughput != 2/1.2 {
+		t.Errorf("duration %v s, throughput %v/s: want the load's 1.2 s and 2 jobs", r.DurationS, r.Throughput)
 	}
 }

@@ -114,6 +114,11 @@ func (r *Runner) stages(ctx context.Context, o RunOptions, sc *Scenario) error {
 	if err := stage(ctx, 3*time.Minute, func(ctx context.Context) error { return r.WaitOffers(ctx, -1, false) }); err != nil {
 		return err
 	}
+	if sc.WarmUp == WarmProviders {
+		if err := stage(ctx, 10*time.Minute, r.WarmUpProviders); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	if err := stage(ctx, 15*time.Minute, func(ctx context.Context) error { return r.drive(ctx, sc) }); err != nil {
 		return err

@@ -25,6 +25,7 @@ type Runner struct {
 
 	composeCmd ComposeCmd // found by the first compose call
 
+	jobsMu    sync.Mutex // appends to jobs.jsonl from concurrent warm-up jobs
 	agentsMu  sync.Mutex
 	nextAgent map[string]int // requester → its agent for the next job
 }
@@ -107,7 +108,8 @@ func (r *Runner) logsHint(n *Node) string {
 // WaitOffers waits until the net can trade: every node is connected to
 // others, then each requester runs one warm-up job (a node looks providers
 // up on the DHT only for capabilities its jobs want; the warm-up jobs are
-// recorded in jobs.jsonl like any other), then every requester (every node,
+// recorded in jobs.jsonl, marked WarmUp; WarmUpProviders warms the
+// providers as well), then every requester (every node,
 // with all) holds at least want live offers from other nodes; want < 0
 // means every other selling node's, up to maxWantOffers (a DHT lookup
 // returns at most 20 providers: a big net is ready well before each node
@@ -198,9 +200,9 @@ func (r *Runner) warmUp(ctx context.Context) error {
 		if !n.Requester {
 			continue
 		}
-		rec := JobRecord{Seq: seq, Node: n.Name, Mix: warmUpMix.Name, Submitted: time.Now().UTC()}
+		rec := JobRecord{Seq: seq, Node: n.Name, Mix: warmUpMix.Name, WarmUp: true, Submitted: time.Now().UTC()}
 		seq++
-		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods, nil)
+		job, err := r.submit(ctx, n, warmUpMix, rec.Seq, mods, nil, nil)
 		if err != nil {
 			return fmt.Errorf("testnet: warm-up job on %s: %w", n.Name, err)
 		}

@@ -25,7 +25,12 @@ type Scenario struct {
 	Jobs        int     `toml:"jobs"`
 	Rate        float64 `toml:"rate"`
 	// Verify, when set, is the verification of every job of the mix.
-	Verify    string               `toml:"verify"`
+	Verify string `toml:"verify"`
+	// WarmUp is what the wait stage warms before load: "requesters"
+	// (the default: one hello job per requester) or "providers" (that,
+	// then every module of the mix once on every provider; see
+	// WarmProviders).
+	WarmUp    string               `toml:"warm_up"`
 	Steps     []Step               `toml:"step"`
 	Nodes     []NodeGroup          `toml:"nodes"`     // groups added to the manifest
 	Networks  []Network            `toml:"network"`   // networks added to the manifest
@@ -76,6 +81,9 @@ func LoadScenario(name string) (*Scenario, error) {
 func (s *Scenario) validate() error {
 	if s.Jobs < 1 || s.Rate <= 0 {
 		return fmt.Errorf("testnet: scenario %s: want jobs ≥ 1 and rate > 0", s.Name)
+	}
+	if s.WarmUp != "" && !slices.Contains(WarmUpModes, s.WarmUp) {
+		return fmt.Errorf("testnet: scenario %s: warm_up = %q: want %q (the default) or %q", s.Name, s.WarmUp, WarmRequesters, WarmProviders)
 	}
 	if err := s.Expect.validate(); err != nil {
 		return fmt.Errorf("testnet: scenario %s: %w", s.Name, err)
