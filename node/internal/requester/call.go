@@ -3,6 +3,7 @@ package requester
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hayek-market/hayek/internal/canon"
 	"github.com/hayek-market/hayek/market"
@@ -59,9 +60,14 @@ func (r *Service) sendCall(ctx context.Context, j *job, env canon.Envelope) {
 }
 
 // gossips reports whether call c of job j goes on the gossip topic too.
-// A local job never does: nobody else may run it.
+// A local job never does: nobody else may run it. Nor does a job placed
+// on named providers (an allow list) once the call invites every one of
+// them: any other provider's bid would be dropped.
 func (r *Service) gossips(j *job, c market.CallForBids) bool {
 	if j.place.Local {
+		return false
+	}
+	if len(j.place.Allow) > 0 && !slices.ContainsFunc(j.place.Allow, func(p string) bool { return !slices.Contains(c.Invitees, p) }) {
 		return false
 	}
 	switch r.d.CallGossip {
