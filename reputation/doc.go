@@ -504,7 +504,13 @@
 // seed 7 also accepted one (0 before). Keeping only providers in an open
 // dispute from checking (caught ones still check) kept seeds 3 and 7 clean
 // but accepted an on-off cheat's unchecked result on seed 2 and 5 on-off
-// wrong results over seeds 1–5. Each part is needed for seed 5: without
+// wrong results over seeds 1–5. Keeping suspects out of the trusted
+// checkers only (the first default slip was three ring strangers drawn
+// together before anyone was trusted, a draw the disputes had changed)
+// kept seeds 3 and 7 clean, but seed 1 accepted one, and on-off seed 1
+// two (3 over seeds 1–5, at 1.346 runs per job): every variant accepted
+// about one wrong result in five to eight default seeds where the design
+// accepted none in eight. Each part is needed for seed 5: without
 // the disputes 2.028 runs per job, without keeping suspects from checking
 // 1.919. Disputing the runs already at a tie-break cost every honest
 // checker of a cheat's result a check (on-off seed 1: 1.366). Barring at
