@@ -109,7 +109,7 @@ func TestAttacks(t *testing.T) {
 		// (seeds 1–5: 1.555 and 1.516, means), over the goal. The
 		// extra runs are checks that switched cheats, still trusted as
 		// checkers, leave unresolved (no verdict, nobody blamed: seed 5
-		// failed 723 jobs for it); the bar, for providers on probation,
+		// failed 723 jobs for it, TestOnOffSeed5); the bar, for providers on probation,
 		// does not reach them. What is asserted is the design's current
 		// bound, so that a change that loses ground fails.
 		{KindOnOff, 8, func(p *Population) { p.HonestJobs = 40 }, []func(*testing.T, *Report){noWrong, share(g.DishonestAwardShare)}, 1.31},
@@ -155,6 +155,43 @@ func TestOnOffSeeds(t *testing.T) {
 	}
 	if wrong > 2 {
 		t.Errorf("%d wrong results accepted over seeds 1–5, want ≤ 2 (22 before the ramp to CheckPolicy.Settled)", wrong)
+	}
+}
+
+// On-off seed 5, the worst of seeds 1–5 (runs per job 1.307, 1.451,
+// 1.504, 1.396, 1.920): the goals (1.3 runs per job, a dishonest share
+// ≤ 0.02) are missed badly, and what is asserted is the design's true
+// bound, so that a change that loses ground fails and one that fixes it
+// tightens this. The switched cheats are trusted veterans here: drawn as
+// checkers of honest results they leave the checks without a verdict
+// (five runs, no digest credible), which fails the job and blames
+// nobody, so they stay trusted, win on price and check again; and one
+// with a record here survives catches until the book's floor. Tried
+// (reputation's doc, "Design choices", 16): making the parties of a check
+// without a verdict, and a provider caught here, suspects — checked every
+// time, drawn as no one's checker — and barring one caught twice within a
+// day cut this seed to 1.344 runs per job, 34 failed jobs and a share of
+// 0, but accepted a wrong result on the default setting's seed 3 (a
+// ring's, through a check) where none had been.
+func TestOnOffSeed5(t *testing.T) {
+	cfg := attackConfig(KindOnOff, 8, func(p *Population) { p.HonestJobs = 40 })
+	cfg.Seed = 5
+	r := runAttack(t, cfg)
+	if r.WrongAccepted > 0 {
+		t.Errorf("%d wrong results accepted (%v), want none", r.WrongAccepted, r.WrongByKind)
+	}
+	if g := DefaultGoals(); r.HonestExcludedShare > g.HonestExcludedShare {
+		t.Errorf("%.4f of honest providers excluded, want ≤ %v", r.HonestExcludedShare, g.HonestExcludedShare)
+	}
+	// The design's bound on this seed (1.920, 0.4284, 1,292), not the goals.
+	if r.ReplicasPerJob > 1.93 {
+		t.Errorf("%.3f runs per job, want ≤ 1.93", r.ReplicasPerJob)
+	}
+	if r.DishonestAwardShare > 0.43 {
+		t.Errorf("on-off cheats won %.4f of awards after burn-in, want ≤ 0.43", r.DishonestAwardShare)
+	}
+	if r.Failed > 1300 {
+		t.Errorf("%d jobs failed, want ≤ 1300", r.Failed)
 	}
 }
 
