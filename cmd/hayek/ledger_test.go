@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hayek-market/hayek/node/api"
 	"github.com/hayek-market/hayek/settlement"
@@ -157,19 +158,32 @@ func TestLedgerSettle(t *testing.T) {
 func TestRep(t *testing.T) {
 	f, sock := startNode(t)
 	hayek(t, sock, "", "rep").want(t, 0, "no evidence about any peer yet")
+	// Two hours on, so the table shows a time of day, never a date.
+	suspect := time.Now().Add(2 * time.Hour).Truncate(time.Second)
 	f.SetReputation(
 		api.RepRow{Peer: "12D3KooWProviderOneAAAAAAAAAAAAAAAAAAAAAAAA11111111", Capability: "runtime/wasm", Alpha: 9.5, Beta: 1.25,
 			Mean: 0.884, LowerBound: 0.71, Evidence: 9.75, FirstHand: 8, ThirdParty: 1.75},
-		api.RepRow{Peer: "12D3KooWProviderTwoBBBBBBBBBBBBBBBBBBBBBBBB22222222", Capability: "runtime/wasm", Alpha: 1, Beta: 4, Mean: 0.2, LowerBound: 0.01, Evidence: 3, FirstHand: 3},
+		api.RepRow{Peer: "12D3KooWProviderTwoBBBBBBBBBBBBBBBBBBBBBBBB22222222", Capability: "runtime/wasm", Alpha: 1, Beta: 4, Mean: 0.2, LowerBound: 0.01, Evidence: 3, FirstHand: 3,
+			SuspectUntil: &suspect},
 	)
 	r := hayek(t, sock, "", "rep")
 	r.want(t, 0)
-	r.stdoutHas(t, "α", "β", "MEAN", "LOWER BOUND", "FIRST-HAND / THIRD-PARTY", "12D3…111111", "9.50", "1.25", "0.884", "0.710", "(8.0 / 1.8)", "12D3…222222")
+	r.stdoutHas(t, "α", "β", "MEAN", "LOWER BOUND", "FIRST-HAND / THIRD-PARTY", "CHECKED", "12D3…111111", "9.50", "1.25", "0.884", "0.710", "(8.0 / 1.8)", "12D3…222222",
+		"until "+suspect.Local().Format("15:04")+" (a shared catch)")
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, "12D3…111111") && (strings.Contains(line, "shared catch") || !strings.HasSuffix(strings.TrimSpace(line), "-")) {
+			t.Errorf("a peer in good standing is marked: %q", line)
+		}
+	}
 	r = hayek(t, sock, "", "rep", "12D3KooWProviderTwoBBBBBBBBBBBBBBBBBBBBBBBB22222222", "--json")
 	r.want(t, 0)
 	var rows []api.RepRow
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0].Beta != 4 {
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0].Beta != 4 ||
+		rows[0].SuspectUntil == nil || !rows[0].SuspectUntil.Equal(suspect) {
 		t.Errorf("rep PEER --json: %v %s", err, r.stdout)
+	}
+	if !strings.Contains(r.stdout, `"suspect_until"`) {
+		t.Errorf("rep --json lost the API's suspect_until: %s", r.stdout)
 	}
 	hayek(t, sock, "", "rep", "12D3KooWNobody").want(t, ExitNotFound, `no peer this node knows matches "12D3KooWNobody"`)
 	hayek(t, sock, "", "rep", "a", "b").want(t, ExitUsage)
