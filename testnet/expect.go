@@ -32,7 +32,9 @@ type Expect struct {
 	SuccessMin *float64 `toml:"success_min" json:"success_min,omitempty"`
 	// FailedReasons, when set, are the only failure codes a failed job
 	// may carry (e.g. "verification_failed"); [] allows no failed job.
-	FailedReasons []string `toml:"failed_reasons" json:"failed_reasons,omitempty"`
+	// Not omitempty: testnet.json would drop [] and check would then
+	// allow every failure.
+	FailedReasons []string `toml:"failed_reasons" json:"failed_reasons"`
 
 	// Scenario names the scenario, for messages.
 	Scenario string `toml:"-" json:"scenario"`

@@ -1,6 +1,7 @@
 package testnet
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,18 @@ failed_reasons = ["verification_failed"]`))
 	}
 	if sc, err = LoadScenario(writeScenario(t, `failed_reasons = []`)); err != nil || sc.Expect.FailedReasons == nil {
 		t.Errorf("failed_reasons = [] parsed as %#v, %v: want an empty list (no failure allowed), not unset", sc.Expect, err)
+	}
+	// Check reads the expectations back from testnet.json: [] must
+	// survive the round trip, and unset stay unset.
+	for _, in := range [][]string{{}, nil} {
+		b, err := json.Marshal(&Expect{FailedReasons: in})
+		var out Expect
+		if err == nil {
+			err = json.Unmarshal(b, &out)
+		}
+		if err != nil || (in == nil) != (out.FailedReasons == nil) {
+			t.Errorf("failed_reasons %#v came back from %s as %#v (%v)", in, b, out.FailedReasons, err)
+		}
 	}
 	for _, c := range []struct{ expect, want string }{
 		{`wrong_accepted_max = -1`, "wrong_accepted_max = -1: want a count ≥ 0"},
