@@ -28,6 +28,14 @@ func (s *Service) loadSuspects() {
 		s.d.Log.Warn("cannot read the suspects of shared catches; starting with none (remove the file to silence this; it is rewritten on the next catch)",
 			"file", path, "err", err)
 	}
+	// No suspicion lasts longer than a window from now, whatever the
+	// file says: a clock that went back, or a shorter catch_window.
+	last := s.d.Now().Add(s.d.CatchWindow)
+	for p, t := range m {
+		if t.After(last) {
+			m[p] = last
+		}
+	}
 	c := &s.catch
 	c.mu.Lock()
 	defer c.mu.Unlock()

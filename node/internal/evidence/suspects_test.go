@@ -126,3 +126,23 @@ func TestSuspectsFileBounded(t *testing.T) {
 		t.Error("kept the suspicions ending first over those ending last")
 	}
 }
+
+// TestSuspectsFileClamped: no suspicion read back lasts longer than a
+// window from now, whatever the file says.
+func TestSuspectsFileClamped(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "suspects.json")
+	if err := wire.SaveUntil(file, map[string]time.Time{"far": catchNow.Add(1000 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	r := newCatchRig(t, 24*time.Hour)
+	var log bytes.Buffer
+	s := r.reopen(file, &log)
+	r.now = r.now.Add(24*time.Hour - time.Second)
+	if !s.Suspect("far") {
+		t.Fatal("a suspect was lost")
+	}
+	r.now = r.now.Add(time.Second)
+	if s.Suspect("far") {
+		t.Error("a suspicion outlived a window from its loading")
+	}
+}

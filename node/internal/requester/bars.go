@@ -35,7 +35,11 @@ func (p *probation) persist(file string, log *slog.Logger) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.file, p.log = file, log
+	last := p.now().Add(quarantine) // no bar outlasts a quarantine from now, whatever the file says (a clock gone back)
 	for s, until := range bars {
+		if until.After(last) {
+			until = last
+		}
 		p.bars[s] = until
 	}
 	p.rebuildGuard()

@@ -236,6 +236,18 @@ func TestBarsSurviveARestart(t *testing.T) {
 		t.Errorf("the corrupt file was not replaced (log %q)", log.String())
 	}
 
+	// Read back, no bar outlasts a quarantine from now.
+	if err := wire.SaveUntil(file, map[string]time.Time{"198.51.100.0/24": now.Add(100 * quarantine)}); err != nil {
+		t.Fatal(err)
+	}
+	if p = open(); !barred(p, "d") {
+		t.Fatal("a bar read back was lost")
+	}
+	now = now.Add(quarantine)
+	if barred(p, "d") {
+		t.Error("a bar read back outlasted a quarantine")
+	}
+
 	// A full set: the bars ending first give way, in memory and on disk.
 	m := map[string]time.Time{}
 	for i := range maxBars + 10 {
