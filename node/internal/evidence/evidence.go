@@ -141,8 +141,10 @@ var (
 	_ market.Decider    = (*Service)(nil)
 )
 
-// New returns the service with an empty book; Rebuild fills it from the
-// ledger, Start joins the topic, Run receives and attests.
+// New returns the service with an empty book and the suspects saved
+// before a restart (suspects.go); Rebuild fills the book from the ledger,
+// Start joins the topics, Run receives and attests, and saves the
+// suspects when it ends.
 func New(d Deps) (*Service, error) {
 	self := d.Signer.ID()
 	p := reputation.DefaultParams()

@@ -168,8 +168,8 @@ func New(d Deps) (*Service, error) {
 	return r, nil
 }
 
-// Close closes the job store. Jobs write to it as they end: stop the task
-// group first.
+// Close saves the subnet bars and closes the job store. Jobs write to it
+// as they end: stop the task group first.
 func (r *Service) Close() error {
 	r.prob.save()
 	return r.store.close()
