@@ -355,6 +355,7 @@ func (n *Node) newRequester(dir string) (*requester.Service, error) {
 		Config: requester.Config{
 			Job: jc, MaxActive: rc.MaxActive, Freshness: time.Duration(n.cfg.Gossip.Freshness),
 			ReceiptTimeout: time.Duration(n.cfg.Settlement.ReceiptTimeout), Dir: dir,
+			BarsFile:      filepath.Join(n.home, "subnet-bars.json"),
 			CallGossip:    rc.CallGossip,
 			SharedSubnets: n.cfg.Gossip.Whitelist,
 		},

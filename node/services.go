@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/hayek-market/hayek/market"
@@ -32,6 +33,7 @@ func (n *Node) newEvidence() (*evidence.Service, error) {
 			CreditLimit: cfg.Settlement.CreditLimit, CreditMax: cfg.Settlement.CreditMax,
 			CatchWindow: time.Duration(cfg.Reputation.CatchWindow), CatchTrust: reputation.DefaultCheckPolicy().Trusted,
 			MaxGossip: gossip.MaxMessage(int(cfg.Gossip.MaxCall)), CatchScore: gossip.TopicScore(),
+			SuspectsFile: filepath.Join(n.home, "suspects.json"),
 		},
 	})
 }

@@ -53,6 +53,7 @@ type catches struct {
 	seen     map[string]time.Time     // reporter/job/accused → when received
 	limits   map[string]*rate.Limiter // per reporter
 	suspects map[string]time.Time     // provider → checked at rate 1 until then
+	dirty    bool                     // suspects changed since last saved (suspects.go)
 
 	sent, received, acted atomic.Int64
 }
@@ -278,21 +279,12 @@ func (s *Service) receiveCatch(cm *caughtMsg) {
 		k.suspects = map[string]time.Time{}
 	}
 	if _, ok := k.suspects[cm.proof.Accused]; !ok && len(k.suspects) >= maxSuspects {
-		// Full: forget the expired, else the suspicion that ends first.
-		var first string
-		for p, t := range k.suspects {
-			if !now.Before(t) {
-				delete(k.suspects, p)
-			} else if first == "" || t.Before(k.suspects[first]) {
-				first = p
-			}
-		}
-		if len(k.suspects) >= maxSuspects {
-			delete(k.suspects, first)
-		}
+		// Full: forget the expired, else the suspicions that end first.
+		wire.TrimUntil(k.suspects, now, maxSuspects-1)
 	}
 	if until.After(k.suspects[cm.proof.Accused]) {
 		k.suspects[cm.proof.Accused] = until
+		k.dirty = true
 	}
 	k.acted.Add(1)
 	s.d.Log.Info("a catch elsewhere: checking every result of the accused", "accused", wire.ShortID(cm.proof.Accused),

@@ -59,6 +59,10 @@ type Config struct {
 	// CatchScore is the peer scoring of the catch topic (the auction
 	// topics': a forwarder of forged catches loses score); nil: none.
 	CatchScore *pubsub.TopicScoreParams
+	// SuspectsFile keeps the suspects across a restart (in the node's
+	// home), so that restarting does not excuse a provider another
+	// requester caught; "": they live in memory only.
+	SuspectsFile string
 }
 
 // Deps are what the reputation service needs.
@@ -137,8 +141,10 @@ var (
 	_ market.Decider    = (*Service)(nil)
 )
 
-// New returns the service with an empty book; Rebuild fills it from the
-// ledger, Start joins the topic, Run receives and attests.
+// New returns the service with an empty book and the suspects saved
+// before a restart (suspects.go); Rebuild fills the book from the ledger,
+// Start joins the topics, Run receives and attests, and saves the
+// suspects when it ends.
 func New(d Deps) (*Service, error) {
 	self := d.Signer.ID()
 	p := reputation.DefaultParams()
@@ -155,6 +161,7 @@ func New(d Deps) (*Service, error) {
 	if s.batcher, err = reputation.NewBatcher(self, bp, uint64(d.Now().UnixMilli())); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
+	s.loadSuspects()
 	return s, nil
 }
 
@@ -352,7 +359,10 @@ func (s *Service) Start(ps *pubsub.PubSub, published func(topic string)) error {
 // book and publishes the batches due, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	var g errgroup.Group
-	defer g.Wait()
+	defer func() {
+		g.Wait()
+		s.saveSuspects(true) // once the loops changing them have stopped
+	}()
 	g.Go(func() error {
 		wire.Every(ctx, s.d.AttestEvery/2, func() {
 			now := s.d.Now()
@@ -362,6 +372,7 @@ func (s *Service) Run(ctx context.Context) error {
 			batches := s.batcher.Tick(now)
 			s.mu.Unlock()
 			s.publish(ctx, batches)
+			s.saveSuspects(false)
 		})
 		return nil
 	})

@@ -1,6 +1,7 @@
 package requester
 
 import (
+	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
@@ -40,7 +41,12 @@ type probation struct {
 	checks  map[string]int    // provider → its results under check (any record)
 	subnets map[string]string // provider → its subnet, from discovery
 	guard   *reputation.SubnetGuard
-	shared  []netip.Prefix // subnets that say nothing about a peer's operator (Config.SharedSubnets)
+	bars    map[string]time.Time // subnet → end of its quarantine: the guard's state, saved (bars.go)
+	shared  []netip.Prefix       // subnets that say nothing about a peer's operator (Config.SharedSubnets)
+
+	saveMu sync.Mutex // orders saves of bars
+	file   string     // where bars are saved; "": nowhere
+	log    *slog.Logger
 }
 
 // quarantine is how long a subnet in which a wrong result was caught
@@ -49,7 +55,7 @@ const quarantine = 24 * time.Hour
 
 func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
 	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, checks: map[string]int{}, subnets: map[string]string{},
-		guard: reputation.NewSubnetGuard(quarantine)}
+		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}}
 }
 
 var _ market.Reputation = (*probation)(nil)
@@ -149,8 +155,12 @@ func (p *probation) cohort(peer string) string {
 // caught: a wrong result from peer was recorded.
 func (p *probation) caught(peer string) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.guard.Caught(p.subnets[peer], p.now())
+	s := p.subnets[peer]
+	p.bar(s, p.now())
+	p.mu.Unlock()
+	if s != "" {
+		p.save()
+	}
 }
 
 // guarded is guardedSubnet, "" too for a subnet inside a shared one:

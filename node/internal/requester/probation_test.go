@@ -1,12 +1,18 @@
 package requester
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hayek-market/hayek/market"
+	"github.com/hayek-market/hayek/node/internal/wire"
 	"github.com/hayek-market/hayek/reputation"
 )
 
@@ -166,5 +172,99 @@ func TestCheckCandidatesCohorts(t *testing.T) {
 		if len(got) != 2 || slices.ContainsFunc(got, func(c market.Candidate) bool { return c.Peer[0] == 's' }) {
 			t.Fatalf("check of s1's result drawn from %v, want h1 and t1: none of s1's subnet", got)
 		}
+	}
+}
+
+// TestBarsSurviveARestart: a subnet caught before a restart stays barred
+// to newcomers after it, until its quarantine ends; an expired bar is
+// dropped; a corrupt file is reported and the node starts with none; a
+// full set forgets the bars ending first.
+func TestBarsSurviveARestart(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	file := filepath.Join(t.TempDir(), "subnet-bars.json")
+	var log bytes.Buffer
+	open := func() *probation {
+		p := newProbation(&newcomers{&fakeRep{}}, reputation.DefaultCheckPolicy(), func() time.Time { return now })
+		p.persist(file, slog.New(slog.NewTextHandler(&log, nil)))
+		p.seen([]market.Candidate{
+			{Peer: "a", Subnet: "203.0.113.0/24"}, {Peer: "b", Subnet: "203.0.113.0/24"},
+			{Peer: "c", Subnet: "198.51.100.0/24"}, {Peer: "d", Subnet: "198.51.100.0/24"},
+		})
+		return p
+	}
+	barred := func(p *probation, peer string) bool { return !p.Standing(peer, market.RuntimeWasm, 0).Eligible }
+
+	p := open()
+	p.caught("c")
+	now = now.Add(quarantine / 2)
+	p.caught("a")
+	if !barred(p, "b") || !barred(p, "d") {
+		t.Fatal("the catches barred nothing")
+	}
+	now = now.Add(quarantine/2 + time.Minute) // c's bar has ended, a's has not
+
+	p = open() // a restart: the bars were saved on change, without a Close
+	if !barred(p, "b") {
+		t.Error("a restart forgot an unexpired bar")
+	}
+	if barred(p, "d") {
+		t.Error("an expired bar came back")
+	}
+	if _, ok := p.bars["198.51.100.0/24"]; ok {
+		t.Error("an expired bar was loaded")
+	}
+	if log.Len() != 0 {
+		t.Errorf("logged %q", log.String())
+	}
+	now = now.Add(quarantine / 2)
+	if barred(p, "b") {
+		t.Error("a reloaded bar outlived its quarantine")
+	}
+
+	// A corrupt file: reported with what to do, no bars, replaced by
+	// the next save.
+	if err := os.WriteFile(file, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = open()
+	if !strings.Contains(log.String(), "corrupt") || !strings.Contains(log.String(), "remove the file") || len(p.bars) != 0 {
+		t.Errorf("log %q, bars %v: want the corrupt file reported and no bars", log.String(), p.bars)
+	}
+	p.caught("c")
+	log.Reset()
+	if p = open(); !barred(p, "d") || log.Len() != 0 {
+		t.Errorf("the corrupt file was not replaced (log %q)", log.String())
+	}
+
+	// Read back, no bar outlasts a quarantine from now.
+	if err := wire.SaveUntil(file, map[string]time.Time{"198.51.100.0/24": now.Add(100 * quarantine)}); err != nil {
+		t.Fatal(err)
+	}
+	if p = open(); !barred(p, "d") {
+		t.Fatal("a bar read back was lost")
+	}
+	now = now.Add(quarantine)
+	if barred(p, "d") {
+		t.Error("a bar read back outlasted a quarantine")
+	}
+
+	// A full set: the bars ending first give way, in memory and on disk.
+	m := map[string]time.Time{}
+	for i := range maxBars + 10 {
+		m[fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)] = now.Add(time.Duration(i+1) * time.Minute)
+	}
+	if err := wire.SaveUntil(file, m); err != nil {
+		t.Fatal(err)
+	}
+	p = open()
+	if len(p.bars) != maxBars || !p.guard.Bars(fmt.Sprintf("10.%d.%d.0/24", (maxBars+9)/256, (maxBars+9)%256), now) {
+		t.Fatalf("%d bars loaded, want the cap %d with the last ending kept", len(p.bars), maxBars)
+	}
+	p.caught("a")
+	if len(p.bars) != maxBars || !barred(p, "b") {
+		t.Errorf("%d bars after a catch when full, want the cap %d with the new bar", len(p.bars), maxBars)
+	}
+	if _, ok := p.bars["10.0.10.0/24"]; ok {
+		t.Error("the bar ending first was kept over the new one")
 	}
 }

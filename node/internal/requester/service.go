@@ -59,6 +59,7 @@ type Config struct {
 	Freshness      time.Duration    // accepted clock skew of bids and declines
 	ReceiptTimeout time.Duration    // how long a provider has to countersign
 	Dir            string           // the job store's directory
+	BarsFile       string           // keeps the subnets barred to newcomers across a restart (bars.go); "": memory only
 	// CallGossip is when calls for bids are gossiped as well as sent to
 	// their invitees: CallGossipThin (also ""), CallGossipAlways or
 	// CallGossipNever.
@@ -158,6 +159,7 @@ func New(d Deps) (*Service, error) {
 		jobs: map[string]*job{}, idem: map[string]string{}, policy: reputation.DefaultCheckPolicy()}
 	r.prob = newProbation(d.Rep, r.policy, d.Now)
 	r.prob.shared = parseShared(d.SharedSubnets)
+	r.prob.persist(d.BarsFile, d.Log)
 	r.secret = make([]byte, 32)
 	for i := 0; i < len(r.secret); i += 8 {
 		binary.LittleEndian.PutUint64(r.secret[i:], d.Rand())
@@ -166,9 +168,12 @@ func New(d Deps) (*Service, error) {
 	return r, nil
 }
 
-// Close closes the job store. Jobs write to it as they end: stop the task
-// group first.
-func (r *Service) Close() error { return r.store.close() }
+// Close saves the subnet bars and closes the job store. Jobs write to it
+// as they end: stop the task group first.
+func (r *Service) Close() error {
+	r.prob.save()
+	return r.store.close()
+}
 
 // Poke admits queued jobs after the market's capacity grew (offers
 // arrived).
