@@ -313,12 +313,17 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		return exec.Result{}, fmt.Errorf("exec/docker: inspect the container of job %s: %w", job.ID, err)
 	}
 	state := insp.Container.State
-	oom := state != nil && state.OOMKilled
-	// The engine learns of an OOM kill from an event that can come after
-	// the exit it reports: a run that ended without the shim's status
-	// (the killer may take the shim too, when /tmp holds the memory) asks
-	// again for a moment before calling it anything else.
-	for wait := 0; !oom && !finished && !timedOut && stErr != nil && wait < 30; wait++ {
+	unreported := !finished && !timedOut && stErr != nil
+	// A shim killed by SIGKILL before it reported, in a container we
+	// neither stopped nor timed out, met the kernel's OOM killer (nothing
+	// else here sends SIGKILL to PID 1), whether or not the engine's flag
+	// has caught up: on a loaded machine it can lag for seconds.
+	oom := state != nil && (state.OOMKilled || unreported && state.ExitCode == 128+int(syscall.SIGKILL))
+	// Otherwise the engine may still learn of an OOM kill from an event
+	// that comes after the exit it reports (the killer may take the shim
+	// too, when /tmp holds the memory): ask again for a moment before
+	// calling it anything else.
+	for wait := 0; !oom && unreported && wait < 30; wait++ {
 		select {
 		case <-ictx.Done():
 			wait = 30
@@ -326,16 +331,8 @@ func (e *Executor) run(ctx context.Context, job exec.Job, devices []gpu.Device) 
 		case <-time.After(100 * time.Millisecond):
 		}
 		if again, err := e.cli.ContainerInspect(ictx, b.id, client.ContainerInspectOptions{}); err == nil {
-			state = again.Container.State
-			oom = state != nil && state.OOMKilled
+			oom = again.Container.State != nil && again.Container.State.OOMKilled
 		}
-	}
-	// A shim killed by SIGKILL before it reported, in a container we
-	// neither stopped nor timed out, met the kernel's OOM killer (nothing
-	// else here sends SIGKILL to PID 1), whether or not the engine's flag
-	// has caught up: on a loaded machine it can lag for seconds.
-	if !oom && !finished && !timedOut && stErr != nil && state != nil && state.ExitCode == 128+int(syscall.SIGKILL) {
-		oom = true
 	}
 
 	switch {
