@@ -14,7 +14,7 @@
 //	for {
 //		rd := j.Ready()
 //		if rd.Discover { /* find providers, then */ j.Candidates(now, cands) }
-//		for _, env := range rd.Calls { /* publish on the capability topic */ }
+//		for _, env := range rd.Calls { /* send to each invitee (/hayek/call/1.0.0), gossip it when the market is thin */ }
 //		for _, o := range rd.Awards { /* send over /hayek/award/1.0.0 */ }
 //		for _, o := range rd.Cancels { /* tell the provider to stop */ }
 //		/* publish rd.Events; if rd.Done != nil the job is over */

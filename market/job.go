@@ -185,7 +185,7 @@ func (f Fault) Timeout() bool { return f.Kind == FaultTimeout }
 // Ready is what the caller must carry out after feeding the job an input.
 type Ready struct {
 	Discover bool             // find candidates and call Candidates
-	Calls    []canon.Envelope // publish on the primary capability's topic
+	Calls    []canon.Envelope // send to each invitee; gossip on the primary capability's topic when the market is thin
 	Awards   []Outgoing       // send to the named provider
 	Cancels  []Outgoing       // tell the provider to stop
 	Events   []Event
