@@ -194,20 +194,22 @@ func (r *Service) Result(ctx context.Context, id string) (api.Result, error) {
 }
 
 // Counts adds to counts the jobs of this node in each state: finished
-// ones from the store, live ones from memory.
+// ones from the store, live ones from memory. r.mu is held throughout
+// (then each job's mu, the order PinBlobs takes too), so a job that ends
+// meanwhile is counted once: finish moves it to r.finished under r.mu
+// before its view turns terminal.
 func (r *Service) Counts(counts map[api.JobState]int) {
 	r.mu.Lock()
-	jobs := make([]*job, 0, len(r.jobs))
-	for _, j := range r.jobs {
-		jobs = append(jobs, j)
-	}
+	defer r.mu.Unlock()
 	for s, c := range r.finished {
 		counts[s] += c
 	}
-	r.mu.Unlock()
-	for _, j := range jobs {
+	for _, j := range r.jobs {
+		if j.counted { // ended: in r.finished already
+			continue
+		}
 		j.mu.Lock()
-		if !j.view.State.Terminal() {
+		if !j.view.State.Terminal() { // a check's hidden run that ended
 			counts[j.view.State]++
 		}
 		j.mu.Unlock()

@@ -44,6 +44,10 @@ type job struct {
 	in        chan func(now time.Time)
 	done      chan struct{}
 	started   chan struct{} // closed when the machine starts
+	// counted: the job's end is in Service.finished (guarded by
+	// Service.mu), set before its view turns terminal, so Counts finds
+	// it in one place or the other, never in neither.
+	counted bool
 
 	mu       sync.Mutex
 	view     api.Job
@@ -742,6 +746,12 @@ func (r *Service) finish(j *job, o *market.Outcome, final []market.Event) {
 		v.Error = &api.JobError{Code: string(o.Code), Message: o.Message}
 	}
 
+	if j.parent == nil {
+		r.mu.Lock()
+		r.finished[v.State]++
+		j.counted = true
+		r.mu.Unlock()
+	}
 	j.mu.Lock()
 	j.view, j.result = v, result
 	j.winners, j.allowed = nil, nil
@@ -767,9 +777,6 @@ func (r *Service) finish(j *job, o *market.Outcome, final []market.Event) {
 	close(j.done)
 
 	r.mu.Lock()
-	if j.parent == nil {
-		r.finished[v.State]++
-	}
 	if j.idemKey != "" {
 		delete(r.idem, j.agent+"/"+j.idemKey) // the store answers for it now
 	}
