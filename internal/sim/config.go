@@ -118,9 +118,9 @@ type Config struct {
 	// catches a wrong result tells the others, who check the cheat's
 	// results at rate 1 if they trust one of the checkers whose results
 	// contradicted it (requester.shareCatch). The node does the same
-	// (node/internal/evidence/catch.go, [reputation] catch_window); off
-	// by default here, where the default setting's figures do not move
-	// with it and the earlier designs' columns are measured without it.
+	// (node/internal/evidence/catch.go, [reputation] catch_window, on by
+	// default), so it is on by default here too; only adaptive jobs
+	// check, so the earlier designs' columns do not use it.
 	ShareCatches bool `toml:"share_catches"`
 
 	Network     Network      `toml:"network"`
@@ -146,7 +146,8 @@ func DefaultConfig() Config {
 		Seed: 1, Jobs: 20_000, BurnIn: 0.25, Requesters: 10, NonPaying: 1,
 		Interval: ms(250), MaxPrice: 400, ValueOfTime: 20, TimeShare: 0.3,
 		Verify: "adaptive", Epsilon: 0.001, Probation: 0.1, MinReputation: 0, Discovery: 40, Ledger: true,
-		SettleEvery: units.Duration(time.Hour), CreditBase: 2_000, CreditMax: 50_000,
+		ShareCatches: true,
+		SettleEvery:  units.Duration(time.Hour), CreditBase: 2_000, CreditMax: 50_000,
 		Network: Network{Latency: ms(20), Jitter: ms(10), Loss: 0.001},
 		Populations: []Population{
 			{Name: "honest", Kind: KindHonest, Count: 200, CostMin: 50, CostMax: 150, RunMin: ms(500), RunMax: ms(3000), Slots: 4},

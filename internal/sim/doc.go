@@ -53,8 +53,8 @@
 // only trusted providers may win. Each honest provider has an address
 // block of its own, each attacking population one block for all its
 // identities (Population.Subnets narrows it; Population.Collude gives a
-// population one shared wrong output). Config.ShareCatches adds what the
-// node does by default (shared catches): a requester that catches a wrong result tells
+// population one shared wrong output). Config.ShareCatches (on, as in
+// the node) shares catches: a requester that catches a wrong result tells
 // the others at once, and those that trust a checker that contradicted
 // it check the cheat's results every time for a day. This policy lives
 // in the simulated requester
