@@ -110,6 +110,39 @@ func TestAdaptiveWithoutChecker(t *testing.T) {
 	}
 }
 
+// TestDefaultVerify: a node whose operator set [requester] verify =
+// "adaptive" checks every job that names no verification on another
+// provider before accepting it; a job that names "none" keeps it, and a
+// job kept on the node's own provider is not checked.
+func TestDefaultVerify(t *testing.T) {
+	d := startDevnet(t, 4, func(i int, c *Config) {
+		if i == 0 {
+			c.Requester.Verify = "adaptive"
+		}
+	})
+	ctx := t.Context()
+	c := api.NewClient(d.Sockets[0])
+	submit := func(verify string, pl *api.Placement) api.Job {
+		t.Helper()
+		job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+			Stdin: &api.BlobRef{Text: "default " + verify}, MaxPrice: 100, Verify: verify, Placement: pl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wait(t, c, job.ID)
+	}
+	job := submit("", nil)
+	if v := job.Verification; v == nil || v.Mode != "adaptive" || len(v.Replicas) < 2 {
+		t.Fatalf("a job naming no verification on a node defaulting to adaptive: %s, verification %+v; want adaptive, checked on a second provider", job.State, v)
+	}
+	if job = submit("none", nil); job.State != api.StateCompleted || job.Verification != nil && job.Verification.Mode != "none" {
+		t.Fatalf("a job naming none: %s, verification %+v; want completed, unchecked", job.State, job.Verification)
+	}
+	if job = submit("", &api.Placement{Local: true}); job.State != api.StateCompleted || job.Verification != nil && job.Verification.Mode != "none" {
+		t.Fatalf("a local job: %s (%+v), verification %+v; want completed, unchecked", job.State, job.Error, job.Verification)
+	}
+}
+
 // TestAdaptiveCatchShared: an on-off cheat that B has a settled record
 // with (B would check its results at 5%) cheats; requester A, a stranger
 // to it, catches it with an adaptive check and gossips the catch. B, which

@@ -53,6 +53,9 @@ func (n *Node) Submit(ctx context.Context, req api.SubmitRequest) (api.Job, bool
 	if err != nil {
 		return api.Job{}, false, err
 	}
+	if err := n.intake.Verify(req, &spec, pl.Local); err != nil {
+		return api.Job{}, false, err
+	}
 	return n.requester.SubmitPlaced(ctx, spec, pl, req.IdempotencyKey, agent)
 }
 
@@ -66,6 +69,9 @@ func (n *Node) Quote(ctx context.Context, req api.SubmitRequest) (api.Quote, err
 	agent := api.CallerFrom(ctx).Agent
 	pl, err := n.place(agent, &spec, req.Placement)
 	if err != nil {
+		return api.Quote{}, err
+	}
+	if err := n.intake.Verify(req, &spec, pl.Local); err != nil {
 		return api.Quote{}, err
 	}
 	qp := quote.Placement{Permit: pl.Why}

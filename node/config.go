@@ -218,6 +218,10 @@ type RequesterConfig struct {
 	// topic as well as sent to its invitees: "thin" (fewer candidates
 	// than max_invitees), "always" or "never".
 	CallGossip string `toml:"call_gossip"`
+	// Verify is how a job that names no verification is checked: "none",
+	// "adaptive", "replicate:K" or "sample:P" (market.ParseVerify). A job
+	// that names one, "none" included, keeps its own.
+	Verify string `toml:"verify"`
 }
 
 // GossipConfig is the hygiene of the auction topics.
@@ -284,6 +288,7 @@ func DefaultConfig() Config {
 			BidWindow:   units.Duration(time.Second),
 			MaxInvitees: 16,
 			CallGossip:  "thin",
+			Verify:      market.VerifyNone,
 			AckTimeout:  units.Duration(3 * time.Second),
 			ResultGrace: units.Duration(10 * time.Second),
 			MaxAttempts: 3,
@@ -523,6 +528,9 @@ func (r RequesterConfig) validate(bad badField) {
 	}
 	if !slices.Contains(requester.CallGossipModes, r.CallGossip) {
 		bad("requester.call_gossip", r.CallGossip, "must be one of %s", strings.Join(requester.CallGossipModes, ", "))
+	}
+	if _, err := market.ParseVerify(r.Verify); err != nil || r.Verify == "" {
+		bad("requester.verify", r.Verify, "must be none, adaptive, replicate:K (K from 2 to %d) or sample:P (0 < P ≤ 1), e.g. \"adaptive\"", market.MaxReplicas)
 	}
 }
 

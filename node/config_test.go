@@ -40,6 +40,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"metrics without a port", "[metrics]\nlisten = \"127.0.0.1\"\n", "host:port"},
 		{"catch window too short", "[reputation]\ncatch_window = \"30s\"\n", "reputation.catch_window"},
 		{"catch window negative", "[reputation]\ncatch_window = \"-1h\"\n", "reputation.catch_window"},
+		{"unknown verification", "[requester]\nverify = \"twice\"\n", "requester.verify"},
+		{"replicate without K", "[requester]\nverify = \"replicate:1\"\n", "replicate:K"},
+		{"empty verification", "[requester]\nverify = \"\"\n", "requester.verify"},
 	} {
 		_, err := ParseConfig(strings.NewReader(tc.toml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

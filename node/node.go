@@ -262,7 +262,7 @@ func (n *Node) newServices(jobsDir string) error {
 	caps := n.soldCapabilities()
 	n.offers = n.newAdvertiser(caps)
 	n.disc = n.newFinder()
-	n.intake = jobspec.New(jobspec.Deps{Blobs: n.blobs})
+	n.intake = jobspec.New(jobspec.Deps{Blobs: n.blobs, DefaultVerify: n.cfg.Requester.Verify})
 	n.agents = n.newAgents()
 	n.views = ledgerview.New(ledgerview.Deps{Ledger: n.ledger, Agent: n.agents.View, CreditLimit: n.rep.CreditLimit})
 	var err error

@@ -91,6 +91,8 @@ runs it once and checks the result on other providers before accepting it:
 always for a provider without a record with this node, a small share of a
 veteran's. Each run is paid, so replicate:K costs up to K times --max-price
 (adaptive holds up to 5 times, and returns what the checks did not use).
+Without --verify the node's [requester] verify applies (none unless its
+operator set it); --verify none opts out of it.
 
 ` + exitCodesHelp,
 		Example: `  hayek job submit --wasm hello.wasm --wait
@@ -136,7 +138,7 @@ func addSpecFlags(fl *pflag.FlagSet, f *submitFlags) {
 	fl.Var(&f.maxOutput, "max-output", "limit on what the job writes: stdout, stderr and outputs, e.g. 16MiB (default 64MiB)")
 	fl.Var(&f.deadline, "deadline", "limit on the whole job, re-auctions included (default 3 × timeout + 30s)")
 	fl.Int64Var(&f.valueOfTime, "value-of-time", 0, "what one second of earlier start is worth to you: bids rank by price + this × committed start (default: price alone)")
-	fl.StringVar(&f.verify, "verify", "none", "how the result is checked: `none`, adaptive (checked before acceptance at a rate set by the provider's record), replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
+	fl.StringVar(&f.verify, "verify", "", "how the result is checked (default: the node's [requester] verify, none unless set): `none`, adaptive (checked before acceptance at a rate set by the provider's record), replicate:K (K providers must agree) or sample:P (a share P re-run after delivery)")
 	fl.Float64Var(&f.minReputation, "min-reputation", 0, "the lowest reputation (lower credible bound, 0 to 1) a provider needs to run the job (hayek rep shows them)")
 	addPlacementFlags(fl, &f.place, "the job")
 	for _, n := range []string{"timeout", "memory", "max-output", "deadline", "gpu-vram"} {
@@ -359,7 +361,7 @@ func submitRequest(ctx context.Context, cl *api.Client, f *submitFlags, in submi
 	if f.gpus > 0 {
 		req.GPUs = &api.GPURequest{Count: f.gpus, Model: f.gpuModel, MinVRAM: f.gpuVRAM}
 	}
-	if f.verify != "none" {
+	if f.verify != "" {
 		req.Verify = f.verify
 	}
 	if pl, err := f.place.value(submitTry); err != nil {

@@ -99,7 +99,7 @@ type SpecArgs struct {
 	Timeout       string            `json:"timeout,omitempty" jsonschema:"time limit of the run, e.g. 3s (default 10s)"`
 	MaxOutput     string            `json:"max_output,omitempty" jsonschema:"limit on all files written to /out, e.g. 16MiB (default 64MiB)"`
 	Deadline      string            `json:"deadline,omitempty" jsonschema:"the whole job, retries and approval included, e.g. 2m (default 3 × timeout + 30s)"`
-	Verify        string            `json:"verify,omitempty" jsonschema:"none (default), adaptive (checked on other providers before acceptance, always for providers without a record), replicate:K (K providers must agree), or sample:P (a share P re-run elsewhere afterwards)"`
+	Verify        string            `json:"verify,omitempty" jsonschema:"the node's default when omitted ([requester] verify, none unless its operator set it); none, adaptive (checked on other providers before acceptance, always for providers without a record), replicate:K (K providers must agree), or sample:P (a share P re-run elsewhere afterwards)"`
 	MinReputation float64           `json:"min_reputation,omitempty" jsonschema:"the lowest reputation (lower credible bound, 0 to 1) a provider needs to win"`
 	Placement     *PlacementArgs    `json:"placement,omitempty" jsonschema:"where the job may run; your operator's policy for you applies as well, and the stricter rule wins"`
 }

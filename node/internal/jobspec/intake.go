@@ -29,6 +29,9 @@ type Blobs interface {
 // Deps is what intake needs of the node.
 type Deps struct {
 	Blobs Blobs // where inline blobs are stored and named ones looked up
+	// DefaultVerify is the verification of a job that names none and
+	// leaves this node ([requester] verify); empty is none.
+	DefaultVerify string
 }
 
 // Intake turns submitted requests into job specs.
@@ -84,6 +87,18 @@ func (in *Intake) Spec(req api.SubmitRequest) (market.JobSpec, error) {
 		return spec, Errors(err)
 	}
 	return spec, nil
+}
+
+// Verify gives a job that named no verification (req.Verify empty) the
+// node's default, once placement is known: a job kept on this node's own
+// provider is not checked, whatever the default, since nobody else could
+// check it. A job that names one, "none" included, keeps it.
+func (in *Intake) Verify(req api.SubmitRequest, spec *market.JobSpec, local bool) error {
+	if req.Verify != "" || local || in.d.DefaultVerify == "" || in.d.DefaultVerify == market.VerifyNone {
+		return nil
+	}
+	spec.Verify = in.d.DefaultVerify
+	return Errors(spec.Validate())
 }
 
 // Errors turns market's validation errors into the API's invalid_spec

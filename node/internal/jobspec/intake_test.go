@@ -102,3 +102,37 @@ func TestSpecRefusals(t *testing.T) {
 		})
 	}
 }
+
+// The node's default verification ([requester] verify) goes to a job that
+// names none and leaves the node; a job that names one, "none" included,
+// keeps it, and a job kept on the node's own provider is not checked.
+func TestDefaultVerify(t *testing.T) {
+	m := &memBlobs{data: map[string][]byte{}}
+	mod, _ := m.PutBytes(samples.Hello)
+	for _, tc := range []struct {
+		name, def, named string
+		local            bool
+		want             string
+	}{
+		{"unnamed, default adaptive", "adaptive", "", false, "adaptive"},
+		{"unnamed, default replicate", "replicate:3", "", false, "replicate:3"},
+		{"named none keeps none", "adaptive", "none", false, "none"},
+		{"named sample keeps it", "adaptive", "sample:0.5", false, "sample:0.5"},
+		{"local is not checked", "adaptive", "", true, "none"},
+		{"no default", "", "", false, "none"},
+		{"default none", "none", "", false, "none"},
+	} {
+		in := New(Deps{Blobs: m, DefaultVerify: tc.def})
+		req := api.SubmitRequest{Module: api.BlobRef{CID: mod.String()}, MaxPrice: 5, Verify: tc.named}
+		spec, err := in.Spec(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := in.Verify(req, &spec, tc.local); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if spec.Verify != tc.want {
+			t.Errorf("%s: verify %q, want %q", tc.name, spec.Verify, tc.want)
+		}
+	}
+}
