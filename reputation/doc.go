@@ -577,10 +577,13 @@
 //     market alone leaves that market as it was except on-off seed 5
 //     (2.120 runs per job).
 //   - Both, only when the failed run's providers refused the requester
-//     over its credit (requester_limit declines): seed 11 at 1.308 runs
-//     per job as with the wider market for everyone (the hold never
-//     fired there), on-off seed 5 at 2.105 (attack_test's requesters
-//     reach their limits too: they settle hourly).
+//     over its credit (requester_limit declines), or only when the failed
+//     run was drawn among trusted providers: seed 11 at 1.308 runs per
+//     job either way, as with the wider market for everyone (the hold
+//     never fired there: the newcomers' checks that failed were drawn
+//     among strangers, as TestSybilAdaptive's are), on-off seed 5 at
+//     2.105 and 2.095 (attack_test's requesters reach their credit
+//     limits too: they settle hourly).
 //   - Holding every provider below Proven whose check could not run:
 //     trusted providers are the checkers, held ones do not bid, and the
 //     failures cascaded (1,735 to 3,500 no_providers failures on seeds
