@@ -527,6 +527,79 @@
 // variant meets, and the variant's wrong results are not one seed's
 // noise.
 //
+// Tried and not kept (issue 10, the non-paying requester): the default
+// setting missed the 2% share on seeds 11 and 12 (0.0219, 0.0288; seeds
+// 1–10 and 13–15 at most 0.0145), and the excess was the non-paying
+// requester's. Providers stop bidding for it at their credit limits:
+// seed 11's 1,254 no_bids failures are its jobs closed to the 4
+// providers it trusted (CheckPolicy.Trusted, minTrusted 3), all at their
+// limits with it. Its checks are drawn among the same providers, so
+// none bids and they fail "unchecked" (170 there): no verdict, nobody
+// blamed, nobody caught. So on seed 11 sybils — fresh identities, each
+// with a base credit — won its probation jobs on price, 144 of their 163
+// awards after burn-in (one identity 15 times): each failed check ended
+// the review hold, and its SubnetGuard, having caught nothing, barred no
+// subnet (every other requester caught two and barred their /16: 2–3
+// sybil awards each). On seed 12 an intermittent cheat it trusted
+// (below Proven, so every result checked) won 313 of its jobs — 257
+// closed jobs and 46 checks — uncaught in 502 failed checks. The rest
+// is lazy providers on probation (176 awards on seed 11, 98 on 12, 29–
+// 132 elsewhere), won on price with 1–3 timeouts and a reliability still
+// ≥ 0.44: no requester hears of another's timeouts, so each of the 63
+// (lazy, requester) pairs yields about six awards before the floor bars
+// it, and one in thirteen gets trusted by luck (a simulation of the
+// floor's random walk). Five fixes were measured, none kept:
+//
+//   - A check whose run drawn among trusted providers got no result goes
+//     on in the wider market, as a tie-break does. Seeds 1–15: share at
+//     most 0.0123 (0.0108, 0.0123 on 11, 12), wrong results as before
+//     (one on seed 14), but the non-paying requester is served again,
+//     all its results checked, at 1.57 runs per job: replicas_per_job
+//     1.27, 1.288, 1.249, 1.293, 1.267, 1.264, 1.295, 1.27, 1.298, 1.331,
+//     1.308, 1.253, 1.279, 1.269, 1.294 — over 1.3 on seeds 10 and 11
+//     (1.198 and 1.27 before, when it was starved).
+//   - Only for a result of a provider trusted there, and a provider
+//     below Trusted whose check could not run holds that award unjudged
+//     for a day (CheckPolicy.UncheckedHold). Seeds 1–15: every goal met —
+//     share 0.0066, 0.0111, 0.0071, 0.0095, 0.0061, 0.0078, 0.0062,
+//     0.0065, 0.0097, 0.0059, 0.0125, 0.0101, 0.0069, 0.012, 0.0095;
+//     replicas 1.252, 1.276, 1.276, 1.282, 1.29, 1.198, 1.291, 1.224,
+//     1.226, 1.285, 1.284, 1.279, 1.295, 1.232, 1.299 — except that seed
+//     7 accepted one on-off result not drawn for a spot-check (seed 14's
+//     went). In attack_test's market the hold cut on-off seed 5 from
+//     1.920 runs per job, a share of 0.4284 and 1,292 failed jobs to
+//     1.310, 0 and 15 (seeds 1–5: 1.298, 1.341, 1.293, 1.295, 1.310) and
+//     the lazy share from 0.0162 to 0.0119, but accepted 3 on-off wrong
+//     results over seeds 1–5 instead of 2, 59 and 27 in TestShareCatches
+//     instead of 27 and 4, and starved TestSybilAdaptive's market (0.05
+//     runs per job, 582 jobs without providers: its honest newcomers'
+//     checks, drawn among strangers, failed and held them). The wider
+//     market alone leaves that market as it was except on-off seed 5
+//     (2.120 runs per job).
+//   - Both, only when the failed run's providers refused the requester
+//     over its credit (requester_limit declines), or only when the failed
+//     run was drawn among trusted providers: seed 11 at 1.308 runs per
+//     job either way, as with the wider market for everyone (the hold
+//     never fired there: the newcomers' checks that failed were drawn
+//     among strangers, as TestSybilAdaptive's are), on-off seed 5 at
+//     2.105 and 2.095 (attack_test's requesters reach their credit
+//     limits too: they settle hourly).
+//   - Holding every provider below Proven whose check could not run:
+//     trusted providers are the checkers, held ones do not bid, and the
+//     failures cascaded (1,735 to 3,500 no_providers failures on seeds
+//     3, 5, 9, 10 and 15; wrong results on seeds 2, 9 and 15).
+//   - Drawing a probation job's candidates at random (3 of those
+//     discovery found) so that newcomer slots are not won on price, with
+//     the wider market for every check: on seed 11 the lazy providers won
+//     102 awards after burn-in instead of 160, but false starters,
+//     intermittent and on-off cheats more: share 0.0125, 1.314 runs per
+//     job.
+//
+// What a fix must do is make a check that cannot run cost the provider
+// under it something, without serving the non-paying requester at the
+// full price of its checks and without holding honest newcomers whose
+// checks fail for a moment.
+//
 // Still missed: an on-off cheat that gives one requester the ~58 honest
 // runs that settle it there is spot-checked at MinRate and slips about
 // (1 − MinRate)/MinRate ≈ 19 wrong results before that requester catches
