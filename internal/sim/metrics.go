@@ -23,6 +23,7 @@ type metrics struct {
 	wrong, wrongAfter   int // wrong results accepted (delivered to the agent)
 	runs                int // awards: runs paid for or attempted
 	awards, awardsAfter map[string]int
+	awardsAfterPaying   map[string]int // awardsAfter, by requesters that pay
 	paidBy, paidAfter   map[string]int64
 	failCodes           map[string]int
 	wrongBy             map[string]int // wrong results accepted, by the kind of provider that delivered them
@@ -51,7 +52,7 @@ type detState struct {
 }
 
 func newMetrics(w *world) *metrics {
-	m := &metrics{w: w, awards: map[string]int{}, awardsAfter: map[string]int{}, paidBy: map[string]int64{},
+	m := &metrics{w: w, awards: map[string]int{}, awardsAfter: map[string]int{}, awardsAfterPaying: map[string]int{}, paidBy: map[string]int64{},
 		paidAfter: map[string]int64{}, failCodes: map[string]int{}, wrongBy: map[string]int{}, det: map[detKey]*detState{},
 		buckets: 50, lbs: map[string][]float64{}, byID: map[string]int{}, last: -1}
 	m.series = make([]map[string]int, m.buckets)
@@ -99,6 +100,9 @@ func (m *metrics) awarded(root *rootJob, p *provider, price int64) {
 	m.awards[p.pop.Kind]++
 	if m.afterBurnIn(root) {
 		m.awardsAfter[p.pop.Kind]++
+		if !root.req.nonPaying {
+			m.awardsAfterPaying[p.pop.Kind]++
+		}
 	}
 	m.series[m.bucket(root)][p.pop.Kind]++
 }
@@ -216,6 +220,7 @@ func (m *metrics) report() *Report {
 	rep.WrongPer10kAfter = round(share(float64(m.wrongAfter), float64(m.doneAfter))*1e4, 2)
 	rep.WrongAccepted = m.wrong
 	rep.DishonestAwardShare = round(share(float64(sum(m.awardsAfter, Dishonest)), float64(sum(m.awardsAfter, all))), 4)
+	rep.DishonestAwardSharePaying = round(share(float64(sum(m.awardsAfterPaying, Dishonest)), float64(sum(m.awardsAfterPaying, all))), 4)
 	rep.DishonestAwardShareAll = round(share(float64(sum(m.awards, Dishonest)), float64(sum(m.awards, all))), 4)
 	rep.DishonestPaidShare = round(share(float64(sum64(m.paidAfter, Dishonest)), float64(sum64(m.paidAfter, all))), 4)
 	rep.DishonestPaidShareAll = round(share(float64(sum64(m.paidBy, Dishonest)), float64(sum64(m.paidBy, all))), 4)

@@ -27,12 +27,17 @@ type Report struct {
 
 	DishonestAwardShare    float64 `json:"dishonest_award_share"`
 	DishonestAwardShareAll float64 `json:"dishonest_award_share_all"`
-	DishonestPaidShare     float64 `json:"dishonest_paid_share"`
-	DishonestPaidShareAll  float64 `json:"dishonest_paid_share_all"`
-	SybilAwardShare        float64 `json:"sybil_award_share"`
-	HonestExcludedShare    float64 `json:"honest_excluded_share"`   // honest providers some paying requester will not let win (their own record there)
-	HonestBadmouthedShare  float64 `json:"honest_badmouthed_share"` // honest providers some paying requester believes worse than a stranger
-	ReplicasPerJob         float64 `json:"replicas_per_job"`        // runs awarded per job submitted, sample re-runs included
+	// DishonestAwardSharePaying is DishonestAwardShare over the awards of
+	// requesters that pay: a non-paying requester's jobs go mostly to
+	// whoever still extends it credit, and that is rarely an honest
+	// provider's loss.
+	DishonestAwardSharePaying float64 `json:"dishonest_award_share_paying"`
+	DishonestPaidShare        float64 `json:"dishonest_paid_share"`
+	DishonestPaidShareAll     float64 `json:"dishonest_paid_share_all"`
+	SybilAwardShare           float64 `json:"sybil_award_share"`
+	HonestExcludedShare       float64 `json:"honest_excluded_share"`   // honest providers some paying requester will not let win (their own record there)
+	HonestBadmouthedShare     float64 `json:"honest_badmouthed_share"` // honest providers some paying requester believes worse than a stranger
+	ReplicasPerJob            float64 `json:"replicas_per_job"`        // runs awarded per job submitted, sample re-runs included
 
 	DetectJobsMax    int    `json:"detect_jobs_max"` // an always-cheater's runs for one requester until it ranks below every honest provider there
 	DetectJobsMedian int    `json:"detect_jobs_median"`
@@ -145,6 +150,7 @@ func WriteTable(w io.Writer, rs ...*Report) error {
 	})
 	row("dishonest_award_share", fmt.Sprintf("≤ %g", g.DishonestAwardShare), func(r *Report) string { return fmt.Sprintf("%.4f", r.DishonestAwardShare) })
 	row("dishonest_award_share_all", "", func(r *Report) string { return fmt.Sprintf("%.4f", r.DishonestAwardShareAll) })
+	row("dishonest_award_share_paying", "", func(r *Report) string { return fmt.Sprintf("%.4f", r.DishonestAwardSharePaying) })
 	row("dishonest_paid_share", "", func(r *Report) string { return fmt.Sprintf("%.4f", r.DishonestPaidShare) })
 	row("sybil_award_share", fmt.Sprintf("≤ %g", g.SybilAwardShare), func(r *Report) string { return fmt.Sprintf("%.4f", r.SybilAwardShare) })
 	row("honest_excluded_share", fmt.Sprintf("≤ %g", g.HonestExcludedShare), func(r *Report) string { return fmt.Sprintf("%.4f", r.HonestExcludedShare) })
