@@ -539,8 +539,10 @@
 // cheats, outvoted, fell to rate-1 checks), and default seed 9's share
 // from 0.0112 to 0.0239 (the non-paying requester's trusted providers
 // changed and, refusing it credit, left its open jobs to sybils whose
-// checks could not run); whatever the number of trusted results — the
-// same on-off figures (1.367 on seed 5), and default seed 2 accepted 3
+// checks could not run), and at three only when the best result had two
+// voices, the same intermittent 1.306 (and 5 on-off wrong results);
+// whatever the number of trusted results — the same on-off figures
+// (1.367 on seed 5), and default seed 2 accepted 3
 // wrong results (an on-off cheat's, unchecked: the rule fired twice,
 // both times on cheats, and the course changed); strangers too — 1.360,
 // 1.306, 1.357, 1.369 on seeds 2–5, default seed 2 accepted 6; more runs
@@ -548,7 +550,7 @@
 // — worse: seed 5 2.086–2.376 runs per job, 1,544–2,145 failed jobs over
 // seeds 1–5 (the extra runs came from the same spent pool or failed for
 // want of a checker); a failure for the delivering provider alone
-// (trusted or not) — 1.377–1.396 on seeds 2–4, 1.420–1.432 on seed 5, 3
+// (trusted or not) — 1.364–1.396 on seeds 2–4, 1.420–1.432 on seed 5, 3
 // to 5 wrong results; keeping providers with a result under a disputed
 // check here out of the checker pool — 1.337, 1.362, 1.333, 1.382, 1.367
 // and 4 wrong results.
