@@ -18,8 +18,9 @@ const MaxCheckReliability = 0.995
 // Credibility over all runs so far, each weighed by its provider's
 // first-hand reliability here (Book.DirectReliability), reaches
 // 1 − epsilon. Below that, up to maxRuns runs, it asks for one more
-// (SampleTieBreak); at maxRuns it gives up and blames nobody
-// (SampleUnresolved).
+// (SampleTieBreak); at maxRuns it gives up (SampleUnresolved), naming
+// the providers of runs less credible than the best (Outvoted), whom
+// it does not blame: CheckPolicy.Contradicted says when to.
 //
 // Counting, as JudgeRuns does, lets any two runs that agree condemn a
 // third: two colluders drawn together outvote an honest veteran, and two
@@ -86,8 +87,18 @@ func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 		return SampleDecision{Verdict: SampleTieBreak, Reason: fmt.Sprintf(
 			"checked: best credibility %.4f < %.4f with %d of %d runs agreeing (%d cohorts): one more", cred[lead], 1-epsilon, len(g.Replicas), len(rs), voices(g))}
 	}
-	return SampleDecision{Verdict: SampleUnresolved, Reason: fmt.Sprintf(
+	d := SampleDecision{Verdict: SampleUnresolved, Reason: fmt.Sprintf(
 		"checked: no result credible after %d runs (best %.4f); nobody blamed", len(rs), cred[lead])}
+	less := map[string]bool{} // digests less credible than the best
+	for i, g := range groups {
+		less[g.Digest] = cred[i] < cred[lead]
+	}
+	for _, r := range rs {
+		if less[r.Digest] {
+			d.Outvoted = append(d.Outvoted, r.Provider)
+		}
+	}
+	return d
 }
 
 // voices is how many independent cohorts a group's runs come from: a

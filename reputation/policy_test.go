@@ -1,6 +1,7 @@
 package reputation
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -103,5 +104,54 @@ func TestCheckPolicyProbationAgainst(t *testing.T) {
 	mustRecord(t, b, t0, "veteran", wasm, WrongResult, 3)
 	if st := b.Standing("veteran", wasm, 0); st.LowerBound < p.Trusted || barred("veteran") {
 		t.Errorf("a trusted veteran (bound %.3f) is barred by the probation bar", st.LowerBound)
+	}
+}
+
+// A check without a verdict blames nobody, unless the runs of trusted
+// providers returned Contradictions different results (so that many
+// trusted providers, less one, lied in it): then the trusted providers
+// whose results were less credible than the best take a failure, and
+// strangers never do.
+func TestContradicted(t *testing.T) {
+	trusted := func(ps ...string) func(string) bool {
+		return func(q string) bool { return slices.Contains(ps, q) }
+	}
+	// The requester of internal/sim's TestOnOffSeed5: four switched
+	// on-off veterans and one honest one, five results, the honest one
+	// the most credible (0.51).
+	captured := []Replica{{"o1", "w1", 0.707, "n1"}, {"o2", "w2", 0.838, "n2"}, {"o3", "w3", 0.924, "n3"}, {"o4", "w4", 0.878, "n4"}, {"h", "ok", 0.967, "n5"}}
+	// Two veteran cheats (0.99) outweigh three agreeing honest runs, one
+	// of them trusted: three trusted results.
+	veterans := []Replica{{"o1", "w1", 0.99, "n1"}, {"o2", "w2", 0.99, "n2"}, {"h1", "ok", 0.967, "n3"}, {"h2", "ok", 0.9, "n4"}, {"h3", "ok", 0.9, "n5"}}
+	for _, c := range []struct {
+		name           string
+		contradictions int
+		runs           []Replica
+		trusted        func(string) bool
+		want           []string
+	}{
+		{"captured", 4, captured, trusted("o1", "o2", "o3", "o4", "h"), []string{"o1", "o2", "o3", "o4"}},
+		{"strangers are not blamed", 4, captured, trusted("o2", "o3", "o4", "h"), []string{"o2", "o3", "o4"}},
+		{"three trusted results: nobody", 4, captured, trusted("o3", "o4", "h"), nil},
+		{"no trusted run: nobody", 4, captured, trusted(), nil},
+		{"veterans against strangers", 4, veterans, trusted("o1", "o2", "h1"), nil},
+		{"veterans against strangers, at 3", 3, veterans, trusted("o1", "o2", "h1"), []string{"o1", "o2"}},
+		{"off", 0, captured, trusted("o1", "o2", "o3", "o4", "h"), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := DefaultCheckPolicy()
+			p.Contradictions = c.contradictions
+			d := JudgeCheck(c.runs, 0.01, 5)
+			if d.Verdict != SampleUnresolved {
+				t.Fatalf("JudgeCheck = %v (%s), want unresolved", d.Verdict, d.Reason)
+			}
+			if got := p.Contradicted(c.runs, d, c.trusted); !slices.Equal(got, c.want) {
+				t.Errorf("Contradicted = %v, want %v (outvoted %v)", got, c.want, d.Outvoted)
+			}
+		})
+	}
+	d := SampleDecision{Verdict: SampleResolved, Outvoted: []string{"o1"}}
+	if got := DefaultCheckPolicy().Contradicted(captured, d, trusted("o1", "o2", "o3", "o4", "h")); got != nil {
+		t.Errorf("a verdict: Contradicted = %v, want nobody", got)
 	}
 }

@@ -79,7 +79,12 @@ type SampleDecision struct {
 	// OriginalWrong: the delivered result was the wrong one. The agent
 	// has it already and was not protected; the node tells it.
 	OriginalWrong bool
-	Reason        string
+	// Outvoted: SampleUnresolved (JudgeCheck), the providers whose runs
+	// returned a digest less credible than the most credible one — the
+	// likelier liars of a check that reached no verdict. Nobody is blamed
+	// for it unless CheckPolicy.Contradicted says so.
+	Outvoted []string
+	Reason   string
 }
 
 // JudgeSample applies the sampling rule to the runs of a sampled job so

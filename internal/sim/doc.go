@@ -43,7 +43,9 @@
 // random (never chosen by price) among the requester's trusted providers
 // that have not run the job, or among those discovery found while it
 // trusts too few or all of them have — never in the subnet of a run so
-// far — judged with reputation.JudgeCheck (runs of one subnet one voice);
+// far — judged with reputation.JudgeCheck (runs of one subnet one voice;
+// a check without a verdict whose trusted runs returned four results
+// fails the trusted providers it outvoted, CheckPolicy.Contradicted);
 // a result under check earns its provider nothing until the verdict,
 // and the provider's next results are checked until then; a provider
 // without a record holds one unjudged award per requester, and is

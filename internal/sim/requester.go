@@ -559,6 +559,18 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		}
 		deliver(d.Digest)
 	default:
+		if root.adaptive && root.pending && !w.cfg.Legacy {
+			// No verdict, but trusted providers contradicted each other:
+			// those the best result outvoted take a failure, or they stay
+			// trusted, win on price and check again (reputation's doc,
+			// "Design choices", 17).
+			for _, p := range w.check.Contradicted(r.replicas(s.runs), d, func(p string) bool { return r.trusted[p] }) {
+				_ = r.book.Record(w.clk.now, p, capWasm, reputation.Failure, "contradicted:"+root.id+":"+p)
+				r.rep.invalidate(p)
+				r.noteTrusted(p)
+				w.m.evidence(r, w.byID[p])
+			}
+		}
 		if root.pending {
 			r.endCheck(root)
 			w.m.failed(root, string(market.FailVerify))

@@ -31,7 +31,10 @@ import (
 // The job completes with the result that stands — the checker's when the
 // delivery was wrong — or fails (verification_failed) when none does: an
 // unvouched result is not handed over. Runs under check are paid, but
-// earn their Success only with the verdict.
+// earn their Success only with the verdict. A check without a verdict in
+// which trusted providers returned CheckPolicy.Contradictions different
+// results records a Failure against each trusted provider the best
+// result outvoted (CheckPolicy.Contradicted).
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -273,7 +276,30 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 		r.shareCatches(ctx, parent, all, d.Digest, d.Wrong)
 		r.finishCheck(ctx, parent, d.Digest, "confirmed", d.Reason, d.Wrong...)
 	default:
-		r.finishCheck(ctx, parent, "", "inconclusive", d.Reason)
+		// No verdict, but trusted providers contradicted each other:
+		// those the best result outvoted take a failure, or they stay
+		// trusted, win on price and check again (reputation's doc,
+		// "Design choices", 17).
+		detail := d.Reason
+		blamed := r.policy.Contradicted(reps, d, func(p string) bool { return r.prob.trusted(p, parent.spec.Runtime) })
+		for _, p := range blamed {
+			r.contradicted(ctx, parent, p)
+		}
+		if len(blamed) > 0 {
+			detail += fmt.Sprintf("; trusted providers returned different results: %d outvoted, recorded as failures", len(blamed))
+		}
+		r.finishCheck(ctx, parent, "", "inconclusive", detail)
+	}
+}
+
+// contradicted records a failure against a trusted provider that a check
+// without a verdict outvoted (reputation.CheckPolicy.Contradicted).
+func (r *Service) contradicted(ctx context.Context, parent *job, p string) {
+	capability := string(parent.spec.Runtime)
+	r.d.Rep.Record(p, capability, reputation.Failure, "contradicted:"+parent.id+":"+p)
+	if _, err := r.d.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: p,
+		Capability: capability, Outcome: string(reputation.Failure), Job: parent.id}); err != nil {
+		r.d.Log.Warn("cannot record outcome", "err", err)
 	}
 }
 

@@ -27,7 +27,10 @@
 //     reputation.JudgeCheck, at the rate reputation.CheckPolicy gives its
 //     provider; providers without a record hold one unjudged award at a
 //     time, and newcomers from a subnet caught cheating are barred
-//     (reputation.SubnetGuard) — the rules hayek sim measured; a verdict
+//     (reputation.SubnetGuard), and a check without a verdict fails the
+//     trusted providers it outvoted when trusted runs returned four
+//     results (reputation.CheckPolicy.Contradicted) — the rules hayek
+//     sim measured; a verdict
 //     that outvotes a run is told to other requesters at once
 //     (Deps.ShareCatch, with the signed results as proof), and a provider
 //     another requester caught (Deps.Suspect) has every result checked;
