@@ -139,9 +139,9 @@ func TestDemo(t *testing.T) {
 	// The replicated job outvotes the cheater. Its three honest replicas
 	// are credible enough (0.998 ≥ 1 − ε) only on the records the earlier
 	// jobs gave two of them; on a machine loaded enough that one of those
-	// jobs ended in a fault (a clean-tree run under the race detector's
-	// neighbours once did), one dented record leaves them at 0.977 and the
-	// job fails verification instead — the market's safe answer, never
+	// jobs ended in a fault (a clean-tree run of scripts/test at a load
+	// average of ~13 once did), one dented record leaves them at 0.977 and
+	// the job fails verification instead — the market's safe answer, never
 	// the cheater's output.
 	if i := strings.Index(r.stdout, "verified by replication — "); i < 0 {
 		t.Errorf("demo output lacks the replicated job:\n%s", r.stdout)
