@@ -32,12 +32,8 @@ func TestAdaptiveVerification(t *testing.T) {
 	want := "hello from hayek\nchecked"
 	caught, checked := false, 0
 	for i := 0; i < 4; i++ {
-		job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+		job := submitWait(t, c, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
 			Stdin: &api.BlobRef{Text: "checked"}, MaxPrice: 100, Verify: "adaptive"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		job = wait(t, c, job.ID)
 		v := job.Verification
 		if v == nil || v.Mode != "adaptive" {
 			t.Fatalf("job %d: verification %+v, want adaptive", i, v)
@@ -87,11 +83,7 @@ func TestAdaptiveWithoutChecker(t *testing.T) {
 	d := startDevnet(t, 2, nil)
 	ctx := t.Context()
 	c := api.NewClient(d.Sockets[0])
-	job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 100, Verify: "adaptive"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	job = wait(t, c, job.ID)
+	job := submitWait(t, c, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)}, MaxPrice: 100, Verify: "adaptive"})
 	if job.State != api.StateFailed || job.Error == nil || job.Error.Code != "verification_failed" {
 		t.Fatalf("job ended %s (%+v), want failed: verification_failed", job.State, job.Error)
 	}
@@ -120,16 +112,11 @@ func TestDefaultVerify(t *testing.T) {
 			c.Requester.Verify = "adaptive"
 		}
 	})
-	ctx := t.Context()
 	c := api.NewClient(d.Sockets[0])
 	submit := func(verify string, pl *api.Placement) api.Job {
 		t.Helper()
-		job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+		return submitWait(t, c, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
 			Stdin: &api.BlobRef{Text: "default " + verify}, MaxPrice: 100, Verify: verify, Placement: pl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return wait(t, c, job.ID)
 	}
 	job := submit("", nil)
 	if v := job.Verification; v == nil || v.Mode != "adaptive" || len(v.Replicas) < 2 {
@@ -194,12 +181,8 @@ func TestAdaptiveCatchShared(t *testing.T) {
 	// A: the cheat, cheapest and a stranger here, wins and is caught.
 	caught := false
 	for i := 0; i < 4 && !caught; i++ {
-		job, err := ca.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+		job := submitWait(t, ca, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
 			Stdin: &api.BlobRef{Text: fmt.Sprintf("checked %d", i)}, MaxPrice: 100, Verify: "adaptive"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		job = wait(t, ca, job.ID)
 		if v := job.Verification; v != nil {
 			t.Logf("A's job %d: %s on %s; %s: %s", i, job.State, who[job.Provider], v.State, v.Detail)
 			caught = slices.Contains(v.Losers, bad)
@@ -218,12 +201,8 @@ func TestAdaptiveCatchShared(t *testing.T) {
 	}
 	// B's next adaptive job: the cheat, settled here and the cheapest,
 	// wins it, and is checked because of the catch.
-	job, err := cb.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+	job := submitWait(t, cb, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
 		Stdin: &api.BlobRef{Text: "after the catch"}, MaxPrice: 100, Verify: "adaptive"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	job = wait(t, cb, job.ID)
 	v := job.Verification
 	t.Logf("B's job: %s on %s; %+v", job.State, who[job.Provider], v)
 	if job.State == api.StateCompleted {

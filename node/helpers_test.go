@@ -109,6 +109,16 @@ func wait(t *testing.T, c *api.Client, id string) api.Job {
 	return j
 }
 
+// submitWait submits req through c and waits for the job to end.
+func submitWait(t *testing.T, c *api.Client, req api.SubmitRequest) api.Job {
+	t.Helper()
+	job, err := c.Submit(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wait(t, c, job.ID)
+}
+
 // settleMargin is how long after its deadline a job may take to end: its
 // receipts are exchanged (Settlement.ReceiptTimeout) before it turns
 // terminal.

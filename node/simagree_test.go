@@ -100,12 +100,8 @@ func TestSimulatorAgrees(t *testing.T) {
 	wantOut := "hello from hayek\nagree"
 	completed, cheatAwards, checkRuns, wrong := 0, 0, 0, 0
 	for i := 0; i < agreeJobs; i++ {
-		job, err := c.Submit(ctx, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
+		job := submitWait(t, c, api.SubmitRequest{Module: api.BlobRef{Base64: b64(samples.Hello)},
 			Stdin: &api.BlobRef{Text: "agree"}, MaxPrice: 100, Verify: "adaptive"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		job = wait(t, c, job.ID)
 		v := job.Verification
 		if v == nil {
 			t.Fatalf("job %d: no verification", i)

@@ -295,21 +295,22 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 // contradicted records a failure against a trusted provider that a check
 // without a verdict outvoted (reputation.CheckPolicy.Contradicted).
 func (r *Service) contradicted(ctx context.Context, parent *job, p string) {
-	capability := string(parent.spec.Runtime)
-	r.d.Rep.Record(p, capability, reputation.Failure, "contradicted:"+parent.id+":"+p)
-	if _, err := r.d.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: p,
-		Capability: capability, Outcome: string(reputation.Failure), Job: parent.id}); err != nil {
-		r.d.Log.Warn("cannot record outcome", "err", err)
-	}
+	r.checkOutcome(ctx, parent, p, reputation.Failure, "contradicted:")
 }
 
 // wrongResult records a wrong result caught by a check or a sample.
 func (r *Service) wrongResult(ctx context.Context, parent *job, p string) {
-	capability := string(parent.spec.Runtime)
-	r.d.Rep.Record(p, capability, reputation.WrongResult, "sample:"+parent.id+":"+p)
+	r.checkOutcome(ctx, parent, p, reputation.WrongResult, "sample:")
 	r.prob.caught(p)
+}
+
+// checkOutcome records what a check or a sample found about provider p,
+// in the book (evidence ID prefix + job + provider) and in the ledger.
+func (r *Service) checkOutcome(ctx context.Context, parent *job, p string, oc reputation.Outcome, prefix string) {
+	capability := string(parent.spec.Runtime)
+	r.d.Rep.Record(p, capability, oc, prefix+parent.id+":"+p)
 	if _, err := r.d.Ledger.Append(ctx, settlement.KindOutcome, settlement.Outcome{Peer: p,
-		Capability: capability, Outcome: string(reputation.WrongResult), Job: parent.id}); err != nil {
+		Capability: capability, Outcome: string(oc), Job: parent.id}); err != nil {
 		r.d.Log.Warn("cannot record outcome", "err", err)
 	}
 }
