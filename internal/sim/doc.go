@@ -52,7 +52,11 @@
 // barred below reputation.CheckPolicy's ProbationReliability;
 // reputation.SubnetGuard bars newcomers from subnets, and blocks of them,
 // caught cheating; beyond a probation share of jobs (Config.Probation),
-// only trusted providers may win. Each honest provider has an address
+// only trusted providers may win; and a provider whose result would be
+// checked whatever the draw is not hired while fewer than two of the
+// requester's other trusted providers will work for it (the rest
+// declined its calls over its unpaid credit): its check could not be
+// staffed. Each honest provider has an address
 // block of its own, each attacking population one block for all its
 // identities (Population.Subnets narrows it; Population.Collude gives a
 // population one shared wrong output). Config.ShareCatches (on, as in

@@ -29,7 +29,12 @@ type requester struct {
 	trusted   map[string]bool      // providers at the CheckPolicy's Trusted bound here
 	checking  map[string]int       // provider → its results under check here
 	suspect   map[string]time.Time // provider → checked at rate 1 until then (Config.ShareCatches)
-	jobCfg    market.JobConfig
+	// creditNo: providers that declined a call of this requester over
+	// its credit (market.DeclineRequester), with what it owed each then.
+	// A decline stands until the provider bids again or the debt falls
+	// below that (the requester paid): see hireable.
+	creditNo map[string]int64
+	jobCfg   market.JobConfig
 }
 
 // rootJob is a job an agent submitted, with the truth about it: the
@@ -45,6 +50,7 @@ type rootJob struct {
 	sample      *sampleState
 	adaptive    bool // verification chosen per result by reputation.CheckPolicy
 	pending     bool // completed, held back from the agent until its check ends
+	unhired     bool // candidates whose check could not be staffed were not hired (hireable)
 	reviewed    bool // pending, and its provider under review until then
 }
 
@@ -88,7 +94,7 @@ func (w *world) newRequester(i int, nonPaying bool) (*requester, error) {
 		return nil, err
 	}
 	r := &requester{w: w, id: id, sg: signer(id), book: book, rep: newRepView(book, w.cfg.Epsilon), nonPaying: nonPaying,
-		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, trusted: map[string]bool{}, checking: map[string]int{}, suspect: map[string]time.Time{}}
+		secret: []byte("sample-secret/" + id), runs: map[string]*run{}, owes: map[string]int64{}, trusted: map[string]bool{}, checking: map[string]int{}, suspect: map[string]time.Time{}, creditNo: map[string]int64{}}
 	if w.cfg.Verify == "adaptive" && !w.cfg.Legacy {
 		r.rep.guard = reputation.NewSubnetGuard(24 * time.Hour)
 		r.rep.subnet = func(p string) string {
@@ -186,6 +192,8 @@ func (r *requester) pump(ru *run) {
 				cands := w.discover(r.trusted)
 				if ru.child && ru.root.adaptive {
 					cands = r.checkCandidates(ru, cands)
+				} else if ru.root.adaptive && !w.cfg.Legacy {
+					cands = r.hireable(ru.root, cands)
 				}
 				ru.j.Candidates(w.clk.now, cands)
 				r.pump(ru)
@@ -258,13 +266,21 @@ func (r *requester) onAnswer(job string, env canon.Envelope) {
 	switch env.Kind {
 	case market.KindBid:
 		var b market.Bid
-		if env.Open(keys{}, market.KindBid, &b) == nil && ru.j.Bid(now, b, env.Encode()) != nil {
-			r.w.m.dropped++
+		if env.Open(keys{}, market.KindBid, &b) == nil {
+			delete(r.creditNo, b.Provider)
+			if ru.j.Bid(now, b, env.Encode()) != nil {
+				r.w.m.dropped++
+			}
 		}
 	case market.KindDecline:
 		var d market.Decline
-		if env.Open(keys{}, market.KindDecline, &d) == nil && ru.j.Decline(now, d) != nil {
-			r.w.m.dropped++
+		if env.Open(keys{}, market.KindDecline, &d) == nil {
+			if d.Reason == market.DeclineRequester {
+				r.creditNo[d.Provider] = r.owes[d.Provider]
+			}
+			if ru.j.Decline(now, d) != nil {
+				r.w.m.dropped++
+			}
 		}
 	}
 	r.pump(ru)
@@ -311,7 +327,11 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 	}
 	if o.State != market.StateCompleted {
 		r.settle(ru, o, nil)
-		w.m.failed(root, string(o.Code))
+		code := string(o.Code)
+		if root.unhired && (o.Code == market.FailNoProviders || o.Code == market.FailNoBids) {
+			code = "uncheckable"
+		}
+		w.m.failed(root, code)
 		return
 	}
 	first := o.Paid[0]
@@ -681,6 +701,13 @@ const maxCheckRuns = 5
 // few, so that price hardly decides who checks.
 const checkerDraw = 2
 
+// minCheckers is how many trusted providers, besides a candidate, must
+// not have declined a requester over its credit for it to hire that
+// candidate when the candidate's result will be checked (hireable): a
+// check of a wrong result takes two — a checker that contradicts it and
+// a tie-break — and with one, the cheat's result ends unjudged.
+const minCheckers = 2
+
 // minTrusted is how many trusted providers a requester needs before it
 // keeps its jobs (beyond the probation share) and its checks to them;
 // until then every job is a probation job.
@@ -728,3 +755,60 @@ const shareDelay = time.Second
 // shareQuarantine is how long a provider another requester caught is
 // checked at rate 1: SubnetGuard's quarantine.
 const shareQuarantine = 24 * time.Hour
+
+// hireable drops from an adaptive job's candidates those whose result
+// this requester would check whatever the draw (certainCheck) while it
+// has too few checkers for that check: checks are drawn among the
+// providers it trusts, and fewer than minCheckers of those other than
+// the candidate will work for it — the rest declined its calls over its
+// unpaid credit (creditNo). Hired, such a provider would run the job,
+// its check would find no bid and fail, blaming nobody and catching
+// nothing: a cheat's award for free. Don't hire what you cannot check;
+// the job goes to providers whose results need no certain check, or
+// fails before anyone runs it (reputation's doc, "Design choices", 18).
+func (r *requester) hireable(root *rootJob, cands []market.Candidate) []market.Candidate {
+	var trusted []string
+	for _, c := range cands {
+		if r.trusted[c.Peer] {
+			trusted = append(trusted, c.Peer)
+		}
+	}
+	if len(trusted) < minTrusted || r.checkers("", trusted) > minCheckers {
+		return cands // checks are drawn among strangers, or enough will check
+	}
+	out := cands[:0:0]
+	for _, c := range cands {
+		if r.checkers(c.Peer, trusted) < minCheckers && r.certainCheck(c.Peer, root.value) {
+			root.unhired = true
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// checkers counts the trusted providers other than p that have not
+// declined this requester over credit it still owes.
+func (r *requester) checkers(p string, trusted []string) int {
+	n := 0
+	for _, q := range trusted {
+		if q == p {
+			continue
+		}
+		if debt, ok := r.creditNo[q]; ok && r.owes[q] >= debt {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// certainCheck: a result of p here would be checked whatever the draw
+// (finish's rate is 1).
+func (r *requester) certainCheck(p string, value int64) bool {
+	if r.w.check.Rate(r.rep.standing(p, 0), value) >= 1 || r.checking[p] > 0 {
+		return true
+	}
+	until, ok := r.suspect[p]
+	return ok && r.w.clk.now.Before(until)
+}

@@ -34,7 +34,9 @@ import (
 // earn their Success only with the verdict. A check without a verdict in
 // which trusted providers returned CheckPolicy.Contradictions different
 // results records a Failure against each trusted provider the best
-// result outvoted (CheckPolicy.Contradicted).
+// result outvoted (CheckPolicy.Contradicted). A provider whose result
+// would be checked every time is not hired while its check could not be
+// staffed (hireable).
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -136,18 +138,30 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 // and low).
 type drawnRep struct {
 	*probation
-	mu   sync.Mutex
-	only map[string]bool // nil: every eligible provider
+	mu      sync.Mutex
+	only    map[string]bool   // nil: every eligible provider
+	unhired map[string]string // provider → why its result could not be checked (Service.hireable)
 }
 
 func (c *drawnRep) Standing(peer string, capability market.Capability, min float64) market.Standing {
 	c.mu.Lock()
 	ok := c.only == nil || c.only[peer]
+	why := c.unhired[peer]
 	c.mu.Unlock()
 	if !ok {
 		return market.Standing{Reason: "not drawn for this job"}
 	}
+	if why != "" {
+		st := c.probation.Standing(peer, capability, min)
+		return market.Standing{Reason: why, Newcomer: st.Newcomer, Score: st.Score}
+	}
 	return c.probation.Standing(peer, capability, min)
+}
+
+func (c *drawnRep) unhire(why map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unhired = why
 }
 
 func (c *drawnRep) restrict(only map[string]bool) {
@@ -164,8 +178,10 @@ const probationShare = 0.1
 
 // closeToTrusted keeps an adaptive job that is not drawn for the open
 // share to the trusted providers among cands, when there are at least
-// minTrusted of them; otherwise to anyone.
+// minTrusted of them; otherwise to anyone. Either way, a provider whose
+// check could not be staffed is not hired (hireable).
 func (r *Service) closeToTrusted(j *job, cands []market.Candidate) []market.Candidate {
+	r.hireable(j, cands)
 	if reputation.ShouldSample(r.secret, "probation/"+j.id, probationShare) {
 		return cands
 	}
@@ -184,6 +200,78 @@ func (r *Service) closeToTrusted(j *job, cands []market.Candidate) []market.Cand
 		dr.restrict(only)
 	}
 	return trusted
+}
+
+// minCheckers is how many trusted providers, besides a candidate, must
+// not have declined this node over its credit for it to hire that
+// candidate when the candidate's result will be checked (hireable): a
+// check of a wrong result takes two — a checker that contradicts it and
+// a tie-break — and with one, the cheat's result ends unjudged. The
+// simulator's rule.
+const minCheckers = 2
+
+// hireable makes ineligible for adaptive job j each candidate whose
+// result this node would check whatever the draw (certainCheck) while
+// too few could check it: checks are drawn among the providers it trusts
+// (once there are minTrusted among cands), and fewer than minCheckers of
+// those other than the candidate will work for it — the rest declined
+// its calls over its unpaid credit (market.DeclineRequester) and it owes
+// them no less since. Hired, such a provider would run the job, its
+// check would find no bid and fail, blaming nobody and catching nothing:
+// a cheat's award for free (reputation's doc, "Design choices", 18). The
+// job goes to providers whose results need no certain check, or fails
+// before anyone runs it, saying why.
+func (r *Service) hireable(j *job, cands []market.Candidate) {
+	dr, ok := j.rep.(*drawnRep)
+	if !ok {
+		return
+	}
+	var trusted []string
+	refusing := map[string]bool{}
+	for _, c := range cands {
+		if c.Peer == r.self || !r.prob.trusted(c.Peer, j.spec.Runtime) || slices.Contains(trusted, c.Peer) {
+			continue
+		}
+		trusted = append(trusted, c.Peer)
+		if r.prob.refuses(c.Peer, r.owed) {
+			refusing[c.Peer] = true
+		}
+	}
+	if len(trusted) < minTrusted || len(trusted)-len(refusing) > minCheckers {
+		dr.unhire(nil)
+		return // checks are drawn among strangers, or enough will check
+	}
+	why := map[string]string{}
+	for _, c := range cands {
+		if c.Peer == r.self || !r.certainCheck(c.Peer, j.spec) {
+			continue
+		}
+		others := len(trusted)
+		willing := len(trusted) - len(refusing)
+		if slices.Contains(trusted, c.Peer) {
+			others--
+			if !refusing[c.Peer] {
+				willing--
+			}
+		}
+		if willing < minCheckers {
+			why[c.Peer] = fmt.Sprintf("its result would be checked, and %d of the %d other providers you trust decline you over unpaid credit "+
+				"(a check needs %d of them): pay what you owe them, or submit with --verify none", others-willing, others, minCheckers)
+		}
+	}
+	dr.unhire(why)
+}
+
+// owed is what this node owes peer, by its ledger.
+func (r *Service) owed(peer string) int64 { return -r.d.Ledger.Balance(peer) }
+
+// certainCheck: a result of peer for a job of spec would be checked here
+// whatever the draw (decideCheck's rate is 1).
+func (r *Service) certainCheck(peer string, spec market.JobSpec) bool {
+	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) {
+		return true
+	}
+	return r.d.Suspect != nil && r.d.Suspect(peer)
 }
 
 // checkCandidates draws a check run's candidates from those discovery

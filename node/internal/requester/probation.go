@@ -43,6 +43,11 @@ type probation struct {
 	guard   *reputation.SubnetGuard
 	bars    map[string]time.Time // subnet → end of its quarantine: the guard's state, saved (bars.go)
 	shared  []netip.Prefix       // subnets that say nothing about a peer's operator (Config.SharedSubnets)
+	// creditNo: providers that declined a call of this node over its
+	// credit (market.DeclineRequester), with what it owed each then; a
+	// decline stands until the provider bids again or the debt falls
+	// below that (Service.hireable).
+	creditNo map[string]int64
 
 	saveMu sync.Mutex // orders saves of bars
 	file   string     // where bars are saved; "": nowhere
@@ -55,7 +60,7 @@ const quarantine = 24 * time.Hour
 
 func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
 	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, checks: map[string]int{}, subnets: map[string]string{},
-		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}}
+		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}, creditNo: map[string]int64{}}
 }
 
 var _ market.Reputation = (*probation)(nil)
@@ -126,6 +131,33 @@ func (p *probation) underCheck(peer string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.checks[peer] > 0
+}
+
+// declined: peer declined a call of this node over its credit while it
+// owed peer debt.
+func (p *probation) declined(peer string, debt int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.creditNo) > 65536 {
+		clear(p.creditNo)
+	}
+	p.creditNo[peer] = debt
+}
+
+// bid: peer bid for a job of this node, so it works for it again.
+func (p *probation) bid(peer string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.creditNo, peer)
+}
+
+// refuses: peer declined this node over its credit, and this node owes
+// it no less now (owed) than then.
+func (p *probation) refuses(peer string, owed func(peer string) int64) bool {
+	p.mu.Lock()
+	d, ok := p.creditNo[peer]
+	p.mu.Unlock()
+	return ok && owed(peer) >= d
 }
 
 // seen remembers the subnets discovery found the candidates in.

@@ -268,3 +268,82 @@ func TestBarsSurviveARestart(t *testing.T) {
 		t.Error("the bar ending first was kept over the new one")
 	}
 }
+
+// owing is a ledger that knows only what this node owes each peer.
+type owing struct {
+	Ledger
+	debt map[string]int64
+}
+
+func (l *owing) Balance(peer string) int64 { return -l.debt[peer] }
+
+// TestUncheckableNotHired: a provider whose result this node would check
+// every time is not hired while fewer than two of the other providers it
+// trusts — its checkers — will work for it: the rest declined its calls
+// over its unpaid credit and it owes them no less since. A veteran,
+// checked only now and then, still is; paying a decliner back, or its
+// bidding again, makes it a checker again (Service.hireable).
+func TestUncheckableNotHired(t *testing.T) {
+	rep := &ranked{&fakeRep{}, map[string]float64{"t1": 0.97, "t2": 0.97, "t3": 0.97, "t4": 0.97, "mid": 0.6, "new": 0.05}}
+	led := &owing{debt: map[string]int64{}}
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy(), d: Deps{Rep: rep, Ledger: led}}
+	r.prob = newProbation(rep, r.policy, time.Now)
+	cands := []market.Candidate{{Peer: "t1"}, {Peer: "t2"}, {Peer: "t3"}, {Peer: "t4"}, {Peer: "mid"}, {Peer: "new"}, {Peer: "me"}}
+	hired := func() (out []string) {
+		j := &job{id: "j", spec: market.JobSpec{Runtime: market.RuntimeWasm, MaxPrice: 10}, rep: &drawnRep{probation: r.prob}}
+		r.hireable(j, cands)
+		for _, c := range cands {
+			if c.Peer != "me" && j.rep.Standing(c.Peer, market.RuntimeWasm, 0).Eligible {
+				out = append(out, c.Peer)
+			}
+		}
+		return out
+	}
+	everyone := []string{"t1", "t2", "t3", "t4", "mid", "new"}
+	if got := hired(); !slices.Equal(got, everyone) {
+		t.Fatalf("nobody declined, hired %v", got)
+	}
+	decline := func(ps ...string) {
+		for _, p := range ps {
+			led.debt[p] = 100
+			r.prob.declined(p, 100)
+		}
+	}
+	reason := func(p string) string {
+		j := &job{id: "j", spec: market.JobSpec{Runtime: market.RuntimeWasm, MaxPrice: 10}, rep: &drawnRep{probation: r.prob}}
+		r.hireable(j, cands)
+		return j.rep.Standing(p, market.RuntimeWasm, 0).Reason
+	}
+	// mid (trusted, not proven: checked every time) has t4 alone left to
+	// check it; new has t4 and mid.
+	decline("t1", "t2", "t3")
+	if got := hired(); !slices.Equal(got, []string{"t1", "t2", "t3", "t4", "new"}) {
+		t.Fatalf("with one checker left for mid, hired %v: want all but mid", got)
+	}
+	if why := reason("mid"); !strings.Contains(why, "3 of the 4 other providers you trust decline you over unpaid credit") ||
+		!strings.Contains(why, "--verify none") {
+		t.Fatalf("reason %q does not say what is wrong and what to do", why)
+	}
+	decline("t4")
+	vets := []string{"t1", "t2", "t3", "t4"}
+	if got := hired(); !slices.Equal(got, vets) {
+		t.Fatalf("with one checker left for new, hired %v: want the veterans only, checked now and then", got)
+	}
+	led.debt["t1"] = 150 // owes it more since: still declined
+	if got := hired(); !slices.Equal(got, vets) {
+		t.Fatalf("a decliner owed more counts as a checker: hired %v", got)
+	}
+	led.debt["t1"] = 0 // paid back
+	if got := hired(); !slices.Equal(got, []string{"t1", "t2", "t3", "t4", "new"}) {
+		t.Fatalf("t1 paid: hired %v, want all but mid", got)
+	}
+	r.prob.bid("t2") // works for this node again
+	if got := hired(); !slices.Equal(got, everyone) {
+		t.Fatalf("t2 bid again: hired %v, want everyone", got)
+	}
+	decline("t1", "t2")
+	r.prob.checking("t4") // a veteran whose earlier result is under check is checked too
+	if got := hired(); !slices.Equal(got, []string{"t1", "t2", "t3"}) {
+		t.Fatalf("t4 under check, mid alone to check it: hired %v", got)
+	}
+}

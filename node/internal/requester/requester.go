@@ -610,6 +610,7 @@ func (r *Service) HandleBid(st network.Stream) {
 				r.d.Log.Debug("bid rejected", "err", err)
 				return
 			}
+			r.prob.bid(bid.Provider)
 			r.keep(bid.Job, market.KindBid, bid.Provider, b, now)
 		})
 	case market.KindDecline:
@@ -621,6 +622,9 @@ func (r *Service) HandleBid(st network.Stream) {
 			if err := m.Decline(now, d); err != nil {
 				r.d.Drops.Add("decline/rejected")
 				return
+			}
+			if d.Reason == market.DeclineRequester {
+				r.prob.declined(d.Provider, r.owed(d.Provider))
 			}
 			r.keep(d.Job, market.KindDecline, d.Provider, b, now)
 		})

@@ -29,6 +29,7 @@ type Ledger interface {
 	Append(ctx context.Context, kind settlement.Kind, body any) (settlement.Entry, error)
 	AppendAll(ctx context.Context, drafts ...settlement.Draft) ([]settlement.Entry, error)
 	Entries(ctx context.Context, f settlement.Filter) ([]settlement.Entry, error) // a job's audit
+	Balance(peer string) int64                                                    // < 0: this node owes peer
 }
 
 // Reputation is what the requester needs of the reputation service: the
