@@ -17,6 +17,7 @@ type metrics struct {
 	lost       int // messages the network lost
 	dropped    int // inputs a Job refused (late, duplicate)
 	sampleRuns int
+	checkRuns  map[string]int // adaptive check runs by cause (Report.CheckRuns)
 
 	jobs, done, failedN int
 	doneAfter           int // completed after burn-in
@@ -52,7 +53,7 @@ type detState struct {
 }
 
 func newMetrics(w *world) *metrics {
-	m := &metrics{w: w, awards: map[string]int{}, awardsAfter: map[string]int{}, awardsAfterPaying: map[string]int{}, paidBy: map[string]int64{},
+	m := &metrics{w: w, checkRuns: map[string]int{}, awards: map[string]int{}, awardsAfter: map[string]int{}, awardsAfterPaying: map[string]int{}, paidBy: map[string]int64{},
 		paidAfter: map[string]int64{}, failCodes: map[string]int{}, wrongBy: map[string]int{}, det: map[detKey]*detState{},
 		buckets: 50, lbs: map[string][]float64{}, byID: map[string]int{}, last: -1}
 	m.series = make([]map[string]int, m.buckets)
@@ -311,6 +312,9 @@ func (m *metrics) report() *Report {
 	}
 	rep.MessagesLost = m.lost
 	rep.SampleRuns = m.sampleRuns
+	if len(m.checkRuns) > 0 {
+		rep.CheckRuns = maps.Clone(m.checkRuns)
+	}
 	// Trajectories: per population, the identity that won most awards.
 	best := map[string]*provider{}
 	for _, p := range w.provs {

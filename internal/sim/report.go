@@ -55,8 +55,17 @@ type Report struct {
 	WrongByKind       map[string]int `json:"wrong_by_kind"` // the kind of provider whose wrong result was accepted, and whether it was checked
 	FailCodes         map[string]int `json:"fail_codes"`
 	SampleRuns        int            `json:"sample_runs"`
-	MessagesLost      int            `json:"messages_lost"`
-	WallSeconds       float64        `json:"wall_seconds,omitempty"`
+	// CheckRuns: adaptive verification's re-runs (SampleRuns) by cause.
+	// A check's first run by where the winner stood with the requester
+	// on reputation.CheckPolicy's scale — probation (below Trusted,
+	// always checked), trusted (below Proven, always checked), ramp (from
+	// Proven to Settled), settled — or forced (checked at rate 1 while an
+	// earlier result of it was under check there, or another requester
+	// caught it, when its standing alone gave less); tie_break: every
+	// later run of a check whose runs had no verdict yet.
+	CheckRuns    map[string]int `json:"check_runs,omitempty"`
+	MessagesLost int            `json:"messages_lost"`
+	WallSeconds  float64        `json:"wall_seconds,omitempty"`
 
 	detectTime time.Duration
 	detectJobs []int

@@ -52,6 +52,9 @@ type rootJob struct {
 	pending     bool // completed, held back from the agent until its check ends
 	unhired     bool // candidates whose check could not be staffed were not hired (hireable)
 	reviewed    bool // pending, and its provider under review until then
+	// cause: why its result was checked (Report.CheckRuns), for the
+	// check's first run; its tie-breaks count as tie_break.
+	cause string
 }
 
 type sampleState struct {
@@ -339,7 +342,12 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 		// Adaptive verification: check the result before the agent gets
 		// it, at the rate the winner's record calls for. A result under
 		// check earns its provider nothing until the verdict.
-		rate := r.w.check.Rate(r.rep.standing(first.Provider, 0), root.value)
+		st := r.rep.standing(first.Provider, 0)
+		rate := r.w.check.Rate(st, root.value)
+		cause := r.band(st)
+		if rate < 1 && (r.checking[first.Provider] > 0 && !w.cfg.Legacy || r.suspect[first.Provider].After(w.clk.now)) {
+			cause = "forced"
+		}
 		if until, ok := r.suspect[first.Provider]; ok && w.clk.now.Before(until) {
 			// Another requester caught it, on the word of checkers this
 			// one has paid and found right (shareCatch).
@@ -352,6 +360,7 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 			rate = 1
 		}
 		if reputation.ShouldSample(r.secret, root.id, rate) {
+			root.cause = cause
 			root.pending = true
 			r.checking[first.Provider]++
 			if root.reviewed = r.unproven(first.Provider); root.reviewed {
@@ -494,6 +503,13 @@ func (r *requester) spawnSample(root *rootJob) {
 	}
 	spec.Defaults()
 	r.w.m.sampleRuns++
+	if root.adaptive {
+		cause := root.cause
+		if s.spawned > 1 {
+			cause = "tie_break"
+		}
+		r.w.m.checkRuns[cause]++
+	}
 	r.start(id, spec, root, true, ex)
 }
 
@@ -642,6 +658,22 @@ func (r *requester) endCheck(root *rootJob) {
 		root.reviewed = false
 		r.endReview(root.sample.runs[0].Provider)
 	}
+}
+
+// band names where a winner's standing here puts it on CheckPolicy's
+// scale (Report.CheckRuns): below Trusted, below Proven, on the ramp to
+// Settled, or settled.
+func (r *requester) band(st reputation.Standing) string {
+	c := r.w.check
+	switch {
+	case st.LowerBound < c.Trusted:
+		return "probation"
+	case st.LowerBound < c.Proven:
+		return "trusted"
+	case st.LowerBound < c.Settled:
+		return "ramp"
+	}
+	return "settled"
 }
 
 func (r *requester) endReview(p string) {
