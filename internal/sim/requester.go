@@ -557,6 +557,22 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		}
 	}
 	if o.State != market.StateCompleted {
+		if root.pending && !w.cfg.Legacy && len(s.runs) > 1 && r.refusedOverCredit() {
+			for _, run := range s.runs[1:] {
+				if run.Digest != s.runs[0].Digest {
+					// Contradicted, and the tie-break found no bid
+					// while a trusted provider refuses this requester
+					// over its credit: a right result's check needs one
+					// run, a wrong one's two, so the cheat's record here
+					// would keep only its right results. Its results are
+					// checked every time for a day; nobody is blamed
+					// (reputation's doc, "Design choices", 19; the
+					// node's Service.disputeUnsettled).
+					r.suspect[s.runs[0].Provider] = w.clk.now.Add(shareQuarantine)
+					break
+				}
+			}
+		}
 		if root.pending {
 			// The check could not run: the job fails rather than hand
 			// the agent a result nobody vouched for; nobody is blamed.
@@ -798,6 +814,17 @@ const shareQuarantine = 24 * time.Hour
 // nothing: a cheat's award for free. Don't hire what you cannot check;
 // the job goes to providers whose results need no certain check, or
 // fails before anyone runs it (reputation's doc, "Design choices", 18).
+// refusedOverCredit: a trusted provider declines this requester over its
+// unpaid credit.
+func (r *requester) refusedOverCredit() bool {
+	for q := range r.trusted {
+		if debt, ok := r.creditNo[q]; ok && r.owes[q] >= debt {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *requester) hireable(root *rootJob, cands []market.Candidate) []market.Candidate {
 	var trusted []string
 	for _, c := range cands {

@@ -36,7 +36,9 @@ import (
 // results records a Failure against each trusted provider the best
 // result outvoted (CheckPolicy.Contradicted). A provider whose result
 // would be checked every time is not hired while its check could not be
-// staffed (hireable).
+// staffed (hireable), and one whose contradicted result could not get a
+// tie-break for that reason is checked every time for a day
+// (disputeUnsettled).
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -94,7 +96,7 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 	capability := string(j.spec.Runtime)
 	st := r.d.Rep.BookStanding(first.Provider, capability, 0)
 	rate := r.policy.Rate(st, j.spec.MaxPrice)
-	if r.prob.underCheck(first.Provider) {
+	if r.prob.underCheck(first.Provider) || r.prob.isDisputed(first.Provider) {
 		// An earlier result of this provider is under check: until its
 		// verdict the record that would excuse this one is in question
 		// (an on-off cheat's switch would slip through unchecked).
@@ -268,7 +270,7 @@ func (r *Service) owed(peer string) int64 { return -r.d.Ledger.Balance(peer) }
 // certainCheck: a result of peer for a job of spec would be checked here
 // whatever the draw (decideCheck's rate is 1).
 func (r *Service) certainCheck(peer string, spec market.JobSpec) bool {
-	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) {
+	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) || r.prob.isDisputed(peer) {
 		return true
 	}
 	return r.d.Suspect != nil && r.d.Suspect(peer)
@@ -325,11 +327,35 @@ func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Can
 	return out
 }
 
+// disputeUnsettled: parent's check ended for want of a run after a
+// checker contradicted the result, while a provider this node trusts
+// declines it over its credit. A contradicted result needs a tie-break
+// and a right one does not, so when tie-breaks find no bid a cheat's
+// record here keeps its right results and drops its wrong ones. Its
+// results are checked every time for a day instead (reputation's doc,
+// "Design choices", 19); nobody is blamed.
+func (r *Service) disputeUnsettled(parent *job) {
+	s := parent.sampling
+	if s == nil || !s.adaptive {
+		return
+	}
+	contradicted := false
+	for _, run := range s.runs {
+		contradicted = contradicted || run.Digest != s.original.Digest
+	}
+	if contradicted && r.prob.refusedOverCredit(parent.spec.Runtime, r.owed) {
+		r.prob.dispute(s.original.Provider, r.d.Now().Add(quarantine))
+		r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify", Provider: s.original.Provider,
+			Message: fmt.Sprintf("checked every time for a day: a checker contradicted %s and no tie-break could be run (providers you trust decline you over unpaid credit)", wire.ShortID(s.original.Provider))})
+	}
+}
+
 // checkDone judges an adaptive check after one of its runs ended.
 func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) {
 	parent := child.parent
 	s := parent.sampling
 	if o.State != market.StateCompleted || len(o.Paid) == 0 {
+		r.disputeUnsettled(parent)
 		r.finishCheck(ctx, parent, "", "unverified", "the check could not run: "+o.Message)
 		return
 	}

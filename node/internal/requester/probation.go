@@ -48,6 +48,11 @@ type probation struct {
 	// decline stands until the provider bids again or the debt falls
 	// below that (Service.hireable).
 	creditNo map[string]int64
+	// disputed: providers whose result a check contradicted and could not
+	// settle, its tie-break finding no bid while this node's trusted
+	// providers decline it over its credit, until when their results are
+	// checked every time (Service.checkDone).
+	disputed map[string]time.Time
 
 	saveMu sync.Mutex // orders saves of bars
 	file   string     // where bars are saved; "": nowhere
@@ -60,7 +65,7 @@ const quarantine = 24 * time.Hour
 
 func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
 	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, checks: map[string]int{}, subnets: map[string]string{},
-		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}, creditNo: map[string]int64{}}
+		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}, creditNo: map[string]int64{}, disputed: map[string]time.Time{}}
 }
 
 var _ market.Reputation = (*probation)(nil)
@@ -158,6 +163,48 @@ func (p *probation) refuses(peer string, owed func(peer string) int64) bool {
 	d, ok := p.creditNo[peer]
 	p.mu.Unlock()
 	return ok && owed(peer) >= d
+}
+
+// refusedOverCredit: some provider this node trusts for c declined it
+// over its credit, and it owes that provider no less now (owed).
+func (p *probation) refusedOverCredit(c market.Capability, owed func(peer string) int64) bool {
+	p.mu.Lock()
+	var peers []string
+	for q, d := range p.creditNo {
+		if owed(q) >= d {
+			peers = append(peers, q)
+		}
+	}
+	p.mu.Unlock()
+	for _, q := range peers {
+		if p.trusted(q, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// dispute checks every result of peer until until.
+func (p *probation) dispute(peer string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.disputed) > 65536 {
+		clear(p.disputed)
+	}
+	p.disputed[peer] = until
+}
+
+// isDisputed: a result of peer was contradicted by a check that could
+// not be settled, less than quarantine ago.
+func (p *probation) isDisputed(peer string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until, ok := p.disputed[peer]
+	if ok && !p.now().Before(until) {
+		delete(p.disputed, peer)
+		return false
+	}
+	return ok
 }
 
 // seen remembers the subnets discovery found the candidates in.

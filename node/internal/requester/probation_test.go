@@ -347,3 +347,52 @@ func TestUncheckableNotHired(t *testing.T) {
 		t.Fatalf("t4 under check, mid alone to check it: hired %v", got)
 	}
 }
+
+// TestUnsettledDispute: a result a checker contradicted, whose
+// tie-break found no bid while a trusted provider declines this node over
+// its credit, makes its provider checked every time for a day — a right
+// result's check needs one run, a wrong one's two, so otherwise a cheat's
+// record keeps only its right results. Without the credit decline, or
+// without a contradiction, nothing changes.
+func TestUnsettledDispute(t *testing.T) {
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	rep := &ranked{&fakeRep{}, map[string]float64{"t1": 0.97, "t2": 0.97, "t3": 0.97, "vet": 0.99}}
+	led := &owing{debt: map[string]int64{}}
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy(), d: Deps{Rep: rep, Ledger: led, Now: clock}}
+	r.prob = newProbation(rep, r.policy, clock)
+	spec := market.JobSpec{Runtime: market.RuntimeWasm, MaxPrice: 10}
+	unsettled := func(digests ...string) *job {
+		s := &sampling{adaptive: true, original: market.ReplicaResult{Provider: "vet", Digest: "a"}}
+		for i, d := range digests {
+			s.runs = append(s.runs, market.ReplicaResult{Provider: fmt.Sprintf("t%d", i+1), Digest: d})
+		}
+		j := &job{id: "j", spec: spec, sampling: s}
+		r.disputeUnsettled(j)
+		return j
+	}
+	if r.certainCheck("vet", spec) {
+		t.Fatal("a settled veteran is checked every time before any dispute")
+	}
+	unsettled("b")
+	if r.certainCheck("vet", spec) {
+		t.Fatal("disputed though no provider declines this node over its credit")
+	}
+	led.debt["t2"] = 100
+	r.prob.declined("t2", 100)
+	unsettled("a")
+	if r.certainCheck("vet", spec) {
+		t.Fatal("disputed though its checker agreed")
+	}
+	j := unsettled("b")
+	if !r.certainCheck("vet", spec) {
+		t.Fatal("contradicted, tie-break unstaffed, t2 declining over credit: vet is not checked every time")
+	}
+	if len(j.events) != 1 || !strings.Contains(j.events[0].Message, "checked every time for a day") {
+		t.Fatalf("events %+v do not say why", j.events)
+	}
+	now = now.Add(quarantine)
+	if r.certainCheck("vet", spec) {
+		t.Fatal("still disputed a day later")
+	}
+}
