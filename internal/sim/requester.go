@@ -804,16 +804,6 @@ const shareDelay = time.Second
 // checked at rate 1: SubnetGuard's quarantine.
 const shareQuarantine = 24 * time.Hour
 
-// hireable drops from an adaptive job's candidates those whose result
-// this requester would check whatever the draw (certainCheck) while it
-// has too few checkers for that check: checks are drawn among the
-// providers it trusts, and fewer than minCheckers of those other than
-// the candidate will work for it — the rest declined its calls over its
-// unpaid credit (creditNo). Hired, such a provider would run the job,
-// its check would find no bid and fail, blaming nobody and catching
-// nothing: a cheat's award for free. Don't hire what you cannot check;
-// the job goes to providers whose results need no certain check, or
-// fails before anyone runs it (reputation's doc, "Design choices", 18).
 // refusedOverCredit: a trusted provider declines this requester over its
 // unpaid credit.
 func (r *requester) refusedOverCredit() bool {
@@ -825,6 +815,16 @@ func (r *requester) refusedOverCredit() bool {
 	return false
 }
 
+// hireable drops from an adaptive job's candidates those whose result
+// this requester would check whatever the draw (certainCheck) while it
+// has too few checkers for that check: checks are drawn among the
+// providers it trusts, and fewer than minCheckers of those other than
+// the candidate will work for it — the rest declined its calls over its
+// unpaid credit (creditNo). Hired, such a provider would run the job,
+// its check would find no bid and fail, blaming nobody and catching
+// nothing: a cheat's award for free. Don't hire what you cannot check;
+// the job goes to providers whose results need no certain check, or
+// fails before anyone runs it (reputation's doc, "Design choices", 18).
 func (r *requester) hireable(root *rootJob, cands []market.Candidate) []market.Candidate {
 	var trusted []string
 	for _, c := range cands {
