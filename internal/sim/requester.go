@@ -808,11 +808,18 @@ const shareQuarantine = 24 * time.Hour
 // unpaid credit.
 func (r *requester) refusedOverCredit() bool {
 	for q := range r.trusted {
-		if debt, ok := r.creditNo[q]; ok && r.owes[q] >= debt {
+		if r.refuses(q) {
 			return true
 		}
 	}
 	return false
+}
+
+// refuses: q declined this requester over its credit, and it owes q no
+// less now than then.
+func (r *requester) refuses(q string) bool {
+	debt, ok := r.creditNo[q]
+	return ok && r.owes[q] >= debt
 }
 
 // hireable drops from an adaptive job's candidates those whose result
@@ -851,13 +858,9 @@ func (r *requester) hireable(root *rootJob, cands []market.Candidate) []market.C
 func (r *requester) checkers(p string, trusted []string) int {
 	n := 0
 	for _, q := range trusted {
-		if q == p {
-			continue
+		if q != p && !r.refuses(q) {
+			n++
 		}
-		if debt, ok := r.creditNo[q]; ok && r.owes[q] >= debt {
-			continue
-		}
-		n++
 	}
 	return n
 }

@@ -228,6 +228,10 @@ func (r *Service) hireable(j *job, cands []market.Candidate) {
 	if !ok {
 		return
 	}
+	if !r.prob.anyDeclined() {
+		dr.unhire(nil)
+		return // every trusted provider works for this node: nothing to weigh
+	}
 	var trusted []string
 	refusing := map[string]bool{}
 	for _, c := range cands {

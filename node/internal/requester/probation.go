@@ -2,7 +2,9 @@ package requester
 
 import (
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,19 +171,22 @@ func (p *probation) refuses(peer string, owed func(peer string) int64) bool {
 // over its credit, and it owes that provider no less now (owed).
 func (p *probation) refusedOverCredit(c market.Capability, owed func(peer string) int64) bool {
 	p.mu.Lock()
-	var peers []string
-	for q, d := range p.creditNo {
-		if owed(q) >= d {
-			peers = append(peers, q)
-		}
-	}
+	peers := slices.Collect(maps.Keys(p.creditNo))
 	p.mu.Unlock()
 	for _, q := range peers {
-		if p.trusted(q, c) {
+		if p.refuses(q, owed) && p.trusted(q, c) {
 			return true
 		}
 	}
 	return false
+}
+
+// anyDeclined: some provider declined this node over its credit since
+// it last bid (Service.hireable has nothing to do otherwise).
+func (p *probation) anyDeclined() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.creditNo) > 0
 }
 
 // dispute checks every result of peer until until.
