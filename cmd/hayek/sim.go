@@ -21,10 +21,10 @@ type simJSON struct {
 
 func newSimCmd(g *globals) *cobra.Command {
 	var (
-		config, plotDir, design string
-		asJSON                  bool
-		seed                    uint64
-		jobs                    int
+		config, plotDir, design, seeds string
+		asJSON                         bool
+		seed                           uint64
+		jobs                           int
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -44,10 +44,16 @@ Without --config it runs the setting of the goals in the README (20% dishonest
 providers of every kind, a flood of 100 sybils, 20,000 jobs). --config reads a
 TOML file of the same shape (see internal/sim/testdata/default.toml); fields it
 leaves out keep their defaults. --design both (the default) prints the design
-before issue 10 beside the current one.`,
+before issue 10 beside the current one.
+
+--seeds runs the configuration's own design (the "after" column) once per
+seed, two runs at a time on two cores, and prints one row per seed with the
+goals' figures, the mean and the worst, and which seeds miss which goals
+(marked *). With --json it prints {"runs": [...], "summary": {...}}.`,
 		Example: `  hayek sim
   hayek sim --seed 7 --json
-  hayek sim --config internal/sim/testdata/default.toml --plot plots/`,
+  hayek sim --config internal/sim/testdata/default.toml --plot plots/
+  hayek sim --seeds 1-40`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg := sim.DefaultConfig()
@@ -70,6 +76,15 @@ before issue 10 beside the current one.`,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageErrorf("%v", err)
+			}
+			if seeds != "" {
+				if c.Flags().Changed("seed") {
+					return usageErrorf("--seed and --seeds: give one\nTry: hayek sim --seeds 1-40, or hayek sim --seed 7")
+				}
+				if plotDir != "" || (c.Flags().Changed("design") && design != "after" && design != "current") {
+					return usageErrorf("--seeds runs the design under test only, without plots\nTry: hayek sim --seeds %s, then hayek sim --seed N --plot DIR for one seed", seeds)
+				}
+				return runSweep(c, g, cfg, seeds, asJSON)
 			}
 			var vs []sim.Variant
 			switch design {
@@ -119,6 +134,35 @@ before issue 10 beside the current one.`,
 	cmd.Flags().StringVar(&plotDir, "plot", "", "write PNG plots (award share, reputation, detection) to this directory")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the run (overrides the config's)")
 	cmd.Flags().IntVar(&jobs, "jobs", 20_000, "jobs to submit (overrides the config's)")
+	cmd.Flags().StringVar(&seeds, "seeds", "", "run the design under test once per seed, e.g. 1-40 or 1-20,37, and print one row per seed")
 	cmd.Flags().StringVar(&design, "design", "both", "both, before (the design before issue 10) or after (the current one)")
 	return cmd
+}
+
+// runSweep is `hayek sim --seeds`: the design under test over many seeds.
+func runSweep(c *cobra.Command, g *globals, cfg sim.Config, list string, asJSON bool) error {
+	ss, err := sim.ParseSeeds(list)
+	if err != nil {
+		return usageErrorf("%v\nTry: hayek sim --seeds 1-40", err)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	fmt.Fprintf(g.Stderr, "hayek sim: %d seeds, %d jobs each, the design under test\n", len(ss), cfg.Jobs)
+	n := 0
+	reps, err := sim.Sweep(c.Context(), cfg, ss, func(r *sim.Report) {
+		n++
+		fmt.Fprintf(g.Stderr, "  seed %d done (%d of %d, %.0f s)\n", r.Seed, n, len(ss), r.WallSeconds)
+	})
+	if err != nil {
+		return err
+	}
+	goals := sim.DefaultGoals()
+	if asJSON {
+		e := json.NewEncoder(g.Stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(struct {
+			Runs    []*sim.Report    `json:"runs"`
+			Summary sim.SweepSummary `json:"summary"`
+		}{reps, goals.Summarize(reps)})
+	}
+	return sim.WriteSweep(g.Stdout, goals, reps)
 }

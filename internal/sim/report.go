@@ -108,8 +108,11 @@ func (g Goals) Misses(r *Report) []string {
 	if r.ReplicasPerJob > g.ReplicasPerJob {
 		out = append(out, fmt.Sprintf("replicas_per_job %.3f > %.2f", r.ReplicasPerJob, g.ReplicasPerJob))
 	}
-	if r.DetectJobsMax > g.DetectJobsMax || r.Undetected > 0 {
-		out = append(out, fmt.Sprintf("detect_jobs_max %d > %d (undetected %d)", r.DetectJobsMax, g.DetectJobsMax, r.Undetected))
+	if r.DetectJobsMax > g.DetectJobsMax {
+		out = append(out, fmt.Sprintf("detect_jobs_max %d > %d", r.DetectJobsMax, g.DetectJobsMax))
+	}
+	if r.Undetected > 0 {
+		out = append(out, fmt.Sprintf("%d (always-cheater, requester) pairs undetected", r.Undetected))
 	}
 	if r.DishonestAwardShare > g.DishonestAwardShare {
 		out = append(out, fmt.Sprintf("dishonest_award_share %.4f > %.2f", r.DishonestAwardShare, g.DishonestAwardShare))
