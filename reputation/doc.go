@@ -957,7 +957,12 @@
 // 21–40 1.2446 → 1.2256), max 1.313 → 1.278, lower on 26 of 40 — seed
 // 17 1.313 → 1.264, seeds 9 and 10 1.233, 1.254 → 1.204, 1.182 (their
 // early captures, in main too, end sooner: checks without a verdict 255
-// and 370 → 48 and 47); wrong results 12 → 9 (seed 26 2.07 → 0 per
+// and 370 → 48 and 47); where runs rose most (seeds 20, 11 and 38, by
+// 0.074, 0.056 and 0.047) the non-paying requester was served rather
+// than starved (its jobs failed before any award, rule 18's
+// uncheckable, 1,241, 1,104 and 752 → 0, 6 and 0; check runs below
+// Proven 1,630, 1,719 and 1,561 → 1,899, 1,823 and 1,850); wrong
+// results 12 → 9 (seed 26 2.07 → 0 per
 // 10,000, 29 1.57 → 1.06, 4 0 → 1.00, 14 and 40 one each as before);
 // dishonest_award_share at most 0.0142 → 0.0131 (seed 17 0.0142 →
 // 0.0069, 6 0.0053 → 0.0107, 1 0.0083 → 0.0118); failed jobs 27,048 →
