@@ -43,6 +43,10 @@ type subject struct {
 // when read, with the reporter's standing at that time).
 type capEntry struct {
 	direct tally
+	// lapses: the share of direct.Neg that is timeouts (in Neg, decayed
+	// with it; updated whenever a timeout updates direct, so its At is
+	// never later than direct's). Standing.CheckBound leaves it out.
+	lapses tally
 	third  map[string]*tally
 }
 
@@ -157,7 +161,11 @@ func (b *Book) Record(now time.Time, peer, capability string, o Outcome, evidenc
 	if d == 0 {
 		return fmt.Errorf("%w: %s %s about %s", ErrDuplicate, o, evidence, short(peer))
 	}
-	b.entry(peer, capability).direct.add(now, b.p.HalfLife, o.Positive(), d)
+	e := b.entry(peer, capability)
+	e.direct.add(now, b.p.HalfLife, o.Positive(), d)
+	if o == Timeout {
+		e.lapses.add(now, b.p.HalfLife, false, d)
+	}
 	b.trustCache = nil
 	return nil
 }
@@ -201,6 +209,7 @@ func (b *Book) entry(peer, capability string) *capEntry {
 // capability).
 type view struct {
 	direct    tally   // first-hand, decayed
+	lapses    float64 // of direct.Neg, this node's timeouts, decayed
 	thirdPos  float64 // third-party, weighted and capped
 	thirdNeg  float64
 	reporters int       // reporters whose reports count now
@@ -240,7 +249,7 @@ func (b *Book) views(peer string) map[string]view {
 	byReporter := map[string][]rawEv{}
 	for _, c := range caps {
 		e := s.caps[c]
-		v := view{direct: e.direct.at(now, hl), updated: e.direct.At}
+		v := view{direct: e.direct.at(now, hl), lapses: e.lapses.at(now, hl).Neg, updated: e.direct.At}
 		for r, t := range e.third {
 			byReporter[r] = append(byReporter[r], rawEv{c, t.at(now, hl)})
 			if t.At.After(v.updated) {

@@ -163,14 +163,21 @@ func (p CheckPolicy) Probation(st Standing, rel float64) bool {
 }
 
 // Rate is the probability that a result from a provider with standing st,
-// on a job worth value, is checked.
+// on a job worth value, is checked. A provider at Trusted is rated by
+// st.CheckBound, its bound without this node's timeouts of it up to
+// Params.LapseShare: a lost message costs standing, not checks
+// (reputation's doc, "Design choices", 21).
 func (p CheckPolicy) Rate(st Standing, value int64) float64 {
-	if st.LowerBound < p.Proven {
+	lb := st.LowerBound
+	if lb >= p.Trusted && st.CheckBound > lb {
+		lb = st.CheckBound
+	}
+	if lb < p.Proven {
 		return 1
 	}
-	r := 1 - st.LowerBound
-	if p.Settled > p.Proven && st.LowerBound < p.Settled {
-		f := (st.LowerBound - p.Proven) / (p.Settled - p.Proven)
+	r := 1 - lb
+	if p.Settled > p.Proven && lb < p.Settled {
+		f := (lb - p.Proven) / (p.Settled - p.Proven)
 		r = 1 - f*p.Settled
 	}
 	if p.RefValue > 0 && value > p.RefValue {

@@ -155,3 +155,45 @@ func TestContradicted(t *testing.T) {
 		t.Errorf("a verdict: Contradicted = %v, want nobody", got)
 	}
 }
+
+// A timeout costs a provider standing, not checks: CheckPolicy.Rate reads
+// Standing.CheckBound, the lower bound without this node's own timeouts
+// up to Params.LapseShare of the clean record, for a provider at
+// Trusted; below it the full record decides, and a provider that times
+// out often is hardly excused. A failure or a wrong result is not a
+// lapse. Lapses survive Export and Restore.
+func TestCheckPolicyRateLapses(t *testing.T) {
+	p := DefaultCheckPolicy()
+	b := newBook(t)
+	mustRecord(t, b, t0, "vet", wasm, Success, 58)
+	mustRecord(t, b, t0, "vet", wasm, Timeout, 1)
+	st := b.Standing("vet", wasm, 0)
+	if full := p.Rate(Standing{LowerBound: st.LowerBound}, 0); full < 0.99 || !near(st.CheckBound, 0.9505, 0.001) || p.Rate(st, 0) != p.MinRate {
+		t.Errorf("58 clean jobs and a timeout: bound %.4f (rate %.3f), check bound %.4f, rate %.3f; want 0.9505, %.2f",
+			st.LowerBound, full, st.CheckBound, p.Rate(st, 0), p.MinRate)
+	}
+	mustRecord(t, b, t0, "failed", wasm, Success, 58)
+	mustRecord(t, b, t0, "failed", wasm, Failure, 1)
+	if st := b.Standing("failed", wasm, 0); st.CheckBound != st.LowerBound || p.Rate(st, 0) < 0.99 {
+		t.Errorf("a failure excused: bound %.4f, check bound %.4f, rate %.3f", st.LowerBound, st.CheckBound, p.Rate(st, 0))
+	}
+	mustRecord(t, b, t0, "slack", wasm, Success, 40)
+	mustRecord(t, b, t0, "slack", wasm, Timeout, 5)
+	if st := b.Standing("slack", wasm, 0); st.CheckBound >= p.Proven || p.Rate(st, 0) != 1 {
+		t.Errorf("40 clean jobs and 5 timeouts: check bound %.4f, rate %.3f; want one timeout excused (LapseShare), rate 1", st.CheckBound, p.Rate(st, 0))
+	}
+	mustRecord(t, b, t0, "lazy", wasm, Success, 5)
+	mustRecord(t, b, t0, "lazy", wasm, Timeout, 2)
+	if st := b.Standing("lazy", wasm, 0); st.CheckBound-st.LowerBound > 0.02 || p.Rate(st, 0) != 1 {
+		t.Errorf("a lazy provider: bound %.4f, check bound %.4f, rate %.3f; want hardly excused, rate 1", st.LowerBound, st.CheckBound, p.Rate(st, 0))
+	}
+	later := t0.Add(3 * 24 * time.Hour)
+	b.Tick(later)
+	r, err := Restore(b.Params(), "me", b.Export())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Standing("vet", wasm, 0), b.Standing("vet", wasm, 0); !near(got.CheckBound, want.CheckBound, 1e-9) || got.CheckBound == got.LowerBound {
+		t.Errorf("restored check bound %.6f (bound %.6f), want %.6f", got.CheckBound, got.LowerBound, want.CheckBound)
+	}
+}

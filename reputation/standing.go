@@ -24,6 +24,13 @@ type Standing struct {
 	// result weighs Weights.WrongResult). Reports from others never
 	// count in it, so no attestation can bar a peer from probation.
 	Against float64 `json:"against,omitempty"`
+	// CheckBound is LowerBound with this node's own timeouts of the peer
+	// taken out of β, up to Params.LapseShare of its first-hand positive
+	// evidence: what CheckPolicy.Rate reads for a peer at its Trusted
+	// bound. A lost message delivered nothing to accept, so it costs
+	// standing and eligibility, not checks of what is delivered; a peer
+	// that times out often is not excused.
+	CheckBound float64 `json:"check_bound,omitempty"`
 }
 
 // Standing returns peer's standing on capability at the book's clock,
@@ -44,6 +51,10 @@ func (b *Book) Standing(peer, capability string, minReputation float64) Standing
 		LowerBound: post.LowerBound(b.p.Quantile),
 		Evidence:   post.Evidence(),
 		Against:    v.direct.Neg,
+	}
+	st.CheckBound = st.LowerBound
+	if ex := math.Min(v.lapses, b.p.LapseShare*v.direct.Pos); ex > 0 {
+		st.CheckBound = Posterior{Alpha: post.Alpha, Beta: math.Max(1, post.Beta-ex)}.LowerBound(b.p.Quantile)
 	}
 	st.Score = st.Mean
 	st.Newcomer = st.Evidence < b.p.NewcomerEvidence

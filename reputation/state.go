@@ -27,6 +27,8 @@ type StateTally struct {
 	Pos        float64 `cbor:"pos" json:"pos"`
 	Neg        float64 `cbor:"neg" json:"neg"`
 	At         int64   `cbor:"at" json:"at"`
+	// Lapses: of a first-hand Neg, the weight of timeouts (decayed to At).
+	Lapses float64 `cbor:"lapses,omitempty" json:"lapses,omitempty"`
 }
 
 // StateMark is one remembered evidence ID and the weight it counted at.
@@ -51,7 +53,7 @@ func (b *Book) Export() State {
 			e := s.caps[c]
 			if e.direct.mass() > 0 {
 				st.Tallies = append(st.Tallies, StateTally{Peer: peer, Capability: c,
-					Pos: e.direct.Pos, Neg: e.direct.Neg, At: unixNano(e.direct.At)})
+					Pos: e.direct.Pos, Neg: e.direct.Neg, At: unixNano(e.direct.At), Lapses: e.lapses.at(e.direct.At, b.p.HalfLife).Neg})
 			}
 			for _, r := range slices.Sorted(maps.Keys(e.third)) {
 				t := e.third[r]
@@ -87,13 +89,14 @@ func Restore(p Params, self string, st State) (*Book, error) {
 	ok := func(v float64) bool { return v >= 0 && !math.IsInf(v, 0) } // NaN fails v >= 0
 	b.now = fromNano(st.Now)
 	for i, t := range st.Tallies {
-		if t.Peer == "" || t.Capability == "" || !ok(t.Pos) || !ok(t.Neg) {
+		if t.Peer == "" || t.Capability == "" || !ok(t.Pos) || !ok(t.Neg) || !ok(t.Lapses) || t.Lapses > t.Neg || t.Reporter != "" && t.Lapses != 0 {
 			return nil, fmt.Errorf("reputation: restore: tally %d (%s on %q) is malformed", i, short(t.Peer), t.Capability)
 		}
 		e := b.entry(t.Peer, t.Capability)
 		tl := tally{Pos: t.Pos, Neg: t.Neg, At: fromNano(t.At)}
 		if t.Reporter == "" {
 			e.direct = tl
+			e.lapses = tally{Neg: t.Lapses, At: tl.At}
 		} else {
 			e.third[t.Reporter] = &tl
 		}

@@ -56,10 +56,17 @@
 // checked whatever the draw is not hired while fewer than two of the
 // requester's other trusted providers will work for it (the rest
 // declined its calls over its unpaid credit): its check could not be
-// staffed. Each honest provider has an address
-// block of its own, each attacking population one block for all its
-// identities (Population.Subnets narrows it; Population.Collude gives a
-// population one shared wrong output). Config.ShareCatches (on, as in
+// staffed, nor, while one of them still declines it, a provider whose
+// contradicted result found no tie-break there. A result's check rate
+// reads its provider's record without its lost messages, up to
+// reputation.Params.LapseShare; a requester whose checks end without a
+// verdict three times in a row, its trusted providers contradicting each
+// other, draws its checkers in the wider market for ten minutes and
+// checks every result of those providers meanwhile. Each honest
+// provider has an address block of its own, each attacking population
+// one block for all its identities (Population.Subnets narrows it;
+// Population.Collude gives a population one shared wrong output).
+// Config.ShareCatches (on, as in
 // the node) shares catches: a requester that catches a wrong result tells
 // the others at once, and those that trust a checker that contradicted
 // it check the cheat's results every time for a day. This policy lives

@@ -34,6 +34,20 @@ type requester struct {
 	// A decline stands until the provider bids again or the debt falls
 	// below that (the requester paid): see hireable.
 	creditNo map[string]int64
+	// stuck counts this requester's checks in a row that ended without a
+	// verdict while providers it trusts returned different results in
+	// them: its trusted pool cannot settle a check (one operator's
+	// switched cheats, say), and no newcomer checked by it earns a
+	// record. At captureStreak its checkers are drawn in the wider market
+	// until captured (spawnSample), and stuckBy are checked every time
+	// until then (suspect) (reputation's doc, "Design choices", 21).
+	stuck    int
+	stuckBy  map[string]bool // the trusted providers of those checks
+	captured time.Time
+	// disputed: providers a checker contradicted whose tie-break found no
+	// bid while a trusted provider declined this requester over its
+	// credit (design choice 19), until when.
+	disputed map[string]time.Time
 	jobCfg   market.JobConfig
 }
 
@@ -496,7 +510,7 @@ func (r *requester) spawnSample(root *rootJob) {
 		// minTrusted, was measured: it overloads the first few and let a
 		// lazy population win 0.024 of awards instead of 0.014, mean of
 		// seeds 1–5 of TestAttacks' market.)
-		s.fromTrusted = len(r.w.checkers(r.trusted, ex, 1)) > 0
+		s.fromTrusted = len(r.w.checkers(r.trusted, ex, 1)) > 0 && !r.w.clk.now.Before(r.captured)
 	}
 	if s.fromTrusted {
 		spec.MinReputation = r.w.check.Trusted
@@ -569,6 +583,10 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 					// (reputation's doc, "Design choices", 19; the
 					// node's Service.disputeUnsettled).
 					r.suspect[s.runs[0].Provider] = w.clk.now.Add(shareQuarantine)
+					if r.disputed == nil {
+						r.disputed = map[string]time.Time{}
+					}
+					r.disputed[s.runs[0].Provider] = w.clk.now.Add(shareQuarantine)
 					break
 				}
 			}
@@ -590,8 +608,10 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 	case reputation.SampleTieBreak:
 		r.spawnSample(root)
 	case reputation.SampleAgree:
+		r.stuck, r.stuckBy = 0, nil
 		deliver(d.Digest)
 	case reputation.SampleResolved:
+		r.stuck, r.stuckBy = 0, nil
 		for _, p := range d.Wrong {
 			_ = r.book.Record(w.clk.now, p, capWasm, reputation.WrongResult, "sample:"+root.id+":"+p)
 			r.rep.invalidate(p)
@@ -611,6 +631,25 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		}
 		deliver(d.Digest)
 	default:
+		if root.adaptive && root.pending && !w.cfg.Legacy && r.trustedDisagree(s.runs) {
+			if r.stuckBy == nil {
+				r.stuckBy = map[string]bool{}
+			}
+			for _, sr := range s.runs {
+				if r.trusted[sr.Provider] {
+					r.stuckBy[sr.Provider] = true
+				}
+			}
+			if r.stuck++; r.stuck >= captureStreak {
+				r.captured = w.clk.now.Add(captureWindow)
+				for p := range r.stuckBy {
+					if r.suspect[p].Before(r.captured) {
+						r.suspect[p] = r.captured
+					}
+				}
+				r.stuck, r.stuckBy = 0, nil
+			}
+		}
 		if root.adaptive && root.pending && !w.cfg.Legacy {
 			// No verdict, but trusted providers contradicted each other:
 			// those the best result outvoted take a failure, or they stay
@@ -629,6 +668,33 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		}
 	}
 }
+
+// trustedDisagree: providers trusted here returned different results
+// among runs.
+func (r *requester) trustedDisagree(runs []reputation.SampleRun) bool {
+	first := ""
+	for _, sr := range runs {
+		if !r.trusted[sr.Provider] {
+			continue
+		}
+		if first == "" {
+			first = sr.Digest
+		} else if sr.Digest != first {
+			return true
+		}
+	}
+	return false
+}
+
+// captureStreak is how many checks in a row without a verdict, in which
+// providers trusted here contradicted each other, make a requester draw
+// its checkers in the wider market for captureWindow, and check every
+// result of those providers until then.
+const captureStreak = 3
+
+// captureWindow: ten minutes, about 240 jobs of a requester in the
+// default setting.
+const captureWindow = 10 * time.Minute
 
 // checkCandidates are the candidates of a check run: six of the
 // requester's trusted providers that have not run the job, drawn at
@@ -833,6 +899,21 @@ func (r *requester) refuses(q string) bool {
 // the job goes to providers whose results need no certain check, or
 // fails before anyone runs it (reputation's doc, "Design choices", 18).
 func (r *requester) hireable(root *rootJob, cands []market.Candidate) []market.Candidate {
+	if len(r.disputed) > 0 && r.refusedOverCredit() {
+		// A provider whose contradicted result found no tie-break here
+		// is not hired while a trusted provider still declines this
+		// requester over its credit: the next tie-break would find no
+		// bid either (reputation's doc, "Design choices", 21).
+		kept := cands[:0:0]
+		for _, c := range cands {
+			if until, ok := r.disputed[c.Peer]; ok && r.w.clk.now.Before(until) {
+				root.unhired = true
+				continue
+			}
+			kept = append(kept, c)
+		}
+		cands = kept
+	}
 	var trusted []string
 	for _, c := range cands {
 		if r.trusted[c.Peer] {

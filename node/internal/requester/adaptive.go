@@ -38,7 +38,11 @@ import (
 // would be checked every time is not hired while its check could not be
 // staffed (hireable), and one whose contradicted result could not get a
 // tie-break for that reason is checked every time for a day
-// (disputeUnsettled).
+// (disputeUnsettled) and not hired while that reason stands. After
+// captureStreak checks in a row without a verdict in which trusted
+// providers contradicted each other, checkers are drawn in the wider
+// market for captureWindow (probation.checkEnded; reputation's doc,
+// "Design choices", 21).
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -96,7 +100,7 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 	capability := string(j.spec.Runtime)
 	st := r.d.Rep.BookStanding(first.Provider, capability, 0)
 	rate := r.policy.Rate(st, j.spec.MaxPrice)
-	if r.prob.underCheck(first.Provider) || r.prob.isDisputed(first.Provider) {
+	if r.prob.underCheck(first.Provider) || r.prob.isDisputed(first.Provider) || r.prob.splitter(first.Provider) {
 		// An earlier result of this provider is under check: until its
 		// verdict the record that would excuse this one is in question
 		// (an on-off cheat's switch would slip through unchecked).
@@ -232,6 +236,21 @@ func (r *Service) hireable(j *job, cands []market.Candidate) {
 		dr.unhire(nil)
 		return // every trusted provider works for this node: nothing to weigh
 	}
+	why := map[string]string{}
+	if r.prob.refusedOverCredit(j.spec.Runtime, r.owed) {
+		// A provider whose contradicted result could not get a
+		// tie-break here (disputeUnsettled) is not hired while a
+		// provider this node trusts declines it over its credit: the
+		// next tie-break would find no bid either, and its record here
+		// would keep its right results only (reputation's doc, "Design
+		// choices", 21).
+		for _, c := range cands {
+			if c.Peer != r.self && r.prob.isDisputed(c.Peer) {
+				why[c.Peer] = "a checker contradicted its result here and no tie-break could be run: not hired while providers you trust " +
+					"decline you over unpaid credit: pay what you owe them, or submit with --verify none"
+			}
+		}
+	}
 	var trusted []string
 	refusing := map[string]bool{}
 	for _, c := range cands {
@@ -244,12 +263,11 @@ func (r *Service) hireable(j *job, cands []market.Candidate) {
 		}
 	}
 	if len(trusted) < minTrusted || len(trusted)-len(refusing) > minCheckers {
-		dr.unhire(nil)
+		dr.unhire(why)
 		return // checks are drawn among strangers, or enough will check
 	}
-	why := map[string]string{}
 	for _, c := range cands {
-		if c.Peer == r.self || !r.certainCheck(c.Peer, j.spec) {
+		if c.Peer == r.self || why[c.Peer] != "" || !r.certainCheck(c.Peer, j.spec) {
 			continue
 		}
 		others := len(trusted)
@@ -274,7 +292,7 @@ func (r *Service) owed(peer string) int64 { return -r.d.Ledger.Balance(peer) }
 // certainCheck: a result of peer for a job of spec would be checked here
 // whatever the draw (decideCheck's rate is 1).
 func (r *Service) certainCheck(peer string, spec market.JobSpec) bool {
-	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) || r.prob.isDisputed(peer) {
+	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) || r.prob.isDisputed(peer) || r.prob.splitter(peer) {
 		return true
 	}
 	return r.d.Suspect != nil && r.d.Suspect(peer)
@@ -315,7 +333,7 @@ func (r *Service) checkCandidates(j *job, cands []market.Candidate) []market.Can
 		}
 	}
 	n := checkerDraw
-	if nTrusted >= minTrusted && len(trusted) > 0 {
+	if nTrusted >= minTrusted && len(trusted) > 0 && !r.prob.captured() {
 		pool, n = trusted, trustedDraw
 	}
 	rng := rand.New(rand.NewPCG(r.d.Rand(), r.d.Rand()))
@@ -388,6 +406,7 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 			Replicas: providers(all), Detail: d.Reason})
 		r.spawnSample(ctx, parent)
 	case reputation.SampleAgree, reputation.SampleResolved:
+		r.prob.checkEnded(true, nil)
 		for _, p := range d.Wrong {
 			r.wrongResult(ctx, parent, p)
 		}
@@ -399,7 +418,12 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 		// trusted, win on price and check again (reputation's doc,
 		// "Design choices", 17).
 		detail := d.Reason
-		blamed := r.policy.Contradicted(reps, d, func(p string) bool { return r.prob.trusted(p, parent.spec.Runtime) })
+		trusted := func(p string) bool { return r.prob.trusted(p, parent.spec.Runtime) }
+		if r.prob.checkEnded(false, trustedSplit(reps, trusted)) {
+			r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify",
+				Message: fmt.Sprintf("for %v checks are drawn in the wider market and the results of the providers you trust that contradicted each other checked every time: %d checks in a row ended without a verdict so", captureWindow, captureStreak)})
+		}
+		blamed := r.policy.Contradicted(reps, d, trusted)
 		for _, p := range blamed {
 			r.contradicted(ctx, parent, p)
 		}
@@ -408,6 +432,27 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 		}
 		r.finishCheck(ctx, parent, "", "inconclusive", detail)
 	}
+}
+
+// trustedSplit is the trusted providers among runs when they returned
+// different results, nil when they agreed.
+func trustedSplit(runs []reputation.Replica, trusted func(p string) bool) []string {
+	var out []string
+	first, split := "", false
+	for _, rr := range runs {
+		if !trusted(rr.Provider) {
+			continue
+		}
+		if len(out) == 0 {
+			first = rr.Digest
+		}
+		split = split || rr.Digest != first
+		out = append(out, rr.Provider)
+	}
+	if !split {
+		return nil
+	}
+	return out
 }
 
 // contradicted records a failure against a trusted provider that a check

@@ -55,6 +55,14 @@ type probation struct {
 	// providers decline it over its credit, until when their results are
 	// checked every time (Service.checkDone).
 	disputed map[string]time.Time
+	// stuck counts this node's checks in a row that ended without a
+	// verdict while providers it trusts returned different results in
+	// them; at captureStreak its checkers are drawn in the wider market
+	// until capturedUntil (checkEnded, Service.checkCandidates).
+	stuck         int
+	stuckBy       map[string]bool      // the trusted providers of those checks
+	capturedUntil time.Time            // checkers drawn in the wider market until then
+	splitters     map[string]time.Time // stuckBy at the capture: checked every time until then
 
 	saveMu sync.Mutex // orders saves of bars
 	file   string     // where bars are saved; "": nowhere
@@ -211,6 +219,72 @@ func (p *probation) isDisputed(peer string) bool {
 	}
 	return ok
 }
+
+// checkEnded counts an adaptive check that ended with a verdict or
+// without one; split: the providers trusted here that returned
+// different results in it (none when they agreed). It reports whether
+// this node is now captured: captureStreak checks in a row ended without
+// a verdict, trusted providers contradicting each other in each. Its
+// trusted pool cannot settle its checks — a pool of one operator's cheats
+// that switched, each returning a wrong output of its own — and while
+// its checkers come from that pool no newcomer's result gets a verdict
+// either, so no honest provider can earn its trust. For captureWindow it
+// draws its checkers in the wider market (Service.checkCandidates), and
+// checks every result of the trusted providers of those checks
+// (splitter) (reputation's doc, "Design choices", 21).
+func (p *probation) checkEnded(verdict bool, split []string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case verdict:
+		p.stuck, p.stuckBy = 0, nil
+	case len(split) > 0:
+		if p.stuckBy == nil {
+			p.stuckBy = map[string]bool{}
+		}
+		for _, q := range split {
+			p.stuckBy[q] = true
+		}
+		if p.stuck++; p.stuck >= captureStreak {
+			p.capturedUntil = p.now().Add(captureWindow)
+			if p.splitters == nil || len(p.splitters) > 65536 {
+				p.splitters = map[string]time.Time{}
+			}
+			for q := range p.stuckBy {
+				p.splitters[q] = p.capturedUntil
+			}
+			p.stuck, p.stuckBy = 0, nil
+			return true
+		}
+	}
+	return false
+}
+
+// splitter: peer returned a result that contradicted another trusted
+// provider's in the checks that found this node captured, less than
+// captureWindow ago: its results are checked every time (checkEnded).
+func (p *probation) splitter(peer string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until, ok := p.splitters[peer]
+	return ok && p.now().Before(until)
+}
+
+// captured: this node draws its checkers in the wider market
+// (checkEnded).
+func (p *probation) captured() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.now().Before(p.capturedUntil)
+}
+
+// captureStreak is how many checks in a row without a verdict, in which
+// trusted providers contradicted each other, make this node draw its
+// checkers in the wider market for captureWindow (the simulator's
+// setting).
+const captureStreak = 3
+
+const captureWindow = 10 * time.Minute
 
 // seen remembers the subnets discovery found the candidates in.
 func (p *probation) seen(cands []market.Candidate) {
