@@ -155,3 +155,36 @@ func TestContradicted(t *testing.T) {
 		t.Errorf("a verdict: Contradicted = %v, want nobody", got)
 	}
 }
+
+// A check without a verdict names the providers whose digest fewer
+// cohorts returned than another that at least two did (Outnumbered):
+// internal/sim's seed 29, where a veteran cheat's wrong result (capped at
+// 0.995, odds 199) and a fellow's outweighed three agreeing strangers.
+// Runs of one cohort are one voice, and a check where no digest has two
+// voices outnumbers nobody.
+func TestOutnumbered(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		runs []Replica
+		want []string
+	}{
+		{"seed 29", []Replica{{"i1", "w1", 0.995, "n1"}, {"i0", "w0", 0.995, "n0"}, {"h1", "ok", 0.9, "n3"}, {"h2", "ok", 0.9, "n4"}, {"h3", "ok", 0.9, "n5"}},
+			[]string{"i1", "i0"}},
+		{"one veteran", []Replica{{"v", "w", 0.999, "n1"}, {"h1", "ok", 0.9, "n3"}, {"h2", "ok", 0.9, "n4"}, {"h3", "ok", 0.9, "n5"}, {"h4", "x", 0.5, "n6"}},
+			[]string{"v", "h4"}},
+		{"every digest one voice", []Replica{{"v", "w", 0.995, "n1"}, {"a", "a", 0.9, "n2"}, {"b", "b", 0.9, "n3"}, {"c", "c", 0.9, "n4"}, {"d", "d", 0.9, "n5"}},
+			nil},
+		{"one cohort is one voice", []Replica{{"v", "w", 0.995, "n1"}, {"w", "w2", 0.995, "n2"}, {"s1", "ok", 0.9, "n3"}, {"s2", "ok", 0.9, "n3"}, {"s3", "x", 0.9, "n4"}},
+			nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := JudgeCheck(c.runs, 0.01, 5)
+			if d.Verdict != SampleUnresolved {
+				t.Fatalf("JudgeCheck = %v (%s), want unresolved", d.Verdict, d.Reason)
+			}
+			if !slices.Equal(d.Outnumbered, c.want) {
+				t.Errorf("Outnumbered = %v, want %v", d.Outnumbered, c.want)
+			}
+		})
+	}
+}

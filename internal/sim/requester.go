@@ -612,6 +612,17 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 		deliver(d.Digest)
 	default:
 		if root.adaptive && root.pending && !w.cfg.Legacy {
+			// No verdict, but more cohorts contradicted these providers'
+			// results than returned them: a veteran's run outweighs three
+			// agreeing strangers, so the check of its wrong result ends so
+			// where a right result's is settled by one checker, and its
+			// record here keeps only its right results. Their results are
+			// checked every time for a day; nobody is blamed (reputation's
+			// doc, "Design choices", 20; the node's
+			// Service.disputeOutnumbered).
+			for _, p := range d.Outnumbered {
+				r.suspect[p] = w.clk.now.Add(shareQuarantine)
+			}
 			// No verdict, but trusted providers contradicted each other:
 			// those the best result outvoted take a failure, or they stay
 			// trusted, win on price and check again (reputation's doc,

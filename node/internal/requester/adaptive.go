@@ -38,7 +38,8 @@ import (
 // would be checked every time is not hired while its check could not be
 // staffed (hireable), and one whose contradicted result could not get a
 // tie-break for that reason is checked every time for a day
-// (disputeUnsettled).
+// (disputeUnsettled), as is one whose result more subnets contradicted
+// than returned it in a check without a verdict (disputeOutnumbered).
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -354,6 +355,21 @@ func (r *Service) disputeUnsettled(parent *job) {
 	}
 }
 
+// disputeOutnumbered: parent's check ended without a verdict, and the
+// providers of d.Outnumbered returned a digest fewer cohorts returned
+// than another. A veteran's run outweighs three agreeing strangers, so
+// the check of its wrong result ends so, where its right result's check
+// is settled by one checker, and its record here keeps only its right
+// results. Their results are checked every time for a day instead
+// (reputation's doc, "Design choices", 20); nobody is blamed.
+func (r *Service) disputeOutnumbered(parent *job, d reputation.SampleDecision) {
+	for _, p := range d.Outnumbered {
+		r.prob.dispute(p, r.d.Now().Add(quarantine))
+		r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify", Provider: p,
+			Message: fmt.Sprintf("checked every time for a day: more independent providers contradicted %s than agreed with it, and no result was credible enough for a verdict", wire.ShortID(p))})
+	}
+}
+
 // checkDone judges an adaptive check after one of its runs ended.
 func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) {
 	parent := child.parent
@@ -399,6 +415,7 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 		// trusted, win on price and check again (reputation's doc,
 		// "Design choices", 17).
 		detail := d.Reason
+		r.disputeOutnumbered(parent, d)
 		blamed := r.policy.Contradicted(reps, d, func(p string) bool { return r.prob.trusted(p, parent.spec.Runtime) })
 		for _, p := range blamed {
 			r.contradicted(ctx, parent, p)
