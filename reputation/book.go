@@ -157,7 +157,11 @@ func (b *Book) Record(now time.Time, peer, capability string, o Outcome, evidenc
 	if d == 0 {
 		return fmt.Errorf("%w: %s %s about %s", ErrDuplicate, o, evidence, short(peer))
 	}
-	b.entry(peer, capability).direct.add(now, b.p.HalfLife, o.Positive(), d)
+	e := b.entry(peer, capability)
+	e.direct.add(now, b.p.HalfLife, o.Positive(), d)
+	if o == WrongResult {
+		e.direct.Wrong += d
+	}
 	b.trustCache = nil
 	return nil
 }

@@ -133,7 +133,9 @@
 //     to 0.45. Attestations never bar anyone: they can warn (lower the
 //     bound a job's minimum is checked against), not convict.
 //     (Under adaptive verification a provider on probation with the
-//     requester answers to a stricter floor, CheckPolicy.Probation.)
+//     requester answers to a stricter floor, CheckPolicy.Probation, and
+//     any provider it caught three times lately, CheckPolicy.CaughtBar
+//     on Standing.Wrong, is barred.)
 //   - Newcomer when Evidence < NewcomerEvidence (1): less than one
 //     observation's worth. The auction ranks at most one newcomer per
 //     auction and per replica group.
@@ -783,7 +785,7 @@
 //     before only bundled with disputes (issue 10, veterans, above).
 //     Traced further and fixed by design choice 20, below: every wrong
 //     result of it there, as provider and as checker, ended without a
-//     verdict.
+//     verdict. The bar on repeated catches is design choice 21.
 //   - Seed 26 (traced since): onoff-002 at req-03 had given it 35 clean
 //     runs (lower bound 0.911–0.918, none against) when it switched; its
 //     first four wrong results there were drawn at rates 0.80, 0.75,
@@ -870,6 +872,48 @@
 // ProbationAgainst) checked every time while outnumbered: none slipped.
 // Seeds 1–40 now miss a goal on two: 17 (1.313 runs per job) and 26
 // (2.07 wrong per 10,000, the ramp's price, above), as before.
+//
+// 21. A veteran caught repeatedly kept winning. Above Trusted only the
+// book's floor (MinReliability) bars, and a cheat's right results
+// between catches hold its reliability above it: on seed 29, before
+// rule 20, intermittent-001 was caught 17 times at req-08 (lower bound
+// 0.96 → 0.49) and kept winning there on price. ProbationAgainst (rule
+// 16) cannot bar veterans, because Against counts timeouts and failures
+// too, and an honest veteran collects those from lost messages (the
+// most against one honest provider in a default run was 14). The book
+// now keeps, beside β, the part of its first-hand evidence that wrong
+// results weigh (Standing.Wrong, decayed with the rest, exported), and
+// CheckPolicy.CaughtBar (24: a third catch within about a week) bars a
+// provider whatever its record — as a winner and as a checker (it
+// leaves the trusted pool). Timeouts and failures never reach it; no
+// honest provider was excluded on any seed. Default setting, seeds
+// 1–40, with rule 20 before and after in one session: eight seeds move,
+// no goal worse on any —
+//
+//	seed  replicas_per_job  dishonest_award_share  failed jobs (the non-payer's, rule 18)
+//	15    1.283 → 1.222     0.0092 → 0.0085        229 → 1,042
+//	17    1.313 → 1.291     0.0142 → 0.0097        42 → 232
+//	18    1.298 → 1.202     0.0109 → 0.0097        65 → 1,213
+//	20    1.197 → 1.229     0.0096 → 0.0073        1,283 → 832
+//	29    1.223 → 1.299     0.0086 → 0.0075        1,144 → 83
+//	33    1.277 → 1.294     0.0102 → 0.0086        202 → 58
+//	37    1.273 → 1.253     0.0131 → 0.0133        298 → 536
+//	40    1.254 → 1.207     0.0081 → 0.0065        347 → 1,245 (and 0.51 → 0 wrong per 10,000)
+//
+// (means over 1–40: 1.2387 → 1.2357 runs per job, share 0.0091 →
+// 0.0088, wrong results accepted 9 → 8; sybil shares moved by at most
+// 0.0003). Seed 17 now meets 1.3, so of seeds 1–40 only seed 26 misses
+// a goal. In attack_test's markets only TestShareCatches moves (on-off
+// cheats honest for 200 runs): a cheat barred where it is checked at
+// rate 1 takes its work to requesters that spot-check it, as measured
+// before (issue 10, veterans) — seed 1 27 → 30 wrong results without
+// sharing, 4 → 6 with it (the test's bound, at most half, holds); over
+// seeds 1–5 with sharing (the default) 4, 23, 11, 33, 34 → 6, 19, 10,
+// 28, 31 (105 → 94), without 27, 38, 16, 68, 50 → 30, 21, 52, 44, 78
+// (199 → 225). Every other attack figure is unchanged. Tried and not
+// kept: the bar at 16 (a second catch) — 14 seeds move, seed 25 accepts
+// one (0 → 0.51 per 10,000), seeds 30 and 40's shares rise (0.0086 →
+// 0.011, 0.0081 → 0.0113), seed 17 at 1.300.
 //
 // Tried and not kept (issue 10, runs per job): what the checks are
 // spent on, and three changes that cut them. `hayek sim --json` reports

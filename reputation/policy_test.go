@@ -101,9 +101,40 @@ func TestCheckPolicyProbationAgainst(t *testing.T) {
 		t.Errorf("caught three times in 23 jobs: bound %.3f, not on probation", st.LowerBound)
 	}
 	mustRecord(t, b, t0, "veteran", wasm, Success, 200)
-	mustRecord(t, b, t0, "veteran", wasm, WrongResult, 3)
+	mustRecord(t, b, t0, "veteran", wasm, WrongResult, 2)
 	if st := b.Standing("veteran", wasm, 0); st.LowerBound < p.Trusted || barred("veteran") {
-		t.Errorf("a trusted veteran (bound %.3f) is barred by the probation bar", st.LowerBound)
+		t.Errorf("a trusted veteran caught twice (bound %.3f) is barred by the probation bar", st.LowerBound)
+	}
+}
+
+// A provider caught three times lately is barred whatever its record
+// (CaughtBar 24, Standing.Wrong): a trusted veteran's right results
+// between catches no longer keep it eligible. Timeouts and failures do
+// not count toward it, so an honest veteran with lost messages is not
+// barred, and catches decay like any evidence.
+func TestCheckPolicyCaughtBar(t *testing.T) {
+	p := DefaultCheckPolicy()
+	b := newBook(t)
+	barred := func(peer string) bool {
+		return p.Probation(b.Standing(peer, wasm, 0), b.DirectReliability(peer, wasm))
+	}
+	mustRecord(t, b, t0, "cheat", wasm, Success, 200)
+	mustRecord(t, b, t0, "cheat", wasm, WrongResult, 3)
+	st := b.Standing("cheat", wasm, 0)
+	if st.Wrong != 24 || st.Against != 24 || st.LowerBound < p.Trusted || !barred("cheat") {
+		t.Errorf("a trusted veteran caught three times (bound %.3f, wrong %.0f): not barred", st.LowerBound, st.Wrong)
+	}
+	mustRecord(t, b, t0, "lossy", wasm, Success, 200)
+	mustRecord(t, b, t0, "lossy", wasm, Timeout, 10)
+	mustRecord(t, b, t0, "lossy", wasm, Failure, 5)
+	mustRecord(t, b, t0, "lossy", wasm, WrongResult, 2)
+	st = b.Standing("lossy", wasm, 0)
+	if st.Wrong != 16 || st.Against != 46 || barred("lossy") {
+		t.Errorf("a veteran with 46 against, 16 of it wrong results (bound %.3f): barred", st.LowerBound)
+	}
+	b.Tick(t0.Add(b.Params().HalfLife))
+	if st := b.Standing("cheat", wasm, 0); st.Wrong != 12 || barred("cheat") {
+		t.Errorf("a half-life later (wrong %.1f): still barred", st.Wrong)
 	}
 }
 

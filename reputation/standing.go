@@ -24,6 +24,10 @@ type Standing struct {
 	// result weighs Weights.WrongResult). Reports from others never
 	// count in it, so no attestation can bar a peer from probation.
 	Against float64 `json:"against,omitempty"`
+	// Wrong is the part of Against that wrong results weigh: this node's
+	// own catches, decayed, without the timeouts and failures an honest
+	// provider collects from lost messages.
+	Wrong float64 `json:"wrong,omitempty"`
 }
 
 // Standing returns peer's standing on capability at the book's clock,
@@ -44,6 +48,7 @@ func (b *Book) Standing(peer, capability string, minReputation float64) Standing
 		LowerBound: post.LowerBound(b.p.Quantile),
 		Evidence:   post.Evidence(),
 		Against:    v.direct.Neg,
+		Wrong:      v.direct.Wrong,
 	}
 	st.Score = st.Mean
 	st.Newcomer = st.Evidence < b.p.NewcomerEvidence

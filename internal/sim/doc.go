@@ -48,6 +48,8 @@
 // fails the trusted providers it outvoted, CheckPolicy.Contradicted,
 // and has every result checked for a day of a provider whose result more
 // cohorts contradicted than returned, SampleDecision.Outnumbered);
+// a provider caught CheckPolicy.CaughtBar's worth lately is barred,
+// veteran or not;
 // a result under check earns its provider nothing until the verdict,
 // and the provider's next results are checked until then; a provider
 // without a record holds one unjudged award per requester, and is

@@ -513,9 +513,12 @@ func (r *requester) spawnSample(root *rootJob) {
 	r.start(id, spec, root, true, ex)
 }
 
-// noteTrusted keeps the set of providers at the Proven bound up to date.
+// noteTrusted keeps the set of providers at the Trusted bound up to
+// date: a provider barred here (CheckPolicy.Probation: caught CaughtBar's
+// worth lately) checks no one, as in the node.
 func (r *requester) noteTrusted(p string) {
-	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted {
+	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted &&
+		!r.w.check.Probation(r.rep.standing(p, 0), r.book.DirectReliability(p, capWasm)) {
 		r.trusted[p] = true
 	} else {
 		delete(r.trusted, p)

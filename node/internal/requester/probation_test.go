@@ -446,3 +446,37 @@ func TestOutnumberedDispute(t *testing.T) {
 		t.Fatal("still disputed a day later")
 	}
 }
+
+// caught is ranked with this node's own wrong-result and other evidence
+// against each peer.
+type caught struct {
+	*ranked
+	wrong, against map[string]float64
+}
+
+func (c *caught) BookStanding(peer, capability string, min float64) reputation.Standing {
+	st := c.ranked.BookStanding(peer, capability, min)
+	st.Wrong, st.Against = c.wrong[peer], c.against[peer]
+	return st
+}
+
+// TestCaughtBar: a provider caught three times lately here
+// (CheckPolicy.CaughtBar, Standing.Wrong) is neither eligible nor
+// trusted as a checker, however long its record — a veteran's right
+// results between catches kept it winning on price (internal/sim seed
+// 29). A veteran with as much evidence against it from timeouts and
+// failures, and only two catches, stays both.
+func TestCaughtBar(t *testing.T) {
+	rep := &caught{&ranked{&fakeRep{}, map[string]float64{"cheat": 0.9, "lossy": 0.9}},
+		map[string]float64{"cheat": 24, "lossy": 16}, map[string]float64{"cheat": 24, "lossy": 46}}
+	p := newProbation(rep, reputation.DefaultCheckPolicy(), time.Now)
+	if st := p.Standing("cheat", market.RuntimeWasm, 0); st.Eligible || !strings.Contains(st.Reason, "wrong results") {
+		t.Errorf("a veteran caught three times: standing %+v", st)
+	}
+	if p.trusted("cheat", market.RuntimeWasm) {
+		t.Error("a veteran caught three times is trusted to check others")
+	}
+	if st := p.Standing("lossy", market.RuntimeWasm, 0); !st.Eligible || !p.trusted("lossy", market.RuntimeWasm) {
+		t.Errorf("a veteran with lost messages and two catches: standing %+v, trusted %v", st, p.trusted("lossy", market.RuntimeWasm))
+	}
+}
