@@ -166,6 +166,9 @@ func (b *Book) Record(now time.Time, peer, capability string, o Outcome, evidenc
 	if o == Timeout {
 		e.lapses.add(now, b.p.HalfLife, false, d)
 	}
+	if o == WrongResult {
+		e.direct.Wrong += d
+	}
 	b.trustCache = nil
 	return nil
 }

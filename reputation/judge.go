@@ -20,7 +20,9 @@ const MaxCheckReliability = 0.995
 // 1 − epsilon. Below that, up to maxRuns runs, it asks for one more
 // (SampleTieBreak); at maxRuns it gives up (SampleUnresolved), naming
 // the providers of runs less credible than the best (Outvoted), whom
-// it does not blame: CheckPolicy.Contradicted says when to.
+// it does not blame: CheckPolicy.Contradicted says when to; and those
+// whose digest fewer cohorts returned than another that at least two
+// did (Outnumbered), whom the requester checks every time for a day.
 //
 // Counting, as JudgeRuns does, lets any two runs that agree condemn a
 // third: two colluders drawn together outvote an honest veteran, and two
@@ -96,6 +98,16 @@ func JudgeCheck(runs []Replica, epsilon float64, maxRuns int) SampleDecision {
 	for _, r := range rs {
 		if less[r.Digest] {
 			d.Outvoted = append(d.Outvoted, r.Provider)
+		}
+	}
+	most, cohorts := 0, map[string]int{} // cohorts per digest, and the most any has
+	for _, g := range groups {
+		cohorts[g.Digest] = voices(g)
+		most = max(most, cohorts[g.Digest])
+	}
+	for _, r := range rs {
+		if most >= 2 && cohorts[r.Digest] < most {
+			d.Outnumbered = append(d.Outnumbered, r.Provider)
 		}
 	}
 	return d

@@ -93,6 +93,13 @@ type CheckPolicy struct {
 	// least this much first-hand evidence against it (Standing.Against,
 	// decayed) is barred here, whatever its reliability. 0: no such bar.
 	ProbationAgainst float64
+	// CaughtBar: a provider with at least this much first-hand
+	// wrong-result weight against it (Standing.Wrong, decayed) is barred
+	// whatever its record, a veteran too: caught repeatedly, it is not
+	// kept eligible by its right results between catches. Timeouts and
+	// failures do not count, so an honest veteran's lost messages never
+	// reach it (reputation's doc, "Design choices", 22). 0: off.
+	CaughtBar float64
 	// Contradictions: a check that ended without a verdict in which the
 	// runs of providers trusted here returned at least this many
 	// different results records a Failure against each trusted provider
@@ -110,10 +117,12 @@ type CheckPolicy struct {
 // ~0.1 at once (reputation's doc, "Design choices", 14). ProbationAgainst
 // was 0: only the reliability floor (reputation's doc, "Design choices",
 // 15). Contradictions was 0: a check without a verdict blamed nobody
-// (reputation's doc, "Design choices", 17).
+// (reputation's doc, "Design choices", 17). CaughtBar was 0: a veteran
+// was barred by MinReliability alone (reputation's doc, "Design
+// choices", 22).
 func DefaultCheckPolicy() CheckPolicy {
 	return CheckPolicy{Trusted: 0.5, Proven: 0.9, Settled: 0.95, MinRate: 0.05, ProbationReliability: 0.44, ProbationAgainst: 17,
-		Contradictions: 4}
+		Contradictions: 4, CaughtBar: 24}
 }
 
 // Contradicted is who a check that ended without a verdict (JudgeCheck's
@@ -152,10 +161,15 @@ func (p CheckPolicy) Contradicted(runs []Replica, d SampleDecision, trusted func
 // Probation reports whether a provider with standing st and first-hand
 // reliability rel (Book.DirectReliability) is barred while on probation:
 // below Trusted, with a first-hand record under ProbationReliability or
-// at least ProbationAgainst of first-hand evidence against it.
+// at least ProbationAgainst of first-hand evidence against it — or,
+// whatever its standing, with at least CaughtBar of first-hand
+// wrong-result weight against it (caught that often lately).
 // A stranger's reliability is the verification prior's mean, so
 // strangers are never barred by it.
 func (p CheckPolicy) Probation(st Standing, rel float64) bool {
+	if p.CaughtBar > 0 && st.Wrong >= p.CaughtBar {
+		return true
+	}
 	if st.LowerBound >= p.Trusted {
 		return false
 	}

@@ -67,7 +67,10 @@ func decayFactor(elapsed, halfLife time.Duration) float64 {
 // At. Evidence is decayed lazily, when it is read or added to.
 type tally struct {
 	Pos, Neg float64
-	At       time.Time
+	// Wrong is the part of Neg that wrong results weigh (first-hand
+	// tallies only): Standing.Wrong.
+	Wrong float64
+	At    time.Time
 }
 
 // at returns the tally decayed to now (never undecayed: a clock that
@@ -77,7 +80,7 @@ func (t tally) at(now time.Time, halfLife time.Duration) tally {
 		return t
 	}
 	f := decayFactor(now.Sub(t.At), halfLife)
-	return tally{Pos: t.Pos * f, Neg: t.Neg * f, At: now}
+	return tally{Pos: t.Pos * f, Neg: t.Neg * f, Wrong: t.Wrong * f, At: now}
 }
 
 func (t *tally) add(now time.Time, halfLife time.Duration, positive bool, w float64) {

@@ -84,7 +84,15 @@ type SampleDecision struct {
 	// likelier liars of a check that reached no verdict. Nobody is blamed
 	// for it unless CheckPolicy.Contradicted says so.
 	Outvoted []string
-	Reason   string
+	// Outnumbered: SampleUnresolved (JudgeCheck), the providers whose runs
+	// returned a digest that fewer cohorts returned than another, which at
+	// least two did — a veteran's run can outweigh three agreeing
+	// strangers, so a wrong result of its ends without a verdict where a
+	// right one is settled by one checker. Nobody is blamed for it; the
+	// requester checks their results every time for a day (reputation's
+	// doc, "Design choices", 20).
+	Outnumbered []string
+	Reason      string
 }
 
 // JudgeSample applies the sampling rule to the runs of a sampled job so

@@ -31,6 +31,10 @@ type Standing struct {
 	// standing and eligibility, not checks of what is delivered; a peer
 	// that times out often is not excused.
 	CheckBound float64 `json:"check_bound,omitempty"`
+	// Wrong is the part of Against that wrong results weigh: this node's
+	// own catches, decayed, without the timeouts and failures an honest
+	// provider collects from lost messages.
+	Wrong float64 `json:"wrong,omitempty"`
 }
 
 // Standing returns peer's standing on capability at the book's clock,
@@ -51,6 +55,7 @@ func (b *Book) Standing(peer, capability string, minReputation float64) Standing
 		LowerBound: post.LowerBound(b.p.Quantile),
 		Evidence:   post.Evidence(),
 		Against:    v.direct.Neg,
+		Wrong:      v.direct.Wrong,
 	}
 	st.CheckBound = st.LowerBound
 	if ex := math.Min(v.lapses, b.p.LapseShare*v.direct.Pos); ex > 0 {

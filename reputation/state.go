@@ -26,6 +26,7 @@ type StateTally struct {
 	Reporter   string  `cbor:"reporter" json:"reporter,omitempty"`
 	Pos        float64 `cbor:"pos" json:"pos"`
 	Neg        float64 `cbor:"neg" json:"neg"`
+	Wrong      float64 `cbor:"wrong,omitempty" json:"wrong,omitempty"` // first-hand: the part of Neg wrong results weigh
 	At         int64   `cbor:"at" json:"at"`
 	// Lapses: of a first-hand Neg, the weight of timeouts (decayed to At).
 	Lapses float64 `cbor:"lapses,omitempty" json:"lapses,omitempty"`
@@ -53,7 +54,7 @@ func (b *Book) Export() State {
 			e := s.caps[c]
 			if e.direct.mass() > 0 {
 				st.Tallies = append(st.Tallies, StateTally{Peer: peer, Capability: c,
-					Pos: e.direct.Pos, Neg: e.direct.Neg, At: unixNano(e.direct.At), Lapses: e.lapses.at(e.direct.At, b.p.HalfLife).Neg})
+					Pos: e.direct.Pos, Neg: e.direct.Neg, Wrong: e.direct.Wrong, At: unixNano(e.direct.At), Lapses: e.lapses.at(e.direct.At, b.p.HalfLife).Neg})
 			}
 			for _, r := range slices.Sorted(maps.Keys(e.third)) {
 				t := e.third[r]
@@ -89,11 +90,11 @@ func Restore(p Params, self string, st State) (*Book, error) {
 	ok := func(v float64) bool { return v >= 0 && !math.IsInf(v, 0) } // NaN fails v >= 0
 	b.now = fromNano(st.Now)
 	for i, t := range st.Tallies {
-		if t.Peer == "" || t.Capability == "" || !ok(t.Pos) || !ok(t.Neg) || !ok(t.Lapses) || t.Lapses > t.Neg || t.Reporter != "" && t.Lapses != 0 {
+		if t.Peer == "" || t.Capability == "" || !ok(t.Pos) || !ok(t.Neg) || !ok(t.Lapses) || !ok(t.Wrong) || t.Lapses > t.Neg || t.Wrong > t.Neg || t.Reporter != "" && (t.Lapses != 0 || t.Wrong != 0) {
 			return nil, fmt.Errorf("reputation: restore: tally %d (%s on %q) is malformed", i, short(t.Peer), t.Capability)
 		}
 		e := b.entry(t.Peer, t.Capability)
-		tl := tally{Pos: t.Pos, Neg: t.Neg, At: fromNano(t.At)}
+		tl := tally{Pos: t.Pos, Neg: t.Neg, Wrong: t.Wrong, At: fromNano(t.At)}
 		if t.Reporter == "" {
 			e.direct = tl
 			e.lapses = tally{Neg: t.Lapses, At: tl.At}

@@ -45,7 +45,11 @@
 // trusts too few or all of them have — never in the subnet of a run so
 // far — judged with reputation.JudgeCheck (runs of one subnet one voice;
 // a check without a verdict whose trusted runs returned four results
-// fails the trusted providers it outvoted, CheckPolicy.Contradicted);
+// fails the trusted providers it outvoted, CheckPolicy.Contradicted,
+// and has every result checked for a day of a provider whose result more
+// cohorts contradicted than returned, SampleDecision.Outnumbered);
+// a provider caught CheckPolicy.CaughtBar's worth lately is barred,
+// veteran or not;
 // a result under check earns its provider nothing until the verdict,
 // and the provider's next results are checked until then; a provider
 // without a record holds one unjudged award per requester, and is

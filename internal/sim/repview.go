@@ -28,7 +28,8 @@ type repView struct {
 	subnet func(peer string) string
 	now    func() time.Time
 	// check, when set, bars providers on probation whose first-hand
-	// record fell below its ProbationReliability.
+	// record fell below its ProbationReliability, and any provider caught
+	// CaughtBar's worth lately.
 	check *reputation.CheckPolicy
 }
 
@@ -83,7 +84,11 @@ func (v *repView) Standing(peer string, _ market.Capability, min float64) market
 		return market.Standing{Reason: "a newcomer from a subnet that returned a wrong result", Newcomer: true, Score: st.Score}
 	}
 	if v.check != nil && st.Eligible && v.check.Probation(st, v.book.DirectReliability(peer, capWasm)) {
-		return market.Standing{Reason: "on probation with too poor a record", Newcomer: st.Newcomer, Score: st.Score}
+		reason := "on probation with too poor a record"
+		if v.check.CaughtBar > 0 && st.Wrong >= v.check.CaughtBar {
+			reason = "caught with wrong results here too often lately"
+		}
+		return market.Standing{Reason: reason, Newcomer: st.Newcomer, Score: st.Score}
 	}
 	return market.Standing{Eligible: st.Eligible, Reason: st.Reason, Newcomer: st.Newcomer, Score: st.Score}
 }

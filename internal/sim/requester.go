@@ -527,9 +527,12 @@ func (r *requester) spawnSample(root *rootJob) {
 	r.start(id, spec, root, true, ex)
 }
 
-// noteTrusted keeps the set of providers at the Proven bound up to date.
+// noteTrusted keeps the set of providers at the Trusted bound up to
+// date: a provider barred here (CheckPolicy.Probation: caught CaughtBar's
+// worth lately) checks no one, as in the node.
 func (r *requester) noteTrusted(p string) {
-	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted {
+	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted &&
+		!r.w.check.Probation(r.rep.standing(p, 0), r.book.DirectReliability(p, capWasm)) {
 		r.trusted[p] = true
 	} else {
 		delete(r.trusted, p)
@@ -651,6 +654,17 @@ func (r *requester) sampleDone(root *rootJob, o *market.Outcome) {
 			}
 		}
 		if root.adaptive && root.pending && !w.cfg.Legacy {
+			// No verdict, but more cohorts contradicted these providers'
+			// results than returned them: a veteran's run outweighs three
+			// agreeing strangers, so the check of its wrong result ends so
+			// where a right result's is settled by one checker, and its
+			// record here keeps only its right results. Their results are
+			// checked every time for a day; nobody is blamed (reputation's
+			// doc, "Design choices", 20; the node's
+			// Service.disputeOutnumbered).
+			for _, p := range d.Outnumbered {
+				r.suspect[p] = w.clk.now.Add(shareQuarantine)
+			}
 			// No verdict, but trusted providers contradicted each other:
 			// those the best result outvoted take a failure, or they stay
 			// trusted, win on price and check again (reputation's doc,

@@ -38,11 +38,12 @@ import (
 // would be checked every time is not hired while its check could not be
 // staffed (hireable), and one whose contradicted result could not get a
 // tie-break for that reason is checked every time for a day
-// (disputeUnsettled) and not hired while that reason stands. After
-// captureStreak checks in a row without a verdict in which trusted
-// providers contradicted each other, checkers are drawn in the wider
-// market for captureWindow (probation.checkEnded; reputation's doc,
-// "Design choices", 21).
+// (disputeUnsettled) and not hired while that reason stands, as is
+// one whose result more subnets contradicted than returned it in a check
+// without a verdict (disputeOutnumbered). After captureStreak checks in
+// a row without a verdict in which trusted providers contradicted each
+// other, checkers are drawn in the wider market for captureWindow
+// (probation.checkEnded; reputation's doc, "Design choices", 21).
 
 // checkEpsilon is the credibility a check's verdict needs
 // (reputation.JudgeCheck), as in the simulator: three agreeing strangers,
@@ -372,6 +373,21 @@ func (r *Service) disputeUnsettled(parent *job) {
 	}
 }
 
+// disputeOutnumbered: parent's check ended without a verdict, and the
+// providers of d.Outnumbered returned a digest fewer cohorts returned
+// than another. A veteran's run outweighs three agreeing strangers, so
+// the check of its wrong result ends so, where its right result's check
+// is settled by one checker, and its record here keeps only its right
+// results. Their results are checked every time for a day instead
+// (reputation's doc, "Design choices", 20); nobody is blamed.
+func (r *Service) disputeOutnumbered(parent *job, d reputation.SampleDecision) {
+	for _, p := range d.Outnumbered {
+		r.prob.dispute(p, r.d.Now().Add(quarantine))
+		r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify", Provider: p,
+			Message: fmt.Sprintf("checked every time for a day: more independent providers contradicted %s than agreed with it, and no result was credible enough for a verdict", wire.ShortID(p))})
+	}
+}
+
 // checkDone judges an adaptive check after one of its runs ended.
 func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) {
 	parent := child.parent
@@ -423,6 +439,7 @@ func (r *Service) checkDone(ctx context.Context, child *job, o *market.Outcome) 
 			r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify",
 				Message: fmt.Sprintf("for %v checks are drawn in the wider market and the results of the providers you trust that contradicted each other checked every time: %d checks in a row ended without a verdict so", captureWindow, captureStreak)})
 		}
+		r.disputeOutnumbered(parent, d)
 		blamed := r.policy.Contradicted(reps, d, trusted)
 		for _, p := range blamed {
 			r.contradicted(ctx, parent, p)

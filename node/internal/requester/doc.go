@@ -29,8 +29,12 @@
 //     time, and newcomers from a subnet caught cheating are barred
 //     (reputation.SubnetGuard), and a check without a verdict fails the
 //     trusted providers it outvoted when trusted runs returned four
-//     results (reputation.CheckPolicy.Contradicted), and a provider whose
-//     result would be checked every time is not hired while fewer than
+//     results (reputation.CheckPolicy.Contradicted) and checks every
+//     result of a provider whose result more subnets contradicted than
+//     returned for a day (Service.disputeOutnumbered), and a provider
+//     caught three times lately is barred however long its record
+//     (reputation.CheckPolicy.CaughtBar), and a provider
+//     whose result would be checked every time is not hired while fewer than
 //     two other trusted providers would check it (the rest declined this
 //     node over its unpaid credit: Service.hireable) — the rules hayek
 //     sim measured; a verdict

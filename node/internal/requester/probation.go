@@ -83,8 +83,16 @@ var _ market.Reputation = (*probation)(nil)
 // Standing implements market.Reputation.
 func (p *probation) Standing(peer string, c market.Capability, min float64) market.Standing {
 	st := p.Reputation.Standing(peer, c, min)
-	if st.Eligible && p.policy.Probation(p.BookStanding(peer, string(c), 0), p.DirectReliability(peer, string(c))) {
-		return market.Standing{Reason: "on probation with too poor a record", Newcomer: st.Newcomer, Score: st.Score}
+	if st.Eligible {
+		if bst := p.BookStanding(peer, string(c), 0); p.policy.Probation(bst, p.DirectReliability(peer, string(c))) {
+			reason := "on probation with too poor a record"
+			if p.policy.CaughtBar > 0 && bst.Wrong >= p.policy.CaughtBar {
+				// Caught repeatedly, veteran or not (reputation's doc,
+				// "Design choices", 22).
+				reason = "caught with wrong results here too often lately"
+			}
+			return market.Standing{Reason: reason, Newcomer: st.Newcomer, Score: st.Score}
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -396,3 +396,87 @@ func TestUnsettledDispute(t *testing.T) {
 		t.Fatal("still disputed a day later")
 	}
 }
+
+// TestOutnumberedDispute: a check without a verdict in which more
+// subnets contradicted a provider's result than returned it makes that
+// provider checked every time for a day — a veteran's run outweighs
+// three agreeing strangers, so the checks of its wrong results end so
+// while its right ones earn a Success (internal/sim seed 29). A check
+// without a verdict where no result had two subnets changes nothing.
+func TestOutnumberedDispute(t *testing.T) {
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	rep := &ranked{&fakeRep{}, map[string]float64{"vet": 0.99, "vet2": 0.99}}
+	r := &Service{self: "me", secret: []byte("secret"), policy: reputation.DefaultCheckPolicy(), d: Deps{Rep: rep, Ledger: &owing{debt: map[string]int64{}}, Now: clock}}
+	r.prob = newProbation(rep, r.policy, clock)
+	spec := market.JobSpec{Runtime: market.RuntimeWasm, MaxPrice: 10}
+	judge := func(reps ...reputation.Replica) *job {
+		j := &job{id: "j", spec: spec}
+		d := reputation.JudgeCheck(reps, checkEpsilon, market.MaxCheckRuns)
+		if d.Verdict != reputation.SampleUnresolved {
+			t.Fatalf("JudgeCheck = %v (%s), want unresolved", d.Verdict, d.Reason)
+		}
+		r.disputeOutnumbered(j, d)
+		return j
+	}
+	if r.certainCheck("vet", spec) {
+		t.Fatal("a settled veteran is checked every time before any dispute")
+	}
+	judge(reputation.Replica{Provider: "vet", Digest: "w", Reliability: 0.995, Cohort: "n1"},
+		reputation.Replica{Provider: "s1", Digest: "a", Reliability: 0.9, Cohort: "n2"},
+		reputation.Replica{Provider: "s2", Digest: "b", Reliability: 0.9, Cohort: "n3"},
+		reputation.Replica{Provider: "s3", Digest: "c", Reliability: 0.9, Cohort: "n4"},
+		reputation.Replica{Provider: "s4", Digest: "d", Reliability: 0.9, Cohort: "n5"})
+	if r.certainCheck("vet", spec) {
+		t.Fatal("disputed though no result had two subnets")
+	}
+	j := judge(reputation.Replica{Provider: "vet", Digest: "w", Reliability: 0.995, Cohort: "n1"},
+		reputation.Replica{Provider: "vet2", Digest: "w2", Reliability: 0.995, Cohort: "n2"},
+		reputation.Replica{Provider: "s1", Digest: "ok", Reliability: 0.9, Cohort: "n3"},
+		reputation.Replica{Provider: "s2", Digest: "ok", Reliability: 0.9, Cohort: "n4"},
+		reputation.Replica{Provider: "s3", Digest: "ok", Reliability: 0.9, Cohort: "n5"})
+	if !r.certainCheck("vet", spec) || !r.certainCheck("vet2", spec) {
+		t.Fatal("outnumbered by three subnets in a check without a verdict: the veterans are not checked every time")
+	}
+	if len(j.events) != 2 || !strings.Contains(j.events[0].Message, "checked every time for a day") {
+		t.Fatalf("events %+v do not say why", j.events)
+	}
+	now = now.Add(quarantine)
+	if r.certainCheck("vet", spec) {
+		t.Fatal("still disputed a day later")
+	}
+}
+
+// caught is ranked with this node's own wrong-result and other evidence
+// against each peer.
+type caught struct {
+	*ranked
+	wrong, against map[string]float64
+}
+
+func (c *caught) BookStanding(peer, capability string, min float64) reputation.Standing {
+	st := c.ranked.BookStanding(peer, capability, min)
+	st.Wrong, st.Against = c.wrong[peer], c.against[peer]
+	return st
+}
+
+// TestCaughtBar: a provider caught three times lately here
+// (CheckPolicy.CaughtBar, Standing.Wrong) is neither eligible nor
+// trusted as a checker, however long its record — a veteran's right
+// results between catches kept it winning on price (internal/sim seed
+// 29). A veteran with as much evidence against it from timeouts and
+// failures, and only two catches, stays both.
+func TestCaughtBar(t *testing.T) {
+	rep := &caught{&ranked{&fakeRep{}, map[string]float64{"cheat": 0.9, "lossy": 0.9}},
+		map[string]float64{"cheat": 24, "lossy": 16}, map[string]float64{"cheat": 24, "lossy": 46}}
+	p := newProbation(rep, reputation.DefaultCheckPolicy(), time.Now)
+	if st := p.Standing("cheat", market.RuntimeWasm, 0); st.Eligible || !strings.Contains(st.Reason, "wrong results") {
+		t.Errorf("a veteran caught three times: standing %+v", st)
+	}
+	if p.trusted("cheat", market.RuntimeWasm) {
+		t.Error("a veteran caught three times is trusted to check others")
+	}
+	if st := p.Standing("lossy", market.RuntimeWasm, 0); !st.Eligible || !p.trusted("lossy", market.RuntimeWasm) {
+		t.Errorf("a veteran with lost messages and two catches: standing %+v, trusted %v", st, p.trusted("lossy", market.RuntimeWasm))
+	}
+}
