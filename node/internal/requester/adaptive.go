@@ -246,7 +246,7 @@ func (r *Service) hireable(j *job, cands []market.Candidate) {
 		// would keep its right results only (reputation's doc, "Design
 		// choices", 21).
 		for _, c := range cands {
-			if c.Peer != r.self && r.prob.isDisputed(c.Peer) {
+			if c.Peer != r.self && r.prob.isUnsettled(c.Peer) {
 				why[c.Peer] = "a checker contradicted its result here and no tie-break could be run: not hired while providers you trust " +
 					"decline you over unpaid credit: pay what you owe them, or submit with --verify none"
 			}
@@ -382,7 +382,7 @@ func (r *Service) disputeUnsettled(parent *job) {
 // (reputation's doc, "Design choices", 20); nobody is blamed.
 func (r *Service) disputeOutnumbered(parent *job, d reputation.SampleDecision) {
 	for _, p := range d.Outnumbered {
-		r.prob.dispute(p, r.d.Now().Add(quarantine))
+		r.prob.outnumber(p, r.d.Now().Add(quarantine))
 		r.appendEvent(parent, api.Event{Time: r.d.Now(), Job: parent.id, Type: "verify", Provider: p,
 			Message: fmt.Sprintf("checked every time for a day: more independent providers contradicted %s than agreed with it, and no result was credible enough for a verdict", wire.ShortID(p))})
 	}

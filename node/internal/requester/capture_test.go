@@ -158,4 +158,12 @@ func TestDisputedNotHired(t *testing.T) {
 	if got, _ := hired(); !slices.Contains(got, "vet") {
 		t.Fatalf("paid: hired %v, want vet among them", got)
 	}
+	// Outnumbered (disputeOutnumbered) rather than unsettled: checked
+	// every time, but hired while enough trusted providers would check
+	// it (rule 18 decides), as in the simulator.
+	led.debt["t2"] = 100
+	r.prob.outnumber("t3", now.Add(quarantine))
+	if got, why := hired(); !slices.Contains(got, "t3") || slices.Contains(got, "vet") || !r.certainCheck("t3", market.JobSpec{Runtime: market.RuntimeWasm, MaxPrice: 10}) {
+		t.Fatalf("t3 outnumbered, vet unsettled, t2 declining: hired %v (vet's reason %q); want t3 hired and checked every time, vet not", got, why)
+	}
 }

@@ -53,8 +53,14 @@ type probation struct {
 	// disputed: providers whose result a check contradicted and could not
 	// settle, its tie-break finding no bid while this node's trusted
 	// providers decline it over its credit, until when their results are
-	// checked every time (Service.checkDone).
+	// checked every time (Service.checkDone), and not hired while a
+	// trusted provider declines this node over its credit
+	// (Service.hireable).
 	disputed map[string]time.Time
+	// outnumbered: providers whose result more subnets contradicted than
+	// returned in a check without a verdict, until when their results are
+	// checked every time (Service.disputeOutnumbered).
+	outnumbered map[string]time.Time
 	// stuck counts this node's checks in a row that ended without a
 	// verdict while providers it trusts returned different results in
 	// them; at captureStreak its checkers are drawn in the wider market
@@ -75,7 +81,8 @@ const quarantine = 24 * time.Hour
 
 func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
 	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, checks: map[string]int{}, subnets: map[string]string{},
-		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}, creditNo: map[string]int64{}, disputed: map[string]time.Time{}}
+		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}, creditNo: map[string]int64{}, disputed: map[string]time.Time{},
+		outnumbered: map[string]time.Time{}}
 }
 
 var _ market.Reputation = (*probation)(nil)
@@ -205,24 +212,55 @@ func (p *probation) anyDeclined() bool {
 	return len(p.creditNo) > 0
 }
 
-// dispute checks every result of peer until until.
+// dispute checks every result of peer until until, and keeps it from
+// being hired while a trusted provider declines this node over its
+// credit (disputeUnsettled).
 func (p *probation) dispute(peer string, until time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.disputed) > 65536 {
-		clear(p.disputed)
+	mark(p.disputed, peer, until)
+}
+
+// outnumber checks every result of peer until until
+// (disputeOutnumbered).
+func (p *probation) outnumber(peer string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mark(p.outnumbered, peer, until)
+}
+
+// mark sets peer's end in m, a bounded map of quarantines.
+func mark(m map[string]time.Time, peer string, until time.Time) {
+	if len(m) > 65536 {
+		clear(m)
 	}
-	p.disputed[peer] = until
+	m[peer] = until
 }
 
 // isDisputed: a result of peer was contradicted by a check that could
-// not be settled, less than quarantine ago.
+// not be settled (dispute), or outnumbered (outnumber), less than
+// quarantine ago: its results are checked every time.
 func (p *probation) isDisputed(peer string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	until, ok := p.disputed[peer]
+	return p.live(p.disputed, peer) || p.live(p.outnumbered, peer)
+}
+
+// isUnsettled: a result of peer was contradicted by a check whose
+// tie-break found no bid for this node's credit, less than quarantine
+// ago (dispute).
+func (p *probation) isUnsettled(peer string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live(p.disputed, peer)
+}
+
+// live: peer's quarantine in m has not ended (an ended one is dropped).
+// p.mu is held.
+func (p *probation) live(m map[string]time.Time, peer string) bool {
+	until, ok := m[peer]
 	if ok && !p.now().Before(until) {
-		delete(p.disputed, peer)
+		delete(m, peer)
 		return false
 	}
 	return ok
