@@ -532,7 +532,7 @@ func (r *requester) spawnSample(root *rootJob) {
 // worth lately) checks no one, as in the node.
 func (r *requester) noteTrusted(p string) {
 	if r.rep.standing(p, r.w.check.Trusted).Eligible && r.rep.standing(p, 0).LowerBound >= r.w.check.Trusted &&
-		!r.w.check.Probation(r.rep.standing(p, 0), r.book.DirectReliability(p, capWasm)) {
+		(r.w.cfg.Legacy || !r.w.check.Probation(r.rep.standing(p, 0), r.book.DirectReliability(p, capWasm))) {
 		r.trusted[p] = true
 	} else {
 		delete(r.trusted, p)
