@@ -33,11 +33,17 @@
 //     result of a provider whose result more subnets contradicted than
 //     returned for a day (Service.disputeOutnumbered), and a provider
 //     caught three times lately is barred however long its record
-//     (reputation.CheckPolicy.CaughtBar), and a provider
-//     whose result would be checked every time is not hired while fewer than
-//     two other trusted providers would check it (the rest declined this
-//     node over its unpaid credit: Service.hireable) — the rules hayek
-//     sim measured; a verdict
+//     (reputation.CheckPolicy.CaughtBar), and after three checks in a
+//     row without a verdict, trusted providers contradicting each other,
+//     checkers are drawn in the wider market for ten minutes
+//     (probation.checkEnded), and the check rate reads a record without
+//     its lost messages up to reputation.Params.LapseShare, and a
+//     provider whose result would be checked every time is not hired
+//     while fewer than two other trusted providers would check it (the
+//     rest declined this node over its unpaid credit: Service.hireable),
+//     nor one whose contradicted result found no tie-break for that
+//     reason while any still declines — the rules hayek sim measured; a
+//     verdict
 //     that outvotes a run is told to other requesters at once
 //     (Deps.ShareCatch, with the signed results as proof), and a provider
 //     another requester caught (Deps.Suspect) has every result checked;
