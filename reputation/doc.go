@@ -219,7 +219,10 @@
 // its provider nothing until the verdict, and a provider without a
 // record (below Trusted) holds one unjudged award per requester at a
 // time, and is not eligible once its first-hand reliability falls below
-// ProbationReliability (0.44; CheckPolicy.Probation); a result whose
+// ProbationReliability (0.44; CheckPolicy.Probation) — nor is any
+// provider, veteran or not, with CaughtBar (24, three catches lately) of
+// first-hand wrong-result weight against it (Standing.Wrong, kept apart
+// from timeouts and failures); a result whose
 // provider has an earlier result under check is checked too. JudgeCheck
 // judges the runs of one checked job by the odds rule: a digest stands
 // when runs of at least two cohorts (Replica.Cohort, the subnet) share it
@@ -1183,6 +1186,7 @@
 //	VerifyPriorMean       0.9        a stranger's reliability (1 − assumed faulty share)
 //	VerifyPriorStrength   2          observations the verification prior is worth
 //	MinReliability        0.4        first-hand reliability below which a peer is not eligible (0: off)
+//	LapseShare            0.05       timeouts CheckBound leaves out, per unit of first-hand positive evidence (0: none)
 //	LapseShare            0.05       timeout weight per clean job that Standing.CheckBound leaves out (0: none)
 //
 // Validate reports every bad field (ParamsError, matching ErrParams); in
