@@ -1197,7 +1197,16 @@
 // 0 → 1.06 wrong per 10,000 (2 accepted) — undetected pairs over 1–40
 // 1 → 6, barred never-judged 515 → 460, wrong results accepted 4 → 6,
 // runs per job mean 1.2221 → 1.2196, share mean 0.0089 → 0.0088 (worst
-// 0.0127 → 0.0147); why it leaves more pairs undetected was not traced.
+// 0.0127 → 0.0147). Its four undetected pairs on seed 3 are the same
+// class at another requester (req-07, all newcomers with one or two
+// runs there, none of their /24s caught there): it trusted nobody for
+// its first minute, and checks drawn among strangers that drew two wrong
+// runs of different digests (a ring's and a cheat's) ended at five runs
+// with three agreeing strangers, 0.9746 < 0.99, e.g. req-07-j00081 and
+// -j00170 — so the class is wider than a weak fifth checker: any such
+// check leaves its wrong providers unjudged, outnumbered (which the hold
+// above covered) but unbarred; which way the divergence falls per seed
+// decides whether the guard happens to bar them.
 // Left alone: the non-paying requester's check runs won by cheats in its
 // trusted pool once its honest providers decline it (seed 1 above),
 // which the goal's dishonest_award_share counts and its paying share
