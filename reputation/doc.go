@@ -1116,9 +1116,9 @@
 // on seed 14, 1.00 on 28, 0.50 on 36, all on-off results unchecked on
 // the ramp; seeds 26 and 29, 2.07 and 1.57 before, at 0), and the 40th,
 // seed 3, misses only by one (always-cheater, requester) pair counted
-// undetected, as before: one job in the requester's first minute whose
-// check ended without a verdict, nothing accepted, never hired there
-// again, but not barred. replicas_per_job 1.166–1.278, mean 1.2392 →
+// undetected, as before: one check run in the requester's first minute
+// that ended without a verdict (below), nothing accepted, never drawn
+// or hired there again, but not barred. replicas_per_job 1.166–1.278, mean 1.2392 →
 // 1.2221 (seed 17 1.313 → 1.264); dishonest_award_share at most 0.0142
 // → 0.0127 (mean 0.0089); sybils at most 0.0017; detection 2–5 jobs;
 // failed jobs 27,048 → 25,914; no honest provider excluded. On seeds
