@@ -265,7 +265,10 @@ func TestSybilAdaptive(t *testing.T) {
 // (Config.ShareCatches: they check its results at rate 1 if they trust
 // a checker that contradicted it) cuts what slips before each of them
 // catches it: 38 wrong results accepted without, 9 with, on seed 1
-// (27 and 4 since CheckPolicy.ProbationAgainst). Sharing is the default,
+// (27 and 4 since CheckPolicy.ProbationAgainst, 32 and 10 since
+// CheckPolicy.CaughtBar and reputation's design choices 20–21: a cheat
+// barred where it is checked every time works for requesters that
+// spot-check it). Sharing is the default,
 // in the simulator as in the node.
 // Neither meets the goal: this is the attack the design still misses.
 func TestShareCatches(t *testing.T) {
