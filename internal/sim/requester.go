@@ -359,18 +359,16 @@ func (r *requester) finish(ru *run, o *market.Outcome) {
 		st := r.rep.standing(first.Provider, 0)
 		rate := r.w.check.Rate(st, root.value)
 		cause := r.band(st)
-		if rate < 1 && (r.checking[first.Provider] > 0 && !w.cfg.Legacy || r.suspect[first.Provider].After(w.clk.now)) {
-			cause = "forced"
-		}
-		if until, ok := r.suspect[first.Provider]; ok && w.clk.now.Before(until) {
-			// Another requester caught it, on the word of checkers this
-			// one has paid and found right (shareCatch).
-			rate = 1
-		}
-		if r.checking[first.Provider] > 0 && !w.cfg.Legacy {
-			// A result of this provider is under check already: until
-			// its verdict, the record that would excuse this one from a
-			// check is in question.
+		// Checked every time while another requester caught it, on the
+		// word of checkers this one has paid and found right
+		// (shareCatch), or while a rule here suspects it (suspected);
+		// and while a result of it is under check already: until that
+		// verdict, the record that would excuse this one from a check
+		// is in question.
+		if r.suspected(first.Provider) || r.checking[first.Provider] > 0 && !w.cfg.Legacy {
+			if rate < 1 {
+				cause = "forced"
+			}
 			rate = 1
 		}
 		if reputation.ShouldSample(r.secret, root.id, rate) {
@@ -963,9 +961,11 @@ func (r *requester) checkers(p string, trusted []string) int {
 // certainCheck: a result of p here would be checked whatever the draw
 // (finish's rate is 1).
 func (r *requester) certainCheck(p string, value int64) bool {
-	if r.w.check.Rate(r.rep.standing(p, 0), value) >= 1 || r.checking[p] > 0 {
-		return true
-	}
+	return r.w.check.Rate(r.rep.standing(p, 0), value) >= 1 || r.checking[p] > 0 || r.suspected(p)
+}
+
+// suspected: p's results are checked every time here, for now (suspect).
+func (r *requester) suspected(p string) bool {
 	until, ok := r.suspect[p]
 	return ok && r.w.clk.now.Before(until)
 }

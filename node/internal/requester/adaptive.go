@@ -101,7 +101,7 @@ func (r *Service) decideCheck(j *job, o *market.Outcome) {
 	capability := string(j.spec.Runtime)
 	st := r.d.Rep.BookStanding(first.Provider, capability, 0)
 	rate := r.policy.Rate(st, j.spec.MaxPrice)
-	if r.prob.underCheck(first.Provider) || r.prob.isDisputed(first.Provider) || r.prob.splitter(first.Provider) {
+	if r.prob.underCheck(first.Provider) || r.prob.checkedEveryTime(first.Provider) {
 		// An earlier result of this provider is under check: until its
 		// verdict the record that would excuse this one is in question
 		// (an on-off cheat's switch would slip through unchecked).
@@ -293,7 +293,7 @@ func (r *Service) owed(peer string) int64 { return -r.d.Ledger.Balance(peer) }
 // certainCheck: a result of peer for a job of spec would be checked here
 // whatever the draw (decideCheck's rate is 1).
 func (r *Service) certainCheck(peer string, spec market.JobSpec) bool {
-	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) || r.prob.isDisputed(peer) || r.prob.splitter(peer) {
+	if r.policy.Rate(r.d.Rep.BookStanding(peer, string(spec.Runtime), 0), spec.MaxPrice) >= 1 || r.prob.underCheck(peer) || r.prob.checkedEveryTime(peer) {
 		return true
 	}
 	return r.d.Suspect != nil && r.d.Suspect(peer)

@@ -57,18 +57,18 @@ func TestCapturedDrawsWiderMarket(t *testing.T) {
 	if got := draw(); !fromTrusted(got) || r.prob.captured() {
 		t.Fatalf("captured after two trusted contradictions in a row: drawn from %v", got)
 	}
-	if r.prob.splitter("t2") {
+	if r.prob.checkedEveryTime("t2") {
 		t.Fatal("t2 checked every time before any capture")
 	}
 	if !inconclusive(split) || !r.prob.captured() {
 		t.Fatal("three checks in a row split trusted providers without a verdict: not captured")
 	}
 	for _, p := range []string{"t1", "t2", "t3"} {
-		if !r.prob.splitter(p) || !r.certainCheck(p, market.JobSpec{Runtime: market.RuntimeWasm}) {
+		if !r.prob.checkedEveryTime(p) || !r.certainCheck(p, market.JobSpec{Runtime: market.RuntimeWasm}) {
 			t.Fatalf("captured: %s, which split its checks, is not checked every time", p)
 		}
 	}
-	if r.prob.splitter("t4") {
+	if r.prob.checkedEveryTime("t4") {
 		t.Fatal("captured: t4, in none of the split checks, is checked every time")
 	}
 	for range 10 {
@@ -77,8 +77,8 @@ func TestCapturedDrawsWiderMarket(t *testing.T) {
 		}
 	}
 	now = now.Add(captureWindow)
-	if got := draw(); !fromTrusted(got) || r.prob.splitter("t2") {
-		t.Fatalf("after the window, check drawn from %v (want t2, t3, t4), t2 checked every time %v", got, r.prob.splitter("t2"))
+	if got := draw(); !fromTrusted(got) || r.prob.checkedEveryTime("t2") {
+		t.Fatalf("after the window, check drawn from %v (want t2, t3, t4), t2 checked every time %v", got, r.prob.checkedEveryTime("t2"))
 	}
 }
 

@@ -52,23 +52,22 @@ type probation struct {
 	creditNo map[string]int64
 	// disputed: providers whose result a check contradicted and could not
 	// settle, its tie-break finding no bid while this node's trusted
-	// providers decline it over its credit, until when their results are
-	// checked every time (Service.checkDone), and not hired while a
-	// trusted provider declines this node over its credit
+	// providers decline it over its credit, until when they are not hired
+	// while a trusted provider declines this node over its credit
 	// (Service.hireable).
 	disputed map[string]time.Time
-	// outnumbered: providers whose result more subnets contradicted than
-	// returned in a check without a verdict, until when their results are
-	// checked every time (Service.disputeOutnumbered).
-	outnumbered map[string]time.Time
+	// everyTime: providers whose results are checked every time until
+	// then — disputed ones, those outnumbered in a check without a verdict
+	// (Service.disputeOutnumbered), and the trusted providers of the checks
+	// that found this node captured (checkEnded).
+	everyTime map[string]time.Time
 	// stuck counts this node's checks in a row that ended without a
 	// verdict while providers it trusts returned different results in
 	// them; at captureStreak its checkers are drawn in the wider market
 	// until capturedUntil (checkEnded, Service.checkCandidates).
 	stuck         int
-	stuckBy       map[string]bool      // the trusted providers of those checks
-	capturedUntil time.Time            // checkers drawn in the wider market until then
-	splitters     map[string]time.Time // stuckBy at the capture: checked every time until then
+	stuckBy       map[string]bool // the trusted providers of those checks
+	capturedUntil time.Time       // checkers drawn in the wider market until then
 
 	saveMu sync.Mutex // orders saves of bars
 	file   string     // where bars are saved; "": nowhere
@@ -82,7 +81,7 @@ const quarantine = 24 * time.Hour
 func newProbation(rep Reputation, policy reputation.CheckPolicy, now func() time.Time) *probation {
 	return &probation{Reputation: rep, policy: policy, now: now, review: map[string]int{}, checks: map[string]int{}, subnets: map[string]string{},
 		guard: reputation.NewSubnetGuard(quarantine), bars: map[string]time.Time{}, creditNo: map[string]int64{}, disputed: map[string]time.Time{},
-		outnumbered: map[string]time.Time{}}
+		everyTime: map[string]time.Time{}}
 }
 
 var _ market.Reputation = (*probation)(nil)
@@ -219,6 +218,7 @@ func (p *probation) dispute(peer string, until time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mark(p.disputed, peer, until)
+	mark(p.everyTime, peer, until)
 }
 
 // outnumber checks every result of peer until until
@@ -226,24 +226,25 @@ func (p *probation) dispute(peer string, until time.Time) {
 func (p *probation) outnumber(peer string, until time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mark(p.outnumbered, peer, until)
+	mark(p.everyTime, peer, until)
 }
 
-// mark sets peer's end in m, a bounded map of quarantines.
+// mark extends peer's end in m, a bounded map of quarantines, to until.
 func mark(m map[string]time.Time, peer string, until time.Time) {
 	if len(m) > 65536 {
 		clear(m)
 	}
-	m[peer] = until
+	if until.After(m[peer]) {
+		m[peer] = until
+	}
 }
 
-// isDisputed: a result of peer was contradicted by a check that could
-// not be settled (dispute), or outnumbered (outnumber), less than
-// quarantine ago: its results are checked every time.
-func (p *probation) isDisputed(peer string) bool {
+// checkedEveryTime: peer's results are checked every time here, for now
+// (dispute, outnumber, checkEnded).
+func (p *probation) checkedEveryTime(peer string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.live(p.disputed, peer) || p.live(p.outnumbered, peer)
+	return p.live(p.everyTime, peer)
 }
 
 // isUnsettled: a result of peer was contradicted by a check whose
@@ -277,7 +278,7 @@ func (p *probation) live(m map[string]time.Time, peer string) bool {
 // either, so no honest provider can earn its trust. For captureWindow it
 // draws its checkers in the wider market (Service.checkCandidates), and
 // checks every result of the trusted providers of those checks
-// (splitter) (reputation's doc, "Design choices", 21).
+// (checkedEveryTime) (reputation's doc, "Design choices", 21).
 func (p *probation) checkEnded(verdict bool, split []string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -293,27 +294,14 @@ func (p *probation) checkEnded(verdict bool, split []string) bool {
 		}
 		if p.stuck++; p.stuck >= captureStreak {
 			p.capturedUntil = p.now().Add(captureWindow)
-			if p.splitters == nil || len(p.splitters) > 65536 {
-				p.splitters = map[string]time.Time{}
-			}
 			for q := range p.stuckBy {
-				p.splitters[q] = p.capturedUntil
+				mark(p.everyTime, q, p.capturedUntil)
 			}
 			p.stuck, p.stuckBy = 0, nil
 			return true
 		}
 	}
 	return false
-}
-
-// splitter: peer returned a result that contradicted another trusted
-// provider's in the checks that found this node captured, less than
-// captureWindow ago: its results are checked every time (checkEnded).
-func (p *probation) splitter(peer string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	until, ok := p.splitters[peer]
-	return ok && p.now().Before(until)
 }
 
 // captured: this node draws its checkers in the wider market
